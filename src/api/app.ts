@@ -1,0 +1,147 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { randomBytes } from 'node:crypto';
+import { DsError } from '../domain/errors.js';
+import type { Resources } from '../domain/resources.js';
+import type { JobsService } from '../service/jobs.js';
+import type { ProjectsService } from '../service/projects.js';
+import type { RunsService } from '../service/runs.js';
+import type { ShapesService } from '../service/shapes-service.js';
+import type { ServerIdentity } from '../service/common.js';
+import { STATUS_OF } from './error-status.js';
+import * as S from './schemas.js';
+import { projectRoutes } from './routes/projects.js';
+import { jobRoutes } from './routes/jobs.js';
+import { runRoutes } from './routes/job-runs.js';
+import { miscRoutes } from './routes/misc.js';
+
+export const BASE = '/20190101';
+
+export interface ApiDeps {
+  projects: ProjectsService;
+  jobs: JobsService;
+  runs: RunsService;
+  shapes: ShapesService;
+  identity: ServerIdentity;
+  version: string;
+  executorName: string;
+  capacity: () => Resources;
+  logger: boolean | object;
+}
+
+export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+/** Ajv errors to one OCI error naming the field and the reason. */
+function validationMessage(errors: any[], dataVar: string): string {
+  // anyOf over [T, null] yields one error per branch: report the first real one.
+  const e = errors.find((x) => x.keyword !== 'anyOf' && !(x.keyword === 'type' && x.params?.type === 'null')) ?? errors[0];
+  const base = (e.instancePath as string).replace(/^\//, '').replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+  const where = dataVar === 'body' ? '' : `${dataVar === 'querystring' ? 'query' : dataVar} `;
+  if (e.keyword === 'required') {
+    return `${where}${base ? base + '.' : ''}${e.params.missingProperty}: is required`;
+  }
+  if (e.keyword === 'additionalProperties') {
+    return `${where}${base ? base + '.' : ''}${e.params.additionalProperty}: is not a field that can be set here`;
+  }
+  const field = base || (dataVar === 'body' ? 'body' : dataVar);
+  let reason = e.message as string;
+  if (e.keyword === 'anyOf' || e.keyword === 'const') reason = 'has a value that is not allowed';
+  if (e.keyword === 'enum' || (e.keyword === 'const' && e.params?.allowedValue)) {
+    reason = `must be one of ${JSON.stringify(e.params.allowedValues ?? [e.params.allowedValue])}`;
+  }
+  return `${where}${field}: ${reason}`;
+}
+
+function requestId(): string {
+  return randomBytes(16).toString('hex').toUpperCase();
+}
+
+export async function buildApp(deps: ApiDeps): Promise<App> {
+  const app = Fastify({
+    logger: deps.logger,
+    // One line per request at info would drown the server log at 2,000 requests/s: requests are not logged.
+    logController: new LogController({ disableRequestLogging: true } as never),
+    bodyLimit: 10 * 1024 * 1024,
+    ajv: {
+      customOptions: {
+        // Unknown fields are errors where a schema says so, never silently dropped.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        allErrors: false,
+      },
+    },
+    schemaErrorFormatter: (errors, dataVar) => new DsError('InvalidParameter', validationMessage(errors, dataVar)),
+    genReqId: (req) => {
+      const given = req.headers['opc-request-id'];
+      return typeof given === 'string' && given.length > 0 && given.length <= 98 ? given : requestId();
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // OCI SDKs send content-type: application/json on every call, bodyless GET/DELETE/actions included: an empty
+  // JSON body is no body.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new DsError('InvalidParameter', 'body: is not valid JSON'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('opc-request-id', req.id);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ code: 'NotAuthorizedOrNotFound', message: `No such operation: ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  app.setErrorHandler((err: any, req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof DsError) {
+      reply.code(STATUS_OF[err.code] ?? 500).send({ code: err.code, message: err.message });
+      return;
+    }
+    if (err.validation) {
+      reply.code(400).send({ code: 'InvalidParameter', message: err.message });
+      return;
+    }
+    const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      const code = status === 404 ? 'NotAuthorizedOrNotFound' : status === 413 ? 'PayloadTooLarge' : status === 429 ? 'TooManyRequests' : 'InvalidParameter';
+      reply.code(status).send({ code, message: err.message });
+      return;
+    }
+    req.log.error({ err }, 'unhandled error');
+    reply.code(500).send({ code: 'InternalServerError', message: 'Internal error; see the server log for request ' + req.id });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'dsjobs API',
+        version: deps.version,
+        description:
+          "Self-hosted Data Science Jobs. Wire-compatible with OCI Data Science's Jobs API (version 20190101); the logs endpoint and server info are dsjobs additions in the same style.",
+      },
+      servers: [{ url: '/' }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  app.addSchema(S.ErrorBody);
+
+  await app.register(
+    async (api) => {
+      await projectRoutes(api as App, deps);
+      await jobRoutes(api as App, deps);
+      await runRoutes(api as App, deps);
+      await miscRoutes(api as App, deps);
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: BASE },
+  );
+  return app;
+}

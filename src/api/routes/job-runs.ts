@@ -1,0 +1,108 @@
+import { Type } from '@sinclair/typebox';
+import type { App, ApiDeps } from '../app.js';
+import { errorResponses, header, listQuery, withEtag } from '../http.js';
+import { runSummaryWire, runWire } from '../presenters.js';
+import * as S from '../schemas.js';
+import { checkState } from './states.js';
+import { RUN_STATES } from '../../domain/run-states.js';
+
+const IdParams = Type.Object({ jobRunId: Type.String() });
+
+export async function runRoutes(app: App, { runs }: ApiDeps): Promise<void> {
+  app.post(
+    '/jobRuns',
+    { schema: { tags: ['jobRuns'], operationId: 'CreateJobRun', body: S.CreateJobRunDetails, response: { 200: S.JobRun, ...errorResponses } } },
+    async (req, reply) => {
+      const r = await runs.create(req.body as any, header(req, 'opc-retry-token'));
+      withEtag(reply, r);
+      return runWire(r);
+    },
+  );
+  app.get(
+    '/jobRuns',
+    {
+      schema: {
+        tags: ['jobRuns'],
+        operationId: 'ListJobRuns',
+        querystring: Type.Intersect([S.ListQuery, Type.Object({ jobId: Type.Optional(Type.String()), createdBy: Type.Optional(Type.String()) })]),
+        response: { 200: Type.Array(S.JobRunSummary), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query as any;
+      const page = await runs.list(
+        listQuery(q, {
+          job_id: q.jobId,
+          display_name: q.displayName,
+          lifecycle_state: checkState(q.lifecycleState, RUN_STATES),
+          id: q.id,
+          created_by: q.createdBy,
+        }),
+      );
+      if (page.nextPage) reply.header('opc-next-page', page.nextPage);
+      return page.items.map(runSummaryWire);
+    },
+  );
+  app.get(
+    '/jobRuns/:jobRunId',
+    { schema: { tags: ['jobRuns'], operationId: 'GetJobRun', params: IdParams, response: { 200: S.JobRun, ...errorResponses } } },
+    async (req, reply) => {
+      const r = await runs.get(req.params.jobRunId);
+      withEtag(reply, r);
+      return runWire(r);
+    },
+  );
+  app.put(
+    '/jobRuns/:jobRunId',
+    { schema: { tags: ['jobRuns'], operationId: 'UpdateJobRun', params: IdParams, body: S.UpdateJobRunDetails, response: { 200: S.JobRun, ...errorResponses } } },
+    async (req, reply) => {
+      const r = await runs.update(req.params.jobRunId, req.body ?? {}, header(req, 'if-match'));
+      withEtag(reply, r);
+      return runWire(r);
+    },
+  );
+  app.post(
+    '/jobRuns/:jobRunId/actions/cancelJobRun',
+    { schema: { tags: ['jobRuns'], operationId: 'CancelJobRun', params: IdParams } },
+    async (req, reply) => {
+      await runs.cancel(req.params.jobRunId, header(req, 'if-match'));
+      reply.code(200).send();
+    },
+  );
+  app.delete(
+    '/jobRuns/:jobRunId',
+    { schema: { tags: ['jobRuns'], operationId: 'DeleteJobRun', params: IdParams } },
+    async (req, reply) => {
+      await runs.delete(req.params.jobRunId, header(req, 'if-match'));
+      reply.code(204).send();
+    },
+  );
+  app.get(
+    '/jobRuns/:jobRunId/logs',
+    {
+      schema: {
+        tags: ['jobRuns'],
+        operationId: 'GetJobRunLogs',
+        description:
+          'dsjobs addition: the run\'s stdout and stderr as NDJSON LogRecord lines. since=SEQ resumes after a record; follow=true keeps the response open until the run has ended and every line was sent.',
+        params: IdParams,
+        querystring: Type.Object({
+          since: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+          follow: Type.Optional(Type.Boolean({ default: false })),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const q = req.query as { since?: number; follow?: boolean };
+      const abort = new AbortController();
+      req.raw.on('close', () => abort.abort());
+      reply.raw.on('close', () => abort.abort());
+      const stream = await runs.readLogs(req.params.jobRunId, q.since ?? 0, q.follow ?? false, abort.signal);
+      reply.header('content-type', 'application/x-ndjson; charset=utf-8');
+      reply.header('cache-control', 'no-store');
+      // Send headers now so a follower sees the response begin before the first line exists.
+      if (q.follow) reply.header('x-accel-buffering', 'no');
+      return reply.send(stream);
+    },
+  );
+}

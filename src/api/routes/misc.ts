@@ -1,0 +1,42 @@
+import { Type } from '@sinclair/typebox';
+import type { App, ApiDeps } from '../app.js';
+import { shapeWire } from '../presenters.js';
+import * as S from '../schemas.js';
+
+export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
+  app.get(
+    '/serverInfo',
+    { schema: { tags: ['server'], operationId: 'GetServerInfo', response: { 200: S.ServerInfo } } },
+    async () => ({
+      version: deps.version,
+      region: deps.identity.region,
+      tenancyId: deps.identity.tenancyId,
+      defaultCompartmentId: deps.identity.defaultCompartmentId,
+      capacity: deps.capacity(),
+      executor: deps.executorName,
+    }),
+  );
+  app.get(
+    '/jobShapes',
+    {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'ListJobShapes',
+        querystring: Type.Object({
+          compartmentId: Type.Optional(Type.String()),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          page: Type.Optional(Type.String()),
+        }),
+        response: { 200: Type.Array(S.JobShapeSummary) },
+      },
+    },
+    async (req, reply) => {
+      const all = deps.shapes.runnable().map(shapeWire);
+      const q = req.query as { limit?: number; page?: string };
+      const start = q.page ? Number(q.page) || 0 : 0;
+      const limit = q.limit ?? 1000;
+      if (start + limit < all.length) reply.header('opc-next-page', String(start + limit));
+      return all.slice(start, start + limit);
+    },
+  );
+}

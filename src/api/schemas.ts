@@ -1,0 +1,277 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+
+/**
+ * Wire schemas of the API, written once: request validation, response serialization and the OpenAPI document all
+ * come from these. Field names and discriminators are OCI Data Science's (reference §1.3, §2).
+ */
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Opt = <T extends TSchema>(t: T) => Type.Optional(Nullable(t));
+
+export const Ocid = Type.String({ minLength: 1, maxLength: 255, description: 'OCID' });
+export const FreeformTags = Type.Record(Type.String(), Type.String());
+export const DefinedTags = Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()));
+
+export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() }, { $id: 'Error' });
+
+export const JobShapeConfigDetails = Type.Object(
+  {
+    ocpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    memoryInGBs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    cpuBaseline: Type.Optional(Type.Union(['BASELINE_1_8', 'BASELINE_1_2', 'BASELINE_1_1'].map((v) => Type.Literal(v)))),
+  },
+  { title: 'JobShapeConfigDetails' },
+);
+
+export const JobConfigurationDetails = Type.Object(
+  {
+    jobType: Type.Union([Type.Literal('DEFAULT'), Type.Literal('EMPTY')]),
+    environmentVariables: Opt(Type.Record(Type.String(), Type.String())),
+    commandLineArguments: Opt(Type.String()),
+    maximumRuntimeInMinutes: Opt(Type.Number({ exclusiveMinimum: 0 })),
+    startupProbeDetails: Opt(Type.Object({}, { additionalProperties: true })),
+  },
+  { title: 'JobConfigurationDetails' },
+);
+
+export const JobInfrastructureConfigurationDetails = Type.Object(
+  {
+    jobInfrastructureType: Type.Union(
+      ['STANDALONE', 'ME_STANDALONE', 'MULTI_NODE', 'EMPTY', 'MANAGED_COMPUTE_CLUSTER'].map((v) => Type.Literal(v)),
+    ),
+    shapeName: Type.Optional(Type.String({ minLength: 1 })),
+    subnetId: Opt(Type.String()),
+    blockStorageSizeInGBs: Type.Optional(Type.Integer()),
+    jobShapeConfigDetails: Opt(JobShapeConfigDetails),
+  },
+  { title: 'JobInfrastructureConfigurationDetails' },
+);
+
+export const StorageMountConfigurationDetails = Type.Object(
+  {
+    storageType: Type.Union([Type.Literal('FILE_STORAGE'), Type.Literal('OBJECT_STORAGE')]),
+    destinationDirectoryName: Type.String(),
+    destinationPath: Opt(Type.String()),
+    mountTargetId: Type.Optional(Type.String()),
+    exportId: Type.Optional(Type.String()),
+    namespace: Type.Optional(Type.String()),
+    bucket: Type.Optional(Type.String()),
+    prefix: Opt(Type.String()),
+  },
+  { title: 'StorageMountConfigurationDetails' },
+);
+
+const Loose = Type.Object({}, { additionalProperties: true });
+
+export const Project = Type.Object(
+  {
+    id: Ocid,
+    timeCreated: Type.String({ format: 'date-time' }),
+    displayName: Type.String(),
+    description: Opt(Type.String()),
+    compartmentId: Ocid,
+    createdBy: Type.String(),
+    lifecycleState: Type.String(),
+    freeformTags: FreeformTags,
+    definedTags: DefinedTags,
+  },
+  { $id: 'Project' },
+);
+
+export const CreateProjectDetails = Type.Object(
+  {
+    compartmentId: Ocid,
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    description: Type.Optional(Type.String({ maxLength: 400 })),
+    freeformTags: Type.Optional(FreeformTags),
+    definedTags: Type.Optional(DefinedTags),
+  },
+  { $id: 'CreateProjectDetails', additionalProperties: false },
+);
+
+export const UpdateProjectDetails = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    description: Type.Optional(Type.String({ maxLength: 400 })),
+    freeformTags: Type.Optional(FreeformTags),
+    definedTags: Type.Optional(DefinedTags),
+  },
+  { $id: 'UpdateProjectDetails', additionalProperties: false },
+);
+
+const jobCommon = {
+  id: Ocid,
+  timeCreated: Type.String({ format: 'date-time' }),
+  createdBy: Type.String(),
+  projectId: Ocid,
+  compartmentId: Ocid,
+  displayName: Type.String(),
+  lifecycleState: Type.Union(['CREATING', 'ACTIVE', 'DELETING', 'FAILED', 'DELETED'].map((v) => Type.Literal(v))),
+  freeformTags: FreeformTags,
+  definedTags: DefinedTags,
+};
+
+export const JobSummary = Type.Object(
+  {
+    ...jobCommon,
+    jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails,
+  },
+  { $id: 'JobSummary' },
+);
+
+export const Job = Type.Object(
+  {
+    ...jobCommon,
+    description: Opt(Type.String()),
+    lifecycleDetails: Opt(Type.String()),
+    jobConfigurationDetails: JobConfigurationDetails,
+    jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails,
+    jobEnvironmentConfigurationDetails: Opt(Loose),
+    jobLogConfigurationDetails: Opt(Loose),
+    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    artifactFileName: Opt(Type.String({ description: 'dsjobs: the uploaded artifact file name' })),
+    artifactContentLength: Opt(Type.Integer({ description: 'dsjobs: artifact size in bytes' })),
+    artifactContentMd5: Opt(Type.String({ description: 'dsjobs: base64 MD5 of the artifact' })),
+  },
+  { $id: 'Job' },
+);
+
+export const CreateJobDetails = Type.Object(
+  {
+    projectId: Ocid,
+    compartmentId: Ocid,
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    description: Type.Optional(Type.String({ maxLength: 400 })),
+    jobConfigurationDetails: Type.Optional(JobConfigurationDetails),
+    jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails,
+    jobEnvironmentConfigurationDetails: Opt(Loose),
+    jobLogConfigurationDetails: Opt(Loose),
+    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    jobNodeConfigurationDetails: Opt(Loose),
+    freeformTags: Type.Optional(FreeformTags),
+    definedTags: Type.Optional(DefinedTags),
+  },
+  { $id: 'CreateJobDetails' },
+);
+
+/** Only what OCI lets you change on a job; anything else is refused by name (additionalProperties: false). */
+export const UpdateJobDetails = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    description: Type.Optional(Type.String({ maxLength: 400 })),
+    jobInfrastructureConfigurationDetails: Type.Optional(JobInfrastructureConfigurationDetails),
+    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    freeformTags: Type.Optional(FreeformTags),
+    definedTags: Type.Optional(DefinedTags),
+  },
+  { $id: 'UpdateJobDetails', additionalProperties: false },
+);
+
+const runCommon = {
+  id: Ocid,
+  timeAccepted: Type.String({ format: 'date-time' }),
+  timeStarted: Opt(Type.String({ format: 'date-time' })),
+  timeFinished: Opt(Type.String({ format: 'date-time' })),
+  createdBy: Type.String(),
+  projectId: Ocid,
+  compartmentId: Ocid,
+  jobId: Ocid,
+  displayName: Type.String(),
+  lifecycleState: Type.Union(
+    ['ACCEPTED', 'IN_PROGRESS', 'FAILED', 'SUCCEEDED', 'CANCELING', 'CANCELED', 'DELETED', 'NEEDS_ATTENTION'].map((v) =>
+      Type.Literal(v),
+    ),
+  ),
+  lifecycleDetails: Opt(Type.String()),
+  freeformTags: FreeformTags,
+  definedTags: DefinedTags,
+  exitCode: Opt(Type.Integer({ description: "dsjobs: the artifact process's exit code once it has ended" })),
+};
+
+export const JobRunSummary = Type.Object(runCommon, { $id: 'JobRunSummary' });
+
+export const JobRun = Type.Object(
+  {
+    ...runCommon,
+    jobConfigurationOverrideDetails: JobConfigurationDetails,
+    jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails,
+    jobInfrastructureConfigurationOverrideDetails: Opt(JobInfrastructureConfigurationDetails),
+    jobEnvironmentConfigurationOverrideDetails: Opt(Loose),
+    jobLogConfigurationOverrideDetails: Opt(Loose),
+    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    logDetails: Opt(Type.Object({ logGroupId: Type.String(), logId: Type.String() })),
+  },
+  { $id: 'JobRun' },
+);
+
+export const CreateJobRunDetails = Type.Object(
+  {
+    projectId: Ocid,
+    compartmentId: Ocid,
+    jobId: Ocid,
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    jobConfigurationOverrideDetails: Opt(Type.Partial(JobConfigurationDetails)),
+    jobInfrastructureConfigurationOverrideDetails: Opt(JobInfrastructureConfigurationDetails),
+    jobEnvironmentConfigurationOverrideDetails: Opt(Loose),
+    jobLogConfigurationOverrideDetails: Opt(Loose),
+    jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    jobNodeConfigurationOverrideDetails: Opt(Loose),
+    freeformTags: Type.Optional(FreeformTags),
+    definedTags: Type.Optional(DefinedTags),
+  },
+  { $id: 'CreateJobRunDetails' },
+);
+
+export const UpdateJobRunDetails = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    freeformTags: Type.Optional(FreeformTags),
+    definedTags: Type.Optional(DefinedTags),
+  },
+  { $id: 'UpdateJobRunDetails', additionalProperties: false },
+);
+
+export const JobShapeSummary = Type.Object(
+  {
+    name: Type.String(),
+    coreCount: Type.Number(),
+    memoryInGBs: Type.Number(),
+    shapeSeries: Type.String(),
+    gpuCount: Type.Optional(Type.Integer({ description: 'dsjobs: GPUs of the shape' })),
+    isFlex: Type.Optional(Type.Boolean({ description: 'dsjobs: accepts jobShapeConfigDetails' })),
+  },
+  { $id: 'JobShapeSummary' },
+);
+
+export const ServerInfo = Type.Object(
+  {
+    version: Type.String(),
+    region: Type.String(),
+    tenancyId: Type.String(),
+    defaultCompartmentId: Type.String(),
+    capacity: Type.Object({ cpus: Type.Number(), memoryInGBs: Type.Number(), gpus: Type.Integer() }),
+    executor: Type.String(),
+  },
+  { $id: 'ServerInfo' },
+);
+
+export const LogRecord = Type.Object(
+  {
+    seq: Type.Integer(),
+    time: Type.String({ format: 'date-time' }),
+    stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+    message: Type.String(),
+  },
+  { $id: 'LogRecord', description: 'One line of NDJSON from GET /jobRuns/{id}/logs' },
+);
+
+export const ListQuery = Type.Object({
+  compartmentId: Type.Optional(Type.String()),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  page: Type.Optional(Type.String()),
+  sortBy: Type.Optional(Type.Union([Type.Literal('timeCreated'), Type.Literal('displayName')])),
+  sortOrder: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
+  displayName: Type.Optional(Type.String()),
+  lifecycleState: Type.Optional(Type.String()),
+  id: Type.Optional(Type.String()),
+});

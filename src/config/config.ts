@@ -1,0 +1,126 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_SHAPES } from '../domain/shapes.js';
+
+const Shape = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    series: Type.Union(
+      ['AMD_ROME', 'INTEL_SKYLAKE', 'NVIDIA_GPU', 'GENERIC', 'LEGACY', 'ARM'].map((s) => Type.Literal(s)),
+    ),
+    ocpus: Type.Number({ exclusiveMinimum: 0 }),
+    memoryInGBs: Type.Number({ exclusiveMinimum: 0 }),
+    gpus: Type.Integer({ minimum: 0 }),
+    flex: Type.Optional(
+      Type.Object(
+        {
+          minOcpus: Type.Number({ exclusiveMinimum: 0 }),
+          maxOcpus: Type.Number({ exclusiveMinimum: 0 }),
+          minMemoryInGBs: Type.Number({ exclusiveMinimum: 0 }),
+          maxMemoryInGBs: Type.Number({ exclusiveMinimum: 0 }),
+          maxMemoryPerOcpuInGBs: Type.Number({ exclusiveMinimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The one config schema: defaults live here, units are in the names, unknown keys are refused. */
+export const ConfigSchema = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8420 }),
+    dataDir: Type.String({ default: path.join(os.homedir(), '.dsjobs') }),
+    region: Type.String({ pattern: '^[a-z0-9-]+$', default: 'local' }),
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
+      default: 'info',
+    }),
+    /** SIGTERM to SIGKILL on cancel and on maximum runtime. */
+    gracePeriodMs: Type.Integer({ minimum: 0, default: 10_000 }),
+    pythonCommand: Type.String({ default: 'python3' }),
+    bashCommand: Type.String({ default: 'bash' }),
+    javaCommand: Type.String({ default: 'java' }),
+    /** OCI's artifact limit. */
+    maxArtifactBytes: Type.Integer({ minimum: 1, default: 4 * 1024 ** 3 }),
+    archiveMaxEntries: Type.Integer({ minimum: 1, default: 100_000 }),
+    archiveMaxTotalBytes: Type.Integer({ minimum: 1, default: 8 * 1024 ** 3 }),
+    archiveMaxRatio: Type.Number({ minimum: 1, default: 200 }),
+    /** Keep each run's working directory after it ends (logs are always kept). */
+    keepWorkDirs: Type.Boolean({ default: false }),
+    capacity: Type.Object(
+      {
+        cpus: Type.Optional(Type.Number({ minimum: 0 })),
+        memoryInGBs: Type.Optional(Type.Number({ minimum: 0 })),
+        gpus: Type.Optional(Type.Integer({ minimum: 0 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    shapes: Type.Optional(Type.Array(Shape, { minItems: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema> & { shapes: NonNullable<Static<typeof ConfigSchema>['shapes']> };
+
+/** DSJOBS_* overrides for scalar keys: DSJOBS_PORT, DSJOBS_GRACE_PERIOD_MS, DSJOBS_CAPACITY_CPUS ... */
+function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+  for (const [key, schema] of Object.entries(ConfigSchema.properties)) {
+    if (key === 'capacity') {
+      for (const sub of ['cpus', 'memoryInGBs', 'gpus']) {
+        const v = env[`DSJOBS_CAPACITY_${snake(sub)}`];
+        if (v !== undefined) ((out.capacity ??= {}) as Record<string, unknown>)[sub] = Number(v);
+      }
+      continue;
+    }
+    const v = env[`DSJOBS_${snake(key)}`];
+    if (v === undefined) continue;
+    const type = (schema as { type?: string }).type;
+    out[key] = type === 'integer' || type === 'number' ? Number(v) : type === 'boolean' ? v === 'true' || v === '1' : v;
+  }
+  return out;
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Loads the config once at start: file (JSON) < DSJOBS_* env vars < explicit overrides (CLI flags). Throws a
+ * ConfigError naming the key on any bad or unknown key.
+ */
+export function loadConfig(opts: {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Record<string, unknown>;
+}): Config {
+  let fromFile: Record<string, unknown> = {};
+  if (opts.file) {
+    try {
+      fromFile = JSON.parse(readFileSync(opts.file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`config file ${opts.file}: ${(e as Error).message}`);
+    }
+  }
+  const merged: Record<string, unknown> = { ...fromFile, ...envOverrides(opts.env ?? process.env) };
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) if (v !== undefined) merged[k] = v;
+  if (fromFile.capacity || merged.capacity) {
+    merged.capacity = { ...((fromFile.capacity as object) ?? {}), ...((merged.capacity as object) ?? {}) };
+  }
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(merged));
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)];
+  if (errors.length > 0) {
+    const e = errors[0];
+    const key = e.path.replace(/^\//, '').replace(/\//g, '.') || '(root)';
+    const reason = e.schema && (e as { type?: number }).type !== undefined && e.message;
+    throw new ConfigError(`config ${key}: ${reason || e.message}`);
+  }
+  const cfg = withDefaults as Config;
+  cfg.shapes ??= DEFAULT_SHAPES;
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  return cfg;
+}

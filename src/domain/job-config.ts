@@ -1,0 +1,79 @@
+import { invalid } from './errors.js';
+import { checkArgs, checkEnv, checkEnvSize } from './env-policy.js';
+
+/** Wire shapes of the job's configuration (OCI DefaultJobConfigurationDetails and infrastructure details). */
+export interface JobConfigurationDetails {
+  jobType: 'DEFAULT' | 'EMPTY';
+  environmentVariables?: Record<string, string> | null;
+  commandLineArguments?: string | null;
+  maximumRuntimeInMinutes?: number | null;
+  startupProbeDetails?: unknown;
+}
+
+export interface JobInfrastructureConfigurationDetails {
+  jobInfrastructureType: 'STANDALONE' | 'ME_STANDALONE' | 'MULTI_NODE' | 'EMPTY' | 'MANAGED_COMPUTE_CLUSTER';
+  shapeName?: string;
+  subnetId?: string | null;
+  blockStorageSizeInGBs?: number;
+  jobShapeConfigDetails?: { ocpus?: number; memoryInGBs?: number; cpuBaseline?: string } | null;
+}
+
+/** 30 days: the ceiling on any run's maximum runtime, and the default when none is set. */
+export const MAX_RUNTIME_MINUTES = 30 * 24 * 60;
+export const MIN_BLOCK_STORAGE_GB = 50;
+export const MAX_BLOCK_STORAGE_GB = 1024;
+
+export function checkJobConfiguration(c: JobConfigurationDetails | null | undefined, field: string): void {
+  if (c == null) return;
+  if (c.jobType !== 'DEFAULT') {
+    throw invalid(`${field}.jobType`, `'${c.jobType}' is not supported; multi-node jobs are not available yet, use DEFAULT`);
+  }
+  checkEnv(c.environmentVariables, `${field}.environmentVariables`);
+  if (c.environmentVariables) checkEnvSize(c.environmentVariables, `${field}.environmentVariables`);
+  checkArgs(c.commandLineArguments, `${field}.commandLineArguments`);
+  checkMaxRuntime(c.maximumRuntimeInMinutes, `${field}.maximumRuntimeInMinutes`);
+}
+
+/**
+ * OCI's field is whole minutes; dsjobs also accepts fractions (0.5 = 30 s), which OCI's SDKs never send, so short
+ * limits can be tested and used for quick tasks.
+ */
+export function checkMaxRuntime(m: number | null | undefined, field: string): void {
+  if (m == null) return;
+  if (typeof m !== 'number' || !Number.isFinite(m) || m <= 0) throw invalid(field, 'must be a positive number of minutes');
+  if (m > MAX_RUNTIME_MINUTES) throw invalid(field, `must be at most ${MAX_RUNTIME_MINUTES} minutes (30 days), got ${m}`);
+}
+
+export function checkInfrastructure(i: JobInfrastructureConfigurationDetails, field: string): void {
+  const t = i.jobInfrastructureType;
+  if (t !== 'STANDALONE' && t !== 'ME_STANDALONE') {
+    throw invalid(`${field}.jobInfrastructureType`, `'${t}' is not supported yet; use ME_STANDALONE or STANDALONE`);
+  }
+  if (!i.shapeName) throw invalid(`${field}.shapeName`, 'is required');
+  const b = i.blockStorageSizeInGBs;
+  if (b !== undefined && (!Number.isInteger(b) || b < MIN_BLOCK_STORAGE_GB || b > MAX_BLOCK_STORAGE_GB)) {
+    throw invalid(
+      `${field}.blockStorageSizeInGBs`,
+      `must be a whole number between ${MIN_BLOCK_STORAGE_GB} and ${MAX_BLOCK_STORAGE_GB}, got ${b}`,
+    );
+  }
+}
+
+export interface EffectiveConfig {
+  environmentVariables: Record<string, string>;
+  commandLineArguments: string;
+  maximumRuntimeInMinutes: number;
+}
+
+/** Job configuration with a run's overrides applied: env merged (the run wins), arguments and runtime replaced. */
+export function mergeConfig(
+  job: JobConfigurationDetails | null | undefined,
+  run: JobConfigurationDetails | null | undefined,
+): EffectiveConfig {
+  const env = { ...(job?.environmentVariables ?? {}), ...(run?.environmentVariables ?? {}) };
+  return {
+    environmentVariables: env,
+    commandLineArguments: run?.commandLineArguments ?? job?.commandLineArguments ?? '',
+    maximumRuntimeInMinutes: run?.maximumRuntimeInMinutes ?? job?.maximumRuntimeInMinutes ?? MAX_RUNTIME_MINUTES,
+  };
+}

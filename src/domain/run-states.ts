@@ -1,0 +1,69 @@
+import { DsError } from './errors.js';
+
+/** OCI's job run states, the transition table and the only place that decides whether a transition is legal. */
+export const RUN_STATES = [
+  'ACCEPTED',
+  'IN_PROGRESS',
+  'FAILED',
+  'SUCCEEDED',
+  'CANCELING',
+  'CANCELED',
+  'DELETED',
+  'NEEDS_ATTENTION',
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const TERMINAL_RUN_STATES: readonly RunState[] = ['SUCCEEDED', 'FAILED', 'CANCELED'];
+export const ACTIVE_RUN_STATES: readonly RunState[] = ['ACCEPTED', 'IN_PROGRESS', 'CANCELING', 'NEEDS_ATTENTION'];
+export const CANCELABLE_RUN_STATES: readonly RunState[] = ['ACCEPTED', 'IN_PROGRESS', 'NEEDS_ATTENTION'];
+
+const TRANSITIONS: Record<RunState, readonly RunState[]> = {
+  // ACCEPTED -> ACCEPTED: lifecycleDetails changes while queued or provisioning.
+  ACCEPTED: ['ACCEPTED', 'IN_PROGRESS', 'FAILED', 'CANCELING', 'CANCELED'],
+  IN_PROGRESS: ['SUCCEEDED', 'FAILED', 'CANCELING', 'NEEDS_ATTENTION'],
+  NEEDS_ATTENTION: ['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'CANCELING'],
+  // A run being canceled may still end on its own before the signal lands: its real outcome is kept then.
+  CANCELING: ['CANCELED', 'SUCCEEDED', 'FAILED'],
+  SUCCEEDED: ['DELETED'],
+  FAILED: ['DELETED'],
+  CANCELED: ['DELETED'],
+  DELETED: [],
+};
+
+export function isTerminal(state: RunState): boolean {
+  return TERMINAL_RUN_STATES.includes(state);
+}
+
+export function canTransition(from: RunState, to: RunState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** States from which `to` may be reached: the WHERE clause of a compare-and-set transition. */
+export function sourcesOf(to: RunState): RunState[] {
+  return RUN_STATES.filter((s) => TRANSITIONS[s].includes(to));
+}
+
+export function assertTransition(from: RunState, to: RunState): void {
+  if (!canTransition(from, to)) {
+    throw new DsError('IncorrectState', `A job run in state ${from} cannot move to ${to}.`);
+  }
+}
+
+/** lifecycleDetails texts as OCI writes them (reference §1.4), plus ours in the same style. */
+export const DETAILS = {
+  bootstrapStarting: 'Job run bootstrap starting.',
+  inProgress: 'Job run artifact execution in progress.',
+  succeeded: 'Job run artifact execution succeeded. Infrastructure de-provisioning.',
+  failedExit: (code: number) => `Job run artifact execution failed with exit code ${code}.`,
+  failedSignal: (signal: string) => `Job run artifact execution failed: the process was killed by signal ${signal}.`,
+  canceling: 'Job run cancellation in progress.',
+  canceled: 'Job run canceled.',
+  timeoutCanceling: (minutes: number) =>
+    `Job run exceeded its maximum runtime of ${minutes} minutes and is being stopped.`,
+  timeout: (minutes: number) => `Job run reached its maximum runtime of ${minutes} minutes and was stopped.`,
+  lost: 'Job run outcome could not be determined: its process ended while the server was down and left no exit status.',
+  executorError: (msg: string) => `Job run could not be started: ${msg}`,
+} as const;
+
+/** Why a run ended: data, not prose. An unknown outcome is never a success. */
+export type OutcomeReason = 'exit' | 'timeout' | 'canceled' | 'lost' | 'executor_error' | 'oom';

@@ -1,0 +1,55 @@
+import type { Resources } from '../domain/resources.js';
+
+/**
+ * The one interface every engine implements (local processes now; Docker and Slurm next). A handle is plain JSON,
+ * stored with the run, so a restarted server can re-attach to work it started before it died.
+ */
+export type ExecutorHandle = Record<string, unknown>;
+
+export interface LaunchRequest {
+  runId: string;
+  /** Stored artifact on the server's disk and its original file name (the name decides how it runs). */
+  artifactPath: string;
+  artifactFileName: string;
+  /** JOB_RUN_ENTRYPOINT for archives, relative to the unpacked directory. */
+  entrypoint: string | null;
+  args: string[];
+  env: Record<string, string>;
+  resources: Resources;
+}
+
+export interface LaunchResult {
+  handle: ExecutorHandle;
+  /** Files the engine writes the run's stdout and stderr to; the logs room tails them. */
+  logFiles: { stdout: string; stderr: string };
+}
+
+/** How a process ended. Both null: the outcome is unknown (never treated as success). */
+export interface ExitStatus {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export type Recovered = { state: 'running' } | { state: 'exited'; status: ExitStatus };
+
+export interface Executor {
+  readonly name: string;
+  /** Total resources this engine can hand out. */
+  capacity(): Resources;
+  /** Prepares and starts the run; rejects with a user-facing message if it cannot. */
+  start(req: LaunchRequest): Promise<LaunchResult>;
+  /** Resolves when the run's main process has ended (works for started and recovered handles). */
+  wait(handle: ExecutorHandle): Promise<ExitStatus>;
+  /** Sends a signal to every process of the run. Never throws for a run that is already gone. */
+  signal(handle: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** The handle of a run whose start was interrupted before the handle was stored, if a process was started. */
+  find(runId: string): Promise<ExecutorHandle | null>;
+  /** After a restart: is the run still going, or how did it end? */
+  recover(handle: ExecutorHandle): Promise<Recovered>;
+  /** After the run ended: kill stragglers, release its workspace. Logs are kept. */
+  cleanup(handle: ExecutorHandle): Promise<void>;
+  /** Log files for a handle (also after a restart). */
+  logFiles(handle: ExecutorHandle): { stdout: string; stderr: string };
+  /** Stops watching (server shutdown); runs keep going. */
+  close(): Promise<void>;
+}

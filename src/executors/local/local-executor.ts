@@ -1,0 +1,236 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as fsc, promises as fsp, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Resources } from '../../domain/resources.js';
+import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered } from '../executor.js';
+import { archiveKindOf, extractArchive, type ArchiveLimits } from './archive.js';
+import { isSameProcessAlive, killGroup, processStartTime } from './proc.js';
+import { which } from './which.js';
+
+export interface LocalExecutorOptions {
+  runsDir: string;
+  capacity: Resources;
+  pythonCommand: string;
+  bashCommand: string;
+  javaCommand: string;
+  archiveLimits: ArchiveLimits;
+  keepWorkDirs: boolean;
+  /** How often a re-attached run (one this process did not spawn) is checked for exit. */
+  recoverPollMs?: number;
+}
+
+interface LocalHandle {
+  runDir: string;
+  /** The supervisor shell: its pid and start time identify it across restarts. */
+  pid: number;
+  startTime: number;
+}
+
+/**
+ * The supervisor: a POSIX shell that starts the run in a new session (setsid, so the run's process group is its
+ * own and can be signalled as a whole), records the child's pid, waits, and writes the exit status. The server
+ * can die at any moment: the supervisor outlives it and the status file tells a restarted server how the run
+ * ended. Arguments reach the run as argv through "$@": no shell ever evaluates them. dash's `wait` reports a
+ * signal death as 128+N, as every POSIX shell does.
+ */
+const SUPERVISOR = [
+  'd=$1; shift',
+  '"$SETSID_BIN" "$@" &',
+  'c=$!',
+  'echo "$c" > "$d/child.pid"',
+  'wait "$c"',
+  'echo "$?" > "$d/exit.status"',
+].join('\n');
+
+const EXIT_FILE = 'exit.status';
+const CHILD_PID_FILE = 'child.pid';
+const HANDLE_FILE = 'handle.json';
+
+export class LocalExecutor implements Executor {
+  readonly name = 'local';
+  private readonly children = new Map<number, ChildProcess>();
+  private readonly commands: { python: string | null; bash: string | null; java: string | null; setsid: string; sh: string };
+  private closed = false;
+
+  constructor(private readonly opts: LocalExecutorOptions) {
+    const setsid = which('setsid');
+    const sh = which('sh') ?? '/bin/sh';
+    if (!setsid) throw new Error('setsid (util-linux) is required to run local jobs and was not found on PATH');
+    this.commands = {
+      python: which(opts.pythonCommand),
+      bash: which(opts.bashCommand),
+      java: which(opts.javaCommand),
+      setsid,
+      sh,
+    };
+  }
+
+  capacity(): Resources {
+    return this.opts.capacity;
+  }
+
+  runDir(runId: string): string {
+    return path.join(this.opts.runsDir, runId);
+  }
+
+  logFiles(handle: ExecutorHandle): { stdout: string; stderr: string } {
+    const dir = (handle as unknown as LocalHandle).runDir;
+    return { stdout: path.join(dir, 'stdout.log'), stderr: path.join(dir, 'stderr.log') };
+  }
+
+  private interpreter(kind: 'python' | 'bash' | 'java'): string {
+    const cmd = this.commands[kind];
+    if (!cmd) {
+      const configured = { python: this.opts.pythonCommand, bash: this.opts.bashCommand, java: this.opts.javaCommand }[kind];
+      throw new Error(`the ${kind} interpreter '${configured}' was not found on the server's PATH`);
+    }
+    return cmd;
+  }
+
+  /** argv for a file by its extension: .py with python, .sh with bash, .jar with java -jar, else run it directly. */
+  private argvFor(file: string): string[] {
+    const lower = file.toLowerCase();
+    if (lower.endsWith('.py')) return [this.interpreter('python'), file];
+    if (lower.endsWith('.sh')) return [this.interpreter('bash'), file];
+    if (lower.endsWith('.jar')) return [this.interpreter('java'), '-jar', file];
+    return [file];
+  }
+
+  async start(req: LaunchRequest): Promise<LaunchResult> {
+    const runDir = this.runDir(req.runId);
+    const work = path.join(runDir, 'work');
+    await fsp.mkdir(work, { recursive: true });
+    let target: string;
+    const kind = archiveKindOf(req.artifactFileName);
+    if (kind) {
+      if (!req.entrypoint) {
+        throw new Error(`JOB_RUN_ENTRYPOINT must name the file to run inside the archive ${req.artifactFileName}`);
+      }
+      // A leftover from an attempt that died before the supervisor started: start clean.
+      await fsp.rm(work, { recursive: true, force: true });
+      await fsp.mkdir(work, { recursive: true });
+      await extractArchive(req.artifactPath, kind, work, this.opts.archiveLimits);
+      const resolved = path.resolve(work, req.entrypoint);
+      if (!resolved.startsWith(work + path.sep)) {
+        throw new Error(`JOB_RUN_ENTRYPOINT '${req.entrypoint}' points outside the unpacked artifact`);
+      }
+      const st = await fsp.lstat(resolved).catch(() => null);
+      if (!st || !st.isFile()) {
+        throw new Error(`JOB_RUN_ENTRYPOINT '${req.entrypoint}' is not a file in the artifact ${req.artifactFileName}`);
+      }
+      target = resolved;
+    } else {
+      target = path.join(work, path.basename(req.artifactFileName));
+      // FICLONE: a copy-on-write clone where the file system can, a plain copy elsewhere. A copy (not a link) so
+      // a run that rewrites its own script cannot change the job's immutable artifact.
+      await fsp.copyFile(req.artifactPath, target, fsc.COPYFILE_FICLONE);
+      await fsp.chmod(target, 0o755);
+    }
+    const argv = [...this.argvFor(target), ...req.args];
+    const stdoutPath = path.join(runDir, 'stdout.log');
+    const stderrPath = path.join(runDir, 'stderr.log');
+    // Files, not pipes: the run never blocks on a slow or dead server, and the output survives a restart.
+    const out = openSync(stdoutPath, 'a');
+    const err = openSync(stderrPath, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(this.commands.sh, ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, ...argv], {
+        cwd: work,
+        env: { ...req.env, SETSID_BIN: this.commands.setsid },
+        detached: true,
+        stdio: ['ignore', out, err],
+      });
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      const e = await new Promise<Error>((resolve) => child.once('error', resolve));
+      throw new Error(`could not start the supervisor: ${e.message}`);
+    }
+    child.unref();
+    const startTime = processStartTime(pid);
+    this.children.set(pid, child);
+    child.once('exit', () => this.children.delete(pid));
+    const handle: LocalHandle = { runDir, pid, startTime: startTime ?? -1 };
+    // Written before start() returns: if the server dies before the database has the handle, find() has it.
+    writeFileSync(path.join(runDir, HANDLE_FILE), JSON.stringify(handle));
+    return { handle: handle as unknown as ExecutorHandle, logFiles: this.logFiles(handle as unknown as ExecutorHandle) };
+  }
+
+  private readExit(runDir: string): ExitStatus {
+    try {
+      const text = readFileSync(path.join(runDir, EXIT_FILE), 'utf8');
+      // A status without its newline was cut short mid-write: unknown, never success.
+      if (!text.endsWith('\n')) return { exitCode: null, signal: null };
+      const code = Number(text.trim());
+      return Number.isInteger(code) ? { exitCode: code, signal: null } : { exitCode: null, signal: null };
+    } catch {
+      return { exitCode: null, signal: null };
+    }
+  }
+
+  async wait(h: ExecutorHandle): Promise<ExitStatus> {
+    const handle = h as unknown as LocalHandle;
+    const child = this.children.get(handle.pid);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    } else if (!child) {
+      // Not our child (re-attached after a restart): poll its liveness by pid + start time.
+      const every = this.opts.recoverPollMs ?? 200;
+      while (!this.closed && isSameProcessAlive(handle.pid, handle.startTime)) {
+        await new Promise((r) => setTimeout(r, every).unref());
+      }
+      if (this.closed) return new Promise(() => {}); // shutting down: never settle
+    }
+    return this.readExit(handle.runDir);
+  }
+
+  private childPid(handle: LocalHandle): number | null {
+    try {
+      const n = Number(readFileSync(path.join(handle.runDir, CHILD_PID_FILE), 'utf8').trim());
+      return Number.isInteger(n) && n > 0 ? n : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async signal(h: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const handle = h as unknown as LocalHandle;
+    let pgid = this.childPid(handle);
+    // The supervisor writes the pid a moment after it starts the run: give it up to ~200 ms.
+    for (let i = 0; pgid === null && i < 40 && isSameProcessAlive(handle.pid, handle.startTime); i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      pgid = this.childPid(handle);
+    }
+    if (pgid !== null) killGroup(pgid, signal);
+  }
+
+  async find(runId: string): Promise<ExecutorHandle | null> {
+    try {
+      return JSON.parse(readFileSync(path.join(this.runDir(runId), HANDLE_FILE), 'utf8'));
+    } catch {
+      return null;
+    }
+  }
+
+  async recover(h: ExecutorHandle): Promise<Recovered> {
+    const handle = h as unknown as LocalHandle;
+    if (isSameProcessAlive(handle.pid, handle.startTime)) return { state: 'running' };
+    return { state: 'exited', status: this.readExit(handle.runDir) };
+  }
+
+  async cleanup(h: ExecutorHandle): Promise<void> {
+    const handle = h as unknown as LocalHandle;
+    const pgid = this.childPid(handle);
+    // The main process is gone; anything left in its group (background children) goes with it.
+    if (pgid !== null) killGroup(pgid, 'SIGKILL');
+    if (!this.opts.keepWorkDirs) await fsp.rm(path.join(handle.runDir, 'work'), { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.children.clear();
+  }
+}

@@ -1,0 +1,22 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+
+/** Resolves a command against the server's PATH once, so a run's own PATH cannot swap its interpreter. */
+export function which(command: string, envPath = process.env.PATH ?? ''): string | null {
+  if (command.includes('/')) return isExecutable(command) ? path.resolve(command) : null;
+  for (const dir of envPath.split(':')) {
+    if (!dir) continue;
+    const candidate = path.join(dir, command);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,162 @@
+import { EventEmitter } from 'node:events';
+import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { CHECKPOINT_FILE, INDEX_EVERY, LOG_FILE, RunLogIngester, readCheckpoint } from './run-log.js';
+import { writeFileSync } from 'node:fs';
+
+const READ_CHUNK = 256 * 1024;
+/** A follower re-checks the log at least this often even when no wake-up arrives (e.g. another process wrote). */
+const FOLLOW_RECHECK_MS = 1000;
+
+/**
+ * Durable run logs: ingesters per running run, readers for ?since= and ?follow=. Every log lives in its run's
+ * directory, beside the raw stdout/stderr files, and outlives the run.
+ */
+export class LogService {
+  private readonly ingesters = new Map<string, RunLogIngester>();
+  private readonly emitter = new EventEmitter();
+
+  constructor(private readonly runsDir: string) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  private dir(runId: string): string {
+    return path.join(this.runsDir, runId);
+  }
+
+  /** Starts (or, after a restart, resumes) capturing a run's output. */
+  attach(runId: string, files: { stdout: string; stderr: string }): void {
+    if (this.ingesters.has(runId)) return;
+    const dir = this.dir(runId);
+    mkdirSync(dir, { recursive: true });
+    this.ingesters.set(runId, new RunLogIngester(dir, files, this.emitter, runId));
+  }
+
+  /** The run's processes are gone: capture the rest and seal the log so followers end. */
+  finish(runId: string, files?: { stdout: string; stderr: string }): void {
+    if (!this.ingesters.has(runId) && files) this.attach(runId, files);
+    const ing = this.ingesters.get(runId);
+    if (ing) {
+      ing.finish();
+      this.ingesters.delete(runId);
+      return;
+    }
+    this.seal(runId);
+  }
+
+  /** A run that ends without ever starting has an empty, sealed log. */
+  seal(runId: string): void {
+    const dir = this.dir(runId);
+    mkdirSync(dir, { recursive: true });
+    const cp = readCheckpoint(dir);
+    if (cp.complete) return;
+    writeFileSync(path.join(dir, CHECKPOINT_FILE), JSON.stringify({ ...cp, complete: true }));
+    this.emitter.emit(runId);
+  }
+
+  private startOffset(runId: string, since: number): number {
+    const index = this.ingesters.get(runId)?.index;
+    if (!index) return 0;
+    let best = 0;
+    for (const [seq, off] of index) {
+      if (seq <= since + 1) best = off;
+      else break;
+    }
+    return best;
+  }
+
+  /**
+   * NDJSON of the records after `since`. With follow, the stream stays open and sends records as they are
+   * written, and ends once the log is sealed (the run is terminal) and every record has been sent.
+   */
+  read(runId: string, since: number, follow: boolean, signal?: AbortSignal): Readable {
+    const dir = this.dir(runId);
+    const file = path.join(dir, LOG_FILE);
+    let offset = this.startOffset(runId, since);
+    const emitter = this.emitter;
+    let skipping = since > 0;
+    let carry: Buffer<ArrayBufferLike> = Buffer.alloc(0);
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+
+    const readMore = (): Buffer | null => {
+      let fd: number;
+      try {
+        fd = openSync(file, 'r');
+      } catch {
+        return null;
+      }
+      try {
+        const n = readSync(fd, buf, 0, READ_CHUNK, offset);
+        if (n <= 0) return null;
+        const data = Buffer.concat([carry, buf.subarray(0, n)]);
+        offset += n;
+        const last = data.lastIndexOf(10);
+        if (last === -1) {
+          carry = data;
+          return Buffer.alloc(0);
+        }
+        carry = Buffer.from(data.subarray(last + 1));
+        let out: Buffer = data.subarray(0, last + 1);
+        if (skipping) out = skipUpTo(out, since, () => (skipping = false));
+        return out;
+      } finally {
+        closeSync(fd);
+      }
+    };
+
+    const waitForMore = () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          emitter.off(runId, done);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const t = setTimeout(done, FOLLOW_RECHECK_MS);
+        emitter.on(runId, done);
+        signal?.addEventListener('abort', done);
+      });
+
+    async function* generate(): AsyncGenerator<Buffer> {
+      for (;;) {
+        if (signal?.aborted) return;
+        // Read the seal flag before reading data: if it was sealed then, everything is in the file already.
+        const sealed = readCheckpoint(dir).complete;
+        const chunk = readMore();
+        if (chunk && chunk.length > 0) {
+          yield chunk;
+          continue;
+        }
+        if (chunk) continue; // a partial record: read on
+        if (!follow || sealed) return;
+        await waitForMore();
+      }
+    }
+    return Readable.from(generate(), { objectMode: false });
+  }
+
+  /** Shutdown: stop tailing (the checkpoints are on disk; a restart resumes them). */
+  close(): void {
+    for (const ing of this.ingesters.values()) ing.close();
+    this.ingesters.clear();
+  }
+}
+
+/** Drops records with seq <= since from a buffer of whole NDJSON records (they start with {"seq":N,). */
+function skipUpTo(out: Buffer, since: number, stop: () => void): Buffer {
+  let start = 0;
+  while (start < out.length) {
+    const nl = out.indexOf(10, start);
+    const comma = out.indexOf(44, start + 7); // after {"seq":
+    const seq = Number(out.toString('latin1', start + 7, comma));
+    if (seq > since) {
+      stop();
+      return out.subarray(start);
+    }
+    start = nl + 1;
+  }
+  return out.subarray(out.length);
+}
+
+export { INDEX_EVERY };

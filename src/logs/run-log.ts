@@ -1,0 +1,205 @@
+import { EventEmitter } from 'node:events';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+  watch,
+  type FSWatcher,
+} from 'node:fs';
+import path from 'node:path';
+
+export const LOG_FILE = 'log.ndjson';
+export const CHECKPOINT_FILE = 'ingest.json';
+
+/** Bytes consumed from each raw file, the last seq written and the size of log.ndjson at that point. */
+export interface Checkpoint {
+  stdout: number;
+  stderr: number;
+  seq: number;
+  logSize: number;
+  complete: boolean;
+}
+
+const EMPTY: Checkpoint = { stdout: 0, stderr: 0, seq: 0, logSize: 0, complete: false };
+
+/** A line longer than this with no newline yet is cut into records of this size: nothing waits forever. */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** Bytes read per pass and stream: large enough for 100 MB/s, small enough to keep the event loop responsive. */
+const READ_CHUNK = 1024 * 1024;
+/** One sparse index entry per this many records: ?since=SEQ seeks instead of scanning from the start. */
+export const INDEX_EVERY = 1024;
+
+export function readCheckpoint(dir: string): Checkpoint {
+  try {
+    return { ...EMPTY, ...JSON.parse(readFileSync(path.join(dir, CHECKPOINT_FILE), 'utf8')) };
+  } catch {
+    return { ...EMPTY };
+  }
+}
+
+function writeCheckpoint(dir: string, c: Checkpoint): void {
+  const tmp = path.join(dir, `${CHECKPOINT_FILE}.tmp`);
+  writeFileSync(tmp, JSON.stringify(c));
+  renameSync(tmp, path.join(dir, CHECKPOINT_FILE));
+}
+
+/**
+ * Tails one run's stdout and stderr files into log.ndjson: one JSON record per line with a sequence number, the
+ * time it was read and its stream. Crash-safe: the checkpoint (offsets consumed, seq, log size) is replaced
+ * atomically after each append, and on re-attach the log is cut back to the checkpointed size and the raw files
+ * are read again from the checkpointed offsets, so no line is lost or written twice.
+ */
+export class RunLogIngester {
+  readonly dir: string;
+  private readonly files: { stdout: string; stderr: string };
+  private readonly cp: Checkpoint;
+  private readonly logFd: number;
+  private readonly fds: { stdout: number | null; stderr: number | null } = { stdout: null, stderr: null };
+  private watcher: FSWatcher | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
+  /** [seq, byte offset in log.ndjson] of every INDEX_EVERY-th record. */
+  readonly index: [number, number][] = [];
+  private closed = false;
+
+  constructor(
+    dir: string,
+    files: { stdout: string; stderr: string },
+    private readonly emitter: EventEmitter,
+    private readonly key: string,
+    pollMs = 500,
+  ) {
+    this.dir = dir;
+    this.files = files;
+    this.cp = readCheckpoint(dir);
+    this.logFd = openSync(path.join(dir, LOG_FILE), 'a+');
+    // Whatever was appended after the last checkpoint is re-derived from the raw files.
+    if (fstatSync(this.logFd).size !== this.cp.logSize) ftruncateSync(this.logFd, this.cp.logSize);
+    this.buildIndex();
+    if (this.cp.complete) return;
+    try {
+      // inotify on the run directory: a write to either file wakes the pump within milliseconds.
+      this.watcher = watch(dir, { persistent: false }, (_e, name) => {
+        if (name === 'stdout.log' || name === 'stderr.log') this.pump();
+      });
+      this.watcher.on('error', () => {});
+    } catch {
+      this.watcher = null;
+    }
+    // Safety net for file systems without inotify events.
+    this.poll = setInterval(() => this.pump(), pollMs);
+    this.poll.unref();
+    this.pump();
+  }
+
+  get checkpoint(): Readonly<Checkpoint> {
+    return this.cp;
+  }
+
+  private buildIndex(): void {
+    if (this.cp.logSize === 0) return;
+    const fd = this.logFd;
+    let offset = 0;
+    let seq = 0;
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    while (offset < this.cp.logSize) {
+      const n = readSync(fd, chunk, 0, Math.min(READ_CHUNK, this.cp.logSize - offset), offset);
+      if (n <= 0) break;
+      let start = 0;
+      let nl: number;
+      while ((nl = chunk.indexOf(10, start)) !== -1 && nl < n) {
+        if (seq % INDEX_EVERY === 0) this.index.push([seq + 1, offset + start]);
+        seq++;
+        start = nl + 1;
+      }
+      offset += start;
+      if (start === 0) break;
+    }
+  }
+
+  private open(stream: 'stdout' | 'stderr'): number | null {
+    if (this.fds[stream] === null && existsSync(this.files[stream])) this.fds[stream] = openSync(this.files[stream], 'r');
+    return this.fds[stream];
+  }
+
+  /** Reads what is new in both files and appends it. Synchronous: one pass never interleaves with another. */
+  pump(final = false): void {
+    if (this.closed || this.cp.complete) return;
+    let wrote = false;
+    for (;;) {
+      const a = this.drain('stdout', final);
+      const b = this.drain('stderr', final);
+      wrote ||= a || b;
+      if (!a && !b) break;
+    }
+    if (wrote) this.emitter.emit(this.key);
+  }
+
+  private drain(stream: 'stdout' | 'stderr', final: boolean): boolean {
+    const fd = this.open(stream);
+    if (fd === null) return false;
+    const n = readSync(fd, this.buf, 0, READ_CHUNK, this.cp[stream]);
+    if (n <= 0) return false;
+    const time = new Date().toISOString();
+    const head = `,"time":"${time}","stream":"${stream}","message":`;
+    const parts: string[] = [];
+    let start = 0;
+    let seq = this.cp.seq;
+    let size = this.cp.logSize;
+    const emit = (end: number, skip: number) => {
+      seq++;
+      const rec = `{"seq":${seq}${head}${JSON.stringify(this.buf.toString('utf8', start, end))}}\n`;
+      if ((seq - 1) % INDEX_EVERY === 0) this.index.push([seq, size]);
+      size += Buffer.byteLength(rec);
+      parts.push(rec);
+      start = end + skip;
+    };
+    let nl: number;
+    while ((nl = this.buf.indexOf(10, start)) !== -1 && nl < n) {
+      // A line longer than the cap is cut: no byte is dropped, it continues in the next record.
+      while (nl - start > MAX_LINE_BYTES) emit(start + MAX_LINE_BYTES, 0);
+      emit(nl, 1);
+    }
+    // Bytes after the last newline: a partial line. Left in the raw file for the next pass unless it is over the
+    // cap, or the run has ended (its last line had no newline).
+    while (n - start >= MAX_LINE_BYTES) emit(start + MAX_LINE_BYTES, 0);
+    if (final && start < n && n < READ_CHUNK) emit(n, 0);
+    if (parts.length === 0) return false;
+    writeSync(this.logFd, parts.join(''));
+    this.cp[stream] += start;
+    this.cp.seq = seq;
+    this.cp.logSize = size;
+    writeCheckpoint(this.dir, this.cp);
+    return true;
+  }
+
+  /** The run ended: read everything that is left, including a last line without a newline, and seal the log. */
+  finish(): void {
+    if (this.cp.complete) return;
+    this.pump(true);
+    this.cp.complete = true;
+    writeCheckpoint(this.dir, this.cp);
+    this.emitter.emit(this.key);
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.close();
+    if (this.poll) clearInterval(this.poll);
+    for (const s of ['stdout', 'stderr'] as const) {
+      const fd = this.fds[s];
+      if (fd !== null) closeSync(fd);
+      this.fds[s] = null;
+    }
+    closeSync(this.logFd);
+  }
+}

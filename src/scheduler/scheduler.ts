@@ -1,0 +1,182 @@
+import { describeWait, planAdmission, type AdmissionPlan, type QueuedRun } from '../domain/admission.js';
+import { add, subtract, ZERO, type Resources } from '../domain/resources.js';
+import type { Clock } from '../service/common.js';
+import type { SchedulerPort } from '../service/runs.js';
+
+/** What the scheduler drives; implemented by RunsService. */
+export interface RunLifecycle {
+  start(id: string): Promise<void>;
+  onDeadline(id: string): Promise<void>;
+  onKillTimer(id: string): Promise<void>;
+  recover(): Promise<void>;
+}
+
+export interface SchedulerLogger {
+  error(obj: unknown, msg: string): void;
+}
+
+/**
+ * Admission and timers. The queue and the running set live in memory (rebuilt from the database by recovery at
+ * start); decisions come from the pure planAdmission(queue, free capacity). Deadlines are absolute times stored
+ * with each run; one timer is armed for the earliest.
+ */
+export class Scheduler implements SchedulerPort {
+  private queue: QueuedRun[] = [];
+  private readonly queuedIds = new Set<string>();
+  private readonly running = new Map<string, Resources>();
+  private blocker: AdmissionPlan['blocker'] = null;
+  /** Queue positions, rebuilt lazily after the queue changes. */
+  private positions: Map<string, number> | null = null;
+  private readonly deadlines = new Map<string, number>();
+  private readonly killTimers = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private scheduled = false;
+  private stopped = false;
+  private inUse: Resources = ZERO;
+
+  constructor(
+    private readonly lifecycle: RunLifecycle,
+    private readonly capacity: () => Resources,
+    private readonly clock: Clock,
+    private readonly log: SchedulerLogger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.lifecycle.recover();
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  // ---- SchedulerPort ----
+  enqueue(run: QueuedRun): void {
+    if (this.queuedIds.has(run.id) || this.running.has(run.id)) return;
+    this.queue.push(run);
+    this.queuedIds.add(run.id);
+    this.positions = null;
+    this.kick();
+  }
+
+  dequeue(runId: string): void {
+    if (!this.queuedIds.delete(runId)) return;
+    this.queue = this.queue.filter((r) => r.id !== runId);
+    this.positions = null;
+    this.kick();
+  }
+
+  occupy(runId: string, needs: Resources): void {
+    if (this.running.has(runId)) return;
+    this.running.set(runId, needs);
+    this.inUse = add(this.inUse, needs);
+  }
+
+  release(runId: string): void {
+    const needs = this.running.get(runId);
+    if (needs) {
+      this.running.delete(runId);
+      this.inUse = subtract(this.inUse, needs);
+    }
+    this.deadlines.delete(runId);
+    this.killTimers.delete(runId);
+    this.kick();
+  }
+
+  setDeadline(runId: string, atMs: number | null): void {
+    if (atMs === null) this.deadlines.delete(runId);
+    else this.deadlines.set(runId, atMs);
+    this.armTimer();
+  }
+
+  setKillTimer(runId: string, atMs: number | null): void {
+    if (atMs === null) this.killTimers.delete(runId);
+    else this.killTimers.set(runId, atMs);
+    this.armTimer();
+  }
+
+  waitInfo(runId: string): string | null {
+    if (!this.queuedIds.has(runId)) return null;
+    if (!this.positions) this.positions = new Map(this.queue.map((r, i) => [r.id, i]));
+    const i = this.positions.get(runId);
+    if (i === undefined) return null;
+    return describeWait(this.queue[i], i + 1, this.queue.length, this.blocker);
+  }
+
+  // ---- introspection (metrics, tests) ----
+  get queueLength(): number {
+    return this.queue.length;
+  }
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  // ---- admission ----
+  /** Coalesces bursts of changes (hundreds of creates in one tick) into one admission pass. */
+  private kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.admit();
+    });
+  }
+
+  private admit(): void {
+    if (this.stopped) return;
+    const free = subtract(this.capacity(), this.inUse);
+    const plan = planAdmission(this.queue, free);
+    this.blocker = plan.blocker;
+    this.positions = null;
+    if (plan.start.length === 0) return;
+    // planAdmission starts a prefix of the queue.
+    const admitted = this.queue.slice(0, plan.start.length);
+    this.queue = this.queue.slice(plan.start.length);
+    for (const run of admitted) {
+      this.queuedIds.delete(run.id);
+      this.occupy(run.id, run.needs);
+      this.lifecycle.start(run.id).catch((e) => {
+        this.log.error({ err: e, runId: run.id }, 'starting a job run failed');
+        this.release(run.id);
+      });
+    }
+  }
+
+  // ---- timers ----
+  private armTimer(): void {
+    if (this.stopped) return;
+    let next = Infinity;
+    for (const t of this.deadlines.values()) if (t < next) next = t;
+    for (const t of this.killTimers.values()) if (t < next) next = t;
+    if (next === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = next;
+    if (next === Infinity) return;
+    // setTimeout holds at most ~24.8 days; longer deadlines re-arm on the way.
+    const delay = Math.min(Math.max(0, next - this.clock.now()), 2 ** 31 - 1);
+    this.timer = setTimeout(() => this.fire(), delay);
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    for (const [id, at] of [...this.deadlines]) {
+      if (at <= now) {
+        this.deadlines.delete(id);
+        this.lifecycle.onDeadline(id).catch((e) => this.log.error({ err: e, runId: id }, 'deadline handling failed'));
+      }
+    }
+    for (const [id, at] of [...this.killTimers]) {
+      if (at <= now) {
+        this.killTimers.delete(id);
+        this.lifecycle.onKillTimer(id).catch((e) => this.log.error({ err: e, runId: id }, 'kill timer failed'));
+      }
+    }
+    this.armTimer();
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * dsjobs TypeScript SDK: a zero-dependency client (global fetch) for the dsjobs REST API. The wire types come from
+ * the API's own schemas (type-only imports, erased at build), so the SDK and the server cannot drift apart.
+ */
+import type { Static } from '@sinclair/typebox';
+import type * as S from '../api/schemas.js';
+
+export type Project = Static<typeof S.Project>;
+export type Job = Static<typeof S.Job>;
+export type JobSummary = Static<typeof S.JobSummary>;
+export type JobRun = Static<typeof S.JobRun>;
+export type JobRunSummary = Static<typeof S.JobRunSummary>;
+export type JobShapeSummary = Static<typeof S.JobShapeSummary>;
+export type ServerInfo = Static<typeof S.ServerInfo>;
+export type LogRecord = Static<typeof S.LogRecord>;
+export type CreateJobDetails = Static<typeof S.CreateJobDetails>;
+export type UpdateJobDetails = Static<typeof S.UpdateJobDetails>;
+export type CreateJobRunDetails = Static<typeof S.CreateJobRunDetails>;
+export type CreateProjectDetails = Static<typeof S.CreateProjectDetails>;
+
+export class DsJobsError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly requestId?: string,
+  ) {
+    super(message);
+    this.name = 'DsJobsError';
+  }
+}
+
+export interface ListOptions {
+  compartmentId?: string;
+  limit?: number;
+  page?: string;
+  sortBy?: 'timeCreated' | 'displayName';
+  sortOrder?: 'ASC' | 'DESC';
+  lifecycleState?: string;
+  displayName?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPage: string | null;
+}
+
+interface Call {
+  method: string;
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  raw?: BodyInit;
+}
+
+export class DsJobsClient {
+  readonly endpoint: string;
+
+  constructor(opts: { endpoint: string }) {
+    this.endpoint = opts.endpoint.replace(/\/+$/, '');
+  }
+
+  private url(path: string, query?: Call['query']): string {
+    const u = new URL(`${this.endpoint}/20190101${path}`);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  private async send(c: Call): Promise<Response> {
+    const headers: Record<string, string> = { ...(c.headers ?? {}) };
+    let body: BodyInit | undefined = c.raw;
+    if (c.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(c.body);
+    }
+    let res: Response;
+    try {
+      res = await fetch(this.url(c.path, c.query), { method: c.method, headers, body, duplex: 'half' } as RequestInit);
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      throw new DsJobsError(0, 'ConnectionFailed', `cannot reach dsjobs at ${this.endpoint}${cause ? ` (${cause})` : ''}`);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let code = 'Unknown';
+      let message = text || res.statusText;
+      try {
+        const j = JSON.parse(text);
+        code = j.code ?? code;
+        message = j.message ?? message;
+      } catch {
+        /* not JSON */
+      }
+      throw new DsJobsError(res.status, code, message, res.headers.get('opc-request-id') ?? undefined);
+    }
+    return res;
+  }
+
+  private async json<T>(c: Call): Promise<T> {
+    return (await (await this.send(c)).json()) as T;
+  }
+
+  private async list<T>(path: string, q: Record<string, unknown>): Promise<Page<T>> {
+    const res = await this.send({ method: 'GET', path, query: q as Call['query'] });
+    return { items: (await res.json()) as T[], nextPage: res.headers.get('opc-next-page') };
+  }
+
+  /** Every item over all pages. */
+  async *all<T>(fetchPage: (page?: string) => Promise<Page<T>>): AsyncGenerator<T> {
+    let page: string | undefined;
+    do {
+      const p = await fetchPage(page);
+      yield* p.items;
+      page = p.nextPage ?? undefined;
+    } while (page);
+  }
+
+  serverInfo(): Promise<ServerInfo> {
+    return this.json({ method: 'GET', path: '/serverInfo' });
+  }
+  listJobShapes(): Promise<JobShapeSummary[]> {
+    return this.json({ method: 'GET', path: '/jobShapes' });
+  }
+
+  createProject(d: CreateProjectDetails, retryToken?: string): Promise<Project> {
+    return this.json({ method: 'POST', path: '/projects', body: d, headers: retryToken ? { 'opc-retry-token': retryToken } : {} });
+  }
+  getProject(id: string): Promise<Project> {
+    return this.json({ method: 'GET', path: `/projects/${id}` });
+  }
+  listProjects(q: ListOptions): Promise<Page<Project>> {
+    return this.list('/projects', { ...q });
+  }
+  updateProject(id: string, d: Partial<CreateProjectDetails>): Promise<Project> {
+    return this.json({ method: 'PUT', path: `/projects/${id}`, body: d });
+  }
+  async deleteProject(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/projects/${id}` });
+  }
+
+  createJob(d: CreateJobDetails, retryToken?: string): Promise<Job> {
+    return this.json({ method: 'POST', path: '/jobs', body: d, headers: retryToken ? { 'opc-retry-token': retryToken } : {} });
+  }
+  getJob(id: string): Promise<Job> {
+    return this.json({ method: 'GET', path: `/jobs/${id}` });
+  }
+  listJobs(q: ListOptions & { projectId?: string }): Promise<Page<JobSummary>> {
+    return this.list('/jobs', { ...q });
+  }
+  updateJob(id: string, d: UpdateJobDetails, ifMatch?: string): Promise<Job> {
+    return this.json({ method: 'PUT', path: `/jobs/${id}`, body: d, headers: ifMatch ? { 'if-match': ifMatch } : {} });
+  }
+  async deleteJob(id: string, opts: { deleteRelatedJobRuns?: boolean } = {}): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/jobs/${id}`, query: { deleteRelatedJobRuns: opts.deleteRelatedJobRuns } });
+  }
+  /** Uploads the job's artifact; `fileName` decides how it runs (.py, .sh, .zip, .tar.gz). */
+  async uploadArtifact(jobId: string, fileName: string, content: Uint8Array | ReadableStream<Uint8Array>, size?: number): Promise<void> {
+    const headers: Record<string, string> = {
+      'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(fileName)}`,
+      'content-type': 'application/octet-stream',
+    };
+    if (size !== undefined) headers['content-length'] = String(size);
+    await this.send({ method: 'POST', path: `/jobs/${jobId}/artifact`, raw: content as BodyInit, headers });
+  }
+  async getArtifact(jobId: string): Promise<Response> {
+    return this.send({ method: 'GET', path: `/jobs/${jobId}/artifact/content` });
+  }
+
+  createJobRun(d: CreateJobRunDetails, retryToken?: string): Promise<JobRun> {
+    return this.json({ method: 'POST', path: '/jobRuns', body: d, headers: retryToken ? { 'opc-retry-token': retryToken } : {} });
+  }
+  getJobRun(id: string): Promise<JobRun> {
+    return this.json({ method: 'GET', path: `/jobRuns/${id}` });
+  }
+  listJobRuns(q: ListOptions & { jobId?: string }): Promise<Page<JobRunSummary>> {
+    return this.list('/jobRuns', { ...q });
+  }
+  updateJobRun(id: string, d: { displayName?: string; freeformTags?: Record<string, string> }): Promise<JobRun> {
+    return this.json({ method: 'PUT', path: `/jobRuns/${id}`, body: d });
+  }
+  async cancelJobRun(id: string): Promise<void> {
+    await this.send({ method: 'POST', path: `/jobRuns/${id}/actions/cancelJobRun` });
+  }
+  async deleteJobRun(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/jobRuns/${id}` });
+  }
+
+  /** The run's log records; with follow, yields lines as they are written until the run has ended. */
+  async *logs(id: string, opts: { since?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<LogRecord> {
+    const res = await fetch(this.url(`/jobRuns/${id}/logs`, { since: opts.since, follow: opts.follow }), { signal: opts.signal });
+    if (!res.ok) {
+      const j = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+      throw new DsJobsError(res.status, j.code ?? 'Unknown', j.message ?? res.statusText);
+    }
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line) yield JSON.parse(line) as LogRecord;
+      }
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { buildApp, BASE, type App } from './api/app.js';
+import type { Config } from './config/config.js';
+import { newOcid } from './domain/ids.js';
+import type { Resources } from './domain/resources.js';
+import type { ShapeDef } from './domain/shapes.js';
+import { LocalExecutor } from './executors/local/local-executor.js';
+import { LogService } from './logs/log-service.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { systemClock, type ServerIdentity } from './service/common.js';
+import { JobsService } from './service/jobs.js';
+import { ProjectsService } from './service/projects.js';
+import { RunsService } from './service/runs.js';
+import { ShapesService } from './service/shapes-service.js';
+import { Store } from './store/store.js';
+
+export function packageVersion(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const p of [path.join(here, '..', 'package.json'), path.join(here, '..', '..', 'package.json')]) {
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')).version;
+    } catch {
+      /* next */
+    }
+  }
+  return '0.0.0';
+}
+
+export function hostCapacity(cfg: Config): Resources {
+  return {
+    cpus: cfg.capacity.cpus ?? os.availableParallelism(),
+    memoryInGBs: cfg.capacity.memoryInGBs ?? Math.floor((os.totalmem() / 1024 ** 3) * 100) / 100,
+    gpus: cfg.capacity.gpus ?? 0,
+  };
+}
+
+export interface RunningServer {
+  app: App;
+  url: string;
+  identity: ServerIdentity;
+  close(): Promise<void>;
+}
+
+/** The entry point that wires the concrete pieces together: store, executor, logs, services, scheduler, API. */
+export async function startServer(cfg: Config): Promise<RunningServer> {
+  mkdirSync(cfg.dataDir, { recursive: true });
+  const runsDir = path.join(cfg.dataDir, 'runs');
+  const artifactsDir = path.join(cfg.dataDir, 'artifacts');
+  mkdirSync(runsDir, { recursive: true });
+  mkdirSync(artifactsDir, { recursive: true });
+  const log = pino({ level: cfg.logLevel });
+
+  const store = await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'));
+  // Ids of this installation: made once, then stable across restarts.
+  const identity: ServerIdentity = {
+    region: cfg.region,
+    tenancyId: await store.setMetaIfAbsent('tenancyId', newOcid('tenancy', '')),
+    defaultCompartmentId: await store.setMetaIfAbsent('defaultCompartmentId', newOcid('compartment', '')),
+    userId: await store.setMetaIfAbsent('userId', newOcid('user', '')),
+  };
+  const capacity = hostCapacity(cfg);
+  const archiveLimits = {
+    maxEntries: cfg.archiveMaxEntries,
+    maxTotalBytes: cfg.archiveMaxTotalBytes,
+    maxRatio: cfg.archiveMaxRatio,
+  };
+  const executor = new LocalExecutor({
+    runsDir,
+    capacity,
+    pythonCommand: cfg.pythonCommand,
+    bashCommand: cfg.bashCommand,
+    javaCommand: cfg.javaCommand,
+    archiveLimits,
+    keepWorkDirs: cfg.keepWorkDirs,
+  });
+  const logs = new LogService(runsDir);
+  const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
+  const projects = new ProjectsService(store, identity, systemClock);
+  const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
+    maxArtifactBytes: cfg.maxArtifactBytes,
+    archive: archiveLimits,
+  });
+  const runs = new RunsService(store, identity, systemClock, jobs, shapes, executor, logs, {
+    gracePeriodMs: cfg.gracePeriodMs,
+  });
+  jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
+  const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
+  runs.scheduler = scheduler;
+
+  const app = await buildApp({
+    projects,
+    jobs,
+    runs,
+    shapes,
+    identity,
+    version: packageVersion(),
+    executorName: executor.name,
+    capacity: () => executor.capacity(),
+    logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
+  });
+  await scheduler.start();
+  const address = await app.listen({ host: cfg.host, port: cfg.port });
+  const url = address.replace('[::1]', 'localhost');
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    url,
+    identity,
+    // Stops serving and watching; runs keep going and a restart re-attaches to them.
+    close() {
+      closing ??= (async () => {
+        scheduler.stop();
+        await app.close();
+        logs.close();
+        await executor.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+export { BASE };

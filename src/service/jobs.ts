@@ -1,0 +1,352 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DsError, invalid, notFound } from '../domain/errors.js';
+import {
+  checkInfrastructure,
+  checkJobConfiguration,
+  type JobConfigurationDetails,
+  type JobInfrastructureConfigurationDetails,
+} from '../domain/job-config.js';
+import { ACTIVE_RUN_STATES, TERMINAL_RUN_STATES } from '../domain/run-states.js';
+import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
+import { ArchiveError, archiveKindOf, inspectArchive, type ArchiveLimits } from '../executors/local/archive.js';
+import type { Store } from '../store/store.js';
+import type { ArtifactInfo, DefinedTags, JobRecord, ListQuery, Page, Tags } from '../store/records.js';
+import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
+import { checkCompartment } from './projects.js';
+import type { ShapesService } from './shapes-service.js';
+
+export interface CreateJobInput {
+  projectId: string;
+  compartmentId: string;
+  displayName?: string;
+  description?: string;
+  jobConfigurationDetails?: JobConfigurationDetails;
+  jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails;
+  jobEnvironmentConfigurationDetails?: Record<string, unknown> | null;
+  jobLogConfigurationDetails?: Record<string, unknown> | null;
+  jobStorageMountConfigurationDetailsList?: Record<string, unknown>[] | null;
+  jobNodeConfigurationDetails?: Record<string, unknown> | null;
+  freeformTags?: Tags;
+  definedTags?: DefinedTags;
+}
+
+export interface UpdateJobInput {
+  displayName?: string;
+  description?: string;
+  jobInfrastructureConfigurationDetails?: JobInfrastructureConfigurationDetails;
+  jobStorageMountConfigurationDetailsList?: Record<string, unknown>[] | null;
+  freeformTags?: Tags;
+  definedTags?: DefinedTags;
+}
+
+export const MAX_STORAGE_MOUNTS = 5;
+
+/** Artifact kinds by file name; the name (from content-disposition) decides how a run starts. */
+const ARTIFACT_KINDS = ['.py', '.sh', '.zip', '.tar.gz', '.tgz', '.tar'];
+
+export function checkStorageMounts(list: Record<string, unknown>[] | null | undefined, field: string): void {
+  if (list == null) return;
+  if (list.length > MAX_STORAGE_MOUNTS) {
+    throw invalid(field, `at most ${MAX_STORAGE_MOUNTS} storage mounts are allowed, got ${list.length}`);
+  }
+  const seen = new Set<string>();
+  list.forEach((m, i) => {
+    const f = `${field}[${i}]`;
+    const type = m.storageType;
+    if (type !== 'FILE_STORAGE' && type !== 'OBJECT_STORAGE') {
+      throw invalid(`${f}.storageType`, `must be FILE_STORAGE or OBJECT_STORAGE, got ${JSON.stringify(type)}`);
+    }
+    const name = m.destinationDirectoryName;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') {
+      throw invalid(`${f}.destinationDirectoryName`, 'is required: a directory name (letters, digits, . _ -)');
+    }
+    const base = typeof m.destinationPath === 'string' && m.destinationPath ? m.destinationPath : '/mnt';
+    const dest = path.posix.join(base, name);
+    if (seen.has(dest)) throw invalid(`${f}.destinationDirectoryName`, `mount destination ${dest} is used twice`);
+    seen.add(dest);
+    const required = type === 'FILE_STORAGE' ? ['mountTargetId', 'exportId'] : ['namespace', 'bucket'];
+    for (const k of required) if (typeof m[k] !== 'string' || !m[k]) throw invalid(`${f}.${k}`, `is required for ${type}`);
+  });
+}
+
+/** filename from a content-disposition header (RFC 6266: filename*=UTF-8''..., filename="...", filename=...). */
+export function fileNameFromDisposition(header: string | undefined): string {
+  if (!header) {
+    throw invalid('content-disposition', "header is required and must name the file, e.g. 'attachment; filename=train.py'");
+  }
+  let name: string | null = null;
+  const star = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
+  if (star) {
+    try {
+      name = decodeURIComponent(star[2].trim());
+    } catch {
+      name = null;
+    }
+  }
+  if (!name) {
+    const m = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]+))/i.exec(header);
+    if (m) name = (m[1] ?? m[2]).replace(/\\(.)/g, '$1').trim();
+  }
+  if (!name) throw invalid('content-disposition', `has no filename: '${header}'`);
+  name = name.split(/[\\/]/).pop()!;
+  if (!name || name === '.' || name === '..' || name.includes('\0') || name.length > 255) {
+    throw invalid('content-disposition', `filename '${name}' is not a valid file name`);
+  }
+  if (!ARTIFACT_KINDS.some((ext) => name!.toLowerCase().endsWith(ext))) {
+    throw invalid('content-disposition', `filename '${name}': artifacts must be ${ARTIFACT_KINDS.join(', ')} files`);
+  }
+  return name;
+}
+
+export interface JobsServiceHooks {
+  /** Cancels a run on behalf of a job deletion. */
+  cancelRun(runId: string): Promise<void>;
+  /** Marks a terminal run DELETED. */
+  deleteRun(runId: string): Promise<void>;
+}
+
+export class JobsService {
+  hooks: JobsServiceHooks | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly identity: ServerIdentity,
+    private readonly clock: Clock,
+    private readonly shapes: ShapesService,
+    private readonly artifactsDir: string,
+    private readonly limits: { maxArtifactBytes: number; archive: ArchiveLimits },
+  ) {}
+
+  async create(input: CreateJobInput, retryToken?: string): Promise<JobRecord> {
+    checkCompartment(input.compartmentId);
+    if (input.jobEnvironmentConfigurationDetails) {
+      const t = (input.jobEnvironmentConfigurationDetails as { jobEnvironmentType?: string }).jobEnvironmentType;
+      throw invalid(
+        'jobEnvironmentConfigurationDetails',
+        `container jobs (${t ?? 'OCIR_CONTAINER'}) are not supported yet; upload a .py, .sh, .zip or .tar.gz artifact instead`,
+      );
+    }
+    if (input.jobNodeConfigurationDetails) {
+      throw invalid('jobNodeConfigurationDetails', 'multi-node jobs are not supported yet');
+    }
+    const config: JobConfigurationDetails = input.jobConfigurationDetails ?? { jobType: 'DEFAULT' };
+    checkJobConfiguration(config, 'jobConfigurationDetails');
+    const infra = input.jobInfrastructureConfigurationDetails;
+    checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
+    this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
+    checkStorageMounts(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    const project = await this.store.getProject(input.projectId);
+    if (!project || project.lifecycleState !== 'ACTIVE') throw invalid('projectId', `project ${input.projectId} was not found or is not ACTIVE`);
+    const now = this.clock.now();
+    const { id } = await this.store.idempotent('createJob', retryToken, bodyHash(input), async (tx) => {
+      const rec: JobRecord = {
+        id: newOcid(RESOURCE_TYPES.job, this.identity.region),
+        projectId: input.projectId,
+        compartmentId: input.compartmentId,
+        displayName: input.displayName ?? defaultName('job', now),
+        description: input.description ?? null,
+        lifecycleState: 'CREATING',
+        lifecycleDetails: 'Waiting for the job artifact to be uploaded.',
+        timeCreated: iso(now),
+        createdBy: this.identity.userId,
+        jobConfigurationDetails: config,
+        jobInfrastructureConfigurationDetails: { blockStorageSizeInGBs: 50, ...infra },
+        jobEnvironmentConfigurationDetails: null,
+        jobLogConfigurationDetails: input.jobLogConfigurationDetails ?? null,
+        jobStorageMountConfigurationDetailsList: input.jobStorageMountConfigurationDetailsList ?? null,
+        freeformTags: input.freeformTags ?? {},
+        definedTags: input.definedTags ?? {},
+        artifact: null,
+        version: 1,
+      };
+      await this.store.insertJob(tx, rec);
+      await this.store.insertEvent(tx, {
+        type: `${EVENT_PREFIX}.createjob`,
+        resourceId: rec.id,
+        compartmentId: rec.compartmentId,
+        data: { id: rec.id, displayName: rec.displayName, lifecycleState: rec.lifecycleState },
+      });
+      return rec.id;
+    });
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<JobRecord> {
+    const j = await this.store.getJob(id);
+    if (!j) throw notFound('Job', id);
+    return j;
+  }
+
+  list(q: ListQuery): Promise<Page<JobRecord>> {
+    return this.store.listJobs(q);
+  }
+
+  async update(id: string, input: UpdateJobInput, ifMatch?: string): Promise<JobRecord> {
+    const job = await this.get(id);
+    checkIfMatch(ifMatch, job.id, job.version);
+    if (job.lifecycleState !== 'ACTIVE' && job.lifecycleState !== 'CREATING') {
+      throw new DsError('IncorrectState', `Job ${id} is ${job.lifecycleState} and cannot be updated`);
+    }
+    let infra: JobInfrastructureConfigurationDetails | undefined;
+    if (input.jobInfrastructureConfigurationDetails) {
+      infra = { blockStorageSizeInGBs: 50, ...input.jobInfrastructureConfigurationDetails };
+      checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
+      this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
+    }
+    checkStorageMounts(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    const updated = await this.store.transaction(async (tx) => {
+      const r = await this.store.updateJob(tx, id, job.version, {
+        displayName: input.displayName,
+        description: input.description,
+        jobInfrastructureConfigurationDetails: infra,
+        jobStorageMountConfigurationDetailsList: input.jobStorageMountConfigurationDetailsList,
+        freeformTags: input.freeformTags,
+        definedTags: input.definedTags,
+      });
+      if (r) {
+        await this.store.insertEvent(tx, {
+          type: `${EVENT_PREFIX}.updatejob`,
+          resourceId: id,
+          compartmentId: r.compartmentId,
+          data: { id, displayName: r.displayName },
+        });
+      }
+      return r;
+    });
+    if (!updated) throw new DsError('Conflict', `Job ${id} was changed concurrently; get it again and retry`);
+    return updated;
+  }
+
+  async delete(id: string, opts: { ifMatch?: string; deleteRelatedJobRuns?: boolean }): Promise<void> {
+    const job = await this.get(id);
+    checkIfMatch(opts.ifMatch, job.id, job.version);
+    if (job.lifecycleState === 'DELETED') return;
+    const active = await this.store.runIdsOfJob(id, ACTIVE_RUN_STATES);
+    if (active.length > 0 && !opts.deleteRelatedJobRuns) {
+      throw new DsError(
+        'IncorrectState',
+        `Job ${id} has ${active.length} active job run(s); cancel them first or delete with deleteRelatedJobRuns=true`,
+      );
+    }
+    const updated = await this.store.transaction(async (tx) => {
+      const r = await this.store.updateJob(tx, id, job.version, { lifecycleState: 'DELETED', lifecycleDetails: null });
+      if (r) {
+        await this.store.insertEvent(tx, {
+          type: `${EVENT_PREFIX}.deletejob.end`,
+          resourceId: id,
+          compartmentId: r.compartmentId,
+          data: { id },
+        });
+      }
+      return r;
+    });
+    if (!updated) throw new DsError('Conflict', `Job ${id} was changed concurrently; get it again and retry`);
+    if (opts.deleteRelatedJobRuns && this.hooks) {
+      for (const runId of active) await this.hooks.cancelRun(runId);
+      for (const runId of await this.store.runIdsOfJob(id, TERMINAL_RUN_STATES)) await this.hooks.deleteRun(runId);
+    }
+  }
+
+  artifactPath(job: JobRecord): string {
+    return path.join(this.artifactsDir, job.id, job.artifact!.fileName);
+  }
+
+  /**
+   * Stores the job's artifact once. Archives are checked before the job becomes ACTIVE (paths, links, caps, and the
+   * job's JOB_RUN_ENTRYPOINT), so a bad artifact is refused at upload, not at the first run.
+   */
+  async uploadArtifact(
+    id: string,
+    body: Readable,
+    headers: { contentDisposition?: string; contentLength?: number; retryToken?: string; ifMatch?: string },
+  ): Promise<JobRecord> {
+    const job = await this.get(id);
+    checkIfMatch(headers.ifMatch, job.id, job.version);
+    const fileName = fileNameFromDisposition(headers.contentDisposition);
+    if (job.artifact) {
+      body.resume();
+      throw new DsError('Conflict', `Job ${id} already has an artifact (${job.artifact.fileName}); job artifacts are immutable, create a new job`);
+    }
+    if (job.lifecycleState !== 'CREATING') {
+      body.resume();
+      throw new DsError('IncorrectState', `Job ${id} is ${job.lifecycleState}`);
+    }
+    if (headers.contentLength !== undefined && headers.contentLength > this.limits.maxArtifactBytes) {
+      body.resume();
+      throw new DsError('PayloadTooLarge', `content-length: artifacts are limited to ${this.limits.maxArtifactBytes} bytes`);
+    }
+    const dir = path.join(this.artifactsDir, id);
+    await fsp.mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `.upload-${randomUUID()}`);
+    const md5 = createHash('md5');
+    let size = 0;
+    const max = this.limits.maxArtifactBytes;
+    try {
+      await pipeline(
+        body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            size += chunk.length;
+            if (size > max) throw new DsError('PayloadTooLarge', `artifact is larger than the limit of ${max} bytes`);
+            md5.update(chunk);
+            yield chunk;
+          }
+        },
+        createWriteStream(tmp, { mode: 0o444 }),
+      );
+      if (size === 0) throw invalid('body', 'the artifact is empty');
+      const kind = archiveKindOf(fileName);
+      if (kind) {
+        let entries;
+        try {
+          entries = await inspectArchive(tmp, kind, this.limits.archive);
+        } catch (e) {
+          if (e instanceof ArchiveError) throw invalid('artifact', e.message);
+          throw e;
+        }
+        const ep = job.jobConfigurationDetails.environmentVariables?.JOB_RUN_ENTRYPOINT;
+        if (ep) {
+          const norm = path.posix.normalize(ep).replace(/^\.\//, '');
+          if (!entries.some((e) => e.type === 'file' && e.path === norm)) {
+            throw invalid(
+              'jobConfigurationDetails.environmentVariables.JOB_RUN_ENTRYPOINT',
+              `'${ep}' is not a file in the archive ${fileName}`,
+            );
+          }
+        }
+      }
+      const info: ArtifactInfo = { fileName, size, md5: md5.digest('base64'), time: iso(this.clock.now()) };
+      const final = path.join(dir, fileName);
+      await fsp.rename(tmp, final);
+      const updated = await this.store.transaction(async (tx) => {
+        const r = await this.store.updateJob(tx, id, job.version, {
+          artifact: info,
+          lifecycleState: 'ACTIVE',
+          lifecycleDetails: null,
+        });
+        if (r) {
+          await this.store.insertEvent(tx, {
+            type: `${EVENT_PREFIX}.createjobartifact`,
+            resourceId: id,
+            compartmentId: r.compartmentId,
+            data: { id, fileName, size },
+          });
+        }
+        return r;
+      });
+      if (!updated) {
+        // Another upload won the race; ours is discarded (the artifact stays the first one).
+        const now = await this.get(id);
+        if (now.artifact?.fileName !== fileName) await fsp.rm(final, { force: true });
+        throw new DsError('Conflict', `Job ${id} already has an artifact; job artifacts are immutable`);
+      }
+      return updated;
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+}

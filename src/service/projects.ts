@@ -1,0 +1,108 @@
+import { DsError, invalid, notFound } from '../domain/errors.js';
+import { isOcid, newOcid, RESOURCE_TYPES } from '../domain/ids.js';
+import type { Store } from '../store/store.js';
+import type { DefinedTags, ListQuery, Page, ProjectRecord, Tags } from '../store/records.js';
+import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
+
+export interface CreateProjectInput {
+  compartmentId: string;
+  displayName?: string;
+  description?: string;
+  freeformTags?: Tags;
+  definedTags?: DefinedTags;
+}
+
+export function checkCompartment(id: unknown, field = 'compartmentId'): string {
+  if (!isOcid(id)) throw invalid(field, 'must be an OCID (ocid1.<type>.<realm>.<region>.<unique>)');
+  return id;
+}
+
+export class ProjectsService {
+  constructor(
+    private readonly store: Store,
+    private readonly identity: ServerIdentity,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: CreateProjectInput, retryToken?: string): Promise<ProjectRecord> {
+    checkCompartment(input.compartmentId);
+    const now = this.clock.now();
+    const { id } = await this.store.idempotent('createProject', retryToken, bodyHash(input), async (tx) => {
+      const rec: ProjectRecord = {
+        id: newOcid(RESOURCE_TYPES.project, this.identity.region),
+        compartmentId: input.compartmentId,
+        displayName: input.displayName ?? defaultName('project', now),
+        description: input.description ?? null,
+        lifecycleState: 'ACTIVE',
+        timeCreated: iso(now),
+        createdBy: this.identity.userId,
+        freeformTags: input.freeformTags ?? {},
+        definedTags: input.definedTags ?? {},
+        version: 1,
+      };
+      await this.store.insertProject(tx, rec);
+      await this.store.insertEvent(tx, {
+        type: `${EVENT_PREFIX}.createproject`,
+        resourceId: rec.id,
+        compartmentId: rec.compartmentId,
+        data: { id: rec.id, displayName: rec.displayName },
+      });
+      return rec.id;
+    });
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<ProjectRecord> {
+    const p = await this.store.getProject(id);
+    if (!p) throw notFound('Project', id);
+    return p;
+  }
+
+  list(q: ListQuery): Promise<Page<ProjectRecord>> {
+    return this.store.listProjects(q);
+  }
+
+  async update(
+    id: string,
+    patch: { displayName?: string; description?: string; freeformTags?: Tags; definedTags?: DefinedTags },
+    ifMatch?: string,
+  ): Promise<ProjectRecord> {
+    const p = await this.get(id);
+    checkIfMatch(ifMatch, p.id, p.version);
+    if (p.lifecycleState !== 'ACTIVE') throw new DsError('IncorrectState', `Project ${id} is ${p.lifecycleState}`);
+    const updated = await this.store.transaction(async (tx) => {
+      const r = await this.store.updateProject(tx, id, p.version, patch);
+      if (r) {
+        await this.store.insertEvent(tx, {
+          type: `${EVENT_PREFIX}.updateproject`,
+          resourceId: id,
+          compartmentId: r.compartmentId,
+          data: { id, displayName: r.displayName },
+        });
+      }
+      return r;
+    });
+    if (!updated) throw new DsError('Conflict', `Project ${id} was changed concurrently; retry`);
+    return updated;
+  }
+
+  async delete(id: string, ifMatch?: string): Promise<void> {
+    const p = await this.get(id);
+    checkIfMatch(ifMatch, p.id, p.version);
+    if (p.lifecycleState === 'DELETED') return;
+    const jobs = await this.store.countJobsInProject(id);
+    if (jobs > 0) {
+      throw new DsError('IncorrectState', `Project ${id} still has ${jobs} job(s); delete them first`);
+    }
+    await this.store.transaction(async (tx) => {
+      const r = await this.store.updateProject(tx, id, p.version, { lifecycleState: 'DELETED' });
+      if (!r) throw new DsError('Conflict', `Project ${id} was changed concurrently; retry`);
+      await this.store.insertEvent(tx, {
+        type: `${EVENT_PREFIX}.deleteproject`,
+        resourceId: id,
+        compartmentId: r.compartmentId,
+        data: { id },
+      });
+    });
+  }
+}

@@ -1,0 +1,479 @@
+import { DsError, invalid, notFound } from '../domain/errors.js';
+import {
+  checkInfrastructure,
+  checkJobConfiguration,
+  mergeConfig,
+  type JobConfigurationDetails,
+  type JobInfrastructureConfigurationDetails,
+} from '../domain/job-config.js';
+import { checkArgs, checkEnvSize } from '../domain/env-policy.js';
+import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
+import {
+  ACTIVE_RUN_STATES,
+  CANCELABLE_RUN_STATES,
+  DETAILS,
+  TERMINAL_RUN_STATES,
+  isTerminal,
+  type RunState,
+} from '../domain/run-states.js';
+import { splitShellWords, ShellWordsError } from '../domain/shell-words.js';
+import type { ExecutorHandle, ExitStatus, Executor } from '../executors/executor.js';
+import type { LogService } from '../logs/log-service.js';
+import type { DefinedTags, LaunchSpec, ListQuery, Page, RunPatch, RunRecord, Tags } from '../store/records.js';
+import type { EventInput, Store } from '../store/store.js';
+import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, DSJOBS_EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
+import type { JobsService } from './jobs.js';
+import { checkCompartment } from './projects.js';
+import { checkStorageMounts } from './jobs.js';
+import type { ShapesService } from './shapes-service.js';
+import type { Resources } from '../domain/resources.js';
+import type { Readable } from 'node:stream';
+
+export interface CreateRunInput {
+  projectId: string;
+  compartmentId: string;
+  jobId: string;
+  displayName?: string;
+  jobConfigurationOverrideDetails?: JobConfigurationDetails | null;
+  jobInfrastructureConfigurationOverrideDetails?: JobInfrastructureConfigurationDetails | null;
+  jobEnvironmentConfigurationOverrideDetails?: Record<string, unknown> | null;
+  jobLogConfigurationOverrideDetails?: Record<string, unknown> | null;
+  jobStorageMountConfigurationOverrideDetailsList?: Record<string, unknown>[] | null;
+  jobNodeConfigurationOverrideDetails?: Record<string, unknown> | null;
+  freeformTags?: Tags;
+  definedTags?: DefinedTags;
+}
+
+/** What the scheduler learns from the service: runs to queue, runs whose resources are free again, timers. */
+export interface SchedulerPort {
+  enqueue(run: { id: string; needs: Resources }): void;
+  dequeue(runId: string): void;
+  /** The run holds these resources (re-attached after a restart). */
+  occupy(runId: string, needs: Resources): void;
+  release(runId: string): void;
+  /** Call service.onDeadline / onKillTimer at these absolute times (null clears). */
+  setDeadline(runId: string, atMs: number | null): void;
+  setKillTimer(runId: string, atMs: number | null): void;
+  waitInfo(runId: string): string | null;
+}
+
+const runEvent = (type: string) => (r: RunRecord): EventInput => ({
+  type,
+  resourceId: r.id,
+  compartmentId: r.compartmentId,
+  data: { id: r.id, jobId: r.jobId, lifecycleState: r.lifecycleState, lifecycleDetails: r.lifecycleDetails },
+});
+
+const E = {
+  accepted: runEvent(`${EVENT_PREFIX}.createjobrun.begin`),
+  started: runEvent(`${EVENT_PREFIX}.createjobrun.end`),
+  succeeded: runEvent(`${EVENT_PREFIX}.succeededjobrun`),
+  failed: runEvent(`${EVENT_PREFIX}.failedjobrun`),
+  timeout: runEvent(`${EVENT_PREFIX}.timeoutjobrun`),
+  cancelBegin: runEvent(`${EVENT_PREFIX}.canceljobrun.begin`),
+  cancelEnd: runEvent(`${EVENT_PREFIX}.canceljobrun.end`),
+  updated: runEvent(`${EVENT_PREFIX}.updatejobrun`),
+  deleted: runEvent(`${EVENT_PREFIX}.deletejobrun`),
+  progress: runEvent(`${DSJOBS_EVENT_PREFIX}.jobrun.details`),
+};
+
+/**
+ * Job runs: creation, cancellation and the whole execution lifecycle. The only code that changes a run's state;
+ * every change is a compare-and-set with its event, so concurrent actors (a cancel racing an exit, say) settle on
+ * exactly one outcome.
+ */
+export class RunsService {
+  scheduler!: SchedulerPort;
+
+  constructor(
+    private readonly store: Store,
+    private readonly identity: ServerIdentity,
+    private readonly clock: Clock,
+    private readonly jobs: JobsService,
+    private readonly shapes: ShapesService,
+    private readonly executor: Executor,
+    private readonly logs: LogService,
+    private readonly opts: { gracePeriodMs: number },
+  ) {}
+
+  // ---------------------------------------------------------------- API use cases
+
+  async create(input: CreateRunInput, retryToken?: string): Promise<RunRecord> {
+    checkCompartment(input.compartmentId);
+    const job = await this.jobs.get(input.jobId).catch(() => {
+      throw invalid('jobId', `job ${input.jobId} was not found`);
+    });
+    if (job.lifecycleState !== 'ACTIVE') {
+      throw new DsError(
+        'IncorrectState',
+        job.lifecycleState === 'CREATING'
+          ? `Job ${job.id} has no artifact yet; upload it (POST /jobs/{jobId}/artifact) before starting runs`
+          : `Job ${job.id} is ${job.lifecycleState}; runs can only start from ACTIVE jobs`,
+      );
+    }
+    if (input.projectId !== job.projectId) throw invalid('projectId', `must be the job's project ${job.projectId}`);
+    if (input.jobEnvironmentConfigurationOverrideDetails) {
+      throw invalid('jobEnvironmentConfigurationOverrideDetails', 'container runs are not supported yet');
+    }
+    if (input.jobNodeConfigurationOverrideDetails) {
+      throw invalid('jobNodeConfigurationOverrideDetails', 'multi-node runs are not supported yet');
+    }
+    const override = input.jobConfigurationOverrideDetails ?? null;
+    if (override) checkJobConfiguration({ ...override, jobType: override.jobType ?? 'DEFAULT' }, 'jobConfigurationOverrideDetails');
+    checkStorageMounts(input.jobStorageMountConfigurationOverrideDetailsList, 'jobStorageMountConfigurationOverrideDetailsList');
+    const infraOverride = input.jobInfrastructureConfigurationOverrideDetails ?? null;
+    const infra: JobInfrastructureConfigurationDetails = infraOverride
+      ? { ...job.jobInfrastructureConfigurationDetails, ...infraOverride }
+      : job.jobInfrastructureConfigurationDetails;
+    if (infraOverride) checkInfrastructure(infra, 'jobInfrastructureConfigurationOverrideDetails');
+    const resources = this.shapes.resolve(
+      infra,
+      infraOverride ? 'jobInfrastructureConfigurationOverrideDetails' : 'jobInfrastructureConfigurationDetails',
+    );
+    const effective = mergeConfig(job.jobConfigurationDetails, override);
+    checkEnvSize(effective.environmentVariables, 'jobConfigurationOverrideDetails.environmentVariables');
+    checkArgs(effective.commandLineArguments, 'jobConfigurationOverrideDetails.commandLineArguments');
+    let args: string[];
+    try {
+      args = splitShellWords(effective.commandLineArguments);
+    } catch (e) {
+      if (e instanceof ShellWordsError) {
+        throw invalid(override?.commandLineArguments != null ? 'jobConfigurationOverrideDetails.commandLineArguments' : 'jobConfigurationDetails.commandLineArguments', e.message);
+      }
+      throw e;
+    }
+    const now = this.clock.now();
+    const project = await this.store.getProject(job.projectId);
+    const { id, replayed } = await this.store.idempotent('createJobRun', retryToken, bodyHash(input), async (tx) => {
+      const id = newOcid(RESOURCE_TYPES.jobRun, this.identity.region);
+      const env: Record<string, string> = {
+        ...effective.environmentVariables,
+        JOB_OCID: job.id,
+        JOB_RUN_OCID: id,
+        PROJECT_OCID: job.projectId,
+        JOB_COMPARTMENT_OCID: job.compartmentId,
+        JOB_RUN_COMPARTMENT_OCID: input.compartmentId,
+        PROJECT_COMPARTMENT_OCID: project?.compartmentId ?? job.compartmentId,
+        TENANCY_OCID: this.identity.tenancyId,
+        JOB_ARTIFACT_FILE_NAME: job.artifact!.fileName,
+      };
+      const launch: LaunchSpec = {
+        artifactFileName: job.artifact!.fileName,
+        args,
+        env,
+        entrypoint: effective.environmentVariables.JOB_RUN_ENTRYPOINT ?? null,
+        resources,
+        shapeName: infra.shapeName!,
+        maximumRuntimeInMinutes: effective.maximumRuntimeInMinutes,
+      };
+      const rec: RunRecord = {
+        id,
+        seq: 0,
+        jobId: job.id,
+        projectId: job.projectId,
+        compartmentId: input.compartmentId,
+        displayName: input.displayName ?? defaultName('jobrun', now),
+        lifecycleState: 'ACCEPTED',
+        lifecycleDetails: null,
+        timeAccepted: iso(now),
+        timeStarted: null,
+        timeFinished: null,
+        createdBy: this.identity.userId,
+        jobConfigurationOverrideDetails: override ?? { jobType: 'DEFAULT' },
+        jobInfrastructureConfigurationDetails: infra,
+        jobInfrastructureConfigurationOverrideDetails: infraOverride,
+        jobEnvironmentConfigurationOverrideDetails: null,
+        jobLogConfigurationOverrideDetails: input.jobLogConfigurationOverrideDetails ?? null,
+        jobStorageMountConfigurationDetailsList:
+          input.jobStorageMountConfigurationOverrideDetailsList ?? job.jobStorageMountConfigurationDetailsList,
+        jobStorageMountConfigurationOverrideDetailsList: input.jobStorageMountConfigurationOverrideDetailsList ?? null,
+        freeformTags: input.freeformTags ?? {},
+        definedTags: input.definedTags ?? {},
+        launch,
+        executor: null,
+        handle: null,
+        deadlineMs: null,
+        killAtMs: null,
+        stopReason: null,
+        exitCode: null,
+        exitSignal: null,
+        outcomeReason: null,
+        version: 1,
+      };
+      await this.store.insertRun(tx, rec);
+      await this.store.insertEvent(tx, E.accepted(rec));
+      return id;
+    });
+    const run = await this.getRecord(id);
+    if (!replayed) this.scheduler.enqueue({ id, needs: run.launch.resources });
+    return run;
+  }
+
+  private async getRecord(id: string): Promise<RunRecord> {
+    const r = await this.store.getRun(id);
+    if (!r) throw notFound('Job run', id);
+    return r;
+  }
+
+  /** A run as clients see it: a queued run's lifecycleDetails say what it waits for and where it is in line. */
+  present(r: RunRecord): RunRecord {
+    if (r.lifecycleState === 'ACCEPTED' && r.handle === null) {
+      const details = this.scheduler.waitInfo(r.id);
+      if (details) return { ...r, lifecycleDetails: details };
+    }
+    return r;
+  }
+
+  async get(id: string): Promise<RunRecord> {
+    return this.present(await this.getRecord(id));
+  }
+
+  async list(q: ListQuery): Promise<Page<RunRecord>> {
+    const page = await this.store.listRuns(q);
+    return { ...page, items: page.items.map((r) => this.present(r)) };
+  }
+
+  async update(id: string, patch: { displayName?: string; freeformTags?: Tags; definedTags?: DefinedTags }, ifMatch?: string): Promise<RunRecord> {
+    const run = await this.getRecord(id);
+    checkIfMatch(ifMatch, run.id, run.version);
+    if (run.lifecycleState === 'DELETED') throw new DsError('IncorrectState', `Job run ${id} is DELETED`);
+    const r = await this.store.transitionRun(id, [run.lifecycleState], null, patch, E.updated, { version: run.version });
+    if (!r) throw new DsError('Conflict', `Job run ${id} changed while it was being updated; get it again and retry`);
+    return this.present(r);
+  }
+
+  async cancel(id: string, ifMatch?: string): Promise<void> {
+    const run = await this.getRecord(id);
+    checkIfMatch(ifMatch, run.id, run.version);
+    if (run.lifecycleState === 'CANCELING' || run.lifecycleState === 'CANCELED') return;
+    if (!CANCELABLE_RUN_STATES.includes(run.lifecycleState)) {
+      throw new DsError('IncorrectState', `Job run ${id} is ${run.lifecycleState}; only ACCEPTED, IN_PROGRESS and NEEDS_ATTENTION runs can be canceled`);
+    }
+    await this.stop(id, 'cancel');
+  }
+
+  async delete(id: string, ifMatch?: string): Promise<void> {
+    const run = await this.getRecord(id);
+    checkIfMatch(ifMatch, run.id, run.version);
+    if (run.lifecycleState === 'DELETED') return;
+    if (!isTerminal(run.lifecycleState)) {
+      throw new DsError('IncorrectState', `Job run ${id} is ${run.lifecycleState}; only SUCCEEDED, FAILED or CANCELED runs can be deleted (cancel it first)`);
+    }
+    await this.markDeleted(id);
+  }
+
+  async markDeleted(id: string): Promise<void> {
+    await this.store.transitionRun(id, TERMINAL_RUN_STATES, 'DELETED', {}, E.deleted);
+  }
+
+  /** The run's log as NDJSON records after `since`; with follow, open until the run ends and all is sent. */
+  async readLogs(id: string, since: number, follow: boolean, signal?: AbortSignal): Promise<Readable> {
+    const run = await this.getRecord(id);
+    if (run.lifecycleState === 'DELETED') throw notFound('Job run', id);
+    return this.logs.read(id, since, follow, signal);
+  }
+
+  // ---------------------------------------------------------------- execution lifecycle
+
+  /**
+   * Stops a run for a cancel or its maximum runtime. A queued run ends at once; a started one goes CANCELING,
+   * gets SIGTERM (its whole process group), and SIGKILL after the grace period if it is still there.
+   */
+  async stop(id: string, reason: 'cancel' | 'timeout'): Promise<void> {
+    const now = this.clock.now();
+    // A run the executor never took (no handle) ends at once; a run being started is left to the start path.
+    const queued = await this.store.transitionRun(
+      id,
+      ['ACCEPTED'],
+      'CANCELED',
+      { lifecycleDetails: DETAILS.canceled, timeFinished: iso(now), outcomeReason: 'canceled', stopReason: reason },
+      E.cancelEnd,
+      { unclaimed: true },
+    );
+    if (queued) {
+      this.scheduler.dequeue(id);
+      this.logs.seal(id);
+      return;
+    }
+    const killAt = now + this.opts.gracePeriodMs;
+    const r = await this.store.transitionRun(
+      id,
+      ['ACCEPTED', 'IN_PROGRESS', 'NEEDS_ATTENTION'],
+      'CANCELING',
+      { lifecycleDetails: DETAILS.canceling, stopReason: reason, killAtMs: killAt },
+      E.cancelBegin,
+    );
+    if (!r) return; // it ended (or was stopped) meanwhile
+    if (reason === 'timeout') {
+      await this.store.transitionRun(id, ['CANCELING'], null, { lifecycleDetails: DETAILS.timeoutCanceling(r.launch.maximumRuntimeInMinutes) }, null);
+    }
+    this.scheduler.setDeadline(id, null);
+    this.scheduler.setKillTimer(id, killAt);
+    if (r.handle && !('pending' in r.handle)) await this.executor.signal(r.handle, 'SIGTERM');
+  }
+
+  async onDeadline(id: string): Promise<void> {
+    await this.stop(id, 'timeout');
+  }
+
+  /** The grace period is over: SIGKILL whatever is left. */
+  async onKillTimer(id: string): Promise<void> {
+    const run = await this.store.getRun(id);
+    if (run?.lifecycleState === 'CANCELING' && run.handle && !('pending' in run.handle)) {
+      await this.executor.signal(run.handle, 'SIGKILL');
+    }
+  }
+
+  /** Admission said go: hand the run to the executor. */
+  async start(id: string): Promise<void> {
+    const claimed = await this.store.transitionRun(
+      id,
+      ['ACCEPTED'],
+      'ACCEPTED',
+      { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: { pending: true } },
+      null,
+    );
+    if (!claimed || claimed.handle === null) {
+      this.scheduler.release(id);
+      return;
+    }
+    const job = await this.store.getJob(claimed.jobId);
+    let launched;
+    try {
+      if (!job?.artifact) throw new Error('the job artifact is missing');
+      launched = await this.executor.start({
+        runId: id,
+        artifactPath: this.jobs.artifactPath(job),
+        artifactFileName: claimed.launch.artifactFileName,
+        entrypoint: claimed.launch.entrypoint,
+        args: claimed.launch.args,
+        env: claimed.launch.env,
+        resources: claimed.launch.resources,
+      });
+    } catch (e) {
+      const now = this.clock.now();
+      await this.store.transitionRun(
+        id,
+        ['ACCEPTED', 'CANCELING'],
+        'FAILED',
+        { lifecycleDetails: DETAILS.executorError((e as Error).message), timeFinished: iso(now), outcomeReason: 'executor_error', handle: null },
+        E.failed,
+      );
+      this.logs.seal(id);
+      this.scheduler.release(id);
+      return;
+    }
+    this.logs.attach(id, launched.logFiles);
+    await this.running(id, launched.handle, true);
+  }
+
+  /** Records a live process for the run (fresh start or re-attach) and watches it to the end. */
+  private async running(id: string, handle: ExecutorHandle, fresh: boolean): Promise<void> {
+    const now = this.clock.now();
+    const run = await this.store.getRun(id);
+    if (!run) return;
+    const deadline = now + run.launch.maximumRuntimeInMinutes * 60_000;
+    const started = await this.store.transitionRun(
+      id,
+      ['ACCEPTED'],
+      'IN_PROGRESS',
+      { lifecycleDetails: DETAILS.inProgress, timeStarted: iso(now), handle, deadlineMs: deadline },
+      E.started,
+    );
+    let current = started;
+    if (!started) {
+      // Canceled while it was starting (or re-attached in a later state): keep the handle, then act on the state.
+      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle }, null);
+      if (!current) return;
+    }
+    if (current!.lifecycleState === 'CANCELING') {
+      const killAt = current!.killAtMs ?? now + this.opts.gracePeriodMs;
+      this.scheduler.setKillTimer(id, killAt);
+      await this.executor.signal(handle, killAt <= now ? 'SIGKILL' : 'SIGTERM');
+    } else if (current!.deadlineMs !== null) {
+      this.scheduler.setDeadline(id, current!.deadlineMs);
+    }
+    void fresh;
+    this.executor.wait(handle).then(
+      (status) => this.onExit(id, handle, status),
+      (e) => this.onExit(id, handle, { exitCode: null, signal: null }, (e as Error).message),
+    );
+  }
+
+  /** The run's main process ended: capture the last output, settle the state, free the resources. */
+  async onExit(id: string, handle: ExecutorHandle, status: ExitStatus, error?: string): Promise<void> {
+    this.logs.finish(id, this.executor.logFiles(handle));
+    const run = await this.store.getRun(id);
+    if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') {
+      this.scheduler.release(id);
+      return;
+    }
+    const now = iso(this.clock.now());
+    const base: RunPatch = { timeFinished: now, exitCode: status.exitCode, exitSignal: status.signal, killAtMs: null, deadlineMs: null };
+    let to: RunState;
+    let patch: RunPatch;
+    let event: (r: RunRecord) => EventInput;
+    if (run.lifecycleState === 'CANCELING' && run.stopReason === 'timeout') {
+      to = 'FAILED';
+      patch = { ...base, outcomeReason: 'timeout', lifecycleDetails: DETAILS.timeout(run.launch.maximumRuntimeInMinutes) };
+      event = E.timeout;
+    } else if (run.lifecycleState === 'CANCELING') {
+      to = 'CANCELED';
+      patch = { ...base, outcomeReason: 'canceled', lifecycleDetails: DETAILS.canceled };
+      event = E.cancelEnd;
+    } else if (status.exitCode === 0) {
+      to = 'SUCCEEDED';
+      patch = { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.succeeded };
+      event = E.succeeded;
+    } else if (status.exitCode !== null) {
+      to = 'FAILED';
+      patch = { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedExit(status.exitCode) };
+      event = E.failed;
+    } else {
+      to = 'FAILED';
+      patch = { ...base, outcomeReason: 'lost', lifecycleDetails: error ? `${DETAILS.lost} (${error})` : DETAILS.lost };
+      event = E.failed;
+    }
+    await this.store.transitionRun(id, [run.lifecycleState], to, patch, event);
+    this.scheduler.setDeadline(id, null);
+    this.scheduler.setKillTimer(id, null);
+    this.scheduler.release(id);
+    await this.executor.cleanup(handle).catch(() => {});
+    const job = await this.store.getJob(run.jobId);
+    if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);
+  }
+
+  /**
+   * After a restart: every run the database says is active is re-attached, settled with its real exit status, or
+   * — when nothing can tell how it ended — failed with a message saying so. Queued runs go back in the queue.
+   */
+  async recover(): Promise<void> {
+    const active = await this.store.runsInStates(ACTIVE_RUN_STATES);
+    for (const run of active) {
+      if (run.lifecycleState === 'ACCEPTED' && run.handle === null) {
+        this.scheduler.enqueue({ id: run.id, needs: run.launch.resources });
+        continue;
+      }
+      const handle = run.handle && !('pending' in run.handle) ? run.handle : await this.findHandle(run);
+      if (!handle) {
+        if (run.lifecycleState === 'ACCEPTED') {
+          // The start was interrupted before any process existed: queue it again.
+          await this.store.transitionRun(run.id, ['ACCEPTED'], 'ACCEPTED', { handle: null, executor: null, lifecycleDetails: null }, null);
+          this.scheduler.enqueue({ id: run.id, needs: run.launch.resources });
+        } else {
+          await this.onExit(run.id, { runDir: '' }, { exitCode: null, signal: null });
+        }
+        continue;
+      }
+      this.scheduler.occupy(run.id, run.launch.resources);
+      const state = await this.executor.recover(handle);
+      this.logs.attach(run.id, this.executor.logFiles(handle));
+      if (state.state === 'running') await this.running(run.id, handle, false);
+      else await this.onExit(run.id, handle, state.status);
+    }
+  }
+
+  private findHandle(run: RunRecord): Promise<ExecutorHandle | null> {
+    return this.executor.find(run.id);
+  }
+}

@@ -1,0 +1,130 @@
+import type { JobConfigurationDetails, JobInfrastructureConfigurationDetails } from '../domain/job-config.js';
+import type { Resources } from '../domain/resources.js';
+import type { RunState, OutcomeReason } from '../domain/run-states.js';
+
+export type Tags = Record<string, string>;
+export type DefinedTags = Record<string, Record<string, unknown>>;
+
+export interface ProjectRecord {
+  id: string;
+  compartmentId: string;
+  displayName: string;
+  description: string | null;
+  lifecycleState: 'ACTIVE' | 'DELETING' | 'DELETED';
+  timeCreated: string;
+  createdBy: string;
+  freeformTags: Tags;
+  definedTags: DefinedTags;
+  version: number;
+}
+
+export interface ArtifactInfo {
+  fileName: string;
+  size: number;
+  /** base64 MD5, as OCI's content-md5 header carries it. */
+  md5: string;
+  time: string;
+}
+
+export interface JobRecord {
+  id: string;
+  projectId: string;
+  compartmentId: string;
+  displayName: string;
+  description: string | null;
+  lifecycleState: 'CREATING' | 'ACTIVE' | 'DELETING' | 'DELETED' | 'FAILED';
+  lifecycleDetails: string | null;
+  timeCreated: string;
+  createdBy: string;
+  jobConfigurationDetails: JobConfigurationDetails;
+  jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails;
+  jobEnvironmentConfigurationDetails: Record<string, unknown> | null;
+  jobLogConfigurationDetails: Record<string, unknown> | null;
+  jobStorageMountConfigurationDetailsList: Record<string, unknown>[] | null;
+  freeformTags: Tags;
+  definedTags: DefinedTags;
+  artifact: ArtifactInfo | null;
+  version: number;
+}
+
+/** Frozen at run creation: what the executor is asked to run. */
+export interface LaunchSpec {
+  artifactFileName: string;
+  /** Words of commandLineArguments, split as a POSIX shell would. */
+  args: string[];
+  /** Effective environment: job env, run env on top, service variables on top of both. */
+  env: Record<string, string>;
+  entrypoint: string | null;
+  resources: Resources;
+  shapeName: string;
+  maximumRuntimeInMinutes: number;
+}
+
+export interface RunRecord {
+  id: string;
+  seq: number;
+  jobId: string;
+  projectId: string;
+  compartmentId: string;
+  displayName: string;
+  lifecycleState: RunState;
+  lifecycleDetails: string | null;
+  timeAccepted: string;
+  timeStarted: string | null;
+  timeFinished: string | null;
+  createdBy: string;
+  jobConfigurationOverrideDetails: JobConfigurationDetails;
+  jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails;
+  jobInfrastructureConfigurationOverrideDetails: JobInfrastructureConfigurationDetails | null;
+  jobEnvironmentConfigurationOverrideDetails: Record<string, unknown> | null;
+  jobLogConfigurationOverrideDetails: Record<string, unknown> | null;
+  jobStorageMountConfigurationDetailsList: Record<string, unknown>[] | null;
+  jobStorageMountConfigurationOverrideDetailsList: Record<string, unknown>[] | null;
+  freeformTags: Tags;
+  definedTags: DefinedTags;
+  launch: LaunchSpec;
+  executor: string | null;
+  handle: Record<string, unknown> | null;
+  deadlineMs: number | null;
+  killAtMs: number | null;
+  stopReason: 'cancel' | 'timeout' | null;
+  exitCode: number | null;
+  exitSignal: string | null;
+  outcomeReason: OutcomeReason | null;
+  version: number;
+}
+
+/** Fields a run transition may set alongside the state. */
+export type RunPatch = Partial<
+  Pick<
+    RunRecord,
+    | 'lifecycleDetails'
+    | 'timeStarted'
+    | 'timeFinished'
+    | 'executor'
+    | 'handle'
+    | 'deadlineMs'
+    | 'killAtMs'
+    | 'stopReason'
+    | 'exitCode'
+    | 'exitSignal'
+    | 'outcomeReason'
+    | 'displayName'
+    | 'freeformTags'
+    | 'definedTags'
+  >
+>;
+
+export interface ListQuery {
+  compartmentId?: string;
+  filters: Record<string, string | undefined>;
+  sortBy: 'timeCreated' | 'displayName';
+  sortOrder: 'ASC' | 'DESC';
+  limit: number;
+  page?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPage: string | null;
+}

@@ -1,0 +1,556 @@
+import { Kysely, SqliteDialect, type Transaction, sql } from 'kysely';
+import SQLite from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { DsError, invalid } from '../domain/errors.js';
+import type { RunState } from '../domain/run-states.js';
+import { migrate } from './migrations.js';
+import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
+import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord } from './records.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const j = (v: unknown): string => JSON.stringify(v ?? null);
+const pj = <T>(v: string | null): T => (v == null ? (null as T) : (JSON.parse(v) as T));
+
+/** 24 h: OCI's retry-token lifetime. */
+const RETRY_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface EventInput {
+  type: string;
+  resourceId: string;
+  compartmentId: string;
+  data: Record<string, unknown>;
+}
+
+function projectFromRow(r: ProjectTable): ProjectRecord {
+  return {
+    id: r.id,
+    compartmentId: r.compartment_id,
+    displayName: r.display_name ?? '',
+    description: r.description,
+    lifecycleState: r.lifecycle_state as ProjectRecord['lifecycleState'],
+    timeCreated: r.time_created,
+    createdBy: r.created_by,
+    freeformTags: pj(r.freeform_tags) ?? {},
+    definedTags: pj(r.defined_tags) ?? {},
+    version: r.version,
+  };
+}
+
+function jobFromRow(r: JobTable): JobRecord {
+  return {
+    id: r.id,
+    projectId: r.project_id,
+    compartmentId: r.compartment_id,
+    displayName: r.display_name ?? '',
+    description: r.description,
+    lifecycleState: r.lifecycle_state as JobRecord['lifecycleState'],
+    lifecycleDetails: r.lifecycle_details,
+    timeCreated: r.time_created,
+    createdBy: r.created_by,
+    jobConfigurationDetails: pj(r.configuration),
+    jobInfrastructureConfigurationDetails: pj(r.infrastructure),
+    jobEnvironmentConfigurationDetails: pj(r.environment_configuration),
+    jobLogConfigurationDetails: pj(r.log_configuration),
+    jobStorageMountConfigurationDetailsList: pj(r.storage_mounts),
+    freeformTags: pj(r.freeform_tags) ?? {},
+    definedTags: pj(r.defined_tags) ?? {},
+    artifact:
+      r.artifact_file_name == null
+        ? null
+        : { fileName: r.artifact_file_name, size: Number(r.artifact_size), md5: r.artifact_md5!, time: r.artifact_time! },
+    version: r.version,
+  };
+}
+
+type RunRow = Omit<JobRunTable, 'seq'> & { seq: number };
+
+function runFromRow(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    seq: Number(r.seq),
+    jobId: r.job_id,
+    projectId: r.project_id,
+    compartmentId: r.compartment_id,
+    displayName: r.display_name ?? '',
+    lifecycleState: r.lifecycle_state as RunState,
+    lifecycleDetails: r.lifecycle_details,
+    timeAccepted: r.time_accepted,
+    timeStarted: r.time_started,
+    timeFinished: r.time_finished,
+    createdBy: r.created_by,
+    jobConfigurationOverrideDetails: pj(r.configuration_override),
+    jobInfrastructureConfigurationDetails: pj(r.infrastructure),
+    jobInfrastructureConfigurationOverrideDetails: pj(r.infrastructure_override),
+    jobEnvironmentConfigurationOverrideDetails: pj(r.environment_override),
+    jobLogConfigurationOverrideDetails: pj(r.log_override),
+    jobStorageMountConfigurationDetailsList: pj(r.storage_mounts),
+    jobStorageMountConfigurationOverrideDetailsList: pj(r.storage_mounts_override),
+    freeformTags: pj(r.freeform_tags) ?? {},
+    definedTags: pj(r.defined_tags) ?? {},
+    launch: pj(r.launch),
+    executor: r.executor,
+    handle: pj(r.handle),
+    deadlineMs: r.deadline_ms == null ? null : Number(r.deadline_ms),
+    killAtMs: r.kill_at_ms == null ? null : Number(r.kill_at_ms),
+    stopReason: r.stop_reason as RunRecord['stopReason'],
+    exitCode: r.exit_code,
+    exitSignal: r.exit_signal,
+    outcomeReason: r.outcome_reason as RunRecord['outcomeReason'],
+    version: r.version,
+  };
+}
+
+function runToRow(r: RunRecord): Omit<JobRunTable, 'seq'> {
+  return {
+    id: r.id,
+    job_id: r.jobId,
+    project_id: r.projectId,
+    compartment_id: r.compartmentId,
+    display_name: r.displayName,
+    lifecycle_state: r.lifecycleState,
+    lifecycle_details: r.lifecycleDetails,
+    time_accepted: r.timeAccepted,
+    time_started: r.timeStarted,
+    time_finished: r.timeFinished,
+    created_by: r.createdBy,
+    configuration_override: j(r.jobConfigurationOverrideDetails),
+    infrastructure: j(r.jobInfrastructureConfigurationDetails),
+    infrastructure_override: j(r.jobInfrastructureConfigurationOverrideDetails),
+    environment_override: j(r.jobEnvironmentConfigurationOverrideDetails),
+    log_override: j(r.jobLogConfigurationOverrideDetails),
+    storage_mounts: j(r.jobStorageMountConfigurationDetailsList),
+    storage_mounts_override: j(r.jobStorageMountConfigurationOverrideDetailsList),
+    freeform_tags: j(r.freeformTags),
+    defined_tags: j(r.definedTags),
+    launch: j(r.launch),
+    executor: r.executor,
+    handle: r.handle == null ? null : j(r.handle),
+    deadline_ms: r.deadlineMs,
+    kill_at_ms: r.killAtMs,
+    stop_reason: r.stopReason,
+    exit_code: r.exitCode,
+    exit_signal: r.exitSignal,
+    outcome_reason: r.outcomeReason,
+    version: r.version,
+  };
+}
+
+const RUN_PATCH_COLUMNS: Record<keyof RunPatch, keyof JobRunTable> = {
+  lifecycleDetails: 'lifecycle_details',
+  timeStarted: 'time_started',
+  timeFinished: 'time_finished',
+  executor: 'executor',
+  handle: 'handle',
+  deadlineMs: 'deadline_ms',
+  killAtMs: 'kill_at_ms',
+  stopReason: 'stop_reason',
+  exitCode: 'exit_code',
+  exitSignal: 'exit_signal',
+  outcomeReason: 'outcome_reason',
+  displayName: 'display_name',
+  freeformTags: 'freeform_tags',
+  definedTags: 'defined_tags',
+};
+const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags']);
+
+interface PageToken {
+  v: string;
+  id: string;
+}
+
+function decodePage(page: string | undefined): PageToken | null {
+  if (!page) return null;
+  try {
+    const t = JSON.parse(Buffer.from(page, 'base64url').toString('utf8'));
+    if (typeof t?.v === 'string' && typeof t?.id === 'string') return t;
+  } catch {
+    /* fall through */
+  }
+  throw invalid('page', 'is not a page token returned by this server (opc-next-page)');
+}
+const encodePage = (t: PageToken) => Buffer.from(JSON.stringify(t)).toString('base64url');
+
+/**
+ * Persistence behind domain-level operations. Every run state change is a compare-and-set on the state plus its
+ * event row, in one transaction. Async API over a synchronous driver so a PostgreSQL dialect fits the same code.
+ */
+export class Store {
+  readonly db: Kysely<Database>;
+  private readonly raw: SQLite.Database;
+
+  private constructor(raw: SQLite.Database) {
+    this.raw = raw;
+    this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  }
+
+  static async openSqlite(file: string): Promise<Store> {
+    const raw = new SQLite(file);
+    // WAL + synchronous=NORMAL: a committed transaction survives the process being killed (SIGKILL) at any
+    // moment; only an OS crash or power loss can drop the last transactions.
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = NORMAL');
+    raw.pragma('busy_timeout = 5000');
+    raw.pragma('foreign_keys = ON');
+    const store = new Store(raw);
+    await migrate(store.db);
+    return store;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  // ---- meta ----
+  async getMeta(key: string): Promise<string | null> {
+    const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value ?? null;
+  }
+  async setMetaIfAbsent(key: string, value: string): Promise<string> {
+    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    return (await this.getMeta(key))!;
+  }
+
+  // ---- events (outbox) ----
+  async insertEvent(tx: Db, e: EventInput): Promise<void> {
+    await tx
+      .insertInto('events')
+      .values({
+        id: randomUUID(),
+        time: new Date().toISOString(),
+        type: e.type,
+        resource_id: e.resourceId,
+        compartment_id: e.compartmentId,
+        data: j(e.data),
+      })
+      .execute();
+  }
+
+  async countEvents(resourceId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('resource_id', '=', resourceId)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  // ---- retry tokens ----
+  /**
+   * Runs `create` at most once per (operation, token) within 24 h: the same token with the same body gives back
+   * the first resource's id; with a different body it is a Conflict. Token and resource commit together.
+   */
+  async idempotent(
+    operation: string,
+    token: string | undefined,
+    bodyHash: string,
+    create: (tx: Transaction<Database>) => Promise<string>,
+  ): Promise<{ id: string; replayed: boolean }> {
+    if (!token) return { id: await this.transaction(create), replayed: false };
+    return this.transaction(async (tx) => {
+      const now = Date.now();
+      const prior = await tx
+        .selectFrom('retry_tokens')
+        .selectAll()
+        .where('token', '=', token)
+        .where('operation', '=', operation)
+        .executeTakeFirst();
+      if (prior && now - Number(prior.created_ms) < RETRY_TOKEN_TTL_MS) {
+        if (prior.body_hash !== bodyHash) {
+          throw new DsError(
+            'Conflict',
+            'opc-retry-token was already used with a different request body; use a new token for a different request',
+          );
+        }
+        return { id: prior.resource_id, replayed: true };
+      }
+      if (prior) await tx.deleteFrom('retry_tokens').where('token', '=', token).where('operation', '=', operation).execute();
+      const id = await create(tx);
+      await tx
+        .insertInto('retry_tokens')
+        .values({ token, operation, body_hash: bodyHash, resource_id: id, created_ms: now })
+        .execute();
+      return { id, replayed: false };
+    });
+  }
+
+  // ---- listing ----
+  private async listPage<T extends 'projects' | 'jobs' | 'job_runs', R>(
+    table: T,
+    timeColumn: 'time_created' | 'time_accepted',
+    filters: Record<string, string | undefined>,
+    q: ListQuery,
+    map: (row: any) => R,
+  ): Promise<Page<R>> {
+    const col = q.sortBy === 'displayName' ? 'display_name' : timeColumn;
+    const desc = q.sortOrder === 'DESC';
+    const token = decodePage(q.page);
+    let query = (this.db as Kysely<any>).selectFrom(table).selectAll();
+    for (const [column, value] of Object.entries(filters)) {
+      if (value !== undefined) query = query.where(column, '=', value);
+    }
+    if (token) {
+      const op = desc ? '<' : '>';
+      query = query.where((eb: any) =>
+        eb.or([eb(col, op, token.v), eb.and([eb(col, '=', token.v), eb('id', op, token.id)])]),
+      );
+    }
+    const dir = desc ? 'desc' : 'asc';
+    const rows = await query
+      .orderBy(col, dir)
+      .orderBy('id', dir)
+      .limit(q.limit + 1)
+      .execute();
+    const more = rows.length > q.limit;
+    const page = more ? rows.slice(0, q.limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      items: page.map(map),
+      nextPage: more && last ? encodePage({ v: String(last[col]), id: last.id }) : null,
+    };
+  }
+
+  // ---- projects ----
+  async insertProject(tx: Db, p: ProjectRecord): Promise<void> {
+    await tx
+      .insertInto('projects')
+      .values({
+        id: p.id,
+        compartment_id: p.compartmentId,
+        display_name: p.displayName,
+        description: p.description,
+        lifecycle_state: p.lifecycleState,
+        time_created: p.timeCreated,
+        created_by: p.createdBy,
+        freeform_tags: j(p.freeformTags),
+        defined_tags: j(p.definedTags),
+        version: p.version,
+      })
+      .execute();
+  }
+
+  async getProject(id: string, tx: Db = this.db): Promise<ProjectRecord | null> {
+    const r = await tx.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? projectFromRow(r) : null;
+  }
+
+  listProjects(q: ListQuery): Promise<Page<ProjectRecord>> {
+    return this.listPage(
+      'projects',
+      'time_created',
+      { compartment_id: q.compartmentId, ...q.filters },
+      q,
+      projectFromRow,
+    );
+  }
+
+  /** Compare-and-set on version: returns null when the project changed (or vanished) meanwhile. */
+  async updateProject(
+    tx: Db,
+    id: string,
+    version: number,
+    patch: Partial<Pick<ProjectRecord, 'displayName' | 'description' | 'freeformTags' | 'definedTags' | 'lifecycleState'>>,
+  ): Promise<ProjectRecord | null> {
+    const set: Partial<ProjectTable> = { version: version + 1 };
+    if (patch.displayName !== undefined) set.display_name = patch.displayName;
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
+    if (patch.definedTags !== undefined) set.defined_tags = j(patch.definedTags);
+    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    const r = await tx
+      .updateTable('projects')
+      .set(set)
+      .where('id', '=', id)
+      .where('version', '=', version)
+      .returningAll()
+      .executeTakeFirst();
+    return r ? projectFromRow(r) : null;
+  }
+
+  async countJobsInProject(projectId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('project_id', '=', projectId)
+      .where('lifecycle_state', 'not in', ['DELETED'])
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  // ---- jobs ----
+  async insertJob(tx: Db, r: JobRecord): Promise<void> {
+    await tx
+      .insertInto('jobs')
+      .values({
+        id: r.id,
+        project_id: r.projectId,
+        compartment_id: r.compartmentId,
+        display_name: r.displayName,
+        description: r.description,
+        lifecycle_state: r.lifecycleState,
+        lifecycle_details: r.lifecycleDetails,
+        time_created: r.timeCreated,
+        created_by: r.createdBy,
+        configuration: j(r.jobConfigurationDetails),
+        infrastructure: j(r.jobInfrastructureConfigurationDetails),
+        environment_configuration: j(r.jobEnvironmentConfigurationDetails),
+        log_configuration: j(r.jobLogConfigurationDetails),
+        storage_mounts: j(r.jobStorageMountConfigurationDetailsList),
+        freeform_tags: j(r.freeformTags),
+        defined_tags: j(r.definedTags),
+        artifact_file_name: null,
+        artifact_size: null,
+        artifact_md5: null,
+        artifact_time: null,
+        version: r.version,
+      })
+      .execute();
+  }
+
+  async getJob(id: string, tx: Db = this.db): Promise<JobRecord | null> {
+    const r = await tx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? jobFromRow(r) : null;
+  }
+
+  listJobs(q: ListQuery): Promise<Page<JobRecord>> {
+    return this.listPage('jobs', 'time_created', { compartment_id: q.compartmentId, ...q.filters }, q, jobFromRow);
+  }
+
+  async updateJob(
+    tx: Db,
+    id: string,
+    version: number,
+    patch: Partial<
+      Pick<
+        JobRecord,
+        | 'displayName'
+        | 'description'
+        | 'jobInfrastructureConfigurationDetails'
+        | 'jobStorageMountConfigurationDetailsList'
+        | 'freeformTags'
+        | 'definedTags'
+        | 'lifecycleState'
+        | 'lifecycleDetails'
+        | 'artifact'
+      >
+    >,
+  ): Promise<JobRecord | null> {
+    const set: Partial<JobTable> = { version: version + 1 };
+    if (patch.displayName !== undefined) set.display_name = patch.displayName;
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.jobInfrastructureConfigurationDetails !== undefined)
+      set.infrastructure = j(patch.jobInfrastructureConfigurationDetails);
+    if (patch.jobStorageMountConfigurationDetailsList !== undefined)
+      set.storage_mounts = j(patch.jobStorageMountConfigurationDetailsList);
+    if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
+    if (patch.definedTags !== undefined) set.defined_tags = j(patch.definedTags);
+    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    if (patch.lifecycleDetails !== undefined) set.lifecycle_details = patch.lifecycleDetails;
+    if (patch.artifact) {
+      set.artifact_file_name = patch.artifact.fileName;
+      set.artifact_size = patch.artifact.size;
+      set.artifact_md5 = patch.artifact.md5;
+      set.artifact_time = patch.artifact.time;
+    }
+    const r = await tx
+      .updateTable('jobs')
+      .set(set)
+      .where('id', '=', id)
+      .where('version', '=', version)
+      .returningAll()
+      .executeTakeFirst();
+    return r ? jobFromRow(r) : null;
+  }
+
+  // ---- runs ----
+  async insertRun(tx: Db, r: RunRecord): Promise<void> {
+    await tx.insertInto('job_runs').values(runToRow(r)).execute();
+  }
+
+  async getRun(id: string, tx: Db = this.db): Promise<RunRecord | null> {
+    const r = await tx.selectFrom('job_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? runFromRow(r as RunRow) : null;
+  }
+
+  listRuns(q: ListQuery): Promise<Page<RunRecord>> {
+    return this.listPage(
+      'job_runs',
+      'time_accepted',
+      { compartment_id: q.compartmentId, ...q.filters },
+      q,
+      (r) => runFromRow(r as RunRow),
+    );
+  }
+
+  /** Runs in the given states, oldest first. */
+  async runsInStates(states: readonly RunState[]): Promise<RunRecord[]> {
+    const rows = await this.db
+      .selectFrom('job_runs')
+      .selectAll()
+      .where('lifecycle_state', 'in', states as RunState[])
+      .orderBy('seq', 'asc')
+      .execute();
+    return rows.map((r) => runFromRow(r as RunRow));
+  }
+
+  async countRunsOfJob(jobId: string, states: readonly RunState[]): Promise<number> {
+    const r = await this.db
+      .selectFrom('job_runs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('job_id', '=', jobId)
+      .where('lifecycle_state', 'in', states as RunState[])
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async runIdsOfJob(jobId: string, states: readonly RunState[]): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('job_runs')
+      .select('id')
+      .where('job_id', '=', jobId)
+      .where('lifecycle_state', 'in', states as RunState[])
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Compare-and-set: moves the run to `to` (or keeps its state when `to` is null) only if it is in one of `from`
+   * (and at `version` when given), applying `patch`, with the event row in the same transaction. Returns the new
+   * record, or null when the run was not in an expected state.
+   */
+  async transitionRun(
+    id: string,
+    from: readonly RunState[],
+    to: RunState | null,
+    patch: RunPatch,
+    event: ((run: RunRecord) => EventInput) | null,
+    opts: { version?: number; tx?: Db; unclaimed?: boolean } = {},
+  ): Promise<RunRecord | null> {
+    const run = async (tx: Db) => {
+      const set: Record<string, unknown> = { version: sql`version + 1` };
+      if (to) set.lifecycle_state = to;
+      for (const [k, v] of Object.entries(patch) as [keyof RunPatch, unknown][]) {
+        if (v === undefined) continue;
+        set[RUN_PATCH_COLUMNS[k]] = JSON_PATCH.has(k) && v !== null ? j(v) : v;
+      }
+      let q = tx
+        .updateTable('job_runs')
+        .set(set as any)
+        .where('id', '=', id)
+        .where('lifecycle_state', 'in', from as RunState[]);
+      if (opts.version !== undefined) q = q.where('version', '=', opts.version);
+      if (opts.unclaimed) q = q.where('handle', 'is', null);
+      const row = await q.returningAll().executeTakeFirst();
+      if (!row) return null;
+      const rec = runFromRow(row as RunRow);
+      if (event) await this.insertEvent(tx, event(rec));
+      return rec;
+    };
+    if (opts.tx) return run(opts.tx);
+    return event ? this.transaction(run) : run(this.db);
+  }
+}

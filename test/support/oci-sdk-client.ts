@@ -1,0 +1,80 @@
+// Test helper: an unmodified official `oci-datascience` SDK client pointed at a local
+// server (e.g. http://127.0.0.1:PORT). See docs/notes-oci-sdk.md for the wire details.
+import { generateKeyPairSync } from 'node:crypto';
+import * as common from 'oci-common';
+import { DataScienceClient } from 'oci-datascience';
+
+export const TEST_TENANCY_OCID = 'ocid1.tenancy.oc1..dsjobstesttenancy';
+export const TEST_USER_OCID = 'ocid1.user.oc1..dsjobstestuser';
+export const TEST_FINGERPRINT = '00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff';
+
+let cachedKeyPem: string | undefined;
+
+/** RSA key generated at runtime (once per process; 2048-bit keygen takes ~50-200 ms). */
+function testPrivateKeyPem(): string {
+  if (!cachedKeyPem) {
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    cachedKeyPem = privateKey;
+  }
+  return cachedKeyPem;
+}
+
+/**
+ * Builds a DataScienceClient that talks to `baseUrl` (scheme://host:port, without /20190101;
+ * the SDK appends /20190101 itself). No ~/.oci config, no region, no retries, no circuit breaker.
+ */
+export function makeOciClient(baseUrl: string): { client: DataScienceClient; close(): void } {
+  const provider = new common.SimpleAuthenticationDetailsProvider(
+    TEST_TENANCY_OCID,
+    TEST_USER_OCID,
+    TEST_FINGERPRINT,
+    testPrivateKeyPem(),
+    null,
+    // No region: with a region the constructor would compute a real OCI endpoint (overridden below anyway).
+  );
+  const client = new DataScienceClient(
+    { authenticationDetailsProvider: provider },
+    {
+      // One attempt only (the default for most operations is 8 attempts with exponential
+      // backoff up to 30 s on 5xx / network errors / 409 IncorrectState / 429 TooManyRequests).
+      retryConfiguration: {
+        terminationStrategy: new common.MaxAttemptsTerminationStrategy(1),
+        backupBinaryBody: false,
+      },
+      // Default is a per-client opossum breaker that opens after >=10 requests with >=80% retryable failures.
+      circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
+    },
+  );
+  // The setter appends "/20190101"; strip trailing slashes to avoid "//20190101".
+  client.endpoint = baseUrl.replace(/\/+$/, '');
+  return {
+    client,
+    close() {
+      client.close();
+    },
+  };
+}
+
+/** Shape of the error the SDK throws for a non-2xx HTTP response (oci-common OciError). */
+export interface OciErrorLike extends Error {
+  statusCode: number;
+  serviceCode: string; // body.code, or "None" when the body lacks code+message
+  opcRequestId: string | null; // from the response's opc-request-id header
+}
+
+/**
+ * `err instanceof common.OciError` is FALSE in this repo: oci-datascience bundles its own
+ * oci-common copy (node_modules/oci-datascience/node_modules/oci-common), so the thrown class
+ * differs from the top-level `oci-common` export. Check the shape instead.
+ */
+export function isOciError(err: unknown): err is OciErrorLike {
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<OciErrorLike>).statusCode === 'number' &&
+    typeof (err as Partial<OciErrorLike>).serviceCode === 'string'
+  );
+}
