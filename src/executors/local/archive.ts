@@ -124,7 +124,9 @@ function errorText(err: unknown): string {
 
 function corrupt(kind: ArchiveKind, err: unknown): ArchiveError {
   if (err instanceof ArchiveError) return err;
-  return new ArchiveError(`archive is not a valid ${kind} file: ${errorText(err)}`);
+  // tar's errors look like 'TAR_ENTRY_INVALID: checksum failure'; keep the readable part.
+  const detail = errorText(err).replace(/^TAR_[A-Z_]+: /, '');
+  return new ArchiveError(`archive is not a valid ${kind} file: ${detail}`);
 }
 
 function formatBytes(n: number): string {
@@ -687,7 +689,8 @@ async function* readZip(file: string): AsyncGenerator<RawEntry> {
       const host = entry.versionMadeBy >> 8;
       const unixMode = host === 3 || host === 19 ? (entry.externalFileAttributes >>> 16) & 0xffff : 0;
       const fmt = unixMode & S_IFMT;
-      if (name.endsWith('/') || fmt === S_IFDIR) {
+      const dosDirectory = !unixMode && (entry.externalFileAttributes & 0x10) !== 0 && entry.uncompressedSize === 0;
+      if (name.endsWith('/') || fmt === S_IFDIR || dosDirectory) {
         yield { kind: 'directory', name };
       } else if (fmt === S_IFLNK) {
         if (entry.uncompressedSize > MAX_ZIP_LINK_TARGET) {

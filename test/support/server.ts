@@ -1,0 +1,193 @@
+/**
+ * Test harness: a real dsjobs server process (node bin/dsjobs.js server) on port 0 with its own data dir. Nothing
+ * is mocked: tests talk HTTP to it, and it runs real processes and a real SQLite database.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DsJobsClient, type JobRun } from '../../src/sdk/client.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'dsjobs.js');
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  compartmentId: string;
+  api: DsJobsClient;
+  proc: ChildProcess;
+  output: () => string;
+  /** SIGKILL (default) or SIGTERM; resolves when the process is gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a new server process on the same data dir (after kill). */
+  restart(): Promise<TestServer>;
+  /** Stops the server and removes its data dir (kills leftover run processes first). */
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  env?: Record<string, string>;
+  dataDir?: string;
+  config?: string;
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  const args = [BIN, 'server', '--port', '0', '--data-dir', dataDir];
+  if (opts.config) args.push('--config', opts.config);
+  const proc = spawn(process.execPath, args, {
+    env: { ...process.env, DSJOBS_LOG_LEVEL: 'warn', DSJOBS_GRACE_PERIOD_MS: '2000', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const { url, compartmentId } = await new Promise<{ url: string; compartmentId: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${out}`)), 20_000);
+    const check = () => {
+      const u = /listening on (http:\/\/\S+)/.exec(out);
+      const c = /default compartment: (\S+)/.exec(out);
+      if (u && c) {
+        clearTimeout(timer);
+        proc.stdout!.off('data', check);
+        resolve({ url: u[1], compartmentId: c[1] });
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+  const api = new DsJobsClient({ endpoint: url });
+  const server: TestServer = {
+    url,
+    dataDir,
+    compartmentId,
+    api,
+    proc,
+    output: () => out,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+    async restart() {
+      await server.kill();
+      return startServer({ ...opts, dataDir });
+    },
+    async close() {
+      await server.kill('SIGTERM');
+      killRunProcesses(dataDir);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** Kills any run process still alive under a data dir (process groups recorded in child.pid files). */
+export function killRunProcesses(dataDir: string): void {
+  const runs = path.join(dataDir, 'runs');
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync(runs);
+  } catch {
+    return;
+  }
+  for (const d of dirs) {
+    try {
+      const pid = Number(readFileSync(path.join(runs, d, 'child.pid'), 'utf8').trim());
+      if (pid > 0) process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED']);
+
+/** Polls until the run satisfies `pred` (default: terminal). Fails with the last state after `timeoutMs`. */
+export async function waitForRun(
+  api: DsJobsClient,
+  runId: string,
+  pred: (r: JobRun) => boolean = (r) => TERMINAL.has(r.lifecycleState),
+  timeoutMs = 30_000,
+): Promise<JobRun> {
+  const start = Date.now();
+  let last: JobRun | null = null;
+  while (Date.now() - start < timeoutMs) {
+    last = await api.getJobRun(runId);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`run ${runId} did not reach the expected state in ${timeoutMs} ms; last: ${last?.lifecycleState} ${last?.lifecycleDetails}`);
+}
+
+/** Creates a project + job with the given artifact content and file name, uploads it; returns the job. */
+export async function createJob(
+  s: TestServer,
+  fileName: string,
+  content: string | Buffer,
+  opts: {
+    env?: Record<string, string>;
+    args?: string;
+    maxRuntimeMinutes?: number;
+    shape?: string;
+    ocpus?: number;
+    memoryInGBs?: number;
+    projectId?: string;
+  } = {},
+) {
+  const projectId = opts.projectId ?? (await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'test' })).id;
+  const shape = opts.shape ?? 'Local.Light';
+  const job = await s.api.createJob({
+    projectId,
+    compartmentId: s.compartmentId,
+    displayName: fileName,
+    jobConfigurationDetails: {
+      jobType: 'DEFAULT',
+      environmentVariables: opts.env,
+      commandLineArguments: opts.args,
+      maximumRuntimeInMinutes: opts.maxRuntimeMinutes,
+    },
+    jobInfrastructureConfigurationDetails: {
+      jobInfrastructureType: 'ME_STANDALONE',
+      shapeName: shape,
+      blockStorageSizeInGBs: 50,
+      jobShapeConfigDetails: opts.ocpus !== undefined || opts.memoryInGBs !== undefined ? { ocpus: opts.ocpus, memoryInGBs: opts.memoryInGBs } : undefined,
+    },
+  });
+  const buf = typeof content === 'string' ? Buffer.from(content) : content;
+  await s.api.uploadArtifact(job.id, fileName, buf, buf.length);
+  return s.api.getJob(job.id);
+}
+
+/** Starts a run with optional overrides. */
+export function startRun(
+  s: TestServer,
+  job: { id: string; projectId: string },
+  o: { env?: Record<string, string>; args?: string; maxRuntimeMinutes?: number; shape?: string; displayName?: string } = {},
+) {
+  const hasOverride = o.env || o.args !== undefined || o.maxRuntimeMinutes !== undefined;
+  return s.api.createJobRun({
+    projectId: job.projectId,
+    compartmentId: s.compartmentId,
+    jobId: job.id,
+    displayName: o.displayName,
+    jobConfigurationOverrideDetails: hasOverride
+      ? { jobType: 'DEFAULT', environmentVariables: o.env, commandLineArguments: o.args, maximumRuntimeInMinutes: o.maxRuntimeMinutes }
+      : undefined,
+    jobInfrastructureConfigurationOverrideDetails: o.shape
+      ? { jobInfrastructureType: 'ME_STANDALONE', shapeName: o.shape, blockStorageSizeInGBs: 50 }
+      : undefined,
+  });
+}
+
+/** All log records of a run (not following). */
+export async function readLogs(s: TestServer, runId: string, since = 0) {
+  const out = [];
+  for await (const rec of s.api.logs(runId, { since })) out.push(rec);
+  return out;
+}
