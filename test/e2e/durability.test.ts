@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
+
+const sh = (body: string) => `set -e\n${body}\n`;
+const waitFile = (f: string) => `while [ ! -e '${f}' ]; do sleep 0.05; done`;
+
+async function waitForLog(s: TestServer, runId: string, text: string, timeoutMs = 15_000) {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    const logs = await readLogs(s, runId);
+    if (logs.some((l) => l.message === text)) return logs;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`log line '${text}' did not appear in run ${runId}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('SIGKILL of the server during runs: runs keep going, a restart re-attaches, settles and never invents success', async () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-durability-'));
+  // Capacity for exactly three Local.Light runs (0.25 CPU each): a fourth waits in the queue across the restart.
+  let s = await startServer({ env: { DSJOBS_CAPACITY_CPUS: '0.75' } });
+  try {
+    const f = (n: string) => path.join(tmp, n);
+    const a = await createJob(s, 'a.sh', sh(`echo start\n${waitFile(f('a1'))}\necho mid\n${waitFile(f('a2'))}\necho end`));
+    const b = await createJob(s, 'b.sh', sh(`echo b-start\n${waitFile(f('b1'))}\necho b-end\nexit 5`));
+    const c = await createJob(s, 'c.sh', sh(`echo c-start\necho $$ > '${f('c.pid')}'\nwhile true; do sleep 0.05; done`));
+    const d = await createJob(s, 'd.sh', sh('echo d-ran'));
+    const runA = await startRun(s, a);
+    const runB = await startRun(s, b);
+    const runC = await startRun(s, c);
+    for (const r of [runA, runB, runC]) await waitForRun(s.api, r.id, (x) => x.lifecycleState === 'IN_PROGRESS');
+    const runD = await startRun(s, d);
+    const queued = await s.api.getJobRun(runD.id);
+    assert.equal(queued.lifecycleState, 'ACCEPTED');
+    assert.match(queued.lifecycleDetails ?? '', /Waiting for capacity/);
+    await waitForLog(s, runA.id, 'start');
+    await waitForLog(s, runC.id, 'c-start');
+
+    await s.kill('SIGKILL');
+
+    // While the server is down: A moves on (its output must not be lost), B ends with exit code 5, and C's
+    // supervisor is killed so nothing records how C ended (its payload keeps running, orphaned).
+    writeFileSync(f('a1'), '');
+    writeFileSync(f('b1'), '');
+    const cHandle = JSON.parse(readFileSync(path.join(s.dataDir, 'runs', runC.id, 'handle.json'), 'utf8'));
+    process.kill(cHandle.pid, 'SIGKILL');
+    const cPayload = Number(readFileSync(f('c.pid'), 'utf8'));
+    const bExit = path.join(s.dataDir, 'runs', runB.id, 'exit.status');
+    for (let i = 0; i < 200 && !existsSync(bExit); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(existsSync(bExit), 'B finished while the server was down');
+
+    s = await s.restart();
+
+    const doneB = await waitForRun(s.api, runB.id);
+    assert.equal(doneB.lifecycleState, 'FAILED');
+    assert.equal(doneB.lifecycleDetails, 'Job run artifact execution failed with exit code 5.');
+    assert.deepEqual((await readLogs(s, runB.id)).map((l) => l.message), ['b-start', 'b-end']);
+
+    const doneC = await waitForRun(s.api, runC.id);
+    assert.equal(doneC.lifecycleState, 'FAILED', 'an unknown outcome is never a success');
+    assert.match(doneC.lifecycleDetails ?? '', /could not be determined/);
+    // Its orphaned payload is cleaned up with its process group.
+    for (let i = 0; i < 100 && alive(cPayload); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(alive(cPayload), false, 'the payload of a settled run does not survive');
+
+    const stillA = await s.api.getJobRun(runA.id);
+    assert.equal(stillA.lifecycleState, 'IN_PROGRESS', 'A is re-attached, still running');
+    await waitForLog(s, runA.id, 'mid');
+    writeFileSync(f('a2'), '');
+    const doneA = await waitForRun(s.api, runA.id);
+    assert.equal(doneA.lifecycleState, 'SUCCEEDED');
+    assert.deepEqual((await readLogs(s, runA.id)).map((l) => l.message), ['start', 'mid', 'end']);
+
+    // D waited in the queue through the restart and runs once capacity frees up.
+    const doneD = await waitForRun(s.api, runD.id);
+    assert.equal(doneD.lifecycleState, 'SUCCEEDED');
+    assert.deepEqual((await readLogs(s, runD.id)).map((l) => l.message), ['d-ran']);
+  } finally {
+    await s.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('SIGKILL while creating runs: every acknowledged run exists after restart and completes', async () => {
+  let s = await startServer();
+  try {
+    const job = await createJob(s, 'ok.sh', 'echo ok\n');
+    const acked: string[] = [];
+    const attempts = Array.from({ length: 80 }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i * 3));
+      try {
+        const r = await startRun(s, job);
+        acked.push(r.id);
+      } catch {
+        /* the server died under this request: it was never acknowledged */
+      }
+    });
+    // Kill it mid-stream: once a few creates were acknowledged, while others are in flight.
+    for (let i = 0; i < 400 && acked.length < 5; i++) await new Promise((r) => setTimeout(r, 5));
+    await s.kill('SIGKILL');
+    await Promise.all(attempts);
+    assert.ok(acked.length > 0, 'some runs were acknowledged before the kill');
+    s = await s.restart();
+    for (const id of acked) {
+      const r = await waitForRun(s.api, id);
+      assert.equal(r.lifecycleState, 'SUCCEEDED', `${id}: ${r.lifecycleDetails}`);
+    }
+  } finally {
+    await s.close();
+  }
+});
