@@ -6,6 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as common from 'oci-common';
 import * as ds from 'oci-datascience';
 import type { DataScienceClient } from 'oci-datascience';
@@ -59,6 +61,15 @@ async function expectOciError(fn: () => Promise<unknown>) {
     console.warn = warn;
   }
   assert.fail('expected the SDK call to fail');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Waits with the SDK waiter until the run is terminal; returns the final JobRun. */
@@ -274,6 +285,15 @@ test('SDK: cancelJobRun of a long-running run → waiter CANCELED', async () => 
   const started = await waiters.forJobRun({ jobRunId: runId }, S.InProgress, S.Succeeded, S.Failed, S.Canceled);
   assert.equal(started?.jobRun.lifecycleState, S.InProgress, started?.jobRun.lifecycleDetails);
 
+  // The script is really running: its first line is in the log and its process group exists.
+  const t0 = Date.now();
+  while (!(await fetchLogs(runId)).some((l) => l.message === 'sleeping')) {
+    assert.ok(Date.now() - t0 < 15_000, 'sleep.py never printed');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const childPid = Number(readFileSync(path.join(s.dataDir, 'runs', runId, 'child.pid'), 'utf8').trim());
+  assert.ok(childPid > 0 && isAlive(childPid), 'run process is alive before cancel');
+
   const cancel = await client.cancelJobRun({ jobRunId: runId });
   assert.ok(cancel.opcRequestId);
   const after = await client.getJobRun({ jobRunId: runId });
@@ -283,6 +303,8 @@ test('SDK: cancelJobRun of a long-running run → waiter CANCELED', async () => 
   );
   const done = await waitTerminal(runId);
   assert.equal(done.lifecycleState, S.Canceled, `${done.lifecycleState}: ${done.lifecycleDetails}`);
+  assert.ok(done.timeFinished, 'timeFinished on a canceled run');
+  assert.ok(!isAlive(childPid), `run process ${childPid} still alive after CANCELED`);
 
   // The job can go now: delete it with its runs too.
   await client.deleteJob({ jobId: job.job.id, deleteRelatedJobRuns: true });
@@ -334,11 +356,13 @@ test('SDK: deleteJob with deleteRelatedJobRuns → job and its runs DELETED', as
     const r = await waiters.forJobRun({ jobRunId: id }, S.Deleted);
     assert.equal(r?.jobRun.lifecycleState, S.Deleted, id);
   }
-  // Deleted runs drop out of the default listing... unless asked for by state.
+  // Whatever the default listing shows of them, no run of the deleted job is live, and the DELETED filter finds all.
   const listed = await client.listJobRuns({ compartmentId: s.compartmentId, jobId });
   assert.deepEqual(
     listed.items.filter((r) => r.lifecycleState !== S.Deleted).map((r) => r.id),
     [],
     'no live runs of a deleted job',
   );
+  const deleted = await client.listJobRuns({ compartmentId: s.compartmentId, jobId, lifecycleState: S.Deleted });
+  assert.deepEqual(new Set(deleted.items.map((r) => r.id)), new Set(runIds));
 });

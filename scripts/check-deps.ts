@@ -1,0 +1,68 @@
+/**
+ * Dependency rule: each room of src/ may import only the rooms listed here, so the arrows point one way
+ * (request -> api -> service -> store / scheduler / executors / logs; domain imports nothing of ours).
+ * Run by the test script; exits non-zero naming each forbidden import.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const ALLOWED: Record<string, string[]> = {
+  domain: [],
+  config: ['domain'],
+  store: ['domain'],
+  logs: [],
+  executors: ['domain'],
+  service: ['domain', 'store', 'executors', 'logs'],
+  scheduler: ['domain', 'service'],
+  api: ['domain', 'service', 'store'],
+  sdk: ['api'],
+  cli: ['sdk', 'config', 'domain', 'server.ts'],
+  'server.ts': ['api', 'config', 'domain', 'executors', 'logs', 'scheduler', 'service', 'store'],
+};
+// sdk may import api only for types (erased at build): checked below.
+const TYPE_ONLY: Record<string, string[]> = { sdk: ['api'], api: ['store'] };
+
+const root = path.resolve(process.argv[2] ?? 'src');
+const problems: string[] = [];
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+const roomOf = (file: string) => path.relative(root, file).split(path.sep)[0];
+
+for (const file of walk(root)) {
+  const room = roomOf(file);
+  const allowed = ALLOWED[room];
+  if (!allowed) {
+    problems.push(`${path.relative(root, file)}: room '${room}' has no dependency rule in scripts/check-deps.ts`);
+    continue;
+  }
+  const text = readFileSync(file, 'utf8');
+  const re = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+'(\.[^']+)'|^\s*import\s*\(\s*'(\.[^']+)'\s*\)|await import\('(\.[^']+)'\)/gm;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text))) {
+    const spec = m[3] ?? m[4] ?? m[5];
+    const typeOnly = Boolean(m[2]);
+    const target = path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts');
+    const targetRoom = roomOf(target);
+    if (targetRoom === room) continue;
+    if (allowed.includes(targetRoom)) {
+      if (TYPE_ONLY[room]?.includes(targetRoom) && !typeOnly && !/import type|import \* as|type \w/.test(m[0])) {
+        // api may use store record types only; sdk may use api schema types only.
+        if (!/^\s*import\s+type/.test(m[0])) problems.push(`${path.relative(root, file)}: '${spec}' may only be imported with 'import type'`);
+      }
+      continue;
+    }
+    problems.push(`${path.relative(root, file)}: room '${room}' may not import '${spec}' (room '${targetRoom}')`);
+  }
+}
+
+if (problems.length) {
+  console.error(`dependency rule violations:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log('dependency rule: ok');

@@ -1,0 +1,491 @@
+/**
+ * End-to-end tests of the `dsjobs` CLI: every command runs as a real child process (node bin/dsjobs.js, which runs
+ * the compiled dist/; `npm run build` first) against a real server started by the harness. Nothing is mocked.
+ */
+import { test, after, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { BIN, ROOT, startServer, type TestServer } from '../support/server.js';
+
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+let s: TestServer;
+let tmp: string;
+
+/** Runs `node bin/dsjobs.js ...args` pointed at the test server (env DSJOBS_ENDPOINT unless overridden). */
+function cli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = { ...process.env, DSJOBS_ENDPOINT: s.url, ...opts.env };
+  delete env.DSJOBS_COMPARTMENT_ID;
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`dsjobs ${args.join(' ')} did not end in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+/** Like cli() but the command must exit 0; returns the result. */
+async function ok(args: string[], opts: Parameters<typeof cli>[1] = {}): Promise<CliResult> {
+  const r = await cli(args, opts);
+  assert.equal(r.code, 0, `dsjobs ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** Runs a command with --json and parses its stdout. */
+async function okJson<T = any>(args: string[], opts: Parameters<typeof cli>[1] = {}): Promise<T> {
+  const r = await ok([...args, '--json'], opts);
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    assert.fail(`dsjobs ${args.join(' ')} --json printed no JSON:\n${r.stdout}\nstderr: ${r.stderr}`);
+  }
+}
+
+function write(file: string, content: string): string {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, content);
+  return file;
+}
+
+function scratch(name: string): string {
+  return mkdtempSync(path.join(tmp, `${name}-`));
+}
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED']);
+
+/** Polls `run get ID --json` until pred holds. */
+async function pollRun(id: string, pred: (r: any) => boolean, timeoutMs = 30_000): Promise<any> {
+  const start = Date.now();
+  let last: any;
+  while (Date.now() - start < timeoutMs) {
+    last = await okJson(['run', 'get', id]);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`run ${id} did not reach the expected state in ${timeoutMs} ms; last: ${last?.lifecycleState} ${last?.lifecycleDetails}`);
+}
+
+async function jobCount(): Promise<number> {
+  return (await okJson<unknown[]>(['job', 'list'])).length;
+}
+
+const lines = (text: string) => text.split('\n').filter((l) => l !== '');
+
+before(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-cli-test-'));
+  s = await startServer();
+});
+after(async () => {
+  await s?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('job create / list / get / run / logs', () => {
+  let jobId = '';
+  let runId = '';
+  let dir = '';
+
+  test('job create --artifact hello.py --env --args --shape --json creates an ACTIVE job', async () => {
+    dir = scratch('hello');
+    write(
+      path.join(dir, 'hello.py'),
+      'import os, sys\nprint("A=" + os.environ["A"])\nprint("argv", sys.argv[1:])\nprint("to-stderr", file=sys.stderr)\n',
+    );
+    const job = await okJson(['job', 'create', '--artifact', 'hello.py', '--env', 'A=1', '--args', 'x y', '--shape', 'Local.Light'], { cwd: dir });
+    assert.match(job.id, /^ocid1\.datasciencejob\./);
+    assert.equal(job.lifecycleState, 'ACTIVE');
+    assert.equal(job.displayName, 'hello.py');
+    assert.equal(job.jobInfrastructureConfigurationDetails.shapeName, 'Local.Light');
+    assert.deepEqual(job.jobConfigurationDetails.environmentVariables, { A: '1' });
+    assert.equal(job.jobConfigurationDetails.commandLineArguments, 'x y');
+    jobId = job.id;
+  });
+
+  test('job list prints a table with the job; job get ID --json returns it', async () => {
+    const list = await ok(['job', 'list']);
+    const header = lines(list.stdout)[0];
+    assert.match(header, /^ID\s+DISPLAYNAME\s+LIFECYCLESTATE\s+SHAPE/);
+    const row = lines(list.stdout).find((l) => l.startsWith(jobId));
+    assert.ok(row, `job ${jobId} not in:\n${list.stdout}`);
+    assert.match(row, /hello\.py\s+ACTIVE\s+Local\.Light/);
+
+    const got = await okJson(['job', 'get', jobId]);
+    assert.equal(got.id, jobId);
+    assert.equal(got.lifecycleState, 'ACTIVE');
+    assert.equal(got.jobConfigurationDetails.commandLineArguments, 'x y');
+
+    // Human output: key/value lines, shape included; --endpoint works as well as DSJOBS_ENDPOINT.
+    const human = await ok(['--endpoint', s.url, 'job', 'get', jobId], { env: { DSJOBS_ENDPOINT: 'http://127.0.0.1:1' } });
+    assert.match(human.stdout, new RegExp(`^id\\s+${jobId.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(human.stdout, /^shape\s+Local\.Light$/m);
+  });
+
+  test('job run --env --args --watch streams the output, state lines on stderr, exit 0', async () => {
+    const r = await ok(['job', 'run', jobId, '--env', 'A=2', '--args', "p 'q r'", '--watch']);
+    assert.deepEqual(lines(r.stdout), ['A=2', "argv ['p', 'q r']"]);
+    assert.match(r.stderr, /^\[dsjobs\] Job OCID: ocid1\.datasciencejob\./m);
+    const m = /^\[dsjobs\] Job Run OCID: (\S+)$/m.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    runId = m[1];
+    assert.match(r.stderr, /Job Run SUCCEEDED/);
+    assert.match(r.stderr, /^to-stderr$/m);
+    // The final state line comes last.
+    assert.match(lines(r.stderr).at(-1)!, /Job Run SUCCEEDED/);
+  });
+
+  test('run list --job --json, run get, run logs', async () => {
+    const runs = await okJson<any[]>(['run', 'list', '--job', jobId]);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].id, runId);
+    assert.equal(runs[0].lifecycleState, 'SUCCEEDED');
+
+    const table = await ok(['run', 'list', '--job', jobId]);
+    assert.match(table.stdout, new RegExp(`^${runId.replace(/\./g, '\\.')}\\s+\\S+\\s+SUCCEEDED\\s+0\\s`, 'm'));
+
+    const run = await okJson(['run', 'get', runId]);
+    assert.equal(run.id, runId);
+    assert.equal(run.jobId, jobId);
+    assert.equal(run.lifecycleState, 'SUCCEEDED');
+    assert.equal(run.exitCode, 0);
+    assert.deepEqual(run.jobConfigurationOverrideDetails?.environmentVariables, { A: '2' });
+    const human = await ok(['run', 'get', runId]);
+    assert.match(human.stdout, /^lifecycleState\s+SUCCEEDED$/m);
+
+    const logs = await ok(['run', 'logs', runId]);
+    assert.deepEqual(lines(logs.stdout), ['A=2', "argv ['p', 'q r']"]);
+    assert.deepEqual(lines(logs.stderr), ['to-stderr']);
+
+    const jsonLogs = lines((await ok(['run', 'logs', runId, '--json'])).stdout).map((l) => JSON.parse(l));
+    assert.deepEqual(
+      jsonLogs.map((l) => [l.seq, l.stream, l.message]),
+      [
+        [1, 'stdout', 'A=2'],
+        [2, 'stdout', "argv ['p', 'q r']"],
+        [3, 'stderr', 'to-stderr'],
+      ],
+    );
+    const since = await ok(['run', 'logs', runId, '--since', '2']);
+    assert.equal(since.stdout, '');
+    assert.deepEqual(lines(since.stderr), ['to-stderr']);
+  });
+
+  test('a script that exits 7: --watch exits with 7', async () => {
+    const d = scratch('exit7');
+    write(path.join(d, 'fail.sh'), 'echo failing now\nexit 7\n');
+    const job = await okJson(['job', 'create', '--artifact', 'fail.sh', '--shape', 'Local.Light'], { cwd: d });
+    const r = await cli(['job', 'run', job.id, '--watch']);
+    assert.equal(r.code, 7, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.deepEqual(lines(r.stdout), ['failing now']);
+    assert.match(r.stderr, /Job Run FAILED, Job run artifact execution failed with exit code 7\./);
+  });
+
+  test('run logs -f on a running job ends by itself when the run ends', async () => {
+    const d = scratch('follow');
+    write(path.join(d, 'slow.sh'), 'echo first\nsleep 2\necho second >&2\necho third\n');
+    const job = await okJson(['job', 'create', '--artifact', 'slow.sh', '--shape', 'Local.Light'], { cwd: d });
+    const run = await okJson(['job', 'run', job.id]);
+    assert.ok(!TERMINAL.has(run.lifecycleState), run.lifecycleState);
+    const r = await ok(['run', 'logs', run.id, '-f'], { timeoutMs: 20_000 });
+    assert.deepEqual(lines(r.stdout), ['first', 'third']);
+    assert.deepEqual(lines(r.stderr), ['second']);
+    const done = await okJson(['run', 'get', run.id]);
+    assert.equal(done.lifecycleState, 'SUCCEEDED');
+  });
+});
+
+describe('cancel, update, delete', () => {
+  test('run cancel on a sleeping run ends it CANCELED', async () => {
+    const d = scratch('sleep');
+    write(path.join(d, 'sleep.sh'), 'echo going to sleep\nsleep 120\necho woke up\n');
+    const job = await okJson(['job', 'create', '--artifact', 'sleep.sh', '--shape', 'Local.Light'], { cwd: d });
+    const run = await okJson(['job', 'run', job.id]);
+    await pollRun(run.id, (r) => r.lifecycleState === 'IN_PROGRESS');
+    const c = await ok(['run', 'cancel', run.id]);
+    assert.match(c.stderr, /cancel requested/);
+    const done = await pollRun(run.id, (r) => TERMINAL.has(r.lifecycleState), 20_000);
+    assert.equal(done.lifecycleState, 'CANCELED', done.lifecycleDetails);
+    const logs = await ok(['run', 'logs', run.id]);
+    assert.ok(!logs.stdout.includes('woke up'));
+  });
+
+  test('job update --shape --ocpus --memory, then job get shows it; job delete --force', async () => {
+    const d = scratch('upd');
+    write(path.join(d, 'u.py'), 'print("u")\n');
+    const job = await okJson(['job', 'create', '--artifact', 'u.py', '--shape', 'Local.Light', '--name', 'to-update'], { cwd: d });
+    // A finished run, so --force has something to delete with the job.
+    await ok(['job', 'run', job.id, '--watch']);
+
+    const upd = await ok(['job', 'update', job.id, '--shape', 'VM.Standard.E4.Flex', '--ocpus', '1', '--memory', '2']);
+    assert.match(upd.stdout, /^shape\s+VM\.Standard\.E4\.Flex$/m);
+    const got = await okJson(['job', 'get', job.id]);
+    assert.equal(got.jobInfrastructureConfigurationDetails.shapeName, 'VM.Standard.E4.Flex');
+    assert.deepEqual(got.jobInfrastructureConfigurationDetails.jobShapeConfigDetails, { ocpus: 1, memoryInGBs: 2 });
+    const human = await ok(['job', 'get', job.id]);
+    assert.match(human.stdout, /^shape\s+VM\.Standard\.E4\.Flex$/m);
+    assert.match(human.stdout, /"ocpus":1/);
+
+    const del = await ok(['job', 'delete', job.id, '--force']);
+    assert.match(del.stderr, /deleted/);
+    const after = await cli(['job', 'get', job.id, '--json']);
+    if (after.code === 0) assert.match(JSON.parse(after.stdout).lifecycleState, /^(DELETING|DELETED)$/);
+    else assert.match(after.stderr, /NotAuthorizedOrNotFound|NotFound/);
+    const active = await okJson<any[]>(['job', 'list', '--state', 'ACTIVE']);
+    assert.ok(!active.some((j) => j.id === job.id), 'a deleted job is not listed as ACTIVE');
+  });
+});
+
+describe('artifacts and native YAML', () => {
+  test('a directory artifact with --entrypoint runs its entrypoint, which reads a data file next to it', async () => {
+    const d = scratch('dir');
+    const art = path.join(d, 'app');
+    write(path.join(art, 'main.sh'), 'cd "$(dirname "$0")"\necho "data: $(cat data/input.txt)"\necho "args: $*"\n');
+    write(path.join(art, 'data', 'input.txt'), 'forty-two');
+    // Default shape (VM.Standard.E4.Flex, 1 OCPU / 16 GB) fits this 23 GB machine.
+    const job = await okJson(['job', 'create', '--artifact', 'app', '--entrypoint', 'main.sh', '--args', 'one two'], { cwd: d });
+    assert.equal(job.lifecycleState, 'ACTIVE');
+    assert.equal(job.jobConfigurationDetails.environmentVariables.JOB_RUN_ENTRYPOINT, 'main.sh');
+    const r = await ok(['job', 'run', job.id, '--watch']);
+    assert.deepEqual(lines(r.stdout), ['data: forty-two', 'args: one two']);
+  });
+
+  test('native YAML: job create -f spec.yaml, then a run succeeds', async () => {
+    const d = scratch('native');
+    write(
+      path.join(d, 'src', 'train.py'),
+      'import os, sys\nprint("greeting=" + os.environ["GREETING"], "lr=" + os.environ["LR"])\nprint("argv", sys.argv[1:])\n',
+    );
+    write(
+      path.join(d, 'spec.yaml'),
+      [
+        'name: native-train',
+        'artifact: ./src/train.py',
+        'shape: Local.Light',
+        'env:',
+        '  GREETING: hello world',
+        '  LR: 0.5',
+        'args: ["--epochs", 3, "two words"]',
+        'maxRuntime: 5m',
+        '',
+      ].join('\n'),
+    );
+    // Run from another directory: the artifact path is relative to the spec, not the cwd.
+    const job = await okJson(['job', 'create', '-f', path.join(d, 'spec.yaml')], { cwd: tmp });
+    assert.equal(job.lifecycleState, 'ACTIVE');
+    assert.equal(job.displayName, 'native-train');
+    assert.equal(job.jobInfrastructureConfigurationDetails.shapeName, 'Local.Light');
+    assert.equal(job.jobConfigurationDetails.maximumRuntimeInMinutes, 5);
+    assert.deepEqual(job.jobConfigurationDetails.environmentVariables, { GREETING: 'hello world', LR: '0.5' });
+    const r = await ok(['job', 'run', job.id, '--watch']);
+    assert.deepEqual(lines(r.stdout), ['greeting=hello world lr=0.5', "argv ['--epochs', '3', 'two words']"]);
+    const runs = await okJson<any[]>(['run', 'list', '--job', job.id]);
+    assert.equal(runs[0].lifecycleState, 'SUCCEEDED');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// ADS compatibility: every fixture in test/fixtures/ads/.
+
+const ADS_DIR = path.join(ROOT, 'test', 'fixtures', 'ads');
+const ADS_FILES = readdirSync(ADS_DIR).filter((f) => f.endsWith('.yaml')).sort();
+const UNSUPPORTED_RUNTIMES = ['notebook', 'gitPython', 'container', 'pyTorchDistributed'];
+const isPlaceholder = (v: unknown) => typeof v === 'string' && /<[^<>]*>|\{\{.*\}\}|^\{[^{}]*\}$/.test(v.trim());
+
+/** runtime type, runtime spec and infrastructure spec of an ADS document (job or runtime kind). */
+function adsParts(doc: any): { kind: string; type: string; rs: any; is: any } {
+  if (doc.kind === 'runtime') return { kind: 'runtime', type: doc.type, rs: doc.spec ?? {}, is: undefined };
+  return { kind: doc.kind, type: doc.spec?.runtime?.type, rs: doc.spec?.runtime?.spec ?? {}, is: doc.spec?.infrastructure?.spec };
+}
+
+/** A stand-in artifact for an ADS entrypoint: prints its argv and NAME, so a run shows what it got. */
+function standIn(file: string): string {
+  if (file.endsWith('.sh')) return 'echo "sh-args:" "$@"\necho "NAME=$NAME"\necho "conda=$CONDA_ENV_SLUG"\n';
+  return 'import os, sys\nprint("py-args:", sys.argv[1:])\nprint("NAME=" + os.environ.get("NAME", ""))\nprint("conda=" + os.environ.get("CONDA_ENV_SLUG", ""))\n';
+}
+
+interface Capacity {
+  cpus: number;
+  memoryInGBs: number;
+  gpus: number;
+}
+
+/** What the spec's shape needs here (one OCPU is one host CPU; flex default 1 OCPU, 16 GB per OCPU). */
+function shapeNeed(is: any, shapes: any[]): Capacity | null {
+  const name = is?.shapeName ?? 'VM.Standard.E4.Flex';
+  const shape = shapes.find((x) => x.name === name);
+  if (!shape) return null; // not in the runnable list: the server refuses it
+  if (!shape.isFlex) return { cpus: shape.coreCount, memoryInGBs: shape.memoryInGBs, gpus: shape.gpuCount };
+  const ocpus = Number(is?.shapeConfigDetails?.ocpus ?? 1);
+  return { cpus: ocpus, memoryInGBs: Number(is?.shapeConfigDetails?.memoryInGBs ?? 16 * ocpus), gpus: 0 };
+}
+
+describe('ADS job YAML compatibility (every file in test/fixtures/ads)', () => {
+  let capacity: Capacity;
+  let shapes: any[];
+  const created = new Map<string, any>();
+
+  before(async () => {
+    capacity = (await okJson(['info'])).capacity;
+    shapes = await okJson(['shapes']);
+  });
+
+  test('there are 16 fixtures', () => {
+    assert.equal(ADS_FILES.length, 16);
+  });
+
+  for (const file of ADS_FILES) {
+    test(`ADS ${file}`, async () => {
+      const text = readFileSync(path.join(ADS_DIR, file), 'utf8');
+      const doc = parseYaml(text);
+      const { kind, type, rs, is } = adsParts(doc);
+      const d = scratch(`ads-${file.slice(0, 2)}`);
+      const spec = path.join(d, file);
+      copyFileSync(path.join(ADS_DIR, file), spec);
+      const before = await jobCount();
+
+      if (kind === 'jobRun' || UNSUPPORTED_RUNTIMES.includes(type)) {
+        const r = await cli(['job', 'create', '-f', spec, '--json'], { cwd: d });
+        assert.notEqual(r.code, 0, `${file} should be refused; stdout: ${r.stdout}`);
+        if (kind === 'jobRun') assert.match(r.stderr, /'jobRun' describes a job run, not a job/);
+        else assert.match(r.stderr, new RegExp(`'${type}' is not supported yet`));
+        assert.equal(r.stdout, '');
+        assert.equal(await jobCount(), before, `${file} must not create a job`);
+        return;
+      }
+
+      assert.ok(type === 'python' || type === 'script', `${file}: unexpected runtime ${type}`);
+      // The local stand-in for scriptPathURI (relative to the spec's dir), or --artifact for placeholder specs.
+      const args = ['job', 'create', '-f', spec, '--json'];
+      const uri = rs.scriptPathURI;
+      if (uri === undefined || isPlaceholder(uri)) {
+        write(path.join(d, 'standin.py'), standIn('standin.py'));
+        args.push('--artifact', path.join(d, 'standin.py'));
+      } else if (/\.(py|sh)$/.test(uri)) {
+        write(path.join(d, uri), standIn(uri));
+      } else {
+        // A directory: the entrypoint inside it (ADS writes it relative to the directory, or to workingDir).
+        const entry: string = rs.entrypoint;
+        write(path.join(d, uri, entry), standIn(entry));
+      }
+
+      const need = shapeNeed(is, shapes);
+      const fitsHere =
+        need !== null && need.cpus <= capacity.cpus && need.memoryInGBs <= capacity.memoryInGBs && need.gpus <= capacity.gpus;
+      const r = await cli(args, { cwd: d });
+      if (!fitsHere) {
+        assert.notEqual(r.code, 0, `${file}: shape ${is?.shapeName} cannot run here, yet: ${r.stdout}`);
+        assert.match(r.stderr, /could never run|unknown shape/);
+        assert.equal(await jobCount(), before);
+        return;
+      }
+      assert.equal(r.code, 0, `${file}: job create -f exited ${r.code}\nstderr: ${r.stderr}`);
+      const job = JSON.parse(r.stdout);
+      assert.equal(job.lifecycleState, 'ACTIVE', file);
+      if (/^\s+subnetId:/m.test(text)) assert.match(r.stderr, /^ignored: .*subnetId/m, `${file}: subnetId must be listed as ignored`);
+      assert.doesNotMatch(r.stderr, /^error/m);
+      assert.equal(await jobCount(), before + 1);
+      created.set(file, job);
+    });
+  }
+
+  test('ADS fixture details: names, env substitution, conda and entrypoints', () => {
+    const j02 = created.get('02_python_runtime_full.yaml');
+    assert.ok(j02, '02 was created');
+    assert.equal(j02.displayName, 'My Job');
+    assert.equal(j02.jobConfigurationDetails.environmentVariables.JOB_RUN_ENTRYPOINT, 'my_package/my_script.py');
+    assert.equal(j02.jobConfigurationDetails.environmentVariables.CONDA_ENV_SLUG, 'pytorch110_p38_cpu_v1');
+    assert.deepEqual(j02.jobInfrastructureConfigurationDetails.jobShapeConfigDetails, { ocpus: 1, memoryInGBs: 16 });
+    const j09 = created.get('09_job_name_and_output_uri_substitution.yaml');
+    assert.ok(j09, '09 was created');
+    assert.equal(j09.displayName, 'Training on MyData');
+    const j08 = created.get('08_runtime_only_env_substitution.yaml');
+    assert.ok(j08, '08 was created');
+    assert.deepEqual(j08.jobConfigurationDetails.environmentVariables, {
+      HOST: '10.0.0.1',
+      PORT: '443',
+      URL: 'http://10.0.0.1:443/path/',
+      ESCAPED_URL: 'http://${HOST}:${PORT}/path/',
+      MISSING_VAR: 'This is ${UNDEFINED}',
+      VAR_WITH_DOLLAR: '$10',
+      DOUBLE_DOLLAR: '$10',
+    });
+  });
+
+  test('ADS python (02) and script (03) specs: a run with --watch succeeds', async () => {
+    const py = created.get('02_python_runtime_full.yaml');
+    const sh = created.get('03_script_runtime.yaml');
+    assert.ok(py && sh, 'both jobs were created');
+    const r1 = await ok(['job', 'run', py.id, '--watch'], { timeoutMs: 40_000 });
+    assert.deepEqual(lines(r1.stdout), ["py-args: ['arg1', '--key', 'arg2']", 'NAME=Welcome to OCI Data Science.', 'conda=pytorch110_p38_cpu_v1']);
+    assert.match(r1.stderr, /Job Run SUCCEEDED/);
+    const r2 = await ok(['job', 'run', sh.id, '--watch'], { timeoutMs: 40_000 });
+    assert.deepEqual(lines(r2.stdout), ['sh-args: 100 linux "hi there"', 'NAME=Welcome to OCI Data Science.', 'conda=pytorch110_p38_cpu_v1']);
+    assert.match(r2.stderr, /Job Run SUCCEEDED/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('errors', () => {
+  test('an unreachable server: non-zero exit, "cannot reach" on stderr', async () => {
+    const r = await cli(['--endpoint', 'http://127.0.0.1:1', 'job', 'list']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /cannot reach dsjobs at http:\/\/127\.0\.0\.1:1/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+    assert.equal(r.stdout, '');
+    // The same through DSJOBS_ENDPOINT.
+    const e = await cli(['shapes'], { env: { DSJOBS_ENDPOINT: 'http://127.0.0.1:1' } });
+    assert.notEqual(e.code, 0);
+    assert.match(e.stderr, /cannot reach/);
+  });
+
+  test('job run of an unknown job id: non-zero, error code on stderr', async () => {
+    const r = await cli(['job', 'run', 'ocid1.datasciencejob.dsjobs.local.doesnotexist0000000000000000', '--watch']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /^error: NotAuthorizedOrNotFound: .*\(HTTP 404\)/m);
+    assert.equal(r.stdout, '');
+  });
+
+  test('--env without "=" is a usage error naming --env', async () => {
+    const d = scratch('badenv');
+    write(path.join(d, 'x.py'), 'print(1)\n');
+    const before = await jobCount();
+    const r = await cli(['job', 'create', '--artifact', 'x.py', '--shape', 'Local.Light', '--env', 'BAD'], { cwd: d });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--env BAD: expected NAME=VALUE/);
+    assert.equal(await jobCount(), before, 'no job is created');
+
+    const job = await okJson(['job', 'create', '--artifact', 'x.py', '--shape', 'Local.Light'], { cwd: d });
+    const runs = await okJson<any[]>(['run', 'list', '--job', job.id]);
+    const rr = await cli(['job', 'run', job.id, '--env', 'BAD']);
+    assert.notEqual(rr.code, 0);
+    assert.match(rr.stderr, /--env BAD: expected NAME=VALUE/);
+    assert.equal((await okJson<any[]>(['run', 'list', '--job', job.id])).length, runs.length, 'no run is started');
+  });
+});
