@@ -121,3 +121,26 @@ test('SIGKILL while creating runs: every acknowledged run exists after restart a
     await s.close();
   }
 });
+
+test('SIGTERM stops the server cleanly without killing runs; the next start finds the run finished', async () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-sigterm-'));
+  let s = await startServer();
+  try {
+    const flag = path.join(tmp, 'go');
+    const job = await createJob(s, 'w.sh', sh(`echo waiting\n${waitFile(flag)}\necho done`));
+    const run = await startRun(s, job);
+    await waitForLog(s, run.id, 'waiting');
+    await s.kill('SIGTERM');
+    assert.equal(s.proc.exitCode, 0, `clean exit; output:\n${s.output()}`);
+    const handle = JSON.parse(readFileSync(path.join(s.dataDir, 'runs', run.id, 'handle.json'), 'utf8'));
+    assert.ok(alive(handle.pid), 'the run is still running after the server stopped');
+    writeFileSync(flag, '');
+    s = await startServer({ dataDir: s.dataDir });
+    const done = await waitForRun(s.api, run.id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED');
+    assert.deepEqual((await readLogs(s, run.id)).map((l) => l.message), ['waiting', 'done']);
+  } finally {
+    await s.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

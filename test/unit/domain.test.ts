@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planAdmission, describeWait } from '../../src/domain/admission.js';
+import { resolveShape, DEFAULT_SHAPES } from '../../src/domain/shapes.js';
+import { mergeConfig, checkJobConfiguration, MAX_RUNTIME_MINUTES } from '../../src/domain/job-config.js';
+import { checkEnv, checkEnvSize } from '../../src/domain/env-policy.js';
+import { assertTransition, canTransition, sourcesOf } from '../../src/domain/run-states.js';
+import { isOcid, newOcid } from '../../src/domain/ids.js';
+import { loadConfig } from '../../src/config/config.js';
+import { DsError } from '../../src/domain/errors.js';
+
+const r = (id: string, cpus: number, mem = 1, gpus = 0) => ({ id, needs: { cpus, memoryInGBs: mem, gpus } });
+
+test('admission is strict FIFO: the first run that does not fit blocks the rest', () => {
+  const plan = planAdmission([r('a', 1), r('b', 2), r('c', 0.5)], { cpus: 2, memoryInGBs: 8, gpus: 0 });
+  assert.deepEqual(plan.start, ['a']);
+  assert.equal(plan.blocker?.id, 'b');
+  assert.match(plan.blocker!.short.join(), /CPU \(needs 2, 1 free\)/);
+  assert.match(describeWait(r('b', 2), 1, 2, plan.blocker), /short of CPU .* Position 1 of 2 in the queue\./);
+  assert.match(describeWait(r('c', 0.5), 2, 2, plan.blocker), /queued behind 1 earlier job run .* Position 2 of 2/);
+  assert.deepEqual(planAdmission([r('a', 0.25), r('b', 0.25), r('c', 0.25)], { cpus: 0.75, memoryInGBs: 8, gpus: 0 }).start, ['a', 'b', 'c']);
+  assert.deepEqual(planAdmission([r('g', 1, 1, 1)], { cpus: 4, memoryInGBs: 8, gpus: 0 }).start, []);
+});
+
+test('shapes: flex bounds, fixed shapes refuse shape config, unknown names are listed', () => {
+  assert.deepEqual(resolveShape(DEFAULT_SHAPES, 'VM.Standard.E4.Flex', { ocpus: 2, memoryInGBs: 8 }, 'infra'), { cpus: 2, memoryInGBs: 8, gpus: 0 });
+  assert.deepEqual(resolveShape(DEFAULT_SHAPES, 'VM.Standard2.1', null, 'infra'), { cpus: 1, memoryInGBs: 15, gpus: 0 });
+  assert.deepEqual(resolveShape(DEFAULT_SHAPES, 'VM.GPU.A10.1', null, 'infra').gpus, 1);
+  assert.throws(() => resolveShape(DEFAULT_SHAPES, 'VM.Standard2.1', { ocpus: 2 }, 'infra'), /infra\.jobShapeConfigDetails: .*fixed shape/);
+  assert.throws(() => resolveShape(DEFAULT_SHAPES, 'VM.Standard.E4.Flex', { ocpus: 1000 }, 'infra'), /infra\.jobShapeConfigDetails\.ocpus/);
+  assert.throws(() => resolveShape(DEFAULT_SHAPES, 'VM.Standard.E4.Flex', { ocpus: 1, memoryInGBs: 100 }, 'infra'), /per OCPU/);
+  assert.throws(() => resolveShape(DEFAULT_SHAPES, 'Nope', null, 'infra'), /infra\.shapeName: unknown shape 'Nope'.*Local\.Light/);
+});
+
+test('run overrides: env merged (run wins), arguments and runtime replaced, 30 days by default', () => {
+  const m = mergeConfig(
+    { jobType: 'DEFAULT', environmentVariables: { A: 'job', B: 'job' }, commandLineArguments: 'x', maximumRuntimeInMinutes: 10 },
+    { jobType: 'DEFAULT', environmentVariables: { B: 'run' }, commandLineArguments: '' },
+  );
+  assert.deepEqual(m, { environmentVariables: { A: 'job', B: 'run' }, commandLineArguments: '', maximumRuntimeInMinutes: 10 });
+  assert.equal(mergeConfig(null, null).maximumRuntimeInMinutes, MAX_RUNTIME_MINUTES);
+  assert.throws(() => checkJobConfiguration({ jobType: 'DEFAULT', maximumRuntimeInMinutes: MAX_RUNTIME_MINUTES + 1 }, 'c'), /c\.maximumRuntimeInMinutes: must be at most/);
+  assert.throws(() => checkJobConfiguration({ jobType: 'EMPTY' }, 'c'), /c\.jobType/);
+});
+
+test('env policy: runtime-hijacking and service names refused, OCI size limit enforced', () => {
+  for (const name of ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'NODE_OPTIONS', 'BASH_ENV', 'PYTHONSTARTUP', 'JAVA_TOOL_OPTIONS', 'BASH_FUNC_x%%']) {
+    assert.throws(() => checkEnv({ [name]: 'x' }, 'env'), (e: DsError) => e.code === 'InvalidParameter' && e.message.includes(name), name);
+  }
+  assert.throws(() => checkEnv({ JOB_OCID: 'x' }, 'env'), /set by the service/);
+  assert.throws(() => checkEnv({ 'A=B': 'x' }, 'env'), /names must start/);
+  checkEnv({ PATH: '/x', PYTHONPATH: '/y', MY_VAR: 'z' }, 'env');
+  checkEnvSize({ A: 'x'.repeat(19_999) }, 'env');
+  assert.throws(() => checkEnvSize({ A: 'x'.repeat(20_000) }, 'env'), /20001 characters.*20000/);
+});
+
+test('run state machine: OCI transitions only', () => {
+  assert.ok(canTransition('ACCEPTED', 'IN_PROGRESS'));
+  assert.ok(canTransition('CANCELING', 'CANCELED'));
+  assert.ok(!canTransition('SUCCEEDED', 'FAILED'));
+  assert.ok(!canTransition('CANCELED', 'IN_PROGRESS'));
+  assert.throws(() => assertTransition('FAILED', 'SUCCEEDED'), /FAILED cannot move to SUCCEEDED/);
+  assert.deepEqual(sourcesOf('DELETED').sort(), ['CANCELED', 'FAILED', 'SUCCEEDED']);
+});
+
+test('ids are OCID-shaped and unique', () => {
+  const a = newOcid('datasciencejob', 'local');
+  assert.match(a, /^ocid1\.datasciencejob\.dsjobs\.local\.[a-z0-9]{30}$/);
+  assert.notEqual(a, newOcid('datasciencejob', 'local'));
+  assert.ok(isOcid('ocid1.tenancy.oc1..aaaa'));
+  assert.ok(!isOcid('compartment-1'));
+});
+
+test('config: defaults, DSJOBS_* overrides, unknown keys and bad values refused by name', () => {
+  const c = loadConfig({ env: { DSJOBS_PORT: '9999', DSJOBS_CAPACITY_CPUS: '3', DSJOBS_KEEP_WORK_DIRS: 'true' } });
+  assert.equal(c.port, 9999);
+  assert.equal(c.capacity.cpus, 3);
+  assert.equal(c.keepWorkDirs, true);
+  assert.equal(c.gracePeriodMs, 10_000);
+  assert.throws(() => loadConfig({ env: {}, overrides: { portt: 1 } }), /config portt/);
+  assert.throws(() => loadConfig({ env: { DSJOBS_GRACE_PERIOD_MS: 'soon' } }), /config gracePeriodMs/);
+});
