@@ -68,6 +68,7 @@ export class RunLogIngester {
   /** [seq, byte offset in log.ndjson] of every INDEX_EVERY-th record. */
   readonly index: [number, number][] = [];
   private closed = false;
+  private again: NodeJS.Immediate | null = null;
 
   constructor(
     dir: string,
@@ -133,11 +134,21 @@ export class RunLogIngester {
   pump(final = false): void {
     if (this.closed || this.cp.complete) return;
     let wrote = false;
-    for (;;) {
+    // A bounded pass (at most 8 MiB per stream) and then a turn of the event loop: a run printing hundreds of
+    // MB/s must not starve the API or other runs. The final pass drains everything.
+    for (let i = 0; final || i < 8; i++) {
       const a = this.drain('stdout', final);
       const b = this.drain('stderr', final);
       wrote ||= a || b;
       if (!a && !b) break;
+      if (!final && i === 7) {
+        if (!this.again) {
+          this.again = setImmediate(() => {
+            this.again = null;
+            this.pump();
+          });
+        }
+      }
     }
     if (wrote) this.emitter.emit(this.key);
   }
@@ -194,6 +205,7 @@ export class RunLogIngester {
     if (this.closed) return;
     this.closed = true;
     this.watcher?.close();
+    if (this.again) clearImmediate(this.again);
     if (this.poll) clearInterval(this.poll);
     for (const s of ['stdout', 'stderr'] as const) {
       const fd = this.fds[s];
