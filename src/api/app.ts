@@ -46,9 +46,14 @@ function validationMessage(errors: any[], dataVar: string): string {
   }
   const field = base || (dataVar === 'body' ? 'body' : dataVar);
   let reason = e.message as string;
-  if (e.keyword === 'anyOf' || e.keyword === 'const') reason = 'has a value that is not allowed';
-  if (e.keyword === 'enum' || (e.keyword === 'const' && e.params?.allowedValue)) {
-    reason = `must be one of ${JSON.stringify(e.params.allowedValues ?? [e.params.allowedValue])}`;
+  if (e.keyword === 'anyOf') reason = 'has a value that is not allowed';
+  if (e.keyword === 'enum') reason = `must be one of ${JSON.stringify(e.params.allowedValues)}`;
+  if (e.keyword === 'const') {
+    // A union of literals reports one const error per branch: list every allowed value.
+    const allowed = errors
+      .filter((x) => x.keyword === 'const' && x.instancePath === e.instancePath)
+      .map((x) => x.params.allowedValue);
+    reason = `must be one of ${JSON.stringify(allowed)}`;
   }
   return `${where}${field}: ${reason}`;
 }
@@ -68,7 +73,8 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
         // Unknown fields are errors where a schema says so, never silently dropped.
         removeAdditional: false,
         coerceTypes: 'array',
-        allErrors: false,
+        // All errors, so a union of literals reports every allowed value; the formatter picks the first field.
+        allErrors: true,
       },
     },
     schemaErrorFormatter: (errors, dataVar) => new DsError('InvalidParameter', validationMessage(errors, dataVar)),

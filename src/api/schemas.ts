@@ -19,7 +19,7 @@ export const JobShapeConfigDetails = Type.Object(
     memoryInGBs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     cpuBaseline: Type.Optional(Type.Union(['BASELINE_1_8', 'BASELINE_1_2', 'BASELINE_1_1'].map((v) => Type.Literal(v)))),
   },
-  { title: 'JobShapeConfigDetails' },
+  { title: 'JobShapeConfigDetails', additionalProperties: false },
 );
 
 export const JobConfigurationDetails = Type.Object(
@@ -30,7 +30,7 @@ export const JobConfigurationDetails = Type.Object(
     maximumRuntimeInMinutes: Opt(Type.Number({ exclusiveMinimum: 0 })),
     startupProbeDetails: Opt(Type.Object({}, { additionalProperties: true })),
   },
-  { title: 'JobConfigurationDetails' },
+  { title: 'JobConfigurationDetails', additionalProperties: false },
 );
 
 export const JobInfrastructureConfigurationDetails = Type.Object(
@@ -43,7 +43,7 @@ export const JobInfrastructureConfigurationDetails = Type.Object(
     blockStorageSizeInGBs: Type.Optional(Type.Integer()),
     jobShapeConfigDetails: Opt(JobShapeConfigDetails),
   },
-  { title: 'JobInfrastructureConfigurationDetails' },
+  { title: 'JobInfrastructureConfigurationDetails', additionalProperties: false },
 );
 
 export const StorageMountConfigurationDetails = Type.Object(
@@ -57,7 +57,7 @@ export const StorageMountConfigurationDetails = Type.Object(
     bucket: Type.Optional(Type.String()),
     prefix: Opt(Type.String()),
   },
-  { title: 'StorageMountConfigurationDetails' },
+  { title: 'StorageMountConfigurationDetails', additionalProperties: false },
 );
 
 const Loose = Type.Object({}, { additionalProperties: true });
@@ -150,7 +150,7 @@ export const CreateJobDetails = Type.Object(
     freeformTags: Type.Optional(FreeformTags),
     definedTags: Type.Optional(DefinedTags),
   },
-  { $id: 'CreateJobDetails' },
+  { $id: 'CreateJobDetails', additionalProperties: false },
 );
 
 /** Only what OCI lets you change on a job; anything else is refused by name (additionalProperties: false). */
@@ -219,7 +219,7 @@ export const CreateJobRunDetails = Type.Object(
     freeformTags: Type.Optional(FreeformTags),
     definedTags: Type.Optional(DefinedTags),
   },
-  { $id: 'CreateJobRunDetails' },
+  { $id: 'CreateJobRunDetails', additionalProperties: false },
 );
 
 export const UpdateJobRunDetails = Type.Object(

@@ -118,8 +118,10 @@ export class RunsService {
     if (input.jobNodeConfigurationOverrideDetails) {
       throw invalid('jobNodeConfigurationOverrideDetails', 'multi-node runs are not supported yet');
     }
-    const override = input.jobConfigurationOverrideDetails ?? null;
-    if (override) checkJobConfiguration({ ...override, jobType: override.jobType ?? 'DEFAULT' }, 'jobConfigurationOverrideDetails');
+    // OCI's jobType discriminator may be left out of an override: it can only be DEFAULT here.
+    const given = input.jobConfigurationOverrideDetails;
+    const override: JobConfigurationDetails | null = given ? { ...given, jobType: given.jobType ?? 'DEFAULT' } : null;
+    if (override) checkJobConfiguration(override, 'jobConfigurationOverrideDetails');
     checkStorageMounts(input.jobStorageMountConfigurationOverrideDetailsList, 'jobStorageMountConfigurationOverrideDetailsList');
     const infraOverride = input.jobInfrastructureConfigurationOverrideDetails ?? null;
     const infra: JobInfrastructureConfigurationDetails = infraOverride

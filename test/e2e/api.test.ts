@@ -47,7 +47,7 @@ async function call(
     headers['content-type'] ??= 'application/json';
     body = JSON.stringify(o.json);
   } else if (o.raw !== undefined) {
-    body = o.raw;
+    body = o.raw as unknown as BodyInit;
   }
   const res = await fetch(u, { method, headers, body });
   const bytes = Buffer.from(await res.arrayBuffer());
@@ -348,11 +348,29 @@ test('if-match: a current etag updates and yields a new etag; a stale one is 412
   assertError(stale, 412, 'PreconditionFailed');
   assert.equal((await s.api.getJob(job.id)).displayName, 'etag-2', 'a refused update changes nothing');
 
+  // quoted and weak forms of the current etag are accepted
+  const quoted = await call('PUT', `/jobs/${job.id}`, { json: { description: 'q' }, headers: { 'if-match': `"${e2}"` } });
+  assert.equal(quoted.status, 200, quoted.bytes.toString());
+  const e3 = quoted.headers.get('etag')!;
+  assert.notEqual(e3, e2);
+
+  // concurrent writers with the same etag: exactly one wins
+  const racers = await Promise.all(
+    [1, 2, 3, 4].map((i) => call('PUT', `/jobs/${job.id}`, { json: { displayName: `racer-${i}` }, headers: { 'if-match': e3 } })),
+  );
+  const statuses = racers.map((r) => r.status);
+  assert.equal(statuses.filter((x) => x === 200).length, 1, statuses.join(','));
+  assert.ok(statuses.every((x) => x === 200 || x === 412 || x === 409), statuses.join(','));
+  const winner = racers.find((r) => r.status === 200)!;
+  assert.equal((await s.api.getJob(job.id)).displayName, winner.body.displayName);
+  const e4 = winner.headers.get('etag')!;
+
   const badDelete = await call('DELETE', `/jobs/${job.id}`, { headers: { 'if-match': 'not-the-etag' } });
   assertError(badDelete, 412, 'PreconditionFailed');
   assert.equal((await s.api.getJob(job.id)).lifecycleState, 'CREATING');
+  assertError(await call('DELETE', `/jobs/${job.id}`, { headers: { 'if-match': e2 } }), 412, 'PreconditionFailed');
 
-  const goodDelete = await call('DELETE', `/jobs/${job.id}`, { headers: { 'if-match': e2 } });
+  const goodDelete = await call('DELETE', `/jobs/${job.id}`, { headers: { 'if-match': e4 } });
   assert.equal(goodDelete.status, 202, goodDelete.bytes.toString());
   assert.ok(goodDelete.headers.get('opc-work-request-id'));
   assert.equal((await s.api.getJob(job.id)).lifecycleState, 'DELETED');
@@ -373,10 +391,18 @@ test('opc-retry-token: CreateJob and CreateJobRun are idempotent; a different bo
   const c = await call('POST', '/jobs', { json: { ...body, displayName: 'different' }, headers: { 'opc-retry-token': token } });
   assertError(c, 409, 'Conflict');
   assert.equal((await listAll('/jobs', { projectId })).length, 1);
-  // a different token makes a new job
-  const d = await call('POST', '/jobs', { json: body, headers: { 'opc-retry-token': `${token}-2` } });
-  assert.equal(d.status, 200);
-  assert.notEqual(d.body.id, a.body.id);
+  // the same body with its keys in another order is the same request
+  const reordered = Object.fromEntries(Object.entries(body).reverse());
+  const e = await call('POST', '/jobs', { json: reordered, headers: { 'opc-retry-token': token } });
+  assert.equal(e.status, 200, e.bytes.toString());
+  assert.equal(e.body.id, a.body.id);
+  // concurrent requests with one token create one job
+  const ctoken = `${token}-concurrent`;
+  const conc = await Promise.all([1, 2, 3, 4, 5].map(() => call('POST', '/jobs', { json: body, headers: { 'opc-retry-token': ctoken } })));
+  assert.deepEqual(conc.map((r) => r.status), [200, 200, 200, 200, 200]);
+  assert.equal(new Set(conc.map((r) => r.body.id)).size, 1, 'one job for concurrent retries');
+  assert.notEqual(conc[0].body.id, a.body.id, 'a different token makes a new job');
+  assert.equal((await listAll('/jobs', { projectId })).length, 2);
 
   const job = await createJob(s, 'retry.sh', 'echo retry\n', { projectId });
   const rb = runBody(job, { displayName: 'retry-run' });
@@ -388,6 +414,9 @@ test('opc-retry-token: CreateJob and CreateJobRun are idempotent; a different bo
   assert.equal(r2.body.id, r1.body.id, 'same token + same body → same run');
   const r3 = await call('POST', '/jobRuns', { json: { ...rb, displayName: 'other-run' }, headers: { 'opc-retry-token': rtoken } });
   assertError(r3, 409, 'Conflict');
+  const r4 = await call('POST', '/jobRuns', { json: Object.fromEntries(Object.entries(rb).reverse()), headers: { 'opc-retry-token': rtoken } });
+  assert.equal(r4.status, 200, r4.bytes.toString());
+  assert.equal(r4.body.id, r1.body.id);
   const runs = await listAll('/jobRuns', { jobId: job.id });
   assert.deepEqual(runs.map((r) => r.id), [r1.body.id], 'only one run exists');
   const done = await waitForRun(s.api, r1.body.id);
@@ -461,6 +490,23 @@ test('artifact: upload validation, HEAD/GET headers, ranges, immutability', asyn
   assert.equal((await s.api.getJob(job.id)).artifactFileName, 'main.py');
 });
 
+test('artifact: concurrent uploads store exactly one artifact', async () => {
+  const projectId = await newProject();
+  const job = await bareJob(projectId, 'race-job');
+  const contents = ['a', 'b', 'c'].map((n) => Buffer.from(`echo ${n}\n`.repeat(20_000)));
+  const res = await Promise.all(contents.map((c, i) => upload(job.id, c, disposition(`race-${i}.sh`))));
+  const winners = res.map((r, i) => (r.status === 200 ? i : -1)).filter((i) => i >= 0);
+  assert.equal(winners.length, 1, res.map((r) => `${r.status} ${r.bytes.toString()}`).join(' | '));
+  for (const r of res) if (r.status !== 200) assertError(r, 409, 'Conflict');
+  const w = winners[0];
+  const j = await s.api.getJob(job.id);
+  assert.equal(j.lifecycleState, 'ACTIVE');
+  assert.equal(j.artifactFileName, `race-${w}.sh`);
+  const got = await call('GET', `/jobs/${job.id}/artifact/content`);
+  assert.deepEqual(got.bytes, contents[w], 'the stored bytes are the winner\'s');
+  assert.equal(got.headers.get('content-md5'), createHash('md5').update(contents[w]).digest('base64'));
+});
+
 test('artifact: a zip with a ../ entry is refused and the job stays CREATING', async () => {
   const zip = path.join(tmp, 'evil.zip');
   execFileSync('python3', [
@@ -475,7 +521,7 @@ test('artifact: a zip with a ../ entry is refused and the job stays CREATING', a
   const j = await s.api.getJob(job.id);
   assert.equal(j.lifecycleState, 'CREATING');
   assert.equal(j.artifactFileName ?? null, null);
-  assertError(await call('HEAD', `/jobs/${job.id}/artifact/content`), 404, null);
+  assert.equal((await call('HEAD', `/jobs/${job.id}/artifact/content`)).status, 404, 'no artifact stored');
   // a clean zip is accepted afterwards (the refused upload left nothing behind)
   const good = path.join(tmp, 'good.zip');
   execFileSync('python3', ['-c', 'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], "w")\nz.writestr("main.py", "print(1)\\n")\nz.close()', good]);
@@ -614,7 +660,9 @@ test('job runs: update, delete, cancel rules and list filters', async () => {
 
 test('DeleteJob with an active run is 409 unless deleteRelatedJobRuns=true', async () => {
   const projectId = await newProject();
-  const job = await createJob(s, 'sleepy.sh', 'sleep 30\n', { projectId });
+  const job = await createJob(s, 'sleepy.sh', 'sleep "${1:-30}"\n', { projectId });
+  const finished = await startRun(s, job, { args: '0' });
+  assert.equal((await waitForRun(s.api, finished.id)).lifecycleState, 'SUCCEEDED');
   const run = await startRun(s, job);
   await waitForRun(s.api, run.id, (r) => r.lifecycleState === 'IN_PROGRESS', 15_000);
 
@@ -627,6 +675,7 @@ test('DeleteJob with an active run is 409 unless deleteRelatedJobRuns=true', asy
   assert.equal((await s.api.getJob(job.id)).lifecycleState, 'DELETED');
   const ended = await waitForRun(s.api, run.id, (r) => r.lifecycleState === 'CANCELED' || r.lifecycleState === 'DELETED', 15_000);
   assert.ok(['CANCELED', 'DELETED'].includes(ended.lifecycleState));
+  assert.equal((await s.api.getJobRun(finished.id)).lifecycleState, 'DELETED', 'finished runs of the job are deleted with it');
   // a DELETED job takes no new runs
   await rejectsWith(startRun(s, job), 409, 'IncorrectState');
 });
@@ -695,4 +744,43 @@ test('unknown routes, malformed JSON and wrongly typed fields give OCI error bod
   const missing = await call('POST', '/jobs', { json: { compartmentId: s.compartmentId, jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light' } } });
   assertError(missing, 400, 'InvalidParameter', 'projectId');
   assert.deepEqual(await listAll('/jobs', { projectId }), [], 'no job was created by refused requests');
+});
+
+// ------------------------------------------------------------------ regressions found while writing these tests
+
+test('CreateJobRun: an override without jobType is accepted and the run stays readable', async () => {
+  // CreateJobRunDetails.jobConfigurationOverrideDetails is partial (jobType optional); the run must not be stored
+  // in a form the JobRun response schema cannot serialize.
+  const projectId = await newProject();
+  const job = await createJob(s, 'envecho.sh', 'echo "A=$A"\n', { projectId });
+  const res = await call('POST', '/jobRuns', { json: runBody(job, { jobConfigurationOverrideDetails: { environmentVariables: { A: 'x' } } }) });
+  assert.equal(res.status, 200, `create: ${res.status} ${res.bytes.toString()}`);
+  assert.equal(res.body.jobConfigurationOverrideDetails.jobType, 'DEFAULT');
+  const got = await call('GET', `/jobRuns/${res.body.id}`);
+  assert.equal(got.status, 200, `get: ${got.status} ${got.bytes.toString()}`);
+  const done = await waitForRun(s.api, res.body.id);
+  assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails ?? '');
+});
+
+test('enum validation errors list every allowed value', async () => {
+  const sortBy = await call('GET', '/jobs', { query: { compartmentId: s.compartmentId, sortBy: 'size' } });
+  assertError(sortBy, 400, 'InvalidParameter', 'sortBy', 'timeCreated', 'displayName');
+  const sortOrder = await call('GET', '/jobRuns', { query: { compartmentId: s.compartmentId, sortOrder: 'UP' } });
+  assertError(sortOrder, 400, 'InvalidParameter', 'sortOrder', 'ASC', 'DESC');
+  const projectId = await newProject();
+  const infraType = await call('POST', '/jobs', {
+    json: jobBody(projectId, 'enum', { jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'NOPE', shapeName: 'Local.Light' } }),
+  });
+  assertError(infraType, 400, 'InvalidParameter', 'jobInfrastructureConfigurationDetails.jobInfrastructureType', 'ME_STANDALONE');
+});
+
+test('create bodies refuse unknown fields by name (typos are not silently ignored)', async () => {
+  const projectId = await newProject('strict');
+  assertError(await call('POST', '/jobs', { json: { ...jobBody(projectId, 'typo'), bogusField: 1 } }), 400, 'InvalidParameter', 'bogusField');
+  const nested = jobBody(projectId, 'typo2');
+  (nested as any).jobConfigurationDetails = { jobType: 'DEFAULT', enviromentVariables: { A: '1' } };
+  assertError(await call('POST', '/jobs', { json: nested }), 400, 'InvalidParameter', 'jobConfigurationDetails.enviromentVariables');
+  const job = await bareJob(projectId, 'strict-run');
+  await upload(job.id, 'exit 0\n', disposition('ok.sh'));
+  assertError(await call('POST', '/jobRuns', { json: { ...runBody(job), extra: true } }), 400, 'InvalidParameter', 'extra');
 });
