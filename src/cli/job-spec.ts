@@ -474,7 +474,8 @@ function storageMounts(v: unknown, field: string, ctx: Ctx, strict: boolean): Re
   if (!Array.isArray(v)) fail(field, `expected a list of {src, dest}, got ${describe(v)}`);
   if (v.length > MAX_MOUNTS) fail(field, `at most ${MAX_MOUNTS} storage mounts are allowed per job, got ${v.length}`);
   const seen = new Map<string, string>();
-  return v.map((item, i) => {
+  const mounts: Record<string, unknown>[] = [];
+  v.forEach((item, i) => {
     const at = join(field, i);
     const obj = asObj(item, at);
     const f = strict ? Fields.strict(obj, at, ['src', 'dest']) : Fields.ads(obj, at, ['src', 'dest'], ctx);
@@ -482,7 +483,11 @@ function storageMounts(v: unknown, field: string, ctx: Ctx, strict: boolean): Re
     if (!f.has('dest')) fail(f.path('dest'), 'required');
     const src = str(f.get('src'), f.path('src')).trim();
     const dest = str(f.get('dest'), f.path('dest')).trim();
-    if (isPlaceholder(src) || isPlaceholder(dest)) ctx.warnings.push(`${at}: '${src}' -> '${dest}' looks like a template placeholder`);
+    // A template placeholder names no real storage: the mount is left out, like placeholder ids.
+    if (isPlaceholder(src) || isPlaceholder(dest)) {
+      ctx.ignored.push(`${at} ('${src}' -> '${dest}' is a template placeholder)`);
+      return;
+    }
 
     const mount: Record<string, unknown> = mountSource(src, f.path('src'));
     const { destinationPath, destinationDirectoryName } = mountDestination(dest, f.path('dest'));
@@ -494,8 +499,9 @@ function storageMounts(v: unknown, field: string, ctx: Ctx, strict: boolean): Re
     const other = seen.get(effective);
     if (other) fail(f.path('dest'), `mounts at ${effective} like ${other}; each mount needs its own destination`);
     seen.set(effective, f.path('dest'));
-    return mount;
+    mounts.push(mount);
   });
+  return mounts;
 }
 
 function mountSource(src: string, field: string): Record<string, unknown> {

@@ -240,6 +240,14 @@ export function buildCli(): Command {
         details_ = spec.createJobDetails;
         artifact = o.artifact ?? spec.artifactPath;
         if (o.name) details_.displayName = o.name;
+        // A spec without infrastructure (or without a shape) gets the CLI's shape flags and their defaults.
+        const infra = (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' }) as Record<string, unknown>;
+        const shapeGiven = cmd.getOptionValueSource('shape') === 'cli';
+        if (shapeGiven || !infra.shapeName) infra.shapeName = o.shape;
+        const ocpus = parseNumber('--ocpus', o.ocpus);
+        const memory = parseNumber('--memory', o.memory);
+        if (ocpus !== undefined || memory !== undefined) infra.jobShapeConfigDetails = { ocpus, memoryInGBs: memory };
+        infra.blockStorageSizeInGBs ??= parseNumber('--block-storage', o.blockStorage) ?? 50;
       } else {
         if (!o.artifact) throw new UsageError('either -f SPEC or --artifact PATH is required');
         artifact = o.artifact;

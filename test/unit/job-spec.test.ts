@@ -139,22 +139,8 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
       CONDA_ENV_TYPE: 'service',
       CONDA_ENV_SLUG: 'pytorch110_p38_cpu_v1',
     });
-    assert.deepEqual(r.createJobDetails.jobStorageMountConfigurationDetailsList, [
-      {
-        storageType: 'FILE_STORAGE',
-        mountTargetId: '<mount_target_ip_address>',
-        exportId: '<export_path>',
-        destinationPath: '<destination_path>',
-        destinationDirectoryName: '<destination_directory_name>',
-      },
-      {
-        storageType: 'OBJECT_STORAGE',
-        namespace: '<namespace>',
-        bucket: '<bucket_name>',
-        prefix: '<prefix>',
-        destinationDirectoryName: '<destination_directory_name>',
-      },
-    ]);
+    // Both mounts are template placeholders: left out and reported as ignored, not sent to the server.
+    assert.equal(r.createJobDetails.jobStorageMountConfigurationDetailsList, undefined);
     assert.equal(r.artifactPath, path.join(specDir, 'path/to/script.py'));
     assert.equal(r.artifactEntrypoint, null);
     for (const key of ['compartmentId', 'projectId', 'subnetId', 'logGroupId', 'logId']) {
@@ -162,7 +148,8 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     }
     assert.ok(r.ignored.some((m) => /subnetId \(networking is local\)/.test(m)));
     assert.ok(r.ignored.some((m) => /logGroupId \(logs are kept by dsjobs\)/.test(m)));
-    assert.ok(r.warnings.some((m) => m.includes('storageMount[0]') && m.includes('placeholder')));
+    assert.ok(r.ignored.some((m) => m.includes('storageMount[0]') && m.includes('placeholder')));
+    assert.ok(r.ignored.some((m) => m.includes('storageMount[1]') && m.includes('placeholder')));
   });
 
   it('02: directory source with entrypoint, python-only fields warned about', () => {
