@@ -172,15 +172,22 @@ export class RunLogIngester {
       parts.push(rec);
       start = end + skip;
     };
+    // Where to cut a line that is longer than the cap: never inside a UTF-8 character (continuation bytes are
+    // 0b10xxxxxx), so both halves decode to exactly the bytes written.
+    const cut = () => {
+      let at = start + MAX_LINE_BYTES;
+      for (let k = 0; k < 3 && (this.buf[at] & 0xc0) === 0x80; k++) at--;
+      return at;
+    };
     let nl: number;
     while ((nl = this.buf.indexOf(10, start)) !== -1 && nl < n) {
       // A line longer than the cap is cut: no byte is dropped, it continues in the next record.
-      while (nl - start > MAX_LINE_BYTES) emit(start + MAX_LINE_BYTES, 0);
+      while (nl - start > MAX_LINE_BYTES) emit(cut(), 0);
       emit(nl, 1);
     }
     // Bytes after the last newline: a partial line. Left in the raw file for the next pass unless it is over the
     // cap, or the run has ended (its last line had no newline).
-    while (n - start >= MAX_LINE_BYTES) emit(start + MAX_LINE_BYTES, 0);
+    while (n - start > MAX_LINE_BYTES) emit(cut(), 0);
     if (final && start < n && n < READ_CHUNK) emit(n, 0);
     if (parts.length === 0) return false;
     writeSync(this.logFd, parts.join(''));

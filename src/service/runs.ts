@@ -385,7 +385,7 @@ export class RunsService {
     let current = started;
     if (!started) {
       // Canceled while it was starting (or re-attached in a later state): keep the handle, then act on the state.
-      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle }, null);
+      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh ? iso(now) : undefined }, null);
       if (!current) return;
     }
     if (current!.lifecycleState === 'CANCELING') {
@@ -395,7 +395,6 @@ export class RunsService {
     } else if (current!.deadlineMs !== null) {
       this.scheduler.setDeadline(id, current!.deadlineMs);
     }
-    void fresh;
     this.executor.wait(handle).then(
       (status) => this.onExit(id, handle, status),
       (e) => this.onExit(id, handle, { exitCode: null, signal: null }, (e as Error).message),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
 import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered } from '../executor.js';
 import { archiveKindOf, extractArchive, type ArchiveLimits } from './archive.js';
-import { isSameProcessAlive, killGroup, processStartTime } from './proc.js';
+import { isAlive, isSameProcessAlive, killGroup, processStartTime } from './proc.js';
 import { which } from './which.js';
 
 export interface LocalExecutorOptions {
@@ -204,7 +204,19 @@ export class LocalExecutor implements Executor {
       await new Promise((r) => setTimeout(r, 5));
       pgid = this.childPid(handle);
     }
-    if (pgid !== null) killGroup(pgid, signal);
+    if (pgid === null) return;
+    // The pid is recorded just before the child's setsid() has made its process group: for that instant the
+    // group does not exist yet (ESRCH) though the process does. Retry briefly, then signal the process itself.
+    for (let i = 0; i < 40; i++) {
+      if (killGroup(pgid, signal)) return;
+      if (!isAlive(pgid)) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    try {
+      process.kill(pgid, signal);
+    } catch {
+      /* gone */
+    }
   }
 
   async find(runId: string): Promise<ExecutorHandle | null> {

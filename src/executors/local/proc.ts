@@ -29,3 +29,8 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
     return false; // ESRCH: the group is gone already.
   }
 }
+
+/** Whether a process exists (and is not a zombie). */
+export function isAlive(pid: number): boolean {
+  return processStartTime(pid) !== null;
+}
