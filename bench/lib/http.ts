@@ -26,8 +26,13 @@ export class Http {
   }
 
   /** Starts a request; resolves with the response head (body not read). */
-  stream(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<http.IncomingMessage> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  stream(method: string, path: string, body?: unknown, timeoutMs = 60_000, rawHeaders?: Record<string, string>): Promise<http.IncomingMessage> {
+    const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string | number> = rawHeaders
+      ? { ...rawHeaders, 'content-length': payload?.length ?? 0 }
+      : payload
+        ? { 'content-type': 'application/json', 'content-length': payload.length }
+        : {};
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
@@ -36,7 +41,7 @@ export class Http {
           method,
           path: `/20190101${path}`,
           agent: this.agent,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          headers,
         },
         resolve,
       );
@@ -46,8 +51,9 @@ export class Http {
     });
   }
 
-  async request(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<HttpResponse> {
-    const res = await this.stream(method, path, body, timeoutMs);
+  /** `body`: JSON-encoded, or sent as is when a Buffer (then `rawHeaders` are the request headers). */
+  async request(method: string, path: string, body?: unknown, timeoutMs = 60_000, rawHeaders?: Record<string, string>): Promise<HttpResponse> {
+    const res = await this.stream(method, path, body, timeoutMs, rawHeaders);
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
     return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };

@@ -1,0 +1,224 @@
+/**
+ * Benchmark harness: a real dsjobs server process (node bin/dsjobs.js server, from dist/) on 127.0.0.1 port 0 with
+ * its own data dir and DSJOBS_* environment; optionally with extra node flags (--cpu-prof). Same shape as
+ * test/support/server.ts, plus node flags, graceful stop with a bound, and the process id for CPU accounting.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Http } from './http.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = path.join(ROOT, 'bin', 'dsjobs.js');
+
+export interface BenchServerOptions {
+  /** DSJOBS_* settings (merged over DSJOBS_LOG_LEVEL=warn). */
+  env?: Record<string, string>;
+  /** Flags for node before the script, e.g. ['--cpu-prof', '--cpu-prof-dir=...']. */
+  nodeArgs?: string[];
+  dataDir?: string;
+}
+
+/** Servers alive now: an interrupted benchmark (Ctrl-C) still kills them and removes their data dirs. */
+const live = new Set<BenchServer>();
+let hooked = false;
+function hookSignals(): void {
+  if (hooked) return;
+  hooked = true;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const s of live) s.killNow();
+      process.exit(130);
+    });
+  }
+}
+
+export class BenchServer {
+  readonly http: Http;
+  private exited: Promise<void>;
+  private window: [number, number] | null = null;
+
+  private constructor(
+    readonly url: string,
+    readonly compartmentId: string,
+    readonly dataDir: string,
+    readonly proc: ChildProcess,
+    private readonly opts: BenchServerOptions,
+    private readonly out: { text: string },
+    private readonly spawnedAt: number,
+  ) {
+    this.http = new Http(url);
+    live.add(this);
+    hookSignals();
+    this.exited = new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+      else proc.once('exit', () => resolve());
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  output(): string {
+    return this.out.text;
+  }
+
+  /** With --cpu-prof: the measured phase, so the profile summary can leave out start-up and set-up. */
+  beginMeasure(): void {
+    this.window = [performance.now() - this.spawnedAt, Infinity];
+  }
+  endMeasure(): void {
+    if (this.window) this.window[1] = performance.now() - this.spawnedAt;
+  }
+
+  static async start(opts: BenchServerOptions = {}): Promise<BenchServer> {
+    const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-bench-'));
+    const args = [...(opts.nodeArgs ?? []), BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir];
+    const spawnedAt = performance.now();
+    const proc = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, DSJOBS_LOG_LEVEL: 'warn', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = { text: '' };
+    const keep = (d: Buffer) => {
+      out.text += d.toString();
+      if (out.text.length > 200_000) out.text = out.text.slice(-100_000);
+    };
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
+    const { url, compartmentId } = await new Promise<{ url: string; compartmentId: string }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error(`server did not start in 30 s:\n${out.text}`));
+      }, 30_000);
+      const check = () => {
+        const u = /listening on (http:\/\/\S+)/.exec(out.text);
+        const c = /default compartment: (\S+)/.exec(out.text);
+        if (u && c) {
+          clearTimeout(timer);
+          proc.stdout!.off('data', check);
+          resolve({ url: u[1], compartmentId: c[1] });
+        }
+      };
+      proc.stdout!.on('data', check);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code} before listening:\n${out.text}`));
+      });
+    });
+    return new BenchServer(url, compartmentId, dataDir, proc, opts, out, spawnedAt);
+  }
+
+  /** SIGTERM (graceful: a --cpu-prof profile is written), SIGKILL after `boundMs`. Data dir is kept. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', boundMs = 15_000): Promise<void> {
+    this.http.close();
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), boundMs);
+    await this.exited;
+    clearTimeout(t);
+    live.delete(this);
+    const prof = this.profileFile();
+    if (prof && this.window) writeFileSync(prof.replace(/\.cpuprofile$/, '.window.json'), JSON.stringify({ fromMs: this.window[0], toMs: this.window[1] }));
+  }
+
+  private profileFile(): string | null {
+    const args = this.opts.nodeArgs ?? [];
+    const dir = args.find((a) => a.startsWith('--cpu-prof-dir='))?.slice('--cpu-prof-dir='.length);
+    const name = args.find((a) => a.startsWith('--cpu-prof-name='))?.slice('--cpu-prof-name='.length);
+    return dir && name ? path.join(dir, name) : null;
+  }
+
+  /** A new server process on the same data dir (after stop). */
+  restart(): Promise<BenchServer> {
+    // A second profile must not overwrite the first.
+    const nodeArgs = this.opts.nodeArgs?.map((a) => (a.startsWith('--cpu-prof-name=') ? a.replace(/\.cpuprofile$/, '-restart.cpuprofile') : a));
+    return BenchServer.start({ ...this.opts, nodeArgs, dataDir: this.dataDir });
+  }
+
+  /** Stops the server, kills run processes it left behind, removes the data dir. */
+  async close(): Promise<void> {
+    await this.stop();
+    live.delete(this);
+    killRunProcesses(this.dataDir);
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Synchronous teardown for an interrupted benchmark. */
+  killNow(): void {
+    try {
+      this.proc.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+    // Wait (bounded) until the server is dead (gone or a zombie), so nothing writes into the dir being removed.
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      let state = '';
+      try {
+        const st = readFileSync(`/proc/${this.proc.pid}/stat`, 'utf8');
+        state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+      } catch {
+        break;
+      }
+      if (state === 'Z') break;
+    }
+    killRunProcesses(this.dataDir);
+    try {
+      rmSync(this.dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+    } catch (e) {
+      console.error(`could not remove ${this.dataDir}: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- API helpers ----
+  async createJob(fileName: string, content: string, opts: { args?: string; env?: Record<string, string> } = {}): Promise<{ id: string; projectId: string }> {
+    const project = await this.http.json<{ id: string }>('POST', '/projects', { compartmentId: this.compartmentId, displayName: 'bench' });
+    const job = await this.http.json<{ id: string; projectId: string }>('POST', '/jobs', {
+      projectId: project.id,
+      compartmentId: this.compartmentId,
+      displayName: fileName,
+      jobConfigurationDetails: { jobType: 'DEFAULT', commandLineArguments: opts.args, environmentVariables: opts.env },
+      jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 },
+    });
+    const buf = Buffer.from(content);
+    const up = await this.http.request('POST', `/jobs/${job.id}/artifact`, buf, 60_000, {
+      'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(fileName)}`,
+      'content-type': 'application/octet-stream',
+    });
+    if (up.status !== 200 && up.status !== 204) throw new Error(`artifact upload: HTTP ${up.status} ${up.body.toString().slice(0, 300)}`);
+    return job;
+  }
+
+  runBody(job: { id: string; projectId: string }, args?: string): Record<string, unknown> {
+    return {
+      projectId: job.projectId,
+      compartmentId: this.compartmentId,
+      jobId: job.id,
+      jobConfigurationOverrideDetails: args === undefined ? undefined : { jobType: 'DEFAULT', commandLineArguments: args },
+    };
+  }
+}
+
+/** Kills any run process still alive under a data dir (process groups recorded in child.pid files). */
+export function killRunProcesses(dataDir: string): void {
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync(path.join(dataDir, 'runs'));
+  } catch {
+    return;
+  }
+  for (const d of dirs) {
+    try {
+      const pid = Number(readFileSync(path.join(dataDir, 'runs', d, 'child.pid'), 'utf8').trim());
+      if (pid > 0) process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+export const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED']);

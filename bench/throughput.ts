@@ -1,0 +1,162 @@
+/**
+ * 1. End-to-end throughput of trivial runs at concurrency 16: API create -> SUCCEEDED, with 16 runs in flight at
+ * all times (16 workers: create a run, follow its log until it ends, GET it once). Baseline: this process spawning
+ * and reaping `sh -c true` with 16 in flight.
+ */
+import { spawn } from 'node:child_process';
+import { BenchServer, TERMINAL } from './lib/server.js';
+import { cpuDiff, cpuSnapshot, describeCpu } from './lib/cpu.js';
+import { fmt, mean, percentile, sleep, type Report } from './lib/report.js';
+
+export interface ThroughputOptions {
+  runs: number;
+  concurrency: number;
+  maxSeconds: number;
+  warmup: number;
+  nodeArgs: string[];
+}
+
+/** Spawns `sh -c true` `total` times with `concurrency` in flight; spawns/s. */
+export async function spawnBaseline(
+  total: number,
+  concurrency: number,
+  maxSeconds: number,
+): Promise<{ rate: number; n: number; seconds: number; spawnCallMs: number }> {
+  let started = 0;
+  let done = 0;
+  let inSpawn = 0;
+  const t0 = performance.now();
+  const deadline = t0 + maxSeconds * 1000;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const t = performance.now();
+      const c = spawn('sh', ['-c', 'true'], { stdio: 'ignore' });
+      inSpawn += performance.now() - t;
+      c.once('error', reject);
+      c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sh -c true exited ${code}`))));
+    });
+  const worker = async () => {
+    while (started < total && performance.now() < deadline) {
+      started++;
+      await one();
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  // spawn() is synchronous (fork + wait for exec): the time the event loop spends blocked in it.
+  return { rate: done / seconds, n: done, seconds, spawnCallMs: inSpawn / Math.max(1, started) };
+}
+
+interface RunResult {
+  ok: boolean;
+  state: string;
+  e2eMs: number;
+  /** GETs needed after the follow ended (1 = it was terminal at once). */
+  gets: number;
+  acceptedToStartedMs: number;
+  startedToFinishedMs: number;
+}
+
+async function oneRun(s: BenchServer, body: unknown): Promise<RunResult> {
+  const t0 = performance.now();
+  const run = await s.http.json<{ id: string }>('POST', '/jobRuns', body);
+  const follow = await s.http.stream('GET', `/jobRuns/${run.id}/logs?follow=true`);
+  if (follow.statusCode !== 200) throw new Error(`follow: HTTP ${follow.statusCode}`);
+  await s.http.drain(follow);
+  let gets = 0;
+  let r: { lifecycleState: string; timeAccepted: string; timeStarted: string | null; timeFinished: string | null };
+  const until = performance.now() + 30_000;
+  for (;;) {
+    r = await s.http.json('GET', `/jobRuns/${run.id}`);
+    gets++;
+    if (TERMINAL.has(r.lifecycleState) || performance.now() > until) break;
+    await sleep(5);
+  }
+  const e2eMs = performance.now() - t0;
+  const acc = Date.parse(r.timeAccepted);
+  const st = r.timeStarted ? Date.parse(r.timeStarted) : NaN;
+  const fin = r.timeFinished ? Date.parse(r.timeFinished) : NaN;
+  return { ok: r.lifecycleState === 'SUCCEEDED', state: r.lifecycleState, e2eMs, gets, acceptedToStartedMs: st - acc, startedToFinishedMs: fin - st };
+}
+
+export async function benchThroughput(report: Report, o: ThroughputOptions): Promise<void> {
+  console.log(`\n## 1. End-to-end throughput: ${o.runs} trivial runs, ${o.concurrency} in flight`);
+  const b0 = cpuSnapshot(null);
+  const base = await spawnBaseline(o.runs, o.concurrency, o.maxSeconds);
+  const baseCpu = cpuDiff(b0, cpuSnapshot(null));
+  console.log(`  baseline: ${base.n} x sh -c true in ${base.seconds.toFixed(2)} s = ${fmt(base.rate)} spawns/s; spawn() call blocks ${base.spawnCallMs.toFixed(2)} ms on average`);
+  console.log(`  ${describeCpu(baseCpu, { n: base.n, unit: 'spawn' })}`);
+
+  const s = await BenchServer.start({
+    env: { DSJOBS_CAPACITY_CPUS: String(Math.max(16, o.concurrency)), DSJOBS_CAPACITY_MEMORY_IN_G_BS: '1024' },
+    nodeArgs: o.nodeArgs,
+  });
+  try {
+    const job = await s.createJob('true.sh', 'exit 0\n');
+    const body = s.runBody(job);
+    // Warm-up (not measured): JIT, SQLite page cache, first-run directory creation.
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, o.warmup) }, async (_, i) => {
+      for (let k = i; k < o.warmup; k += o.concurrency) await oneRun(s, body);
+    }));
+
+    const results: RunResult[] = [];
+    let started = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const t0 = performance.now();
+    const deadline = t0 + o.maxSeconds * 1000;
+    const before = cpuSnapshot(s.pid);
+    s.beginMeasure();
+    const worker = async () => {
+      while (started < o.runs && performance.now() < deadline) {
+        started++;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          results.push(await oneRun(s, body));
+        } finally {
+          inFlight--;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: o.concurrency }, worker));
+    const seconds = (performance.now() - t0) / 1000;
+    s.endMeasure();
+    const cpu = cpuDiff(before, cpuSnapshot(s.pid));
+    const ok = results.filter((r) => r.ok).length;
+    const rate = ok / seconds;
+    const ratio = rate / base.rate;
+    const failed = results.filter((r) => !r.ok);
+    console.log(`  dsjobs: ${ok}/${results.length} SUCCEEDED in ${seconds.toFixed(2)} s = ${fmt(rate)} runs/s (max in flight ${maxInFlight})`);
+    if (failed.length) console.log(`  not SUCCEEDED: ${failed.length} (${[...new Set(failed.map((f) => f.state))].join(', ')})`);
+    const lateGets = results.filter((r) => r.gets > 1).length;
+    console.log(
+      `  per run: e2e p50 ${fmt(percentile(results.map((r) => r.e2eMs), 50))} ms p99 ${fmt(percentile(results.map((r) => r.e2eMs), 99))} ms; ` +
+        `accepted->started mean ${fmt(mean(results.map((r) => r.acceptedToStartedMs)))} ms, started->finished mean ${fmt(mean(results.map((r) => r.startedToFinishedMs)))} ms; ` +
+        `follow ended before the run was terminal: ${lateGets}/${results.length}`,
+    );
+    console.log(`  ${describeCpu(cpu, { n: results.length, unit: 'run' })}`);
+    report.add({
+      figure: `1. e2e throughput, trivial .sh runs, ${o.concurrency} in flight (${results.length} runs)`,
+      value: `${fmt(rate)} runs/s`,
+      baseline: `${fmt(base.rate)} spawns/s (node spawn sh -c true, ${o.concurrency} in flight)`,
+      target: `${(ratio * 100).toFixed(0)}% of baseline (target >= 50%)`,
+      pass: ratio >= 0.5 && failed.length === 0,
+    });
+    report.add({
+      figure: '1. e2e latency per run at that load (create -> follow end -> GET)',
+      value: `p50 ${fmt(percentile(results.map((r) => r.e2eMs), 50))} ms, p99 ${fmt(percentile(results.map((r) => r.e2eMs), 99))} ms`,
+      baseline: '-',
+      target: `server CPU ${(cpu.serverMs / results.length).toFixed(2)} ms/run, run processes ${(cpu.serverChildrenMs / results.length).toFixed(2)} ms/run, machine ${(cpu.machineBusy * 100).toFixed(0)}% busy`,
+      pass: null,
+    });
+    if (lateGets > 0) {
+      report.note(
+        `1: for ${lateGets} of ${results.length} runs the ?follow=true log stream ended while GET jobRun still said non-terminal (the log is sealed before the state transition commits); the bench polls GET until terminal.`,
+      );
+    }
+  } finally {
+    await s.close();
+  }
+}
