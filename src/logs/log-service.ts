@@ -34,11 +34,11 @@ export class LogService {
   }
 
   /** The run's processes are gone: capture the rest and seal the log so followers end. */
-  finish(runId: string, files?: { stdout: string; stderr: string }): void {
+  async finish(runId: string, files?: { stdout: string; stderr: string }): Promise<void> {
     if (!this.ingesters.has(runId) && files) this.attach(runId, files);
     const ing = this.ingesters.get(runId);
     if (ing) {
-      ing.finish();
+      await ing.finish();
       this.ingesters.delete(runId);
       return;
     }

@@ -62,7 +62,7 @@ export class RunLogIngester {
   private readonly cp: Checkpoint;
   private readonly logFd: number;
   private readonly fds: { stdout: number | null; stderr: number | null } = { stdout: null, stderr: null };
-  private watcher: FSWatcher | null = null;
+  private readonly watchers: FSWatcher[] = [];
   private poll: NodeJS.Timeout | null = null;
   private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
   /** [seq, byte offset in log.ndjson] of every INDEX_EVERY-th record. */
@@ -85,19 +85,31 @@ export class RunLogIngester {
     if (fstatSync(this.logFd).size !== this.cp.logSize) ftruncateSync(this.logFd, this.cp.logSize);
     this.buildIndex();
     if (this.cp.complete) return;
-    try {
-      // inotify on the run directory: a write to either file wakes the pump within milliseconds.
-      this.watcher = watch(dir, { persistent: false }, (_e, name) => {
-        if (name === 'stdout.log' || name === 'stderr.log') this.pump();
-      });
-      this.watcher.on('error', () => {});
-    } catch {
-      this.watcher = null;
+    // inotify on the two output files: a write wakes the pump within milliseconds. The callback only schedules a
+    // pass: a writer producing thousands of events per second costs one flag check each, and the pass itself
+    // yields between bounded batches (a pump per event starved the event loop for seconds under `yes`).
+    for (const f of [files.stdout, files.stderr]) {
+      try {
+        const w = watch(f, { persistent: false }, () => this.schedule());
+        w.on('error', () => {});
+        this.watchers.push(w);
+      } catch {
+        /* not there yet or no inotify: the poll below covers it */
+      }
     }
     // Safety net for file systems without inotify events.
-    this.poll = setInterval(() => this.pump(), pollMs);
+    this.poll = setInterval(() => this.schedule(), pollMs);
     this.poll.unref();
     this.pump();
+  }
+
+  /** Runs one pump on the next turn of the event loop, however many wake-ups arrive before it. */
+  private schedule(): void {
+    if (this.again || this.closed) return;
+    this.again = setImmediate(() => {
+      this.again = null;
+      this.pump();
+    });
   }
 
   get checkpoint(): Readonly<Checkpoint> {
@@ -131,26 +143,24 @@ export class RunLogIngester {
   }
 
   /** Reads what is new in both files and appends it. Synchronous: one pass never interleaves with another. */
-  pump(final = false): void {
-    if (this.closed || this.cp.complete) return;
+  /**
+   * One bounded pass: at most 8 MiB per stream, then a turn of the event loop, so a run printing hundreds of MB/s
+   * cannot starve the API or other runs. Returns whether more may be waiting.
+   */
+  pump(final = false): boolean {
+    if (this.closed || this.cp.complete) return false;
     let wrote = false;
-    // A bounded pass (at most 8 MiB per stream) and then a turn of the event loop: a run printing hundreds of
-    // MB/s must not starve the API or other runs. The final pass drains everything.
-    for (let i = 0; final || i < 8; i++) {
+    let more = false;
+    for (let i = 0; i < 8; i++) {
       const a = this.drain('stdout', final);
       const b = this.drain('stderr', final);
       wrote ||= a || b;
       if (!a && !b) break;
-      if (!final && i === 7) {
-        if (!this.again) {
-          this.again = setImmediate(() => {
-            this.again = null;
-            this.pump();
-          });
-        }
-      }
+      if (i === 7) more = true;
     }
     if (wrote) this.emitter.emit(this.key);
+    if (more && !final) this.schedule();
+    return more;
   }
 
   private drain(stream: 'stdout' | 'stderr', final: boolean): boolean {
@@ -199,9 +209,11 @@ export class RunLogIngester {
   }
 
   /** The run ended: read everything that is left, including a last line without a newline, and seal the log. */
-  finish(): void {
-    if (this.cp.complete) return;
-    this.pump(true);
+  async finish(): Promise<void> {
+    if (this.cp.complete || this.closed) return;
+    // Drain the backlog in bounded passes with turns of the event loop in between.
+    while (this.pump(true)) await new Promise((r) => setImmediate(r));
+    if (this.closed) return;
     this.cp.complete = true;
     writeCheckpoint(this.dir, this.cp);
     this.emitter.emit(this.key);
@@ -211,7 +223,7 @@ export class RunLogIngester {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.watcher?.close();
+    for (const w of this.watchers) w.close();
     if (this.again) clearImmediate(this.again);
     if (this.poll) clearInterval(this.poll);
     for (const s of ['stdout', 'stderr'] as const) {

@@ -252,7 +252,11 @@ export class JobsService {
   }
 
   artifactPath(job: JobRecord): string {
-    return path.join(this.artifactsDir, job.id, job.artifact!.fileName);
+    return this.artifactPathOf(job.id, job.artifact!.fileName);
+  }
+
+  artifactPathOf(jobId: string, fileName: string): string {
+    return path.join(this.artifactsDir, jobId, fileName);
   }
 
   /**

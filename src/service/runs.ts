@@ -145,7 +145,8 @@ export class RunsService {
       throw e;
     }
     const now = this.clock.now();
-    const project = await this.store.getProject(job.projectId);
+    const projectCompartmentId = await this.projectCompartment(job.projectId, job.compartmentId);
+    let created: RunRecord | null = null;
     const { id, replayed } = await this.store.idempotent('createJobRun', retryToken, bodyHash(input), async (tx) => {
       const id = newOcid(RESOURCE_TYPES.jobRun, this.identity.region);
       const env: Record<string, string> = {
@@ -155,7 +156,7 @@ export class RunsService {
         PROJECT_OCID: job.projectId,
         JOB_COMPARTMENT_OCID: job.compartmentId,
         JOB_RUN_COMPARTMENT_OCID: input.compartmentId,
-        PROJECT_COMPARTMENT_OCID: project?.compartmentId ?? job.compartmentId,
+        PROJECT_COMPARTMENT_OCID: projectCompartmentId,
         TENANCY_OCID: this.identity.tenancyId,
         JOB_ARTIFACT_FILE_NAME: job.artifact!.fileName,
       };
@@ -204,11 +205,25 @@ export class RunsService {
       };
       await this.store.insertRun(tx, rec);
       await this.store.insertEvent(tx, E.accepted(rec));
+      created = rec;
       return id;
     });
-    const run = await this.getRecord(id);
-    if (!replayed) this.scheduler.enqueue({ id, needs: run.launch.resources });
-    return run;
+    if (replayed || !created) return this.get(id);
+    const run: RunRecord = created;
+    this.scheduler.enqueue({ id, needs: run.launch.resources });
+    return this.present(run);
+  }
+
+  /** A project's compartment never changes (there is no change-compartment operation yet): cached. */
+  private readonly projectCompartments = new Map<string, string>();
+  private async projectCompartment(projectId: string, fallback: string): Promise<string> {
+    let c = this.projectCompartments.get(projectId);
+    if (!c) {
+      c = (await this.store.getProject(projectId))?.compartmentId ?? fallback;
+      if (this.projectCompartments.size > 10_000) this.projectCompartments.clear();
+      this.projectCompartments.set(projectId, c);
+    }
+    return c;
   }
 
   private async getRecord(id: string): Promise<RunRecord> {
@@ -339,13 +354,12 @@ export class RunsService {
       this.scheduler.release(id);
       return;
     }
-    const job = await this.store.getJob(claimed.jobId);
     let launched;
     try {
-      if (!job?.artifact) throw new Error('the job artifact is missing');
       launched = await this.executor.start({
         runId: id,
-        artifactPath: this.jobs.artifactPath(job),
+        // The artifact is immutable, so its path follows from the job and the file name frozen in the run.
+        artifactPath: this.jobs.artifactPathOf(claimed.jobId, claimed.launch.artifactFileName),
         artifactFileName: claimed.launch.artifactFileName,
         entrypoint: claimed.launch.entrypoint,
         args: claimed.launch.args,
@@ -366,14 +380,13 @@ export class RunsService {
       return;
     }
     this.logs.attach(id, launched.logFiles);
-    await this.running(id, launched.handle, true);
+    await this.running(claimed, launched.handle, true);
   }
 
   /** Records a live process for the run (fresh start or re-attach) and watches it to the end. */
-  private async running(id: string, handle: ExecutorHandle, fresh: boolean): Promise<void> {
+  private async running(run: RunRecord, handle: ExecutorHandle, fresh: boolean): Promise<void> {
+    const id = run.id;
     const now = this.clock.now();
-    const run = await this.store.getRun(id);
-    if (!run) return;
     const deadline = now + run.launch.maximumRuntimeInMinutes * 60_000;
     const started = await this.store.transitionRun(
       id,
@@ -403,7 +416,7 @@ export class RunsService {
 
   /** The run's main process ended: capture the last output, settle the state, free the resources. */
   async onExit(id: string, handle: ExecutorHandle, status: ExitStatus, error?: string): Promise<void> {
-    this.logs.finish(id, this.executor.logFiles(handle));
+    await this.logs.finish(id, this.executor.logFiles(handle));
     const run = await this.store.getRun(id);
     if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') {
       this.scheduler.release(id);
@@ -469,7 +482,7 @@ export class RunsService {
       this.scheduler.occupy(run.id, run.launch.resources);
       const state = await this.executor.recover(handle);
       this.logs.attach(run.id, this.executor.logFiles(handle));
-      if (state.state === 'running') await this.running(run.id, handle, false);
+      if (state.state === 'running') await this.running(run, handle, false);
       else await this.onExit(run.id, handle, state.status);
     }
   }
