@@ -211,7 +211,8 @@ export class RunsService {
     if (replayed || !created) return this.get(id);
     const run: RunRecord = created;
     this.scheduler.enqueue({ id, needs: run.launch.resources });
-    return this.present(run);
+    // Returned as accepted, like OCI: no queue position yet (computing it is O(queue) right after a change).
+    return run;
   }
 
   /** A project's compartment never changes (there is no change-compartment operation yet): cached. */

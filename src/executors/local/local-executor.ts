@@ -1,10 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsc, promises as fsp, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { constants as fsc, existsSync, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
 import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered } from '../executor.js';
 import { archiveKindOf, extractArchive, type ArchiveLimits } from './archive.js';
-import { isAlive, isSameProcessAlive, killGroup, processStartTime } from './proc.js';
+import { isAlive, isSameProcessAlive, killGroup } from './proc.js';
+import type { SpawnRequest } from './spawner-main.js';
 import { which } from './which.js';
 
 export interface LocalExecutorOptions {
@@ -48,7 +50,6 @@ const HANDLE_FILE = 'handle.json';
 
 export class LocalExecutor implements Executor {
   readonly name = 'local';
-  private readonly children = new Map<number, ChildProcess>();
   private readonly commands: { python: string | null; bash: string | null; java: string | null; setsid: string; sh: string };
   private closed = false;
 
@@ -127,36 +128,77 @@ export class LocalExecutor implements Executor {
       await fsp.chmod(target, 0o755);
     }
     const argv = [...this.argvFor(target), ...req.args];
-    const stdoutPath = path.join(runDir, 'stdout.log');
-    const stderrPath = path.join(runDir, 'stderr.log');
     // Files, not pipes: the run never blocks on a slow or dead server, and the output survives a restart.
-    const out = openSync(stdoutPath, 'a');
-    const err = openSync(stderrPath, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(this.commands.sh, ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, ...argv], {
-        cwd: work,
-        env: { ...req.env, SETSID_BIN: this.commands.setsid },
-        detached: true,
-        stdio: ['ignore', out, err],
-      });
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
-    const pid = child.pid;
-    if (pid === undefined) {
-      const e = await new Promise<Error>((resolve) => child.once('error', resolve));
-      throw new Error(`could not start the supervisor: ${e.message}`);
-    }
+    const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
+    const { pid, startTime } = await this.spawnSupervisor({
+      file: this.commands.sh,
+      args: ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, ...argv],
+      cwd: work,
+      env: { ...req.env, SETSID_BIN: this.commands.setsid },
+      stdout: logFiles.stdout,
+      stderr: logFiles.stderr,
+      handleFile: path.join(runDir, HANDLE_FILE),
+      runDir,
+    });
+    const handle: LocalHandle = { runDir, pid, startTime };
+    return { handle: handle as unknown as ExecutorHandle, logFiles };
+  }
+
+  // ---- the spawner process (see spawner-main.ts for why) ----
+  private spawner: ChildProcess | null = null;
+  private nextRequest = 1;
+  private readonly requests = new Map<number, { resolve: (v: { pid: number; startTime: number }) => void; reject: (e: Error) => void }>();
+  /** Supervisors the current spawner started and has not yet seen exit, with who waits for them. */
+  private readonly live = new Map<number, (() => void)[]>();
+
+  private ensureSpawner(): ChildProcess {
+    if (this.spawner) return this.spawner;
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const js = path.join(here, 'spawner-main.js');
+    const entry = existsSync(js) ? js : path.join(here, 'spawner-main.ts');
+    const child = fork(entry, [], {
+      execArgv: entry.endsWith('.ts') ? ['--import', 'tsx'] : [],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    child.on('message', (m: { t: string; id?: number; pid?: number; startTime?: number; message?: string }) => {
+      if (m.t === 'exit') {
+        const waiters = this.live.get(m.pid!);
+        this.live.delete(m.pid!);
+        for (const w of waiters ?? []) w();
+        return;
+      }
+      const req = this.requests.get(m.id!);
+      if (!req) return;
+      this.requests.delete(m.id!);
+      if (m.t === 'spawned') {
+        this.live.set(m.pid!, []);
+        req.resolve({ pid: m.pid!, startTime: m.startTime! });
+      } else {
+        req.reject(new Error(`could not start the supervisor: ${m.message}`));
+      }
+    });
+    child.once('exit', () => {
+      // The spawner died: its supervisors live on (reparented); waiters fall back to polling pid + start time.
+      if (this.spawner === child) this.spawner = null;
+      for (const [, waiters] of this.live) for (const w of waiters) w();
+      this.live.clear();
+      for (const [, r] of this.requests) r.reject(new Error('the spawner process exited'));
+      this.requests.clear();
+    });
     child.unref();
-    const startTime = processStartTime(pid);
-    this.children.set(pid, child);
-    child.once('exit', () => this.children.delete(pid));
-    const handle: LocalHandle = { runDir, pid, startTime: startTime ?? -1 };
-    // Written before start() returns: if the server dies before the database has the handle, find() has it.
-    writeFileSync(path.join(runDir, HANDLE_FILE), JSON.stringify(handle));
-    return { handle: handle as unknown as ExecutorHandle, logFiles: this.logFiles(handle as unknown as ExecutorHandle) };
+    (child as unknown as { channel?: { unref(): void } }).channel?.unref();
+    this.spawner = child;
+    return child;
+  }
+
+  private spawnSupervisor(m: Omit<SpawnRequest, 't' | 'id'>): Promise<{ pid: number; startTime: number }> {
+    const spawner = this.ensureSpawner();
+    const id = this.nextRequest++;
+    return new Promise((resolve, reject) => {
+      this.requests.set(id, { resolve, reject });
+      spawner.send({ t: 'spawn', id, ...m } satisfies SpawnRequest);
+    });
   }
 
   private readExit(runDir: string): ExitStatus {
@@ -173,17 +215,14 @@ export class LocalExecutor implements Executor {
 
   async wait(h: ExecutorHandle): Promise<ExitStatus> {
     const handle = h as unknown as LocalHandle;
-    const child = this.children.get(handle.pid);
-    if (child && child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    } else if (!child) {
-      // Not our child (re-attached after a restart): poll its liveness by pid + start time.
-      const every = this.opts.recoverPollMs ?? 200;
-      while (!this.closed && isSameProcessAlive(handle.pid, handle.startTime)) {
-        await new Promise((r) => setTimeout(r, every).unref());
-      }
-      if (this.closed) return new Promise(() => {}); // shutting down: never settle
+    const waiters = this.live.get(handle.pid);
+    if (waiters) await new Promise<void>((resolve) => waiters.push(resolve));
+    // Not (or no longer) reported by the spawner, e.g. re-attached after a restart: poll pid + start time.
+    const every = this.opts.recoverPollMs ?? 200;
+    while (!this.closed && isSameProcessAlive(handle.pid, handle.startTime)) {
+      await new Promise((r) => setTimeout(r, every).unref());
     }
+    if (this.closed) return new Promise(() => {}); // shutting down: never settle
     return this.readExit(handle.runDir);
   }
 
@@ -243,6 +282,8 @@ export class LocalExecutor implements Executor {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.children.clear();
+    const sp = this.spawner;
+    this.spawner = null;
+    if (sp?.connected) sp.disconnect();
   }
 }
