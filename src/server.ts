@@ -76,6 +76,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     javaCommand: cfg.javaCommand,
     archiveLimits,
     keepWorkDirs: cfg.keepWorkDirs,
+    supervisor: cfg.supervisor,
   });
   const logs = new LogService(runsDir);
   const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());

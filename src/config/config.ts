@@ -50,6 +50,8 @@ export const ConfigSchema = Type.Object(
     archiveMaxEntries: Type.Integer({ minimum: 1, default: 100_000 }),
     archiveMaxTotalBytes: Type.Integer({ minimum: 1, default: 8 * 1024 ** 3 }),
     archiveMaxRatio: Type.Number({ minimum: 1, default: 200 }),
+    /** Run supervisor: the native one built by npm run build (falls back to sh when it was not built), or sh. */
+    supervisor: Type.Union([Type.Literal('native'), Type.Literal('sh')], { default: 'native' }),
     /** Keep each run's working directory after it ends (logs are always kept). */
     keepWorkDirs: Type.Boolean({ default: false }),
     capacity: Type.Object(

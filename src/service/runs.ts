@@ -444,6 +444,10 @@ export class RunsService {
       to = 'FAILED';
       patch = { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedExit(status.exitCode) };
       event = E.failed;
+    } else if (status.signal !== null) {
+      to = 'FAILED';
+      patch = { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedSignal(status.signal) };
+      event = E.failed;
     } else {
       to = 'FAILED';
       patch = { ...base, outcomeReason: 'lost', lifecycleDetails: error ? `${DETAILS.lost} (${error})` : DETAILS.lost };

@@ -1,10 +1,13 @@
-import { test, after, before } from 'node:test';
+import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
 
+// The same behaviours with both run supervisors: the native one (supervisor.c) and the POSIX sh fallback.
+for (const supervisor of ['native', 'sh'] as const) {
+describe(`${supervisor} supervisor`, () => {
 let s: TestServer;
 before(async () => {
-  s = await startServer();
+  s = await startServer({ env: { DSJOBS_SUPERVISOR: supervisor } });
 });
 after(async () => {
   await s.close();
@@ -38,3 +41,32 @@ test('a failing .sh job ends FAILED with OCI exit-code details', async () => {
   assert.equal(done.lifecycleDetails, 'Job run artifact execution failed with exit code 21.');
   assert.equal(done.exitCode, 21);
 });
+
+test('a run killed by a signal ends FAILED naming the signal, not an exit code', async () => {
+  const job = await createJob(s, 'sig.sh', 'echo dying\nkill -KILL $$\n');
+  const done = await waitForRun(s.api, (await startRun(s, job)).id);
+  assert.equal(done.lifecycleState, 'FAILED');
+  if (supervisor === 'native') {
+    assert.equal(done.lifecycleDetails, 'Job run artifact execution failed: the process was killed by signal SIGKILL.');
+    assert.equal(done.exitCode ?? null, null);
+  } else {
+    // A shell reports a death by signal N as 128+N.
+    assert.equal(done.lifecycleDetails, 'Job run artifact execution failed with exit code 137.');
+  }
+});
+
+test('cancel: SIGTERM reaches the whole run, which cleans up and ends CANCELED', async () => {
+  const job = await createJob(s, 'trap.sh', "trap 'echo got TERM; exit 0' TERM\necho ready\nwhile true; do sleep 0.05; done\n");
+  const run = await startRun(s, job);
+  for (let i = 0; i < 400; i++) {
+    if ((await readLogs(s, run.id)).some((l) => l.message === 'ready')) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await s.api.cancelJobRun(run.id);
+  const done = await waitForRun(s.api, run.id);
+  assert.equal(done.lifecycleState, 'CANCELED');
+  // bash may add 'Terminated' for its sleep child, which got the same SIGTERM: the group was signalled.
+  assert.deepEqual((await readLogs(s, run.id)).map((l) => l.message).slice(0, 2), ['ready', 'got TERM']);
+});
+});
+}

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { constants as fsc, existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { accessSync, constants as fsc, constants as fsConstants, existsSync, promises as fsp, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
 import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered } from '../executor.js';
@@ -17,6 +18,7 @@ export interface LocalExecutorOptions {
   javaCommand: string;
   archiveLimits: ArchiveLimits;
   keepWorkDirs: boolean;
+  supervisor?: 'native' | 'sh';
   /** How often a re-attached run (one this process did not spawn) is checked for exit. */
   recoverPollMs?: number;
 }
@@ -50,7 +52,15 @@ const HANDLE_FILE = 'handle.json';
 
 export class LocalExecutor implements Executor {
   readonly name = 'local';
-  private readonly commands: { python: string | null; bash: string | null; java: string | null; setsid: string; sh: string };
+  private readonly commands: {
+    python: string | null;
+    bash: string | null;
+    java: string | null;
+    setsid: string;
+    sh: string;
+    /** The native supervisor (supervisor.c, built by npm run build); null: the sh supervisor is used. */
+    supervisor: string | null;
+  };
   private closed = false;
 
   constructor(private readonly opts: LocalExecutorOptions) {
@@ -63,6 +73,7 @@ export class LocalExecutor implements Executor {
       java: which(opts.javaCommand),
       setsid,
       sh,
+      supervisor: opts.supervisor === 'sh' ? null : nativeSupervisor(),
     };
   }
 
@@ -130,11 +141,12 @@ export class LocalExecutor implements Executor {
     const argv = [...this.argvFor(target), ...req.args];
     // Files, not pipes: the run never blocks on a slow or dead server, and the output survives a restart.
     const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
+    const native = this.commands.supervisor;
     const { pid, startTime } = await this.spawnSupervisor({
-      file: this.commands.sh,
-      args: ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, ...argv],
+      file: native ?? this.commands.sh,
+      args: native ? [runDir, ...argv] : ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, ...argv],
       cwd: work,
-      env: { ...req.env, SETSID_BIN: this.commands.setsid },
+      env: native ? req.env : { ...req.env, SETSID_BIN: this.commands.setsid },
       stdout: logFiles.stdout,
       stderr: logFiles.stderr,
       handleFile: path.join(runDir, HANDLE_FILE),
@@ -203,11 +215,7 @@ export class LocalExecutor implements Executor {
 
   private readExit(runDir: string): ExitStatus {
     try {
-      const text = readFileSync(path.join(runDir, EXIT_FILE), 'utf8');
-      // A status without its newline was cut short mid-write: unknown, never success.
-      if (!text.endsWith('\n')) return { exitCode: null, signal: null };
-      const code = Number(text.trim());
-      return Number.isInteger(code) ? { exitCode: code, signal: null } : { exitCode: null, signal: null };
+      return parseExitStatus(readFileSync(path.join(runDir, EXIT_FILE), 'utf8'));
     } catch {
       return { exitCode: null, signal: null };
     }
@@ -285,5 +293,27 @@ export class LocalExecutor implements Executor {
     const sp = this.spawner;
     this.spawner = null;
     if (sp?.connected) sp.disconnect();
+  }
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, n]) => [n as number, name]));
+
+/** "N\n" (exit code) or "signal N\n"; anything else, or a status cut short before its newline, is unknown. */
+export function parseExitStatus(text: string): ExitStatus {
+  if (!text.endsWith('\n')) return { exitCode: null, signal: null };
+  const m = /^(?:(\d+)|signal (\d+))\n$/.exec(text);
+  if (!m) return { exitCode: null, signal: null };
+  if (m[1] !== undefined) return { exitCode: Number(m[1]), signal: null };
+  const n = Number(m[2]);
+  return { exitCode: null, signal: SIGNAL_NAMES.get(n) ?? `signal ${n}` };
+}
+
+function nativeSupervisor(): string | null {
+  const p = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dsjobs-supervisor');
+  try {
+    accessSync(p, fsConstants.X_OK);
+    return p;
+  } catch {
+    return null;
   }
 }
