@@ -75,6 +75,7 @@ export class LogService {
     const file = path.join(dir, LOG_FILE);
     let offset = this.startOffset(runId, since);
     const emitter = this.emitter;
+    const ingesters = this.ingesters;
     let skipping = since > 0;
     let carry: Buffer<ArrayBufferLike> = Buffer.alloc(0);
     const buf = Buffer.allocUnsafe(READ_CHUNK);
@@ -122,7 +123,9 @@ export class LogService {
       for (;;) {
         if (signal?.aborted) return;
         // Read the seal flag before reading data: if it was sealed then, everything is in the file already.
-        const sealed = readCheckpoint(dir).complete;
+        // A live ingester means not sealed; otherwise the checkpoint on disk says.
+        const live = ingesters.get(runId);
+        const sealed = live ? live.checkpoint.complete : readCheckpoint(dir).complete;
         const chunk = readMore();
         if (chunk && chunk.length > 0) {
           yield chunk;
