@@ -175,9 +175,29 @@ export class JobsService {
     return this.get(id);
   }
 
+  /**
+   * Jobs are read on every run creation and written rarely (and only here), so they are cached. A read that raced
+   * a write is not cached: `generation` counts invalidations, and a load only fills the cache if none happened
+   * while it ran.
+   */
+  private readonly cache = new Map<string, JobRecord>();
+  private generation = 0;
+
+  private invalidate(id: string): void {
+    this.generation++;
+    this.cache.delete(id);
+  }
+
   async get(id: string): Promise<JobRecord> {
+    const hit = this.cache.get(id);
+    if (hit) return hit;
+    const gen = this.generation;
     const j = await this.store.getJob(id);
     if (!j) throw notFound('Job', id);
+    if (gen === this.generation) {
+      if (this.cache.size >= 10_000) this.cache.clear();
+      this.cache.set(id, j);
+    }
     return j;
   }
 
@@ -198,6 +218,7 @@ export class JobsService {
       this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
     }
     checkStorageMounts(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    this.invalidate(id);
     const updated = await this.store.transaction(async (tx) => {
       const r = await this.store.updateJob(tx, id, job.version, {
         displayName: input.displayName,
@@ -217,6 +238,7 @@ export class JobsService {
       }
       return r;
     });
+    this.invalidate(id); // again: a read that overlapped the write must not stay cached
     if (!updated) throw new DsError('Conflict', `Job ${id} was changed concurrently; get it again and retry`);
     return updated;
   }
@@ -232,6 +254,7 @@ export class JobsService {
         `Job ${id} has ${active.length} active job run(s); cancel them first or delete with deleteRelatedJobRuns=true`,
       );
     }
+    this.invalidate(id);
     const updated = await this.store.transaction(async (tx) => {
       const r = await this.store.updateJob(tx, id, job.version, { lifecycleState: 'DELETED', lifecycleDetails: null });
       if (r) {
@@ -244,6 +267,7 @@ export class JobsService {
       }
       return r;
     });
+    this.invalidate(id); // again: a read that overlapped the write must not stay cached
     if (!updated) throw new DsError('Conflict', `Job ${id} was changed concurrently; get it again and retry`);
     if (opts.deleteRelatedJobRuns && this.hooks) {
       for (const runId of active) await this.hooks.cancelRun(runId);
@@ -326,6 +350,7 @@ export class JobsService {
       const info: ArtifactInfo = { fileName, size, md5: md5.digest('base64'), time: iso(this.clock.now()) };
       const final = path.join(dir, fileName);
       await fsp.rename(tmp, final);
+      this.invalidate(id);
       const updated = await this.store.transaction(async (tx) => {
         const r = await this.store.updateJob(tx, id, job.version, {
           artifact: info,
@@ -342,6 +367,7 @@ export class JobsService {
         }
         return r;
       });
+      this.invalidate(id); // again: a read that overlapped the write must not stay cached
       if (!updated) {
         // Another upload won the race; ours is discarded (the artifact stays the first one).
         const now = await this.get(id);
