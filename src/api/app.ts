@@ -68,6 +68,8 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     // One line per request at info would drown the server log at 2,000 requests/s: requests are not logged.
     logController: new LogController({ disableRequestLogging: true } as never),
     bodyLimit: 10 * 1024 * 1024,
+    // On shutdown, end open connections too: a client following a long run's logs must not hold the server up.
+    forceCloseConnections: true,
     ajv: {
       customOptions: {
         // Unknown fields are errors where a schema says so, never silently dropped.

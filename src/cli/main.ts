@@ -226,7 +226,7 @@ export function buildCli(): Command {
     .option('--block-storage <gb>', 'block storage in GB (50-1024)')
     .option('--env <NAME=VALUE>', 'environment variable (repeatable)', collect)
     .option('--args <string>', 'command line arguments, one string split as a shell would')
-    .option('--max-runtime <duration>', 'maximum runtime: 90, 30m, 2h, 1d')
+    .option('--max-runtime <duration>', 'maximum runtime: minutes (90) or 45s, 30m, 2h, 1d')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
@@ -272,9 +272,16 @@ export function buildCli(): Command {
         };
       }
       if (!artifact) throw new UsageError('the spec names no local artifact (scriptPathURI); pass --artifact PATH');
-      await fsp.access(artifact).catch(() => {
+      const st = await fsp.stat(artifact).catch(() => {
         throw new UsageError(`artifact ${artifact}: no such file or directory`);
       });
+      const jobEnv = ((details_.jobConfigurationDetails as { environmentVariables?: Record<string, string> } | undefined)
+        ?.environmentVariables ?? {}) as Record<string, string>;
+      if (st.isDirectory() && !jobEnv.JOB_RUN_ENTRYPOINT) {
+        throw new UsageError(
+          `artifact ${artifact} is a directory: --entrypoint FILE (JOB_RUN_ENTRYPOINT, relative to the directory) must name the file to run`,
+        );
+      }
       details_.compartmentId ??= compartmentId;
       details_.projectId = o.project ?? details_.projectId ?? (await defaultProject(api, compartmentId));
       const created = await api.createJob(details_ as never);
@@ -462,6 +469,10 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof DsJobsError) err(`error: ${e.code}: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
     else if (e instanceof UsageError || e instanceof JobSpecError) err(`error: ${e.message}`);
     else if ((e as Error)?.name === 'ConfigError') err(`error: ${(e as Error).message}`);
+    else if (['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '')) {
+      const x = e as NodeJS.ErrnoException;
+      err(`error: ${x.path ?? ''}: ${x.code === 'ENOENT' ? 'no such file or directory' : x.message}`);
+    }
     else err(`error: ${(e as Error)?.stack ?? e}`);
     process.exitCode = 2;
   }

@@ -1,5 +1,6 @@
 import { invalid } from './errors.js';
 import { checkArgs, checkEnv, checkEnvSize } from './env-policy.js';
+import { ShellWordsError, splitShellWords } from './shell-words.js';
 
 /** Wire shapes of the job's configuration (OCI DefaultJobConfigurationDetails and infrastructure details). */
 export interface JobConfigurationDetails {
@@ -31,6 +32,14 @@ export function checkJobConfiguration(c: JobConfigurationDetails | null | undefi
   checkEnv(c.environmentVariables, `${field}.environmentVariables`);
   if (c.environmentVariables) checkEnvSize(c.environmentVariables, `${field}.environmentVariables`);
   checkArgs(c.commandLineArguments, `${field}.commandLineArguments`);
+  if (c.commandLineArguments) {
+    try {
+      splitShellWords(c.commandLineArguments);
+    } catch (e) {
+      if (e instanceof ShellWordsError) throw invalid(`${field}.commandLineArguments`, e.message);
+      throw e;
+    }
+  }
   checkMaxRuntime(c.maximumRuntimeInMinutes, `${field}.maximumRuntimeInMinutes`);
 }
 

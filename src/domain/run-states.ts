@@ -49,6 +49,13 @@ export function assertTransition(from: RunState, to: RunState): void {
   }
 }
 
+/** "90 minutes", or seconds for the fractional minutes dsjobs accepts ("5 seconds"). */
+export function formatMinutes(m: number): string {
+  if (Number.isInteger(m)) return `${m} minute${m === 1 ? '' : 's'}`;
+  const s = Math.round(m * 60);
+  return `${s} second${s === 1 ? '' : 's'}`;
+}
+
 /** lifecycleDetails texts as OCI writes them (reference §1.4), plus ours in the same style. */
 export const DETAILS = {
   bootstrapStarting: 'Job run bootstrap starting.',
@@ -59,8 +66,8 @@ export const DETAILS = {
   canceling: 'Job run cancellation in progress.',
   canceled: 'Job run canceled.',
   timeoutCanceling: (minutes: number) =>
-    `Job run exceeded its maximum runtime of ${minutes} minutes and is being stopped.`,
-  timeout: (minutes: number) => `Job run reached its maximum runtime of ${minutes} minutes and was stopped.`,
+    `Job run exceeded its maximum runtime of ${formatMinutes(minutes)} and is being stopped.`,
+  timeout: (minutes: number) => `Job run reached its maximum runtime of ${formatMinutes(minutes)} and was stopped.`,
   lost: 'Job run outcome could not be determined: its process ended while the server was down and left no exit status.',
   executorError: (msg: string) => `Job run could not be started: ${msg}`,
 } as const;

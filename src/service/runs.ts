@@ -124,9 +124,19 @@ export class RunsService {
     if (override) checkJobConfiguration(override, 'jobConfigurationOverrideDetails');
     checkStorageMounts(input.jobStorageMountConfigurationOverrideDetailsList, 'jobStorageMountConfigurationOverrideDetailsList');
     const infraOverride = input.jobInfrastructureConfigurationOverrideDetails ?? null;
+    const jobInfra = job.jobInfrastructureConfigurationDetails;
+    // An override naming another shape brings its own shape config (or none): the job's flex settings belong to
+    // the job's shape.
     const infra: JobInfrastructureConfigurationDetails = infraOverride
-      ? { ...job.jobInfrastructureConfigurationDetails, ...infraOverride }
-      : job.jobInfrastructureConfigurationDetails;
+      ? {
+          ...jobInfra,
+          ...infraOverride,
+          jobShapeConfigDetails:
+            infraOverride.shapeName && infraOverride.shapeName !== jobInfra.shapeName
+              ? infraOverride.jobShapeConfigDetails
+              : (infraOverride.jobShapeConfigDetails ?? jobInfra.jobShapeConfigDetails),
+        }
+      : jobInfra;
     if (infraOverride) checkInfrastructure(infra, 'jobInfrastructureConfigurationOverrideDetails');
     const resources = this.shapes.resolve(
       infra,

@@ -17,7 +17,7 @@ export class ShapesService {
     if (!fits(need, total)) {
       throw invalid(
         `${field}.shapeName`,
-        `${infra.shapeName} needs ${describe(need)} but this server has ${describe(total)} in all, so it could never run; pick a smaller shape (see GET /jobShapes)`,
+        `${infra.shapeName} needs ${describe(need)} but this server has ${describe(total)} in all, so it could never run; pick a smaller shape (GET /jobShapes) or, for a flex shape, fewer ocpus/memoryInGBs in jobShapeConfigDetails`,
       );
     }
     return need;

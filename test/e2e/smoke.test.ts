@@ -70,3 +70,52 @@ test('cancel: SIGTERM reaches the whole run, which cleans up and ends CANCELED',
 });
 });
 }
+
+describe('inputs checked where they are given', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  test('a job whose arguments cannot be split is refused at creation, naming the field', async () => {
+    await assert.rejects(createJob(s, 'q.sh', 'exit 0\n', { args: "x 'y" }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'InvalidParameter');
+      assert.match(e.message, /jobConfigurationDetails\.commandLineArguments: unterminated single quote/);
+      return true;
+    });
+  });
+
+  test("a run may move a flex-shaped job to a fixed shape: the job's shape config stays with the job", async () => {
+    const job = await createJob(s, 'f.sh', 'echo ok\n', { shape: 'VM.Standard.E4.Flex', ocpus: 1, memoryInGBs: 2 });
+    const run = await startRun(s, job, { shape: 'Local.Light' });
+    assert.equal(run.jobInfrastructureConfigurationDetails.shapeName, 'Local.Light');
+    assert.equal(run.jobInfrastructureConfigurationDetails.jobShapeConfigDetails ?? null, null);
+    assert.equal((await waitForRun(s.api, run.id)).lifecycleState, 'SUCCEEDED');
+  });
+});
+
+test('SIGTERM stops the server promptly even while a client follows a long run', async () => {
+  const s = await startServer();
+  try {
+    const job = await createJob(s, 'long.sh', 'echo started\nsleep 60\n');
+    const run = await startRun(s, job);
+    const follower = (async () => {
+      try {
+        for await (const _ of s.api.logs(run.id, { follow: true })) void _;
+      } catch {
+        /* the connection is cut by the shutdown */
+      }
+    })();
+    await waitForRun(s.api, run.id, (r) => r.lifecycleState === 'IN_PROGRESS');
+    const t0 = Date.now();
+    await s.kill('SIGTERM');
+    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+    assert.equal(s.proc.exitCode, 0);
+    await follower;
+  } finally {
+    await s.close();
+  }
+});
