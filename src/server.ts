@@ -79,6 +79,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     supervisor: cfg.supervisor,
   });
   const logs = new LogService(runsDir);
+  logs.onError = (runId, err) => log.error({ runId, err }, 'log capture failed; the run goes on, its raw output files remain');
   const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
   const projects = new ProjectsService(store, identity, systemClock);
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
@@ -87,6 +88,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   });
   const runs = new RunsService(store, identity, systemClock, jobs, shapes, executor, logs, {
     gracePeriodMs: cfg.gracePeriodMs,
+    log,
   });
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);

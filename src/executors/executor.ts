@@ -46,8 +46,11 @@ export interface Executor {
   find(runId: string): Promise<ExecutorHandle | null>;
   /** After a restart: is the run still going, or how did it end? */
   recover(handle: ExecutorHandle): Promise<Recovered>;
-  /** After the run ended: kill stragglers, release its workspace. Logs are kept. */
-  cleanup(handle: ExecutorHandle): Promise<void>;
+  /**
+   * After the run ended: kill stragglers (unless told not to: after a restart the run's group id may belong to
+   * someone else by now), release its workspace. Logs are kept.
+   */
+  cleanup(handle: ExecutorHandle, opts?: { killStragglers?: boolean }): Promise<void>;
   /** Log files for a handle (also after a restart). */
   logFiles(handle: ExecutorHandle): { stdout: string; stderr: string };
   /** Stops watching (server shutdown); runs keep going. */

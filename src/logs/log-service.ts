@@ -29,9 +29,20 @@ export class LogService {
   attach(runId: string, files: { stdout: string; stderr: string }): void {
     if (this.ingesters.has(runId)) return;
     const dir = this.dir(runId);
-    mkdirSync(dir, { recursive: true });
-    this.ingesters.set(runId, new RunLogIngester(dir, files, this.emitter, runId));
+    try {
+      mkdirSync(dir, { recursive: true });
+      const ing = new RunLogIngester(dir, files, this.emitter, runId);
+      ing.onError = (e) => this.onError(runId, e);
+      if (ing.error) this.onError(runId, ing.error);
+      this.ingesters.set(runId, ing);
+    } catch (e) {
+      // No capture (e.g. out of file descriptors or disk): the run itself goes on; its raw output files remain.
+      this.onError(runId, e as Error);
+    }
   }
+
+  /** Where capture problems are reported (the server wires its logger here). */
+  onError: (runId: string, e: Error) => void = () => {};
 
   /** The run's processes are gone: capture the rest and seal the log so followers end. */
   async finish(runId: string, files?: { stdout: string; stderr: string }): Promise<void> {

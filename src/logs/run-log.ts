@@ -152,20 +152,32 @@ export class RunLogIngester {
    * cannot starve the API or other runs. Returns whether more may be waiting.
    */
   pump(final = false): boolean {
-    if (this.closed || this.cp.complete) return false;
+    if (this.closed || this.cp.complete || this.error) return false;
     let wrote = false;
     let more = false;
-    for (let i = 0; i < 8; i++) {
-      const a = this.drain('stdout', final);
-      const b = this.drain('stderr', final);
-      wrote ||= a || b;
-      if (!a && !b) break;
-      if (i === 7) more = true;
+    try {
+      for (let i = 0; i < 8; i++) {
+        const a = this.drain('stdout', final);
+        const b = this.drain('stderr', final);
+        wrote ||= a || b;
+        if (!a && !b) break;
+        if (i === 7) more = true;
+      }
+    } catch (e) {
+      // A full disk, or a run sabotaging its own directory, must not take the server down: capture stops for
+      // this run (its raw stdout/stderr files stay), the run goes on, and the error is reported.
+      this.error = e as Error;
+      this.onError?.(this.error);
+      more = false;
     }
     if (wrote) this.emitter.emit(this.key);
     if (more && !final) this.schedule();
     return more;
   }
+
+  /** Set when capture failed; the log then ends where the failure happened. */
+  error: Error | null = null;
+  onError: ((e: Error) => void) | null = null;
 
   private drain(stream: 'stdout' | 'stderr', final: boolean): boolean {
     const fd = this.open(stream);
@@ -259,7 +271,12 @@ export class RunLogIngester {
     while (this.pump(true)) await new Promise((r) => setImmediate(r));
     if (this.closed) return;
     this.cp.complete = true;
-    writeCheckpoint(this.dir, this.cp);
+    try {
+      writeCheckpoint(this.dir, this.cp);
+    } catch (e) {
+      this.error ??= e as Error;
+      this.onError?.(e as Error);
+    }
     this.emitter.emit(this.key);
     this.close();
   }

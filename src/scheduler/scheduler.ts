@@ -43,9 +43,18 @@ export class Scheduler implements SchedulerPort {
   ) {}
 
   async start(): Promise<void> {
-    await this.lifecycle.recover();
+    // No admission until every surviving run is counted again: otherwise a queued run could start into capacity
+    // that a not-yet-recovered live run still holds.
+    this.recovering = true;
+    try {
+      await this.lifecycle.recover();
+    } finally {
+      this.recovering = false;
+    }
     this.kick();
   }
+
+  private recovering = false;
 
   stop(): void {
     this.stopped = true;
@@ -117,7 +126,7 @@ export class Scheduler implements SchedulerPort {
   // ---- admission ----
   /** Coalesces bursts of changes (hundreds of creates in one tick) into one admission pass. */
   private kick(): void {
-    if (this.scheduled || this.stopped) return;
+    if (this.scheduled || this.stopped || this.recovering) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;

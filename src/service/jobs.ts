@@ -307,6 +307,24 @@ export class JobsService {
       body.resume();
       throw new DsError('PayloadTooLarge', `content-length: artifacts are limited to ${this.limits.maxArtifactBytes} bytes`);
     }
+    // One upload per job at a time: a concurrent second one is refused before it can touch the artifact's file
+    // (two uploads of the same file name once left the loser's bytes on disk under the winner's checksum).
+    if (this.uploading.has(id)) {
+      body.resume();
+      throw new DsError('Conflict', `Job ${id} is already receiving its artifact; job artifacts are immutable`);
+    }
+    this.uploading.add(id);
+    try {
+      return await this.storeArtifact(job, fileName, body);
+    } finally {
+      this.uploading.delete(id);
+    }
+  }
+
+  private readonly uploading = new Set<string>();
+
+  private async storeArtifact(job: JobRecord, fileName: string, body: Readable): Promise<JobRecord> {
+    const id = job.id;
     const dir = path.join(this.artifactsDir, id);
     await fsp.mkdir(dir, { recursive: true });
     const tmp = path.join(dir, `.upload-${randomUUID()}`);

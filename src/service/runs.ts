@@ -93,7 +93,7 @@ export class RunsService {
     private readonly shapes: ShapesService,
     private readonly executor: Executor,
     private readonly logs: LogService,
-    private readonly opts: { gracePeriodMs: number },
+    private readonly opts: { gracePeriodMs: number; log?: { error(obj: unknown, msg: string): void } },
   ) {}
 
   // ---------------------------------------------------------------- API use cases
@@ -360,8 +360,9 @@ export class RunsService {
       'ACCEPTED',
       { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: { pending: true } },
       null,
+      { unclaimed: true },
     );
-    if (!claimed || claimed.handle === null) {
+    if (!claimed) {
       this.scheduler.release(id);
       return;
     }
@@ -419,57 +420,82 @@ export class RunsService {
     } else if (current!.deadlineMs !== null) {
       this.scheduler.setDeadline(id, current!.deadlineMs);
     }
-    this.executor.wait(handle).then(
-      (status) => this.onExit(id, handle, status),
-      (e) => this.onExit(id, handle, { exitCode: null, signal: null }, (e as Error).message),
-    );
+    this.executor
+      .wait(handle)
+      .then(
+        (status) => this.onExit(id, handle, status),
+        (e) => this.onExit(id, handle, { exitCode: null, signal: null }, { error: (e as Error).message }),
+      )
+      .catch((e) => this.opts.log?.error({ err: e, runId: id }, 'settling a finished job run failed'));
   }
 
   /** The run's main process ended: capture the last output, settle the state, free the resources. */
-  async onExit(id: string, handle: ExecutorHandle, status: ExitStatus, error?: string): Promise<void> {
-    await this.logs.finish(id, this.executor.logFiles(handle));
-    const run = await this.store.getRun(id);
-    if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') {
+  /**
+   * The run's main process ended (or, with no handle, nothing of it can be found): free what it held, capture the
+   * last output, and settle the state. `stragglers`: whether processes left in its group may be killed — not after
+   * a restart, when the group id may have been reused by now.
+   */
+  async onExit(
+    id: string,
+    handle: ExecutorHandle | null,
+    status: ExitStatus,
+    opts: { error?: string; stragglers?: boolean } = {},
+  ): Promise<void> {
+    try {
+      // Kill what the run left behind first: a background writer must not keep the final drain going forever.
+      if (handle) await this.executor.cleanup(handle, { killStragglers: opts.stragglers ?? true }).catch(() => {});
+      if (handle) await this.logs.finish(id, this.executor.logFiles(handle));
+      else this.logs.seal(id);
+      // Compare-and-set from the state just read; if a cancel or deadline moved it meanwhile, read and decide again.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const run = await this.store.getRun(id);
+        if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') break;
+        const { to, patch, event } = this.outcome(run, status, opts.error);
+        if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event)) {
+          const job = await this.store.getJob(run.jobId);
+          if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);
+          break;
+        }
+      }
+    } finally {
+      this.scheduler.setDeadline(id, null);
+      this.scheduler.setKillTimer(id, null);
       this.scheduler.release(id);
-      return;
     }
-    const now = iso(this.clock.now());
-    const base: RunPatch = { timeFinished: now, exitCode: status.exitCode, exitSignal: status.signal, killAtMs: null, deadlineMs: null };
-    let to: RunState;
-    let patch: RunPatch;
-    let event: (r: RunRecord) => EventInput;
+  }
+
+  private outcome(run: RunRecord, status: ExitStatus, error?: string): { to: RunState; patch: RunPatch; event: (r: RunRecord) => EventInput } {
+    const base: RunPatch = {
+      timeFinished: iso(this.clock.now()),
+      exitCode: status.exitCode,
+      exitSignal: status.signal,
+      killAtMs: null,
+      deadlineMs: null,
+    };
     if (run.lifecycleState === 'CANCELING' && run.stopReason === 'timeout') {
-      to = 'FAILED';
-      patch = { ...base, outcomeReason: 'timeout', lifecycleDetails: DETAILS.timeout(run.launch.maximumRuntimeInMinutes) };
-      event = E.timeout;
-    } else if (run.lifecycleState === 'CANCELING') {
-      to = 'CANCELED';
-      patch = { ...base, outcomeReason: 'canceled', lifecycleDetails: DETAILS.canceled };
-      event = E.cancelEnd;
-    } else if (status.exitCode === 0) {
-      to = 'SUCCEEDED';
-      patch = { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.succeeded };
-      event = E.succeeded;
-    } else if (status.exitCode !== null) {
-      to = 'FAILED';
-      patch = { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedExit(status.exitCode) };
-      event = E.failed;
-    } else if (status.signal !== null) {
-      to = 'FAILED';
-      patch = { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedSignal(status.signal) };
-      event = E.failed;
-    } else {
-      to = 'FAILED';
-      patch = { ...base, outcomeReason: 'lost', lifecycleDetails: error ? `${DETAILS.lost} (${error})` : DETAILS.lost };
-      event = E.failed;
+      return {
+        to: 'FAILED',
+        patch: { ...base, outcomeReason: 'timeout', lifecycleDetails: DETAILS.timeout(run.launch.maximumRuntimeInMinutes) },
+        event: E.timeout,
+      };
     }
-    await this.store.transitionRun(id, [run.lifecycleState], to, patch, event);
-    this.scheduler.setDeadline(id, null);
-    this.scheduler.setKillTimer(id, null);
-    this.scheduler.release(id);
-    await this.executor.cleanup(handle).catch(() => {});
-    const job = await this.store.getJob(run.jobId);
-    if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);
+    if (run.lifecycleState === 'CANCELING') {
+      return { to: 'CANCELED', patch: { ...base, outcomeReason: 'canceled', lifecycleDetails: DETAILS.canceled }, event: E.cancelEnd };
+    }
+    if (status.exitCode === 0) {
+      return { to: 'SUCCEEDED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.succeeded }, event: E.succeeded };
+    }
+    if (status.exitCode !== null) {
+      return { to: 'FAILED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedExit(status.exitCode) }, event: E.failed };
+    }
+    if (status.signal !== null) {
+      return { to: 'FAILED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedSignal(status.signal) }, event: E.failed };
+    }
+    return {
+      to: 'FAILED',
+      patch: { ...base, outcomeReason: 'lost', lifecycleDetails: error ? `${DETAILS.lost} (${error})` : DETAILS.lost },
+      event: E.failed,
+    };
   }
 
   /**
@@ -490,7 +516,8 @@ export class RunsService {
           await this.store.transitionRun(run.id, ['ACCEPTED'], 'ACCEPTED', { handle: null, executor: null, lifecycleDetails: null }, null);
           this.scheduler.enqueue({ id: run.id, needs: run.launch.resources });
         } else {
-          await this.onExit(run.id, { runDir: '' }, { exitCode: null, signal: null });
+          // Started (or being stopped) but no process was ever recorded: nothing to clean up, the outcome is unknown.
+          await this.onExit(run.id, null, { exitCode: null, signal: null });
         }
         continue;
       }
@@ -498,7 +525,7 @@ export class RunsService {
       const state = await this.executor.recover(handle);
       this.logs.attach(run.id, this.executor.logFiles(handle));
       if (state.state === 'running') await this.running(run, handle, false);
-      else await this.onExit(run.id, handle, state.status);
+      else await this.onExit(run.id, handle, state.status, { stragglers: false });
     }
   }
 

@@ -490,18 +490,19 @@ test('artifact: upload validation, HEAD/GET headers, ranges, immutability', asyn
   assert.equal((await s.api.getJob(job.id)).artifactFileName, 'main.py');
 });
 
-test('artifact: concurrent uploads store exactly one artifact', async () => {
+for (const sameName of [false, true]) test(`artifact: concurrent uploads store exactly one artifact (${sameName ? 'same' : 'different'} file names)`, async () => {
   const projectId = await newProject();
   const job = await bareJob(projectId, 'race-job');
   const contents = ['a', 'b', 'c'].map((n) => Buffer.from(`echo ${n}\n`.repeat(20_000)));
-  const res = await Promise.all(contents.map((c, i) => upload(job.id, c, disposition(`race-${i}.sh`))));
+  const name = (i: number) => (sameName ? 'race.sh' : `race-${i}.sh`);
+  const res = await Promise.all(contents.map((c, i) => upload(job.id, c, disposition(name(i)))));
   const winners = res.map((r, i) => (r.status === 200 ? i : -1)).filter((i) => i >= 0);
   assert.equal(winners.length, 1, res.map((r) => `${r.status} ${r.bytes.toString()}`).join(' | '));
   for (const r of res) if (r.status !== 200) assertError(r, 409, 'Conflict');
   const w = winners[0];
   const j = await s.api.getJob(job.id);
   assert.equal(j.lifecycleState, 'ACTIVE');
-  assert.equal(j.artifactFileName, `race-${w}.sh`);
+  assert.equal(j.artifactFileName, name(w));
   const got = await call('GET', `/jobs/${job.id}/artifact/content`);
   assert.deepEqual(got.bytes, contents[w], 'the stored bytes are the winner\'s');
   assert.equal(got.headers.get('content-md5'), createHash('md5').update(contents[w]).digest('base64'));

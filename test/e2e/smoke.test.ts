@@ -119,3 +119,31 @@ test('SIGTERM stops the server promptly even while a client follows a long run',
     await s.close();
   }
 });
+
+describe('what a run leaves behind and what it is given', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  test('a background writer left behind does not keep a finished run going: it is killed and the run ends', async () => {
+    const job = await createJob(s, 'bg.sh', "(while true; do echo spam; done) &\necho $! > bg.pid\nsleep 0.3\necho main done\n");
+    const run = await startRun(s, job);
+    const t0 = Date.now();
+    const done = await waitForRun(s.api, run.id, undefined, 15_000);
+    assert.equal(done.lifecycleState, 'SUCCEEDED');
+    assert.ok(Date.now() - t0 < 10_000, `ended after ${Date.now() - t0} ms`);
+    const logs = await readLogs(s, run.id);
+    assert.ok(logs.some((l) => l.message === 'main done'));
+  });
+
+  test('runs get a PATH, HOME and locale from the host, under their own variables', async () => {
+    const job = await createJob(s, 'env.sh', 'echo "path=${PATH:+set} home=${HOME:+set} mine=$MINE"\n', { env: { MINE: 'x', PATH: '/usr/bin:/bin' } });
+    const done = await waitForRun(s.api, (await startRun(s, job)).id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED');
+    assert.deepEqual((await readLogs(s, done.id)).map((l) => l.message), ['path=set home=set mine=x']);
+  });
+});

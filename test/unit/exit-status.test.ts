@@ -11,3 +11,22 @@ test('exit status files: codes, signals, and anything partial or odd is unknown 
     assert.deepEqual(parseExitStatus(bad), { exitCode: null, signal: null }, JSON.stringify(bad));
   }
 });
+
+test('the local executor refuses handles whose run directory is not under its runs dir', async () => {
+  const { LocalExecutor } = await import('../../src/executors/local/local-executor.js');
+  const { defaultArchiveLimits } = await import('../../src/executors/local/archive.js');
+  const ex = new LocalExecutor({
+    runsDir: '/tmp/dsjobs-unit-runs',
+    capacity: { cpus: 1, memoryInGBs: 1, gpus: 0 },
+    pythonCommand: 'python3',
+    bashCommand: 'bash',
+    javaCommand: 'java',
+    archiveLimits: defaultArchiveLimits,
+    keepWorkDirs: false,
+  });
+  for (const runDir of ['', '.', '/tmp', '/tmp/dsjobs-unit-runs', '/tmp/dsjobs-unit-runs/../etc']) {
+    await assert.rejects(ex.cleanup({ runDir, pid: 1, startTime: 0 }), /not under/, runDir);
+    assert.throws(() => ex.logFiles({ runDir }), /not under/, runDir);
+  }
+  await ex.close();
+});

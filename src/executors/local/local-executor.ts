@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
 import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered } from '../executor.js';
 import { archiveKindOf, extractArchive, type ArchiveLimits } from './archive.js';
-import { isAlive, isSameProcessAlive, killGroup } from './proc.js';
+import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup } from './proc.js';
 import type { SpawnRequest } from './spawner-main.js';
 import { which } from './which.js';
 
@@ -47,6 +47,16 @@ const SUPERVISOR = [
 ].join('\n');
 
 const EXIT_FILE = 'exit.status';
+
+/**
+ * What a process expects from its host and gets on an OCI job too: a PATH, a HOME, a locale, a temp dir. Taken
+ * from the server's own environment (nothing else of it leaks into runs); the job's and run's variables win.
+ */
+const BASE_ENV: Record<string, string> = Object.fromEntries(
+  ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR']
+    .map((k) => [k, process.env[k]] as const)
+    .filter((e): e is readonly [string, string] => typeof e[1] === 'string'),
+);
 const CHILD_PID_FILE = 'child.pid';
 const HANDLE_FILE = 'handle.json';
 
@@ -86,7 +96,7 @@ export class LocalExecutor implements Executor {
   }
 
   logFiles(handle: ExecutorHandle): { stdout: string; stderr: string } {
-    const dir = (handle as unknown as LocalHandle).runDir;
+    const dir = this.checked(handle).runDir;
     return { stdout: path.join(dir, 'stdout.log'), stderr: path.join(dir, 'stderr.log') };
   }
 
@@ -148,7 +158,7 @@ export class LocalExecutor implements Executor {
       file: native ?? this.commands.sh,
       args: native ? [runDir, ...argv] : ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, ...argv],
       cwd: work,
-      env: native ? req.env : { ...req.env, SETSID_BIN: this.commands.setsid },
+      env: native ? { ...BASE_ENV, ...req.env } : { ...BASE_ENV, ...req.env, SETSID_BIN: this.commands.setsid },
       stdout: logFiles.stdout,
       stderr: logFiles.stderr,
       handleFile: path.join(runDir, HANDLE_FILE),
@@ -282,12 +292,25 @@ export class LocalExecutor implements Executor {
     return { state: 'exited', status: this.readExit(handle.runDir) };
   }
 
-  async cleanup(h: ExecutorHandle): Promise<void> {
-    const handle = h as unknown as LocalHandle;
+  async cleanup(h: ExecutorHandle, opts: { killStragglers?: boolean } = {}): Promise<void> {
+    const handle = this.checked(h);
     const pgid = this.childPid(handle);
-    // The main process is gone; anything left in its group (background children) goes with it.
-    if (pgid !== null) killGroup(pgid, 'SIGKILL');
+    // The main process is gone; anything left in its group (background children) goes with it. After a restart
+    // the group id may have been reused: then only a group whose leader is provably the run's is killed.
+    if (pgid !== null && (opts.killStragglers !== false || isRunSessionLeader(pgid, handle.startTime))) {
+      killGroup(pgid, 'SIGKILL');
+    }
     if (!this.opts.keepWorkDirs) await fsp.rm(path.join(handle.runDir, 'work'), { recursive: true, force: true });
+  }
+
+  /** A handle is data from the database or a file: only ever act on a run directory under runsDir. */
+  private checked(h: ExecutorHandle): LocalHandle {
+    const handle = h as unknown as LocalHandle;
+    const dir = typeof handle.runDir === 'string' ? path.resolve(handle.runDir) : '';
+    if (!dir.startsWith(path.resolve(this.opts.runsDir) + path.sep)) {
+      throw new Error(`invalid local executor handle: run directory '${String(handle.runDir)}' is not under ${this.opts.runsDir}`);
+    }
+    return handle;
   }
 
   async close(): Promise<void> {

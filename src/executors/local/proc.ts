@@ -34,3 +34,21 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
 export function isAlive(pid: number): boolean {
   return processStartTime(pid) !== null;
 }
+
+/**
+ * Whether `pgid` still names the session a run's supervisor started: a live session leader with that pid whose
+ * start time is within `windowTicks` of the supervisor's own (it was forked and exec'd right after it). A pid
+ * reused later by an unrelated process starts much later, so it fails the check.
+ */
+export function isRunSessionLeader(pgid: number, supervisorStart: number, windowTicks = 1000): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pgid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z') return false;
+    const session = Number(rest[3]); // field 6
+    const start = Number(rest[19]); // field 22
+    return session === pgid && start >= supervisorStart && start - supervisorStart <= windowTicks;
+  } catch {
+    return false;
+  }
+}
