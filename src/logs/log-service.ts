@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CHECKPOINT_FILE, INDEX_EVERY, LOG_FILE, RunLogIngester, readCheckpoint } from './run-log.js';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 
 const READ_CHUNK = 256 * 1024;
 /** A follower re-checks the log at least this often even when no wake-up arrives (e.g. another process wrote). */
@@ -62,7 +62,9 @@ export class LogService {
     mkdirSync(dir, { recursive: true });
     const cp = readCheckpoint(dir);
     if (cp.complete) return;
-    writeFileSync(path.join(dir, CHECKPOINT_FILE), JSON.stringify({ ...cp, complete: true }));
+    const tmp = path.join(dir, `${CHECKPOINT_FILE}.seal.tmp`);
+    writeFileSync(tmp, JSON.stringify({ ...cp, complete: true }));
+    renameSync(tmp, path.join(dir, CHECKPOINT_FILE));
     this.emitter.emit(runId);
   }
 
@@ -142,7 +144,11 @@ export class LogService {
           yield chunk;
           continue;
         }
-        if (chunk) continue; // a partial record: read on
+        if (chunk) {
+          // Skipping records before `since` (or a partial record): give other requests a turn between chunks.
+          await new Promise((r) => setImmediate(r));
+          continue;
+        }
         if (!follow || sealed) return;
         await waitForMore();
       }

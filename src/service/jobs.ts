@@ -93,7 +93,7 @@ export function fileNameFromDisposition(header: string | undefined): string {
   }
   if (!name) throw invalid('content-disposition', `has no filename: '${header}'`);
   name = name.split(/[\\/]/).pop()!;
-  if (!name || name === '.' || name === '..' || name.includes('\0') || name.length > 255) {
+  if (!name || name === '.' || name === '..' || /[\u0000-\u001f\u007f]/.test(name) || name.length > 255) {
     throw invalid('content-disposition', `filename '${name}' is not a valid file name`);
   }
   if (!ARTIFACT_KINDS.some((ext) => name!.toLowerCase().endsWith(ext))) {

@@ -785,3 +785,19 @@ test('create bodies refuse unknown fields by name (typos are not silently ignore
   await upload(job.id, 'exit 0\n', disposition('ok.sh'));
   assertError(await call('POST', '/jobRuns', { json: { ...runBody(job), extra: true } }), 400, 'InvalidParameter', 'extra');
 });
+
+test('artifact names: non-ASCII names round-trip through content-disposition, control characters are refused', async () => {
+  const projectId = await newProject('names');
+  const job = await bareJob(projectId, 'unicode');
+  const name = '训练 run.py';
+  const up = await upload(job.id, 'print(1)\n', { 'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}` });
+  assert.equal(up.status, 200, up.bytes.toString());
+  for (const method of ['HEAD', 'GET']) {
+    const r = await call(method, `/jobs/${job.id}/artifact/content`);
+    assert.equal(r.status, 200);
+    assert.ok(r.headers.get('content-disposition')!.includes(`filename*=UTF-8''${encodeURIComponent(name)}`));
+  }
+  const bad = await bareJob(projectId, 'ctl');
+  const r = await upload(bad.id, 'x', { 'content-disposition': `attachment; filename*=UTF-8''a%0D%0Ab.py` });
+  assertError(r, 400, 'InvalidParameter', 'content-disposition');
+});
