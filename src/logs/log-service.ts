@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { CHECKPOINT_FILE, INDEX_EVERY, LOG_FILE, RunLogIngester, readCheckpoint } from './run-log.js';
 import { renameSync, writeFileSync } from 'node:fs';
 
-const READ_CHUNK = 256 * 1024;
+/** Per follower; a follower holds it while its response is open. */
+const READ_CHUNK = 64 * 1024;
 /** A follower re-checks the log at least this often even when no wake-up arrives (e.g. another process wrote). */
 const FOLLOW_RECHECK_MS = 1000;
 

@@ -35,6 +35,8 @@ export const MAX_LINE_BYTES = 64 * 1024;
 const READ_CHUNK = 1024 * 1024;
 /** Records of one read: the raw bytes plus ~80 bytes of JSON per line; larger passes grow into new buffers. */
 const OUT_CHUNK = 2 * READ_CHUNK;
+const SHARED_READ = Buffer.allocUnsafe(READ_CHUNK);
+const SHARED_OUT = Buffer.allocUnsafe(OUT_CHUNK);
 /** One sparse index entry per this many records: ?since=SEQ seeks instead of scanning from the start. */
 export const INDEX_EVERY = 1024;
 
@@ -66,9 +68,10 @@ export class RunLogIngester {
   private readonly fds: { stdout: number | null; stderr: number | null } = { stdout: null, stderr: null };
   private readonly watchers: FSWatcher[] = [];
   private poll: NodeJS.Timeout | null = null;
-  private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
-  /** Output buffer reused across passes (written out before the next pass starts). */
-  private readonly out = Buffer.allocUnsafe(OUT_CHUNK);
+  // One read and one output buffer for all ingesters: a pass is synchronous and writes its records out before it
+  // returns, so they are never used by two passes at once (3 MiB per running run otherwise).
+  private readonly buf = SHARED_READ;
+  private readonly out = SHARED_OUT;
   /** [seq, byte offset in log.ndjson] of every INDEX_EVERY-th record. */
   readonly index: [number, number][] = [];
   private closed = false;
