@@ -177,10 +177,8 @@ const encodePage = (t: PageToken) => Buffer.from(JSON.stringify(t)).toString('ba
  */
 export class Store {
   readonly db: Kysely<Database>;
-  private readonly raw: SQLite.Database;
 
   private constructor(raw: SQLite.Database) {
-    this.raw = raw;
     this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: Store.cachingDatabase(raw) as never }) });
   }
 
@@ -248,15 +246,6 @@ export class Store {
         data: j(e.data),
       })
       .execute();
-  }
-
-  async countEvents(resourceId: string): Promise<number> {
-    const r = await this.db
-      .selectFrom('events')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('resource_id', '=', resourceId)
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
   }
 
   // ---- retry tokens ----
@@ -515,16 +504,6 @@ export class Store {
       .orderBy('seq', 'asc')
       .execute();
     return rows.map((r) => runFromRow(r as RunRow));
-  }
-
-  async countRunsOfJob(jobId: string, states: readonly RunState[]): Promise<number> {
-    const r = await this.db
-      .selectFrom('job_runs')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('job_id', '=', jobId)
-      .where('lifecycle_state', 'in', states as RunState[])
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
   }
 
   async runIdsOfJob(jobId: string, states: readonly RunState[]): Promise<string[]> {
