@@ -89,7 +89,7 @@ export async function benchThroughput(report: Report, o: ThroughputOptions): Pro
   console.log(`  ${describeCpu(baseCpu, { n: base.n, unit: 'spawn' })}`);
 
   const s = await BenchServer.start({
-    env: { DSJOBS_CAPACITY_CPUS: String(Math.max(16, o.concurrency)), DSJOBS_CAPACITY_MEMORY_IN_G_BS: '1024' },
+    env: { DSJOBS_CAPACITY_CPUS: String(Math.max(16, o.concurrency)), DSJOBS_CAPACITY_MEMORY_IN_GBS: '1024' },
     nodeArgs: o.nodeArgs,
   });
   try {

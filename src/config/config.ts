@@ -72,7 +72,8 @@ export type Config = Static<typeof ConfigSchema> & { shapes: NonNullable<Static<
 /** DSJOBS_* overrides for scalar keys: DSJOBS_PORT, DSJOBS_GRACE_PERIOD_MS, DSJOBS_CAPACITY_CPUS ... */
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+  // memoryInGBs -> MEMORY_IN_GBS (a unit is one word), gracePeriodMs -> GRACE_PERIOD_MS.
+  const snake = (k: string) => k.replace(/GBs/g, "Gbs").replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
   for (const [key, schema] of Object.entries(ConfigSchema.properties)) {
     if (key === 'capacity') {
       for (const sub of ['cpus', 'memoryInGBs', 'gpus']) {

@@ -80,3 +80,9 @@ test('config: defaults, DSJOBS_* overrides, unknown keys and bad values refused 
   assert.throws(() => loadConfig({ env: {}, overrides: { portt: 1 } }), /config portt/);
   assert.throws(() => loadConfig({ env: { DSJOBS_GRACE_PERIOD_MS: 'soon' } }), /config gracePeriodMs/);
 });
+
+test('config: capacity env names read naturally', () => {
+  const c = loadConfig({ env: { DSJOBS_CAPACITY_MEMORY_IN_GBS: '12', DSJOBS_CAPACITY_GPUS: '1' } });
+  assert.equal(c.capacity.memoryInGBs, 12);
+  assert.equal(c.capacity.gpus, 1);
+});
