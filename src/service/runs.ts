@@ -379,14 +379,24 @@ export class RunsService {
         resources: claimed.launch.resources,
       });
     } catch (e) {
-      const now = this.clock.now();
-      await this.store.transitionRun(
+      const now = iso(this.clock.now());
+      // Canceled while it was being prepared: the cancel is what the user asked for, so that is how it ends.
+      const canceled = await this.store.transitionRun(
         id,
-        ['ACCEPTED', 'CANCELING'],
-        'FAILED',
-        { lifecycleDetails: DETAILS.executorError((e as Error).message), timeFinished: iso(now), outcomeReason: 'executor_error', handle: null },
-        E.failed,
+        ['CANCELING'],
+        'CANCELED',
+        { lifecycleDetails: DETAILS.canceled, timeFinished: now, outcomeReason: 'canceled', handle: null },
+        E.cancelEnd,
       );
+      if (!canceled) {
+        await this.store.transitionRun(
+          id,
+          ['ACCEPTED'],
+          'FAILED',
+          { lifecycleDetails: DETAILS.executorError((e as Error).message), timeFinished: now, outcomeReason: 'executor_error', handle: null },
+          E.failed,
+        );
+      }
       this.logs.seal(id);
       this.scheduler.release(id);
       return;
@@ -506,6 +516,23 @@ export class RunsService {
     const active = await this.store.runsInStates(ACTIVE_RUN_STATES);
     for (const run of active) {
       if (run.lifecycleState === 'ACCEPTED' && run.handle === null) {
+        // The capacity may have been lowered across the restart: a run that can no longer ever fit would block
+        // the FIFO queue for good, so it ends now, saying why.
+        if (!this.shapes.canEverFit(run.launch.resources)) {
+          await this.store.transitionRun(
+            run.id,
+            ['ACCEPTED'],
+            'FAILED',
+            {
+              lifecycleDetails: `Job run can never start on this server: ${run.launch.shapeName} needs more than its capacity (${this.shapes.describeCapacity()}).`,
+              timeFinished: iso(this.clock.now()),
+              outcomeReason: 'executor_error',
+            },
+            E.failed,
+          );
+          this.logs.seal(run.id);
+          continue;
+        }
         this.scheduler.enqueue({ id: run.id, needs: run.launch.resources });
         continue;
       }

@@ -23,6 +23,14 @@ export class ShapesService {
     return need;
   }
 
+  canEverFit(need: Resources): boolean {
+    return fits(need, this.capacity());
+  }
+
+  describeCapacity(): string {
+    return describe(this.capacity());
+  }
+
   /** Shapes whose smallest configuration fits this server. */
   runnable(): ShapeDef[] {
     const total = this.capacity();

@@ -144,3 +144,26 @@ test('SIGTERM stops the server cleanly without killing runs; the next start find
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('capacity lowered across a restart: a queued run that can never fit ends FAILED saying why, instead of blocking the queue', async () => {
+  let s = await startServer({ env: { DSJOBS_CAPACITY_CPUS: '1' } });
+  try {
+    const job = await createJob(s, 'hold.sh', 'echo holding\nsleep 60\n', { shape: 'VM.Standard.E4.Flex', ocpus: 1, memoryInGBs: 1 });
+    const holder = await startRun(s, job);
+    await waitForRun(s.api, holder.id, (r) => r.lifecycleState === 'IN_PROGRESS');
+    const queued = await startRun(s, job);
+    assert.equal((await s.api.getJobRun(queued.id)).lifecycleState, 'ACCEPTED');
+    await s.kill('SIGKILL');
+    s = await startServer({ dataDir: s.dataDir, env: { DSJOBS_CAPACITY_CPUS: '0.5' } });
+    const failed = await waitForRun(s.api, queued.id);
+    assert.equal(failed.lifecycleState, 'FAILED');
+    assert.match(failed.lifecycleDetails ?? '', /can never start on this server: VM\.Standard\.E4\.Flex needs more than its capacity/);
+    // A Local.Light run still gets through once the re-attached holder is canceled.
+    await s.api.cancelJobRun(holder.id);
+    assert.equal((await waitForRun(s.api, holder.id)).lifecycleState, 'CANCELED');
+    const light = await createJob(s, 'light.sh', 'echo ok\n');
+    assert.equal((await waitForRun(s.api, (await startRun(s, light)).id)).lifecycleState, 'SUCCEEDED');
+  } finally {
+    await s.close();
+  }
+});
