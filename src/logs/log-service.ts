@@ -94,30 +94,33 @@ export class LogService {
     let carry: Buffer<ArrayBufferLike> = Buffer.alloc(0);
     const buf = Buffer.allocUnsafe(READ_CHUNK);
 
+    // The log file stays open for the reader's lifetime: a follower is woken several times per run.
+    let fd: number | null = null;
     const readMore = (): Buffer | null => {
-      let fd: number;
-      try {
-        fd = openSync(file, 'r');
-      } catch {
-        return null;
-      }
-      try {
-        const n = readSync(fd, buf, 0, READ_CHUNK, offset);
-        if (n <= 0) return null;
-        const data = Buffer.concat([carry, buf.subarray(0, n)]);
-        offset += n;
-        const last = data.lastIndexOf(10);
-        if (last === -1) {
-          carry = data;
-          return Buffer.alloc(0);
+      if (fd === null) {
+        try {
+          fd = openSync(file, 'r');
+        } catch {
+          return null; // not written yet
         }
-        carry = Buffer.from(data.subarray(last + 1));
-        let out: Buffer = data.subarray(0, last + 1);
-        if (skipping) out = skipUpTo(out, since, () => (skipping = false));
-        return out;
-      } finally {
-        closeSync(fd);
       }
+      const n = readSync(fd, buf, 0, READ_CHUNK, offset);
+      if (n <= 0) return null;
+      const data = Buffer.concat([carry, buf.subarray(0, n)]);
+      offset += n;
+      const last = data.lastIndexOf(10);
+      if (last === -1) {
+        carry = data;
+        return Buffer.alloc(0);
+      }
+      carry = Buffer.from(data.subarray(last + 1));
+      let out: Buffer = data.subarray(0, last + 1);
+      if (skipping) out = skipUpTo(out, since, () => (skipping = false));
+      return out;
+    };
+    const closeFile = () => {
+      if (fd !== null) closeSync(fd);
+      fd = null;
     };
 
     const waitForMore = () =>
@@ -134,24 +137,28 @@ export class LogService {
       });
 
     async function* generate(): AsyncGenerator<Buffer> {
-      for (;;) {
-        if (signal?.aborted) return;
-        // Read the seal flag before reading data: if it was sealed then, everything is in the file already.
-        // A live ingester means not sealed; otherwise the checkpoint on disk says.
-        const live = ingesters.get(runId);
-        const sealed = live ? live.checkpoint.complete : readCheckpoint(dir).complete;
-        const chunk = readMore();
-        if (chunk && chunk.length > 0) {
-          yield chunk;
-          continue;
+      try {
+        for (;;) {
+          if (signal?.aborted) return;
+          // Read the seal flag before reading data: if it was sealed then, everything is in the file already. A
+          // live ingester means not sealed; otherwise the checkpoint on disk says.
+          const live = ingesters.get(runId);
+          const sealed = live ? live.checkpoint.complete : readCheckpoint(dir).complete;
+          const chunk = readMore();
+          if (chunk && chunk.length > 0) {
+            yield chunk;
+            continue;
+          }
+          if (chunk) {
+            // Skipping records before `since` (or a partial record): give other requests a turn between chunks.
+            await new Promise((r) => setImmediate(r));
+            continue;
+          }
+          if (!follow || sealed) return;
+          await waitForMore();
         }
-        if (chunk) {
-          // Skipping records before `since` (or a partial record): give other requests a turn between chunks.
-          await new Promise((r) => setImmediate(r));
-          continue;
-        }
-        if (!follow || sealed) return;
-        await waitForMore();
+      } finally {
+        closeFile();
       }
     }
     return Readable.from(generate(), { objectMode: false });

@@ -462,7 +462,7 @@ export class RunsService {
         if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') break;
         const { to, patch, event } = this.outcome(run, status, opts.error);
         if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event)) {
-          const job = await this.store.getJob(run.jobId);
+          const job = await this.jobs.get(run.jobId).catch(() => null);
           if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);
           break;
         }
