@@ -176,6 +176,7 @@ export function buildCli(): Command {
   const project = program.command('project').description('projects');
   project
     .command('create')
+    .description('create a project in the compartment')
     .requiredOption('--name <name>')
     .option('--description <text>')
     .action(async (o, cmd) => {
@@ -183,20 +184,21 @@ export function buildCli(): Command {
       const p = await api.createProject({ compartmentId: await compartment(api, g), displayName: o.name, description: o.description });
       print(g, p, () => details(p));
     });
-  project.command('list').action(async (_o, cmd) => {
+  project.command('list').description('list active projects').action(async (_o, cmd) => {
     const { api, g } = client(cmd);
     const compartmentId = await compartment(api, g);
     const items: unknown[] = [];
     for await (const p of api.all((page) => api.listProjects({ compartmentId, page, lifecycleState: 'ACTIVE' }))) items.push(p);
     print(g, items, () => table(items as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'timeCreated']));
   });
-  project.command('get <id>').action(async (id, _o, cmd) => {
+  project.command('get <id>').description('show a project').action(async (id, _o, cmd) => {
     const { api, g } = client(cmd);
     const p = await api.getProject(id);
     print(g, p, () => details(p));
   });
   project
     .command('update <id>')
+    .description("change a project's name or description")
     .option('--name <name>')
     .option('--description <text>')
     .action(async (id, o, cmd) => {
@@ -204,7 +206,7 @@ export function buildCli(): Command {
       const p = await api.updateProject(id, { displayName: o.name, description: o.description });
       print(g, p, () => details(p));
     });
-  project.command('delete <id>').action(async (id, _o, cmd) => {
+  project.command('delete <id>').description('delete a project (it must have no jobs)').action(async (id, _o, cmd) => {
     const { api } = client(cmd);
     await api.deleteProject(id);
     err(`project ${id} deleted`);
@@ -297,6 +299,7 @@ export function buildCli(): Command {
     });
   job
     .command('list')
+    .description('list jobs (not deleted ones unless --state DELETED)')
     .option('--project <ocid>')
     .option('--state <state>', 'lifecycle state filter')
     .option('--limit <n>', 'at most this many', '100')
@@ -304,9 +307,10 @@ export function buildCli(): Command {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
       const p = await api.listJobs({ compartmentId, projectId: o.project, lifecycleState: o.state, limit: Number(o.limit) });
-      print(g, p.items, () => table(p.items.map(jobRow), JOB_COLS));
+      const items = o.state ? p.items : p.items.filter((j) => j.lifecycleState !== 'DELETED');
+      print(g, items, () => table(items.map(jobRow), JOB_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
-  job.command('get <id>').action(async (id, _o, cmd) => {
+  job.command('get <id>').description('show a job').action(async (id, _o, cmd) => {
     const { api, g } = client(cmd);
     const j = await api.getJob(id);
     print(g, j, () => details(jobRow(j)));
@@ -346,6 +350,7 @@ export function buildCli(): Command {
     });
   job
     .command('delete <id>')
+    .description('delete a job; --force also cancels and deletes its runs')
     .option('--force', 'also cancel and delete its runs (deleteRelatedJobRuns)')
     .action(async (id, o, cmd) => {
       const { api } = client(cmd);
@@ -413,6 +418,7 @@ export function buildCli(): Command {
   const runCmd = program.command('run').description('job runs');
   runCmd
     .command('list')
+    .description('list job runs, newest first (not deleted ones unless --state DELETED)')
     .option('--job <ocid>')
     .option('--state <state>')
     .option('--limit <n>', 'at most this many', '100')
@@ -420,25 +426,27 @@ export function buildCli(): Command {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
       const p = await api.listJobRuns({ compartmentId, jobId: o.job, lifecycleState: o.state, limit: Number(o.limit) });
-      print(g, p.items, () => table(p.items, RUN_COLS));
+      const items = o.state ? p.items : p.items.filter((r) => r.lifecycleState !== 'DELETED');
+      print(g, items, () => table(items, RUN_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
-  runCmd.command('get <id>').action(async (id, _o, cmd) => {
+  runCmd.command('get <id>').description('show a job run').action(async (id, _o, cmd) => {
     const { api, g } = client(cmd);
     const r = await api.getJobRun(id);
     print(g, r, () => details(r as unknown as Record<string, unknown>));
   });
-  runCmd.command('cancel <id>').action(async (id, _o, cmd) => {
+  runCmd.command('cancel <id>').description('cancel a run: SIGTERM to its processes, SIGKILL after the grace period').action(async (id, _o, cmd) => {
     const { api } = client(cmd);
     await api.cancelJobRun(id);
     err(`cancel requested for ${id}`);
   });
-  runCmd.command('delete <id>').action(async (id, _o, cmd) => {
+  runCmd.command('delete <id>').description('delete a finished run').action(async (id, _o, cmd) => {
     const { api } = client(cmd);
     await api.deleteJobRun(id);
     err(`job run ${id} deleted`);
   });
   runCmd
     .command('logs <id>')
+    .description("print a run's stdout (to stdout) and stderr (to stderr)")
     .option('-f, --follow', 'keep streaming until the run ends')
     .option('--since <seq>', 'only lines after this sequence number', '0')
     .action(async (id, o, cmd) => {

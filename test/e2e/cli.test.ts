@@ -264,6 +264,10 @@ describe('cancel, update, delete', () => {
     else assert.match(after.stderr, /NotAuthorizedOrNotFound|NotFound/);
     const active = await okJson<any[]>(['job', 'list', '--state', 'ACTIVE']);
     assert.ok(!active.some((j) => j.id === job.id), 'a deleted job is not listed as ACTIVE');
+    const byDefault = await okJson<any[]>(['job', 'list']);
+    assert.ok(!byDefault.some((j) => j.id === job.id), 'deleted jobs are hidden by default');
+    const deleted = await okJson<any[]>(['job', 'list', '--state', 'DELETED']);
+    assert.ok(deleted.some((j) => j.id === job.id), 'and listed when asked for');
   });
 });
 
