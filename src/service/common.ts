@@ -52,4 +52,3 @@ export interface ServerIdentity {
 }
 
 export const EVENT_PREFIX = 'com.oraclecloud.datascience';
-export const DSJOBS_EVENT_PREFIX = 'dev.dsjobs';

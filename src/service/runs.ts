@@ -21,7 +21,7 @@ import type { ExecutorHandle, ExitStatus, Executor } from '../executors/executor
 import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, LaunchSpec, ListQuery, Page, RunPatch, RunRecord, Tags } from '../store/records.js';
 import type { EventInput, Store } from '../store/store.js';
-import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, DSJOBS_EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
+import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
 import { checkCompartment } from './projects.js';
 import { checkStorageMounts } from './jobs.js';
@@ -74,7 +74,6 @@ const E = {
   cancelEnd: runEvent(`${EVENT_PREFIX}.canceljobrun.end`),
   updated: runEvent(`${EVENT_PREFIX}.updatejobrun`),
   deleted: runEvent(`${EVENT_PREFIX}.deletejobrun`),
-  progress: runEvent(`${DSJOBS_EVENT_PREFIX}.jobrun.details`),
 };
 
 /**
@@ -551,8 +550,22 @@ export class RunsService {
       this.scheduler.occupy(run.id, run.launch.resources);
       const state = await this.executor.recover(handle);
       this.logs.attach(run.id, this.executor.logFiles(handle));
-      if (state.state === 'running') await this.running(run, handle, false);
-      else await this.onExit(run.id, handle, state.status, { stragglers: false });
+      if (state.state === 'running') {
+        await this.running(run, handle, false);
+      } else {
+        // Its start was interrupted after the process began: it did run, so it moves through IN_PROGRESS (the
+        // transition table has no ACCEPTED -> SUCCEEDED) before it is settled.
+        if (run.lifecycleState === 'ACCEPTED') {
+          await this.store.transitionRun(
+            run.id,
+            ['ACCEPTED'],
+            'IN_PROGRESS',
+            { lifecycleDetails: DETAILS.inProgress, timeStarted: iso(this.clock.now()), handle },
+            E.started,
+          );
+        }
+        await this.onExit(run.id, handle, state.status, { stragglers: false });
+      }
     }
   }
 

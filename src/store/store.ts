@@ -2,7 +2,7 @@ import { Kysely, SqliteDialect, type Transaction, sql } from 'kysely';
 import SQLite from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { DsError, invalid } from '../domain/errors.js';
-import type { RunState } from '../domain/run-states.js';
+import { assertTransition, type RunState } from '../domain/run-states.js';
 import { migrate } from './migrations.js';
 import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
 import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord } from './records.js';
@@ -529,6 +529,8 @@ export class Store {
     event: ((run: RunRecord) => EventInput) | null,
     opts: { version?: number; tx?: Db; unclaimed?: boolean } = {},
   ): Promise<RunRecord | null> {
+    // The transition table is the rule: a compare-and-set may only name moves it allows.
+    if (to) for (const f of from) assertTransition(f, to);
     const run = async (tx: Db) => {
       const set: Record<string, unknown> = { version: sql`version + 1` };
       if (to) set.lifecycle_state = to;
