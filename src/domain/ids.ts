@@ -37,8 +37,3 @@ const OCID_RE = /^ocid1\.([a-z0-9]+)\.([a-z0-9-]+)\.([a-z0-9-]*)\.([a-z0-9._-]+)
 export function isOcid(value: unknown): value is string {
   return typeof value === 'string' && value.length <= 255 && OCID_RE.test(value);
 }
-
-export function ocidType(value: string): string | null {
-  const m = OCID_RE.exec(value);
-  return m ? m[1].toLowerCase() : null;
-}

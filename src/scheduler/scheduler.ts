@@ -115,14 +115,6 @@ export class Scheduler implements SchedulerPort {
     return describeWait(this.queue[i], i + 1, this.queue.length, this.blocker);
   }
 
-  // ---- introspection (metrics, tests) ----
-  get queueLength(): number {
-    return this.queue.length;
-  }
-  get runningCount(): number {
-    return this.running.size;
-  }
-
   // ---- admission ----
   /** Coalesces bursts of changes (hundreds of creates in one tick) into one admission pass. */
   private kick(): void {

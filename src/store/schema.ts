@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { Generated } from 'kysely';
 
 /** Table types for Kysely. JSON columns are TEXT holding JSON; times are ISO-8601 UTC strings (sortable). */
 export interface MetaTable {
@@ -109,4 +109,3 @@ export interface Database {
   events: EventTable;
 }
 
-export type Json = ColumnType<string, string, string>;

@@ -1,20 +1,24 @@
 import { readFileSync } from 'node:fs';
 
+/** Fields of /proc/<pid>/stat we use; null when the process is gone or a zombie (it has exited). */
+function procStat(pid: number): { session: number; startTime: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: parse after the last ')'. rest[0] is field 3.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z') return null;
+    return { session: Number(rest[3]), startTime: Number(rest[19]) }; // fields 6 and 22
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Process start time in clock ticks since boot (/proc/<pid>/stat field 22). A pid is only "ours" if its start
  * time matches the one recorded at spawn: pids are reused, and a recycled pid must never be taken for a live run.
  */
 export function processStartTime(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // rest[0] is field 3 (state); field 22 is rest[19]. A zombie has exited: treat it as gone.
-    if (rest[0] === 'Z') return null;
-    return Number(rest[19]);
-  } catch {
-    return null;
-  }
+  return procStat(pid)?.startTime ?? null;
 }
 
 export function isSameProcessAlive(pid: number, startTime: number): boolean {
@@ -41,14 +45,6 @@ export function isAlive(pid: number): boolean {
  * reused later by an unrelated process starts much later, so it fails the check.
  */
 export function isRunSessionLeader(pgid: number, supervisorStart: number, windowTicks = 1000): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pgid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest[0] === 'Z') return false;
-    const session = Number(rest[3]); // field 6
-    const start = Number(rest[19]); // field 22
-    return session === pgid && start >= supervisorStart && start - supervisorStart <= windowTicks;
-  } catch {
-    return false;
-  }
+  const st = procStat(pgid);
+  return st !== null && st.session === pgid && st.startTime >= supervisorStart && st.startTime - supervisorStart <= windowTicks;
 }
