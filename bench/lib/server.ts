@@ -3,12 +3,13 @@
  * its own data dir and DSJOBS_* environment; optionally with extra node flags (--cpu-prof). Same shape as
  * test/support/server.ts, plus node flags, graceful stop with a bound, and the process id for CPU accounting.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Http } from './http.js';
+import { launchServer } from '../../test/support/server.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'dsjobs.js');
@@ -78,38 +79,13 @@ export class BenchServer {
     const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-bench-'));
     const args = [...(opts.nodeArgs ?? []), BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir];
     const spawnedAt = performance.now();
-    const proc = spawn(process.execPath, args, {
-      cwd: ROOT,
-      env: { ...process.env, DSJOBS_LOG_LEVEL: 'warn', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out = { text: '' };
-    const keep = (d: Buffer) => {
-      out.text += d.toString();
-      if (out.text.length > 200_000) out.text = out.text.slice(-100_000);
+    const launched = await launchServer(args, { DSJOBS_LOG_LEVEL: 'warn', ...opts.env });
+    const { proc, url, compartmentId } = launched;
+    const out = {
+      get text() {
+        return launched.output();
+      },
     };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    const { url, compartmentId } = await new Promise<{ url: string; compartmentId: string }>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        proc.kill('SIGKILL');
-        reject(new Error(`server did not start in 30 s:\n${out.text}`));
-      }, 30_000);
-      const check = () => {
-        const u = /listening on (http:\/\/\S+)/.exec(out.text);
-        const c = /default compartment: (\S+)/.exec(out.text);
-        if (u && c) {
-          clearTimeout(timer);
-          proc.stdout!.off('data', check);
-          resolve({ url: u[1], compartmentId: c[1] });
-        }
-      };
-      proc.stdout!.on('data', check);
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`server exited with ${code} before listening:\n${out.text}`));
-      });
-    });
     return new BenchServer(url, compartmentId, dataDir, proc, opts, out, spawnedAt);
   }
 

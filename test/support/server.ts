@@ -27,26 +27,28 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export interface ServerOptions {
-  env?: Record<string, string>;
-  dataDir?: string;
-  config?: string;
-}
-
-export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
-  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
-  const args = [BIN, 'server', '--port', '0', '--data-dir', dataDir];
-  if (opts.config) args.push('--config', opts.config);
-  const proc = spawn(process.execPath, args, {
-    env: { ...process.env, DSJOBS_LOG_LEVEL: 'warn', DSJOBS_GRACE_PERIOD_MS: '2000', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Spawns `node <args>` (a `dsjobs server` command line) and resolves once it has printed its URL and default
+ * compartment. Shared by the tests and the benchmarks. The captured output is bounded (the last ~100 KB).
+ */
+export async function launchServer(
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 30_000,
+): Promise<{ proc: ChildProcess; url: string; compartmentId: string; output: () => string }> {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
   const { url, compartmentId } = await new Promise<{ url: string; compartmentId: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start in ${timeoutMs / 1000} s:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       const u = /listening on (http:\/\/\S+)/.exec(out);
       const c = /default compartment: (\S+)/.exec(out);
@@ -62,6 +64,28 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
       reject(new Error(`server exited with ${code} before listening:\n${out}`));
     });
   });
+  return { proc, url, compartmentId, output: () => out };
+}
+
+export interface ServerOptions {
+  env?: Record<string, string>;
+  dataDir?: string;
+  config?: string;
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  const args = [BIN, 'server', '--port', '0', '--data-dir', dataDir];
+  if (opts.config) args.push('--config', opts.config);
+  const { proc, url, compartmentId, output } = await launchServer(args, {
+    DSJOBS_LOG_LEVEL: 'warn',
+    DSJOBS_GRACE_PERIOD_MS: '2000',
+    ...opts.env,
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+    else proc.once('exit', () => resolve());
+  });
   const api = new DsJobsClient({ endpoint: url });
   const server: TestServer = {
     url,
@@ -69,7 +93,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     compartmentId,
     api,
     proc,
-    output: () => out,
+    output,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       await exited;
