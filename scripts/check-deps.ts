@@ -17,7 +17,8 @@ const ALLOWED: Record<string, string[]> = {
   api: ['domain', 'service', 'store'],
   sdk: ['api'],
   cli: ['sdk', 'config', 'domain', 'server.ts'],
-  'server.ts': ['api', 'config', 'domain', 'executors', 'logs', 'scheduler', 'service', 'store'],
+  'server.ts': ['api', 'config', 'domain', 'executors', 'logs', 'scheduler', 'service', 'store', 'metrics-registry.ts'],
+  'metrics-registry.ts': ['scheduler', 'service', 'store'],
 };
 // sdk may import api only for types (erased at build): checked below.
 const TYPE_ONLY: Record<string, string[]> = { sdk: ['api'], api: ['store'] };

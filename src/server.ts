@@ -8,7 +8,15 @@ import type { Config } from './config/config.js';
 import { newOcid } from './domain/ids.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
+import { detectCgroups } from './executors/local/cgroups.js';
+import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
+import { detectSandbox } from './executors/local/sandbox.js';
+import { detectVolumes } from './executors/local/volume.js';
+import { CondaEnvironments } from './service/conda.js';
+import { RunMonitor } from './service/monitor.js';
+import { StorageCatalog } from './service/storage.js';
+import { buildRegistry } from './metrics-registry.js';
 import { LogService } from './logs/log-service.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { systemClock, type ServerIdentity } from './service/common.js';
@@ -30,11 +38,12 @@ export function packageVersion(): string {
   return '0.0.0';
 }
 
-export function hostCapacity(cfg: Config): Resources {
+export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
   return {
     cpus: cfg.capacity.cpus ?? os.availableParallelism(),
     memoryInGBs: cfg.capacity.memoryInGBs ?? Math.floor((os.totalmem() / 1024 ** 3) * 100) / 100,
-    gpus: cfg.capacity.gpus ?? 0,
+    // More GPUs than were found cannot be handed out: the configured number only lowers it.
+    gpus: Math.min(cfg.capacity.gpus ?? detectedGpus, detectedGpus),
   };
 }
 
@@ -42,6 +51,8 @@ export interface RunningServer {
   app: App;
   url: string;
   identity: ServerIdentity;
+  /** What runs are protected by on this host, and what is off (printed at start). */
+  protections: { enforced: string[]; off: string[] };
   close(): Promise<void>;
 }
 
@@ -62,7 +73,8 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     defaultCompartmentId: await store.setMetaIfAbsent('defaultCompartmentId', newOcid('compartment', '')),
     userId: await store.setMetaIfAbsent('userId', newOcid('user', '')),
   };
-  const capacity = hostCapacity(cfg);
+  const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
+  const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const archiveLimits = {
     maxEntries: cfg.archiveMaxEntries,
     maxTotalBytes: cfg.archiveMaxTotalBytes,
@@ -77,7 +89,18 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     archiveLimits,
     keepWorkDirs: cfg.keepWorkDirs,
     supervisor: cfg.supervisor,
+    dataDir: cfg.dataDir,
+    sandbox: detectSandbox(cfg.sandbox !== 'off'),
+    cgroups: detectCgroups({ enabled: cfg.cgroups !== 'off' }),
+    volumes: await detectVolumes(cfg.blockStorage === 'volume', path.join(cfg.dataDir, 'tmp')),
+    gpus: gpuInfo.gpus,
+    pidsMax: cfg.pidsMaxPerRun,
+    nvidiaSmiCommand: cfg.nvidiaSmiCommand,
   });
+  const protections = executor.protections();
+  if (gpuInfo.note) protections.off.push(`GPUs: ${gpuInfo.note}`);
+  const storage = new StorageCatalog(cfg.storage, [cfg.dataDir]);
+  const conda = new CondaEnvironments(cfg.condaEnvironments, cfg.storage.buckets, path.join(cfg.dataDir, 'conda'), archiveLimits);
   const logs = new LogService(runsDir);
   logs.onError = (runId, err) => log.error({ runId, err }, 'log capture failed; the run goes on, its raw output files remain');
   const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
@@ -85,10 +108,15 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
     maxArtifactBytes: cfg.maxArtifactBytes,
     archive: archiveLimits,
-  });
+  }, storage);
+  const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log });
+  const registry = buildRegistry({ store, monitor, scheduler: () => scheduler });
   const runs = new RunsService(store, identity, systemClock, jobs, shapes, executor, logs, {
     gracePeriodMs: cfg.gracePeriodMs,
     log,
+    storage,
+    conda,
+    telemetry: registry.telemetry,
   });
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
@@ -104,8 +132,12 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     executorName: executor.name,
     capacity: () => executor.capacity(),
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
+    monitor,
+    prometheus: () => registry.text(),
+    protections,
   });
   await scheduler.start();
+  monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const url = address.replace('[::1]', 'localhost');
 
@@ -114,10 +146,12 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     app,
     url,
     identity,
+    protections,
     // Stops serving and watching; runs keep going and a restart re-attaches to them.
     close() {
       closing ??= (async () => {
         scheduler.stop();
+        monitor.stop();
         await app.close();
         logs.close();
         await executor.close();

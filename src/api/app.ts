@@ -9,6 +9,7 @@ import type { ProjectsService } from '../service/projects.js';
 import type { RunsService } from '../service/runs.js';
 import type { ShapesService } from '../service/shapes-service.js';
 import type { ServerIdentity } from '../service/common.js';
+import type { RunMonitor } from '../service/monitor.js';
 import { STATUS_OF } from './error-status.js';
 import * as S from './schemas.js';
 import { projectRoutes } from './routes/projects.js';
@@ -28,6 +29,10 @@ export interface ApiDeps {
   executorName: string;
   capacity: () => Resources;
   logger: boolean | object;
+  monitor: RunMonitor;
+  /** Prometheus exposition text for GET /metrics. */
+  prometheus: () => Promise<string>;
+  protections: { enforced: string[]; off: string[] };
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -140,6 +145,13 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
   });
   app.addSchema(S.ErrorBody);
+  app.addSchema(S.JobRunMetrics);
+
+  // Prometheus scrapes the root path, as for every other exporter.
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+    return deps.prometheus();
+  });
 
   await app.register(
     async (api) => {

@@ -75,6 +75,7 @@ export function runWire(r: RunRecord) {
     jobLogConfigurationOverrideDetails: r.jobLogConfigurationOverrideDetails,
     jobStorageMountConfigurationDetailsList: r.jobStorageMountConfigurationDetailsList,
     jobStorageMountConfigurationOverrideDetailsList: r.jobStorageMountConfigurationOverrideDetailsList,
+    isolationDetails: r.isolation,
   };
 }
 

@@ -42,6 +42,11 @@ export const JobInfrastructureConfigurationDetails = Type.Object(
     subnetId: Opt(Type.String()),
     blockStorageSizeInGBs: Type.Optional(Type.Integer()),
     jobShapeConfigDetails: Opt(JobShapeConfigDetails),
+    networking: Opt(
+      Type.Union([Type.Literal('DEFAULT'), Type.Literal('NONE')], {
+        description: 'dsjobs addition: NONE runs the job with no network (loopback only). Absent: DEFAULT.',
+      }),
+    ),
   },
   { title: 'JobInfrastructureConfigurationDetails', additionalProperties: false },
 );
@@ -200,8 +205,39 @@ export const JobRun = Type.Object(
     jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
     jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
     logDetails: Opt(Type.Object({ logGroupId: Type.String(), logId: Type.String() })),
+    isolationDetails: Opt(
+      Type.Object(
+        {
+          sandbox: Type.String({ description: 'BUBBLEWRAP or NONE' }),
+          network: Type.String({ description: 'HOST or NONE' }),
+          cpuLimit: Type.String({ description: 'ENFORCED or NOT_ENFORCED' }),
+          memoryLimit: Type.String({ description: 'ENFORCED or NOT_ENFORCED' }),
+          processTree: Type.String({ description: 'PID_NAMESPACE, CGROUP or PROCESS_GROUP: how every process of the run is found and killed' }),
+          blockStorage: Type.String({ description: 'VOLUME or NOT_ENFORCED' }),
+          gpus: Type.Array(Type.String(), { description: 'GPUs given to the run (UUIDs)' }),
+          warnings: Type.Array(Type.String(), { description: 'each protection that is off or weaker than asked, and why' }),
+        },
+        { description: 'dsjobs addition: what protected the run, as it was set up; null until it started' },
+      ),
+    ),
   },
   { $id: 'JobRun' },
+);
+
+export const JobRunMetrics = Type.Object(
+  {
+    intervalSeconds: Type.Number(),
+    collected: Type.Boolean(),
+    reason: Opt(Type.String()),
+    items: Type.Array(
+      Type.Object({
+        name: Type.String({ description: 'CpuUtilization, MemoryUtilization, DiskUtilization, GpuUtilization or GpuMemoryUtilization' }),
+        unit: Type.String(),
+        datapoints: Type.Array(Type.Object({ timestamp: Type.String(), value: Type.Number() })),
+      }),
+    ),
+  },
+  { $id: 'JobRunMetrics' },
 );
 
 export const CreateJobRunDetails = Type.Object(
@@ -251,6 +287,10 @@ export const ServerInfo = Type.Object(
     defaultCompartmentId: Type.String(),
     capacity: Type.Object({ cpus: Type.Number(), memoryInGBs: Type.Number(), gpus: Type.Integer() }),
     executor: Type.String(),
+    protections: Type.Object(
+      { enforced: Type.Array(Type.String()), off: Type.Array(Type.String()) },
+      { description: 'What protects runs on this host, and what is off and why' },
+    ),
   },
   { $id: 'ServerInfo' },
 );

@@ -143,6 +143,8 @@ export function buildCli(): Command {
       out(`dsjobs ${packageVersion()} listening on ${srv.url}`);
       out(`data dir: ${cfg.dataDir}`);
       out(`default compartment: ${srv.identity.defaultCompartmentId}`);
+      for (const line of srv.protections.enforced) out(`protection on: ${line}`);
+      for (const line of srv.protections.off) out(`protection OFF: ${line}`);
       const shutdown = (sig: string) => {
         err(`received ${sig}: stopping the server (running jobs keep running and are re-attached at the next start)`);
         srv.close().then(

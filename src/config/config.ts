@@ -30,6 +30,39 @@ const Shape = Type.Object(
   { additionalProperties: false },
 );
 
+/** A file-storage export that jobs may mount: OCI's mount target and export, backed by a host directory. */
+const FileSystemStorage = Type.Object(
+  {
+    mountTargetId: Type.String({ minLength: 1 }),
+    exportId: Type.String({ minLength: 1 }),
+    /** The mount target's IP address and the export's path: what ADS's `src: <ip>:<export path>` names. */
+    ipAddress: Type.Optional(Type.String({ minLength: 1 })),
+    exportPath: Type.Optional(Type.String({ pattern: '^/' })),
+    path: Type.String({ pattern: '^/' }),
+  },
+  { additionalProperties: false },
+);
+
+/** An object-storage bucket that jobs may mount, backed by a host directory (objects are files, prefixes folders). */
+const BucketStorage = Type.Object(
+  {
+    namespace: Type.String({ minLength: 1 }),
+    bucket: Type.String({ minLength: 1 }),
+    path: Type.String({ pattern: '^/' }),
+  },
+  { additionalProperties: false },
+);
+
+/** A Python environment registered on the server (a conda env or a venv): what CONDA_ENV_SLUG names. */
+const CondaEnvironment = Type.Object(
+  {
+    slug: Type.String({ pattern: '^[A-Za-z0-9._-]+$' }),
+    path: Type.String({ pattern: '^/' }),
+    description: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
 /** The one config schema: defaults live here, units are in the names, unknown keys are refused. */
 export const ConfigSchema = Type.Object(
   {
@@ -63,6 +96,28 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     shapes: Type.Optional(Type.Array(Shape, { minItems: 1 })),
+    /** Runs in a bubblewrap sandbox where bwrap works ("auto"), or never ("off"). */
+    sandbox: Type.Union([Type.Literal('auto'), Type.Literal('off')], { default: 'auto' }),
+    /** The shape's CPUs and memory as cgroup limits where cgroups are writable ("auto"), or never ("off"). */
+    cgroups: Type.Union([Type.Literal('auto'), Type.Literal('off')], { default: 'auto' }),
+    /** "volume": each run's space is a loop-mounted volume of its blockStorageSizeInGBs; "directory": a plain directory. */
+    blockStorage: Type.Union([Type.Literal('volume'), Type.Literal('directory')], { default: 'volume' }),
+    /** Processes (and threads) one run may have at once, where cgroups are on. */
+    pidsMaxPerRun: Type.Integer({ minimum: 16, default: 16_384 }),
+    /** nvidia-smi: finds GPUs at start and reads their use. */
+    nvidiaSmiCommand: Type.String({ default: 'nvidia-smi' }),
+    /** How often every active run's CPU, memory, disk and GPU use is sampled. */
+    metricsIntervalMs: Type.Integer({ minimum: 100, default: 5_000 }),
+    /** Storage jobs may mount (jobStorageMountConfigurationDetailsList). */
+    storage: Type.Object(
+      {
+        fileSystems: Type.Array(FileSystemStorage, { default: [] }),
+        buckets: Type.Array(BucketStorage, { default: [] }),
+      },
+      { additionalProperties: false, default: { fileSystems: [], buckets: [] } },
+    ),
+    /** Service conda environments (CONDA_ENV_TYPE=service, CONDA_ENV_SLUG=<slug>). */
+    condaEnvironments: Type.Array(CondaEnvironment, { default: [] }),
   },
   { additionalProperties: false },
 );

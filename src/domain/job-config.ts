@@ -17,6 +17,8 @@ export interface JobInfrastructureConfigurationDetails {
   subnetId?: string | null;
   blockStorageSizeInGBs?: number;
   jobShapeConfigDetails?: { ocpus?: number; memoryInGBs?: number; cpuBaseline?: string } | null;
+  /** dsjobs: NONE runs the job without a network (loopback only). OCI's own networking fields are unchanged. */
+  networking?: 'DEFAULT' | 'NONE' | null;
 }
 
 /** 30 days: the ceiling on any run's maximum runtime, and the default when none is set. */

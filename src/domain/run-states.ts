@@ -70,7 +70,11 @@ export const DETAILS = {
   timeout: (minutes: number) => `Job run reached its maximum runtime of ${formatMinutes(minutes)} and was stopped.`,
   lost: 'Job run outcome could not be determined: its process ended while the server was down and left no exit status.',
   executorError: (msg: string) => `Job run could not be started: ${msg}`,
+  outOfMemory: (gb: number) =>
+    `Job run artifact execution failed: out of memory. A process was killed for using more than the shape's ${gb} GB of memory.`,
+  blockStorageFull: (gb: number) =>
+    `Job run artifact execution failed: block storage exhausted. The run's ${gb} GB volume is full (no space left on device).`,
 } as const;
 
 /** Why a run ended: data, not prose. An unknown outcome is never a success. */
-export type OutcomeReason = 'exit' | 'timeout' | 'canceled' | 'lost' | 'executor_error' | 'oom';
+export type OutcomeReason = 'exit' | 'timeout' | 'canceled' | 'lost' | 'executor_error' | 'oom' | 'block_storage_full';

@@ -16,18 +16,55 @@ export interface LaunchRequest {
   args: string[];
   env: Record<string, string>;
   resources: Resources;
+  /** Storage mounts, resolved to host paths by the service from the server's declared storage. */
+  mounts: { source: string; destination: string }[];
+  /** The run's scratch volume; null: no size (a plain directory). */
+  blockStorageSizeInGBs: number | null;
+  /** false: the run gets no network (loopback only). */
+  network: boolean;
+  /** A Python environment (a conda env or venv directory) to run .py artifacts with, instead of the system python. */
+  pythonEnv: string | null;
+}
+
+/** What protected the run, as it was actually set up: shown with the run so nobody assumes more than was there. */
+export interface RunIsolation {
+  sandbox: 'BUBBLEWRAP' | 'NONE';
+  network: 'HOST' | 'NONE';
+  cpuLimit: 'ENFORCED' | 'NOT_ENFORCED';
+  memoryLimit: 'ENFORCED' | 'NOT_ENFORCED';
+  /** How every process of the run is found and killed. */
+  processTree: 'PID_NAMESPACE' | 'CGROUP' | 'PROCESS_GROUP';
+  blockStorage: 'VOLUME' | 'NOT_ENFORCED';
+  /** GPUs given to the run (ids as the host names them). */
+  gpus: string[];
+  /** One line per protection that is off or weaker than asked, and why. */
+  warnings: string[];
 }
 
 export interface LaunchResult {
   handle: ExecutorHandle;
   /** Files the engine writes the run's stdout and stderr to; the logs room tails them. */
   logFiles: { stdout: string; stderr: string };
+  isolation: RunIsolation;
 }
 
 /** How a process ended. Both null: the outcome is unknown (never treated as success). */
 export interface ExitStatus {
   exitCode: number | null;
   signal: string | null;
+  /** The run ran out of something its shape bounds: the kernel killed a process for memory, or its volume filled. */
+  exhausted?: 'memory' | 'blockStorage';
+}
+
+/** One reading of what a run uses now. Utilizations are percentages of what its shape gives it. */
+export interface ResourceSample {
+  cpuPercent: number | null;
+  memoryPercent: number | null;
+  memoryBytes: number | null;
+  diskPercent: number | null;
+  diskBytes: number | null;
+  gpuPercent: number | null;
+  gpuMemoryPercent: number | null;
 }
 
 export type Recovered = { state: 'running' } | { state: 'exited'; status: ExitStatus };
@@ -51,6 +88,13 @@ export interface Executor {
    * someone else by now), release its workspace. Logs are kept.
    */
   cleanup(handle: ExecutorHandle, opts?: { killStragglers?: boolean }): Promise<void>;
+  /**
+   * Reads what each run uses now (CPU over the time since the previous call for that handle). Runs whose reading
+   * fails are left out.
+   */
+  sample(handles: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>>;
+  /** What this engine enforces on this host, and what it cannot; for the start-up report and /metrics. */
+  protections(): { enforced: string[]; off: string[] };
   /** Log files for a handle (also after a restart). */
   logFiles(handle: ExecutorHandle): { stdout: string; stderr: string };
   /** Stops watching (server shutdown); runs keep going. */

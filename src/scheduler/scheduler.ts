@@ -62,6 +62,11 @@ export class Scheduler implements SchedulerPort {
     this.timer = null;
   }
 
+  /** For /metrics: runs waiting for capacity, runs holding it, and what they hold. */
+  stats(): { queued: number; running: number; inUse: Resources } {
+    return { queued: this.queue.length, running: this.running.size, inUse: this.inUse };
+  }
+
   // ---- SchedulerPort ----
   enqueue(run: QueuedRun): void {
     if (this.queuedIds.has(run.id) || this.running.has(run.id)) return;

@@ -17,6 +17,7 @@ import type { Store } from '../store/store.js';
 import type { ArtifactInfo, DefinedTags, JobRecord, ListQuery, Page, Tags } from '../store/records.js';
 import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
 import { checkCompartment } from './projects.js';
+import type { StorageCatalog } from './storage.js';
 import type { ShapesService } from './shapes-service.js';
 
 export interface CreateJobInput {
@@ -43,35 +44,9 @@ export interface UpdateJobInput {
   definedTags?: DefinedTags;
 }
 
-export const MAX_STORAGE_MOUNTS = 5;
 
 /** Artifact kinds by file name; the name (from content-disposition) decides how a run starts. */
 const ARTIFACT_KINDS = ['.py', '.sh', '.zip', '.tar.gz', '.tgz', '.tar'];
-
-export function checkStorageMounts(list: Record<string, unknown>[] | null | undefined, field: string): void {
-  if (list == null) return;
-  if (list.length > MAX_STORAGE_MOUNTS) {
-    throw invalid(field, `at most ${MAX_STORAGE_MOUNTS} storage mounts are allowed, got ${list.length}`);
-  }
-  const seen = new Set<string>();
-  list.forEach((m, i) => {
-    const f = `${field}[${i}]`;
-    const type = m.storageType;
-    if (type !== 'FILE_STORAGE' && type !== 'OBJECT_STORAGE') {
-      throw invalid(`${f}.storageType`, `must be FILE_STORAGE or OBJECT_STORAGE, got ${JSON.stringify(type)}`);
-    }
-    const name = m.destinationDirectoryName;
-    if (typeof name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') {
-      throw invalid(`${f}.destinationDirectoryName`, 'is required: a directory name (letters, digits, . _ -)');
-    }
-    const base = typeof m.destinationPath === 'string' && m.destinationPath ? m.destinationPath : '/mnt';
-    const dest = path.posix.join(base, name);
-    if (seen.has(dest)) throw invalid(`${f}.destinationDirectoryName`, `mount destination ${dest} is used twice`);
-    seen.add(dest);
-    const required = type === 'FILE_STORAGE' ? ['mountTargetId', 'exportId'] : ['namespace', 'bucket'];
-    for (const k of required) if (typeof m[k] !== 'string' || !m[k]) throw invalid(`${f}.${k}`, `is required for ${type}`);
-  });
-}
 
 /** filename from a content-disposition header (RFC 6266: filename*=UTF-8''..., filename="...", filename=...). */
 export function fileNameFromDisposition(header: string | undefined): string {
@@ -119,6 +94,7 @@ export class JobsService {
     private readonly shapes: ShapesService,
     private readonly artifactsDir: string,
     private readonly limits: { maxArtifactBytes: number; archive: ArchiveLimits },
+    private readonly storage: StorageCatalog,
   ) {}
 
   async create(input: CreateJobInput, retryToken?: string): Promise<JobRecord> {
@@ -138,7 +114,7 @@ export class JobsService {
     const infra = input.jobInfrastructureConfigurationDetails;
     checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
     this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
-    checkStorageMounts(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    this.storage.resolve(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
     const project = await this.store.getProject(input.projectId);
     if (!project || project.lifecycleState !== 'ACTIVE') throw invalid('projectId', `project ${input.projectId} was not found or is not ACTIVE`);
     const now = this.clock.now();
@@ -217,7 +193,7 @@ export class JobsService {
       checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
       this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
     }
-    checkStorageMounts(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    this.storage.resolve(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
     this.invalidate(id);
     const updated = await this.store.transaction(async (tx) => {
       const r = await this.store.updateJob(tx, id, job.version, {

@@ -17,14 +17,16 @@ import {
   type RunState,
 } from '../domain/run-states.js';
 import { splitShellWords, ShellWordsError } from '../domain/shell-words.js';
-import type { ExecutorHandle, ExitStatus, Executor } from '../executors/executor.js';
+import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../executors/executor.js';
 import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, LaunchSpec, ListQuery, Page, RunPatch, RunRecord, Tags } from '../store/records.js';
 import type { EventInput, Store } from '../store/store.js';
 import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
 import { checkCompartment } from './projects.js';
-import { checkStorageMounts } from './jobs.js';
+import type { StorageCatalog } from './storage.js';
+import type { CondaEnvironments } from './conda.js';
+import { noTelemetry, type Telemetry } from './telemetry.js';
 import type { ShapesService } from './shapes-service.js';
 import type { Resources } from '../domain/resources.js';
 import type { Readable } from 'node:stream';
@@ -92,8 +94,18 @@ export class RunsService {
     private readonly shapes: ShapesService,
     private readonly executor: Executor,
     private readonly logs: LogService,
-    private readonly opts: { gracePeriodMs: number; log?: { error(obj: unknown, msg: string): void } },
+    private readonly opts: {
+      gracePeriodMs: number;
+      log?: { error(obj: unknown, msg: string): void };
+      storage: StorageCatalog;
+      conda: CondaEnvironments;
+      telemetry?: Telemetry;
+    },
   ) {}
+
+  private get telemetry(): Telemetry {
+    return this.opts.telemetry ?? noTelemetry;
+  }
 
   // ---------------------------------------------------------------- API use cases
 
@@ -121,7 +133,10 @@ export class RunsService {
     const given = input.jobConfigurationOverrideDetails;
     const override: JobConfigurationDetails | null = given ? { ...given, jobType: given.jobType ?? 'DEFAULT' } : null;
     if (override) checkJobConfiguration(override, 'jobConfigurationOverrideDetails');
-    checkStorageMounts(input.jobStorageMountConfigurationOverrideDetailsList, 'jobStorageMountConfigurationOverrideDetailsList');
+    const overrideMounts = input.jobStorageMountConfigurationOverrideDetailsList;
+    const mounts = overrideMounts
+      ? this.opts.storage.resolve(overrideMounts, 'jobStorageMountConfigurationOverrideDetailsList', { createPrefixes: true })
+      : this.opts.storage.resolve(job.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList', { createPrefixes: true });
     const infraOverride = input.jobInfrastructureConfigurationOverrideDetails ?? null;
     const jobInfra = job.jobInfrastructureConfigurationDetails;
     // An override naming another shape brings its own shape config (or none): the job's flex settings belong to
@@ -144,6 +159,12 @@ export class RunsService {
     const effective = mergeConfig(job.jobConfigurationDetails, override);
     checkEnvSize(effective.environmentVariables, 'jobConfigurationOverrideDetails.environmentVariables');
     checkArgs(effective.commandLineArguments, 'jobConfigurationOverrideDetails.commandLineArguments');
+    const conda = this.opts.conda.resolve(
+      effective.environmentVariables,
+      override?.environmentVariables?.CONDA_ENV_SLUG !== undefined || override?.environmentVariables?.CONDA_ENV_TYPE !== undefined
+        ? 'jobConfigurationOverrideDetails.environmentVariables'
+        : 'jobConfigurationDetails.environmentVariables',
+    );
     let args: string[];
     try {
       args = splitShellWords(effective.commandLineArguments);
@@ -177,6 +198,10 @@ export class RunsService {
         resources,
         shapeName: infra.shapeName!,
         maximumRuntimeInMinutes: effective.maximumRuntimeInMinutes,
+        mounts,
+        blockStorageSizeInGBs: infra.blockStorageSizeInGBs ?? null,
+        network: infra.networking !== 'NONE',
+        conda,
       };
       const rec: RunRecord = {
         id,
@@ -210,6 +235,7 @@ export class RunsService {
         exitCode: null,
         exitSignal: null,
         outcomeReason: null,
+        isolation: null,
         version: 1,
       };
       await this.store.insertRun(tx, rec);
@@ -365,8 +391,11 @@ export class RunsService {
       this.scheduler.release(id);
       return;
     }
+    const admittedAt = this.clock.now();
+    this.telemetry.admissionWait(Math.max(0, admittedAt - Date.parse(claimed.timeAccepted)) / 1000);
     let launched;
     try {
+      const conda = claimed.launch.conda ?? null;
       launched = await this.executor.start({
         runId: id,
         // The artifact is immutable, so its path follows from the job and the file name frozen in the run.
@@ -376,6 +405,10 @@ export class RunsService {
         args: claimed.launch.args,
         env: claimed.launch.env,
         resources: claimed.launch.resources,
+        mounts: claimed.launch.mounts ?? [],
+        blockStorageSizeInGBs: claimed.launch.blockStorageSizeInGBs ?? null,
+        network: claimed.launch.network ?? true,
+        pythonEnv: conda ? await this.opts.conda.prepare(conda) : null,
       });
     } catch (e) {
       const now = iso(this.clock.now());
@@ -388,6 +421,7 @@ export class RunsService {
         E.cancelEnd,
       );
       if (!canceled) {
+        this.telemetry.executorError('start');
         await this.store.transitionRun(
           id,
           ['ACCEPTED'],
@@ -400,12 +434,13 @@ export class RunsService {
       this.scheduler.release(id);
       return;
     }
+    this.telemetry.startLatency(Math.max(0, this.clock.now() - admittedAt) / 1000);
     this.logs.attach(id, launched.logFiles);
-    await this.running(claimed, launched.handle, true);
+    await this.running(claimed, launched.handle, true, launched.isolation);
   }
 
   /** Records a live process for the run (fresh start or re-attach) and watches it to the end. */
-  private async running(run: RunRecord, handle: ExecutorHandle, fresh: boolean): Promise<void> {
+  private async running(run: RunRecord, handle: ExecutorHandle, fresh: boolean, isolation?: RunIsolation): Promise<void> {
     const id = run.id;
     const now = this.clock.now();
     const deadline = now + run.launch.maximumRuntimeInMinutes * 60_000;
@@ -413,13 +448,13 @@ export class RunsService {
       id,
       ['ACCEPTED'],
       'IN_PROGRESS',
-      { lifecycleDetails: DETAILS.inProgress, timeStarted: iso(now), handle, deadlineMs: deadline },
+      { lifecycleDetails: DETAILS.inProgress, timeStarted: iso(now), handle, deadlineMs: deadline, isolation },
       E.started,
     );
     let current = started;
     if (!started) {
       // Canceled while it was starting (or re-attached in a later state): keep the handle, then act on the state.
-      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh ? iso(now) : undefined }, null);
+      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh ? iso(now) : undefined, isolation }, null);
       if (!current) return;
     }
     if (current!.lifecycleState === 'CANCELING') {
@@ -491,6 +526,18 @@ export class RunsService {
     if (run.lifecycleState === 'CANCELING') {
       return { to: 'CANCELED', patch: { ...base, outcomeReason: 'canceled', lifecycleDetails: DETAILS.canceled }, event: E.cancelEnd };
     }
+    if (status.exhausted === 'memory') {
+      const gb = run.launch.resources.memoryInGBs;
+      return { to: 'FAILED', patch: { ...base, outcomeReason: 'oom', lifecycleDetails: DETAILS.outOfMemory(gb) }, event: E.failed };
+    }
+    if (status.exhausted === 'blockStorage') {
+      const gb = run.launch.blockStorageSizeInGBs ?? 0;
+      return {
+        to: 'FAILED',
+        patch: { ...base, outcomeReason: 'block_storage_full', lifecycleDetails: DETAILS.blockStorageFull(gb) },
+        event: E.failed,
+      };
+    }
     if (status.exitCode === 0) {
       return { to: 'SUCCEEDED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.succeeded }, event: E.succeeded };
     }
@@ -500,6 +547,7 @@ export class RunsService {
     if (status.signal !== null) {
       return { to: 'FAILED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedSignal(status.signal) }, event: E.failed };
     }
+    this.telemetry.executorError('lost');
     return {
       to: 'FAILED',
       patch: { ...base, outcomeReason: 'lost', lifecycleDetails: error ? `${DETAILS.lost} (${error})` : DETAILS.lost },

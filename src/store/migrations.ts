@@ -111,6 +111,27 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await sql`select 1`.execute(db);
     },
   },
+  {
+    name: '002_run_isolation_and_metrics',
+    async up(db) {
+      // What protected the run, as the executor set it up (JSON); null before it started.
+      await db.schema.alterTable('job_runs').addColumn('isolation', 'text').execute();
+      // Resource samples: one row per run per interval (5 s by default): ~17,000 rows for a day-long run.
+      await db.schema
+        .createTable('run_metrics')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('time_ms', 'bigint', (c) => c.notNull())
+        .addColumn('cpu', 'real')
+        .addColumn('memory', 'real')
+        .addColumn('memory_bytes', 'bigint')
+        .addColumn('disk', 'real')
+        .addColumn('disk_bytes', 'bigint')
+        .addColumn('gpu', 'real')
+        .addColumn('gpu_memory', 'real')
+        .addPrimaryKeyConstraint('run_metrics_pk', ['run_id', 'time_ms'])
+        .execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

@@ -58,6 +58,14 @@ export interface LaunchSpec {
   resources: Resources;
   shapeName: string;
   maximumRuntimeInMinutes: number;
+  /** Storage mounts resolved to host directories (absent in runs created before mounts were acted on). */
+  mounts?: { source: string; destination: string }[];
+  /** The run's scratch volume size; absent or null: none. */
+  blockStorageSizeInGBs?: number | null;
+  /** false: networking NONE. */
+  network?: boolean;
+  /** The Python environment CONDA_ENV_* selected. */
+  conda?: { kind: 'service'; slug: string; path: string } | { kind: 'published'; archive: string } | null;
 }
 
 export interface RunRecord {
@@ -91,7 +99,33 @@ export interface RunRecord {
   exitCode: number | null;
   exitSignal: string | null;
   outcomeReason: OutcomeReason | null;
+  /** What protected the run, as the executor set it up; null until it started. */
+  isolation: RunIsolationRecord | null;
   version: number;
+}
+
+/** The executor's RunIsolation, as stored (the store does not depend on the executors room). */
+export interface RunIsolationRecord {
+  sandbox: string;
+  network: string;
+  cpuLimit: string;
+  memoryLimit: string;
+  processTree: string;
+  blockStorage: string;
+  gpus: string[];
+  warnings: string[];
+}
+
+export interface MetricSample {
+  runId: string;
+  timeMs: number;
+  cpu: number | null;
+  memory: number | null;
+  memoryBytes: number | null;
+  disk: number | null;
+  diskBytes: number | null;
+  gpu: number | null;
+  gpuMemory: number | null;
 }
 
 /** Fields a run transition may set alongside the state. */
@@ -112,6 +146,7 @@ export type RunPatch = Partial<
     | 'displayName'
     | 'freeformTags'
     | 'definedTags'
+    | 'isolation'
   >
 >;
 

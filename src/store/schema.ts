@@ -79,7 +79,21 @@ export interface JobRunTable {
   exit_code: number | null;
   exit_signal: string | null;
   outcome_reason: string | null;
+  /** RunIsolation (JSON): what protected the run, as set up. */
+  isolation: string | null;
   version: number;
+}
+
+export interface RunMetricTable {
+  run_id: string;
+  time_ms: number;
+  cpu: number | null;
+  memory: number | null;
+  memory_bytes: number | null;
+  disk: number | null;
+  disk_bytes: number | null;
+  gpu: number | null;
+  gpu_memory: number | null;
 }
 
 export interface RetryTokenTable {
@@ -107,5 +121,6 @@ export interface Database {
   job_runs: JobRunTable;
   retry_tokens: RetryTokenTable;
   events: EventTable;
+  run_metrics: RunMetricTable;
 }
 

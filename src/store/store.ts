@@ -5,7 +5,7 @@ import { DsError, invalid } from '../domain/errors.js';
 import { assertTransition, type RunState } from '../domain/run-states.js';
 import { migrate } from './migrations.js';
 import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
-import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord } from './records.js';
+import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord , MetricSample } from './records.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -97,6 +97,7 @@ function runFromRow(r: RunRow): RunRecord {
     exitCode: r.exit_code,
     exitSignal: r.exit_signal,
     outcomeReason: r.outcome_reason as RunRecord['outcomeReason'],
+    isolation: pj(r.isolation),
     version: r.version,
   };
 }
@@ -132,6 +133,7 @@ function runToRow(r: RunRecord): Omit<JobRunTable, 'seq'> {
     exit_code: r.exitCode,
     exit_signal: r.exitSignal,
     outcome_reason: r.outcomeReason,
+    isolation: r.isolation == null ? null : j(r.isolation),
     version: r.version,
   };
 }
@@ -151,8 +153,9 @@ const RUN_PATCH_COLUMNS: Record<keyof RunPatch, keyof JobRunTable> = {
   displayName: 'display_name',
   freeformTags: 'freeform_tags',
   definedTags: 'defined_tags',
+  isolation: 'isolation',
 };
-const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags']);
+const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags', 'isolation']);
 
 interface PageToken {
   v: string;
@@ -231,6 +234,60 @@ export class Store {
   async setMetaIfAbsent(key: string, value: string): Promise<string> {
     await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
     return (await this.getMeta(key))!;
+  }
+
+  // ---- run metrics ----
+  /** One sampling round, one transaction. */
+  async insertMetrics(samples: MetricSample[]): Promise<void> {
+    if (samples.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      // 9 values per row; SQLite allows 32,766 parameters per statement.
+      for (let i = 0; i < samples.length; i += 500) {
+        await tx
+          .insertInto('run_metrics')
+          .values(
+            samples.slice(i, i + 500).map((m) => ({
+              run_id: m.runId,
+              time_ms: m.timeMs,
+              cpu: m.cpu,
+              memory: m.memory,
+              memory_bytes: m.memoryBytes,
+              disk: m.disk,
+              disk_bytes: m.diskBytes,
+              gpu: m.gpu,
+              gpu_memory: m.gpuMemory,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['run_id', 'time_ms']).doNothing())
+          .execute();
+      }
+    });
+  }
+
+  async listMetrics(runId: string, sinceMs: number, limit: number): Promise<MetricSample[]> {
+    const rows = await this.db
+      .selectFrom('run_metrics')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('time_ms', '>', sinceMs)
+      .orderBy('time_ms', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      runId: r.run_id,
+      timeMs: Number(r.time_ms),
+      cpu: r.cpu,
+      memory: r.memory,
+      memoryBytes: r.memory_bytes == null ? null : Number(r.memory_bytes),
+      disk: r.disk,
+      diskBytes: r.disk_bytes == null ? null : Number(r.disk_bytes),
+      gpu: r.gpu,
+      gpuMemory: r.gpu_memory,
+    }));
+  }
+
+  async deleteMetrics(runId: string): Promise<void> {
+    await this.db.deleteFrom('run_metrics').where('run_id', '=', runId).execute();
   }
 
   // ---- events (outbox) ----
@@ -496,6 +553,16 @@ export class Store {
   }
 
   /** Runs in the given states, oldest first. */
+  /** Runs per state (the runs_by_state index answers it without reading rows). */
+  async countRunsByState(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('job_runs')
+      .select(['lifecycle_state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('lifecycle_state')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.lifecycle_state, Number(r.n)]));
+  }
+
   async runsInStates(states: readonly RunState[]): Promise<RunRecord[]> {
     const rows = await this.db
       .selectFrom('job_runs')

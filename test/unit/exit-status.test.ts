@@ -23,6 +23,12 @@ test('the local executor refuses handles whose run directory is not under its ru
     javaCommand: 'java',
     archiveLimits: defaultArchiveLimits,
     keepWorkDirs: false,
+    dataDir: '/tmp/dsjobs-unit',
+    sandbox: { bwrap: null, note: 'off in this test' },
+    cgroups: { mode: 'none', bases: {}, notes: ['off in this test'] },
+    volumes: { available: false, note: 'off in this test' },
+    gpus: [],
+    pidsMax: 1024,
   });
   for (const runDir of ['', '.', '/tmp', '/tmp/dsjobs-unit-runs', '/tmp/dsjobs-unit-runs/../etc']) {
     await assert.rejects(ex.cleanup({ runDir, pid: 1, startTime: 0 }), /not under/, runDir);

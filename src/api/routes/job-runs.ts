@@ -5,10 +5,12 @@ import { runSummaryWire, runWire } from '../presenters.js';
 import * as S from '../schemas.js';
 import { checkState } from './states.js';
 import { RUN_STATES } from '../../domain/run-states.js';
+import { DsError } from '../../domain/errors.js';
 
 const IdParams = Type.Object({ jobRunId: Type.String() });
 
-export async function runRoutes(app: App, { runs }: ApiDeps): Promise<void> {
+export async function runRoutes(app: App, deps: ApiDeps): Promise<void> {
+  const { runs } = deps;
   app.post(
     '/jobRuns',
     { schema: { tags: ['jobRuns'], operationId: 'CreateJobRun', body: S.CreateJobRunDetails, response: { 200: S.JobRun, ...errorResponses } } },
@@ -103,6 +105,33 @@ export async function runRoutes(app: App, { runs }: ApiDeps): Promise<void> {
       // Send headers now so a follower sees the response begin before the first line exists.
       if (q.follow) reply.header('x-accel-buffering', 'no');
       return reply.send(stream);
+    },
+  );
+  app.get(
+    '/jobRuns/:jobRunId/metrics',
+    {
+      schema: {
+        tags: ['jobRuns'],
+        operationId: 'GetJobRunMetrics',
+        description:
+          "dsjobs addition: the run's resource use over time under OCI's metric names (percent of what its shape gives it), sampled every metricsIntervalMs. since= (ISO time) returns only later points.",
+        params: IdParams,
+        querystring: Type.Object({ since: Type.Optional(Type.String({ format: 'date-time' })) }),
+        response: { 200: S.JobRunMetrics },
+      },
+    },
+    async (req) => {
+      const run = await runs.get(req.params.jobRunId);
+      const q = req.query as { since?: string };
+      const sinceMs = q.since ? Date.parse(q.since) : 0;
+      if (Number.isNaN(sinceMs)) throw new DsError('InvalidParameter', `query since: must be an ISO 8601 time, got '${q.since}'`);
+      const items = await deps.monitor.series(run.id, sinceMs);
+      return {
+        intervalSeconds: deps.monitor.intervalMs / 1000,
+        collected: true,
+        reason: run.timeStarted ? null : 'the run has not started yet',
+        items,
+      };
     },
   );
 }

@@ -14,6 +14,7 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
       defaultCompartmentId: deps.identity.defaultCompartmentId,
       capacity: deps.capacity(),
       executor: deps.executorName,
+      protections: deps.protections,
     }),
   );
   app.get(

@@ -1,12 +1,26 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { accessSync, chmodSync, constants as fsc, constants as fsConstants, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsc, constants as fsConstants, copyFileSync, existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
-import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered } from '../executor.js';
+import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample, RunIsolation } from '../executor.js';
 import { archiveKindOf, extractArchive, type ArchiveLimits } from './archive.js';
-import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup } from './proc.js';
+import {
+  checkRunCgroups,
+  createRunCgroups,
+  joinDirs,
+  killRunCgroups,
+  readUsage,
+  removeRunCgroups,
+  runPids,
+  type CgroupHost,
+  type RunCgroups,
+} from './cgroups.js';
+import { gpuDeviceNodes, readGpus, type GpuInfo } from './gpus.js';
+import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup, procStat, scanProcesses } from './proc.js';
+import { sandboxArgs, type SandboxHost } from './sandbox.js';
+import { createVolume, removeVolume, spaceUsage, type VolumeHost } from './volume.js';
 import type { SpawnRequest } from './spawner-main.js';
 import { which } from './which.js';
 
@@ -21,14 +35,35 @@ export interface LocalExecutorOptions {
   supervisor?: 'native' | 'sh';
   /** How often a re-attached run (one this process did not spawn) is checked for exit. */
   recoverPollMs?: number;
+  /** The server's data directory: hidden from sandboxed runs (database, artifacts, other runs). */
+  dataDir: string;
+  sandbox: SandboxHost;
+  cgroups: CgroupHost;
+  volumes: VolumeHost;
+  gpus: GpuInfo[];
+  /** Processes one run may have at once (cgroup pids controller). */
+  pidsMax: number;
+  nvidiaSmiCommand?: string;
 }
 
 interface LocalHandle {
   runDir: string;
-  /** The supervisor shell: its pid and start time identify it across restarts. */
+  /** The supervisor: its pid and start time identify it across restarts. */
   pid: number;
   startTime: number;
+  /** The run's space: work/, home/, tmp/ (absent in handles written before spaces existed: runDir/work). */
+  space?: string;
+  sandboxed?: boolean;
+  cgroups?: RunCgroups | null;
+  /** The loop-mounted block storage volume, if the run has one. */
+  volume?: { image: string; mountPoint: string } | null;
+  gpus?: string[];
 }
+
+/** The run's space, inside runDir: mounted volume (or plain directory) holding the working directory, home and tmp. */
+const SPACE = 'space';
+/** A run that failed with less than this left on its volume ran out of block storage. */
+const VOLUME_FULL_BYTES = 1024 * 1024;
 
 /**
  * The supervisor: a POSIX shell that starts the run in a new session (setsid, so the run's process group is its
@@ -44,6 +79,16 @@ const SUPERVISOR = [
   'echo "$c" > "$d/child.pid"',
   'wait "$c"',
   'echo "$?" > "$d/exit.status"',
+].join('\n');
+
+/**
+ * With the sh supervisor: joins the run's cgroups, then becomes the program. Arguments: N, N cgroup directories,
+ * the program and its arguments. Exit 126 if a cgroup cannot be joined, as a shell does for "cannot execute".
+ */
+const JOIN_CGROUPS = [
+  'n=$1; shift',
+  'while [ "$n" -gt 0 ]; do echo 0 > "$1/cgroup.procs" || exit 126; shift; n=$((n - 1)); done',
+  'exec "$@"',
 ].join('\n');
 
 const EXIT_FILE = 'exit.status';
@@ -109,10 +154,13 @@ export class LocalExecutor implements Executor {
     return cmd;
   }
 
-  /** argv for a file by its extension: .py with python, .sh with bash, .jar with java -jar, else run it directly. */
-  private argvFor(file: string): string[] {
+  /**
+   * argv for a file by its extension: .py with python (the run's Python environment's when it has one), .sh with
+   * bash, .jar with java -jar, else run it directly.
+   */
+  private argvFor(file: string, pythonEnv: string | null): string[] {
     const lower = file.toLowerCase();
-    if (lower.endsWith('.py')) return [this.interpreter('python'), file];
+    if (lower.endsWith('.py')) return [pythonEnv ? path.join(pythonEnv, 'bin', 'python') : this.interpreter('python'), file];
     if (lower.endsWith('.sh')) return [this.interpreter('bash'), file];
     if (lower.endsWith('.jar')) return [this.interpreter('java'), '-jar', file];
     return [file];
@@ -120,12 +168,40 @@ export class LocalExecutor implements Executor {
 
   async start(req: LaunchRequest): Promise<LaunchResult> {
     const runDir = this.runDir(req.runId);
-    const work = path.join(runDir, 'work');
-    // Synchronous on purpose: three small metadata operations take ~0.6 ms in all here, while the same through
-    // the thread pool took ~5 ms of start latency (a round trip per call).
-    // Two plain mkdirs: the recursive form first tries the leaf, fails, and retries (three directory syscalls).
+    const space = path.join(runDir, SPACE);
+    const work = path.join(space, 'work');
+    // Synchronous on purpose: small metadata operations take ~0.6 ms in all here, while the same through the
+    // thread pool took ~5 ms of start latency (a round trip per call).
     mkdirIfMissing(runDir);
+    const warnings = [...this.hostWarnings(req)];
+    let volume: LocalHandle['volume'] = null;
+    if (req.blockStorageSizeInGBs && this.opts.volumes.available) {
+      volume = { image: path.join(runDir, 'volume.img'), mountPoint: space };
+      // A leftover from an attempt that died before the supervisor started: start clean.
+      if (isMountPoint(space)) await removeVolume(volume.image, space);
+      await createVolume(volume.image, space, req.blockStorageSizeInGBs * 1024 ** 3);
+    } else {
+      mkdirIfMissing(space);
+    }
+    try {
+      return await this.startInSpace(req, runDir, space, work, volume, warnings);
+    } catch (e) {
+      if (volume) await removeVolume(volume.image, volume.mountPoint).catch(() => {});
+      throw e;
+    }
+  }
+
+  private async startInSpace(
+    req: LaunchRequest,
+    runDir: string,
+    space: string,
+    work: string,
+    volume: LocalHandle['volume'],
+    warnings: string[],
+  ): Promise<LaunchResult> {
     mkdirIfMissing(work);
+    mkdirIfMissing(path.join(space, 'tmp'));
+    mkdirIfMissing(path.join(space, 'home'));
     let target: string;
     const kind = archiveKindOf(req.artifactFileName);
     if (kind) {
@@ -152,22 +228,118 @@ export class LocalExecutor implements Executor {
       copyFileSync(req.artifactPath, target, fsc.COPYFILE_FICLONE);
       chmodSync(target, 0o755);
     }
-    const argv = [...this.argvFor(target), ...req.args];
+    const gpus = this.assignGpus(req.runId, req.resources.gpus);
+    let cgroups: RunCgroups | null = null;
+    if (this.opts.cgroups.mode !== 'none') {
+      try {
+        cgroups = createRunCgroups(this.opts.cgroups, req.runId, {
+          cpus: req.resources.cpus,
+          memoryBytes: Math.round(req.resources.memoryInGBs * 1024 ** 3),
+          pidsMax: this.opts.pidsMax,
+        });
+      } catch (e) {
+        warnings.push(`CPU and memory limits are off for this run: its cgroup could not be made (${(e as Error).message})`);
+      }
+    }
+    const sandboxed = this.opts.sandbox.bwrap !== null;
+    let argv = [...this.argvFor(target, req.pythonEnv), ...req.args];
+    if (sandboxed) {
+      const args = sandboxArgs({
+        hide: [this.opts.dataDir],
+        space,
+        tmp: path.join(space, 'tmp'),
+        mounts: req.mounts,
+        network: req.network,
+        readOnly: req.pythonEnv ? [req.pythonEnv] : [],
+        devices: gpus.length > 0 ? gpuDeviceNodes() : [],
+      });
+      argv = [this.opts.sandbox.bwrap!, ...args, '--chdir', work, '--', ...argv];
+    }
+    const env: Record<string, string> = {
+      ...BASE_ENV,
+      HOME: path.join(space, 'home'),
+      TMPDIR: sandboxed ? '/tmp' : path.join(space, 'tmp'),
+      ...req.env,
+    };
+    if (req.pythonEnv) {
+      env.PATH = `${path.join(req.pythonEnv, 'bin')}:${env.PATH ?? BASE_ENV.PATH ?? '/usr/bin:/bin'}`;
+      env.CONDA_PREFIX = req.pythonEnv;
+    }
+    // After the job's own variables: a run must not pick GPUs it was not given.
+    env.CUDA_VISIBLE_DEVICES = gpus.length > 0 ? gpus.join(',') : '';
+    env.NVIDIA_VISIBLE_DEVICES = gpus.length > 0 ? gpus.join(',') : 'void';
     // Files, not pipes: the run never blocks on a slow or dead server, and the output survives a restart.
     const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
     const native = this.commands.supervisor;
-    const { pid, startTime } = await this.spawnSupervisor({
-      file: native ?? this.commands.sh,
-      args: native ? [runDir, ...argv] : ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, ...argv],
-      cwd: work,
-      env: native ? { ...BASE_ENV, ...req.env } : { ...BASE_ENV, ...req.env, SETSID_BIN: this.commands.setsid },
-      stdout: logFiles.stdout,
-      stderr: logFiles.stderr,
-      handleFile: path.join(runDir, HANDLE_FILE),
-      runDir,
-    });
-    const handle: LocalHandle = { runDir, pid, startTime };
-    return { handle: handle as unknown as ExecutorHandle, logFiles };
+    const cgDirs = cgroups ? joinDirs(cgroups) : [];
+    const handle: LocalHandle = { runDir, pid: 0, startTime: 0, space, sandboxed, cgroups, volume, gpus };
+    try {
+      const { pid, startTime } = await this.spawnSupervisor({
+        file: native ?? this.commands.sh,
+        args: native
+          ? [...cgDirs.flatMap((d) => ['-g', d]), runDir, ...argv]
+          : ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, this.commands.sh, '-c', JOIN_CGROUPS, 'join', String(cgDirs.length), ...cgDirs, ...argv],
+        cwd: work,
+        env: native ? env : { ...env, SETSID_BIN: this.commands.setsid },
+        stdout: logFiles.stdout,
+        stderr: logFiles.stderr,
+        handleFile: path.join(runDir, HANDLE_FILE),
+        handle: handle as unknown as Record<string, unknown>,
+      });
+      handle.pid = pid;
+      handle.startTime = startTime;
+    } catch (e) {
+      this.releaseGpus(req.runId);
+      if (cgroups) removeRunCgroups(cgroups);
+      throw e;
+    }
+    const isolation: RunIsolation = {
+      sandbox: sandboxed ? 'BUBBLEWRAP' : 'NONE',
+      network: req.network || !sandboxed ? 'HOST' : 'NONE',
+      cpuLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
+      memoryLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
+      processTree: sandboxed ? 'PID_NAMESPACE' : cgroups ? 'CGROUP' : 'PROCESS_GROUP',
+      blockStorage: volume ? 'VOLUME' : 'NOT_ENFORCED',
+      gpus,
+      warnings,
+    };
+    return { handle: handle as unknown as ExecutorHandle, logFiles, isolation };
+  }
+
+  /** What this host cannot give this run, in words. */
+  private hostWarnings(req: LaunchRequest): string[] {
+    const out: string[] = [];
+    if (!this.opts.sandbox.bwrap) {
+      out.push(`not sandboxed: ${this.opts.sandbox.note ?? 'no sandbox'}; the run can read the server's files`);
+      if (!req.network) out.push('networking NONE was asked for but cannot be enforced without the sandbox: the run has the host network');
+      if (req.mounts.length > 0) out.push('storage mounts need the sandbox: the mounted directories are not visible at their destinations');
+    }
+    if (this.opts.cgroups.mode === 'none') out.push(`CPU and memory limits are off: ${this.opts.cgroups.notes.join('; ')}`);
+    if (req.blockStorageSizeInGBs && !this.opts.volumes.available) {
+      out.push(`block storage of ${req.blockStorageSizeInGBs} GB is not enforced: ${this.opts.volumes.note ?? 'no volumes'}`);
+    }
+    return out;
+  }
+
+  // ---- GPUs: which run holds which (by UUID); admission already made sure enough are free ----
+  private readonly gpuOwners = new Map<string, string>();
+
+  private assignGpus(runId: string, count: number): string[] {
+    if (count <= 0) return [];
+    const free = this.opts.gpus.filter((g) => !this.gpuOwners.has(g.uuid));
+    if (free.length < count) throw new Error(`${count} GPU(s) needed, ${free.length} free on this server`);
+    const picked = free.slice(0, count).map((g) => g.uuid);
+    for (const u of picked) this.gpuOwners.set(u, runId);
+    return picked;
+  }
+
+  private releaseGpus(runId: string): void {
+    for (const [u, owner] of this.gpuOwners) if (owner === runId) this.gpuOwners.delete(u);
+  }
+
+  /** GPU UUID -> the run holding it. */
+  gpuAssignments(): Map<string, string> {
+    return new Map(this.gpuOwners);
   }
 
   // ---- the spawner process (see spawner-main.ts for why) ----
@@ -245,7 +417,24 @@ export class LocalExecutor implements Executor {
       await new Promise((r) => setTimeout(r, every).unref());
     }
     if (this.closed) return new Promise(() => {}); // shutting down: never settle
-    return this.readExit(handle.runDir);
+    return this.exitOf(handle);
+  }
+
+  /** The recorded exit status, and whether the run ran out of memory or block storage on the way. */
+  private exitOf(handle: LocalHandle): ExitStatus {
+    const status = this.readExit(handle.runDir);
+    if (status.exitCode === 0) return status;
+    const cg = this.cgroupsOf(handle);
+    if (cg && readUsage(cg).oomKills > 0) return { ...status, exhausted: 'memory' };
+    if (handle.volume) {
+      const u = spaceUsage(handle.volume.mountPoint);
+      if (u && u.availableBytes < VOLUME_FULL_BYTES) return { ...status, exhausted: 'blockStorage' };
+    }
+    return status;
+  }
+
+  private cgroupsOf(handle: LocalHandle): RunCgroups | null {
+    return handle.cgroups ? checkRunCgroups(this.opts.cgroups, handle.cgroups) : null;
   }
 
   private childPid(handle: LocalHandle): number | null {
@@ -265,7 +454,39 @@ export class LocalExecutor implements Executor {
       await new Promise((r) => setTimeout(r, 5));
       pgid = this.childPid(handle);
     }
+    const cg = this.cgroupsOf(handle);
+    if (signal === 'SIGKILL') {
+      // The group first: in a sandbox that kills bwrap, and the kernel then kills everything in the pid namespace.
+      if (pgid !== null) killGroup(pgid, 'SIGKILL');
+      if (cg) killRunCgroups(cg);
+      return;
+    }
+    if (handle.sandboxed && pgid !== null) {
+      // Not to bwrap itself: it would die of SIGTERM at once and take the run down without its grace period.
+      // Every process of the run instead (setsid or double-forked ones included, when the cgroup lists them).
+      const pids = cg ? runPids(cg) : scanProcesses().filter((p) => p.pgid === pgid).map((p) => p.pid);
+      for (const pid of pids) {
+        const st = procStat(pid);
+        if (!st || st.comm === 'bwrap') continue;
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* gone */
+        }
+      }
+      return;
+    }
     if (pgid === null) return;
+    if (cg) {
+      for (const pid of runPids(cg)) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* gone */
+        }
+      }
+      return;
+    }
     // The pid is recorded just before the child's setsid() has made its process group: for that instant the
     // group does not exist yet (ESRCH) though the process does. Retry briefly, then signal the process itself.
     for (let i = 0; i < 40; i++) {
@@ -290,19 +511,127 @@ export class LocalExecutor implements Executor {
 
   async recover(h: ExecutorHandle): Promise<Recovered> {
     const handle = h as unknown as LocalHandle;
-    if (isSameProcessAlive(handle.pid, handle.startTime)) return { state: 'running' };
-    return { state: 'exited', status: this.readExit(handle.runDir) };
+    if (isSameProcessAlive(handle.pid, handle.startTime)) {
+      // Its GPUs are still its own.
+      const runId = path.basename(handle.runDir);
+      for (const u of handle.gpus ?? []) if (this.opts.gpus.some((g) => g.uuid === u)) this.gpuOwners.set(u, runId);
+      return { state: 'running' };
+    }
+    return { state: 'exited', status: this.exitOf(handle) };
   }
 
   async cleanup(h: ExecutorHandle, opts: { killStragglers?: boolean } = {}): Promise<void> {
     const handle = this.checked(h);
-    const pgid = this.childPid(handle);
-    // The main process is gone; anything left in its group (background children) goes with it. After a restart
-    // the group id may have been reused: then only a group whose leader is provably the run's is killed.
-    if (pgid !== null && (opts.killStragglers !== false || isRunSessionLeader(pgid, handle.startTime))) {
-      killGroup(pgid, 'SIGKILL');
+    const cg = this.cgroupsOf(handle);
+    if (cg) {
+      // The cgroup is the run's alone, whatever happened to pids meanwhile: always safe to empty.
+      killRunCgroups(cg);
+      for (let i = 0; i < 100 && !removeRunCgroups(cg); i++) await new Promise((r) => setTimeout(r, 10));
+    } else {
+      const pgid = this.childPid(handle);
+      // The main process is gone; anything left in its group (background children) goes with it. After a restart
+      // the group id may have been reused: then only a group whose leader is provably the run's is killed.
+      if (pgid !== null && (opts.killStragglers !== false || isRunSessionLeader(pgid, handle.startTime))) {
+        killGroup(pgid, 'SIGKILL');
+      }
     }
-    if (!this.opts.keepWorkDirs) await fsp.rm(path.join(handle.runDir, 'work'), { recursive: true, force: true });
+    this.releaseGpus(path.basename(handle.runDir));
+    if (handle.volume) {
+      await removeVolume(handle.volume.image, handle.volume.mountPoint, { keepImage: this.opts.keepWorkDirs });
+    }
+    if (!this.opts.keepWorkDirs) {
+      await fsp.rm(handle.space ?? path.join(handle.runDir, 'work'), { recursive: true, force: true });
+    }
+  }
+
+  // ---- monitoring ----
+  private readonly lastCpu = new Map<string, { cpuNs: number; atNs: bigint }>();
+
+  async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
+    const out = new Map<string, ResourceSample>();
+    const needGpus = runs.some((r) => ((r.handle as unknown as LocalHandle).gpus ?? []).length > 0);
+    const gpuReadings = needGpus ? new Map((await readGpus(this.opts.nvidiaSmiCommand)).map((g) => [g.uuid, g])) : new Map();
+    // Runs without a cgroup are measured from /proc: one scan for all of them, grouped by session.
+    let bySession: Map<number, { cpuTicks: number; rssBytes: number }> | null = null;
+    const seen = new Set<string>();
+    for (const r of runs) {
+      const handle = r.handle as unknown as LocalHandle;
+      if (typeof handle.runDir !== 'string') continue;
+      seen.add(r.runId);
+      const cg = this.cgroupsOf(handle);
+      let cpuNs: number | null = null;
+      let memoryBytes: number | null = null;
+      if (cg) {
+        const u = readUsage(cg);
+        cpuNs = u.cpuNs;
+        memoryBytes = u.memoryBytes;
+      } else {
+        const pgid = this.childPid(handle);
+        if (pgid !== null) {
+          bySession ??= sessionTotals();
+          const t = bySession.get(pgid);
+          cpuNs = t ? (t.cpuTicks * 1e9) / CLOCK_TICKS : 0;
+          memoryBytes = t ? t.rssBytes : 0;
+        }
+      }
+      const now = process.hrtime.bigint();
+      let cpuPercent: number | null = null;
+      const prev = this.lastCpu.get(r.runId);
+      if (cpuNs !== null) {
+        if (prev && r.resources.cpus > 0) {
+          const wallNs = Number(now - prev.atNs);
+          if (wallNs > 0) cpuPercent = round2((100 * Math.max(0, cpuNs - prev.cpuNs)) / (wallNs * r.resources.cpus));
+        }
+        this.lastCpu.set(r.runId, { cpuNs, atNs: now });
+      }
+      const memLimit = r.resources.memoryInGBs * 1024 ** 3;
+      let diskBytes: number | null = null;
+      let diskPercent: number | null = null;
+      if (handle.volume) {
+        const u = spaceUsage(handle.volume.mountPoint);
+        if (u && u.totalBytes > 0) {
+          diskBytes = u.usedBytes;
+          diskPercent = round2((100 * u.usedBytes) / u.totalBytes);
+        }
+      } else {
+        diskBytes = await directoryBytes(handle.space ?? path.join(handle.runDir, 'work'));
+      }
+      let gpuPercent: number | null = null;
+      let gpuMemoryPercent: number | null = null;
+      const mine = (handle.gpus ?? []).map((u) => gpuReadings.get(u)).filter((g) => g !== undefined);
+      if (mine.length > 0) {
+        gpuPercent = round2(avg(mine.map((g) => g.utilizationPercent)));
+        gpuMemoryPercent = round2(
+          avg(mine.map((g) => (g.memoryUsedMiB !== null && g.memoryTotalMiB ? (100 * g.memoryUsedMiB) / g.memoryTotalMiB : null))),
+        );
+      }
+      out.set(r.runId, {
+        cpuPercent,
+        memoryBytes,
+        memoryPercent: memoryBytes !== null && memLimit > 0 ? round2((100 * memoryBytes) / memLimit) : null,
+        diskBytes,
+        diskPercent,
+        gpuPercent: Number.isNaN(gpuPercent) ? null : gpuPercent,
+        gpuMemoryPercent: Number.isNaN(gpuMemoryPercent) ? null : gpuMemoryPercent,
+      });
+    }
+    for (const id of this.lastCpu.keys()) if (!seen.has(id)) this.lastCpu.delete(id);
+    return out;
+  }
+
+  protections(): { enforced: string[]; off: string[] } {
+    const enforced: string[] = [];
+    const off: string[] = [];
+    if (this.opts.sandbox.bwrap) enforced.push(`sandbox: bubblewrap (${this.opts.sandbox.bwrap}); read-only system, private /tmp and pid namespace, data directory hidden, networking NONE available`);
+    else off.push(`sandbox: ${this.opts.sandbox.note}`);
+    if (this.opts.cgroups.mode !== 'none') {
+      enforced.push(`CPU, memory and process limits: cgroups ${this.opts.cgroups.mode} (${Object.values(this.opts.cgroups.bases).join(', ')})`);
+      for (const n of this.opts.cgroups.notes) off.push(`cgroups: ${n}`);
+    } else off.push(`CPU and memory limits: ${this.opts.cgroups.notes.join('; ')}`);
+    if (this.opts.volumes.available) enforced.push('block storage: a loop-mounted ext4 volume of blockStorageSizeInGBs per run');
+    else off.push(`block storage: ${this.opts.volumes.note}`);
+    if (this.opts.gpus.length > 0) enforced.push(`GPUs: ${this.opts.gpus.map((g) => `${g.index} ${g.name} (${g.uuid})`).join(', ')}`);
+    return { enforced, off };
   }
 
   /** A handle is data from the database or a file: only ever act on a run directory under runsDir. */
@@ -342,6 +671,59 @@ function nativeSupervisor(): string | null {
     return p;
   } catch {
     return null;
+  }
+}
+
+const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux architecture Node supports
+
+/** CPU ticks and resident memory of every process, summed per session (a run's session is its supervisor child). */
+function sessionTotals(): Map<number, { cpuTicks: number; rssBytes: number }> {
+  const out = new Map<number, { cpuTicks: number; rssBytes: number }>();
+  const page = 4096;
+  for (const p of scanProcesses()) {
+    const t = out.get(p.session) ?? { cpuTicks: 0, rssBytes: 0 };
+    t.cpuTicks += p.cpuTicks;
+    t.rssBytes += p.rssPages * page;
+    out.set(p.session, t);
+  }
+  return out;
+}
+
+/** Bytes under a directory, or null past 20,000 entries (a run's space without a volume is not worth a long walk). */
+async function directoryBytes(dir: string): Promise<number | null> {
+  let total = 0;
+  let entries = 0;
+  const stack = [dir];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    let list;
+    try {
+      list = await fsp.readdir(d, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of list) {
+      if (++entries > 20_000) return null;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) total += (await fsp.lstat(p).catch(() => null))?.blocks ?? 0;
+    }
+  }
+  return total * 512;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+function avg(xs: (number | null)[]): number {
+  const v = xs.filter((x): x is number => x !== null);
+  return v.length === 0 ? NaN : v.reduce((a, b) => a + b, 0) / v.length;
+}
+
+/** Whether a directory is a mount point (a different device from its parent). */
+function isMountPoint(dir: string): boolean {
+  try {
+    return statSync(dir).dev !== statSync(path.dirname(dir)).dev;
+  } catch {
+    return false;
   }
 }
 

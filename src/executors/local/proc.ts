@@ -1,16 +1,49 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  ppid: number;
+  pgid: number;
+  session: number;
+  /** utime + stime, in clock ticks. */
+  cpuTicks: number;
+  startTime: number;
+  rssPages: number;
+}
 
 /** Fields of /proc/<pid>/stat we use; null when the process is gone or a zombie (it has exited). */
-function procStat(pid: number): { session: number; startTime: number } | null {
+export function procStat(pid: number): ProcStat | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: parse after the last ')'. rest[0] is field 3.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const close = stat.lastIndexOf(')');
+    const rest = stat.slice(close + 2).split(' ');
     if (rest[0] === 'Z') return null;
-    return { session: Number(rest[3]), startTime: Number(rest[19]) }; // fields 6 and 22
+    return {
+      pid,
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      ppid: Number(rest[1]), // field 4
+      pgid: Number(rest[2]), // 5
+      session: Number(rest[3]), // 6
+      cpuTicks: Number(rest[11]) + Number(rest[12]), // 14, 15
+      startTime: Number(rest[19]), // 22
+      rssPages: Number(rest[21]), // 24
+    };
   } catch {
     return null;
   }
+}
+
+/** Every live process of the host (this pid namespace). */
+export function scanProcesses(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    const st = procStat(Number(name));
+    if (st) out.push(st);
+  }
+  return out;
 }
 
 /**

@@ -6,7 +6,7 @@
  * holds fastify, ajv, Kysely and every cached page; this process holds nothing, so its forks stay cheap, and they
  * happen on the other core instead of the server's event loop.
  *
- * Protocol (IPC, JSON): {t:'spawn', id, file, args, cwd, env, stdout, stderr, handleFile} is answered with
+ * Protocol (IPC, JSON): {t:'spawn', id, file, args, cwd, env, stdout, stderr, handleFile, handle} is answered with
  * {t:'spawned', id, pid, startTime} or {t:'error', id, message}; {t:'exit', pid} reports a supervisor that ended.
  * When the server goes away (disconnect), the spawner exits and the supervisors live on: they are detached and
  * record their runs' exit status themselves.
@@ -25,7 +25,8 @@ export interface SpawnRequest {
   stdout: string;
   stderr: string;
   handleFile: string;
-  runDir: string;
+  /** The run's handle; the spawned pid and its start time are filled in before it is written to handleFile. */
+  handle: Record<string, unknown>;
 }
 
 function handle(m: SpawnRequest): void {
@@ -42,7 +43,7 @@ function handle(m: SpawnRequest): void {
     }
     const startTime = processStartTime(pid) ?? -1;
     // Before the server hears of it: if the server dies before it stores the handle, a restart finds it here.
-    writeFileSync(m.handleFile, JSON.stringify({ runDir: m.runDir, pid, startTime }));
+    writeFileSync(m.handleFile, JSON.stringify({ ...m.handle, pid, startTime }));
     child.once('exit', () => process.send!({ t: 'exit', pid }));
     process.send!({ t: 'spawned', id: m.id, pid, startTime });
   } catch (e) {

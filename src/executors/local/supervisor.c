@@ -1,5 +1,9 @@
 /*
- * dsjobs-supervisor RUNDIR PROGRAM [ARGS...]
+ * dsjobs-supervisor [-g CGROUP_DIR]... RUNDIR PROGRAM [ARGS...]
+ *
+ * With -g, the child joins each given cgroup (writes itself to CGROUP_DIR/cgroup.procs) before it executes
+ * PROGRAM, so every process of the run, however it forks or detaches, is counted, limited and killed with it.
+ * The supervisor itself stays outside them: killing the run's cgroup never kills the process that records its end.
  *
  * Starts PROGRAM in a new session (its own process group, so a cancel can signal every process of the run at
  * once), records the group id in RUNDIR/child.pid, waits for it, and records how it ended in RUNDIR/exit.status:
@@ -33,12 +37,31 @@ static int write_atomic(const char *dir, const char *name, const char *text) {
   return rename(tmp, dst);
 }
 
+static int join_cgroup(const char *dir) {
+  char file[PATH_MAX];
+  snprintf(file, sizeof file, "%s/cgroup.procs", dir);
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  /* "0" means the writing process itself. */
+  ssize_t n = write(fd, "0\n", 2);
+  close(fd);
+  return n == 2 ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 3) {
-    fprintf(stderr, "usage: dsjobs-supervisor RUNDIR PROGRAM [ARGS...]\n");
+  const char *cgroups[16];
+  int ncg = 0;
+  int i = 1;
+  while (i + 1 < argc && strcmp(argv[i], "-g") == 0 && ncg < 16) {
+    cgroups[ncg++] = argv[i + 1];
+    i += 2;
+  }
+  if (argc - i < 2) {
+    fprintf(stderr, "usage: dsjobs-supervisor [-g CGROUP_DIR]... RUNDIR PROGRAM [ARGS...]\n");
     return 2;
   }
-  const char *dir = argv[1];
+  const char *dir = argv[i];
+  char **prog = argv + i + 1;
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
   pid_t pid = fork();
@@ -46,9 +69,17 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     close(sync[0]);
     setsid();
-    execvp(argv[2], argv + 2);
+    for (int k = 0; k < ncg; k++) {
+      if (join_cgroup(cgroups[k]) != 0) {
+        int e = errno;
+        fprintf(stderr, "dsjobs: cannot join the run's cgroup %s: %s\n", cgroups[k], strerror(e));
+        (void)!write(sync[1], &e, sizeof e);
+        _exit(126);
+      }
+    }
+    execvp(prog[0], prog);
     int e = errno;
-    fprintf(stderr, "dsjobs: cannot execute %s: %s\n", argv[2], strerror(e));
+    fprintf(stderr, "dsjobs: cannot execute %s: %s\n", prog[0], strerror(e));
     (void)!write(sync[1], &e, sizeof e);
     _exit(127);
   }

@@ -1,0 +1,309 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Per-run cgroups: the shape's CPUs and memory as limits, a pids cap against fork bombs, the run's resource use
+ * read from the kernel's counters, out-of-memory kills counted, and every process of the run found (and killed)
+ * whatever it did to detach — setsid, double fork, a new process group.
+ *
+ * Two layouts exist in the wild:
+ * - v1 (and "hybrid": v1 controllers plus a controller-less v2 tree at /sys/fs/cgroup/unified): one directory
+ *   per controller, e.g. memory/<base>/<run>, cpu/<base>/<run>. The v2 tree, when present, adds cgroup.kill.
+ * - v2 ("unified"): one directory per run with memory.max, cpu.max, pids.max, cgroup.kill. Controllers must be
+ *   enabled in the parent's cgroup.subtree_control, and a cgroup with enabled controllers may not hold processes
+ *   itself (the root excepted): run cgroups go beside the server's own cgroup, not under it.
+ * Run cgroups live under a `dsjobs` directory next to (v2) or under (v1) the server's own cgroup, named by run id.
+ */
+export type CgroupMode = 'v1' | 'v2' | 'none';
+
+export interface CgroupHost {
+  mode: CgroupMode;
+  /** v1: controller -> base directory for run cgroups. v2: 'unified' -> base directory. */
+  bases: Partial<Record<Controller | 'unified', string>>;
+  /** Why limits are off (mode none) or partly off. */
+  notes: string[];
+}
+
+type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'freezer';
+const V1_CONTROLLERS: Controller[] = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
+
+/** The directories of one run's cgroups; stored in the run's handle so a restarted server finds them. */
+export interface RunCgroups {
+  mode: 'v1' | 'v2';
+  dirs: Partial<Record<Controller | 'unified', string>>;
+}
+
+export interface CgroupLimits {
+  cpus: number;
+  memoryBytes: number;
+  pidsMax: number;
+}
+
+export interface CgroupUsage {
+  /** Total CPU time of every process of the run, in nanoseconds. */
+  cpuNs: number | null;
+  /** Memory in use, page cache that can be dropped not counted. */
+  memoryBytes: number | null;
+  /** How many times the kernel's OOM killer killed a process of the run. */
+  oomKills: number;
+}
+
+const CFS_PERIOD_US = 100_000;
+
+function read(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** "4:memory:/a/b" lines of /proc/self/cgroup -> controller -> path; "0::/x" -> unified. */
+export function parseProcCgroup(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[2] === '') out.unified = m[3];
+    for (const c of m[2].split(',')) if (c) out[c] = m[3];
+  }
+  return out;
+}
+
+/**
+ * Finds out what this host lets us do, by doing it: creates the base directories and a probe cgroup with limits
+ * set, then removes the probe. Nothing is assumed from mount points alone (a read-only bind, a container without
+ * delegation and an unprivileged user all look the same until a write fails).
+ */
+export function detectCgroups(opts: { root?: string; procSelfCgroup?: string; enabled?: boolean } = {}): CgroupHost {
+  const root = opts.root ?? '/sys/fs/cgroup';
+  if (opts.enabled === false) return { mode: 'none', bases: {}, notes: ['cgroups are turned off in the server config (cgroups: "off")'] };
+  const own = parseProcCgroup(opts.procSelfCgroup ?? read('/proc/self/cgroup') ?? '');
+  const notes: string[] = [];
+  try {
+    if (existsSync(path.join(root, 'cgroup.controllers'))) return detectV2(root, own, notes);
+    if (existsSync(path.join(root, 'memory'))) return detectV1(root, own, notes);
+    return { mode: 'none', bases: {}, notes: [`no cgroup file system found at ${root}`] };
+  } catch (e) {
+    return { mode: 'none', bases: {}, notes: [`cgroups are not writable here (${(e as Error).message})`] };
+  }
+}
+
+function detectV1(root: string, own: Record<string, string>, notes: string[]): CgroupHost {
+  const bases: CgroupHost['bases'] = {};
+  for (const c of V1_CONTROLLERS) {
+    const mount = path.join(root, c);
+    if (!existsSync(path.join(mount, 'cgroup.procs'))) {
+      if (c === 'memory' || c === 'cpu') throw new Error(`the ${c} controller is not mounted at ${mount}`);
+      notes.push(`the ${c} cgroup controller is not mounted`);
+      continue;
+    }
+    // Under the server's own cgroup, so whatever limits the server has also bound its runs.
+    const base = path.join(mount, own[c] ?? '/', 'dsjobs');
+    mkdirSync(base, { recursive: true });
+    bases[c] = base;
+  }
+  const unified = path.join(root, 'unified');
+  if (existsSync(path.join(unified, 'cgroup.procs'))) {
+    try {
+      const base = path.join(unified, own.unified ?? '/', 'dsjobs');
+      mkdirSync(base, { recursive: true });
+      bases.unified = base;
+    } catch (e) {
+      notes.push(`the v2 hierarchy at ${unified} is not writable (${(e as Error).message}): runs are killed through v1 only`);
+    }
+  }
+  const host: CgroupHost = { mode: 'v1', bases, notes };
+  probe(host);
+  return host;
+}
+
+function detectV2(root: string, own: Record<string, string>, notes: string[]): CgroupHost {
+  const ownPath = own.unified ?? '/';
+  // A cgroup with processes cannot enable controllers for children (the root excepted): put runs beside the
+  // server's cgroup, in its parent, which only holds cgroups.
+  const parent = ownPath === '/' ? root : path.join(root, path.dirname(ownPath));
+  const want = ['memory', 'cpu', 'pids'];
+  const available = (read(path.join(parent, 'cgroup.controllers')) ?? '').trim().split(/\s+/);
+  for (const c of want) if (!available.includes(c)) throw new Error(`the ${c} controller is not available in ${parent}`);
+  const enable = (dir: string) => {
+    const enabled = (read(path.join(dir, 'cgroup.subtree_control')) ?? '').trim().split(/\s+/);
+    const missing = want.filter((c) => !enabled.includes(c));
+    if (missing.length > 0) writeFileSync(path.join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+  };
+  enable(parent);
+  const base = path.join(parent, 'dsjobs');
+  mkdirSync(base, { recursive: true });
+  enable(base);
+  const host: CgroupHost = { mode: 'v2', bases: { unified: base }, notes };
+  probe(host);
+  return host;
+}
+
+function probe(host: CgroupHost): void {
+  const name = `probe-${process.pid}-${Date.now()}`;
+  const cg = createRunCgroups(host, name, { cpus: 1, memoryBytes: 256 * 1024 * 1024, pidsMax: 64 });
+  removeRunCgroups(cg);
+}
+
+/** Makes the run's cgroups and sets its limits. Throws if the host refuses (the caller turns that into a message). */
+export function createRunCgroups(host: CgroupHost, runName: string, limits: CgroupLimits): RunCgroups {
+  if (host.mode === 'none') throw new Error('cgroups are not available');
+  const dirs: RunCgroups['dirs'] = {};
+  const made: string[] = [];
+  try {
+    for (const [c, base] of Object.entries(host.bases) as [Controller | 'unified', string][]) {
+      const dir = path.join(base, runName);
+      try {
+        mkdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      made.push(dir);
+      dirs[c] = dir;
+    }
+    const quota = Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US));
+    if (host.mode === 'v1') {
+      const mem = dirs.memory!;
+      writeFileSync(path.join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+      // With swap accounting the limit must also hold for memory + swap, or the run just swaps past it.
+      if (existsSync(path.join(mem, 'memory.memsw.limit_in_bytes'))) {
+        writeFileSync(path.join(mem, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+      }
+      writeFileSync(path.join(dirs.cpu!, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
+      writeFileSync(path.join(dirs.cpu!, 'cpu.cfs_quota_us'), String(quota));
+      if (dirs.pids) writeFileSync(path.join(dirs.pids, 'pids.max'), String(limits.pidsMax));
+    } else {
+      const dir = dirs.unified!;
+      writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
+      if (existsSync(path.join(dir, 'memory.swap.max'))) writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+      writeFileSync(path.join(dir, 'cpu.max'), `${quota} ${CFS_PERIOD_US}`);
+      writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
+    }
+  } catch (e) {
+    for (const d of made.reverse()) tryRmdir(d);
+    throw e;
+  }
+  return { mode: host.mode, dirs };
+}
+
+/** The directories a process must join (each one's cgroup.procs), in the order the supervisor joins them. */
+export function joinDirs(cg: RunCgroups): string[] {
+  return Object.values(cg.dirs).filter((d): d is string => typeof d === 'string');
+}
+
+/** Every process of the run (host pids). */
+export function runPids(cg: RunCgroups): number[] {
+  const dir = cg.mode === 'v2' ? cg.dirs.unified : (cg.dirs.memory ?? cg.dirs.unified);
+  if (!dir) return [];
+  const text = read(path.join(dir, 'cgroup.procs')) ?? '';
+  return text
+    .split('\n')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+/**
+ * Kills every process of the run. cgroup.kill (v2, kernel 5.14+) does it atomically; otherwise the v1 freezer
+ * stops the run so nothing can fork while each process is killed, then thaws it to let the kills land.
+ */
+export function killRunCgroups(cg: RunCgroups): void {
+  const unified = cg.dirs.unified;
+  if (unified && existsSync(path.join(unified, 'cgroup.kill'))) {
+    try {
+      writeFileSync(path.join(unified, 'cgroup.kill'), '1');
+      return;
+    } catch {
+      /* fall back to one by one */
+    }
+  }
+  const freezer = cg.dirs.freezer;
+  const freeze = (state: string) => {
+    if (!freezer) return;
+    try {
+      writeFileSync(path.join(freezer, 'freezer.state'), state);
+    } catch {
+      /* best effort */
+    }
+  };
+  freeze('FROZEN');
+  try {
+    for (let round = 0; round < 20; round++) {
+      const pids = runPids(cg);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  } finally {
+    freeze('THAWED');
+  }
+}
+
+function num(text: string | null): number | null {
+  if (text === null) return null;
+  const n = Number(text.trim());
+  return Number.isFinite(n) ? n : null;
+}
+
+function statField(text: string | null, key: string): number | null {
+  if (text === null) return null;
+  const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+export function readUsage(cg: RunCgroups): CgroupUsage {
+  if (cg.mode === 'v1') {
+    const mem = cg.dirs.memory;
+    const stat = mem ? read(path.join(mem, 'memory.stat')) : null;
+    const usage = mem ? num(read(path.join(mem, 'memory.usage_in_bytes'))) : null;
+    // As docker and the kubelet do: usage minus inactive page cache, which the kernel reclaims before it OOMs.
+    const inactive = statField(stat, 'total_inactive_file') ?? 0;
+    return {
+      cpuNs: cg.dirs.cpuacct ? num(read(path.join(cg.dirs.cpuacct, 'cpuacct.usage'))) : null,
+      memoryBytes: usage === null ? null : Math.max(0, usage - inactive),
+      oomKills: (mem ? statField(read(path.join(mem, 'memory.oom_control')), 'oom_kill') : null) ?? 0,
+    };
+  }
+  const dir = cg.dirs.unified!;
+  const usec = statField(read(path.join(dir, 'cpu.stat')), 'usage_usec');
+  const current = num(read(path.join(dir, 'memory.current')));
+  const inactive = statField(read(path.join(dir, 'memory.stat')), 'inactive_file') ?? 0;
+  return {
+    cpuNs: usec === null ? null : usec * 1000,
+    memoryBytes: current === null ? null : Math.max(0, current - inactive),
+    oomKills: statField(read(path.join(dir, 'memory.events')), 'oom_kill') ?? 0,
+  };
+}
+
+function tryRmdir(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+/** Removes the run's cgroups once its processes are gone (a cgroup with processes cannot be removed). */
+export function removeRunCgroups(cg: RunCgroups): boolean {
+  let ok = true;
+  for (const d of joinDirs(cg)) ok = tryRmdir(d) && ok;
+  return ok;
+}
+
+/** A handle is data from the database: only directories under the host's bases are ever touched. */
+export function checkRunCgroups(host: CgroupHost, cg: unknown): RunCgroups | null {
+  if (!cg || typeof cg !== 'object') return null;
+  const c = cg as RunCgroups;
+  if (c.mode !== 'v1' && c.mode !== 'v2') return null;
+  for (const [k, d] of Object.entries(c.dirs ?? {})) {
+    const base = host.bases[k as Controller | 'unified'];
+    if (typeof d !== 'string' || !base || path.dirname(path.resolve(d)) !== base) return null;
+  }
+  return c;
+}

@@ -1,0 +1,141 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { which } from './which.js';
+
+/**
+ * The run's view of the machine, built with bubblewrap: the system read-only, the server's data directory (the
+ * database, every artifact, every other run) hidden behind an empty tmpfs, the run's own space and its storage
+ * mounts the only writable places, its own /tmp, /proc and pid namespace (it sees only its own processes, and when
+ * its first process ends the kernel kills every process left in the namespace), and no capabilities (uid 0
+ * without them cannot remount, unmount or reach through the hidden directories). With `network: false` it gets
+ * a network namespace holding only loopback.
+ */
+export interface SandboxSpec {
+  /** Hidden entirely (the server's data directory). */
+  hide: string[];
+  /** The run's own space (host path, bound at the same path, writable): its working directory, home and tmp. */
+  space: string;
+  /** Bound to /tmp. */
+  tmp: string;
+  /** Storage mounts, host path -> path in the sandbox. */
+  mounts: { source: string; destination: string; readOnly?: boolean }[];
+  network: boolean;
+  /** Host directories shown read-only at their own path, even inside a hidden directory (a cached conda pack). */
+  readOnly: string[];
+  /** Device nodes to pass through (GPUs). */
+  devices: string[];
+}
+
+export interface SandboxHost {
+  /** bwrap's path, or null when runs are not sandboxed. */
+  bwrap: string | null;
+  note: string | null;
+}
+
+/** Checks that bubblewrap exists and works here (user namespaces or root may be missing in a container). */
+export function detectSandbox(enabled: boolean): SandboxHost {
+  if (!enabled) return { bwrap: null, note: 'the sandbox is turned off in the server config (sandbox: "off")' };
+  const bwrap = which('bwrap');
+  if (!bwrap) return { bwrap: null, note: 'bubblewrap (bwrap) is not installed: runs are not sandboxed (apt-get install bubblewrap)' };
+  try {
+    execFileSync(bwrap, [...baseArgs(), '--unshare-net', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+    return { bwrap, note: null };
+  } catch (e) {
+    const stderr = String((e as { stderr?: Buffer }).stderr ?? '').trim();
+    return { bwrap: null, note: `bubblewrap cannot create namespaces here (${stderr || (e as Error).message}): runs are not sandboxed` };
+  }
+}
+
+function baseArgs(rootEntries?: string[]): string[] {
+  return [
+    '--die-with-parent',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--hostname',
+    'dsjobs-run',
+    '--cap-drop',
+    'ALL',
+    // The host's root read-only; or, when a mount needs a new top-level directory, bwrap's own tmpfs root with
+    // each host top-level entry bound back in read-only.
+    ...(rootEntries ?? ['--ro-bind', '/', '/']),
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+  ];
+}
+
+/**
+ * bwrap's arguments for a spec. bwrap cannot create a mount point inside a read-only bind, so a destination that
+ * does not exist on the host (/mnt/data, /home/datascience/out) gets its missing ancestors made in a tmpfs that
+ * replaces the nearest existing directory, whose own entries are bound back in read-only: the run still sees
+ * everything that was there.
+ */
+export function sandboxArgs(spec: SandboxSpec): string[] {
+  const newTopLevel = spec.mounts.some((m) => !existsSync('/' + m.destination.split('/')[1]));
+  const args = baseArgs(newTopLevel ? rootEntryBinds() : undefined);
+  if (!spec.network) args.push('--unshare-net');
+  // /mnt is where OCI puts mounts; start it empty, as on a fresh instance.
+  const shadowed = new Set<string>(['/mnt']);
+  args.push('--tmpfs', '/mnt');
+  // Before the rest: a data directory under /tmp is then already out of sight, and what follows lands inside.
+  args.push('--bind', spec.tmp, '/tmp');
+  for (const dev of spec.devices) args.push('--dev-bind', dev, dev);
+  for (const m of spec.mounts) {
+    shadowMissingAncestors(m.destination, shadowed, args);
+    args.push(m.readOnly ? '--ro-bind' : '--bind', m.source, m.destination);
+  }
+  // After the mounts: a directory bound back in while shadowing an ancestor must not show the hidden data.
+  for (const h of spec.hide) args.push('--tmpfs', h);
+  for (const r of spec.readOnly) args.push('--ro-bind', r, r);
+  args.push('--bind', spec.space, spec.space);
+  return args;
+}
+
+function isUnder(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
+}
+
+/** For a destination whose path does not exist on the host, makes its nearest existing ancestor a writable tmpfs. */
+function shadowMissingAncestors(dest: string, shadowed: Set<string>, args: string[]): void {
+  // Inside a tmpfs made earlier: bwrap creates what is missing itself.
+  for (const s of shadowed) if (isUnder(dest, s)) return;
+  if (existsSync(dest)) return;
+  let anc = path.dirname(dest);
+  while (anc !== '/' && !existsSync(anc)) anc = path.dirname(anc);
+  // A new top-level directory: the root is bwrap's tmpfs already (rootEntryBinds), it can be made there.
+  if (anc === '/') return;
+  shadowed.add(anc);
+  args.push('--tmpfs', anc);
+  for (const entry of readdirSync(anc)) {
+    const p = path.join(anc, entry);
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p);
+    else args.push('--ro-bind', p, p);
+  }
+}
+
+/** Each top-level entry of the host's root, read-only (symlinks such as /bin -> usr/bin stay symlinks). */
+function rootEntryBinds(): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync('/')) {
+    const p = '/' + entry;
+    if (['proc', 'dev', 'tmp', 'mnt'].includes(entry)) continue;
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) out.push('--symlink', readlinkSync(p), p);
+    else if (st.isDirectory() || st.isFile()) out.push('--ro-bind', p, p);
+  }
+  return out;
+}

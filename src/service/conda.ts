@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fsp, statSync } from 'node:fs';
+import path from 'node:path';
+import { invalid } from '../domain/errors.js';
+import { extractArchive, type ArchiveLimits } from '../executors/local/archive.js';
+import type { BucketDecl } from './storage.js';
+
+export interface CondaEnvDecl {
+  slug: string;
+  path: string;
+  description?: string;
+}
+
+/** What a run's CONDA_ENV_* variables select, fixed at run creation. */
+export type CondaRef = { kind: 'service'; slug: string; path: string } | { kind: 'published'; archive: string };
+
+/**
+ * Python environments for .py artifacts, chosen the way OCI's job runtime chooses them:
+ * - CONDA_ENV_TYPE=service, CONDA_ENV_SLUG=<slug>: an environment registered in the server config (a conda env or
+ *   a venv: a directory with bin/python);
+ * - CONDA_ENV_TYPE=published with CONDA_ENV_BUCKET, CONDA_ENV_NAMESPACE, CONDA_ENV_OBJECT_NAME: a packed
+ *   environment (.tar.gz, as conda-pack and `odsc conda publish` make) in a declared bucket, unpacked once and
+ *   cached by the pack's identity;
+ * - neither: the system python, as on OCI.
+ */
+export class CondaEnvironments {
+  private readonly unpacking = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly envs: CondaEnvDecl[],
+    private readonly buckets: BucketDecl[],
+    private readonly cacheDir: string,
+    private readonly limits: ArchiveLimits,
+  ) {}
+
+  list(): CondaEnvDecl[] {
+    return this.envs;
+  }
+
+  /** At run creation. Throws InvalidParameter naming the variable. */
+  resolve(env: Record<string, string>, field: string): CondaRef | null {
+    const type = env.CONDA_ENV_TYPE?.toLowerCase();
+    const slug = env.CONDA_ENV_SLUG;
+    if (!type && !slug && !env.CONDA_ENV_OBJECT_NAME) return null;
+    if (type === 'published' || (!type && env.CONDA_ENV_OBJECT_NAME)) return this.published(env, field);
+    if (type !== undefined && type !== 'service') {
+      throw invalid(`${field}.CONDA_ENV_TYPE`, `must be service or published, got '${env.CONDA_ENV_TYPE}'`);
+    }
+    if (!slug) throw invalid(`${field}.CONDA_ENV_SLUG`, 'is required with CONDA_ENV_TYPE=service: it names the environment');
+    const decl = this.envs.find((e) => e.slug === slug);
+    if (!decl) {
+      const known = this.envs.map((e) => e.slug).join(', ') || 'none';
+      throw invalid(`${field}.CONDA_ENV_SLUG`, `no service conda environment '${slug}' on this server (available: ${known})`);
+    }
+    if (!existsSync(path.join(decl.path, 'bin', 'python'))) {
+      throw invalid(`${field}.CONDA_ENV_SLUG`, `the environment '${slug}' has no bin/python under ${decl.path} on this server`);
+    }
+    return { kind: 'service', slug, path: decl.path };
+  }
+
+  private published(env: Record<string, string>, field: string): CondaRef {
+    for (const k of ['CONDA_ENV_BUCKET', 'CONDA_ENV_NAMESPACE', 'CONDA_ENV_OBJECT_NAME']) {
+      if (!env[k]) throw invalid(`${field}.${k}`, 'is required with CONDA_ENV_TYPE=published');
+    }
+    const b = this.buckets.find((x) => x.bucket === env.CONDA_ENV_BUCKET && x.namespace === env.CONDA_ENV_NAMESPACE);
+    if (!b) {
+      throw invalid(`${field}.CONDA_ENV_BUCKET`, `no bucket ${env.CONDA_ENV_BUCKET}@${env.CONDA_ENV_NAMESPACE} is declared on this server`);
+    }
+    const name = env.CONDA_ENV_OBJECT_NAME.replace(/^\/+/, '');
+    const file = path.resolve(b.path, name);
+    if (!file.startsWith(path.resolve(b.path) + path.sep) || name.split('/').includes('..')) {
+      throw invalid(`${field}.CONDA_ENV_OBJECT_NAME`, `'${name}' is not an object name inside the bucket`);
+    }
+    if (!/\.(tar\.gz|tgz)$/i.test(name)) throw invalid(`${field}.CONDA_ENV_OBJECT_NAME`, `'${name}': a published pack is a .tar.gz file`);
+    let isFile = false;
+    try {
+      isFile = statSync(file).isFile();
+    } catch {
+      isFile = false;
+    }
+    if (!isFile) {
+      throw invalid(`${field}.CONDA_ENV_OBJECT_NAME`, `no object '${name}' in bucket ${env.CONDA_ENV_BUCKET}@${env.CONDA_ENV_NAMESPACE}`);
+    }
+    return { kind: 'published', archive: file };
+  }
+
+  /** At run start: the environment's directory; a published pack is unpacked the first time, then reused. */
+  async prepare(ref: CondaRef): Promise<string> {
+    if (ref.kind === 'service') return ref.path;
+    const st = await fsp.stat(ref.archive);
+    // The pack's identity: its path, size and modification time (hashing gigabytes of pack at each start would not do).
+    const key = createHash('sha256').update(`${ref.archive}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 24);
+    const dir = path.join(this.cacheDir, key);
+    let p = this.unpacking.get(key);
+    if (!p) {
+      p = this.unpack(ref.archive, dir).finally(() => this.unpacking.delete(key));
+      this.unpacking.set(key, p);
+    }
+    return p;
+  }
+
+  private async unpack(archive: string, dir: string): Promise<string> {
+    if (existsSync(path.join(dir, 'bin', 'python'))) return dir;
+    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+    await fsp.mkdir(tmp, { recursive: true });
+    try {
+      await extractArchive(archive, 'tar.gz', tmp, this.limits);
+      if (!existsSync(path.join(tmp, 'bin', 'python'))) {
+        throw new Error(`the published conda pack ${path.basename(archive)} has no bin/python at its top level`);
+      }
+      await fsp.rm(dir, { recursive: true, force: true });
+      await fsp.rename(tmp, dir);
+      return dir;
+    } catch (e) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+}
