@@ -4,12 +4,13 @@
  * test/support/server.ts, plus node flags, graceful stop with a bound, and the process id for CPU accounting.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Http } from './http.js';
 import { launchServer } from '../../test/support/server.js';
+import { removeDataDir } from '../../test/support/cleanup.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'dsjobs.js');
@@ -119,8 +120,7 @@ export class BenchServer {
   async close(): Promise<void> {
     await this.stop();
     live.delete(this);
-    killRunProcesses(this.dataDir);
-    rmSync(this.dataDir, { recursive: true, force: true });
+    removeDataDir(this.dataDir);
   }
 
   /** Synchronous teardown for an interrupted benchmark. */
@@ -142,9 +142,8 @@ export class BenchServer {
       }
       if (state === 'Z') break;
     }
-    killRunProcesses(this.dataDir);
     try {
-      rmSync(this.dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+      removeDataDir(this.dataDir);
     } catch (e) {
       console.error(`could not remove ${this.dataDir}: ${(e as Error).message}`);
     }
@@ -176,24 +175,6 @@ export class BenchServer {
       jobId: job.id,
       jobConfigurationOverrideDetails: args === undefined ? undefined : { jobType: 'DEFAULT', commandLineArguments: args },
     };
-  }
-}
-
-/** Kills any run process still alive under a data dir (process groups recorded in child.pid files). */
-export function killRunProcesses(dataDir: string): void {
-  let dirs: string[] = [];
-  try {
-    dirs = readdirSync(path.join(dataDir, 'runs'));
-  } catch {
-    return;
-  }
-  for (const d of dirs) {
-    try {
-      const pid = Number(readFileSync(path.join(dataDir, 'runs', d, 'child.pid'), 'utf8').trim());
-      if (pid > 0) process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
   }
 }
 

@@ -37,7 +37,7 @@ const FileSystemStorage = Type.Object(
     exportId: Type.String({ minLength: 1 }),
     /** The mount target's IP address and the export's path: what ADS's `src: <ip>:<export path>` names. */
     ipAddress: Type.Optional(Type.String({ minLength: 1 })),
-    exportPath: Type.Optional(Type.String({ pattern: '^/' })),
+    exportPath: Type.Optional(Type.String({ minLength: 1 })),
     path: Type.String({ pattern: '^/' }),
   },
   { additionalProperties: false },

@@ -4,7 +4,7 @@
  */
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,7 +98,29 @@ const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-cli-test-'));
-  s = await startServer();
+  // What the ADS fixtures name: the conda slug of 02/03 (a real venv here) and the storage of 15.
+  const venv = path.join(tmp, 'venv-pytorch');
+  execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
+  const dir = (name: string) => {
+    const d = path.join(tmp, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const config = path.join(tmp, 'config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      condaEnvironments: [{ slug: 'pytorch110_p38_cpu_v1', path: venv }],
+      storage: {
+        fileSystems: [
+          { mountTargetId: 'ocid1.mounttarget.oc1..one', exportId: 'ocid1.export.oc1..one', ipAddress: '1.1.1.1', exportPath: 'test_export_path_one', path: dir('fs-one') },
+          { mountTargetId: 'ocid1.mounttarget.oc1..two', exportId: 'ocid1.export.oc1..two', ipAddress: '2.2.2.2', exportPath: 'test_export_path_two', path: dir('fs-two') },
+        ],
+        buckets: [{ namespace: 'namespace', bucket: 'bucket_name', path: dir('bucket') }],
+      },
+    }),
+  );
+  s = await startServer({ config });
 });
 after(async () => {
   await s?.close();

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeDataDir } from './cleanup.js';
 import { DsJobsClient, type JobRun } from '../../src/sdk/client.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -104,31 +105,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     },
     async close() {
       await server.kill('SIGTERM');
-      killRunProcesses(dataDir);
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     },
   };
   return server;
 }
 
-/** Kills any run process still alive under a data dir (process groups recorded in child.pid files). */
-export function killRunProcesses(dataDir: string): void {
-  const runs = path.join(dataDir, 'runs');
-  let dirs: string[] = [];
-  try {
-    dirs = readdirSync(runs);
-  } catch {
-    return;
-  }
-  for (const d of dirs) {
-    try {
-      const pid = Number(readFileSync(path.join(runs, d, 'child.pid'), 'utf8').trim());
-      if (pid > 0) process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
+export { killRunProcesses, removeDataDir } from './cleanup.js';
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED']);
 

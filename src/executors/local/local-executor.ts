@@ -92,6 +92,8 @@ const JOIN_CGROUPS = [
 ].join('\n');
 
 const EXIT_FILE = 'exit.status';
+/** supervisor.c's REPORT_FD. */
+const REPORT_FD = 63;
 
 /**
  * What a process expects from its host and gets on an OCI job too: a PATH, a HOME, a locale, a temp dir. Taken
@@ -253,7 +255,10 @@ export class LocalExecutor implements Executor {
         readOnly: req.pythonEnv ? [req.pythonEnv] : [],
         devices: gpus.length > 0 ? gpuDeviceNodes() : [],
       });
-      argv = [this.opts.sandbox.bwrap!, ...args, '--chdir', work, '--', ...argv];
+      // With the native supervisor, its inner half runs inside and reports signals as signals (bwrap alone turns a
+      // death by signal N into exit code 128+N).
+      const inner = this.commands.supervisor ? [this.commands.supervisor, '-r', String(REPORT_FD)] : [];
+      argv = [this.opts.sandbox.bwrap!, ...args, '--chdir', work, '--', ...inner, ...argv];
     }
     const env: Record<string, string> = {
       ...BASE_ENV,
@@ -277,7 +282,7 @@ export class LocalExecutor implements Executor {
       const { pid, startTime } = await this.spawnSupervisor({
         file: native ?? this.commands.sh,
         args: native
-          ? [...cgDirs.flatMap((d) => ['-g', d]), runDir, ...argv]
+          ? [...cgDirs.flatMap((d) => ['-g', d]), ...(sandboxed ? ['-R'] : []), runDir, ...argv]
           : ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, this.commands.sh, '-c', JOIN_CGROUPS, 'join', String(cgDirs.length), ...cgDirs, ...argv],
         cwd: work,
         env: native ? env : { ...env, SETSID_BIN: this.commands.setsid },
@@ -467,7 +472,8 @@ export class LocalExecutor implements Executor {
       const pids = cg ? runPids(cg) : scanProcesses().filter((p) => p.pgid === pgid).map((p) => p.pid);
       for (const pid of pids) {
         const st = procStat(pid);
-        if (!st || st.comm === 'bwrap') continue;
+        // comm is cut at 15 characters: 'dsjobs-supervis' is the inner supervisor.
+        if (!st || st.comm === 'bwrap' || st.comm.startsWith('dsjobs-supervis')) continue;
         try {
           process.kill(pid, 'SIGTERM');
         } catch {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,27 +49,77 @@ static int join_cgroup(const char *dir) {
   return n == 2 ? 0 : -1;
 }
 
+/* The fd on which a sandboxed run's inner supervisor reports how the program ended. */
+#define REPORT_FD 63
+
+/*
+ * dsjobs-supervisor -r FD PROGRAM [ARGS...]: the inner half, inside the sandbox. bubblewrap reports a death by
+ * signal N as exit code 128+N, so the program's own status is written to FD ("N\n" or "signal N\n") for the
+ * outer supervisor, and this process exits the way bwrap would. It ignores SIGTERM and friends itself: a cancel
+ * signals the program, and this process must outlive it to report.
+ */
+static int inner(int fd, char **prog) {
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  pid_t pid = fork();
+  if (pid < 0) { perror("dsjobs-supervisor: fork"); return 1; }
+  if (pid == 0) {
+    execvp(prog[0], prog);
+    fprintf(stderr, "dsjobs: cannot execute %s: %s\n", prog[0], strerror(errno));
+    _exit(127);
+  }
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  int status;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) { perror("dsjobs-supervisor: waitpid"); return 1; }
+  }
+  char buf[64];
+  if (WIFSIGNALED(status)) snprintf(buf, sizeof buf, "signal %d\n", WTERMSIG(status));
+  else snprintf(buf, sizeof buf, "%d\n", WEXITSTATUS(status));
+  (void)!write(fd, buf, strlen(buf));
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 4 && strcmp(argv[1], "-r") == 0) return inner(atoi(argv[2]), argv + 3);
   const char *cgroups[16];
   int ncg = 0;
   int i = 1;
-  while (i + 1 < argc && strcmp(argv[i], "-g") == 0 && ncg < 16) {
-    cgroups[ncg++] = argv[i + 1];
-    i += 2;
+  int report = 0;
+  for (;;) {
+    if (i + 1 < argc && strcmp(argv[i], "-g") == 0 && ncg < 16) {
+      cgroups[ncg++] = argv[i + 1];
+      i += 2;
+    } else if (i < argc && strcmp(argv[i], "-R") == 0) {
+      report = 1;
+      i += 1;
+    } else {
+      break;
+    }
   }
   if (argc - i < 2) {
-    fprintf(stderr, "usage: dsjobs-supervisor [-g CGROUP_DIR]... RUNDIR PROGRAM [ARGS...]\n");
+    fprintf(stderr, "usage: dsjobs-supervisor [-g CGROUP_DIR]... [-R] RUNDIR PROGRAM [ARGS...]\n"
+                    "       dsjobs-supervisor -r FD PROGRAM [ARGS...]\n");
     return 2;
   }
   const char *dir = argv[i];
   char **prog = argv + i + 1;
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
+  /* -R: the program (bwrap) runs an inner supervisor that reports the real status on fd REPORT_FD. */
+  int rep[2] = {-1, -1};
+  if (report && pipe2(rep, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
   pid_t pid = fork();
   if (pid < 0) { perror("dsjobs-supervisor: fork"); return 1; }
   if (pid == 0) {
     close(sync[0]);
     setsid();
+    if (report) {
+      close(rep[0]);
+      /* dup2 clears close-on-exec: the fd passes through bwrap to the inner supervisor. */
+      if (dup2(rep[1], REPORT_FD) < 0) _exit(126);
+    }
     for (int k = 0; k < ncg; k++) {
       if (join_cgroup(cgroups[k]) != 0) {
         int e = errno;
@@ -84,6 +135,7 @@ int main(int argc, char **argv) {
     _exit(127);
   }
   close(sync[1]);
+  if (report) close(rep[1]);
   /* EOF on the pipe: the child has exec'd (close-on-exec) or failed; either way its session exists now. */
   int e = 0;
   while (read(sync[0], &e, sizeof e) < 0 && errno == EINTR) {}
@@ -97,6 +149,19 @@ int main(int argc, char **argv) {
   }
   if (WIFSIGNALED(status)) snprintf(buf, sizeof buf, "signal %d\n", WTERMSIG(status));
   else snprintf(buf, sizeof buf, "%d\n", WEXITSTATUS(status));
+  if (report) {
+    /* The inner supervisor's word, when it got to say it (not when bwrap failed or was killed first). */
+    char inner_buf[64];
+    ssize_t n;
+    /* Written before the inner supervisor exited, so before bwrap did: never wait for it. */
+    fcntl(rep[0], F_SETFL, O_NONBLOCK);
+    while ((n = read(rep[0], inner_buf, sizeof inner_buf - 1)) < 0 && errno == EINTR) {}
+    if (n > 0 && inner_buf[n - 1] == '\n') {
+      inner_buf[n] = 0;
+      memcpy(buf, inner_buf, (size_t)n + 1);
+    }
+    close(rep[0]);
+  }
   write_atomic(dir, "exit.status", buf);
   return 0;
 }
