@@ -5,6 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
 
+/**
+ * These jobs coordinate with the test through files in the host's /tmp and report host pids, which a sandboxed
+ * run cannot see (its /tmp is its own, its pids are its namespace's). They run unsandboxed, with cgroups still on:
+ * the sandbox itself is tested in isolation.test.ts.
+ */
+const HOST_FILES = { DSJOBS_SANDBOX: 'off' };
+
 const sh = (body: string) => `set -e\n${body}\n`;
 const waitFile = (f: string) => `while [ ! -e '${f}' ]; do sleep 0.05; done`;
 
@@ -30,7 +37,7 @@ function alive(pid: number): boolean {
 test('SIGKILL of the server during runs: runs keep going, a restart re-attaches, settles and never invents success', async () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-durability-'));
   // Capacity for exactly three Local.Light runs (0.25 CPU each): a fourth waits in the queue across the restart.
-  let s = await startServer({ env: { DSJOBS_CAPACITY_CPUS: '0.75' } });
+  let s = await startServer({ env: { ...HOST_FILES, DSJOBS_CAPACITY_CPUS: '0.75' } });
   try {
     const f = (n: string) => path.join(tmp, n);
     const a = await createJob(s, 'a.sh', sh(`echo start\n${waitFile(f('a1'))}\necho mid\n${waitFile(f('a2'))}\necho end`));
@@ -94,7 +101,7 @@ test('SIGKILL of the server during runs: runs keep going, a restart re-attaches,
 });
 
 test('SIGKILL while creating runs: every acknowledged run exists after restart and completes', async () => {
-  let s = await startServer();
+  let s = await startServer({ env: HOST_FILES });
   try {
     const job = await createJob(s, 'ok.sh', 'echo ok\n');
     const acked: string[] = [];
@@ -124,7 +131,7 @@ test('SIGKILL while creating runs: every acknowledged run exists after restart a
 
 test('SIGTERM stops the server cleanly without killing runs; the next start finds the run finished', async () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-sigterm-'));
-  let s = await startServer();
+  let s = await startServer({ env: HOST_FILES });
   try {
     const flag = path.join(tmp, 'go');
     const job = await createJob(s, 'w.sh', sh(`echo waiting\n${waitFile(flag)}\necho done`));
@@ -135,7 +142,7 @@ test('SIGTERM stops the server cleanly without killing runs; the next start find
     const handle = JSON.parse(readFileSync(path.join(s.dataDir, 'runs', run.id, 'handle.json'), 'utf8'));
     assert.ok(alive(handle.pid), 'the run is still running after the server stopped');
     writeFileSync(flag, '');
-    s = await startServer({ dataDir: s.dataDir });
+    s = await startServer({ dataDir: s.dataDir, env: HOST_FILES });
     const done = await waitForRun(s.api, run.id);
     assert.equal(done.lifecycleState, 'SUCCEEDED');
     assert.deepEqual((await readLogs(s, run.id)).map((l) => l.message), ['waiting', 'done']);
@@ -146,7 +153,7 @@ test('SIGTERM stops the server cleanly without killing runs; the next start find
 });
 
 test('capacity lowered across a restart: a queued run that can never fit ends FAILED saying why, instead of blocking the queue', async () => {
-  let s = await startServer({ env: { DSJOBS_CAPACITY_CPUS: '1' } });
+  let s = await startServer({ env: { ...HOST_FILES, DSJOBS_CAPACITY_CPUS: '1' } });
   try {
     const job = await createJob(s, 'hold.sh', 'echo holding\nsleep 60\n', { shape: 'VM.Standard.E4.Flex', ocpus: 1, memoryInGBs: 1 });
     const holder = await startRun(s, job);
@@ -154,7 +161,7 @@ test('capacity lowered across a restart: a queued run that can never fit ends FA
     const queued = await startRun(s, job);
     assert.equal((await s.api.getJobRun(queued.id)).lifecycleState, 'ACCEPTED');
     await s.kill('SIGKILL');
-    s = await startServer({ dataDir: s.dataDir, env: { DSJOBS_CAPACITY_CPUS: '0.5' } });
+    s = await startServer({ dataDir: s.dataDir, env: { ...HOST_FILES, DSJOBS_CAPACITY_CPUS: '0.5' } });
     const failed = await waitForRun(s.api, queued.id);
     assert.equal(failed.lifecycleState, 'FAILED');
     assert.match(failed.lifecycleDetails ?? '', /can never start on this server: VM\.Standard\.E4\.Flex needs more than its capacity/);

@@ -13,6 +13,13 @@ import { randomUUID } from 'node:crypto';
 import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
 import type { JobRun, LogRecord } from '../../src/sdk/client.js';
 
+/**
+ * These jobs coordinate with the test through files in the host's /tmp and report host pids, which a sandboxed
+ * run cannot see (its /tmp is its own, its pids are its namespace's). They run unsandboxed, with cgroups still on:
+ * the sandbox itself is tested in isolation.test.ts.
+ */
+const HOST_FILES = { DSJOBS_SANDBOX: 'off' };
+
 const SUCCEEDED_DETAILS = 'Job run artifact execution succeeded. Infrastructure de-provisioning.';
 const GRACE_MS = 1000;
 
@@ -159,7 +166,7 @@ async function runToEnd(s: TestServer, job: { id: string; projectId: string }, o
 describe('runs on a shared server', () => {
   let s: TestServer;
   before(async () => {
-    s = await startServer({ env: { DSJOBS_GRACE_PERIOD_MS: String(GRACE_MS) } });
+    s = await startServer({ env: { ...HOST_FILES, DSJOBS_GRACE_PERIOD_MS: String(GRACE_MS) } });
   });
   after(async () => {
     await s?.close();
@@ -666,7 +673,7 @@ describe('capacity queueing (DSJOBS_CAPACITY_CPUS=0.5: two Local.Light runs at a
   // Each run waits for its own flag file (its first argument); the test releases them one by one.
   const WAIT_SH = 'n=0\nwhile [ ! -e "$1" ]; do sleep 0.05; n=$((n+1)); [ $n -gt 600 ] && exit 9; done\necho "released $1"\n';
   before(async () => {
-    s = await startServer({ env: { DSJOBS_CAPACITY_CPUS: '0.5', DSJOBS_GRACE_PERIOD_MS: String(GRACE_MS) } });
+    s = await startServer({ env: { ...HOST_FILES, DSJOBS_CAPACITY_CPUS: '0.5', DSJOBS_GRACE_PERIOD_MS: String(GRACE_MS) } });
     dir = tmpDir();
   });
   after(async () => {
