@@ -1125,6 +1125,7 @@ function checkedCommandLine(s: string, field: string): string | undefined {
 //   tags: {team: ml}            # freeform tags
 //   definedTags: {ns: {k: v}}
 //   mounts: [{src: "oci://bucket@namespace/prefix", dest: /data/in}]
+//   networking: none            # no network for the run (loopback only); default: the host's network
 //   compartmentId: ocid1...     # optional, otherwise the CLI's default
 //   projectId: ocid1...
 
@@ -1144,6 +1145,7 @@ const NATIVE_KEYS = [
   'tags',
   'definedTags',
   'mounts',
+  'networking',
   'compartmentId',
   'projectId',
 ];
@@ -1184,7 +1186,13 @@ function parseNative(doc: Obj, ctx: Ctx): JobSpecResult {
   if (f.has('memoryInGBs')) shape.memoryInGBs = num(f.get('memoryInGBs'), f.path('memoryInGBs'));
   const blockStorage = f.has('blockStorageInGBs') ? num(f.get('blockStorageInGBs'), f.path('blockStorageInGBs'), { integer: true }) : undefined;
   const shapeConfigField = f.has('ocpus') ? f.path('ocpus') : f.path('memoryInGBs');
-  details.jobInfrastructureConfigurationDetails = infrastructureDetails('ME_STANDALONE', shapeName, blockStorage, shape, shapeConfigField, f.path('shape'), ctx);
+  const infra = infrastructureDetails('ME_STANDALONE', shapeName, blockStorage, shape, shapeConfigField, f.path('shape'), ctx);
+  if (f.has('networking')) {
+    const n = str(f.get('networking'), f.path('networking')).trim().toLowerCase();
+    if (n !== 'none' && n !== 'default') fail(f.path('networking'), `must be 'none' (no network) or 'default', got '${n}'`);
+    if (n === 'none') infra.networking = 'NONE';
+  }
+  details.jobInfrastructureConfigurationDetails = infra;
 
   if (f.has('mounts')) {
     const mounts = storageMounts(f.get('mounts'), f.path('mounts'), ctx, true);

@@ -559,6 +559,13 @@ env:
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('native format', () => {
+  it('networking: none asks for a run without network; anything but none/default is refused by name', () => {
+    const r = parse('name: offline\nartifact: ./custom_script.py\nnetworking: none\n');
+    assert.equal(infra(r).networking, 'NONE');
+    assert.equal(infra(parse('artifact: ./custom_script.py\nnetworking: default\n')).networking, undefined);
+    rejects('artifact: ./custom_script.py\nnetworking: off\n', 'networking', /must be 'none'/);
+  });
+
   it('maps the documented example', () => {
     const r = parse(`
 name: train
