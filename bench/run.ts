@@ -2,7 +2,8 @@
  * dsjobs benchmark suite: `npm run bench` (full sizes) or `npm run bench -- --quick` (small sizes, for development).
  *
  *   --quick            small sizes (seconds instead of minutes)
- *   --only=1,3         run only these benchmarks (1 throughput, 2 start latency, 3 creation, 4 logs)
+ *   --only=1,3         run only these benchmarks (1 throughput, 2 start latency, 3 creation, 4 logs,
+ *                      5 start latency by isolation, 6 sampling cost)
  *   --no-build         do not run `npm run build` first (the server runs from dist/)
  *   --profile          run each server with node --cpu-prof; profiles and summaries go to bench/results/profiles/
  *
@@ -20,18 +21,19 @@ import { benchThroughput } from './throughput.js';
 import { benchStartLatency } from './start-latency.js';
 import { benchCreate } from './create.js';
 import { benchLogs } from './logs.js';
+import { benchIsolationLatency, benchSamplingCost } from './isolation.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 for (const a of argv) {
   if (!/^--(quick|no-build|profile|only=[\d,]+|create-artifact=(exit|sleep))$/.test(a)) {
-    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--only=1,2,3,4] [--no-build] [--profile] [--create-artifact=exit|sleep]`);
+    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--only=1,2,3,4,5,6] [--no-build] [--profile] [--create-artifact=exit|sleep]`);
     process.exit(2);
   }
 }
 const quick = flag('quick') || process.env.BENCH_QUICK === '1';
-const only = new Set((value('only') ?? '1,2,3,4').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6').split(',').map(Number));
 const resultsDir = path.join(ROOT, 'bench', 'results');
 const profileDir = path.join(resultsDir, 'profiles');
 
@@ -116,6 +118,9 @@ async function main(): Promise<void> {
       nodeArgs: nodeArgs('logs'),
     }),
   );
+
+  await step(5, 'start latency by isolation', () => benchIsolationLatency(report, { runs: quick ? 30 : 100, maxSeconds: quick ? 30 : 90 }));
+  await step(6, 'sampling cost', () => benchSamplingCost(report, { runs: 100, windowSeconds: quick ? 20 : 60 }));
 
   const header = [
     `## dsjobs benchmark results (${quick ? 'quick sizes' : 'full sizes'})`,

@@ -16,6 +16,8 @@ export interface LatencyOptions {
   runs: number;
   maxSeconds: number;
   nodeArgs: string[];
+  /** DSJOBS_* settings of the server (e.g. the isolation it runs with). */
+  env?: Record<string, string>;
 }
 
 const SCRIPT = 'echo "$EPOCHREALTIME"\n';
@@ -27,7 +29,7 @@ const epochMs = (text: string): number => {
   return Number(m[1]) * 1000 + Number(m[2]) / 1000;
 };
 
-async function baseline(runs: number, maxSeconds: number): Promise<number[]> {
+export async function baseline(runs: number, maxSeconds: number): Promise<number[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-bench-start-'));
   const file = path.join(dir, 'start.sh');
   writeFileSync(file, SCRIPT);
@@ -52,43 +54,58 @@ async function baseline(runs: number, maxSeconds: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * One run at a time: ACCEPTED (the server's timeAccepted) -> the script prints its first line. Returns that and
+ * ACCEPTED -> timeStarted, both in ms, after `warm` unmeasured runs.
+ */
+export async function measureStartLatency(
+  s: BenchServer,
+  runs: number,
+  maxSeconds: number,
+  warm = 5,
+): Promise<{ lat: number[]; toStarted: number[]; clientToAccepted: number[] }> {
+  const job = await s.createJob('start.sh', SCRIPT);
+  const body = s.runBody(job);
+  const lat: number[] = [];
+  const toStarted: number[] = [];
+  const clientToAccepted: number[] = [];
+  const deadline = performance.now() + maxSeconds * 1000;
+  for (let i = 0; i < runs + warm && performance.now() < deadline; i++) {
+    const sent = wallNow();
+    const run = await s.http.json<{ id: string; timeAccepted: string }>('POST', '/jobRuns', body);
+    const res = await s.http.stream('GET', `/jobRuns/${run.id}/logs?follow=true`);
+    let first: string | null = null;
+    for await (const line of ndjsonLines(res)) if (first === null) first = JSON.parse(line.toString('utf8')).message;
+    let r: { lifecycleState: string; timeAccepted: string; timeStarted: string | null; lifecycleDetails?: string };
+    const until = performance.now() + 10_000;
+    for (;;) {
+      r = await s.http.json('GET', `/jobRuns/${run.id}`);
+      if (TERMINAL.has(r.lifecycleState) || performance.now() > until) break;
+      await sleep(2);
+    }
+    if (r.lifecycleState !== 'SUCCEEDED' || first === null) {
+      throw new Error(`start-latency run ended ${r.lifecycleState} (${r.lifecycleDetails}) with output ${first}`);
+    }
+    if (i < warm) continue;
+    const accepted = Date.parse(run.timeAccepted);
+    lat.push(epochMs(first) - accepted);
+    if (r.timeStarted) toStarted.push(Date.parse(r.timeStarted) - accepted);
+    clientToAccepted.push(accepted - sent);
+    await sleep(20); // idle between runs: the server has finished the previous run's bookkeeping
+  }
+  return { lat, toStarted, clientToAccepted };
+}
+
 export async function benchStartLatency(report: Report, o: LatencyOptions): Promise<void> {
   console.log(`\n## 2. Start latency: ${o.runs} runs one at a time on an idle server`);
   const base = await baseline(o.runs, o.maxSeconds);
   console.log(`  baseline (spawn -> bash prints): p50 ${fmt(percentile(base, 50), 2)} ms p99 ${fmt(percentile(base, 99), 2)} ms (${base.length} spawns)`);
 
-  const s = await BenchServer.start({ nodeArgs: o.nodeArgs });
+  const s = await BenchServer.start({ nodeArgs: o.nodeArgs, env: o.env });
   try {
-    const job = await s.createJob('start.sh', SCRIPT);
-    const body = s.runBody(job);
-    const lat: number[] = [];
-    const toStarted: number[] = [];
-    const clientToAccepted: number[] = [];
-    const deadline = performance.now() + o.maxSeconds * 1000;
-    const warm = 5;
     const before = cpuSnapshot(s.pid);
     s.beginMeasure();
-    for (let i = 0; i < o.runs + warm && performance.now() < deadline; i++) {
-      const sent = wallNow();
-      const run = await s.http.json<{ id: string; timeAccepted: string }>('POST', '/jobRuns', body);
-      const res = await s.http.stream('GET', `/jobRuns/${run.id}/logs?follow=true`);
-      let first: string | null = null;
-      for await (const line of ndjsonLines(res)) if (first === null) first = JSON.parse(line.toString('utf8')).message;
-      let r: { lifecycleState: string; timeAccepted: string; timeStarted: string | null };
-      const until = performance.now() + 10_000;
-      for (;;) {
-        r = await s.http.json('GET', `/jobRuns/${run.id}`);
-        if (TERMINAL.has(r.lifecycleState) || performance.now() > until) break;
-        await sleep(2);
-      }
-      if (r.lifecycleState !== 'SUCCEEDED' || first === null) throw new Error(`start-latency run ended ${r.lifecycleState} with output ${first}`);
-      if (i < warm) continue;
-      const accepted = Date.parse(run.timeAccepted);
-      lat.push(epochMs(first) - accepted);
-      if (r.timeStarted) toStarted.push(Date.parse(r.timeStarted) - accepted);
-      clientToAccepted.push(accepted - sent);
-      await sleep(20); // idle between runs: the server has finished the previous run's bookkeeping
-    }
+    const { lat, toStarted } = await measureStartLatency(s, o.runs, o.maxSeconds);
     s.endMeasure();
     const cpu = cpuDiff(before, cpuSnapshot(s.pid));
     const p50 = percentile(lat, 50);

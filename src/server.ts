@@ -96,7 +96,9 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     gpus: gpuInfo.gpus,
     pidsMax: cfg.pidsMaxPerRun,
     nvidiaSmiCommand: cfg.nvidiaSmiCommand,
+    volumePoolSize: cfg.blockStoragePoolSize,
   });
+  await executor.init();
   const protections = executor.protections();
   if (gpuInfo.note) protections.off.push(`GPUs: ${gpuInfo.note}`);
   const storage = new StorageCatalog(cfg.storage, [cfg.dataDir]);

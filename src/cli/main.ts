@@ -460,6 +460,15 @@ export function buildCli(): Command {
       }
     });
   runCmd
+    .command('metrics <id>')
+    .description("show a run's CPU, memory, disk and GPU use over time (percent of its shape)")
+    .option('--since <time>', 'only samples after this ISO time')
+    .action(async (id, o, cmd) => {
+      const { api, g } = client(cmd);
+      const m = await api.getJobRunMetrics(id, { since: o.since });
+      out(g.json ? JSON.stringify(m, null, 2) : metricsTable(m));
+    });
+  runCmd
     .command('watch <id>')
     .description("stream a run's logs and state until it ends; exit with its exit code")
     .action(async (id, _o, cmd) => {
@@ -468,6 +477,25 @@ export function buildCli(): Command {
       process.exitCode = exitStatusOf(final);
     });
   return program;
+}
+
+/** One row per sample time, one column per metric; a metric never sampled (no GPU) is left out. */
+export function metricsTable(m: { intervalSeconds: number; reason?: string | null; items: { name: string; datapoints: { timestamp: string; value: number }[] }[] }): string {
+  const items = m.items.filter((i) => i.datapoints.length > 0);
+  if (items.length === 0) return m.reason ? `no samples: ${m.reason}` : `no samples yet (sampled every ${m.intervalSeconds} s)`;
+  const short: Record<string, string> = {
+    CpuUtilization: 'CPU%',
+    MemoryUtilization: 'MEM%',
+    DiskUtilization: 'DISK%',
+    GpuUtilization: 'GPU%',
+    GpuMemoryUtilization: 'GPUMEM%',
+  };
+  const times = [...new Set(items.flatMap((i) => i.datapoints.map((d) => d.timestamp)))].sort();
+  const byName = items.map((i) => new Map(i.datapoints.map((d) => [d.timestamp, d.value])));
+  const head = ['TIME', ...items.map((i) => short[i.name] ?? i.name)];
+  const rows = times.map((t) => [t, ...byName.map((b) => (b.has(t) ? b.get(t)!.toFixed(1) : '-'))]);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  return [head, ...rows].map((r) => r.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ')).join('\n');
 }
 
 export async function main(argv: string[]): Promise<void> {

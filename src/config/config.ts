@@ -102,6 +102,8 @@ export const ConfigSchema = Type.Object(
     cgroups: Type.Union([Type.Literal('auto'), Type.Literal('off')], { default: 'auto' }),
     /** "volume": each run's space is a loop-mounted volume of its blockStorageSizeInGBs; "directory": a plain directory. */
     blockStorage: Type.Union([Type.Literal('volume'), Type.Literal('directory')], { default: 'volume' }),
+    /** Block storage volumes kept formatted and mounted ahead of runs, per size in use (0: none). */
+    blockStoragePoolSize: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),
     /** Processes (and threads) one run may have at once, where cgroups are on. */
     pidsMaxPerRun: Type.Integer({ minimum: 16, default: 16_384 }),
     /** nvidia-smi: finds GPUs at start and reads their use. */

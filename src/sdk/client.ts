@@ -13,6 +13,7 @@ export type JobRunSummary = Static<typeof S.JobRunSummary>;
 export type JobShapeSummary = Static<typeof S.JobShapeSummary>;
 export type ServerInfo = Static<typeof S.ServerInfo>;
 export type LogRecord = Static<typeof S.LogRecord>;
+export type JobRunMetrics = Static<typeof S.JobRunMetrics>;
 export type CreateJobDetails = Static<typeof S.CreateJobDetails>;
 export type UpdateJobDetails = Static<typeof S.UpdateJobDetails>;
 export type CreateJobRunDetails = Static<typeof S.CreateJobRunDetails>;
@@ -172,6 +173,11 @@ export class DsJobsClient {
   }
   getJobRun(id: string): Promise<JobRun> {
     return this.json({ method: 'GET', path: `/jobRuns/${id}` });
+  }
+  /** The run's resource use over time (dsjobs addition); `since` is an ISO time. */
+  getJobRunMetrics(id: string, q: { since?: string } = {}): Promise<JobRunMetrics> {
+    const query = q.since ? `?since=${encodeURIComponent(q.since)}` : '';
+    return this.json({ method: 'GET', path: `/jobRuns/${id}/metrics${query}` });
   }
   listJobRuns(q: ListOptions & { jobId?: string }): Promise<Page<JobRunSummary>> {
     return this.list('/jobRuns', { ...q });

@@ -20,7 +20,7 @@ import {
 import { gpuDeviceNodes, readGpus, type GpuInfo } from './gpus.js';
 import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup, procStat, scanProcesses } from './proc.js';
 import { sandboxArgs, type SandboxHost } from './sandbox.js';
-import { createVolume, removeVolume, spaceUsage, type VolumeHost } from './volume.js';
+import { removeVolume, spaceUsage, VolumePool, type VolumeHost } from './volume.js';
 import type { SpawnRequest } from './spawner-main.js';
 import { which } from './which.js';
 
@@ -44,6 +44,8 @@ export interface LocalExecutorOptions {
   /** Processes one run may have at once (cgroup pids controller). */
   pidsMax: number;
   nvidiaSmiCommand?: string;
+  /** Block storage volumes kept ready per size (0: each run formats its own at start). */
+  volumePoolSize?: number;
 }
 
 interface LocalHandle {
@@ -119,8 +121,10 @@ export class LocalExecutor implements Executor {
     supervisor: string | null;
   };
   private closed = false;
+  private readonly volumes: VolumePool;
 
   constructor(private readonly opts: LocalExecutorOptions) {
+    this.volumes = new VolumePool(path.join(opts.dataDir, 'volumes'), opts.volumePoolSize ?? 0);
     const setsid = which('setsid');
     const sh = which('sh') ?? '/bin/sh';
     if (!setsid) throw new Error('setsid (util-linux) is required to run local jobs and was not found on PATH');
@@ -170,21 +174,19 @@ export class LocalExecutor implements Executor {
 
   async start(req: LaunchRequest): Promise<LaunchResult> {
     const runDir = this.runDir(req.runId);
-    const space = path.join(runDir, SPACE);
-    const work = path.join(space, 'work');
     // Synchronous on purpose: small metadata operations take ~0.6 ms in all here, while the same through the
     // thread pool took ~5 ms of start latency (a round trip per call).
     mkdirIfMissing(runDir);
     const warnings = [...this.hostWarnings(req)];
     let volume: LocalHandle['volume'] = null;
+    let space = path.join(runDir, SPACE);
     if (req.blockStorageSizeInGBs && this.opts.volumes.available) {
-      volume = { image: path.join(runDir, 'volume.img'), mountPoint: space };
-      // A leftover from an attempt that died before the supervisor started: start clean.
-      if (isMountPoint(space)) await removeVolume(volume.image, space);
-      await createVolume(volume.image, space, req.blockStorageSizeInGBs * 1024 ** 3);
+      volume = await this.volumes.take(req.blockStorageSizeInGBs * 1024 ** 3);
+      space = volume.mountPoint;
     } else {
       mkdirIfMissing(space);
     }
+    const work = path.join(space, 'work');
     try {
       return await this.startInSpace(req, runDir, space, work, volume, warnings);
     } catch (e) {
@@ -542,11 +544,14 @@ export class LocalExecutor implements Executor {
       }
     }
     this.releaseGpus(path.basename(handle.runDir));
-    if (handle.volume) {
+    if (handle.volume && this.volumes.owns(handle.volume.mountPoint)) {
       await removeVolume(handle.volume.image, handle.volume.mountPoint, { keepImage: this.opts.keepWorkDirs });
-    }
-    if (!this.opts.keepWorkDirs) {
-      await fsp.rm(handle.space ?? path.join(handle.runDir, 'work'), { recursive: true, force: true });
+      await fsp.rm(handle.volume.mountPoint, { recursive: true, force: true });
+    } else if (!this.opts.keepWorkDirs) {
+      // Only ever the run's own directory: a handle is data.
+      const space = handle.space && path.resolve(handle.space).startsWith(handle.runDir + path.sep) ? handle.space : path.join(handle.runDir, 'work');
+      await fsp.rm(space, { recursive: true, force: true });
+      await fsp.rm(path.join(handle.runDir, SPACE), { recursive: true, force: true });
     }
   }
 
@@ -650,8 +655,14 @@ export class LocalExecutor implements Executor {
     return handle;
   }
 
+  /** Removes free volumes a previous server left; call once at start. */
+  async init(): Promise<void> {
+    if (this.opts.volumes.available) await this.volumes.clean();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    await this.volumes.close();
     const sp = this.spawner;
     this.spawner = null;
     if (sp?.connected) sp.disconnect();
@@ -722,15 +733,6 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 function avg(xs: (number | null)[]): number {
   const v = xs.filter((x): x is number => x !== null);
   return v.length === 0 ? NaN : v.reduce((a, b) => a + b, 0) / v.length;
-}
-
-/** Whether a directory is a mount point (a different device from its parent). */
-function isMountPoint(dir: string): boolean {
-  try {
-    return statSync(dir).dev !== statSync(path.dirname(dir)).dev;
-  } catch {
-    return false;
-  }
 }
 
 function mkdirIfMissing(dir: string): void {
