@@ -161,7 +161,8 @@ export class RunsService {
     checkArgs(effective.commandLineArguments, 'jobConfigurationOverrideDetails.commandLineArguments');
     const conda = this.opts.conda.resolve(
       effective.environmentVariables,
-      override?.environmentVariables?.CONDA_ENV_SLUG !== undefined || override?.environmentVariables?.CONDA_ENV_TYPE !== undefined
+      // The field the user wrote: the run's override when it sets any of the variables, else the job's.
+      Object.keys(override?.environmentVariables ?? {}).some((k) => k.startsWith('CONDA_ENV_'))
         ? 'jobConfigurationOverrideDetails.environmentVariables'
         : 'jobConfigurationDetails.environmentVariables',
     );
