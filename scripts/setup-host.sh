@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Host tools the local executor and the tests use: python3 (runs .py artifacts), bash, setsid (util-linux),
-# a JDK (.jar entrypoints and the Java test); and for run isolation (docs/isolation.md): bubblewrap (the sandbox),
-# mkfs.ext4 and mount (block storage volumes). Installs what is missing with apt-get where we are root on Debian;
+# a JDK (.jar entrypoints and the Java test), Debian's chromium (the web console's browser tests, driven by
+# playwright-core: playwright's own browser download cannot work on a closed network); and for run isolation
+# (docs/isolation.md): bubblewrap (the sandbox), mkfs.ext4 and mount (block storage volumes). Installs what is missing with apt-get where we are root on Debian;
 # elsewhere it only reports. Without the isolation tools runs still work, and the server says what is off.
 set -euo pipefail
 missing=()
@@ -10,6 +11,7 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v bash >/dev/null || missing+=(bash)
 command -v setsid >/dev/null || missing+=(util-linux)
 command -v javac >/dev/null || missing+=(default-jdk-headless)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v bwrap >/dev/null || optional+=(bubblewrap)
 PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null || optional+=(e2fsprogs)
 PATH="$PATH:/usr/sbin:/sbin" command -v mount >/dev/null || optional+=(mount)

@@ -38,6 +38,11 @@ export function packageVersion(): string {
   return '0.0.0';
 }
 
+/** dist/console, where `npm run build` puts the web console (this file runs from dist/server.js). */
+function consoleDir(): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'console');
+}
+
 export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
   return {
     cpus: cfg.capacity.cpus ?? os.availableParallelism(),
@@ -137,6 +142,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     monitor,
     prometheus: () => registry.text(),
     protections,
+    consoleDir: consoleDir(),
   });
   await scheduler.start();
   monitor.start();

@@ -10,6 +10,7 @@ import type { RunsService } from '../service/runs.js';
 import type { ShapesService } from '../service/shapes-service.js';
 import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
+import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
 import { STATUS_OF } from './error-status.js';
 import * as S from './schemas.js';
 import { projectRoutes } from './routes/projects.js';
@@ -33,6 +34,8 @@ export interface ApiDeps {
   /** Prometheus exposition text for GET /metrics. */
   prometheus: () => Promise<string>;
   protections: { enforced: string[]; off: string[] };
+  /** Directory of the built web console (dist/console); the console is served at `/` when it holds a build. */
+  consoleDir?: string;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -108,7 +111,28 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     reply.header('opc-request-id', req.id);
   });
 
+  const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;
   app.setNotFoundHandler((req, reply) => {
+    const urlPath = req.url.split('?')[0];
+    // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
+    const apiPath = urlPath === BASE || urlPath.startsWith(BASE + '/');
+    if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
+      const file = consoleFiles.lookup(urlPath);
+      if (file) {
+        reply.header('content-type', file.type);
+        reply.header('etag', file.etag);
+        reply.header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+        reply.header('x-content-type-options', 'nosniff');
+        if (file.type.startsWith('text/html')) reply.header('content-security-policy', CONSOLE_CSP);
+        if (req.headers['if-none-match'] === file.etag) return reply.code(304).send();
+        reply.header('vary', 'accept-encoding');
+        if (file.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+          reply.header('content-encoding', 'gzip');
+          return reply.code(200).send(file.gzip);
+        }
+        return reply.code(200).send(file.body);
+      }
+    }
     reply.code(404).send({ code: 'NotAuthorizedOrNotFound', message: `No such operation: ${req.method} ${req.url.split('?')[0]}` });
   });
 

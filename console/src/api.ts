@@ -1,0 +1,78 @@
+// The console's only way to the server: the project's own SDK (src/sdk/client.ts, zero dependencies, global fetch)
+// pointed at the origin the console was served from, plus the few calls the SDK does not wrap.
+import { DsJobsClient, DsJobsError, type ServerInfo } from '../../src/sdk/client';
+
+export const client = new DsJobsClient({ endpoint: window.location.origin });
+export const API = '/20190101';
+
+let info: Promise<ServerInfo> | null = null;
+/** Server info, fetched once per page load (it only changes on a server restart with another config). */
+export function serverInfo(): Promise<ServerInfo> {
+  info ??= client.serverInfo().catch((e) => {
+    info = null;
+    throw e;
+  });
+  return info;
+}
+
+/** The console works in the server's default compartment (there are no identities yet to pick another). */
+export async function compartmentId(): Promise<string> {
+  return (await serverInfo()).defaultCompartmentId;
+}
+
+export interface MetricSeries {
+  name: string;
+  unit: string;
+  datapoints: { timestamp: string; value: number }[];
+}
+export interface Metrics {
+  intervalSeconds?: number;
+  collected: boolean;
+  reason: string | null;
+  items: MetricSeries[];
+}
+
+/** GET /jobRuns/{id}/metrics; a server without the endpoint (404) is reported as "not collected". */
+export async function runMetrics(runId: string): Promise<Metrics> {
+  const res = await fetch(`${API}/jobRuns/${encodeURIComponent(runId)}/metrics`);
+  if (res.status === 404) {
+    // Also the answer for an unknown run, but the run page only asks for runs it has just loaded.
+    return { collected: false, reason: null, items: [] };
+  }
+  if (!res.ok) throw new DsJobsError(res.status, 'Unknown', `metrics: HTTP ${res.status}`);
+  return (await res.json()) as Metrics;
+}
+
+/** An API error split into the field it names and the reason ("<field>: <reason>", the API's message format). */
+export interface FieldError {
+  field: string | null;
+  reason: string;
+  message: string;
+}
+
+export function splitError(e: unknown): FieldError {
+  const message = e instanceof Error ? e.message : String(e);
+  const m = /^([A-Za-z][\w.[\]-]*(?: [\w.[\]-]+)?): (.+)$/s.exec(message);
+  if (e instanceof DsJobsError && e.code === 'InvalidParameter' && m) return { field: m[1], reason: m[2], message };
+  if (e instanceof DsJobsError && e.status === 0) return { field: null, reason: message, message };
+  return { field: null, reason: e instanceof DsJobsError ? `${message} (${e.code})` : message, message };
+}
+
+/**
+ * Which form control an API field belongs to: the longest matching prefix in `map` (field paths such as
+ * `jobConfigurationDetails.environmentVariables.LD_PRELOAD` belong to the control of their parent).
+ */
+export function controlFor(field: string | null, map: Record<string, string>): string | null {
+  if (!field) return null;
+  let best: string | null = null;
+  let bestLen = -1;
+  for (const [prefix, control] of Object.entries(map)) {
+    if ((field === prefix || field.startsWith(prefix + '.') || field.startsWith(prefix + '[')) && prefix.length > bestLen) {
+      best = control;
+      bestLen = prefix.length;
+    }
+  }
+  return best;
+}
+
+export { DsJobsError };

@@ -1,0 +1,69 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { Link, useLocation } from './router';
+import { ProjectsPage } from './pages/projects';
+import { ProjectPage } from './pages/project';
+import { CreateJobPage } from './pages/create-job';
+import { JobPage } from './pages/job';
+import { StartRunPage } from './pages/start-run';
+import { RunsPage } from './pages/runs';
+import { RunPage } from './pages/run';
+import './styles.css';
+
+function NotFound() {
+  return (
+    <section>
+      <h1>Page not found</h1>
+      <p>
+        <Link to="/">Back to projects</Link>
+      </p>
+    </section>
+  );
+}
+
+function route(path: string, query: URLSearchParams) {
+  let m: RegExpExecArray | null;
+  if (path === '/' || path === '/projects') return <ProjectsPage />;
+  if ((m = /^\/projects\/([^/]+)\/jobs\/new$/.exec(path))) return <CreateJobPage projectId={decodeURIComponent(m[1])} />;
+  if ((m = /^\/projects\/([^/]+)$/.exec(path))) return <ProjectPage projectId={decodeURIComponent(m[1])} />;
+  if ((m = /^\/jobs\/([^/]+)\/run$/.exec(path))) return <StartRunPage jobId={decodeURIComponent(m[1])} />;
+  if ((m = /^\/jobs\/([^/]+)$/.exec(path))) return <JobPage jobId={decodeURIComponent(m[1])} />;
+  if (path === '/runs') return <RunsPage query={query} />;
+  if ((m = /^\/runs\/([^/]+)$/.exec(path))) return <RunPage runId={decodeURIComponent(m[1])} />;
+  return <NotFound />;
+}
+
+function App() {
+  const { path, query } = useLocation();
+  const section = path.startsWith('/runs') ? 'runs' : 'projects';
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <Link to="/" className="brand">
+          dsjobs
+        </Link>
+        <nav aria-label="Main">
+          <Link to="/" aria-current={section === 'projects' ? 'page' : undefined}>
+            Projects
+          </Link>
+          <Link to="/runs" aria-current={section === 'runs' ? 'page' : undefined}>
+            Job runs
+          </Link>
+          <a href="/20190101/openapi.json">API</a>
+        </nav>
+      </header>
+      <main id="main" tabIndex={-1} key={path}>
+        {route(path, query)}
+      </main>
+    </>
+  );
+}
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -1,0 +1,303 @@
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { RunsTable } from '../runs-table';
+import type { Job } from '../../../src/sdk/client';
+import { API, client, compartmentId, controlFor, splitError } from '../api';
+import { Link, navigate } from '../router';
+import {
+  ErrorBanner,
+  Field,
+  fieldProps,
+  fmtBytes,
+  fmtTime,
+  md5Hex,
+  mountsToRows,
+  MountsEditor,
+  Pager,
+  rowsToMounts,
+  shapeConfig,
+  ShapeFields,
+  StateBadge,
+  usePaged,
+  useShapes,
+  useTitle,
+  type MountRow,
+  type ShapeValue,
+} from '../ui';
+
+const EDIT_FIELDS: Record<string, string> = {
+  displayName: 'edit-name',
+  description: 'edit-description',
+  jobInfrastructureConfigurationDetails: 'edit-shape',
+  'jobInfrastructureConfigurationDetails.shapeName': 'edit-shape',
+  'jobInfrastructureConfigurationDetails.jobShapeConfigDetails': 'edit-ocpus',
+  'jobInfrastructureConfigurationDetails.jobShapeConfigDetails.ocpus': 'edit-ocpus',
+  'jobInfrastructureConfigurationDetails.jobShapeConfigDetails.memoryInGBs': 'edit-memory',
+  'jobInfrastructureConfigurationDetails.blockStorageSizeInGBs': 'edit-block-storage',
+  jobStorageMountConfigurationDetailsList: 'edit-mounts',
+};
+
+export function Definition({ rows }: { rows: [string, ReactNode][] }) {
+  return (
+    <dl className="props">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v === undefined || v === null || v === '' ? '—' : v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function EnvTable({ env, caption }: { env?: Record<string, string> | null; caption: string }) {
+  const entries = Object.entries(env ?? {});
+  if (!entries.length) return <p className="muted">No {caption.toLowerCase()}.</p>;
+  return (
+    <table className="compact">
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Value</th>
+        </tr>
+      </thead>
+      <tbody>
+        {entries.map(([k, v]) => (
+          <tr key={k}>
+            <td className="mono">{k}</td>
+            <td className="mono">{v}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function EditJob({ job, onSaved, onCancel }: { job: Job; onSaved: (j: Job) => void; onCancel: () => void }) {
+  const shapes = useShapes();
+  const infra = job.jobInfrastructureConfigurationDetails;
+  const [name, setName] = useState(job.displayName);
+  const [description, setDescription] = useState(job.description ?? '');
+  const [shape, setShape] = useState<ShapeValue>({
+    shapeName: infra.shapeName ?? '',
+    ocpus: infra.jobShapeConfigDetails?.ocpus?.toString() ?? '',
+    memoryInGBs: infra.jobShapeConfigDetails?.memoryInGBs?.toString() ?? '',
+  });
+  const [blockStorage, setBlockStorage] = useState(String(infra.blockStorageSizeInGBs ?? 50));
+  const [mounts, setMounts] = useState<MountRow[]>(mountsToRows(job.jobStorageMountConfigurationDetailsList as Record<string, unknown>[] | null));
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setErrors({});
+    setFormError(null);
+    try {
+      const isFlex = Boolean(shapes.find((s) => s.name === shape.shapeName)?.isFlex);
+      const updated = await client.updateJob(job.id, {
+        displayName: name,
+        description,
+        jobInfrastructureConfigurationDetails: {
+          jobInfrastructureType: infra.jobInfrastructureType,
+          shapeName: shape.shapeName,
+          blockStorageSizeInGBs: Number(blockStorage),
+          jobShapeConfigDetails: shapeConfig(shape, isFlex) ?? null,
+        },
+        jobStorageMountConfigurationDetailsList: rowsToMounts(mounts),
+      });
+      onSaved(updated);
+    } catch (err) {
+      const fe = splitError(err);
+      const control = controlFor(fe.field, EDIT_FIELDS);
+      if (control) setErrors({ [control]: fe.message });
+      else setFormError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="card" onSubmit={save} noValidate aria-label="Edit job">
+      <h2>Edit job</h2>
+      <ErrorBanner error={formError} />
+      <div className="grid2">
+        <Field id="edit-name" label="Name" error={errors['edit-name']}>
+          <input {...fieldProps('edit-name', errors['edit-name'])} value={name} onChange={(e) => setName(e.target.value)} />
+        </Field>
+        <Field id="edit-description" label="Description" error={errors['edit-description']}>
+          <input {...fieldProps('edit-description', errors['edit-description'])} value={description} onChange={(e) => setDescription(e.target.value)} />
+        </Field>
+        <div>
+          <ShapeFields idPrefix="edit-" value={shape} onChange={setShape} errors={{ shape: errors['edit-shape'], ocpus: errors['edit-ocpus'], memory: errors['edit-memory'] }} />
+        </div>
+        <Field id="edit-block-storage" label="Block storage (GB)" error={errors['edit-block-storage']}>
+          <input type="number" min="50" {...fieldProps('edit-block-storage', errors['edit-block-storage'])} value={blockStorage} onChange={(e) => setBlockStorage(e.target.value)} />
+        </Field>
+      </div>
+      <MountsEditor id="edit-mounts" rows={mounts} onChange={setMounts} error={errors['edit-mounts']} />
+      <div className="actions">
+        <button type="submit" disabled={busy}>
+          Save
+        </button>
+        <button type="button" className="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function UploadArtifact({ job, onDone }: { job: Job; onDone: () => void }) {
+  const [file, setFile] = useState<File | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const upload = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!file) return setError('Artifact: choose the file to run');
+    try {
+      await client.uploadArtifact(job.id, file.name, new Uint8Array(await file.arrayBuffer()));
+      onDone();
+    } catch (err) {
+      setError(splitError(err).message);
+    }
+  };
+  return (
+    <form onSubmit={upload} className="card narrow">
+      <p>This job has no artifact yet; it becomes ACTIVE once one is uploaded.</p>
+      <Field id="upload-artifact" label="Artifact" error={error}>
+        <input type="file" {...fieldProps('upload-artifact', error)} onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+      </Field>
+      <button type="submit">Upload</button>
+    </form>
+  );
+}
+
+function DeleteJob({ job }: { job: Job }) {
+  const [open, setOpen] = useState(false);
+  const [withRuns, setWithRuns] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  if (!open)
+    return (
+      <button type="button" className="danger" onClick={() => setOpen(true)}>
+        Delete job…
+      </button>
+    );
+  const del = async () => {
+    try {
+      await client.deleteJob(job.id, { deleteRelatedJobRuns: withRuns });
+      navigate(`/projects/${encodeURIComponent(job.projectId)}`);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <div className="card narrow" role="group" aria-label="Delete job">
+      <p>Delete job “{job.displayName}”? This cannot be undone.</p>
+      <label className="check">
+        <input type="checkbox" checked={withRuns} onChange={(e) => setWithRuns(e.target.checked)} /> Also cancel and delete its runs
+      </label>
+      <ErrorBanner error={error} />
+      <div className="actions">
+        <button type="button" className="danger" onClick={del}>
+          Delete
+        </button>
+        <button type="button" className="secondary" onClick={() => setOpen(false)} autoFocus>
+          Keep it
+        </button>
+      </div>
+    </div>
+  );
+}
+
+export function JobPage({ jobId }: { jobId: string }) {
+  const [job, setJob] = useState<Job | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [editing, setEditing] = useState(false);
+  const [tick, setTick] = useState(0);
+  useTitle(job ? job.displayName : 'Job');
+  useEffect(() => {
+    client.getJob(jobId).then(setJob, setError);
+  }, [jobId, tick]);
+  const runs = usePaged(async (page) => client.listJobRuns({ compartmentId: await compartmentId(), jobId, limit: 20, page }), jobId, 2000);
+  if (!job) return <section>{error ? <ErrorBanner error={error} /> : <p>Loading…</p>}</section>;
+  const cfg = job.jobConfigurationDetails;
+  const infra = job.jobInfrastructureConfigurationDetails;
+  const mounts = job.jobStorageMountConfigurationDetailsList ?? [];
+  return (
+    <section>
+      <p className="crumbs">
+        <Link to="/">Projects</Link> / <Link to={`/projects/${encodeURIComponent(job.projectId)}`}>project</Link> / {job.displayName}
+      </p>
+      <div className="title-row">
+        <h1>{job.displayName}</h1>
+        <StateBadge state={job.lifecycleState} />
+        <span className="spacer" />
+        {job.lifecycleState === 'ACTIVE' && (
+          <Link className="button" to={`/jobs/${encodeURIComponent(job.id)}/run`}>
+            Start a run
+          </Link>
+        )}
+        {!editing && job.lifecycleState !== 'DELETED' && (
+          <button type="button" className="secondary" onClick={() => setEditing(true)}>
+            Edit
+          </button>
+        )}
+      </div>
+      {job.description && <p>{job.description}</p>}
+      {job.lifecycleState === 'CREATING' && !job.artifactFileName && <UploadArtifact job={job} onDone={() => setTick((t) => t + 1)} />}
+      {editing && (
+        <EditJob
+          job={job}
+          onCancel={() => setEditing(false)}
+          onSaved={(j) => {
+            setJob(j);
+            setEditing(false);
+          }}
+        />
+      )}
+      <div className="grid2">
+        <div>
+          <h2>Configuration</h2>
+          <Definition
+            rows={[
+              ['OCID', <span className="mono">{job.id}</span>],
+              ['Shape', infra.shapeName],
+              ['Shape config', infra.jobShapeConfigDetails ? `${infra.jobShapeConfigDetails.ocpus ?? '—'} OCPU, ${infra.jobShapeConfigDetails.memoryInGBs ?? '—'} GB` : ''],
+              ['Block storage', infra.blockStorageSizeInGBs ? `${infra.blockStorageSizeInGBs} GB` : ''],
+              ['Arguments', cfg.commandLineArguments ? <span className="mono">{cfg.commandLineArguments}</span> : ''],
+              ['Maximum runtime', cfg.maximumRuntimeInMinutes ? `${cfg.maximumRuntimeInMinutes} min` : '30 days (default)'],
+              ['Created', fmtTime(job.timeCreated)],
+              ['Storage mounts', mounts.length ? mounts.map((m) => `${m.destinationPath ?? '/mnt'}/${m.destinationDirectoryName} (${m.storageType})`).join(', ') : ''],
+            ]}
+          />
+          <EnvTable env={cfg.environmentVariables} caption="Environment variables" />
+        </div>
+        <div>
+          <h2>Artifact</h2>
+          {job.artifactFileName ? (
+            <Definition
+              rows={[
+                ['File', <span className="mono">{job.artifactFileName}</span>],
+                ['Size', fmtBytes(job.artifactContentLength)],
+                ['MD5', <span className="mono">{md5Hex(job.artifactContentMd5)}</span>],
+                [
+                  'Download',
+                  <a href={`${API}/jobs/${encodeURIComponent(job.id)}/artifact/content`} download={job.artifactFileName}>
+                    Download {job.artifactFileName}
+                  </a>,
+                ],
+              ]}
+            />
+          ) : (
+            <p className="muted">No artifact uploaded.</p>
+          )}
+          <h2>Danger zone</h2>
+          <DeleteJob job={job} />
+        </div>
+      </div>
+      <h2>Runs</h2>
+      <RunsTable runs={runs.items} showJob={false} loaded={runs.loaded} />
+      <Pager label="Runs" pageNo={runs.pageNo} hasPrev={runs.hasPrev} hasNext={runs.hasNext} onPrev={runs.prev} onNext={runs.next} />
+    </section>
+  );
+}
+

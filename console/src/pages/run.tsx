@@ -1,0 +1,298 @@
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import type { Job, JobRun } from '../../../src/sdk/client';
+import { client, runMetrics, type Metrics } from '../api';
+import { MetricChart } from '../charts';
+import { followLogs, logText, type FollowStatus, type LogLine } from '../logs';
+import { Link } from '../router';
+import { ACTIVE_RUN_STATES, ErrorBanner, fmtDuration, fmtTime, StateBadge, usePoll, useTitle } from '../ui';
+import { Definition, EnvTable } from './job';
+
+/** Log lines kept in the page's DOM; older ones stay in memory (search, download) but are not drawn. */
+const DRAWN_LINES = 5000;
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED']);
+
+function Timeline({ run }: { run: JobRun }) {
+  const accepted = Date.parse(run.timeAccepted);
+  const started = run.timeStarted ? Date.parse(run.timeStarted) : null;
+  const finished = run.timeFinished ? Date.parse(run.timeFinished) : null;
+  const now = Date.now();
+  const end = finished ?? now;
+  const total = Math.max(end - accepted, 1);
+  const queued = (started ?? end) - accepted;
+  const steps: { label: string; time: string | null; note: ReactNode }[] = [
+    { label: 'Accepted', time: run.timeAccepted, note: started ? `waited ${fmtDuration(queued)} for capacity and start` : 'waiting to start' },
+    { label: 'Started', time: run.timeStarted ?? null, note: started ? (finished ? `ran ${fmtDuration(finished - started)}` : `running for ${fmtDuration(now - started)}`) : '' },
+    { label: TERMINAL.has(run.lifecycleState) ? run.lifecycleState.charAt(0) + run.lifecycleState.slice(1).toLowerCase() : 'Finished', time: run.timeFinished ?? null, note: run.exitCode !== null && run.exitCode !== undefined ? `exit code ${run.exitCode}` : '' },
+  ];
+  return (
+    <div>
+      <div className="timeline-bar" aria-hidden="true">
+        <span className="queued" style={{ width: `${(queued / total) * 100}%` }} />
+        <span className={`running state-${run.lifecycleState.toLowerCase()}`} style={{ width: `${(1 - queued / total) * 100}%` }} />
+      </div>
+      <ol className="timeline">
+        {steps.map((s) => (
+          <li key={s.label} className={s.time ? 'done' : 'pending'}>
+            <strong>{s.label}</strong> <span>{s.time ? fmtTime(s.time) : 'not yet'}</span> {s.note && <span className="muted">· {s.note}</span>}
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
+function highlight(text: string, q: string): ReactNode {
+  if (!q) return text;
+  const parts: ReactNode[] = [];
+  const lower = text.toLowerCase();
+  const ql = q.toLowerCase();
+  let i = 0;
+  let j: number;
+  while ((j = lower.indexOf(ql, i)) !== -1) {
+    parts.push(text.slice(i, j), <mark key={j}>{text.slice(j, j + q.length)}</mark>);
+    i = j + q.length;
+  }
+  parts.push(text.slice(i));
+  return parts;
+}
+
+function Logs({ runId, runEnded }: { runId: string; runEnded: () => Promise<boolean> }) {
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [shown, setShown] = useState<LogLine[]>([]);
+  const [status, setStatus] = useState<{ s: FollowStatus; detail?: string }>({ s: 'connecting' });
+  const [paused, setPaused] = useState(false);
+  const [follow, setFollow] = useState(true);
+  const [search, setSearch] = useState('');
+  const [stream, setStream] = useState<'all' | 'stdout' | 'stderr'>('all');
+  const [dlError, setDlError] = useState<unknown>(null);
+  const box = useRef<HTMLDivElement>(null);
+  const endedRef = useRef(runEnded);
+  endedRef.current = runEnded;
+
+  useEffect(() => {
+    setLines([]);
+    return followLogs(runId, {
+      onLines: (batch) => setLines((l) => l.concat(batch)),
+      onStatus: (s, detail) => setStatus({ s, detail }),
+      runEnded: () => endedRef.current(),
+    });
+  }, [runId]);
+  // Paused: what is drawn stays as it is while lines keep arriving underneath.
+  useEffect(() => {
+    if (!paused) setShown(lines);
+  }, [lines, paused]);
+
+  const filtered = useMemo(() => {
+    const q = search.toLowerCase();
+    return shown.filter((l) => (stream === 'all' || l.stream === stream) && (!q || l.message.toLowerCase().includes(q)));
+  }, [shown, search, stream]);
+  const drawn = filtered.length > DRAWN_LINES ? filtered.slice(-DRAWN_LINES) : filtered;
+
+  useLayoutEffect(() => {
+    if (follow && !paused && box.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [drawn, follow, paused]);
+
+  const download = async () => {
+    setDlError(null);
+    try {
+      const text = await logText(runId);
+      const url = URL.createObjectURL(new Blob([text + '\n'], { type: 'text/plain' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `${runId}.log`;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (e) {
+      setDlError(e);
+    }
+  };
+
+  const statusText: Record<FollowStatus, string> = {
+    connecting: 'connecting…',
+    live: 'live',
+    reconnecting: 'connection lost, resuming…',
+    ended: 'complete',
+  };
+  return (
+    <section aria-labelledby="logs-title">
+      <div className="title-row">
+        <h2 id="logs-title">Logs</h2>
+        <span className={`log-status log-status-${status.s}`} data-testid="log-status" role="status">
+          {statusText[status.s]}
+        </span>
+      </div>
+      <div className="log-toolbar">
+        <button type="button" onClick={() => setPaused((p) => !p)} aria-pressed={paused}>
+          {paused ? `Resume (${lines.length - shown.length} new)` : 'Pause'}
+        </button>
+        <label className="check">
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow (scroll to the end)
+        </label>
+        <span className="inline-field">
+          <label htmlFor="log-search">Search</label>
+          <input id="log-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
+        </span>
+        <span className="inline-field">
+          <label htmlFor="log-stream">Stream</label>
+          <select id="log-stream" value={stream} onChange={(e) => setStream(e.target.value as typeof stream)}>
+            <option value="all">stdout and stderr</option>
+            <option value="stdout">stdout only</option>
+            <option value="stderr">stderr only</option>
+          </select>
+        </span>
+        <button type="button" className="secondary" onClick={download}>
+          Download
+        </button>
+        <span className="muted">
+          {search || stream !== 'all' ? `${filtered.length} of ${shown.length}` : shown.length} lines
+          {filtered.length > DRAWN_LINES ? `, last ${DRAWN_LINES} drawn` : ''}
+        </span>
+      </div>
+      <ErrorBanner error={dlError} />
+      <div className="log" ref={box} role="log" aria-label="Run output" tabIndex={0} data-testid="log">
+        {drawn.map((l) => (
+          <div key={l.seq} className={`log-line log-${l.stream}`} data-seq={l.seq}>
+            <span className="log-seq">{l.seq}</span>
+            <span className="log-time">{l.time.slice(11, 23)}</span>
+            <span className="log-stream">{l.stream === 'stderr' ? 'err' : 'out'}</span>
+            <span className="log-msg">{highlight(l.message, search)}</span>
+          </div>
+        ))}
+        {drawn.length === 0 && <div className="muted log-empty">{status.s === 'ended' ? 'This run wrote no output.' : 'No output yet.'}</div>}
+      </div>
+    </section>
+  );
+}
+
+function MetricsPanel({ run }: { run: JobRun }) {
+  const active = ACTIVE_RUN_STATES.has(run.lifecycleState);
+  const [metrics, setMetrics] = useState<Metrics | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const m = await runMetrics(run.id);
+        if (stop) return;
+        setMetrics(m);
+        setError(null);
+        if (active && m.collected) timer = setTimeout(load, Math.max(2, m.intervalSeconds ?? 5) * 1000);
+      } catch (e) {
+        if (!stop) setError(e);
+      }
+    };
+    void load();
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [run.id, active]);
+  return (
+    <section aria-labelledby="metrics-title">
+      <h2 id="metrics-title">Resources</h2>
+      <ErrorBanner error={error} />
+      {metrics && !metrics.collected && (
+        <p className="muted" data-testid="metrics-not-collected">
+          Resource metrics are not collected{metrics.reason ? `: ${metrics.reason}` : ' by this server'}.
+        </p>
+      )}
+      {metrics?.collected && (
+        <div className="charts">
+          {metrics.items.map((s) => (
+            <MetricChart key={s.name} series={s} />
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function RunPage({ runId }: { runId: string }) {
+  const runPoll = usePoll(() => client.getJobRun(runId), [runId], 1000, (r) => TERMINAL.has(r.lifecycleState));
+  const run = runPoll.value;
+  const [job, setJob] = useState<Job | null>(null);
+  const [cancelError, setCancelError] = useState<unknown>(null);
+  const [canceling, setCanceling] = useState(false);
+  useTitle(run ? run.displayName : 'Job run');
+  useEffect(() => {
+    if (run && !job) client.getJob(run.jobId).then(setJob, () => undefined);
+  }, [run, job]);
+  const runEnded = async () => {
+    const r = await client.getJobRun(runId);
+    if (TERMINAL.has(r.lifecycleState)) runPoll.reload();
+    return TERMINAL.has(r.lifecycleState);
+  };
+  if (!run) return <section>{runPoll.error ? <ErrorBanner error={runPoll.error} /> : <p>Loading…</p>}</section>;
+
+  const cancel = async () => {
+    setCanceling(true);
+    setCancelError(null);
+    try {
+      await client.cancelJobRun(run.id);
+      runPoll.reload();
+    } catch (e) {
+      setCancelError(e);
+    } finally {
+      setCanceling(false);
+    }
+  };
+  const override = run.jobConfigurationOverrideDetails ?? { jobType: 'DEFAULT' };
+  const jobCfg = job?.jobConfigurationDetails;
+  const env = { ...(jobCfg?.environmentVariables ?? {}), ...(override.environmentVariables ?? {}) };
+  const infra = run.jobInfrastructureConfigurationDetails;
+  const cancellable = ['ACCEPTED', 'IN_PROGRESS', 'NEEDS_ATTENTION'].includes(run.lifecycleState);
+  return (
+    <section>
+      <p className="crumbs">
+        <Link to="/runs">Job runs</Link> / <Link to={`/jobs/${encodeURIComponent(run.jobId)}`}>{job?.displayName ?? 'job'}</Link> / {run.displayName}
+      </p>
+      <div className="title-row">
+        <h1>{run.displayName}</h1>
+        <span data-testid="run-state">
+          <StateBadge state={run.lifecycleState} />
+        </span>
+        <span className="spacer" />
+        {cancellable && (
+          <button type="button" className="danger" onClick={cancel} disabled={canceling}>
+            Cancel run
+          </button>
+        )}
+      </div>
+      {run.lifecycleDetails && (
+        <p className="details" data-testid="run-details">
+          {run.lifecycleDetails}
+        </p>
+      )}
+      <ErrorBanner error={cancelError} />
+      <div className="grid2">
+        <section aria-labelledby="timeline-title">
+          <h2 id="timeline-title">Timeline</h2>
+          <Timeline run={run} />
+        </section>
+        <section aria-labelledby="config-title">
+          <h2 id="config-title">Effective configuration</h2>
+          <Definition
+            rows={[
+              ['OCID', <span className="mono">{run.id}</span>],
+              ['Shape', infra.shapeName],
+              ['Shape config', infra.jobShapeConfigDetails ? `${infra.jobShapeConfigDetails.ocpus ?? '—'} OCPU, ${infra.jobShapeConfigDetails.memoryInGBs ?? '—'} GB` : ''],
+              ['Block storage', infra.blockStorageSizeInGBs ? `${infra.blockStorageSizeInGBs} GB` : ''],
+              [
+                'Arguments',
+                <span className="mono">{override.commandLineArguments ?? jobCfg?.commandLineArguments ?? ''}</span>,
+              ],
+              ['Maximum runtime', `${override.maximumRuntimeInMinutes ?? jobCfg?.maximumRuntimeInMinutes ?? '30 days'}${(override.maximumRuntimeInMinutes ?? jobCfg?.maximumRuntimeInMinutes) ? ' min' : ''}`],
+              ['Exit code', run.exitCode ?? ''],
+            ]}
+          />
+          <EnvTable env={env} caption="Environment variables (the job's, with the run's on top)" />
+        </section>
+      </div>
+      <Logs runId={run.id} runEnded={runEnded} />
+      <MetricsPanel run={run} />
+    </section>
+  );
+}

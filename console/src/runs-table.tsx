@@ -1,0 +1,50 @@
+import type { JobRunSummary } from '../../src/sdk/client';
+import { Link } from './router';
+import { fmtDuration, fmtTime, StateBadge } from './ui';
+
+/** Runs as a table: the runs page, and a job's runs on its page. */
+export function RunsTable({ runs, showJob, loaded, jobNames }: { runs: JobRunSummary[]; showJob: boolean; loaded: boolean; jobNames?: Record<string, string> }) {
+  return (
+    <table className="runs-table">
+      <caption className="sr-only">Job runs</caption>
+      <thead>
+        <tr>
+          <th scope="col">Run</th>
+          {showJob && <th scope="col">Job</th>}
+          <th scope="col">State</th>
+          <th scope="col">Accepted</th>
+          <th scope="col">Duration</th>
+          <th scope="col">Exit code</th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.map((r) => {
+          const end = r.timeFinished ? Date.parse(r.timeFinished) : Date.now();
+          return (
+            <tr key={r.id} data-run-id={r.id}>
+              <td>
+                <Link to={`/runs/${encodeURIComponent(r.id)}`}>{r.displayName}</Link>
+              </td>
+              {showJob && (
+                <td>
+                  <Link to={`/jobs/${encodeURIComponent(r.jobId)}`}>{jobNames?.[r.jobId] ?? 'job'}</Link>
+                </td>
+              )}
+              <td>
+                <StateBadge state={r.lifecycleState} />
+              </td>
+              <td>{fmtTime(r.timeAccepted)}</td>
+              <td>{r.timeStarted ? fmtDuration(end - Date.parse(r.timeStarted)) : '—'}</td>
+              <td>{r.exitCode ?? '—'}</td>
+            </tr>
+          );
+        })}
+        {loaded && runs.length === 0 && (
+          <tr>
+            <td colSpan={showJob ? 6 : 5}>No runs.</td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+/**
+ * The web console's built files (console/ built by Vite into dist/console), served by the API's own server at `/`.
+ * The build is a handful of files (~250 KB), so they are read once at start and kept in memory with their gzip
+ * form: no file-system access per request and no path from a URL ever reaches the file system, so there is nothing
+ * to traverse. Hashed assets (`/assets/*-<hash>.js`) are cached forever; index.html is revalidated every time.
+ */
+export interface StaticFile {
+  body: Buffer;
+  gzip: Buffer | null;
+  type: string;
+  etag: string;
+  immutable: boolean;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.woff2': 'font/woff2',
+};
+
+export class ConsoleFiles {
+  private constructor(private readonly files: Map<string, StaticFile>) {}
+
+  /** Loads every file under `dir`; null when the console was not built (no index.html). */
+  static load(dir: string): ConsoleFiles | null {
+    if (!statSync(path.join(dir, 'index.html'), { throwIfNoEntry: false })?.isFile()) return null;
+    const files = new Map<string, StaticFile>();
+    const walk = (rel: string) => {
+      for (const name of readdirSync(path.join(dir, rel))) {
+        const r = rel ? `${rel}/${name}` : name;
+        const st = statSync(path.join(dir, r));
+        if (st.isDirectory()) walk(r);
+        else if (st.isFile()) {
+          const body = readFileSync(path.join(dir, r));
+          const type = TYPES[path.extname(name).toLowerCase()] ?? 'application/octet-stream';
+          // Text compresses 3-4x; below 1 KB the header costs more than it saves.
+          const compressible = /^(text\/|application\/json|image\/svg)/.test(type) && body.length > 1024;
+          files.set('/' + r, {
+            body,
+            gzip: compressible ? gzipSync(body) : null,
+            type,
+            etag: `"${createHash('sha1').update(body).digest('base64url')}"`,
+            immutable: r.startsWith('assets/'),
+          });
+        }
+      }
+    };
+    walk('');
+    return new ConsoleFiles(files);
+  }
+
+  /**
+   * The file for a URL path: an exact file, or index.html for any other path that looks like a console route
+   * (so deep links such as /runs/<id> work after a reload). Paths with a file extension that match nothing are
+   * not console routes: null, so they get the ordinary 404.
+   */
+  lookup(urlPath: string): StaticFile | null {
+    const exact = this.files.get(urlPath);
+    if (exact) return exact;
+    if (urlPath.startsWith('/assets/') || /\.[a-z0-9]+$/i.test(urlPath)) return null;
+    return this.files.get('/index.html') ?? null;
+  }
+}
+
+/** Content-Security-Policy of the console: everything from this origin, nothing else (the console has no CDN). */
+export const CONSOLE_CSP =
+  "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
