@@ -62,13 +62,15 @@ export class ConsoleFiles {
 
   /**
    * The file for a URL path: an exact file, or index.html for any other path that looks like a console route
-   * (so deep links such as /runs/<id> work after a reload). Paths with a file extension that match nothing are
-   * not console routes: null, so they get the ordinary 404.
+   * (so deep links such as /runs/<id> work after a reload). Paths ending in a file type we serve (.js, .png...)
+   * that match no file are not console routes: null, so they get the ordinary 404. (OCIDs contain dots, so "has a
+   * dot" would not do.)
    */
   lookup(urlPath: string): StaticFile | null {
     const exact = this.files.get(urlPath);
     if (exact) return exact;
-    if (urlPath.startsWith('/assets/') || /\.[a-z0-9]+$/i.test(urlPath)) return null;
+    const ext = /\.[a-z0-9]+$/i.exec(urlPath)?.[0].toLowerCase();
+    if (urlPath.startsWith('/assets/') || (ext && (ext in TYPES || ext === '.map'))) return null;
     return this.files.get('/index.html') ?? null;
   }
 }

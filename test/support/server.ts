@@ -72,11 +72,13 @@ export interface ServerOptions {
   env?: Record<string, string>;
   dataDir?: string;
   config?: string;
+  /** A fixed port (default 0: any free one); a restart listens on the same port, as a real restart would. */
+  port?: number;
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
-  const args = [BIN, 'server', '--port', '0', '--data-dir', dataDir];
+  const args = [BIN, 'server', '--port', String(opts.port ?? 0), '--data-dir', dataDir];
   if (opts.config) args.push('--config', opts.config);
   const { proc, url, compartmentId, output } = await launchServer(args, {
     DSJOBS_LOG_LEVEL: 'warn',

@@ -1,0 +1,408 @@
+/**
+ * The web console end to end: Debian's chromium (driven by playwright-core) against a real dsjobs server process
+ * that serves the built console (npm run build) and runs real processes. Nothing is mocked; the test talks to the
+ * API only to prepare data and to check what the console did.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { ROOT, createJob, startRun, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { launchBrowser, type TestBrowser } from '../support/browser.js';
+
+let s: TestServer;
+let browser: TestBrowser;
+let tmp: string;
+let projectId: string;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  assert.ok(existsSync(path.join(ROOT, 'dist', 'console', 'index.html')), 'the console is built by npm run build');
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-console-test-'));
+  // A fixed port, so the restart in the last test comes back where the browser's follower reconnects.
+  s = await startServer({ port: await freePort() });
+  browser = await launchBrowser();
+  projectId = (await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'console-tests' })).id;
+});
+
+after(async () => {
+  await browser?.close();
+  await s?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A new page at 1366x768 that fails the test on any script error or console error (CSP violations included). */
+async function openPage(t: { after: (fn: () => Promise<void>) => void }, opts: { serverGoesAway?: boolean } = {}): Promise<Page> {
+  const ctx = await browser.context();
+  const page = await ctx.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    // A 4xx the console handles itself (validation errors, the metrics probe) is logged by chromium as a failed
+    // resource load; those are expected, anything else is not.
+    if (m.type() !== 'error' || /status of (400|404|409)/.test(m.text())) return;
+    if (opts.serverGoesAway && /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/.test(m.text())) return;
+    problems.push(`console: ${m.text()}`);
+  });
+  t.after(async () => {
+    await ctx.close();
+    assert.deepEqual(problems, [], 'no errors in the browser');
+  });
+  page.setDefaultTimeout(20_000);
+  return page;
+}
+
+const md5Hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+test('create a job with the form: shape, env, arguments, artifact upload; lands on the job page', async (t) => {
+  const page = await openPage(t);
+  await page.goto(`${s.url}/`);
+  await page.getByRole('link', { name: 'console-tests' }).first().click();
+  await page.getByRole('link', { name: 'Create job' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('form-job');
+  await page.getByLabel('Shape').selectOption('VM.Standard.E4.Flex');
+  await page.getByLabel('OCPUs').fill('0.5');
+  await page.getByLabel('Memory (GB)').fill('1');
+  await page.getByLabel('Command line arguments').fill('--epochs 3');
+  await page.getByLabel('Maximum runtime (minutes)').fill('10');
+  await page.getByRole('button', { name: 'Add variable' }).click();
+  await page.getByLabel('Name of variable 1').fill('LR');
+  await page.getByLabel('Value of variable 1').fill('0.1');
+  const content = Buffer.from('import os, sys\nprint("lr", os.environ["LR"], sys.argv[1:])\n');
+  await page.getByLabel('Artifact').setInputFiles({ name: 'train.py', mimeType: 'text/x-python', buffer: content });
+  await page.getByRole('button', { name: 'Create job' }).click();
+
+  await page.waitForURL(/\/jobs\/ocid1\.datasciencejob\./);
+  await page.getByRole('heading', { name: 'form-job' }).waitFor();
+  const jobId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]);
+  const job = await s.api.getJob(jobId);
+  assert.equal(job.lifecycleState, 'ACTIVE');
+  assert.equal(job.artifactFileName, 'train.py');
+  assert.deepEqual(job.jobConfigurationDetails.environmentVariables, { LR: '0.1' });
+  assert.equal(job.jobConfigurationDetails.commandLineArguments, '--epochs 3');
+  assert.equal(job.jobConfigurationDetails.maximumRuntimeInMinutes, 10);
+  assert.equal(job.jobInfrastructureConfigurationDetails.shapeName, 'VM.Standard.E4.Flex');
+  assert.deepEqual(job.jobInfrastructureConfigurationDetails.jobShapeConfigDetails, { ocpus: 0.5, memoryInGBs: 1 });
+  const uploaded = Buffer.from(await (await s.api.getArtifact(jobId)).arrayBuffer());
+  assert.deepEqual(uploaded, content);
+  // The artifact panel shows what the server stored.
+  await page.getByText(md5Hex(content)).waitFor();
+  await page.getByRole('link', { name: 'Download train.py' }).waitFor();
+  // Deep link: a reload of the job page serves the console again.
+  await page.reload();
+  await page.getByRole('heading', { name: 'form-job' }).waitFor();
+});
+
+test('the server serves the console at / and for deep links, and keeps the API 404 for unknown API paths', async () => {
+  const index = await fetch(`${s.url}/runs/ocid1.datasciencejobrun.dsjobs.local.abc`);
+  assert.equal(index.status, 200);
+  assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
+  assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  const html = await index.text();
+  const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(asset, html);
+  const js = await fetch(`${s.url}${asset}`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+  assert.equal((await js.text()).length > 1000, true);
+  const api404 = await fetch(`${s.url}/20190101/noSuchThing`);
+  assert.equal(api404.status, 404);
+  assert.deepEqual(Object.keys(await api404.json()).sort(), ['code', 'message']);
+  assert.equal((await fetch(`${s.url}/assets/missing.js`)).status, 404);
+  assert.equal((await fetch(`${s.url}/robots.txt`)).status, 404);
+  assert.equal((await fetch(`${s.url}/`, { method: 'POST' })).status, 404);
+});
+
+test('create a job with an artifact dropped on the drop zone', async (t) => {
+  const page = await openPage(t);
+  await page.goto(`${s.url}/projects/${projectId}/jobs/new`);
+  await page.getByLabel('Name', { exact: true }).fill('dropped-job');
+  const dataTransfer = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['echo dropped\n'], 'dropped.sh', { type: 'text/x-sh' }));
+    return dt;
+  });
+  await page.getByTestId('job-artifact-dropzone').dispatchEvent('drop', { dataTransfer });
+  await page.getByText('dropped.sh (13 B)').waitFor();
+  await page.getByRole('button', { name: 'Create job' }).click();
+  await page.waitForURL(/\/jobs\/ocid1\./);
+  const jobId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]);
+  assert.equal((await s.api.getJob(jobId)).artifactFileName, 'dropped.sh');
+});
+
+test('create a job from a pasted YAML spec (native format)', async (t) => {
+  const page = await openPage(t);
+  await page.goto(`${s.url}/projects/${projectId}/jobs/new`);
+  await page.getByRole('tab', { name: 'YAML spec' }).click();
+  await page.getByLabel(/Job spec/).fill('name: yaml-job\nartifact: ./hello.sh\nshape: Local.Light\nenv: {GREETING: hi}\nargs: "a b"\nmaxRuntime: 5m\n');
+  await page.getByLabel('Artifact named by the spec').setInputFiles({ name: 'hello.sh', mimeType: 'text/x-sh', buffer: Buffer.from('echo "$GREETING" "$@"\n') });
+  await page.getByRole('button', { name: 'Create job from spec' }).click();
+  await page.waitForURL(/\/jobs\/ocid1\./);
+  const jobId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]);
+  const job = await s.api.getJob(jobId);
+  assert.equal(job.displayName, 'yaml-job');
+  assert.equal(job.projectId, projectId);
+  assert.deepEqual(job.jobConfigurationDetails.environmentVariables, { GREETING: 'hi' });
+  assert.equal(job.jobConfigurationDetails.commandLineArguments, 'a b');
+  assert.equal(job.jobConfigurationDetails.maximumRuntimeInMinutes, 5);
+  assert.equal(job.artifactFileName, 'hello.sh');
+
+  // A spec error from the YAML reader is shown next to the spec, naming the field.
+  await page.goto(`${s.url}/projects/${projectId}/jobs/new`);
+  await page.getByRole('tab', { name: 'YAML spec' }).click();
+  await page.getByLabel(/Job spec/).fill('kind: job\nspec:\n  runtime:\n    kind: runtime\n    type: container\n');
+  await page.getByRole('button', { name: 'Create job from spec' }).click();
+  const err = page.locator('[data-field="yaml-spec"] .field-error');
+  await err.waitFor();
+  assert.match(await err.innerText(), /container/);
+});
+
+test('API validation errors appear next to the field they name', async (t) => {
+  const page = await openPage(t);
+  // Create job: unbalanced quotes in the arguments, refused by the server (not by the browser).
+  await page.goto(`${s.url}/projects/${projectId}/jobs/new`);
+  await page.getByLabel('Name', { exact: true }).fill('bad-args');
+  await page.getByLabel('Command line arguments').fill('a "b');
+  await page.getByLabel('Artifact').setInputFiles({ name: 'x.sh', mimeType: 'text/x-sh', buffer: Buffer.from('true\n') });
+  await page.getByRole('button', { name: 'Create job' }).click();
+  const argsError = page.locator('[data-field="job-args"] .field-error');
+  await argsError.waitFor();
+  assert.match(await argsError.innerText(), /^jobConfigurationDetails\.commandLineArguments: unterminated double quote/);
+  assert.equal(await page.getByLabel('Command line arguments').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('.field-error').count(), 1, 'only the named field shows an error');
+  const jobs = await s.api.listJobs({ compartmentId: s.compartmentId, projectId, displayName: 'bad-args' });
+  assert.equal(jobs.items.length, 0, 'nothing was created');
+
+  // Start a run: an environment variable the server refuses, shown on the environment variables group.
+  const job = await createJob(s, 'ok.sh', 'true\n', { projectId });
+  await page.goto(`${s.url}/jobs/${job.id}/run`);
+  await page.getByRole('button', { name: 'Add variable' }).click();
+  await page.getByLabel('Name of variable 1').fill('LD_PRELOAD');
+  await page.getByLabel('Value of variable 1').fill('/tmp/x.so');
+  await page.getByRole('button', { name: 'Start run' }).click();
+  const envError = page.locator('[data-field="run-env"] .field-error');
+  await envError.waitFor();
+  assert.match(await envError.innerText(), /^jobConfigurationOverrideDetails\.environmentVariables\.LD_PRELOAD: /);
+  assert.match(page.url(), /\/run$/, 'stays on the form');
+  const runs = await s.api.listJobRuns({ compartmentId: s.compartmentId, jobId: job.id });
+  assert.equal(runs.items.length, 0);
+});
+
+test('start a run with an env override, land on its page and see its log lines appear live', async (t) => {
+  const trigger = path.join(tmp, 'live-trigger');
+  const script = ['echo "LR=$LR"', 'echo "to stderr" >&2', `while [ ! -e "$TRIGGER" ]; do sleep 0.05; done`, 'echo "after the trigger"', ''].join('\n');
+  const job = await createJob(s, 'live.sh', script, { projectId, env: { LR: '0.1', TRIGGER: trigger } });
+  const page = await openPage(t);
+  await page.goto(`${s.url}/jobs/${job.id}`);
+  await page.getByRole('link', { name: 'Start a run' }).click();
+  await page.getByLabel('Run name').fill('live-run');
+  await page.getByRole('button', { name: 'Add variable' }).click();
+  await page.getByLabel('Name of variable 1').fill('LR');
+  await page.getByLabel('Value of variable 1').fill('0.01');
+  await page.getByRole('button', { name: 'Start run' }).click();
+  await page.waitForURL(/\/runs\/ocid1\.datasciencejobrun\./);
+  const runId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]);
+
+  const log = page.getByTestId('log');
+  await log.getByText('LR=0.01').waitFor();
+  // stderr is told apart from stdout by a label, not only by colour.
+  const errLine = log.locator('.log-stderr', { hasText: 'to stderr' });
+  await errLine.waitFor();
+  assert.equal(await errLine.locator('.log-stream').innerText(), 'err');
+  // The run is still going: the lines above came live, not from a finished log.
+  assert.equal((await s.api.getJobRun(runId)).lifecycleState, 'IN_PROGRESS');
+  assert.equal(await log.getByText('after the trigger').count(), 0);
+  await page.getByTestId('run-state').getByText('IN_PROGRESS').waitFor();
+  writeFileSync(trigger, '');
+  await log.getByText('after the trigger').waitFor();
+  await page.getByTestId('run-state').getByText('SUCCEEDED').waitFor();
+  await page.getByTestId('log-status').getByText('complete').waitFor();
+  assert.equal(await log.locator('.log-line').count(), 3);
+  // The run's effective configuration shows the override on top of the job's env.
+  await page.getByRole('cell', { name: '0.01' }).waitFor();
+  // No metrics endpoint on this server (yet): the page says so.
+  await page.getByText(/metrics are not collected/).waitFor();
+
+  // Search and stream filter.
+  await page.getByLabel('Search').fill('trigger');
+  await log.locator('mark', { hasText: 'trigger' }).waitFor();
+  assert.equal(await log.locator('.log-line').count(), 1);
+  await page.getByLabel('Search').fill('');
+  await page.getByLabel('Stream').selectOption('stderr');
+  assert.equal(await log.locator('.log-line').count(), 1);
+
+  // Download: the whole log as text.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+  const file = path.join(tmp, 'dl.log');
+  await download.saveAs(file);
+  const text = (await import('node:fs')).readFileSync(file, 'utf8');
+  assert.match(text, /stdout LR=0\.01\n.*stderr to stderr\n.*stdout after the trigger\n$/);
+});
+
+test('cancel a long run from its page and see it end CANCELED', async (t) => {
+  const job = await createJob(s, 'long.sh', 'echo started\nsleep 600\n', { projectId });
+  const run = await startRun(s, job, { displayName: 'long-run' });
+  const page = await openPage(t);
+  await page.goto(`${s.url}/runs/${run.id}`);
+  await page.getByTestId('log').getByText('started').waitFor();
+  await page.getByRole('button', { name: 'Cancel run' }).click();
+  await page.getByTestId('run-state').getByText('CANCELED').waitFor({ timeout: 30_000 });
+  assert.equal((await s.api.getJobRun(run.id)).lifecycleState, 'CANCELED');
+  assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
+  await page.getByText('Canceled', { exact: true }).waitFor(); // the timeline's last step
+});
+
+test('runs list: server-side pages of 50, filters, live updates without a reload', async (t) => {
+  const job = await createJob(s, 'quick.sh', 'exit 0\n', { projectId });
+  const ids: string[] = [];
+  for (let i = 0; i < 53; i++) ids.push((await startRun(s, job, { displayName: `bulk-${String(i).padStart(2, '0')}` })).id);
+  await Promise.all(ids.map((id) => waitForRun(s.api, id, undefined, 60_000)));
+
+  const page = await openPage(t);
+  const requests: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/20190101/jobRuns?')) requests.push(r.url());
+  });
+  await page.goto(`${s.url}/runs?jobId=${encodeURIComponent(job.id)}`);
+  const rows = page.locator('table.runs-table tbody tr[data-run-id]');
+  await page.getByRole('link', { name: 'bulk-52' }).waitFor();
+  assert.equal(await rows.count(), 50);
+  assert.ok(requests.every((u) => new URL(u).searchParams.get('limit') === '50'), 'every list call is one page');
+  await page.getByRole('button', { name: 'Next →' }).click();
+  await page.getByRole('link', { name: 'bulk-00' }).waitFor();
+  assert.equal(await rows.count(), 3);
+  await page.getByRole('button', { name: '← Previous' }).click();
+  await page.getByRole('link', { name: 'bulk-52' }).waitFor();
+
+  // A run created elsewhere appears on its own, and its state follows it to the end.
+  const marker = Date.now();
+  const fresh = await startRun(s, job, { displayName: 'fresh-run' });
+  await page.getByRole('link', { name: 'fresh-run' }).waitFor({ timeout: 10_000 });
+  await page.locator(`tr[data-run-id="${fresh.id}"]`).getByText('SUCCEEDED').waitFor({ timeout: 20_000 });
+  assert.ok(await page.evaluate((m) => performance.timeOrigin < m, marker), 'the page was not reloaded');
+
+  // The state filter is applied by the server.
+  await page.getByLabel('State').selectOption('SUCCEEDED');
+  await page.waitForURL(/state=SUCCEEDED/);
+  await page.waitForFunction(() => document.querySelectorAll('table.runs-table tbody tr[data-run-id]').length === 50);
+  assert.ok(requests.some((u) => new URL(u).searchParams.get('lifecycleState') === 'SUCCEEDED'));
+  await page.getByLabel('State').selectOption('FAILED');
+  await page.getByText('No runs.').waitFor();
+});
+
+test('keyboard: skip link, tabs with arrow keys, visible focus', async (t) => {
+  const page = await openPage(t);
+  await page.goto(`${s.url}/projects/${projectId}/jobs/new`);
+  await page.locator('main h1').waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+  assert.notEqual(outline, 'none', 'focus is visible');
+  await page.getByRole('tab', { name: 'Form' }).focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getByRole('tab', { name: 'YAML spec' }).getAttribute('aria-selected'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'YAML spec');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'yaml-spec');
+  // Every form control on the form has a label.
+  await page.getByRole('tab', { name: 'YAML spec' }).focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.getByRole('button', { name: 'Add variable' }).click();
+  await page.getByRole('button', { name: 'Add mount' }).click();
+  const unlabeled = await page.evaluate(
+    `Array.from(document.querySelectorAll('input, select, textarea')).filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map((el) => el.outerHTML)`,
+  );
+  assert.deepEqual(unlabeled, []);
+});
+
+/**
+ * Every visible text's contrast against the background it is drawn on (WCAG relative luminance). Sent as source
+ * text: a function compiled by tsx would carry helper calls that do not exist in the page.
+ */
+const LOW_CONTRAST = `(() => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const f = (v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+  const lum = (c) => 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = parse(getComputedStyle(el).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || el.closest('svg, .sr-only, .skip-link, option')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const l1 = lum(parse(getComputedStyle(el).color));
+    const l2 = lum(background(el));
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    if (ratio < 4.5) bad.push(ratio.toFixed(2) + ' "' + n.textContent.trim().slice(0, 30) + '" in <' + el.tagName.toLowerCase() + ' class="' + el.className + '">');
+  }
+  return bad;
+})()`;
+
+const lowContrast = (page: Page) => page.evaluate(LOW_CONTRAST) as Promise<string[]>;
+
+test('readable contrast (>= 4.5:1) on every main page at a laptop size', async (t) => {
+  const job = await createJob(s, 'c.sh', 'echo out; echo err >&2; exit 3\n', { projectId });
+  const run = await startRun(s, job);
+  await waitForRun(s.api, run.id);
+  const page = await openPage(t);
+  for (const p of ['/', `/projects/${projectId}`, `/projects/${projectId}/jobs/new`, `/jobs/${job.id}`, `/jobs/${job.id}/run`, '/runs', `/runs/${run.id}`]) {
+    await page.goto(`${s.url}${p}`);
+    await page.locator('main h1').first().waitFor();
+    if (p.startsWith('/runs/')) await page.getByTestId('log').getByText('err').first().waitFor();
+    await page.waitForLoadState('networkidle').catch(() => undefined);
+    assert.deepEqual(await lowContrast(page), [], `contrast on ${p}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${p} fits 1366 px without horizontal scrolling (${overflow} px over)`);
+  }
+});
+
+test('live logs resume after the connection drops (server restart) without duplicates', async (t) => {
+  const trigger = path.join(tmp, 'resume-trigger');
+  const script = [
+    'for i in $(seq 1 20); do echo "line $i"; done',
+    `while [ ! -e "$TRIGGER" ]; do sleep 0.05; done`,
+    'for i in $(seq 21 40); do echo "line $i"; done',
+    '',
+  ].join('\n');
+  const job = await createJob(s, 'resume.sh', script, { projectId, env: { TRIGGER: trigger } });
+  const run = await startRun(s, job);
+  const page = await openPage(t, { serverGoesAway: true });
+  await page.goto(`${s.url}/runs/${run.id}`);
+  const log = page.getByTestId('log');
+  await log.getByText('line 20', { exact: true }).waitFor();
+
+  await s.kill('SIGKILL');
+  await page.getByTestId('log-status').getByText(/resuming/).waitFor();
+  // The run goes on while the server is down; it finishes its output before the server is back.
+  writeFileSync(trigger, '');
+  s = await s.restart();
+  await waitForRun(s.api, run.id);
+  await page.getByTestId('log-status').getByText('complete').waitFor({ timeout: 30_000 });
+  const texts = await log.locator('.log-msg').allInnerTexts();
+  assert.deepEqual(
+    texts,
+    Array.from({ length: 40 }, (_, i) => `line ${i + 1}`),
+  );
+  await page.getByTestId('run-state').getByText('SUCCEEDED').waitFor();
+});
