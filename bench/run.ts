@@ -3,7 +3,7 @@
  *
  *   --quick            small sizes (seconds instead of minutes)
  *   --only=1,3         run only these benchmarks (1 throughput, 2 start latency, 3 creation, 4 logs,
- *                      5 start latency by isolation, 6 sampling cost)
+ *                      5 start latency by isolation, 6 sampling cost, 7 console first paint)
  *   --no-build         do not run `npm run build` first (the server runs from dist/)
  *   --profile          run each server with node --cpu-prof; profiles and summaries go to bench/results/profiles/
  *
@@ -22,18 +22,19 @@ import { benchStartLatency } from './start-latency.js';
 import { benchCreate } from './create.js';
 import { benchLogs } from './logs.js';
 import { benchIsolationLatency, benchSamplingCost } from './isolation.js';
+import { benchConsole } from './console.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 for (const a of argv) {
   if (!/^--(quick|no-build|profile|only=[\d,]+|create-artifact=(exit|sleep))$/.test(a)) {
-    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--only=1,2,3,4,5,6] [--no-build] [--profile] [--create-artifact=exit|sleep]`);
+    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--only=1,2,3,4,5,6,7] [--no-build] [--profile] [--create-artifact=exit|sleep]`);
     process.exit(2);
   }
 }
 const quick = flag('quick') || process.env.BENCH_QUICK === '1';
-const only = new Set((value('only') ?? '1,2,3,4,5,6').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7').split(',').map(Number));
 const resultsDir = path.join(ROOT, 'bench', 'results');
 const profileDir = path.join(resultsDir, 'profiles');
 
@@ -65,6 +66,14 @@ async function main(): Promise<void> {
       stdio: 'inherit',
     });
     if (b.status !== 0) throw new Error('the build failed: the benchmarks run the server from dist/');
+    if (only.has(7)) {
+      // Benchmark 7 loads the web console, built by Vite into dist/console.
+      const v = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'], {
+        cwd: ROOT,
+        stdio: 'inherit',
+      });
+      if (v.status !== 0) throw new Error('the console build failed');
+    }
   }
   const started = new Date();
   console.log(`dsjobs benchmarks (${quick ? 'quick' : 'full'}) on ${machine()}`);
@@ -121,6 +130,9 @@ async function main(): Promise<void> {
 
   await step(5, 'start latency by isolation', () => benchIsolationLatency(report, { runs: quick ? 30 : 100, maxSeconds: quick ? 30 : 90 }));
   await step(6, 'sampling cost', () => benchSamplingCost(report, { runs: 100, windowSeconds: quick ? 20 : 60 }));
+  await step(7, 'console first paint', () =>
+    benchConsole(report, { runs: quick ? 10_000 : 100_000, baselineRuns: 10, samples: quick ? 3 : 7, nodeArgs: nodeArgs('console') }),
+  );
 
   const header = [
     `## dsjobs benchmark results (${quick ? 'quick sizes' : 'full sizes'})`,

@@ -62,6 +62,35 @@ for (const file of walk(root)) {
   }
 }
 
+// The web console (console/src) is a client of the REST API like any other: of our code it may import the SDK and
+// the YAML job-spec reader (bundled with browser shims for its node imports, see console/README.md), nothing else.
+const consoleRoot = path.resolve(root, '..', 'console', 'src');
+const CONSOLE_ALLOWED = [path.join(root, 'sdk') + path.sep, path.join(root, 'cli', 'job-spec.ts')];
+let consoleFiles: string[] = [];
+try {
+  consoleFiles = walkAll(consoleRoot);
+} catch {
+  /* no console in this tree */
+}
+function walkAll(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? walkAll(p) : /\.tsx?$/.test(p) ? [p] : [];
+  });
+}
+for (const file of consoleFiles) {
+  const text = readFileSync(file, 'utf8');
+  const re = /(?:from\s+|import\s*\(\s*)'(\.[^']+)'/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text))) {
+    const target = path.resolve(path.dirname(file), m[1]).replace(/\.js$/, '');
+    const candidates = [target, `${target}.ts`, `${target}.tsx`];
+    if (candidates.some((c) => c.startsWith(consoleRoot + path.sep) || c.endsWith('.css'))) continue;
+    if (candidates.some((c) => CONSOLE_ALLOWED.some((a) => (a.endsWith(path.sep) ? c.startsWith(a) : c === a)))) continue;
+    problems.push(`console/src/${path.relative(consoleRoot, file)}: the console may import only src/sdk and src/cli/job-spec.ts, not '${m[1]}'`);
+  }
+}
+
 if (problems.length) {
   console.error(`dependency rule violations:\n  ${problems.join('\n  ')}`);
   process.exit(1);
