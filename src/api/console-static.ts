@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 
 /**
  * The web console's built files (console/ built by Vite into dist/console), served by the API's own server at `/`.
- * The build is a handful of files (~250 KB), so they are read once at start and kept in memory with their gzip
+ * The build is a handful of files (~410 KB), so they are read once at start and kept in memory with their gzip
  * form: no file-system access per request and no path from a URL ever reaches the file system, so there is nothing
  * to traverse. Hashed assets (`/assets/*-<hash>.js`) are cached forever; index.html is revalidated every time.
  */

@@ -213,10 +213,14 @@ export function JobPage({ jobId }: { jobId: string }) {
   const [error, setError] = useState<unknown>(null);
   const [editing, setEditing] = useState(false);
   const [tick, setTick] = useState(0);
+  const [projectName, setProjectName] = useState<string | null>(null);
   useTitle(job ? job.displayName : 'Job');
   useEffect(() => {
     client.getJob(jobId).then(setJob, setError);
   }, [jobId, tick]);
+  useEffect(() => {
+    if (job) client.getProject(job.projectId).then((p) => setProjectName(p.displayName), () => undefined);
+  }, [job?.projectId]);
   const runs = usePaged(async (page) => client.listJobRuns({ compartmentId: await compartmentId(), jobId, limit: 20, page }), jobId, 2000);
   if (!job) return <section>{error ? <ErrorBanner error={error} /> : <p>Loading…</p>}</section>;
   const cfg = job.jobConfigurationDetails;
@@ -225,7 +229,7 @@ export function JobPage({ jobId }: { jobId: string }) {
   return (
     <section>
       <p className="crumbs">
-        <Link to="/">Projects</Link> / <Link to={`/projects/${encodeURIComponent(job.projectId)}`}>project</Link> / {job.displayName}
+        <Link to="/">Projects</Link> / <Link to={`/projects/${encodeURIComponent(job.projectId)}`}>{projectName ?? 'project'}</Link> / {job.displayName}
       </p>
       <div className="title-row">
         <h1>{job.displayName}</h1>
