@@ -11,7 +11,8 @@ import { launchBrowser } from '../test/support/browser.js';
 const out = path.join(ROOT, 'docs', 'screenshots');
 mkdirSync(out, { recursive: true });
 
-const s = await startServer();
+// Samples every 0.5 s, so the run page's resource charts have a few points by the time of the screenshot.
+const s = await startServer({ env: { DSJOBS_METRICS_INTERVAL_MS: '500' } });
 const browser = await launchBrowser();
 try {
   const project = await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'churn-model', description: 'Customer churn: data prep, training, batch scoring' });
@@ -68,6 +69,9 @@ try {
     async () => {
       await page.getByTestId('log').getByText('epoch 25/25', { exact: false }).waitFor();
       await page.getByTestId('log-status').getByText('live').waitFor();
+      // Six samples or more on the CPU chart (polled with source text: the console's CSP forbids waitForFunction's eval).
+      const points = `((document.querySelector('figure[data-metric="CpuUtilization"] path.series') || { getAttribute: () => '' }).getAttribute('d') || '').split('L').length`;
+      for (let i = 0; i < 200 && ((await page.evaluate(points)) as number) < 6; i++) await new Promise((r) => setTimeout(r, 100));
     },
     true,
   );

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,9 +32,12 @@ async function freePort(): Promise<number> {
 
 before(async () => {
   assert.ok(existsSync(path.join(ROOT, 'dist', 'console', 'index.html')), 'the console is built by npm run build');
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-console-test-'));
+  // Not under /tmp: runs may be sandboxed with a /tmp of their own, and they must see the flag files the tests
+  // create. The repository's tmp/ is git-ignored and visible (read-only) inside the sandbox.
+  mkdirSync(path.join(ROOT, 'tmp'), { recursive: true });
+  tmp = mkdtempSync(path.join(ROOT, 'tmp', 'console-test-'));
   // A fixed port, so the restart in the last test comes back where the browser's follower reconnects.
-  s = await startServer({ port: await freePort() });
+  s = await startServer({ port: await freePort(), env: { DSJOBS_METRICS_INTERVAL_MS: '200' } });
   browser = await launchBrowser();
   projectId = (await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'console-tests' })).id;
 });
@@ -171,6 +174,28 @@ test('create a job from a pasted YAML spec (native format)', async (t) => {
   assert.match(await err.innerText(), /container/);
 });
 
+test('edit a job (name, description, block storage) and delete it', async (t) => {
+  const job = await createJob(s, 'edit.sh', 'true\n', { projectId });
+  const page = await openPage(t);
+  await page.goto(`${s.url}/jobs/${job.id}`);
+  await page.getByRole('button', { name: 'Edit' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('renamed-job');
+  await page.getByLabel('Description').fill('edited in the console');
+  await page.getByLabel('Block storage (GB)').fill('120');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('heading', { name: 'renamed-job' }).waitFor();
+  const edited = await s.api.getJob(job.id);
+  assert.equal(edited.displayName, 'renamed-job');
+  assert.equal(edited.description, 'edited in the console');
+  assert.equal(edited.jobInfrastructureConfigurationDetails.blockStorageSizeInGBs, 120);
+
+  await page.getByRole('button', { name: 'Delete job…' }).click();
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.waitForURL(new RegExp(`/projects/${projectId.replace(/\./g, '\\.')}$`));
+  const after = await s.api.getJob(job.id).catch((e) => e);
+  assert.ok(after instanceof Error || ['DELETING', 'DELETED'].includes(after.lifecycleState), `job is gone: ${JSON.stringify(after)}`);
+});
+
 test('API validation errors appear next to the field they name', async (t) => {
   const page = await openPage(t);
   // Create job: unbalanced quotes in the arguments, refused by the server (not by the browser).
@@ -227,6 +252,11 @@ test('start a run with an env override, land on its page and see its log lines a
   assert.equal((await s.api.getJobRun(runId)).lifecycleState, 'IN_PROGRESS');
   assert.equal(await log.getByText('after the trigger').count(), 0);
   await page.getByTestId('run-state').getByText('IN_PROGRESS').waitFor();
+  // Resource charts from GET /jobRuns/{id}/metrics: one per metric, with its unit, drawn while the run goes on.
+  const cpu = page.locator('figure[data-metric="CpuUtilization"]');
+  await cpu.locator('svg path.series, svg circle.series-dot').first().waitFor();
+  assert.match(await cpu.locator('figcaption').innerText(), /^CPU \(%\)/);
+  await page.locator('figure[data-metric="MemoryUtilization"]').waitFor();
   writeFileSync(trigger, '');
   await log.getByText('after the trigger').waitFor();
   await page.getByTestId('run-state').getByText('SUCCEEDED').waitFor();
@@ -234,8 +264,6 @@ test('start a run with an env override, land on its page and see its log lines a
   assert.equal(await log.locator('.log-line').count(), 3);
   // The run's effective configuration shows the override on top of the job's env.
   await page.getByRole('cell', { name: '0.01' }).waitFor();
-  // No metrics endpoint on this server (yet): the page says so.
-  await page.getByText(/metrics are not collected/).waitFor();
 
   // Search and stream filter.
   await page.getByLabel('Search').fill('trigger');

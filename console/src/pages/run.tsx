@@ -179,7 +179,7 @@ function MetricsPanel({ run }: { run: JobRun }) {
         if (stop) return;
         setMetrics(m);
         setError(null);
-        if (active && m.collected) timer = setTimeout(load, Math.max(2, m.intervalSeconds ?? 5) * 1000);
+        if (active && m.collected) timer = setTimeout(load, Math.max(1, m.intervalSeconds ?? 5) * 1000);
       } catch (e) {
         if (!stop) setError(e);
       }
@@ -199,7 +199,9 @@ function MetricsPanel({ run }: { run: JobRun }) {
           Resource metrics are not collected{metrics.reason ? `: ${metrics.reason}` : ' by this server'}.
         </p>
       )}
-      {metrics?.collected && (
+      {metrics?.collected && metrics.reason && <p className="muted">{metrics.reason}.</p>}
+      {metrics?.collected && metrics.items.length === 0 && !metrics.reason && <p className="muted">No samples yet.</p>}
+      {metrics?.collected && metrics.items.length > 0 && (
         <div className="charts">
           {metrics.items.map((s) => (
             <MetricChart key={s.name} series={s} />
