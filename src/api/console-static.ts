@@ -61,19 +61,20 @@ export class ConsoleFiles {
   }
 
   /**
-   * The file for a URL path: an exact file, or index.html for any other path that looks like a console route
-   * (so deep links such as /runs/<id> work after a reload). Paths ending in a file type we serve (.js, .png...)
-   * that match no file are not console routes: null, so they get the ordinary 404. (OCIDs contain dots, so "has a
-   * dot" would not do.)
+   * The file for a URL path: an exact file, or index.html for the console's own routes (`/`, `/projects...`,
+   * `/jobs...`, `/runs...`), so deep links such as /runs/<id> work after a reload. Anything else is not the
+   * console's: null, so it gets the server's ordinary JSON 404.
    */
   lookup(urlPath: string): StaticFile | null {
     const exact = this.files.get(urlPath);
     if (exact) return exact;
-    const ext = /\.[a-z0-9]+$/i.exec(urlPath)?.[0].toLowerCase();
-    if (urlPath.startsWith('/assets/') || (ext && (ext in TYPES || ext === '.map'))) return null;
-    return this.files.get('/index.html') ?? null;
+    if (urlPath === '/' || CONSOLE_ROUTE.test(urlPath)) return this.files.get('/index.html') ?? null;
+    return null;
   }
 }
+
+/** Paths the console's router answers (console/src/main.tsx). */
+const CONSOLE_ROUTE = /^\/(projects|jobs|runs)(\/|$)/;
 
 /** Content-Security-Policy of the console: everything from this origin, nothing else (the console has no CDN). */
 export const CONSOLE_CSP =

@@ -127,6 +127,9 @@ test('the server serves the console at / and for deep links, and keeps the API 4
   assert.deepEqual(Object.keys(await api404.json()).sort(), ['code', 'message']);
   assert.equal((await fetch(`${s.url}/assets/missing.js`)).status, 404);
   assert.equal((await fetch(`${s.url}/robots.txt`)).status, 404);
+  const outside = await fetch(`${s.url}/not/a/console/page`);
+  assert.equal(outside.status, 404);
+  assert.equal(typeof ((await outside.json()) as { code: unknown }).code, 'string');
   assert.equal((await fetch(`${s.url}/`, { method: 'POST' })).status, 404);
 });
 
