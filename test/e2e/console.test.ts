@@ -32,12 +32,12 @@ async function freePort(): Promise<number> {
 
 before(async () => {
   assert.ok(existsSync(path.join(ROOT, 'dist', 'console', 'index.html')), 'the console is built by npm run build');
-  // Not under /tmp: runs may be sandboxed with a /tmp of their own, and they must see the flag files the tests
-  // create. The repository's tmp/ is git-ignored and visible (read-only) inside the sandbox.
+  // The runs wait on flag files the tests create on the host. A sandboxed run sees neither the host's /tmp nor a
+  // checkout that lives under it, so this server runs them unsandboxed (the sandbox is tested in isolation.test.ts).
   mkdirSync(path.join(ROOT, 'tmp'), { recursive: true });
   tmp = mkdtempSync(path.join(ROOT, 'tmp', 'console-test-'));
   // A fixed port, so the restart in the last test comes back where the browser's follower reconnects.
-  s = await startServer({ port: await freePort(), env: { DSJOBS_METRICS_INTERVAL_MS: '200' } });
+  s = await startServer({ port: await freePort(), env: { DSJOBS_METRICS_INTERVAL_MS: '200', DSJOBS_SANDBOX: 'off' } });
   browser = await launchBrowser();
   projectId = (await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'console-tests' })).id;
 });

@@ -254,7 +254,9 @@ export class LocalExecutor implements Executor {
         tmp: path.join(space, 'tmp'),
         mounts: req.mounts,
         network: req.network,
-        readOnly: req.pythonEnv ? [req.pythonEnv] : [],
+        // The inner supervisor runs inside: shown at its own path even where the sandbox hides the host's (a
+        // checkout under /tmp); a cached conda pack lives in the hidden data directory.
+        readOnly: [...(this.commands.supervisor ? [this.commands.supervisor] : []), ...(req.pythonEnv ? [req.pythonEnv] : [])],
         devices: gpus.length > 0 ? gpuDeviceNodes() : [],
       });
       // With the native supervisor, its inner half runs inside and reports signals as signals (bwrap alone turns a
