@@ -25,6 +25,10 @@ import { ProjectsService } from './service/projects.js';
 import { RunsService } from './service/runs.js';
 import { ShapesService } from './service/shapes-service.js';
 import { Store } from './store/store.js';
+import { EventStore } from './store/event-store.js';
+import { EventFeed } from './events/feed.js';
+import { cloudEventSource } from './events/cloud-event.js';
+import { EventsService } from './service/events-service.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -78,6 +82,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     defaultCompartmentId: await store.setMetaIfAbsent('defaultCompartmentId', newOcid('compartment', '')),
     userId: await store.setMetaIfAbsent('userId', newOcid('user', '')),
   };
+  const eventStore = new EventStore(store);
+  const feed = new EventFeed(eventStore);
+  store.onEventsCommitted = () => feed.notify();
+  const events = new EventsService(eventStore, feed, cloudEventSource(cfg.region));
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const archiveLimits = {
@@ -134,6 +142,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     jobs,
     runs,
     shapes,
+    events,
     identity,
     version: packageVersion(),
     executorName: executor.name,

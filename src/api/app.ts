@@ -8,6 +8,7 @@ import type { JobsService } from '../service/jobs.js';
 import type { ProjectsService } from '../service/projects.js';
 import type { RunsService } from '../service/runs.js';
 import type { ShapesService } from '../service/shapes-service.js';
+import type { EventsService } from '../service/events-service.js';
 import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
@@ -17,6 +18,7 @@ import { projectRoutes } from './routes/projects.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/job-runs.js';
 import { miscRoutes } from './routes/misc.js';
+import { eventRoutes } from './routes/events.js';
 
 export const BASE = '/20190101';
 
@@ -25,6 +27,7 @@ export interface ApiDeps {
   jobs: JobsService;
   runs: RunsService;
   shapes: ShapesService;
+  events: EventsService;
   identity: ServerIdentity;
   version: string;
   executorName: string;
@@ -170,6 +173,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   });
   app.addSchema(S.ErrorBody);
   app.addSchema(S.JobRunMetrics);
+  app.addSchema(S.CloudEvent);
 
   // Prometheus scrapes the root path, as for every other exporter.
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -183,6 +187,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await jobRoutes(api as App, deps);
       await runRoutes(api as App, deps);
       await miscRoutes(api as App, deps);
+      await eventRoutes(api as App, deps);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: BASE },

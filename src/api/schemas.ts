@@ -315,3 +315,21 @@ export const ListQuery = Type.Object({
   lifecycleState: Type.Optional(Type.String()),
   id: Type.Optional(Type.String()),
 });
+
+export const CloudEvent = Type.Object(
+  {
+    specversion: Type.Literal('1.0'),
+    id: Type.String(),
+    source: Type.String(),
+    type: Type.String(),
+    subject: Type.String({ description: 'OCID of the resource that changed' }),
+    time: Type.String({ format: 'date-time' }),
+    datacontenttype: Type.Literal('application/json'),
+    compartmentid: Type.String(),
+    projectid: Type.Optional(Type.String()),
+    jobid: Type.Optional(Type.String()),
+    sequence: Type.String({ description: 'dsjobs: position in the event log (ascending)' }),
+    data: Type.Record(Type.String(), Type.Unknown(), { description: 'the resource as the API returns it' }),
+  },
+  { $id: 'CloudEvent', description: 'A CloudEvents 1.0 event (JSON format)' },
+);

@@ -3,7 +3,7 @@ import { createReadStream, promises as fsp, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { DsJobsClient, DsJobsError, type Job, type JobRun } from '../sdk/client.js';
+import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun } from '../sdk/client.js';
 import { details, err, out, table } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
@@ -475,6 +475,36 @@ export function buildCli(): Command {
       const { api, g } = client(cmd);
       const final = await watchRun(api, id, g);
       process.exitCode = exitStatusOf(final);
+    });
+  // ---------------------------------------------------------------- events
+  program
+    .command('events')
+    .description('list lifecycle events (CloudEvents), oldest first; -f follows new ones as they happen')
+    .option('-f, --follow', 'keep streaming new events (resume with --after <last event id>)')
+    .option('--type <types>', 'event types, comma-separated (see docs/events.md)')
+    .option('--resource <ocid>', 'events of this resource only')
+    .option('--job <ocid>', 'events of this job and its runs')
+    .option('--project <ocid>', 'events of this project, its jobs and runs')
+    .option('--after <eventId>', 'only events after this one')
+    .option('--limit <n>', 'at most this many (without -f)', '100')
+    .action(async (o, cmd) => {
+      const { api, g } = client(cmd);
+      const q = { compartmentId: g.compartmentId, type: o.type, resourceId: o.resource, jobId: o.job, projectId: o.project, after: o.after };
+      const line = (e: CloudEvent) =>
+        g.json ? JSON.stringify(e) : [e.time, e.type, e.subject, (e.data as { lifecycleState?: string }).lifecycleState ?? '-', e.id].join('  ');
+      if (o.follow) {
+        const abort = new AbortController();
+        process.once('SIGINT', () => abort.abort());
+        try {
+          for await (const e of api.followEvents(q, abort.signal)) out(line(e));
+        } catch (e) {
+          if (!abort.signal.aborted) throw e;
+        }
+        return;
+      }
+      const p = await api.listEvents({ ...q, limit: parseNumber('--limit', o.limit) });
+      if (g.json) out(JSON.stringify(p.items, null, 2));
+      else out(p.items.length ? p.items.map(line).join('\n') + (p.nextPage ? `\n(more: --after ${p.items[p.items.length - 1].id})` : '') : '(none)');
     });
   return program;
 }

@@ -18,6 +18,20 @@ export type CreateJobDetails = Static<typeof S.CreateJobDetails>;
 export type UpdateJobDetails = Static<typeof S.UpdateJobDetails>;
 export type CreateJobRunDetails = Static<typeof S.CreateJobRunDetails>;
 export type CreateProjectDetails = Static<typeof S.CreateProjectDetails>;
+export type CloudEvent = Static<typeof S.CloudEvent>;
+
+export interface EventQuery {
+  compartmentId?: string;
+  /** Event types, comma-separated or as a list. */
+  type?: string | string[];
+  resourceId?: string;
+  projectId?: string;
+  jobId?: string;
+  /** Only events after this event id. */
+  after?: string;
+  limit?: number;
+  page?: string;
+}
 
 export class DsJobsError extends Error {
   constructor(
@@ -190,6 +204,38 @@ export class DsJobsClient {
   }
   async deleteJobRun(id: string): Promise<void> {
     await this.send({ method: 'DELETE', path: `/jobRuns/${id}` });
+  }
+
+  listEvents(q: EventQuery = {}): Promise<Page<CloudEvent>> {
+    return this.list('/events', { ...q, type: Array.isArray(q.type) ? q.type.join(',') : q.type });
+  }
+
+  /**
+   * Follows the event log: events after `after` (or, without it, only new ones), then each new one as it commits,
+   * until `signal` aborts. Resume after a dropped connection with the last event's id as `after`.
+   */
+  async *followEvents(q: Omit<EventQuery, 'limit' | 'page'> = {}, signal?: AbortSignal): AsyncGenerator<CloudEvent> {
+    const query = { ...q, type: Array.isArray(q.type) ? q.type.join(',') : q.type, follow: true };
+    yield* this.ndjson<CloudEvent>(this.url('/events', query), signal);
+  }
+
+  private async *ndjson<T>(url: string, signal?: AbortSignal): AsyncGenerator<T> {
+    const res = await fetch(url, { signal });
+    if (!res.ok) {
+      const j = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+      throw new DsJobsError(res.status, j.code ?? 'Unknown', j.message ?? res.statusText);
+    }
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line) yield JSON.parse(line) as T;
+      }
+    }
   }
 
   /** The run's log records; with follow, yields lines as they are written until the run has ended. */

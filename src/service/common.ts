@@ -51,4 +51,3 @@ export interface ServerIdentity {
   userId: string;
 }
 
-export const EVENT_PREFIX = 'com.oraclecloud.datascience';

@@ -15,7 +15,8 @@ import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
 import { ArchiveError, archiveKindOf, inspectArchive, type ArchiveLimits } from '../executors/local/archive.js';
 import type { Store } from '../store/store.js';
 import type { ArtifactInfo, DefinedTags, JobRecord, ListQuery, Page, Tags } from '../store/records.js';
-import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
+import { EVENT_TYPES, jobEvent } from '../events/types.js';
+import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 import { checkCompartment } from './projects.js';
 import type { StorageCatalog } from './storage.js';
 import type { ShapesService } from './shapes-service.js';
@@ -140,12 +141,7 @@ export class JobsService {
         version: 1,
       };
       await this.store.insertJob(tx, rec);
-      await this.store.insertEvent(tx, {
-        type: `${EVENT_PREFIX}.createjob`,
-        resourceId: rec.id,
-        compartmentId: rec.compartmentId,
-        data: { id: rec.id, displayName: rec.displayName, lifecycleState: rec.lifecycleState },
-      });
+      await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobCreated, rec));
       return rec.id;
     });
     return this.get(id);
@@ -205,12 +201,7 @@ export class JobsService {
         definedTags: input.definedTags,
       });
       if (r) {
-        await this.store.insertEvent(tx, {
-          type: `${EVENT_PREFIX}.updatejob`,
-          resourceId: id,
-          compartmentId: r.compartmentId,
-          data: { id, displayName: r.displayName },
-        });
+        await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobUpdated, r));
       }
       return r;
     });
@@ -234,12 +225,9 @@ export class JobsService {
     const updated = await this.store.transaction(async (tx) => {
       const r = await this.store.updateJob(tx, id, job.version, { lifecycleState: 'DELETED', lifecycleDetails: null });
       if (r) {
-        await this.store.insertEvent(tx, {
-          type: `${EVENT_PREFIX}.deletejob.end`,
-          resourceId: id,
-          compartmentId: r.compartmentId,
-          data: { id },
-        });
+        // OCI's delete is two events (begin, end); here the deletion is immediate, so both are written with it.
+        await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobDeleteBegin, { ...r, lifecycleState: 'DELETING' }));
+        await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobDeleteEnd, r));
       }
       return r;
     });
@@ -352,12 +340,7 @@ export class JobsService {
           lifecycleDetails: null,
         });
         if (r) {
-          await this.store.insertEvent(tx, {
-            type: `${EVENT_PREFIX}.createjobartifact`,
-            resourceId: id,
-            compartmentId: r.compartmentId,
-            data: { id, fileName, size },
-          });
+          await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobArtifactCreated, r));
         }
         return r;
       });

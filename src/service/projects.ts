@@ -2,7 +2,8 @@ import { DsError, invalid, notFound } from '../domain/errors.js';
 import { isOcid, newOcid, RESOURCE_TYPES } from '../domain/ids.js';
 import type { Store } from '../store/store.js';
 import type { DefinedTags, ListQuery, Page, ProjectRecord, Tags } from '../store/records.js';
-import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
+import { EVENT_TYPES, projectEvent } from '../events/types.js';
+import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 
 export interface CreateProjectInput {
   compartmentId: string;
@@ -41,12 +42,7 @@ export class ProjectsService {
         version: 1,
       };
       await this.store.insertProject(tx, rec);
-      await this.store.insertEvent(tx, {
-        type: `${EVENT_PREFIX}.createproject`,
-        resourceId: rec.id,
-        compartmentId: rec.compartmentId,
-        data: { id: rec.id, displayName: rec.displayName },
-      });
+      await this.store.insertEvent(tx, projectEvent(EVENT_TYPES.projectCreated, rec));
       return rec.id;
     });
     return this.get(id);
@@ -73,12 +69,7 @@ export class ProjectsService {
     const updated = await this.store.transaction(async (tx) => {
       const r = await this.store.updateProject(tx, id, p.version, patch);
       if (r) {
-        await this.store.insertEvent(tx, {
-          type: `${EVENT_PREFIX}.updateproject`,
-          resourceId: id,
-          compartmentId: r.compartmentId,
-          data: { id, displayName: r.displayName },
-        });
+        await this.store.insertEvent(tx, projectEvent(EVENT_TYPES.projectUpdated, r));
       }
       return r;
     });
@@ -97,12 +88,9 @@ export class ProjectsService {
     await this.store.transaction(async (tx) => {
       const r = await this.store.updateProject(tx, id, p.version, { lifecycleState: 'DELETED' });
       if (!r) throw new DsError('Conflict', `Project ${id} was changed concurrently; retry`);
-      await this.store.insertEvent(tx, {
-        type: `${EVENT_PREFIX}.deleteproject`,
-        resourceId: id,
-        compartmentId: r.compartmentId,
-        data: { id },
-      });
+      // OCI's delete is two events (begin, end); here the deletion is immediate, so both are written with it.
+      await this.store.insertEvent(tx, projectEvent(EVENT_TYPES.projectDeleteBegin, { ...r, lifecycleState: 'DELETING' }));
+      await this.store.insertEvent(tx, projectEvent(EVENT_TYPES.projectDeleteEnd, r));
     });
   }
 }

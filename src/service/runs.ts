@@ -21,7 +21,8 @@ import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../exec
 import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, LaunchSpec, ListQuery, Page, RunPatch, RunRecord, Tags } from '../store/records.js';
 import type { EventInput, Store } from '../store/store.js';
-import { bodyHash, checkIfMatch, defaultName, EVENT_PREFIX, iso, type Clock, type ServerIdentity } from './common.js';
+import { RUN_EVENTS as E } from '../events/types.js';
+import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
 import { checkCompartment } from './projects.js';
 import type { StorageCatalog } from './storage.js';
@@ -58,25 +59,6 @@ export interface SchedulerPort {
   setKillTimer(runId: string, atMs: number | null): void;
   waitInfo(runId: string): string | null;
 }
-
-const runEvent = (type: string) => (r: RunRecord): EventInput => ({
-  type,
-  resourceId: r.id,
-  compartmentId: r.compartmentId,
-  data: { id: r.id, jobId: r.jobId, lifecycleState: r.lifecycleState, lifecycleDetails: r.lifecycleDetails },
-});
-
-const E = {
-  accepted: runEvent(`${EVENT_PREFIX}.createjobrun.begin`),
-  started: runEvent(`${EVENT_PREFIX}.createjobrun.end`),
-  succeeded: runEvent(`${EVENT_PREFIX}.succeededjobrun`),
-  failed: runEvent(`${EVENT_PREFIX}.failedjobrun`),
-  timeout: runEvent(`${EVENT_PREFIX}.timeoutjobrun`),
-  cancelBegin: runEvent(`${EVENT_PREFIX}.canceljobrun.begin`),
-  cancelEnd: runEvent(`${EVENT_PREFIX}.canceljobrun.end`),
-  updated: runEvent(`${EVENT_PREFIX}.updatejobrun`),
-  deleted: runEvent(`${EVENT_PREFIX}.deletejobrun`),
-};
 
 /**
  * Job runs: creation, cancellation and the whole execution lifecycle. The only code that changes a run's state;

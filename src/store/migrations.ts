@@ -132,6 +132,113 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .execute();
     },
   },
+  {
+    // Events become CloudEvents with the resource as the API returns it; filters by project, job and state.
+    // Webhook subscriptions and their durable deliveries; trigger rules, schedules and sweeps.
+    name: '003_events_automation',
+    async up(db) {
+      await db.schema.alterTable('events').addColumn('project_id', 'text').execute();
+      await db.schema.alterTable('events').addColumn('job_id', 'text').execute();
+      await db.schema.alterTable('events').addColumn('state', 'text').execute();
+      await db.schema.createIndex('events_by_compartment').on('events').columns(['compartment_id', 'seq']).execute();
+      await db.schema.createIndex('events_by_resource').on('events').columns(['resource_id', 'seq']).execute();
+      await db.schema.createIndex('events_by_job').on('events').columns(['job_id', 'seq']).execute();
+
+      await db.schema
+        .createTable('webhook_subscriptions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('filter', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('start_seq', 'bigint', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('subscription_id', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'text', (c) => c.notNull())
+        .addColumn('event_seq', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_ms', 'bigint')
+        .addColumn('last_status_code', 'integer')
+        .addColumn('last_error', 'text')
+        .addColumn('attempt_log', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('time_updated', 'text', (c) => c.notNull())
+        .addUniqueConstraint('webhook_deliveries_once', ['subscription_id', 'event_id'])
+        .execute();
+      await db.schema.createIndex('deliveries_due').on('webhook_deliveries').columns(['status', 'next_attempt_ms']).execute();
+      await db.schema.createIndex('deliveries_by_subscription').on('webhook_deliveries').columns(['subscription_id', 'event_seq']).execute();
+
+      await db.schema
+        .createTable('trigger_rules')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('condition', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('overrides', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('schedules')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('cron', 'text', (c) => c.notNull())
+        .addColumn('time_zone', 'text', (c) => c.notNull())
+        .addColumn('misfire_policy', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('overrides', 'text', (c) => c.notNull())
+        .addColumn('last_fire_ms', 'bigint', (c) => c.notNull())
+        .addColumn('last_run_id', 'text')
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('sweeps')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('max_parallel', 'integer', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_details', 'text')
+        .addColumn('best_index', 'integer')
+        .addColumn('final_run_id', 'text')
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('time_finished', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('sweep_trials')
+        .addColumn('sweep_id', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text')
+        .addColumn('state', 'text')
+        .addColumn('metrics', 'text')
+        .addPrimaryKeyConstraint('sweep_trials_pk', ['sweep_id', 'idx'])
+        .execute();
+      await db.schema.createIndex('sweep_trials_by_run').on('sweep_trials').column('run_id').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

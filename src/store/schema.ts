@@ -111,7 +111,102 @@ export interface EventTable {
   type: string;
   resource_id: string;
   compartment_id: string;
+  project_id: string | null;
+  job_id: string | null;
+  /** The resource's lifecycle state after the change. */
+  state: string | null;
+  /** The resource as the API returns it (JSON). */
   data: string;
+}
+
+export interface WebhookSubscriptionTable {
+  id: string;
+  compartment_id: string;
+  display_name: string;
+  url: string;
+  /** whsec_<base64>: the signing key (Standard Webhooks). */
+  secret: string;
+  filter: string;
+  lifecycle_state: string;
+  /** Events up to this sequence number happened before the subscription and are not delivered to it. */
+  start_seq: number;
+  time_created: string;
+  version: number;
+}
+
+export interface WebhookDeliveryTable {
+  id: string;
+  subscription_id: string;
+  event_id: string;
+  event_seq: number;
+  status: string;
+  attempts: number;
+  next_attempt_ms: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  /** JSON array of the last attempts: time, status code, error, duration. */
+  attempt_log: string;
+  time_created: string;
+  time_updated: string;
+}
+
+export interface TriggerRuleTable {
+  id: string;
+  compartment_id: string;
+  display_name: string;
+  lifecycle_state: string;
+  condition: string;
+  job_id: string;
+  project_id: string;
+  overrides: string;
+  /** sha256 (hex) of the rule's trigger URL token; the token itself is shown once. */
+  secret_hash: string;
+  time_created: string;
+  version: number;
+}
+
+export interface ScheduleTable {
+  id: string;
+  compartment_id: string;
+  display_name: string;
+  lifecycle_state: string;
+  cron: string;
+  time_zone: string;
+  misfire_policy: string;
+  job_id: string;
+  project_id: string;
+  overrides: string;
+  /** The planned time (epoch ms) of the last fire that was handled (run or skipped). */
+  last_fire_ms: number;
+  last_run_id: string | null;
+  time_created: string;
+  version: number;
+}
+
+export interface SweepTable {
+  id: string;
+  compartment_id: string;
+  project_id: string;
+  job_id: string;
+  display_name: string;
+  spec: string;
+  max_parallel: number;
+  lifecycle_state: string;
+  lifecycle_details: string | null;
+  best_index: number | null;
+  final_run_id: string | null;
+  time_created: string;
+  time_finished: string | null;
+  version: number;
+}
+
+export interface SweepTrialTable {
+  sweep_id: string;
+  idx: number;
+  params: string;
+  run_id: string | null;
+  state: string | null;
+  metrics: string | null;
 }
 
 export interface Database {
@@ -122,5 +217,11 @@ export interface Database {
   retry_tokens: RetryTokenTable;
   events: EventTable;
   run_metrics: RunMetricTable;
+  webhook_subscriptions: WebhookSubscriptionTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  trigger_rules: TriggerRuleTable;
+  schedules: ScheduleTable;
+  sweeps: SweepTable;
+  sweep_trials: SweepTrialTable;
 }
 

@@ -19,6 +19,11 @@ export interface EventInput {
   type: string;
   resourceId: string;
   compartmentId: string;
+  projectId: string | null;
+  jobId: string | null;
+  /** The resource's lifecycle state after the change. */
+  state: string | null;
+  /** The resource as the API returns it. */
   data: Record<string, unknown>;
 }
 
@@ -222,8 +227,20 @@ export class Store {
     await this.db.destroy();
   }
 
-  transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(fn);
+  /**
+   * Called after a transaction that wrote events has committed (never before: a reader woken by it must find the
+   * rows). A transaction that rolled back after writing an event only causes a spurious wake-up.
+   */
+  onEventsCommitted: (() => void) | null = null;
+  private eventsPending = false;
+
+  async transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const r = await this.db.transaction().execute(fn);
+    if (this.eventsPending) {
+      this.eventsPending = false;
+      this.onEventsCommitted?.();
+    }
+    return r;
   }
 
   // ---- meta ----
@@ -291,6 +308,7 @@ export class Store {
   }
 
   // ---- events (outbox) ----
+  /** Writes an event row; `tx` must be the transaction of the change it records (from this.transaction). */
   async insertEvent(tx: Db, e: EventInput): Promise<void> {
     await tx
       .insertInto('events')
@@ -300,9 +318,13 @@ export class Store {
         type: e.type,
         resource_id: e.resourceId,
         compartment_id: e.compartmentId,
+        project_id: e.projectId,
+        job_id: e.jobId,
+        state: e.state,
         data: j(e.data),
       })
       .execute();
+    this.eventsPending = true;
   }
 
   // ---- retry tokens ----
