@@ -29,6 +29,9 @@ import { EventStore } from './store/event-store.js';
 import { EventFeed } from './events/feed.js';
 import { cloudEventSource } from './events/cloud-event.js';
 import { EventsService } from './service/events-service.js';
+import { WebhookStore } from './store/webhook-store.js';
+import { WebhookDispatcher } from './events/dispatcher.js';
+import { WebhooksService } from './service/webhooks.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,7 +88,20 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const eventStore = new EventStore(store);
   const feed = new EventFeed(eventStore);
   store.onEventsCommitted = () => feed.notify();
-  const events = new EventsService(eventStore, feed, cloudEventSource(cfg.region));
+  const source = cloudEventSource(cfg.region);
+  const events = new EventsService(eventStore, feed, source);
+  const webhookStore = new WebhookStore(store);
+  const dispatcher = new WebhookDispatcher(store, eventStore, webhookStore, feed, {
+    allowPrivateTargets: cfg.webhookAllowPrivateTargets,
+    timeoutMs: cfg.webhookTimeoutMs,
+    maxAttempts: cfg.webhookMaxAttempts,
+    retryBaseMs: cfg.webhookRetryBaseMs,
+    retryMaxMs: cfg.webhookRetryMaxMs,
+    concurrency: cfg.webhookConcurrency,
+    source,
+    log,
+  });
+  const webhooks = new WebhooksService(store, eventStore, webhookStore, identity, systemClock, { allowPrivateTargets: cfg.webhookAllowPrivateTargets }, () => dispatcher);
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const archiveLimits = {
@@ -143,6 +159,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     runs,
     shapes,
     events,
+    webhooks,
     identity,
     version: packageVersion(),
     executorName: executor.name,
@@ -154,6 +171,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     consoleDir: consoleDir(),
   });
   await scheduler.start();
+  await dispatcher.start();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const url = address.replace('[::1]', 'localhost');
@@ -168,6 +186,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         scheduler.stop();
+        await dispatcher.stop();
         monitor.stop();
         await app.close();
         logs.close();

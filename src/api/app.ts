@@ -9,6 +9,7 @@ import type { ProjectsService } from '../service/projects.js';
 import type { RunsService } from '../service/runs.js';
 import type { ShapesService } from '../service/shapes-service.js';
 import type { EventsService } from '../service/events-service.js';
+import type { WebhooksService } from '../service/webhooks.js';
 import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
@@ -19,6 +20,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/job-runs.js';
 import { miscRoutes } from './routes/misc.js';
 import { eventRoutes } from './routes/events.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export const BASE = '/20190101';
 
@@ -28,6 +30,7 @@ export interface ApiDeps {
   runs: RunsService;
   shapes: ShapesService;
   events: EventsService;
+  webhooks: WebhooksService;
   identity: ServerIdentity;
   version: string;
   executorName: string;
@@ -174,6 +177,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.addSchema(S.ErrorBody);
   app.addSchema(S.JobRunMetrics);
   app.addSchema(S.CloudEvent);
+  app.addSchema(S.EventFilter);
 
   // Prometheus scrapes the root path, as for every other exporter.
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -188,6 +192,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await runRoutes(api as App, deps);
       await miscRoutes(api as App, deps);
       await eventRoutes(api as App, deps);
+      await webhookRoutes(api as App, deps);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: BASE },

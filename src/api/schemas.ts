@@ -333,3 +333,76 @@ export const CloudEvent = Type.Object(
   },
   { $id: 'CloudEvent', description: 'A CloudEvents 1.0 event (JSON format)' },
 );
+
+export const EventFilter = Type.Object(
+  {
+    eventTypes: Type.Optional(Type.Array(Type.String(), { description: 'event types (docs/events.md); empty or absent: all' })),
+    compartmentId: Type.Optional(Ocid),
+    projectId: Type.Optional(Ocid),
+    jobId: Type.Optional(Ocid),
+    lifecycleStates: Type.Optional(Type.Array(Type.String(), { description: "the resource's state after the change, e.g. SUCCEEDED" })),
+  },
+  { $id: 'EventFilter', additionalProperties: false },
+);
+
+export const WebhookSubscription = Type.Object(
+  {
+    id: Ocid,
+    compartmentId: Ocid,
+    displayName: Type.String(),
+    url: Type.String(),
+    filter: EventFilter,
+    lifecycleState: Type.Union([Type.Literal('ACTIVE'), Type.Literal('PAUSED'), Type.Literal('DELETED')]),
+    timeCreated: Type.String({ format: 'date-time' }),
+    secret: Type.Optional(Type.String({ description: 'whsec_ signing secret: returned by create only' })),
+  },
+  { $id: 'WebhookSubscription' },
+);
+
+export const CreateWebhookSubscriptionDetails = Type.Object(
+  {
+    compartmentId: Ocid,
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    url: Type.String({ maxLength: 2048 }),
+    filter: Type.Optional(EventFilter),
+  },
+  { $id: 'CreateWebhookSubscriptionDetails', additionalProperties: false },
+);
+
+export const UpdateWebhookSubscriptionDetails = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    url: Type.Optional(Type.String({ maxLength: 2048 })),
+    filter: Type.Optional(EventFilter),
+  },
+  { $id: 'UpdateWebhookSubscriptionDetails', additionalProperties: false },
+);
+
+export const WebhookDelivery = Type.Object(
+  {
+    id: Type.String({ description: 'also the webhook-id header: the same on every attempt' }),
+    subscriptionId: Ocid,
+    eventId: Type.String(),
+    status: Type.Union([Type.Literal('PENDING'), Type.Literal('SUCCEEDED'), Type.Literal('FAILED')]),
+    attempts: Type.Integer(),
+    timeNextAttempt: Opt(Type.String({ format: 'date-time' })),
+    lastStatusCode: Opt(Type.Integer()),
+    lastError: Opt(Type.String()),
+    attemptLog: Type.Array(
+      Type.Object({
+        time: Type.String({ format: 'date-time' }),
+        statusCode: Opt(Type.Integer()),
+        error: Opt(Type.String()),
+        durationMs: Type.Number(),
+      }),
+    ),
+    timeCreated: Type.String({ format: 'date-time' }),
+    timeUpdated: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'WebhookDelivery' },
+);
+
+export const WebhookTestResult = Type.Object(
+  { ok: Type.Boolean(), statusCode: Opt(Type.Integer()), error: Opt(Type.String()), durationMs: Type.Number() },
+  { $id: 'WebhookTestResult' },
+);

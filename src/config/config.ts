@@ -87,6 +87,17 @@ export const ConfigSchema = Type.Object(
     supervisor: Type.Union([Type.Literal('native'), Type.Literal('sh')], { default: 'native' }),
     /** Keep each run's working directory after it ends (logs are always kept). */
     keepWorkDirs: Type.Boolean({ default: false }),
+    /** Let webhooks target loopback, private, link-local and other internal addresses (off: SSRF guard). */
+    webhookAllowPrivateTargets: Type.Boolean({ default: false }),
+    /** One webhook POST, connect to last byte. */
+    webhookTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+    /** Attempts per delivery before it is FAILED (1 + retries). */
+    webhookMaxAttempts: Type.Integer({ minimum: 1, default: 12 }),
+    /** First retry delay; doubles per attempt (+-20% jitter) up to webhookRetryMaxMs. */
+    webhookRetryBaseMs: Type.Integer({ minimum: 1, default: 1_000 }),
+    webhookRetryMaxMs: Type.Integer({ minimum: 1, default: 3_600_000 }),
+    /** Webhook POSTs in flight at once, all subscriptions together. */
+    webhookConcurrency: Type.Integer({ minimum: 1, default: 16 }),
     capacity: Type.Object(
       {
         cpus: Type.Optional(Type.Number({ minimum: 0 })),

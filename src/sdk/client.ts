@@ -19,6 +19,12 @@ export type UpdateJobDetails = Static<typeof S.UpdateJobDetails>;
 export type CreateJobRunDetails = Static<typeof S.CreateJobRunDetails>;
 export type CreateProjectDetails = Static<typeof S.CreateProjectDetails>;
 export type CloudEvent = Static<typeof S.CloudEvent>;
+export type EventFilter = Static<typeof S.EventFilter>;
+export type WebhookSubscription = Static<typeof S.WebhookSubscription>;
+export type WebhookDelivery = Static<typeof S.WebhookDelivery>;
+export type WebhookTestResult = Static<typeof S.WebhookTestResult>;
+export type CreateWebhookSubscriptionDetails = Static<typeof S.CreateWebhookSubscriptionDetails>;
+export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
 
 export interface EventQuery {
   compartmentId?: string;
@@ -204,6 +210,34 @@ export class DsJobsClient {
   }
   async deleteJobRun(id: string): Promise<void> {
     await this.send({ method: 'DELETE', path: `/jobRuns/${id}` });
+  }
+
+  createWebhookSubscription(d: CreateWebhookSubscriptionDetails): Promise<WebhookSubscription> {
+    return this.json({ method: 'POST', path: '/webhookSubscriptions', body: d });
+  }
+  listWebhookSubscriptions(q: { compartmentId?: string } = {}): Promise<WebhookSubscription[]> {
+    return this.json({ method: 'GET', path: '/webhookSubscriptions', query: q });
+  }
+  getWebhookSubscription(id: string): Promise<WebhookSubscription> {
+    return this.json({ method: 'GET', path: `/webhookSubscriptions/${id}` });
+  }
+  updateWebhookSubscription(id: string, d: { displayName?: string; url?: string; filter?: EventFilter }): Promise<WebhookSubscription> {
+    return this.json({ method: 'PUT', path: `/webhookSubscriptions/${id}`, body: d });
+  }
+  pauseWebhookSubscription(id: string): Promise<WebhookSubscription> {
+    return this.json({ method: 'POST', path: `/webhookSubscriptions/${id}/actions/pause` });
+  }
+  resumeWebhookSubscription(id: string): Promise<WebhookSubscription> {
+    return this.json({ method: 'POST', path: `/webhookSubscriptions/${id}/actions/resume` });
+  }
+  testWebhookSubscription(id: string): Promise<WebhookTestResult> {
+    return this.json({ method: 'POST', path: `/webhookSubscriptions/${id}/actions/test` });
+  }
+  async deleteWebhookSubscription(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/webhookSubscriptions/${id}` });
+  }
+  listWebhookDeliveries(id: string, q: { status?: 'PENDING' | 'SUCCEEDED' | 'FAILED'; limit?: number; page?: string } = {}): Promise<Page<WebhookDelivery>> {
+    return this.list(`/webhookSubscriptions/${id}/deliveries`, { ...q });
   }
 
   listEvents(q: EventQuery = {}): Promise<Page<CloudEvent>> {

@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { EventStore } from '../store/event-store.js';
+import type { Store } from '../store/store.js';
+import type { DeliveryRecord, WebhookStore } from '../store/webhook-store.js';
+import { toCloudEvent } from './cloud-event.js';
+import type { EventFeed } from './feed.js';
+import { matchesFilter } from './match.js';
+import { webhookHeaders } from './signature.js';
+import { postWebhook } from './webhook-client.js';
+
+export interface DispatcherOptions {
+  allowPrivateTargets: boolean;
+  timeoutMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  concurrency: number;
+  /** CloudEvents `source` of this server. */
+  source: string;
+  log: { error(obj: unknown, msg: string): void; warn(obj: unknown, msg: string): void };
+}
+
+const CURSOR = 'webhooks';
+
+/** Exponential backoff with +-20% jitter, so retries to one target after an outage do not arrive in lockstep. */
+export function retryDelayMs(attempt: number, baseMs: number, maxMs: number): number {
+  const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(d * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * Delivers events to webhook subscriptions, at least once and through restarts:
+ * 1. fan-out: events after the dispatcher's cursor become one delivery row per matching subscription; the rows and
+ *    the cursor move commit together, so a kill at any point loses nothing (a repeat is absorbed by the unique key);
+ * 2. delivery: due PENDING rows are POSTed (signed, SSRF-guarded); each attempt is recorded on the row, a failure
+ *    schedules the next attempt with backoff until maxAttempts, then the delivery is FAILED.
+ * A kill during a POST leaves the row PENDING, so it is sent again after the restart (hence "at least once":
+ * receivers de-duplicate on webhook-id, which is the delivery id and stays the same across retries).
+ */
+export class WebhookDispatcher {
+  private readonly inFlight = new Set<string>();
+  private readonly sending = new Set<Promise<void>>();
+  private scheduled = false;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 8 }),
+  };
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventStore,
+    private readonly hooks: WebhookStore,
+    private readonly feed: EventFeed,
+    private readonly opts: DispatcherOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    // A new installation (or one from before webhooks existed) starts at the current end of the log.
+    if ((await this.events.getCursor(CURSOR)) === null) {
+      await this.store.transaction(async (tx) => this.events.setCursor(tx, CURSOR, await this.events.maxSeq(tx)));
+    }
+    this.unsubscribe = this.feed.onEvents(() => this.kick());
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    // Abort POSTs in flight: their rows stay PENDING and are sent again after the restart.
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+    await this.idle;
+    await Promise.allSettled([...this.sending]);
+  }
+
+  /** Something changed (an event, a subscription resumed): run a pass soon; bursts make one pass. */
+  kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.pass();
+    });
+  }
+
+  private async pass(): Promise<void> {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    let release!: () => void;
+    this.idle = new Promise((r) => (release = r));
+    try {
+      await this.fanOut();
+      await this.deliverDue();
+      await this.armTimer();
+    } catch (e) {
+      this.opts.log.error({ err: e }, 'webhook dispatch pass failed; retrying in 1 s');
+      if (!this.stopped) this.timer = setTimeout(() => this.kick(), 1000);
+    } finally {
+      this.running = false;
+      release();
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    }
+  }
+
+  private async fanOut(): Promise<void> {
+    for (;;) {
+      const cursor = (await this.events.getCursor(CURSOR)) ?? 0;
+      const rows = await this.events.list({ afterSeq: cursor, limit: 500 });
+      if (rows.length === 0) return;
+      const subs = await this.hooks.listSubscriptions({ states: ['ACTIVE'] });
+      const now = Date.now();
+      await this.store.transaction(async (tx) => {
+        for (const e of rows) {
+          for (const s of subs) {
+            if (e.seq > s.startSeq && matchesFilter(s.filter, e)) {
+              await this.hooks.insertDelivery(tx, { id: `msg_${randomUUID()}`, subscriptionId: s.id, eventId: e.id, eventSeq: e.seq, nowMs: now });
+            }
+          }
+        }
+        await this.events.setCursor(tx, CURSOR, rows[rows.length - 1].seq);
+      });
+      if (rows.length < 500) return;
+    }
+  }
+
+  private async deliverDue(): Promise<void> {
+    const free = this.opts.concurrency - this.inFlight.size;
+    if (free <= 0) return;
+    const due = await this.hooks.dueDeliveries(Date.now(), free, this.inFlight);
+    for (const d of due) {
+      this.inFlight.add(d.id);
+      const p: Promise<void> = this.send(d)
+        .catch((e) => {
+          if (!this.stopped) this.opts.log.error({ err: e, deliveryId: d.id }, 'webhook delivery failed unexpectedly');
+        })
+        .finally(() => {
+          this.inFlight.delete(d.id);
+          this.sending.delete(p);
+          this.kick();
+        });
+      this.sending.add(p);
+    }
+  }
+
+  private async armTimer(): Promise<void> {
+    if (this.stopped) return;
+    const next = await this.hooks.nextDueMs();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (next === null) return;
+    // Re-check at least every 30 s (a subscription resumed elsewhere kicks too; this is a safety net).
+    const delay = Math.min(Math.max(0, next - Date.now()), 30_000);
+    this.timer = setTimeout(() => this.kick(), delay);
+  }
+
+  private async send(d: DeliveryRecord): Promise<void> {
+    const sub = await this.hooks.getSubscription(d.subscriptionId);
+    if (!sub || sub.lifecycleState !== 'ACTIVE' || this.stopped) return;
+    const [row] = await this.events.list({ afterSeq: d.eventSeq - 1, limit: 1 });
+    const time = new Date().toISOString();
+    if (!row || row.id !== d.eventId) {
+      await this.hooks.recordAttempt(d, { time, statusCode: null, error: 'the event no longer exists', durationMs: 0 }, { status: 'FAILED', nextAttemptMs: null });
+      return;
+    }
+    const body = JSON.stringify(toCloudEvent(row, this.opts.source));
+    const headers = {
+      ...webhookHeaders(sub.secret, d.id, Math.floor(Date.now() / 1000), body),
+      'content-type': 'application/cloudevents+json',
+    };
+    const r = await postWebhook(sub.url, body, headers, {
+      timeoutMs: this.opts.timeoutMs,
+      allowPrivate: this.opts.allowPrivateTargets,
+      agent: this.agents,
+    });
+    if (this.stopped) return; // the server is going down: the row stays PENDING and is sent again after the restart
+    const attempt = { time, statusCode: r.statusCode, error: r.error, durationMs: r.durationMs };
+    if (r.ok) {
+      await this.hooks.recordAttempt(d, attempt, { status: 'SUCCEEDED', nextAttemptMs: null });
+    } else if (d.attempts + 1 >= this.opts.maxAttempts) {
+      this.opts.log.warn({ deliveryId: d.id, subscriptionId: sub.id, error: r.error }, 'webhook delivery failed for good');
+      await this.hooks.recordAttempt(d, attempt, { status: 'FAILED', nextAttemptMs: null });
+    } else {
+      const next = Date.now() + retryDelayMs(d.attempts + 1, this.opts.retryBaseMs, this.opts.retryMaxMs);
+      await this.hooks.recordAttempt(d, attempt, { status: 'PENDING', nextAttemptMs: next });
+    }
+  }
+
+  /** One signed POST of a test event to a subscription's URL, now; nothing is stored. */
+  async test(sub: { url: string; secret: string; id: string; compartmentId: string }) {
+    const time = new Date().toISOString();
+    const id = `msg_test_${randomUUID()}`;
+    const body = JSON.stringify({
+      specversion: '1.0',
+      id,
+      source: this.opts.source,
+      type: 'io.dsjobs.webhooktest',
+      subject: sub.id,
+      time,
+      datacontenttype: 'application/json',
+      compartmentid: sub.compartmentId,
+      data: { message: 'dsjobs webhook test' },
+    });
+    const headers = { ...webhookHeaders(sub.secret, id, Math.floor(Date.now() / 1000), body), 'content-type': 'application/cloudevents+json' };
+    return postWebhook(sub.url, body, headers, { timeoutMs: this.opts.timeoutMs, allowPrivate: this.opts.allowPrivateTargets });
+  }
+}

@@ -1,0 +1,225 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, WebhookDeliveryTable, WebhookSubscriptionTable } from './schema.js';
+import type { Store } from './store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Which events a subscription (or trigger rule) wants; every given field must match. */
+export interface EventFilter {
+  eventTypes?: string[];
+  compartmentId?: string;
+  projectId?: string;
+  jobId?: string;
+  /** The resource's lifecycle state after the change (e.g. a run's SUCCEEDED). */
+  lifecycleStates?: string[];
+}
+
+export type SubscriptionState = 'ACTIVE' | 'PAUSED' | 'DELETED';
+
+export interface SubscriptionRecord {
+  id: string;
+  compartmentId: string;
+  displayName: string;
+  url: string;
+  secret: string;
+  filter: EventFilter;
+  lifecycleState: SubscriptionState;
+  startSeq: number;
+  timeCreated: string;
+  version: number;
+}
+
+export type DeliveryStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED';
+
+export interface DeliveryAttempt {
+  time: string;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+export interface DeliveryRecord {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  eventSeq: number;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptMs: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  attemptLog: DeliveryAttempt[];
+  timeCreated: string;
+  timeUpdated: string;
+}
+
+const subFromRow = (r: WebhookSubscriptionTable): SubscriptionRecord => ({
+  id: r.id,
+  compartmentId: r.compartment_id,
+  displayName: r.display_name,
+  url: r.url,
+  secret: r.secret,
+  filter: JSON.parse(r.filter),
+  lifecycleState: r.lifecycle_state as SubscriptionState,
+  startSeq: Number(r.start_seq),
+  timeCreated: r.time_created,
+  version: r.version,
+});
+
+const deliveryFromRow = (r: WebhookDeliveryTable): DeliveryRecord => ({
+  id: r.id,
+  subscriptionId: r.subscription_id,
+  eventId: r.event_id,
+  eventSeq: Number(r.event_seq),
+  status: r.status as DeliveryStatus,
+  attempts: r.attempts,
+  nextAttemptMs: r.next_attempt_ms == null ? null : Number(r.next_attempt_ms),
+  lastStatusCode: r.last_status_code,
+  lastError: r.last_error,
+  attemptLog: JSON.parse(r.attempt_log),
+  timeCreated: r.time_created,
+  timeUpdated: r.time_updated,
+});
+
+/** Keep the last attempts of a delivery only: a target down for days must not grow a row without bound. */
+const MAX_ATTEMPT_LOG = 20;
+
+/** Webhook subscriptions and their deliveries (one row per subscription and event: at least once, durable). */
+export class WebhookStore {
+  constructor(private readonly store: Store) {}
+
+  private get db(): Kysely<Database> {
+    return this.store.db;
+  }
+
+  async insertSubscription(tx: Db, s: SubscriptionRecord): Promise<void> {
+    await tx
+      .insertInto('webhook_subscriptions')
+      .values({
+        id: s.id,
+        compartment_id: s.compartmentId,
+        display_name: s.displayName,
+        url: s.url,
+        secret: s.secret,
+        filter: JSON.stringify(s.filter),
+        lifecycle_state: s.lifecycleState,
+        start_seq: s.startSeq,
+        time_created: s.timeCreated,
+        version: s.version,
+      })
+      .execute();
+  }
+
+  async getSubscription(id: string): Promise<SubscriptionRecord | null> {
+    const r = await this.db.selectFrom('webhook_subscriptions').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? subFromRow(r) : null;
+  }
+
+  async listSubscriptions(q: { compartmentId?: string; states?: SubscriptionState[] }): Promise<SubscriptionRecord[]> {
+    let query = this.db.selectFrom('webhook_subscriptions').selectAll();
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    if (q.states) query = query.where('lifecycle_state', 'in', q.states);
+    return (await query.orderBy('time_created', 'asc').orderBy('id').execute()).map(subFromRow);
+  }
+
+  async updateSubscription(
+    id: string,
+    version: number,
+    patch: Partial<Pick<SubscriptionRecord, 'displayName' | 'url' | 'filter' | 'lifecycleState'>>,
+  ): Promise<SubscriptionRecord | null> {
+    const set: Partial<WebhookSubscriptionTable> = { version: version + 1 };
+    if (patch.displayName !== undefined) set.display_name = patch.displayName;
+    if (patch.url !== undefined) set.url = patch.url;
+    if (patch.filter !== undefined) set.filter = JSON.stringify(patch.filter);
+    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    const r = await this.db
+      .updateTable('webhook_subscriptions')
+      .set(set)
+      .where('id', '=', id)
+      .where('version', '=', version)
+      .returningAll()
+      .executeTakeFirst();
+    return r ? subFromRow(r) : null;
+  }
+
+  /** Creates a delivery unless this subscription already has one for the event (fan-out may be repeated). */
+  async insertDelivery(tx: Db, d: { id: string; subscriptionId: string; eventId: string; eventSeq: number; nowMs: number }): Promise<void> {
+    const now = new Date(d.nowMs).toISOString();
+    await tx
+      .insertInto('webhook_deliveries')
+      .values({
+        id: d.id,
+        subscription_id: d.subscriptionId,
+        event_id: d.eventId,
+        event_seq: d.eventSeq,
+        status: 'PENDING',
+        attempts: 0,
+        next_attempt_ms: d.nowMs,
+        last_status_code: null,
+        last_error: null,
+        attempt_log: '[]',
+        time_created: now,
+        time_updated: now,
+      })
+      .onConflict((oc) => oc.columns(['subscription_id', 'event_id']).doNothing())
+      .execute();
+  }
+
+  /** Pending deliveries due by `nowMs` of active subscriptions, oldest event first. */
+  async dueDeliveries(nowMs: number, limit: number, exclude: ReadonlySet<string>): Promise<DeliveryRecord[]> {
+    const rows = await this.db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+      .selectAll('d')
+      .where('d.status', '=', 'PENDING')
+      .where('d.next_attempt_ms', '<=', nowMs)
+      .where('s.lifecycle_state', '=', 'ACTIVE')
+      .orderBy('d.next_attempt_ms', 'asc')
+      .orderBy('d.event_seq', 'asc')
+      .limit(limit + exclude.size)
+      .execute();
+    return rows.map(deliveryFromRow).filter((d) => !exclude.has(d.id)).slice(0, limit);
+  }
+
+  /** When the next pending delivery of an active subscription is due (epoch ms), or null. */
+  async nextDueMs(): Promise<number | null> {
+    const r = await this.db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+      .select((eb) => eb.fn.min<number>('d.next_attempt_ms').as('m'))
+      .where('d.status', '=', 'PENDING')
+      .where('s.lifecycle_state', '=', 'ACTIVE')
+      .executeTakeFirst();
+    return r?.m == null ? null : Number(r.m);
+  }
+
+  async recordAttempt(
+    d: DeliveryRecord,
+    attempt: DeliveryAttempt,
+    outcome: { status: DeliveryStatus; nextAttemptMs: number | null },
+  ): Promise<void> {
+    const log = [...d.attemptLog, attempt].slice(-MAX_ATTEMPT_LOG);
+    await this.db
+      .updateTable('webhook_deliveries')
+      .set({
+        status: outcome.status,
+        attempts: d.attempts + 1,
+        next_attempt_ms: outcome.nextAttemptMs,
+        last_status_code: attempt.statusCode,
+        last_error: attempt.error,
+        attempt_log: JSON.stringify(log),
+        time_updated: attempt.time,
+      })
+      .where('id', '=', d.id)
+      .where('status', '=', 'PENDING')
+      .execute();
+  }
+
+  async listDeliveries(q: { subscriptionId: string; status?: DeliveryStatus; afterSeq?: number; limit: number }): Promise<DeliveryRecord[]> {
+    let query = this.db.selectFrom('webhook_deliveries').selectAll().where('subscription_id', '=', q.subscriptionId);
+    if (q.status) query = query.where('status', '=', q.status);
+    if (q.afterSeq !== undefined) query = query.where('event_seq', '>', q.afterSeq);
+    const rows = await query.orderBy('event_seq', 'asc').limit(q.limit).execute();
+    return rows.map(deliveryFromRow);
+  }
+}
