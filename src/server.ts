@@ -32,6 +32,8 @@ import { EventsService } from './service/events-service.js';
 import { WebhookStore } from './store/webhook-store.js';
 import { WebhookDispatcher } from './events/dispatcher.js';
 import { WebhooksService } from './service/webhooks.js';
+import { AutomationStore } from './store/automation-store.js';
+import { TriggersService } from './service/triggers.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -150,6 +152,12 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     telemetry: registry.telemetry,
   });
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
+  const automation = new AutomationStore(store);
+  const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
+    maxChainDepth: cfg.triggerMaxChainDepth,
+    source,
+    log,
+  });
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 
@@ -160,6 +168,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     shapes,
     events,
     webhooks,
+    triggers,
     identity,
     version: packageVersion(),
     executorName: executor.name,
@@ -172,6 +181,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   });
   await scheduler.start();
   await dispatcher.start();
+  await triggers.start();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const url = address.replace('[::1]', 'localhost');
@@ -187,6 +197,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
       closing ??= (async () => {
         scheduler.stop();
         await dispatcher.stop();
+        await triggers.stop();
         monitor.stop();
         await app.close();
         logs.close();

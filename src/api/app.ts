@@ -10,6 +10,7 @@ import type { RunsService } from '../service/runs.js';
 import type { ShapesService } from '../service/shapes-service.js';
 import type { EventsService } from '../service/events-service.js';
 import type { WebhooksService } from '../service/webhooks.js';
+import type { TriggersService } from '../service/triggers.js';
 import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
@@ -21,6 +22,7 @@ import { runRoutes } from './routes/job-runs.js';
 import { miscRoutes } from './routes/misc.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { triggerRoutes } from './routes/triggers.js';
 
 export const BASE = '/20190101';
 
@@ -31,6 +33,7 @@ export interface ApiDeps {
   shapes: ShapesService;
   events: EventsService;
   webhooks: WebhooksService;
+  triggers: TriggersService;
   identity: ServerIdentity;
   version: string;
   executorName: string;
@@ -178,6 +181,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.addSchema(S.JobRunMetrics);
   app.addSchema(S.CloudEvent);
   app.addSchema(S.EventFilter);
+  app.addSchema(S.RunOverrides);
 
   // Prometheus scrapes the root path, as for every other exporter.
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -193,6 +197,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await miscRoutes(api as App, deps);
       await eventRoutes(api as App, deps);
       await webhookRoutes(api as App, deps);
+      await triggerRoutes(api as App, deps);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: BASE },

@@ -406,3 +406,50 @@ export const WebhookTestResult = Type.Object(
   { ok: Type.Boolean(), statusCode: Opt(Type.Integer()), error: Opt(Type.String()), durationMs: Type.Number() },
   { $id: 'WebhookTestResult' },
 );
+
+export const RunOverrides = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    environmentVariables: Type.Optional(Type.Record(Type.String(), Type.String())),
+    commandLineArguments: Type.Optional(Type.String()),
+    maximumRuntimeInMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  },
+  { $id: 'RunOverrides', additionalProperties: false, description: 'Overrides of the runs an automation starts' },
+);
+
+export const TriggerRule = Type.Object(
+  {
+    id: Ocid,
+    compartmentId: Ocid,
+    displayName: Type.String(),
+    lifecycleState: Type.Union([Type.Literal('ACTIVE'), Type.Literal('INACTIVE'), Type.Literal('DELETED')]),
+    eventFilter: Nullable(EventFilter),
+    jobId: Ocid,
+    projectId: Ocid,
+    overrides: RunOverrides,
+    triggerPath: Type.String({ description: 'POST here with the token (authorization: Bearer <token>) to start a run' }),
+    triggerToken: Type.Optional(Type.String({ description: 'returned by create only' })),
+    timeCreated: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'TriggerRule' },
+);
+
+export const CreateTriggerRuleDetails = Type.Object(
+  {
+    compartmentId: Ocid,
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    jobId: Ocid,
+    eventFilter: Opt(EventFilter),
+    overrides: Type.Optional(RunOverrides),
+  },
+  { $id: 'CreateTriggerRuleDetails', additionalProperties: false },
+);
+
+export const UpdateTriggerRuleDetails = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    eventFilter: Opt(EventFilter),
+    overrides: Type.Optional(RunOverrides),
+  },
+  { $id: 'UpdateTriggerRuleDetails', additionalProperties: false },
+);

@@ -98,6 +98,8 @@ export const ConfigSchema = Type.Object(
     webhookRetryMaxMs: Type.Integer({ minimum: 1, default: 3_600_000 }),
     /** Webhook POSTs in flight at once, all subscriptions together. */
     webhookConcurrency: Type.Integer({ minimum: 1, default: 16 }),
+    /** Runs a chain of trigger rules may start one after another (A -> B -> C is depth 2) before it is stopped. */
+    triggerMaxChainDepth: Type.Integer({ minimum: 1, default: 10 }),
     capacity: Type.Object(
       {
         cpus: Type.Optional(Type.Number({ minimum: 0 })),

@@ -24,6 +24,9 @@ export type WebhookSubscription = Static<typeof S.WebhookSubscription>;
 export type WebhookDelivery = Static<typeof S.WebhookDelivery>;
 export type WebhookTestResult = Static<typeof S.WebhookTestResult>;
 export type CreateWebhookSubscriptionDetails = Static<typeof S.CreateWebhookSubscriptionDetails>;
+export type RunOverrides = Static<typeof S.RunOverrides>;
+export type TriggerRule = Static<typeof S.TriggerRule>;
+export type CreateTriggerRuleDetails = Static<typeof S.CreateTriggerRuleDetails>;
 export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
 
 export interface EventQuery {
@@ -238,6 +241,34 @@ export class DsJobsClient {
   }
   listWebhookDeliveries(id: string, q: { status?: 'PENDING' | 'SUCCEEDED' | 'FAILED'; limit?: number; page?: string } = {}): Promise<Page<WebhookDelivery>> {
     return this.list(`/webhookSubscriptions/${id}/deliveries`, { ...q });
+  }
+
+  createTriggerRule(d: CreateTriggerRuleDetails): Promise<TriggerRule> {
+    return this.json({ method: 'POST', path: '/triggerRules', body: d });
+  }
+  listTriggerRules(q: { compartmentId?: string } = {}): Promise<TriggerRule[]> {
+    return this.json({ method: 'GET', path: '/triggerRules', query: q });
+  }
+  getTriggerRule(id: string): Promise<TriggerRule> {
+    return this.json({ method: 'GET', path: `/triggerRules/${id}` });
+  }
+  updateTriggerRule(id: string, d: Partial<Pick<CreateTriggerRuleDetails, 'displayName' | 'eventFilter' | 'overrides'>>): Promise<TriggerRule> {
+    return this.json({ method: 'PUT', path: `/triggerRules/${id}`, body: d });
+  }
+  activateTriggerRule(id: string): Promise<TriggerRule> {
+    return this.json({ method: 'POST', path: `/triggerRules/${id}/actions/activate` });
+  }
+  deactivateTriggerRule(id: string): Promise<TriggerRule> {
+    return this.json({ method: 'POST', path: `/triggerRules/${id}/actions/deactivate` });
+  }
+  async deleteTriggerRule(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/triggerRules/${id}` });
+  }
+  /** What a CI pipeline does: POST to the rule's trigger URL with its token (no API key). */
+  fireTriggerRule(id: string, token: string, body?: unknown, retryToken?: string): Promise<JobRun> {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (retryToken) headers['opc-retry-token'] = retryToken;
+    return this.json({ method: 'POST', path: `/triggerRules/${id}/actions/fire`, body: body ?? {}, headers });
   }
 
   listEvents(q: EventQuery = {}): Promise<Page<CloudEvent>> {

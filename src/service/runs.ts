@@ -21,6 +21,8 @@ import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../exec
 import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, LaunchSpec, ListQuery, Page, RunPatch, RunRecord, Tags } from '../store/records.js';
 import type { EventInput, Store } from '../store/store.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/schema.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
@@ -91,7 +93,15 @@ export class RunsService {
 
   // ---------------------------------------------------------------- API use cases
 
-  async create(input: CreateRunInput, retryToken?: string): Promise<RunRecord> {
+  /**
+   * `inTx` runs inside the transaction that inserts the run (not on a retry-token replay): automation records what
+   * it started together with the run, so a kill can neither lose the record nor leave a run unaccounted for.
+   */
+  async create(
+    input: CreateRunInput,
+    retryToken?: string,
+    opts: { inTx?: (tx: Transaction<Database>, run: RunRecord) => Promise<void> } = {},
+  ): Promise<RunRecord> {
     checkCompartment(input.compartmentId);
     const job = await this.jobs.get(input.jobId).catch(() => {
       throw invalid('jobId', `job ${input.jobId} was not found`);
@@ -223,6 +233,7 @@ export class RunsService {
       };
       await this.store.insertRun(tx, rec);
       await this.store.insertEvent(tx, E.accepted(rec));
+      if (opts.inTx) await opts.inTx(tx, rec);
       created = rec;
       return id;
     });

@@ -1,0 +1,59 @@
+import { invalid } from '../domain/errors.js';
+import { checkTemplate, renderTemplate } from '../domain/templates.js';
+import type { RunOverrides } from '../store/automation-store.js';
+import type { CreateRunInput } from './runs.js';
+
+/** Checks the overrides an automation applies to the runs it starts; templates only where `templates` is true. */
+export function checkOverrides(o: RunOverrides | undefined | null, field: string, templates: boolean): RunOverrides {
+  if (!o) return {};
+  const out: RunOverrides = {};
+  const text = (v: unknown, f: string) => {
+    if (typeof v !== 'string') throw invalid(f, 'must be a string');
+    if (templates) checkTemplate(v, f);
+    return v;
+  };
+  if (o.displayName !== undefined) out.displayName = text(o.displayName, `${field}.displayName`);
+  if (o.commandLineArguments !== undefined) out.commandLineArguments = text(o.commandLineArguments, `${field}.commandLineArguments`);
+  if (o.environmentVariables !== undefined) {
+    if (!o.environmentVariables || typeof o.environmentVariables !== 'object') throw invalid(`${field}.environmentVariables`, 'must be an object of strings');
+    out.environmentVariables = {};
+    for (const [k, v] of Object.entries(o.environmentVariables)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`${field}.environmentVariables`, `'${k}' is not a valid variable name`);
+      out.environmentVariables[k] = text(v, `${field}.environmentVariables.${k}`);
+    }
+  }
+  if (o.maximumRuntimeInMinutes !== undefined) {
+    if (typeof o.maximumRuntimeInMinutes !== 'number' || !(o.maximumRuntimeInMinutes > 0)) {
+      throw invalid(`${field}.maximumRuntimeInMinutes`, 'must be a number of minutes above 0');
+    }
+    out.maximumRuntimeInMinutes = o.maximumRuntimeInMinutes;
+  }
+  return out;
+}
+
+/** The CreateJobRun input of a run an automation starts, with templates rendered from `ctx`. */
+export function runInput(
+  target: { projectId: string; compartmentId: string; jobId: string },
+  o: RunOverrides,
+  ctx: Record<string, unknown> | null,
+  tags: Record<string, string>,
+): CreateRunInput {
+  const r = (s: string) => (ctx ? renderTemplate(s, ctx) : s);
+  const env = o.environmentVariables ? Object.fromEntries(Object.entries(o.environmentVariables).map(([k, v]) => [k, r(v)])) : undefined;
+  const has = env !== undefined || o.commandLineArguments !== undefined || o.maximumRuntimeInMinutes !== undefined;
+  return {
+    projectId: target.projectId,
+    compartmentId: target.compartmentId,
+    jobId: target.jobId,
+    displayName: o.displayName !== undefined ? r(o.displayName).slice(0, 255) : undefined,
+    jobConfigurationOverrideDetails: has
+      ? {
+          jobType: 'DEFAULT',
+          environmentVariables: env,
+          commandLineArguments: o.commandLineArguments !== undefined ? r(o.commandLineArguments) : undefined,
+          maximumRuntimeInMinutes: o.maximumRuntimeInMinutes,
+        }
+      : undefined,
+    freeformTags: tags,
+  };
+}

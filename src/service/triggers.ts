@@ -1,0 +1,250 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DsError, invalid, notFound } from '../domain/errors.js';
+import { newOcid } from '../domain/ids.js';
+import { toCloudEvent } from '../events/cloud-event.js';
+import type { EventFeed } from '../events/feed.js';
+import { matchesFilter } from '../events/match.js';
+import { EVENT_TYPES } from '../events/types.js';
+import type { AutomationStore, RunOverrides, TriggerRuleRecord } from '../store/automation-store.js';
+import type { EventRow, EventStore } from '../store/event-store.js';
+import type { RunRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import type { EventFilter } from '../store/webhook-store.js';
+import { checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
+import type { JobsService } from './jobs.js';
+import { checkOverrides, runInput } from './overrides.js';
+import { checkCompartment } from './projects.js';
+import type { RunsService } from './runs.js';
+import { checkEventFilter } from './webhooks.js';
+
+/** Freeform tags on runs started by automation (visible in the runs list and usable in filters and templates). */
+export const TAGS = {
+  rule: 'dsjobs-trigger-rule',
+  event: 'dsjobs-trigger-event',
+  upstream: 'dsjobs-upstream-run',
+  depth: 'dsjobs-chain-depth',
+  schedule: 'dsjobs-schedule',
+  sweep: 'dsjobs-sweep',
+  trial: 'dsjobs-sweep-trial',
+} as const;
+
+export interface CreateRuleInput {
+  compartmentId: string;
+  displayName?: string;
+  jobId: string;
+  eventFilter?: EventFilter | null;
+  overrides?: RunOverrides;
+}
+
+const CURSOR = 'triggers';
+const hashToken = (t: string) => createHash('sha256').update(t).digest();
+
+/**
+ * Trigger rules: a matching event starts a run of the rule's job with overrides templated from the event; so does a
+ * POST to the rule's trigger URL with its token. Events are read from a cursor kept in the database; each run is
+ * created with a retry token derived from (rule, event), so re-reading events after a kill starts nothing twice.
+ * Chains (A succeeded -> B -> C ...) carry their depth in a freeform tag; past maxChainDepth the run is not started
+ * and an io.dsjobs.triggerchainlimitreached event says so.
+ */
+export class TriggersService {
+  private scheduled = false;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private unsubscribe: (() => void) | null = null;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventStore,
+    private readonly automation: AutomationStore,
+    private readonly feed: EventFeed,
+    private readonly jobs: JobsService,
+    private readonly runs: RunsService,
+    private readonly identity: ServerIdentity,
+    private readonly clock: Clock,
+    private readonly opts: { maxChainDepth: number; source: string; log: { error(o: unknown, m: string): void } },
+  ) {}
+
+  // ---------------------------------------------------------------- CRUD
+
+  async create(input: CreateRuleInput): Promise<{ rule: TriggerRuleRecord; token: string }> {
+    checkCompartment(input.compartmentId);
+    const job = await this.jobs.get(input.jobId).catch(() => {
+      throw invalid('jobId', `job ${input.jobId} was not found`);
+    });
+    if (job.lifecycleState === 'DELETED') throw invalid('jobId', `job ${input.jobId} is DELETED`);
+    const condition = input.eventFilter ? checkEventFilter(input.eventFilter, 'eventFilter') : null;
+    const overrides = checkOverrides(input.overrides, 'overrides', true);
+    const token = `dstr_${randomBytes(24).toString('base64url')}`;
+    const now = this.clock.now();
+    const rule: TriggerRuleRecord = {
+      id: newOcid('dsjobstriggerrule', this.identity.region),
+      compartmentId: input.compartmentId,
+      displayName: input.displayName ?? `rule-${iso(now).slice(0, 19).replace(/[-:T]/g, '')}`,
+      lifecycleState: 'ACTIVE',
+      condition,
+      jobId: job.id,
+      projectId: job.projectId,
+      overrides,
+      secretHash: hashToken(token).toString('hex'),
+      timeCreated: iso(now),
+      version: 1,
+    };
+    await this.store.transaction((tx) => this.automation.insertRule(tx, rule));
+    return { rule, token };
+  }
+
+  async get(id: string): Promise<TriggerRuleRecord> {
+    const r = await this.automation.getRule(id);
+    if (!r || r.lifecycleState === 'DELETED') throw notFound('Trigger rule', id);
+    return r;
+  }
+
+  list(compartmentId?: string): Promise<TriggerRuleRecord[]> {
+    return this.automation.listRules({ compartmentId, states: ['ACTIVE', 'INACTIVE'] });
+  }
+
+  async update(
+    id: string,
+    patch: { displayName?: string; eventFilter?: EventFilter | null; overrides?: RunOverrides; lifecycleState?: 'ACTIVE' | 'INACTIVE' | 'DELETED' },
+    ifMatch?: string,
+  ): Promise<TriggerRuleRecord> {
+    const r = await this.get(id);
+    checkIfMatch(ifMatch, r.id, r.version);
+    const u = await this.automation.updateRule(id, r.version, {
+      displayName: patch.displayName,
+      condition: patch.eventFilter === undefined ? undefined : patch.eventFilter ? checkEventFilter(patch.eventFilter, 'eventFilter') : null,
+      overrides: patch.overrides === undefined ? undefined : checkOverrides(patch.overrides, 'overrides', true),
+      lifecycleState: patch.lifecycleState,
+    });
+    if (!u) throw new DsError('Conflict', `Trigger rule ${id} was changed concurrently; get it again and retry`);
+    return u;
+  }
+
+  // ---------------------------------------------------------------- firing
+
+  /** POST to the rule's trigger URL: the token is checked in constant time; a wrong one reads as not found. */
+  async fireByUrl(id: string, token: string | undefined, body: unknown, retryToken?: string): Promise<RunRecord> {
+    const rule = await this.automation.getRule(id);
+    const given = hashToken(token ?? '');
+    if (!rule || rule.lifecycleState === 'DELETED' || !timingSafeEqual(given, Buffer.from(rule.secretHash, 'hex'))) {
+      throw notFound('Trigger rule', id);
+    }
+    if (rule.lifecycleState !== 'ACTIVE') throw new DsError('IncorrectState', `Trigger rule ${id} is ${rule.lifecycleState}; activate it first`);
+    const input = runInput(rule, rule.overrides, { body: body ?? {} }, { [TAGS.rule]: rule.id, [TAGS.depth]: '1' });
+    return this.runs.create(input, retryToken ? `trigger-url:${rule.id}:${retryToken}` : undefined);
+  }
+
+  start(): Promise<void> {
+    return (async () => {
+      if ((await this.events.getCursor(CURSOR)) === null) {
+        await this.store.transaction(async (tx) => this.events.setCursor(tx, CURSOR, await this.events.maxSeq(tx)));
+      }
+      this.unsubscribe = this.feed.onEvents(() => this.kick());
+      this.kick();
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    await this.idle;
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.pass();
+    });
+  }
+
+  private async pass(): Promise<void> {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    let release!: () => void;
+    this.idle = new Promise((r) => (release = r));
+    try {
+      for (;;) {
+        const cursor = (await this.events.getCursor(CURSOR)) ?? 0;
+        const rows = await this.events.list({ afterSeq: cursor, limit: 200 });
+        if (rows.length === 0 || this.stopped) break;
+        const rules = (await this.automation.listRules({ states: ['ACTIVE'] })).filter((r) => r.condition);
+        for (const row of rows) {
+          if (this.stopped) return;
+          // The rules' own diagnostics never fire rules: a catch-all rule would otherwise restart the chain it broke.
+          if (row.type !== EVENT_TYPES.triggerChainLimit && row.type !== EVENT_TYPES.triggerFailed) {
+            for (const rule of rules) if (matchesFilter(rule.condition!, row)) await this.fireFromEvent(rule, row);
+          }
+          await this.store.transaction((tx) => this.events.setCursor(tx, CURSOR, row.seq));
+        }
+      }
+    } catch (e) {
+      this.opts.log.error({ err: e }, 'trigger rules pass failed; retrying in 1 s');
+      if (!this.stopped) setTimeout(() => this.kick(), 1000).unref();
+    } finally {
+      this.running = false;
+      release();
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    }
+  }
+
+  private async fireFromEvent(rule: TriggerRuleRecord, row: EventRow): Promise<void> {
+    const token = `trigger:${rule.id}:${row.id}`;
+    const upstream = row.resourceId.includes('.datasciencejobrun.') ? await this.store.getRun(row.resourceId) : null;
+    const depth = Number(upstream?.freeformTags[TAGS.depth] ?? 0) + 1;
+    const base = { ruleId: rule.id, ruleName: rule.displayName, eventId: row.id, eventType: row.type, upstreamRunId: upstream?.id ?? null, jobId: rule.jobId };
+    if (depth > this.opts.maxChainDepth) {
+      await this.recordOnce(token, rule, EVENT_TYPES.triggerChainLimit, {
+        ...base,
+        depth,
+        maxChainDepth: this.opts.maxChainDepth,
+        message: `Trigger rule ${rule.displayName} did not start job ${rule.jobId}: the chain would reach depth ${depth}, over the limit of ${this.opts.maxChainDepth} (config triggerMaxChainDepth); a rule probably starts its own upstream.`,
+      });
+      return;
+    }
+    const ctx = {
+      event: toCloudEvent(row, this.opts.source),
+      run: upstream
+        ? { id: upstream.id, jobId: upstream.jobId, projectId: upstream.projectId, lifecycleState: upstream.lifecycleState, exitCode: upstream.exitCode, env: upstream.launch.env, tags: upstream.freeformTags }
+        : {},
+      body: {},
+    };
+    const tags: Record<string, string> = { [TAGS.rule]: rule.id, [TAGS.event]: row.id, [TAGS.depth]: String(depth) };
+    if (upstream) tags[TAGS.upstream] = upstream.id;
+    try {
+      await this.runs.create(runInput(rule, rule.overrides, ctx, tags), token);
+    } catch (e) {
+      if (!(e instanceof DsError)) throw e;
+      await this.recordOnce(token, rule, EVENT_TYPES.triggerFailed, {
+        ...base,
+        message: `Trigger rule ${rule.displayName} could not start job ${rule.jobId}: ${e.message}`,
+      });
+    }
+  }
+
+  /** Writes an event about a rule at most once per (rule, event), through the retry-token table. */
+  private async recordOnce(token: string, rule: TriggerRuleRecord, type: string, data: Record<string, unknown>): Promise<void> {
+    await this.store.idempotent(type, token, type, async (tx) => {
+      await this.store.insertEvent(tx, {
+        type,
+        resourceId: rule.id,
+        compartmentId: rule.compartmentId,
+        projectId: rule.projectId,
+        jobId: rule.jobId,
+        state: rule.lifecycleState,
+        data: { id: rule.id, ...data },
+      });
+      return rule.id;
+    });
+  }
+}

@@ -1,0 +1,349 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, ScheduleTable, SweepTable, SweepTrialTable, TriggerRuleTable } from './schema.js';
+import type { Store } from './store.js';
+import type { EventFilter } from './webhook-store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Overrides of a run started by automation; string values may hold {{...}} templates (triggers). */
+export interface RunOverrides {
+  displayName?: string;
+  environmentVariables?: Record<string, string>;
+  commandLineArguments?: string;
+  maximumRuntimeInMinutes?: number;
+}
+
+export type RuleState = 'ACTIVE' | 'INACTIVE' | 'DELETED';
+
+export interface TriggerRuleRecord {
+  id: string;
+  compartmentId: string;
+  displayName: string;
+  lifecycleState: RuleState;
+  /** Events that start a run; null: only the rule's trigger URL does. */
+  condition: EventFilter | null;
+  jobId: string;
+  projectId: string;
+  overrides: RunOverrides;
+  secretHash: string;
+  timeCreated: string;
+  version: number;
+}
+
+export type MisfirePolicy = 'SKIP' | 'RUN_ONCE';
+
+export interface ScheduleRecord {
+  id: string;
+  compartmentId: string;
+  displayName: string;
+  lifecycleState: RuleState;
+  cron: string;
+  timeZone: string;
+  misfirePolicy: MisfirePolicy;
+  jobId: string;
+  projectId: string;
+  overrides: RunOverrides;
+  lastFireMs: number;
+  lastRunId: string | null;
+  timeCreated: string;
+  version: number;
+}
+
+export interface SweepSpec {
+  strategy: 'GRID' | 'RANDOM';
+  /** Environment variable name -> candidate values. */
+  environmentVariables: Record<string, string[]>;
+  /** Candidate command line argument strings (one per trial, combined with the env grid). */
+  commandLineArguments?: string[];
+  /** RANDOM: how many trials; GRID: every combination (at most this many when given). */
+  sampleCount?: number;
+  /** RANDOM: seed for a reproducible sample. */
+  seed?: number;
+  metric: { name: string; goal: 'MINIMIZE' | 'MAXIMIZE' };
+  /** Start this job (default: the sweep's job) once with the best parameters after all trials ended. */
+  final?: { jobId?: string; overrides?: RunOverrides } | null;
+  /** Overrides applied to every trial, under the trial's own parameters. */
+  overrides?: RunOverrides;
+}
+
+export type SweepState = 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'CANCELING' | 'CANCELED';
+
+export interface SweepRecord {
+  id: string;
+  compartmentId: string;
+  projectId: string;
+  jobId: string;
+  displayName: string;
+  spec: SweepSpec;
+  maxParallel: number;
+  lifecycleState: SweepState;
+  lifecycleDetails: string | null;
+  bestIndex: number | null;
+  finalRunId: string | null;
+  timeCreated: string;
+  timeFinished: string | null;
+  version: number;
+}
+
+export interface TrialParams {
+  environmentVariables: Record<string, string>;
+  commandLineArguments?: string;
+}
+
+export interface TrialRecord {
+  sweepId: string;
+  index: number;
+  params: TrialParams;
+  runId: string | null;
+  /** The run's final state once it ended (null while it has not). */
+  state: string | null;
+  metrics: Record<string, number> | null;
+}
+
+const ruleFromRow = (r: TriggerRuleTable): TriggerRuleRecord => ({
+  id: r.id,
+  compartmentId: r.compartment_id,
+  displayName: r.display_name,
+  lifecycleState: r.lifecycle_state as RuleState,
+  condition: JSON.parse(r.condition),
+  jobId: r.job_id,
+  projectId: r.project_id,
+  overrides: JSON.parse(r.overrides),
+  secretHash: r.secret_hash,
+  timeCreated: r.time_created,
+  version: r.version,
+});
+
+const scheduleFromRow = (r: ScheduleTable): ScheduleRecord => ({
+  id: r.id,
+  compartmentId: r.compartment_id,
+  displayName: r.display_name,
+  lifecycleState: r.lifecycle_state as RuleState,
+  cron: r.cron,
+  timeZone: r.time_zone,
+  misfirePolicy: r.misfire_policy as MisfirePolicy,
+  jobId: r.job_id,
+  projectId: r.project_id,
+  overrides: JSON.parse(r.overrides),
+  lastFireMs: Number(r.last_fire_ms),
+  lastRunId: r.last_run_id,
+  timeCreated: r.time_created,
+  version: r.version,
+});
+
+const sweepFromRow = (r: SweepTable): SweepRecord => ({
+  id: r.id,
+  compartmentId: r.compartment_id,
+  projectId: r.project_id,
+  jobId: r.job_id,
+  displayName: r.display_name,
+  spec: JSON.parse(r.spec),
+  maxParallel: r.max_parallel,
+  lifecycleState: r.lifecycle_state as SweepState,
+  lifecycleDetails: r.lifecycle_details,
+  bestIndex: r.best_index,
+  finalRunId: r.final_run_id,
+  timeCreated: r.time_created,
+  timeFinished: r.time_finished,
+  version: r.version,
+});
+
+const trialFromRow = (r: SweepTrialTable): TrialRecord => ({
+  sweepId: r.sweep_id,
+  index: r.idx,
+  params: JSON.parse(r.params),
+  runId: r.run_id,
+  state: r.state,
+  metrics: r.metrics == null ? null : JSON.parse(r.metrics),
+});
+
+/** Trigger rules, schedules and sweeps. */
+export class AutomationStore {
+  constructor(private readonly store: Store) {}
+
+  private get db(): Kysely<Database> {
+    return this.store.db;
+  }
+
+  // ---- trigger rules ----
+  async insertRule(tx: Db, r: TriggerRuleRecord): Promise<void> {
+    await tx
+      .insertInto('trigger_rules')
+      .values({
+        id: r.id,
+        compartment_id: r.compartmentId,
+        display_name: r.displayName,
+        lifecycle_state: r.lifecycleState,
+        condition: JSON.stringify(r.condition),
+        job_id: r.jobId,
+        project_id: r.projectId,
+        overrides: JSON.stringify(r.overrides),
+        secret_hash: r.secretHash,
+        time_created: r.timeCreated,
+        version: r.version,
+      })
+      .execute();
+  }
+
+  async getRule(id: string): Promise<TriggerRuleRecord | null> {
+    const r = await this.db.selectFrom('trigger_rules').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? ruleFromRow(r) : null;
+  }
+
+  async listRules(q: { compartmentId?: string; states: RuleState[] }): Promise<TriggerRuleRecord[]> {
+    let query = this.db.selectFrom('trigger_rules').selectAll().where('lifecycle_state', 'in', q.states);
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    return (await query.orderBy('time_created').orderBy('id').execute()).map(ruleFromRow);
+  }
+
+  async updateRule(
+    id: string,
+    version: number,
+    patch: Partial<Pick<TriggerRuleRecord, 'displayName' | 'lifecycleState' | 'condition' | 'overrides'>>,
+  ): Promise<TriggerRuleRecord | null> {
+    const set: Partial<TriggerRuleTable> = { version: version + 1 };
+    if (patch.displayName !== undefined) set.display_name = patch.displayName;
+    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    if (patch.condition !== undefined) set.condition = JSON.stringify(patch.condition);
+    if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
+    const r = await this.db.updateTable('trigger_rules').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
+    return r ? ruleFromRow(r) : null;
+  }
+
+  // ---- schedules ----
+  async insertSchedule(tx: Db, s: ScheduleRecord): Promise<void> {
+    await tx
+      .insertInto('schedules')
+      .values({
+        id: s.id,
+        compartment_id: s.compartmentId,
+        display_name: s.displayName,
+        lifecycle_state: s.lifecycleState,
+        cron: s.cron,
+        time_zone: s.timeZone,
+        misfire_policy: s.misfirePolicy,
+        job_id: s.jobId,
+        project_id: s.projectId,
+        overrides: JSON.stringify(s.overrides),
+        last_fire_ms: s.lastFireMs,
+        last_run_id: s.lastRunId,
+        time_created: s.timeCreated,
+        version: s.version,
+      })
+      .execute();
+  }
+
+  async getSchedule(id: string, tx: Db = this.db): Promise<ScheduleRecord | null> {
+    const r = await tx.selectFrom('schedules').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? scheduleFromRow(r) : null;
+  }
+
+  async listSchedules(q: { compartmentId?: string; states: RuleState[] }): Promise<ScheduleRecord[]> {
+    let query = this.db.selectFrom('schedules').selectAll().where('lifecycle_state', 'in', q.states);
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    return (await query.orderBy('time_created').orderBy('id').execute()).map(scheduleFromRow);
+  }
+
+  async updateSchedule(
+    id: string,
+    version: number,
+    patch: Partial<Pick<ScheduleRecord, 'displayName' | 'lifecycleState' | 'cron' | 'timeZone' | 'misfirePolicy' | 'overrides' | 'lastFireMs' | 'lastRunId'>>,
+    tx: Db = this.db,
+  ): Promise<ScheduleRecord | null> {
+    const set: Partial<ScheduleTable> = { version: version + 1 };
+    if (patch.displayName !== undefined) set.display_name = patch.displayName;
+    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    if (patch.cron !== undefined) set.cron = patch.cron;
+    if (patch.timeZone !== undefined) set.time_zone = patch.timeZone;
+    if (patch.misfirePolicy !== undefined) set.misfire_policy = patch.misfirePolicy;
+    if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
+    if (patch.lastFireMs !== undefined) set.last_fire_ms = patch.lastFireMs;
+    if (patch.lastRunId !== undefined) set.last_run_id = patch.lastRunId;
+    const r = await tx.updateTable('schedules').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
+    return r ? scheduleFromRow(r) : null;
+  }
+
+  // ---- sweeps ----
+  async insertSweep(tx: Db, s: SweepRecord, trials: TrialParams[]): Promise<void> {
+    await tx
+      .insertInto('sweeps')
+      .values({
+        id: s.id,
+        compartment_id: s.compartmentId,
+        project_id: s.projectId,
+        job_id: s.jobId,
+        display_name: s.displayName,
+        spec: JSON.stringify(s.spec),
+        max_parallel: s.maxParallel,
+        lifecycle_state: s.lifecycleState,
+        lifecycle_details: s.lifecycleDetails,
+        best_index: null,
+        final_run_id: null,
+        time_created: s.timeCreated,
+        time_finished: null,
+        version: s.version,
+      })
+      .execute();
+    // Chunks: SQLite limits the variables of one statement.
+    for (let i = 0; i < trials.length; i += 100) {
+      await tx
+        .insertInto('sweep_trials')
+        .values(trials.slice(i, i + 100).map((p, k) => ({ sweep_id: s.id, idx: i + k, params: JSON.stringify(p), run_id: null, state: null, metrics: null })))
+        .execute();
+    }
+  }
+
+  async getSweep(id: string, tx: Db = this.db): Promise<SweepRecord | null> {
+    const r = await tx.selectFrom('sweeps').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? sweepFromRow(r) : null;
+  }
+
+  async listSweeps(q: { compartmentId?: string; states?: SweepState[]; jobId?: string }): Promise<SweepRecord[]> {
+    let query = this.db.selectFrom('sweeps').selectAll();
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    if (q.states) query = query.where('lifecycle_state', 'in', q.states);
+    if (q.jobId) query = query.where('job_id', '=', q.jobId);
+    return (await query.orderBy('time_created', 'desc').orderBy('id').execute()).map(sweepFromRow);
+  }
+
+  async updateSweep(
+    tx: Db,
+    id: string,
+    patch: Partial<Pick<SweepRecord, 'lifecycleState' | 'lifecycleDetails' | 'bestIndex' | 'finalRunId' | 'timeFinished'>>,
+    fromStates?: SweepState[],
+  ): Promise<SweepRecord | null> {
+    const set: Record<string, unknown> = {};
+    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    if (patch.lifecycleDetails !== undefined) set.lifecycle_details = patch.lifecycleDetails;
+    if (patch.bestIndex !== undefined) set.best_index = patch.bestIndex;
+    if (patch.finalRunId !== undefined) set.final_run_id = patch.finalRunId;
+    if (patch.timeFinished !== undefined) set.time_finished = patch.timeFinished;
+    let q = tx.updateTable('sweeps').set({ ...set, version: (eb: any) => eb('version', '+', 1) } as any).where('id', '=', id);
+    if (fromStates) q = q.where('lifecycle_state', 'in', fromStates);
+    const r = await q.returningAll().executeTakeFirst();
+    return r ? sweepFromRow(r) : null;
+  }
+
+  async trials(sweepId: string, tx: Db = this.db): Promise<TrialRecord[]> {
+    const rows = await tx.selectFrom('sweep_trials').selectAll().where('sweep_id', '=', sweepId).orderBy('idx').execute();
+    return rows.map(trialFromRow);
+  }
+
+  async trialOfRun(runId: string): Promise<TrialRecord | null> {
+    const r = await this.db.selectFrom('sweep_trials').selectAll().where('run_id', '=', runId).executeTakeFirst();
+    return r ? trialFromRow(r) : null;
+  }
+
+  async setTrialRun(tx: Db, sweepId: string, index: number, runId: string): Promise<void> {
+    await tx.updateTable('sweep_trials').set({ run_id: runId }).where('sweep_id', '=', sweepId).where('idx', '=', index).execute();
+  }
+
+  async settleTrial(sweepId: string, index: number, state: string, metrics: Record<string, number>): Promise<void> {
+    await this.db
+      .updateTable('sweep_trials')
+      .set({ state, metrics: JSON.stringify(metrics) })
+      .where('sweep_id', '=', sweepId)
+      .where('idx', '=', index)
+      .execute();
+  }
+}

@@ -1,0 +1,133 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createJob, readLogs, startServer, startRun, waitForRun, type TestServer } from '../support/server.js';
+import type { CloudEvent, JobRunSummary } from '../../src/sdk/client.js';
+
+const OCI = 'com.oraclecloud.datascience';
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function runsOf(s: TestServer, jobId: string): Promise<JobRunSummary[]> {
+  return (await s.api.listJobRuns({ compartmentId: s.compartmentId, jobId })).items;
+}
+
+describe('trigger rules', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer({ env: { DSJOBS_TRIGGER_MAX_CHAIN_DEPTH: '3' } });
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  test('a chain A -> B -> C: each run starts when the one before succeeds, with overrides templated from the event', async () => {
+    const a = await createJob(s, 'a.sh', '[ "$FAIL" = 1 ] && exit 1\necho "a says $GREETING"\n', { env: { GREETING: 'hello' } });
+    const b = await createJob(s, 'b.sh', 'echo "b after $UPSTREAM_RUN of $UPSTREAM_JOB greeting=$UPSTREAM_GREETING"\n', { projectId: a.projectId });
+    const c = await createJob(s, 'c.sh', 'echo "c after $UPSTREAM_RUN"\n', { projectId: a.projectId });
+    const common = { compartmentId: s.compartmentId };
+    const ab = await s.api.createTriggerRule({
+      ...common,
+      displayName: 'a-to-b',
+      jobId: b.id,
+      eventFilter: { jobId: a.id, eventTypes: [`${OCI}.succeededjobrun`] },
+      overrides: {
+        displayName: 'b-after-{{run.id}}',
+        environmentVariables: { UPSTREAM_RUN: '{{run.id}}', UPSTREAM_JOB: '{{event.data.jobId}}', UPSTREAM_GREETING: '{{run.env.GREETING}}' },
+      },
+    });
+    assert.match(ab.triggerToken!, /^dstr_/);
+    await s.api.createTriggerRule({
+      ...common,
+      displayName: 'b-to-c',
+      jobId: c.id,
+      eventFilter: { jobId: b.id, eventTypes: [`${OCI}.succeededjobrun`] },
+      overrides: { environmentVariables: { UPSTREAM_RUN: '{{event.subject}}' } },
+    });
+    // A failure of A starts nothing.
+    const failA = await startRun(s, a, { env: { FAIL: '1' } });
+    assert.equal((await waitForRun(s.api, failA.id)).lifecycleState, 'FAILED');
+    const runA = await startRun(s, a);
+    const runB = await until('a run of B', async () => (await runsOf(s, b.id))[0]);
+    assert.equal(runB.displayName, `b-after-${runA.id}`);
+    assert.equal(runB.freeformTags['dsjobs-upstream-run'], runA.id);
+    assert.equal(runB.freeformTags['dsjobs-chain-depth'], '1');
+    assert.equal(runB.freeformTags['dsjobs-trigger-rule'], ab.id);
+    await waitForRun(s.api, runB.id);
+    const logsB = await readLogs(s, runB.id);
+    assert.equal(logsB[0].message, `b after ${runA.id} of ${a.id} greeting=hello`);
+    const runC = await until('a run of C', async () => (await runsOf(s, c.id))[0]);
+    assert.equal(runC.freeformTags['dsjobs-chain-depth'], '2');
+    assert.equal((await waitForRun(s.api, runC.id)).lifecycleState, 'SUCCEEDED');
+    assert.equal((await readLogs(s, runC.id))[0].message, `c after ${runB.id}`);
+    // Exactly one B and one C: the failed run of A started nothing.
+    assert.equal((await runsOf(s, b.id)).length, 1);
+    assert.equal((await runsOf(s, c.id)).length, 1);
+  });
+
+  test('a chain that would loop is stopped at the depth limit with an event saying so', async () => {
+    const loop = await createJob(s, 'loop.sh', 'echo loop\n');
+    const rule = await s.api.createTriggerRule({
+      compartmentId: s.compartmentId,
+      displayName: 'self',
+      jobId: loop.id,
+      eventFilter: { jobId: loop.id, eventTypes: [`${OCI}.succeededjobrun`] },
+    });
+    await startRun(s, loop);
+    const limit = await until('the chain limit event', async () =>
+      (await s.api.listEvents({ type: 'io.dsjobs.triggerchainlimitreached', resourceId: rule.id })).items[0] as CloudEvent | undefined,
+    );
+    assert.equal(limit.data.depth, 4);
+    assert.equal(limit.data.maxChainDepth, 3);
+    assert.match(String(limit.data.message), /over the limit of 3 \(config triggerMaxChainDepth\)/);
+    const all = await runsOf(s, loop.id);
+    assert.equal(all.length, 4, 'the first run and 3 chained ones');
+    for (const r of all) await waitForRun(s.api, r.id);
+    assert.equal((await runsOf(s, loop.id)).length, 4, 'nothing started after the limit');
+    await s.api.deleteTriggerRule(rule.id);
+  });
+
+  test('POST to the trigger URL with the token starts a run (no API key); a wrong token is refused', async () => {
+    const job = await createJob(s, 'ci.sh', 'echo "built $REF"\n');
+    const rule = await s.api.createTriggerRule({
+      compartmentId: s.compartmentId,
+      jobId: job.id,
+      overrides: { environmentVariables: { REF: '{{body.ref}}' } },
+    });
+    assert.equal(rule.eventFilter, null);
+    const res = await fetch(`${s.url}${rule.triggerPath}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rule.triggerToken}`, 'content-type': 'application/json', 'opc-retry-token': 'ci-build-42' },
+      body: JSON.stringify({ ref: 'refs/heads/main' }),
+    });
+    assert.equal(res.status, 200);
+    const run = (await res.json()) as { id: string; jobId: string };
+    assert.equal(run.jobId, job.id);
+    await waitForRun(s.api, run.id);
+    assert.equal((await readLogs(s, run.id))[0].message, 'built refs/heads/main');
+    // The same retry token does not start a second run.
+    const again = await s.api.fireTriggerRule(rule.id, rule.triggerToken!, { ref: 'refs/heads/main' }, 'ci-build-42');
+    assert.equal(again.id, run.id);
+    await assert.rejects(s.api.fireTriggerRule(rule.id, 'dstr_wrong'), (e: any) => e.status === 404 && e.code === 'NotAuthorizedOrNotFound');
+    const noAuth = await fetch(`${s.url}${rule.triggerPath}`, { method: 'POST' });
+    assert.equal(noAuth.status, 404);
+    await s.api.deactivateTriggerRule(rule.id);
+    await assert.rejects(s.api.fireTriggerRule(rule.id, rule.triggerToken!), (e: any) => e.status === 409 && /INACTIVE/.test(e.message));
+    assert.equal((await runsOf(s, job.id)).length, 1);
+  });
+
+  test('bad rules are refused naming the field', async () => {
+    const job = await createJob(s, 'x.sh', 'true\n');
+    const bad = (d: any, re: RegExp) => assert.rejects(s.api.createTriggerRule({ compartmentId: s.compartmentId, ...d }), (e: any) => e.status === 400 && re.test(e.message));
+    await bad({ jobId: job.id, overrides: { environmentVariables: { X: '{{secret.x}}' } } }, /^overrides.environmentVariables.X: template \{\{secret.x\}\} must be a path under event, run or body/);
+    await bad({ jobId: 'ocid1.datasciencejob.dsjobs.local.nope' }, /^jobId: job .* was not found/);
+    await bad({ jobId: job.id, eventFilter: { eventTypes: ['nope'] } }, /^eventFilter.eventTypes: 'nope' is not an event type/);
+  });
+});
