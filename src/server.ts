@@ -19,7 +19,7 @@ import { StorageCatalog } from './service/storage.js';
 import { buildRegistry } from './metrics-registry.js';
 import { LogService } from './logs/log-service.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { systemClock, type ServerIdentity } from './service/common.js';
+import { systemClock, type Clock, type ServerIdentity } from './service/common.js';
 import { JobsService } from './service/jobs.js';
 import { ProjectsService } from './service/projects.js';
 import { RunsService } from './service/runs.js';
@@ -34,6 +34,7 @@ import { WebhookDispatcher } from './events/dispatcher.js';
 import { WebhooksService } from './service/webhooks.js';
 import { AutomationStore } from './store/automation-store.js';
 import { TriggersService } from './service/triggers.js';
+import { SchedulesService } from './service/schedules.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -65,13 +66,23 @@ export interface RunningServer {
   app: App;
   url: string;
   identity: ServerIdentity;
+  /** Tests that drive the schedules' clock call schedules.tick() after moving it. */
+  schedules: SchedulesService;
   /** What runs are protected by on this host, and what is off (printed at start). */
   protections: { enforced: string[]; off: string[] };
   close(): Promise<void>;
 }
 
 /** The entry point that wires the concrete pieces together: store, executor, logs, services, scheduler, API. */
-export async function startServer(cfg: Config): Promise<RunningServer> {
+export interface StartOptions {
+  /**
+   * The clock the schedules read (default: the system clock). Only tests that start the server in-process pass one;
+   * no config key or environment variable can, so a production server always fires on real time.
+   */
+  scheduleClock?: Clock;
+}
+
+export async function startServer(cfg: Config, opts: StartOptions = {}): Promise<RunningServer> {
   mkdirSync(cfg.dataDir, { recursive: true });
   const runsDir = path.join(cfg.dataDir, 'runs');
   const artifactsDir = path.join(cfg.dataDir, 'artifacts');
@@ -158,6 +169,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     source,
     log,
   });
+  const schedules = new SchedulesService(store, automation, jobs, runs, identity, opts.scheduleClock ?? systemClock, log);
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 
@@ -169,6 +181,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     events,
     webhooks,
     triggers,
+    schedules,
     identity,
     version: packageVersion(),
     executorName: executor.name,
@@ -182,6 +195,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   await scheduler.start();
   await dispatcher.start();
   await triggers.start();
+  schedules.start();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const url = address.replace('[::1]', 'localhost');
@@ -191,6 +205,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     app,
     url,
     identity,
+    schedules,
     protections,
     // Stops serving and watching; runs keep going and a restart re-attaches to them.
     close() {
@@ -198,6 +213,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
         scheduler.stop();
         await dispatcher.stop();
         await triggers.stop();
+        await schedules.stop();
         monitor.stop();
         await app.close();
         logs.close();

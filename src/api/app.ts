@@ -11,6 +11,7 @@ import type { ShapesService } from '../service/shapes-service.js';
 import type { EventsService } from '../service/events-service.js';
 import type { WebhooksService } from '../service/webhooks.js';
 import type { TriggersService } from '../service/triggers.js';
+import type { SchedulesService } from '../service/schedules.js';
 import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
@@ -23,6 +24,7 @@ import { miscRoutes } from './routes/misc.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
+import { scheduleRoutes } from './routes/schedules.js';
 
 export const BASE = '/20190101';
 
@@ -34,6 +36,7 @@ export interface ApiDeps {
   events: EventsService;
   webhooks: WebhooksService;
   triggers: TriggersService;
+  schedules: SchedulesService;
   identity: ServerIdentity;
   version: string;
   executorName: string;
@@ -198,6 +201,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await eventRoutes(api as App, deps);
       await webhookRoutes(api as App, deps);
       await triggerRoutes(api as App, deps);
+      await scheduleRoutes(api as App, deps);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: BASE },

@@ -453,3 +453,49 @@ export const UpdateTriggerRuleDetails = Type.Object(
   },
   { $id: 'UpdateTriggerRuleDetails', additionalProperties: false },
 );
+
+export const Schedule = Type.Object(
+  {
+    id: Ocid,
+    compartmentId: Ocid,
+    displayName: Type.String(),
+    lifecycleState: Type.Union([Type.Literal('ACTIVE'), Type.Literal('INACTIVE'), Type.Literal('DELETED')]),
+    cron: Type.String(),
+    timeZone: Type.String(),
+    misfirePolicy: Type.Union([Type.Literal('SKIP'), Type.Literal('RUN_ONCE')]),
+    jobId: Ocid,
+    projectId: Ocid,
+    overrides: RunOverrides,
+    timeLastFire: Type.String({ format: 'date-time', description: 'planned time of the last fire handled' }),
+    lastRunId: Opt(Type.String()),
+    timeNextRuns: Type.Array(Type.String({ format: 'date-time' }), { description: 'the next planned fire times' }),
+    timeCreated: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Schedule' },
+);
+
+const MisfirePolicy = Type.Union([Type.Literal('SKIP'), Type.Literal('RUN_ONCE')]);
+
+export const CreateScheduleDetails = Type.Object(
+  {
+    compartmentId: Ocid,
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    jobId: Ocid,
+    cron: Type.String({ minLength: 1, maxLength: 255 }),
+    timeZone: Type.Optional(Type.String()),
+    misfirePolicy: Type.Optional(MisfirePolicy),
+    overrides: Type.Optional(RunOverrides),
+  },
+  { $id: 'CreateScheduleDetails', additionalProperties: false },
+);
+
+export const UpdateScheduleDetails = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    cron: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    timeZone: Type.Optional(Type.String()),
+    misfirePolicy: Type.Optional(MisfirePolicy),
+    overrides: Type.Optional(RunOverrides),
+  },
+  { $id: 'UpdateScheduleDetails', additionalProperties: false },
+);

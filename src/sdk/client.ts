@@ -27,6 +27,8 @@ export type CreateWebhookSubscriptionDetails = Static<typeof S.CreateWebhookSubs
 export type RunOverrides = Static<typeof S.RunOverrides>;
 export type TriggerRule = Static<typeof S.TriggerRule>;
 export type CreateTriggerRuleDetails = Static<typeof S.CreateTriggerRuleDetails>;
+export type Schedule = Static<typeof S.Schedule>;
+export type CreateScheduleDetails = Static<typeof S.CreateScheduleDetails>;
 export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
 
 export interface EventQuery {
@@ -269,6 +271,28 @@ export class DsJobsClient {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (retryToken) headers['opc-retry-token'] = retryToken;
     return this.json({ method: 'POST', path: `/triggerRules/${id}/actions/fire`, body: body ?? {}, headers });
+  }
+
+  createSchedule(d: CreateScheduleDetails): Promise<Schedule> {
+    return this.json({ method: 'POST', path: '/schedules', body: d });
+  }
+  listSchedules(q: { compartmentId?: string } = {}): Promise<Schedule[]> {
+    return this.json({ method: 'GET', path: '/schedules', query: q });
+  }
+  getSchedule(id: string): Promise<Schedule> {
+    return this.json({ method: 'GET', path: `/schedules/${id}` });
+  }
+  updateSchedule(id: string, d: Partial<Omit<CreateScheduleDetails, 'compartmentId' | 'jobId'>>): Promise<Schedule> {
+    return this.json({ method: 'PUT', path: `/schedules/${id}`, body: d });
+  }
+  activateSchedule(id: string): Promise<Schedule> {
+    return this.json({ method: 'POST', path: `/schedules/${id}/actions/activate` });
+  }
+  deactivateSchedule(id: string): Promise<Schedule> {
+    return this.json({ method: 'POST', path: `/schedules/${id}/actions/deactivate` });
+  }
+  async deleteSchedule(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/schedules/${id}` });
   }
 
   listEvents(q: EventQuery = {}): Promise<Page<CloudEvent>> {
