@@ -35,6 +35,7 @@ import { WebhooksService } from './service/webhooks.js';
 import { AutomationStore } from './store/automation-store.js';
 import { TriggersService } from './service/triggers.js';
 import { SchedulesService } from './service/schedules.js';
+import { SweepsService } from './service/sweeps.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -170,6 +171,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     log,
   });
   const schedules = new SchedulesService(store, automation, jobs, runs, identity, opts.scheduleClock ?? systemClock, log);
+  const sweeps = new SweepsService(store, automation, feed, jobs, runs, identity, systemClock, { maxTrials: cfg.sweepMaxTrials, log });
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 
@@ -182,6 +184,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     webhooks,
     triggers,
     schedules,
+    sweeps,
     identity,
     version: packageVersion(),
     executorName: executor.name,
@@ -196,6 +199,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   await dispatcher.start();
   await triggers.start();
   schedules.start();
+  sweeps.start();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const url = address.replace('[::1]', 'localhost');
@@ -214,6 +218,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
         await dispatcher.stop();
         await triggers.stop();
         await schedules.stop();
+        await sweeps.stop();
         monitor.stop();
         await app.close();
         logs.close();

@@ -12,6 +12,7 @@ import type { EventsService } from '../service/events-service.js';
 import type { WebhooksService } from '../service/webhooks.js';
 import type { TriggersService } from '../service/triggers.js';
 import type { SchedulesService } from '../service/schedules.js';
+import type { SweepsService } from '../service/sweeps.js';
 import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
@@ -25,6 +26,7 @@ import { eventRoutes } from './routes/events.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { sweepRoutes } from './routes/sweeps.js';
 
 export const BASE = '/20190101';
 
@@ -37,6 +39,7 @@ export interface ApiDeps {
   webhooks: WebhooksService;
   triggers: TriggersService;
   schedules: SchedulesService;
+  sweeps: SweepsService;
   identity: ServerIdentity;
   version: string;
   executorName: string;
@@ -184,7 +187,6 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.addSchema(S.JobRunMetrics);
   app.addSchema(S.CloudEvent);
   app.addSchema(S.EventFilter);
-  app.addSchema(S.RunOverrides);
 
   // Prometheus scrapes the root path, as for every other exporter.
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -202,6 +204,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await webhookRoutes(api as App, deps);
       await triggerRoutes(api as App, deps);
       await scheduleRoutes(api as App, deps);
+      await sweepRoutes(api as App, deps);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: BASE },

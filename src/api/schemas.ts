@@ -414,7 +414,7 @@ export const RunOverrides = Type.Object(
     commandLineArguments: Type.Optional(Type.String()),
     maximumRuntimeInMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   },
-  { $id: 'RunOverrides', additionalProperties: false, description: 'Overrides of the runs an automation starts' },
+  { title: 'RunOverrides', additionalProperties: false, description: 'Overrides of the runs an automation starts' },
 );
 
 export const TriggerRule = Type.Object(
@@ -498,4 +498,76 @@ export const UpdateScheduleDetails = Type.Object(
     overrides: Type.Optional(RunOverrides),
   },
   { $id: 'UpdateScheduleDetails', additionalProperties: false },
+);
+
+const SweepMetric = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 128 }), goal: Type.Union([Type.Literal('MINIMIZE'), Type.Literal('MAXIMIZE')]) },
+  { additionalProperties: false },
+);
+const SweepParameters = Type.Object(
+  {
+    environmentVariables: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String(), { minItems: 1 }))),
+    commandLineArguments: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  },
+  { additionalProperties: false },
+);
+const SweepFinal = Type.Object(
+  { jobId: Type.Optional(Ocid), overrides: Type.Optional(RunOverrides) },
+  { additionalProperties: false, description: 'start one run with the best parameters once every trial has ended' },
+);
+
+export const CreateSweepDetails = Type.Object(
+  {
+    compartmentId: Ocid,
+    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    jobId: Ocid,
+    strategy: Type.Optional(Type.Union([Type.Literal('GRID'), Type.Literal('RANDOM')])),
+    parameters: SweepParameters,
+    sampleCount: Type.Optional(Type.Integer({ minimum: 1 })),
+    seed: Type.Optional(Type.Integer()),
+    maxParallel: Type.Integer({ minimum: 1, maximum: 10_000 }),
+    metric: SweepMetric,
+    overrides: Type.Optional(RunOverrides),
+    final: Opt(SweepFinal),
+  },
+  { $id: 'CreateSweepDetails', additionalProperties: false },
+);
+
+export const SweepTrial = Type.Object(
+  {
+    index: Type.Integer(),
+    parameters: Type.Object({ environmentVariables: Type.Record(Type.String(), Type.String()), commandLineArguments: Type.Optional(Type.String()) }),
+    jobRunId: Opt(Type.String()),
+    lifecycleState: Type.String({ description: 'PENDING (no run yet), RUNNING, or the final state of its run' }),
+    metrics: Type.Record(Type.String(), Type.Number()),
+    rank: Opt(Type.Integer({ description: '1 = best by the sweep metric; null without the metric' })),
+  },
+  { $id: 'SweepTrial' },
+);
+
+export const Sweep = Type.Object(
+  {
+    id: Ocid,
+    compartmentId: Ocid,
+    projectId: Ocid,
+    jobId: Ocid,
+    displayName: Type.String(),
+    strategy: Type.Union([Type.Literal('GRID'), Type.Literal('RANDOM')]),
+    parameters: SweepParameters,
+    sampleCount: Opt(Type.Integer()),
+    seed: Opt(Type.Integer()),
+    maxParallel: Type.Integer(),
+    metric: SweepMetric,
+    overrides: RunOverrides,
+    final: Opt(SweepFinal),
+    lifecycleState: Type.String(),
+    lifecycleDetails: Opt(Type.String()),
+    trialCount: Type.Integer(),
+    trialCounts: Type.Record(Type.String(), Type.Integer(), { description: 'trials by lifecycleState' }),
+    best: Opt(SweepTrial),
+    finalJobRunId: Opt(Type.String()),
+    timeCreated: Type.String({ format: 'date-time' }),
+    timeFinished: Opt(Type.String({ format: 'date-time' })),
+  },
+  { $id: 'Sweep' },
 );

@@ -100,6 +100,8 @@ export const ConfigSchema = Type.Object(
     webhookConcurrency: Type.Integer({ minimum: 1, default: 16 }),
     /** Runs a chain of trigger rules may start one after another (A -> B -> C is depth 2) before it is stopped. */
     triggerMaxChainDepth: Type.Integer({ minimum: 1, default: 10 }),
+    /** Trials (runs) one sweep may have. */
+    sweepMaxTrials: Type.Integer({ minimum: 1, default: 10_000 }),
     capacity: Type.Object(
       {
         cpus: Type.Optional(Type.Number({ minimum: 0 })),

@@ -29,6 +29,9 @@ export type TriggerRule = Static<typeof S.TriggerRule>;
 export type CreateTriggerRuleDetails = Static<typeof S.CreateTriggerRuleDetails>;
 export type Schedule = Static<typeof S.Schedule>;
 export type CreateScheduleDetails = Static<typeof S.CreateScheduleDetails>;
+export type Sweep = Static<typeof S.Sweep>;
+export type SweepTrial = Static<typeof S.SweepTrial>;
+export type CreateSweepDetails = Static<typeof S.CreateSweepDetails>;
 export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
 
 export interface EventQuery {
@@ -293,6 +296,22 @@ export class DsJobsClient {
   }
   async deleteSchedule(id: string): Promise<void> {
     await this.send({ method: 'DELETE', path: `/schedules/${id}` });
+  }
+
+  createSweep(d: CreateSweepDetails, retryToken?: string): Promise<Sweep> {
+    return this.json({ method: 'POST', path: '/sweeps', body: d, headers: retryToken ? { 'opc-retry-token': retryToken } : {} });
+  }
+  listSweeps(q: { compartmentId?: string; jobId?: string } = {}): Promise<Sweep[]> {
+    return this.json({ method: 'GET', path: '/sweeps', query: q });
+  }
+  getSweep(id: string): Promise<Sweep> {
+    return this.json({ method: 'GET', path: `/sweeps/${id}` });
+  }
+  listSweepTrials(id: string, q: { sortBy?: 'index' | 'rank' } = {}): Promise<SweepTrial[]> {
+    return this.json({ method: 'GET', path: `/sweeps/${id}/trials`, query: q });
+  }
+  async cancelSweep(id: string): Promise<void> {
+    await this.send({ method: 'POST', path: `/sweeps/${id}/actions/cancel` });
   }
 
   listEvents(q: EventQuery = {}): Promise<Page<CloudEvent>> {

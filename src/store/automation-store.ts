@@ -347,3 +347,15 @@ export class AutomationStore {
       .execute();
   }
 }
+
+/** Trials of a sweep whose run has started and not been settled, with the run's current state. */
+export async function openTrials(store: Store, sweepId: string): Promise<{ index: number; runId: string; state: string }[]> {
+  const rows = await store.db
+    .selectFrom('sweep_trials as t')
+    .innerJoin('job_runs as r', 'r.id', 't.run_id')
+    .select(['t.idx', 't.run_id', 'r.lifecycle_state'])
+    .where('t.sweep_id', '=', sweepId)
+    .where('t.state', 'is', null)
+    .execute();
+  return rows.map((r) => ({ index: r.idx, runId: r.run_id!, state: r.lifecycle_state }));
+}
