@@ -3,7 +3,7 @@ import { createReadStream, promises as fsp, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun } from '../sdk/client.js';
+import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun, type SweepTrial } from '../sdk/client.js';
 import { details, err, out, table } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
@@ -476,6 +476,276 @@ export function buildCli(): Command {
       const final = await watchRun(api, id, g);
       process.exitCode = exitStatusOf(final);
     });
+
+  // ---------------------------------------------------------------- webhooks
+  const webhook = program.command('webhook').description('webhook subscriptions: signed POSTs of events to your URL');
+  const filterOf = (o: { type?: string[]; job?: string; project?: string; state?: string[] }) => ({
+    eventTypes: o.type,
+    jobId: o.job,
+    projectId: o.project,
+    lifecycleStates: o.state,
+  });
+  webhook
+    .command('create')
+    .description('subscribe a URL to events; prints the signing secret (shown once)')
+    .requiredOption('--url <url>', 'http(s) endpoint that receives the events')
+    .option('--name <name>')
+    .option('--type <eventType>', 'event type (repeatable; default all)', collect)
+    .option('--job <ocid>', 'only events of this job and its runs')
+    .option('--project <ocid>', 'only events of this project')
+    .option('--state <state>', "only when the resource's new state is this (repeatable)", collect)
+    .action(async (o, cmd) => {
+      const { api, g } = client(cmd);
+      const w = await api.createWebhookSubscription({ compartmentId: await compartment(api, g), displayName: o.name, url: o.url, filter: filterOf(o) });
+      print(g, w, () => details(w as unknown as Record<string, unknown>));
+    });
+  webhook.command('list').description('list webhook subscriptions').action(async (_o, cmd) => {
+    const { api, g } = client(cmd);
+    const items = await api.listWebhookSubscriptions({ compartmentId: g.compartmentId });
+    print(g, items, () => table(items as unknown as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'url', 'filter']));
+  });
+  webhook.command('get <id>').description('show a subscription').action(async (id, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const w = await api.getWebhookSubscription(id);
+    print(g, w, () => details(w as unknown as Record<string, unknown>));
+  });
+  for (const [verb, what] of [['pause', 'stop delivering (pending deliveries wait)'], ['resume', 'deliver again']] as const) {
+    webhook.command(`${verb} <id>`).description(what).action(async (id, _o, cmd) => {
+      const { api, g } = client(cmd);
+      const w = verb === 'pause' ? await api.pauseWebhookSubscription(id) : await api.resumeWebhookSubscription(id);
+      print(g, w, () => `${w.id} ${w.lifecycleState}`);
+    });
+  }
+  webhook.command('test <id>').description('send one signed test event now and show the answer').action(async (id, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const r = await api.testWebhookSubscription(id);
+    print(g, r, () => details(r as unknown as Record<string, unknown>));
+    if (!r.ok) process.exitCode = 1;
+  });
+  webhook.command('delete <id>').description('delete a subscription').action(async (id, _o, cmd) => {
+    const { api } = client(cmd);
+    await api.deleteWebhookSubscription(id);
+    err(`webhook subscription ${id} deleted`);
+  });
+  webhook
+    .command('deliveries <id>')
+    .description('deliveries of a subscription with their attempts (status, response code, next retry)')
+    .option('--status <status>', 'PENDING, SUCCEEDED or FAILED')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (id, o, cmd) => {
+      const { api, g } = client(cmd);
+      const p = await api.listWebhookDeliveries(id, { status: o.status, limit: parseNumber('--limit', o.limit) });
+      print(g, p.items, () => table(p.items as unknown as Record<string, unknown>[], ['id', 'eventId', 'status', 'attempts', 'lastStatusCode', 'timeNextAttempt', 'lastError']));
+    });
+
+  // ---------------------------------------------------------------- trigger rules
+  const trigger = program.command('trigger').description('trigger rules: start a job when an event matches, or from a URL');
+  const overridesOf = (o: { env?: string[]; args?: string; runName?: string }) => ({
+    environmentVariables: parseEnvPairs(o.env),
+    commandLineArguments: o.args,
+    displayName: o.runName,
+  });
+  trigger
+    .command('create')
+    .description('start a run of --job when an event matches (or only by URL); templates: {{run.id}}, {{run.env.NAME}}, {{event.data.jobId}}, {{body.x}}')
+    .requiredOption('--job <ocid>', 'the job to start')
+    .option('--name <name>')
+    .option('--on-job <ocid>', 'events of this job (and its runs)')
+    .option('--on-type <eventType>', 'event type (repeatable), e.g. com.oraclecloud.datascience.succeededjobrun', collect)
+    .option('--on-state <state>', "the resource's new state (repeatable)", collect)
+    .option('--url-only', 'no event condition: only POSTs to the trigger URL start runs')
+    .option('--env <NAME=VALUE>', 'env override of the started run, templates allowed (repeatable)', collect)
+    .option('--args <string>', 'arguments of the started run, templates allowed')
+    .option('--run-name <template>', 'display name of the started run')
+    .action(async (o, cmd) => {
+      const { api, g } = client(cmd);
+      const cond = o.urlOnly ? null : { jobId: o.onJob, eventTypes: o.onType, lifecycleStates: o.onState };
+      if (cond && !cond.jobId && !cond.eventTypes && !cond.lifecycleStates) {
+        throw new UsageError('give an event condition (--on-job, --on-type, --on-state) or --url-only');
+      }
+      const r = await api.createTriggerRule({ compartmentId: await compartment(api, g), displayName: o.name, jobId: o.job, eventFilter: cond, overrides: overridesOf(o) });
+      print(g, r, () => details(r as unknown as Record<string, unknown>));
+    });
+  trigger.command('list').description('list trigger rules').action(async (_o, cmd) => {
+    const { api, g } = client(cmd);
+    const items = await api.listTriggerRules({ compartmentId: g.compartmentId });
+    print(g, items, () => table(items as unknown as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'jobId', 'eventFilter']));
+  });
+  trigger.command('get <id>').description('show a trigger rule').action(async (id, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const r = await api.getTriggerRule(id);
+    print(g, r, () => details(r as unknown as Record<string, unknown>));
+  });
+  for (const verb of ['activate', 'deactivate'] as const) {
+    trigger.command(`${verb} <id>`).description(`${verb} a trigger rule`).action(async (id, _o, cmd) => {
+      const { api, g } = client(cmd);
+      const r = verb === 'activate' ? await api.activateTriggerRule(id) : await api.deactivateTriggerRule(id);
+      print(g, r, () => `${r.id} ${r.lifecycleState}`);
+    });
+  }
+  trigger.command('delete <id>').description('delete a trigger rule').action(async (id, _o, cmd) => {
+    const { api } = client(cmd);
+    await api.deleteTriggerRule(id);
+    err(`trigger rule ${id} deleted`);
+  });
+  trigger
+    .command('fire <id>')
+    .description("POST to the rule's trigger URL with its token, as a CI pipeline would")
+    .requiredOption('--token <token>', 'the triggerToken shown when the rule was created (env DSJOBS_TRIGGER_TOKEN)', process.env.DSJOBS_TRIGGER_TOKEN)
+    .option('--data <json>', 'JSON body: {{body.*}} in the templates')
+    .option('--retry-token <token>', 'the same token never starts two runs')
+    .action(async (id, o, cmd) => {
+      const { api, g } = client(cmd);
+      let body: unknown = {};
+      if (o.data) {
+        try {
+          body = JSON.parse(o.data);
+        } catch {
+          throw new UsageError('--data: is not valid JSON');
+        }
+      }
+      const run = await api.fireTriggerRule(id, o.token, body, o.retryToken);
+      print(g, run, () => details({ id: run.id, jobId: run.jobId, lifecycleState: run.lifecycleState }));
+    });
+
+  // ---------------------------------------------------------------- schedules
+  const schedule = program.command('schedule').description('cron schedules that start runs of a job');
+  schedule
+    .command('create')
+    .description('start runs of --job on a cron schedule')
+    .requiredOption('--job <ocid>')
+    .requiredOption('--cron <expr>', 'cron expression, e.g. "0 2 * * *" (5 or 6 fields)')
+    .option('--tz <zone>', 'IANA time zone', 'UTC')
+    .option('--misfire <policy>', 'after downtime: SKIP the missed starts or RUN_ONCE for them', 'SKIP')
+    .option('--name <name>')
+    .option('--env <NAME=VALUE>', 'env override of the runs (repeatable)', collect)
+    .option('--args <string>', 'arguments of the runs')
+    .action(async (o, cmd) => {
+      const { api, g } = client(cmd);
+      const sc = await api.createSchedule({
+        compartmentId: await compartment(api, g),
+        displayName: o.name,
+        jobId: o.job,
+        cron: o.cron,
+        timeZone: o.tz,
+        misfirePolicy: String(o.misfire).toUpperCase() as 'SKIP' | 'RUN_ONCE',
+        overrides: { environmentVariables: parseEnvPairs(o.env), commandLineArguments: o.args },
+      });
+      print(g, sc, () => details(sc as unknown as Record<string, unknown>));
+    });
+  schedule.command('list').description('list schedules with their next fire time').action(async (_o, cmd) => {
+    const { api, g } = client(cmd);
+    const items = (await api.listSchedules({ compartmentId: g.compartmentId })).map((x) => ({ ...x, next: x.timeNextRuns[0] ?? '-' }));
+    print(g, items, () => table(items as unknown as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'cron', 'timeZone', 'next']));
+  });
+  schedule.command('get <id>').description('show a schedule and its next fire times').action(async (id, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const sc = await api.getSchedule(id);
+    print(g, sc, () => details(sc as unknown as Record<string, unknown>));
+  });
+  for (const [verb, call] of [['pause', 'deactivateSchedule'], ['resume', 'activateSchedule']] as const) {
+    schedule.command(`${verb} <id>`).description(`${verb} a schedule`).action(async (id, _o, cmd) => {
+      const { api, g } = client(cmd);
+      const sc = await api[call](id);
+      print(g, sc, () => `${sc.id} ${sc.lifecycleState}`);
+    });
+  }
+  schedule.command('delete <id>').description('delete a schedule').action(async (id, _o, cmd) => {
+    const { api } = client(cmd);
+    await api.deleteSchedule(id);
+    err(`schedule ${id} deleted`);
+  });
+
+  // ---------------------------------------------------------------- sweeps
+  const sweep = program.command('sweep').description('parallel sweeps: many runs of a job over parameters, then the best');
+  const trialCols = (t: SweepTrial) => ({
+    rank: t.rank,
+    index: t.index,
+    state: t.lifecycleState,
+    ...t.parameters.environmentVariables,
+    ...(t.parameters.commandLineArguments !== undefined ? { args: t.parameters.commandLineArguments } : {}),
+    ...t.metrics,
+  });
+  const showTrials = (trials: SweepTrial[]) => {
+    const rows = trials.map(trialCols);
+    const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    return table(rows as Record<string, unknown>[], cols);
+  };
+  sweep
+    .command('create')
+    .description('start a sweep: --grid NAME=v1,v2 (repeatable) makes every combination; --random N samples N of them')
+    .requiredOption('--job <ocid>')
+    .requiredOption('--metric <name>', 'the DSJOBS_METRIC name to rank by')
+    .option('--goal <goal>', 'max or min', 'max')
+    .option('--grid <NAME=v1,v2,...>', 'env var and its values (repeatable)', collect)
+    .option('--args-values <a>', 'a command line argument string to try (repeatable)', collect)
+    .option('--random <n>', 'sample n trials at random instead of the full grid')
+    .option('--seed <n>', 'seed of the random sample')
+    .option('--max-parallel <k>', 'runs at once', '4')
+    .option('--name <name>')
+    .option('--env <NAME=VALUE>', 'env of every trial (repeatable)', collect)
+    .option('--final-job <ocid>', 'after the trials, run this job (default: the same job) with the best parameters')
+    .option('--final', 'start a final run of the same job with the best parameters')
+    .option('--final-env <NAME=VALUE>', 'extra env of the final run (repeatable)', collect)
+    .option('--wait', 'wait until the sweep ends and print the ranking')
+    .action(async (o, cmd) => {
+      const { api, g } = client(cmd);
+      const grid: Record<string, string[]> = {};
+      for (const spec of o.grid ?? []) {
+        const i = spec.indexOf('=');
+        if (i <= 0) throw new UsageError(`--grid ${spec}: expected NAME=v1,v2,...`);
+        grid[spec.slice(0, i)] = spec.slice(i + 1).split(',');
+      }
+      const goal = String(o.goal).toLowerCase();
+      if (goal !== 'max' && goal !== 'min') throw new UsageError('--goal: max or min');
+      const wantFinal = o.final || o.finalJob || o.finalEnv;
+      let sw = await api.createSweep({
+        compartmentId: await compartment(api, g),
+        displayName: o.name,
+        jobId: o.job,
+        strategy: o.random ? 'RANDOM' : 'GRID',
+        sampleCount: parseNumber('--random', o.random),
+        seed: parseNumber('--seed', o.seed),
+        parameters: { environmentVariables: grid, commandLineArguments: o.argsValues },
+        maxParallel: parseNumber('--max-parallel', o.maxParallel)!,
+        metric: { name: o.metric, goal: goal === 'max' ? 'MAXIMIZE' : 'MINIMIZE' },
+        overrides: { environmentVariables: parseEnvPairs(o.env) },
+        final: wantFinal ? { jobId: o.finalJob, overrides: { environmentVariables: parseEnvPairs(o.finalEnv) } } : undefined,
+      });
+      if (!o.wait) {
+        print(g, sw, () => details({ id: sw.id, lifecycleState: sw.lifecycleState, trialCount: sw.trialCount, maxParallel: sw.maxParallel }));
+        return;
+      }
+      err(`[dsjobs] Sweep ${sw.id}: ${sw.trialCount} trials, at most ${sw.maxParallel} at a time`);
+      let last = '';
+      while (sw.lifecycleState === 'IN_PROGRESS' || sw.lifecycleState === 'CANCELING') {
+        await new Promise((r) => setTimeout(r, 1000));
+        sw = await api.getSweep(sw.id);
+        const line = JSON.stringify(sw.trialCounts);
+        if (line !== last && !g.json) err(`[dsjobs] ${new Date().toISOString()} ${Object.entries(sw.trialCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        last = line;
+      }
+      const ranked = await api.listSweepTrials(sw.id, { sortBy: 'rank' });
+      print(g, { sweep: sw, trials: ranked }, () => `${showTrials(ranked)}\n\n${sw.lifecycleState}: ${sw.lifecycleDetails ?? ''}`);
+      if (sw.lifecycleState !== 'SUCCEEDED') process.exitCode = 1;
+    });
+  sweep.command('list').description('list sweeps').option('--job <ocid>').action(async (o, cmd) => {
+    const { api, g } = client(cmd);
+    const items = await api.listSweeps({ compartmentId: g.compartmentId, jobId: o.job });
+    print(g, items, () => table(items as unknown as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'trialCount', 'maxParallel', 'timeCreated']));
+  });
+  sweep.command('get <id>').description('show a sweep and its trials, best first').action(async (id, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const sw = await api.getSweep(id);
+    const ranked = await api.listSweepTrials(id, { sortBy: 'rank' });
+    print(g, { sweep: sw, trials: ranked }, () => `${details({ id: sw.id, displayName: sw.displayName, lifecycleState: sw.lifecycleState, lifecycleDetails: sw.lifecycleDetails, metric: sw.metric, finalJobRunId: sw.finalJobRunId })}\n\n${showTrials(ranked)}`);
+  });
+  sweep.command('cancel <id>').description('cancel a sweep: no new trials, running ones are canceled').action(async (id, _o, cmd) => {
+    const { api } = client(cmd);
+    await api.cancelSweep(id);
+    err(`cancel requested for sweep ${id}`);
+  });
+
   // ---------------------------------------------------------------- events
   program
     .command('events')
