@@ -286,25 +286,20 @@ export class SweepsService {
       if (DONE_STATES.has(t.state)) await this.automation.settleTrial(s.id, t.index, t.state, await this.metricsOf(t.runId));
       else active++;
     }
-    if (s.lifecycleState === 'IN_PROGRESS') {
-      let free = s.maxParallel - active;
-      if (free > 0) {
-        const pending = (await this.automation.trials(s.id)).filter((t) => t.runId === null && t.state === null);
-        for (const t of pending.slice(0, free)) {
-          if (this.stopped) return;
-          await this.startTrial(s, t);
-          active++;
-          free--;
-        }
+    if (s.lifecycleState === 'IN_PROGRESS' && active < s.maxParallel) {
+      for (const t of await this.automation.pendingTrials(s.id, s.maxParallel - active)) {
+        if (this.stopped) return;
+        if (await this.startTrial(s, t)) active++;
       }
     }
     if (active > 0) return;
-    const trials = await this.automation.trials(s.id);
-    if (trials.some((t) => t.state === null && (t.runId !== null || s.lifecycleState === 'IN_PROGRESS'))) return;
-    await this.finish(s, trials);
+    const open = await this.automation.unsettledCounts(s.id);
+    if (open.withRun > 0 || (s.lifecycleState === 'IN_PROGRESS' && open.withoutRun > 0)) return;
+    await this.finish(s, await this.automation.trials(s.id));
   }
 
-  private async startTrial(s: SweepRecord, t: TrialRecord): Promise<void> {
+  /** Starts a trial's run; false when the run could not be created (the trial is settled FAILED instead). */
+  private async startTrial(s: SweepRecord, t: TrialRecord): Promise<boolean> {
     const o = s.spec.overrides ?? {};
     const overrides: RunOverrides = {
       ...o,
@@ -315,11 +310,13 @@ export class SweepsService {
     const input = runInput(s, overrides, null, { [TAGS.sweep]: s.id, [TAGS.trial]: String(t.index) });
     try {
       await this.runs.create(input, `sweep:${s.id}:${t.index}`, { inTx: (tx, run) => this.automation.setTrialRun(tx, s.id, t.index, run.id) });
+      return true;
     } catch (e) {
       if (!(e instanceof DsError)) throw e;
       // The job cannot run any more (deleted, say): the trial ends without a run, the sweep goes on with the rest.
       await this.automation.settleTrial(s.id, t.index, 'FAILED', {});
       this.opts.log.error({ err: e, sweepId: s.id, trial: t.index }, 'a sweep trial could not start');
+      return false;
     }
   }
 

@@ -329,6 +329,31 @@ export class AutomationStore {
     return rows.map(trialFromRow);
   }
 
+  /** The next trials without a run, in index order. */
+  async pendingTrials(sweepId: string, limit: number): Promise<TrialRecord[]> {
+    const rows = await this.db
+      .selectFrom('sweep_trials')
+      .selectAll()
+      .where('sweep_id', '=', sweepId)
+      .where('run_id', 'is', null)
+      .where('state', 'is', null)
+      .orderBy('idx')
+      .limit(limit)
+      .execute();
+    return rows.map(trialFromRow);
+  }
+
+  /** Trials not settled yet: with a run still going (or not yet seen to end), and without a run. */
+  async unsettledCounts(sweepId: string): Promise<{ withRun: number; withoutRun: number }> {
+    const rows = await this.db
+      .selectFrom('sweep_trials')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.count<number>('run_id').as('withRun')])
+      .where('sweep_id', '=', sweepId)
+      .where('state', 'is', null)
+      .executeTakeFirstOrThrow();
+    return { withRun: Number(rows.withRun), withoutRun: Number(rows.n) - Number(rows.withRun) };
+  }
+
   async trialOfRun(runId: string): Promise<TrialRecord | null> {
     const r = await this.db.selectFrom('sweep_trials').selectAll().where('run_id', '=', runId).executeTakeFirst();
     return r ? trialFromRow(r) : null;
