@@ -5,13 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer as startInProcess, type RunningServer } from '../../src/server.js';
 import { DsJobsClient } from '../../src/sdk/client.js';
-import { killRunProcesses, waitForRun } from '../support/server.js';
+import { removeDataDir, waitForRun } from '../support/server.js';
 
 class TestClock {
   constructor(public ms: number) {}
@@ -98,7 +98,6 @@ test('cron schedules fire on the injected clock; pause, resume, and missed start
     await bad({ misfirePolicy: 'LATER' }, /misfirePolicy: must be one of/);
   } finally {
     await srv.close();
-    killRunProcesses(dataDir);
-    rmSync(dataDir, { recursive: true, force: true });
+    removeDataDir(dataDir);
   }
 });

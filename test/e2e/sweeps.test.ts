@@ -32,7 +32,8 @@ function maxOverlap(intervals: [number, number][]): number {
 
 test('a sweep of 20 runs with maxParallel 4 never runs more than 4 at once (across a server kill), ranks by metric and starts a final run with the best', async () => {
   const marks = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-sweep-marks-'));
-  let s: TestServer = await startServer({ env: { DSJOBS_CAPACITY_CPUS: '64', DSJOBS_CAPACITY_MEMORY_IN_GBS: '512' } });
+  // The trials write to a file in the host's /tmp that the test reads: unsandboxed (a sandboxed run's /tmp is its own).
+  let s: TestServer = await startServer({ env: { DSJOBS_SANDBOX: 'off', DSJOBS_CAPACITY_CPUS: '64', DSJOBS_CAPACITY_MEMORY_IN_GBS: '512' } });
   try {
     // Each trial appends its start and end (ns) to a shared file, sleeps a little, and reports score = 10*X + Y.
     const trial = await createJob(
