@@ -120,10 +120,15 @@ export class WebhookDispatcher {
 
   private async fanOut(): Promise<void> {
     for (;;) {
-      const cursor = (await this.events.getCursor(CURSOR)) ?? 0;
+      const all = await this.hooks.listSubscriptions({ states: ['ACTIVE', 'PAUSED'] });
+      // No subscription: nothing to fan out, and the cursor can stay where it is (a new subscription only wants
+      // events after its startSeq), which saves a write per commit on a server without webhooks. A paused one keeps
+      // the cursor moving, so that the events of its pause are not delivered when it is resumed.
+      if (all.length === 0) return;
+      const subs = all.filter((s) => s.lifecycleState === 'ACTIVE');
+      const cursor = Math.max((await this.events.getCursor(CURSOR)) ?? 0, Math.min(...all.map((s) => s.startSeq)));
       const rows = await this.events.list({ afterSeq: cursor, limit: 500 });
       if (rows.length === 0) return;
-      const subs = await this.hooks.listSubscriptions({ states: ['ACTIVE'] });
       const now = Date.now();
       await this.store.transaction(async (tx) => {
         for (const e of rows) {

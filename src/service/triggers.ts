@@ -173,17 +173,26 @@ export class TriggersService {
     try {
       for (;;) {
         const cursor = (await this.events.getCursor(CURSOR)) ?? 0;
+        const rules = (await this.automation.listRules({ states: ['ACTIVE'] })).filter((r) => r.condition);
+        if (rules.length === 0) {
+          // No rule listens: the cursor jumps to the end (a rule made later must not fire on what happened before it).
+          const end = await this.events.maxSeq();
+          if (end !== cursor) await this.store.transaction((tx) => this.events.setCursor(tx, CURSOR, end));
+          break;
+        }
         const rows = await this.events.list({ afterSeq: cursor, limit: 200 });
         if (rows.length === 0 || this.stopped) break;
-        const rules = (await this.automation.listRules({ states: ['ACTIVE'] })).filter((r) => r.condition);
+        let last = cursor;
         for (const row of rows) {
           if (this.stopped) return;
           // The rules' own diagnostics never fire rules: a catch-all rule would otherwise restart the chain it broke.
-          if (row.type !== EVENT_TYPES.triggerChainLimit && row.type !== EVENT_TYPES.triggerFailed) {
-            for (const rule of rules) if (matchesFilter(rule.condition!, row)) await this.fireFromEvent(rule, row);
-          }
-          await this.store.transaction((tx) => this.events.setCursor(tx, CURSOR, row.seq));
+          const matching = row.type === EVENT_TYPES.triggerChainLimit || row.type === EVENT_TYPES.triggerFailed ? [] : rules.filter((r) => matchesFilter(r.condition!, row));
+          for (const rule of matching) await this.fireFromEvent(rule, row);
+          last = row.seq;
+          // After a start the cursor moves at once; events that started nothing move it once per batch (one write).
+          if (matching.length) await this.store.transaction((tx) => this.events.setCursor(tx, CURSOR, last));
         }
+        await this.store.transaction((tx) => this.events.setCursor(tx, CURSOR, last));
       }
     } catch (e) {
       this.opts.log.error({ err: e }, 'trigger rules pass failed; retrying in 1 s');
