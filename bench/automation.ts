@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BenchServer } from './lib/server.js';
+import { BenchServer, TERMINAL } from './lib/server.js';
 import { fmt, percentile, sleep, type Report } from './lib/report.js';
 import { verifyWebhook } from '../src/sdk/webhooks.js';
 
@@ -121,7 +121,12 @@ async function direct(o: SweepBenchOptions): Promise<number> {
         for await (const _ of res) {
           /* drain until the run has ended */
         }
-        const r = await s.http.json<{ lifecycleState: string }>('GET', `/jobRuns/${run.id}`);
+        // The log ends when it is sealed, a moment before the final state commits: GET again until it is terminal.
+        let r = await s.http.json<{ lifecycleState: string }>('GET', `/jobRuns/${run.id}`);
+        for (let k = 0; k < 2000 && !TERMINAL.has(r.lifecycleState); k++) {
+          await sleep(5);
+          r = await s.http.json<{ lifecycleState: string }>('GET', `/jobRuns/${run.id}`);
+        }
         if (r.lifecycleState !== 'SUCCEEDED') failed++;
       }
     };
