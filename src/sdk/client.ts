@@ -32,7 +32,6 @@ export type CreateScheduleDetails = Static<typeof S.CreateScheduleDetails>;
 export type Sweep = Static<typeof S.Sweep>;
 export type SweepTrial = Static<typeof S.SweepTrial>;
 export type CreateSweepDetails = Static<typeof S.CreateSweepDetails>;
-export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
 
 export interface EventQuery {
   compartmentId?: string;

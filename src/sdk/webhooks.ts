@@ -1,6 +1,7 @@
 /**
- * Receiving dsjobs webhooks: verify a delivery's Standard Webhooks signature before trusting it. Zero dependencies
- * beyond node:crypto; copy this file into a receiver if you do not use the SDK.
+ * Receiving dsjobs webhooks (server side, Node): verify a delivery's Standard Webhooks signature before trusting it.
+ * Zero dependencies beyond node:crypto; copy this file into a receiver if you do not use the SDK. A module of its own,
+ * not re-exported by client.ts, so the client stays usable in browsers (the console bundles it).
  *
  *   const event = verifyWebhook(secret, req.headers, rawBody); // throws WebhookVerificationError when it is not ours
  */
