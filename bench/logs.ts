@@ -72,7 +72,8 @@ async function generatorBaseline(dir: string, lines: number, width: number): Pro
 async function ingest(report: Report, s: BenchServer, o: LogOptions, base: { devNull: number; file: number }): Promise<void> {
   const lines = Math.max(1, Math.floor(o.bytes / o.lineBytes));
   const rawBytes = lines * o.lineBytes;
-  const job = await s.createJob('gen.sh', GEN);
+  // A whole CPU: the generator must not be throttled by its shape's CPU limit (the baseline is not).
+  const job = await s.createJob('gen.sh', GEN, { ocpus: 1 });
   const before = cpuSnapshot(s.pid);
   s.beginMeasure();
   const run = await s.http.json<{ id: string }>('POST', '/jobRuns', s.runBody(job, `${lines} ${o.lineBytes}`));
@@ -196,7 +197,7 @@ async function followBaseline(dir: string, o: LogOptions): Promise<number[]> {
 
 async function follow(report: Report, s: BenchServer, o: LogOptions, dir: string): Promise<void> {
   const base = await followBaseline(dir, o);
-  const job = await s.createJob('tick.py', TICK);
+  const job = await s.createJob('tick.py', TICK, { ocpus: 1 });
   const run = await s.http.json<{ id: string }>('POST', '/jobRuns', s.runBody(job, `${o.followLines} ${o.followEveryMs}`));
   const res = await s.http.stream('GET', `/jobRuns/${run.id}/logs?follow=true`, undefined, o.maxSeconds * 1000);
   const lat: number[] = [];

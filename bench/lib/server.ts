@@ -150,14 +150,30 @@ export class BenchServer {
   }
 
   // ---- API helpers ----
-  async createJob(fileName: string, content: string, opts: { args?: string; env?: Record<string, string> } = {}): Promise<{ id: string; projectId: string }> {
+  /**
+   * A job of `content`. Shape Local.Light (0.25 CPU) unless `ocpus` is given: with cgroups on, a run gets its
+   * shape's CPUs and no more, so a benchmark whose run must not be the bottleneck asks for a whole CPU.
+   */
+  async createJob(
+    fileName: string,
+    content: string,
+    opts: { args?: string; env?: Record<string, string>; ocpus?: number } = {},
+  ): Promise<{ id: string; projectId: string }> {
     const project = await this.http.json<{ id: string }>('POST', '/projects', { compartmentId: this.compartmentId, displayName: 'bench' });
     const job = await this.http.json<{ id: string; projectId: string }>('POST', '/jobs', {
       projectId: project.id,
       compartmentId: this.compartmentId,
       displayName: fileName,
       jobConfigurationDetails: { jobType: 'DEFAULT', commandLineArguments: opts.args, environmentVariables: opts.env },
-      jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 },
+      jobInfrastructureConfigurationDetails:
+        opts.ocpus === undefined
+          ? { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 }
+          : {
+              jobInfrastructureType: 'ME_STANDALONE',
+              shapeName: 'VM.Standard.E4.Flex',
+              blockStorageSizeInGBs: 50,
+              jobShapeConfigDetails: { ocpus: opts.ocpus, memoryInGBs: 1 },
+            },
     });
     const buf = Buffer.from(content);
     const up = await this.http.request('POST', `/jobs/${job.id}/artifact`, buf, 60_000, {
