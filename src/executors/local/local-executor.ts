@@ -547,8 +547,13 @@ export class LocalExecutor implements Executor {
     }
     this.releaseGpus(path.basename(handle.runDir));
     if (handle.volume && this.volumes.owns(handle.volume.mountPoint)) {
-      await removeVolume(handle.volume.image, handle.volume.mountPoint, { keepImage: this.opts.keepWorkDirs });
-      await fsp.rm(handle.volume.mountPoint, { recursive: true, force: true });
+      if (this.opts.keepWorkDirs) {
+        await removeVolume(handle.volume.image, handle.volume.mountPoint, { keepImage: true });
+        await fsp.rm(handle.volume.mountPoint, { recursive: true, force: true });
+      } else {
+        // Up to 16 emptied volumes per size wait for the next runs: a burst of short runs stops formatting.
+        await this.volumes.recycle(handle.volume, 16);
+      }
     } else if (!this.opts.keepWorkDirs) {
       // Only ever the run's own directory: a handle is data.
       const space = handle.space && path.resolve(handle.space).startsWith(handle.runDir + path.sep) ? handle.space : path.join(handle.runDir, 'work');
