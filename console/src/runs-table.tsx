@@ -1,9 +1,23 @@
 import type { JobRunSummary } from '../../src/sdk/client';
+import type { LiveStatus } from './live';
+import { useTicker } from './live-list';
 import { Link } from './router';
-import { fmtDuration, fmtTime, StateBadge } from './ui';
+import { ACTIVE_RUN_STATES, fmtDuration, fmtTime, StateBadge } from './ui';
+
+/** Whether a live view is following the server's events, in words. */
+export function LiveNote({ status }: { status: LiveStatus }) {
+  const text: Record<LiveStatus, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Connection lost, resuming…' };
+  return (
+    <span className={`muted live-note live-${status}`} data-testid="live-status" role="status">
+      {text[status]}
+    </span>
+  );
+}
 
 /** Runs as a table: the runs page, and a job's runs on its page. */
 export function RunsTable({ runs, showJob, loaded, jobNames }: { runs: JobRunSummary[]; showJob: boolean; loaded: boolean; jobNames?: Record<string, string> }) {
+  // Durations of running runs grow by the second; nothing is fetched for that.
+  useTicker(runs.some((r) => ACTIVE_RUN_STATES.has(r.lifecycleState)));
   return (
     <table className="runs-table">
       <caption className="sr-only">Job runs</caption>

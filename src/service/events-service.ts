@@ -69,6 +69,10 @@ export class EventsService {
     const source = this.source;
     return Readable.from(
       (async function* () {
+        // An empty first chunk makes the server send the response head now, before any event exists: the
+        // follower then knows its stream stands and where it starts (the console loads its page only after that,
+        // so no change between the two is missed). An empty chunk adds no bytes to the body.
+        yield '';
         for await (const row of feed.follow(filters, start, signal)) yield JSON.stringify(toCloudEvent(row, source)) + '\n';
       })(),
     );

@@ -1,7 +1,9 @@
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
-import { RunsTable } from '../runs-table';
-import type { Job } from '../../../src/sdk/client';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { LiveNote, RunsTable } from '../runs-table';
+import type { Job, JobRunSummary } from '../../../src/sdk/client';
 import { API, client, compartmentId, controlFor, splitError } from '../api';
+import { isJobEvent, isRunEvent, JOB_EVENT_TYPES, jobIsNotOlder, RUN_EVENT_TYPES, runIsNotOlder } from '../live';
+import { runOrder, useLivePaged } from '../live-list';
 import { Link, navigate } from '../router';
 import {
   ErrorBanner,
@@ -17,12 +19,13 @@ import {
   shapeConfig,
   ShapeFields,
   StateBadge,
-  usePaged,
   useShapes,
   useTitle,
   type MountRow,
   type ShapeValue,
 } from '../ui';
+
+const RUNS_PAGE_SIZE = 20;
 
 const EDIT_FIELDS: Record<string, string> = {
   displayName: 'edit-name',
@@ -213,6 +216,7 @@ export function JobPage({ jobId }: { jobId: string }) {
   const [error, setError] = useState<unknown>(null);
   const [editing, setEditing] = useState(false);
   const [tick, setTick] = useState(0);
+  const loads = useRef(0);
   const [projectName, setProjectName] = useState<string | null>(null);
   useTitle(job ? job.displayName : 'Job');
   useEffect(() => {
@@ -221,7 +225,28 @@ export function JobPage({ jobId }: { jobId: string }) {
   useEffect(() => {
     if (job) client.getProject(job.projectId).then((p) => setProjectName(p.displayName), () => undefined);
   }, [job?.projectId]);
-  const runs = usePaged(async (page) => client.listJobRuns({ compartmentId: await compartmentId(), jobId, limit: 20, page }), jobId, 2000);
+  // The job's runs, one page, kept current by the job's events (its runs' and its own, from one stream).
+  const runs = useLivePaged<JobRunSummary>({
+    fetchPage: async (page) => client.listJobRuns({ compartmentId: await compartmentId(), jobId, limit: RUNS_PAGE_SIZE, page }),
+    key: jobId,
+    pageSize: RUNS_PAGE_SIZE,
+    filter: async () => ({ jobId, types: [...RUN_EVENT_TYPES, ...JOB_EVENT_TYPES] }),
+    itemOf: (e) => (isRunEvent(e) ? (e.data as unknown as JobRunSummary) : null),
+    matches: (r) => r.jobId === jobId,
+    newer: runIsNotOlder,
+    order: runOrder,
+    onEvents: (events) => {
+      for (const e of events) {
+        if (!isJobEvent(e) || e.subject !== jobId) continue;
+        const j = e.data as unknown as Job;
+        setJob((shown) => (shown && !jobIsNotOlder(j, shown) ? shown : j));
+      }
+    },
+    // A page loaded again (reconnection without a resume point, a page turn): the job itself may have changed too.
+    onLoaded: () => {
+      if (loads.current++ > 0) setTick((t) => t + 1);
+    },
+  });
   if (!job) return <section>{error ? <ErrorBanner error={error} /> : <p>Loading…</p>}</section>;
   const cfg = job.jobConfigurationDetails;
   const infra = job.jobInfrastructureConfigurationDetails;
@@ -298,7 +323,10 @@ export function JobPage({ jobId }: { jobId: string }) {
           <DeleteJob job={job} />
         </div>
       </div>
-      <h2>Runs</h2>
+      <div className="title-row">
+        <h2>Runs</h2>
+        <LiveNote status={runs.status} />
+      </div>
       <RunsTable runs={runs.items} showJob={false} loaded={runs.loaded} />
       <Pager label="Runs" pageNo={runs.pageNo} hasPrev={runs.hasPrev} hasNext={runs.hasNext} onPrev={runs.prev} onNext={runs.next} />
     </section>

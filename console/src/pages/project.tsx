@@ -1,18 +1,40 @@
 import { useEffect, useState } from 'react';
-import type { JobRunSummary, Project } from '../../../src/sdk/client';
+import type { JobRunSummary, JobSummary, Project } from '../../../src/sdk/client';
 import { client, compartmentId } from '../api';
+import { isJobEvent, isRunEvent, JOB_EVENT_TYPES, jobIsNotOlder, RUN_EVENT_TYPES, runIsNotOlder } from '../live';
+import { jobOrder, runOrder, useLivePaged } from '../live-list';
 import { Link } from '../router';
-import { ErrorBanner, fmtTime, Pager, StateBadge, usePaged, useTitle } from '../ui';
+import { LiveNote } from '../runs-table';
+import { ErrorBanner, fmtTime, Pager, StateBadge, useTitle } from '../ui';
 
-/** The latest run of each listed job: one `limit=1` list call per job on the page (25 at most). */
-function LastRun({ jobId, refresh }: { jobId: string; refresh: unknown }) {
+const PAGE_SIZE = 25;
+
+/**
+ * The latest run of each listed job: one `limit=1` list call per job on the page (25 at most) when the page is
+ * loaded, then the job's run events (`latest`, from the page's event stream).
+ */
+/** The later of two views of a job's last run: the same run further along, or a run accepted later. */
+function later(a: JobRunSummary | null | undefined, b: JobRunSummary | null | undefined): JobRunSummary | null | undefined {
+  if (!a) return b ?? a;
+  if (!b) return a;
+  if (a.id === b.id) return runIsNotOlder(b, a) ? b : a;
+  return runOrder(b, a) < 0 ? b : a;
+}
+
+function LastRun({ jobId, refresh, latest }: { jobId: string; refresh: number; latest?: JobRunSummary }) {
   const [run, setRun] = useState<JobRunSummary | null | undefined>(undefined);
+  useEffect(() => {
+    if (!latest) return;
+    // The same run moving on, or a newer one; never an older one (an event older than the list call's answer).
+    setRun((shown) => later(shown, latest));
+  }, [latest]);
   useEffect(() => {
     let stop = false;
     void (async () => {
       try {
         const p = await client.listJobRuns({ compartmentId: await compartmentId(), jobId, limit: 1 });
-        if (!stop) setRun(p.items[0] ?? null);
+        // An event may have brought a later run (or state) while this call was on its way.
+        if (!stop) setRun((shown) => later(p.items[0] ?? null, shown));
       } catch {
         if (!stop) setRun(null);
       }
@@ -38,11 +60,25 @@ export function ProjectPage({ projectId }: { projectId: string }) {
   useEffect(() => {
     client.getProject(projectId).then(setProject, setError);
   }, [projectId]);
-  const jobs = usePaged(
-    async (page) => client.listJobs({ compartmentId: await compartmentId(), projectId, limit: 25, page }),
-    projectId,
-    5000,
-  );
+  // Run events of this project's jobs, newest per job: what the Last run column shows once the page is loaded.
+  const [latest, setLatest] = useState<Record<string, JobRunSummary>>({});
+  const [loads, setLoads] = useState(0);
+  const jobs = useLivePaged<JobSummary>({
+    fetchPage: async (page) => client.listJobs({ compartmentId: await compartmentId(), projectId, limit: PAGE_SIZE, page }),
+    key: projectId,
+    pageSize: PAGE_SIZE,
+    filter: async () => ({ projectId, types: [...JOB_EVENT_TYPES, ...RUN_EVENT_TYPES] }),
+    itemOf: (e) => (isJobEvent(e) ? (e.data as unknown as JobSummary) : null),
+    matches: (j) => j.projectId === projectId,
+    newer: jobIsNotOlder,
+    order: jobOrder,
+    onEvents: (events) => {
+      const runs = events.filter(isRunEvent).map((e) => e.data as unknown as JobRunSummary);
+      if (runs.length) setLatest((m) => ({ ...m, ...Object.fromEntries(runs.map((r) => [r.jobId, r])) }));
+    },
+    // Each load of the page asks each job's last run again (a reconnection without a resume point may have missed some).
+    onLoaded: () => setLoads((n) => n + 1),
+  });
   return (
     <section>
       <p className="crumbs">
@@ -56,7 +92,10 @@ export function ProjectPage({ projectId }: { projectId: string }) {
       </div>
       {project?.description && <p>{project.description}</p>}
       <ErrorBanner error={error ?? jobs.error} />
-      <h2>Jobs</h2>
+      <div className="title-row">
+        <h2>Jobs</h2>
+        <LiveNote status={jobs.status} />
+      </div>
       <table>
         <caption className="sr-only">Jobs of this project</caption>
         <thead>
@@ -80,7 +119,7 @@ export function ProjectPage({ projectId }: { projectId: string }) {
               <td>{j.jobInfrastructureConfigurationDetails.shapeName ?? '—'}</td>
               <td>{fmtTime(j.timeCreated)}</td>
               <td>
-                <LastRun jobId={j.id} refresh={jobs.items} />
+                <LastRun jobId={j.id} refresh={loads} latest={latest[j.id]} />
               </td>
             </tr>
           ))}

@@ -2,40 +2,73 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode }
 import type { Job, JobRun } from '../../../src/sdk/client';
 import { client, runMetrics, type Metrics } from '../api';
 import { MetricChart } from '../charts';
+import { followEvents, isRunEvent, runIsNotOlder, type CloudEvent, type LiveStatus } from '../live';
+import { useTicker } from '../live-list';
 import { followLogs, logText, type FollowStatus, type LogLine } from '../logs';
 import { Link } from '../router';
-import { ACTIVE_RUN_STATES, ErrorBanner, fmtDuration, fmtTime, StateBadge, usePoll, useTitle } from '../ui';
+import { LiveNote } from '../runs-table';
+import { ACTIVE_RUN_STATES, ErrorBanner, fmtDuration, fmtTime, StateBadge, useTitle } from '../ui';
 import { Definition, EnvTable } from './job';
 
 /** Log lines kept in the page's DOM; older ones stay in memory (search, download) but are not drawn. */
 const DRAWN_LINES = 5000;
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED']);
 
-function Timeline({ run }: { run: JobRun }) {
+/** What each lifecycle event of a run is called on its timeline. */
+const EVENT_LABELS: Record<string, string> = {
+  'com.oraclecloud.datascience.createjobrun.begin': 'Accepted',
+  'com.oraclecloud.datascience.createjobrun.end': 'Started',
+  'com.oraclecloud.datascience.succeededjobrun': 'Succeeded',
+  'com.oraclecloud.datascience.failedjobrun': 'Failed',
+  'com.oraclecloud.datascience.timeoutjobrun': 'Timed out',
+  'com.oraclecloud.datascience.canceljobrun.begin': 'Canceling',
+  'com.oraclecloud.datascience.canceljobrun.end': 'Canceled',
+  'io.dsjobs.needsattentionjobrun': 'Needs attention',
+  'com.oraclecloud.datascience.updatejobrun': 'Updated',
+  'com.oraclecloud.datascience.deletejobrun': 'Deleted',
+};
+
+/** The run's lifecycle events, oldest first, each with its time, the time since the run was accepted and what changed. */
+function Timeline({ run, events }: { run: JobRun; events: CloudEvent[] }) {
   const accepted = Date.parse(run.timeAccepted);
   const started = run.timeStarted ? Date.parse(run.timeStarted) : null;
   const finished = run.timeFinished ? Date.parse(run.timeFinished) : null;
-  const now = Date.now();
-  const end = finished ?? now;
+  const end = finished ?? Date.now();
   const total = Math.max(end - accepted, 1);
   const queued = (started ?? end) - accepted;
-  const steps: { label: string; time: string | null; note: ReactNode }[] = [
-    { label: 'Accepted', time: run.timeAccepted, note: started ? `waited ${fmtDuration(queued)} for capacity and start` : 'waiting to start' },
-    { label: 'Started', time: run.timeStarted ?? null, note: started ? (finished ? `ran ${fmtDuration(finished - started)}` : `running for ${fmtDuration(now - started)}`) : '' },
-    { label: TERMINAL.has(run.lifecycleState) ? run.lifecycleState.charAt(0) + run.lifecycleState.slice(1).toLowerCase() : 'Finished', time: run.timeFinished ?? null, note: run.exitCode !== null && run.exitCode !== undefined ? `exit code ${run.exitCode}` : '' },
-  ];
+  const note = (e: CloudEvent): string => {
+    const r = e.data as unknown as JobRun;
+    const parts: string[] = [];
+    if (e.type.endsWith('createjobrun.end') && started !== null) parts.push(`after ${fmtDuration(started - accepted)} in the queue`);
+    if (r.exitCode !== null && r.exitCode !== undefined && !ACTIVE_RUN_STATES.has(r.lifecycleState)) parts.push(`exit code ${r.exitCode}`);
+    if (r.lifecycleDetails && !ACTIVE_RUN_STATES.has(r.lifecycleState)) parts.push(r.lifecycleDetails);
+    return parts.join(' · ');
+  };
   return (
     <div>
       <div className="timeline-bar" aria-hidden="true">
         <span className="queued" style={{ width: `${(queued / total) * 100}%` }} />
         <span className={`running state-${run.lifecycleState.toLowerCase()}`} style={{ width: `${(1 - queued / total) * 100}%` }} />
       </div>
-      <ol className="timeline">
-        {steps.map((s) => (
-          <li key={s.label} className={s.time ? 'done' : 'pending'}>
-            <strong>{s.label}</strong> <span>{s.time ? fmtTime(s.time) : 'not yet'}</span> {s.note && <span className="muted">· {s.note}</span>}
+      <ol className="timeline" data-testid="timeline">
+        {events.map((e) => {
+          const n = note(e);
+          return (
+            <li key={e.id} className="done" data-event-type={e.type}>
+              <strong>{EVENT_LABELS[e.type] ?? e.type}</strong> <span>{fmtTime(e.time)}</span>{' '}
+              <span className="muted">
+                +{fmtDuration(Math.max(0, Date.parse(e.time) - accepted))}
+                {n ? ` · ${n}` : ''}
+              </span>
+            </li>
+          );
+        })}
+        {ACTIVE_RUN_STATES.has(run.lifecycleState) && (
+          <li className="pending">
+            <strong>{run.lifecycleState === 'ACCEPTED' ? 'Waiting to start' : run.lifecycleState === 'CANCELING' ? 'Stopping' : 'Running'}</strong>{' '}
+            <span className="muted">for {fmtDuration(Date.now() - (started ?? accepted))}</span>
           </li>
-        ))}
+        )}
       </ol>
     </div>
   );
@@ -212,9 +245,56 @@ function MetricsPanel({ run }: { run: JobRun }) {
   );
 }
 
+/**
+ * The run and its lifecycle events: the events API filtered by the run's id, followed live. The stream is opened
+ * first, then the history is listed and the run read, so nothing between the two is missed; an event the history
+ * already has is dropped by its id.
+ */
+function useLiveRun(runId: string) {
+  const [run, setRun] = useState<JobRun | null>(null);
+  const [events, setEvents] = useState<CloudEvent[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [status, setStatus] = useState<LiveStatus>('connecting');
+  const addEvents = (evs: CloudEvent[]) =>
+    setEvents((shown) => {
+      const seen = new Set(shown.map((e) => e.id));
+      const fresh = evs.filter((e) => !seen.has(e.id) && e.subject === runId);
+      if (!fresh.length) return shown;
+      return [...shown, ...fresh].sort((a, b) => Number(a.sequence) - Number(b.sequence));
+    });
+  const showRun = (r: JobRun) => setRun((shown) => (shown && shown.id === r.id && !runIsNotOlder(r, shown) ? shown : r));
+
+  useEffect(() => {
+    setRun(null);
+    setEvents([]);
+    setError(null);
+    return followEvents({
+      filter: { resourceId: runId },
+      onStatus: setStatus,
+      onEvents: (evs) => {
+        addEvents(evs);
+        const last = evs.filter((e) => e.subject === runId && isRunEvent(e)).pop();
+        if (last) showRun(last.data as unknown as JobRun);
+      },
+      resync: async () => {
+        try {
+          const history: CloudEvent[] = [];
+          for await (const e of client.all((page) => client.listEvents({ resourceId: runId, limit: 100, page }))) history.push(e);
+          addEvents(history);
+          showRun(await client.getJobRun(runId));
+          setError(null);
+        } catch (e) {
+          setError(e);
+        }
+      },
+    });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [runId]);
+  return { run, events, error, status, showRun };
+}
+
 export function RunPage({ runId }: { runId: string }) {
-  const runPoll = usePoll(() => client.getJobRun(runId), [runId], 1000, (r) => TERMINAL.has(r.lifecycleState));
-  const run = runPoll.value;
+  const { run, events, error, status, showRun } = useLiveRun(runId);
   const [job, setJob] = useState<Job | null>(null);
   const [cancelError, setCancelError] = useState<unknown>(null);
   const [canceling, setCanceling] = useState(false);
@@ -222,19 +302,22 @@ export function RunPage({ runId }: { runId: string }) {
   useEffect(() => {
     if (run && !job) client.getJob(run.jobId).then(setJob, () => undefined);
   }, [run, job]);
+  // The run goes on for as long as it is active: its timeline's running step and bar grow without any request.
+  useTicker(Boolean(run && ACTIVE_RUN_STATES.has(run.lifecycleState)));
   const runEnded = async () => {
     const r = await client.getJobRun(runId);
-    if (TERMINAL.has(r.lifecycleState)) runPoll.reload();
+    if (TERMINAL.has(r.lifecycleState)) showRun(r);
     return TERMINAL.has(r.lifecycleState);
   };
-  if (!run) return <section>{runPoll.error ? <ErrorBanner error={runPoll.error} /> : <p>Loading…</p>}</section>;
+  if (!run) return <section>{error ? <ErrorBanner error={error} /> : <p>Loading…</p>}</section>;
 
   const cancel = async () => {
     setCanceling(true);
     setCancelError(null);
     try {
       await client.cancelJobRun(run.id);
-      runPoll.reload();
+      // The CANCELING event follows on the stream; the answer is shown at once.
+      showRun(await client.getJobRun(run.id));
     } catch (e) {
       setCancelError(e);
     } finally {
@@ -271,8 +354,11 @@ export function RunPage({ runId }: { runId: string }) {
       <ErrorBanner error={cancelError} />
       <div className="grid2">
         <section aria-labelledby="timeline-title">
-          <h2 id="timeline-title">Timeline</h2>
-          <Timeline run={run} />
+          <div className="title-row">
+            <h2 id="timeline-title">Timeline</h2>
+            <LiveNote status={status} />
+          </div>
+          <Timeline run={run} events={events} />
         </section>
         <section aria-labelledby="config-title">
           <h2 id="config-title">Effective configuration</h2>

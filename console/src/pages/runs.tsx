@@ -1,24 +1,31 @@
 import { useEffect, useRef, useState } from 'react';
-import type { JobSummary } from '../../../src/sdk/client';
+import type { JobRunSummary, JobSummary } from '../../../src/sdk/client';
 import { client, compartmentId } from '../api';
+import { isRunEvent, RUN_EVENT_TYPES, runIsNotOlder } from '../live';
+import { runOrder, useLivePaged } from '../live-list';
 import { navigate } from '../router';
-import { RunsTable } from '../runs-table';
-import { ErrorBanner, Pager, RUN_STATES, usePaged, useTitle } from '../ui';
+import { LiveNote, RunsTable } from '../runs-table';
+import { ErrorBanner, Pager, RUN_STATES, useTitle } from '../ui';
 
-/** Polling period of the runs list: one small paged request (50 runs) every 2 s while the page is open. */
-const POLL_MS = 2000;
 const PAGE_SIZE = 50;
 
 export function RunsPage({ query }: { query: URLSearchParams }) {
   useTitle('Job runs');
   const state = query.get('state') ?? '';
   const jobId = query.get('jobId') ?? '';
-  const runs = usePaged(
-    async (page) =>
+  // One page from the server, then kept current by the runs' events (filtered by the server to the job when the
+  // view is filtered by job; the state filter is applied to each event's run here).
+  const runs = useLivePaged<JobRunSummary>({
+    fetchPage: async (page) =>
       client.listJobRuns({ compartmentId: await compartmentId(), limit: PAGE_SIZE, page, lifecycleState: state || undefined, jobId: jobId || undefined }),
-    `${state}|${jobId}`,
-    POLL_MS,
-  );
+    key: `${state}|${jobId}`,
+    pageSize: PAGE_SIZE,
+    filter: async () => ({ compartmentId: await compartmentId(), types: RUN_EVENT_TYPES, jobId: jobId || undefined }),
+    itemOf: (e) => (isRunEvent(e) ? (e.data as unknown as JobRunSummary) : null),
+    matches: (r) => (!state || r.lifecycleState === state) && (!jobId || r.jobId === jobId),
+    newer: runIsNotOlder,
+    order: runOrder,
+  });
   // Names of the jobs on the page, fetched once per job id (a page of 50 runs names few distinct jobs).
   const [jobNames, setJobNames] = useState<Record<string, string>>({});
   const asked = useRef(new Set<string>());
@@ -79,7 +86,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </span>
-        <span className="muted live-note">Updates every {POLL_MS / 1000} s</span>
+        <LiveNote status={runs.status} />
       </form>
       <ErrorBanner error={runs.error} />
       {!runs.loaded && !runs.error && <p>Loading…</p>}
