@@ -71,6 +71,30 @@ async function openPage(t: { after: (fn: () => Promise<void>) => void }, opts: {
 
 const md5Hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
+/** Waits until the run page's timeline lists exactly these steps, in this order. */
+async function waitForTimeline(page: Page, labels: string[]): Promise<void> {
+  const steps = page.getByTestId('timeline').locator('li.done strong');
+  const deadline = Date.now() + 20_000;
+  let got: string[] = [];
+  while (Date.now() < deadline) {
+    got = await steps.allInnerTexts();
+    if (JSON.stringify(got) === JSON.stringify(labels)) return;
+    await page.waitForTimeout(100);
+  }
+  assert.deepEqual(got, labels, 'the timeline');
+}
+
+/** Counts the page's GET /jobRuns? (list) calls, and records its event stream requests. */
+function watchRequests(page: Page) {
+  const seen = { lists: [] as string[], follows: [] as string[] };
+  page.on('request', (r) => {
+    const u = r.url();
+    if (u.includes('/20190101/jobRuns?')) seen.lists.push(u);
+    if (u.includes('/20190101/events?') && u.includes('follow=true')) seen.follows.push(u);
+  });
+  return seen;
+}
+
 test('create a job with the form: shape, env, arguments, artifact upload; lands on the job page', async (t) => {
   const page = await openPage(t);
   await page.goto(`${s.url}/`);
@@ -255,6 +279,8 @@ test('start a run with an env override, land on its page and see its log lines a
   assert.equal((await s.api.getJobRun(runId)).lifecycleState, 'IN_PROGRESS');
   assert.equal(await log.getByText('after the trigger').count(), 0);
   await page.getByTestId('run-state').getByText('IN_PROGRESS').waitFor();
+  // The timeline lists the run's lifecycle events from the events API, so far.
+  await waitForTimeline(page, ['Accepted', 'Started']);
   // Resource charts from GET /jobRuns/{id}/metrics: one per metric, with its unit, drawn while the run goes on.
   const cpu = page.locator('figure[data-metric="CpuUtilization"]');
   await cpu.locator('svg path.series, svg circle.series-dot').first().waitFor();
@@ -263,6 +289,7 @@ test('start a run with an env override, land on its page and see its log lines a
   writeFileSync(trigger, '');
   await log.getByText('after the trigger').waitFor();
   await page.getByTestId('run-state').getByText('SUCCEEDED').waitFor();
+  await waitForTimeline(page, ['Accepted', 'Started', 'Succeeded']);
   await page.getByTestId('log-status').getByText('complete').waitFor();
   assert.equal(await log.locator('.log-line').count(), 3);
   // The run's effective configuration shows the override on top of the job's env.
@@ -295,6 +322,14 @@ test('cancel a long run from its page and see it end CANCELED', async (t) => {
   assert.equal((await s.api.getJobRun(run.id)).lifecycleState, 'CANCELED');
   assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
   await page.getByText('Canceled', { exact: true }).waitFor(); // the timeline's last step
+  await waitForTimeline(page, ['Accepted', 'Started', 'Canceling', 'Canceled']);
+  const times = await page.getByTestId('timeline').locator('li.done').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-event-type')));
+  assert.deepEqual(times, [
+    'com.oraclecloud.datascience.createjobrun.begin',
+    'com.oraclecloud.datascience.createjobrun.end',
+    'com.oraclecloud.datascience.canceljobrun.begin',
+    'com.oraclecloud.datascience.canceljobrun.end',
+  ]);
 });
 
 test('runs list: server-side pages of 50, filters, live updates without a reload', async (t) => {
@@ -319,12 +354,24 @@ test('runs list: server-side pages of 50, filters, live updates without a reload
   await page.getByRole('button', { name: '← Previous' }).click();
   await page.getByRole('link', { name: 'bulk-52' }).waitFor();
 
-  // A run created elsewhere appears on its own, and its state follows it to the end.
+  // A run created elsewhere appears on its own at the top, and its state follows it to the end; the page stays one
+  // page of 50 (the last row moves on to the next page) and the list is not asked again for it.
+  await page.getByTestId('live-status').getByText('Live').waitFor();
   const marker = Date.now();
+  const listCalls = requests.length;
   const fresh = await startRun(s, job, { displayName: 'fresh-run' });
   await page.getByRole('link', { name: 'fresh-run' }).waitFor({ timeout: 10_000 });
   await page.locator(`tr[data-run-id="${fresh.id}"]`).getByText('SUCCEEDED').waitFor({ timeout: 20_000 });
   assert.ok(await page.evaluate((m) => performance.timeOrigin < m, marker), 'the page was not reloaded');
+  assert.equal(await rows.first().getAttribute('data-run-id'), fresh.id);
+  assert.equal(await rows.count(), 50);
+  assert.equal(requests.length, listCalls, 'the run came from the event stream, not from the list');
+  // The row pushed off the page is the first of the next page (its token is asked again).
+  await page.getByRole('button', { name: 'Next →' }).click();
+  await page.getByRole('link', { name: 'bulk-03' }).waitFor();
+  assert.equal(await rows.count(), 4);
+  await page.getByRole('button', { name: '← Previous' }).click();
+  await page.getByRole('link', { name: 'fresh-run' }).waitFor();
 
   // The state filter is applied by the server.
   await page.getByLabel('State').selectOption('SUCCEEDED');
@@ -333,6 +380,44 @@ test('runs list: server-side pages of 50, filters, live updates without a reload
   assert.ok(requests.some((u) => new URL(u).searchParams.get('lifecycleState') === 'SUCCEEDED'));
   await page.getByLabel('State').selectOption('FAILED');
   await page.getByText('No runs.').waitFor();
+});
+
+test('runs list follows the events API: rows come, change state and leave a state filter live, with no list polling', async (t) => {
+  const trigger = path.join(tmp, 'follow-trigger');
+  const job = await createJob(s, 'follow.sh', `while [ ! -e "$TRIGGER" ]; do sleep 0.05; done\n`, { projectId, env: { TRIGGER: trigger } });
+  const all = await openPage(t);
+  const running = await all.context().newPage();
+  const seenAll = watchRequests(all);
+  const seenRunning = watchRequests(running);
+  await all.goto(`${s.url}/runs?jobId=${encodeURIComponent(job.id)}`);
+  await running.goto(`${s.url}/runs?state=IN_PROGRESS&jobId=${encodeURIComponent(job.id)}`);
+  for (const p of [all, running]) {
+    await p.getByText('No runs.').waitFor();
+    await p.getByTestId('live-status').getByText('Live').waitFor();
+  }
+  // The stream asks the server for this job's run events only.
+  const follow = new URL(seenAll.follows[0]);
+  assert.equal(follow.searchParams.get('jobId'), job.id);
+  assert.match(follow.searchParams.get('type') ?? '', /succeededjobrun/);
+  const lists = [seenAll.lists.length, seenRunning.lists.length];
+  assert.deepEqual(lists, [1, 1], 'each page asked for its list once');
+
+  const run = await startRun(s, job, { displayName: 'followed-run' });
+  for (const p of [all, running]) await p.locator(`tr[data-run-id="${run.id}"]`).getByText('IN_PROGRESS').waitFor({ timeout: 10_000 });
+  // The console used to ask for the list every 2 s: over 2.5 s it now asks nothing, and still gets the end.
+  await all.waitForTimeout(2500);
+  writeFileSync(trigger, '');
+  await all.locator(`tr[data-run-id="${run.id}"]`).getByText('SUCCEEDED').waitFor({ timeout: 20_000 });
+  // Not IN_PROGRESS any more: it leaves the filtered page.
+  await running.getByText('No runs.').waitFor();
+  // A second run joins the first at the top.
+  const second = await startRun(s, job, { displayName: 'second-run' });
+  await all.locator(`tr[data-run-id="${second.id}"]`).getByText('SUCCEEDED').waitFor({ timeout: 20_000 });
+  const ids = await all.locator('table.runs-table tbody tr[data-run-id]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run-id')));
+  assert.deepEqual(ids, [second.id, run.id]);
+  assert.deepEqual([seenAll.lists.length, seenRunning.lists.length], lists, 'no list call was made for the updates');
+  assert.equal(seenAll.follows.length, 1, 'one event stream for the whole time');
+  await running.close();
 });
 
 test('keyboard: skip link, tabs with arrow keys, visible focus', async (t) => {
@@ -436,4 +521,40 @@ test('live logs resume after the connection drops (server restart) without dupli
     Array.from({ length: 40 }, (_, i) => `line ${i + 1}`),
   );
   await page.getByTestId('run-state').getByText('SUCCEEDED').waitFor();
+});
+
+test('the runs list resumes its event stream after a server restart: nothing missed, nothing twice, no reload', async (t) => {
+  const trigger = path.join(tmp, 'list-resume-trigger');
+  const job = await createJob(s, 'list-resume.sh', `while [ ! -e "$TRIGGER" ]; do sleep 0.05; done\n`, { projectId, env: { TRIGGER: trigger } });
+  const page = await openPage(t, { serverGoesAway: true });
+  const seen = watchRequests(page);
+  await page.goto(`${s.url}/runs?jobId=${encodeURIComponent(job.id)}`);
+  await page.getByTestId('live-status').getByText('Live').waitFor();
+  const first = await startRun(s, job, { displayName: 'before-restart' });
+  const row = (id: string) => page.locator(`tr[data-run-id="${id}"]`);
+  await row(first.id).getByText('IN_PROGRESS').waitFor({ timeout: 10_000 });
+  const listCalls = seen.lists.length;
+
+  await s.kill('SIGKILL');
+  await page.getByTestId('live-status').getByText(/resuming/).waitFor();
+  // The run ends while the server is down; the restarted server records it, and the console hears of it by resuming.
+  writeFileSync(trigger, '');
+  s = await s.restart();
+  await page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 30_000 });
+  await row(first.id).getByText('SUCCEEDED').waitFor({ timeout: 30_000 });
+  const after = await startRun(s, job, { displayName: 'after-restart' });
+  await row(after.id).getByText('SUCCEEDED').waitFor({ timeout: 20_000 });
+
+  const ids = await page.locator('table.runs-table tbody tr[data-run-id]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run-id')));
+  assert.deepEqual(ids, [after.id, first.id], 'each run once, newest first');
+  // Resumed from the last event seen (after=), not loaded again.
+  assert.ok(seen.follows.length >= 2);
+  assert.ok(seen.follows.slice(1).every((u) => new URL(u).searchParams.get('after')), 'every reconnection resumes after an event id');
+  assert.equal(seen.lists.length, listCalls, 'the list was not fetched again');
+  const fromApi = (await s.api.listJobRuns({ compartmentId: s.compartmentId, jobId: job.id })).items;
+  assert.deepEqual(
+    fromApi.map((r) => [r.id, r.lifecycleState]),
+    await Promise.all(ids.map(async (id) => [id, (await row(id!).locator('.badge').innerText()).trim()])),
+    'the list converged to what the API says',
+  );
 });
