@@ -111,7 +111,8 @@ export function useLivePaged<T extends { id: string }>(o: LivePagedOptions<T>) {
 
   /** Loads the current page; events received meanwhile are applied after it. Returns the page. */
   const load = useCallback(async (token = tokensRef.current[tokensRef.current.length - 1]): Promise<Page<T> | null> => {
-    const g = gen.current;
+    // Only the latest load counts (a reconnection can start one while another is on its way).
+    const g = ++gen.current;
     held.current ??= [];
     setLoading(true);
     try {
@@ -158,8 +159,6 @@ export function useLivePaged<T extends { id: string }>(o: LivePagedOptions<T>) {
   }, [o.key, deliver, load]);
 
   const turn = (next: (string | undefined)[]) => {
-    gen.current++;
-    held.current = null;
     tokensRef.current = next;
     setTokens(next);
     void load(next[next.length - 1]);

@@ -387,14 +387,21 @@ test('runs list follows the events API: rows come, change state and leave a stat
   const job = await createJob(s, 'follow.sh', `while [ ! -e "$TRIGGER" ]; do sleep 0.05; done\n`, { projectId, env: { TRIGGER: trigger } });
   const all = await openPage(t);
   const running = await all.context().newPage();
+  // The job's page (its runs) and the project's page (its jobs' last runs) follow the same way.
+  const jobPage = await all.context().newPage();
+  const projectPage = await all.context().newPage();
   const seenAll = watchRequests(all);
   const seenRunning = watchRequests(running);
+  const seenOthers = [watchRequests(jobPage), watchRequests(projectPage)];
   await all.goto(`${s.url}/runs?jobId=${encodeURIComponent(job.id)}`);
   await running.goto(`${s.url}/runs?state=IN_PROGRESS&jobId=${encodeURIComponent(job.id)}`);
-  for (const p of [all, running]) {
-    await p.getByText('No runs.').waitFor();
-    await p.getByTestId('live-status').getByText('Live').waitFor();
-  }
+  await jobPage.goto(`${s.url}/jobs/${job.id}`);
+  await projectPage.goto(`${s.url}/projects/${projectId}`);
+  for (const p of [all, running, jobPage]) await p.getByText('No runs.').waitFor();
+  const lastRun = projectPage.getByRole('row').filter({ has: projectPage.getByRole('link', { name: 'follow.sh' }) });
+  await lastRun.getByText('no runs').waitFor();
+  for (const p of [all, running, jobPage, projectPage]) await p.getByTestId('live-status').getByText('Live').waitFor();
+  const othersLists = seenOthers.map((w) => w.lists.length);
   // The stream asks the server for this job's run events only.
   const follow = new URL(seenAll.follows[0]);
   assert.equal(follow.searchParams.get('jobId'), job.id);
@@ -417,7 +424,17 @@ test('runs list follows the events API: rows come, change state and leave a stat
   assert.deepEqual(ids, [second.id, run.id]);
   assert.deepEqual([seenAll.lists.length, seenRunning.lists.length], lists, 'no list call was made for the updates');
   assert.equal(seenAll.follows.length, 1, 'one event stream for the whole time');
-  await running.close();
+  await jobPage.locator(`tr[data-run-id="${second.id}"]`).getByText('SUCCEEDED').waitFor();
+  await jobPage.locator(`tr[data-run-id="${run.id}"]`).getByText('SUCCEEDED').waitFor();
+  assert.equal(await jobPage.locator('table.runs-table tbody tr[data-run-id]').count(), 2);
+  await lastRun.getByRole('link', { name: 'second-run' }).waitFor();
+  await lastRun.getByText('SUCCEEDED').waitFor();
+  assert.deepEqual(
+    seenOthers.map((w) => w.lists.length),
+    othersLists,
+    'the job and project pages made no list call for the updates either',
+  );
+  for (const p of [running, jobPage, projectPage]) await p.close();
 });
 
 test('keyboard: skip link, tabs with arrow keys, visible focus', async (t) => {

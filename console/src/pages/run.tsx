@@ -51,6 +51,24 @@ function Timeline({ run, events }: { run: JobRun; events: CloudEvent[] }) {
         <span className={`running state-${run.lifecycleState.toLowerCase()}`} style={{ width: `${(1 - queued / total) * 100}%` }} />
       </div>
       <ol className="timeline" data-testid="timeline">
+        {events.length === 0 && (
+          // A run older than the server's event log (or history not loaded yet): what its own times say.
+          <>
+            <li className="done">
+              <strong>Accepted</strong> <span>{fmtTime(run.timeAccepted)}</span>
+            </li>
+            {run.timeStarted && (
+              <li className="done">
+                <strong>Started</strong> <span>{fmtTime(run.timeStarted)}</span>
+              </li>
+            )}
+            {run.timeFinished && (
+              <li className="done">
+                <strong>{run.lifecycleState.charAt(0) + run.lifecycleState.slice(1).toLowerCase()}</strong> <span>{fmtTime(run.timeFinished)}</span>
+              </li>
+            )}
+          </>
+        )}
         {events.map((e) => {
           const n = note(e);
           return (
