@@ -136,6 +136,34 @@ describe('events', () => {
     assert.deepEqual(resumed.map((e) => e.subject), made.slice(made.indexOf(got[0].subject) + 1));
   });
 
+  test('a follow answers its head before any event, so a client knows where the stream starts and misses nothing after', async () => {
+    const abort = new AbortController();
+    const noHead = setTimeout(() => abort.abort(new Error('no response head within 10 s of a follow with no events')), 10_000);
+    try {
+      // Nothing matches this filter yet: the head still arrives (fetch resolves), with no bytes of body.
+      const p0 = await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'head-first' });
+      const res = await fetch(`${s.url}/20190101/events?follow=true&resourceId=${encodeURIComponent(p0.id)}&type=${OCI}.updateproject`, { signal: abort.signal });
+      clearTimeout(noHead);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /application\/x-ndjson/);
+      // Made after the head came: it is on the stream, and it is the first thing on it.
+      await s.api.updateProject(p0.id, { description: 'after the head' });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('\n')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      const first = JSON.parse(text.slice(0, text.indexOf('\n'))) as CloudEvent;
+      assert.equal(first.subject, p0.id);
+      assert.equal((first.data as { description: string }).description, 'after the head');
+    } finally {
+      clearTimeout(noHead);
+      abort.abort();
+    }
+  });
+
   test('dsjobs events lists and follows (CLI)', async () => {
     const p = await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'cli-ev' });
     const { stdout } = await run(process.execPath, [BIN, '--endpoint', s.url, '--json', 'events', '--resource', p.id]);
