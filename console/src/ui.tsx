@@ -81,9 +81,9 @@ export function md5Hex(b64?: string | null): string {
 
 /**
  * One page of a server-side list at a time (never the whole list): Next follows the API's opc-next-page token,
- * Previous goes back through the tokens seen. With `pollMs`, the current page is fetched again on that period.
+ * Previous goes back through the tokens seen. (Live views do not use this: they follow the events stream, see live-list.ts.)
  */
-export function usePaged<T>(fetchPage: (page?: string) => Promise<Page<T>>, key: string, pollMs = 0) {
+export function usePaged<T>(fetchPage: (page?: string) => Promise<Page<T>>, key: string) {
   const [tokens, setTokens] = useState<(string | undefined)[]>([undefined]);
   const [data, setData] = useState<Page<T> | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -98,9 +98,8 @@ export function usePaged<T>(fetchPage: (page?: string) => Promise<Page<T>>, key:
 
   useEffect(() => {
     let stop = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = async (first: boolean) => {
-      if (first) setLoading(true);
+    const load = async () => {
+      setLoading(true);
       try {
         const p = await fetchRef.current(token);
         if (stop) return;
@@ -110,16 +109,13 @@ export function usePaged<T>(fetchPage: (page?: string) => Promise<Page<T>>, key:
         if (!stop) setError(e);
       } finally {
         if (!stop) setLoading(false);
-        // The next poll is scheduled after this one answered, so a slow server is never asked twice at once.
-        if (!stop && pollMs > 0) timer = setTimeout(() => load(false), pollMs);
       }
     };
-    void load(true);
+    void load();
     return () => {
       stop = true;
-      clearTimeout(timer);
     };
-  }, [token, key, pollMs]);
+  }, [token, key]);
 
   const next = useCallback(() => {
     if (data?.nextPage) setTokens((t) => [...t, data.nextPage!]);
