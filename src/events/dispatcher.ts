@@ -9,6 +9,7 @@ import type { EventFeed } from './feed.js';
 import { matchesFilter } from './match.js';
 import { webhookHeaders } from './signature.js';
 import { postWebhook } from './webhook-client.js';
+import { SerialPass } from './serial-pass.js';
 
 export interface DispatcherOptions {
   allowPrivateTargets: boolean;
@@ -42,17 +43,13 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number): nu
 export class WebhookDispatcher {
   private readonly inFlight = new Set<string>();
   private readonly sending = new Set<Promise<void>>();
-  private scheduled = false;
-  private running = false;
-  private again = false;
-  private stopped = false;
+  private readonly loop = new SerialPass(() => this.pass());
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly agents = {
     http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
     https: new https.Agent({ keepAlive: true, maxSockets: 8 }),
   };
-  private idle: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -72,35 +69,26 @@ export class WebhookDispatcher {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.loop.halt();
     this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
     // Abort POSTs in flight: their rows stay PENDING and are sent again after the restart.
     this.agents.http.destroy();
     this.agents.https.destroy();
-    await this.idle;
+    await this.loop.stop();
     await Promise.allSettled([...this.sending]);
+  }
+
+  private get stopped(): boolean {
+    return this.loop.stopped;
   }
 
   /** Something changed (an event, a subscription resumed): run a pass soon; bursts make one pass. */
   kick(): void {
-    if (this.scheduled || this.stopped) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.pass();
-    });
+    this.loop.kick();
   }
 
   private async pass(): Promise<void> {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    let release!: () => void;
-    this.idle = new Promise((r) => (release = r));
     try {
       await this.fanOut();
       await this.deliverDue();
@@ -108,13 +96,6 @@ export class WebhookDispatcher {
     } catch (e) {
       this.opts.log.error({ err: e }, 'webhook dispatch pass failed; retrying in 1 s');
       if (!this.stopped) this.timer = setTimeout(() => this.kick(), 1000);
-    } finally {
-      this.running = false;
-      release();
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
     }
   }
 

@@ -20,6 +20,7 @@ import { checkOverrides, runInput } from './overrides.js';
 import { checkCompartment } from './projects.js';
 import type { RunsService } from './runs.js';
 import { TAGS } from './triggers.js';
+import { SerialPass } from '../events/serial-pass.js';
 
 export interface CreateSweepInput {
   compartmentId: string;
@@ -109,12 +110,8 @@ const DONE_STATES = new Set<string>([...TERMINAL_RUN_STATES, 'DELETED']);
  * across restarts. Runs report metrics with DSJOBS_METRIC lines on stdout, read from the run's log when it ends.
  */
 export class SweepsService {
-  private scheduled = false;
-  private running = false;
-  private again = false;
-  private stopped = false;
+  private readonly loop = new SerialPass(() => this.pass());
   private unsubscribe: (() => void) | null = null;
-  private idle: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -236,29 +233,19 @@ export class SweepsService {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.unsubscribe?.();
-    await this.idle;
+    await this.loop.stop();
   }
 
   kick(): void {
-    if (this.scheduled || this.stopped) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.pass();
-    });
+    this.loop.kick();
+  }
+
+  private get stopped(): boolean {
+    return this.loop.stopped;
   }
 
   private async pass(): Promise<void> {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    let release!: () => void;
-    this.idle = new Promise((r) => (release = r));
     try {
       for (const s of await this.automation.listSweeps({ states: ['IN_PROGRESS', 'CANCELING'] })) {
         if (this.stopped) break;
@@ -266,16 +253,12 @@ export class SweepsService {
           await this.advance(s);
         } catch (e) {
           this.opts.log.error({ err: e, sweepId: s.id }, 'advancing a sweep failed; retrying in 1 s');
-          if (!this.stopped) setTimeout(() => this.kick(), 1000).unref();
+          this.loop.kickAfter(1000);
         }
       }
-    } finally {
-      this.running = false;
-      release();
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
+    } catch (e) {
+      this.opts.log.error({ err: e }, 'listing sweeps failed; retrying in 1 s');
+      this.loop.kickAfter(1000);
     }
   }
 

@@ -16,6 +16,7 @@ import { checkOverrides, runInput } from './overrides.js';
 import { checkCompartment } from './projects.js';
 import type { RunsService } from './runs.js';
 import { checkEventFilter } from './webhooks.js';
+import { SerialPass } from '../events/serial-pass.js';
 
 /** Freeform tags on runs started by automation (visible in the runs list and usable in filters and templates). */
 export const TAGS = {
@@ -47,12 +48,8 @@ const hashToken = (t: string) => createHash('sha256').update(t).digest();
  * and an io.dsjobs.triggerchainlimitreached event says so.
  */
 export class TriggersService {
-  private scheduled = false;
-  private running = false;
-  private again = false;
-  private stopped = false;
+  private readonly loop = new SerialPass(() => this.pass());
   private unsubscribe: (() => void) | null = null;
-  private idle: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -147,29 +144,19 @@ export class TriggersService {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.unsubscribe?.();
-    await this.idle;
+    await this.loop.stop();
   }
 
   private kick(): void {
-    if (this.scheduled || this.stopped) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.pass();
-    });
+    this.loop.kick();
+  }
+
+  private get stopped(): boolean {
+    return this.loop.stopped;
   }
 
   private async pass(): Promise<void> {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    let release!: () => void;
-    this.idle = new Promise((r) => (release = r));
     try {
       for (;;) {
         const cursor = (await this.events.getCursor(CURSOR)) ?? 0;
@@ -196,14 +183,7 @@ export class TriggersService {
       }
     } catch (e) {
       this.opts.log.error({ err: e }, 'trigger rules pass failed; retrying in 1 s');
-      if (!this.stopped) setTimeout(() => this.kick(), 1000).unref();
-    } finally {
-      this.running = false;
-      release();
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
+      this.loop.kickAfter(1000);
     }
   }
 
