@@ -347,21 +347,6 @@ export class DsJobsClient {
 
   /** The run's log records; with follow, yields lines as they are written until the run has ended. */
   async *logs(id: string, opts: { since?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<LogRecord> {
-    const res = await fetch(this.url(`/jobRuns/${id}/logs`, { since: opts.since, follow: opts.follow }), { signal: opts.signal });
-    if (!res.ok) {
-      const j = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-      throw new DsJobsError(res.status, j.code ?? 'Unknown', j.message ?? res.statusText);
-    }
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line) yield JSON.parse(line) as LogRecord;
-      }
-    }
+    yield* this.ndjson<LogRecord>(this.url(`/jobRuns/${id}/logs`, { since: opts.since, follow: opts.follow }), opts.signal);
   }
 }
