@@ -5,6 +5,7 @@
 // again once, with events that arrive meanwhile held back and applied after it.
 import type { CloudEvent } from '../../src/sdk/client';
 import { API } from './api';
+import { ndjsonBatches } from './ndjson';
 
 export type { CloudEvent };
 
@@ -111,20 +112,9 @@ export function followEvents(opts: FollowEventsOptions): () => void {
           if (h.length && !abort.signal.aborted) opts.onEvents(h);
         });
     }
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
+    for await (const events of ndjsonBatches<CloudEvent>(res.body)) {
       const batch: CloudEvent[] = [];
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!text) continue;
-        const ev = JSON.parse(text) as CloudEvent;
+      for (const ev of events) {
         lastId = ev.id;
         if (held) held.push(ev);
         else batch.push(ev);

@@ -2,6 +2,7 @@
 // restart, network) is resumed with since= the last sequence number received, so no line is shown twice and none
 // is missed; records at or below that number are dropped should a server ever resend them.
 import { API } from './api';
+import { ndjsonBatches } from './ndjson';
 
 export interface LogLine {
   seq: number;
@@ -34,20 +35,9 @@ export function followLogs(runId: string, opts: FollowOptions): () => void {
     if (!res.ok || !res.body) throw new Error(`logs: HTTP ${res.status}`);
     opts.onStatus('live');
     retryMs = MIN_RETRY_MS;
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
+    for await (const records of ndjsonBatches<LogLine>(res.body)) {
       const batch: LogLine[] = [];
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!text) continue;
-        const rec = JSON.parse(text) as LogLine;
+      for (const rec of records) {
         if (rec.seq <= since) continue;
         since = rec.seq;
         batch.push(rec);
