@@ -3,45 +3,15 @@
  * (their server was SIGKILLed on purpose), hold cgroups and have block storage volumes mounted in it.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { killRunCgroups, removeRunCgroups, type RunCgroups } from '../../src/executors/local/cgroups.js';
 
-function handleOf(runDir: string): { cgroups?: { dirs?: Record<string, string> } } | null {
+function handleOf(runDir: string): { cgroups?: RunCgroups | null } | null {
   try {
     return JSON.parse(readFileSync(path.join(runDir, 'handle.json'), 'utf8'));
   } catch {
     return null;
-  }
-}
-
-function killCgroup(dirs: string[]): void {
-  for (const d of dirs) {
-    try {
-      writeFileSync(path.join(d, 'cgroup.kill'), '1');
-      return;
-    } catch {
-      /* v1 below */
-    }
-  }
-  for (let round = 0; round < 10; round++) {
-    let any = false;
-    for (const d of dirs) {
-      let pids: number[] = [];
-      try {
-        pids = readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').map(Number).filter((n) => n > 0);
-      } catch {
-        continue;
-      }
-      for (const p of pids) {
-        any = true;
-        try {
-          process.kill(p, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
-    if (!any) return;
   }
 }
 
@@ -54,7 +24,7 @@ export function killRunProcesses(dataDir: string): void {
   } catch {
     return;
   }
-  const cgroupDirs: string[] = [];
+  const cgroups: RunCgroups[] = [];
   for (const id of ids) {
     try {
       const pid = Number(readFileSync(path.join(runs, id, 'child.pid'), 'utf8').trim());
@@ -62,20 +32,15 @@ export function killRunProcesses(dataDir: string): void {
     } catch {
       /* gone */
     }
-    const dirs = Object.values(handleOf(path.join(runs, id))?.cgroups?.dirs ?? {});
-    killCgroup(dirs);
-    cgroupDirs.push(...dirs);
-  }
-  for (const d of cgroupDirs) {
-    for (let i = 0; i < 50; i++) {
-      try {
-        rmdirSync(d);
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EBUSY') break;
-        execFileSync('sleep', ['0.02']);
-      }
+    const cg = handleOf(path.join(runs, id))?.cgroups;
+    if (cg?.dirs) {
+      killRunCgroups(cg);
+      cgroups.push(cg);
     }
+  }
+  // A cgroup can be removed once its last process has been reaped.
+  for (const cg of cgroups) {
+    for (let i = 0; i < 50 && !removeRunCgroups(cg); i++) execFileSync('sleep', ['0.02']);
   }
 }
 
