@@ -162,7 +162,10 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return out;
 }
 
-export class ConfigError extends Error {}
+/** A bad or unknown config key; the CLI prints its message alone (no stack) and exits non-zero. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 /**
  * Loads the config once at start: file (JSON) < DSJOBS_* env vars < explicit overrides (CLI flags). Throws a
@@ -191,8 +194,12 @@ export function loadConfig(opts: {
   if (errors.length > 0) {
     const e = errors[0];
     const key = e.path.replace(/^\//, '').replace(/\//g, '.') || '(root)';
-    const reason = e.schema && (e as { type?: number }).type !== undefined && e.message;
-    throw new ConfigError(`config ${key}: ${reason || e.message}`);
+    // The schema's own words where typebox's are vague: the allowed values of a choice, absolute paths.
+    const choices = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf?.map((x) => x.const);
+    let reason = e.message;
+    if (choices && choices.length > 0 && choices.every((c) => c !== undefined)) reason = `must be one of ${JSON.stringify(choices)}`;
+    else if ((e.schema as { pattern?: string }).pattern === '^/') reason = 'must be an absolute path';
+    throw new ConfigError(`config ${key}: ${reason}`);
   }
   const cfg = withDefaults as Config;
   cfg.shapes ??= DEFAULT_SHAPES;
