@@ -15,7 +15,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from './lib/server.js';
+import { removeStoppedDataDirs, ROOT } from './lib/server.js';
 import { Report } from './lib/report.js';
 import { summarizeProfile } from './lib/profile.js';
 import { benchThroughput } from './throughput.js';
@@ -163,7 +163,9 @@ async function main(): Promise<void> {
   process.exitCode = failures.length ? 1 : 0;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(removeStoppedDataDirs);
