@@ -1,4 +1,3 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { accessSync, chmodSync, constants as fsc, constants as fsConstants, copyFileSync, existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -21,7 +20,7 @@ import { gpuDeviceNodes, readGpus, type GpuInfo } from './gpus.js';
 import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup, procStat, scanProcesses } from './proc.js';
 import { sandboxArgs, type SandboxHost } from './sandbox.js';
 import { removeVolume, spaceUsage, VolumePool, type VolumeHost } from './volume.js';
-import type { SpawnRequest } from './spawner-main.js';
+import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
 import { which } from './which.js';
 
 export interface LocalExecutorOptions {
@@ -351,61 +350,12 @@ export class LocalExecutor implements Executor {
     return new Map(this.gpuOwners);
   }
 
-  // ---- the spawner process (see spawner-main.ts for why) ----
-  private spawner: ChildProcess | null = null;
-  private nextRequest = 1;
-  private readonly requests = new Map<number, { resolve: (v: { pid: number; startTime: number }) => void; reject: (e: Error) => void }>();
-  /** Supervisors the current spawner started and has not yet seen exit, with who waits for them. */
-  private readonly live = new Map<number, (() => void)[]>();
+  // ---- the spawner process (see spawners.ts for why) ----
+  private spawnerClient: SpawnerClient | null = null;
 
-  private ensureSpawner(): ChildProcess {
-    if (this.spawner) return this.spawner;
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    const js = path.join(here, 'spawner-main.js');
-    const entry = existsSync(js) ? js : path.join(here, 'spawner-main.ts');
-    const child = fork(entry, [], {
-      execArgv: entry.endsWith('.ts') ? ['--import', 'tsx'] : [],
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      serialization: 'json',
-    });
-    child.on('message', (m: { t: string; id?: number; pid?: number; startTime?: number; message?: string }) => {
-      if (m.t === 'exit') {
-        const waiters = this.live.get(m.pid!);
-        this.live.delete(m.pid!);
-        for (const w of waiters ?? []) w();
-        return;
-      }
-      const req = this.requests.get(m.id!);
-      if (!req) return;
-      this.requests.delete(m.id!);
-      if (m.t === 'spawned') {
-        this.live.set(m.pid!, []);
-        req.resolve({ pid: m.pid!, startTime: m.startTime! });
-      } else {
-        req.reject(new Error(`could not start the supervisor: ${m.message}`));
-      }
-    });
-    child.once('exit', () => {
-      // The spawner died: its supervisors live on (reparented); waiters fall back to polling pid + start time.
-      if (this.spawner === child) this.spawner = null;
-      for (const [, waiters] of this.live) for (const w of waiters) w();
-      this.live.clear();
-      for (const [, r] of this.requests) r.reject(new Error('the spawner process exited'));
-      this.requests.clear();
-    });
-    child.unref();
-    (child as unknown as { channel?: { unref(): void } }).channel?.unref();
-    this.spawner = child;
-    return child;
-  }
-
-  private spawnSupervisor(m: Omit<SpawnRequest, 't' | 'id'>): Promise<{ pid: number; startTime: number }> {
-    const spawner = this.ensureSpawner();
-    const id = this.nextRequest++;
-    return new Promise((resolve, reject) => {
-      this.requests.set(id, { resolve, reject });
-      spawner.send({ t: 'spawn', id, ...m } satisfies SpawnRequest);
-    });
+  private spawnSupervisor(m: SupervisorLaunch): Promise<{ pid: number; startTime: number }> {
+    this.spawnerClient ??= this.commands.supervisor ? new NativeSpawner(this.commands.supervisor) : new NodeSpawner();
+    return this.spawnerClient.spawn(m);
   }
 
   private readExit(runDir: string): ExitStatus {
@@ -418,8 +368,8 @@ export class LocalExecutor implements Executor {
 
   async wait(h: ExecutorHandle): Promise<ExitStatus> {
     const handle = h as unknown as LocalHandle;
-    const waiters = this.live.get(handle.pid);
-    if (waiters) await new Promise<void>((resolve) => waiters.push(resolve));
+    const exited = this.spawnerClient?.exited(handle.pid);
+    if (exited) await exited;
     // Not (or no longer) reported by the spawner, e.g. re-attached after a restart: poll pid + start time.
     const every = this.opts.recoverPollMs ?? 200;
     while (!this.closed && isSameProcessAlive(handle.pid, handle.startTime)) {
@@ -670,9 +620,8 @@ export class LocalExecutor implements Executor {
   async close(): Promise<void> {
     this.closed = true;
     await this.volumes.close();
-    const sp = this.spawner;
-    this.spawner = null;
-    if (sp?.connected) sp.disconnect();
+    this.spawnerClient?.close();
+    this.spawnerClient = null;
   }
 }
 

@@ -21,7 +21,10 @@ export interface SandboxSpec {
   /** Storage mounts, host path -> path in the sandbox. */
   mounts: { source: string; destination: string; readOnly?: boolean }[];
   network: boolean;
-  /** Host directories shown read-only at their own path, even inside a hidden directory (a cached conda pack). */
+  /**
+   * Host paths the run must see at their own path even where the sandbox hides or covers them (a cached conda pack in
+   * the data directory, the inner supervisor in a checkout under /tmp); bound read-only only where needed.
+   */
   readOnly: string[];
   /** Device nodes to pass through (GPUs). */
   devices: string[];
@@ -89,7 +92,9 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
   }
   // After the mounts: a directory bound back in while shadowing an ancestor must not show the hidden data.
   for (const h of spec.hide) args.push('--tmpfs', h);
-  for (const r of spec.readOnly) args.push('--ro-bind', r, r);
+  // Only where the sandbox would hide it: a bind costs bwrap a pass over the whole mount table (~0.3 ms a start).
+  const covering = [...spec.hide, ...shadowed, '/tmp', '/dev', '/proc', spec.space, ...spec.mounts.map((m) => m.destination)];
+  for (const r of spec.readOnly) if (covering.some((c) => isUnder(r, c))) args.push('--ro-bind', r, r);
   args.push('--bind', spec.space, spec.space);
   return args;
 }

@@ -1,5 +1,7 @@
 /**
- * The spawner: a small child process of the server that starts run supervisors on its behalf.
+ * The Node spawner: a small child process of the server that starts run supervisors on its behalf when there is no
+ * native supervisor (no C compiler at build time, or `supervisor: "sh"`); with one, `dsjobs-supervisor -S` does this
+ * job (see spawners.ts).
  *
  * Why: fork() costs time in proportion to the parent's resident memory (measured here: 1.2 ms from a 52 MB Node
  * process, 11 ms at 159 MB, 21 ms at 473 MB), and Node's spawn() blocks the event loop for all of it. The server
