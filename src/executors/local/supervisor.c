@@ -204,11 +204,12 @@ static unsigned long long start_time_of(pid_t pid) {
   close(fd);
   if (n <= 0) return 0;
   buf[n] = 0;
-  /* Field 22 (starttime); counting from after the command name's closing parenthesis, it is the 20th. */
+  /* Field 22 (starttime). The command name (field 2) may hold spaces and parentheses: count from its last ')',
+     which is followed by the space before field 3. */
   char *p = strrchr(buf, ')');
   if (!p) return 0;
   p++;
-  for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+  for (int field = 3; field < 22 && p; field++) p = strchr(p + 1, ' ');
   return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
