@@ -19,7 +19,7 @@ import {
 import { gpuDeviceNodes, readGpus, type GpuInfo } from './gpus.js';
 import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup, procStat, scanProcesses } from './proc.js';
 import { sandboxArgs, type SandboxHost } from './sandbox.js';
-import { removeVolume, spaceUsage, VolumePool, type VolumeHost } from './volume.js';
+import { spaceUsage, VolumePool, type VolumeHost } from './volume.js';
 import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
 import { which } from './which.js';
 
@@ -189,7 +189,7 @@ export class LocalExecutor implements Executor {
     try {
       return await this.startInSpace(req, runDir, space, work, volume, warnings);
     } catch (e) {
-      if (volume) await removeVolume(volume.image, volume.mountPoint).catch(() => {});
+      if (volume) await this.volumes.discard(volume).catch(() => {});
       throw e;
     }
   }
@@ -498,8 +498,7 @@ export class LocalExecutor implements Executor {
     this.releaseGpus(path.basename(handle.runDir));
     if (handle.volume && this.volumes.owns(handle.volume.mountPoint)) {
       if (this.opts.keepWorkDirs) {
-        await removeVolume(handle.volume.image, handle.volume.mountPoint, { keepImage: true });
-        await fsp.rm(handle.volume.mountPoint, { recursive: true, force: true });
+        await this.volumes.discard(handle.volume, { keepImage: true });
       } else {
         // Up to 16 emptied volumes per size wait for the next runs: a burst of short runs stops formatting.
         await this.volumes.recycle(handle.volume, 16);

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readdirSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { which } from './which.js';
@@ -129,7 +129,9 @@ export interface Volume {
  * Volumes made ahead of time, so a run's start does not wait for mkfs and mount (~30 ms on an idle host, 60+ ms
  * under load). Kept per size; after a take, the pool refills in the background. A free volume has a
  * `<name>.free` marker beside it: at start, the volumes a previous server left free are removed, and the ones
- * runs use are left to their runs' cleanup.
+ * runs use are left to their runs' cleanup. A taken volume's marker is renamed to `<name>.used` and back when it
+ * is recycled, rather than deleted and created again: on ext4 without a journal every freed inode makes the next
+ * file creations in that directory group dearer for minutes (see createVolume), and the run directories are there.
  */
 export class VolumePool {
   private readonly free = new Map<number, Volume[]>();
@@ -160,7 +162,7 @@ export class VolumePool {
     const v = ready?.pop() ?? null;
     if (this.size > 0) void this.fill(bytes);
     if (v) {
-      unlinkSync(`${v.mountPoint}.free`);
+      renameSync(`${v.mountPoint}.free`, `${v.mountPoint}.used`);
       return v;
     }
     return this.make(bytes, false);
@@ -189,6 +191,13 @@ export class VolumePool {
     }
   }
 
+  /** Unmounts and deletes a run's volume instead of recycling it; `keepImage` keeps the image file. */
+  async discard(v: Volume, opts: { keepImage?: boolean } = {}): Promise<void> {
+    await removeVolume(v.image, v.mountPoint, opts);
+    rmSync(v.mountPoint, { recursive: true, force: true });
+    rmSync(`${v.mountPoint}.used`, { force: true });
+  }
+
   /** Unmounts and removes the free volumes (server shutdown). */
   async close(): Promise<void> {
     this.closed = true;
@@ -215,11 +224,7 @@ export class VolumePool {
       bytes = 0;
     }
     const list = this.free.get(bytes) ?? [];
-    if (this.closed || bytes === 0 || list.length >= Math.max(maxFree, this.size)) {
-      await removeVolume(v.image, v.mountPoint);
-      rmSync(v.mountPoint, { recursive: true, force: true });
-      return;
-    }
+    if (this.closed || bytes === 0 || list.length >= Math.max(maxFree, this.size)) return this.discard(v);
     try {
       for (const entry of readdirSync(v.mountPoint)) {
         if (entry === 'lost+found') continue;
@@ -229,11 +234,14 @@ export class VolumePool {
       await fsp.chmod(v.mountPoint, 0o755);
     } catch {
       // Something would not go away: this volume is not reused.
-      await removeVolume(v.image, v.mountPoint);
-      rmSync(v.mountPoint, { recursive: true, force: true });
-      return;
+      return this.discard(v);
     }
-    writeFileSync(`${v.mountPoint}.free`, '');
+    try {
+      renameSync(`${v.mountPoint}.used`, `${v.mountPoint}.free`);
+    } catch {
+      // Taken before markers were renamed (a volume a previous version of the server handed out).
+      writeFileSync(`${v.mountPoint}.free`, '');
+    }
     list.push(v);
     this.free.set(bytes, list);
   }
