@@ -20,9 +20,7 @@ import { splitShellWords, ShellWordsError } from '../domain/shell-words.js';
 import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../executors/executor.js';
 import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, LaunchSpec, ListQuery, Page, RunPatch, RunRecord, Tags } from '../store/records.js';
-import type { EventInput, Store } from '../store/store.js';
-import type { Transaction } from 'kysely';
-import type { Database } from '../store/schema.js';
+import type { EventInput, Store, Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
@@ -100,7 +98,7 @@ export class RunsService {
   async create(
     input: CreateRunInput,
     retryToken?: string,
-    opts: { inTx?: (tx: Transaction<Database>, run: RunRecord) => Promise<void> } = {},
+    opts: { inTx?: (tx: Tx, run: RunRecord) => Promise<void> } = {},
   ): Promise<RunRecord> {
     checkCompartment(input.compartmentId);
     const job = await this.jobs.get(input.jobId).catch(() => {

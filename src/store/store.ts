@@ -8,6 +8,22 @@ import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js'
 import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord , MetricSample } from './records.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
+/** What a transaction callback gets: the database bound to the connection of the running transaction. */
+export type Tx = Kysely<Database>;
+
+interface QueuedTransaction {
+  fn: (tx: Tx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) : t.reject(o.error));
+
+/**
+ * At most this many transactions share one commit: the batch holds the database for its whole length, and every
+ * caller waits for the last callback of its batch.
+ */
+const MAX_BATCH = 256;
 
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 const pj = <T>(v: string | null): T => (v == null ? (null as T) : (JSON.parse(v) as T));
@@ -185,9 +201,14 @@ const encodePage = (t: PageToken) => Buffer.from(JSON.stringify(t)).toString('ba
  */
 export class Store {
   readonly db: Kysely<Database>;
+  private readonly raw: SQLite.Database;
+  private readonly statement: (sql: string) => SQLite.Statement;
 
   private constructor(raw: SQLite.Database) {
-    this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: Store.cachingDatabase(raw) as never }) });
+    this.raw = raw;
+    const database = Store.cachingDatabase(raw);
+    this.statement = database.prepare;
+    this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as never }) });
   }
 
   static async openSqlite(file: string): Promise<Store> {
@@ -224,6 +245,8 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    // Transactions already asked for still get their batch (and their callers an answer) before the database closes.
+    while (this.queue.length > 0 || this.batchScheduled || this.batchRunning) await new Promise((r) => setImmediate(r));
     await this.db.destroy();
   }
 
@@ -234,13 +257,130 @@ export class Store {
   onEventsCommitted: (() => void) | null = null;
   private eventsPending = false;
 
-  async transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-    const r = await this.db.transaction().execute(fn);
-    if (this.eventsPending) {
-      this.eventsPending = false;
-      this.onEventsCommitted?.();
+  // ---- transactions (group commit) ----
+  private queue: QueuedTransaction[] = [];
+  private batchScheduled = false;
+  private batchRunning = false;
+  private savepointDepth = 0;
+
+  /**
+   * Runs `fn` in a transaction and resolves once it has committed. Transactions asked for while the event loop is
+   * busy (the requests read in one poll phase, say) are grouped: one BEGIN ... COMMIT for all of them, each inside
+   * its own SAVEPOINT. A callback that throws rolls back its own work only and its caller gets its error; the others
+   * go on. Every caller is answered after the shared COMMIT (when it fails, every caller gets that error), so a
+   * resolved transaction is as durable as before. A COMMIT writes the WAL and was a third of the server's CPU per
+   * create; with 32 clients one commit now carries tens of creates.
+   *
+   * The callback must use `tx` (the batch's connection) for everything it reads and writes: a statement on
+   * `this.db`, or a `transaction()` without `{ tx }`, from inside a callback waits for the connection the batch
+   * holds, forever (as it did with Kysely's own transactions). To nest, pass the callback's `tx`: the inner
+   * function then runs in a savepoint of the same transaction, at once.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>, opts: { tx?: Db } = {}): Promise<T> {
+    if (opts.tx) return this.nested(opts.tx as Tx, fn);
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.scheduleBatch();
+    });
+  }
+
+  private scheduleBatch(): void {
+    if (this.batchScheduled || this.batchRunning || this.queue.length === 0) return;
+    this.batchScheduled = true;
+    // setImmediate runs after the poll phase: every request read in this loop turn has queued its transaction by
+    // then. A microtask would commit each request alone (better-sqlite3 is synchronous, so nothing else interleaves).
+    setImmediate(this.runBatch);
+  }
+
+  private readonly runBatch = (): void => {
+    this.batchScheduled = false;
+    this.batchRunning = true;
+    const batch = this.queue.splice(0, MAX_BATCH);
+    const outcomes: (Outcome | undefined)[] = new Array(batch.length);
+    this.db
+      .connection()
+      .execute((conn) => this.executeBatch(conn, batch, outcomes))
+      .then(
+        () => {
+          if (this.eventsPending) {
+            this.eventsPending = false;
+            this.onEventsCommitted?.();
+          }
+          for (let i = 0; i < batch.length; i++) settle(batch[i], outcomes[i]!);
+        },
+        (error: unknown) => {
+          // Nothing of the batch committed. A callback that failed on its own keeps its own (more telling) error.
+          for (let i = 0; i < batch.length; i++) {
+            const o = outcomes[i];
+            if (o && !o.ok) batch[i].reject(o.error);
+            else batch[i].reject(error);
+          }
+        },
+      )
+      .finally(() => {
+        this.batchRunning = false;
+        this.scheduleBatch();
+      });
+  };
+
+  private async executeBatch(tx: Tx, batch: QueuedTransaction[], outcomes: (Outcome | undefined)[]): Promise<void> {
+    this.control('BEGIN');
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        this.control('SAVEPOINT dsjobs_tx');
+        try {
+          const value = await batch[i].fn(tx);
+          this.control('RELEASE dsjobs_tx');
+          outcomes[i] = { ok: true, value };
+        } catch (error) {
+          // SQLite rolls the whole transaction back by itself after some errors (a full disk, an I/O error): then
+          // the callbacks before this one lost their work too, and the whole batch fails.
+          if (!this.raw.inTransaction) throw error;
+          this.control('ROLLBACK TO dsjobs_tx');
+          this.control('RELEASE dsjobs_tx');
+          outcomes[i] = { ok: false, error };
+        }
+      }
+      this.control('COMMIT');
+    } catch (error) {
+      // A failed COMMIT can leave the transaction open (a deferred constraint, a busy database): end it.
+      if (this.raw.inTransaction) {
+        try {
+          this.control('ROLLBACK');
+        } catch {
+          /* the error that ended the batch is the one its callers need */
+        }
+      }
+      throw error;
     }
-    return r;
+  }
+
+  private async nested<T>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (!this.raw.inTransaction) throw new Error('transaction({ tx }): tx is not an open transaction');
+    const name = `dsjobs_nested_${++this.savepointDepth}`;
+    this.control(`SAVEPOINT ${name}`);
+    try {
+      const value = await fn(tx);
+      this.control(`RELEASE ${name}`);
+      return value;
+    } catch (error) {
+      if (this.raw.inTransaction) {
+        this.control(`ROLLBACK TO ${name}`);
+        this.control(`RELEASE ${name}`);
+      }
+      throw error;
+    } finally {
+      this.savepointDepth--;
+    }
+  }
+
+  /**
+   * Transaction control on the connection the batch holds (through Kysely's connection(), so no other query can
+   * interleave). Run straight on better-sqlite3's cached statements: SQLite-specific, like the dialect; a PostgreSQL
+   * store would send the same statements as queries on its connection.
+   */
+  private control(statement: string): void {
+    this.statement(statement).run();
   }
 
   // ---- meta ----
@@ -336,7 +476,7 @@ export class Store {
     operation: string,
     token: string | undefined,
     bodyHash: string,
-    create: (tx: Transaction<Database>) => Promise<string>,
+    create: (tx: Tx) => Promise<string>,
   ): Promise<{ id: string; replayed: boolean }> {
     if (!token) return { id: await this.transaction(create), replayed: false };
     return this.transaction(async (tx) => {

@@ -129,6 +129,68 @@ test('SIGKILL while creating runs: every acknowledged run exists after restart a
   }
 });
 
+test('concurrent creates share commits: conflicting retry tokens fail alone, every acknowledged run and its event survive SIGKILL', async () => {
+  // One slot: the runs queue in ACCEPTED and nothing else writes much while they are created.
+  let s = await startServer({ env: { ...HOST_FILES, DSJOBS_CAPACITY_CPUS: '0.25' } });
+  try {
+    const job = await createJob(s, 'ok.sh', 'exit 0\n');
+    const body = (name: string) => ({ projectId: job.projectId, compartmentId: s.compartmentId, jobId: job.id, displayName: name });
+    // All sent at once, so that they reach the server together and share batches: 40 plain creates, 6 pairs using
+    // one retry token with different bodies (exactly one of each pair may win: 409 Conflict for the other) and 3
+    // pairs replaying the same body under one token (both answered with the same run).
+    const plain = Array.from({ length: 40 }, (_, i) => s.api.createJobRun(body(`plain-${i}`)));
+    const conflicting = Array.from({ length: 6 }, (_, i) => [
+      s.api.createJobRun(body(`conflict-${i}-a`), `conflict-token-${i}`),
+      s.api.createJobRun(body(`conflict-${i}-b`), `conflict-token-${i}`),
+    ]);
+    const replayed = Array.from({ length: 3 }, (_, i) => [
+      s.api.createJobRun(body(`replay-${i}`), `replay-token-${i}`),
+      s.api.createJobRun(body(`replay-${i}`), `replay-token-${i}`),
+    ]);
+    const acked = new Set<string>();
+    for (const r of await Promise.all(plain)) acked.add(r.id);
+    for (const pair of conflicting) {
+      const [a, b] = await Promise.allSettled(pair);
+      const won = [a, b].filter((x) => x.status === 'fulfilled');
+      const lost = [a, b].filter((x) => x.status === 'rejected');
+      assert.equal(won.length, 1, 'one create per retry token');
+      assert.equal(lost.length, 1);
+      const err = (lost[0] as PromiseRejectedResult).reason;
+      assert.equal(err.status, 409);
+      assert.match(err.message, /opc-retry-token was already used with a different request body/);
+      acked.add((won[0] as PromiseFulfilledResult<{ id: string }>).value.id);
+    }
+    for (const pair of replayed) {
+      const [a, b] = await Promise.all(pair);
+      assert.equal(a.id, b.id, 'a replay answers with the first run');
+      acked.add(a.id);
+    }
+    assert.equal(acked.size, 40 + 6 + 3);
+
+    const listed = async () => {
+      const ids: string[] = [];
+      for await (const r of s.api.all((page) => s.api.listJobRuns({ compartmentId: s.compartmentId, jobId: job.id, limit: 1000, page }))) ids.push(r.id);
+      return ids.sort();
+    };
+    const accepted = async () => {
+      const ids: string[] = [];
+      const type = 'com.oraclecloud.datascience.createjobrun.begin';
+      for await (const e of s.api.all((page) => s.api.listEvents({ jobId: job.id, type, limit: 1000, page }))) ids.push(e.subject);
+      return ids.sort();
+    };
+    const expected = [...acked].sort();
+    assert.deepEqual(await listed(), expected, 'exactly the acknowledged runs exist');
+    assert.deepEqual(await accepted(), expected, 'one accepted event per run, no event of a failed create');
+
+    await s.kill('SIGKILL');
+    s = await s.restart();
+    assert.deepEqual(await listed(), expected, 'after SIGKILL + restart');
+    assert.deepEqual(await accepted(), expected, 'events after SIGKILL + restart');
+  } finally {
+    await s.close();
+  }
+});
+
 test('SIGTERM stops the server cleanly without killing runs; the next start finds the run finished', async () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-sigterm-'));
   let s = await startServer({ env: HOST_FILES });
