@@ -1,9 +1,9 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { randomBytes } from 'node:crypto';
 import { DsError } from '../domain/errors.js';
 import type { Resources } from '../domain/resources.js';
+import { randomHex } from '../domain/ids.js';
 import type { JobsService } from '../service/jobs.js';
 import type { ProjectsService } from '../service/projects.js';
 import type { RunsService } from '../service/runs.js';
@@ -82,7 +82,7 @@ function validationMessage(errors: any[], dataVar: string): string {
 }
 
 function requestId(): string {
-  return randomBytes(16).toString('hex').toUpperCase();
+  return randomHex(16).toUpperCase();
 }
 
 export async function buildApp(deps: ApiDeps): Promise<App> {

@@ -1,7 +1,7 @@
 import { Kysely, SqliteDialect, type Transaction, sql } from 'kysely';
 import SQLite from 'better-sqlite3';
-import { randomUUID } from 'node:crypto';
 import { DsError, invalid } from '../domain/errors.js';
+import { timeOrderedUuid } from '../domain/ids.js';
 import { assertTransition, type RunState } from '../domain/run-states.js';
 import { migrate } from './migrations.js';
 import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
@@ -453,7 +453,7 @@ export class Store {
     await tx
       .insertInto('events')
       .values({
-        id: randomUUID(),
+        id: timeOrderedUuid(),
         time: new Date().toISOString(),
         type: e.type,
         resource_id: e.resourceId,

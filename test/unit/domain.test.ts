@@ -5,7 +5,7 @@ import { resolveShape, DEFAULT_SHAPES } from '../../src/domain/shapes.js';
 import { mergeConfig, checkJobConfiguration, MAX_RUNTIME_MINUTES } from '../../src/domain/job-config.js';
 import { checkEnv, checkEnvSize } from '../../src/domain/env-policy.js';
 import { assertTransition, canTransition, sourcesOf } from '../../src/domain/run-states.js';
-import { isOcid, newOcid } from '../../src/domain/ids.js';
+import { isOcid, newOcid, timeOrderedUuid } from '../../src/domain/ids.js';
 import { loadConfig } from '../../src/config/config.js';
 import { DsError } from '../../src/domain/errors.js';
 
@@ -69,6 +69,20 @@ test('ids are OCID-shaped and unique', () => {
   assert.notEqual(a, newOcid('datasciencejob', 'local'));
   assert.ok(isOcid('ocid1.tenancy.oc1..aaaa'));
   assert.ok(!isOcid('compartment-1'));
+});
+
+test('ids and event ids are time-ordered: one made later sorts after, as text', async () => {
+  const first = [newOcid('datasciencejobrun', 'local'), timeOrderedUuid()];
+  await new Promise((r) => setTimeout(r, 5));
+  const later = [newOcid('datasciencejobrun', 'local'), timeOrderedUuid()];
+  assert.ok(first[0] < later[0], `${first[0]} < ${later[0]}`);
+  assert.ok(first[1] < later[1], `${first[1]} < ${later[1]}`);
+  const u = timeOrderedUuid();
+  assert.match(u, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  // The first 48 bits are the time in milliseconds.
+  assert.ok(Math.abs(parseInt(u.replace('-', '').slice(0, 12), 16) - Date.now()) < 5_000);
+  const many = new Set(Array.from({ length: 10_000 }, () => newOcid('datasciencejobrun', 'local')));
+  assert.equal(many.size, 10_000);
 });
 
 test('config: defaults, DSJOBS_* overrides, unknown keys and bad values refused by name', () => {
