@@ -262,6 +262,8 @@ export class Store {
   private batchScheduled = false;
   private batchRunning = false;
   private savepointDepth = 0;
+  /** The connection-bound database of the batch being executed (what its callbacks get as `tx`). */
+  private batchTx: Tx | null = null;
 
   /**
    * Runs `fn` in a transaction and resolves once it has committed. Transactions asked for while the event loop is
@@ -304,7 +306,11 @@ export class Store {
         () => {
           if (this.eventsPending) {
             this.eventsPending = false;
-            this.onEventsCommitted?.();
+            try {
+              this.onEventsCommitted?.();
+            } catch {
+              /* a failed wake-up is a missed one: readers re-check on a timer; the callers' data is committed */
+            }
           }
           for (let i = 0; i < batch.length; i++) settle(batch[i], outcomes[i]!);
         },
@@ -325,6 +331,7 @@ export class Store {
 
   private async executeBatch(tx: Tx, batch: QueuedTransaction[], outcomes: (Outcome | undefined)[]): Promise<void> {
     this.control('BEGIN');
+    this.batchTx = tx;
     try {
       for (let i = 0; i < batch.length; i++) {
         this.control('SAVEPOINT dsjobs_tx');
@@ -352,11 +359,13 @@ export class Store {
         }
       }
       throw error;
+    } finally {
+      this.batchTx = null;
     }
   }
 
   private async nested<T>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    if (!this.raw.inTransaction) throw new Error('transaction({ tx }): tx is not an open transaction');
+    if (tx !== this.batchTx) throw new Error('transaction({ tx }): tx must be the tx of the transaction callback that is running');
     const name = `dsjobs_nested_${++this.savepointDepth}`;
     this.control(`SAVEPOINT ${name}`);
     try {

@@ -137,6 +137,8 @@ test('a transaction asked for while a batch waits on I/O runs in the next batch;
     const r = await settled<unknown>([first, later]);
     assert.deepEqual(r.map((x) => x.status), ['fulfilled', 'fulfilled']);
     assert.deepEqual(committedKeys(file, 'n.'), ['n.first', 'n.inner', 'n.later']);
+    // { tx } must be a running callback's tx: anything else would slip statements into someone else's batch.
+    await assert.rejects(store.transaction(async (tx) => put(tx, 'n.wrong'), { tx: store.db }), /must be the tx of the transaction callback/);
   });
 });
 
@@ -172,4 +174,19 @@ test('many transactions at once are split into bounded batches and all commit; e
     assert.deepEqual([...wakes].sort((a, b) => a - b), wakes);
     assert.equal(wakes[wakes.length - 1], n);
   });
+});
+
+test('close() lets transactions already asked for commit and answer first', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-store-'));
+  const file = path.join(dir, 'dsjobs.sqlite');
+  try {
+    const store = await Store.openSqlite(file);
+    const ps = Array.from({ length: 300 }, (_, i) => store.transaction(async (tx) => put(tx, `z.${String(i).padStart(3, '0')}`)));
+    await store.close();
+    const r = await settled(ps);
+    assert.ok(r.every((x) => x.status === 'fulfilled'));
+    assert.equal(committedKeys(file, 'z.').length, 300);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
