@@ -122,7 +122,16 @@ export class WebhooksService {
     const s = await this.get(id);
     checkIfMatch(ifMatch, s.id, s.version);
     if (s.lifecycleState === to) return s;
-    const r = await this.hooks.updateSubscription(id, s.version, { lifecycleState: to });
+    const r =
+      to === 'ACTIVE' && s.lifecycleState === 'PAUSED'
+        ? // Resumed: events from now on, as for a new subscription. The dispatcher fans events out a moment after
+          // they commit, so the events of the pause may not have been looked at yet; by then the subscription is
+          // active again and would get them. (The price: events from just before the pause that the dispatcher had
+          // not reached when the subscription was paused are not delivered either.)
+          await this.store.transaction(async (tx) =>
+            this.hooks.updateSubscription(id, s.version, { lifecycleState: to, startSeq: await this.events.maxSeq(tx) }, tx),
+          )
+        : await this.hooks.updateSubscription(id, s.version, { lifecycleState: to });
     if (!r) throw new DsError('Conflict', `Webhook subscription ${id} was changed concurrently; retry`);
     if (to === 'ACTIVE') this.dispatcher().kick();
     return r;

@@ -125,14 +125,16 @@ export class WebhookStore {
   async updateSubscription(
     id: string,
     version: number,
-    patch: Partial<Pick<SubscriptionRecord, 'displayName' | 'url' | 'filter' | 'lifecycleState'>>,
+    patch: Partial<Pick<SubscriptionRecord, 'displayName' | 'url' | 'filter' | 'lifecycleState' | 'startSeq'>>,
+    tx?: Db,
   ): Promise<SubscriptionRecord | null> {
     const set: Partial<WebhookSubscriptionTable> = { version: version + 1 };
     if (patch.displayName !== undefined) set.display_name = patch.displayName;
     if (patch.url !== undefined) set.url = patch.url;
     if (patch.filter !== undefined) set.filter = JSON.stringify(patch.filter);
     if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
-    const r = await this.db
+    if (patch.startSeq !== undefined) set.start_seq = patch.startSeq;
+    const r = await (tx ?? this.db)
       .updateTable('webhook_subscriptions')
       .set(set)
       .where('id', '=', id)
