@@ -245,7 +245,12 @@ static void start_run(char *frame, size_t len, int sfd) {
   static char *f[MAX_FIELDS + 1];
   char line[PATH_MAX + 128];
   int nf = split_fields(frame, len, f, MAX_FIELDS);
-  if (nf < 8) { reply("F 0 malformed request\n"); return; }
+  if (nf < 8) {
+    /* Still answer the request by its id when there is one: the server waits for every id it sent. */
+    snprintf(line, sizeof line, "F %s malformed request\n", nf >= 1 ? f[0] : "0");
+    reply(line);
+    return;
+  }
   const char *id = f[0], *cwd = f[1], *out_file = f[2], *err_file = f[3], *handle_file = f[4], *handle_json = f[5];
   int argc = atoi(f[6]);
   if (argc < 1 || 7 + argc >= nf) { snprintf(line, sizeof line, "F %s malformed request\n", id); reply(line); return; }

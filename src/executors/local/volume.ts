@@ -239,7 +239,8 @@ export class VolumePool {
     try {
       renameSync(`${v.mountPoint}.used`, `${v.mountPoint}.free`);
     } catch {
-      // Taken before markers were renamed (a volume a previous version of the server handed out).
+      // No marker to rename: the volume was made for its run directly (the pool was empty), or handed out by an
+      // earlier version of the server.
       writeFileSync(`${v.mountPoint}.free`, '');
     }
     list.push(v);
