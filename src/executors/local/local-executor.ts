@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { accessSync, chmodSync, constants as fsc, constants as fsConstants, copyFileSync, existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsc, constants as fsConstants, copyFileSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';

@@ -254,17 +254,14 @@ static void start_run(char *frame, size_t len, int sfd) {
   const char *id = f[0], *cwd = f[1], *out_file = f[2], *err_file = f[3], *handle_file = f[4], *handle_json = f[5];
   int argc = atoi(f[6]);
   if (argc < 1 || 7 + argc >= nf) { snprintf(line, sizeof line, "F %s malformed request\n", id); reply(line); return; }
-  char **argv = f + 6; /* argv[0] is overwritten below with the program name */
   int envc = atoi(f[7 + argc]);
   if (envc < 0 || 8 + argc + envc != nf) { snprintf(line, sizeof line, "F %s malformed request\n", id); reply(line); return; }
-  char **envp = f + 8 + argc;
-  /* The frame's fields are followed by room for the NULL terminators: shift argv down one slot. */
-  char *args[argc + 2];
+  /* argv and envp in place, in the field array: the argc field (already read) becomes argv[0], the envc field (read
+     too) argv's terminator, and the slot after the last field (f has one more than it can fill) envp's. */
+  char **args = f + 6;
   args[0] = "dsjobs-supervisor";
-  for (int k = 0; k < argc; k++) args[k + 1] = argv[k + 1];
   args[argc + 1] = NULL;
-  char *env[envc + 1];
-  for (int k = 0; k < envc; k++) env[k] = envp[k];
+  char **env = f + 8 + argc;
   env[envc] = NULL;
 
   int out = open(out_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
