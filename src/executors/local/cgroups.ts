@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -162,29 +162,38 @@ export function createRunCgroups(host: CgroupHost, runName: string, limits: Cgro
       made.push(dir);
       dirs[c] = dir;
     }
-    const quota = Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US));
-    if (host.mode === 'v1') {
-      const mem = dirs.memory!;
-      writeFileSync(path.join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-      // With swap accounting the limit must also hold for memory + swap, or the run just swaps past it.
-      if (existsSync(path.join(mem, 'memory.memsw.limit_in_bytes'))) {
-        writeFileSync(path.join(mem, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-      }
-      writeFileSync(path.join(dirs.cpu!, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
-      writeFileSync(path.join(dirs.cpu!, 'cpu.cfs_quota_us'), String(quota));
-      if (dirs.pids) writeFileSync(path.join(dirs.pids, 'pids.max'), String(limits.pidsMax));
-    } else {
-      const dir = dirs.unified!;
-      writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
-      if (existsSync(path.join(dir, 'memory.swap.max'))) writeFileSync(path.join(dir, 'memory.swap.max'), '0');
-      writeFileSync(path.join(dir, 'cpu.max'), `${quota} ${CFS_PERIOD_US}`);
-      writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
-    }
+    setRunLimits({ mode: host.mode, dirs }, limits);
   } catch (e) {
     for (const d of made.reverse()) tryRmdir(d);
     throw e;
   }
   return { mode: host.mode, dirs };
+}
+
+/** Sets (or changes: a warm sandbox's cgroups get their run's limits) the limits of a run's cgroups. */
+export function setRunLimits(cg: RunCgroups, limits: CgroupLimits): void {
+  const dirs = cg.dirs;
+  const quota = Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US));
+  if (cg.mode === 'v1') {
+    const mem = dirs.memory!;
+    // With swap accounting the limit must also hold for memory + swap, or the run just swaps past it. The kernel
+    // keeps memsw >= memory at every step: raising a limit (a warm sandbox's), memsw goes first.
+    const memsw = path.join(mem, 'memory.memsw.limit_in_bytes');
+    const hasMemsw = existsSync(memsw);
+    const raising = hasMemsw && Number(read(memsw) ?? 0) < limits.memoryBytes;
+    if (raising) writeFileSync(memsw, String(limits.memoryBytes));
+    writeFileSync(path.join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+    if (hasMemsw && !raising) writeFileSync(memsw, String(limits.memoryBytes));
+    writeFileSync(path.join(dirs.cpu!, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
+    writeFileSync(path.join(dirs.cpu!, 'cpu.cfs_quota_us'), String(quota));
+    if (dirs.pids) writeFileSync(path.join(dirs.pids, 'pids.max'), String(limits.pidsMax));
+  } else {
+    const dir = dirs.unified!;
+    writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
+    if (existsSync(path.join(dir, 'memory.swap.max'))) writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+    writeFileSync(path.join(dir, 'cpu.max'), `${quota} ${CFS_PERIOD_US}`);
+    writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
+  }
 }
 
 /** The directories a process must join (each one's cgroup.procs), in the order the supervisor joins them. */
@@ -294,6 +303,27 @@ export function removeRunCgroups(cg: RunCgroups): boolean {
   let ok = true;
   for (const d of joinDirs(cg)) ok = tryRmdir(d) && ok;
   return ok;
+}
+
+/**
+ * Removes the empty cgroups whose names start with `prefix` (a previous server's warm sandboxes'). Busy ones stay,
+ * and so do those that saw an out-of-memory kill: a run that started in a warm sandbox and ended while no server
+ * was up keeps its cgroup until its own cleanup, which reads that first.
+ */
+export function removeLeftoverCgroups(host: CgroupHost, prefix: string): void {
+  if (host.mode === 'none') return;
+  const names = new Set<string>();
+  for (const base of Object.values(host.bases)) {
+    try {
+      for (const n of readdirSync(base)) if (n.startsWith(prefix)) names.add(n);
+    } catch {
+      /* a controller not there */
+    }
+  }
+  for (const n of names) {
+    const cg: RunCgroups = { mode: host.mode, dirs: Object.fromEntries(Object.entries(host.bases).map(([c, base]) => [c, path.join(base, n)])) };
+    if (readUsage(cg).oomKills === 0) removeRunCgroups(cg);
+  }
 }
 
 /** A handle is data from the database: only directories under the host's bases are ever touched. */
