@@ -23,7 +23,7 @@ export type SupervisorLaunch = Omit<SpawnRequest, 't' | 'id'>;
 type Pending = { resolve: (v: { pid: number; startTime: number }) => void; reject: (e: Error) => void };
 
 export abstract class SpawnerClient {
-  private proc: ChildProcess | null = null;
+  protected proc: ChildProcess | null = null;
   private nextId = 1;
   private readonly requests = new Map<number, Pending>();
   /** Supervisors the current spawner started and has not yet seen exit, with who waits for them. */
@@ -34,12 +34,17 @@ export abstract class SpawnerClient {
   protected abstract stop(proc: ChildProcess): void;
 
   spawn(m: SupervisorLaunch): Promise<{ pid: number; startTime: number }> {
+    return this.request((proc, id) => this.send(proc, id, m));
+  }
+
+  /** Sends one request (`write` writes it with its id) and resolves with the supervisor it started. */
+  protected request(write: (proc: ChildProcess, id: number) => void): Promise<{ pid: number; startTime: number }> {
     const proc = this.ensure();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.requests.set(id, { resolve, reject });
       try {
-        this.send(proc, id, m);
+        write(proc, id);
       } catch (e) {
         this.requests.delete(id);
         reject(e as Error);
@@ -63,7 +68,8 @@ export abstract class SpawnerClient {
     const req = this.requests.get(id);
     if (!req) return;
     this.requests.delete(id);
-    this.live.set(pid, []);
+    // A warm supervisor is started once and then handed its run: who waits for it already is still waiting.
+    if (!this.live.has(pid)) this.live.set(pid, []);
     req.resolve({ pid, startTime });
   }
 
@@ -132,11 +138,34 @@ export class NativeSpawner extends SpawnerClient {
   }
 
   protected send(proc: ChildProcess, id: number, m: SupervisorLaunch): void {
-    // The handle as JSON without its closing brace: the spawner appends the supervisor's pid and start time.
-    const { pid: _pid, startTime: _start, ...handle } = m.handle;
-    const json = JSON.stringify(handle);
-    const env = Object.entries(m.env).map(([k, v]) => `${k}=${v}`);
-    const fields = [String(id), m.cwd, m.stdout, m.stderr, m.handleFile, json.slice(0, -1), String(m.args.length), ...m.args, String(env.length), ...env];
+    this.frame(proc, ['R', String(id), ...launchFields(m), ...argvFields(m.args, m.env)]);
+  }
+
+  /**
+   * Starts a warm supervisor (`-W` among `args`): it starts its program (a sandbox) now and gets its run later
+   * through use(). Its output before that goes to `stdout` and `stderr`.
+   */
+  warm(m: { args: string[]; cwd: string; env: Record<string, string>; stdout: string; stderr: string }): Promise<{ pid: number; startTime: number }> {
+    return this.request((proc, id) => this.frame(proc, ['W', String(id), m.cwd, m.stdout, m.stderr, '', '', ...argvFields(m.args, m.env)]));
+  }
+
+  /**
+   * Starts a run in the sandbox of the warm supervisor `warmPid`: its program `argv` in `cwd` with `env`, output to
+   * the log files. Resolves with the warm supervisor's pid and start time (now the run's supervisor), or rejects if
+   * it is gone (the caller starts the run the ordinary way).
+   */
+  use(warmPid: number, m: SupervisorLaunch & { runDir: string }): Promise<{ pid: number; startTime: number }> {
+    return this.request((proc, id) =>
+      this.frame(proc, ['U', String(id), String(warmPid), ...launchFields(m).slice(1), m.runDir, m.cwd, ...argvFields(m.args, m.env)]),
+    );
+  }
+
+  /** Gives a warm sandbox up: its supervisor kills it and exits (exited() resolves). */
+  giveUp(warmPid: number): void {
+    if (this.proc) this.frame(this.proc, ['K', String(warmPid)]);
+  }
+
+  private frame(proc: ChildProcess, fields: string[]): void {
     for (const f of fields) {
       // exec() would cut the string there anyway; Node's own spawn() refuses the same.
       if (f.includes('\0')) throw new Error('an argument or environment variable of the run contains a NUL byte');
@@ -152,6 +181,17 @@ export class NativeSpawner extends SpawnerClient {
     // EOF: the spawner exits; the supervisors it started live on.
     proc.stdin?.end();
   }
+}
+
+/** cwd, stdout, stderr, handle file and the handle as JSON without its closing brace (the spawner appends pid and start time). */
+function launchFields(m: Omit<SupervisorLaunch, 'args' | 'env' | 'file'>): string[] {
+  const { pid: _pid, startTime: _start, ...handle } = m.handle;
+  return [m.cwd, m.stdout, m.stderr, m.handleFile, JSON.stringify(handle).slice(0, -1)];
+}
+
+function argvFields(args: string[], env: Record<string, string>): string[] {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return [String(args.length), ...args, String(vars.length), ...vars];
 }
 
 export class NodeSpawner extends SpawnerClient {

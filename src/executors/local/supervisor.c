@@ -11,6 +11,12 @@
  * renamed, so a reader sees all or nothing. The supervisor is detached from the server and outlives it: a
  * restarted server learns the outcome from the file.
  *
+ * Warm sandboxes (-W, -w): the same, set up before the run exists. The supervisor starts the program (bwrap running
+ * an inner supervisor in -w mode) with no run yet, and waits on fd WARM_CTL_FD for one: the run's directory, working
+ * directory, arguments, environment and log files (as fds). It passes the request on to the inner supervisor, which
+ * starts the run's program inside the sandbox that is already there; from then on it is an ordinary run. EOF on
+ * WARM_CTL_FD before a request (the spawner gave it up, or died with the server) kills the sandbox unused.
+ *
  * It replaces a POSIX sh script doing the same with `setsid`: one exec instead of three (sh, setsid, the program)
  * on every run's start path, the child's pid is written only once its new process group exists (no window where
  * signalling the group finds nothing), and a death by signal is told apart from an exit code.
@@ -26,6 +32,8 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +60,95 @@ static int join_cgroup(const char *dir) {
   ssize_t n = write(fd, "0\n", 2);
   close(fd);
   return n == 2 ? 0 : -1;
+}
+
+/* The fd on which a warm supervisor gets its run (from the spawner), and a warm inner supervisor (from it). */
+#define WARM_CTL_FD 61
+#define INNER_CTL_FD 62
+/* A run request: run dir, cwd, argc, argv, envc, env (NUL-terminated fields). OCI caps env and arguments far below. */
+#define MAX_REQUEST (1 << 20)
+
+/* One SOCK_SEQPACKET message and up to two fds (the run's stdout and stderr). 0: EOF; -1: error. */
+static ssize_t recv_request(int sock, char *buf, size_t cap, int fds[2]) {
+  struct iovec iov = {buf, cap};
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(2 * sizeof(int))];
+  } c;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = c.b;
+  msg.msg_controllen = sizeof c.b;
+  fds[0] = fds[1] = -1;
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (n < 0) return -1;
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t j = 0; j < k && j < 2; j++) memcpy(&fds[j], CMSG_DATA(h) + j * sizeof(int), sizeof(int));
+  }
+  if (n > 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
+    errno = EMSGSIZE;
+    return -1;
+  }
+  return n;
+}
+
+static int send_request(int sock, const char *buf, size_t len, const int fds[2]) {
+  struct iovec iov = {(void *)buf, len};
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(2 * sizeof(int))];
+  } c;
+  memset(&c, 0, sizeof c);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = c.b;
+  msg.msg_controllen = sizeof c.b;
+  struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  memcpy(CMSG_DATA(h), fds, 2 * sizeof(int));
+  ssize_t n;
+  while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+  return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Splits a frame into its fields; returns the count, or -1 if a field is not NUL-terminated. */
+static int split_fields(char *frame, size_t len, char **fields, int max) {
+  int n = 0;
+  size_t i = 0;
+  while (i < len) {
+    if (n == max) return -1;
+    fields[n++] = frame + i;
+    char *end = memchr(frame + i, 0, len - i);
+    if (!end) return -1;
+    i = (size_t)(end - frame) + 1;
+  }
+  return n;
+}
+
+/* A run request's fields: f[0] run dir, f[1] cwd, f[2] argc, argv, envc, env. Builds argv and envp in place (as
+   start_run does); returns 0, or -1 if malformed. f must have room for one more entry than nf. */
+static int request_argv(char **f, int nf, char ***argv, char ***envp) {
+  if (nf < 4) return -1;
+  int argc = atoi(f[2]);
+  if (argc < 1 || 3 + argc >= nf) return -1;
+  int envc = atoi(f[3 + argc]);
+  if (envc < 0 || 4 + argc + envc != nf) return -1;
+  *argv = f + 3;
+  (*argv)[argc] = NULL; /* the envc field, already read */
+  *envp = f + 4 + argc;
+  (*envp)[envc] = NULL;
+  return 0;
 }
 
 /* The fd on which a sandboxed run's inner supervisor reports how the program ended. */
@@ -86,11 +183,87 @@ static int inner(int fd, char **prog) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+/*
+ * dsjobs-supervisor -w: a warm sandbox's inner half, started by bwrap before there is a run. Waits on INNER_CTL_FD
+ * for the run (from the outer supervisor), takes its log files as stdout and stderr, its working directory and
+ * environment, and is then the inner half above. EOF first: the sandbox was given up unused.
+ */
+enum { MAX_FIELDS = 65536 };
+
+static int inner_warm(void) {
+  static char req[MAX_REQUEST];
+  static char *f[MAX_FIELDS + 1];
+  int fds[2];
+  ssize_t n = recv_request(INNER_CTL_FD, req, sizeof req, fds);
+  if (n <= 0) return 0;
+  close(INNER_CTL_FD);
+  int nf = split_fields(req, (size_t)n, f, MAX_FIELDS);
+  char **prog, **envp;
+  if (fds[0] >= 0) dup2(fds[0], 1);
+  if (fds[1] >= 0) dup2(fds[1], 2);
+  if (fds[0] > 2) close(fds[0]);
+  if (fds[1] > 2) close(fds[1]);
+  if (nf < 0 || request_argv(f, nf, &prog, &envp) != 0) {
+    fprintf(stderr, "dsjobs: malformed run request\n");
+    (void)!write(REPORT_FD, "126\n", 4);
+    return 126;
+  }
+  if (chdir(f[1]) != 0) {
+    fprintf(stderr, "dsjobs: cannot enter the run's working directory %s: %s\n", f[1], strerror(errno));
+    (void)!write(REPORT_FD, "126\n", 4);
+    return 126;
+  }
+  environ = envp;
+  return inner(REPORT_FD, prog);
+}
+
+/*
+ * A warm supervisor's wait for its run: the request on WARM_CTL_FD (returns its length; the run dir is its first
+ * field), or EOF (the spawner gave the sandbox up) or the sandbox's own end (returns 0: nothing to record).
+ * The request goes on to the inner supervisor through `inner_sock`, with the log files; they also become this
+ * process's stdout and stderr.
+ */
+static ssize_t await_run(pid_t child, int inner_sock, char *req, size_t cap) {
+  int pfd = (int)syscall(SYS_pidfd_open, child, 0);
+  int fds[2] = {-1, -1};
+  ssize_t n = 0;
+  for (;;) {
+    struct pollfd p[2] = {{WARM_CTL_FD, POLLIN, 0}, {pfd, POLLIN, 0}};
+    if (poll(p, pfd >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[0].revents) {
+      n = recv_request(WARM_CTL_FD, req, cap, fds);
+      break;
+    }
+    if (pfd >= 0 && p[1].revents) break;
+  }
+  if (pfd >= 0) close(pfd);
+  close(WARM_CTL_FD);
+  if (n <= 0 || req[n - 1] != 0 || fds[0] < 0 || fds[1] < 0) {
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
+    return 0;
+  }
+  dup2(fds[0], 1);
+  dup2(fds[1], 2);
+  if (send_request(inner_sock, req, (size_t)n, fds) != 0) {
+    fprintf(stderr, "dsjobs: the run's sandbox ended before the run could start in it: %s\n", strerror(errno));
+    kill(-child, SIGKILL);
+  }
+  if (fds[0] > 2) close(fds[0]);
+  if (fds[1] > 2) close(fds[1]);
+  close(inner_sock);
+  return n;
+}
+
 static int supervise(int argc, char **argv) {
   const char *cgroups[16];
   int ncg = 0;
   int i = 1;
   int report = 0;
+  int warm = 0;
   for (;;) {
     if (i + 1 < argc && strcmp(argv[i], "-g") == 0 && ncg < 16) {
       cgroups[ncg++] = argv[i + 1];
@@ -98,22 +271,33 @@ static int supervise(int argc, char **argv) {
     } else if (i < argc && strcmp(argv[i], "-R") == 0) {
       report = 1;
       i += 1;
+    } else if (i < argc && strcmp(argv[i], "-W") == 0) {
+      warm = 1;
+      i += 1;
     } else {
       break;
     }
   }
-  if (argc - i < 2) {
+  if (argc - i < (warm ? 1 : 2)) {
     fprintf(stderr, "usage: dsjobs-supervisor [-g CGROUP_DIR]... [-R] RUNDIR PROGRAM [ARGS...]\n"
-                    "       dsjobs-supervisor -r FD PROGRAM [ARGS...]\n");
+                    "       dsjobs-supervisor [-g CGROUP_DIR]... -R -W PROGRAM [ARGS...]   (run request on fd 61)\n"
+                    "       dsjobs-supervisor -r FD PROGRAM [ARGS...]\n"
+                    "       dsjobs-supervisor -w   (inside a warm sandbox: run request on fd 62, report on fd 63)\n");
     return 2;
   }
-  const char *dir = argv[i];
-  char **prog = argv + i + 1;
+  const char *dir = warm ? NULL : argv[i];
+  char **prog = argv + i + (warm ? 0 : 1);
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
   /* -R: the program (bwrap) runs an inner supervisor that reports the real status on fd REPORT_FD. */
   int rep[2] = {-1, -1};
   if (report && pipe2(rep, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
+  /* -W: the run comes later, on WARM_CTL_FD (from the spawner), and goes on to the inner one on INNER_CTL_FD. */
+  int ic[2] = {-1, -1};
+  if (warm) {
+    fcntl(WARM_CTL_FD, F_SETFD, FD_CLOEXEC);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ic) != 0) { perror("dsjobs-supervisor: socketpair"); return 1; }
+  }
   pid_t pid = fork();
   if (pid < 0) { perror("dsjobs-supervisor: fork"); return 1; }
   if (pid == 0) {
@@ -123,6 +307,10 @@ static int supervise(int argc, char **argv) {
       close(rep[0]);
       /* dup2 clears close-on-exec: the fd passes through bwrap to the inner supervisor. */
       if (dup2(rep[1], REPORT_FD) < 0) _exit(126);
+    }
+    if (warm) {
+      close(ic[0]);
+      if (dup2(ic[1], INNER_CTL_FD) < 0) _exit(126);
     }
     for (int k = 0; k < ncg; k++) {
       if (join_cgroup(cgroups[k]) != 0) {
@@ -140,10 +328,22 @@ static int supervise(int argc, char **argv) {
   }
   close(sync[1]);
   if (report) close(rep[1]);
+  if (warm) close(ic[1]);
   /* EOF on the pipe: the child has exec'd (close-on-exec) or failed; either way its session exists now. */
   int e = 0;
   while (read(sync[0], &e, sizeof e) < 0 && errno == EINTR) {}
   close(sync[0]);
+  if (warm) {
+    static char req[MAX_REQUEST];
+    if (await_run(pid, ic[0], req, sizeof req) == 0) {
+      /* Given up unused, or the sandbox died first: no run, nothing to record. */
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+      return 0;
+    }
+    dir = req;
+  }
   char buf[64];
   snprintf(buf, sizeof buf, "%d\n", (int)pid);
   write_atomic(dir, "child.pid", buf);
@@ -171,17 +371,22 @@ static int supervise(int argc, char **argv) {
 }
 
 /*
- * dsjobs-supervisor -S: the spawner. The server starts one at start-up and sends it, on stdin, one frame per run to
- * start: a 4-byte little-endian length, then NUL-terminated fields:
- *   id, cwd, stdout file, stderr file, handle file, handle JSON without its closing brace,
- *   argc, the supervisor's arguments (as after "dsjobs-supervisor"), envc, the environment ("K=V").
- * For each it opens the log files, forks, and the child becomes that run's supervisor directly (no exec: a fork of
+ * dsjobs-supervisor -S: the spawner. The server starts one at start-up and sends it, on stdin, frames: a 4-byte
+ * little-endian length, then NUL-terminated fields, the first of which says what to do:
+ *   R (start a run's supervisor): id, cwd, stdout file, stderr file, handle file, handle JSON without its closing
+ *     brace, argc, the supervisor's arguments (as after "dsjobs-supervisor"), envc, the environment ("K=V").
+ *   W (start a warm supervisor, -W): the same fields (the handle file empty); its WARM_CTL_FD is a socket to this
+ *     process, kept until the warm supervisor is used or given up.
+ *   U (start a run in a warm sandbox): id, the warm supervisor's pid, stdout file, stderr file, handle file, handle
+ *     JSON as for R, then the request passed on to it as it is: run dir, cwd, argc, argv, envc, env.
+ *   K (give a warm sandbox up): its supervisor's pid. No reply; its exit is reported as "X pid".
+ * For R and W it opens the log files, forks, and the child becomes the supervisor directly (no exec: a fork of
  * this small process costs ~0.1 ms, against 1-2 ms for a fork + exec from a Node process), in a session of its
  * own, so it outlives the server and this process. The handle file gets the handle with the supervisor's pid and
  * start time before the server hears of it (a server killed in between finds the run there after a restart).
  * Replies on stdout, one line each: "S id pid starttime" (started), "F id message" (failed), "X pid" (a supervisor
  * this process started has exited: the run's exit status is in its run dir). EOF on stdin (the server is gone):
- * this process exits; the supervisors live on.
+ * this process exits; the supervisors live on (the warm ones see EOF too and give their sandboxes up).
  */
 static void reply(const char *line) {
   size_t len = strlen(line), off = 0;
@@ -226,25 +431,27 @@ static int write_all(int fd, const char *s, size_t len) {
   return 0;
 }
 
-/* Splits a frame into its fields; returns the count, or -1 if a field is not NUL-terminated. */
-static int split_fields(char *frame, size_t len, char **fields, int max) {
-  int n = 0;
-  size_t i = 0;
-  while (i < len) {
-    if (n == max) return -1;
-    fields[n++] = frame + i;
-    char *end = memchr(frame + i, 0, len - i);
-    if (!end) return -1;
-    i = (size_t)(end - frame) + 1;
+/* Warm supervisors this spawner started and has not handed a run or given up yet: pid -> WARM_CTL_FD's other end. */
+#define MAX_WARM 256
+static struct {
+  pid_t pid;
+  int fd;
+} warm_list[MAX_WARM];
+static int n_warm;
+
+static int warm_take(pid_t pid) {
+  for (int k = 0; k < n_warm; k++) {
+    if (warm_list[k].pid != pid) continue;
+    int fd = warm_list[k].fd;
+    warm_list[k] = warm_list[--n_warm];
+    return fd;
   }
-  return n;
+  return -1;
 }
 
-static void start_run(char *frame, size_t len, int sfd) {
-  enum { MAX_FIELDS = 65536 };
-  static char *f[MAX_FIELDS + 1];
+/* R (a run) and W (a warm supervisor): f[0] id, cwd, stdout, stderr, handle file, handle JSON, argc, args, envc, env. */
+static void start_run(char **f, int nf, int sfd, int warm) {
   char line[PATH_MAX + 128];
-  int nf = split_fields(frame, len, f, MAX_FIELDS);
   if (nf < 8) {
     /* Still answer the request by its id when there is one: the server waits for every id it sent. */
     snprintf(line, sizeof line, "F %s malformed request\n", nf >= 1 ? f[0] : "0");
@@ -264,11 +471,19 @@ static void start_run(char *frame, size_t len, int sfd) {
   char **env = f + 8 + argc;
   env[envc] = NULL;
 
+  if (warm && n_warm == MAX_WARM) { snprintf(line, sizeof line, "F %s too many warm sandboxes\n", id); reply(line); return; }
+  int ctl[2] = {-1, -1};
+  if (warm && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0) {
+    snprintf(line, sizeof line, "F %s socketpair: %s\n", id, strerror(errno));
+    reply(line);
+    return;
+  }
   int out = open(out_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int err = out < 0 ? -1 : open(err_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (out < 0 || err < 0) {
     snprintf(line, sizeof line, "F %s cannot open the run's log file: %s\n", id, strerror(errno));
     if (out >= 0) close(out);
+    if (warm) close(ctl[0]), close(ctl[1]);
     reply(line);
     return;
   }
@@ -277,11 +492,19 @@ static void start_run(char *frame, size_t len, int sfd) {
     snprintf(line, sizeof line, "F %s fork: %s\n", id, strerror(errno));
     close(out);
     close(err);
+    if (warm) close(ctl[0]), close(ctl[1]);
     reply(line);
     return;
   }
   if (pid == 0) {
     close(sfd);
+    /* Not the other warm supervisors' channels: each must see EOF when the spawner alone closes its end. */
+    for (int k = 0; k < n_warm; k++) close(warm_list[k].fd);
+    if (warm) {
+      close(ctl[0]);
+      if (dup2(ctl[1], WARM_CTL_FD) < 0) _exit(126);
+      close(ctl[1]);
+    }
     sigset_t mask;
     sigemptyset(&mask);
     sigprocmask(SIG_SETMASK, &mask, NULL);
@@ -301,10 +524,16 @@ static void start_run(char *frame, size_t len, int sfd) {
   }
   close(out);
   close(err);
+  if (warm) {
+    close(ctl[1]);
+    warm_list[n_warm].pid = pid;
+    warm_list[n_warm].fd = ctl[0];
+    n_warm++;
+  }
   unsigned long long st = start_time_of(pid);
   char tail[96];
   int tl = snprintf(tail, sizeof tail, ",\"pid\":%d,\"startTime\":%llu}", (int)pid, st);
-  int hf = open(handle_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int hf = *handle_file ? open(handle_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
   if (hf >= 0) {
     /* Best effort, as before: the server stores the handle itself a moment later. */
     (void)!write_all(hf, handle_json, strlen(handle_json));
@@ -313,6 +542,86 @@ static void start_run(char *frame, size_t len, int sfd) {
   }
   snprintf(line, sizeof line, "S %s %d %llu\n", id, (int)pid, st);
   reply(line);
+}
+
+/*
+ * U (a run in a warm sandbox): f[0] id, the warm supervisor's pid, stdout, stderr, handle file, handle JSON, then
+ * the request it gets (run dir, cwd, argc, argv, envc, env), sent as it came, `req` bytes long.
+ */
+static void use_warm(char **f, int nf, const char *req, size_t req_len) {
+  char line[PATH_MAX + 128];
+  if (nf < 10) {
+    snprintf(line, sizeof line, "F %s malformed request\n", nf >= 1 ? f[0] : "0");
+    reply(line);
+    return;
+  }
+  const char *id = f[0], *out_file = f[2], *err_file = f[3], *handle_file = f[4], *handle_json = f[5];
+  pid_t pid = (pid_t)atoi(f[1]);
+  int ctl = warm_take(pid);
+  if (ctl < 0) { snprintf(line, sizeof line, "F %s no such warm sandbox\n", id); reply(line); return; }
+  int fds[2];
+  fds[0] = open(out_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fds[1] = fds[0] < 0 ? -1 : open(err_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fds[0] < 0 || fds[1] < 0) {
+    snprintf(line, sizeof line, "F %s cannot open the run's log file: %s\n", id, strerror(errno));
+    if (fds[0] >= 0) close(fds[0]);
+    close(ctl);
+    reply(line);
+    return;
+  }
+  int sent = send_request(ctl, req, req_len, fds);
+  int e = errno;
+  close(fds[0]);
+  close(fds[1]);
+  /* Either way this channel is done: the supervisor has its run, or (EOF) gives its sandbox up. */
+  close(ctl);
+  if (sent != 0) {
+    snprintf(line, sizeof line, "F %s the warm sandbox is gone: %s\n", id, strerror(e));
+    reply(line);
+    return;
+  }
+  unsigned long long st = start_time_of(pid);
+  char tail[96];
+  int tl = snprintf(tail, sizeof tail, ",\"pid\":%d,\"startTime\":%llu}", (int)pid, st);
+  int hf = open(handle_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (hf >= 0) {
+    (void)!write_all(hf, handle_json, strlen(handle_json));
+    (void)!write_all(hf, tail, (size_t)tl);
+    close(hf);
+  }
+  snprintf(line, sizeof line, "S %s %d %llu\n", id, (int)pid, st);
+  reply(line);
+}
+
+/* One frame: its kind ("R", "W", "U" or "K"), then the kind's fields. */
+static void handle_frame(char *frame, size_t len, int sfd) {
+  static char *f[MAX_FIELDS + 1];
+  int nf = split_fields(frame, len, f, MAX_FIELDS);
+  if (nf < 2 || f[0][1] != 0) {
+    char line[PATH_MAX + 64];
+    snprintf(line, sizeof line, "F %s malformed request\n", nf >= 2 ? f[1] : "0");
+    reply(line);
+    return;
+  }
+  switch (f[0][0]) {
+    case 'R': start_run(f + 1, nf - 1, sfd, 0); break;
+    case 'W': start_run(f + 1, nf - 1, sfd, 1); break;
+    case 'U':
+      if (nf < 8) use_warm(f + 1, nf - 1, NULL, 0);
+      else use_warm(f + 1, nf - 1, f[7], (size_t)(frame + len - f[7]));
+      break;
+    case 'K': {
+      /* Give a warm sandbox up: EOF makes its supervisor kill it and exit (reported as any exit, "X pid"). */
+      int fd = warm_take((pid_t)atoi(f[1]));
+      if (fd >= 0) close(fd);
+      break;
+    }
+    default: {
+      char line[PATH_MAX + 64];
+      snprintf(line, sizeof line, "F %s unknown request kind\n", f[1]);
+      reply(line);
+    }
+  }
 }
 
 static int spawner(void) {
@@ -340,6 +649,9 @@ static int spawner(void) {
       pid_t pid;
       char line[64];
       while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        /* A warm supervisor that ended before it got a run (its sandbox failed): its channel goes too. */
+        int fd = warm_take(pid);
+        if (fd >= 0) close(fd);
         snprintf(line, sizeof line, "X %d\n", (int)pid);
         reply(line);
       }
@@ -360,7 +672,7 @@ static int spawner(void) {
         uint32_t len;
         memcpy(&len, buf + off, 4);
         if (have - off - 4 < len) break;
-        start_run(buf + off + 4, len, sfd);
+        handle_frame(buf + off + 4, len, sfd);
         off += 4 + (size_t)len;
       }
       memmove(buf, buf + off, have - off);
@@ -372,5 +684,6 @@ static int spawner(void) {
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "-r") == 0) return inner(atoi(argv[2]), argv + 3);
   if (argc == 2 && strcmp(argv[1], "-S") == 0) return spawner();
+  if (argc == 2 && strcmp(argv[1], "-w") == 0) return inner_warm();
   return supervise(argc, argv);
 }
