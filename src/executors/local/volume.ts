@@ -137,6 +137,10 @@ export class VolumePool {
   private readonly free = new Map<number, Volume[]>();
   private readonly filling = new Set<number>();
   private closed = false;
+  /** Called when a volume joins the free list (the executor starts a warm sandbox on it). */
+  onFree: ((v: Volume) => void) | null = null;
+  /** Awaited before a free volume is unmounted for good (its warm sandbox must let go of it first). */
+  beforeRemove: ((v: Volume) => Promise<void>) | null = null;
 
   constructor(
     private readonly dir: string,
@@ -155,11 +159,16 @@ export class VolumePool {
     }
   }
 
-  /** A mounted, empty volume of `bytes`: from the pool when one is ready, else made now. */
-  async take(bytes: number): Promise<Volume> {
+  /**
+   * A mounted, empty volume of `bytes`: from the pool when one is ready (the last one `prefer` accepts, if any),
+   * else made now.
+   */
+  async take(bytes: number, prefer?: (v: Volume) => boolean): Promise<Volume> {
     const ready = this.free.get(bytes);
     // Last in, first out: a volume just emptied is warm in the page cache.
-    const v = ready?.pop() ?? null;
+    let at = ready ? ready.length - 1 : -1;
+    if (ready && prefer) for (let i = at; i >= 0; i--) if (prefer(ready[i]!)) { at = i; break; }
+    const v = ready && at >= 0 ? ready.splice(at, 1)[0]! : null;
     if (this.size > 0) void this.fill(bytes);
     if (v) {
       renameSync(`${v.mountPoint}.free`, `${v.mountPoint}.used`);
@@ -183,7 +192,11 @@ export class VolumePool {
     try {
       const list = this.free.get(bytes) ?? [];
       this.free.set(bytes, list);
-      while (list.length < this.size && !this.closed) list.push(await this.make(bytes, true));
+      while (list.length < this.size && !this.closed) {
+        const v = await this.make(bytes, true);
+        list.push(v);
+        this.onFree?.(v);
+      }
     } catch {
       /* the pool is an optimisation: a run that finds it empty makes its own volume and reports any error */
     } finally {
@@ -203,6 +216,7 @@ export class VolumePool {
     this.closed = true;
     for (const list of this.free.values()) {
       for (const v of list.splice(0)) {
+        await this.beforeRemove?.(v);
         await removeVolume(v.image, v.mountPoint);
         rmSync(v.mountPoint, { recursive: true, force: true });
         rmSync(`${v.mountPoint}.free`, { force: true });
@@ -245,6 +259,12 @@ export class VolumePool {
     }
     list.push(v);
     this.free.set(bytes, list);
+    this.onFree?.(v);
+  }
+
+  /** The free volumes, every size. */
+  freeVolumes(): Volume[] {
+    return [...this.free.values()].flat();
   }
 
   /** Whether a path is a pool volume's mount point (a handle's space). */
