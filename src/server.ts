@@ -140,6 +140,8 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     pidsMax: cfg.pidsMaxPerRun,
     nvidiaSmiCommand: cfg.nvidiaSmiCommand,
     volumePoolSize: cfg.blockStoragePoolSize,
+    warmSandboxes: cfg.warmSandboxes,
+    onError: (err) => log.warn({ err }, 'a warm sandbox could not be made; runs start their own'),
   });
   await executor.init();
   const protections = executor.protections();

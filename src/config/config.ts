@@ -119,6 +119,11 @@ export const ConfigSchema = Type.Object(
     blockStorage: Type.Union([Type.Literal('volume'), Type.Literal('directory')], { default: 'volume' }),
     /** Block storage volumes kept formatted and mounted ahead of runs, per size in use (0: none). */
     blockStoragePoolSize: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),
+    /**
+     * Sandboxes set up ahead of runs, each on a free pooled volume (0: none). A run with the standard sandbox (no
+     * storage mounts, conda environment or GPUs; default networking) starts in one without waiting for bubblewrap.
+     */
+    warmSandboxes: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),
     /** Processes (and threads) one run may have at once, where cgroups are on. */
     pidsMaxPerRun: Type.Integer({ minimum: 16, default: 16_384 }),
     /** nvidia-smi: finds GPUs at start and reads their use. */

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { accessSync, chmodSync, constants as fsc, constants as fsConstants, copyFileSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
@@ -9,6 +10,8 @@ import {
   checkRunCgroups,
   createRunCgroups,
   joinDirs,
+  removeLeftoverCgroups,
+  setRunLimits,
   killRunCgroups,
   readUsage,
   removeRunCgroups,
@@ -22,6 +25,7 @@ import { sandboxArgs, type SandboxHost } from './sandbox.js';
 import { spaceUsage, VolumePool, type VolumeHost } from './volume.js';
 import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
 import { which } from './which.js';
+import { WarmSandboxes, type WarmSandbox } from './warm-sandboxes.js';
 
 export interface LocalExecutorOptions {
   runsDir: string;
@@ -45,6 +49,10 @@ export interface LocalExecutorOptions {
   nvidiaSmiCommand?: string;
   /** Block storage volumes kept ready per size (0: each run formats its own at start). */
   volumePoolSize?: number;
+  /** Sandboxes set up ahead of runs on free pooled volumes (0: none); see warm-sandboxes.ts. */
+  warmSandboxes?: number;
+  /** Where to report what goes wrong off any run's path (a warm sandbox that could not be made). */
+  onError?: (e: Error) => void;
 }
 
 interface LocalHandle {
@@ -106,6 +114,8 @@ const BASE_ENV: Record<string, string> = Object.fromEntries(
     .filter((e): e is readonly [string, string] => typeof e[1] === 'string'),
 );
 const CHILD_PID_FILE = 'child.pid';
+/** A warm sandbox's cgroup limits until its run's replace them: room for bwrap and the waiting supervisor. */
+const WARM_LIMITS = { cpus: 1, memoryBytes: 256 * 1024 ** 2, pidsMax: 64 };
 const HANDLE_FILE = 'handle.json';
 
 export class LocalExecutor implements Executor {
@@ -121,6 +131,7 @@ export class LocalExecutor implements Executor {
   };
   private closed = false;
   private readonly volumes: VolumePool;
+  private readonly warm: WarmSandboxes | null;
 
   constructor(private readonly opts: LocalExecutorOptions) {
     this.volumes = new VolumePool(path.join(opts.dataDir, 'volumes'), opts.volumePoolSize ?? 0);
@@ -135,6 +146,14 @@ export class LocalExecutor implements Executor {
       sh,
       supervisor: opts.supervisor === 'sh' ? null : nativeSupervisor(),
     };
+    // Needs what a warm sandbox is made of: the native supervisor (its -W and -w modes), bwrap and pooled volumes.
+    const warmable = (opts.warmSandboxes ?? 0) > 0 && this.commands.supervisor && opts.sandbox.bwrap && opts.volumes.available;
+    this.warm = warmable ? new WarmSandboxes(opts.warmSandboxes!, this.warmLauncher(), opts.onError) : null;
+    if (this.warm) {
+      const warm = this.warm;
+      this.volumes.onFree = (v) => warm.offer(v);
+      this.volumes.beforeRemove = (v) => warm.release(v.mountPoint);
+    }
   }
 
   capacity(): Resources {
@@ -179,19 +198,96 @@ export class LocalExecutor implements Executor {
     const warnings = [...this.hostWarnings(req)];
     let volume: LocalHandle['volume'] = null;
     let space = path.join(runDir, SPACE);
+    let warm: WarmSandbox | null = null;
     if (req.blockStorageSizeInGBs && this.opts.volumes.available) {
-      volume = await this.volumes.take(req.blockStorageSizeInGBs * 1024 ** 3);
+      const w = this.warm;
+      // A run whose sandbox would be the standard one takes a volume with a warm sandbox, any other run one without.
+      const standard = w !== null && req.mounts.length === 0 && !req.pythonEnv && req.resources.gpus <= 0 && req.network;
+      volume = await this.volumes.take(req.blockStorageSizeInGBs * 1024 ** 3, w ? (v) => w.has(v.mountPoint) === standard : undefined);
       space = volume.mountPoint;
+      if (w) {
+        warm = w.take(volume.mountPoint, standard);
+        // Another free volume takes the place of the one used.
+        for (const v of this.volumes.freeVolumes()) w.offer(v);
+      }
     } else {
       mkdirIfMissing(space);
     }
     const work = path.join(space, 'work');
     try {
-      return await this.startInSpace(req, runDir, space, work, volume, warnings);
+      return await this.startInSpace(req, runDir, space, work, volume, warnings, warm);
     } catch (e) {
       if (volume) await this.volumes.discard(volume).catch(() => {});
       throw e;
     }
+  }
+
+  /** Starts, gives up and disposes of warm sandboxes for WarmSandboxes (see warm-sandboxes.ts). */
+  private warmLauncher() {
+    const removeCgroups = async (cg: RunCgroups | null) => {
+      for (let i = 0; cg && i < 100 && !removeRunCgroups(cg); i++) {
+        killRunCgroups(cg);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const exited = (w: WarmSandbox) => this.spawnerClient?.exited(w.pid) ?? null;
+    return {
+      start: async (v: { mountPoint: string }): Promise<WarmSandbox> => {
+        const space = v.mountPoint;
+        const work = path.join(space, 'work');
+        for (const d of [work, path.join(space, 'tmp'), path.join(space, 'home')]) mkdirIfMissing(d);
+        const cgroups = this.opts.cgroups.mode !== 'none' ? createRunCgroups(this.opts.cgroups, `warm-${randomBytes(6).toString('hex')}`, WARM_LIMITS) : null;
+        const supervisor = this.commands.supervisor!;
+        const sandbox = this.sandboxFor(space, { mounts: [], network: true, pythonEnv: null, devices: [] });
+        try {
+          const { pid, startTime } = await this.nativeSpawner().warm({
+            args: [...(cgroups ? joinDirs(cgroups) : []).flatMap((d) => ['-g', d]), '-R', '-W', this.opts.sandbox.bwrap!, ...sandbox, '--chdir', work, '--', supervisor, '-w'],
+            cwd: '/',
+            env: { PATH: BASE_ENV.PATH ?? '/usr/bin:/bin' },
+            // What bwrap says if it fails before any run is there.
+            stdout: '/dev/null',
+            stderr: path.join(this.opts.dataDir, 'warm-sandboxes.log'),
+          });
+          return { pid, startTime, cgroups };
+        } catch (e) {
+          await removeCgroups(cgroups);
+          throw e;
+        }
+      },
+      giveUp: async (w: WarmSandbox) => {
+        (this.spawnerClient as NativeSpawner | null)?.giveUp(w.pid);
+        const gone = exited(w);
+        if (gone) {
+          // A timer that holds the event loop: at shutdown nothing else does (the spawner's pipes are unref'd).
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+          clearTimeout(timer);
+        }
+        await removeCgroups(w.cgroups);
+      },
+      exited,
+      dispose: (w: WarmSandbox) => removeCgroups(w.cgroups),
+    };
+  }
+
+  private nativeSpawner(): NativeSpawner {
+    this.spawnerClient ??= new NativeSpawner(this.commands.supervisor!);
+    return this.spawnerClient as NativeSpawner;
+  }
+
+  /** bwrap's arguments for a run's space (the volume or directory it works in). */
+  private sandboxFor(space: string, run: { mounts: LaunchRequest['mounts']; network: boolean; pythonEnv: string | null; devices: string[] }): string[] {
+    return sandboxArgs({
+      hide: [this.opts.dataDir],
+      space,
+      tmp: path.join(space, 'tmp'),
+      mounts: run.mounts,
+      network: run.network,
+      // The inner supervisor runs inside: shown at its own path even where the sandbox hides the host's (a
+      // checkout under /tmp); a cached conda pack lives in the hidden data directory.
+      readOnly: [...(this.commands.supervisor ? [this.commands.supervisor] : []), ...(run.pythonEnv ? [run.pythonEnv] : [])],
+      devices: run.devices,
+    });
   }
 
   private async startInSpace(
@@ -201,6 +297,7 @@ export class LocalExecutor implements Executor {
     work: string,
     volume: LocalHandle['volume'],
     warnings: string[],
+    warm: WarmSandbox | null,
   ): Promise<LaunchResult> {
     mkdirIfMissing(work);
     mkdirIfMissing(path.join(space, 'tmp'));
@@ -232,37 +329,9 @@ export class LocalExecutor implements Executor {
       chmodSync(target, 0o755);
     }
     const gpus = this.assignGpus(req.runId, req.resources.gpus);
-    let cgroups: RunCgroups | null = null;
-    if (this.opts.cgroups.mode !== 'none') {
-      try {
-        cgroups = createRunCgroups(this.opts.cgroups, req.runId, {
-          cpus: req.resources.cpus,
-          memoryBytes: Math.round(req.resources.memoryInGBs * 1024 ** 3),
-          pidsMax: this.opts.pidsMax,
-        });
-      } catch (e) {
-        warnings.push(`CPU and memory limits are off for this run: its cgroup could not be made (${(e as Error).message})`);
-      }
-    }
+    const limits = { cpus: req.resources.cpus, memoryBytes: Math.round(req.resources.memoryInGBs * 1024 ** 3), pidsMax: this.opts.pidsMax };
     const sandboxed = this.opts.sandbox.bwrap !== null;
-    let argv = [...this.argvFor(target, req.pythonEnv), ...req.args];
-    if (sandboxed) {
-      const args = sandboxArgs({
-        hide: [this.opts.dataDir],
-        space,
-        tmp: path.join(space, 'tmp'),
-        mounts: req.mounts,
-        network: req.network,
-        // The inner supervisor runs inside: shown at its own path even where the sandbox hides the host's (a
-        // checkout under /tmp); a cached conda pack lives in the hidden data directory.
-        readOnly: [...(this.commands.supervisor ? [this.commands.supervisor] : []), ...(req.pythonEnv ? [req.pythonEnv] : [])],
-        devices: gpus.length > 0 ? gpuDeviceNodes() : [],
-      });
-      // With the native supervisor, its inner half runs inside and reports signals as signals (bwrap alone turns a
-      // death by signal N into exit code 128+N).
-      const inner = this.commands.supervisor ? [this.commands.supervisor, '-r', String(REPORT_FD)] : [];
-      argv = [this.opts.sandbox.bwrap!, ...args, '--chdir', work, '--', ...inner, ...argv];
-    }
+    const program = [...this.argvFor(target, req.pythonEnv), ...req.args];
     const env: Record<string, string> = {
       ...BASE_ENV,
       HOME: path.join(space, 'home'),
@@ -278,6 +347,56 @@ export class LocalExecutor implements Executor {
     env.NVIDIA_VISIBLE_DEVICES = gpus.length > 0 ? gpus.join(',') : 'void';
     // Files, not pipes: the run never blocks on a slow or dead server, and the output survives a restart.
     const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
+    const isolation = (cgroups: RunCgroups | null): RunIsolation => ({
+      sandbox: sandboxed ? 'BUBBLEWRAP' : 'NONE',
+      network: req.network || !sandboxed ? 'HOST' : 'NONE',
+      cpuLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
+      memoryLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
+      processTree: sandboxed ? 'PID_NAMESPACE' : cgroups ? 'CGROUP' : 'PROCESS_GROUP',
+      blockStorage: volume ? 'VOLUME' : 'NOT_ENFORCED',
+      gpus,
+      warnings,
+    });
+    if (warm) {
+      const handle: LocalHandle = { runDir, pid: 0, startTime: 0, space, sandboxed: true, cgroups: warm.cgroups, volume, gpus };
+      try {
+        if (warm.cgroups) setRunLimits(warm.cgroups, limits);
+        const { pid, startTime } = await this.nativeSpawner().use(warm.pid, {
+          file: this.commands.supervisor!,
+          args: program,
+          runDir,
+          cwd: work,
+          env,
+          stdout: logFiles.stdout,
+          stderr: logFiles.stderr,
+          handleFile: path.join(runDir, HANDLE_FILE),
+          handle: handle as unknown as Record<string, unknown>,
+        });
+        handle.pid = pid;
+        handle.startTime = startTime;
+        return { handle: handle as unknown as ExecutorHandle, logFiles, isolation: isolation(warm.cgroups) };
+      } catch {
+        // Gone before its run reached it (or its limits could not be set): this run makes its own sandbox.
+        this.nativeSpawner().giveUp(warm.pid);
+        void this.warmLauncher().dispose(warm);
+      }
+    }
+    let cgroups: RunCgroups | null = null;
+    if (this.opts.cgroups.mode !== 'none') {
+      try {
+        cgroups = createRunCgroups(this.opts.cgroups, req.runId, limits);
+      } catch (e) {
+        warnings.push(`CPU and memory limits are off for this run: its cgroup could not be made (${(e as Error).message})`);
+      }
+    }
+    let argv = program;
+    if (sandboxed) {
+      const args = this.sandboxFor(space, { mounts: req.mounts, network: req.network, pythonEnv: req.pythonEnv, devices: gpus.length > 0 ? gpuDeviceNodes() : [] });
+      // With the native supervisor, its inner half runs inside and reports signals as signals (bwrap alone turns a
+      // death by signal N into exit code 128+N).
+      const inner = this.commands.supervisor ? [this.commands.supervisor, '-r', String(REPORT_FD)] : [];
+      argv = [this.opts.sandbox.bwrap!, ...args, '--chdir', work, '--', ...inner, ...program];
+    }
     const native = this.commands.supervisor;
     const cgDirs = cgroups ? joinDirs(cgroups) : [];
     const handle: LocalHandle = { runDir, pid: 0, startTime: 0, space, sandboxed, cgroups, volume, gpus };
@@ -301,17 +420,7 @@ export class LocalExecutor implements Executor {
       if (cgroups) removeRunCgroups(cgroups);
       throw e;
     }
-    const isolation: RunIsolation = {
-      sandbox: sandboxed ? 'BUBBLEWRAP' : 'NONE',
-      network: req.network || !sandboxed ? 'HOST' : 'NONE',
-      cpuLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
-      memoryLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
-      processTree: sandboxed ? 'PID_NAMESPACE' : cgroups ? 'CGROUP' : 'PROCESS_GROUP',
-      blockStorage: volume ? 'VOLUME' : 'NOT_ENFORCED',
-      gpus,
-      warnings,
-    };
-    return { handle: handle as unknown as ExecutorHandle, logFiles, isolation };
+    return { handle: handle as unknown as ExecutorHandle, logFiles, isolation: isolation(cgroups) };
   }
 
   /** What this host cannot give this run, in words. */
@@ -354,7 +463,8 @@ export class LocalExecutor implements Executor {
   private spawnerClient: SpawnerClient | null = null;
 
   private spawnSupervisor(m: SupervisorLaunch): Promise<{ pid: number; startTime: number }> {
-    this.spawnerClient ??= this.commands.supervisor ? new NativeSpawner(this.commands.supervisor) : new NodeSpawner();
+    if (this.commands.supervisor) return this.nativeSpawner().spawn(m);
+    this.spawnerClient ??= new NodeSpawner();
     return this.spawnerClient.spawn(m);
   }
 
@@ -596,6 +706,7 @@ export class LocalExecutor implements Executor {
       for (const n of this.opts.cgroups.notes) off.push(`cgroups: ${n}`);
     } else off.push(`CPU and memory limits: ${this.opts.cgroups.notes.join('; ')}`);
     if (this.opts.volumes.available) enforced.push('block storage: a loop-mounted ext4 volume of blockStorageSizeInGBs per run');
+    if (this.warm) enforced.push(`warm sandboxes: up to ${this.opts.warmSandboxes} set up ahead of runs on free volumes`);
     else off.push(`block storage: ${this.opts.volumes.note}`);
     if (this.opts.gpus.length > 0) enforced.push(`GPUs: ${this.opts.gpus.map((g) => `${g.index} ${g.name} (${g.uuid})`).join(', ')}`);
     return { enforced, off };
@@ -614,10 +725,18 @@ export class LocalExecutor implements Executor {
   /** Removes free volumes a previous server left; call once at start. */
   async init(): Promise<void> {
     if (this.opts.volumes.available) await this.volumes.clean();
+    // A previous server's warm sandboxes go with its spawner (a moment after it, when it was killed): their cgroups
+    // are left, empty. Those of runs that started in one are busy while the run lives and stay.
+    if (this.opts.cgroups.mode !== 'none') {
+      const host = this.opts.cgroups;
+      removeLeftoverCgroups(host, 'warm-');
+      setTimeout(() => removeLeftoverCgroups(host, 'warm-'), 3000).unref();
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.warm?.close();
     await this.volumes.close();
     this.spawnerClient?.close();
     this.spawnerClient = null;
