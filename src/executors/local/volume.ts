@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readdirSync, renameSync, rmdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { which } from './which.js';
@@ -136,6 +136,14 @@ export interface Volume {
 export class VolumePool {
   private readonly free = new Map<number, Volume[]>();
   private readonly filling = new Set<number>();
+  /**
+   * Mount points of discarded volumes, empty, for the next volumes. Removing a directory that is a mount point in
+   * another mount namespace detaches the mounts there, and every sandbox's namespace has a copy of each volume
+   * mounted when it was made: bwrap, re-mounting its copy of the host's tree read-only, fails ("Can't bind mount
+   * /oldroot/ on /newroot/: ... No such file or directory") when one disappears under it. So a server never removes
+   * a mount point while it runs; it reuses them, and removes them at shutdown.
+   */
+  private readonly spares: string[] = [];
   private closed = false;
   /** Called when a volume joins the free list (the executor starts a warm sandbox on it). */
   onFree: ((v: Volume) => void) | null = null;
@@ -147,10 +155,22 @@ export class VolumePool {
     private readonly size: number,
   ) {}
 
-  /** Removes the free volumes of a previous server (its runs' volumes are left alone). */
+  /** Removes the free volumes of a previous server (its runs' volumes are left alone) and its spare mount points. */
   async clean(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    for (const n of readdirSync(this.dir)) {
+    const names = readdirSync(this.dir);
+    for (const n of names) {
+      // A spare mount point, or a mount point left by a volume discarded before its directory went: rmdir removes
+      // only an empty directory that nothing is mounted on (a run's volume, even without a marker, stays).
+      if (n.startsWith('vol-') && !n.includes('.') && !names.includes(`${n}.free`) && !names.includes(`${n}.used`)) {
+        try {
+          rmdirSync(path.join(this.dir, n));
+        } catch {
+          /* in use */
+        }
+      }
+    }
+    for (const n of names) {
       if (!n.endsWith('.free')) continue;
       const name = n.slice(0, -'.free'.length);
       await removeVolume(path.join(this.dir, `${name}.img`), path.join(this.dir, name));
@@ -178,8 +198,8 @@ export class VolumePool {
   }
 
   private async make(bytes: number, free: boolean): Promise<Volume> {
-    const name = `vol-${randomBytes(8).toString('hex')}`;
-    const v = { image: path.join(this.dir, `${name}.img`), mountPoint: path.join(this.dir, name) };
+    const mountPoint = this.spares.pop() ?? path.join(this.dir, `vol-${randomBytes(8).toString('hex')}`);
+    const v = { image: `${mountPoint}.img`, mountPoint };
     // The marker first: a crash half-way leaves a volume the next start removes.
     if (free) writeFileSync(`${v.mountPoint}.free`, '');
     await createVolume(v.image, v.mountPoint, bytes);
@@ -207,13 +227,16 @@ export class VolumePool {
   /** Unmounts and deletes a run's volume instead of recycling it; `keepImage` keeps the image file. */
   async discard(v: Volume, opts: { keepImage?: boolean } = {}): Promise<void> {
     await removeVolume(v.image, v.mountPoint, opts);
-    rmSync(v.mountPoint, { recursive: true, force: true });
     rmSync(`${v.mountPoint}.used`, { force: true });
+    // A kept image stays beside its own mount point, unused; otherwise the mount point serves the next volume.
+    if (!opts.keepImage && !this.closed) this.spares.push(v.mountPoint);
+    else rmSync(v.mountPoint, { recursive: true, force: true });
   }
 
-  /** Unmounts and removes the free volumes (server shutdown). */
+  /** Unmounts and removes the free volumes and the spare mount points (server shutdown). */
   async close(): Promise<void> {
     this.closed = true;
+    for (const d of this.spares.splice(0)) rmSync(d, { recursive: true, force: true });
     for (const list of this.free.values()) {
       for (const v of list.splice(0)) {
         await this.beforeRemove?.(v);
