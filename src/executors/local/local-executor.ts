@@ -132,6 +132,7 @@ export class LocalExecutor implements Executor {
   private closed = false;
   private readonly volumes: VolumePool;
   private readonly warm: WarmSandboxes | null;
+  private readonly warmOps = this.warmLauncher();
 
   constructor(private readonly opts: LocalExecutorOptions) {
     this.volumes = new VolumePool(path.join(opts.dataDir, 'volumes'), opts.volumePoolSize ?? 0);
@@ -148,7 +149,7 @@ export class LocalExecutor implements Executor {
     };
     // Needs what a warm sandbox is made of: the native supervisor (its -W and -w modes), bwrap and pooled volumes.
     const warmable = (opts.warmSandboxes ?? 0) > 0 && this.commands.supervisor && opts.sandbox.bwrap && opts.volumes.available;
-    this.warm = warmable ? new WarmSandboxes(opts.warmSandboxes!, this.warmLauncher(), opts.onError) : null;
+    this.warm = warmable ? new WarmSandboxes(opts.warmSandboxes!, this.warmOps, opts.onError) : null;
     if (this.warm) {
       const warm = this.warm;
       this.volumes.onFree = (v) => warm.offer(v);
@@ -378,7 +379,7 @@ export class LocalExecutor implements Executor {
       } catch {
         // Gone before its run reached it (or its limits could not be set): this run makes its own sandbox.
         this.nativeSpawner().giveUp(warm.pid);
-        void this.warmLauncher().dispose(warm);
+        void this.warmOps.dispose(warm);
       }
     }
     let cgroups: RunCgroups | null = null;

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -61,6 +62,9 @@ static int join_cgroup(const char *dir) {
   close(fd);
   return n == 2 ? 0 : -1;
 }
+
+/* How many times a sandbox that failed to come up is tried (see supervise). */
+#define RETRIES 3
 
 /* The fd on which a warm supervisor gets its run (from the spawner), and a warm inner supervisor (from it). */
 #define WARM_CTL_FD 61
@@ -162,6 +166,8 @@ static int request_argv(char **f, int nf, char ***argv, char ***envp) {
  */
 static int inner(int fd, char **prog) {
   fcntl(fd, F_SETFD, FD_CLOEXEC);
+  /* The sandbox is up: whatever happens now is the run's (see RETRIES). */
+  (void)!write(fd, "+", 1);
   pid_t pid = fork();
   if (pid < 0) { perror("dsjobs-supervisor: fork"); return 1; }
   if (pid == 0) {
@@ -205,12 +211,12 @@ static int inner_warm(void) {
   if (fds[1] > 2) close(fds[1]);
   if (nf < 0 || request_argv(f, nf, &prog, &envp) != 0) {
     fprintf(stderr, "dsjobs: malformed run request\n");
-    (void)!write(REPORT_FD, "126\n", 4);
+    (void)!write(REPORT_FD, "+126\n", 5);
     return 126;
   }
   if (chdir(f[1]) != 0) {
     fprintf(stderr, "dsjobs: cannot enter the run's working directory %s: %s\n", f[1], strerror(errno));
-    (void)!write(REPORT_FD, "126\n", 4);
+    (void)!write(REPORT_FD, "+126\n", 5);
     return 126;
   }
   environ = envp;
@@ -219,13 +225,11 @@ static int inner_warm(void) {
 
 /*
  * A warm supervisor's wait for its run: the request on WARM_CTL_FD (returns its length; the run dir is its first
- * field), or EOF (the spawner gave the sandbox up) or the sandbox's own end (returns 0: nothing to record).
- * The request goes on to the inner supervisor through `inner_sock`, with the log files; they also become this
- * process's stdout and stderr.
+ * field; `fds` get the run's log files, which also become this process's stdout and stderr), or EOF (the spawner gave
+ * the sandbox up) or the sandbox's own end (returns 0: nothing to record).
  */
-static ssize_t await_run(pid_t child, int inner_sock, char *req, size_t cap) {
+static ssize_t await_run(pid_t child, char *req, size_t cap, int fds[2]) {
   int pfd = (int)syscall(SYS_pidfd_open, child, 0);
-  int fds[2] = {-1, -1};
   ssize_t n = 0;
   for (;;) {
     struct pollfd p[2] = {{WARM_CTL_FD, POLLIN, 0}, {pfd, POLLIN, 0}};
@@ -244,17 +248,11 @@ static ssize_t await_run(pid_t child, int inner_sock, char *req, size_t cap) {
   if (n <= 0 || req[n - 1] != 0 || fds[0] < 0 || fds[1] < 0) {
     if (fds[0] >= 0) close(fds[0]);
     if (fds[1] >= 0) close(fds[1]);
+    fds[0] = fds[1] = -1;
     return 0;
   }
   dup2(fds[0], 1);
   dup2(fds[1], 2);
-  if (send_request(inner_sock, req, (size_t)n, fds) != 0) {
-    fprintf(stderr, "dsjobs: the run's sandbox ended before the run could start in it: %s\n", strerror(errno));
-    kill(-child, SIGKILL);
-  }
-  if (fds[0] > 2) close(fds[0]);
-  if (fds[1] > 2) close(fds[1]);
-  close(inner_sock);
   return n;
 }
 
@@ -287,85 +285,109 @@ static int supervise(int argc, char **argv) {
   }
   const char *dir = warm ? NULL : argv[i];
   char **prog = argv + i + (warm ? 0 : 1);
-  int sync[2];
-  if (pipe2(sync, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
   /* -R: the program (bwrap) runs an inner supervisor that reports the real status on fd REPORT_FD. */
   int rep[2] = {-1, -1};
   if (report && pipe2(rep, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
-  /* -W: the run comes later, on WARM_CTL_FD (from the spawner), and goes on to the inner one on INNER_CTL_FD. */
-  int ic[2] = {-1, -1};
-  if (warm) {
-    fcntl(WARM_CTL_FD, F_SETFD, FD_CLOEXEC);
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ic) != 0) { perror("dsjobs-supervisor: socketpair"); return 1; }
-  }
-  pid_t pid = fork();
-  if (pid < 0) { perror("dsjobs-supervisor: fork"); return 1; }
-  if (pid == 0) {
+  if (warm) fcntl(WARM_CTL_FD, F_SETFD, FD_CLOEXEC);
+  static char req[MAX_REQUEST];
+  ssize_t req_len = 0;
+  int req_fds[2] = {-1, -1};
+  char buf[64];
+  pid_t pid = -1;
+  int status = 0;
+  for (int attempt = 1;; attempt++) {
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
+    /* -W: the run comes later, on WARM_CTL_FD (from the spawner), and goes on to the inner one on INNER_CTL_FD. */
+    int ic[2] = {-1, -1};
+    if (warm && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ic) != 0) { perror("dsjobs-supervisor: socketpair"); return 1; }
+    pid = fork();
+    if (pid < 0) { perror("dsjobs-supervisor: fork"); return 1; }
+    if (pid == 0) {
+      close(sync[0]);
+      setsid();
+      if (report) {
+        close(rep[0]);
+        /* dup2 clears close-on-exec: the fd passes through bwrap to the inner supervisor. */
+        if (dup2(rep[1], REPORT_FD) < 0) _exit(126);
+      }
+      if (warm) {
+        close(ic[0]);
+        if (dup2(ic[1], INNER_CTL_FD) < 0) _exit(126);
+      }
+      for (int k = 0; k < ncg; k++) {
+        if (join_cgroup(cgroups[k]) != 0) {
+          int e = errno;
+          fprintf(stderr, "dsjobs: cannot join the run's cgroup %s: %s\n", cgroups[k], strerror(e));
+          (void)!write(sync[1], &e, sizeof e);
+          _exit(126);
+        }
+      }
+      execvp(prog[0], prog);
+      int e = errno;
+      fprintf(stderr, "dsjobs: cannot execute %s: %s\n", prog[0], strerror(e));
+      (void)!write(sync[1], &e, sizeof e);
+      _exit(127);
+    }
+    close(sync[1]);
+    if (warm) close(ic[1]);
+    /* EOF on the pipe: the child has exec'd (close-on-exec) or failed; either way its session exists now. */
+    int e = 0;
+    while (read(sync[0], &e, sizeof e) < 0 && errno == EINTR) {}
     close(sync[0]);
-    setsid();
-    if (report) {
-      close(rep[0]);
-      /* dup2 clears close-on-exec: the fd passes through bwrap to the inner supervisor. */
-      if (dup2(rep[1], REPORT_FD) < 0) _exit(126);
+    if (warm && attempt == 1) {
+      req_len = await_run(pid, req, sizeof req, req_fds);
+      if (req_len == 0) {
+        /* Given up unused, or the sandbox died first: no run, nothing to record. */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        return 0;
+      }
+      dir = req;
     }
     if (warm) {
-      close(ic[0]);
-      if (dup2(ic[1], INNER_CTL_FD) < 0) _exit(126);
-    }
-    for (int k = 0; k < ncg; k++) {
-      if (join_cgroup(cgroups[k]) != 0) {
-        int e = errno;
-        fprintf(stderr, "dsjobs: cannot join the run's cgroup %s: %s\n", cgroups[k], strerror(e));
-        (void)!write(sync[1], &e, sizeof e);
-        _exit(126);
+      if (send_request(ic[0], req, (size_t)req_len, req_fds) != 0) {
+        fprintf(stderr, "dsjobs: the run's sandbox ended before the run could start in it: %s\n", strerror(errno));
+        kill(-pid, SIGKILL);
       }
+      close(ic[0]);
     }
-    execvp(prog[0], prog);
-    int e = errno;
-    fprintf(stderr, "dsjobs: cannot execute %s: %s\n", prog[0], strerror(e));
-    (void)!write(sync[1], &e, sizeof e);
-    _exit(127);
-  }
-  close(sync[1]);
-  if (report) close(rep[1]);
-  if (warm) close(ic[1]);
-  /* EOF on the pipe: the child has exec'd (close-on-exec) or failed; either way its session exists now. */
-  int e = 0;
-  while (read(sync[0], &e, sizeof e) < 0 && errno == EINTR) {}
-  close(sync[0]);
-  if (warm) {
-    static char req[MAX_REQUEST];
-    if (await_run(pid, ic[0], req, sizeof req) == 0) {
-      /* Given up unused, or the sandbox died first: no run, nothing to record. */
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-      return 0;
+    snprintf(buf, sizeof buf, "%d\n", (int)pid);
+    write_atomic(dir, "child.pid", buf);
+    while (waitpid(pid, &status, 0) < 0) {
+      if (errno != EINTR) { perror("dsjobs-supervisor: waitpid"); return 1; }
     }
-    dir = req;
-  }
-  char buf[64];
-  snprintf(buf, sizeof buf, "%d\n", (int)pid);
-  write_atomic(dir, "child.pid", buf);
-  int status;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) { perror("dsjobs-supervisor: waitpid"); return 1; }
-  }
-  if (WIFSIGNALED(status)) snprintf(buf, sizeof buf, "signal %d\n", WTERMSIG(status));
-  else snprintf(buf, sizeof buf, "%d\n", WEXITSTATUS(status));
-  if (report) {
-    /* The inner supervisor's word, when it got to say it (not when bwrap failed or was killed first). */
+    if (WIFSIGNALED(status)) snprintf(buf, sizeof buf, "signal %d\n", WTERMSIG(status));
+    else snprintf(buf, sizeof buf, "%d\n", WEXITSTATUS(status));
+    if (!report) break;
+    /* The inner supervisor's word: "+" once the sandbox was up, then how the program ended. Written before the
+       inner supervisor exited, so before bwrap did: never wait for it. */
     char inner_buf[64];
     ssize_t n;
-    /* Written before the inner supervisor exited, so before bwrap did: never wait for it. */
     fcntl(rep[0], F_SETFL, O_NONBLOCK);
     while ((n = read(rep[0], inner_buf, sizeof inner_buf - 1)) < 0 && errno == EINTR) {}
-    if (n > 0 && inner_buf[n - 1] == '\n') {
-      inner_buf[n] = 0;
-      memcpy(buf, inner_buf, (size_t)n + 1);
+    if (n > 0 && inner_buf[0] == '+') {
+      ssize_t k = 0;
+      while (k < n && inner_buf[k] == '+') k++;
+      if (n > k && inner_buf[n - 1] == '\n') {
+        inner_buf[n] = 0;
+        memcpy(buf, inner_buf + k, (size_t)(n - k) + 1);
+      }
+      break;
     }
-    close(rep[0]);
+    /* bwrap failed before the sandbox was up (it exits 1 then). Its recursive read-only bind of the host's tree
+       fails when a mount point goes away on the host while it works (another run's volume being removed): that is
+       worth another try; a kill (a cancel) or anything else is not. */
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 1) || attempt == RETRIES) break;
+    fprintf(stderr, "dsjobs: the run's sandbox could not be set up (attempt %d of %d); trying again\n", attempt, RETRIES);
+    /* Such changes come in bursts (a server removing volumes): let this one pass. */
+    struct timespec pause = {0, 20 * 1000 * 1000L * attempt};
+    while (nanosleep(&pause, &pause) < 0 && errno == EINTR) {}
   }
+  if (report) close(rep[0]), close(rep[1]);
+  if (req_fds[0] >= 0) close(req_fds[0]);
+  if (req_fds[1] >= 0) close(req_fds[1]);
   write_atomic(dir, "exit.status", buf);
   return 0;
 }
