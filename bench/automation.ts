@@ -108,6 +108,7 @@ async function direct(o: SweepBenchOptions): Promise<number> {
     const job = await s.createJob('trivial.sh', SCRIPT);
     let next = 0;
     let failed = 0;
+    const failures: string[] = [];
     const deadline = performance.now() + o.maxSeconds * 1000;
     const t0 = performance.now();
     const worker = async () => {
@@ -122,17 +123,21 @@ async function direct(o: SweepBenchOptions): Promise<number> {
           /* drain until the run has ended */
         }
         // The log ends when it is sealed, a moment before the final state commits: GET again until it is terminal.
-        let r = await s.http.json<{ lifecycleState: string }>('GET', `/jobRuns/${run.id}`);
+        type Run = { lifecycleState: string; lifecycleDetails?: string };
+        let r = await s.http.json<Run>('GET', `/jobRuns/${run.id}`);
         for (let k = 0; k < 2000 && !TERMINAL.has(r.lifecycleState); k++) {
           await sleep(5);
-          r = await s.http.json<{ lifecycleState: string }>('GET', `/jobRuns/${run.id}`);
+          r = await s.http.json<Run>('GET', `/jobRuns/${run.id}`);
         }
-        if (r.lifecycleState !== 'SUCCEEDED') failed++;
+        if (r.lifecycleState !== 'SUCCEEDED') {
+          failed++;
+          if (failures.length < 3) failures.push(`${run.id} ${r.lifecycleState}: ${r.lifecycleDetails ?? ''}`);
+        }
       }
     };
     await Promise.all(Array.from({ length: o.maxParallel }, worker));
     if (next < o.runs) throw new Error(`direct runs: only ${next} of ${o.runs} in ${o.maxSeconds} s`);
-    if (failed) throw new Error(`direct runs: ${failed} did not succeed`);
+    if (failed) throw new Error(`direct runs: ${failed} did not succeed (${failures.join('; ')})`);
     return (performance.now() - t0) / 1000;
   } finally {
     await s.close();
