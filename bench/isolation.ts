@@ -16,7 +16,8 @@ const CONFIGS: { name: string; env: Record<string, string> }[] = [
   { name: 'plain processes (baseline)', env: PLAIN },
   { name: 'sandbox (bubblewrap)', env: { DSJOBS_CGROUPS: 'off', DSJOBS_BLOCK_STORAGE: 'directory' } },
   { name: 'sandbox + cgroups', env: { DSJOBS_BLOCK_STORAGE: 'directory' } },
-  { name: 'sandbox + cgroups + 50 GB volume (default)', env: {} },
+  { name: 'sandbox + cgroups + 50 GB volume, no warm sandboxes', env: { DSJOBS_WARM_SANDBOXES: '0' } },
+  { name: 'sandbox + cgroups + 50 GB volume (default: warm sandboxes)', env: {} },
 ];
 
 export async function benchIsolationLatency(report: Report, o: { runs: number; maxSeconds: number }): Promise<void> {
@@ -26,9 +27,9 @@ export async function benchIsolationLatency(report: Report, o: { runs: number; m
     const s = await BenchServer.start({ env: c.env });
     try {
       const protections = (await s.http.json<{ protections: { off: string[] } }>('GET', '/serverInfo')).protections;
-      const { lat } = await measureStartLatency(s, o.runs, o.maxSeconds);
+      const { lat, warmStarts } = await measureStartLatency(s, o.runs, o.maxSeconds);
       p50.push(percentile(lat, 50));
-      console.log(`  ${c.name}: p50 ${fmt(percentile(lat, 50), 2)} ms p99 ${fmt(percentile(lat, 99), 2)} ms (${lat.length} runs; off here: ${protections.off.length})`);
+      console.log(`  ${c.name}: p50 ${fmt(percentile(lat, 50), 2)} ms p99 ${fmt(percentile(lat, 99), 2)} ms (${lat.length} runs, ${warmStarts} in a warm sandbox; off here: ${protections.off.length})`);
       report.add({
         figure: `5. start latency p50, ${c.name}`,
         value: `${fmt(percentile(lat, 50), 2)} ms (p99 ${fmt(percentile(lat, 99), 1)} ms)`,

@@ -4,7 +4,7 @@
  * directly, from the spawn() call to the printed time.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BenchServer, TERMINAL } from './lib/server.js';
@@ -63,12 +63,13 @@ export async function measureStartLatency(
   runs: number,
   maxSeconds: number,
   warm = 5,
-): Promise<{ lat: number[]; toStarted: number[]; clientToAccepted: number[] }> {
+): Promise<{ lat: number[]; toStarted: number[]; clientToAccepted: number[]; warmStarts: number }> {
   const job = await s.createJob('start.sh', SCRIPT);
   const body = s.runBody(job);
   const lat: number[] = [];
   const toStarted: number[] = [];
   const clientToAccepted: number[] = [];
+  let warmStarts = 0;
   const deadline = performance.now() + maxSeconds * 1000;
   for (let i = 0; i < runs + warm && performance.now() < deadline; i++) {
     const sent = wallNow();
@@ -91,9 +92,20 @@ export async function measureStartLatency(
     lat.push(epochMs(first) - accepted);
     if (r.timeStarted) toStarted.push(Date.parse(r.timeStarted) - accepted);
     clientToAccepted.push(accepted - sent);
+    if (startedWarm(s.dataDir, run.id)) warmStarts++;
     await sleep(20); // idle between runs: the server has finished the previous run's bookkeeping
   }
-  return { lat, toStarted, clientToAccepted };
+  return { lat, toStarted, clientToAccepted, warmStarts };
+}
+
+/** Whether a run started in a warm sandbox: its cgroups are the sandbox's (`warm-...`), not named after the run. */
+function startedWarm(dataDir: string, runId: string): boolean {
+  try {
+    const h = JSON.parse(readFileSync(path.join(dataDir, 'runs', runId, 'handle.json'), 'utf8')) as { cgroups?: { dirs?: Record<string, string> } | null };
+    return Object.values(h.cgroups?.dirs ?? {}).some((d) => path.basename(d).startsWith('warm-'));
+  } catch {
+    return false;
+  }
 }
 
 export async function benchStartLatency(report: Report, o: LatencyOptions): Promise<void> {
@@ -105,7 +117,7 @@ export async function benchStartLatency(report: Report, o: LatencyOptions): Prom
   try {
     const before = cpuSnapshot(s.pid);
     s.beginMeasure();
-    const { lat, toStarted } = await measureStartLatency(s, o.runs, o.maxSeconds);
+    const { lat, toStarted, warmStarts } = await measureStartLatency(s, o.runs, o.maxSeconds);
     s.endMeasure();
     const cpu = cpuDiff(before, cpuSnapshot(s.pid));
     const p50 = percentile(lat, 50);
@@ -113,6 +125,7 @@ export async function benchStartLatency(report: Report, o: LatencyOptions): Prom
     console.log(`  dsjobs (timeAccepted -> script prints): p50 ${fmt(p50, 2)} ms p99 ${fmt(p99, 2)} ms max ${fmt(Math.max(...lat), 2)} ms (${lat.length} runs)`);
     console.log(`  timeAccepted -> timeStarted (server's own record): p50 ${fmt(percentile(toStarted, 50), 2)} ms p99 ${fmt(percentile(toStarted, 99), 2)} ms`);
     console.log(`  ${describeCpu(cpu, { n: lat.length, unit: 'run' })}`);
+    console.log(`  runs that started in a warm sandbox: ${warmStarts} of ${lat.length}`);
     report.add({
       figure: `2. start latency p50, ACCEPTED -> process running (${lat.length} runs, idle server)`,
       value: `${fmt(p50, 2)} ms`,
