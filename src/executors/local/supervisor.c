@@ -471,6 +471,34 @@ static int warm_take(pid_t pid) {
   return -1;
 }
 
+/* Opens a run's stdout and stderr files for appending: 0, or -1 with both closed (errno says why). */
+static int open_logs(const char *out_file, const char *err_file, int fds[2]) {
+  fds[0] = open(out_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fds[1] = fds[0] < 0 ? -1 : open(err_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fds[1] >= 0) return 0;
+  int e = errno;
+  if (fds[0] >= 0) close(fds[0]);
+  errno = e;
+  return -1;
+}
+
+/* A supervisor runs: the handle file (if any) gets the handle with its pid and start time, then "S id pid start". */
+static void reply_started(const char *id, pid_t pid, const char *handle_file, const char *handle_json) {
+  char line[128];
+  unsigned long long st = start_time_of(pid);
+  char tail[96];
+  int tl = snprintf(tail, sizeof tail, ",\"pid\":%d,\"startTime\":%llu}", (int)pid, st);
+  int hf = *handle_file ? open(handle_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+  if (hf >= 0) {
+    /* Best effort, as before: the server stores the handle itself a moment later. */
+    (void)!write_all(hf, handle_json, strlen(handle_json));
+    (void)!write_all(hf, tail, (size_t)tl);
+    close(hf);
+  }
+  snprintf(line, sizeof line, "S %.60s %d %llu\n", id, (int)pid, st);
+  reply(line);
+}
+
 /* R (a run) and W (a warm supervisor): f[0] id, cwd, stdout, stderr, handle file, handle JSON, argc, args, envc, env. */
 static void start_run(char **f, int nf, int sfd, int warm) {
   char line[PATH_MAX + 128];
@@ -500,15 +528,14 @@ static void start_run(char **f, int nf, int sfd, int warm) {
     reply(line);
     return;
   }
-  int out = open(out_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  int err = out < 0 ? -1 : open(err_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (out < 0 || err < 0) {
+  int logs[2];
+  if (open_logs(out_file, err_file, logs) != 0) {
     snprintf(line, sizeof line, "F %s cannot open the run's log file: %s\n", id, strerror(errno));
-    if (out >= 0) close(out);
     if (warm) close(ctl[0]), close(ctl[1]);
     reply(line);
     return;
   }
+  int out = logs[0], err = logs[1];
   pid_t pid = fork();
   if (pid < 0) {
     snprintf(line, sizeof line, "F %s fork: %s\n", id, strerror(errno));
@@ -552,18 +579,7 @@ static void start_run(char **f, int nf, int sfd, int warm) {
     warm_list[n_warm].fd = ctl[0];
     n_warm++;
   }
-  unsigned long long st = start_time_of(pid);
-  char tail[96];
-  int tl = snprintf(tail, sizeof tail, ",\"pid\":%d,\"startTime\":%llu}", (int)pid, st);
-  int hf = *handle_file ? open(handle_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-  if (hf >= 0) {
-    /* Best effort, as before: the server stores the handle itself a moment later. */
-    (void)!write_all(hf, handle_json, strlen(handle_json));
-    (void)!write_all(hf, tail, (size_t)tl);
-    close(hf);
-  }
-  snprintf(line, sizeof line, "S %s %d %llu\n", id, (int)pid, st);
-  reply(line);
+  reply_started(id, pid, handle_file, handle_json);
 }
 
 /*
@@ -582,11 +598,8 @@ static void use_warm(char **f, int nf, const char *req, size_t req_len) {
   int ctl = warm_take(pid);
   if (ctl < 0) { snprintf(line, sizeof line, "F %s no such warm sandbox\n", id); reply(line); return; }
   int fds[2];
-  fds[0] = open(out_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  fds[1] = fds[0] < 0 ? -1 : open(err_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fds[0] < 0 || fds[1] < 0) {
+  if (open_logs(out_file, err_file, fds) != 0) {
     snprintf(line, sizeof line, "F %s cannot open the run's log file: %s\n", id, strerror(errno));
-    if (fds[0] >= 0) close(fds[0]);
     close(ctl);
     reply(line);
     return;
@@ -602,17 +615,7 @@ static void use_warm(char **f, int nf, const char *req, size_t req_len) {
     reply(line);
     return;
   }
-  unsigned long long st = start_time_of(pid);
-  char tail[96];
-  int tl = snprintf(tail, sizeof tail, ",\"pid\":%d,\"startTime\":%llu}", (int)pid, st);
-  int hf = open(handle_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (hf >= 0) {
-    (void)!write_all(hf, handle_json, strlen(handle_json));
-    (void)!write_all(hf, tail, (size_t)tl);
-    close(hf);
-  }
-  snprintf(line, sizeof line, "S %s %d %llu\n", id, (int)pid, st);
-  reply(line);
+  reply_started(id, pid, handle_file, handle_json);
 }
 
 /* One frame: its kind ("R", "W", "U" or "K"), then the kind's fields. */
