@@ -226,10 +226,7 @@ export class LocalExecutor implements Executor {
   /** Starts, gives up and disposes of warm sandboxes for WarmSandboxes (see warm-sandboxes.ts). */
   private warmLauncher() {
     const removeCgroups = async (cg: RunCgroups | null) => {
-      for (let i = 0; cg && i < 100 && !removeRunCgroups(cg); i++) {
-        killRunCgroups(cg);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      if (cg) await emptyAndRemoveCgroups(cg);
     };
     const exited = (w: WarmSandbox) => this.spawnerClient?.exited(w.pid) ?? null;
     return {
@@ -596,8 +593,7 @@ export class LocalExecutor implements Executor {
     const cg = this.cgroupsOf(handle);
     if (cg) {
       // The cgroup is the run's alone, whatever happened to pids meanwhile: always safe to empty.
-      killRunCgroups(cg);
-      for (let i = 0; i < 100 && !removeRunCgroups(cg); i++) await new Promise((r) => setTimeout(r, 10));
+      await emptyAndRemoveCgroups(cg);
     } else {
       const pgid = this.childPid(handle);
       // The main process is gone; anything left in its group (background children) goes with it. After a restart
@@ -808,6 +804,12 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 function avg(xs: (number | null)[]): number {
   const v = xs.filter((x): x is number => x !== null);
   return v.length === 0 ? NaN : v.reduce((a, b) => a + b, 0) / v.length;
+}
+
+/** Kills what is left in a run's (or warm sandbox's) cgroups and removes them once empty (up to ~1 s). */
+async function emptyAndRemoveCgroups(cg: RunCgroups): Promise<void> {
+  killRunCgroups(cg);
+  for (let i = 0; i < 100 && !removeRunCgroups(cg); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
 function mkdirIfMissing(dir: string): void {
