@@ -19,6 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, waitForRun, readLogs, ROOT, type TestServer } from '../support/server.js';
+import { processArgv } from '../support/procs.js';
 import type { DsJobsError, Job, JobRun, LogRecord } from '../../src/sdk/client.js';
 import { DEFAULT_SHAPES } from '../../src/domain/shapes.js';
 
@@ -64,18 +65,9 @@ function newMarker(label: string): string {
 
 /** Host processes whose command line contains `marker` (zombies have an empty cmdline and are not listed). */
 function procsWith(marker: string): { pid: number; cmd: string }[] {
-  const out: { pid: number; cmd: string }[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let cmd: string;
-    try {
-      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (cmd.includes(marker)) out.push({ pid: Number(d), cmd: cmd.replace(/\0/g, ' ').trim() });
-  }
-  return out;
+  return processArgv()
+    .map((p) => ({ pid: p.pid, cmd: p.argv.join(' ') }))
+    .filter((p) => p.cmd.includes(marker));
 }
 
 function killMarked(marker: string): void {

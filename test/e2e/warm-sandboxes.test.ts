@@ -12,10 +12,11 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
+import { processArgv } from '../support/procs.js';
 
 const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-warm-test-'));
 const bucketDir = path.join(tmpRoot, 'bucket');
@@ -23,20 +24,10 @@ const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
 /** Host processes of a server's warm sandboxes (their inner supervisors, waiting): pid -> command line. */
 function warmProcesses(dataDir: string): { pid: number; cmd: string }[] {
-  const out: { pid: number; cmd: string }[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let cmd: string;
-    try {
-      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    const argv = cmd.split('\0').filter(Boolean);
-    // bwrap ... --tmpfs <dataDir> ... -- <supervisor> -w: bwrap and its pid-1 child carry the same command line.
-    if (argv[0]?.endsWith('bwrap') && argv.includes(dataDir) && argv.at(-1) === '-w') out.push({ pid: Number(d), cmd: argv.join(' ') });
-  }
-  return out;
+  // bwrap ... --tmpfs <dataDir> ... -- <supervisor> -w: bwrap and its pid-1 child carry the same command line.
+  return processArgv()
+    .filter(({ argv }) => argv[0]?.endsWith('bwrap') && argv.includes(dataDir) && argv.at(-1) === '-w')
+    .map(({ pid, argv }) => ({ pid, cmd: argv.join(' ') }));
 }
 
 async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 10_000): Promise<T> {
