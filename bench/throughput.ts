@@ -51,6 +51,8 @@ export async function spawnBaseline(
 interface RunResult {
   ok: boolean;
   state: string;
+  /** For a run that did not succeed: its id, lifecycleDetails and the tail of its log. */
+  failure?: string;
   e2eMs: number;
   /** GETs needed after the follow ended (1 = it was terminal at once). */
   gets: number;
@@ -65,7 +67,7 @@ async function oneRun(s: BenchServer, body: unknown): Promise<RunResult> {
   if (follow.statusCode !== 200) throw new Error(`follow: HTTP ${follow.statusCode}`);
   await s.http.drain(follow);
   let gets = 0;
-  let r: { lifecycleState: string; timeAccepted: string; timeStarted: string | null; timeFinished: string | null };
+  let r: { lifecycleState: string; lifecycleDetails?: string; timeAccepted: string; timeStarted: string | null; timeFinished: string | null };
   const until = performance.now() + 30_000;
   for (;;) {
     r = await s.http.json('GET', `/jobRuns/${run.id}`);
@@ -77,7 +79,14 @@ async function oneRun(s: BenchServer, body: unknown): Promise<RunResult> {
   const acc = Date.parse(r.timeAccepted);
   const st = r.timeStarted ? Date.parse(r.timeStarted) : NaN;
   const fin = r.timeFinished ? Date.parse(r.timeFinished) : NaN;
-  return { ok: r.lifecycleState === 'SUCCEEDED', state: r.lifecycleState, e2eMs, gets, acceptedToStartedMs: st - acc, startedToFinishedMs: fin - st };
+  const ok = r.lifecycleState === 'SUCCEEDED';
+  let failure: string | undefined;
+  if (!ok) {
+    const logs = await s.http.request('GET', `/jobRuns/${run.id}/logs`);
+    const lines = logs.body.toString('utf8').trim().split('\n').slice(-3).join(' | ');
+    failure = `${run.id} ${r.lifecycleState}: ${r.lifecycleDetails ?? ''} log: ${lines}`;
+  }
+  return { ok, state: r.lifecycleState, failure, e2eMs, gets, acceptedToStartedMs: st - acc, startedToFinishedMs: fin - st };
 }
 
 export async function benchThroughput(report: Report, o: ThroughputOptions): Promise<void> {
@@ -129,7 +138,10 @@ export async function benchThroughput(report: Report, o: ThroughputOptions): Pro
     const ratio = rate / base.rate;
     const failed = results.filter((r) => !r.ok);
     console.log(`  dsjobs: ${ok}/${results.length} SUCCEEDED in ${seconds.toFixed(2)} s = ${fmt(rate)} runs/s (max in flight ${maxInFlight})`);
-    if (failed.length) console.log(`  not SUCCEEDED: ${failed.length} (${[...new Set(failed.map((f) => f.state))].join(', ')})`);
+    if (failed.length) {
+      console.log(`  not SUCCEEDED: ${failed.length} (${[...new Set(failed.map((f) => f.state))].join(', ')})`);
+      for (const f of failed.slice(0, 3)) console.log(`    ${f.failure}`);
+    }
     const lateGets = results.filter((r) => r.gets > 1).length;
     console.log(
       `  per run: e2e p50 ${fmt(percentile(results.map((r) => r.e2eMs), 50))} ms p99 ${fmt(percentile(results.map((r) => r.e2eMs), 99))} ms; ` +

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the native run supervisor (src/executors/local/supervisor.c) next to the compiled executor. Without a C
+# Builds the native run supervisor (src/executors/local/supervisor.c, with the native sandbox in sandbox.c) next to the compiled executor. Without a C
 # compiler the local executor falls back to a POSIX sh supervisor (slower start, exit codes only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +11,5 @@ if [ -z "$cc" ]; then
   rm -f "$out"
   exit 0
 fi
-"$cc" -O2 -Wall -Wextra -o "$out.tmp" src/executors/local/supervisor.c
+"$cc" -O2 -Wall -Wextra -o "$out.tmp" src/executors/local/supervisor.c src/executors/local/sandbox.c
 mv "$out.tmp" "$out"

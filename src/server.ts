@@ -12,6 +12,7 @@ import { detectCgroups } from './executors/local/cgroups.js';
 import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
 import { detectSandbox } from './executors/local/sandbox.js';
+import { nativeSupervisor } from './executors/local/which.js';
 import { detectVolumes } from './executors/local/volume.js';
 import { CondaEnvironments } from './service/conda.js';
 import { RunMonitor } from './service/monitor.js';
@@ -133,7 +134,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     keepWorkDirs: cfg.keepWorkDirs,
     supervisor: cfg.supervisor,
     dataDir: cfg.dataDir,
-    sandbox: detectSandbox(cfg.sandbox !== 'off'),
+    sandbox: detectSandbox(cfg.sandbox, cfg.supervisor === 'sh' ? null : nativeSupervisor()),
     cgroups: detectCgroups({ enabled: cfg.cgroups !== 'off' }),
     volumes: await detectVolumes(cfg.blockStorage === 'volume', path.join(cfg.dataDir, 'tmp')),
     gpus: gpuInfo.gpus,

@@ -111,8 +111,11 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     shapes: Type.Optional(Type.Array(Shape, { minItems: 1 })),
-    /** Runs in a bubblewrap sandbox where bwrap works ("auto"), or never ("off"). */
-    sandbox: Type.Union([Type.Literal('auto'), Type.Literal('off')], { default: 'auto' }),
+    /**
+     * Runs in a sandbox: "auto" picks the native one (the native supervisor sets bwrap's command line up itself; root
+     * only) where it works, else bubblewrap; "native" or "bwrap" only that engine; "off" never.
+     */
+    sandbox: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('bwrap'), Type.Literal('off')], { default: 'auto' }),
     /** The shape's CPUs and memory as cgroup limits where cgroups are writable ("auto"), or never ("off"). */
     cgroups: Type.Union([Type.Literal('auto'), Type.Literal('off')], { default: 'auto' }),
     /** "volume": each run's space is a loop-mounted volume of its blockStorageSizeInGBs; "directory": a plain directory. */

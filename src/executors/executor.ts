@@ -28,7 +28,7 @@ export interface LaunchRequest {
 
 /** What protected the run, as it was actually set up: shown with the run so nobody assumes more than was there. */
 export interface RunIsolation {
-  sandbox: 'BUBBLEWRAP' | 'NONE';
+  sandbox: 'NATIVE' | 'BUBBLEWRAP' | 'NONE';
   network: 'HOST' | 'NONE';
   cpuLimit: 'ENFORCED' | 'NOT_ENFORCED';
   memoryLimit: 'ENFORCED' | 'NOT_ENFORCED';

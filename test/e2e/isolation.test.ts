@@ -265,8 +265,10 @@ const allocated = (p: string) => statSync(p).blocks * 512;
 
 // ------------------------------------------------------------------------------------------------ servers
 
-/** The default server: sandbox auto (bubblewrap), cgroups auto, volumes, storage and conda declared. */
+/** The default server: sandbox auto (native as root, else bubblewrap), cgroups auto, volumes, storage and conda declared. */
 let s: TestServer;
+/** The same with the bubblewrap engine: the escape attempts run against both engines. */
+let bwrapServer: TestServer;
 /** sandbox off, cgroups on: runs are found and killed through their cgroup. */
 let noSandbox: TestServer;
 /** sandbox on, cgroups off: runs are found and killed through their pid namespace. */
@@ -286,15 +288,16 @@ before(async () => {
   };
   const configFile = path.join(tmpRoot, 'config.json');
   writeFileSync(configFile, JSON.stringify(config));
-  [s, noSandbox, noCgroups] = await Promise.all([
+  [s, bwrapServer, noSandbox, noCgroups] = await Promise.all([
     startServer({ config: configFile, env: SERVER_ENV }),
+    startServer({ config: configFile, env: { ...SERVER_ENV, DSJOBS_SANDBOX: 'bwrap' } }),
     startServer({ config: configFile, env: { ...SERVER_ENV, DSJOBS_SANDBOX: 'off' } }),
     startServer({ config: configFile, env: { ...SERVER_ENV, DSJOBS_CGROUPS: 'off' } }),
   ]);
 });
 
 after(async () => {
-  await Promise.all([s?.close(), noSandbox?.close(), noCgroups?.close()]);
+  await Promise.all([s?.close(), bwrapServer?.close(), noSandbox?.close(), noCgroups?.close()]);
   for (const m of markers) killMarked(m);
   rmSync(tmpRoot, { recursive: true, force: true });
 });
@@ -399,7 +402,13 @@ ${then === 'wait' ? 'while true; do sleep 0.1; done' : 'exit 0'}
 
 describe('runs as real workloads', { concurrency: 4 }, () => {
   // -------------------------------------------------------------------------------------------- 1. sandbox
-  test('sandbox: escape attempts fail (system files, the database, another run, its processes, mounts, network NONE)', async () => {
+  const engines = [
+    // The default engine: native as root (the server needs root for it), else bubblewrap.
+    { label: process.getuid?.() === 0 ? 'native' : 'bwrap', server: () => s },
+    { label: 'bwrap', server: () => bwrapServer },
+  ];
+  for (const engine of engines) test(`sandbox (${engine.label}): escape attempts fail (system files, the database, another run, its processes, mounts, network NONE)`, async () => {
+    const s = engine.server();
     // Run A: writes a secret into its work dir and stays alive with a marked process.
     const markerA = newMarker('victim');
     const secret = `secret-${randomUUID()}`;
@@ -478,12 +487,12 @@ describe('runs as real workloads', { concurrency: 4 }, () => {
       assert.ok(!received.join('').includes(tokenNone), 'the networking NONE run reached the host');
 
       // What each run says protected it.
-      const base = { sandbox: 'BUBBLEWRAP', cpuLimit: 'ENFORCED', memoryLimit: 'ENFORCED', processTree: 'PID_NAMESPACE', blockStorage: 'VOLUME', gpus: [], warnings: [] };
+      const base = { sandbox: engine.label === 'native' ? 'NATIVE' : 'BUBBLEWRAP', cpuLimit: 'ENFORCED', memoryLimit: 'ENFORCED', processTree: 'PID_NAMESPACE', blockStorage: 'VOLUME', gpus: [], warnings: [] };
       assert.deepEqual(none.run.isolationDetails, { ...base, network: 'NONE' });
       assert.deepEqual(host.run.isolationDetails, { ...base, network: 'HOST' });
       const info = await s.api.serverInfo();
       const enforced = info.protections.enforced.join('\n');
-      assert.match(enforced, /^sandbox: bubblewrap/m, enforced);
+      assert.match(enforced, engine.label === 'native' ? /^sandbox: native namespaces \(dsjobs-supervisor -B\)/m : /^sandbox: bubblewrap/m, enforced);
       assert.match(enforced, /^CPU, memory and process limits: cgroups v[12]/m, enforced);
       assert.match(enforced, /^block storage: a loop-mounted ext4 volume/m, enforced);
       assert.ok(!info.protections.off.some((l) => /^(sandbox|CPU and memory|block storage)/.test(l)), info.protections.off.join('\n'));
@@ -515,7 +524,7 @@ describe('runs as real workloads', { concurrency: 4 }, () => {
     assert.match(wa, /networking NONE was asked for but cannot be enforced/, wa);
     assert.match(wa, /storage mounts need the sandbox/, wa);
     const ib = b.run.isolationDetails!;
-    assert.equal(ib.sandbox, 'BUBBLEWRAP');
+    assert.equal(ib.sandbox, process.getuid?.() === 0 ? 'NATIVE' : 'BUBBLEWRAP');
     assert.equal(ib.processTree, 'PID_NAMESPACE');
     assert.equal(ib.cpuLimit, 'NOT_ENFORCED');
     assert.equal(ib.memoryLimit, 'NOT_ENFORCED');

@@ -7,12 +7,13 @@
  * volume is given up; and a server that stops, gracefully or by SIGKILL, leaves no warm sandbox behind.
  *
  * Which sandbox a run got is seen from inside: /proc/self/cgroup names the run's cgroup, `warm-...` for a warm
- * sandbox and the run's id for one made at its start. Host processes are found by the server's data dir, which
- * every one of its sandboxes' bwrap command lines names (it is hidden behind a tmpfs).
+ * sandbox and the run's id for one made at its start. A sandbox's waiting inner supervisor (`dsjobs-supervisor -w`,
+ * one per warm sandbox with either engine) is found on the host by its working directory: its volume's work/, under
+ * the server's data dir.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
@@ -22,11 +23,17 @@ const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-warm-test-'));
 const bucketDir = path.join(tmpRoot, 'bucket');
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
-/** Host processes of a server's warm sandboxes (their inner supervisors, waiting): pid -> command line. */
+/** A server's warm sandboxes, by their waiting inner supervisors (one each): pid -> command line. */
 function warmProcesses(dataDir: string): { pid: number; cmd: string }[] {
-  // bwrap ... --tmpfs <dataDir> ... -- <supervisor> -w: bwrap and its pid-1 child carry the same command line.
+  const cwd = (pid: number) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      return '';
+    }
+  };
   return processArgv()
-    .filter(({ argv }) => argv[0]?.endsWith('bwrap') && argv.includes(dataDir) && argv.at(-1) === '-w')
+    .filter(({ pid, argv }) => argv[0]?.endsWith('dsjobs-supervisor') && argv.at(-1) === '-w' && cwd(pid).startsWith(dataDir + '/'))
     .map(({ pid, argv }) => ({ pid, cmd: argv.join(' ') }));
 }
 
@@ -84,8 +91,8 @@ describe('warm sandboxes', () => {
   test('a run starts in a warm sandbox with its own limits, isolation, arguments, environment and exit code', async (t) => {
     const info = await s.api.serverInfo();
     const enforced = info.protections.enforced.join('\n');
-    if (!/^sandbox: bubblewrap/m.test(enforced) || !/^block storage: /m.test(enforced) || !/^CPU, memory/m.test(enforced)) {
-      t.skip(`this host lacks bwrap, cgroups or loop volumes: ${info.protections.off.join('; ')}`);
+    if (!/^sandbox: /m.test(enforced) || !/^block storage: /m.test(enforced) || !/^CPU, memory/m.test(enforced)) {
+      t.skip(`this host lacks a sandbox, cgroups or loop volumes: ${info.protections.off.join('; ')}`);
       return;
     }
     assert.match(enforced, /^warm sandboxes: up to 2/m);
@@ -112,14 +119,15 @@ describe('warm sandboxes', () => {
     assert.equal(r.db, 'hidden');
     assert.equal(r['system'], 'read-only');
     assert.equal(r.hostname, 'dsjobs-run');
-    // The pid namespace: bwrap's init is 1, the inner supervisor 2, the script 3.
+    // The pid namespace: the inner supervisor is 1 and the script 2 (bwrap: its init 1, the inner supervisor 2, the
+    // script 3).
     assert.ok(Number(r.pid) < 10, `pid ${r.pid}`);
     assert.ok((r.cwd ?? '').startsWith(s.dataDir + '/') && r.cwd!.endsWith('/work'), r.cwd);
     assert.deepEqual(
       logs.filter((l) => l.stream === 'stderr').map((l) => l.message),
       ['to stderr'],
     );
-    assert.equal(done.isolationDetails?.sandbox, 'BUBBLEWRAP');
+    assert.equal(done.isolationDetails?.sandbox, process.getuid?.() === 0 ? 'NATIVE' : 'BUBBLEWRAP');
     assert.equal(done.isolationDetails?.memoryLimit, 'ENFORCED');
     assert.equal(done.isolationDetails?.blockStorage, 'VOLUME');
     // Its volume came back to the pool and got a sandbox again.
@@ -168,7 +176,7 @@ describe('warm sandboxes', () => {
     assert.equal(r.cgroup, run.id, 'a sandbox made for the run, in cgroups named after it');
     assert.ok(logs.some((l) => l.message === 'hello from the bucket'));
     // Never more than the configured number at once, the given-up one included.
-    assert.ok(warmProcesses(s.dataDir).length <= 2 * 2, 'bwrap and its init per sandbox');
+    assert.ok(warmProcesses(s.dataDir).length <= 2, `${warmProcesses(s.dataDir).length} warm sandboxes`);
   });
 
   test('a server that stops leaves no warm sandbox: SIGTERM gives them up; after SIGKILL they go with the spawner', async (t) => {

@@ -24,7 +24,7 @@ test('the local executor refuses handles whose run directory is not under its ru
     archiveLimits: defaultArchiveLimits,
     keepWorkDirs: false,
     dataDir: '/tmp/dsjobs-unit',
-    sandbox: { bwrap: null, note: 'off in this test' },
+    sandbox: { engine: null, program: null, note: 'off in this test' },
     cgroups: { mode: 'none', bases: {}, notes: ['off in this test'] },
     volumes: { available: false, note: 'off in this test' },
     gpus: [],

@@ -1,5 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { accessSync, chmodSync, constants as fsc, constants as fsConstants, copyFileSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
+import { chmodSync, constants as fsc, copyFileSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,10 +20,10 @@ import {
 } from './cgroups.js';
 import { gpuDeviceNodes, readGpus, type GpuInfo } from './gpus.js';
 import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup, procStat, scanProcesses } from './proc.js';
-import { sandboxArgs, type SandboxHost } from './sandbox.js';
+import { sandboxArgs, sandboxCommand, type SandboxHost } from './sandbox.js';
 import { spaceUsage, VolumePool, type VolumeHost } from './volume.js';
 import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
-import { which } from './which.js';
+import { nativeSupervisor, which } from './which.js';
 import { WarmSandboxes, type WarmSandbox } from './warm-sandboxes.js';
 
 export interface LocalExecutorOptions {
@@ -147,8 +146,8 @@ export class LocalExecutor implements Executor {
       sh,
       supervisor: opts.supervisor === 'sh' ? null : nativeSupervisor(),
     };
-    // Needs what a warm sandbox is made of: the native supervisor (its -W and -w modes), bwrap and pooled volumes.
-    const warmable = (opts.warmSandboxes ?? 0) > 0 && this.commands.supervisor && opts.sandbox.bwrap && opts.volumes.available;
+    // Needs what a warm sandbox is made of: the native supervisor (its -W and -w modes), a sandbox and pooled volumes.
+    const warmable = (opts.warmSandboxes ?? 0) > 0 && this.commands.supervisor && opts.sandbox.program && opts.volumes.available;
     this.warm = warmable ? new WarmSandboxes(opts.warmSandboxes!, this.warmOps, opts.onError) : null;
     if (this.warm) {
       const warm = this.warm;
@@ -237,12 +236,13 @@ export class LocalExecutor implements Executor {
         const cgroups = this.opts.cgroups.mode !== 'none' ? createRunCgroups(this.opts.cgroups, `warm-${randomBytes(6).toString('hex')}`, WARM_LIMITS) : null;
         const supervisor = this.commands.supervisor!;
         const sandbox = this.sandboxFor(space, { mounts: [], network: true, pythonEnv: null, devices: [] });
+        const { argv, supervisorOptions } = sandboxCommand(this.opts.sandbox, sandbox, work, [supervisor, '-w']);
         try {
           const { pid, startTime } = await this.nativeSpawner().warm({
-            args: [...(cgroups ? joinDirs(cgroups) : []).flatMap((d) => ['-g', d]), '-R', '-W', this.opts.sandbox.bwrap!, ...sandbox, '--chdir', work, '--', supervisor, '-w'],
+            args: [...(cgroups ? joinDirs(cgroups) : []).flatMap((d) => ['-g', d]), '-R', ...supervisorOptions, '-W', ...argv],
             cwd: '/',
             env: { PATH: BASE_ENV.PATH ?? '/usr/bin:/bin' },
-            // What bwrap says if it fails before any run is there.
+            // What the sandbox says if it fails before any run is there.
             stdout: '/dev/null',
             stderr: path.join(this.opts.dataDir, 'warm-sandboxes.log'),
           });
@@ -273,7 +273,7 @@ export class LocalExecutor implements Executor {
     return this.spawnerClient as NativeSpawner;
   }
 
-  /** bwrap's arguments for a run's space (the volume or directory it works in). */
+  /** The sandbox's arguments (bwrap's command line) for a run's space (the volume or directory it works in). */
   private sandboxFor(space: string, run: { mounts: LaunchRequest['mounts']; network: boolean; pythonEnv: string | null; devices: string[] }): string[] {
     return sandboxArgs({
       hide: [this.opts.dataDir],
@@ -328,7 +328,7 @@ export class LocalExecutor implements Executor {
     }
     const gpus = this.assignGpus(req.runId, req.resources.gpus);
     const limits = { cpus: req.resources.cpus, memoryBytes: Math.round(req.resources.memoryInGBs * 1024 ** 3), pidsMax: this.opts.pidsMax };
-    const sandboxed = this.opts.sandbox.bwrap !== null;
+    const sandboxed = this.opts.sandbox.program !== null;
     const program = [...this.argvFor(target, req.pythonEnv), ...req.args];
     const env: Record<string, string> = {
       ...BASE_ENV,
@@ -346,7 +346,7 @@ export class LocalExecutor implements Executor {
     // Files, not pipes: the run never blocks on a slow or dead server, and the output survives a restart.
     const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
     const isolation = (cgroups: RunCgroups | null): RunIsolation => ({
-      sandbox: sandboxed ? 'BUBBLEWRAP' : 'NONE',
+      sandbox: !sandboxed ? 'NONE' : this.opts.sandbox.engine === 'native' ? 'NATIVE' : 'BUBBLEWRAP',
       network: req.network || !sandboxed ? 'HOST' : 'NONE',
       cpuLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
       memoryLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
@@ -388,12 +388,13 @@ export class LocalExecutor implements Executor {
       }
     }
     let argv = program;
+    let supervisorOptions: string[] = [];
     if (sandboxed) {
       const args = this.sandboxFor(space, { mounts: req.mounts, network: req.network, pythonEnv: req.pythonEnv, devices: gpus.length > 0 ? gpuDeviceNodes() : [] });
       // With the native supervisor, its inner half runs inside and reports signals as signals (bwrap alone turns a
       // death by signal N into exit code 128+N).
       const inner = this.commands.supervisor ? [this.commands.supervisor, '-r', String(REPORT_FD)] : [];
-      argv = [this.opts.sandbox.bwrap!, ...args, '--chdir', work, '--', ...inner, ...program];
+      ({ argv, supervisorOptions } = sandboxCommand(this.opts.sandbox, args, work, [...inner, ...program]));
     }
     const native = this.commands.supervisor;
     const cgDirs = cgroups ? joinDirs(cgroups) : [];
@@ -402,7 +403,7 @@ export class LocalExecutor implements Executor {
       const { pid, startTime } = await this.spawnSupervisor({
         file: native ?? this.commands.sh,
         args: native
-          ? [...cgDirs.flatMap((d) => ['-g', d]), ...(sandboxed ? ['-R'] : []), runDir, ...argv]
+          ? [...cgDirs.flatMap((d) => ['-g', d]), ...(sandboxed ? ['-R'] : []), ...supervisorOptions, runDir, ...argv]
           : ['-c', SUPERVISOR, 'dsjobs-supervisor', runDir, this.commands.sh, '-c', JOIN_CGROUPS, 'join', String(cgDirs.length), ...cgDirs, ...argv],
         cwd: work,
         env: native ? env : { ...env, SETSID_BIN: this.commands.setsid },
@@ -424,7 +425,7 @@ export class LocalExecutor implements Executor {
   /** What this host cannot give this run, in words. */
   private hostWarnings(req: LaunchRequest): string[] {
     const out: string[] = [];
-    if (!this.opts.sandbox.bwrap) {
+    if (!this.opts.sandbox.program) {
       out.push(`not sandboxed: ${this.opts.sandbox.note ?? 'no sandbox'}; the run can read the server's files`);
       if (!req.network) out.push('networking NONE was asked for but cannot be enforced without the sandbox: the run has the host network');
       if (req.mounts.length > 0) out.push('storage mounts need the sandbox: the mounted directories are not visible at their destinations');
@@ -696,7 +697,8 @@ export class LocalExecutor implements Executor {
   protections(): { enforced: string[]; off: string[] } {
     const enforced: string[] = [];
     const off: string[] = [];
-    if (this.opts.sandbox.bwrap) enforced.push(`sandbox: bubblewrap (${this.opts.sandbox.bwrap}); read-only system, private /tmp and pid namespace, data directory hidden, networking NONE available`);
+    const engine = this.opts.sandbox.engine === 'native' ? 'native namespaces (dsjobs-supervisor -B)' : 'bubblewrap';
+    if (this.opts.sandbox.program) enforced.push(`sandbox: ${engine} (${this.opts.sandbox.program}); read-only system, private /tmp and pid namespace, data directory hidden, networking NONE available`);
     else off.push(`sandbox: ${this.opts.sandbox.note}`);
     if (this.opts.cgroups.mode !== 'none') {
       enforced.push(`CPU, memory and process limits: cgroups ${this.opts.cgroups.mode} (${Object.values(this.opts.cgroups.bases).join(', ')})`);
@@ -750,16 +752,6 @@ export function parseExitStatus(text: string): ExitStatus {
   if (m[1] !== undefined) return { exitCode: Number(m[1]), signal: null };
   const n = Number(m[2]);
   return { exitCode: null, signal: SIGNAL_NAMES.get(n) ?? `signal ${n}` };
-}
-
-function nativeSupervisor(): string | null {
-  const p = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dsjobs-supervisor');
-  try {
-    accessSync(p, fsConstants.X_OK);
-    return p;
-  } catch {
-    return null;
-  }
 }
 
 const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux architecture Node supports

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { which } from './which.js';
 
 /**
- * The run's view of the machine, built with bubblewrap: the system read-only, the server's data directory (the
+ * The run's view of the machine, in bubblewrap's terms (bwrap's command line, also what the native sandbox in
+ * sandbox.c takes): the system read-only, the server's data directory (the
  * database, every artifact, every other run) hidden behind an empty tmpfs, the run's own space and its storage
  * mounts the only writable places, its own /tmp, /proc and pid namespace (it sees only its own processes, and when
  * its first process ends the kernel kills every process left in the namespace), and no capabilities (uid 0
@@ -31,23 +32,64 @@ export interface SandboxSpec {
 }
 
 export interface SandboxHost {
-  /** bwrap's path, or null when runs are not sandboxed. */
-  bwrap: string | null;
+  /**
+   * How runs are sandboxed: "native", the native supervisor's own set-up of bwrap's command line (`dsjobs-supervisor
+   * -B`, sandbox.c: the kernel's mount API, no mountinfo parsing; needs root); "bwrap", bubblewrap; null, not at all.
+   */
+  engine: 'native' | 'bwrap' | null;
+  /** The program that takes sandboxArgs(): the native supervisor (with -B) or bwrap; null when not sandboxed. */
+  program: string | null;
   note: string | null;
 }
 
-/** Checks that bubblewrap exists and works here (user namespaces or root may be missing in a container). */
-export function detectSandbox(enabled: boolean): SandboxHost {
-  if (!enabled) return { bwrap: null, note: 'the sandbox is turned off in the server config (sandbox: "off")' };
+export type SandboxMode = 'auto' | 'native' | 'bwrap' | 'off';
+
+/**
+ * Picks the sandbox engine and checks that it works here (root, namespaces and the mount API may be missing in a
+ * container). "auto": native where it works (root, Linux 5.12+, the native supervisor built), else bubblewrap.
+ */
+export function detectSandbox(mode: SandboxMode, supervisor: string | null): SandboxHost {
+  if (mode === 'off') return { engine: null, program: null, note: 'the sandbox is turned off in the server config (sandbox: "off")' };
+  const notes: string[] = [];
+  if (mode !== 'bwrap') {
+    if (!supervisor) notes.push('the native sandbox needs the native supervisor (npm run build, with a C compiler)');
+    else if (process.getuid?.() !== 0) notes.push('the native sandbox needs the server to run as root');
+    else {
+      const err = probe(supervisor, ['-B']);
+      if (!err) return { engine: 'native', program: supervisor, note: null };
+      notes.push(`the native sandbox cannot be set up here (${err})`);
+    }
+    if (mode === 'native') return { engine: null, program: null, note: `${notes.join('; ')}: runs are not sandboxed` };
+  }
   const bwrap = which('bwrap');
-  if (!bwrap) return { bwrap: null, note: 'bubblewrap (bwrap) is not installed: runs are not sandboxed (apt-get install bubblewrap)' };
+  if (!bwrap) return { engine: null, program: null, note: [...notes, 'bubblewrap (bwrap) is not installed: runs are not sandboxed (apt-get install bubblewrap)'].join('; ') };
+  const err = probe(bwrap, []);
+  if (err) return { engine: null, program: null, note: [...notes, `bubblewrap cannot create namespaces here (${err}): runs are not sandboxed`].join('; ') };
+  return { engine: 'bwrap', program: bwrap, note: null };
+}
+
+/** Runs `true` in the sandbox; null, or what went wrong. */
+function probe(program: string, pre: string[]): string | null {
   try {
-    execFileSync(bwrap, [...baseArgs(), '--unshare-net', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
-    return { bwrap, note: null };
+    execFileSync(program, [...pre, ...baseArgs(), '--unshare-net', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+    return null;
   } catch (e) {
     const stderr = String((e as { stderr?: Buffer }).stderr ?? '').trim();
-    return { bwrap: null, note: `bubblewrap cannot create namespaces here (${stderr || (e as Error).message}): runs are not sandboxed` };
+    return stderr || (e as Error).message;
   }
+}
+
+/**
+ * The command line that runs `command` in the sandbox `args` describe, in `cwd`, and the native supervisor's options
+ * for it (-N: it sets the sandbox up itself rather than executing `dsjobs-supervisor -B`).
+ */
+export function sandboxCommand(host: SandboxHost, args: string[], cwd: string, command: string[]): { argv: string[]; supervisorOptions: string[] } {
+  if (!host.program) throw new Error('runs are not sandboxed here');
+  const native = host.engine === 'native';
+  return {
+    argv: [host.program, ...(native ? ['-B'] : []), ...args, '--chdir', cwd, '--', ...command],
+    supervisorOptions: native ? ['-N'] : [],
+  };
 }
 
 function baseArgs(rootEntries?: string[]): string[] {

@@ -40,6 +40,9 @@
 
 extern char **environ;
 
+/* sandbox.c: `-B`, bwrap's command line (the subset sandbox.ts writes) set up in this process. */
+int sandbox_main(int argc, char **argv);
+
 static int write_atomic(const char *dir, const char *name, const char *text) {
   char tmp[PATH_MAX], dst[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
@@ -262,6 +265,7 @@ static int supervise(int argc, char **argv) {
   int i = 1;
   int report = 0;
   int warm = 0;
+  int native = 0;
   for (;;) {
     if (i + 1 < argc && strcmp(argv[i], "-g") == 0 && ncg < 16) {
       cgroups[ncg++] = argv[i + 1];
@@ -272,19 +276,24 @@ static int supervise(int argc, char **argv) {
     } else if (i < argc && strcmp(argv[i], "-W") == 0) {
       warm = 1;
       i += 1;
+    } else if (i < argc && strcmp(argv[i], "-N") == 0) {
+      native = 1;
+      i += 1;
     } else {
       break;
     }
   }
-  if (argc - i < (warm ? 1 : 2)) {
-    fprintf(stderr, "usage: dsjobs-supervisor [-g CGROUP_DIR]... [-R] RUNDIR PROGRAM [ARGS...]\n"
-                    "       dsjobs-supervisor [-g CGROUP_DIR]... -R -W PROGRAM [ARGS...]   (run request on fd 61)\n"
+  if (argc - i < (warm ? 1 : 2) || (native && argc - i < (warm ? 2 : 3))) {
+    fprintf(stderr, "usage: dsjobs-supervisor [-g CGROUP_DIR]... [-R] [-N] RUNDIR PROGRAM [ARGS...]\n"
+                    "       dsjobs-supervisor [-g CGROUP_DIR]... -R [-N] -W PROGRAM [ARGS...]   (run request on fd 61)\n"
+                    "       dsjobs-supervisor -B [BWRAP OPTIONS...] -- PROGRAM [ARGS...]   (the native sandbox)\n"
                     "       dsjobs-supervisor -r FD PROGRAM [ARGS...]\n"
                     "       dsjobs-supervisor -w   (inside a warm sandbox: run request on fd 62, report on fd 63)\n");
     return 2;
   }
   const char *dir = warm ? NULL : argv[i];
   char **prog = argv + i + (warm ? 0 : 1);
+  int nprog = argc - i - (warm ? 0 : 1);
   /* -R: the program (bwrap) runs an inner supervisor that reports the real status on fd REPORT_FD. */
   int rep[2] = {-1, -1};
   if (report && pipe2(rep, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
@@ -323,6 +332,11 @@ static int supervise(int argc, char **argv) {
           _exit(126);
         }
       }
+      /* -N: PROGRAM is `dsjobs-supervisor -B ...`; the sandbox is set up here, without executing it. */
+      if (native) {
+        close(sync[1]);
+        _exit(sandbox_main(nprog - 2, prog + 2));
+      }
       execvp(prog[0], prog);
       int e = errno;
       fprintf(stderr, "dsjobs: cannot execute %s: %s\n", prog[0], strerror(e));
@@ -348,8 +362,11 @@ static int supervise(int argc, char **argv) {
     }
     if (warm) {
       if (send_request(ic[0], req, (size_t)req_len, req_fds) != 0) {
-        fprintf(stderr, "dsjobs: the run's sandbox ended before the run could start in it: %s\n", strerror(errno));
-        kill(-pid, SIGKILL);
+        int e = errno;
+        fprintf(stderr, "dsjobs: the run's sandbox ended before the run could start in it: %s\n", strerror(e));
+        /* EPIPE: the inner supervisor is gone, the sandbox is ending on its own; if it never came up (exit 1, no
+           "+"), it is tried again below, now with the run. Anything else: end it. */
+        if (e != EPIPE && e != ECONNRESET) kill(-pid, SIGKILL);
       }
       close(ic[0]);
     }
@@ -710,5 +727,6 @@ int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "-r") == 0) return inner(atoi(argv[2]), argv + 3);
   if (argc == 2 && strcmp(argv[1], "-S") == 0) return spawner();
   if (argc == 2 && strcmp(argv[1], "-w") == 0) return inner_warm();
+  if (argc >= 2 && strcmp(argv[1], "-B") == 0) return sandbox_main(argc - 2, argv + 2);
   return supervise(argc, argv);
 }

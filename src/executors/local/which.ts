@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Resolves a command against the server's PATH once, so a run's own PATH cannot swap its interpreter. */
 export function which(command: string, envPath = process.env.PATH ?? ''): string | null {
@@ -19,4 +20,10 @@ function isExecutable(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The native supervisor (supervisor.c and sandbox.c, built next to this module by npm run build), or null. */
+export function nativeSupervisor(): string | null {
+  const p = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dsjobs-supervisor');
+  return isExecutable(p) ? p : null;
 }
