@@ -93,7 +93,7 @@ test('config: defaults, DSJOBS_* overrides, unknown keys and bad values refused 
   assert.equal(c.gracePeriodMs, 10_000);
   assert.throws(() => loadConfig({ env: {}, overrides: { portt: 1 } }), /config portt/);
   assert.throws(() => loadConfig({ env: { DSJOBS_GRACE_PERIOD_MS: 'soon' } }), /config gracePeriodMs/);
-  assert.throws(() => loadConfig({ env: { DSJOBS_SANDBOX: 'maybe' } }), (e: Error) => e.name === 'ConfigError' && e.message === 'config sandbox: must be one of ["auto","off"]');
+  assert.throws(() => loadConfig({ env: { DSJOBS_SANDBOX: 'maybe' } }), (e: Error) => e.name === 'ConfigError' && e.message === 'config sandbox: must be one of ["auto","native","bwrap","off"]');
   assert.throws(
     () => loadConfig({ env: {}, overrides: { storage: { buckets: [{ namespace: 'n', bucket: 'b', path: 'rel' }] } } }),
     (e: Error) => e.name === 'ConfigError' && e.message === 'config storage.buckets.0.path: must be an absolute path',
