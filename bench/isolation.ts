@@ -1,7 +1,8 @@
 /**
  * 5. What isolation costs at start: the same one-at-a-time start latency as benchmark 2, on servers configured
- * as plain local processes (the baseline), with the bubblewrap sandbox only, with sandbox and cgroups, and with
- * everything on (sandbox, cgroups, a loop-mounted block storage volume per run: the default).
+ * as plain local processes (the baseline), with the sandbox only (each engine: native and bubblewrap), with sandbox
+ * and cgroups, and with everything on (sandbox, cgroups, a loop-mounted block storage volume per run), without
+ * warm sandboxes (each engine) and with them (the default).
  *
  * 6. What watching costs: 100 runs alive at once (each sleeping), the server's CPU time over the same window with
  * resource sampling every 5 s (the default) and, as the baseline, with sampling effectively off (every hour).
@@ -14,9 +15,11 @@ import { measureStartLatency } from './start-latency.js';
 export const PLAIN = { DSJOBS_SANDBOX: 'off', DSJOBS_CGROUPS: 'off', DSJOBS_BLOCK_STORAGE: 'directory' };
 const CONFIGS: { name: string; env: Record<string, string> }[] = [
   { name: 'plain processes (baseline)', env: PLAIN },
-  { name: 'sandbox (bubblewrap)', env: { DSJOBS_CGROUPS: 'off', DSJOBS_BLOCK_STORAGE: 'directory' } },
+  { name: 'sandbox (native)', env: { DSJOBS_SANDBOX: 'native', DSJOBS_CGROUPS: 'off', DSJOBS_BLOCK_STORAGE: 'directory' } },
+  { name: 'sandbox (bubblewrap)', env: { DSJOBS_SANDBOX: 'bwrap', DSJOBS_CGROUPS: 'off', DSJOBS_BLOCK_STORAGE: 'directory' } },
   { name: 'sandbox + cgroups', env: { DSJOBS_BLOCK_STORAGE: 'directory' } },
   { name: 'sandbox + cgroups + 50 GB volume, no warm sandboxes', env: { DSJOBS_WARM_SANDBOXES: '0' } },
+  { name: 'sandbox + cgroups + 50 GB volume, no warm sandboxes, bubblewrap', env: { DSJOBS_WARM_SANDBOXES: '0', DSJOBS_SANDBOX: 'bwrap' } },
   { name: 'sandbox + cgroups + 50 GB volume (default: warm sandboxes)', env: {} },
 ];
 
