@@ -5,10 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkRunCgroups, createRunCgroups, detectCgroups, parseProcCgroup, readUsage } from '../../src/executors/local/cgroups.js';
+import { checkRunCgroups, createRunCgroups, detectCgroups, parseProcCgroup, readUsage, removeLeftoverCgroups } from '../../src/executors/local/cgroups.js';
 
 const GB = 1024 ** 3;
 
@@ -100,4 +100,28 @@ test('cgroups: "off" in the config is reported as such', () => {
   const host = detectCgroups({ enabled: false });
   assert.equal(host.mode, 'none');
   assert.match(host.notes[0], /turned off/);
+});
+
+test("leftover warm cgroups: only the data directory's own prefix, never the ones named as this server's (made a moment ago, not joined yet)", () => {
+  const root = fakeRoot();
+  try {
+    for (const c of ['memory', 'cpu', 'cpuacct', 'pids']) {
+      mkdirSync(path.join(root, c), { recursive: true });
+      writeFileSync(path.join(root, c, 'cgroup.procs'), '');
+    }
+    const host = detectCgroups({ root, procSelfCgroup: '4:memory:/\n3:cpu:/\n' });
+    assert.equal(host.mode, 'v1', host.notes.join('; '));
+    // Empty directories stand in for empty cgroups (rmdir removes both).
+    const names = ['warm-aaaa1111-own', 'warm-aaaa1111-left', 'warm-bbbb2222-other', 'ocid1.datasciencejobrun.x'];
+    for (const n of names) for (const base of Object.values(host.bases)) mkdirSync(path.join(base, n));
+    removeLeftoverCgroups(host, 'warm-aaaa1111-', new Set(['warm-aaaa1111-own']));
+    for (const base of Object.values(host.bases)) {
+      assert.ok(existsSync(path.join(base, 'warm-aaaa1111-own')), 'this server\'s own warm cgroup stays');
+      assert.ok(!existsSync(path.join(base, 'warm-aaaa1111-left')), 'a leftover of this data directory goes');
+      assert.ok(existsSync(path.join(base, 'warm-bbbb2222-other')), "another data directory's warm cgroup stays");
+      assert.ok(existsSync(path.join(base, 'ocid1.datasciencejobrun.x')), "a run's cgroup stays");
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

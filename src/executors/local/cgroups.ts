@@ -306,16 +306,16 @@ export function removeRunCgroups(cg: RunCgroups): boolean {
 }
 
 /**
- * Removes the empty cgroups whose names start with `prefix` (a previous server's warm sandboxes'). Busy ones stay,
- * and so do those that saw an out-of-memory kill: a run that started in a warm sandbox and ended while no server
- * was up keeps its cgroup until its own cleanup, which reads that first.
+ * Removes the empty cgroups whose names start with `prefix` (a previous server's warm sandboxes'), except those
+ * named in `except`. Busy ones stay, and so do those that saw an out-of-memory kill: a run that started in a warm
+ * sandbox and ended while no server was up keeps its cgroup until its own cleanup, which reads that first.
  */
-export function removeLeftoverCgroups(host: CgroupHost, prefix: string): void {
+export function removeLeftoverCgroups(host: CgroupHost, prefix: string, except: ReadonlySet<string>): void {
   if (host.mode === 'none') return;
   const names = new Set<string>();
   for (const base of Object.values(host.bases)) {
     try {
-      for (const n of readdirSync(base)) if (n.startsWith(prefix)) names.add(n);
+      for (const n of readdirSync(base)) if (n.startsWith(prefix) && !except.has(n)) names.add(n);
     } catch {
       /* a controller not there */
     }

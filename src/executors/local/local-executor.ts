@@ -1,5 +1,5 @@
 import { chmodSync, constants as fsc, copyFileSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
@@ -132,8 +132,16 @@ export class LocalExecutor implements Executor {
   private readonly volumes: VolumePool;
   private readonly warm: WarmSandboxes | null;
   private readonly warmOps = this.warmLauncher();
+  /**
+   * Warm sandboxes' cgroups are named `warm-<tag>-<hex>`, the tag from this data directory: a start removes only what
+   * a previous server of the same data directory left, never another server's (they share the cgroup base).
+   */
+  private readonly warmPrefix: string;
+  /** Warm cgroups this server made before its second sweep for leftovers (see init): that sweep leaves them. */
+  private ownWarmCgroups: Set<string> | null = new Set();
 
   constructor(private readonly opts: LocalExecutorOptions) {
+    this.warmPrefix = `warm-${createHash('sha256').update(path.resolve(opts.dataDir)).digest('hex').slice(0, 8)}-`;
     this.volumes = new VolumePool(path.join(opts.dataDir, 'volumes'), opts.volumePoolSize ?? 0);
     const setsid = which('setsid');
     const sh = which('sh') ?? '/bin/sh';
@@ -233,7 +241,9 @@ export class LocalExecutor implements Executor {
         const space = v.mountPoint;
         const work = path.join(space, 'work');
         for (const d of [work, path.join(space, 'tmp'), path.join(space, 'home')]) mkdirIfMissing(d);
-        const cgroups = this.opts.cgroups.mode !== 'none' ? createRunCgroups(this.opts.cgroups, `warm-${randomBytes(6).toString('hex')}`, WARM_LIMITS) : null;
+        const name = `${this.warmPrefix}${randomBytes(6).toString('hex')}`;
+        this.ownWarmCgroups?.add(name);
+        const cgroups = this.opts.cgroups.mode !== 'none' ? createRunCgroups(this.opts.cgroups, name, WARM_LIMITS) : null;
         const supervisor = this.commands.supervisor!;
         const sandbox = this.sandboxFor(space, { mounts: [], network: true, pythonEnv: null, devices: [] });
         const { argv, supervisorOptions } = sandboxCommand(this.opts.sandbox, sandbox, work, [supervisor, '-w']);
@@ -725,12 +735,16 @@ export class LocalExecutor implements Executor {
   async init(): Promise<void> {
     if (this.opts.volumes.available) await this.volumes.clean();
     // A previous server's warm sandboxes go with its spawner (a moment after it, when it was killed): their cgroups
-    // are left, empty. Those of runs that started in one are busy while the run lives and stay.
+    // are left, empty. Those of runs that started in one are busy while the run lives and stay. The second sweep
+    // leaves this server's own: one made a moment ago is empty until its supervisor joins it.
     if (this.opts.cgroups.mode !== 'none') {
       const host = this.opts.cgroups;
-      removeLeftoverCgroups(host, 'warm-');
-      setTimeout(() => removeLeftoverCgroups(host, 'warm-'), 3000).unref();
-    }
+      removeLeftoverCgroups(host, this.warmPrefix, new Set());
+      setTimeout(() => {
+        removeLeftoverCgroups(host, this.warmPrefix, this.ownWarmCgroups ?? new Set());
+        this.ownWarmCgroups = null;
+      }, 3000).unref();
+    } else this.ownWarmCgroups = null;
   }
 
   async close(): Promise<void> {

@@ -305,6 +305,8 @@ static int supervise(int argc, char **argv) {
   pid_t pid = -1;
   int status = 0;
   for (int attempt = 1;; attempt++) {
+    /* The warm sandbox was gone before it got the run: the run never started, a new sandbox is always safe. */
+    int lost = 0;
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) != 0) { perror("dsjobs-supervisor: pipe"); return 1; }
     /* -W: the run comes later, on WARM_CTL_FD (from the spawner), and goes on to the inner one on INNER_CTL_FD. */
@@ -364,9 +366,11 @@ static int supervise(int argc, char **argv) {
       if (send_request(ic[0], req, (size_t)req_len, req_fds) != 0) {
         int e = errno;
         fprintf(stderr, "dsjobs: the run's sandbox ended before the run could start in it: %s\n", strerror(e));
-        /* EPIPE: the inner supervisor is gone, the sandbox is ending on its own; if it never came up (exit 1, no
-           "+"), it is tried again below, now with the run. Anything else: end it. */
+        /* EPIPE: the inner supervisor is gone (its sandbox failed, or could not join its cgroups) and the sandbox is
+           ending on its own; the run never started there, so it gets a sandbox made for it below. Anything else:
+           end it. */
         if (e != EPIPE && e != ECONNRESET) kill(-pid, SIGKILL);
+        else lost = 1;
       }
       close(ic[0]);
     }
@@ -396,7 +400,7 @@ static int supervise(int argc, char **argv) {
     /* bwrap failed before the sandbox was up (it exits 1 then). Its recursive read-only bind of the host's tree
        fails when a mount point goes away on the host while it works (another run's volume being removed): that is
        worth another try; a kill (a cancel) or anything else is not. */
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 1) || attempt == RETRIES) break;
+    if (!(lost || (WIFEXITED(status) && WEXITSTATUS(status) == 1)) || attempt == RETRIES) break;
     fprintf(stderr, "dsjobs: the run's sandbox could not be set up (attempt %d of %d); trying again\n", attempt, RETRIES);
     /* Such changes come in bursts (a server removing volumes): let this one pass. */
     struct timespec pause = {0, 20 * 1000 * 1000L * attempt};
