@@ -331,6 +331,8 @@ attempt('write_var', lambda: write('/var/' + marker))
 attempt('write_work', lambda: write(os.path.join(os.getcwd(), 'probe.txt')))
 attempt('write_home', lambda: write(os.path.join(os.environ['HOME'], 'probe.txt')))
 attempt('write_tmp', lambda: write('/tmp/probe.txt'))
+# Opened for writing only, never written: where this succeeds, a write would set the host's core_pattern.
+attempt('open_proc_sys_w', lambda: os.close(os.open('/proc/sys/kernel/core_pattern', os.O_WRONLY)))
 def read(p):
     with open(p, 'rb') as f:
         return f.read(64)
@@ -449,6 +451,8 @@ describe('runs as real workloads', { concurrency: 4 }, () => {
           assert.match(r[k], /^OSError: \[Errno 30\] Read-only file system/, `${k} ${ctx}`);
         }
         for (const p of ['/etc', '/usr', '/usr/bin', '/root', '/var']) assert.ok(!existsSync(path.join(p, probeMarker)), `${p}/${probeMarker} exists on the host`);
+        // The kernel's settings too (bwrap as root left /proc/sys writable until the server bound it read-only).
+        assert.match(r.open_proc_sys_w, /^(OSError: \[Errno 30\] Read-only file system|PermissionError)/, `open_proc_sys_w ${ctx}`);
         // Its own space is writable.
         assert.equal(r.write_work, 'OK', ctx);
         assert.equal(r.write_home, 'OK', ctx);

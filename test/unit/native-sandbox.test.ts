@@ -87,6 +87,21 @@ describe('native sandbox (dsjobs-supervisor -B)', { skip }, () => {
     assert.equal(run(args(true), 'exec python3 -c "import ctypes; ctypes.string_at(0)"').status, 128 + 11);
   });
 
+  test("the server's command line: the inner supervisor is pid 1 and reaps the run's orphans (no zombies)", () => {
+    // Three orphans (their parent subshells exit at once) whose parent becomes pid 1; after they end, none is left
+    // as a zombie. The inner supervisor reports on fd 2 here ("+" when up, then the exit status).
+    const script = 'for i in 1 2 3; do (sleep 0.1 &); done; sleep 1; ps -e -o pid=,stat=,comm=';
+    const r = spawnSync(supervisor, ['-B', ...args(true), '--chdir', path.join(space, 'work'), '--', supervisor, '-r', '2', 'sh', '-c', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const ps = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(ps.find(([pid]) => pid === '1')?.[2], 'dsjobs-supervis', r.stdout);
+    assert.deepEqual(ps.filter(([, stat]) => stat?.startsWith('Z')), [], `zombies: ${r.stdout}`);
+    assert.equal(r.stderr, '+0\n');
+  });
+
   test('a bad command line is refused with what is wrong, exit 1', () => {
     const cases: [string[], RegExp][] = [
       [['--bogus-option', '--', 'true'], /unknown option --bogus-option/],

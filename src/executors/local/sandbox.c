@@ -19,9 +19,11 @@
  * tree is detached. Mount events on the host reach the copies (slave propagation, as in bwrap), so an unmounted
  * volume is not kept alive by sandboxes that started while it was mounted.
  *
- * Process layout: this process unshares the namespaces and forks the sandbox's pid 1, which sets the mounts up
- * and executes PROGRAM; this process waits for it and exits with its status (128+N for a death by signal N), as
- * bwrap does. With --die-with-parent both die when their parent does. Exit 1 (bwrap's, too): the sandbox could
+ * Process layout: this process (the monitor) unshares the pid namespace and forks the sandbox's pid 1, which makes
+ * the other namespaces, sets the mounts up and executes PROGRAM; the monitor waits for it and exits with its status
+ * (128+N for a death by signal N), as bwrap does. With --die-with-parent both die when their parent does. PROGRAM
+ * is pid 1: the server's is the inner supervisor, which reaps whatever the run leaves to it (bwrap has an init of
+ * its own for that). Exit 1 (bwrap's, too): the sandbox could
  * not be set up; the message names the step.
  */
 #define _GNU_SOURCE
@@ -29,6 +31,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -310,9 +313,19 @@ static int do_ops(const struct options *o) {
   return 0;
 }
 
-/* The sandbox's pid 1 (or its only process without --unshare-pid): builds the root, enters it, runs the command. */
-static int sandbox_child(const struct options *o) {
-  if (o->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return fail("Can't set the parent-death signal", NULL);
+/*
+ * The sandbox's pid 1 (or its only process without --unshare-pid): makes its namespaces but the pid one (made by the
+ * monitor, so that this process is its first), builds the root, enters it, runs the command. `monitor` is a pidfd of
+ * the parent (or -1): with --die-with-parent, a parent that died before the death signal was armed ends this too.
+ */
+static int sandbox_child(const struct options *o, int monitor) {
+  if (o->die_with_parent) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return fail("Can't set the parent-death signal", NULL);
+    struct pollfd p = {monitor, POLLIN, 0};
+    if (monitor >= 0 && poll(&p, 1, 0) > 0) _exit(1);
+  }
+  if (monitor >= 0) close(monitor);
+  if (unshare(o->unshare & ~CLONE_NEWPID) != 0) return fail("Can't create the namespaces", NULL);
   /* Host mount events reach the sandbox, none go back. */
   if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) != 0) return fail("Can't make the mounts slaves", NULL);
   /* bwrap's base: a tmpfs that becomes the root for the set-up, with the host's tree under /oldroot. */
@@ -336,12 +349,19 @@ static int sandbox_child(const struct options *o) {
 int sandbox_main(int argc, char **argv) {
   struct options o;
   if (parse(argc, argv, &o) != 0) return 1;
-  if (o.die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return fail("Can't set the parent-death signal", NULL), 1;
-  if (unshare(o.unshare) != 0) return fail("Can't create the namespaces", NULL), 1;
-  if (!(o.unshare & CLONE_NEWPID)) return sandbox_child(&o), 1;
+  if (!(o.unshare & CLONE_NEWPID)) return sandbox_child(&o, -1), 1;
+  if (o.die_with_parent) {
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return fail("Can't set the parent-death signal", NULL), 1;
+    if (getppid() != parent) return 1;
+  }
+  /* Only the pid namespace here: this process (the monitor) stays in the host's mount namespace, without a copy of
+     the tree to pin, as bwrap's does. */
+  if (unshare(CLONE_NEWPID) != 0) return fail("Can't create the namespaces", NULL), 1;
+  int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
   pid_t pid = fork();
   if (pid < 0) return fail("Can't fork", NULL), 1;
-  if (pid == 0) _exit(sandbox_child(&o) == 0 ? 0 : 1);
+  if (pid == 0) _exit(sandbox_child(&o, self) == 0 ? 0 : 1);
   /* The monitor holds nothing of the run's: its fds stay with the sandbox. */
   if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
     for (int fd = 3; fd < 1024; fd++) close(fd);

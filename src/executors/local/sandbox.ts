@@ -87,9 +87,23 @@ export function sandboxCommand(host: SandboxHost, args: string[], cwd: string, c
   if (!host.program) throw new Error('runs are not sandboxed here');
   const native = host.engine === 'native';
   return {
-    argv: [host.program, ...(native ? ['-B'] : []), ...args, '--chdir', cwd, '--', ...command],
+    argv: [host.program, ...(native ? ['-B'] : []), ...args, ...(native ? [] : bwrapProcCoverArgs()), '--chdir', cwd, '--', ...command],
     supervisorOptions: native ? ['-N'] : [],
   };
+}
+
+/**
+ * bwrap makes /proc/sys, /proc/sysrq-trigger, /proc/irq and /proc/bus read-only only where its access(W_OK) check
+ * says they are writable, and as real root it checks after dropping its capabilities: the directories say EACCES,
+ * and it leaves them writable (a run could write /proc/sys/kernel/core_pattern and have a program run as host
+ * root). Bound read-only explicitly, after --proc, they are read-only in every case. The native sandbox covers them
+ * itself.
+ */
+const BWRAP_PROC_COVER_PATHS = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'];
+let bwrapProcCover: string[] | null = null;
+function bwrapProcCoverArgs(): string[] {
+  bwrapProcCover ??= BWRAP_PROC_COVER_PATHS.filter((p) => existsSync(p)).flatMap((p) => ['--ro-bind', p, p]);
+  return bwrapProcCover;
 }
 
 function baseArgs(rootEntries?: string[]): string[] {

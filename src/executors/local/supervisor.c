@@ -181,9 +181,13 @@ static int inner(int fd, char **prog) {
   signal(SIGTERM, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  /* Every child, not only the program: in the native sandbox this process is pid 1, and the run's orphans (a
+     daemon's parent that exited) are reaped here, or they would stay zombies and count against the pids limit. */
   int status;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) { perror("dsjobs-supervisor: waitpid"); return 1; }
+  for (;;) {
+    pid_t got = waitpid(-1, &status, 0);
+    if (got == pid) break;
+    if (got < 0 && errno != EINTR) { perror("dsjobs-supervisor: waitpid"); return 1; }
   }
   char buf[64];
   if (WIFSIGNALED(status)) snprintf(buf, sizeof buf, "signal %d\n", WTERMSIG(status));
