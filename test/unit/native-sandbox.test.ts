@@ -31,7 +31,8 @@ describe('native sandbox (dsjobs-supervisor -B)', { skip }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const args = (network: boolean) =>
-    sandboxArgs({ hide: [data], space, tmp: path.join(space, 'tmp'), mounts: [], network, readOnly: [], devices: [] });
+    // The supervisor read-only at its own path, as the server does: a checkout under /tmp is hidden by the run's /tmp.
+    sandboxArgs({ hide: [data], space, tmp: path.join(space, 'tmp'), mounts: [], network, readOnly: [supervisor], devices: [] });
   const run = (a: string[], script: string) =>
     spawnSync(supervisor, ['-B', ...a, '--chdir', path.join(space, 'work'), '--', 'bash', '-c', script], { encoding: 'utf8', timeout: 20_000 });
 

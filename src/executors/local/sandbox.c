@@ -171,7 +171,8 @@ static int proc_op(const char *dest) {
 static int dev_op(const char *dest) {
   char d[PATH_MAX], p[PATH_MAX + 32]; /* d + a short name: never truncated */
   if (join(d, NEWROOT, dest)) return fail("Path too long", dest);
-  if (tmpfs_at(d, MS_NOSUID | MS_NOEXEC, dest) != 0) return -1;
+  /* nosuid only, as bwrap: device nodes need dev, and /dev/shm (a directory here) must allow exec for JITs. */
+  if (tmpfs_at(d, MS_NOSUID, dest) != 0) return -1;
   static const char *nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (size_t k = 0; k < sizeof nodes / sizeof *nodes; k++) {
     struct stat st;
