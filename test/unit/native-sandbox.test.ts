@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sandboxArgs } from '../../src/executors/local/sandbox.js';
+import { detectSandbox, sandboxArgs } from '../../src/executors/local/sandbox.js';
+import { which } from '../../src/executors/local/which.js';
 
 const supervisor = path.resolve('dist/executors/local/dsjobs-supervisor');
 const root = process.getuid?.() === 0;
@@ -125,4 +126,20 @@ describe('native sandbox (dsjobs-supervisor -B)', { skip }, () => {
     assert.equal(r.stdout, '');
     assert.match(r.stderr, new RegExp(`dsjobs sandbox: Can't find source path ${missing}: No such file or directory`));
   });
+});
+
+test('engine choice: off, native without its supervisor (says why), auto falling back to bwrap (says why not native), bwrap when asked', { skip }, () => {
+  assert.deepEqual(detectSandbox('off', supervisor), { engine: null, program: null, note: 'the sandbox is turned off in the server config (sandbox: "off")' });
+  const noNative = detectSandbox('native', null);
+  assert.equal(noNative.engine, null);
+  assert.match(noNative.note ?? '', /^the native sandbox needs the native supervisor .*: runs are not sandboxed$/);
+  assert.deepEqual(detectSandbox('native', supervisor), { engine: 'native', program: supervisor, note: null });
+  assert.deepEqual(detectSandbox('auto', supervisor), { engine: 'native', program: supervisor, note: null });
+  const bwrap = which('bwrap');
+  if (bwrap) {
+    const fallback = detectSandbox('auto', null);
+    assert.equal(fallback.engine, 'bwrap');
+    assert.match(fallback.note ?? '', /native sandbox needs the native supervisor/);
+    assert.deepEqual(detectSandbox('bwrap', supervisor), { engine: 'bwrap', program: bwrap, note: null });
+  }
 });

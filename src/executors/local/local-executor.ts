@@ -708,7 +708,8 @@ export class LocalExecutor implements Executor {
     const enforced: string[] = [];
     const off: string[] = [];
     const engine = this.opts.sandbox.engine === 'native' ? 'native namespaces (dsjobs-supervisor -B)' : 'bubblewrap';
-    if (this.opts.sandbox.program) enforced.push(`sandbox: ${engine} (${this.opts.sandbox.program}); read-only system, private /tmp and pid namespace, data directory hidden, networking NONE available`);
+    const why = this.opts.sandbox.engine === 'bwrap' && this.opts.sandbox.note ? ` (not the native engine: ${this.opts.sandbox.note})` : '';
+    if (this.opts.sandbox.program) enforced.push(`sandbox: ${engine} (${this.opts.sandbox.program})${why}; read-only system, private /tmp and pid namespace, data directory hidden, networking NONE available`);
     else off.push(`sandbox: ${this.opts.sandbox.note}`);
     if (this.opts.cgroups.mode !== 'none') {
       enforced.push(`CPU, memory and process limits: cgroups ${this.opts.cgroups.mode} (${Object.values(this.opts.cgroups.bases).join(', ')})`);

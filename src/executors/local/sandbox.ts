@@ -39,6 +39,7 @@ export interface SandboxHost {
   engine: 'native' | 'bwrap' | null;
   /** The program that takes sandboxArgs(): the native supervisor (with -B) or bwrap; null when not sandboxed. */
   program: string | null;
+  /** Not sandboxed: why. With bwrap under "auto": why not the native engine. */
   note: string | null;
 }
 
@@ -65,7 +66,8 @@ export function detectSandbox(mode: SandboxMode, supervisor: string | null): San
   if (!bwrap) return { engine: null, program: null, note: [...notes, 'bubblewrap (bwrap) is not installed: runs are not sandboxed (apt-get install bubblewrap)'].join('; ') };
   const err = probe(bwrap, []);
   if (err) return { engine: null, program: null, note: [...notes, `bubblewrap cannot create namespaces here (${err}): runs are not sandboxed`].join('; ') };
-  return { engine: 'bwrap', program: bwrap, note: null };
+  // Why the native engine is not used, when it was considered: worth saying beside "bubblewrap".
+  return { engine: 'bwrap', program: bwrap, note: notes.length > 0 ? notes.join('; ') : null };
 }
 
 /** Runs `true` in the sandbox; null, or what went wrong. */
