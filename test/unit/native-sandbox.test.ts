@@ -34,8 +34,9 @@ describe('native sandbox (dsjobs-supervisor -B)', { skip }, () => {
   const args = (network: boolean) =>
     // The supervisor read-only at its own path, as the server does: a checkout under /tmp is hidden by the run's /tmp.
     sandboxArgs({ hide: [data], space, tmp: path.join(space, 'tmp'), mounts: [], network, readOnly: [supervisor], devices: [] });
-  const run = (a: string[], script: string) =>
-    spawnSync(supervisor, ['-B', ...a, '--chdir', path.join(space, 'work'), '--', 'bash', '-c', script], { encoding: 'utf8', timeout: 20_000 });
+  /** `script` run by bash in the sandbox `a` describes; `inner` puts a command (the inner supervisor) before it. */
+  const run = (a: string[], script: string, inner: string[] = []) =>
+    spawnSync(supervisor, ['-B', ...a, '--chdir', path.join(space, 'work'), '--', ...inner, 'bash', '-c', script], { encoding: 'utf8', timeout: 20_000 });
 
   test('inside: pid 1, its hostname, the system read-only, the data dir hidden, its space writable, no capabilities', () => {
     const r = run(args(true), [
@@ -75,7 +76,7 @@ describe('native sandbox (dsjobs-supervisor -B)', { skip }, () => {
   });
 
   test('--unshare-net: only loopback, and it is up', () => {
-    const r = run([...args(false)], 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "; cat /sys/class/net/lo/flags 2>/dev/null || true');
+    const r = run(args(false), 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "; cat /sys/class/net/lo/flags 2>/dev/null || true');
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.deepEqual(lines.slice(0, -1), ['lo']);
@@ -93,10 +94,7 @@ describe('native sandbox (dsjobs-supervisor -B)', { skip }, () => {
     // Three orphans (their parent subshells exit at once) whose parent becomes pid 1; after they end, none is left
     // as a zombie. The inner supervisor reports on fd 2 here ("+" when up, then the exit status).
     const script = 'for i in 1 2 3; do (sleep 0.1 &); done; sleep 1; ps -e -o pid=,stat=,comm=';
-    const r = spawnSync(supervisor, ['-B', ...args(true), '--chdir', path.join(space, 'work'), '--', supervisor, '-r', '2', 'sh', '-c', script], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
+    const r = run(args(true), script, [supervisor, '-r', '2']);
     assert.equal(r.status, 0, r.stderr);
     const ps = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
     assert.deepEqual(ps.find(([pid]) => pid === '1')?.[2], 'dsjobs-supervis', r.stdout);
