@@ -90,7 +90,11 @@ export class WebhookDispatcher {
 
   private async pass(): Promise<void> {
     try {
-      await this.fanOut();
+      // Deliveries go only to ACTIVE subscriptions: with none (a server without webhooks), a pass asks nothing more.
+      if (!(await this.fanOut())) {
+        this.clearTimer();
+        return;
+      }
       await this.deliverDue();
       await this.armTimer();
     } catch (e) {
@@ -99,17 +103,18 @@ export class WebhookDispatcher {
     }
   }
 
-  private async fanOut(): Promise<void> {
+  /** Events after the cursor become deliveries. Whether some subscription is ACTIVE. */
+  private async fanOut(): Promise<boolean> {
     for (;;) {
       const all = await this.hooks.listSubscriptions({ states: ['ACTIVE', 'PAUSED'] });
       // No subscription: nothing to fan out, and the cursor can stay where it is (a new subscription only wants
       // events after its startSeq), which saves a write per commit on a server without webhooks. A paused one keeps
       // the cursor moving, so that the events of its pause are not delivered when it is resumed.
-      if (all.length === 0) return;
+      if (all.length === 0) return false;
       const subs = all.filter((s) => s.lifecycleState === 'ACTIVE');
       const cursor = Math.max((await this.events.getCursor(CURSOR)) ?? 0, Math.min(...all.map((s) => s.startSeq)));
       const rows = await this.events.list({ afterSeq: cursor, limit: 500 });
-      if (rows.length === 0) return;
+      if (rows.length === 0) return subs.length > 0;
       const now = Date.now();
       await this.store.transaction(async (tx) => {
         for (const e of rows) {
@@ -121,8 +126,13 @@ export class WebhookDispatcher {
         }
         await this.events.setCursor(tx, CURSOR, rows[rows.length - 1].seq);
       });
-      if (rows.length < 500) return;
+      if (rows.length < 500) return subs.length > 0;
     }
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   private async deliverDue(): Promise<void> {
@@ -147,8 +157,7 @@ export class WebhookDispatcher {
   private async armTimer(): Promise<void> {
     if (this.stopped) return;
     const next = await this.hooks.nextDueMs();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.clearTimer();
     if (next === null) return;
     // Re-check at least every 30 s (a subscription resumed elsewhere kicks too; this is a safety net).
     const delay = Math.min(Math.max(0, next - Date.now()), 30_000);

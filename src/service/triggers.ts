@@ -8,7 +8,7 @@ import { EVENT_TYPES } from '../events/types.js';
 import type { AutomationStore, RunOverrides, TriggerRuleRecord } from '../store/automation-store.js';
 import type { EventRow, EventStore } from '../store/event-store.js';
 import type { RunRecord } from '../store/records.js';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import type { EventFilter } from '../store/webhook-store.js';
 import { checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
@@ -38,6 +38,8 @@ export interface CreateRuleInput {
 }
 
 const CURSOR = 'triggers';
+/** Whether the rule follows events (the events pass reads them for it). */
+const listens = (r: TriggerRuleRecord) => r.lifecycleState === 'ACTIVE' && r.condition !== null;
 const hashToken = (t: string) => createHash('sha256').update(t).digest();
 
 /**
@@ -88,7 +90,10 @@ export class TriggersService {
       timeCreated: iso(now),
       version: 1,
     };
-    await this.store.transaction((tx) => this.automation.insertRule(tx, rule));
+    await this.store.transaction(async (tx) => {
+      if (condition) await this.catchUpIfNoneListen(tx);
+      await this.automation.insertRule(tx, rule);
+    });
     return { rule, token };
   }
 
@@ -109,11 +114,12 @@ export class TriggersService {
   ): Promise<TriggerRuleRecord> {
     const r = await this.get(id);
     checkIfMatch(ifMatch, r.id, r.version);
-    const u = await this.automation.updateRule(id, r.version, {
-      displayName: patch.displayName,
-      condition: patch.eventFilter === undefined ? undefined : patch.eventFilter ? checkEventFilter(patch.eventFilter, 'eventFilter') : null,
-      overrides: patch.overrides === undefined ? undefined : checkOverrides(patch.overrides, 'overrides', true),
-      lifecycleState: patch.lifecycleState,
+    const condition = patch.eventFilter === undefined ? undefined : patch.eventFilter ? checkEventFilter(patch.eventFilter, 'eventFilter') : null;
+    const overrides = patch.overrides === undefined ? undefined : checkOverrides(patch.overrides, 'overrides', true);
+    const listensAfter = (patch.lifecycleState ?? r.lifecycleState) === 'ACTIVE' && Boolean(condition === undefined ? r.condition : condition);
+    const u = await this.store.transaction(async (tx) => {
+      if (listensAfter && !listens(r)) await this.catchUpIfNoneListen(tx);
+      return this.automation.updateRule(id, r.version, { displayName: patch.displayName, condition, overrides, lifecycleState: patch.lifecycleState }, tx);
     });
     if (!u) throw new DsError('Conflict', `Trigger rule ${id} was changed concurrently; get it again and retry`);
     return u;
@@ -156,17 +162,29 @@ export class TriggersService {
     return this.loop.stopped;
   }
 
+  /**
+   * A rule starts listening (created, activated, or given a condition) while no other does: the cursor, left where
+   * it was while nothing listened, jumps to the end in the same transaction, so the rule fires on what happens after
+   * it and on nothing before. While no rule listens, a pass reads and writes nothing (it ran on every commit).
+   */
+  private async catchUpIfNoneListen(tx: Tx): Promise<void> {
+    if ((await this.automation.listRules({ states: ['ACTIVE'] }, tx)).some(listens)) return;
+    await this.events.setCursor(tx, CURSOR, await this.events.maxSeq(tx));
+  }
+
+  /** Forward only: a catch-up (above) during this pass may have moved it past the rows this pass has read. */
+  private moveCursor(seq: number): Promise<void> {
+    return this.store.transaction(async (tx) => {
+      if (((await this.events.getCursor(CURSOR, tx)) ?? 0) < seq) await this.events.setCursor(tx, CURSOR, seq);
+    });
+  }
+
   private async pass(): Promise<void> {
     try {
       for (;;) {
+        const rules = (await this.automation.listRules({ states: ['ACTIVE'] })).filter(listens);
+        if (rules.length === 0) break;
         const cursor = (await this.events.getCursor(CURSOR)) ?? 0;
-        const rules = (await this.automation.listRules({ states: ['ACTIVE'] })).filter((r) => r.condition);
-        if (rules.length === 0) {
-          // No rule listens: the cursor jumps to the end (a rule made later must not fire on what happened before it).
-          const end = await this.events.maxSeq();
-          if (end !== cursor) await this.store.transaction((tx) => this.events.setCursor(tx, CURSOR, end));
-          break;
-        }
         const rows = await this.events.list({ afterSeq: cursor, limit: 200 });
         if (rows.length === 0 || this.stopped) break;
         let last = cursor;
@@ -177,9 +195,9 @@ export class TriggersService {
           for (const rule of matching) await this.fireFromEvent(rule, row);
           last = row.seq;
           // After a start the cursor moves at once; events that started nothing move it once per batch (one write).
-          if (matching.length) await this.store.transaction((tx) => this.events.setCursor(tx, CURSOR, last));
+          if (matching.length) await this.moveCursor(last);
         }
-        await this.store.transaction((tx) => this.events.setCursor(tx, CURSOR, last));
+        await this.moveCursor(last);
       }
     } catch (e) {
       this.opts.log.error({ err: e }, 'trigger rules pass failed; retrying in 1 s');

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, ScheduleTable, SweepTable, SweepTrialTable, TriggerRuleTable } from './schema.js';
+import { ListCache, writing } from './list-cache.js';
 import type { Store } from './store.js';
 import type { EventFilter } from './webhook-store.js';
 
@@ -159,6 +160,10 @@ const trialFromRow = (r: SweepTrialTable): TrialRecord => ({
 
 /** Trigger rules, schedules and sweeps. */
 export class AutomationStore {
+  /** Rules and sweeps by state, as the trigger and sweep loops ask for them on every commit that wrote events. */
+  private readonly rules = new ListCache<TriggerRuleRecord>();
+  private readonly sweeps = new ListCache<SweepRecord>();
+
   constructor(private readonly store: Store) {}
 
   private get db(): Kysely<Database> {
@@ -167,7 +172,7 @@ export class AutomationStore {
 
   // ---- trigger rules ----
   async insertRule(tx: Db, r: TriggerRuleRecord): Promise<void> {
-    await tx
+    await writing(this.rules, () => tx
       .insertInto('trigger_rules')
       .values({
         id: r.id,
@@ -182,7 +187,8 @@ export class AutomationStore {
         time_created: r.timeCreated,
         version: r.version,
       })
-      .execute();
+      .execute(),
+    );
   }
 
   async getRule(id: string): Promise<TriggerRuleRecord | null> {
@@ -190,23 +196,31 @@ export class AutomationStore {
     return r ? ruleFromRow(r) : null;
   }
 
-  async listRules(q: { compartmentId?: string; states: RuleState[] }): Promise<TriggerRuleRecord[]> {
-    let query = this.db.selectFrom('trigger_rules').selectAll().where('lifecycle_state', 'in', q.states);
-    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    return (await query.orderBy('time_created').orderBy('id').execute()).map(ruleFromRow);
+  /** Records shared with the cache when no compartment is given (the trigger loop's question): do not modify them. */
+  async listRules(q: { compartmentId?: string; states: RuleState[] }, tx: Db = this.db): Promise<TriggerRuleRecord[]> {
+    const load = async () => {
+      let query = tx.selectFrom('trigger_rules').selectAll().where('lifecycle_state', 'in', q.states);
+      if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+      return (await query.orderBy('time_created').orderBy('id').execute()).map(ruleFromRow);
+    };
+    // Inside a transaction, what it sees (its own writes included), never the cache.
+    return q.compartmentId || tx !== this.db ? load() : this.rules.get(q.states.join(','), load);
   }
 
   async updateRule(
     id: string,
     version: number,
     patch: Partial<Pick<TriggerRuleRecord, 'displayName' | 'lifecycleState' | 'condition' | 'overrides'>>,
+    tx: Db = this.db,
   ): Promise<TriggerRuleRecord | null> {
     const set: Partial<TriggerRuleTable> = { version: version + 1 };
     if (patch.displayName !== undefined) set.display_name = patch.displayName;
     if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
     if (patch.condition !== undefined) set.condition = JSON.stringify(patch.condition);
     if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
-    const r = await this.db.updateTable('trigger_rules').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
+    const r = await writing(this.rules, () =>
+      tx.updateTable('trigger_rules').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst(),
+    );
     return r ? ruleFromRow(r) : null;
   }
 
@@ -264,7 +278,11 @@ export class AutomationStore {
   }
 
   // ---- sweeps ----
-  async insertSweep(tx: Db, s: SweepRecord, trials: TrialParams[]): Promise<void> {
+  insertSweep(tx: Db, s: SweepRecord, trials: TrialParams[]): Promise<void> {
+    return writing(this.sweeps, () => this.insertSweepRows(tx, s, trials));
+  }
+
+  private async insertSweepRows(tx: Db, s: SweepRecord, trials: TrialParams[]): Promise<void> {
     await tx
       .insertInto('sweeps')
       .values({
@@ -298,12 +316,16 @@ export class AutomationStore {
     return r ? sweepFromRow(r) : null;
   }
 
+  /** Records shared with the cache when only states are given (the sweep loop's question): do not modify them. */
   async listSweeps(q: { compartmentId?: string; states?: SweepState[]; jobId?: string }): Promise<SweepRecord[]> {
-    let query = this.db.selectFrom('sweeps').selectAll();
-    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    if (q.states) query = query.where('lifecycle_state', 'in', q.states);
-    if (q.jobId) query = query.where('job_id', '=', q.jobId);
-    return (await query.orderBy('time_created', 'desc').orderBy('id').execute()).map(sweepFromRow);
+    const load = async () => {
+      let query = this.db.selectFrom('sweeps').selectAll();
+      if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+      if (q.states) query = query.where('lifecycle_state', 'in', q.states);
+      if (q.jobId) query = query.where('job_id', '=', q.jobId);
+      return (await query.orderBy('time_created', 'desc').orderBy('id').execute()).map(sweepFromRow);
+    };
+    return q.compartmentId || q.jobId ? load() : this.sweeps.get(q.states?.join(',') ?? '*', load);
   }
 
   async updateSweep(
@@ -320,7 +342,7 @@ export class AutomationStore {
     if (patch.timeFinished !== undefined) set.time_finished = patch.timeFinished;
     let q = tx.updateTable('sweeps').set({ ...set, version: (eb: any) => eb('version', '+', 1) } as any).where('id', '=', id);
     if (fromStates) q = q.where('lifecycle_state', 'in', fromStates);
-    const r = await q.returningAll().executeTakeFirst();
+    const r = await writing(this.sweeps, () => q.returningAll().executeTakeFirst());
     return r ? sweepFromRow(r) : null;
   }
 

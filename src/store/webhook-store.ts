@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, WebhookDeliveryTable, WebhookSubscriptionTable } from './schema.js';
+import { ListCache, writing } from './list-cache.js';
 import type { Store } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -86,6 +87,9 @@ const MAX_ATTEMPT_LOG = 20;
 
 /** Webhook subscriptions and their deliveries (one row per subscription and event: at least once, durable). */
 export class WebhookStore {
+  /** Subscriptions by state, as the dispatcher asks for them on every commit that wrote events. */
+  private readonly subscriptions = new ListCache<SubscriptionRecord>();
+
   constructor(private readonly store: Store) {}
 
   private get db(): Kysely<Database> {
@@ -93,7 +97,7 @@ export class WebhookStore {
   }
 
   async insertSubscription(tx: Db, s: SubscriptionRecord): Promise<void> {
-    await tx
+    await writing(this.subscriptions, () => tx
       .insertInto('webhook_subscriptions')
       .values({
         id: s.id,
@@ -107,7 +111,8 @@ export class WebhookStore {
         time_created: s.timeCreated,
         version: s.version,
       })
-      .execute();
+      .execute(),
+    );
   }
 
   async getSubscription(id: string): Promise<SubscriptionRecord | null> {
@@ -115,11 +120,15 @@ export class WebhookStore {
     return r ? subFromRow(r) : null;
   }
 
+  /** Records shared with the cache when no compartment is given (the dispatcher's question): do not modify them. */
   async listSubscriptions(q: { compartmentId?: string; states?: SubscriptionState[] }): Promise<SubscriptionRecord[]> {
-    let query = this.db.selectFrom('webhook_subscriptions').selectAll();
-    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    if (q.states) query = query.where('lifecycle_state', 'in', q.states);
-    return (await query.orderBy('time_created', 'asc').orderBy('id').execute()).map(subFromRow);
+    const load = async () => {
+      let query = this.db.selectFrom('webhook_subscriptions').selectAll();
+      if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+      if (q.states) query = query.where('lifecycle_state', 'in', q.states);
+      return (await query.orderBy('time_created', 'asc').orderBy('id').execute()).map(subFromRow);
+    };
+    return q.compartmentId ? load() : this.subscriptions.get(q.states?.join(',') ?? '*', load);
   }
 
   async updateSubscription(
@@ -134,13 +143,9 @@ export class WebhookStore {
     if (patch.filter !== undefined) set.filter = JSON.stringify(patch.filter);
     if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
     if (patch.startSeq !== undefined) set.start_seq = patch.startSeq;
-    const r = await (tx ?? this.db)
-      .updateTable('webhook_subscriptions')
-      .set(set)
-      .where('id', '=', id)
-      .where('version', '=', version)
-      .returningAll()
-      .executeTakeFirst();
+    const r = await writing(this.subscriptions, () =>
+      (tx ?? this.db).updateTable('webhook_subscriptions').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst(),
+    );
     return r ? subFromRow(r) : null;
   }
 

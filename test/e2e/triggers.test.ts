@@ -131,3 +131,47 @@ describe('trigger rules', () => {
     await bad({ jobId: job.id, eventFilter: { eventTypes: ['nope'] } }, /^eventFilter.eventTypes: 'nope' is not an event type/);
   });
 });
+
+describe('trigger rules: a rule fires only on what happens while it listens', () => {
+  let s: TestServer;
+  before(async () => {
+    // A server of its own: no other rule listens, so the events cursor stands still until this one starts.
+    s = await startServer();
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  test('runs before a rule was created, or while it was inactive, start nothing; the next ones do', async () => {
+    const up = await createJob(s, 'up.sh', 'true\n');
+    const down = await createJob(s, 'down.sh', 'echo "after $UPSTREAM"\n', { projectId: up.projectId });
+    const finished = async () => {
+      const r = await startRun(s, up);
+      assert.equal((await waitForRun(s.api, r.id)).lifecycleState, 'SUCCEEDED');
+      return r.id;
+    };
+    const before1 = await finished();
+    const before2 = await finished();
+    const rule = await s.api.createTriggerRule({
+      compartmentId: s.compartmentId,
+      jobId: down.id,
+      eventFilter: { jobId: up.id, eventTypes: [`${OCI}.succeededjobrun`] },
+      overrides: { environmentVariables: { UPSTREAM: '{{run.id}}' } },
+    });
+    const upstreamOf = async () => (await runsOf(s, down.id)).map((r) => r.freeformTags['dsjobs-upstream-run']);
+    // Events are read in order: had the rule seen the two earlier runs, their downstream runs would come first.
+    const after1 = await finished();
+    await until('the downstream run of the run after the rule', async () => (await upstreamOf()).includes(after1));
+    assert.deepEqual(await upstreamOf(), [after1]);
+    assert.ok(![before1, before2].some((id) => id === after1));
+
+    await s.api.deactivateTriggerRule(rule.id);
+    const whileInactive = await finished();
+    await s.api.activateTriggerRule(rule.id);
+    const after2 = await finished();
+    await until('the downstream run of the run after re-activation', async () => (await upstreamOf()).includes(after2));
+    const seen = await upstreamOf();
+    assert.equal(seen.length, 2, `downstream runs of ${seen.join(', ')}`);
+    assert.ok(!seen.includes(whileInactive), 'the run while the rule was inactive started a downstream run');
+  });
+});
