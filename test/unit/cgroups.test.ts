@@ -125,3 +125,30 @@ test("leftover warm cgroups: only the data directory's own prefix, never the one
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('v1 beside a v2 tree that kills and counts CPU (hybrid): no freezer or cpuacct cgroups; CPU time from the v2 cpu.stat', () => {
+  const root = fakeRoot();
+  try {
+    for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', 'unified']) {
+      mkdirSync(path.join(root, c), { recursive: true });
+      writeFileSync(path.join(root, c, 'cgroup.procs'), '');
+    }
+    // What the kernel shows in every non-root v2 cgroup (5.14+).
+    mkdirSync(path.join(root, 'unified', 'dsjobs'));
+    writeFileSync(path.join(root, 'unified', 'dsjobs', 'cgroup.kill'), '');
+    writeFileSync(path.join(root, 'unified', 'dsjobs', 'cpu.stat'), 'usage_usec 5\nuser_usec 3\nsystem_usec 2\n');
+    const host = detectCgroups({ root, procSelfCgroup: '4:memory:/\n0::/\n' });
+    assert.equal(host.mode, 'v1', host.notes.join('; '));
+    assert.deepEqual(Object.keys(host.bases).sort(), ['cpu', 'memory', 'pids', 'unified']);
+    const cg = createRunCgroups(host, 'r', { cpus: 1, memoryBytes: GB, pidsMax: 64 });
+    writeFileSync(path.join(cg.dirs.unified!, 'cpu.stat'), 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n');
+    assert.equal(readUsage(cg).cpuNs, 1_500_000);
+    // A handle of an earlier version, with freezer and cpuacct directories: those are left alone, the rest used.
+    const old = { mode: 'v1', dirs: { ...cg.dirs, freezer: path.join(root, 'freezer', 'dsjobs', 'r'), cpuacct: path.join(root, 'cpuacct', 'dsjobs', 'r') } };
+    assert.deepEqual(checkRunCgroups(host, old), cg);
+    // Anything else outside the bases makes the handle unusable.
+    assert.equal(checkRunCgroups(host, { mode: 'v1', dirs: { ...cg.dirs, memory: '/etc' } }), null);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -91,7 +91,24 @@ export function detectCgroups(opts: { root?: string; procSelfCgroup?: string; en
 
 function detectV1(root: string, own: Record<string, string>, notes: string[]): CgroupHost {
   const bases: CgroupHost['bases'] = {};
+  // The controller-less v2 tree of a hybrid host kills a whole cgroup at once (cgroup.kill) and counts its CPU time
+  // (cpu.stat): where it does both, the v1 freezer and cpuacct hierarchies add nothing, and each run makes and
+  // removes two cgroups fewer (a cgroup's mkdir and rmdir were ~10% of the server's CPU per trivial run).
+  const unified = path.join(root, 'unified');
+  let unifiedBase: string | null = null;
+  if (existsSync(path.join(unified, 'cgroup.procs'))) {
+    try {
+      unifiedBase = path.join(unified, own.unified ?? '/', 'dsjobs');
+      mkdirSync(unifiedBase, { recursive: true });
+    } catch (e) {
+      unifiedBase = null;
+      notes.push(`the v2 hierarchy at ${unified} is not writable (${(e as Error).message}): runs are killed through v1 only`);
+    }
+  }
+  const unifiedKillsAndCounts =
+    unifiedBase !== null && existsSync(path.join(unifiedBase, 'cgroup.kill')) && /^usage_usec /m.test(read(path.join(unifiedBase, 'cpu.stat')) ?? '');
   for (const c of V1_CONTROLLERS) {
+    if (unifiedKillsAndCounts && (c === 'freezer' || c === 'cpuacct')) continue;
     const mount = path.join(root, c);
     if (!existsSync(path.join(mount, 'cgroup.procs'))) {
       if (c === 'memory' || c === 'cpu') throw new Error(`the ${c} controller is not mounted at ${mount}`);
@@ -103,16 +120,7 @@ function detectV1(root: string, own: Record<string, string>, notes: string[]): C
     mkdirSync(base, { recursive: true });
     bases[c] = base;
   }
-  const unified = path.join(root, 'unified');
-  if (existsSync(path.join(unified, 'cgroup.procs'))) {
-    try {
-      const base = path.join(unified, own.unified ?? '/', 'dsjobs');
-      mkdirSync(base, { recursive: true });
-      bases.unified = base;
-    } catch (e) {
-      notes.push(`the v2 hierarchy at ${unified} is not writable (${(e as Error).message}): runs are killed through v1 only`);
-    }
-  }
+  if (unifiedBase) bases.unified = unifiedBase;
   const host: CgroupHost = { mode: 'v1', bases, notes };
   probe(host);
   return host;
@@ -184,7 +192,7 @@ export function setRunLimits(cg: RunCgroups, limits: CgroupLimits): void {
     if (raising) writeFileSync(memsw, String(limits.memoryBytes));
     writeFileSync(path.join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
     if (hasMemsw && !raising) writeFileSync(memsw, String(limits.memoryBytes));
-    writeFileSync(path.join(dirs.cpu!, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
+    // A new cgroup's period is the kernel's default, 100 ms, the one the quota is computed for.
     writeFileSync(path.join(dirs.cpu!, 'cpu.cfs_quota_us'), String(quota));
     if (dirs.pids) writeFileSync(path.join(dirs.pids, 'pids.max'), String(limits.pidsMax));
   } else {
@@ -272,8 +280,9 @@ export function readUsage(cg: RunCgroups): CgroupUsage {
     const usage = mem ? num(read(path.join(mem, 'memory.usage_in_bytes'))) : null;
     // As docker and the kubelet do: usage minus inactive page cache, which the kernel reclaims before it OOMs.
     const inactive = statField(stat, 'total_inactive_file') ?? 0;
+    const usec = !cg.dirs.cpuacct && cg.dirs.unified ? statField(read(path.join(cg.dirs.unified, 'cpu.stat')), 'usage_usec') : null;
     return {
-      cpuNs: cg.dirs.cpuacct ? num(read(path.join(cg.dirs.cpuacct, 'cpuacct.usage'))) : null,
+      cpuNs: cg.dirs.cpuacct ? num(read(path.join(cg.dirs.cpuacct, 'cpuacct.usage'))) : usec === null ? null : usec * 1000,
       memoryBytes: usage === null ? null : Math.max(0, usage - inactive),
       oomKills: (mem ? statField(read(path.join(mem, 'memory.oom_control')), 'oom_kill') : null) ?? 0,
     };
@@ -331,9 +340,14 @@ export function checkRunCgroups(host: CgroupHost, cg: unknown): RunCgroups | nul
   if (!cg || typeof cg !== 'object') return null;
   const c = cg as RunCgroups;
   if (c.mode !== 'v1' && c.mode !== 'v2') return null;
+  const dirs: RunCgroups['dirs'] = {};
   for (const [k, d] of Object.entries(c.dirs ?? {})) {
     const base = host.bases[k as Controller | 'unified'];
+    // A hierarchy this server does not use (a run of an earlier version had freezer and cpuacct ones beside the v2
+    // tree): not touched. Those two hold nothing that outlives the run's processes.
+    if (!base && (k === 'freezer' || k === 'cpuacct')) continue;
     if (typeof d !== 'string' || !base || path.dirname(path.resolve(d)) !== base) return null;
+    dirs[k as Controller | 'unified'] = d;
   }
-  return c;
+  return { mode: c.mode, dirs };
 }
