@@ -715,9 +715,13 @@ export class LocalExecutor implements Executor {
       enforced.push(`CPU, memory and process limits: cgroups ${this.opts.cgroups.mode} (${Object.values(this.opts.cgroups.bases).join(', ')})`);
       for (const n of this.opts.cgroups.notes) off.push(`cgroups: ${n}`);
     } else off.push(`CPU and memory limits: ${this.opts.cgroups.notes.join('; ')}`);
-    if (this.opts.volumes.available) enforced.push('block storage: a loop-mounted ext4 volume of blockStorageSizeInGBs per run');
+    if (this.opts.volumes.available) {
+      enforced.push('block storage: a loop-mounted ext4 volume of blockStorageSizeInGBs per run');
+      if (this.volumes.propagationNote) {
+        off.push(`block storage: ${this.volumes.propagationNote}; a discarded volume stays held (loop device and blocks) until the runs that started while it was mounted end`);
+      }
+    } else off.push(`block storage: ${this.opts.volumes.note}`);
     if (this.warm) enforced.push(`warm sandboxes: up to ${this.opts.warmSandboxes} set up ahead of runs on free volumes`);
-    else off.push(`block storage: ${this.opts.volumes.note}`);
     if (this.opts.gpus.length > 0) enforced.push(`GPUs: ${this.opts.gpus.map((g) => `${g.index} ${g.name} (${g.uuid})`).join(', ')}`);
     return { enforced, off };
   }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readdirSync, renameSync, rmdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { which } from './which.js';
@@ -104,6 +104,44 @@ export async function removeVolume(img: string, mountPoint: string, opts: { keep
   if (!opts.keepImage) rmSync(img, { force: true });
 }
 
+/** The line of /proc/self/mountinfo for the mount at `dir` (the last one: the one on top), or null. */
+export function mountInfoOf(dir: string, mountinfo: string): { shared: boolean } | null {
+  // Mount points are escaped: space, tab, newline and backslash as \ooo.
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  let found: { shared: boolean } | null = null;
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 7 || unescape(f[4]!) !== dir) continue;
+    const optional = f.slice(6, f.indexOf('-'));
+    found = { shared: optional.some((o) => o.startsWith('shared:')) };
+  }
+  return found;
+}
+
+/**
+ * Makes `dir` (the volumes directory) a mount of its own with shared propagation: `mount --bind dir dir` unless it
+ * is a mount already, then `mount --make-shared dir`. Each sandbox's copy of the host's tree holds a copy of every
+ * volume mounted when it started (hidden with the data directory); the sandboxes turn their copies into slaves, so
+ * with the volumes shared, a volume unmounted on the host is unmounted in every sandbox too. Where `/` is private
+ * (no systemd, as on this project's machines) nothing propagated: a discarded volume's loop device and blocks stayed
+ * held by every run that had started meanwhile, until the last of them ended. Returns '' or why it could not be done.
+ */
+export async function shareMounts(dir: string): Promise<string> {
+  const t = tools ?? (tools = findTools());
+  if (!t) return 'mount was not found';
+  const real = realpathSync(dir);
+  try {
+    let info = mountInfoOf(real, readFileSync('/proc/self/mountinfo', 'utf8'));
+    if (info?.shared) return '';
+    if (!info) await run(t.mount, ['--bind', real, real]);
+    await run(t.mount, ['--make-shared', real]);
+    info = mountInfoOf(real, readFileSync('/proc/self/mountinfo', 'utf8'));
+    return info?.shared ? '' : `${real} is not shown as a shared mount after mount --make-shared`;
+  } catch (e) {
+    return `the volumes directory could not be made a shared mount (${firstLine(e)})`;
+  }
+}
+
 export interface SpaceUsage {
   totalBytes: number;
   usedBytes: number;
@@ -155,9 +193,18 @@ export class VolumePool {
     private readonly size: number,
   ) {}
 
-  /** Removes the free volumes of a previous server (its runs' volumes are left alone) and its spare mount points. */
+  /**
+   * Why unmounting a volume may not release it, or '' when it does (see shareMounts). Set by clean().
+   */
+  propagationNote = '';
+
+  /**
+   * Removes the free volumes of a previous server (its runs' volumes are left alone) and its spare mount points, and
+   * makes the volumes directory a shared mount (see shareMounts).
+   */
   async clean(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
+    this.propagationNote = await shareMounts(this.dir);
     const names = readdirSync(this.dir);
     for (const n of names) {
       // A spare mount point, or a mount point left by a volume discarded before its directory went: rmdir removes
