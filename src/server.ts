@@ -37,6 +37,7 @@ import { AutomationStore } from './store/automation-store.js';
 import { TriggersService } from './service/triggers.js';
 import { SchedulesService } from './service/schedules.js';
 import { SweepsService } from './service/sweeps.js';
+import { RetentionService } from './service/retention.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -175,6 +176,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   });
   const schedules = new SchedulesService(store, automation, jobs, runs, identity, opts.scheduleClock ?? systemClock, log);
   const sweeps = new SweepsService(store, automation, feed, jobs, runs, identity, systemClock, { maxTrials: cfg.sweepMaxTrials, log });
+  const retention = new RetentionService(store, eventStore, webhookStore, automation, systemClock, { eventRetentionDays: cfg.eventRetentionDays, log });
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 
@@ -203,6 +205,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   await triggers.start();
   schedules.start();
   sweeps.start();
+  retention.start();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const url = address.replace('[::1]', 'localhost');
@@ -222,6 +225,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
         await triggers.stop();
         await schedules.stop();
         await sweeps.stop();
+        await retention.stop();
         monitor.stop();
         await app.close();
         logs.close();

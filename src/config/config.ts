@@ -102,6 +102,8 @@ export const ConfigSchema = Type.Object(
     triggerMaxChainDepth: Type.Integer({ minimum: 1, default: 10 }),
     /** Trials (runs) one sweep may have. */
     sweepMaxTrials: Type.Integer({ minimum: 1, default: 10_000 }),
+    /** Days events and finished webhook deliveries are kept (events something still needs stay longer). */
+    eventRetentionDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 30 }),
     capacity: Type.Object(
       {
         cpus: Type.Optional(Type.Number({ minimum: 0 })),

@@ -23,7 +23,8 @@ export interface DispatcherOptions {
   log: { error(obj: unknown, msg: string): void; warn(obj: unknown, msg: string): void };
 }
 
-const CURSOR = 'webhooks';
+export const WEBHOOKS_CURSOR = 'webhooks';
+const CURSOR = WEBHOOKS_CURSOR;
 
 /** Exponential backoff with +-20% jitter, so retries to one target after an outage do not arrive in lockstep. */
 export function retryDelayMs(attempt: number, baseMs: number, maxMs: number): number {

@@ -69,7 +69,7 @@ export class EventStore {
   /** The sequence number of an event id, for resuming after it. */
   async seqOf(id: string, field = 'after'): Promise<number> {
     const r = await this.db.selectFrom('events').select('seq').where('id', '=', id).executeTakeFirst();
-    if (!r) throw invalid(field, `event ${id} was not found`);
+    if (!r) throw invalid(field, `event ${id} was not found (events are kept for eventRetentionDays, 30 by default)`);
     return Number(r.seq);
   }
 
@@ -79,6 +79,24 @@ export class EventStore {
       .select((eb) => eb.fn.max<number>('seq').as('m'))
       .executeTakeFirst();
     return Number(r?.m ?? 0);
+  }
+
+  /**
+   * Deletes up to `limit` of the oldest events, those before `beforeTime` (ISO) and below `belowSeq`, oldest first,
+   * stopping at the first newer one. Returns how many went and whether older ones may be left.
+   */
+  async deleteOld(tx: Db, q: { beforeTime: string; belowSeq: number; limit: number }): Promise<{ deleted: number; more: boolean }> {
+    const rows = await tx.selectFrom('events').select(['seq', 'time']).where('seq', '<', q.belowSeq).orderBy('seq', 'asc').limit(q.limit).execute();
+    // Sequence order is commit order, so times only grow along it (to the millisecond): stop at the first newer one.
+    let last = -1;
+    for (const r of rows) {
+      if (r.time >= q.beforeTime) break;
+      last = Number(r.seq);
+    }
+    if (last < 0) return { deleted: 0, more: false };
+    const res = await tx.deleteFrom('events').where('seq', '<=', last).where('seq', '>=', Number(rows[0]!.seq)).executeTakeFirst();
+    const deleted = Number(res.numDeletedRows);
+    return { deleted, more: rows.length === q.limit && Number(rows[rows.length - 1]!.seq) === last };
   }
 
   async getCursor(name: string, tx: Db = this.db): Promise<number | null> {

@@ -535,6 +535,22 @@ export class Store {
     });
   }
 
+  /** Deletes up to `limit` retry tokens past their 24 hours (a token is checked against its age when it is reused). */
+  async deleteExpiredRetryTokens(tx: Tx, nowMs: number, limit: number): Promise<number> {
+    const old = await tx
+      .selectFrom('retry_tokens')
+      .select(['token', 'operation'])
+      .where('created_ms', '<', nowMs - RETRY_TOKEN_TTL_MS)
+      .limit(limit)
+      .execute();
+    let n = 0;
+    for (const t of old) {
+      const res = await tx.deleteFrom('retry_tokens').where('token', '=', t.token).where('operation', '=', t.operation).executeTakeFirst();
+      n += Number(res.numDeletedRows);
+    }
+    return n;
+  }
+
   // ---- listing ----
   private async listPage<T extends 'projects' | 'jobs' | 'job_runs', R>(
     table: T,

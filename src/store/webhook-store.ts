@@ -188,6 +188,32 @@ export class WebhookStore {
     return rows.map(deliveryFromRow).filter((d) => !exclude.has(d.id)).slice(0, limit);
   }
 
+  /** The oldest event a PENDING delivery still needs (its sequence number), or null. */
+  async oldestPendingEventSeq(tx: Db = this.db): Promise<number | null> {
+    const r = await tx
+      .selectFrom('webhook_deliveries')
+      .select((eb) => eb.fn.min<number>('event_seq').as('m'))
+      .where('status', '=', 'PENDING')
+      .executeTakeFirst();
+    return r?.m == null ? null : Number(r.m);
+  }
+
+  /** Deletes up to `limit` finished (SUCCEEDED or FAILED) deliveries last updated before `beforeTime` (ISO). */
+  async deleteFinished(tx: Db, q: { beforeTime: string; limit: number }): Promise<number> {
+    const ids = (
+      await tx
+        .selectFrom('webhook_deliveries')
+        .select('id')
+        .where('status', 'in', ['SUCCEEDED', 'FAILED'])
+        .where('time_updated', '<', q.beforeTime)
+        .limit(q.limit)
+        .execute()
+    ).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    const res = await tx.deleteFrom('webhook_deliveries').where('id', 'in', ids).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
   /** When the next pending delivery of an active subscription is due (epoch ms), or null. */
   async nextDueMs(): Promise<number | null> {
     const r = await this.db

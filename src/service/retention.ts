@@ -1,0 +1,119 @@
+import { WEBHOOKS_CURSOR } from '../events/dispatcher.js';
+import type { AutomationStore } from '../store/automation-store.js';
+import type { EventStore } from '../store/event-store.js';
+import type { Store } from '../store/store.js';
+import type { WebhookStore } from '../store/webhook-store.js';
+import type { Clock } from './common.js';
+import { TRIGGERS_CURSOR } from './triggers.js';
+
+const DAY_MS = 86_400_000;
+/** Rows per transaction: a batch takes milliseconds, and the event loop serves requests between batches. */
+const BATCH = 5000;
+
+export interface RetentionResult {
+  events: number;
+  deliveries: number;
+  retryTokens: number;
+}
+
+export interface RetentionOptions {
+  eventRetentionDays: number;
+  /** Between passes (default one hour). */
+  intervalMs?: number;
+  /** From start to the first pass (default one minute: not in the way of the start itself). */
+  firstAfterMs?: number;
+  log: { error(o: unknown, m: string): void; info(o: unknown, m: string): void };
+}
+
+/**
+ * Keeps the tables that grow with every run bounded: events (three or more per run), finished webhook deliveries
+ * and expired retry tokens (the OCI SDKs send one with every create).
+ * - Events older than `eventRetentionDays` go, oldest first, except what something still needs: the event of a
+ *   PENDING delivery and everything after it, and everything after the webhook dispatcher's cursor (while a
+ *   subscription exists) or the trigger rules' cursor (while a rule listens).
+ * - SUCCEEDED and FAILED deliveries go once not updated for `eventRetentionDays`.
+ * - Retry tokens go after their 24 hours (one reused later is checked against its age anyway).
+ * In batches, one transaction each, with the event loop free in between; a pass an hour, the first a minute after
+ * start.
+ */
+export class RetentionService {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventStore,
+    private readonly hooks: WebhookStore,
+    private readonly automation: AutomationStore,
+    private readonly clock: Clock,
+    private readonly opts: RetentionOptions,
+  ) {}
+
+  start(): void {
+    this.schedule(this.opts.firstAfterMs ?? 60_000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.pass()
+        .then((r) => {
+          if (r.events + r.deliveries + r.retryTokens > 0) this.opts.log.info(r, 'retention: old events, deliveries and retry tokens deleted');
+        })
+        .catch((e) => this.opts.log.error({ err: e }, 'retention pass failed; the next one is in an hour'))
+        .finally(() => {
+          this.running = null;
+          this.schedule(this.opts.intervalMs ?? 3_600_000);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One pass; what it deleted. */
+  async pass(): Promise<RetentionResult> {
+    const now = this.clock.now();
+    const before = new Date(now - this.opts.eventRetentionDays * DAY_MS).toISOString();
+    const out: RetentionResult = { events: 0, deliveries: 0, retryTokens: 0 };
+    const belowSeq = await this.eventsStillNeededFrom();
+    for (let more = true; more && !this.stopped; await breathe()) {
+      const r = await this.store.transaction((tx) => this.events.deleteOld(tx, { beforeTime: before, belowSeq, limit: BATCH }));
+      out.events += r.deleted;
+      more = r.more;
+    }
+    for (let n = BATCH; n === BATCH && !this.stopped; await breathe()) {
+      n = await this.store.transaction((tx) => this.hooks.deleteFinished(tx, { beforeTime: before, limit: BATCH }));
+      out.deliveries += n;
+    }
+    for (let n = BATCH; n === BATCH && !this.stopped; await breathe()) {
+      n = await this.store.transaction((tx) => this.store.deleteExpiredRetryTokens(tx, now, BATCH));
+      out.retryTokens += n;
+    }
+    return out;
+  }
+
+  /**
+   * The first event something still needs (kept whatever its age). Asked for before deleting: whatever starts
+   * needing events meanwhile (a new subscription, a rule that starts listening) only wants newer ones.
+   */
+  private async eventsStillNeededFrom(): Promise<number> {
+    let from = Number.MAX_SAFE_INTEGER;
+    const pending = await this.hooks.oldestPendingEventSeq();
+    if (pending !== null) from = Math.min(from, pending);
+    if ((await this.hooks.listSubscriptions({ states: ['ACTIVE', 'PAUSED'] })).length > 0) {
+      from = Math.min(from, ((await this.events.getCursor(WEBHOOKS_CURSOR)) ?? 0) + 1);
+    }
+    if ((await this.automation.listRules({ states: ['ACTIVE'] })).some((r) => r.condition !== null)) {
+      from = Math.min(from, ((await this.events.getCursor(TRIGGERS_CURSOR)) ?? 0) + 1);
+    }
+    return from;
+  }
+}
+
+const breathe = () => new Promise<void>((r) => setImmediate(r));

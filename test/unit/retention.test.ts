@@ -1,0 +1,114 @@
+/**
+ * Retention (src/service/retention.ts) against a real SQLite file: what goes, what stays because something still
+ * needs it, in batches past one transaction's worth.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { Store } from '../../src/store/store.js';
+import { EventStore } from '../../src/store/event-store.js';
+import { WebhookStore } from '../../src/store/webhook-store.js';
+import { AutomationStore } from '../../src/store/automation-store.js';
+import { RetentionService } from '../../src/service/retention.js';
+
+const DAY = 86_400_000;
+const NOW = Date.parse('2026-11-21T12:00:00Z');
+const silent = { error() {}, info() {} };
+
+async function withStores(fn: (s: { store: Store; events: EventStore; hooks: WebhookStore; automation: AutomationStore; retention: RetentionService }) => Promise<void>) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-retention-'));
+  const store = await Store.openSqlite(path.join(dir, 'dsjobs.sqlite'));
+  const events = new EventStore(store);
+  const hooks = new WebhookStore(store);
+  const automation = new AutomationStore(store);
+  const retention = new RetentionService(store, events, hooks, automation, { now: () => NOW }, { eventRetentionDays: 30, log: silent });
+  try {
+    await fn({ store, events, hooks, automation, retention });
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `n` events `ageDays` old, in one transaction; their sequence numbers. */
+async function addEvents(store: Store, n: number, ageDays: number): Promise<number[]> {
+  const time = new Date(NOW - ageDays * DAY).toISOString();
+  return store.transaction(async (tx) => {
+    const seqs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = `ev-${ageDays}-${i}-${Math.random().toString(36).slice(2)}`;
+      await tx.insertInto('events').values({ id, time, type: 't', resource_id: 'r', compartment_id: 'c', project_id: null, job_id: null, state: null, data: '{}' }).execute();
+      seqs.push(Number((await sql<{ s: number }>`select last_insert_rowid() as s`.execute(tx)).rows[0]!.s));
+    }
+    return seqs;
+  });
+}
+
+const seqsLeft = async (store: Store) => (await store.db.selectFrom('events').select('seq').orderBy('seq').execute()).map((r) => Number(r.seq));
+
+test('events past the retention go, in batches, oldest first; newer ones stay', async () => {
+  await withStores(async ({ store, retention }) => {
+    await addEvents(store, 12_000, 40);
+    const recent = await addEvents(store, 5, 1);
+    const r = await retention.pass();
+    assert.equal(r.events, 12_000);
+    assert.deepEqual(await seqsLeft(store), recent);
+    assert.equal((await retention.pass()).events, 0);
+  });
+});
+
+test('old events something still needs stay: a pending delivery, the webhook cursor while subscriptions exist, the trigger cursor while a rule listens', async () => {
+  await withStores(async ({ store, events, hooks, automation, retention }) => {
+    const seqs = await addEvents(store, 100, 40);
+    const at = (i: number) => seqs[i - 1]!;
+    const sub = { id: 'sub1', compartmentId: 'c', displayName: 's', url: 'https://example.com/h', secret: 'x', filter: {}, lifecycleState: 'ACTIVE' as const, startSeq: 0, timeCreated: new Date(NOW).toISOString(), version: 1 };
+    const rule = { id: 'rule1', compartmentId: 'c', displayName: 'r', lifecycleState: 'ACTIVE' as const, condition: { eventTypes: ['t'] }, jobId: 'j', projectId: 'p', overrides: {}, secretHash: 'h', timeCreated: new Date(NOW).toISOString(), version: 1 };
+    await store.transaction(async (tx) => {
+      await hooks.insertSubscription(tx, sub);
+      await hooks.insertDelivery(tx, { id: 'd1', subscriptionId: 'sub1', eventId: 'unused', eventSeq: at(30), nowMs: NOW - 40 * DAY });
+      await events.setCursor(tx, 'webhooks', at(60));
+      await automation.insertRule(tx, rule);
+      await events.setCursor(tx, 'triggers', at(80));
+    });
+    await retention.pass();
+    assert.equal((await seqsLeft(store))[0], at(30), 'the pending delivery keeps its event');
+
+    await store.db.updateTable('webhook_deliveries').set({ status: 'SUCCEEDED' }).where('id', '=', 'd1').execute();
+    await retention.pass();
+    assert.equal((await seqsLeft(store))[0], at(61), 'events after the webhook cursor stay while a subscription exists');
+
+    await hooks.updateSubscription('sub1', 1, { lifecycleState: 'DELETED' });
+    await retention.pass();
+    assert.equal((await seqsLeft(store))[0], at(81), 'events after the trigger cursor stay while a rule listens');
+
+    await automation.updateRule('rule1', 1, { lifecycleState: 'INACTIVE' });
+    await retention.pass();
+    assert.deepEqual(await seqsLeft(store), []);
+  });
+});
+
+test('finished deliveries past the retention and retry tokens past 24 hours go; the rest stay', async () => {
+  await withStores(async ({ store, hooks, retention }) => {
+    const sub = { id: 'sub1', compartmentId: 'c', displayName: 's', url: 'https://example.com/h', secret: 'x', filter: {}, lifecycleState: 'ACTIVE' as const, startSeq: 0, timeCreated: new Date(NOW).toISOString(), version: 1 };
+    await store.transaction(async (tx) => {
+      await hooks.insertSubscription(tx, sub);
+      let k = 0;
+      for (const [status, ageDays] of [['SUCCEEDED', 40], ['FAILED', 40], ['SUCCEEDED', 2], ['PENDING', 40]] as const) {
+        await hooks.insertDelivery(tx, { id: `d-${status}-${ageDays}`, subscriptionId: 'sub1', eventId: `e${k}`, eventSeq: ++k, nowMs: NOW - ageDays * DAY });
+        await tx.updateTable('webhook_deliveries').set({ status }).where('id', '=', `d-${status}-${ageDays}`).execute();
+      }
+      for (const [token, ageHours] of [['old', 25], ['new', 1]] as const) {
+        await tx.insertInto('retry_tokens').values({ token, operation: 'createJobRun', body_hash: 'h', resource_id: 'x', created_ms: NOW - ageHours * 3_600_000 }).execute();
+      }
+    });
+    const r = await retention.pass();
+    assert.deepEqual({ deliveries: r.deliveries, retryTokens: r.retryTokens }, { deliveries: 2, retryTokens: 1 });
+    const left = (await store.db.selectFrom('webhook_deliveries').select('id').orderBy('id').execute()).map((d) => d.id);
+    assert.deepEqual(left, ['d-PENDING-40', 'd-SUCCEEDED-2']);
+    const tokens = (await store.db.selectFrom('retry_tokens').select('token').execute()).map((t) => t.token);
+    assert.deepEqual(tokens, ['new']);
+  });
+});
