@@ -9,9 +9,9 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, createJob, startRun, waitForRun, type TestServer } from '../support/server.js';
+import { startServer, createJob, startRun, waitForRun, removeDataDir, type TestServer } from '../support/server.js';
 import { processArgv } from '../support/procs.js';
 
 const root = process.getuid?.() === 0;
@@ -88,5 +88,26 @@ describe('volumes unmounted on the host are unmounted in running sandboxes', { s
     assert.deepEqual(held, [], 'volumes unmounted on the host are still mounted in the running sandbox');
     assert.ok(volumesSeenBy(sleeper.pid).has(ownVolume), 'the run lost its own volume');
     assert.equal((await s.api.getJobRun(run.id)).lifecycleState, 'IN_PROGRESS');
+  });
+});
+
+describe('the volumes directory as a mount of its own', { skip: root ? false : 'needs root (mount)' }, () => {
+  test('made at start (shared), removed at a stop that leaves nothing under it, so the data directory can be removed', async (t) => {
+    const s = await startServer();
+    const volumesDir = path.join(s.dataDir, 'volumes');
+    try {
+      const info = await s.api.serverInfo();
+      if (!(info as any).protections.enforced.some((l: string) => l.startsWith('block storage: a loop-mounted'))) return t.skip('no loop-mounted volumes here');
+      const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === volumesDir);
+      assert.ok(line, 'the volumes directory is not a mount point');
+      assert.match(line!, / shared:\d+ /);
+      assert.ok(existsSync(`${volumesDir}.bind`));
+      await s.kill('SIGTERM');
+      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${s.dataDir}/`), 'something is still mounted in the data directory');
+      assert.ok(!existsSync(`${volumesDir}.bind`));
+    } finally {
+      await s.kill('SIGKILL');
+      removeDataDir(s.dataDir);
+    }
   });
 });

@@ -126,19 +126,27 @@ export function mountInfoOf(dir: string, mountinfo: string): { shared: boolean }
  * (no systemd, as on this project's machines) nothing propagated: a discarded volume's loop device and blocks stayed
  * held by every run that had started meanwhile, until the last of them ended. Returns '' or why it could not be done.
  */
-export async function shareMounts(dir: string): Promise<string> {
+export async function shareMounts(dir: string): Promise<{ note: string; bound: boolean }> {
   const t = tools ?? (tools = findTools());
-  if (!t) return 'mount was not found';
+  if (!t) return { note: 'mount was not found', bound: false };
   const real = realpathSync(dir);
+  let bound = false;
   try {
     let info = mountInfoOf(real, readFileSync('/proc/self/mountinfo', 'utf8'));
-    if (info?.shared) return '';
-    if (!info) await run(t.mount, ['--bind', real, real]);
+    if (info?.shared) return { note: '', bound: existsSync(`${real}.bind`) };
+    // `<dir>.bind` marks a bind mount made here: one that outlived its server (runs were still using volumes) is
+    // recognised by the next, which removes it at its own stop once nothing is mounted under it.
+    bound = existsSync(`${real}.bind`) && info !== null;
+    if (!info) {
+      writeFileSync(`${real}.bind`, '');
+      await run(t.mount, ['--bind', real, real]);
+      bound = true;
+    }
     await run(t.mount, ['--make-shared', real]);
     info = mountInfoOf(real, readFileSync('/proc/self/mountinfo', 'utf8'));
-    return info?.shared ? '' : `${real} is not shown as a shared mount after mount --make-shared`;
+    return { note: info?.shared ? '' : `${real} is not shown as a shared mount after mount --make-shared`, bound };
   } catch (e) {
-    return `the volumes directory could not be made a shared mount (${firstLine(e)})`;
+    return { note: `the volumes directory could not be made a shared mount (${firstLine(e)})`, bound };
   }
 }
 
@@ -197,6 +205,8 @@ export class VolumePool {
    * Why unmounting a volume may not release it, or '' when it does (see shareMounts). Set by clean().
    */
   propagationNote = '';
+  /** Whether clean() made the volumes directory a mount (close() removes it again when nothing is left under it). */
+  private bindMounted = false;
 
   /**
    * Removes the free volumes of a previous server (its runs' volumes are left alone) and its spare mount points, and
@@ -204,7 +214,9 @@ export class VolumePool {
    */
   async clean(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    this.propagationNote = await shareMounts(this.dir);
+    const shared = await shareMounts(this.dir);
+    this.propagationNote = shared.note;
+    this.bindMounted = shared.bound;
     const names = readdirSync(this.dir);
     for (const n of names) {
       // A spare mount point, or a mount point left by a volume discarded before its directory went: rmdir removes
@@ -291,6 +303,15 @@ export class VolumePool {
         rmSync(v.mountPoint, { recursive: true, force: true });
         rmSync(`${v.mountPoint}.free`, { force: true });
       }
+    }
+    // The bind mount clean() made goes too, unless volumes of runs still running are mounted under it (umount then
+    // fails with EBUSY and the next start finds it): a stopped server leaves its data directory removable.
+    if (this.bindMounted && tools) {
+      const real = realpathSync(this.dir);
+      await run(tools.umount, [real]).then(
+        () => rmSync(`${real}.bind`, { force: true }),
+        () => {},
+      );
     }
   }
 
