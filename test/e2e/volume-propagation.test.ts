@@ -9,7 +9,9 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, removeDataDir, type TestServer } from '../support/server.js';
 import { processArgv } from '../support/procs.js';
@@ -91,6 +93,8 @@ describe('volumes unmounted on the host are unmounted in running sandboxes', { s
   });
 });
 
+const mountInfoLine = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === dir);
+
 describe('the volumes directory as a mount of its own', { skip: root ? false : 'needs root (mount)' }, () => {
   test('made at start (shared), removed at a stop that leaves nothing under it, so the data directory can be removed', async (t) => {
     const s = await startServer();
@@ -98,7 +102,7 @@ describe('the volumes directory as a mount of its own', { skip: root ? false : '
     try {
       const info = await s.api.serverInfo();
       if (!(info as any).protections.enforced.some((l: string) => l.startsWith('block storage: a loop-mounted'))) return t.skip('no loop-mounted volumes here');
-      const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === volumesDir);
+      const line = mountInfoLine(volumesDir);
       assert.ok(line, 'the volumes directory is not a mount point');
       assert.match(line!, / shared:\d+ /);
       assert.ok(existsSync(`${volumesDir}.bind`));
@@ -110,4 +114,26 @@ describe('the volumes directory as a mount of its own', { skip: root ? false : '
       removeDataDir(s.dataDir);
     }
   });
+
+  test('not over volumes already mounted in it (runs of a server that did not share it): those stay reachable', async (t) => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+    const old = path.join(dataDir, 'volumes', 'vol-0123456789abcdef');
+    mkdirSync(old, { recursive: true });
+    // A tmpfs stands in for an earlier server's volume (a bind mount over the directory would hide it).
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', old]);
+    writeFileSync(path.join(old, 'marker'), 'still here');
+    const s = await startServer({ dataDir });
+    try {
+      const info = await s.api.serverInfo();
+      if (!(info as any).protections.enforced.some((l: string) => l.startsWith('block storage: a loop-mounted'))) return t.skip('no loop-mounted volumes here');
+      assert.ok((info as any).protections.off.some((l: string) => /still mounted in the volumes directory/.test(l)), JSON.stringify((info as any).protections.off));
+      assert.equal(readFileSync(path.join(old, 'marker'), 'utf8'), 'still here');
+      assert.equal(mountInfoLine(path.join(dataDir, 'volumes')), undefined);
+    } finally {
+      await s.kill('SIGTERM');
+      execFileSync('umount', [old]);
+      removeDataDir(dataDir);
+    }
+  });
 });
+

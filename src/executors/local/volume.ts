@@ -104,16 +104,22 @@ export async function removeVolume(img: string, mountPoint: string, opts: { keep
   if (!opts.keepImage) rmSync(img, { force: true });
 }
 
-/** The line of /proc/self/mountinfo for the mount at `dir` (the last one: the one on top), or null. */
-export function mountInfoOf(dir: string, mountinfo: string): { shared: boolean } | null {
-  // Mount points are escaped: space, tab, newline and backslash as \ooo.
+/** The mount points of /proc/self/mountinfo text, in order, unescaped (space, tab, newline, backslash are \\ooo). */
+function mountPoints(mountinfo: string): { point: string; fields: string[] }[] {
   const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return mountinfo
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((f) => f.length >= 7)
+    .map((f) => ({ point: unescape(f[4]!), fields: f }));
+}
+
+/** The mount at `dir` (the last one: the one on top) in /proc/self/mountinfo text, or null. */
+export function mountInfoOf(dir: string, mountinfo: string): { shared: boolean } | null {
   let found: { shared: boolean } | null = null;
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 7 || unescape(f[4]!) !== dir) continue;
-    const optional = f.slice(6, f.indexOf('-'));
-    found = { shared: optional.some((o) => o.startsWith('shared:')) };
+  for (const { point, fields } of mountPoints(mountinfo)) {
+    if (point !== dir) continue;
+    found = { shared: fields.slice(6, fields.indexOf('-')).some((o) => o.startsWith('shared:')) };
   }
   return found;
 }
@@ -126,24 +132,31 @@ export function mountInfoOf(dir: string, mountinfo: string): { shared: boolean }
  * (no systemd, as on this project's machines) nothing propagated: a discarded volume's loop device and blocks stayed
  * held by every run that had started meanwhile, until the last of them ended. Returns '' or why it could not be done.
  */
+const mountinfo = () => readFileSync('/proc/self/mountinfo', 'utf8');
+
 export async function shareMounts(dir: string): Promise<{ note: string; bound: boolean }> {
   const t = tools ?? (tools = findTools());
   if (!t) return { note: 'mount was not found', bound: false };
   const real = realpathSync(dir);
   let bound = false;
   try {
-    let info = mountInfoOf(real, readFileSync('/proc/self/mountinfo', 'utf8'));
+    let info = mountInfoOf(real, mountinfo());
     if (info?.shared) return { note: '', bound: existsSync(`${real}.bind`) };
     // `<dir>.bind` marks a bind mount made here: one that outlived its server (runs were still using volumes) is
     // recognised by the next, which removes it at its own stop once nothing is mounted under it.
     bound = existsSync(`${real}.bind`) && info !== null;
     if (!info) {
+      // A bind mount over the directory would hide the volumes mounted in it now (runs of a server that did not share
+      // it, still running): not this time, then.
+      if (mountPoints(mountinfo()).some((m) => m.point.startsWith(`${real}/`))) {
+        return { note: 'volumes of runs started by an earlier server are still mounted in the volumes directory, so it is made shared at a later start', bound: false };
+      }
       writeFileSync(`${real}.bind`, '');
       await run(t.mount, ['--bind', real, real]);
       bound = true;
     }
     await run(t.mount, ['--make-shared', real]);
-    info = mountInfoOf(real, readFileSync('/proc/self/mountinfo', 'utf8'));
+    info = mountInfoOf(real, mountinfo());
     return { note: info?.shared ? '' : `${real} is not shown as a shared mount after mount --make-shared`, bound };
   } catch (e) {
     return { note: `the volumes directory could not be made a shared mount (${firstLine(e)})`, bound };
