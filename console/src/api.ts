@@ -15,9 +15,26 @@ export function serverInfo(): Promise<ServerInfo> {
   return info;
 }
 
-/** The console works in the server's default compartment (there are no identities yet to pick another). */
+const COMPARTMENT_KEY = 'dsjobs.compartmentId';
+
+/** The compartment the console shows and creates in: the one picked in the header (kept in this browser), else the
+ * server's default. */
 export async function compartmentId(): Promise<string> {
-  return (await serverInfo()).defaultCompartmentId;
+  return pickedCompartmentId() ?? (await serverInfo()).defaultCompartmentId;
+}
+
+export function pickedCompartmentId(): string | null {
+  try {
+    return localStorage.getItem(COMPARTMENT_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** Picks a compartment for this browser; null: back to the server's default. */
+export function pickCompartmentId(id: string | null): void {
+  if (id === null) localStorage.removeItem(COMPARTMENT_KEY);
+  else localStorage.setItem(COMPARTMENT_KEY, id);
 }
 
 export interface MetricSeries {

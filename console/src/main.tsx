@@ -8,6 +8,7 @@ import { JobPage } from './pages/job';
 import { StartRunPage } from './pages/start-run';
 import { RunsPage } from './pages/runs';
 import { RunPage } from './pages/run';
+import { CompartmentPicker } from './compartment';
 import './styles.css';
 
 function NotFound() {
@@ -54,6 +55,7 @@ function App() {
           </Link>
           <a href="/20190101/openapi.json">API</a>
         </nav>
+        <CompartmentPicker />
       </header>
       <main id="main" tabIndex={-1} key={path}>
         {route(path, query)}

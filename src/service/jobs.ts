@@ -17,7 +17,7 @@ import type { Store } from '../store/store.js';
 import type { ArtifactInfo, DefinedTags, JobRecord, ListQuery, Page, Tags } from '../store/records.js';
 import { EVENT_TYPES, jobEvent } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
-import { checkCompartment } from './projects.js';
+import { checkCompartment, checkListCompartment } from './projects.js';
 import type { StorageCatalog } from './storage.js';
 import type { ShapesService } from './shapes-service.js';
 
@@ -174,6 +174,7 @@ export class JobsService {
   }
 
   list(q: ListQuery): Promise<Page<JobRecord>> {
+    checkListCompartment(q);
     return this.store.listJobs(q);
   }
 

@@ -18,6 +18,11 @@ export function checkCompartment(id: unknown, field = 'compartmentId'): string {
   return id;
 }
 
+/** A list's compartmentId filter, when given, is a compartment id: a typo gets a 400 naming it, not an empty list. */
+export function checkListCompartment(q: { compartmentId?: string }): void {
+  if (q.compartmentId !== undefined) checkCompartment(q.compartmentId);
+}
+
 export class ProjectsService {
   constructor(
     private readonly store: Store,
@@ -55,6 +60,7 @@ export class ProjectsService {
   }
 
   list(q: ListQuery): Promise<Page<ProjectRecord>> {
+    checkListCompartment(q);
     return this.store.listProjects(q);
   }
 

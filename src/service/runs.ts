@@ -24,7 +24,7 @@ import type { EventInput, Store, Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
-import { checkCompartment } from './projects.js';
+import { checkCompartment, checkListCompartment } from './projects.js';
 import type { StorageCatalog } from './storage.js';
 import type { CondaEnvironments } from './conda.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
@@ -276,6 +276,7 @@ export class RunsService {
   }
 
   async list(q: ListQuery): Promise<Page<RunRecord>> {
+    checkListCompartment(q);
     const page = await this.store.listRuns(q);
     return { ...page, items: page.items.map((r) => this.present(r)) };
   }

@@ -273,6 +273,16 @@ test('jobs: list filters, sorting and pagination', async () => {
 
 // ------------------------------------------------------------------ 3. UpdateJob
 
+test('lists: a compartmentId filter that is not a compartment id is a 400 naming it, not an empty list', async () => {
+  for (const path of ['/projects', '/jobs', '/jobRuns']) {
+    const r = await call('GET', path, { query: { compartmentId: 'ocid1.compartmnt-typo' } });
+    assertError(r, 400, 'InvalidParameter', 'compartmentId', 'must be an OCID');
+    const ok = await call('GET', path, { query: { compartmentId: 'ocid1.compartment.oc1..elsewhere' } });
+    assert.equal(ok.status, 200, `${path}: ${ok.bytes.toString()}`);
+    assert.deepEqual(ok.body, []);
+  }
+});
+
 test('UpdateJob: allowed fields change, other fields and bad shapes are refused by name', async () => {
   const projectId = await newProject();
   const job = await bareJob(projectId, 'to-update', { freeformTags: { old: '1' } });

@@ -437,6 +437,51 @@ test('runs list follows the events API: rows come, change state and leave a stat
   for (const p of [running, jobPage, projectPage]) await p.close();
 });
 
+test('compartment picker: another compartment\'s projects, a bad id refused naming the field, back to the default', async (t) => {
+  const other = `ocid1.compartment.dsjobs..console${Date.now().toString(36)}`;
+  const elsewhere = await s.api.createProject({ compartmentId: other, displayName: 'project-elsewhere' });
+  const page = await openPage(t);
+  await page.goto(`${s.url}/`);
+  await page.getByRole('link', { name: 'console-tests' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'project-elsewhere' }).count(), 0);
+  const picker = page.locator('details.compartment');
+  assert.match(await picker.locator('summary').innerText(), new RegExp(`${s.compartmentId.slice(-8)}.*\\(default\\)`));
+
+  // A bad id: the server's reason, next to the field; nothing changes.
+  await picker.locator('summary').click();
+  await page.getByLabel('Compartment OCID').fill('not-a-compartment');
+  await page.getByRole('button', { name: 'Use this compartment' }).click();
+  const err = page.locator('[data-field="compartment-id"] .field-error');
+  await err.waitFor();
+  assert.match(await err.innerText(), /must be an OCID/);
+  assert.equal(await page.getByLabel('Compartment OCID').getAttribute('aria-invalid'), 'true');
+
+  // Another compartment: its projects, not the default's; kept across pages and reloads.
+  await page.getByLabel('Compartment OCID').fill(other);
+  await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Use this compartment' }).click()]);
+  await page.getByRole('link', { name: 'project-elsewhere' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'console-tests' }).count(), 0);
+  assert.match(await page.locator('details.compartment summary').innerText(), new RegExp(other.slice(-8)));
+  await page.getByRole('link', { name: 'project-elsewhere' }).click();
+  await page.locator('main h1', { hasText: 'project-elsewhere' }).waitFor();
+  // A project created from the console lands in the picked compartment.
+  await page.goto(`${s.url}/`);
+  await page.getByLabel('Name').first().fill('made-elsewhere');
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await page.locator('main h1', { hasText: 'made-elsewhere' }).waitFor();
+  const made = (await s.api.listProjects({ compartmentId: other })).items.map((p) => p.displayName).sort();
+  assert.deepEqual(made, ['made-elsewhere', 'project-elsewhere']);
+  assert.equal(elsewhere.compartmentId, other);
+
+  // Back to the default (from the projects page, which the reload shows again).
+  await page.goto(`${s.url}/`);
+  await page.getByRole('link', { name: 'made-elsewhere' }).waitFor();
+  await page.locator('details.compartment summary').click();
+  await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: "Back to the server's default" }).click()]);
+  await page.getByRole('link', { name: 'console-tests' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'project-elsewhere' }).count(), 0);
+});
+
 test('keyboard: skip link, tabs with arrow keys, visible focus', async (t) => {
   const page = await openPage(t);
   await page.goto(`${s.url}/projects/${projectId}/jobs/new`);
