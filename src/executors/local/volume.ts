@@ -124,16 +124,17 @@ export function mountInfoOf(dir: string, mountinfo: string): { shared: boolean }
   return found;
 }
 
+const mountinfo = () => readFileSync('/proc/self/mountinfo', 'utf8');
+
 /**
  * Makes `dir` (the volumes directory) a mount of its own with shared propagation: `mount --bind dir dir` unless it
  * is a mount already, then `mount --make-shared dir`. Each sandbox's copy of the host's tree holds a copy of every
  * volume mounted when it started (hidden with the data directory); the sandboxes turn their copies into slaves, so
  * with the volumes shared, a volume unmounted on the host is unmounted in every sandbox too. Where `/` is private
  * (no systemd, as on this project's machines) nothing propagated: a discarded volume's loop device and blocks stayed
- * held by every run that had started meanwhile, until the last of them ended. Returns '' or why it could not be done.
+ * held by every run that had started meanwhile, until the last of them ended. Returns why it could not be done (''
+ * when it was) and whether the bind mount is this server's to remove at its stop (see `<dir>.bind` below).
  */
-const mountinfo = () => readFileSync('/proc/self/mountinfo', 'utf8');
-
 export async function shareMounts(dir: string): Promise<{ note: string; bound: boolean }> {
   const t = tools ?? (tools = findTools());
   if (!t) return { note: 'mount was not found', bound: false };
