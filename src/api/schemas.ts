@@ -305,6 +305,13 @@ export const LogRecord = Type.Object(
   { $id: 'LogRecord', description: 'One line of NDJSON from GET /jobRuns/{id}/logs' },
 );
 
+/** The lists of automation resources: a compartment and keyset pages (opc-next-page), no sorting or other filters. */
+export const PagedListQuery = Type.Object({
+  compartmentId: Type.Optional(Type.String()),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  page: Type.Optional(Type.String()),
+});
+
 export const ListQuery = Type.Object({
   compartmentId: Type.Optional(Type.String()),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),

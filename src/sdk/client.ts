@@ -134,6 +134,13 @@ export class DsJobsClient {
     return { items: (await res.json()) as T[], nextPage: res.headers.get('opc-next-page') };
   }
 
+  /** Every item of a list route whose pages are at most 1000 long. */
+  private async everyPage<T>(path: string, q: Record<string, unknown>): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of this.all<T>((page) => this.list<T>(path, { ...q, limit: 1000, page }))) out.push(item);
+    return out;
+  }
+
   /** Every item over all pages. */
   async *all<T>(fetchPage: (page?: string) => Promise<Page<T>>): AsyncGenerator<T> {
     let page: string | undefined;
@@ -222,8 +229,9 @@ export class DsJobsClient {
   createWebhookSubscription(d: CreateWebhookSubscriptionDetails): Promise<WebhookSubscription> {
     return this.json({ method: 'POST', path: '/webhookSubscriptions', body: d });
   }
+  /** Every subscription of the compartment (the pages of GET /webhookSubscriptions, followed). */
   listWebhookSubscriptions(q: { compartmentId?: string } = {}): Promise<WebhookSubscription[]> {
-    return this.json({ method: 'GET', path: '/webhookSubscriptions', query: q });
+    return this.everyPage('/webhookSubscriptions', q);
   }
   getWebhookSubscription(id: string): Promise<WebhookSubscription> {
     return this.json({ method: 'GET', path: `/webhookSubscriptions/${id}` });
@@ -250,8 +258,9 @@ export class DsJobsClient {
   createTriggerRule(d: CreateTriggerRuleDetails): Promise<TriggerRule> {
     return this.json({ method: 'POST', path: '/triggerRules', body: d });
   }
+  /** Every rule of the compartment (the pages of GET /triggerRules, followed). */
   listTriggerRules(q: { compartmentId?: string } = {}): Promise<TriggerRule[]> {
-    return this.json({ method: 'GET', path: '/triggerRules', query: q });
+    return this.everyPage('/triggerRules', q);
   }
   getTriggerRule(id: string): Promise<TriggerRule> {
     return this.json({ method: 'GET', path: `/triggerRules/${id}` });
@@ -278,8 +287,9 @@ export class DsJobsClient {
   createSchedule(d: CreateScheduleDetails): Promise<Schedule> {
     return this.json({ method: 'POST', path: '/schedules', body: d });
   }
+  /** Every schedule of the compartment (the pages of GET /schedules, followed). */
   listSchedules(q: { compartmentId?: string } = {}): Promise<Schedule[]> {
-    return this.json({ method: 'GET', path: '/schedules', query: q });
+    return this.everyPage('/schedules', q);
   }
   getSchedule(id: string): Promise<Schedule> {
     return this.json({ method: 'GET', path: `/schedules/${id}` });
@@ -300,8 +310,9 @@ export class DsJobsClient {
   createSweep(d: CreateSweepDetails, retryToken?: string): Promise<Sweep> {
     return this.json({ method: 'POST', path: '/sweeps', body: d, headers: retryToken ? { 'opc-retry-token': retryToken } : {} });
   }
+  /** Every sweep of the compartment, newest first (the pages of GET /sweeps, followed). */
   listSweeps(q: { compartmentId?: string; jobId?: string } = {}): Promise<Sweep[]> {
-    return this.json({ method: 'GET', path: '/sweeps', query: q });
+    return this.everyPage('/sweeps', q);
   }
   getSweep(id: string): Promise<Sweep> {
     return this.json({ method: 'GET', path: `/sweeps/${id}` });

@@ -18,6 +18,13 @@ export function checkCompartment(id: unknown, field = 'compartmentId'): string {
   return id;
 }
 
+/** What the API's lists of automation resources take: a compartment, a page token and a page size. */
+export interface ListPage {
+  compartmentId?: string;
+  page?: string;
+  limit: number;
+}
+
 /** A list's compartmentId filter, when given, is a compartment id: a typo gets a 400 naming it, not an empty list. */
 export function checkListCompartment(q: { compartmentId?: string }): void {
   if (q.compartmentId !== undefined) checkCompartment(q.compartmentId);

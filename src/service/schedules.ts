@@ -1,3 +1,4 @@
+import type { Page } from '../store/records.js';
 import { Cron } from 'croner';
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { newOcid } from '../domain/ids.js';
@@ -7,7 +8,7 @@ import type { Store } from '../store/store.js';
 import { checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
 import { checkOverrides, runInput } from './overrides.js';
-import { checkCompartment } from './projects.js';
+import { checkCompartment, checkListCompartment, type ListPage } from './projects.js';
 import type { RunsService } from './runs.js';
 import { TAGS } from './triggers.js';
 
@@ -130,8 +131,9 @@ export class SchedulesService {
     return s;
   }
 
-  list(compartmentId?: string): Promise<ScheduleRecord[]> {
-    return this.automation.listSchedules({ compartmentId, states: ['ACTIVE', 'INACTIVE'] });
+  list(q: ListPage): Promise<Page<ScheduleRecord>> {
+    checkListCompartment(q);
+    return this.automation.pageSchedules({ ...q, states: ['ACTIVE', 'INACTIVE'] });
   }
 
   /** The next `n` planned fire times (ISO), from now: what an ACTIVE schedule will do. */

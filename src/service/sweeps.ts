@@ -1,3 +1,4 @@
+import type { Page } from '../store/records.js';
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { newOcid } from '../domain/ids.js';
 import { isMetricName, parseMetricLine } from '../domain/metrics.js';
@@ -17,7 +18,7 @@ import type { Store } from '../store/store.js';
 import { bodyHash, checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
 import { checkOverrides, runInput } from './overrides.js';
-import { checkCompartment } from './projects.js';
+import { checkCompartment, checkListCompartment, type ListPage } from './projects.js';
 import type { RunsService } from './runs.js';
 import { TAGS } from './triggers.js';
 import { SerialPass } from '../events/serial-pass.js';
@@ -205,8 +206,9 @@ export class SweepsService {
     return s;
   }
 
-  list(q: { compartmentId?: string; jobId?: string }): Promise<SweepRecord[]> {
-    return this.automation.listSweeps(q);
+  list(q: ListPage & { jobId?: string }): Promise<Page<SweepRecord>> {
+    checkListCompartment(q);
+    return this.automation.pageSweeps(q);
   }
 
   trials(id: string): Promise<TrialRecord[]> {

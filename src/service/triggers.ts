@@ -1,3 +1,4 @@
+import type { Page } from '../store/records.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { newOcid } from '../domain/ids.js';
@@ -13,7 +14,7 @@ import type { EventFilter } from '../store/webhook-store.js';
 import { checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
 import { checkOverrides, runInput } from './overrides.js';
-import { checkCompartment } from './projects.js';
+import { checkCompartment, checkListCompartment, type ListPage } from './projects.js';
 import type { RunsService } from './runs.js';
 import { checkEventFilter } from './webhooks.js';
 import { SerialPass } from '../events/serial-pass.js';
@@ -104,8 +105,9 @@ export class TriggersService {
     return r;
   }
 
-  list(compartmentId?: string): Promise<TriggerRuleRecord[]> {
-    return this.automation.listRules({ compartmentId, states: ['ACTIVE', 'INACTIVE'] });
+  list(q: ListPage): Promise<Page<TriggerRuleRecord>> {
+    checkListCompartment(q);
+    return this.automation.pageRules({ ...q, states: ['ACTIVE', 'INACTIVE'] });
   }
 
   async update(

@@ -1,3 +1,4 @@
+import type { Page } from '../store/records.js';
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { isOcid, newOcid } from '../domain/ids.js';
 import type { WebhookDispatcher } from '../events/dispatcher.js';
@@ -9,7 +10,7 @@ import type { EventStore } from '../store/event-store.js';
 import type { Store } from '../store/store.js';
 import type { DeliveryRecord, DeliveryStatus, EventFilter, SubscriptionRecord, WebhookStore } from '../store/webhook-store.js';
 import { checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
-import { checkCompartment } from './projects.js';
+import { checkCompartment, checkListCompartment, type ListPage } from './projects.js';
 
 export interface CreateSubscriptionInput {
   compartmentId: string;
@@ -102,8 +103,9 @@ export class WebhooksService {
     return s;
   }
 
-  list(compartmentId: string | undefined): Promise<SubscriptionRecord[]> {
-    return this.hooks.listSubscriptions({ compartmentId, states: ['ACTIVE', 'PAUSED'] });
+  list(q: ListPage): Promise<Page<SubscriptionRecord>> {
+    checkListCompartment(q);
+    return this.hooks.pageSubscriptions({ ...q, states: ['ACTIVE', 'PAUSED'] });
   }
 
   async update(id: string, patch: { displayName?: string; url?: string; filter?: EventFilter }, ifMatch?: string): Promise<SubscriptionRecord> {

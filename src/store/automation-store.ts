@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, ScheduleTable, SweepTable, SweepTrialTable, TriggerRuleTable } from './schema.js';
 import { ListCache, writing } from './list-cache.js';
-import type { Store } from './store.js';
+import type { Page } from './records.js';
+import { keysetPage, type Store } from './store.js';
 import type { EventFilter } from './webhook-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -196,15 +197,19 @@ export class AutomationStore {
     return r ? ruleFromRow(r) : null;
   }
 
-  /** Records shared with the cache when no compartment is given (the trigger loop's question): do not modify them. */
-  async listRules(q: { compartmentId?: string; states: RuleState[] }, tx: Db = this.db): Promise<TriggerRuleRecord[]> {
-    const load = async () => {
-      let query = tx.selectFrom('trigger_rules').selectAll().where('lifecycle_state', 'in', q.states);
-      if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-      return (await query.orderBy('time_created').orderBy('id').execute()).map(ruleFromRow);
-    };
+  /** Every rule in these states (the trigger loop's question), from the cache: do not modify the records. */
+  async listRules(q: { states: RuleState[] }, tx: Db = this.db): Promise<TriggerRuleRecord[]> {
+    const load = async () =>
+      (await tx.selectFrom('trigger_rules').selectAll().where('lifecycle_state', 'in', q.states).orderBy('time_created').orderBy('id').execute()).map(ruleFromRow);
     // Inside a transaction, what it sees (its own writes included), never the cache.
-    return q.compartmentId || tx !== this.db ? load() : this.rules.get(q.states.join(','), load);
+    return tx !== this.db ? load() : this.rules.get(q.states.join(','), load);
+  }
+
+  /** A page of a compartment's rules (the API's list), oldest first. */
+  pageRules(q: { compartmentId?: string; states: RuleState[]; page?: string; limit: number }): Promise<Page<TriggerRuleRecord>> {
+    let query = this.db.selectFrom('trigger_rules').selectAll().where('lifecycle_state', 'in', q.states);
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, ruleFromRow);
   }
 
   async updateRule(
@@ -252,10 +257,16 @@ export class AutomationStore {
     return r ? scheduleFromRow(r) : null;
   }
 
-  async listSchedules(q: { compartmentId?: string; states: RuleState[] }): Promise<ScheduleRecord[]> {
+  /** Every schedule in these states (the schedule timers'). */
+  async listSchedules(q: { states: RuleState[] }): Promise<ScheduleRecord[]> {
+    return (await this.db.selectFrom('schedules').selectAll().where('lifecycle_state', 'in', q.states).orderBy('time_created').orderBy('id').execute()).map(scheduleFromRow);
+  }
+
+  /** A page of a compartment's schedules (the API's list), oldest first. */
+  pageSchedules(q: { compartmentId?: string; states: RuleState[]; page?: string; limit: number }): Promise<Page<ScheduleRecord>> {
     let query = this.db.selectFrom('schedules').selectAll().where('lifecycle_state', 'in', q.states);
     if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    return (await query.orderBy('time_created').orderBy('id').execute()).map(scheduleFromRow);
+    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, scheduleFromRow);
   }
 
   async updateSchedule(
@@ -316,16 +327,19 @@ export class AutomationStore {
     return r ? sweepFromRow(r) : null;
   }
 
-  /** Records shared with the cache when only states are given (the sweep loop's question): do not modify them. */
-  async listSweeps(q: { compartmentId?: string; states?: SweepState[]; jobId?: string }): Promise<SweepRecord[]> {
-    const load = async () => {
-      let query = this.db.selectFrom('sweeps').selectAll();
-      if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-      if (q.states) query = query.where('lifecycle_state', 'in', q.states);
-      if (q.jobId) query = query.where('job_id', '=', q.jobId);
-      return (await query.orderBy('time_created', 'desc').orderBy('id').execute()).map(sweepFromRow);
-    };
-    return q.compartmentId || q.jobId ? load() : this.sweeps.get(q.states?.join(',') ?? '*', load);
+  /** Every sweep in these states (the sweep loop's question), from the cache: do not modify the records. */
+  async listSweeps(q: { states: SweepState[] }): Promise<SweepRecord[]> {
+    return this.sweeps.get(q.states.join(','), async () =>
+      (await this.db.selectFrom('sweeps').selectAll().where('lifecycle_state', 'in', q.states).orderBy('time_created', 'desc').orderBy('id').execute()).map(sweepFromRow),
+    );
+  }
+
+  /** A page of sweeps (the API's list), newest first. */
+  pageSweeps(q: { compartmentId?: string; jobId?: string; page?: string; limit: number }): Promise<Page<SweepRecord>> {
+    let query = this.db.selectFrom('sweeps').selectAll();
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    if (q.jobId) query = query.where('job_id', '=', q.jobId);
+    return keysetPage(query, { column: 'time_created', desc: true, page: q.page, limit: q.limit }, sweepFromRow);
   }
 
   async updateSweep(

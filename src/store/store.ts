@@ -1,4 +1,4 @@
-import { CompiledQuery, Kysely, SqliteDialect, type Insertable, type Transaction, sql } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, type Insertable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
 import SQLite from 'better-sqlite3';
 import { DsError, invalid } from '../domain/errors.js';
 import { timeOrderedUuid } from '../domain/ids.js';
@@ -194,6 +194,27 @@ function decodePage(page: string | undefined): PageToken | null {
   throw invalid('page', 'is not a page token returned by this server (opc-next-page)');
 }
 const encodePage = (t: PageToken) => Buffer.from(JSON.stringify(t)).toString('base64url');
+
+/**
+ * One page of `query` in (`column`, id) order, from the position a page token names: keyset paging, so a page costs
+ * the same however deep it is and rows added meanwhile neither repeat nor go missing. `nextPage` (opc-next-page)
+ * names the last row; null on the last page. A token that is not one of ours is a 400 naming `page`.
+ */
+export async function keysetPage<R>(
+  query: SelectQueryBuilder<any, any, any>,
+  o: { column: string; desc: boolean; page?: string; limit: number },
+  map: (row: any) => R,
+): Promise<Page<R>> {
+  const token = decodePage(o.page);
+  const op = o.desc ? '<' : '>';
+  if (token) query = query.where((eb: any) => eb.or([eb(o.column, op, token.v), eb.and([eb(o.column, '=', token.v), eb('id', op, token.id)])]));
+  const dir = o.desc ? 'desc' : 'asc';
+  const rows = await query.orderBy(o.column, dir).orderBy('id', dir).limit(o.limit + 1).execute();
+  const more = rows.length > o.limit;
+  const page = more ? rows.slice(0, o.limit) : rows;
+  const last = page[page.length - 1];
+  return { items: page.map(map), nextPage: more && last ? encodePage({ v: String(last[o.column]), id: last.id }) : null };
+}
 
 /**
  * Persistence behind domain-level operations. Every run state change is a compare-and-set on the state plus its
@@ -560,31 +581,11 @@ export class Store {
     map: (row: any) => R,
   ): Promise<Page<R>> {
     const col = q.sortBy === 'displayName' ? 'display_name' : timeColumn;
-    const desc = q.sortOrder === 'DESC';
-    const token = decodePage(q.page);
     let query = (this.db as Kysely<any>).selectFrom(table).selectAll();
     for (const [column, value] of Object.entries(filters)) {
       if (value !== undefined) query = query.where(column, '=', value);
     }
-    if (token) {
-      const op = desc ? '<' : '>';
-      query = query.where((eb: any) =>
-        eb.or([eb(col, op, token.v), eb.and([eb(col, '=', token.v), eb('id', op, token.id)])]),
-      );
-    }
-    const dir = desc ? 'desc' : 'asc';
-    const rows = await query
-      .orderBy(col, dir)
-      .orderBy('id', dir)
-      .limit(q.limit + 1)
-      .execute();
-    const more = rows.length > q.limit;
-    const page = more ? rows.slice(0, q.limit) : rows;
-    const last = page[page.length - 1];
-    return {
-      items: page.map(map),
-      nextPage: more && last ? encodePage({ v: String(last[col]), id: last.id }) : null,
-    };
+    return keysetPage(query, { column: col, desc: q.sortOrder === 'DESC', page: q.page, limit: q.limit }, map);
   }
 
   // ---- projects ----

@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, WebhookDeliveryTable, WebhookSubscriptionTable } from './schema.js';
 import { ListCache, writing } from './list-cache.js';
-import type { Store } from './store.js';
+import type { Page } from './records.js';
+import { keysetPage, type Store } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -120,15 +121,18 @@ export class WebhookStore {
     return r ? subFromRow(r) : null;
   }
 
-  /** Records shared with the cache when no compartment is given (the dispatcher's question): do not modify them. */
-  async listSubscriptions(q: { compartmentId?: string; states?: SubscriptionState[] }): Promise<SubscriptionRecord[]> {
-    const load = async () => {
-      let query = this.db.selectFrom('webhook_subscriptions').selectAll();
-      if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-      if (q.states) query = query.where('lifecycle_state', 'in', q.states);
-      return (await query.orderBy('time_created', 'asc').orderBy('id').execute()).map(subFromRow);
-    };
-    return q.compartmentId ? load() : this.subscriptions.get(q.states?.join(',') ?? '*', load);
+  /** Every subscription in these states (the dispatcher's question), from the cache: do not modify the records. */
+  async listSubscriptions(q: { states: SubscriptionState[] }): Promise<SubscriptionRecord[]> {
+    return this.subscriptions.get(q.states.join(','), async () =>
+      (await this.db.selectFrom('webhook_subscriptions').selectAll().where('lifecycle_state', 'in', q.states).orderBy('time_created', 'asc').orderBy('id').execute()).map(subFromRow),
+    );
+  }
+
+  /** A page of a compartment's subscriptions (the API's list), oldest first. */
+  pageSubscriptions(q: { compartmentId?: string; states: SubscriptionState[]; page?: string; limit: number }): Promise<Page<SubscriptionRecord>> {
+    let query = this.db.selectFrom('webhook_subscriptions').selectAll().where('lifecycle_state', 'in', q.states);
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, subFromRow);
   }
 
   async updateSubscription(

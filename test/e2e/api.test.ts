@@ -283,6 +283,37 @@ test('lists: a compartmentId filter that is not a compartment id is a 400 naming
   }
 });
 
+test('automation lists (trigger rules, schedules, webhook subscriptions, sweeps): pages with opc-next-page; the SDK follows them', async () => {
+  // A compartment of this test's own, so the lists hold exactly what it makes.
+  const compartmentId = `ocid1.compartment.oc1..pages${Date.now().toString(36)}`;
+  const job = await createJob(s, 'p.sh', 'true\n');
+  const made: Record<string, string[]> = { '/triggerRules': [], '/schedules': [], '/webhookSubscriptions': [], '/sweeps': [] };
+  for (let i = 0; i < 3; i++) {
+    made['/triggerRules'].push((await s.api.createTriggerRule({ compartmentId, jobId: job.id, displayName: `r${i}` })).id);
+    made['/schedules'].push((await s.api.createSchedule({ compartmentId, jobId: job.id, cron: '0 0 1 1 *', displayName: `c${i}` })).id);
+    const sub = await s.api.createWebhookSubscription({ compartmentId, url: 'https://example.com/hook', filter: { compartmentId, eventTypes: ['com.oraclecloud.datascience.createproject'] } });
+    made['/webhookSubscriptions'].push(sub.id);
+    const sweep = await s.api.createSweep({ compartmentId, jobId: job.id, displayName: `w${i}`, parameters: { environmentVariables: { X: ['1'] } }, maxParallel: 1, metric: { name: 'score', goal: 'MAXIMIZE' } });
+    made['/sweeps'].unshift(sweep.id); // newest first
+    await sleep(5); // distinct creation times
+  }
+  for (const [path, ids] of Object.entries(made)) {
+    const first = await call('GET', path, { query: { compartmentId, limit: 2 } });
+    assert.equal(first.status, 200, `${path}: ${first.bytes.toString()}`);
+    assert.deepEqual(first.body.map((x: { id: string }) => x.id), ids.slice(0, 2), path);
+    const next = first.headers.get('opc-next-page');
+    assert.ok(next, `${path}: opc-next-page`);
+    const second = await call('GET', path, { query: { compartmentId, limit: 2, page: next! } });
+    assert.deepEqual(second.body.map((x: { id: string }) => x.id), ids.slice(2), path);
+    assert.equal(second.headers.get('opc-next-page'), null, path);
+    assertError(await call('GET', path, { query: { compartmentId, page: 'garbage' } }), 400, 'InvalidParameter', 'page');
+    assertError(await call('GET', path, { query: { compartmentId, limit: 0 } }), 400, 'InvalidParameter', 'limit');
+  }
+  assert.deepEqual((await s.api.listTriggerRules({ compartmentId })).map((r) => r.id), made['/triggerRules']);
+  assert.deepEqual((await s.api.listSweeps({ compartmentId })).map((r) => r.id), made['/sweeps']);
+  for (const id of made['/webhookSubscriptions']) await s.api.deleteWebhookSubscription(id);
+});
+
 test('UpdateJob: allowed fields change, other fields and bad shapes are refused by name', async () => {
   const projectId = await newProject();
   const job = await bareJob(projectId, 'to-update', { freeformTags: { old: '1' } });

@@ -44,11 +44,15 @@ export async function scheduleRoutes(app: App, { schedules }: ApiDeps): Promise<
       schema: {
         tags,
         operationId: 'ListSchedules',
-        querystring: Type.Object({ compartmentId: Type.Optional(Type.String()) }),
+        querystring: S.PagedListQuery,
         response: { 200: Type.Array(S.Schedule), ...errorResponses },
       },
     },
-    async (req) => (await schedules.list(req.query.compartmentId)).map(wire),
+    async (req, reply) => {
+      const page = await schedules.list({ ...req.query, limit: req.query.limit ?? 100 });
+      if (page.nextPage) reply.header('opc-next-page', page.nextPage);
+      return page.items.map(wire);
+    },
   );
   app.get(
     '/schedules/:scheduleId',

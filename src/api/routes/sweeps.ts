@@ -82,11 +82,15 @@ export async function sweepRoutes(app: App, { sweeps }: ApiDeps): Promise<void> 
       schema: {
         tags,
         operationId: 'ListSweeps',
-        querystring: Type.Object({ compartmentId: Type.Optional(Type.String()), jobId: Type.Optional(Type.String()) }),
+        querystring: Type.Intersect([S.PagedListQuery, Type.Object({ jobId: Type.Optional(Type.String()) })]),
         response: { 200: Type.Array(S.Sweep), ...errorResponses },
       },
     },
-    async (req) => Promise.all((await sweeps.list(req.query)).map(async (s) => sweepWire(s, await sweeps.trials(s.id)))),
+    async (req, reply) => {
+      const page = await sweeps.list({ ...req.query, limit: req.query.limit ?? 100 });
+      if (page.nextPage) reply.header('opc-next-page', page.nextPage);
+      return Promise.all(page.items.map(async (s) => sweepWire(s, await sweeps.trials(s.id))));
+    },
   );
   app.get(
     '/sweeps/:sweepId',

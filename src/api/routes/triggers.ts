@@ -48,11 +48,15 @@ export async function triggerRoutes(app: App, { triggers }: ApiDeps): Promise<vo
       schema: {
         tags,
         operationId: 'ListTriggerRules',
-        querystring: Type.Object({ compartmentId: Type.Optional(Type.String()) }),
+        querystring: S.PagedListQuery,
         response: { 200: Type.Array(S.TriggerRule), ...errorResponses },
       },
     },
-    async (req) => (await triggers.list(req.query.compartmentId)).map((r) => ruleWire(r)),
+    async (req, reply) => {
+      const page = await triggers.list({ ...req.query, limit: req.query.limit ?? 100 });
+      if (page.nextPage) reply.header('opc-next-page', page.nextPage);
+      return page.items.map((r) => ruleWire(r));
+    },
   );
   app.get(
     '/triggerRules/:ruleId',

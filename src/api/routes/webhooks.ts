@@ -60,11 +60,15 @@ export async function webhookRoutes(app: App, { webhooks }: ApiDeps): Promise<vo
       schema: {
         tags,
         operationId: 'ListWebhookSubscriptions',
-        querystring: Type.Object({ compartmentId: Type.Optional(Type.String()) }),
+        querystring: S.PagedListQuery,
         response: { 200: Type.Array(S.WebhookSubscription), ...errorResponses },
       },
     },
-    async (req) => (await webhooks.list(req.query.compartmentId)).map((s) => subscriptionWire(s)),
+    async (req, reply) => {
+      const page = await webhooks.list({ ...req.query, limit: req.query.limit ?? 100 });
+      if (page.nextPage) reply.header('opc-next-page', page.nextPage);
+      return page.items.map((s) => subscriptionWire(s));
+    },
   );
   app.get(
     '/webhookSubscriptions/:subscriptionId',
