@@ -424,10 +424,10 @@ export class Store {
   }
 
   // ---- run metrics ----
-  /** One sampling round, one transaction. */
+  /** One sampling round, one transaction (sharing its COMMIT with whatever else commits in that turn). */
   async insertMetrics(samples: MetricSample[]): Promise<void> {
     if (samples.length === 0) return;
-    await this.db.transaction().execute(async (tx) => {
+    await this.transaction(async (tx) => {
       // 9 values per row; SQLite allows 32,766 parameters per statement.
       for (let i = 0; i < samples.length; i += 500) {
         await tx
