@@ -215,6 +215,11 @@ export class SweepsService {
     return this.automation.trials(id);
   }
 
+  /** The trials of a page of sweeps, in one query. */
+  trialsOf(ids: string[]): Promise<Map<string, TrialRecord[]>> {
+    return this.automation.trialsOfSweeps(ids);
+  }
+
   async cancel(id: string, ifMatch?: string): Promise<void> {
     const s = await this.get(id);
     checkIfMatch(ifMatch, s.id, s.version);

@@ -360,6 +360,15 @@ export class AutomationStore {
     return r ? sweepFromRow(r) : null;
   }
 
+  /** The trials of several sweeps in one query (a page of the sweeps list), by sweep id, each in index order. */
+  async trialsOfSweeps(sweepIds: string[]): Promise<Map<string, TrialRecord[]>> {
+    const out = new Map<string, TrialRecord[]>(sweepIds.map((id) => [id, []]));
+    if (sweepIds.length === 0) return out;
+    const rows = await this.db.selectFrom('sweep_trials').selectAll().where('sweep_id', 'in', sweepIds).orderBy('sweep_id').orderBy('idx').execute();
+    for (const r of rows) out.get(r.sweep_id)?.push(trialFromRow(r));
+    return out;
+  }
+
   async trials(sweepId: string, tx: Db = this.db): Promise<TrialRecord[]> {
     const rows = await tx.selectFrom('sweep_trials').selectAll().where('sweep_id', '=', sweepId).orderBy('idx').execute();
     return rows.map(trialFromRow);

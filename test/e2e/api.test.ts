@@ -293,7 +293,9 @@ test('automation lists (trigger rules, schedules, webhook subscriptions, sweeps)
     made['/schedules'].push((await s.api.createSchedule({ compartmentId, jobId: job.id, cron: '0 0 1 1 *', displayName: `c${i}` })).id);
     const sub = await s.api.createWebhookSubscription({ compartmentId, url: 'https://example.com/hook', filter: { compartmentId, eventTypes: ['com.oraclecloud.datascience.createproject'] } });
     made['/webhookSubscriptions'].push(sub.id);
-    const sweep = await s.api.createSweep({ compartmentId, jobId: job.id, displayName: `w${i}`, parameters: { environmentVariables: { X: ['1'] } }, maxParallel: 1, metric: { name: 'score', goal: 'MAXIMIZE' } });
+    // i + 1 trials: the list's per-sweep counts come from one query over the whole page.
+    const values = Array.from({ length: i + 1 }, (_, k) => String(k));
+    const sweep = await s.api.createSweep({ compartmentId, jobId: job.id, displayName: `w${i}`, parameters: { environmentVariables: { X: values } }, maxParallel: 1, metric: { name: 'score', goal: 'MAXIMIZE' } });
     made['/sweeps'].unshift(sweep.id); // newest first
     await sleep(5); // distinct creation times
   }
@@ -310,7 +312,10 @@ test('automation lists (trigger rules, schedules, webhook subscriptions, sweeps)
     assertError(await call('GET', path, { query: { compartmentId, limit: 0 } }), 400, 'InvalidParameter', 'limit');
   }
   assert.deepEqual((await s.api.listTriggerRules({ compartmentId })).map((r) => r.id), made['/triggerRules']);
-  assert.deepEqual((await s.api.listSweeps({ compartmentId })).map((r) => r.id), made['/sweeps']);
+  const sweeps = await s.api.listSweeps({ compartmentId });
+  assert.deepEqual(sweeps.map((r) => r.id), made['/sweeps']);
+  assert.deepEqual(sweeps.map((r) => r.trialCount), [3, 2, 1]);
+  for (const sw of sweeps) assert.equal(Object.values(sw.trialCounts).reduce((a, b) => a + b, 0), sw.trialCount);
   for (const id of made['/webhookSubscriptions']) await s.api.deleteWebhookSubscription(id);
 });
 

@@ -89,7 +89,8 @@ export async function sweepRoutes(app: App, { sweeps }: ApiDeps): Promise<void> 
     async (req, reply) => {
       const page = await sweeps.list({ ...req.query, limit: req.query.limit ?? 100 });
       if (page.nextPage) reply.header('opc-next-page', page.nextPage);
-      return Promise.all(page.items.map(async (s) => sweepWire(s, await sweeps.trials(s.id))));
+      const trials = await sweeps.trialsOf(page.items.map((s) => s.id));
+      return page.items.map((s) => sweepWire(s, trials.get(s.id) ?? []));
     },
   );
   app.get(
