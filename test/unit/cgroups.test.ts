@@ -16,6 +16,14 @@ function fakeRoot(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'dsjobs-cgroup-unit-'));
 }
 
+/** v1 controller mounts (and `unified` for the v2 tree), as directories holding a cgroup.procs each. */
+function fakeControllers(root: string, names: string[]): void {
+  for (const c of names) {
+    mkdirSync(path.join(root, c), { recursive: true });
+    writeFileSync(path.join(root, c, 'cgroup.procs'), '');
+  }
+}
+
 test('/proc/self/cgroup lines map controllers (comma-joined too) and the unified tree to paths', () => {
   const p = parseProcCgroup('12:cpu,cpuacct:/a\n4:memory:/process_api/x\n1:name=systemd:/\n0::/user.slice/s\n');
   assert.equal(p.cpu, '/a');
@@ -76,10 +84,7 @@ test('v2: a missing controller turns limits off with the reason', () => {
 test('v1: one directory per controller under the server cgroup of that controller; limits in the v1 files', () => {
   const root = fakeRoot();
   try {
-    for (const c of ['memory', 'cpu', 'cpuacct', 'pids']) {
-      mkdirSync(path.join(root, c), { recursive: true });
-      writeFileSync(path.join(root, c, 'cgroup.procs'), '');
-    }
+    fakeControllers(root, ['memory', 'cpu', 'cpuacct', 'pids']);
     const host = detectCgroups({ root, procSelfCgroup: '4:memory:/srv\n3:cpu:/\n' });
     assert.equal(host.mode, 'v1', host.notes.join('; '));
     assert.equal(host.bases.memory, path.join(root, 'memory', 'srv', 'dsjobs'));
@@ -105,10 +110,7 @@ test('cgroups: "off" in the config is reported as such', () => {
 test("leftover warm cgroups: only the data directory's own prefix, never the ones named as this server's (made a moment ago, not joined yet)", () => {
   const root = fakeRoot();
   try {
-    for (const c of ['memory', 'cpu', 'cpuacct', 'pids']) {
-      mkdirSync(path.join(root, c), { recursive: true });
-      writeFileSync(path.join(root, c, 'cgroup.procs'), '');
-    }
+    fakeControllers(root, ['memory', 'cpu', 'cpuacct', 'pids']);
     const host = detectCgroups({ root, procSelfCgroup: '4:memory:/\n3:cpu:/\n' });
     assert.equal(host.mode, 'v1', host.notes.join('; '));
     // Empty directories stand in for empty cgroups (rmdir removes both).
@@ -129,10 +131,7 @@ test("leftover warm cgroups: only the data directory's own prefix, never the one
 test('v1 beside a v2 tree that kills and counts CPU (hybrid): no freezer or cpuacct cgroups; CPU time from the v2 cpu.stat', () => {
   const root = fakeRoot();
   try {
-    for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', 'unified']) {
-      mkdirSync(path.join(root, c), { recursive: true });
-      writeFileSync(path.join(root, c, 'cgroup.procs'), '');
-    }
+    fakeControllers(root, ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', 'unified']);
     // What the kernel shows in every non-root v2 cgroup (5.14+).
     mkdirSync(path.join(root, 'unified', 'dsjobs'));
     writeFileSync(path.join(root, 'unified', 'dsjobs', 'cgroup.kill'), '');
