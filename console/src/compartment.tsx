@@ -4,7 +4,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { client, pickCompartmentId, pickedCompartmentId, serverInfo, splitError } from './api';
 import { Field, fieldProps } from './ui';
 
-/** `ocid1.compartment.dsjobs..0mwq...9v3kuf` -> `…9v3kuf`: enough to tell two apart at a glance. */
+/** An OCID's last 8 characters after an ellipsis (`…kc0h945e`): enough to tell two apart at a glance. */
 const short = (id: string) => `…${id.slice(-8)}`;
 
 export function CompartmentPicker() {

@@ -312,16 +312,17 @@ export const PagedListQuery = Type.Object({
   page: Type.Optional(Type.String()),
 });
 
-export const ListQuery = Type.Object({
-  compartmentId: Type.Optional(Type.String()),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-  page: Type.Optional(Type.String()),
-  sortBy: Type.Optional(Type.Union([Type.Literal('timeCreated'), Type.Literal('displayName')])),
-  sortOrder: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
-  displayName: Type.Optional(Type.String()),
-  lifecycleState: Type.Optional(Type.String()),
-  id: Type.Optional(Type.String()),
-});
+/** The project, job and run lists: the paged list's query, plus sorting and filters. */
+export const ListQuery = Type.Composite([
+  PagedListQuery,
+  Type.Object({
+    sortBy: Type.Optional(Type.Union([Type.Literal('timeCreated'), Type.Literal('displayName')])),
+    sortOrder: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
+    displayName: Type.Optional(Type.String()),
+    lifecycleState: Type.Optional(Type.String()),
+    id: Type.Optional(Type.String()),
+  }),
+]);
 
 export const CloudEvent = Type.Object(
   {

@@ -4,7 +4,7 @@ import type { EventStore } from '../store/event-store.js';
 import type { Store } from '../store/store.js';
 import type { WebhookStore } from '../store/webhook-store.js';
 import type { Clock } from './common.js';
-import { TRIGGERS_CURSOR } from './triggers.js';
+import { listens, TRIGGERS_CURSOR } from './triggers.js';
 
 const DAY_MS = 86_400_000;
 /** Rows per transaction: a batch takes milliseconds, and the event loop serves requests between batches. */
@@ -87,11 +87,12 @@ export class RetentionService {
       out.events += r.deleted;
       more = r.more;
     }
-    for (let n = BATCH; n === BATCH && !this.stopped; await breathe()) {
+    // A full batch may leave more; a token deletes all its expired rows (one per operation), so >=.
+    for (let n = BATCH; n >= BATCH && !this.stopped; await breathe()) {
       n = await this.store.transaction((tx) => this.hooks.deleteFinished(tx, { beforeTime: before, limit: BATCH }));
       out.deliveries += n;
     }
-    for (let n = BATCH; n === BATCH && !this.stopped; await breathe()) {
+    for (let n = BATCH; n >= BATCH && !this.stopped; await breathe()) {
       n = await this.store.transaction((tx) => this.store.deleteExpiredRetryTokens(tx, now, BATCH));
       out.retryTokens += n;
     }
@@ -109,7 +110,7 @@ export class RetentionService {
     if ((await this.hooks.listSubscriptions({ states: ['ACTIVE', 'PAUSED'] })).length > 0) {
       from = Math.min(from, ((await this.events.getCursor(WEBHOOKS_CURSOR)) ?? 0) + 1);
     }
-    if ((await this.automation.listRules({ states: ['ACTIVE'] })).some((r) => r.condition !== null)) {
+    if ((await this.automation.listRules({ states: ['ACTIVE'] })).some(listens)) {
       from = Math.min(from, ((await this.events.getCursor(TRIGGERS_CURSOR)) ?? 0) + 1);
     }
     return from;

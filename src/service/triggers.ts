@@ -41,7 +41,7 @@ export interface CreateRuleInput {
 export const TRIGGERS_CURSOR = 'triggers';
 const CURSOR = TRIGGERS_CURSOR;
 /** Whether the rule follows events (the events pass reads them for it). */
-const listens = (r: TriggerRuleRecord) => r.lifecycleState === 'ACTIVE' && r.condition !== null;
+export const listens = (r: TriggerRuleRecord) => r.lifecycleState === 'ACTIVE' && r.condition !== null;
 const hashToken = (t: string) => createHash('sha256').update(t).digest();
 
 /**

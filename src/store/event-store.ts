@@ -94,7 +94,8 @@ export class EventStore {
       last = Number(r.seq);
     }
     if (last < 0) return { deleted: 0, more: false };
-    const res = await tx.deleteFrom('events').where('seq', '<=', last).where('seq', '>=', Number(rows[0]!.seq)).executeTakeFirst();
+    // The rows read are the oldest ones: everything up to `last` is exactly them.
+    const res = await tx.deleteFrom('events').where('seq', '<=', last).executeTakeFirst();
     const deleted = Number(res.numDeletedRows);
     return { deleted, more: rows.length === q.limit && Number(rows[rows.length - 1]!.seq) === last };
   }

@@ -193,8 +193,8 @@ export class WebhookStore {
   }
 
   /** The oldest event a PENDING delivery still needs (its sequence number), or null. */
-  async oldestPendingEventSeq(tx: Db = this.db): Promise<number | null> {
-    const r = await tx
+  async oldestPendingEventSeq(): Promise<number | null> {
+    const r = await this.db
       .selectFrom('webhook_deliveries')
       .select((eb) => eb.fn.min<number>('event_seq').as('m'))
       .where('status', '=', 'PENDING')
