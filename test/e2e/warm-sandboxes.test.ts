@@ -7,13 +7,12 @@
  * volume is given up; and a server that stops, gracefully or by SIGKILL, leaves no warm sandbox behind.
  *
  * Which sandbox a run got is seen from inside: /proc/self/cgroup names the run's cgroup, `warm-...` for a warm
- * sandbox and the run's id for one made at its start. A sandbox's waiting inner supervisor (`dsjobs-supervisor -w`,
- * one per warm sandbox with either engine) is found on the host by its working directory: its volume's work/, under
- * the server's data dir.
+ * sandbox and the run's id for one made at its start. A sandbox's waiting inner supervisor (one per warm sandbox with
+ * either engine) is found on the host by its working directory: its volume's work/, under the server's data dir.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
@@ -23,7 +22,11 @@ const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-warm-test-'));
 const bucketDir = path.join(tmpRoot, 'bucket');
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
-/** A server's warm sandboxes, by their waiting inner supervisors (one each): pid -> command line. */
+/**
+ * A server's warm sandboxes, by their inner supervisors (one each): pid -> command line. bwrap executes it
+ * (`dsjobs-supervisor -w`); the native engine runs it in the sandbox's first process without an exec, so it keeps the
+ * spawner's command line and is told apart by its cgroup, the sandbox's `warm-...` one.
+ */
 function warmProcesses(dataDir: string): { pid: number; cmd: string }[] {
   const cwd = (pid: number) => {
     try {
@@ -32,8 +35,16 @@ function warmProcesses(dataDir: string): { pid: number; cmd: string }[] {
       return '';
     }
   };
+  const inWarmCgroup = (pid: number) => {
+    try {
+      const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /^\d+:memory:/.test(l)) ?? '';
+      return path.basename(line.split(':')[2] ?? '').startsWith('warm-');
+    } catch {
+      return false;
+    }
+  };
   return processArgv()
-    .filter(({ pid, argv }) => argv[0]?.endsWith('dsjobs-supervisor') && argv.at(-1) === '-w' && cwd(pid).startsWith(dataDir + '/'))
+    .filter(({ pid, argv }) => argv[0]?.endsWith('dsjobs-supervisor') && cwd(pid).startsWith(dataDir + '/') && (argv.at(-1) === '-w' || inWarmCgroup(pid)))
     .map(({ pid, argv }) => ({ pid, cmd: argv.join(' ') }));
 }
 
@@ -63,6 +74,8 @@ echo "runid=$JOB_RUN_OCID"
 echo "tmpdir=$TMPDIR"
 if [ -e "$DATA_DIR/dsjobs.db" ]; then echo "db=visible"; else echo "db=hidden"; fi
 if touch /usr/dsjobs-warm-probe 2>/dev/null; then echo "system=writable"; else echo "system=read-only"; fi
+# The script's open fds (bash keeps the script itself on 255): nothing of its supervisors' leaks in.
+ls /proc/$$/fd > "$TMPDIR/fds"; echo "fds=$(tr '\n' ' ' < "$TMPDIR/fds")"
 echo "to stderr" >&2
 exit $((EXIT_CODE + 0))
 `;
@@ -101,6 +114,11 @@ describe('warm sandboxes', () => {
     const first = await startRun(s, job);
     await waitForRun(s.api, first.id);
     await until('two warm sandboxes', () => warmProcesses(s.dataDir).length >= 2);
+    // A waiting inner supervisor holds stdin, stdout, stderr and its two channels (the run request and the report),
+    // nothing of the processes that made it (the native engine runs it without the exec that would close those).
+    for (const p of warmProcesses(s.dataDir)) {
+      assert.deepEqual(readdirSync(`/proc/${p.pid}/fd`).map(Number).sort((a, b) => a - b), [0, 1, 2, 62, 63], p.cmd);
+    }
 
     const run = await startRun(s, job, { env: { MY_VAR: 'from run', EXIT_CODE: '3' }, args: `one "two words"` });
     const done = await waitForRun(s.api, run.id);
@@ -113,6 +131,7 @@ describe('warm sandboxes', () => {
     assert.equal(done.lifecycleState, 'FAILED');
     assert.match(done.lifecycleDetails ?? '', /exit code 3/);
     assert.equal(r.args, 'one two words');
+    assert.equal(r.fds?.trim(), '0 1 2 255');
     assert.equal(r.var, 'from run');
     assert.equal(r.runid, run.id);
     assert.equal(r.tmpdir, '/tmp');

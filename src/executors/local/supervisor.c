@@ -731,6 +731,27 @@ static int spawner(void) {
   }
 }
 
+/*
+ * The inner modes, for the native sandbox to run in its own process instead of executing this program (see
+ * sandbox_child); -1, with nothing done: argv is neither. The fds an exec would have closed (close-on-exec ones: the
+ * outer supervisor's pipe and socket ends) are closed first: all but stdin, stdout, stderr and the inner's own.
+ */
+int supervisor_inner_main(char **argv) {
+  int argc = 0;
+  while (argv[argc]) argc++;
+  int report = argc >= 4 && strcmp(argv[1], "-r") == 0 ? atoi(argv[2]) : -1;
+  int warm = argc == 2 && strcmp(argv[1], "-w") == 0;
+  if (report < 3 && !warm) return -1;
+  /* Kept: [lo, hi] (INNER_CTL_FD and REPORT_FD are adjacent). */
+  int lo = warm ? INNER_CTL_FD : report, hi = warm ? REPORT_FD : report;
+  if ((lo > 3 && syscall(SYS_close_range, 3, lo - 1, 0) != 0) || syscall(SYS_close_range, hi + 1, ~0U, 0) != 0) {
+    for (int fd = 3; fd < 1024; fd++) {
+      if (fd < lo || fd > hi) close(fd);
+    }
+  }
+  return warm ? inner_warm() : inner(report, argv + 3);
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "-r") == 0) return inner(atoi(argv[2]), argv + 3);
   if (argc == 2 && strcmp(argv[1], "-S") == 0) return spawner();
