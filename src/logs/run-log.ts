@@ -48,6 +48,18 @@ export function readCheckpoint(dir: string): Checkpoint {
   }
 }
 
+/** The checkpoint in an open checkpoint file; a new (empty) or unreadable one is the empty checkpoint. */
+function readCheckpointFd(fd: number): Checkpoint {
+  const buf = Buffer.allocUnsafe(CHECKPOINT_BYTES * 4);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  if (n === 0) return { ...EMPTY };
+  try {
+    return { ...EMPTY, ...JSON.parse(buf.toString('utf8', 0, n)) };
+  } catch {
+    return { ...EMPTY };
+  }
+}
+
 /**
  * The checkpoint is rewritten in place, padded to a fixed size, with one pwrite at offset 0: a write that small to
  * a regular file happens whole or not at all when the process is killed (a temporary file plus rename per pass
@@ -93,9 +105,15 @@ export class RunLogIngester {
   ) {
     this.dir = dir;
     this.files = files;
-    this.cp = readCheckpoint(dir);
-    this.logFd = openSync(path.join(dir, LOG_FILE), 'a+');
+    // Opened (made, for a new run) first and read through its fd: a new run's missing file costs no exception.
     this.cpFd = openSync(path.join(dir, CHECKPOINT_FILE), fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+    try {
+      this.cp = readCheckpointFd(this.cpFd);
+      this.logFd = openSync(path.join(dir, LOG_FILE), 'a+');
+    } catch (e) {
+      closeSync(this.cpFd);
+      throw e;
+    }
     // Whatever was appended after the last checkpoint is re-derived from the raw files.
     if (fstatSync(this.logFd).size !== this.cp.logSize) ftruncateSync(this.logFd, this.cp.logSize);
     this.buildIndex();

@@ -655,7 +655,9 @@ print('ratio %.3f' % ((t.children_user + t.children_system) / wall), flush=True)
         'ls -A "$root" | tr "\\n" " "; echo',
         'echo "$SECRET" > secret.txt; echo "$SECRET" > "$HOME/.secret"; echo "$SECRET" > /tmp/secret',
         'mkdir -p deep/er && echo "$SECRET" > deep/er/x',
-        'chmod 000 "$root"',
+        'stat -c %a "$HOME" /tmp . | tr "\\n" " "; echo',
+        // Relative paths: the space is shown at its host path, which may run through /tmp.
+        '[ "$HOME" = "$(cd .. && pwd)/home" ] && chmod 000 ../home ../tmp .. .',
       ].join('\n') + '\n',
       { blockStorageSizeInGBs: 63, env: { SECRET: secret } },
     );
@@ -669,6 +671,8 @@ print('ratio %.3f' % ((t.children_user + t.children_system) / wall), flush=True)
       assert.equal(run.lifecycleState, 'SUCCEEDED', allOf(logs));
       assert.equal(out[1], 'clean', `run ${i} found an earlier run's files on its volume:\n${allOf(logs)}`);
       assert.doesNotMatch(out[2], /secret|deep/, allOf(logs));
+      // Its home, /tmp and work directory have a new directory's mode, whatever the run before did to them.
+      assert.equal(out[3], '755 755 755 ', allOf(logs));
       reused = used.has(out[0]);
       used.add(out[0]);
       // Its volume is emptied and back in the pool (or removed) before the next run starts.
@@ -726,7 +730,10 @@ exit 1
     // next run (marked free, nothing of this run left on it, its blocks returned to the host).
     await waitFor('the volume removed or returned to the pool', () => !existsSync(img) || existsSync(`${target}.free`) || null);
     if (existsSync(img)) {
-      assert.deepEqual(readdirSync(target).filter((e) => e !== 'lost+found'), [], 'the pooled volume still holds the run\'s files');
+      // Only the directories every run gets (kept for the next one), empty.
+      const left = readdirSync(target).filter((e) => e !== 'lost+found');
+      assert.ok(left.every((e) => ['home', 'tmp', 'work'].includes(e)), `the pooled volume still holds the run's files: ${left.join(', ')}`);
+      for (const d of left) assert.deepEqual(readdirSync(path.join(target, d)), [], `the pooled volume's ${d}/ still holds the run's files`);
       assert.ok(allocated(img) < 256 * 1024 ** 2, `the pooled image still holds ${allocated(img)} bytes on the host`);
     } else {
       assert.equal(mountAt(target), null, `still mounted at ${target}`);

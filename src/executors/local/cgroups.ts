@@ -170,7 +170,8 @@ export function createRunCgroups(host: CgroupHost, runName: string, limits: Cgro
       made.push(dir);
       dirs[c] = dir;
     }
-    setRunLimits({ mode: host.mode, dirs }, limits);
+    // A new cgroup's memory limits are unlimited: they only come down.
+    setRunLimits({ mode: host.mode, dirs }, limits, { memoryBytes: Infinity });
   } catch (e) {
     for (const d of made.reverse()) tryRmdir(d);
     throw e;
@@ -178,8 +179,16 @@ export function createRunCgroups(host: CgroupHost, runName: string, limits: Cgro
   return { mode: host.mode, dirs };
 }
 
-/** Sets (or changes: a warm sandbox's cgroups get their run's limits) the limits of a run's cgroups. */
-export function setRunLimits(cg: RunCgroups, limits: CgroupLimits): void {
+/** Whether a v1 memory hierarchy has swap accounting (memory.memsw.*), by the directory its cgroups are made in. */
+const memswByBase = new Map<string, boolean>();
+/** The same for v2's memory.swap.max. */
+const swapByBase = new Map<string, boolean>();
+
+/**
+ * Sets (or changes: a warm sandbox's cgroups get their run's limits) the limits of a run's cgroups. `current`: the
+ * memory limit they have now, when the caller knows it (else it is read).
+ */
+export function setRunLimits(cg: RunCgroups, limits: CgroupLimits, current?: { memoryBytes: number }): void {
   const dirs = cg.dirs;
   const quota = Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US));
   if (cg.mode === 'v1') {
@@ -187,8 +196,10 @@ export function setRunLimits(cg: RunCgroups, limits: CgroupLimits): void {
     // With swap accounting the limit must also hold for memory + swap, or the run just swaps past it. The kernel
     // keeps memsw >= memory at every step: raising a limit (a warm sandbox's), memsw goes first.
     const memsw = path.join(mem, 'memory.memsw.limit_in_bytes');
-    const hasMemsw = existsSync(memsw);
-    const raising = hasMemsw && Number(read(memsw) ?? 0) < limits.memoryBytes;
+    const base = path.dirname(mem);
+    let hasMemsw = memswByBase.get(base);
+    if (hasMemsw === undefined) memswByBase.set(base, (hasMemsw = existsSync(memsw)));
+    const raising = hasMemsw && (current ? current.memoryBytes : Number(read(memsw) ?? 0)) < limits.memoryBytes;
     if (raising) writeFileSync(memsw, String(limits.memoryBytes));
     writeFileSync(path.join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
     if (hasMemsw && !raising) writeFileSync(memsw, String(limits.memoryBytes));
@@ -198,7 +209,10 @@ export function setRunLimits(cg: RunCgroups, limits: CgroupLimits): void {
   } else {
     const dir = dirs.unified!;
     writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
-    if (existsSync(path.join(dir, 'memory.swap.max'))) writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+    const base = path.dirname(dir);
+    let hasSwap = swapByBase.get(base);
+    if (hasSwap === undefined) swapByBase.set(base, (hasSwap = existsSync(path.join(dir, 'memory.swap.max'))));
+    if (hasSwap) writeFileSync(path.join(dir, 'memory.swap.max'), '0');
     writeFileSync(path.join(dir, 'cpu.max'), `${quota} ${CFS_PERIOD_US}`);
     writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
   }

@@ -1,4 +1,4 @@
-import { chmodSync, constants as fsc, copyFileSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
+import { chmodSync, constants as fsc, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -307,9 +307,12 @@ export class LocalExecutor implements Executor {
     warnings: string[],
     warm: WarmSandbox | null,
   ): Promise<LaunchResult> {
-    mkdirIfMissing(work);
-    mkdirIfMissing(path.join(space, 'tmp'));
-    mkdirIfMissing(path.join(space, 'home'));
+    if (!warm) {
+      // (A warm sandbox's were made with it.)
+      mkdirIfMissing(work);
+      mkdirIfMissing(path.join(space, 'tmp'));
+      mkdirIfMissing(path.join(space, 'home'));
+    }
     let target: string;
     const kind = archiveKindOf(req.artifactFileName);
     if (kind) {
@@ -368,7 +371,7 @@ export class LocalExecutor implements Executor {
     if (warm) {
       const handle: LocalHandle = { runDir, pid: 0, startTime: 0, space, sandboxed: true, cgroups: warm.cgroups, volume, gpus };
       try {
-        if (warm.cgroups) setRunLimits(warm.cgroups, limits);
+        if (warm.cgroups) setRunLimits(warm.cgroups, limits, { memoryBytes: WARM_LIMITS.memoryBytes });
         const { pid, startTime } = await this.nativeSpawner().use(warm.pid, {
           file: this.commands.supervisor!,
           args: program,
@@ -824,6 +827,8 @@ async function emptyAndRemoveCgroups(cg: RunCgroups): Promise<void> {
 }
 
 function mkdirIfMissing(dir: string): void {
+  // A recycled volume keeps its run directories: a stat is cheaper than the exception of mkdir's EEXIST.
+  if (existsSync(dir)) return;
   try {
     mkdirSync(dir);
   } catch (e) {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { which } from './which.js';
@@ -345,12 +345,15 @@ export class VolumePool {
     const list = this.free.get(bytes) ?? [];
     if (this.closed || bytes === 0 || list.length >= Math.max(maxFree, this.size)) return this.discard(v);
     try {
-      for (const entry of readdirSync(v.mountPoint)) {
-        if (entry === 'lost+found') continue;
-        await fsp.rm(path.join(v.mountPoint, entry), { recursive: true, force: true });
+      for (const entry of readdirSync(v.mountPoint, { withFileTypes: true })) {
+        if (entry.name === 'lost+found') continue;
+        const p = path.join(v.mountPoint, entry.name);
+        // The directories every run gets stay (made again by the next run otherwise), emptied.
+        if (entry.isDirectory() && RUN_DIRS.has(entry.name)) await emptyDirectory(p);
+        else await fsp.rm(p, { recursive: true, force: true });
       }
       // The run owned its volume's root too: give the next run the mode a fresh file system has.
-      await fsp.chmod(v.mountPoint, 0o755);
+      chmodSync(v.mountPoint, 0o755);
     } catch {
       // Something would not go away: this volume is not reused.
       return this.discard(v);
@@ -376,4 +379,22 @@ export class VolumePool {
   owns(mountPoint: string): boolean {
     return path.dirname(mountPoint) === this.dir && existsSync(mountPoint);
   }
+}
+
+/** What every run's space holds (the executor makes them): recycling keeps them, emptied. */
+const RUN_DIRS = new Set(['work', 'tmp', 'home']);
+
+/**
+ * Empties a directory and gives it a fresh directory's mode. A few entries (a trivial run's) synchronously: a dozen
+ * system calls, where the thread pool's round trips cost the event loop more than the calls themselves; a tree goes
+ * through fsp.rm, which never blocks the event loop for long. Symbolic links are removed, never followed.
+ */
+async function emptyDirectory(dir: string): Promise<void> {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  for (const [i, e] of entries.entries()) {
+    const p = path.join(dir, e.name);
+    if (i < 64 && !e.isDirectory()) unlinkSync(p);
+    else await fsp.rm(p, { recursive: true, force: true });
+  }
+  chmodSync(dir, 0o755);
 }
