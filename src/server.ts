@@ -221,6 +221,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     close() {
       closing ??= (async () => {
         scheduler.stop();
+        await scheduler.settle(10_000);
         await dispatcher.stop();
         await triggers.stop();
         await schedules.stop();

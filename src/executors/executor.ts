@@ -84,6 +84,16 @@ export interface Executor {
   /** After a restart: is the run still going, or how did it end? */
   recover(handle: ExecutorHandle): Promise<Recovered>;
   /**
+   * A run whose start was interrupted with no process recorded (find() found none): frees what the start may already
+   * have made for it (its cgroups, its workspace). Logs are kept. Never touches a resource a process still uses.
+   */
+  discard(runId: string): Promise<void>;
+  /**
+   * After a restart, once every run the store says is active was re-attached (recover) or discarded: frees what no
+   * run holds any more, left by a start or cleanup the previous server's death interrupted (mounted volumes).
+   */
+  afterRecovery(): Promise<void>;
+  /**
    * After the run ended: kill stragglers (unless told not to: after a restart the run's group id may belong to
    * someone else by now), release its workspace. Logs are kept.
    */

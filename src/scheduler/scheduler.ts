@@ -62,6 +62,21 @@ export class Scheduler implements SchedulerPort {
     this.timer = null;
   }
 
+  /** Starts admitted and not yet recorded (a started run's handle stored, or its start failed). */
+  private readonly starting = new Set<Promise<void>>();
+
+  /**
+   * After stop(): waits (up to `timeoutMs`) for the starts in flight to end, so a server that stops leaves each run
+   * either started, with its handle recorded (it keeps running and a restart re-attaches it), or failed and cleaned
+   * up; never half-made (cgroups, a volume) with no process to account for it.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    if (this.starting.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([...this.starting]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
   /** For /metrics: runs waiting for capacity, runs holding it, and what they hold. */
   stats(): { queued: number; running: number; inUse: Resources } {
     return { queued: this.queue.length, running: this.running.size, inUse: this.inUse };
@@ -149,10 +164,14 @@ export class Scheduler implements SchedulerPort {
     for (const run of admitted) {
       this.queuedIds.delete(run.id);
       this.occupy(run.id, run.needs);
-      this.lifecycle.start(run.id).catch((e) => {
-        this.log.error({ err: e, runId: run.id }, 'starting a job run failed');
-        this.release(run.id);
-      });
+      const started = this.lifecycle
+        .start(run.id)
+        .catch((e) => {
+          this.log.error({ err: e, runId: run.id }, 'starting a job run failed');
+          this.release(run.id);
+        })
+        .finally(() => this.starting.delete(started));
+      this.starting.add(started);
     }
   }
 

@@ -580,6 +580,8 @@ export class RunsService {
       }
       const handle = run.handle && !('pending' in run.handle) ? run.handle : await this.findHandle(run);
       if (!handle) {
+        // Whatever the interrupted start had made for it (cgroups, a workspace) goes; a retry makes it again.
+        await this.executor.discard(run.id).catch((e) => this.opts.log?.error({ err: e, runId: run.id }, 'freeing what an interrupted start left failed'));
         if (run.lifecycleState === 'ACCEPTED') {
           // The start was interrupted before any process existed: queue it again.
           await this.store.transitionRun(run.id, ['ACCEPTED'], 'ACCEPTED', { handle: null, executor: null, lifecycleDetails: null }, null);
@@ -610,6 +612,7 @@ export class RunsService {
         await this.onExit(run.id, handle, state.status, { stragglers: false });
       }
     }
+    await this.executor.afterRecovery().catch((e) => this.opts.log?.error({ err: e }, 'freeing what interrupted runs left failed'));
   }
 
   private findHandle(run: RunRecord): Promise<ExecutorHandle | null> {

@@ -593,6 +593,8 @@ export class LocalExecutor implements Executor {
 
   async recover(h: ExecutorHandle): Promise<Recovered> {
     const handle = h as unknown as LocalHandle;
+    // Its volume stays its own until its cleanup (afterRecovery removes only volumes no run holds).
+    if (handle.volume && this.volumes.owns(handle.volume.mountPoint)) this.volumes.hold(handle.volume.mountPoint);
     if (isSameProcessAlive(handle.pid, handle.startTime)) {
       // Its GPUs are still its own.
       const runId = path.basename(handle.runDir);
@@ -600,6 +602,24 @@ export class LocalExecutor implements Executor {
       return { state: 'running' };
     }
     return { state: 'exited', status: this.exitOf(handle) };
+  }
+
+  async discard(runId: string): Promise<void> {
+    const runDir = this.runDir(runId);
+    // Cgroups named after the run (a start makes them before its supervisor exists); rmdir refuses a busy one.
+    const host = this.opts.cgroups;
+    if (host.mode !== 'none') {
+      removeRunCgroups({ mode: host.mode, dirs: Object.fromEntries(Object.entries(host.bases).map(([c, base]) => [c, path.join(base, runId)])) });
+    }
+    this.releaseGpus(runId);
+    if (!this.opts.keepWorkDirs) {
+      await fsp.rm(path.join(runDir, SPACE), { recursive: true, force: true });
+      await fsp.rm(path.join(runDir, 'work'), { recursive: true, force: true });
+    }
+  }
+
+  async afterRecovery(): Promise<void> {
+    if (this.opts.volumes.available) await this.volumes.sweepOrphans();
   }
 
   async cleanup(h: ExecutorHandle, opts: { killStragglers?: boolean } = {}): Promise<void> {

@@ -196,6 +196,8 @@ export interface Volume {
 export class VolumePool {
   private readonly free = new Map<number, Volume[]>();
   private readonly filling = new Set<number>();
+  /** Mount points of the volumes runs hold: taken here, or re-attached after a restart (hold). */
+  private readonly inUse = new Set<string>();
   /**
    * Mount points of discarded volumes, empty, for the next volumes. Removing a directory that is a mount point in
    * another mount namespace detaches the mounts there, and every sandbox's namespace has a copy of each volume
@@ -265,9 +267,48 @@ export class VolumePool {
     if (this.size > 0) void this.fill(bytes);
     if (v) {
       renameSync(`${v.mountPoint}.free`, `${v.mountPoint}.used`);
+      this.inUse.add(v.mountPoint);
       return v;
     }
-    return this.make(bytes, false);
+    const made = await this.make(bytes, false);
+    this.inUse.add(made.mountPoint);
+    return made;
+  }
+
+  /** A volume a run re-attached after a restart still holds (so sweepOrphans leaves it). */
+  hold(mountPoint: string): void {
+    this.inUse.add(mountPoint);
+  }
+
+  /**
+   * After a restart, once every run the database says is active has been re-attached or settled: unmounts and
+   * deletes the volumes no run holds and the pool does not have, which a start or a cleanup interrupted by the
+   * previous server's death left mounted (each holds a loop device and its blocks). Unmounted images (kept with
+   * keepWorkDirs) are left alone. Returns how many went.
+   */
+  async sweepOrphans(): Promise<number> {
+    const pooled = new Set(this.freeVolumes().map((v) => v.mountPoint));
+    let dirDev: number;
+    try {
+      dirDev = statSync(this.dir).dev;
+    } catch {
+      return 0;
+    }
+    let n = 0;
+    for (const name of readdirSync(this.dir)) {
+      if (!/^vol-[0-9a-f]+$/.test(name)) continue;
+      const mountPoint = path.join(this.dir, name);
+      if (this.inUse.has(mountPoint) || pooled.has(mountPoint) || this.spares.includes(mountPoint)) continue;
+      try {
+        // Mounted: another device than the directory it is in.
+        if (statSync(mountPoint).dev === dirDev) continue;
+        await this.discard({ image: `${mountPoint}.img`, mountPoint });
+        n++;
+      } catch {
+        /* in use after all (umount refused), or gone meanwhile: left as it is */
+      }
+    }
+    return n;
   }
 
   private async make(bytes: number, free: boolean): Promise<Volume> {
@@ -300,6 +341,7 @@ export class VolumePool {
   /** Unmounts and deletes a run's volume instead of recycling it; `keepImage` keeps the image file. */
   async discard(v: Volume, opts: { keepImage?: boolean } = {}): Promise<void> {
     await removeVolume(v.image, v.mountPoint, opts);
+    this.inUse.delete(v.mountPoint);
     rmSync(`${v.mountPoint}.used`, { force: true });
     // A kept image stays beside its own mount point, unused; otherwise the mount point serves the next volume.
     if (!opts.keepImage && !this.closed) this.spares.push(v.mountPoint);
@@ -365,6 +407,7 @@ export class VolumePool {
       // earlier version of the server.
       writeFileSync(`${v.mountPoint}.free`, '');
     }
+    this.inUse.delete(v.mountPoint);
     list.push(v);
     this.free.set(bytes, list);
     this.onFree?.(v);
