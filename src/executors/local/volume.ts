@@ -284,7 +284,8 @@ export class VolumePool {
    * After a restart, once every run the database says is active has been re-attached or settled: unmounts and
    * deletes the volumes no run holds and the pool does not have, which a start or a cleanup interrupted by the
    * previous server's death left mounted (each holds a loop device and its blocks). Unmounted images (kept with
-   * keepWorkDirs) are left alone. Returns how many went.
+   * keepWorkDirs) and mounts that are not a volume of ours (no image beside them) are left alone. Returns how many
+   * went.
    */
   async sweepOrphans(): Promise<number> {
     const pooled = new Set(this.freeVolumes().map((v) => v.mountPoint));
@@ -300,8 +301,8 @@ export class VolumePool {
       const mountPoint = path.join(this.dir, name);
       if (this.inUse.has(mountPoint) || pooled.has(mountPoint) || this.spares.includes(mountPoint)) continue;
       try {
-        // Mounted: another device than the directory it is in.
-        if (statSync(mountPoint).dev === dirDev) continue;
+        // Mounted (another device than the directory it is in), and one of ours: its image beside it.
+        if (statSync(mountPoint).dev === dirDev || !existsSync(`${mountPoint}.img`)) continue;
         await this.discard({ image: `${mountPoint}.img`, mountPoint });
         n++;
       } catch {
