@@ -153,6 +153,31 @@ describe('warm sandboxes', () => {
     await until('two warm sandboxes again', () => warmProcesses(s.dataDir).length >= 2);
   });
 
+  test('a fresh server sets the default size volumes and their sandboxes up before any run: the first run starts warm', async (t) => {
+    const info = await s.api.serverInfo();
+    if (!info.protections.enforced.some((l) => l.startsWith('warm sandboxes'))) return t.skip('no warm sandboxes on this host');
+    const dataDir = mkdtempSync(path.join(tmpRoot, 'data-'));
+    const fresh = await startServer({ dataDir, env: { DSJOBS_WARM_SANDBOXES: '2', DSJOBS_BLOCK_STORAGE_POOL_SIZE: '2' } });
+    try {
+      // No run yet: the 50 GB pool (OCI's default size) and a sandbox on each of its volumes.
+      await until('two warm sandboxes before any run', () => warmProcesses(dataDir).length >= 2);
+      assert.equal(readdirSync(path.join(dataDir, 'volumes')).filter((n) => n.endsWith('.free')).length, 2);
+      const job = await createJob(fresh, 'first.sh', `#!/bin/bash\ngrep -E '^[0-9]+:memory:' /proc/self/cgroup | sed 's|.*/|cgroup=|'\n`);
+      const run = await startRun(fresh, job);
+      const done = await waitForRun(fresh.api, run.id);
+      const logs = await readLogs(fresh, run.id);
+      assert.equal(done.lifecycleState, 'SUCCEEDED', JSON.stringify(logs));
+      assert.match(logs.find((l) => l.message.startsWith('cgroup='))?.message ?? '', /^cgroup=warm-/, 'the first run started in a warm sandbox');
+    } finally {
+      await fresh.close();
+    }
+    // A stop right after a start (the pool still being made) leaves nothing mounted either.
+    const quick = await startServer({ dataDir, env: { DSJOBS_WARM_SANDBOXES: '2', DSJOBS_BLOCK_STORAGE_POOL_SIZE: '2' } });
+    await quick.kill('SIGTERM');
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(dataDir + '/'), 'a mount is left under the data dir');
+    assert.deepEqual(warmProcesses(dataDir), []);
+  });
+
   test('a cancel reaches a run in a warm sandbox: SIGTERM, its trap runs, CANCELED, nothing left', async (t) => {
     const info = await s.api.serverInfo();
     if (!info.protections.enforced.some((l) => l.startsWith('warm sandboxes'))) return t.skip('no warm sandboxes on this host');

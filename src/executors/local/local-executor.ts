@@ -116,6 +116,8 @@ const CHILD_PID_FILE = 'child.pid';
 /** A warm sandbox's cgroup limits until its run's replace them: room for bwrap and the waiting supervisor. */
 const WARM_LIMITS = { cpus: 1, memoryBytes: 256 * 1024 ** 2, pidsMax: 64 };
 const HANDLE_FILE = 'handle.json';
+/** OCI's default block storage size, which a job gets unless it asks for another. */
+const DEFAULT_BLOCK_STORAGE_GB = 50;
 
 export class LocalExecutor implements Executor {
   readonly name = 'local';
@@ -761,7 +763,12 @@ export class LocalExecutor implements Executor {
 
   /** Removes free volumes a previous server left; call once at start. */
   async init(): Promise<void> {
-    if (this.opts.volumes.available) await this.volumes.clean();
+    if (this.opts.volumes.available) {
+      await this.volumes.clean();
+      // The default size (OCI's 50 GB) gets its pool now, and with it the warm sandboxes: the first run after a
+      // start does not wait for mkfs and a sandbox's set-up. In the background; close() waits for it.
+      void this.volumes.prefill(DEFAULT_BLOCK_STORAGE_GB * 1024 ** 3);
+    }
     // A previous server's warm sandboxes go with its spawner (a moment after it, when it was killed): their cgroups
     // are left, empty. Those of runs that started in one are busy while the run lives and stay. The second sweep
     // leaves this server's own: one made a moment ago is empty until its supervisor joins it.

@@ -195,9 +195,12 @@ export interface Volume {
  */
 export class VolumePool {
   private readonly free = new Map<number, Volume[]>();
-  private readonly filling = new Set<number>();
+  /** Sizes being filled, with the fill (close() waits for them: a volume made meanwhile would stay mounted). */
+  private readonly filling = new Map<number, Promise<void>>();
   /** Mount points of the volumes runs hold: taken here, or re-attached after a restart (hold). */
   private readonly inUse = new Set<string>();
+  /** Mount points of volumes being made (mkfs, mount): neither free nor held yet. */
+  private readonly making = new Set<string>();
   /**
    * Mount points of discarded volumes, empty, for the next volumes. Removing a directory that is a mount point in
    * another mount namespace detaches the mounts there, and every sandbox's namespace has a copy of each volume
@@ -299,7 +302,7 @@ export class VolumePool {
     for (const name of readdirSync(this.dir)) {
       if (!/^vol-[0-9a-f]+$/.test(name)) continue;
       const mountPoint = path.join(this.dir, name);
-      if (this.inUse.has(mountPoint) || pooled.has(mountPoint) || this.spares.includes(mountPoint)) continue;
+      if (this.inUse.has(mountPoint) || this.making.has(mountPoint) || pooled.has(mountPoint) || this.spares.includes(mountPoint)) continue;
       try {
         // Mounted (another device than the directory it is in), and one of ours: its image beside it.
         if (statSync(mountPoint).dev === dirDev || !existsSync(`${mountPoint}.img`)) continue;
@@ -317,13 +320,35 @@ export class VolumePool {
     const v = { image: `${mountPoint}.img`, mountPoint };
     // The marker first: a crash half-way leaves a volume the next start removes.
     if (free) writeFileSync(`${v.mountPoint}.free`, '');
-    await createVolume(v.image, v.mountPoint, bytes);
+    this.making.add(mountPoint);
+    try {
+      await createVolume(v.image, v.mountPoint, bytes);
+    } finally {
+      this.making.delete(mountPoint);
+    }
     return v;
   }
 
-  private async fill(bytes: number): Promise<void> {
-    if (this.filling.has(bytes) || this.closed) return;
-    this.filling.add(bytes);
+  /**
+   * Fills the pool for a size now, before any run asks for it (the server does it for the default size at start, so
+   * the first run does not wait for mkfs). Resolves when the pool for that size is full (or cannot be filled).
+   */
+  prefill(bytes: number): Promise<void> {
+    if (this.size > 0) void this.fill(bytes);
+    return this.filling.get(bytes) ?? Promise.resolve();
+  }
+
+  private fill(bytes: number): Promise<void> {
+    const running = this.filling.get(bytes);
+    if (running || this.closed) return running ?? Promise.resolve();
+    const done = this.fillNow(bytes);
+    this.filling.set(bytes, done);
+    return done;
+  }
+
+  private async fillNow(bytes: number): Promise<void> {
+    // After fill() has recorded this fill: the finally below must never run before that.
+    await Promise.resolve();
     try {
       const list = this.free.get(bytes) ?? [];
       this.free.set(bytes, list);
@@ -352,6 +377,7 @@ export class VolumePool {
   /** Unmounts and removes the free volumes and the spare mount points (server shutdown). */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([...this.filling.values()]);
     for (const d of this.spares.splice(0)) rmSync(d, { recursive: true, force: true });
     for (const list of this.free.values()) {
       for (const v of list.splice(0)) {
