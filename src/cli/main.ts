@@ -139,21 +139,32 @@ export function buildCli(): Command {
         file: o.config,
         overrides: { host: o.host, port: o.port === undefined ? undefined : Number(o.port), dataDir: o.dataDir },
       });
-      const srv = await startServer(cfg);
+      // The handlers first: until a process has one, SIGTERM kills it on the spot, and a signal that came between the
+      // server listening and the handlers existing left its mounts and sandboxes behind. One that comes while the
+      // server is starting stops it as soon as it is up.
+      let srv: Awaited<ReturnType<typeof startServer>> | null = null;
+      let stopSignal: string | null = null;
+      const stop = () => {
+        err(`received ${stopSignal}: stopping the server (running jobs keep running and are re-attached at the next start)`);
+        srv!.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      const shutdown = (sig: string) => {
+        if (stopSignal) return;
+        stopSignal = sig;
+        if (srv) stop();
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      srv = await startServer(cfg);
       out(`dsjobs ${packageVersion()} listening on ${srv.url}`);
       out(`data dir: ${cfg.dataDir}`);
       out(`default compartment: ${srv.identity.defaultCompartmentId}`);
       for (const line of srv.protections.enforced) out(`protection on: ${line}`);
       for (const line of srv.protections.off) out(`protection OFF: ${line}`);
-      const shutdown = (sig: string) => {
-        err(`received ${sig}: stopping the server (running jobs keep running and are re-attached at the next start)`);
-        srv.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
+      if (stopSignal) stop();
     });
 
   program
