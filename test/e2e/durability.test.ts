@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
+import { alive } from '../support/procs.js';
 
 /**
  * These jobs coordinate with the test through files in the host's /tmp and report host pids, which a sandboxed
@@ -23,15 +24,6 @@ async function waitForLog(s: TestServer, runId: string, text: string, timeoutMs 
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`log line '${text}' did not appear in run ${runId}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test('SIGKILL of the server during runs: runs keep going, a restart re-attaches, settles and never invents success', async () => {

@@ -17,6 +17,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { startServer, createJob, startRun, waitForRun, removeDataDir, type TestServer } from '../support/server.js';
+import { alive } from '../support/procs.js';
 
 interface Handle {
   pid: number;
@@ -36,15 +37,6 @@ function mounted(mountPoint: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .some((l) => l.split(' ')[4] === mountPoint);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function until(what: string, fn: () => boolean, timeoutMs = 15_000): Promise<void> {

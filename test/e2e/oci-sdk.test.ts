@@ -13,6 +13,7 @@ import * as ds from 'oci-datascience';
 import type { DataScienceClient } from 'oci-datascience';
 import { startServer, type TestServer } from '../support/server.js';
 import { makeOciClient, isOciError } from '../support/oci-sdk-client.js';
+import { alive as isAlive } from '../support/procs.js';
 
 const S = ds.models.JobRunLifecycleState;
 
@@ -61,15 +62,6 @@ async function expectOciError(fn: () => Promise<unknown>) {
     console.warn = warn;
   }
   assert.fail('expected the SDK call to fail');
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Waits with the SDK waiter until the run is terminal; returns the final JobRun. */

@@ -15,3 +15,13 @@ export function processArgv(): { pid: number; argv: string[] }[] {
   }
   return out;
 }
+
+/** Whether a process exists (a zombie counts until it is reaped). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
