@@ -321,6 +321,11 @@ function tryRmdir(dir: string): boolean {
   }
 }
 
+/** The cgroups of that name under each of the host's bases (made or not). */
+export function cgroupsNamed(mode: RunCgroups['mode'], bases: CgroupHost['bases'], name: string): RunCgroups {
+  return { mode, dirs: Object.fromEntries(Object.entries(bases).map(([c, base]) => [c, path.join(base, name)])) };
+}
+
 /** Removes the run's cgroups once its processes are gone (a cgroup with processes cannot be removed). */
 export function removeRunCgroups(cg: RunCgroups): boolean {
   let ok = true;
@@ -344,7 +349,7 @@ export function removeLeftoverCgroups(host: CgroupHost, prefix: string, except: 
     }
   }
   for (const n of names) {
-    const cg: RunCgroups = { mode: host.mode, dirs: Object.fromEntries(Object.entries(host.bases).map(([c, base]) => [c, path.join(base, n)])) };
+    const cg = cgroupsNamed(host.mode, host.bases, n);
     if (readUsage(cg).oomKills === 0) removeRunCgroups(cg);
   }
 }

@@ -11,6 +11,7 @@ import {
   joinDirs,
   removeLeftoverCgroups,
   setRunLimits,
+  cgroupsNamed,
   killRunCgroups,
   readUsage,
   removeRunCgroups,
@@ -610,9 +611,7 @@ export class LocalExecutor implements Executor {
     const runDir = this.runDir(runId);
     // Cgroups named after the run (a start makes them before its supervisor exists); rmdir refuses a busy one.
     const host = this.opts.cgroups;
-    if (host.mode !== 'none') {
-      removeRunCgroups({ mode: host.mode, dirs: Object.fromEntries(Object.entries(host.bases).map(([c, base]) => [c, path.join(base, runId)])) });
-    }
+    if (host.mode !== 'none') removeRunCgroups(cgroupsNamed(host.mode, host.bases, runId));
     this.releaseGpus(runId);
     if (!this.opts.keepWorkDirs) {
       await fsp.rm(path.join(runDir, SPACE), { recursive: true, force: true });
