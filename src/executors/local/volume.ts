@@ -275,6 +275,7 @@ export class VolumePool {
     }
     const made = await this.make(bytes, false);
     this.inUse.add(made.mountPoint);
+    this.making.delete(made.mountPoint);
     return made;
   }
 
@@ -291,7 +292,9 @@ export class VolumePool {
    * went.
    */
   async sweepOrphans(): Promise<number> {
-    const pooled = new Set(this.freeVolumes().map((v) => v.mountPoint));
+    // Asked again for each volume: the pool changes while an orphan is being removed.
+    const known = (mountPoint: string) =>
+      this.inUse.has(mountPoint) || this.making.has(mountPoint) || this.spares.includes(mountPoint) || this.freeVolumes().some((v) => v.mountPoint === mountPoint);
     let dirDev: number;
     try {
       dirDev = statSync(this.dir).dev;
@@ -302,7 +305,7 @@ export class VolumePool {
     for (const name of readdirSync(this.dir)) {
       if (!/^vol-[0-9a-f]+$/.test(name)) continue;
       const mountPoint = path.join(this.dir, name);
-      if (this.inUse.has(mountPoint) || this.making.has(mountPoint) || pooled.has(mountPoint) || this.spares.includes(mountPoint)) continue;
+      if (known(mountPoint)) continue;
       try {
         // Mounted (another device than the directory it is in), and one of ours: its image beside it.
         if (statSync(mountPoint).dev === dirDev || !existsSync(`${mountPoint}.img`)) continue;
@@ -320,11 +323,13 @@ export class VolumePool {
     const v = { image: `${mountPoint}.img`, mountPoint };
     // The marker first: a crash half-way leaves a volume the next start removes.
     if (free) writeFileSync(`${v.mountPoint}.free`, '');
+    // In `making` until the caller has it in a free list or in use (see sweepOrphans); a failure takes it out here.
     this.making.add(mountPoint);
     try {
       await createVolume(v.image, v.mountPoint, bytes);
-    } finally {
+    } catch (e) {
       this.making.delete(mountPoint);
+      throw e;
     }
     return v;
   }
@@ -355,6 +360,7 @@ export class VolumePool {
       while (list.length < this.size && !this.closed) {
         const v = await this.make(bytes, true);
         list.push(v);
+        this.making.delete(v.mountPoint);
         this.onFree?.(v);
       }
     } catch {
