@@ -620,7 +620,7 @@ export class LocalExecutor implements Executor {
   }
 
   async afterRecovery(): Promise<void> {
-    if (this.opts.volumes.available) await this.volumes.sweepOrphans();
+    if (this.opts.volumes.available) await this.volumes.sweepOrphans({ keepImage: this.opts.keepWorkDirs });
   }
 
   async cleanup(h: ExecutorHandle, opts: { killStragglers?: boolean } = {}): Promise<void> {

@@ -288,10 +288,10 @@ export class VolumePool {
    * After a restart, once every run the database says is active has been re-attached or settled: unmounts and
    * deletes the volumes no run holds and the pool does not have, which a start or a cleanup interrupted by the
    * previous server's death left mounted (each holds a loop device and its blocks). Unmounted images (kept with
-   * keepWorkDirs) and mounts that are not a volume of ours (no image beside them) are left alone. Returns how many
-   * went.
+   * keepWorkDirs) and mounts that are not a volume of ours (no image beside them) are left alone; `keepImage` (with
+   * keepWorkDirs) unmounts them but keeps their images, as a run's cleanup does then. Returns how many went.
    */
-  async sweepOrphans(): Promise<number> {
+  async sweepOrphans(opts: { keepImage?: boolean } = {}): Promise<number> {
     // Asked again for each volume: the pool changes while an orphan is being removed.
     const known = (mountPoint: string) =>
       this.inUse.has(mountPoint) || this.making.has(mountPoint) || this.spares.includes(mountPoint) || this.freeVolumes().some((v) => v.mountPoint === mountPoint);
@@ -309,7 +309,7 @@ export class VolumePool {
       try {
         // Mounted (another device than the directory it is in), and one of ours: its image beside it.
         if (statSync(mountPoint).dev === dirDev || !existsSync(`${mountPoint}.img`)) continue;
-        await this.discard({ image: `${mountPoint}.img`, mountPoint });
+        await this.discard({ image: `${mountPoint}.img`, mountPoint }, opts);
         n++;
       } catch {
         /* in use after all (umount refused), or gone meanwhile: left as it is */
