@@ -40,24 +40,24 @@ const SHARED_OUT = Buffer.allocUnsafe(OUT_CHUNK);
 /** One sparse index entry per this many records: ?since=SEQ seeks instead of scanning from the start. */
 export const INDEX_EVERY = 1024;
 
-export function readCheckpoint(dir: string): Checkpoint {
+/** A checkpoint file's text; a missing, empty or unreadable one is the empty checkpoint. */
+function parseCheckpoint(read: () => string): Checkpoint {
   try {
-    return { ...EMPTY, ...JSON.parse(readFileSync(path.join(dir, CHECKPOINT_FILE), 'utf8')) };
+    return { ...EMPTY, ...JSON.parse(read()) };
   } catch {
     return { ...EMPTY };
   }
 }
 
-/** The checkpoint in an open checkpoint file; a new (empty) or unreadable one is the empty checkpoint. */
+export function readCheckpoint(dir: string): Checkpoint {
+  return parseCheckpoint(() => readFileSync(path.join(dir, CHECKPOINT_FILE), 'utf8'));
+}
+
+/** The checkpoint in an open checkpoint file (a new run's is empty: no exception for a missing file). */
 function readCheckpointFd(fd: number): Checkpoint {
   const buf = Buffer.allocUnsafe(CHECKPOINT_BYTES * 4);
   const n = readSync(fd, buf, 0, buf.length, 0);
-  if (n === 0) return { ...EMPTY };
-  try {
-    return { ...EMPTY, ...JSON.parse(buf.toString('utf8', 0, n)) };
-  } catch {
-    return { ...EMPTY };
-  }
+  return n === 0 ? { ...EMPTY } : parseCheckpoint(() => buf.toString('utf8', 0, n));
 }
 
 /**

@@ -179,10 +179,17 @@ export function createRunCgroups(host: CgroupHost, runName: string, limits: Cgro
   return { mode: host.mode, dirs };
 }
 
-/** Whether a v1 memory hierarchy has swap accounting (memory.memsw.*), by the directory its cgroups are made in. */
-const memswByBase = new Map<string, boolean>();
-/** The same for v2's memory.swap.max. */
-const swapByBase = new Map<string, boolean>();
+/**
+ * Whether a cgroup has a control file that depends on the kernel's configuration (swap accounting: v1's
+ * memory.memsw.*, v2's memory.swap.max), asked once per hierarchy: every cgroup made in the same directory has the same.
+ */
+const controlFiles = new Map<string, boolean>();
+function hasControlFile(cgroup: string, file: string): boolean {
+  const key = path.join(path.dirname(cgroup), file);
+  let has = controlFiles.get(key);
+  if (has === undefined) controlFiles.set(key, (has = existsSync(path.join(cgroup, file))));
+  return has;
+}
 
 /**
  * Sets (or changes: a warm sandbox's cgroups get their run's limits) the limits of a run's cgroups. `current`: the
@@ -196,9 +203,7 @@ export function setRunLimits(cg: RunCgroups, limits: CgroupLimits, current?: { m
     // With swap accounting the limit must also hold for memory + swap, or the run just swaps past it. The kernel
     // keeps memsw >= memory at every step: raising a limit (a warm sandbox's), memsw goes first.
     const memsw = path.join(mem, 'memory.memsw.limit_in_bytes');
-    const base = path.dirname(mem);
-    let hasMemsw = memswByBase.get(base);
-    if (hasMemsw === undefined) memswByBase.set(base, (hasMemsw = existsSync(memsw)));
+    const hasMemsw = hasControlFile(mem, 'memory.memsw.limit_in_bytes');
     const raising = hasMemsw && (current ? current.memoryBytes : Number(read(memsw) ?? 0)) < limits.memoryBytes;
     if (raising) writeFileSync(memsw, String(limits.memoryBytes));
     writeFileSync(path.join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
@@ -209,10 +214,7 @@ export function setRunLimits(cg: RunCgroups, limits: CgroupLimits, current?: { m
   } else {
     const dir = dirs.unified!;
     writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
-    const base = path.dirname(dir);
-    let hasSwap = swapByBase.get(base);
-    if (hasSwap === undefined) swapByBase.set(base, (hasSwap = existsSync(path.join(dir, 'memory.swap.max'))));
-    if (hasSwap) writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+    if (hasControlFile(dir, 'memory.swap.max')) writeFileSync(path.join(dir, 'memory.swap.max'), '0');
     writeFileSync(path.join(dir, 'cpu.max'), `${quota} ${CFS_PERIOD_US}`);
     writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
   }

@@ -339,8 +339,7 @@ export class VolumePool {
    * the first run does not wait for mkfs). Resolves when the pool for that size is full (or cannot be filled).
    */
   prefill(bytes: number): Promise<void> {
-    if (this.size > 0) void this.fill(bytes);
-    return this.filling.get(bytes) ?? Promise.resolve();
+    return this.size > 0 ? this.fill(bytes) : Promise.resolve();
   }
 
   private fill(bytes: number): Promise<void> {
