@@ -90,9 +90,11 @@ export interface Executor {
   discard(runId: string): Promise<void>;
   /**
    * After a restart, once every run the store says is active was re-attached (recover) or discarded: frees what no
-   * run holds any more, left by a start or cleanup the previous server's death interrupted (mounted volumes).
+   * run holds any more, left by a start or cleanup the previous server's death interrupted (mounted volumes, the
+   * cgroups of runs that had ended). `ended` answers which of the given run ids this store knows as ended: what is
+   * named after a run it does not know (another server's, on a shared host) is left alone.
    */
-  afterRecovery(): Promise<void>;
+  afterRecovery(ended: (runIds: readonly string[]) => Promise<ReadonlySet<string>>): Promise<void>;
   /**
    * After the run ended: kill stragglers (unless told not to: after a restart the run's group id may belong to
    * someone else by now), release its workspace. Logs are kept.

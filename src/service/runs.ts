@@ -612,7 +612,11 @@ export class RunsService {
         await this.onExit(run.id, handle, state.status, { stragglers: false });
       }
     }
-    await this.executor.afterRecovery().catch((e) => this.opts.log?.error({ err: e }, 'freeing what interrupted runs left failed'));
+    const ended = async (ids: readonly string[]) => {
+      const runs = await Promise.all(ids.map((id) => this.store.getRun(id)));
+      return new Set(runs.filter((r) => r !== null && (isTerminal(r.lifecycleState) || r.lifecycleState === 'DELETED')).map((r) => r!.id));
+    };
+    await this.executor.afterRecovery(ended).catch((e) => this.opts.log?.error({ err: e }, 'freeing what interrupted runs left failed'));
   }
 
   private findHandle(run: RunRecord): Promise<ExecutorHandle | null> {

@@ -6,6 +6,8 @@
  *
  * - A graceful stop waits for the starts in flight: afterwards every run either has its handle recorded (it runs
  *   on, and a restart re-attaches it) or left no cgroup.
+ * - A run that ended while its cleanup was cut short (simulated: its cgroups, made by hand, with a process in
+ *   them) has them emptied and removed at the restart; a cgroup named after a run the database does not know stays.
  * - A server killed mid-start (simulated: the store's state of such a run, a cancel that came while it was being
  *   started with no process recorded, written into a stopped server's database, and the run's processes and handle
  *   file removed) is settled at the restart, and what the start had made goes: its cgroups, and its volume, which is
@@ -13,7 +15,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { startServer, createJob, startRun, waitForRun, removeDataDir, type TestServer } from '../support/server.js';
@@ -127,6 +130,46 @@ test('a graceful stop while runs are being started leaves each one started or wi
     // Every volume is back in the pool: none is marked as held by a run.
     await until('no volume held', () => readdirSync(path.join(dataDir, 'volumes')).every((n) => !n.endsWith('.used')));
   } finally {
+    await s.close();
+    removeDataDir(dataDir);
+  }
+});
+
+test("a run whose cleanup a kill cut short: the restart removes its cgroups and what it left in them, and only its", async (t) => {
+  let s = await protectedServer(t);
+  if (!s) return;
+  const dataDir = s.dataDir;
+  const bystanderName = 'ocid1.datasciencejobrun.dsjobs.elsewhere.another-servers-run';
+  let bases: string[] = [];
+  let straggler: ChildProcess | null = null;
+  try {
+    const job = await createJob(s, 'done.sh', 'sleep 0.5\n');
+    const run = await startRun(s, job);
+    await waitForRun(s.api, run.id, (r) => r.lifecycleState === 'IN_PROGRESS');
+    bases = Object.values(handleOf(s, run.id)!.cgroups!.dirs).map((d) => path.dirname(d));
+    assert.equal((await waitForRun(s.api, run.id)).lifecycleState, 'SUCCEEDED');
+    await s.kill('SIGKILL');
+
+    // What a server killed between the run's end (committed) and its cleanup leaves: cgroups named after the run
+    // (a run that did not start in a warm sandbox has those), with a process the run left behind still in them.
+    // Made here by hand, as that moment cannot be hit on purpose. Beside them, a cgroup named after a run this
+    // server's database does not know (another server's, sharing the host's cgroups): it must stay.
+    const runDirs = bases.map((b) => path.join(b, run.id));
+    const bystander = bases.map((b) => path.join(b, bystanderName));
+    for (const d of [...runDirs, ...bystander]) mkdirSync(d);
+    straggler = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const pid = straggler.pid!;
+    const exited = new Promise((r) => straggler!.once('exit', r));
+    for (const d of runDirs) writeFileSync(path.join(d, 'cgroup.procs'), String(pid));
+
+    s = await startServer({ dataDir });
+    await until('the ended run\'s cgroups removed', () => runDirs.every((d) => !existsSync(d)));
+    await Promise.race([exited, until('the process it left killed', () => false, 5000)]);
+    for (const d of bystander) assert.ok(existsSync(d), `${d}, named after a run this server does not know, stays`);
+    assert.equal((await s.api.getJobRun(run.id)).lifecycleState, 'SUCCEEDED', 'the run itself is unchanged');
+  } finally {
+    if (straggler && straggler.exitCode === null && straggler.signalCode === null) straggler.kill('SIGKILL');
+    for (const b of bases) if (existsSync(path.join(b, bystanderName))) rmdirSync(path.join(b, bystanderName));
     await s.close();
     removeDataDir(dataDir);
   }

@@ -335,6 +335,19 @@ export function removeRunCgroups(cg: RunCgroups): boolean {
   return ok;
 }
 
+/** The names of the cgroups under any of the host's bases that `pick` takes. */
+export function cgroupNames(host: CgroupHost, pick: (name: string) => boolean): Set<string> {
+  const names = new Set<string>();
+  for (const base of Object.values(host.bases)) {
+    try {
+      for (const e of readdirSync(base, { withFileTypes: true })) if (e.isDirectory() && pick(e.name)) names.add(e.name);
+    } catch {
+      /* a controller not there */
+    }
+  }
+  return names;
+}
+
 /**
  * Removes the empty cgroups whose names start with `prefix` (a previous server's warm sandboxes'), except those
  * named in `except`. Busy ones stay, and so do those that saw an out-of-memory kill: a run that started in a warm
@@ -342,15 +355,7 @@ export function removeRunCgroups(cg: RunCgroups): boolean {
  */
 export function removeLeftoverCgroups(host: CgroupHost, prefix: string, except: ReadonlySet<string>): void {
   if (host.mode === 'none') return;
-  const names = new Set<string>();
-  for (const base of Object.values(host.bases)) {
-    try {
-      for (const n of readdirSync(base)) if (n.startsWith(prefix) && !except.has(n)) names.add(n);
-    } catch {
-      /* a controller not there */
-    }
-  }
-  for (const n of names) {
+  for (const n of cgroupNames(host, (name) => name.startsWith(prefix) && !except.has(name))) {
     const cg = cgroupsNamed(host.mode, host.bases, n);
     if (readUsage(cg).oomKills === 0) removeRunCgroups(cg);
   }

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
+import { RESOURCE_TYPES } from '../../domain/ids.js';
 import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample, RunIsolation } from '../executor.js';
 import { archiveKindOf, extractArchive, type ArchiveLimits } from './archive.js';
 import {
@@ -11,6 +12,7 @@ import {
   joinDirs,
   removeLeftoverCgroups,
   setRunLimits,
+  cgroupNames,
   cgroupsNamed,
   killRunCgroups,
   readUsage,
@@ -117,6 +119,8 @@ const CHILD_PID_FILE = 'child.pid';
 /** A warm sandbox's cgroup limits until its run's replace them: room for bwrap and the waiting supervisor. */
 const WARM_LIMITS = { cpus: 1, memoryBytes: 256 * 1024 ** 2, pidsMax: 64 };
 const HANDLE_FILE = 'handle.json';
+/** Run cgroups are named after the run (its OCID); warm sandboxes' start with `warm-`. */
+const RUN_CGROUP_PREFIX = `ocid1.${RESOURCE_TYPES.jobRun}.`;
 /** OCI's default block storage size, which a job gets unless it asks for another. */
 const DEFAULT_BLOCK_STORAGE_GB = 50;
 
@@ -619,8 +623,16 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  async afterRecovery(): Promise<void> {
+  async afterRecovery(ended: (runIds: readonly string[]) => Promise<ReadonlySet<string>>): Promise<void> {
     if (this.opts.volumes.available) await this.volumes.sweepOrphans({ keepImage: this.opts.keepWorkDirs });
+    // A run that ended while its cleanup was cut short (the server killed between the run's end and its cleanup)
+    // keeps its run-named cgroups, with whatever it left running in them: the cleanup the run missed, now. Every
+    // active run was re-attached before this, so none of these is in use by a run.
+    const host = this.opts.cgroups;
+    if (host.mode === 'none') return;
+    const names = cgroupNames(host, (n) => n.startsWith(RUN_CGROUP_PREFIX));
+    if (names.size === 0) return;
+    for (const name of await ended([...names])) await emptyAndRemoveCgroups(cgroupsNamed(host.mode, host.bases, name));
   }
 
   async cleanup(h: ExecutorHandle, opts: { killStragglers?: boolean } = {}): Promise<void> {
