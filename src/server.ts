@@ -31,6 +31,7 @@ import { EventFeed } from './events/feed.js';
 import { cloudEventSource } from './events/cloud-event.js';
 import { EventsService } from './service/events-service.js';
 import { WebhookStore } from './store/webhook-store.js';
+import { SecretBox } from './store/secret-box.js';
 import { WebhookDispatcher } from './events/dispatcher.js';
 import { WebhooksService } from './service/webhooks.js';
 import { AutomationStore } from './store/automation-store.js';
@@ -106,7 +107,8 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   store.onEventsCommitted = () => feed.notify();
   const source = cloudEventSource(cfg.region);
   const events = new EventsService(eventStore, feed, source);
-  const webhookStore = new WebhookStore(store);
+  const webhookStore = new WebhookStore(store, SecretBox.fromKeyFile(cfg.secretsKeyFile!));
+  await webhookStore.prepareSecrets();
   const dispatcher = new WebhookDispatcher(store, eventStore, webhookStore, feed, {
     allowPrivateTargets: cfg.webhookAllowPrivateTargets,
     timeoutMs: cfg.webhookTimeoutMs,

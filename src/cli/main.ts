@@ -817,7 +817,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof DsJobsError) err(`error: ${e.code}: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
     else if (e instanceof UsageError || e instanceof JobSpecError) err(`error: ${e.message}`);
-    else if ((e as Error)?.name === 'ConfigError') err(`error: ${(e as Error).message}`);
+    else if (['ConfigError', 'SecretKeyError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
     else if (['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '')) {
       const x = e as NodeJS.ErrnoException;
       err(`error: ${x.path ?? ''}: ${x.code === 'ENOENT' ? 'no such file or directory' : x.message}`);

@@ -102,6 +102,11 @@ export const ConfigSchema = Type.Object(
     triggerMaxChainDepth: Type.Integer({ minimum: 1, default: 10 }),
     /** Trials (runs) one sweep may have. */
     sweepMaxTrials: Type.Integer({ minimum: 1, default: 10_000 }),
+    /**
+     * The key that seals webhook signing secrets in the database: a file of 64 hex characters, made (mode 0600) at the
+     * first start where there is none. Default: secrets.key in the data directory.
+     */
+    secretsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
     /** Days events and finished webhook deliveries are kept (events something still needs stay longer). */
     eventRetentionDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 30 }),
     capacity: Type.Object(
@@ -214,5 +219,6 @@ export function loadConfig(opts: {
   const cfg = withDefaults as Config;
   cfg.shapes ??= DEFAULT_SHAPES;
   cfg.dataDir = path.resolve(cfg.dataDir);
+  cfg.secretsKeyFile = path.resolve(cfg.dataDir, cfg.secretsKeyFile ?? 'secrets.key');
   return cfg;
 }

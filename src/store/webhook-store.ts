@@ -3,6 +3,8 @@ import type { Database, WebhookDeliveryTable, WebhookSubscriptionTable } from '.
 import { ListCache, writing } from './list-cache.js';
 import type { Page } from './records.js';
 import { keysetPage, type Store } from './store.js';
+import { SecretBox, SecretKeyError } from './secret-box.js';
+import { unlinkSync } from 'node:fs';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -55,12 +57,12 @@ export interface DeliveryRecord {
   timeUpdated: string;
 }
 
-const subFromRow = (r: WebhookSubscriptionTable): SubscriptionRecord => ({
+const subFromRow = (r: WebhookSubscriptionTable, box: SecretBox): SubscriptionRecord => ({
   id: r.id,
   compartmentId: r.compartment_id,
   displayName: r.display_name,
   url: r.url,
-  secret: r.secret,
+  secret: box.open(r.secret),
   filter: JSON.parse(r.filter),
   lifecycleState: r.lifecycle_state as SubscriptionState,
   startSeq: Number(r.start_seq),
@@ -91,7 +93,38 @@ export class WebhookStore {
   /** Subscriptions by state, as the dispatcher asks for them on every commit that wrote events. */
   private readonly subscriptions = new ListCache<SubscriptionRecord>();
 
-  constructor(private readonly store: Store) {}
+  /** `box` seals the subscriptions' signing secrets in the database (see secret-box.ts). */
+  constructor(
+    private readonly store: Store,
+    private readonly box: SecretBox,
+  ) {}
+
+  /**
+   * At start, before anything reads a subscription: secrets stored in plain text (by versions before sealing) are
+   * sealed, and a key that cannot open the sealed ones stops the start with what to do, rather than every delivery
+   * failing later. A key file this start had to make while sealed secrets exist is removed again: the next start
+   * then says the same, instead of finding a key that opens nothing.
+   */
+  async prepareSecrets(): Promise<void> {
+    const rows = await this.db.selectFrom('webhook_subscriptions').select(['id', 'secret']).execute();
+    const sealed = rows.filter((r) => SecretBox.isSealed(r.secret));
+    if (sealed.length > 0) {
+      if (this.box.created) {
+        unlinkSync(this.box.file);
+        throw new SecretKeyError(
+          `the secrets key file ${this.box.file} is missing, and ${sealed.length} webhook secret(s) in the database are sealed with it: put the original key file back (or point secretsKeyFile at it)`,
+        );
+      }
+      this.box.open(sealed[0].secret);
+    }
+    const plain = rows.filter((r) => !SecretBox.isSealed(r.secret));
+    if (plain.length === 0) return;
+    await writing(this.subscriptions, () =>
+      this.store.transaction(async (tx) => {
+        for (const r of plain) await tx.updateTable('webhook_subscriptions').set({ secret: this.box.seal(r.secret) }).where('id', '=', r.id).execute();
+      }),
+    );
+  }
 
   private get db(): Kysely<Database> {
     return this.store.db;
@@ -105,7 +138,7 @@ export class WebhookStore {
         compartment_id: s.compartmentId,
         display_name: s.displayName,
         url: s.url,
-        secret: s.secret,
+        secret: this.box.seal(s.secret),
         filter: JSON.stringify(s.filter),
         lifecycle_state: s.lifecycleState,
         start_seq: s.startSeq,
@@ -118,13 +151,13 @@ export class WebhookStore {
 
   async getSubscription(id: string): Promise<SubscriptionRecord | null> {
     const r = await this.db.selectFrom('webhook_subscriptions').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? subFromRow(r) : null;
+    return r ? subFromRow(r, this.box) : null;
   }
 
   /** Every subscription in these states (the dispatcher's question), from the cache: do not modify the records. */
   async listSubscriptions(q: { states: SubscriptionState[] }): Promise<SubscriptionRecord[]> {
     return this.subscriptions.get(q.states.join(','), async () =>
-      (await this.db.selectFrom('webhook_subscriptions').selectAll().where('lifecycle_state', 'in', q.states).orderBy('time_created', 'asc').orderBy('id').execute()).map(subFromRow),
+      (await this.db.selectFrom('webhook_subscriptions').selectAll().where('lifecycle_state', 'in', q.states).orderBy('time_created', 'asc').orderBy('id').execute()).map((r) => subFromRow(r, this.box)),
     );
   }
 
@@ -132,7 +165,7 @@ export class WebhookStore {
   pageSubscriptions(q: { compartmentId?: string; states: SubscriptionState[]; page?: string; limit: number }): Promise<Page<SubscriptionRecord>> {
     let query = this.db.selectFrom('webhook_subscriptions').selectAll().where('lifecycle_state', 'in', q.states);
     if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, subFromRow);
+    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, (r) => subFromRow(r, this.box));
   }
 
   async updateSubscription(
@@ -150,7 +183,7 @@ export class WebhookStore {
     const r = await writing(this.subscriptions, () =>
       (tx ?? this.db).updateTable('webhook_subscriptions').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst(),
     );
-    return r ? subFromRow(r) : null;
+    return r ? subFromRow(r, this.box) : null;
   }
 
   /** Creates a delivery unless this subscription already has one for the event (fan-out may be repeated). */

@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import { Store } from '../../src/store/store.js';
 import { EventStore } from '../../src/store/event-store.js';
 import { WebhookStore } from '../../src/store/webhook-store.js';
+import { SecretBox } from '../../src/store/secret-box.js';
 import { AutomationStore } from '../../src/store/automation-store.js';
 import { RetentionService } from '../../src/service/retention.js';
 
@@ -22,7 +23,7 @@ async function withStores(fn: (s: { store: Store; events: EventStore; hooks: Web
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-retention-'));
   const store = await Store.openSqlite(path.join(dir, 'dsjobs.sqlite'));
   const events = new EventStore(store);
-  const hooks = new WebhookStore(store);
+  const hooks = new WebhookStore(store, SecretBox.fromKeyFile(path.join(dir, 'secrets.key')));
   const automation = new AutomationStore(store);
   const retention = new RetentionService(store, events, hooks, automation, { now: () => NOW }, { eventRetentionDays: 30, log: silent });
   try {
