@@ -1,5 +1,16 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+/** Makes a new directory entry durable (its directory's fsync). */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** What a sealed value starts with; a value without it is one stored before sealing existed (plain text). */
 const SEALED = 'enc1:';
@@ -45,9 +56,12 @@ export class SecretBox {
       }
       try {
         writeSync(fd, `${key.toString('hex')}\n`);
+        // On disk before anything is sealed with it: a key lost to a power cut would make every sealed secret useless.
+        fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
+      fsyncDir(path.dirname(file));
       return new SecretBox(key, file, true);
     }
     const hex = text.trim();
