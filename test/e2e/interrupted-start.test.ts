@@ -36,6 +36,9 @@ const handleOf = (s: TestServer, runId: string): Handle | null => {
   }
 };
 
+/** The host's cgroup bases, from a run's handle (the parents of its cgroups). */
+const cgroupBases = (s: TestServer, runId: string): string[] => Object.values(handleOf(s, runId)!.cgroups!.dirs).map((d) => path.dirname(d));
+
 function mounted(mountPoint: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -112,7 +115,7 @@ test('a graceful stop while runs are being started leaves each one started or wi
     // The cgroup bases, from a first run's handle.
     const first = await startRun(s, job);
     await waitForRun(s.api, first.id, (r) => r.lifecycleState === 'IN_PROGRESS');
-    const bases = Object.values(handleOf(s, first.id)!.cgroups!.dirs).map((d) => path.dirname(d));
+    const bases = cgroupBases(s, first.id);
     await waitForRun(s.api, first.id);
 
     const runs = await Promise.all(Array.from({ length: 8 }, () => startRun(s!, job)));
@@ -146,7 +149,7 @@ test("a run whose cleanup a kill cut short: the restart removes its cgroups and 
     const job = await createJob(s, 'done.sh', 'sleep 0.5\n');
     const run = await startRun(s, job);
     await waitForRun(s.api, run.id, (r) => r.lifecycleState === 'IN_PROGRESS');
-    bases = Object.values(handleOf(s, run.id)!.cgroups!.dirs).map((d) => path.dirname(d));
+    bases = cgroupBases(s, run.id);
     assert.equal((await waitForRun(s.api, run.id)).lifecycleState, 'SUCCEEDED');
     await s.kill('SIGKILL');
 
@@ -157,14 +160,14 @@ test("a run whose cleanup a kill cut short: the restart removes its cgroups and 
     const runDirs = bases.map((b) => path.join(b, run.id));
     const bystander = bases.map((b) => path.join(b, bystanderName));
     for (const d of [...runDirs, ...bystander]) mkdirSync(d);
-    straggler = spawn('sleep', ['600'], { stdio: 'ignore' });
-    const pid = straggler.pid!;
-    const exited = new Promise((r) => straggler!.once('exit', r));
-    for (const d of runDirs) writeFileSync(path.join(d, 'cgroup.procs'), String(pid));
+    const left = spawn('sleep', ['600'], { stdio: 'ignore' });
+    straggler = left;
+    for (const d of runDirs) writeFileSync(path.join(d, 'cgroup.procs'), String(left.pid));
 
     s = await startServer({ dataDir });
     await until('the ended run\'s cgroups removed', () => runDirs.every((d) => !existsSync(d)));
-    await Promise.race([exited, until('the process it left killed', () => false, 5000)]);
+    // Our child: it counts as gone once Node has reaped it.
+    await until('the process it left killed', () => left.exitCode !== null || left.signalCode !== null, 5000);
     for (const d of bystander) assert.ok(existsSync(d), `${d}, named after a run this server does not know, stays`);
     assert.equal((await s.api.getJobRun(run.id)).lifecycleState, 'SUCCEEDED', 'the run itself is unchanged');
   } finally {
