@@ -11,9 +11,10 @@ const ALLOWED: Record<string, string[]> = {
   config: ['domain'],
   store: ['domain'],
   logs: [],
-  executors: ['domain'],
+  archive: [],
+  executors: ['domain', 'archive'],
   events: ['domain', 'store'],
-  service: ['domain', 'store', 'executors', 'logs', 'events'],
+  service: ['domain', 'store', 'executors', 'logs', 'events', 'archive'],
   scheduler: ['domain', 'service'],
   api: ['domain', 'service', 'store', 'events'],
   sdk: ['api'],
@@ -36,6 +37,19 @@ function walk(dir: string): string[] {
 
 const roomOf = (file: string) => path.relative(root, file).split(path.sep)[0];
 
+/**
+ * Whether an import statement brings in types only, so that it is erased at build: `import type {...}`, or braces in
+ * which every name is marked `type`. A default or namespace import (`import x from`, `import * as x from`) or a
+ * re-export of values is a runtime import.
+ */
+function importsTypesOnly(statement: string): boolean {
+  if (/^\s*(import|export)\s+type\s/.test(statement)) return true;
+  const braces = /^\s*(?:import|export)\s*\{([^}]*)\}\s*from/.exec(statement);
+  if (!braces) return false;
+  const names = braces[1].split(',').map((n) => n.trim()).filter(Boolean);
+  return names.length > 0 && names.every((n) => /^type\s/.test(n));
+}
+
 for (const file of walk(root)) {
   const room = roomOf(file);
   const allowed = ALLOWED[room];
@@ -53,9 +67,9 @@ for (const file of walk(root)) {
     const targetRoom = roomOf(target);
     if (targetRoom === room) continue;
     if (allowed.includes(targetRoom)) {
-      if (TYPE_ONLY[room]?.includes(targetRoom) && !typeOnly && !/import type|import \* as|type \w/.test(m[0])) {
-        // api may use store record types only; sdk may use api schema types only.
-        if (!/^\s*import\s+type/.test(m[0])) problems.push(`${path.relative(root, file)}: '${spec}' may only be imported with 'import type'`);
+      // api may use store record types only; sdk may use api schema types only: erased at build, no runtime arrow.
+      if (TYPE_ONLY[room]?.includes(targetRoom) && !typeOnly && !importsTypesOnly(m[0])) {
+        problems.push(`${path.relative(root, file)}: '${spec}' may only be imported for types ('import type' or every name marked 'type')`);
       }
       continue;
     }

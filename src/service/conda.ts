@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import { invalid } from '../domain/errors.js';
-import { extractArchive, type ArchiveLimits } from '../executors/local/archive.js';
+import { extractArchive, type ArchiveLimits } from '../archive/archive.js';
 import type { BucketDecl } from './storage.js';
 
 export interface CondaEnvDecl {

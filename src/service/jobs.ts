@@ -12,7 +12,7 @@ import {
 } from '../domain/job-config.js';
 import { ACTIVE_RUN_STATES, TERMINAL_RUN_STATES } from '../domain/run-states.js';
 import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
-import { ArchiveError, archiveKindOf, inspectArchive, type ArchiveLimits } from '../executors/local/archive.js';
+import { ArchiveError, archiveKindOf, inspectArchive, type ArchiveLimits } from '../archive/archive.js';
 import type { Store } from '../store/store.js';
 import type { ArtifactInfo, DefinedTags, JobRecord, ListQuery, Page, Tags } from '../store/records.js';
 import { EVENT_TYPES, jobEvent } from '../events/types.js';

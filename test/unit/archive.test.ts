@@ -14,7 +14,7 @@ import {
   inspectArchive,
   type ArchiveKind,
   type ArchiveLimits,
-} from '../../src/executors/local/archive.js';
+} from '../../src/archive/archive.js';
 
 // ---------------------------------------------------------------------------
 // Fixture builder: python3's zipfile/tarfile write whatever names and types we

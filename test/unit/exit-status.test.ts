@@ -14,7 +14,7 @@ test('exit status files: codes, signals, and anything partial or odd is unknown 
 
 test('the local executor refuses handles whose run directory is not under its runs dir', async () => {
   const { LocalExecutor } = await import('../../src/executors/local/local-executor.js');
-  const { defaultArchiveLimits } = await import('../../src/executors/local/archive.js');
+  const { defaultArchiveLimits } = await import('../../src/archive/archive.js');
   const ex = new LocalExecutor({
     runsDir: '/tmp/dsjobs-unit-runs',
     capacity: { cpus: 1, memoryInGBs: 1, gpus: 0 },

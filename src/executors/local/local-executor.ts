@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
 import { RESOURCE_TYPES } from '../../domain/ids.js';
 import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample, RunIsolation } from '../executor.js';
-import { archiveKindOf, extractArchive, type ArchiveLimits } from './archive.js';
+import { archiveKindOf, extractArchive, type ArchiveLimits } from '../../archive/archive.js';
 import {
   checkRunCgroups,
   createRunCgroups,
