@@ -47,7 +47,7 @@ try {
     await page.screenshot({ path: path.join(out, `${name}.png`), fullPage });
     console.log(`docs/screenshots/${name}.png`);
   };
-  await shot('/', 'projects', () => page.getByRole('link', { name: 'churn-model' }).waitFor());
+  await shot('/projects', 'projects', () => page.getByRole('link', { name: 'churn-model' }).waitFor());
   await shot(`/projects/${project.id}`, 'project', () => page.getByRole('link', { name: 'train-lr-0.01' }).waitFor());
   await shot(`/projects/${project.id}/jobs/new`, 'create-job', async () => {
     await page.getByLabel('Name', { exact: true }).fill('train');
@@ -75,7 +75,7 @@ try {
     },
     true,
   );
-  await shot('/runs', 'runs', () => page.getByRole('link', { name: 'train-lr-0.01' }).waitFor());
+  await shot('/', 'runs', () => page.getByRole('link', { name: 'train-lr-0.01' }).waitFor());
   await s.api.cancelJobRun(live.id);
   await waitForRun(s.api, live.id);
   await ctx.close();

@@ -159,7 +159,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
     maxArtifactBytes: cfg.maxArtifactBytes,
     archive: archiveLimits,
-  }, storage);
+  }, storage, conda);
   const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log });
   const registry = buildRegistry({ store, monitor, scheduler: () => scheduler });
   const runs = new RunsService(store, identity, systemClock, jobs, shapes, executor, logs, {

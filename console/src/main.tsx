@@ -16,7 +16,7 @@ function NotFound() {
     <section>
       <h1>Page not found</h1>
       <p>
-        <Link to="/">Back to projects</Link>
+        <Link to="/">Back to the job runs</Link>
       </p>
     </section>
   );
@@ -24,19 +24,21 @@ function NotFound() {
 
 function route(path: string, query: URLSearchParams) {
   let m: RegExpExecArray | null;
-  if (path === '/' || path === '/projects') return <ProjectsPage />;
+  // The landing page is the runs list, live: what is running and what just failed is what the console is most
+  // often opened for. Jobs are made from a project (Projects).
+  if (path === '/' || path === '/runs') return <RunsPage query={query} />;
+  if (path === '/projects') return <ProjectsPage />;
   if ((m = /^\/projects\/([^/]+)\/jobs\/new$/.exec(path))) return <CreateJobPage projectId={decodeURIComponent(m[1])} />;
   if ((m = /^\/projects\/([^/]+)$/.exec(path))) return <ProjectPage projectId={decodeURIComponent(m[1])} />;
   if ((m = /^\/jobs\/([^/]+)\/run$/.exec(path))) return <StartRunPage jobId={decodeURIComponent(m[1])} />;
   if ((m = /^\/jobs\/([^/]+)$/.exec(path))) return <JobPage jobId={decodeURIComponent(m[1])} />;
-  if (path === '/runs') return <RunsPage query={query} />;
   if ((m = /^\/runs\/([^/]+)$/.exec(path))) return <RunPage runId={decodeURIComponent(m[1])} />;
   return <NotFound />;
 }
 
 function App() {
   const { path, query } = useLocation();
-  const section = path.startsWith('/runs') ? 'runs' : 'projects';
+  const section = path === '/' || path.startsWith('/runs') ? 'runs' : 'projects';
   return (
     <>
       <a className="skip-link" href="#main">
@@ -47,11 +49,11 @@ function App() {
           dsjobs
         </Link>
         <nav aria-label="Main">
-          <Link to="/" aria-current={section === 'projects' ? 'page' : undefined}>
-            Projects
-          </Link>
-          <Link to="/runs" aria-current={section === 'runs' ? 'page' : undefined}>
+          <Link to="/" aria-current={section === 'runs' ? 'page' : undefined}>
             Job runs
+          </Link>
+          <Link to="/projects" aria-current={section === 'projects' ? 'page' : undefined}>
+            Projects
           </Link>
           <a href="/20190101/openapi.json">API</a>
         </nav>

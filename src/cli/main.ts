@@ -308,6 +308,9 @@ export function buildCli(): Command {
         throw e;
       }
       const j = await api.getJob(created.id);
+      // An ACTIVE job's lifecycleDetails is the server's warning that its runs would be refused (a conda slug this
+      // server does not have): said now, not at the first run.
+      if (j.lifecycleDetails) err(`warning: ${j.lifecycleDetails}`);
       print(g, j, () => details(jobRow(j)));
     });
   job

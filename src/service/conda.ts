@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
-import { invalid } from '../domain/errors.js';
+import { DsError, invalid } from '../domain/errors.js';
 import { extractArchive, type ArchiveLimits } from '../archive/archive.js';
 import type { BucketDecl } from './storage.js';
 
@@ -56,6 +56,26 @@ export class CondaEnvironments {
       throw invalid(`${field}.CONDA_ENV_SLUG`, `the environment '${slug}' has no bin/python under ${decl.path} on this server`);
     }
     return { kind: 'service', slug, path: decl.path };
+  }
+
+  /**
+   * Why runs of a job with these variables would be refused here, and what to do about it; null when they would
+   * not be. The same checks as resolve(), made when a job is shown, so that a job whose environment this server
+   * lacks says so from the start instead of only at its first run (every ADS sample names a service slug).
+   */
+  problem(env: Record<string, string> | null | undefined, field: string): string | null {
+    try {
+      this.resolve(env ?? {}, field);
+      return null;
+    } catch (e) {
+      if (!(e instanceof DsError)) throw e;
+      const fix = e.field?.endsWith('.CONDA_ENV_SLUG')
+        ? `register it in the server's config (condaEnvironments: [{"slug": "${env?.CONDA_ENV_SLUG ?? ''}", "path": "<a conda env or venv with bin/python>"}]) and restart the server`
+        : e.field?.endsWith('.CONDA_ENV_TYPE')
+          ? 'set CONDA_ENV_TYPE to service or published'
+          : "declare the bucket in the server's config (storage.buckets) and put the pack in it";
+      return `Runs will be refused: ${e.message}. To run it, ${fix}; or remove the CONDA_ENV_* variables (an ADS spec's runtime conda) to use the system python.`;
+    }
   }
 
   private published(env: Record<string, string>, field: string): CondaRef {

@@ -20,6 +20,7 @@ import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdenti
 import { checkCompartment, checkListCompartment } from './projects.js';
 import type { StorageCatalog } from './storage.js';
 import type { ShapesService } from './shapes-service.js';
+import type { CondaEnvironments } from './conda.js';
 
 export interface CreateJobInput {
   projectId: string;
@@ -96,7 +97,21 @@ export class JobsService {
     private readonly artifactsDir: string,
     private readonly limits: { maxArtifactBytes: number; archive: ArchiveLimits },
     private readonly storage: StorageCatalog,
+    private readonly conda: CondaEnvironments,
   ) {}
+
+  /**
+   * A job as clients see it (responses and events): an ACTIVE or CREATING job whose CONDA_ENV_* variables this
+   * server cannot satisfy says so in its lifecycleDetails, OCI's own field for what a state means, so the official
+   * SDK, the CLI and the console all show it. Computed from the server's current config, never stored: once the
+   * environment is registered the warning is gone.
+   */
+  present(j: JobRecord): JobRecord {
+    if (j.lifecycleState !== 'ACTIVE' && j.lifecycleState !== 'CREATING') return j;
+    const warning = this.conda.problem(j.jobConfigurationDetails.environmentVariables, 'jobConfigurationDetails.environmentVariables');
+    if (!warning) return j;
+    return { ...j, lifecycleDetails: j.lifecycleDetails ? `${j.lifecycleDetails} ${warning}` : warning };
+  }
 
   async create(input: CreateJobInput, retryToken?: string): Promise<JobRecord> {
     checkCompartment(input.compartmentId);
@@ -141,7 +156,7 @@ export class JobsService {
         version: 1,
       };
       await this.store.insertJob(tx, rec);
-      await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobCreated, rec));
+      await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobCreated, this.present(rec)));
       return rec.id;
     });
     return this.get(id);
@@ -202,7 +217,7 @@ export class JobsService {
         definedTags: input.definedTags,
       });
       if (r) {
-        await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobUpdated, r));
+        await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobUpdated, this.present(r)));
       }
       return r;
     });
@@ -341,7 +356,7 @@ export class JobsService {
           lifecycleDetails: null,
         });
         if (r) {
-          await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobArtifactCreated, r));
+          await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobArtifactCreated, this.present(r)));
         }
         return r;
       });

@@ -485,9 +485,34 @@ describe('ADS job YAML compatibility (every file in test/fixtures/ads)', () => {
       assert.doesNotMatch(r.stderr, /^error/m);
       assert.equal(await jobCount(), before + 1);
       ADS_CHECKS[file]?.(job);
+      // A conda environment this server lacks (all but 02/03's registered slug): warned at create, not at the first run.
+      const jobEnv: Record<string, string> = job.jobConfigurationDetails.environmentVariables ?? {};
+      const lacksConda = Object.keys(jobEnv).some((k) => k.startsWith('CONDA_ENV_')) && jobEnv.CONDA_ENV_SLUG !== 'pytorch110_p38_cpu_v1';
+      if (lacksConda) {
+        assert.match(r.stderr, /^warning: Runs will be refused: jobConfigurationDetails\.environmentVariables\.CONDA_ENV_\w+: /m, file);
+        assert.match(job.lifecycleDetails, /^Runs will be refused: .*remove the CONDA_ENV_\* variables/, file);
+      } else {
+        assert.doesNotMatch(r.stderr, /Runs will be refused/, file);
+        assert.equal(job.lifecycleDetails ?? null, null, file);
+      }
       created.set(file, job);
     });
   }
+
+  test('ADS sample 10 (service conda slug not registered here): create warns how to register it, a run is refused', async () => {
+    const d = scratch('ads-conda');
+    const spec = path.join(d, 'spec.yaml');
+    copyFileSync(path.join(ADS_DIR, '10_opctl_init_python.yaml'), spec);
+    write(path.join(d, 'standin.py'), standIn('standin.py'));
+    const r = await ok(['job', 'create', '-f', spec, '--artifact', path.join(d, 'standin.py'), '--shape', 'VM.Standard.E4.Flex', '--json'], { cwd: d });
+    assert.match(
+      r.stderr,
+      /^warning: Runs will be refused: jobConfigurationDetails\.environmentVariables\.CONDA_ENV_SLUG: no service conda environment 'conda_slug' on this server \(available: pytorch110_p38_cpu_v1\)\. To run it, register it in the server's config \(condaEnvironments: \[\{"slug": "conda_slug", "path": .*\]\) and restart the server; or remove the CONDA_ENV_\* variables/m,
+    );
+    const run = await cli(['job', 'run', JSON.parse(r.stdout).id]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /CONDA_ENV_SLUG: no service conda environment 'conda_slug'/);
+  });
 
   test('ADS python (02) and script (03) specs: a run with --watch succeeds', async () => {
     const py = created.get('02_python_runtime_full.yaml');

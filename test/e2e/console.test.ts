@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,7 +97,7 @@ function watchRequests(page: Page) {
 
 test('create a job with the form: shape, env, arguments, artifact upload; lands on the job page', async (t) => {
   const page = await openPage(t);
-  await page.goto(`${s.url}/`);
+  await page.goto(`${s.url}/projects`);
   await page.getByRole('link', { name: 'console-tests' }).first().click();
   await page.getByRole('link', { name: 'Create job' }).click();
   await page.getByLabel('Name', { exact: true }).fill('form-job');
@@ -332,6 +332,106 @@ test('cancel a long run from its page and see it end CANCELED', async (t) => {
   ]);
 });
 
+test('a finished run: no "Live" and no Pause, no GPU charts without GPUs, the stream selector\'s text not clipped', async (t) => {
+  const job = await createJob(s, 'done.py', 'import time\nprint("one", flush=True)\ntime.sleep(1)\nprint("two")\n', { projectId });
+  const run = await startRun(s, job, { displayName: 'finished-run' });
+  await waitForRun(s.api, run.id);
+  const page = await openPage(t);
+  await page.goto(`${s.url}/runs/${run.id}`);
+  await page.getByTestId('run-state').getByText('SUCCEEDED').waitFor();
+  await page.getByTestId('log').getByText('two').waitFor();
+  await page.getByTestId('log-status').getByText('complete').waitFor();
+  await page.locator('figure[data-metric="CpuUtilization"]').waitFor();
+  await page.waitForLoadState('networkidle').catch(() => undefined);
+  // Nothing more will come: the timeline is not "Live" and the log has nothing to pause.
+  assert.equal(await page.getByTestId('live-status').count(), 0, 'no Live note on a finished run');
+  assert.equal(await page.getByRole('button', { name: /^(Pause|Resume)/ }).count(), 0, 'no Pause on a finished run');
+  assert.equal(await page.getByText('live', { exact: true }).count(), 0);
+  // Local.Light has no GPUs: CPU, memory and disk charts only.
+  assert.equal(await page.locator('figure[data-metric^="Gpu"]').count(), 0, 'no GPU charts for a run without GPUs');
+  assert.equal(await page.locator('figure[data-metric="MemoryUtilization"]').count(), 1);
+  // The selected option's text ends at least 4 px before the selector's arrow. The arrow's left edge: the console's
+  // own arrow is 12 px wide, 8 px from the right border (styles.css); a native one is about 20 px inside the padding.
+  const fit = JSON.parse(
+    (await page.evaluate(`(() => {
+      const e = document.getElementById('log-stream');
+      const cs = getComputedStyle(e);
+      const probe = document.createElement('span');
+      probe.style.font = cs.font;
+      probe.style.whiteSpace = 'pre';
+      probe.textContent = e.options[e.selectedIndex].text;
+      document.body.appendChild(probe);
+      const text = probe.getBoundingClientRect().width;
+      probe.remove();
+      const arrowLeft = cs.appearance === 'none' ? e.clientWidth - 8 - 12 : e.clientWidth - parseFloat(cs.paddingRight) - 20;
+      return JSON.stringify({ textRight: parseFloat(cs.paddingLeft) + text, arrowLeft, label: e.options[e.selectedIndex].text });
+    })()`)) as string,
+  );
+  assert.equal(fit.label, 'stdout and stderr');
+  assert.ok(fit.arrowLeft - fit.textRight >= 4, `the selector's text ends ${(fit.arrowLeft - fit.textRight).toFixed(1)} px before its arrow`);
+});
+
+test('/ shows the job runs list, as README.md and console/README.md say; Projects is /projects', async (t) => {
+  for (const doc of ['README.md', 'console/README.md']) {
+    assert.match(readFileSync(path.join(ROOT, doc), 'utf8'), /`\/` (shows )?the job runs/i, `${doc} says what / shows`);
+  }
+  const job = await createJob(s, 'home.sh', 'echo home\n', { projectId });
+  const run = await startRun(s, job, { displayName: 'home-run' });
+  await waitForRun(s.api, run.id);
+  const page = await openPage(t);
+  await page.goto(`${s.url}/`);
+  await page.getByRole('heading', { name: 'Job runs', level: 1 }).waitFor();
+  await page.getByRole('link', { name: 'home-run' }).waitFor();
+  assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Job runs' }).getAttribute('aria-current'), 'page');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();
+  await page.waitForURL(`${s.url}/projects`);
+  await page.getByRole('link', { name: 'console-tests' }).first().waitFor();
+  // A filter keeps the list where it is.
+  await page.goto(`${s.url}/`);
+  await page.getByLabel('State').selectOption('SUCCEEDED');
+  await page.waitForURL(`${s.url}/?state=SUCCEEDED`);
+  await page.getByRole('link', { name: 'home-run' }).waitFor();
+});
+
+test('a job naming a conda environment the server lacks: the job page warns that runs will be refused, and how to fix it', async (t) => {
+  const page = await openPage(t);
+  await page.goto(`${s.url}/projects/${projectId}/jobs/new`);
+  await page.getByRole('tab', { name: 'YAML spec' }).click();
+  // An ADS spec as the samples write it: a runtime conda slug.
+  const spec = [
+    'kind: job',
+    'spec:',
+    '  name: ads-conda',
+    '  infrastructure:',
+    '    kind: infrastructure',
+    '    type: dataScienceJob',
+    '    spec: {shapeName: Local.Light}',
+    '  runtime:',
+    '    kind: runtime',
+    '    type: python',
+    '    spec:',
+    '      scriptPathURI: train.py',
+    '      conda: {type: service, slug: pytorch110_p38_cpu_v1}',
+    '',
+  ].join('\n');
+  await page.getByLabel(/Job spec/).fill(spec);
+  await page.getByLabel('Artifact named by the spec').setInputFiles({ name: 'train.py', mimeType: 'text/x-python', buffer: Buffer.from('print(1)\n') });
+  await page.getByRole('button', { name: 'Create job from spec' }).click();
+  await page.waitForURL(/\/jobs\/ocid1\./);
+  const warning = page.getByTestId('job-details');
+  await warning.waitFor();
+  const text = await warning.innerText();
+  assert.match(text, /^Warning: Runs will be refused: jobConfigurationDetails\.environmentVariables\.CONDA_ENV_SLUG: no service conda environment 'pytorch110_p38_cpu_v1' on this server/);
+  assert.match(text, /condaEnvironments/);
+  assert.match(text, /remove the CONDA_ENV_\* variables/);
+  assert.equal(await warning.getAttribute('role'), 'alert');
+  // A job without conda has no such line.
+  const plain = await createJob(s, 'plain.sh', 'echo plain\n', { projectId });
+  await page.goto(`${s.url}/jobs/${plain.id}`);
+  await page.getByRole('heading', { name: 'plain.sh' }).waitFor();
+  assert.equal(await page.getByTestId('job-details').count(), 0);
+});
+
 test('runs list: server-side pages of 50, filters, live updates without a reload', async (t) => {
   const job = await createJob(s, 'quick.sh', 'exit 0\n', { projectId });
   const ids: string[] = [];
@@ -441,7 +541,7 @@ test('compartment picker: another compartment\'s projects, a bad id refused nami
   const other = `ocid1.compartment.dsjobs..console${Date.now().toString(36)}`;
   const elsewhere = await s.api.createProject({ compartmentId: other, displayName: 'project-elsewhere' });
   const page = await openPage(t);
-  await page.goto(`${s.url}/`);
+  await page.goto(`${s.url}/projects`);
   await page.getByRole('link', { name: 'console-tests' }).waitFor();
   assert.equal(await page.getByRole('link', { name: 'project-elsewhere' }).count(), 0);
   const picker = page.locator('details.compartment');
@@ -465,7 +565,7 @@ test('compartment picker: another compartment\'s projects, a bad id refused nami
   await page.getByRole('link', { name: 'project-elsewhere' }).click();
   await page.locator('main h1', { hasText: 'project-elsewhere' }).waitFor();
   // A project created from the console lands in the picked compartment.
-  await page.goto(`${s.url}/`);
+  await page.goto(`${s.url}/projects`);
   await page.getByLabel('Name').first().fill('made-elsewhere');
   await page.getByRole('button', { name: 'Create project' }).click();
   await page.locator('main h1', { hasText: 'made-elsewhere' }).waitFor();
@@ -474,7 +574,7 @@ test('compartment picker: another compartment\'s projects, a bad id refused nami
   assert.equal(elsewhere.compartmentId, other);
 
   // Back to the default (from the projects page, which the reload shows again).
-  await page.goto(`${s.url}/`);
+  await page.goto(`${s.url}/projects`);
   await page.getByRole('link', { name: 'made-elsewhere' }).waitFor();
   await page.locator('details.compartment summary').click();
   await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: "Back to the server's default" }).click()]);
@@ -544,7 +644,7 @@ test('readable contrast (>= 4.5:1) on every main page at a laptop size', async (
   const run = await startRun(s, job);
   await waitForRun(s.api, run.id);
   const page = await openPage(t);
-  for (const p of ['/', `/projects/${projectId}`, `/projects/${projectId}/jobs/new`, `/jobs/${job.id}`, `/jobs/${job.id}/run`, '/runs', `/runs/${run.id}`]) {
+  for (const p of ['/', '/projects', `/projects/${projectId}`, `/projects/${projectId}/jobs/new`, `/jobs/${job.id}`, `/jobs/${job.id}/run`, '/runs', `/runs/${run.id}`]) {
     await page.goto(`${s.url}${p}`);
     await page.locator('main h1').first().waitFor();
     if (p.startsWith('/runs/')) await page.getByTestId('log').getByText('err').first().waitFor();

@@ -106,3 +106,18 @@ async function waitForMetrics(runId: string) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+test('the console draws the GPU charts for a run on a GPU shape (and only there: see console.test.ts)', async (t) => {
+  const { launchBrowser } = await import('../support/browser.js');
+  const job = await createJob(s, 'gpu-chart.sh', 'echo gpu\nsleep 1\n', { shape: 'Local.GPU.1' });
+  const run = await s.api.createJobRun({ projectId: job.projectId, compartmentId: s.compartmentId, jobId: job.id });
+  await waitForMetrics(run.id);
+  await waitForRun(s.api, run.id);
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await (await browser.context()).newPage();
+  page.setDefaultTimeout(20_000);
+  await page.goto(`${s.url}/runs/${run.id}`);
+  await page.locator('figure[data-metric="GpuUtilization"] svg circle.series-dot, figure[data-metric="GpuUtilization"] svg path.series').first().waitFor({ state: 'attached' }); // a flat line has no height: "hidden" to playwright
+  await page.locator('figure[data-metric="GpuMemoryUtilization"]').waitFor();
+});

@@ -302,6 +302,44 @@ test('SDK: cancelJobRun of a long-running run → waiter CANCELED', async () => 
   await client.deleteJob({ jobId: job.job.id, deleteRelatedJobRuns: true });
 });
 
+test('SDK: a job naming a conda environment this server lacks says why its runs will be refused, in lifecycleDetails', async () => {
+  const created = await client.createJob({
+    createJobDetails: {
+      projectId,
+      compartmentId: s.compartmentId,
+      displayName: 'sdk-conda',
+      // What every ADS sample's runtime conda becomes.
+      jobConfigurationDetails: { jobType: 'DEFAULT', environmentVariables: { CONDA_ENV_TYPE: 'service', CONDA_ENV_SLUG: 'pytorch110_p38_cpu_v1' } },
+      jobInfrastructureConfigurationDetails: {
+        jobInfrastructureType: 'ME_STANDALONE',
+        shapeName: 'Local.Light',
+        blockStorageSizeInGBs: 50,
+      } as ds.models.ManagedEgressStandaloneJobInfrastructureConfigurationDetails,
+    },
+  });
+  assert.match(created.job.lifecycleDetails ?? '', /^Waiting for the job artifact to be uploaded\. Runs will be refused: /);
+  await client.createJobArtifact({ jobId: created.job.id, jobArtifact: Buffer.from('print(1)\n'), contentDisposition: 'attachment; filename=c.py' });
+  const job = (await client.getJob({ jobId: created.job.id })).job;
+  assert.equal(job.lifecycleState, ds.models.JobLifecycleState.Active);
+  assert.equal(
+    job.lifecycleDetails,
+    "Runs will be refused: jobConfigurationDetails.environmentVariables.CONDA_ENV_SLUG: no service conda environment 'pytorch110_p38_cpu_v1' on this server (available: none). " +
+      'To run it, register it in the server\'s config (condaEnvironments: [{"slug": "pytorch110_p38_cpu_v1", "path": "<a conda env or venv with bin/python>"}]) and restart the server; ' +
+      'or remove the CONDA_ENV_* variables (an ADS spec\'s runtime conda) to use the system python.',
+  );
+  const e = await expectOciError(() =>
+    client.createJobRun({ createJobRunDetails: { projectId, compartmentId: s.compartmentId, jobId: job.id } }),
+  );
+  assert.equal(e.statusCode, 400);
+  assert.match(e.message, /CONDA_ENV_SLUG: no service conda environment 'pytorch110_p38_cpu_v1'/);
+  // The job's events carry the same warning (the console's job page follows them).
+  const events = await (await fetch(`${s.url}/20190101/events?resourceId=${job.id}`)).json();
+  const artifactEvent = events.find((ev: { type: string }) => ev.type.endsWith('createjobartifact'));
+  assert.ok(artifactEvent, JSON.stringify(events.map((ev: { type: string }) => ev.type)));
+  assert.equal(artifactEvent.data.lifecycleDetails, job.lifecycleDetails);
+  await client.deleteJob({ jobId: job.id });
+});
+
 test('SDK: errors come back as OciError with OCI status and service codes', async () => {
   const unknownJob = 'ocid1.datasciencejob.oc1.iad.doesnotexist000000000000000000000000000000000';
   const e404 = await expectOciError(() => client.getJob({ jobId: unknownJob }));

@@ -89,7 +89,7 @@ export function CreateJobPage({ projectId }: { projectId: string }) {
   return (
     <section>
       <p className="crumbs">
-        <Link to="/">Projects</Link> / <Link to={`/projects/${encodeURIComponent(projectId)}`}>{project?.displayName ?? 'project'}</Link> / new job
+        <Link to="/projects">Projects</Link> / <Link to={`/projects/${encodeURIComponent(projectId)}`}>{project?.displayName ?? 'project'}</Link> / new job
       </p>
       <h1>Create a job</h1>
       <Tabs

@@ -254,7 +254,7 @@ export function JobPage({ jobId }: { jobId: string }) {
   return (
     <section>
       <p className="crumbs">
-        <Link to="/">Projects</Link> / <Link to={`/projects/${encodeURIComponent(job.projectId)}`}>{projectName ?? 'project'}</Link> / {job.displayName}
+        <Link to="/projects">Projects</Link> / <Link to={`/projects/${encodeURIComponent(job.projectId)}`}>{projectName ?? 'project'}</Link> / {job.displayName}
       </p>
       <div className="title-row">
         <h1>{job.displayName}</h1>
@@ -272,6 +272,14 @@ export function JobPage({ jobId }: { jobId: string }) {
         )}
       </div>
       {job.description && <p>{job.description}</p>}
+      {job.lifecycleDetails && (
+        // An ACTIVE job has details only when the server warns that its runs would be refused (a conda
+        // environment it does not have); a CREATING one says it waits for its artifact.
+        <p className={job.lifecycleState === 'ACTIVE' ? 'details warning' : 'details'} data-testid="job-details" role={job.lifecycleState === 'ACTIVE' ? 'alert' : undefined}>
+          {job.lifecycleState === 'ACTIVE' && <strong>Warning: </strong>}
+          {job.lifecycleDetails}
+        </p>
+      )}
       {job.lifecycleState === 'CREATING' && !job.artifactFileName && <UploadArtifact job={job} onDone={() => setTick((t) => t + 1)} />}
       {editing && (
         <EditJob

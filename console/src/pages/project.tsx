@@ -82,7 +82,7 @@ export function ProjectPage({ projectId }: { projectId: string }) {
   return (
     <section>
       <p className="crumbs">
-        <Link to="/">Projects</Link> / {project?.displayName ?? projectId}
+        <Link to="/projects">Projects</Link> / {project?.displayName ?? projectId}
       </p>
       <div className="title-row">
         <h1>{project?.displayName ?? 'Project'}</h1>

@@ -7,7 +7,7 @@ import { useTicker } from '../live-list';
 import { followLogs, logText, type FollowStatus, type LogLine } from '../logs';
 import { Link } from '../router';
 import { LiveNote } from '../runs-table';
-import { ACTIVE_RUN_STATES, ErrorBanner, fmtDuration, fmtTime, StateBadge, useTitle } from '../ui';
+import { ACTIVE_RUN_STATES, ErrorBanner, fmtDuration, fmtTime, StateBadge, useShapes, useTitle } from '../ui';
 import { Definition, EnvTable } from './job';
 
 /** Log lines kept in the page's DOM; older ones stay in memory (search, download) but are not drawn. */
@@ -107,7 +107,7 @@ function highlight(text: string, q: string): ReactNode {
   return parts;
 }
 
-function Logs({ runId, runEnded }: { runId: string; runEnded: () => Promise<boolean> }) {
+function Logs({ runId, runEnded, finished }: { runId: string; runEnded: () => Promise<boolean>; finished: boolean }) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const [shown, setShown] = useState<LogLine[]>([]);
   const [status, setStatus] = useState<{ s: FollowStatus; detail?: string }>({ s: 'connecting' });
@@ -128,7 +128,11 @@ function Logs({ runId, runEnded }: { runId: string; runEnded: () => Promise<bool
       runEnded: () => endedRef.current(),
     });
   }, [runId]);
-  // Paused: what is drawn stays as it is while lines keep arriving underneath.
+  // Paused: what is drawn stays as it is while lines keep arriving underneath. A finished run's log grows no more:
+  // nothing to pause, and all of it is shown.
+  useEffect(() => {
+    if (finished) setPaused(false);
+  }, [finished]);
   useEffect(() => {
     if (!paused) setShown(lines);
   }, [lines, paused]);
@@ -166,18 +170,22 @@ function Logs({ runId, runEnded }: { runId: string; runEnded: () => Promise<bool
     reconnecting: 'connection lost, resuming…',
     ended: 'complete',
   };
+  // A finished run's log is read to its end, not followed: never "live" while the rest arrives.
+  const shownStatus: FollowStatus = finished && status.s === 'live' ? 'connecting' : status.s;
   return (
     <section aria-labelledby="logs-title">
       <div className="title-row">
         <h2 id="logs-title">Logs</h2>
-        <span className={`log-status log-status-${status.s}`} data-testid="log-status" role="status">
-          {statusText[status.s]}
+        <span className={`log-status log-status-${shownStatus}`} data-testid="log-status" role="status">
+          {finished && shownStatus === 'connecting' ? 'loading…' : statusText[shownStatus]}
         </span>
       </div>
       <div className="log-toolbar">
-        <button type="button" onClick={() => setPaused((p) => !p)} aria-pressed={paused}>
-          {paused ? `Resume (${lines.length - shown.length} new)` : 'Pause'}
-        </button>
+        {!finished && (
+          <button type="button" onClick={() => setPaused((p) => !p)} aria-pressed={paused}>
+            {paused ? `Resume (${lines.length - shown.length} new)` : 'Pause'}
+          </button>
+        )}
         <label className="check">
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow (scroll to the end)
         </label>
@@ -219,6 +227,9 @@ function Logs({ runId, runEnded }: { runId: string; runEnded: () => Promise<bool
 
 function MetricsPanel({ run }: { run: JobRun }) {
   const active = ACTIVE_RUN_STATES.has(run.lifecycleState);
+  // The server lists the GPU series for every run (empty without GPUs); they are drawn only for a run whose shape
+  // has GPUs, or that has GPU samples.
+  const gpus = useShapes().find((s) => s.name === run.jobInfrastructureConfigurationDetails.shapeName)?.gpuCount ?? 0;
   const [metrics, setMetrics] = useState<Metrics | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
@@ -241,6 +252,7 @@ function MetricsPanel({ run }: { run: JobRun }) {
       clearTimeout(timer);
     };
   }, [run.id, active]);
+  const drawn = (metrics?.items ?? []).filter((s) => !s.name.startsWith('Gpu') || gpus > 0 || s.datapoints.length > 0);
   return (
     <section aria-labelledby="metrics-title">
       <h2 id="metrics-title">Resources</h2>
@@ -252,9 +264,9 @@ function MetricsPanel({ run }: { run: JobRun }) {
       )}
       {metrics?.collected && metrics.reason && <p className="muted">{metrics.reason}.</p>}
       {metrics?.collected && metrics.items.length === 0 && !metrics.reason && <p className="muted">No samples yet.</p>}
-      {metrics?.collected && metrics.items.length > 0 && (
+      {metrics?.collected && drawn.length > 0 && (
         <div className="charts">
-          {metrics.items.map((s) => (
+          {drawn.map((s) => (
             <MetricChart key={s.name} series={s} />
           ))}
         </div>
@@ -350,7 +362,7 @@ export function RunPage({ runId }: { runId: string }) {
   return (
     <section>
       <p className="crumbs">
-        <Link to="/runs">Job runs</Link> / <Link to={`/jobs/${encodeURIComponent(run.jobId)}`}>{job?.displayName ?? 'job'}</Link> / {run.displayName}
+        <Link to="/">Job runs</Link> / <Link to={`/jobs/${encodeURIComponent(run.jobId)}`}>{job?.displayName ?? 'job'}</Link> / {run.displayName}
       </p>
       <div className="title-row">
         <h1>{run.displayName}</h1>
@@ -374,7 +386,7 @@ export function RunPage({ runId }: { runId: string }) {
         <section aria-labelledby="timeline-title">
           <div className="title-row">
             <h2 id="timeline-title">Timeline</h2>
-            <LiveNote status={status} />
+            {!TERMINAL.has(run.lifecycleState) && <LiveNote status={status} />}
           </div>
           <Timeline run={run} events={events} />
         </section>
@@ -397,7 +409,7 @@ export function RunPage({ runId }: { runId: string }) {
           <EnvTable env={env} caption="Environment variables (the job's, with the run's on top)" />
         </section>
       </div>
-      <Logs runId={run.id} runEnded={runEnded} />
+      <Logs runId={run.id} runEnded={runEnded} finished={TERMINAL.has(run.lifecycleState)} />
       <MetricsPanel run={run} />
     </section>
   );

@@ -3,7 +3,7 @@ import type { JobRunSummary, JobSummary } from '../../../src/sdk/client';
 import { client, compartmentId } from '../api';
 import { isRunEvent, RUN_EVENT_TYPES, runIsNotOlder } from '../live';
 import { runOrder, useLivePaged } from '../live-list';
-import { navigate } from '../router';
+import { Link, navigate } from '../router';
 import { LiveNote, RunsTable } from '../runs-table';
 import { ErrorBanner, Pager, RUN_STATES, useTitle } from '../ui';
 
@@ -56,7 +56,8 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     if (v) q.set(k, v);
     else q.delete(k);
     const s = q.toString();
-    navigate(`/runs${s ? `?${s}` : ''}`, true);
+    // The same page, / or /runs: both show this list.
+    navigate(`${window.location.pathname}${s ? `?${s}` : ''}`, true);
   };
 
   return (
@@ -91,6 +92,12 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
       <ErrorBanner error={runs.error} />
       {!runs.loaded && !runs.error && <p>Loading…</p>}
       <RunsTable runs={runs.items} showJob loaded={runs.loaded} jobNames={jobNames} />
+      {runs.loaded && runs.items.length === 0 && !state && !jobId && !runs.hasPrev && (
+        <p data-testid="no-runs-hint">
+          Jobs are made in a project: open <Link to="/projects">Projects</Link>, create a job there, then start a run from its page (or
+          with <code>dsjobs job run</code>).
+        </p>
+      )}
       <Pager label="Runs" pageNo={runs.pageNo} hasPrev={runs.hasPrev} hasNext={runs.hasNext} onPrev={runs.prev} onNext={runs.next} />
     </section>
   );

@@ -52,7 +52,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
     async (req, reply) => {
       const j = await jobs.create(req.body as any, header(req, 'opc-retry-token'));
       withEtag(reply, j);
-      return jobWire(j);
+      return jobWire(jobs.present(j));
     },
   );
   app.get(
@@ -86,7 +86,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
     async (req, reply) => {
       const j = await jobs.get(req.params.jobId);
       withEtag(reply, j);
-      return jobWire(j);
+      return jobWire(jobs.present(j));
     },
   );
   app.put(
@@ -95,7 +95,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
     async (req, reply) => {
       const j = await jobs.update(req.params.jobId, (req.body ?? {}) as any, header(req, 'if-match'));
       withEtag(reply, j);
-      return jobWire(j);
+      return jobWire(jobs.present(j));
     },
   );
   app.delete(
