@@ -173,6 +173,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   const automation = new AutomationStore(store);
   const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
     maxChainDepth: cfg.triggerMaxChainDepth,
+    maxChainRuns: cfg.triggerMaxChainRuns,
     source,
     log,
   });

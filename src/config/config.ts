@@ -100,6 +100,11 @@ export const ConfigSchema = Type.Object(
     webhookConcurrency: Type.Integer({ minimum: 1, default: 16 }),
     /** Runs a chain of trigger rules may start one after another (A -> B -> C is depth 2) before it is stopped. */
     triggerMaxChainDepth: Type.Integer({ minimum: 1, default: 10 }),
+    /**
+     * Runs one chain of trigger rules may have in all, its first run included: bounds fan-out (two rules on one event
+     * double the runs at each level), which the depth alone does not.
+     */
+    triggerMaxChainRuns: Type.Integer({ minimum: 2, default: 100 }),
     /** Trials (runs) one sweep may have. */
     sweepMaxTrials: Type.Integer({ minimum: 1, default: 10_000 }),
     /**
