@@ -17,6 +17,7 @@ import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
 import { STATUS_OF } from './error-status.js';
+import { checkStoredBody } from './body-limits.js';
 import * as S from './schemas.js';
 import { projectRoutes } from './routes/projects.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -67,8 +68,14 @@ function validationMessage(errors: any[], dataVar: string): string {
   if (e.keyword === 'additionalProperties') {
     return `${where}${base ? base + '.' : ''}${e.params.additionalProperty}: is not a field that can be set here`;
   }
-  const field = base || (dataVar === 'body' ? 'body' : dataVar);
+  let field = base || (dataVar === 'body' ? 'body' : dataVar);
   let reason = e.message as string;
+  // A key of a map (a tag's key): name it, shortened.
+  if (e.propertyName !== undefined) field += ` key '${String(e.propertyName).slice(0, 40)}${String(e.propertyName).length > 40 ? '...' : ''}'`;
+  if (e.keyword === 'pattern' && (e.params.pattern === S.NO_CONTROL_CHARS || e.params.pattern === S.NO_CONTROL_CHARS_BUT_LINES)) {
+    reason = 'must not contain control characters';
+  }
+  if (e.keyword === 'maxProperties') reason = `must have at most ${e.params.limit} entries`;
   if (e.keyword === 'anyOf') reason = 'has a value that is not allowed';
   if (e.keyword === 'enum') reason = `must be one of ${JSON.stringify(e.params.allowedValues)}`;
   if (e.keyword === 'const') {
@@ -124,6 +131,10 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('opc-request-id', req.id);
+  });
+  // What a schema cannot say: the tags of a resource together, and the size of objects stored as they come.
+  app.addHook('preHandler', async (req) => {
+    checkStoredBody(req.body);
   });
 
   const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;
