@@ -145,6 +145,8 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       );
     }
   });
+  // The main server only: with host "localhost" fastify binds ::1 through a second server of its own, unguarded (a
+  // serverFactory would reach it, but fastify then binds one address only).
   const stopGuard = guardConnections(app.server, deps.network.limits, app.log);
   app.addHook('onClose', async () => stopGuard());
   // What a schema cannot say: the tags of a resource together, and the size of objects stored as they come.
