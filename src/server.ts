@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -66,9 +67,30 @@ export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
   };
 }
 
+/**
+ * The URL to print for the bound address, and a warning when that address reaches beyond loopback. Fastify names
+ * 127.0.0.1 for a server bound to 0.0.0.0 (its first local address), which hid that every interface was open.
+ */
+export function listenUrl(fastifyAddress: string, bound: AddressInfo): { url: string; exposure: string | null } {
+  const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
+  const url = wildcard
+    ? `http://${bound.address === '::' ? '[::]' : bound.address}:${bound.port}`
+    : fastifyAddress.replace('[::1]', 'localhost');
+  const loopback = /^127\./.test(bound.address) || bound.address === '::1';
+  if (loopback) return { url, exposure: null };
+  const where = wildcard ? 'every network interface' : `address ${bound.address}`;
+  return {
+    url,
+    exposure: `listening on ${where}: anyone who can reach this machine there can use the API, which has no authentication; listen on 127.0.0.1 (config host) unless that is what you want`,
+  };
+}
+
 export interface RunningServer {
   app: App;
+  /** Where the server listens, as bound: http://0.0.0.0:8420 when it listens on every interface. */
   url: string;
+  /** A warning when the server can be reached from beyond this machine (null: loopback only). */
+  exposure: string | null;
   identity: ServerIdentity;
   /** Tests that drive the schedules' clock call schedules.tick() after moving it. */
   schedules: SchedulesService;
@@ -173,6 +195,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   const automation = new AutomationStore(store);
   const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
     maxChainDepth: cfg.triggerMaxChainDepth,
+    maxChainRuns: cfg.triggerMaxChainRuns,
     source,
     log,
   });
@@ -201,6 +224,17 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     prometheus: () => registry.text(),
     protections,
     consoleDir: consoleDir(),
+    network: {
+      // The machine's own name too: a page cannot make a browser send it, and LAN clients use it.
+      allowedHosts: [...cfg.allowedHosts, os.hostname()],
+      listenHost: cfg.host,
+      limits: {
+        maxConnectionsPerClient: cfg.maxConnectionsPerClient,
+        headersTimeoutMs: cfg.requestHeadersTimeoutMs,
+        bodyTimeoutMs: cfg.requestBodyTimeoutMs,
+        bodyMinBytesPerSecond: cfg.requestBodyMinBytesPerSecond,
+      },
+    },
   });
   await scheduler.start();
   await dispatcher.start();
@@ -210,12 +244,14 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   retention.start();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
-  const url = address.replace('[::1]', 'localhost');
+  const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo);
+  if (exposure) log.warn({ address: url }, exposure);
 
   let closing: Promise<void> | null = null;
   return {
     app,
     url,
+    exposure,
     identity,
     schedules,
     protections,

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { DsError } from '../domain/errors.js';
+import { DsError, invalid } from '../domain/errors.js';
 import type { Resources } from '../domain/resources.js';
 import { randomHex } from '../domain/ids.js';
 import type { JobsService } from '../service/jobs.js';
@@ -17,6 +17,9 @@ import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
 import { STATUS_OF } from './error-status.js';
+import { checkStoredBody } from './body-limits.js';
+import { HostCheck } from './host-check.js';
+import { guardConnections, type ConnectionLimits } from './connection-guard.js';
 import * as S from './schemas.js';
 import { projectRoutes } from './routes/projects.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -51,6 +54,8 @@ export interface ApiDeps {
   protections: { enforced: string[]; off: string[] };
   /** Directory of the built web console (dist/console); the console is served at `/` when it holds a build. */
   consoleDir?: string;
+  /** Which Host headers are answered, and the limits on slow and numerous connections. */
+  network: { allowedHosts: string[]; listenHost: string; limits: ConnectionLimits };
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -67,8 +72,14 @@ function validationMessage(errors: any[], dataVar: string): string {
   if (e.keyword === 'additionalProperties') {
     return `${where}${base ? base + '.' : ''}${e.params.additionalProperty}: is not a field that can be set here`;
   }
-  const field = base || (dataVar === 'body' ? 'body' : dataVar);
+  let field = base || (dataVar === 'body' ? 'body' : dataVar);
   let reason = e.message as string;
+  // A key of a map (a tag's key): name it, shortened.
+  if (e.propertyName !== undefined) field += ` key '${String(e.propertyName).slice(0, 40)}${String(e.propertyName).length > 40 ? '...' : ''}'`;
+  if (e.keyword === 'pattern' && (e.params.pattern === S.NO_CONTROL_CHARS || e.params.pattern === S.NO_CONTROL_CHARS_BUT_LINES)) {
+    reason = 'must not contain control characters';
+  }
+  if (e.keyword === 'maxProperties') reason = `must have at most ${e.params.limit} entries`;
   if (e.keyword === 'anyOf') reason = 'has a value that is not allowed';
   if (e.keyword === 'enum') reason = `must be one of ${JSON.stringify(e.params.allowedValues)}`;
   if (e.keyword === 'const') {
@@ -124,6 +135,23 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('opc-request-id', req.id);
+  });
+  const hosts = new HostCheck(deps.network.allowedHosts, deps.network.listenHost);
+  app.addHook('onRequest', async (req) => {
+    if (!hosts.allows(req.headers.host)) {
+      throw invalid(
+        'Host',
+        `'${String(req.headers.host).slice(0, 100)}' is not a name this server answers to (a guard against DNS rebinding); use its address or localhost, or add the name to allowedHosts in the server's config`,
+      );
+    }
+  });
+  // The main server only: with host "localhost" fastify binds ::1 through a second server of its own, unguarded (a
+  // serverFactory would reach it, but fastify then binds one address only).
+  const stopGuard = guardConnections(app.server, deps.network.limits, app.log);
+  app.addHook('onClose', async () => stopGuard());
+  // What a schema cannot say: the tags of a resource together, and the size of objects stored as they come.
+  app.addHook('preHandler', async (req) => {
+    checkStoredBody(req.body);
   });
 
   const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;

@@ -1,15 +1,66 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 /**
  * Wire schemas of the API, written once: request validation, response serialization and the OpenAPI document all
  * come from these. Field names and discriminators are OCI Data Science's (reference §1.3, §2).
  */
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+/**
+ * A scalar or null as one `type: [scalar, "null"]`, not anyOf: the validator coerces types (query strings need it),
+ * and in anyOf [number > 0, null] the null branch coerced 0 to null, so `maximumRuntimeInMinutes: 0` was stored as
+ * "no limit" instead of refused. With one type list a number stays a number and meets its own bounds.
+ */
+const Nullable = <T extends TSchema>(t: T) => {
+  const scalar = typeof t.type === 'string' && ['number', 'integer', 'string', 'boolean'].includes(t.type);
+  if (!scalar) return Type.Union([t, Type.Null()]);
+  const plain = JSON.parse(JSON.stringify(t)) as Record<string, unknown>;
+  return Type.Unsafe<Static<T> | null>({ ...plain, type: [t.type, 'null'] });
+};
 const Opt = <T extends TSchema>(t: T) => Type.Optional(Nullable(t));
 
 export const Ocid = Type.String({ minLength: 1, maxLength: 255, description: 'OCID' });
-export const FreeformTags = Type.Record(Type.String(), Type.String());
-export const DefinedTags = Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()));
+
+/**
+ * Bounds on what a client may store. Tags follow OCI's "Limits on Tags" (Tagging overview,
+ * https://docs.oracle.com/iaas/Content/Tagging/Concepts/taggingoverview.htm#Limits, the page OCI's SDKs link for
+ * tag validation): 64 tags per resource, keys of at most 100 characters, values of at most 256. Unbounded tags let
+ * 70 projects hold 9 MB, after which listing projects or events answered 500 and the server kept 2 GB.
+ */
+export const LIMITS = {
+  tagsPerResource: 64,
+  tagKeyChars: 100,
+  tagValueChars: 256,
+  displayNameChars: 255,
+  descriptionChars: 400,
+  /** jobLogConfigurationDetails and the other objects stored as they come, serialized. */
+  looseObjectChars: 16_384,
+} as const;
+
+/** No control characters (OCI refuses them in names): U+0000-U+001F and U+007F. */
+export const NO_CONTROL_CHARS = '^[^\\u0000-\\u001F\\u007F]*$';
+/** Descriptions may hold tabs and line breaks, no other control character. */
+export const NO_CONTROL_CHARS_BUT_LINES = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
+
+const DisplayName = (description?: string) =>
+  Type.String({ maxLength: LIMITS.displayNameChars, pattern: NO_CONTROL_CHARS, ...(description ? { description } : {}) });
+const Description = () => Type.String({ maxLength: LIMITS.descriptionChars, pattern: NO_CONTROL_CHARS_BUT_LINES });
+/** A bounded single-line string: ids, names, paths and other fields stored as given. */
+const Line = (maxLength: number, o: { minLength?: number; description?: string } = {}) =>
+  Type.String({ ...o, maxLength, pattern: NO_CONTROL_CHARS });
+
+const TagKey = { minLength: 1, maxLength: LIMITS.tagKeyChars, pattern: NO_CONTROL_CHARS };
+export const FreeformTags = Type.Record(Type.String(), Line(LIMITS.tagValueChars), {
+  maxProperties: LIMITS.tagsPerResource,
+  propertyNames: TagKey,
+});
+/** Namespace -> key -> value; OCI's defined tag values are strings (numbers and booleans are taken too). */
+export const DefinedTags = Type.Record(
+  Type.String(),
+  Type.Record(Type.String(), Type.Union([Line(LIMITS.tagValueChars), Type.Number(), Type.Boolean()]), {
+    maxProperties: LIMITS.tagsPerResource,
+    propertyNames: TagKey,
+  }),
+  { maxProperties: LIMITS.tagsPerResource, propertyNames: TagKey },
+);
 
 export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() }, { $id: 'Error' });
 
@@ -25,8 +76,8 @@ export const JobShapeConfigDetails = Type.Object(
 export const JobConfigurationDetails = Type.Object(
   {
     jobType: Type.Union([Type.Literal('DEFAULT'), Type.Literal('EMPTY')]),
-    environmentVariables: Opt(Type.Record(Type.String(), Type.String())),
-    commandLineArguments: Opt(Type.String()),
+    environmentVariables: Opt(Type.Record(Type.String(), Type.String(), { maxProperties: 1_000 })),
+    commandLineArguments: Opt(Type.String({ maxLength: 4_000 })),
     maximumRuntimeInMinutes: Opt(Type.Number({ exclusiveMinimum: 0 })),
     startupProbeDetails: Opt(Type.Object({}, { additionalProperties: true })),
   },
@@ -38,8 +89,8 @@ export const JobInfrastructureConfigurationDetails = Type.Object(
     jobInfrastructureType: Type.Union(
       ['STANDALONE', 'ME_STANDALONE', 'MULTI_NODE', 'EMPTY', 'MANAGED_COMPUTE_CLUSTER'].map((v) => Type.Literal(v)),
     ),
-    shapeName: Type.Optional(Type.String({ minLength: 1 })),
-    subnetId: Opt(Type.String()),
+    shapeName: Type.Optional(Line(255, { minLength: 1 })),
+    subnetId: Opt(Line(255)),
     blockStorageSizeInGBs: Type.Optional(Type.Integer()),
     jobShapeConfigDetails: Opt(JobShapeConfigDetails),
     networking: Opt(
@@ -54,18 +105,19 @@ export const JobInfrastructureConfigurationDetails = Type.Object(
 export const StorageMountConfigurationDetails = Type.Object(
   {
     storageType: Type.Union([Type.Literal('FILE_STORAGE'), Type.Literal('OBJECT_STORAGE')]),
-    destinationDirectoryName: Type.String(),
-    destinationPath: Opt(Type.String()),
-    mountTargetId: Type.Optional(Type.String()),
-    exportId: Type.Optional(Type.String()),
-    namespace: Type.Optional(Type.String()),
-    bucket: Type.Optional(Type.String()),
-    prefix: Opt(Type.String()),
+    destinationDirectoryName: Line(255),
+    destinationPath: Opt(Line(1024)),
+    mountTargetId: Type.Optional(Line(255)),
+    exportId: Type.Optional(Line(255)),
+    namespace: Type.Optional(Line(255)),
+    bucket: Type.Optional(Line(255)),
+    prefix: Opt(Line(1024)),
   },
   { title: 'StorageMountConfigurationDetails', additionalProperties: false },
 );
 
-const Loose = Type.Object({}, { additionalProperties: true });
+/** Objects stored as given (OCI's log and environment details): their size is checked when a request comes in. */
+const Loose = Type.Object({}, { additionalProperties: true, maxProperties: 32 });
 
 export const Project = Type.Object(
   {
@@ -85,8 +137,8 @@ export const Project = Type.Object(
 export const CreateProjectDetails = Type.Object(
   {
     compartmentId: Ocid,
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
-    description: Type.Optional(Type.String({ maxLength: 400 })),
+    displayName: Type.Optional(DisplayName()),
+    description: Type.Optional(Description()),
     freeformTags: Type.Optional(FreeformTags),
     definedTags: Type.Optional(DefinedTags),
   },
@@ -95,8 +147,8 @@ export const CreateProjectDetails = Type.Object(
 
 export const UpdateProjectDetails = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
-    description: Type.Optional(Type.String({ maxLength: 400 })),
+    displayName: Type.Optional(DisplayName()),
+    description: Type.Optional(Description()),
     freeformTags: Type.Optional(FreeformTags),
     definedTags: Type.Optional(DefinedTags),
   },
@@ -132,7 +184,7 @@ export const Job = Type.Object(
     jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails,
     jobEnvironmentConfigurationDetails: Opt(Loose),
     jobLogConfigurationDetails: Opt(Loose),
-    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     artifactFileName: Opt(Type.String({ description: 'dsjobs: the uploaded artifact file name' })),
     artifactContentLength: Opt(Type.Integer({ description: 'dsjobs: artifact size in bytes' })),
     artifactContentMd5: Opt(Type.String({ description: 'dsjobs: base64 MD5 of the artifact' })),
@@ -144,13 +196,13 @@ export const CreateJobDetails = Type.Object(
   {
     projectId: Ocid,
     compartmentId: Ocid,
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
-    description: Type.Optional(Type.String({ maxLength: 400 })),
+    displayName: Type.Optional(DisplayName()),
+    description: Type.Optional(Description()),
     jobConfigurationDetails: Type.Optional(JobConfigurationDetails),
     jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails,
     jobEnvironmentConfigurationDetails: Opt(Loose),
     jobLogConfigurationDetails: Opt(Loose),
-    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     jobNodeConfigurationDetails: Opt(Loose),
     freeformTags: Type.Optional(FreeformTags),
     definedTags: Type.Optional(DefinedTags),
@@ -161,10 +213,10 @@ export const CreateJobDetails = Type.Object(
 /** Only what OCI lets you change on a job; anything else is refused by name (additionalProperties: false). */
 export const UpdateJobDetails = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
-    description: Type.Optional(Type.String({ maxLength: 400 })),
+    displayName: Type.Optional(DisplayName()),
+    description: Type.Optional(Description()),
     jobInfrastructureConfigurationDetails: Type.Optional(JobInfrastructureConfigurationDetails),
-    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     freeformTags: Type.Optional(FreeformTags),
     definedTags: Type.Optional(DefinedTags),
   },
@@ -202,8 +254,8 @@ export const JobRun = Type.Object(
     jobInfrastructureConfigurationOverrideDetails: Opt(JobInfrastructureConfigurationDetails),
     jobEnvironmentConfigurationOverrideDetails: Opt(Loose),
     jobLogConfigurationOverrideDetails: Opt(Loose),
-    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
-    jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
+    jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     logDetails: Opt(Type.Object({ logGroupId: Type.String(), logId: Type.String() })),
     isolationDetails: Opt(
       Type.Object(
@@ -245,12 +297,12 @@ export const CreateJobRunDetails = Type.Object(
     projectId: Ocid,
     compartmentId: Ocid,
     jobId: Ocid,
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     jobConfigurationOverrideDetails: Opt(Type.Partial(JobConfigurationDetails)),
     jobInfrastructureConfigurationOverrideDetails: Opt(JobInfrastructureConfigurationDetails),
     jobEnvironmentConfigurationOverrideDetails: Opt(Loose),
     jobLogConfigurationOverrideDetails: Opt(Loose),
-    jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails)),
+    jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     jobNodeConfigurationOverrideDetails: Opt(Loose),
     freeformTags: Type.Optional(FreeformTags),
     definedTags: Type.Optional(DefinedTags),
@@ -260,7 +312,7 @@ export const CreateJobRunDetails = Type.Object(
 
 export const UpdateJobRunDetails = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     freeformTags: Type.Optional(FreeformTags),
     definedTags: Type.Optional(DefinedTags),
   },
@@ -344,11 +396,11 @@ export const CloudEvent = Type.Object(
 
 export const EventFilter = Type.Object(
   {
-    eventTypes: Type.Optional(Type.Array(Type.String(), { description: 'event types (docs/events.md); empty or absent: all' })),
+    eventTypes: Type.Optional(Type.Array(Line(255), { maxItems: 64, description: 'event types (docs/events.md); empty or absent: all' })),
     compartmentId: Type.Optional(Ocid),
     projectId: Type.Optional(Ocid),
     jobId: Type.Optional(Ocid),
-    lifecycleStates: Type.Optional(Type.Array(Type.String(), { description: "the resource's state after the change, e.g. SUCCEEDED" })),
+    lifecycleStates: Type.Optional(Type.Array(Line(64), { maxItems: 32, description: "the resource's state after the change, e.g. SUCCEEDED" })),
   },
   { $id: 'EventFilter', additionalProperties: false },
 );
@@ -370,7 +422,7 @@ export const WebhookSubscription = Type.Object(
 export const CreateWebhookSubscriptionDetails = Type.Object(
   {
     compartmentId: Ocid,
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     url: Type.String({ maxLength: 2048 }),
     filter: Type.Optional(EventFilter),
   },
@@ -379,7 +431,7 @@ export const CreateWebhookSubscriptionDetails = Type.Object(
 
 export const UpdateWebhookSubscriptionDetails = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     url: Type.Optional(Type.String({ maxLength: 2048 })),
     filter: Type.Optional(EventFilter),
   },
@@ -417,9 +469,9 @@ export const WebhookTestResult = Type.Object(
 
 export const RunOverrides = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
-    environmentVariables: Type.Optional(Type.Record(Type.String(), Type.String())),
-    commandLineArguments: Type.Optional(Type.String()),
+    displayName: Type.Optional(DisplayName()),
+    environmentVariables: Type.Optional(Type.Record(Type.String(), Type.String(), { maxProperties: 1_000 })),
+    commandLineArguments: Type.Optional(Type.String({ maxLength: 4_000 })),
     maximumRuntimeInMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   },
   { title: 'RunOverrides', additionalProperties: false, description: 'Overrides of the runs an automation starts' },
@@ -445,7 +497,7 @@ export const TriggerRule = Type.Object(
 export const CreateTriggerRuleDetails = Type.Object(
   {
     compartmentId: Ocid,
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     jobId: Ocid,
     eventFilter: Opt(EventFilter),
     overrides: Type.Optional(RunOverrides),
@@ -455,7 +507,7 @@ export const CreateTriggerRuleDetails = Type.Object(
 
 export const UpdateTriggerRuleDetails = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     eventFilter: Opt(EventFilter),
     overrides: Type.Optional(RunOverrides),
   },
@@ -487,10 +539,10 @@ const MisfirePolicy = Type.Union([Type.Literal('SKIP'), Type.Literal('RUN_ONCE')
 export const CreateScheduleDetails = Type.Object(
   {
     compartmentId: Ocid,
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     jobId: Ocid,
     cron: Type.String({ minLength: 1, maxLength: 255 }),
-    timeZone: Type.Optional(Type.String()),
+    timeZone: Type.Optional(Line(64)),
     misfirePolicy: Type.Optional(MisfirePolicy),
     overrides: Type.Optional(RunOverrides),
   },
@@ -499,9 +551,9 @@ export const CreateScheduleDetails = Type.Object(
 
 export const UpdateScheduleDetails = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     cron: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-    timeZone: Type.Optional(Type.String()),
+    timeZone: Type.Optional(Line(64)),
     misfirePolicy: Type.Optional(MisfirePolicy),
     overrides: Type.Optional(RunOverrides),
   },
@@ -514,8 +566,10 @@ const SweepMetric = Type.Object(
 );
 const SweepParameters = Type.Object(
   {
-    environmentVariables: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String(), { minItems: 1 }))),
-    commandLineArguments: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    environmentVariables: Type.Optional(
+      Type.Record(Type.String(), Type.Array(Type.String({ maxLength: 1_024 }), { minItems: 1, maxItems: 1_000 }), { maxProperties: 64 }),
+    ),
+    commandLineArguments: Type.Optional(Type.Array(Type.String({ maxLength: 4_000 }), { minItems: 1, maxItems: 1_000 })),
   },
   { additionalProperties: false },
 );
@@ -527,7 +581,7 @@ const SweepFinal = Type.Object(
 export const CreateSweepDetails = Type.Object(
   {
     compartmentId: Ocid,
-    displayName: Type.Optional(Type.String({ maxLength: 255 })),
+    displayName: Type.Optional(DisplayName()),
     jobId: Ocid,
     strategy: Type.Optional(Type.Union([Type.Literal('GRID'), Type.Literal('RANDOM')])),
     parameters: SweepParameters,

@@ -160,6 +160,7 @@ export function buildCli(): Command {
       process.once('SIGINT', () => shutdown('SIGINT'));
       srv = await startServer(cfg);
       out(`dsjobs ${packageVersion()} listening on ${srv.url}`);
+      if (srv.exposure) err(`WARNING: ${srv.exposure}`);
       out(`data dir: ${cfg.dataDir}`);
       out(`default compartment: ${srv.identity.defaultCompartmentId}`);
       for (const line of srv.protections.enforced) out(`protection on: ${line}`);

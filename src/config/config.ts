@@ -67,6 +67,18 @@ const CondaEnvironment = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     host: Type.String({ default: '127.0.0.1' }),
+    /**
+     * Host names the API answers besides IP addresses, localhost and the listen address (DNS rebinding guard): a
+     * name, ".example.com" for it and every name under it, or "*" for any.
+     */
+    allowedHosts: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** Connections one client address may hold open at once. */
+    maxConnectionsPerClient: Type.Integer({ minimum: 1, default: 256 }),
+    /** From a request's first byte to the end of its headers. */
+    requestHeadersTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+    /** A request body still arriving must bring requestBodyMinBytesPerSecond x this much in each period this long. */
+    requestBodyTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+    requestBodyMinBytesPerSecond: Type.Integer({ minimum: 1, default: 1_024 }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8420 }),
     dataDir: Type.String({ default: path.join(os.homedir(), '.dsjobs') }),
     region: Type.String({ pattern: '^[a-z0-9-]+$', default: 'local' }),
@@ -100,6 +112,11 @@ export const ConfigSchema = Type.Object(
     webhookConcurrency: Type.Integer({ minimum: 1, default: 16 }),
     /** Runs a chain of trigger rules may start one after another (A -> B -> C is depth 2) before it is stopped. */
     triggerMaxChainDepth: Type.Integer({ minimum: 1, default: 10 }),
+    /**
+     * Runs one chain of trigger rules may have in all, its first run included: bounds fan-out (two rules on one event
+     * double the runs at each level), which the depth alone does not.
+     */
+    triggerMaxChainRuns: Type.Integer({ minimum: 2, default: 100 }),
     /** Trials (runs) one sweep may have. */
     sweepMaxTrials: Type.Integer({ minimum: 1, default: 10_000 }),
     /**

@@ -45,7 +45,8 @@ export function runInput(
     projectId: target.projectId,
     compartmentId: target.compartmentId,
     jobId: target.jobId,
-    displayName: o.displayName !== undefined ? r(o.displayName).slice(0, 255) : undefined,
+    // Rendered from event data, which may hold line breaks (an env value, say): names keep no control characters.
+    displayName: o.displayName !== undefined ? r(o.displayName).replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 255) : undefined,
     jobConfigurationOverrideDetails: has
       ? {
           jobType: 'DEFAULT',

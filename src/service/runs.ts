@@ -19,7 +19,7 @@ import {
 import { splitShellWords, ShellWordsError } from '../domain/shell-words.js';
 import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../executors/executor.js';
 import type { LogService } from '../logs/log-service.js';
-import type { DefinedTags, LaunchSpec, ListQuery, Page, RunPatch, RunRecord, Tags } from '../store/records.js';
+import type { DefinedTags, LaunchSpec, ListQuery, Page, RunChain, RunPatch, RunRecord, Tags } from '../store/records.js';
 import type { EventInput, Store, Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
@@ -98,7 +98,7 @@ export class RunsService {
   async create(
     input: CreateRunInput,
     retryToken?: string,
-    opts: { inTx?: (tx: Tx, run: RunRecord) => Promise<void> } = {},
+    opts: { inTx?: (tx: Tx, run: RunRecord) => Promise<void>; chain?: RunChain } = {},
   ): Promise<RunRecord> {
     checkCompartment(input.compartmentId);
     const job = await this.jobs.get(input.jobId).catch(() => {
@@ -230,6 +230,7 @@ export class RunsService {
         outcomeReason: null,
         isolation: null,
         version: 1,
+        chain: opts.chain ?? { rootId: null, depth: 0 },
       };
       await this.store.insertRun(tx, rec);
       await this.store.insertEvent(tx, E.accepted(rec));

@@ -48,8 +48,11 @@ const hashToken = (t: string) => createHash('sha256').update(t).digest();
  * Trigger rules: a matching event starts a run of the rule's job with overrides templated from the event; so does a
  * POST to the rule's trigger URL with its token. Events are read from a cursor kept in the database; each run is
  * created with a retry token derived from (rule, event), so re-reading events after a kill starts nothing twice.
- * Chains (A succeeded -> B -> C ...) carry their depth in a freeform tag; past maxChainDepth the run is not started
- * and an io.dsjobs.triggerchainlimitreached event says so.
+ * Chains (A succeeded -> B -> C ...) are bounded twice: in depth (maxChainDepth runs one after another) and in size
+ * (maxChainRuns runs in all, counting the first): two rules on createjobrun.begin double the runs at every level, so
+ * depth 10 alone let one run become 2,047. Both are read from store columns the server alone writes (the depth was
+ * once a freeform tag, which a client could set to "x" and so make it NaN, which no limit stops). A rule held back by
+ * either limit starts nothing; an io.dsjobs.triggerchainlimitreached event and a server log line say which and why.
  */
 export class TriggersService {
   private readonly loop = new SerialPass(() => this.pass());
@@ -64,7 +67,12 @@ export class TriggersService {
     private readonly runs: RunsService,
     private readonly identity: ServerIdentity,
     private readonly clock: Clock,
-    private readonly opts: { maxChainDepth: number; source: string; log: { error(o: unknown, m: string): void } },
+    private readonly opts: {
+      maxChainDepth: number;
+      maxChainRuns: number;
+      source: string;
+      log: { error(o: unknown, m: string): void; warn(o: unknown, m: string): void };
+    },
   ) {}
 
   // ---------------------------------------------------------------- CRUD
@@ -139,7 +147,7 @@ export class TriggersService {
     }
     if (rule.lifecycleState !== 'ACTIVE') throw new DsError('IncorrectState', `Trigger rule ${id} is ${rule.lifecycleState}; activate it first`);
     const input = runInput(rule, rule.overrides, { body: body ?? {} }, { [TAGS.rule]: rule.id, [TAGS.depth]: '1' });
-    return this.runs.create(input, retryToken ? `trigger-url:${rule.id}:${retryToken}` : undefined);
+    return this.runs.create(input, retryToken ? `trigger-url:${rule.id}:${retryToken}` : undefined, { chain: { rootId: null, depth: 1 } });
   }
 
   start(): Promise<void> {
@@ -211,15 +219,27 @@ export class TriggersService {
   private async fireFromEvent(rule: TriggerRuleRecord, row: EventRow): Promise<void> {
     const token = `trigger:${rule.id}:${row.id}`;
     const upstream = row.resourceId.includes('.datasciencejobrun.') ? await this.store.getRun(row.resourceId) : null;
-    const depth = Number(upstream?.freeformTags[TAGS.depth] ?? 0) + 1;
+    // A run no rule started from another run's event is the first of its chain.
+    const chain = { rootId: upstream ? (upstream.chain.rootId ?? upstream.id) : null, depth: (upstream?.chain.depth ?? 0) + 1 };
+    const depth = chain.depth;
     const base = { ruleId: rule.id, ruleName: rule.displayName, eventId: row.id, eventType: row.type, upstreamRunId: upstream?.id ?? null, jobId: rule.jobId };
+    const limits = { depth, maxChainDepth: this.opts.maxChainDepth, maxChainRuns: this.opts.maxChainRuns };
+    let held: string | null = null;
     if (depth > this.opts.maxChainDepth) {
-      await this.recordOnce(token, rule, EVENT_TYPES.triggerChainLimit, {
-        ...base,
-        depth,
-        maxChainDepth: this.opts.maxChainDepth,
-        message: `Trigger rule ${rule.displayName} did not start job ${rule.jobId}: the chain would reach depth ${depth}, over the limit of ${this.opts.maxChainDepth} (config triggerMaxChainDepth); a rule probably starts its own upstream.`,
-      });
+      held = `the chain would reach depth ${depth}, over the limit of ${this.opts.maxChainDepth} (config triggerMaxChainDepth); a rule probably starts its own upstream.`;
+    } else if (chain.rootId) {
+      // The passes are serial, so no other start of this chain can come between the count and the create.
+      const runs = 1 + (await this.store.countChainRuns(chain.rootId));
+      if (runs >= this.opts.maxChainRuns) {
+        held = `the chain started by run ${chain.rootId} has ${runs} runs, the limit is ${this.opts.maxChainRuns} (config triggerMaxChainRuns); rules probably start each other's runs more than once.`;
+        Object.assign(limits, { chainRootRunId: chain.rootId, chainRuns: runs });
+      }
+    }
+    if (held) {
+      const message = `Trigger rule ${rule.displayName} did not start job ${rule.jobId}: ${held}`;
+      if (await this.recordOnce(token, rule, EVENT_TYPES.triggerChainLimit, { ...base, ...limits, message })) {
+        this.opts.log.warn({ ruleId: rule.id, eventId: row.id, upstreamRunId: upstream?.id ?? null }, message);
+      }
       return;
     }
     const ctx = {
@@ -232,7 +252,7 @@ export class TriggersService {
     const tags: Record<string, string> = { [TAGS.rule]: rule.id, [TAGS.event]: row.id, [TAGS.depth]: String(depth) };
     if (upstream) tags[TAGS.upstream] = upstream.id;
     try {
-      await this.runs.create(runInput(rule, rule.overrides, ctx, tags), token);
+      await this.runs.create(runInput(rule, rule.overrides, ctx, tags), token, { chain });
     } catch (e) {
       if (!(e instanceof DsError)) throw e;
       await this.recordOnce(token, rule, EVENT_TYPES.triggerFailed, {
@@ -242,9 +262,12 @@ export class TriggersService {
     }
   }
 
-  /** Writes an event about a rule at most once per (rule, event), through the retry-token table. */
-  private async recordOnce(token: string, rule: TriggerRuleRecord, type: string, data: Record<string, unknown>): Promise<void> {
-    await this.store.idempotent(type, token, type, async (tx) => {
+  /**
+   * Writes an event about a rule at most once per (rule, event), through the retry-token table; false when it was
+   * written before (a pass re-reading events after a restart).
+   */
+  private async recordOnce(token: string, rule: TriggerRuleRecord, type: string, data: Record<string, unknown>): Promise<boolean> {
+    const { replayed } = await this.store.idempotent(type, token, type, async (tx) => {
       await this.store.insertEvent(tx, {
         type,
         resourceId: rule.id,
@@ -256,5 +279,6 @@ export class TriggersService {
       });
       return rule.id;
     });
+    return !replayed;
   }
 }

@@ -239,6 +239,16 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('sweep_trials_by_run').on('sweep_trials').column('run_id').execute();
     },
   },
+  {
+    // Where a run sits in a chain of trigger rules, kept out of the user's reach (it was a freeform tag, which any
+    // client could set to "x", making the depth NaN and the limit void).
+    name: '002_run_chains',
+    async up(db) {
+      await db.schema.alterTable('job_runs').addColumn('chain_root_id', 'text').execute();
+      await db.schema.alterTable('job_runs').addColumn('chain_depth', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.createIndex('job_runs_by_chain').on('job_runs').column('chain_root_id').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

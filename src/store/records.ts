@@ -102,6 +102,16 @@ export interface RunRecord {
   /** What protected the run, as the executor set it up; null until it started. */
   isolation: RunIsolationRecord | null;
   version: number;
+  /**
+   * Its place in a chain of trigger rules, set by the server only (never from a request): the chain's first run
+   * (null: this run is one) and how many rule-started runs lie between them.
+   */
+  chain: RunChain;
+}
+
+export interface RunChain {
+  rootId: string | null;
+  depth: number;
 }
 
 /** The executor's RunIsolation, as stored (the store does not depend on the executors room). */

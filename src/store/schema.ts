@@ -82,6 +82,10 @@ export interface JobRunTable {
   /** RunIsolation (JSON): what protected the run, as set up. */
   isolation: string | null;
   version: number;
+  /** The first run of the trigger chain this run belongs to; null for a run no rule started from another run. */
+  chain_root_id: string | null;
+  /** Runs between this one and its chain's first run (0: not started from another run's event). */
+  chain_depth: number;
 }
 
 export interface RunMetricTable {

@@ -120,6 +120,7 @@ function runFromRow(r: RunRow): RunRecord {
     outcomeReason: r.outcome_reason as RunRecord['outcomeReason'],
     isolation: pj(r.isolation),
     version: r.version,
+    chain: { rootId: r.chain_root_id, depth: r.chain_depth },
   };
 }
 
@@ -156,6 +157,8 @@ function runToRow(r: RunRecord): Omit<JobRunTable, 'seq'> {
     outcome_reason: r.outcomeReason,
     isolation: r.isolation == null ? null : j(r.isolation),
     version: r.version,
+    chain_root_id: r.chain.rootId,
+    chain_depth: r.chain.depth,
   };
 }
 
@@ -744,6 +747,12 @@ export class Store {
   async getRun(id: string, tx: Db = this.db): Promise<RunRecord | null> {
     const r = await tx.selectFrom('job_runs').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? runFromRow(r as RunRow) : null;
+  }
+
+  /** Runs of the trigger chain that started from run `rootId`, the root itself not counted. */
+  async countChainRuns(rootId: string): Promise<number> {
+    const r = await this.db.selectFrom('job_runs').select((eb) => eb.fn.countAll<number>().as('n')).where('chain_root_id', '=', rootId).executeTakeFirst();
+    return Number(r?.n ?? 0);
   }
 
   listRuns(q: ListQuery): Promise<Page<RunRecord>> {

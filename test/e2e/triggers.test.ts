@@ -94,6 +94,31 @@ describe('trigger rules', () => {
     await s.api.deleteTriggerRule(rule.id);
   });
 
+  test('a chain-depth tag a client writes on its own run does not lift the depth limit', async () => {
+    // The depth was read from this tag: "x" made it NaN, which passed every limit (4,273 runs in 40 s).
+    const loop = await createJob(s, 'tagged-loop.sh', 'echo loop\n');
+    const rule = await s.api.createTriggerRule({
+      compartmentId: s.compartmentId,
+      displayName: 'self-tagged',
+      jobId: loop.id,
+      eventFilter: { jobId: loop.id, eventTypes: [`${OCI}.succeededjobrun`] },
+    });
+    await s.api.createJobRun({
+      projectId: loop.projectId,
+      compartmentId: s.compartmentId,
+      jobId: loop.id,
+      freeformTags: { 'dsjobs-chain-depth': 'x' },
+    });
+    const limit = await until('the chain limit event', async () =>
+      (await s.api.listEvents({ type: 'io.dsjobs.triggerchainlimitreached', resourceId: rule.id })).items[0] as CloudEvent | undefined,
+    );
+    assert.equal(limit.data.depth, 4);
+    const all = await runsOf(s, loop.id);
+    for (const r of all) await waitForRun(s.api, r.id);
+    assert.equal((await runsOf(s, loop.id)).length, 4, 'the first run and 3 chained ones');
+    await s.api.deleteTriggerRule(rule.id);
+  });
+
   test('POST to the trigger URL with the token starts a run (no API key); a wrong token is refused', async () => {
     const job = await createJob(s, 'ci.sh', 'echo "built $REF"\n');
     const rule = await s.api.createTriggerRule({
@@ -173,5 +198,51 @@ describe('trigger rules: a rule fires only on what happens while it listens', ()
     const seen = await upstreamOf();
     assert.equal(seen.length, 2, `downstream runs of ${seen.join(', ')}`);
     assert.ok(!seen.includes(whileInactive), 'the run while the rule was inactive started a downstream run');
+  });
+});
+
+describe('trigger rules: fan-out is bounded by the runs a chain may start', () => {
+  let s: TestServer;
+  before(async () => {
+    // Depth 4 alone would let two rules make 1 + 2 + 4 + 8 + 16 = 31 runs; the chain may have 5.
+    s = await startServer({ env: { DSJOBS_TRIGGER_MAX_CHAIN_DEPTH: '4', DSJOBS_TRIGGER_MAX_CHAIN_RUNS: '5' } });
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  test('two rules on createjobrun.begin of their own job stop at triggerMaxChainRuns, with an event saying so', async () => {
+    const job = await createJob(s, 'fan.sh', 'true\n');
+    const rules: { id: string }[] = [];
+    for (const name of ['fan-1', 'fan-2']) {
+      rules.push(
+        await s.api.createTriggerRule({
+          compartmentId: s.compartmentId,
+          displayName: name,
+          jobId: job.id,
+          eventFilter: { jobId: job.id, eventTypes: [`${OCI}.createjobrun.begin`] },
+        }),
+      );
+    }
+    const root = await startRun(s, job);
+    const limit = await until('the chain limit event', async () => {
+      for (const rule of rules) {
+        const e = (await s.api.listEvents({ type: 'io.dsjobs.triggerchainlimitreached', resourceId: rule.id })).items[0] as CloudEvent | undefined;
+        if (e) return e;
+      }
+      return undefined;
+    });
+    assert.equal(limit.data.maxChainRuns, 5);
+    assert.equal(limit.data.chainRootRunId, root.id);
+    assert.match(String(limit.data.message), /has 5 runs, the limit is 5 \(config triggerMaxChainRuns\)/);
+    for (const r of await runsOf(s, job.id)) await waitForRun(s.api, r.id);
+    // Every run's createjobrun.begin has been read once all have ended: none started after the limit.
+    await until('the rules to read every event', async () => (await s.api.listEvents({ type: 'io.dsjobs.triggerchainlimitreached' })).items.length >= 2);
+    const all = await runsOf(s, job.id);
+    assert.equal(all.length, 5, `runs: ${all.length}`);
+    const upstreams = all.map((r) => r.freeformTags['dsjobs-upstream-run']).filter(Boolean);
+    assert.equal(upstreams.length, 4, 'four runs were started by the rules');
+    assert.ok(s.output().includes('config triggerMaxChainRuns'), 'the server log says why the rule was held back');
+    for (const rule of rules) await s.api.deleteTriggerRule(rule.id);
   });
 });
