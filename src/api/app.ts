@@ -15,6 +15,7 @@ import type { SchedulesService } from '../service/schedules.js';
 import type { SweepsService } from '../service/sweeps.js';
 import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
+import type { PoliciesService } from '../service/policies.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
 import { STATUS_OF } from './error-status.js';
 import * as S from './schemas.js';
@@ -27,8 +28,11 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { sweepRoutes } from './routes/sweeps.js';
+import { identityPolicyRoutes } from './routes/identity-policies.js';
 
 export const BASE = '/20190101';
+/** OCI Identity's API version: its paths are served beside Data Science's. */
+export const IDENTITY_BASE = '/20160918';
 
 export interface ApiDeps {
   projects: ProjectsService;
@@ -40,6 +44,7 @@ export interface ApiDeps {
   triggers: TriggersService;
   schedules: SchedulesService;
   sweeps: SweepsService;
+  policies: PoliciesService;
   identity: ServerIdentity;
   version: string;
   executorName: string;
@@ -130,7 +135,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = urlPath === BASE || urlPath.startsWith(BASE + '/');
+    const apiPath = [BASE, IDENTITY_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
@@ -209,5 +214,6 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     },
     { prefix: BASE },
   );
+  await app.register(async (api) => identityPolicyRoutes(api as App, deps), { prefix: IDENTITY_BASE });
   return app;
 }
