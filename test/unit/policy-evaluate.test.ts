@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { compilePolicySet, evaluate, type DynamicGroupInput, type PolicyInput } from '../../src/domain/policy/evaluate.js';
 import { StaticCompartmentTree } from '../../src/domain/policy/compartment-tree.js';
-import { OPERATIONS } from '../../src/domain/policy/operations.js';
+import { OPERATIONS, readOperationForOcid } from '../../src/domain/policy/operations.js';
 import { FAMILIES, VERB_RANK, VERBS } from '../../src/domain/policy/resource-types.js';
 import type { Principal } from '../../src/domain/principal.js';
 
@@ -238,4 +238,13 @@ test("every API route's operationId is in the operations table (GetServerInfo is
   assert.ok(ids.size >= 45, `found ${ids.size} operationIds`);
   const missing = [...ids].filter((id) => !(id in OPERATIONS));
   assert.deepEqual(missing, []);
+});
+
+test("an event's resource OCID names the operation that reading it needs", () => {
+  assert.equal(readOperationForOcid('ocid1.datascienceproject.dsjobs.local.abc'), 'GetProject');
+  assert.equal(readOperationForOcid('ocid1.datasciencejob.dsjobs.local.abc'), 'GetJob');
+  assert.equal(readOperationForOcid('ocid1.datasciencejobrun.dsjobs.local.abc'), 'GetJobRun');
+  assert.equal(readOperationForOcid('ocid1.policy.oc1..abc'), undefined);
+  assert.equal(readOperationForOcid('ocid1.constructor.oc1..abc'), undefined);
+  assert.equal(readOperationForOcid('garbage'), undefined);
 });

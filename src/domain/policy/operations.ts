@@ -155,3 +155,20 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
 
 export const requirementOf = (operation: string): OperationRequirement | undefined =>
   Object.prototype.hasOwnProperty.call(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
+
+/** The get operation of each kind of resource an event is about, by the resource type in its OCID. */
+const READ_OPERATION_BY_OCID_TYPE: Readonly<Record<string, string>> = {
+  datascienceproject: 'GetProject',
+  datasciencejob: 'GetJob',
+  datasciencejobrun: 'GetJobRun',
+};
+
+/**
+ * The operation a principal must be allowed, in the resource's compartment, to see an event (in the event feed or
+ * a webhook delivery) about the resource with this OCID: reading the event is reading the resource it carries.
+ * Undefined for OCIDs of other kinds.
+ */
+export function readOperationForOcid(ocid: string): string | undefined {
+  const type = ocid.split('.')[1];
+  return type !== undefined && Object.prototype.hasOwnProperty.call(READ_OPERATION_BY_OCID_TYPE, type) ? READ_OPERATION_BY_OCID_TYPE[type] : undefined;
+}
