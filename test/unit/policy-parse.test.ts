@@ -102,6 +102,8 @@ test('a statement that does not parse names the column and the reason', () => {
     ['Allow group id ocid1.group.oc1..x to manage all-resources in tenancy', "'group id <ocid>' is not supported", 13],
     ['Allow group to manage all-resources in tenancy', "expected a group name at column 13, found 'to'", 13],
     ['Allow group A; to manage all-resources in tenancy', "unexpected character ';' at column 14", 14],
+    ["Allow group A to manage all-resources in tenancy where all = 'x'", "expected '{' at column 60, found '='", 60],
+    ["Allow group A to manage all-resources in tenancy where any {request.operation = 'x',}", "expected a condition (a variable, or 'all {' / 'any {') at column 85, found '}'", 85],
   ];
   for (const [text, message, column] of cases) {
     assert.throws(

@@ -27,7 +27,7 @@ export const RULE_VARIABLES = ['resource.type', 'resource.id', 'resource.compart
 export function parseCondition(cur: TokenCursor, variables: readonly string[]): Condition {
   const t = cur.peek();
   const word = t.kind === 'word' ? t.text.toLowerCase() : '';
-  if ((word === 'all' || word === 'any') && isBrace(cur, 1)) {
+  if (word === 'all' || word === 'any') {
     cur.next();
     cur.expectPunct('{');
     const items: Condition[] = [parseCondition(cur, variables)];
@@ -48,12 +48,6 @@ export function parseCondition(cur: TokenCursor, variables: readonly string[]): 
   else return cur.fail("expected '=' or '!='");
   const value = cur.expectValue('a value (quote it: \'...\')').text;
   return { kind: 'compare', variable, op, value };
-}
-
-// `all`/`any` are keywords only before a brace: a variable could never be called that, but the check keeps the
-// error for `where all = 'x'` about the brace rather than about an unknown variable.
-function isBrace(cur: TokenCursor, ahead: number): boolean {
-  return cur.lookahead(ahead).kind === 'punct' && cur.lookahead(ahead).text === '{';
 }
 
 /**

@@ -56,11 +56,6 @@ export class TokenCursor {
     return this.tokens[this.at];
   }
 
-  /** The token `ahead` places after the next one (the end token past the end). */
-  lookahead(ahead: number): Token {
-    return this.tokens[Math.min(this.at + ahead, this.tokens.length - 1)];
-  }
-
   next(): Token {
     const t = this.tokens[this.at];
     if (t.kind !== 'end') this.at++;
