@@ -135,7 +135,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = [BASE, IDENTITY_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
+    const apiPath = urlPath === BASE || urlPath.startsWith(BASE + '/');
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
