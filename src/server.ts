@@ -40,6 +40,10 @@ import { TriggersService } from './service/triggers.js';
 import { SchedulesService } from './service/schedules.js';
 import { SweepsService } from './service/sweeps.js';
 import { RetentionService } from './service/retention.js';
+import { PolicyStore } from './store/policy-store.js';
+import { PoliciesService } from './service/policies.js';
+import { Authorizer } from './service/authorizer.js';
+import { StaticCompartmentTree } from './domain/policy/compartment-tree.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -202,6 +206,14 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   const schedules = new SchedulesService(store, automation, jobs, runs, identity, opts.scheduleClock ?? systemClock, log);
   const sweeps = new SweepsService(store, automation, feed, jobs, runs, identity, systemClock, { maxTrials: cfg.sweepMaxTrials, log });
   const retention = new RetentionService(store, eventStore, webhookStore, automation, systemClock, { eventRetentionDays: cfg.eventRetentionDays, log });
+  const policyStore = new PolicyStore(store);
+  // Until compartments are stored as a tree, the tenancy and the default compartment below it are the whole tree.
+  const compartmentTree = new StaticCompartmentTree([
+    { id: identity.tenancyId, parentId: null, name: 'tenancy' },
+    { id: identity.defaultCompartmentId, parentId: identity.tenancyId, name: 'default' },
+  ]);
+  const authorizer = new Authorizer(policyStore, compartmentTree, log);
+  const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 
@@ -215,6 +227,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     triggers,
     schedules,
     sweeps,
+    policies,
     identity,
     version: packageVersion(),
     executorName: executor.name,

@@ -15,6 +15,7 @@ import type { SchedulesService } from '../service/schedules.js';
 import type { SweepsService } from '../service/sweeps.js';
 import type { ServerIdentity } from '../service/common.js';
 import type { RunMonitor } from '../service/monitor.js';
+import type { PoliciesService } from '../service/policies.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
 import { STATUS_OF } from './error-status.js';
 import { checkStoredBody } from './body-limits.js';
@@ -30,8 +31,11 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { sweepRoutes } from './routes/sweeps.js';
+import { identityPolicyRoutes } from './routes/identity-policies.js';
 
 export const BASE = '/20190101';
+/** OCI Identity's API version: its paths are served beside Data Science's. */
+export const IDENTITY_BASE = '/20160918';
 
 export interface ApiDeps {
   projects: ProjectsService;
@@ -43,6 +47,7 @@ export interface ApiDeps {
   triggers: TriggersService;
   schedules: SchedulesService;
   sweeps: SweepsService;
+  policies: PoliciesService;
   identity: ServerIdentity;
   version: string;
   executorName: string;
@@ -237,5 +242,6 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     },
     { prefix: BASE },
   );
+  await app.register(async (api) => identityPolicyRoutes(api as App, deps), { prefix: IDENTITY_BASE });
   return app;
 }

@@ -249,6 +249,43 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('job_runs_by_chain').on('job_runs').column('chain_root_id').execute();
     },
   },
+  {
+    // Identity: policies (statements in OCI's language, attached to a compartment) and dynamic groups (matching
+    // rules for run principals). Names are unique in the tenancy, case-insensitively.
+    name: '004_policies',
+    async up(db) {
+      await db.schema
+        .createTable('policies')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('name_key', 'text', (c) => c.notNull().unique())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('statements', 'text', (c) => c.notNull())
+        .addColumn('version_date', 'text')
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('policies_by_compartment').on('policies').columns(['compartment_id', 'time_created', 'id']).execute();
+      await db.schema
+        .createTable('dynamic_groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('name_key', 'text', (c) => c.notNull().unique())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('matching_rule', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

@@ -213,6 +213,37 @@ export interface SweepTrialTable {
   metrics: string | null;
 }
 
+export interface PolicyTable {
+  id: string;
+  compartment_id: string;
+  name: string;
+  /** The name lower-cased: names are unique in the tenancy regardless of case, as OCI's are. */
+  name_key: string;
+  description: string;
+  /** JSON array of statement texts, as written. */
+  statements: string;
+  version_date: string | null;
+  lifecycle_state: string;
+  time_created: string;
+  freeform_tags: string;
+  defined_tags: string;
+  version: number;
+}
+
+export interface DynamicGroupTable {
+  id: string;
+  compartment_id: string;
+  name: string;
+  name_key: string;
+  description: string;
+  matching_rule: string;
+  lifecycle_state: string;
+  time_created: string;
+  freeform_tags: string;
+  defined_tags: string;
+  version: number;
+}
+
 export interface Database {
   meta: MetaTable;
   projects: ProjectTable;
@@ -227,5 +258,7 @@ export interface Database {
   schedules: ScheduleTable;
   sweeps: SweepTable;
   sweep_trials: SweepTrialTable;
+  policies: PolicyTable;
+  dynamic_groups: DynamicGroupTable;
 }
 

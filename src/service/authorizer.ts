@@ -1,0 +1,98 @@
+import { notFound, DsError } from '../domain/errors.js';
+import type { Principal } from '../domain/principal.js';
+import type { CompartmentTree } from '../domain/policy/compartment-tree.js';
+import { compilePolicySet, evaluate, type CompiledPolicySet, type Decision, type DynamicGroupInput, type PolicyInput } from '../domain/policy/evaluate.js';
+
+/** Where the authorizer reads the policies and dynamic groups it compiles (the policy store). */
+export interface PolicySource {
+  allPolicies(): Promise<PolicyInput[]>;
+  allDynamicGroups(): Promise<DynamicGroupInput[]>;
+}
+
+/** What a denied request names: the resource, so that the 404 reads exactly as the one for a missing resource. */
+export interface Target {
+  what: string;
+  id: string;
+}
+
+/**
+ * The one place services ask "may this principal do this here?". It keeps the policies and dynamic groups compiled
+ * (parsed once, at the first request after a change) and evaluates with the pure engine in domain/policy. Every
+ * write that changes what it compiled calls invalidate(): policy and dynamic-group writes (the policies service),
+ * and whatever else decides grants (memberships, compartment moves) when those stores land.
+ *
+ * Only the compiled set is cached, never decisions: the compartment tree and a principal's groups are read fresh on
+ * every request, so a change there applies at once.
+ */
+export class Authorizer {
+  private compiled: CompiledPolicySet | null = null;
+  private loading: Promise<CompiledPolicySet> | null = null;
+  /** Bumped by invalidate(): a load that started before a change must not install what it read. */
+  private generation = 0;
+
+  constructor(
+    private readonly source: PolicySource,
+    private readonly tree: CompartmentTree,
+    private readonly log?: { warn(obj: object, msg: string): void },
+  ) {}
+
+  invalidate(): void {
+    this.generation++;
+    this.compiled = null;
+    this.loading = null;
+  }
+
+  /** The compiled policy set, loading it once per change however many requests ask at the same time. */
+  async policySet(): Promise<CompiledPolicySet> {
+    if (this.compiled) return this.compiled;
+    if (!this.loading) {
+      const generation = this.generation;
+      const loading = (async () => {
+        const [policies, groups] = await Promise.all([this.source.allPolicies(), this.source.allDynamicGroups()]);
+        const set = compilePolicySet(policies, groups);
+        if (set.problems.length > 0) this.log?.warn({ problems: set.problems }, 'policy text that does not parse grants nothing');
+        if (generation === this.generation) this.compiled = set;
+        return set;
+      })();
+      this.loading = loading;
+      // A failed load is not kept: the next request tries again.
+      loading.catch(() => {
+        if (this.loading === loading) this.loading = null;
+      });
+    }
+    return this.loading;
+  }
+
+  async decide(principal: Principal, operation: string, targetCompartmentId: string): Promise<Decision> {
+    return evaluate({ principal, operation, targetCompartmentId }, await this.policySet(), this.tree);
+  }
+
+  /**
+   * Returns when allowed; otherwise throws NotAuthorizedOrNotFound (404), worded as a missing `target` would be, so a
+   * denied caller cannot tell a resource it may not see from one that does not exist.
+   */
+  async authorize(principal: Principal, operation: string, targetCompartmentId: string, target?: Target): Promise<void> {
+    const d = await this.decide(principal, operation, targetCompartmentId);
+    if (d.allowed) return;
+    throw target ? notFound(target.what, target.id) : new DsError('NotAuthorizedOrNotFound', 'Authorization failed or requested resource not found');
+  }
+
+  /**
+   * The items of a list the principal may see under `operation` (ListJobs, say): each item's compartment is decided
+   * once per call however many items share it. A list over a compartment subtree thus shows exactly the
+   * compartments the principal's statements reach.
+   */
+  async filterListable<T>(principal: Principal, operation: string, items: readonly T[], compartmentOf: (item: T) => string): Promise<T[]> {
+    const set = await this.policySet();
+    const seen = new Map<string, boolean>();
+    return items.filter((item) => {
+      const c = compartmentOf(item);
+      let ok = seen.get(c);
+      if (ok === undefined) {
+        ok = evaluate({ principal, operation, targetCompartmentId: c }, set, this.tree).allowed;
+        seen.set(c, ok);
+      }
+      return ok;
+    });
+  }
+}

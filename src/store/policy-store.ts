@@ -1,0 +1,216 @@
+import type { Kysely, Transaction } from 'kysely';
+import { DsError } from '../domain/errors.js';
+import type { Database, DynamicGroupTable, PolicyTable } from './schema.js';
+import type { DefinedTags, Page, Tags } from './records.js';
+import { keysetPage, type Store } from './store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface PolicyRecord {
+  id: string;
+  compartmentId: string;
+  name: string;
+  description: string;
+  statements: string[];
+  versionDate: string | null;
+  lifecycleState: 'ACTIVE';
+  timeCreated: string;
+  freeformTags: Tags;
+  definedTags: DefinedTags;
+  version: number;
+}
+
+export interface DynamicGroupRecord {
+  id: string;
+  compartmentId: string;
+  name: string;
+  description: string;
+  matchingRule: string;
+  lifecycleState: 'ACTIVE';
+  timeCreated: string;
+  freeformTags: Tags;
+  definedTags: DefinedTags;
+  version: number;
+}
+
+/** OCI Identity's list conventions: one compartment, an optional exact name, sort by TIMECREATED or NAME. */
+export interface IdentityListQuery {
+  compartmentId: string;
+  name?: string;
+  lifecycleState?: string;
+  sortBy: 'TIMECREATED' | 'NAME';
+  sortOrder: 'ASC' | 'DESC';
+  limit: number;
+  page?: string;
+}
+
+const policyFromRow = (r: PolicyTable): PolicyRecord => ({
+  id: r.id,
+  compartmentId: r.compartment_id,
+  name: r.name,
+  description: r.description,
+  statements: JSON.parse(r.statements),
+  versionDate: r.version_date,
+  lifecycleState: r.lifecycle_state as 'ACTIVE',
+  timeCreated: r.time_created,
+  freeformTags: JSON.parse(r.freeform_tags),
+  definedTags: JSON.parse(r.defined_tags),
+  version: r.version,
+});
+
+const groupFromRow = (r: DynamicGroupTable): DynamicGroupRecord => ({
+  id: r.id,
+  compartmentId: r.compartment_id,
+  name: r.name,
+  description: r.description,
+  matchingRule: r.matching_rule,
+  lifecycleState: r.lifecycle_state as 'ACTIVE',
+  timeCreated: r.time_created,
+  freeformTags: JSON.parse(r.freeform_tags),
+  definedTags: JSON.parse(r.defined_tags),
+  version: r.version,
+});
+
+/** A second row with the same name (any case): the unique index on name_key refuses it. */
+function nameTaken(err: unknown, what: string, name: string): unknown {
+  if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    return new DsError('Conflict', `A ${what} named '${name}' already exists in the tenancy; names are unique (ignoring case)`);
+  }
+  return err;
+}
+
+/**
+ * Policies and dynamic groups. A delete removes the row (a later get is a 404, where OCI shows DELETED for a while).
+ * Writes go through the store's transactions; the authorizer's cache is invalidated by the service after each.
+ */
+export class PolicyStore {
+  constructor(private readonly store: Store) {}
+
+  private get db(): Kysely<Database> {
+    return this.store.db;
+  }
+
+  // ---- policies
+  async insertPolicy(tx: Db, p: PolicyRecord): Promise<void> {
+    try {
+      await tx
+        .insertInto('policies')
+        .values({
+          id: p.id,
+          compartment_id: p.compartmentId,
+          name: p.name,
+          name_key: p.name.toLowerCase(),
+          description: p.description,
+          statements: JSON.stringify(p.statements),
+          version_date: p.versionDate,
+          lifecycle_state: p.lifecycleState,
+          time_created: p.timeCreated,
+          freeform_tags: JSON.stringify(p.freeformTags),
+          defined_tags: JSON.stringify(p.definedTags),
+          version: p.version,
+        })
+        .execute();
+    } catch (err) {
+      throw nameTaken(err, 'policy', p.name);
+    }
+  }
+
+  async getPolicy(id: string): Promise<PolicyRecord | null> {
+    const r = await this.db.selectFrom('policies').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? policyFromRow(r) : null;
+  }
+
+  listPolicies(q: IdentityListQuery): Promise<Page<PolicyRecord>> {
+    let query = this.db.selectFrom('policies').selectAll().where('compartment_id', '=', q.compartmentId);
+    if (q.name !== undefined) query = query.where('name', '=', q.name);
+    if (q.lifecycleState !== undefined) query = query.where('lifecycle_state', '=', q.lifecycleState);
+    return keysetPage(query, { column: q.sortBy === 'NAME' ? 'name_key' : 'time_created', desc: q.sortOrder === 'DESC', page: q.page, limit: q.limit }, policyFromRow);
+  }
+
+  /** Every policy, for compiling: the set is small (OCI allows 100 per tenancy by default) and read once per change. */
+  async allPolicies(): Promise<PolicyRecord[]> {
+    return (await this.db.selectFrom('policies').selectAll().where('lifecycle_state', '=', 'ACTIVE').execute()).map(policyFromRow);
+  }
+
+  /** Compare-and-set on the version; null when the policy changed (or went) since it was read. */
+  async updatePolicy(
+    tx: Db,
+    id: string,
+    version: number,
+    patch: { description?: string; statements?: string[]; versionDate?: string | null; freeformTags?: Tags; definedTags?: DefinedTags },
+  ): Promise<PolicyRecord | null> {
+    const set: Partial<PolicyTable> = { version: version + 1 };
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.statements !== undefined) set.statements = JSON.stringify(patch.statements);
+    if (patch.versionDate !== undefined) set.version_date = patch.versionDate;
+    if (patch.freeformTags !== undefined) set.freeform_tags = JSON.stringify(patch.freeformTags);
+    if (patch.definedTags !== undefined) set.defined_tags = JSON.stringify(patch.definedTags);
+    const r = await tx.updateTable('policies').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
+    return r ? policyFromRow(r) : null;
+  }
+
+  async deletePolicy(tx: Db, id: string, version: number): Promise<boolean> {
+    const r = await tx.deleteFrom('policies').where('id', '=', id).where('version', '=', version).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  // ---- dynamic groups
+  async insertDynamicGroup(tx: Db, g: DynamicGroupRecord): Promise<void> {
+    try {
+      await tx
+        .insertInto('dynamic_groups')
+        .values({
+          id: g.id,
+          compartment_id: g.compartmentId,
+          name: g.name,
+          name_key: g.name.toLowerCase(),
+          description: g.description,
+          matching_rule: g.matchingRule,
+          lifecycle_state: g.lifecycleState,
+          time_created: g.timeCreated,
+          freeform_tags: JSON.stringify(g.freeformTags),
+          defined_tags: JSON.stringify(g.definedTags),
+          version: g.version,
+        })
+        .execute();
+    } catch (err) {
+      throw nameTaken(err, 'dynamic group', g.name);
+    }
+  }
+
+  async getDynamicGroup(id: string): Promise<DynamicGroupRecord | null> {
+    const r = await this.db.selectFrom('dynamic_groups').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? groupFromRow(r) : null;
+  }
+
+  listDynamicGroups(q: IdentityListQuery): Promise<Page<DynamicGroupRecord>> {
+    let query = this.db.selectFrom('dynamic_groups').selectAll().where('compartment_id', '=', q.compartmentId);
+    if (q.name !== undefined) query = query.where('name', '=', q.name);
+    if (q.lifecycleState !== undefined) query = query.where('lifecycle_state', '=', q.lifecycleState);
+    return keysetPage(query, { column: q.sortBy === 'NAME' ? 'name_key' : 'time_created', desc: q.sortOrder === 'DESC', page: q.page, limit: q.limit }, groupFromRow);
+  }
+
+  async allDynamicGroups(): Promise<DynamicGroupRecord[]> {
+    return (await this.db.selectFrom('dynamic_groups').selectAll().where('lifecycle_state', '=', 'ACTIVE').execute()).map(groupFromRow);
+  }
+
+  async updateDynamicGroup(
+    tx: Db,
+    id: string,
+    version: number,
+    patch: { description?: string; matchingRule?: string; freeformTags?: Tags; definedTags?: DefinedTags },
+  ): Promise<DynamicGroupRecord | null> {
+    const set: Partial<DynamicGroupTable> = { version: version + 1 };
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.matchingRule !== undefined) set.matching_rule = patch.matchingRule;
+    if (patch.freeformTags !== undefined) set.freeform_tags = JSON.stringify(patch.freeformTags);
+    if (patch.definedTags !== undefined) set.defined_tags = JSON.stringify(patch.definedTags);
+    const r = await tx.updateTable('dynamic_groups').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
+    return r ? groupFromRow(r) : null;
+  }
+
+  async deleteDynamicGroup(tx: Db, id: string, version: number): Promise<boolean> {
+    const r = await tx.deleteFrom('dynamic_groups').where('id', '=', id).where('version', '=', version).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+}
