@@ -152,8 +152,12 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   if (gpuInfo.note) protections.off.push(`GPUs: ${gpuInfo.note}`);
   const storage = new StorageCatalog(cfg.storage, [cfg.dataDir]);
   const conda = new CondaEnvironments(cfg.condaEnvironments, cfg.storage.buckets, path.join(cfg.dataDir, 'conda'), archiveLimits);
-  const logs = new LogService(runsDir);
+  const logs = new LogService(runsDir, { quotaBytes: cfg.logQuotaBytesPerRun });
   logs.onError = (runId, err) => log.error({ runId, err }, 'log capture failed; the run goes on, its raw output files remain');
+  protections.enforced.push(
+    `logs: at most ${cfg.logQuotaBytesPerRun} bytes stored per run (logQuotaBytesPerRun), later output dropped; ` +
+      (cfg.logRetentionDays ? `finished runs' logs kept ${cfg.logRetentionDays} days` : "finished runs' logs kept until the run is deleted"),
+  );
   const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
   const projects = new ProjectsService(store, identity, systemClock);
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
@@ -170,6 +174,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     telemetry: registry.telemetry,
   });
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
+  logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
   const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
     maxChainDepth: cfg.triggerMaxChainDepth,
@@ -178,7 +183,12 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   });
   const schedules = new SchedulesService(store, automation, jobs, runs, identity, opts.scheduleClock ?? systemClock, log);
   const sweeps = new SweepsService(store, automation, feed, jobs, runs, identity, systemClock, { maxTrials: cfg.sweepMaxTrials, log });
-  const retention = new RetentionService(store, eventStore, webhookStore, automation, systemClock, { eventRetentionDays: cfg.eventRetentionDays, log });
+  const retention = new RetentionService(store, eventStore, webhookStore, automation, systemClock, {
+    eventRetentionDays: cfg.eventRetentionDays,
+    logRetentionDays: cfg.logRetentionDays,
+    logs,
+    log,
+  });
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 
@@ -202,6 +212,8 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     protections,
     consoleDir: consoleDir(),
   });
+  const swept = await jobs.sweepArtifacts();
+  if (swept.files > 0) log.info(swept, 'removed interrupted uploads and deleted jobs\' artifacts (bytes: disk space freed)');
   await scheduler.start();
   await dispatcher.start();
   await triggers.start();

@@ -72,6 +72,7 @@ export const DETAILS = {
   executorError: (msg: string) => `Job run could not be started: ${msg}`,
   outOfMemory: (gb: number) =>
     `Job run artifact execution failed: out of memory. A process was killed for using more than the shape's ${gb} GB of memory.`,
+  logQuota: (bytes: number) => `Its log reached the quota of ${bytes} bytes: later output was dropped.`,
   blockStorageFull: (gb: number) =>
     `Job run artifact execution failed: block storage exhausted. The run's ${gb} GB volume is full (no space left on device).`,
 } as const;

@@ -1,4 +1,5 @@
 import { WEBHOOKS_CURSOR } from '../events/dispatcher.js';
+import type { LogService } from '../logs/log-service.js';
 import type { AutomationStore } from '../store/automation-store.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Store } from '../store/store.js';
@@ -14,10 +15,16 @@ export interface RetentionResult {
   events: number;
   deliveries: number;
   retryTokens: number;
+  /** Finished runs' logs removed, and the bytes that freed on disk. */
+  logs: number;
+  logBytes: number;
 }
 
 export interface RetentionOptions {
   eventRetentionDays: number;
+  /** Days finished runs' logs are kept (unset: until the run is deleted). */
+  logRetentionDays?: number;
+  logs?: LogService;
   /** Between passes (default one hour). */
   intervalMs?: number;
   /** From start to the first pass (default one minute: not in the way of the start itself). */
@@ -33,6 +40,7 @@ export interface RetentionOptions {
  *   subscription exists) or the trigger rules' cursor (while a rule listens).
  * - SUCCEEDED and FAILED deliveries go once not updated for `eventRetentionDays`.
  * - Retry tokens go after their 24 hours (one reused later is checked against its age anyway).
+ * - With `logRetentionDays`, the logs of runs that ended longer ago go (the runs stay; their logs read empty).
  * In batches, one transaction each, with the event loop free in between; a pass an hour, the first a minute after
  * start.
  */
@@ -65,7 +73,9 @@ export class RetentionService {
     this.timer = setTimeout(() => {
       this.running = this.pass()
         .then((r) => {
-          if (r.events + r.deliveries + r.retryTokens > 0) this.opts.log.info(r, 'retention: old events, deliveries and retry tokens deleted');
+          if (r.events + r.deliveries + r.retryTokens + r.logs > 0) {
+            this.opts.log.info(r, 'retention: old events, deliveries, retry tokens and run logs deleted (logBytes: disk space freed)');
+          }
         })
         .catch((e) => this.opts.log.error({ err: e }, 'retention pass failed; the next one is in an hour'))
         .finally(() => {
@@ -80,7 +90,7 @@ export class RetentionService {
   async pass(): Promise<RetentionResult> {
     const now = this.clock.now();
     const before = new Date(now - this.opts.eventRetentionDays * DAY_MS).toISOString();
-    const out: RetentionResult = { events: 0, deliveries: 0, retryTokens: 0 };
+    const out: RetentionResult = { events: 0, deliveries: 0, retryTokens: 0, logs: 0, logBytes: 0 };
     const belowSeq = await this.eventsStillNeededFrom();
     for (let more = true; more && !this.stopped; await breathe()) {
       const r = await this.store.transaction((tx) => this.events.deleteOld(tx, { beforeTime: before, belowSeq, limit: BATCH }));
@@ -95,6 +105,20 @@ export class RetentionService {
     for (let n = BATCH; n >= BATCH && !this.stopped; await breathe()) {
       n = await this.store.transaction((tx) => this.store.deleteExpiredRetryTokens(tx, now, BATCH));
       out.retryTokens += n;
+    }
+    const { logRetentionDays: days, logs } = this.opts;
+    if (days !== undefined && logs) {
+      const logsBefore = new Date(now - days * DAY_MS).toISOString();
+      for (let after = 0, more = true; more && !this.stopped; await breathe()) {
+        const page = await this.store.finishedRunsBefore(logsBefore, after, BATCH);
+        for (const r of page) {
+          if (!logs.hasLog(r.id)) continue;
+          out.logBytes += logs.remove(r.id);
+          out.logs++;
+        }
+        more = page.length === BATCH;
+        after = page.at(-1)?.seq ?? after;
+      }
     }
     return out;
   }

@@ -24,7 +24,7 @@ import {
 import { gpuDeviceNodes, readGpus, type GpuInfo } from './gpus.js';
 import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup, procStat, scanProcesses } from './proc.js';
 import { sandboxArgs, sandboxCommand, type SandboxHost } from './sandbox.js';
-import { spaceUsage, VolumePool, type VolumeHost } from './volume.js';
+import { hasMountsUnder, spaceUsage, VolumePool, type VolumeHost } from './volume.js';
 import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
 import { nativeSupervisor, which } from './which.js';
 import { WarmSandboxes, type WarmSandbox } from './warm-sandboxes.js';
@@ -621,6 +621,14 @@ export class LocalExecutor implements Executor {
       await fsp.rm(path.join(runDir, SPACE), { recursive: true, force: true });
       await fsp.rm(path.join(runDir, 'work'), { recursive: true, force: true });
     }
+  }
+
+  async forget(runId: string): Promise<void> {
+    await this.discard(runId);
+    const runDir = this.runDir(runId);
+    // A volume its cleanup could not unmount stays where it is (a recursive removal would empty it first).
+    if (hasMountsUnder(runDir)) throw new Error(`${runDir} still has a mount below it; it is left in place`);
+    await fsp.rm(runDir, { recursive: true, force: true });
   }
 
   async afterRecovery(ended: (runIds: readonly string[]) => Promise<ReadonlySet<string>>): Promise<void> {
