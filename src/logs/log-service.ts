@@ -15,7 +15,8 @@ const FOLLOW_RECHECK_MS = 1000;
 
 /**
  * Durable run logs: ingesters per running run, readers for ?since= and ?follow=. Every log lives in its run's
- * directory, beside the raw stdout/stderr files, and outlives the run.
+ * directory, beside the raw stdout/stderr files (removed once it is sealed), and outlives the run until the run is
+ * deleted or log retention removes it.
  */
 export class LogService {
   private readonly ingesters = new Map<string, RunLogIngester>();

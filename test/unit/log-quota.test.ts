@@ -128,3 +128,23 @@ test('a full disk stalls capture without losing or duplicating a line; it resume
   assert.deepEqual(records(dir).map((r) => r.seq), lines.map((_, i) => i + 1));
   assert.equal(readCheckpoint(dir).complete, true);
 });
+
+test('consumed raw output is given back to the disk while the run goes on (holes punched, offsets kept)', async () => {
+  const { dir, files } = setup();
+  const chunk = `${'y'.repeat(1023)}\n`.repeat(1024); // 1 MiB
+  for (let i = 0; i < 80; i++) appendFileSync(files.stdout, chunk);
+  const ing = new RunLogIngester(dir, files, new EventEmitter(), 'r', { pollMs: 3_600_000 });
+  while (ing.pump()) {
+    /* drain */
+  }
+  const start = Date.now();
+  while (statSync(files.stdout).blocks * 512 > 24 * 1024 * 1024 && Date.now() - start < 30_000) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(statSync(files.stdout).blocks * 512 <= 24 * 1024 * 1024, `${statSync(files.stdout).blocks * 512} bytes still allocated`);
+  assert.equal(statSync(files.stdout).size, 80 * 1024 * 1024, 'the size (and so the offsets) stay');
+  appendFileSync(files.stdout, 'last\n');
+  await ing.finish();
+  const recs = records(dir);
+  assert.equal(recs.length, 80 * 1024 + 1);
+  assert.equal(recs.at(-1).message, 'last');
+  rmSync(dir, { recursive: true, force: true });
+});
