@@ -34,6 +34,8 @@ import type { Readable } from 'node:stream';
 
 /** Longest wait between tries to settle a finished run while the data disk is full. */
 const DISK_FULL_RETRY_MAX_MS = 30_000;
+/** A run whose start could not be recorded on a full data disk goes back in the queue after this long. */
+const DISK_FULL_REQUEUE_MS = 5_000;
 
 export interface CreateRunInput {
   projectId: string;
@@ -406,14 +408,25 @@ export class RunsService {
 
   /** Admission said go: hand the run to the executor. */
   async start(id: string): Promise<void> {
-    const claimed = await this.store.transitionRun(
-      id,
-      ['ACCEPTED'],
-      'ACCEPTED',
-      { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: { pending: true } },
-      null,
-      { unclaimed: true },
-    );
+    let claimed: RunRecord | null;
+    try {
+      claimed = await this.store.transitionRun(
+        id,
+        ['ACCEPTED'],
+        'ACCEPTED',
+        { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: { pending: true } },
+        null,
+        { unclaimed: true },
+      );
+    } catch (e) {
+      if (!isOutOfSpace(e)) throw e;
+      // Nothing was written: the run waits in the queue again until the data disk has room.
+      this.scheduler.release(id);
+      const run = await this.store.getRun(id);
+      if (run) setTimeout(() => this.scheduler.enqueue({ id, needs: run.launch.resources }), DISK_FULL_REQUEUE_MS).unref();
+      this.opts.log?.error({ err: e, runId: id }, 'starting a job run: the data disk is full; it is queued again');
+      return;
+    }
     if (!claimed) {
       this.scheduler.release(id);
       return;
@@ -439,25 +452,38 @@ export class RunsService {
       });
     } catch (e) {
       const now = iso(this.clock.now());
-      // Canceled while it was being prepared: the cancel is what the user asked for, so that is how it ends.
-      const canceled = await this.store.transitionRun(
-        id,
-        ['CANCELING'],
-        'CANCELED',
-        { lifecycleDetails: DETAILS.canceled, timeFinished: now, outcomeReason: 'canceled', handle: null },
-        E.cancelEnd,
-      );
-      if (!canceled) {
-        this.telemetry.executorError('start');
-        await this.store.transitionRun(
-          id,
-          ['ACCEPTED'],
-          'FAILED',
-          { lifecycleDetails: DETAILS.executorError((e as Error).message), timeFinished: now, outcomeReason: 'executor_error', handle: null },
-          E.failed,
-        );
+      // On a full data disk the failure cannot be written yet either: retried until it can (a run left ACCEPTED
+      // with a pending handle would wait for a restart).
+      for (let wait = 1000; ; wait = Math.min(wait * 2, DISK_FULL_RETRY_MAX_MS)) {
+        try {
+          // Canceled while it was being prepared: the cancel is what the user asked for, so that is how it ends.
+          const canceled = await this.store.transitionRun(
+            id,
+            ['CANCELING'],
+            'CANCELED',
+            { lifecycleDetails: DETAILS.canceled, timeFinished: now, outcomeReason: 'canceled', handle: null },
+            E.cancelEnd,
+          );
+          if (!canceled) {
+            this.telemetry.executorError('start');
+            await this.store.transitionRun(
+              id,
+              ['ACCEPTED'],
+              'FAILED',
+              { lifecycleDetails: DETAILS.executorError((e as Error).message), timeFinished: now, outcomeReason: 'executor_error', handle: null },
+              E.failed,
+            );
+          }
+          this.logs.seal(id);
+          break;
+        } catch (err) {
+          if (!isOutOfSpace(err)) {
+            this.scheduler.release(id);
+            throw err;
+          }
+          await new Promise((r) => setTimeout(r, wait));
+        }
       }
-      this.logs.seal(id);
       this.scheduler.release(id);
       return;
     }
