@@ -19,6 +19,7 @@ import { RunMonitor } from './service/monitor.js';
 import { StorageCatalog } from './service/storage.js';
 import { buildRegistry } from './metrics-registry.js';
 import { LogService } from './logs/log-service.js';
+import { isDiskFull } from './logs/run-log.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { systemClock, type Clock, type ServerIdentity } from './service/common.js';
 import { JobsService } from './service/jobs.js';
@@ -153,7 +154,10 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   const storage = new StorageCatalog(cfg.storage, [cfg.dataDir]);
   const conda = new CondaEnvironments(cfg.condaEnvironments, cfg.storage.buckets, path.join(cfg.dataDir, 'conda'), archiveLimits);
   const logs = new LogService(runsDir, { quotaBytes: cfg.logQuotaBytesPerRun });
-  logs.onError = (runId, err) => log.error({ runId, err }, 'log capture failed; the run goes on, its raw output files remain');
+  logs.onError = (runId, err) =>
+    isDiskFull(err)
+      ? log.error({ runId, err }, 'log capture waits: the data disk is full; it resumes from its checkpoint when space returns')
+      : log.error({ runId, err }, 'log capture failed; the run goes on, its raw output files remain');
   protections.enforced.push(
     `logs: at most ${cfg.logQuotaBytesPerRun} bytes stored per run (logQuotaBytesPerRun), later output dropped; ` +
       (cfg.logRetentionDays ? `finished runs' logs kept ${cfg.logRetentionDays} days` : "finished runs' logs kept until the run is deleted"),

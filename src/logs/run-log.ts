@@ -218,6 +218,9 @@ export class RunLogIngester {
     let wrote = false;
     let more = false;
     try {
+      // After a stall the log is cut back to the checkpoint before anything more is appended (it is opened for
+      // appending), in case rollBack could not.
+      if (this.stalled) ftruncateSync(this.logFd, this.cp.logSize);
       if (this.cp.dropped) return this.discardRaw();
       for (let i = 0; i < 8; i++) {
         if (this.cp.logSize >= this.quotaBytes) {
@@ -258,7 +261,7 @@ export class RunLogIngester {
     try {
       ftruncateSync(this.logFd, this.cp.logSize);
     } catch {
-      /* the next pass cuts it back at the latest (its size is checked against the checkpoint on attach) */
+      /* the next pass cuts it back before it appends (and an attach does, from the checkpoint) */
     }
     while (this.index.length > 0 && this.index[this.index.length - 1][0] > this.cp.seq) this.index.pop();
   }
