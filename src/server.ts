@@ -191,6 +191,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     eventRetentionDays: cfg.eventRetentionDays,
     logRetentionDays: cfg.logRetentionDays,
     logs,
+    forgetRun: (runId) => executor.forget(runId),
     log,
   });
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);

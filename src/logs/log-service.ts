@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CHECKPOINT_FILE, INDEX_EVERY, LOG_FILE, RunLogIngester, readCheckpoint } from './run-log.js';
@@ -43,6 +43,17 @@ export class LogService {
 
   /** Called when a run's log reaches its quota (the server records it in the run's lifecycleDetails). */
   onQuota: (runId: string) => void = () => {};
+
+  /** The runs that have a directory here. */
+  runIds(): string[] {
+    try {
+      return readdirSync(this.runsDir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return [];
+    }
+  }
 
   /** Whether the run's log holds anything (log retention skips the ones it emptied already). */
   hasLog(runId: string): boolean {

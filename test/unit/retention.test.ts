@@ -183,3 +183,41 @@ test('with logRetentionDays, the logs of runs that ended before it go and the by
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the directories of deleted runs that are still there go (and only theirs)", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-run-dirs-'));
+  const store = await Store.openSqlite(path.join(dir, 'dsjobs.sqlite'));
+  try {
+    const runsDir = path.join(dir, 'runs');
+    const logs = new LogService(runsDir);
+    const forgotten: string[] = [];
+    const retention = new RetentionService(
+      store,
+      new EventStore(store),
+      new WebhookStore(store, SecretBox.fromKeyFile(path.join(dir, 'secrets.key'))),
+      new AutomationStore(store),
+      { now: () => NOW },
+      {
+        eventRetentionDays: 30,
+        logs,
+        forgetRun: async (id) => {
+          forgotten.push(id);
+          rmSync(path.join(runsDir, id), { recursive: true, force: true });
+        },
+        log: silent,
+      },
+    );
+    await addRunWithLog(store, runsDir, 'deleted', 'DELETED', 40, 1000);
+    await addRunWithLog(store, runsDir, 'kept', 'SUCCEEDED', 40, 1000);
+    mkdirSync(path.join(runsDir, 'unknown'));
+    const r = await retention.pass();
+    assert.equal(r.runDirs, 1);
+    assert.deepEqual(forgotten, ['deleted']);
+    assert.equal(existsSync(path.join(runsDir, 'deleted')), false);
+    assert.ok(existsSync(path.join(runsDir, 'kept', 'log.ndjson')), 'logs are kept without logRetentionDays');
+    assert.ok(existsSync(path.join(runsDir, 'unknown')), "a directory this store has no run for is not this server's to remove");
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
