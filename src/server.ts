@@ -20,6 +20,7 @@ import { RunMonitor } from './service/monitor.js';
 import { StorageCatalog } from './service/storage.js';
 import { buildRegistry } from './metrics-registry.js';
 import { LogService } from './logs/log-service.js';
+import { isDiskFull } from './logs/run-log.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { systemClock, type Clock, type ServerIdentity } from './service/common.js';
 import { JobsService } from './service/jobs.js';
@@ -178,8 +179,15 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   if (gpuInfo.note) protections.off.push(`GPUs: ${gpuInfo.note}`);
   const storage = new StorageCatalog(cfg.storage, [cfg.dataDir]);
   const conda = new CondaEnvironments(cfg.condaEnvironments, cfg.storage.buckets, path.join(cfg.dataDir, 'conda'), archiveLimits);
-  const logs = new LogService(runsDir);
-  logs.onError = (runId, err) => log.error({ runId, err }, 'log capture failed; the run goes on, its raw output files remain');
+  const logs = new LogService(runsDir, { quotaBytes: cfg.logQuotaBytesPerRun });
+  logs.onError = (runId, err) =>
+    isDiskFull(err)
+      ? log.error({ runId, err }, 'log capture waits: the data disk is full; it resumes from its checkpoint when space returns')
+      : log.error({ runId, err }, 'log capture failed; the run goes on, its raw output files remain');
+  protections.enforced.push(
+    `logs: at most ${cfg.logQuotaBytesPerRun} bytes stored per run (logQuotaBytesPerRun), later output dropped; ` +
+      (cfg.logRetentionDays ? `finished runs' logs kept ${cfg.logRetentionDays} days` : "finished runs' logs kept until the run is deleted"),
+  );
   const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
   const projects = new ProjectsService(store, identity, systemClock);
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
@@ -196,6 +204,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     telemetry: registry.telemetry,
   });
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
+  logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
   const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
     maxChainDepth: cfg.triggerMaxChainDepth,
@@ -205,7 +214,13 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   });
   const schedules = new SchedulesService(store, automation, jobs, runs, identity, opts.scheduleClock ?? systemClock, log);
   const sweeps = new SweepsService(store, automation, feed, jobs, runs, identity, systemClock, { maxTrials: cfg.sweepMaxTrials, log });
-  const retention = new RetentionService(store, eventStore, webhookStore, automation, systemClock, { eventRetentionDays: cfg.eventRetentionDays, log });
+  const retention = new RetentionService(store, eventStore, webhookStore, automation, systemClock, {
+    eventRetentionDays: cfg.eventRetentionDays,
+    logRetentionDays: cfg.logRetentionDays,
+    logs,
+    forgetRun: (runId) => executor.forget(runId),
+    log,
+  });
   const policyStore = new PolicyStore(store);
   // Until compartments are stored as a tree, the tenancy and the default compartment below it are the whole tree.
   const compartmentTree = new StaticCompartmentTree([
@@ -249,6 +264,8 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
       },
     },
   });
+  const swept = await jobs.sweepArtifacts();
+  if (swept.files > 0) log.info(swept, 'removed interrupted uploads and deleted jobs\' artifacts (bytes: disk space freed)');
   await scheduler.start();
   await dispatcher.start();
   await triggers.start();

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { DsError, invalid } from '../domain/errors.js';
+import { DsError, invalid, isOutOfSpace, outOfSpace } from '../domain/errors.js';
 import type { Resources } from '../domain/resources.js';
 import { randomHex } from '../domain/ids.js';
 import type { JobsService } from '../service/jobs.js';
@@ -191,6 +191,12 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     }
     if (err.validation) {
       reply.code(400).send({ code: 'InvalidParameter', message: err.message });
+      return;
+    }
+    if (isOutOfSpace(err)) {
+      const e = outOfSpace();
+      req.log.warn({ err }, 'data disk full');
+      reply.code(STATUS_OF[e.code]).send({ code: e.code, message: e.message });
       return;
     }
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500;

@@ -13,4 +13,5 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   TooManyRequests: 429,
   InternalServerError: 500,
   NotImplemented: 501,
+  InsufficientStorage: 507,
 };

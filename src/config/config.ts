@@ -126,6 +126,13 @@ export const ConfigSchema = Type.Object(
     secretsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
     /** Days events and finished webhook deliveries are kept (events something still needs stay longer). */
     eventRetentionDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 30 }),
+    /**
+     * Bytes one run's stored log may reach; output past it is dropped (the log's last record and the run's
+     * lifecycleDetails say so; the run goes on).
+     */
+    logQuotaBytesPerRun: Type.Integer({ minimum: 4096, default: 1024 ** 3 }),
+    /** Days a finished run's log is kept (unset: until the run is deleted, as OCI keeps runs). */
+    logRetentionDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 36_500 })),
     capacity: Type.Object(
       {
         cpus: Type.Optional(Type.Number({ minimum: 0 })),

@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'LimitExceeded'
   | 'NotImplemented'
   | 'InternalServerError'
-  | 'PayloadTooLarge';
+  | 'PayloadTooLarge'
+  | 'InsufficientStorage';
 
 export class DsError extends Error {
   readonly code: ErrorCode;
@@ -33,3 +34,18 @@ export const notFound = (what: string, id: string): DsError =>
   new DsError('NotAuthorizedOrNotFound', `${what} ${id} was not found or you are not authorized to access it`);
 
 export const incorrectState = (message: string): DsError => new DsError('IncorrectState', message);
+
+/**
+ * The data disk (or a quota on it) is full: errno ENOSPC/EDQUOT from a file, SQLITE_FULL from the database (which
+ * rolled the transaction back). It passes once space is freed, so it is answered 507, not 500, and retried.
+ */
+export function isOutOfSpace(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
+export const outOfSpace = (): DsError =>
+  new DsError(
+    'InsufficientStorage',
+    "The server's data disk is full (no space left on device); nothing was changed. Retry once space has been freed.",
+  );

@@ -68,10 +68,11 @@ export const DETAILS = {
   timeoutCanceling: (minutes: number) =>
     `Job run exceeded its maximum runtime of ${formatMinutes(minutes)} and is being stopped.`,
   timeout: (minutes: number) => `Job run reached its maximum runtime of ${formatMinutes(minutes)} and was stopped.`,
-  lost: 'Job run outcome could not be determined: its process ended while the server was down and left no exit status.',
+  lost: 'Job run outcome could not be determined: its process left no exit status (it ended while the server was down, or while the data disk was full).',
   executorError: (msg: string) => `Job run could not be started: ${msg}`,
   outOfMemory: (gb: number) =>
     `Job run artifact execution failed: out of memory. A process was killed for using more than the shape's ${gb} GB of memory.`,
+  logQuota: (bytes: number) => `Its log reached the quota of ${bytes} bytes: later output was dropped.`,
   blockStorageFull: (gb: number) =>
     `Job run artifact execution failed: block storage exhausted. The run's ${gb} GB volume is full (no space left on device).`,
 } as const;

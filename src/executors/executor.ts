@@ -105,6 +105,8 @@ export interface Executor {
    * fails are left out.
    */
   sample(handles: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>>;
+  /** The run was deleted (it ended and was cleaned up): everything of it on disk goes, its run directory too. */
+  forget(runId: string): Promise<void>;
   /** What this engine enforces on this host, and what it cannot; for the start-up report and /metrics. */
   protections(): { enforced: string[]; off: string[] };
   /** Log files for a handle (also after a restart). */

@@ -1,9 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CHECKPOINT_FILE, INDEX_EVERY, LOG_FILE, RunLogIngester, readCheckpoint } from './run-log.js';
 import { renameSync, writeFileSync } from 'node:fs';
+
+/** The files of a run's log in its directory (the raw files are those the executor names; they are the same). */
+const LOG_FILES = [LOG_FILE, CHECKPOINT_FILE, `${CHECKPOINT_FILE}.seal.tmp`, 'stdout.log', 'stderr.log'];
 
 /** Per follower; a follower holds it while its response is open. */
 const READ_CHUNK = 64 * 1024;
@@ -12,14 +15,74 @@ const FOLLOW_RECHECK_MS = 1000;
 
 /**
  * Durable run logs: ingesters per running run, readers for ?since= and ?follow=. Every log lives in its run's
- * directory, beside the raw stdout/stderr files, and outlives the run.
+ * directory, beside the raw stdout/stderr files (removed once it is sealed), and outlives the run until the run is
+ * deleted or log retention removes it.
  */
 export class LogService {
   private readonly ingesters = new Map<string, RunLogIngester>();
   private readonly emitter = new EventEmitter();
 
-  constructor(private readonly runsDir: string) {
+  /** quotaBytes: what one run's log.ndjson may reach; output past it is dropped (see RunLogIngester). */
+  constructor(
+    private readonly runsDir: string,
+    private readonly opts: { quotaBytes?: number } = {},
+  ) {
     this.emitter.setMaxListeners(0);
+  }
+
+  /** Bytes one run's log may reach (Infinity: no quota). */
+  get quotaBytes(): number {
+    return this.opts.quotaBytes ?? Infinity;
+  }
+
+  /** Whether the run's log reached its quota (its output since was dropped). */
+  quotaReached(runId: string): boolean {
+    const live = this.ingesters.get(runId);
+    return live ? live.checkpoint.dropped === true : readCheckpoint(this.dir(runId)).dropped === true;
+  }
+
+  /** Called when a run's log reaches its quota (the server records it in the run's lifecycleDetails). */
+  onQuota: (runId: string) => void = () => {};
+
+  /** The runs that have a directory here. */
+  runIds(): string[] {
+    try {
+      return readdirSync(this.runsDir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Whether the run's log holds anything (log retention skips the ones it emptied already). */
+  hasLog(runId: string): boolean {
+    return existsSync(path.join(this.dir(runId), LOG_FILE)) || existsSync(path.join(this.dir(runId), 'stdout.log'));
+  }
+
+  /** Bytes a run's log files take on disk (allocated blocks: a sparse raw file counts what it holds). */
+  diskBytes(runId: string): number {
+    let total = 0;
+    for (const f of LOG_FILES) {
+      try {
+        total += statSync(path.join(this.dir(runId), f)).blocks * 512;
+      } catch {
+        /* not there */
+      }
+    }
+    return total;
+  }
+
+  /**
+   * Removes a finished run's log (retention, or the run was deleted) and leaves it empty and sealed: readers get
+   * nothing and followers end. Returns the bytes freed. A run still being captured is left alone.
+   */
+  remove(runId: string): number {
+    if (this.ingesters.has(runId)) return 0;
+    const freed = this.diskBytes(runId);
+    for (const f of LOG_FILES) rmSync(path.join(this.dir(runId), f), { force: true });
+    this.seal(runId);
+    return freed;
   }
 
   private dir(runId: string): string {
@@ -32,9 +95,11 @@ export class LogService {
     const dir = this.dir(runId);
     try {
       mkdirSync(dir, { recursive: true });
-      const ing = new RunLogIngester(dir, files, this.emitter, runId);
-      ing.onError = (e) => this.onError(runId, e);
-      if (ing.error) this.onError(runId, ing.error);
+      const ing = new RunLogIngester(dir, files, this.emitter, runId, {
+        quotaBytes: this.opts.quotaBytes,
+        onQuota: () => this.onQuota(runId),
+        onError: (e) => this.onError(runId, e),
+      });
       this.ingesters.set(runId, ing);
     } catch (e) {
       // No capture (e.g. out of file descriptors or disk): the run itself goes on; its raw output files remain.
@@ -45,7 +110,10 @@ export class LogService {
   /** Where capture problems are reported (the server wires its logger here). */
   onError: (runId: string, e: Error) => void = () => {};
 
-  /** The run's processes are gone: capture the rest and seal the log so followers end. */
+  /**
+   * The run's processes are gone: capture the rest and seal the log so followers end. Rejects while the disk is
+   * full (the capture goes on from where it stopped when called again).
+   */
   async finish(runId: string, files?: { stdout: string; stderr: string }): Promise<void> {
     if (!this.ingesters.has(runId) && files) this.attach(runId, files);
     const ing = this.ingesters.get(runId);

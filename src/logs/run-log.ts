@@ -8,26 +8,50 @@ import {
   openSync,
   readFileSync,
   readSync,
+  truncateSync,
+  unlinkSync,
   writevSync,
   writeSync,
   watch,
   type FSWatcher,
 } from 'node:fs';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 
 export const LOG_FILE = 'log.ndjson';
 export const CHECKPOINT_FILE = 'ingest.json';
 
-/** Bytes consumed from each raw file, the last seq written and the size of log.ndjson at that point. */
+/**
+ * Bytes consumed from each raw file, the last seq written and the size of log.ndjson at that point; `dropped`: the
+ * log reached its quota, its last record says so, and output since is thrown away.
+ */
 export interface Checkpoint {
   stdout: number;
   stderr: number;
   seq: number;
   logSize: number;
   complete: boolean;
+  dropped?: boolean;
 }
 
 const EMPTY: Checkpoint = { stdout: 0, stderr: 0, seq: 0, logSize: 0, complete: false };
+
+/** The data disk (or its quota) is full: a condition that passes, so capture waits and retries instead of stopping. */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** The last record of a log that reached its quota. */
+export function quotaMessage(quotaBytes: number): string {
+  return `dsjobs: this job run's log reached its quota of ${quotaBytes} bytes (logQuotaBytesPerRun); further output is dropped`;
+}
+
+/**
+ * Consumed bytes of a raw file are given back to the disk (a hole punched with fallocate(1), the offsets stay) each
+ * time this much more was consumed: a run printing for days keeps only its unread backlog on disk.
+ */
+const PUNCH_EVERY = 64 * 1024 * 1024;
 
 /** A line longer than this with no newline yet is cut into records of this size: nothing waits forever. */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -95,16 +119,25 @@ export class RunLogIngester {
   readonly index: [number, number][] = [];
   private closed = false;
   private again: NodeJS.Immediate | null = null;
+  /** Bytes log.ndjson may reach (records, not raw bytes: escaping and per-line overhead count too). */
+  readonly quotaBytes: number;
+  /** Where each raw file was last punched up to. */
+  private readonly punched = { stdout: 0, stderr: 0 };
 
   constructor(
     dir: string,
     files: { stdout: string; stderr: string },
     private readonly emitter: EventEmitter,
     private readonly key: string,
-    pollMs = 500,
+    opts: { pollMs?: number; quotaBytes?: number; onQuota?: () => void; onError?: (e: Error) => void } = {},
   ) {
     this.dir = dir;
     this.files = files;
+    // Given here, not set after: the first pass runs in the constructor.
+    this.onQuota = opts.onQuota ?? null;
+    this.onError = opts.onError ?? null;
+    this.quotaBytes = opts.quotaBytes ?? Infinity;
+    const pollMs = opts.pollMs ?? 500;
     // Opened (made, for a new run) first and read through its fd: a new run's missing file costs no exception.
     this.cpFd = openSync(path.join(dir, CHECKPOINT_FILE), fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
     try {
@@ -175,34 +208,108 @@ export class RunLogIngester {
     return this.fds[stream];
   }
 
-  /** Reads what is new in both files and appends it. Synchronous: one pass never interleaves with another. */
   /**
-   * One bounded pass: at most 8 MiB per stream, then a turn of the event loop, so a run printing hundreds of MB/s
-   * cannot starve the API or other runs. Returns whether more may be waiting.
+   * One bounded pass (reads what is new in both files and appends it; synchronous, so passes never interleave): at
+   * most 8 reads per stream, then a turn of the event loop, so a run printing hundreds of MB/s cannot starve the API
+   * or other runs. Returns whether more may be waiting.
    */
   pump(final = false): boolean {
     if (this.closed || this.cp.complete || this.error) return false;
     let wrote = false;
     let more = false;
     try {
+      // After a stall the log is cut back to the checkpoint before anything more is appended (it is opened for
+      // appending), in case rollBack could not.
+      if (this.stalled) ftruncateSync(this.logFd, this.cp.logSize);
+      if (this.cp.dropped) return this.discardRaw();
       for (let i = 0; i < 8; i++) {
+        if (this.cp.logSize >= this.quotaBytes) {
+          this.stopAtQuota();
+          wrote = true;
+          break;
+        }
         const a = this.drain('stdout', final);
         const b = this.drain('stderr', final);
         wrote ||= a || b;
         if (!a && !b) break;
         if (i === 7) more = true;
       }
+      this.stalled = null;
     } catch (e) {
-      // A full disk, or a run sabotaging its own directory, must not take the server down: capture stops for
-      // this run (its raw stdout/stderr files stay), the run goes on, and the error is reported.
-      this.error = e as Error;
-      this.onError?.(this.error);
+      if (isDiskFull(e)) {
+        // Full disk: whatever part of the records got out is cut off again (shrinking needs no space) and the
+        // next pass (the poll, at the latest) retries from the checkpoint; reported once per stall.
+        this.rollBack();
+        if (!this.stalled) this.onError?.(e as Error);
+        this.stalled = e as Error;
+      } else {
+        // A run sabotaging its own directory must not take the server down: capture stops for this run (its raw
+        // stdout/stderr files stay), the run goes on, and the error is reported.
+        this.error = e as Error;
+        this.onError?.(this.error);
+      }
       more = false;
     }
     if (wrote) this.emitter.emit(this.key);
     if (more && !final) this.schedule();
+    if (wrote) this.punchConsumed();
     return more;
   }
+
+  /** Back to the checkpoint after a failed append: the log's size and the sparse index. */
+  private rollBack(): void {
+    try {
+      ftruncateSync(this.logFd, this.cp.logSize);
+    } catch {
+      /* the next pass cuts it back before it appends (and an attach does, from the checkpoint) */
+    }
+    while (this.index.length > 0 && this.index[this.index.length - 1][0] > this.cp.seq) this.index.pop();
+  }
+
+  /** The quota is reached: one last record says so, and output is dropped from now on (the run goes on). */
+  private stopAtQuota(): void {
+    const seq = this.cp.seq + 1;
+    const rec = JSON.stringify({ seq, time: new Date().toISOString(), stream: 'stderr', message: quotaMessage(this.quotaBytes) });
+    if ((seq - 1) % INDEX_EVERY === 0) this.index.push([seq, this.cp.logSize]);
+    writeSync(this.logFd, `${rec}\n`);
+    this.cp.seq = seq;
+    this.cp.logSize += Buffer.byteLength(rec) + 1;
+    this.cp.dropped = true;
+    writeCheckpointAt(this.cpFd, this.cp);
+    this.onQuota?.();
+    this.discardRaw();
+  }
+
+  /**
+   * Past the quota: the raw files are cut to nothing whenever they hold something (they are opened for appending,
+   * so the run's next write starts again at 0; one that seeks gets a sparse file). Never more.
+   */
+  private discardRaw(): boolean {
+    for (const s of ['stdout', 'stderr'] as const) {
+      const fd = this.open(s);
+      if (fd !== null && fstatSync(fd).size > 0) truncateSync(this.files[s], 0);
+    }
+    return false;
+  }
+
+  /**
+   * Gives the consumed part of each raw file back to the disk once another PUNCH_EVERY bytes were consumed. Only up
+   * to the checkpoint on disk, so a re-attach never reads a hole. Best effort: without fallocate(1) or hole support
+   * the raw files stay whole until the run ends (they are removed then).
+   */
+  private punchConsumed(): void {
+    for (const s of ['stdout', 'stderr'] as const) {
+      const upTo = Math.floor(this.cp[s] / 4096) * 4096;
+      if (upTo - this.punched[s] < PUNCH_EVERY) continue;
+      this.punched[s] = upTo;
+      execFile('fallocate', ['--punch-hole', '--offset', '0', '--length', String(upTo), this.files[s]], () => {});
+    }
+  }
+
+  /** Set when the disk is full; the next pass retries. */
+  stalled: Error | null = null;
+  /** Called once, when the quota is reached. */
+  onQuota: (() => void) | null = null;
 
   /** Set when capture failed; the log then ends where the failure happened. */
   error: Error | null = null;
@@ -270,16 +377,21 @@ export class RunLogIngester {
       for (let k = 0; k < 3 && (this.buf[at] & 0xc0) === 0x80; k++) at--;
       return at;
     };
+    // Records stop once the log reaches its quota (what is left of the read stays unconsumed; the next pass ends
+    // the log): it ends at most one record past the quota, however much escaping and per-record overhead expand
+    // the bytes (an empty line costs ~70 bytes stored, a NUL 6).
+    const quota = this.quotaBytes;
+    const full = () => size + pos >= quota;
     let nl: number;
-    while ((nl = this.buf.indexOf(10, start)) !== -1 && nl < n) {
+    while (!full() && (nl = this.buf.indexOf(10, start)) !== -1 && nl < n) {
       // A line longer than the cap is cut: no byte is dropped, it continues in the next record.
-      while (nl - start > MAX_LINE_BYTES) emit(cut(), 0);
-      emit(nl, 1);
+      while (nl - start > MAX_LINE_BYTES && !full()) emit(cut(), 0);
+      if (!full()) emit(nl, 1);
     }
     // Bytes after the last newline: a partial line. Left in the raw file for the next pass unless it is over the
     // cap, or the run has ended (its last line had no newline).
-    while (n - start > MAX_LINE_BYTES) emit(cut(), 0);
-    if (final && start < n && n < READ_CHUNK) emit(n, 0);
+    while (n - start > MAX_LINE_BYTES && !full()) emit(cut(), 0);
+    if (final && start < n && n < READ_CHUNK && !full()) emit(n, 0);
     if (pos > 0) {
       chunks.push(out.subarray(0, pos));
       size += pos;
@@ -293,21 +405,40 @@ export class RunLogIngester {
     return true;
   }
 
-  /** The run ended: read everything that is left, including a last line without a newline, and seal the log. */
+  /**
+   * The run ended: read everything that is left, including a last line without a newline, and seal the log. The raw
+   * files are removed then: the log holds all of them. Rejects, with nothing sealed, while the disk is full: the
+   * caller retries and it goes on from the checkpoint.
+   */
   async finish(): Promise<void> {
     if (this.cp.complete || this.closed) return;
     // Drain the backlog in bounded passes with turns of the event loop in between.
     while (this.pump(true)) await new Promise((r) => setImmediate(r));
     if (this.closed) return;
+    if (this.stalled) throw this.stalled;
     this.cp.complete = true;
     try {
       writeCheckpointAt(this.cpFd, this.cp);
     } catch (e) {
+      if (isDiskFull(e)) {
+        this.cp.complete = false;
+        throw e;
+      }
       this.error ??= e as Error;
       this.onError?.(e as Error);
     }
     this.emitter.emit(this.key);
+    const captured = !this.error;
     this.close();
+    if (captured) {
+      for (const f of [this.files.stdout, this.files.stderr]) {
+        try {
+          unlinkSync(f);
+        } catch {
+          /* never made, or gone already */
+        }
+      }
+    }
   }
 
   close(): void {

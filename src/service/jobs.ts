@@ -48,6 +48,8 @@ export interface UpdateJobInput {
 
 
 /** Artifact kinds by file name; the name (from content-disposition) decides how a run starts. */
+/** An upload in progress is written to a file named so beside the artifact, renamed into place when checked. */
+const UPLOAD_PREFIX = '.upload-';
 const ARTIFACT_KINDS = ['.py', '.sh', '.zip', '.tar.gz', '.tgz', '.tar'];
 
 /** filename from a content-disposition header (RFC 6266: filename*=UTF-8''..., filename="...", filename=...). */
@@ -253,6 +255,34 @@ export class JobsService {
       for (const runId of active) await this.hooks.cancelRun(runId);
       for (const runId of await this.store.runIdsOfJob(id, TERMINAL_RUN_STATES)) await this.hooks.deleteRun(runId);
     }
+    // Its artifact can no longer be read or run: its bytes go now (a run still starting holds its copy open).
+    await fsp.rm(path.join(this.artifactsDir, id), { recursive: true, force: true });
+  }
+
+  /**
+   * At start: removes what interrupted uploads left (their temporary files) and the artifacts of deleted jobs (a
+   * server killed between a job's deletion and the removal of its artifact). Returns the files and bytes freed.
+   */
+  async sweepArtifacts(): Promise<{ files: number; bytes: number }> {
+    const out = { files: 0, bytes: 0 };
+    const drop = async (p: string) => {
+      const st = await fsp.lstat(p).catch(() => null);
+      await fsp.rm(p, { recursive: true, force: true });
+      out.files++;
+      out.bytes += (st?.blocks ?? 0) * 512;
+    };
+    for (const entry of await fsp.readdir(this.artifactsDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = path.join(this.artifactsDir, entry.name);
+      const job = await this.store.getJob(entry.name);
+      if (job?.lifecycleState === 'DELETED') {
+        for (const f of await fsp.readdir(dir)) await drop(path.join(dir, f));
+        await fsp.rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      for (const f of await fsp.readdir(dir)) if (f.startsWith(UPLOAD_PREFIX)) await drop(path.join(dir, f));
+    }
+    return out;
   }
 
   artifactPath(job: JobRecord): string {
@@ -307,7 +337,7 @@ export class JobsService {
     const id = job.id;
     const dir = path.join(this.artifactsDir, id);
     await fsp.mkdir(dir, { recursive: true });
-    const tmp = path.join(dir, `.upload-${randomUUID()}`);
+    const tmp = path.join(dir, `${UPLOAD_PREFIX}${randomUUID()}`);
     const md5 = createHash('md5');
     let size = 0;
     const max = this.limits.maxArtifactBytes;

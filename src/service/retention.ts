@@ -1,4 +1,5 @@
 import { WEBHOOKS_CURSOR } from '../events/dispatcher.js';
+import type { LogService } from '../logs/log-service.js';
 import type { AutomationStore } from '../store/automation-store.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Store } from '../store/store.js';
@@ -9,15 +10,27 @@ import { listens, TRIGGERS_CURSOR } from './triggers.js';
 const DAY_MS = 86_400_000;
 /** Rows per transaction: a batch takes milliseconds, and the event loop serves requests between batches. */
 const BATCH = 5000;
+/** Run ids per query when looking for deleted runs' directories (SQLite binds at most 32,766 values). */
+const DIR_BATCH = 500;
 
 export interface RetentionResult {
   events: number;
   deliveries: number;
   retryTokens: number;
+  /** Finished runs' logs removed, and the bytes that freed on disk. */
+  logs: number;
+  logBytes: number;
+  /** Directories of deleted runs removed (left by a stop between a run's deletion and their removal, or by versions before deletion freed them). */
+  runDirs: number;
 }
 
 export interface RetentionOptions {
   eventRetentionDays: number;
+  /** Days finished runs' logs are kept (unset: until the run is deleted). */
+  logRetentionDays?: number;
+  logs?: LogService;
+  /** Removes a deleted run's files (its log and run directory: the executor's part). */
+  forgetRun?: (runId: string) => Promise<void>;
   /** Between passes (default one hour). */
   intervalMs?: number;
   /** From start to the first pass (default one minute: not in the way of the start itself). */
@@ -33,6 +46,8 @@ export interface RetentionOptions {
  *   subscription exists) or the trigger rules' cursor (while a rule listens).
  * - SUCCEEDED and FAILED deliveries go once not updated for `eventRetentionDays`.
  * - Retry tokens go after their 24 hours (one reused later is checked against its age anyway).
+ * - With `logRetentionDays`, the logs of runs that ended longer ago go (the runs stay; their logs read empty).
+ * - The directories of deleted runs that are still there go.
  * In batches, one transaction each, with the event loop free in between; a pass an hour, the first a minute after
  * start.
  */
@@ -65,7 +80,9 @@ export class RetentionService {
     this.timer = setTimeout(() => {
       this.running = this.pass()
         .then((r) => {
-          if (r.events + r.deliveries + r.retryTokens > 0) this.opts.log.info(r, 'retention: old events, deliveries and retry tokens deleted');
+          if (r.events + r.deliveries + r.retryTokens + r.logs + r.runDirs > 0) {
+            this.opts.log.info(r, 'retention: old events, deliveries, retry tokens, run logs and deleted runs\' directories removed (logBytes: disk space the logs freed)');
+          }
         })
         .catch((e) => this.opts.log.error({ err: e }, 'retention pass failed; the next one is in an hour'))
         .finally(() => {
@@ -80,7 +97,7 @@ export class RetentionService {
   async pass(): Promise<RetentionResult> {
     const now = this.clock.now();
     const before = new Date(now - this.opts.eventRetentionDays * DAY_MS).toISOString();
-    const out: RetentionResult = { events: 0, deliveries: 0, retryTokens: 0 };
+    const out: RetentionResult = { events: 0, deliveries: 0, retryTokens: 0, logs: 0, logBytes: 0, runDirs: 0 };
     const belowSeq = await this.eventsStillNeededFrom();
     for (let more = true; more && !this.stopped; await breathe()) {
       const r = await this.store.transaction((tx) => this.events.deleteOld(tx, { beforeTime: before, belowSeq, limit: BATCH }));
@@ -95,6 +112,35 @@ export class RetentionService {
     for (let n = BATCH; n >= BATCH && !this.stopped; await breathe()) {
       n = await this.store.transaction((tx) => this.store.deleteExpiredRetryTokens(tx, now, BATCH));
       out.retryTokens += n;
+    }
+    const { logRetentionDays: days, logs } = this.opts;
+    if (days !== undefined && logs) {
+      const logsBefore = new Date(now - days * DAY_MS).toISOString();
+      for (let after = 0, more = true; more && !this.stopped; await breathe()) {
+        const page = await this.store.finishedRunsBefore(logsBefore, after, BATCH);
+        for (const r of page) {
+          if (!logs.hasLog(r.id)) continue;
+          out.logBytes += logs.remove(r.id);
+          out.logs++;
+        }
+        more = page.length === BATCH;
+        after = page.at(-1)?.seq ?? after;
+      }
+    }
+    const { forgetRun } = this.opts;
+    if (logs && forgetRun) {
+      const dirs = logs.runIds();
+      for (let i = 0; i < dirs.length && !this.stopped; i += DIR_BATCH, await breathe()) {
+        for (const id of await this.store.deletedRunIds(dirs.slice(i, i + DIR_BATCH))) {
+          try {
+            logs.remove(id);
+            await forgetRun(id);
+            out.runDirs++;
+          } catch (e) {
+            this.opts.log.error({ err: e, runId: id }, "removing a deleted job run's files failed");
+          }
+        }
+      }
     }
     return out;
   }

@@ -1,4 +1,4 @@
-import { DsError, invalid, notFound } from '../domain/errors.js';
+import { DsError, invalid, isOutOfSpace, notFound } from '../domain/errors.js';
 import {
   checkInfrastructure,
   checkJobConfiguration,
@@ -31,6 +31,11 @@ import { noTelemetry, type Telemetry } from './telemetry.js';
 import type { ShapesService } from './shapes-service.js';
 import type { Resources } from '../domain/resources.js';
 import type { Readable } from 'node:stream';
+
+/** Longest wait between tries to settle a finished run while the data disk is full. */
+const DISK_FULL_RETRY_MAX_MS = 30_000;
+/** A run whose start could not be recorded on a full data disk goes back in the queue after this long. */
+const DISK_FULL_REQUEUE_MS = 5_000;
 
 export interface CreateRunInput {
   projectId: string;
@@ -311,8 +316,37 @@ export class RunsService {
     await this.markDeleted(id);
   }
 
+  /** Deleting a run frees its files: its log and its run directory go (its record stays, DELETED). */
   async markDeleted(id: string): Promise<void> {
-    await this.store.transitionRun(id, TERMINAL_RUN_STATES, 'DELETED', {}, E.deleted);
+    if (!(await this.store.transitionRun(id, TERMINAL_RUN_STATES, 'DELETED', {}, E.deleted))) return;
+    await this.removeFiles(id);
+  }
+
+  private async removeFiles(id: string): Promise<void> {
+    try {
+      this.logs.remove(id);
+      await this.executor.forget(id);
+    } catch (e) {
+      this.opts.log?.error({ err: e, runId: id }, "removing a deleted job run's files failed");
+    }
+  }
+
+  /**
+   * The run's log reached its quota: its lifecycleDetails say so while it goes on. A run still starting gets the
+   * note when it becomes IN_PROGRESS (inProgressDetails).
+   */
+  async onLogQuota(id: string): Promise<void> {
+    const note = DETAILS.logQuota(this.logs.quotaBytes);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const run = await this.store.getRun(id);
+      if (!run || run.lifecycleState !== 'IN_PROGRESS' || run.lifecycleDetails?.includes(note)) return;
+      const lifecycleDetails = `${run.lifecycleDetails ?? DETAILS.inProgress} ${note}`;
+      if (await this.store.transitionRun(id, ['IN_PROGRESS'], null, { lifecycleDetails }, null, { version: run.version })) return;
+    }
+  }
+
+  private inProgressDetails(id: string): string {
+    return this.logs.quotaReached(id) ? `${DETAILS.inProgress} ${DETAILS.logQuota(this.logs.quotaBytes)}` : DETAILS.inProgress;
   }
 
   /** The run's log as NDJSON records after `since`; with follow, open until the run ends and all is sent. */
@@ -375,14 +409,25 @@ export class RunsService {
 
   /** Admission said go: hand the run to the executor. */
   async start(id: string): Promise<void> {
-    const claimed = await this.store.transitionRun(
-      id,
-      ['ACCEPTED'],
-      'ACCEPTED',
-      { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: { pending: true } },
-      null,
-      { unclaimed: true },
-    );
+    let claimed: RunRecord | null;
+    try {
+      claimed = await this.store.transitionRun(
+        id,
+        ['ACCEPTED'],
+        'ACCEPTED',
+        { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: { pending: true } },
+        null,
+        { unclaimed: true },
+      );
+    } catch (e) {
+      if (!isOutOfSpace(e)) throw e;
+      // Nothing was written: the run waits in the queue again until the data disk has room.
+      this.scheduler.release(id);
+      const run = await this.store.getRun(id);
+      if (run) setTimeout(() => this.scheduler.enqueue({ id, needs: run.launch.resources }), DISK_FULL_REQUEUE_MS).unref();
+      this.opts.log?.error({ err: e, runId: id }, 'starting a job run: the data disk is full; it is queued again');
+      return;
+    }
     if (!claimed) {
       this.scheduler.release(id);
       return;
@@ -408,25 +453,38 @@ export class RunsService {
       });
     } catch (e) {
       const now = iso(this.clock.now());
-      // Canceled while it was being prepared: the cancel is what the user asked for, so that is how it ends.
-      const canceled = await this.store.transitionRun(
-        id,
-        ['CANCELING'],
-        'CANCELED',
-        { lifecycleDetails: DETAILS.canceled, timeFinished: now, outcomeReason: 'canceled', handle: null },
-        E.cancelEnd,
-      );
-      if (!canceled) {
-        this.telemetry.executorError('start');
-        await this.store.transitionRun(
-          id,
-          ['ACCEPTED'],
-          'FAILED',
-          { lifecycleDetails: DETAILS.executorError((e as Error).message), timeFinished: now, outcomeReason: 'executor_error', handle: null },
-          E.failed,
-        );
+      // On a full data disk the failure cannot be written yet either: retried until it can (a run left ACCEPTED
+      // with a pending handle would wait for a restart).
+      for (let wait = 1000; ; wait = Math.min(wait * 2, DISK_FULL_RETRY_MAX_MS)) {
+        try {
+          // Canceled while it was being prepared: the cancel is what the user asked for, so that is how it ends.
+          const canceled = await this.store.transitionRun(
+            id,
+            ['CANCELING'],
+            'CANCELED',
+            { lifecycleDetails: DETAILS.canceled, timeFinished: now, outcomeReason: 'canceled', handle: null },
+            E.cancelEnd,
+          );
+          if (!canceled) {
+            this.telemetry.executorError('start');
+            await this.store.transitionRun(
+              id,
+              ['ACCEPTED'],
+              'FAILED',
+              { lifecycleDetails: DETAILS.executorError((e as Error).message), timeFinished: now, outcomeReason: 'executor_error', handle: null },
+              E.failed,
+            );
+          }
+          this.logs.seal(id);
+          break;
+        } catch (err) {
+          if (!isOutOfSpace(err)) {
+            this.scheduler.release(id);
+            throw err;
+          }
+          await new Promise((r) => setTimeout(r, wait));
+        }
       }
-      this.logs.seal(id);
       this.scheduler.release(id);
       return;
     }
@@ -444,10 +502,12 @@ export class RunsService {
       id,
       ['ACCEPTED'],
       'IN_PROGRESS',
-      { lifecycleDetails: DETAILS.inProgress, timeStarted: iso(now), handle, deadlineMs: deadline, isolation },
+      { lifecycleDetails: this.inProgressDetails(id), timeStarted: iso(now), handle, deadlineMs: deadline, isolation },
       E.started,
     );
     let current = started;
+    // The quota may have been reached while the state was being written: onLogQuota adds the note if it is missing.
+    if (started && this.logs.quotaReached(id)) await this.onLogQuota(id);
     if (!started) {
       // Canceled while it was starting (or re-attached in a later state): keep the handle, then act on the state.
       current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh ? iso(now) : undefined, isolation }, null);
@@ -484,23 +544,39 @@ export class RunsService {
     try {
       // Kill what the run left behind first: a background writer must not keep the final drain going forever.
       if (handle) await this.executor.cleanup(handle, { killStragglers: opts.stragglers ?? true }).catch(() => {});
-      if (handle) await this.logs.finish(id, this.executor.logFiles(handle));
-      else this.logs.seal(id);
-      // Compare-and-set from the state just read; if a cancel or deadline moved it meanwhile, read and decide again.
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const run = await this.store.getRun(id);
-        if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') break;
-        const { to, patch, event } = this.outcome(run, status, opts.error);
-        if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event)) {
-          const job = await this.jobs.get(run.jobId).catch(() => null);
-          if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);
+      // A full data disk stops the last capture or the state change midway; both go on from where they stopped
+      // (the log from its checkpoint, the state from the record), so the run settles once space returns.
+      for (let wait = 1000; ; wait = Math.min(wait * 2, DISK_FULL_RETRY_MAX_MS)) {
+        try {
+          await this.settle(id, handle, status, opts.error);
           break;
+        } catch (e) {
+          if (!isOutOfSpace(e)) throw e;
+          this.opts.log?.error({ err: e, runId: id, retryInMs: wait }, 'settling a finished job run: the data disk is full; retrying');
+          await new Promise((r) => setTimeout(r, wait));
         }
       }
     } finally {
       this.scheduler.setDeadline(id, null);
       this.scheduler.setKillTimer(id, null);
       this.scheduler.release(id);
+    }
+  }
+
+  private async settle(id: string, handle: ExecutorHandle | null, status: ExitStatus, error?: string): Promise<void> {
+    if (handle) await this.logs.finish(id, this.executor.logFiles(handle));
+    else this.logs.seal(id);
+    // Compare-and-set from the state just read; if a cancel or deadline moved it meanwhile, read and decide again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const run = await this.store.getRun(id);
+      if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') break;
+      const { to, patch, event } = this.outcome(run, status, error);
+      if (this.logs.quotaReached(id)) patch.lifecycleDetails = `${patch.lifecycleDetails} ${DETAILS.logQuota(this.logs.quotaBytes)}`;
+      if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event)) {
+        const job = await this.jobs.get(run.jobId).catch(() => null);
+        if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);
+        break;
+      }
     }
   }
 
@@ -606,7 +682,7 @@ export class RunsService {
             run.id,
             ['ACCEPTED'],
             'IN_PROGRESS',
-            { lifecycleDetails: DETAILS.inProgress, timeStarted: iso(this.clock.now()), handle },
+            { lifecycleDetails: this.inProgressDetails(run.id), timeStarted: iso(this.clock.now()), handle },
             E.started,
           );
         }

@@ -786,6 +786,31 @@ export class Store {
     return rows.map((r) => runFromRow(r as RunRow));
   }
 
+  /** Which of these run ids are DELETED runs. */
+  async deletedRunIds(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('job_runs')
+      .select('id')
+      .where('id', 'in', ids as string[])
+      .where('lifecycle_state', '=', 'DELETED')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Runs that ended (not deleted) before `beforeTime`, after `afterSeq` in creation order: log retention's pages. */
+  async finishedRunsBefore(beforeTime: string, afterSeq: number, limit: number): Promise<{ id: string; seq: number }[]> {
+    return this.db
+      .selectFrom('job_runs')
+      .select(['id', 'seq'])
+      .where('lifecycle_state', 'in', ['SUCCEEDED', 'FAILED', 'CANCELED'])
+      .where('seq', '>', afterSeq)
+      .where('time_finished', '<', beforeTime)
+      .orderBy('seq', 'asc')
+      .limit(limit)
+      .execute();
+  }
+
   async runIdsOfJob(jobId: string, states: readonly RunState[]): Promise<string[]> {
     const rows = await this.db
       .selectFrom('job_runs')

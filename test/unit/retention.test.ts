@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -14,6 +14,7 @@ import { WebhookStore } from '../../src/store/webhook-store.js';
 import { SecretBox } from '../../src/store/secret-box.js';
 import { AutomationStore } from '../../src/store/automation-store.js';
 import { RetentionService } from '../../src/service/retention.js';
+import { LogService } from '../../src/logs/log-service.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-21T12:00:00Z');
@@ -112,4 +113,111 @@ test('finished deliveries past the retention and retry tokens past 24 hours go; 
     const tokens = (await store.db.selectFrom('retry_tokens').select('token').execute()).map((t) => t.token);
     assert.deepEqual(tokens, ['new']);
   });
+});
+
+/** A run row ended `ageDays` ago (null: still running), with a log of `bytes` in its run directory. */
+async function addRunWithLog(store: Store, runsDir: string, id: string, state: string, ageDays: number | null, bytes: number) {
+  await store.db
+    .insertInto('job_runs')
+    .values({
+      id,
+      job_id: 'j',
+      project_id: 'p',
+      compartment_id: 'c',
+      lifecycle_state: state,
+      time_accepted: new Date(NOW - 100 * DAY).toISOString(),
+      time_finished: ageDays === null ? null : new Date(NOW - ageDays * DAY).toISOString(),
+      created_by: 'u',
+      configuration_override: '{}',
+      infrastructure: '{}',
+      freeform_tags: '{}',
+      defined_tags: '{}',
+      launch: '{}',
+      version: 1,
+    } as never)
+    .execute();
+  mkdirSync(path.join(runsDir, id), { recursive: true });
+  writeFileSync(path.join(runsDir, id, 'log.ndjson'), Buffer.alloc(bytes, 0x61));
+  writeFileSync(path.join(runsDir, id, 'ingest.json'), JSON.stringify({ stdout: bytes, stderr: 0, seq: 1, logSize: bytes, complete: true }));
+}
+
+test('with logRetentionDays, the logs of runs that ended before it go and the bytes freed are reported; nothing else', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-log-retention-'));
+  const store = await Store.openSqlite(path.join(dir, 'dsjobs.sqlite'));
+  try {
+    const runsDir = path.join(dir, 'runs');
+    const logs = new LogService(runsDir);
+    const events = new EventStore(store);
+    const hooks = new WebhookStore(store, SecretBox.fromKeyFile(path.join(dir, 'secrets.key')));
+    const automation = new AutomationStore(store);
+    const make = (logRetentionDays?: number) =>
+      new RetentionService(store, events, hooks, automation, { now: () => NOW }, { eventRetentionDays: 30, logRetentionDays, logs, log: silent });
+    await addRunWithLog(store, runsDir, 'old-ok', 'SUCCEEDED', 10, 100_000);
+    await addRunWithLog(store, runsDir, 'old-failed', 'FAILED', 8, 50_000);
+    await addRunWithLog(store, runsDir, 'recent', 'SUCCEEDED', 2, 10_000);
+    await addRunWithLog(store, runsDir, 'running', 'IN_PROGRESS', null, 10_000);
+    const logOf = (id: string) => path.join(runsDir, id, 'log.ndjson');
+
+    // Off by default: OCI keeps runs, and their logs, until they are deleted.
+    const off = await make().pass();
+    assert.deepEqual({ logs: off.logs, logBytes: off.logBytes }, { logs: 0, logBytes: 0 });
+    assert.ok(existsSync(logOf('old-ok')));
+
+    const r = await make(7).pass();
+    assert.equal(r.logs, 2);
+    assert.ok(r.logBytes >= 150_000, `${r.logBytes} bytes reported freed`);
+    assert.equal(existsSync(logOf('old-ok')), false);
+    assert.equal(existsSync(logOf('old-failed')), false);
+    assert.ok(existsSync(logOf('recent')));
+    assert.ok(existsSync(logOf('running')));
+    // A removed log reads as empty and sealed: a follower ends instead of waiting.
+    const text = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      logs.read('old-ok', 0, true).on('data', (d: Buffer) => (out += d)).on('end', () => resolve(out)).on('error', reject);
+    });
+    assert.equal(text, '');
+    // Already removed: not counted again.
+    assert.deepEqual(await make(7).pass().then((x) => [x.logs, x.logBytes]), [0, 0]);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the directories of deleted runs that are still there go (and only theirs)", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-run-dirs-'));
+  const store = await Store.openSqlite(path.join(dir, 'dsjobs.sqlite'));
+  try {
+    const runsDir = path.join(dir, 'runs');
+    const logs = new LogService(runsDir);
+    const forgotten: string[] = [];
+    const retention = new RetentionService(
+      store,
+      new EventStore(store),
+      new WebhookStore(store, SecretBox.fromKeyFile(path.join(dir, 'secrets.key'))),
+      new AutomationStore(store),
+      { now: () => NOW },
+      {
+        eventRetentionDays: 30,
+        logs,
+        forgetRun: async (id) => {
+          forgotten.push(id);
+          rmSync(path.join(runsDir, id), { recursive: true, force: true });
+        },
+        log: silent,
+      },
+    );
+    await addRunWithLog(store, runsDir, 'deleted', 'DELETED', 40, 1000);
+    await addRunWithLog(store, runsDir, 'kept', 'SUCCEEDED', 40, 1000);
+    mkdirSync(path.join(runsDir, 'unknown'));
+    const r = await retention.pass();
+    assert.equal(r.runDirs, 1);
+    assert.deepEqual(forgotten, ['deleted']);
+    assert.equal(existsSync(path.join(runsDir, 'deleted')), false);
+    assert.ok(existsSync(path.join(runsDir, 'kept', 'log.ndjson')), 'logs are kept without logRetentionDays');
+    assert.ok(existsSync(path.join(runsDir, 'unknown')), "a directory this store has no run for is not this server's to remove");
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -6,7 +6,7 @@ import { errorResponses, header, listQuery, withEtag } from '../http.js';
 import { jobSummaryWire, jobWire } from '../presenters.js';
 import * as S from '../schemas.js';
 import { checkState } from './states.js';
-import { DsError } from '../../domain/errors.js';
+import { DsError, notFound } from '../../domain/errors.js';
 import type { JobRecord } from '../../store/records.js';
 
 const IdParams = Type.Object({ jobId: Type.String() });
@@ -147,6 +147,8 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
 
   const artifactOf = async (jobId: string) => {
     const job = await jobs.get(jobId);
+    // A deleted job's artifact is gone (its bytes were freed with it), as in OCI.
+    if (job.lifecycleState === 'DELETED') throw notFound('Job', jobId);
     if (!job.artifact) throw new DsError('NotAuthorizedOrNotFound', `Job ${jobId} has no artifact yet`);
     return job;
   };

@@ -1,4 +1,4 @@
-import { chmodSync, constants as fsc, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsc, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import {
 import { gpuDeviceNodes, readGpus, type GpuInfo } from './gpus.js';
 import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup, procStat, scanProcesses } from './proc.js';
 import { sandboxArgs, sandboxCommand, type SandboxHost } from './sandbox.js';
-import { spaceUsage, VolumePool, type VolumeHost } from './volume.js';
+import { hasMountsUnder, spaceUsage, VolumePool, type VolumeHost } from './volume.js';
 import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
 import { nativeSupervisor, which } from './which.js';
 import { WarmSandboxes, type WarmSandbox } from './warm-sandboxes.js';
@@ -103,6 +103,16 @@ const JOIN_CGROUPS = [
 ].join('\n');
 
 const EXIT_FILE = 'exit.status';
+/** Whether a directory's file system takes writes (access(2) answers EROFS for a read-only one). */
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, fsc.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** supervisor.c's REPORT_FD. */
 const REPORT_FD = 63;
 
@@ -218,7 +228,15 @@ export class LocalExecutor implements Executor {
       const w = this.warm;
       // A run whose sandbox would be the standard one takes a volume with a warm sandbox, any other run one without.
       const standard = w !== null && req.mounts.length === 0 && !req.pythonEnv && req.resources.gpus <= 0 && req.network;
-      volume = await this.volumes.take(req.blockStorageSizeInGBs * 1024 ** 3, w ? (v) => w.has(v.mountPoint) === standard : undefined);
+      for (let tries = 1; ; tries++) {
+        volume = await this.volumes.take(req.blockStorageSizeInGBs * 1024 ** 3, w ? (v) => w.has(v.mountPoint) === standard : undefined);
+        if (writable(volume.mountPoint)) break;
+        // ext4 turns read-only after a write error, e.g. when the data disk under its sparse image filled up: such
+        // a volume is never handed out again (the runs it went to failed with EROFS until a restart).
+        w?.take(volume.mountPoint, false);
+        await this.volumes.discard(volume).catch(() => {});
+        if (tries === 3) throw new Error("the run's block storage volume is read-only (is the data disk full?)");
+      }
       space = volume.mountPoint;
       if (w) {
         warm = w.take(volume.mountPoint, standard);
@@ -621,6 +639,14 @@ export class LocalExecutor implements Executor {
       await fsp.rm(path.join(runDir, SPACE), { recursive: true, force: true });
       await fsp.rm(path.join(runDir, 'work'), { recursive: true, force: true });
     }
+  }
+
+  async forget(runId: string): Promise<void> {
+    await this.discard(runId);
+    const runDir = this.runDir(runId);
+    // A volume its cleanup could not unmount stays where it is (a recursive removal would empty it first).
+    if (hasMountsUnder(runDir)) throw new Error(`${runDir} still has a mount below it; it is left in place`);
+    await fsp.rm(runDir, { recursive: true, force: true });
   }
 
   async afterRecovery(ended: (runIds: readonly string[]) => Promise<ReadonlySet<string>>): Promise<void> {

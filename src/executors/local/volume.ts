@@ -126,6 +126,11 @@ export function mountInfoOf(dir: string, mountinfo: string): { shared: boolean }
 
 const mountinfo = () => readFileSync('/proc/self/mountinfo', 'utf8');
 
+/** Whether anything is mounted at or below `dir` (then it must not be removed recursively). */
+export function hasMountsUnder(dir: string): boolean {
+  return mountPoints(mountinfo()).some((m) => m.point === dir || m.point.startsWith(`${dir}/`));
+}
+
 /**
  * Makes `dir` (the volumes directory) a mount of its own with shared propagation: `mount --bind dir dir` unless it
  * is a mount already, then `mount --make-shared dir`. Each sandbox's copy of the host's tree holds a copy of every
