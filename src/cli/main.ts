@@ -809,6 +809,20 @@ export function metricsTable(m: { intervalSeconds: number; reason?: string | nul
   return [head, ...rows].map((r) => r.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ')).join('\n');
 }
 
+/** What to do when the server cannot be reached: where the URL came from and the two ways to give another. */
+function connectionHint(endpointFlag: string | undefined): string {
+  const from = endpointFlag
+    ? 'from --endpoint'
+    : process.env.DSJOBS_ENDPOINT
+      ? 'from DSJOBS_ENDPOINT'
+      : `the default; none was given with --endpoint or DSJOBS_ENDPOINT`;
+  return [
+    `  (the URL is ${from})`,
+    '  Start a server there (dsjobs server), or point the CLI at yours:',
+    '    dsjobs --endpoint http://HOST:PORT COMMAND ...   or   export DSJOBS_ENDPOINT=http://HOST:PORT',
+  ].join('\n');
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildCli();
   program.addOption(new Option('--debug').hideHelp());
@@ -816,6 +830,7 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof DsJobsError) err(`error: ${e.code}: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
+    if (e instanceof DsJobsError && e.code === 'ConnectionFailed') err(connectionHint(program.opts<Globals>().endpoint));
     else if (e instanceof UsageError || e instanceof JobSpecError) err(`error: ${e.message}`);
     else if (['ConfigError', 'SecretKeyError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
     else if (['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '')) {
