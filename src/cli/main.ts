@@ -7,6 +7,7 @@ import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun, type
 import { details, err, out, table } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
+import { resolveRef, type Kind } from './resolve.js';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 
@@ -23,6 +24,13 @@ function client(cmd: Command): { api: DsJobsClient; g: Globals } {
 
 async function compartment(api: DsJobsClient, g: Globals): Promise<string> {
   return g.compartmentId ?? process.env.DSJOBS_COMPARTMENT_ID ?? (await api.serverInfo()).defaultCompartmentId;
+}
+
+/** The OCID of a project, job or run given by OCID or by display name (unique in the compartment). */
+function idOf(api: DsJobsClient, g: Globals, kind: Kind, ref: string): Promise<string>;
+function idOf(api: DsJobsClient, g: Globals, kind: Kind, ref: string | undefined): Promise<string | undefined>;
+async function idOf(api: DsJobsClient, g: Globals, kind: Kind, ref: string | undefined): Promise<string | undefined> {
+  return ref === undefined ? undefined : resolveRef(api, kind, ref, () => compartment(api, g));
 }
 
 function print(g: Globals, value: unknown, human: () => string): void {
@@ -204,23 +212,24 @@ export function buildCli(): Command {
     for await (const p of api.all((page) => api.listProjects({ compartmentId, page, lifecycleState: 'ACTIVE' }))) items.push(p);
     print(g, items, () => table(items as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'timeCreated']));
   });
-  project.command('get <id>').description('show a project').action(async (id, _o, cmd) => {
+  project.command('get <project>').description('show a project (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
-    const p = await api.getProject(id);
+    const p = await api.getProject(await idOf(api, g, 'project', ref));
     print(g, p, () => details(p));
   });
   project
-    .command('update <id>')
+    .command('update <project>')
     .description("change a project's name or description")
     .option('--name <name>')
     .option('--description <text>')
-    .action(async (id, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
-      const p = await api.updateProject(id, { displayName: o.name, description: o.description });
+      const p = await api.updateProject(await idOf(api, g, 'project', ref), { displayName: o.name, description: o.description });
       print(g, p, () => details(p));
     });
-  project.command('delete <id>').description('delete a project (it must have no jobs)').action(async (id, _o, cmd) => {
-    const { api } = client(cmd);
+  project.command('delete <project>').description('delete a project (it must have no jobs)').action(async (ref, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const id = await idOf(api, g, 'project', ref);
     await api.deleteProject(id);
     err(`project ${id} deleted`);
   });
@@ -231,7 +240,7 @@ export function buildCli(): Command {
     .command('create')
     .description('create a job from a YAML spec (ADS or native) or from flags, and upload its artifact')
     .option('-f, --file <spec.yaml>', 'ADS job YAML (kind: job) or native dsjobs YAML')
-    .option('--project <ocid>', 'project (default: a project named "default")')
+    .option('--project <project>', 'project, by OCID or name (default: a project named "default")')
     .option('--name <name>')
     .option('--artifact <path>', 'a .py, .sh, .zip or .tar.gz file, or a directory (uploaded as .tar.gz)')
     .option('--entrypoint <file>', 'JOB_RUN_ENTRYPOINT: the file to run inside an archive or directory')
@@ -298,7 +307,7 @@ export function buildCli(): Command {
         );
       }
       details_.compartmentId ??= compartmentId;
-      details_.projectId = o.project ?? details_.projectId ?? (await defaultProject(api, compartmentId));
+      details_.projectId = (await idOf(api, g, 'project', o.project)) ?? details_.projectId ?? (await defaultProject(api, compartmentId));
       const created = await api.createJob(details_ as never);
       try {
         await uploadArtifact(api, created.id, artifact);
@@ -313,23 +322,23 @@ export function buildCli(): Command {
   job
     .command('list')
     .description('list jobs (not deleted ones unless --state DELETED)')
-    .option('--project <ocid>')
+    .option('--project <project>', 'by OCID or name')
     .option('--state <state>', 'lifecycle state filter')
     .option('--limit <n>', 'at most this many', '100')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
-      const p = await api.listJobs({ compartmentId, projectId: o.project, lifecycleState: o.state, limit: Number(o.limit) });
+      const p = await api.listJobs({ compartmentId, projectId: await idOf(api, g, 'project', o.project), lifecycleState: o.state, limit: Number(o.limit) });
       const items = o.state ? p.items : p.items.filter((j) => j.lifecycleState !== 'DELETED');
       print(g, items, () => table(items.map(jobRow), JOB_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
-  job.command('get <id>').description('show a job').action(async (id, _o, cmd) => {
+  job.command('get <job>').description('show a job (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
-    const j = await api.getJob(id);
+    const j = await api.getJob(await idOf(api, g, 'job', ref));
     print(g, j, () => details(jobRow(j)));
   });
   job
-    .command('update <id>')
+    .command('update <job>')
     .description('change what OCI lets you change: name, description, shape, shape config, block storage')
     .option('--name <name>')
     .option('--description <text>')
@@ -337,8 +346,9 @@ export function buildCli(): Command {
     .option('--ocpus <n>')
     .option('--memory <gb>')
     .option('--block-storage <gb>')
-    .action(async (id, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job', ref);
       const current: Job = await api.getJob(id);
       const infraChanged = o.shape || o.ocpus || o.memory || o.blockStorage;
       const infra = { ...current.jobInfrastructureConfigurationDetails };
@@ -362,26 +372,28 @@ export function buildCli(): Command {
       print(g, j, () => details(jobRow(j)));
     });
   job
-    .command('delete <id>')
+    .command('delete <job>')
     .description('delete a job; --force also cancels and deletes its runs')
     .option('--force', 'also cancel and delete its runs (deleteRelatedJobRuns)')
-    .action(async (id, o, cmd) => {
-      const { api } = client(cmd);
+    .action(async (ref, o, cmd) => {
+      const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job', ref);
       await api.deleteJob(id, { deleteRelatedJobRuns: Boolean(o.force) });
       err(`job ${id} deleted`);
     });
   job
-    .command('upload <id> <path>')
+    .command('upload <job> <path>')
     .description("upload a job's artifact (once: artifacts are immutable)")
-    .action(async (id, p, _o, cmd) => {
+    .action(async (ref, p, _o, cmd) => {
       const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job', ref);
       const name = await uploadArtifact(api, id, p);
       const j = await api.getJob(id);
       print(g, j, () => `uploaded ${name}\n${details(jobRow(j))}`);
     });
   job
-    .command('run <jobId>')
-    .description('start a run of a job, with overrides')
+    .command('run <job>')
+    .description('start a run of a job (by OCID or name), with overrides')
     .option('--name <name>')
     .option('--env <NAME=VALUE>', 'environment variable override (repeatable)', collect)
     .option('--args <string>', 'command line arguments (replace the job\'s)')
@@ -390,8 +402,9 @@ export function buildCli(): Command {
     .option('--memory <gb>')
     .option('--max-runtime <duration>', 'maximum runtime override: 90, 30m, 2h, 45s')
     .option('--watch', "stream logs and state until the run ends; exit with the run's exit code")
-    .action(async (jobId, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
+      const jobId = await idOf(api, g, 'job', ref);
       const j = await api.getJob(jobId);
       const ocpus = parseNumber('--ocpus', o.ocpus);
       const memory = parseNumber('--memory', o.memory);
@@ -432,38 +445,41 @@ export function buildCli(): Command {
   runCmd
     .command('list')
     .description('list job runs, newest first (not deleted ones unless --state DELETED)')
-    .option('--job <ocid>')
+    .option('--job <job>', 'by OCID or name')
     .option('--state <state>')
     .option('--limit <n>', 'at most this many', '100')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
-      const p = await api.listJobRuns({ compartmentId, jobId: o.job, lifecycleState: o.state, limit: Number(o.limit) });
+      const p = await api.listJobRuns({ compartmentId, jobId: await idOf(api, g, 'job', o.job), lifecycleState: o.state, limit: Number(o.limit) });
       const items = o.state ? p.items : p.items.filter((r) => r.lifecycleState !== 'DELETED');
       print(g, items, () => table(items, RUN_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
-  runCmd.command('get <id>').description('show a job run').action(async (id, _o, cmd) => {
+  runCmd.command('get <run>').description('show a job run (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
-    const r = await api.getJobRun(id);
+    const r = await api.getJobRun(await idOf(api, g, 'job run', ref));
     print(g, r, () => details(r as unknown as Record<string, unknown>));
   });
-  runCmd.command('cancel <id>').description('cancel a run: SIGTERM to its processes, SIGKILL after the grace period').action(async (id, _o, cmd) => {
-    const { api } = client(cmd);
+  runCmd.command('cancel <run>').description('cancel a run: SIGTERM to its processes, SIGKILL after the grace period').action(async (ref, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const id = await idOf(api, g, 'job run', ref);
     await api.cancelJobRun(id);
     err(`cancel requested for ${id}`);
   });
-  runCmd.command('delete <id>').description('delete a finished run').action(async (id, _o, cmd) => {
-    const { api } = client(cmd);
+  runCmd.command('delete <run>').description('delete a finished run').action(async (ref, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const id = await idOf(api, g, 'job run', ref);
     await api.deleteJobRun(id);
     err(`job run ${id} deleted`);
   });
   runCmd
-    .command('logs <id>')
+    .command('logs <run>')
     .description("print a run's stdout (to stdout) and stderr (to stderr)")
     .option('-f, --follow', 'keep streaming until the run ends')
     .option('--since <seq>', 'only lines after this sequence number', '0')
-    .action(async (id, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job run', ref);
       for await (const rec of api.logs(id, { follow: Boolean(o.follow), since: Number(o.since) })) {
         if (g.json) out(JSON.stringify(rec));
         else if (rec.stream === 'stderr') process.stderr.write(rec.message + '\n');
@@ -471,20 +487,20 @@ export function buildCli(): Command {
       }
     });
   runCmd
-    .command('metrics <id>')
+    .command('metrics <run>')
     .description("show a run's CPU, memory, disk and GPU use over time (percent of its shape)")
     .option('--since <time>', 'only samples after this ISO time')
-    .action(async (id, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
-      const m = await api.getJobRunMetrics(id, { since: o.since });
+      const m = await api.getJobRunMetrics(await idOf(api, g, 'job run', ref), { since: o.since });
       out(g.json ? JSON.stringify(m, null, 2) : metricsTable(m));
     });
   runCmd
-    .command('watch <id>')
+    .command('watch <run>')
     .description("stream a run's logs and state until it ends; exit with its exit code")
-    .action(async (id, _o, cmd) => {
+    .action(async (ref, _o, cmd) => {
       const { api, g } = client(cmd);
-      const final = await watchRun(api, id, g);
+      const final = await watchRun(api, await idOf(api, g, 'job run', ref), g);
       process.exitCode = exitStatusOf(final);
     });
 
@@ -559,7 +575,7 @@ export function buildCli(): Command {
   trigger
     .command('create')
     .description('start a run of --job when an event matches (or only by URL); templates: {{run.id}}, {{run.env.NAME}}, {{event.data.jobId}}, {{body.x}}')
-    .requiredOption('--job <ocid>', 'the job to start')
+    .requiredOption('--job <job>', 'the job to start, by OCID or name')
     .option('--name <name>')
     .option('--on-job <ocid>', 'events of this job (and its runs)')
     .option('--on-type <eventType>', 'event type (repeatable), e.g. com.oraclecloud.datascience.succeededjobrun', collect)
@@ -574,7 +590,7 @@ export function buildCli(): Command {
       if (cond && !cond.jobId && !cond.eventTypes && !cond.lifecycleStates) {
         throw new UsageError('give an event condition (--on-job, --on-type, --on-state) or --url-only');
       }
-      const r = await api.createTriggerRule({ compartmentId: await compartment(api, g), displayName: o.name, jobId: o.job, eventFilter: cond, overrides: overridesOf(o) });
+      const r = await api.createTriggerRule({ compartmentId: await compartment(api, g), displayName: o.name, jobId: await idOf(api, g, 'job', o.job), eventFilter: cond, overrides: overridesOf(o) });
       print(g, r, () => details(r as unknown as Record<string, unknown>));
     });
   trigger.command('list').description('list trigger rules').action(async (_o, cmd) => {
@@ -624,7 +640,7 @@ export function buildCli(): Command {
   schedule
     .command('create')
     .description('start runs of --job on a cron schedule')
-    .requiredOption('--job <ocid>')
+    .requiredOption('--job <job>', 'by OCID or name')
     .requiredOption('--cron <expr>', 'cron expression, e.g. "0 2 * * *" (5 or 6 fields)')
     .option('--tz <zone>', 'IANA time zone', 'UTC')
     .option('--misfire <policy>', 'after downtime: SKIP the missed starts or RUN_ONCE for them', 'SKIP')
@@ -636,7 +652,7 @@ export function buildCli(): Command {
       const sc = await api.createSchedule({
         compartmentId: await compartment(api, g),
         displayName: o.name,
-        jobId: o.job,
+        jobId: await idOf(api, g, 'job', o.job),
         cron: o.cron,
         timeZone: o.tz,
         misfirePolicy: String(o.misfire).toUpperCase() as 'SKIP' | 'RUN_ONCE',
@@ -685,7 +701,7 @@ export function buildCli(): Command {
   sweep
     .command('create')
     .description('start a sweep: --grid NAME=v1,v2 (repeatable) makes every combination; --random N samples N of them')
-    .requiredOption('--job <ocid>')
+    .requiredOption('--job <job>', 'by OCID or name')
     .requiredOption('--metric <name>', 'the DSJOBS_METRIC name to rank by')
     .option('--goal <goal>', 'max or min', 'max')
     .option('--grid <NAME=v1,v2,...>', 'env var and its values (repeatable)', collect)
@@ -713,7 +729,7 @@ export function buildCli(): Command {
       let sw = await api.createSweep({
         compartmentId: await compartment(api, g),
         displayName: o.name,
-        jobId: o.job,
+        jobId: await idOf(api, g, 'job', o.job),
         strategy: o.random ? 'RANDOM' : 'GRID',
         sampleCount: parseNumber('--random', o.random),
         seed: parseNumber('--seed', o.seed),

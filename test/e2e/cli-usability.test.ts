@@ -3,6 +3,9 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startServer, type TestServer } from '../support/server.js';
 import { runCli } from '../support/cli.js';
 
@@ -28,5 +31,55 @@ describe('an unreachable server', () => {
     assert.match(byEnv.stderr, /the URL is from DSJOBS_ENDPOINT/);
 
     assert.doesNotMatch(byEnv.stderr, /^\s+at /m, 'no stack trace');
+  });
+});
+
+describe('names instead of OCIDs', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-cli-names-'));
+    writeFileSync(path.join(dir, 'hello.sh'), 'echo "hello from $RUN_NAME"\n');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const ok = async (args: string[]) => {
+    const r = await runCli(args, { endpoint: s.url, cwd: dir });
+    assert.equal(r.code, 0, `dsjobs ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  const json = async (args: string[]) => JSON.parse((await ok([...args, '--json'])).stdout);
+
+  test('a unique name addresses a project, a job and a run', async () => {
+    const project = await json(['project', 'create', '--name', 'names-proj']);
+    const job = await json(['job', 'create', '--artifact', 'hello.sh', '--name', 'names-train', '--project', 'names-proj', '--shape', 'Local.Light']);
+    assert.equal(job.projectId, project.id);
+    assert.equal((await json(['job', 'get', 'names-train'])).id, job.id);
+    const listed = await json(['job', 'list', '--project', 'names-proj']);
+    assert.deepEqual(listed.map((j: { id: string }) => j.id), [job.id]);
+
+    const watched = await runCli(['job', 'run', 'names-train', '--name', 'names-run-1', '--env', 'RUN_NAME=first', '--watch'], { endpoint: s.url, cwd: dir });
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.match(watched.stdout, /hello from first/);
+    const run = await json(['run', 'get', 'names-run-1']);
+    assert.equal(run.jobId, job.id);
+    assert.equal(run.lifecycleState, 'SUCCEEDED');
+    assert.match((await ok(['run', 'logs', 'names-run-1'])).stdout, /hello from first/);
+    const runs = await json(['run', 'list', '--job', 'names-train']);
+    assert.deepEqual(runs.map((r: { id: string }) => r.id), [run.id]);
+  });
+
+  test('an ambiguous name lists the candidates with their OCIDs and states; an unknown one says so', async () => {
+    const a = await json(['job', 'create', '--artifact', 'hello.sh', '--name', 'names-dup', '--shape', 'Local.Light']);
+    const b = await json(['job', 'create', '--artifact', 'hello.sh', '--name', 'names-dup', '--shape', 'Local.Light']);
+    const r = await runCli(['job', 'run', 'names-dup'], { endpoint: s.url, cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /2 jobs are named 'names-dup'; give the OCID of the one you mean/);
+    for (const j of [a, b]) assert.match(r.stderr, new RegExp(`^  ${j.id}  ACTIVE  created `, 'm'));
+    assert.equal((await json(['run', 'list', '--job', a.id])).length, 0, 'nothing was started');
+
+    const none = await runCli(['job', 'get', 'names-nosuch'], { endpoint: s.url, cwd: dir });
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no job has the OCID or name 'names-nosuch' in compartment ocid1\.compartment\./);
+    const noRun = await runCli(['run', 'logs', 'names-nosuch'], { endpoint: s.url, cwd: dir });
+    assert.match(noRun.stderr, /no job run has the OCID or name 'names-nosuch'/);
   });
 });
