@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun, type SweepTrial } from '../sdk/client.js';
-import { details, err, out, table } from './output.js';
+import { details, err, fitTable, out, shortId, shortTime, table, terminalWidth, type Column } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
 import { resolveRef, type Kind } from './resolve.js';
@@ -14,6 +14,7 @@ const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 interface Globals {
   endpoint?: string;
   json?: boolean;
+  wide?: boolean;
   compartmentId?: string;
 }
 
@@ -37,8 +38,60 @@ function print(g: Globals, value: unknown, human: () => string): void {
   out(g.json ? JSON.stringify(value, null, 2) : human());
 }
 
-const JOB_COLS = ['id', 'displayName', 'lifecycleState', 'shape', 'timeCreated'];
-const RUN_COLS = ['id', 'displayName', 'lifecycleState', 'exitCode', 'timeAccepted', 'lifecycleDetails'];
+/**
+ * The list tables. By default they fit the terminal (100 columns without one): OCIDs and times shortened, names and
+ * details cut; --wide prints every value whole.
+ */
+function listTable(g: Globals, rows: Record<string, unknown>[], columns: Column[]): string {
+  const shown = g.wide
+    ? rows
+    : rows.map((r) => ({
+        ...r,
+        id: shortId(r.id as string),
+        timeCreated: shortTime(r.timeCreated as string),
+        timeAccepted: shortTime(r.timeAccepted as string),
+      }));
+  return fitTable(shown, columns, g.wide ? null : terminalWidth());
+}
+const PROJECT_COLS: Column[] = [
+  { key: 'id', header: 'ID' },
+  { key: 'displayName', header: 'NAME', min: 10 },
+  { key: 'lifecycleState', header: 'STATE' },
+  { key: 'timeCreated', header: 'CREATED' },
+];
+const JOB_COLS: Column[] = [
+  { key: 'id', header: 'ID' },
+  { key: 'displayName', header: 'NAME', min: 10 },
+  { key: 'lifecycleState', header: 'STATE' },
+  { key: 'shape', header: 'SHAPE', min: 12 },
+  { key: 'timeCreated', header: 'CREATED' },
+];
+const RUN_COLS: Column[] = [
+  { key: 'id', header: 'ID' },
+  { key: 'displayName', header: 'NAME', min: 10 },
+  { key: 'lifecycleState', header: 'STATE' },
+  { key: 'exitCode', header: 'EXIT' },
+  { key: 'jobName', header: 'JOB', min: 8 },
+  { key: 'timeAccepted', header: 'ACCEPTED' },
+  { key: 'lifecycleDetails', header: 'DETAILS', min: 10 },
+];
+
+/** The server's default shape (GET /serverInfo), the one the console preselects too. */
+async function defaultShape(api: DsJobsClient): Promise<string> {
+  const name = (await api.serverInfo()).defaultShapeName;
+  if (!name) throw new UsageError('this server runs none of its shapes (see `dsjobs shapes --all`); --shape NAME is required');
+  return name;
+}
+
+/** Lifecycle states as the API spells them, whatever case was typed (--state succeeded). */
+const upper = (v: string | undefined) => v?.toUpperCase();
+
+/** The jobs' display names for the run list, one GET per distinct job. */
+async function jobNames(api: DsJobsClient, jobIds: string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(jobIds)];
+  const names = await Promise.all(ids.map((id) => api.getJob(id).then((j) => j.displayName, () => '-')));
+  return new Map(ids.map((id, i) => [id, names[i]]));
+}
 
 /** The project a job goes in when none is named: one called "default" in the compartment, made on first use. */
 async function defaultProject(api: DsJobsClient, compartmentId: string): Promise<string> {
@@ -131,6 +184,7 @@ export function buildCli(): Command {
     .option('--endpoint <url>', `server URL (env DSJOBS_ENDPOINT, default ${DEFAULT_ENDPOINT})`)
     .option('--compartment-id <ocid>', "compartment (default: the server's default compartment)")
     .option('--json', 'machine-readable JSON output')
+    .option('--wide', 'tables with whole OCIDs, times and texts (by default they fit the terminal)')
     .showHelpAfterError();
 
   program
@@ -186,11 +240,38 @@ export function buildCli(): Command {
 
   program
     .command('shapes')
-    .description('list the job shapes this server can run')
-    .action(async (_o, cmd) => {
+    .description('list the job shapes this server accepts, with what this host can run of each; --all adds the rest')
+    .option('--all', "also the catalog's shapes this host cannot run, with what they need")
+    .action(async (o, cmd) => {
       const { api, g } = client(cmd);
-      const shapes = await api.listJobShapes();
-      print(g, shapes, () => table(shapes, ['name', 'coreCount', 'memoryInGBs', 'gpuCount', 'isFlex', 'shapeSeries']));
+      const shapes = await api.listJobShapes({ includeNotRunnable: Boolean(o.all) });
+      if (g.json) return print(g, shapes, () => '');
+      const info = await api.serverInfo();
+      const rows = shapes.map((sh) => ({
+        name: `${sh.name}${sh.isDefault ? ' *' : ''}`,
+        ocpus: sh.isFlex ? `up to ${sh.coreCount}` : sh.coreCount,
+        memory: sh.isFlex ? `up to ${sh.memoryInGBs}` : sh.memoryInGBs,
+        gpus: sh.gpuCount ?? 0,
+        here: !sh.isRunnableHere
+          ? `no: ${(sh.notRunnableReason ?? '').split(';')[0]}`
+          : sh.isFlex
+            ? `yes, up to ${sh.maxOcpusHere} OCPU, ${sh.maxMemoryInGBsHere} GB`
+            : 'yes',
+      }));
+      const cols: Column[] = [
+        { key: 'name', header: 'NAME' },
+        { key: 'ocpus', header: 'OCPUS' },
+        { key: 'memory', header: 'MEMORY GB' },
+        { key: 'gpus', header: 'GPUS' },
+        { key: 'here', header: 'RUNS HERE', min: 16 },
+      ];
+      const c = info.capacity;
+      out(
+        `${fitTable(rows, cols, g.wide ? null : terminalWidth())}\n\n` +
+          `* the default shape (job create without --shape)\n` +
+          `this host: ${c.cpus} CPU, ${c.memoryInGBs} GB memory, ${c.gpus} GPU; one OCPU is one CPU here` +
+          (o.all ? '' : '\nshapes it can never run are refused: --all lists them'),
+      );
     });
 
   // ---------------------------------------------------------------- projects
@@ -210,7 +291,7 @@ export function buildCli(): Command {
     const compartmentId = await compartment(api, g);
     const items: unknown[] = [];
     for await (const p of api.all((page) => api.listProjects({ compartmentId, page, lifecycleState: 'ACTIVE' }))) items.push(p);
-    print(g, items, () => table(items as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'timeCreated']));
+    print(g, items, () => listTable(g, items as Record<string, unknown>[], PROJECT_COLS));
   });
   project.command('get <project>').description('show a project (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
@@ -244,7 +325,7 @@ export function buildCli(): Command {
     .option('--name <name>')
     .option('--artifact <path>', 'a .py, .sh, .zip or .tar.gz file, or a directory (uploaded as .tar.gz)')
     .option('--entrypoint <file>', 'JOB_RUN_ENTRYPOINT: the file to run inside an archive or directory')
-    .option('--shape <name>', 'compute shape (see `dsjobs shapes`)', 'VM.Standard.E4.Flex')
+    .option('--shape <name>', "compute shape (default: the server's, marked in `dsjobs shapes`)")
     .option('--ocpus <n>', 'OCPUs for flex shapes')
     .option('--memory <gb>', 'memory in GB for flex shapes')
     .option('--block-storage <gb>', 'block storage in GB (50-1024)')
@@ -266,8 +347,7 @@ export function buildCli(): Command {
         if (o.name) details_.displayName = o.name;
         // A spec without infrastructure (or without a shape) gets the CLI's shape flags and their defaults.
         const infra = (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' }) as Record<string, unknown>;
-        const shapeGiven = cmd.getOptionValueSource('shape') === 'cli';
-        if (shapeGiven || !infra.shapeName) infra.shapeName = o.shape;
+        if (o.shape || !infra.shapeName) infra.shapeName = o.shape ?? (await defaultShape(api));
         const ocpus = parseNumber('--ocpus', o.ocpus);
         const memory = parseNumber('--memory', o.memory);
         if (ocpus !== undefined || memory !== undefined) infra.jobShapeConfigDetails = { ocpus, memoryInGBs: memory };
@@ -289,7 +369,7 @@ export function buildCli(): Command {
           },
           jobInfrastructureConfigurationDetails: {
             jobInfrastructureType: 'ME_STANDALONE',
-            shapeName: o.shape,
+            shapeName: o.shape ?? (await defaultShape(api)),
             blockStorageSizeInGBs: parseNumber('--block-storage', o.blockStorage) ?? 50,
             jobShapeConfigDetails: ocpus !== undefined || memory !== undefined ? { ocpus, memoryInGBs: memory } : undefined,
           },
@@ -323,14 +403,14 @@ export function buildCli(): Command {
     .command('list')
     .description('list jobs (not deleted ones unless --state DELETED)')
     .option('--project <project>', 'by OCID or name')
-    .option('--state <state>', 'lifecycle state filter')
+    .option('--state <state>', 'lifecycle state filter (any case)')
     .option('--limit <n>', 'at most this many', '100')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
-      const p = await api.listJobs({ compartmentId, projectId: await idOf(api, g, 'project', o.project), lifecycleState: o.state, limit: Number(o.limit) });
+      const p = await api.listJobs({ compartmentId, projectId: await idOf(api, g, 'project', o.project), lifecycleState: upper(o.state), limit: Number(o.limit) });
       const items = o.state ? p.items : p.items.filter((j) => j.lifecycleState !== 'DELETED');
-      print(g, items, () => table(items.map(jobRow), JOB_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
+      print(g, items, () => listTable(g, items.map(jobRow), JOB_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
   job.command('get <job>').description('show a job (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
@@ -446,14 +526,17 @@ export function buildCli(): Command {
     .command('list')
     .description('list job runs, newest first (not deleted ones unless --state DELETED)')
     .option('--job <job>', 'by OCID or name')
-    .option('--state <state>')
+    .option('--state <state>', 'lifecycle state filter (any case)')
     .option('--limit <n>', 'at most this many', '100')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
-      const p = await api.listJobRuns({ compartmentId, jobId: await idOf(api, g, 'job', o.job), lifecycleState: o.state, limit: Number(o.limit) });
+      const p = await api.listJobRuns({ compartmentId, jobId: await idOf(api, g, 'job', o.job), lifecycleState: upper(o.state), limit: Number(o.limit) });
       const items = o.state ? p.items : p.items.filter((r) => r.lifecycleState !== 'DELETED');
-      print(g, items, () => table(items, RUN_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
+      if (g.json) return print(g, items, () => '');
+      const names = await jobNames(api, items.map((r) => r.jobId));
+      const rows = items.map((r) => ({ ...r, jobName: names.get(r.jobId) }));
+      out(listTable(g, rows, RUN_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
   runCmd.command('get <run>').description('show a job run (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
@@ -477,13 +560,15 @@ export function buildCli(): Command {
     .description("print a run's stdout (to stdout) and stderr (to stderr)")
     .option('-f, --follow', 'keep streaming until the run ends')
     .option('--since <seq>', 'only lines after this sequence number', '0')
+    .option('-t, --timestamps', 'put the time each line was written (UTC, ISO 8601) before it')
     .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
       const id = await idOf(api, g, 'job run', ref);
       for await (const rec of api.logs(id, { follow: Boolean(o.follow), since: Number(o.since) })) {
+        const line = `${o.timestamps ? `${rec.time} ` : ''}${rec.message}\n`;
         if (g.json) out(JSON.stringify(rec));
-        else if (rec.stream === 'stderr') process.stderr.write(rec.message + '\n');
-        else process.stdout.write(rec.message + '\n');
+        else if (rec.stream === 'stderr') process.stderr.write(line);
+        else process.stdout.write(line);
       }
     });
   runCmd

@@ -83,3 +83,75 @@ describe('names instead of OCIDs', () => {
     assert.match(noRun.stderr, /no job run has the OCID or name 'names-nosuch'/);
   });
 });
+
+describe('tables and details', () => {
+  let dir: string;
+  let job: { id: string };
+  let run: { id: string };
+  const longJob = 'tables-a-job-with-a-rather-long-descriptive-display-name';
+  const longRun = 'tables-a-run-with-an-even-longer-display-name-than-its-job-has';
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-cli-tables-'));
+    writeFileSync(path.join(dir, 'hello.sh'), 'echo "line one"\necho "line two" >&2\n');
+    job = await json(['job', 'create', '--artifact', 'hello.sh', '--name', longJob, '--shape', 'Local.Light', '--env', 'LR=0.1', '--env', 'EPOCHS=3']);
+    const r = await runCli(['job', 'run', job.id, '--name', longRun, '--watch'], { endpoint: s.url, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    run = (await json(['run', 'list', '--job', job.id]))[0];
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const ok = async (args: string[]) => {
+    const r = await runCli(args, { endpoint: s.url, cwd: dir });
+    assert.equal(r.code, 0, `dsjobs ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  const json = async (args: string[]) => JSON.parse((await ok([...args, '--json'])).stdout);
+  const lines = (t: string) => t.split('\n').filter((l) => l.length > 0);
+
+  test('run list and job list fit 100 columns: short OCIDs, the job name, cut texts; --wide has everything', async () => {
+    for (const args of [['run', 'list'], ['job', 'list'], ['project', 'list']]) {
+      const t = (await ok(args)).stdout;
+      for (const l of lines(t)) assert.ok(l.length <= 100, `${args.join(' ')}: a line of ${l.length} columns:\n${t}`);
+    }
+    const runs = (await ok(['run', 'list', '--job', job.id])).stdout;
+    assert.match(lines(runs)[0], /^ID\s+NAME\s+STATE\s+EXIT\s+JOB\s+ACCEPTED\s+DETAILS$/);
+    const row = lines(runs).find((l) => l.startsWith(`…${run.id.slice(-8)} `));
+    assert.ok(row, `no row for …${run.id.slice(-8)}:\n${runs}`);
+    assert.match(row, /SUCCEEDED\s+0\s+tables-a-job/, 'the job by its name');
+    assert.doesNotMatch(runs, /ocid1\./);
+
+    const wide = (await ok(['run', 'list', '--job', job.id, '--wide'])).stdout;
+    const wideRow = lines(wide).find((l) => l.startsWith(run.id));
+    assert.ok(wideRow, wide);
+    assert.ok(wideRow.includes(longRun) && wideRow.includes(longJob), wideRow);
+    assert.match(wideRow, /Job run artifact execution succeeded\. Infrastructure de-provisioning\.$/);
+
+    // The short form is accepted back.
+    assert.equal((await json(['run', 'get', `…${run.id.slice(-8)}`])).id, run.id);
+    assert.equal((await json(['job', 'get', job.id.slice(-8)])).id, job.id);
+  });
+
+  test('--state is accepted in any case', async () => {
+    const succeeded = await json(['run', 'list', '--job', job.id, '--state', 'succeeded']);
+    assert.deepEqual(succeeded.map((r: { id: string }) => r.id), [run.id]);
+    const active = await json(['job', 'list', '--state', 'Active']);
+    assert.ok(active.some((j: { id: string }) => j.id === job.id));
+  });
+
+  test('job get and info spell nested fields out instead of printing JSON; --json keeps the raw', async () => {
+    const human = (await ok(['job', 'get', job.id])).stdout;
+    assert.doesNotMatch(human, /[{}"]/, human);
+    assert.match(human, /^jobConfigurationDetails\n {2}jobType\s+DEFAULT\n {2}environmentVariables\n {4}LR\s+0\.1\n {4}EPOCHS\s+3$/m);
+    assert.match(human, /^ {2}shapeName\s+Local\.Light$/m);
+    const info = (await ok(['info'])).stdout;
+    assert.doesNotMatch(info, /[{}]/, info);
+    assert.match(info, /^capacity\n {2}cpus\s+\d/m);
+    assert.equal((await json(['job', 'get', job.id])).jobConfigurationDetails.environmentVariables.LR, '0.1');
+  });
+
+  test('run logs --timestamps puts the time of each line before it', async () => {
+    const r = await ok(['run', 'logs', run.id, '--timestamps']);
+    assert.match(r.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z line one$/m);
+    assert.match(r.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z line two$/m);
+    assert.equal((await ok(['run', 'logs', run.id])).stdout, 'line one\n');
+  });
+});
