@@ -603,12 +603,13 @@ export function buildCli(): Command {
     .requiredOption('--url <url>', 'http(s) endpoint that receives the events')
     .option('--name <name>')
     .option('--type <eventType>', 'event type (repeatable; default all)', collect)
-    .option('--job <ocid>', 'only events of this job and its runs')
-    .option('--project <ocid>', 'only events of this project')
+    .option('--job <job>', 'only events of this job and its runs (OCID or name)')
+    .option('--project <project>', 'only events of this project (OCID or name)')
     .option('--state <state>', "only when the resource's new state is this (repeatable)", collect)
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
-      const w = await api.createWebhookSubscription({ compartmentId: await compartment(api, g), displayName: o.name, url: o.url, filter: filterOf(o) });
+      const filter = { ...filterOf(o), jobId: await idOf(api, g, 'job', o.job), projectId: await idOf(api, g, 'project', o.project) };
+      const w = await api.createWebhookSubscription({ compartmentId: await compartment(api, g), displayName: o.name, url: o.url, filter });
       print(g, w, () => details(w as unknown as Record<string, unknown>));
     });
   webhook.command('list').description('list webhook subscriptions').action(async (_o, cmd) => {
@@ -662,7 +663,7 @@ export function buildCli(): Command {
     .description('start a run of --job when an event matches (or only by URL); templates: {{run.id}}, {{run.env.NAME}}, {{event.data.jobId}}, {{body.x}}')
     .requiredOption('--job <job>', 'the job to start, by OCID or name')
     .option('--name <name>')
-    .option('--on-job <ocid>', 'events of this job (and its runs)')
+    .option('--on-job <job>', 'events of this job (and its runs), by OCID or name')
     .option('--on-type <eventType>', 'event type (repeatable), e.g. com.oraclecloud.datascience.succeededjobrun', collect)
     .option('--on-state <state>', "the resource's new state (repeatable)", collect)
     .option('--url-only', 'no event condition: only POSTs to the trigger URL start runs')
@@ -671,7 +672,7 @@ export function buildCli(): Command {
     .option('--run-name <template>', 'display name of the started run')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
-      const cond = o.urlOnly ? null : { jobId: o.onJob, eventTypes: o.onType, lifecycleStates: o.onState };
+      const cond = o.urlOnly ? null : { jobId: await idOf(api, g, 'job', o.onJob), eventTypes: o.onType, lifecycleStates: o.onState };
       if (cond && !cond.jobId && !cond.eventTypes && !cond.lifecycleStates) {
         throw new UsageError('give an event condition (--on-job, --on-type, --on-state) or --url-only');
       }
@@ -796,7 +797,7 @@ export function buildCli(): Command {
     .option('--max-parallel <k>', 'runs at once', '4')
     .option('--name <name>')
     .option('--env <NAME=VALUE>', 'env of every trial (repeatable)', collect)
-    .option('--final-job <ocid>', 'after the trials, run this job (default: the same job) with the best parameters')
+    .option('--final-job <job>', 'after the trials, run this job (OCID or name; default: the same job) with the best parameters')
     .option('--final', 'start a final run of the same job with the best parameters')
     .option('--final-env <NAME=VALUE>', 'extra env of the final run (repeatable)', collect)
     .option('--wait', 'wait until the sweep ends and print the ranking')
@@ -822,7 +823,7 @@ export function buildCli(): Command {
         maxParallel: parseNumber('--max-parallel', o.maxParallel)!,
         metric: { name: o.metric, goal: goal === 'max' ? 'MAXIMIZE' : 'MINIMIZE' },
         overrides: { environmentVariables: parseEnvPairs(o.env) },
-        final: wantFinal ? { jobId: o.finalJob, overrides: { environmentVariables: parseEnvPairs(o.finalEnv) } } : undefined,
+        final: wantFinal ? { jobId: await idOf(api, g, 'job', o.finalJob), overrides: { environmentVariables: parseEnvPairs(o.finalEnv) } } : undefined,
       });
       if (!o.wait) {
         print(g, sw, () => details({ id: sw.id, lifecycleState: sw.lifecycleState, trialCount: sw.trialCount, maxParallel: sw.maxParallel }));
@@ -841,9 +842,9 @@ export function buildCli(): Command {
       print(g, { sweep: sw, trials: ranked }, () => `${showTrials(ranked)}\n\n${sw.lifecycleState}: ${sw.lifecycleDetails ?? ''}`);
       if (sw.lifecycleState !== 'SUCCEEDED') process.exitCode = 1;
     });
-  sweep.command('list').description('list sweeps').option('--job <ocid>').action(async (o, cmd) => {
+  sweep.command('list').description('list sweeps').option('--job <job>', 'by OCID or name').action(async (o, cmd) => {
     const { api, g } = client(cmd);
-    const items = await api.listSweeps({ compartmentId: g.compartmentId, jobId: o.job });
+    const items = await api.listSweeps({ compartmentId: g.compartmentId, jobId: await idOf(api, g, 'job', o.job) });
     print(g, items, () => table(items as unknown as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'trialCount', 'maxParallel', 'timeCreated']));
   });
   sweep.command('get <id>').description('show a sweep and its trials, best first').action(async (id, _o, cmd) => {
@@ -865,13 +866,20 @@ export function buildCli(): Command {
     .option('-f, --follow', 'keep streaming new events (resume with --after <last event id>)')
     .option('--type <types>', 'event types, comma-separated (see docs/events.md)')
     .option('--resource <ocid>', 'events of this resource only')
-    .option('--job <ocid>', 'events of this job and its runs')
-    .option('--project <ocid>', 'events of this project, its jobs and runs')
+    .option('--job <job>', 'events of this job and its runs (OCID or name)')
+    .option('--project <project>', 'events of this project, its jobs and runs (OCID or name)')
     .option('--after <eventId>', 'only events after this one')
     .option('--limit <n>', 'at most this many (without -f)', '100')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
-      const q = { compartmentId: g.compartmentId, type: o.type, resourceId: o.resource, jobId: o.job, projectId: o.project, after: o.after };
+      const q = {
+        compartmentId: g.compartmentId,
+        type: o.type,
+        resourceId: o.resource,
+        jobId: await idOf(api, g, 'job', o.job),
+        projectId: await idOf(api, g, 'project', o.project),
+        after: o.after,
+      };
       const line = (e: CloudEvent) =>
         g.json ? JSON.stringify(e) : [e.time, e.type, e.subject, (e.data as { lifecycleState?: string }).lifecycleState ?? '-', e.id].join('  ');
       if (o.follow) {

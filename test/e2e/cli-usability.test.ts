@@ -65,6 +65,8 @@ describe('names instead of OCIDs', () => {
     assert.match((await ok(['run', 'logs', 'names-run-1'])).stdout, /hello from first/);
     const runs = await json(['run', 'list', '--job', 'names-train']);
     assert.deepEqual(runs.map((r: { id: string }) => r.id), [run.id]);
+    const events = await json(['events', '--job', 'names-train']);
+    assert.ok(events.length > 0 && events.every((e: { data: { jobId?: string; id: string } }) => (e.data.jobId ?? e.data.id) === job.id), JSON.stringify(events));
   });
 
   test('an ambiguous name lists the candidates with their OCIDs and states; an unknown one says so', async () => {
