@@ -4,7 +4,11 @@
 # playwright-core: playwright's own browser download cannot work on a closed network); and for run isolation
 # (docs/isolation.md): bubblewrap (the sandbox), mkfs.ext4 and mount (block storage volumes). Installs what is missing with apt-get where we are root on Debian;
 # elsewhere it only reports. Without the isolation tools runs still work, and the server says what is off.
+# better-sqlite3 compiles (node-gyp: python3, make, a C++ compiler) where its prebuilt binary cannot be downloaded,
+# against Node's own headers (scripts/node-headers.sh); Debian's are in libnode-dev, installed here when its version
+# is node's.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 missing=()
 optional=()
 command -v python3 >/dev/null || missing+=(python3)
@@ -12,6 +16,14 @@ command -v bash >/dev/null || missing+=(bash)
 command -v setsid >/dev/null || missing+=(util-linux)
 command -v javac >/dev/null || missing+=(default-jdk-headless)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v make >/dev/null || missing+=(make)
+command -v c++ >/dev/null || missing+=(g++)
+if ! bash scripts/node-headers.sh >/dev/null 2>&1 && command -v apt-cache >/dev/null; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  candidate=$(apt-cache policy libnode-dev 2>/dev/null | sed -n 's/^ *Candidate: *\([0-9]*\).*/\1/p')
+  # Only the headers of node's own major version build an addon that loads; others would only hide the problem.
+  if [ "$candidate" = "$node_major" ]; then missing+=(libnode-dev); fi
+fi
 command -v bwrap >/dev/null || optional+=(bubblewrap)
 PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null || optional+=(e2fsprogs)
 PATH="$PATH:/usr/sbin:/sbin" command -v mount >/dev/null || optional+=(mount)

@@ -320,8 +320,9 @@ export function ShapeFields(p: { idPrefix: string; value: ShapeValue; onChange: 
           {p.value.shapeName && !current && shapes.length > 0 && <option value={p.value.shapeName}>{p.value.shapeName} (not offered by this server)</option>}
           {shapes.map((s) => (
             <option key={s.name} value={s.name}>
-              {s.name} — {s.coreCount} OCPU, {s.memoryInGBs} GB{s.gpuCount ? `, ${s.gpuCount} GPU` : ''}
-              {s.isFlex ? ' (flex)' : ''}
+              {s.name} — {s.isFlex ? `flex, up to ${s.maxOcpusHere ?? s.coreCount} OCPU, ${s.maxMemoryInGBsHere ?? s.memoryInGBs} GB here` : `${s.coreCount} OCPU, ${s.memoryInGBs} GB`}
+              {s.gpuCount ? `, ${s.gpuCount} GPU` : ''}
+              {s.isDefault ? ' (default)' : ''}
             </option>
           ))}
         </select>

@@ -1,4 +1,5 @@
 import type { ShapeDef } from '../domain/shapes.js';
+import type { ShapeHere } from '../service/shapes-service.js';
 
 /**
  * Records to OCI wire models. The resource shapes live in the events room (events carry the resource as the API
@@ -6,7 +7,8 @@ import type { ShapeDef } from '../domain/shapes.js';
  */
 export { projectWire, jobSummaryWire, jobWire, runSummaryWire, runWire } from '../events/wire.js';
 
-export function shapeWire(s: ShapeDef) {
+/** A shape as OCI lists it (a flex shape's largest form), with what this server can run of it. */
+export function shapeWire(s: ShapeDef, here: ShapeHere, defaultShape: string | null) {
   return {
     name: s.name,
     coreCount: s.flex ? s.flex.maxOcpus : s.ocpus,
@@ -14,5 +16,10 @@ export function shapeWire(s: ShapeDef) {
     shapeSeries: s.series,
     gpuCount: s.gpus,
     isFlex: Boolean(s.flex),
+    isDefault: s.name === defaultShape,
+    isRunnableHere: here.runnable,
+    notRunnableReason: here.reason,
+    maxOcpusHere: here.maxOcpus,
+    maxMemoryInGBsHere: here.maxMemoryInGBs,
   };
 }

@@ -327,6 +327,11 @@ export const JobShapeSummary = Type.Object(
     shapeSeries: Type.String(),
     gpuCount: Type.Optional(Type.Integer({ description: 'dsjobs: GPUs of the shape' })),
     isFlex: Type.Optional(Type.Boolean({ description: 'dsjobs: accepts jobShapeConfigDetails' })),
+    isDefault: Type.Optional(Type.Boolean({ description: 'dsjobs: the shape the CLI and console use when none is named' })),
+    isRunnableHere: Type.Optional(Type.Boolean({ description: 'dsjobs: this server can run it (jobs of other shapes are refused)' })),
+    notRunnableReason: Type.Optional(Type.String({ description: 'dsjobs: what it needs against what this server has' })),
+    maxOcpusHere: Type.Optional(Type.Number({ description: 'dsjobs, flex shapes: the most OCPUs a run can have here' })),
+    maxMemoryInGBsHere: Type.Optional(Type.Number({ description: 'dsjobs, flex shapes: the most memory a run can have here' })),
   },
   { $id: 'JobShapeSummary' },
 );
@@ -338,6 +343,7 @@ export const ServerInfo = Type.Object(
     tenancyId: Type.String(),
     defaultCompartmentId: Type.String(),
     capacity: Type.Object({ cpus: Type.Number(), memoryInGBs: Type.Number(), gpus: Type.Integer() }),
+    defaultShapeName: Type.Optional(Type.String({ description: 'dsjobs: the shape the CLI and console use when none is named' })),
     executor: Type.String(),
     protections: Type.Object(
       { enforced: Type.Array(Type.String()), off: Type.Array(Type.String()) },

@@ -4,15 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun, type SweepTrial } from '../sdk/client.js';
-import { details, err, out, table } from './output.js';
+import { details, err, fitTable, out, shortId, shortTime, table, terminalWidth, type Column } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
+import { resolveRef, type Kind } from './resolve.js';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 
 interface Globals {
   endpoint?: string;
   json?: boolean;
+  wide?: boolean;
   compartmentId?: string;
 }
 
@@ -25,12 +27,71 @@ async function compartment(api: DsJobsClient, g: Globals): Promise<string> {
   return g.compartmentId ?? process.env.DSJOBS_COMPARTMENT_ID ?? (await api.serverInfo()).defaultCompartmentId;
 }
 
+/** The OCID of a project, job or run given by OCID or by display name (unique in the compartment). */
+function idOf(api: DsJobsClient, g: Globals, kind: Kind, ref: string): Promise<string>;
+function idOf(api: DsJobsClient, g: Globals, kind: Kind, ref: string | undefined): Promise<string | undefined>;
+async function idOf(api: DsJobsClient, g: Globals, kind: Kind, ref: string | undefined): Promise<string | undefined> {
+  return ref === undefined ? undefined : resolveRef(api, kind, ref, () => compartment(api, g));
+}
+
 function print(g: Globals, value: unknown, human: () => string): void {
   out(g.json ? JSON.stringify(value, null, 2) : human());
 }
 
-const JOB_COLS = ['id', 'displayName', 'lifecycleState', 'shape', 'timeCreated'];
-const RUN_COLS = ['id', 'displayName', 'lifecycleState', 'exitCode', 'timeAccepted', 'lifecycleDetails'];
+/**
+ * The list tables. By default they fit the terminal (100 columns without one): OCIDs and times shortened, names and
+ * details cut; --wide prints every value whole.
+ */
+function listTable(g: Globals, rows: Record<string, unknown>[], columns: Column[]): string {
+  const shown = g.wide
+    ? rows
+    : rows.map((r) => ({
+        ...r,
+        id: shortId(r.id as string),
+        timeCreated: shortTime(r.timeCreated as string),
+        timeAccepted: shortTime(r.timeAccepted as string),
+      }));
+  return fitTable(shown, columns, g.wide ? null : terminalWidth());
+}
+const PROJECT_COLS: Column[] = [
+  { key: 'id', header: 'ID' },
+  { key: 'displayName', header: 'NAME', min: 10 },
+  { key: 'lifecycleState', header: 'STATE' },
+  { key: 'timeCreated', header: 'CREATED' },
+];
+const JOB_COLS: Column[] = [
+  { key: 'id', header: 'ID' },
+  { key: 'displayName', header: 'NAME', min: 10 },
+  { key: 'lifecycleState', header: 'STATE' },
+  { key: 'shape', header: 'SHAPE', min: 12 },
+  { key: 'timeCreated', header: 'CREATED' },
+];
+const RUN_COLS: Column[] = [
+  { key: 'id', header: 'ID' },
+  { key: 'displayName', header: 'NAME', min: 10 },
+  { key: 'lifecycleState', header: 'STATE' },
+  { key: 'exitCode', header: 'EXIT' },
+  { key: 'jobName', header: 'JOB', min: 8 },
+  { key: 'timeAccepted', header: 'ACCEPTED' },
+  { key: 'lifecycleDetails', header: 'DETAILS', min: 10 },
+];
+
+/** The server's default shape (GET /serverInfo), the one the console preselects too. */
+async function defaultShape(api: DsJobsClient): Promise<string> {
+  const name = (await api.serverInfo()).defaultShapeName;
+  if (!name) throw new UsageError('this server runs none of its shapes (see `dsjobs shapes --all`); --shape NAME is required');
+  return name;
+}
+
+/** Lifecycle states as the API spells them, whatever case was typed (--state succeeded). */
+const upper = (v: string | undefined) => v?.toUpperCase();
+
+/** The jobs' display names for the run list, one GET per distinct job. */
+async function jobNames(api: DsJobsClient, jobIds: string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(jobIds)];
+  const names = await Promise.all(ids.map((id) => api.getJob(id).then((j) => j.displayName, () => '-')));
+  return new Map(ids.map((id, i) => [id, names[i]]));
+}
 
 /** The project a job goes in when none is named: one called "default" in the compartment, made on first use. */
 async function defaultProject(api: DsJobsClient, compartmentId: string): Promise<string> {
@@ -123,6 +184,7 @@ export function buildCli(): Command {
     .option('--endpoint <url>', `server URL (env DSJOBS_ENDPOINT, default ${DEFAULT_ENDPOINT})`)
     .option('--compartment-id <ocid>', "compartment (default: the server's default compartment)")
     .option('--json', 'machine-readable JSON output')
+    .option('--wide', 'tables with whole OCIDs, times and texts (by default they fit the terminal)')
     .showHelpAfterError();
 
   program
@@ -179,11 +241,38 @@ export function buildCli(): Command {
 
   program
     .command('shapes')
-    .description('list the job shapes this server can run')
-    .action(async (_o, cmd) => {
+    .description('list the job shapes this server accepts, with what this host can run of each; --all adds the rest')
+    .option('--all', "also the catalog's shapes this host cannot run, with what they need")
+    .action(async (o, cmd) => {
       const { api, g } = client(cmd);
-      const shapes = await api.listJobShapes();
-      print(g, shapes, () => table(shapes, ['name', 'coreCount', 'memoryInGBs', 'gpuCount', 'isFlex', 'shapeSeries']));
+      const shapes = await api.listJobShapes({ includeNotRunnable: Boolean(o.all) });
+      if (g.json) return print(g, shapes, () => '');
+      const info = await api.serverInfo();
+      const rows = shapes.map((sh) => ({
+        name: `${sh.name}${sh.isDefault ? ' *' : ''}`,
+        ocpus: sh.isFlex ? `up to ${sh.coreCount}` : sh.coreCount,
+        memory: sh.isFlex ? `up to ${sh.memoryInGBs}` : sh.memoryInGBs,
+        gpus: sh.gpuCount ?? 0,
+        here: !sh.isRunnableHere
+          ? `no: ${(sh.notRunnableReason ?? '').split(';')[0]}`
+          : sh.isFlex
+            ? `yes, up to ${sh.maxOcpusHere} OCPU, ${sh.maxMemoryInGBsHere} GB`
+            : 'yes',
+      }));
+      const cols: Column[] = [
+        { key: 'name', header: 'NAME' },
+        { key: 'ocpus', header: 'OCPUS' },
+        { key: 'memory', header: 'MEMORY GB' },
+        { key: 'gpus', header: 'GPUS' },
+        { key: 'here', header: 'RUNS HERE', min: 16 },
+      ];
+      const c = info.capacity;
+      out(
+        `${fitTable(rows, cols, g.wide ? null : terminalWidth())}\n\n` +
+          `* the default shape (job create without --shape)\n` +
+          `this host: ${c.cpus} CPU, ${c.memoryInGBs} GB memory, ${c.gpus} GPU; one OCPU is one CPU here` +
+          (o.all ? '' : '\nshapes it can never run are refused: --all lists them'),
+      );
     });
 
   // ---------------------------------------------------------------- projects
@@ -203,25 +292,26 @@ export function buildCli(): Command {
     const compartmentId = await compartment(api, g);
     const items: unknown[] = [];
     for await (const p of api.all((page) => api.listProjects({ compartmentId, page, lifecycleState: 'ACTIVE' }))) items.push(p);
-    print(g, items, () => table(items as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'timeCreated']));
+    print(g, items, () => listTable(g, items as Record<string, unknown>[], PROJECT_COLS));
   });
-  project.command('get <id>').description('show a project').action(async (id, _o, cmd) => {
+  project.command('get <project>').description('show a project (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
-    const p = await api.getProject(id);
+    const p = await api.getProject(await idOf(api, g, 'project', ref));
     print(g, p, () => details(p));
   });
   project
-    .command('update <id>')
+    .command('update <project>')
     .description("change a project's name or description")
     .option('--name <name>')
     .option('--description <text>')
-    .action(async (id, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
-      const p = await api.updateProject(id, { displayName: o.name, description: o.description });
+      const p = await api.updateProject(await idOf(api, g, 'project', ref), { displayName: o.name, description: o.description });
       print(g, p, () => details(p));
     });
-  project.command('delete <id>').description('delete a project (it must have no jobs)').action(async (id, _o, cmd) => {
-    const { api } = client(cmd);
+  project.command('delete <project>').description('delete a project (it must have no jobs)').action(async (ref, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const id = await idOf(api, g, 'project', ref);
     await api.deleteProject(id);
     err(`project ${id} deleted`);
   });
@@ -232,11 +322,11 @@ export function buildCli(): Command {
     .command('create')
     .description('create a job from a YAML spec (ADS or native) or from flags, and upload its artifact')
     .option('-f, --file <spec.yaml>', 'ADS job YAML (kind: job) or native dsjobs YAML')
-    .option('--project <ocid>', 'project (default: a project named "default")')
+    .option('--project <project>', 'project, by OCID or name (default: a project named "default")')
     .option('--name <name>')
     .option('--artifact <path>', 'a .py, .sh, .zip or .tar.gz file, or a directory (uploaded as .tar.gz)')
     .option('--entrypoint <file>', 'JOB_RUN_ENTRYPOINT: the file to run inside an archive or directory')
-    .option('--shape <name>', 'compute shape (see `dsjobs shapes`)', 'VM.Standard.E4.Flex')
+    .option('--shape <name>', "compute shape (default: the server's, marked in `dsjobs shapes`)")
     .option('--ocpus <n>', 'OCPUs for flex shapes')
     .option('--memory <gb>', 'memory in GB for flex shapes')
     .option('--block-storage <gb>', 'block storage in GB (50-1024)')
@@ -258,8 +348,7 @@ export function buildCli(): Command {
         if (o.name) details_.displayName = o.name;
         // A spec without infrastructure (or without a shape) gets the CLI's shape flags and their defaults.
         const infra = (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' }) as Record<string, unknown>;
-        const shapeGiven = cmd.getOptionValueSource('shape') === 'cli';
-        if (shapeGiven || !infra.shapeName) infra.shapeName = o.shape;
+        if (o.shape || !infra.shapeName) infra.shapeName = o.shape ?? (await defaultShape(api));
         const ocpus = parseNumber('--ocpus', o.ocpus);
         const memory = parseNumber('--memory', o.memory);
         if (ocpus !== undefined || memory !== undefined) infra.jobShapeConfigDetails = { ocpus, memoryInGBs: memory };
@@ -281,7 +370,7 @@ export function buildCli(): Command {
           },
           jobInfrastructureConfigurationDetails: {
             jobInfrastructureType: 'ME_STANDALONE',
-            shapeName: o.shape,
+            shapeName: o.shape ?? (await defaultShape(api)),
             blockStorageSizeInGBs: parseNumber('--block-storage', o.blockStorage) ?? 50,
             jobShapeConfigDetails: ocpus !== undefined || memory !== undefined ? { ocpus, memoryInGBs: memory } : undefined,
           },
@@ -299,7 +388,7 @@ export function buildCli(): Command {
         );
       }
       details_.compartmentId ??= compartmentId;
-      details_.projectId = o.project ?? details_.projectId ?? (await defaultProject(api, compartmentId));
+      details_.projectId = (await idOf(api, g, 'project', o.project)) ?? details_.projectId ?? (await defaultProject(api, compartmentId));
       const created = await api.createJob(details_ as never);
       try {
         await uploadArtifact(api, created.id, artifact);
@@ -317,23 +406,23 @@ export function buildCli(): Command {
   job
     .command('list')
     .description('list jobs (not deleted ones unless --state DELETED)')
-    .option('--project <ocid>')
-    .option('--state <state>', 'lifecycle state filter')
+    .option('--project <project>', 'by OCID or name')
+    .option('--state <state>', 'lifecycle state filter (any case)')
     .option('--limit <n>', 'at most this many', '100')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
-      const p = await api.listJobs({ compartmentId, projectId: o.project, lifecycleState: o.state, limit: Number(o.limit) });
+      const p = await api.listJobs({ compartmentId, projectId: await idOf(api, g, 'project', o.project), lifecycleState: upper(o.state), limit: Number(o.limit) });
       const items = o.state ? p.items : p.items.filter((j) => j.lifecycleState !== 'DELETED');
-      print(g, items, () => table(items.map(jobRow), JOB_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
+      print(g, items, () => listTable(g, items.map(jobRow), JOB_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
-  job.command('get <id>').description('show a job').action(async (id, _o, cmd) => {
+  job.command('get <job>').description('show a job (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
-    const j = await api.getJob(id);
+    const j = await api.getJob(await idOf(api, g, 'job', ref));
     print(g, j, () => details(jobRow(j)));
   });
   job
-    .command('update <id>')
+    .command('update <job>')
     .description('change what OCI lets you change: name, description, shape, shape config, block storage')
     .option('--name <name>')
     .option('--description <text>')
@@ -341,8 +430,9 @@ export function buildCli(): Command {
     .option('--ocpus <n>')
     .option('--memory <gb>')
     .option('--block-storage <gb>')
-    .action(async (id, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job', ref);
       const current: Job = await api.getJob(id);
       const infraChanged = o.shape || o.ocpus || o.memory || o.blockStorage;
       const infra = { ...current.jobInfrastructureConfigurationDetails };
@@ -366,26 +456,28 @@ export function buildCli(): Command {
       print(g, j, () => details(jobRow(j)));
     });
   job
-    .command('delete <id>')
+    .command('delete <job>')
     .description('delete a job; --force also cancels and deletes its runs')
     .option('--force', 'also cancel and delete its runs (deleteRelatedJobRuns)')
-    .action(async (id, o, cmd) => {
-      const { api } = client(cmd);
+    .action(async (ref, o, cmd) => {
+      const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job', ref);
       await api.deleteJob(id, { deleteRelatedJobRuns: Boolean(o.force) });
       err(`job ${id} deleted`);
     });
   job
-    .command('upload <id> <path>')
+    .command('upload <job> <path>')
     .description("upload a job's artifact (once: artifacts are immutable)")
-    .action(async (id, p, _o, cmd) => {
+    .action(async (ref, p, _o, cmd) => {
       const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job', ref);
       const name = await uploadArtifact(api, id, p);
       const j = await api.getJob(id);
       print(g, j, () => `uploaded ${name}\n${details(jobRow(j))}`);
     });
   job
-    .command('run <jobId>')
-    .description('start a run of a job, with overrides')
+    .command('run <job>')
+    .description('start a run of a job (by OCID or name), with overrides')
     .option('--name <name>')
     .option('--env <NAME=VALUE>', 'environment variable override (repeatable)', collect)
     .option('--args <string>', 'command line arguments (replace the job\'s)')
@@ -394,8 +486,9 @@ export function buildCli(): Command {
     .option('--memory <gb>')
     .option('--max-runtime <duration>', 'maximum runtime override: 90, 30m, 2h, 45s')
     .option('--watch', "stream logs and state until the run ends; exit with the run's exit code")
-    .action(async (jobId, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
+      const jobId = await idOf(api, g, 'job', ref);
       const j = await api.getJob(jobId);
       const ocpus = parseNumber('--ocpus', o.ocpus);
       const memory = parseNumber('--memory', o.memory);
@@ -436,59 +529,67 @@ export function buildCli(): Command {
   runCmd
     .command('list')
     .description('list job runs, newest first (not deleted ones unless --state DELETED)')
-    .option('--job <ocid>')
-    .option('--state <state>')
+    .option('--job <job>', 'by OCID or name')
+    .option('--state <state>', 'lifecycle state filter (any case)')
     .option('--limit <n>', 'at most this many', '100')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
       const compartmentId = await compartment(api, g);
-      const p = await api.listJobRuns({ compartmentId, jobId: o.job, lifecycleState: o.state, limit: Number(o.limit) });
+      const p = await api.listJobRuns({ compartmentId, jobId: await idOf(api, g, 'job', o.job), lifecycleState: upper(o.state), limit: Number(o.limit) });
       const items = o.state ? p.items : p.items.filter((r) => r.lifecycleState !== 'DELETED');
-      print(g, items, () => table(items, RUN_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
+      if (g.json) return print(g, items, () => '');
+      const names = await jobNames(api, items.map((r) => r.jobId));
+      const rows = items.map((r) => ({ ...r, jobName: names.get(r.jobId) }));
+      out(listTable(g, rows, RUN_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
-  runCmd.command('get <id>').description('show a job run').action(async (id, _o, cmd) => {
+  runCmd.command('get <run>').description('show a job run (by OCID or name)').action(async (ref, _o, cmd) => {
     const { api, g } = client(cmd);
-    const r = await api.getJobRun(id);
+    const r = await api.getJobRun(await idOf(api, g, 'job run', ref));
     print(g, r, () => details(r as unknown as Record<string, unknown>));
   });
-  runCmd.command('cancel <id>').description('cancel a run: SIGTERM to its processes, SIGKILL after the grace period').action(async (id, _o, cmd) => {
-    const { api } = client(cmd);
+  runCmd.command('cancel <run>').description('cancel a run: SIGTERM to its processes, SIGKILL after the grace period').action(async (ref, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const id = await idOf(api, g, 'job run', ref);
     await api.cancelJobRun(id);
     err(`cancel requested for ${id}`);
   });
-  runCmd.command('delete <id>').description('delete a finished run').action(async (id, _o, cmd) => {
-    const { api } = client(cmd);
+  runCmd.command('delete <run>').description('delete a finished run').action(async (ref, _o, cmd) => {
+    const { api, g } = client(cmd);
+    const id = await idOf(api, g, 'job run', ref);
     await api.deleteJobRun(id);
     err(`job run ${id} deleted`);
   });
   runCmd
-    .command('logs <id>')
+    .command('logs <run>')
     .description("print a run's stdout (to stdout) and stderr (to stderr)")
     .option('-f, --follow', 'keep streaming until the run ends')
     .option('--since <seq>', 'only lines after this sequence number', '0')
-    .action(async (id, o, cmd) => {
+    .option('-t, --timestamps', 'put the time each line was written (UTC, ISO 8601) before it')
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job run', ref);
       for await (const rec of api.logs(id, { follow: Boolean(o.follow), since: Number(o.since) })) {
+        const line = `${o.timestamps ? `${rec.time} ` : ''}${rec.message}\n`;
         if (g.json) out(JSON.stringify(rec));
-        else if (rec.stream === 'stderr') process.stderr.write(rec.message + '\n');
-        else process.stdout.write(rec.message + '\n');
+        else if (rec.stream === 'stderr') process.stderr.write(line);
+        else process.stdout.write(line);
       }
     });
   runCmd
-    .command('metrics <id>')
+    .command('metrics <run>')
     .description("show a run's CPU, memory, disk and GPU use over time (percent of its shape)")
     .option('--since <time>', 'only samples after this ISO time')
-    .action(async (id, o, cmd) => {
+    .action(async (ref, o, cmd) => {
       const { api, g } = client(cmd);
-      const m = await api.getJobRunMetrics(id, { since: o.since });
+      const m = await api.getJobRunMetrics(await idOf(api, g, 'job run', ref), { since: o.since });
       out(g.json ? JSON.stringify(m, null, 2) : metricsTable(m));
     });
   runCmd
-    .command('watch <id>')
+    .command('watch <run>')
     .description("stream a run's logs and state until it ends; exit with its exit code")
-    .action(async (id, _o, cmd) => {
+    .action(async (ref, _o, cmd) => {
       const { api, g } = client(cmd);
-      const final = await watchRun(api, id, g);
+      const final = await watchRun(api, await idOf(api, g, 'job run', ref), g);
       process.exitCode = exitStatusOf(final);
     });
 
@@ -506,12 +607,13 @@ export function buildCli(): Command {
     .requiredOption('--url <url>', 'http(s) endpoint that receives the events')
     .option('--name <name>')
     .option('--type <eventType>', 'event type (repeatable; default all)', collect)
-    .option('--job <ocid>', 'only events of this job and its runs')
-    .option('--project <ocid>', 'only events of this project')
+    .option('--job <job>', 'only events of this job and its runs (OCID or name)')
+    .option('--project <project>', 'only events of this project (OCID or name)')
     .option('--state <state>', "only when the resource's new state is this (repeatable)", collect)
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
-      const w = await api.createWebhookSubscription({ compartmentId: await compartment(api, g), displayName: o.name, url: o.url, filter: filterOf(o) });
+      const filter = { ...filterOf(o), jobId: await idOf(api, g, 'job', o.job), projectId: await idOf(api, g, 'project', o.project) };
+      const w = await api.createWebhookSubscription({ compartmentId: await compartment(api, g), displayName: o.name, url: o.url, filter });
       print(g, w, () => details(w as unknown as Record<string, unknown>));
     });
   webhook.command('list').description('list webhook subscriptions').action(async (_o, cmd) => {
@@ -563,9 +665,9 @@ export function buildCli(): Command {
   trigger
     .command('create')
     .description('start a run of --job when an event matches (or only by URL); templates: {{run.id}}, {{run.env.NAME}}, {{event.data.jobId}}, {{body.x}}')
-    .requiredOption('--job <ocid>', 'the job to start')
+    .requiredOption('--job <job>', 'the job to start, by OCID or name')
     .option('--name <name>')
-    .option('--on-job <ocid>', 'events of this job (and its runs)')
+    .option('--on-job <job>', 'events of this job (and its runs), by OCID or name')
     .option('--on-type <eventType>', 'event type (repeatable), e.g. com.oraclecloud.datascience.succeededjobrun', collect)
     .option('--on-state <state>', "the resource's new state (repeatable)", collect)
     .option('--url-only', 'no event condition: only POSTs to the trigger URL start runs')
@@ -574,11 +676,11 @@ export function buildCli(): Command {
     .option('--run-name <template>', 'display name of the started run')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
-      const cond = o.urlOnly ? null : { jobId: o.onJob, eventTypes: o.onType, lifecycleStates: o.onState };
+      const cond = o.urlOnly ? null : { jobId: await idOf(api, g, 'job', o.onJob), eventTypes: o.onType, lifecycleStates: o.onState };
       if (cond && !cond.jobId && !cond.eventTypes && !cond.lifecycleStates) {
         throw new UsageError('give an event condition (--on-job, --on-type, --on-state) or --url-only');
       }
-      const r = await api.createTriggerRule({ compartmentId: await compartment(api, g), displayName: o.name, jobId: o.job, eventFilter: cond, overrides: overridesOf(o) });
+      const r = await api.createTriggerRule({ compartmentId: await compartment(api, g), displayName: o.name, jobId: await idOf(api, g, 'job', o.job), eventFilter: cond, overrides: overridesOf(o) });
       print(g, r, () => details(r as unknown as Record<string, unknown>));
     });
   trigger.command('list').description('list trigger rules').action(async (_o, cmd) => {
@@ -628,7 +730,7 @@ export function buildCli(): Command {
   schedule
     .command('create')
     .description('start runs of --job on a cron schedule')
-    .requiredOption('--job <ocid>')
+    .requiredOption('--job <job>', 'by OCID or name')
     .requiredOption('--cron <expr>', 'cron expression, e.g. "0 2 * * *" (5 or 6 fields)')
     .option('--tz <zone>', 'IANA time zone', 'UTC')
     .option('--misfire <policy>', 'after downtime: SKIP the missed starts or RUN_ONCE for them', 'SKIP')
@@ -640,7 +742,7 @@ export function buildCli(): Command {
       const sc = await api.createSchedule({
         compartmentId: await compartment(api, g),
         displayName: o.name,
-        jobId: o.job,
+        jobId: await idOf(api, g, 'job', o.job),
         cron: o.cron,
         timeZone: o.tz,
         misfirePolicy: String(o.misfire).toUpperCase() as 'SKIP' | 'RUN_ONCE',
@@ -689,7 +791,7 @@ export function buildCli(): Command {
   sweep
     .command('create')
     .description('start a sweep: --grid NAME=v1,v2 (repeatable) makes every combination; --random N samples N of them')
-    .requiredOption('--job <ocid>')
+    .requiredOption('--job <job>', 'by OCID or name')
     .requiredOption('--metric <name>', 'the DSJOBS_METRIC name to rank by')
     .option('--goal <goal>', 'max or min', 'max')
     .option('--grid <NAME=v1,v2,...>', 'env var and its values (repeatable)', collect)
@@ -699,7 +801,7 @@ export function buildCli(): Command {
     .option('--max-parallel <k>', 'runs at once', '4')
     .option('--name <name>')
     .option('--env <NAME=VALUE>', 'env of every trial (repeatable)', collect)
-    .option('--final-job <ocid>', 'after the trials, run this job (default: the same job) with the best parameters')
+    .option('--final-job <job>', 'after the trials, run this job (OCID or name; default: the same job) with the best parameters')
     .option('--final', 'start a final run of the same job with the best parameters')
     .option('--final-env <NAME=VALUE>', 'extra env of the final run (repeatable)', collect)
     .option('--wait', 'wait until the sweep ends and print the ranking')
@@ -717,7 +819,7 @@ export function buildCli(): Command {
       let sw = await api.createSweep({
         compartmentId: await compartment(api, g),
         displayName: o.name,
-        jobId: o.job,
+        jobId: await idOf(api, g, 'job', o.job),
         strategy: o.random ? 'RANDOM' : 'GRID',
         sampleCount: parseNumber('--random', o.random),
         seed: parseNumber('--seed', o.seed),
@@ -725,7 +827,7 @@ export function buildCli(): Command {
         maxParallel: parseNumber('--max-parallel', o.maxParallel)!,
         metric: { name: o.metric, goal: goal === 'max' ? 'MAXIMIZE' : 'MINIMIZE' },
         overrides: { environmentVariables: parseEnvPairs(o.env) },
-        final: wantFinal ? { jobId: o.finalJob, overrides: { environmentVariables: parseEnvPairs(o.finalEnv) } } : undefined,
+        final: wantFinal ? { jobId: await idOf(api, g, 'job', o.finalJob), overrides: { environmentVariables: parseEnvPairs(o.finalEnv) } } : undefined,
       });
       if (!o.wait) {
         print(g, sw, () => details({ id: sw.id, lifecycleState: sw.lifecycleState, trialCount: sw.trialCount, maxParallel: sw.maxParallel }));
@@ -744,9 +846,9 @@ export function buildCli(): Command {
       print(g, { sweep: sw, trials: ranked }, () => `${showTrials(ranked)}\n\n${sw.lifecycleState}: ${sw.lifecycleDetails ?? ''}`);
       if (sw.lifecycleState !== 'SUCCEEDED') process.exitCode = 1;
     });
-  sweep.command('list').description('list sweeps').option('--job <ocid>').action(async (o, cmd) => {
+  sweep.command('list').description('list sweeps').option('--job <job>', 'by OCID or name').action(async (o, cmd) => {
     const { api, g } = client(cmd);
-    const items = await api.listSweeps({ compartmentId: g.compartmentId, jobId: o.job });
+    const items = await api.listSweeps({ compartmentId: g.compartmentId, jobId: await idOf(api, g, 'job', o.job) });
     print(g, items, () => table(items as unknown as Record<string, unknown>[], ['id', 'displayName', 'lifecycleState', 'trialCount', 'maxParallel', 'timeCreated']));
   });
   sweep.command('get <id>').description('show a sweep and its trials, best first').action(async (id, _o, cmd) => {
@@ -768,13 +870,20 @@ export function buildCli(): Command {
     .option('-f, --follow', 'keep streaming new events (resume with --after <last event id>)')
     .option('--type <types>', 'event types, comma-separated (see docs/events.md)')
     .option('--resource <ocid>', 'events of this resource only')
-    .option('--job <ocid>', 'events of this job and its runs')
-    .option('--project <ocid>', 'events of this project, its jobs and runs')
+    .option('--job <job>', 'events of this job and its runs (OCID or name)')
+    .option('--project <project>', 'events of this project, its jobs and runs (OCID or name)')
     .option('--after <eventId>', 'only events after this one')
     .option('--limit <n>', 'at most this many (without -f)', '100')
     .action(async (o, cmd) => {
       const { api, g } = client(cmd);
-      const q = { compartmentId: g.compartmentId, type: o.type, resourceId: o.resource, jobId: o.job, projectId: o.project, after: o.after };
+      const q = {
+        compartmentId: g.compartmentId,
+        type: o.type,
+        resourceId: o.resource,
+        jobId: await idOf(api, g, 'job', o.job),
+        projectId: await idOf(api, g, 'project', o.project),
+        after: o.after,
+      };
       const line = (e: CloudEvent) =>
         g.json ? JSON.stringify(e) : [e.time, e.type, e.subject, (e.data as { lifecycleState?: string }).lifecycleState ?? '-', e.id].join('  ');
       if (o.follow) {
@@ -813,6 +922,20 @@ export function metricsTable(m: { intervalSeconds: number; reason?: string | nul
   return [head, ...rows].map((r) => r.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ')).join('\n');
 }
 
+/** What to do when the server cannot be reached: where the URL came from and the two ways to give another. */
+function connectionHint(endpointFlag: string | undefined): string {
+  const from = endpointFlag
+    ? 'from --endpoint'
+    : process.env.DSJOBS_ENDPOINT
+      ? 'from DSJOBS_ENDPOINT'
+      : `the default; none was given with --endpoint or DSJOBS_ENDPOINT`;
+  return [
+    `  (the URL is ${from})`,
+    '  Start a server there (dsjobs server), or point the CLI at yours:',
+    '    dsjobs --endpoint http://HOST:PORT COMMAND ...   or   export DSJOBS_ENDPOINT=http://HOST:PORT',
+  ].join('\n');
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildCli();
   program.addOption(new Option('--debug').hideHelp());
@@ -820,6 +943,7 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof DsJobsError) err(`error: ${e.code}: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
+    if (e instanceof DsJobsError && e.code === 'ConnectionFailed') err(connectionHint(program.opts<Globals>().endpoint));
     else if (e instanceof UsageError || e instanceof JobSpecError) err(`error: ${e.message}`);
     else if (['ConfigError', 'SecretKeyError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
     else if (['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '')) {

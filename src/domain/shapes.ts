@@ -62,6 +62,12 @@ export const DEFAULT_SHAPES: ShapeDef[] = [
   fixed('BM.GPU.H100.8', 'NVIDIA_GPU', 112, 2048, 8),
 ];
 
+/**
+ * The default shape, in order of preference: OCI's usual Jobs shape (1 OCPU, 16 GB by default) where the machine has
+ * room for it, else the light local one, which runs anywhere.
+ */
+export const DEFAULT_SHAPE_CHOICES = ['VM.Standard.E4.Flex', 'Local.Light'];
+
 export interface ShapeConfigDetails {
   ocpus?: number;
   memoryInGBs?: number;

@@ -154,8 +154,9 @@ export class DsJobsClient {
   serverInfo(): Promise<ServerInfo> {
     return this.json({ method: 'GET', path: '/serverInfo' });
   }
-  listJobShapes(): Promise<JobShapeSummary[]> {
-    return this.json({ method: 'GET', path: '/jobShapes' });
+  /** The shapes this server runs; includeNotRunnable adds the rest of its catalog, each saying why not. */
+  listJobShapes(q: { includeNotRunnable?: boolean } = {}): Promise<JobShapeSummary[]> {
+    return this.json({ method: 'GET', path: '/jobShapes', query: q.includeNotRunnable ? { includeNotRunnable: true } : undefined });
   }
 
   createProject(d: CreateProjectDetails, retryToken?: string): Promise<Project> {

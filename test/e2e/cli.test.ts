@@ -151,9 +151,9 @@ describe('job create / list / get / run / logs', () => {
   });
 
   test('job list prints a table with the job; job get ID --json returns it', async () => {
-    const list = await ok(['job', 'list']);
+    const list = await ok(['job', 'list', '--wide']);
     const header = lines(list.stdout)[0];
-    assert.match(header, /^ID\s+DISPLAYNAME\s+LIFECYCLESTATE\s+SHAPE/);
+    assert.match(header, /^ID\s+NAME\s+STATE\s+SHAPE/);
     const row = lines(list.stdout).find((l) => l.startsWith(jobId));
     assert.ok(row, `job ${jobId} not in:\n${list.stdout}`);
     assert.match(row, /hello\.py\s+ACTIVE\s+Local\.Light/);
@@ -188,7 +188,7 @@ describe('job create / list / get / run / logs', () => {
     assert.equal(runs[0].id, runId);
     assert.equal(runs[0].lifecycleState, 'SUCCEEDED');
 
-    const table = await ok(['run', 'list', '--job', jobId]);
+    const table = await ok(['run', 'list', '--job', jobId, '--wide']);
     assert.match(table.stdout, new RegExp(`^${runId.replace(/\./g, '\\.')}\\s+\\S+\\s+SUCCEEDED\\s+0\\s`, 'm'));
 
     const run = await okJson(['run', 'get', runId]);
@@ -277,7 +277,7 @@ describe('cancel, update, delete', () => {
     assert.deepEqual(got.jobInfrastructureConfigurationDetails.jobShapeConfigDetails, { ocpus: 1, memoryInGBs: 2 });
     const human = await ok(['job', 'get', job.id]);
     assert.match(human.stdout, /^shape\s+VM\.Standard\.E4\.Flex$/m);
-    assert.match(human.stdout, /"ocpus":1/);
+    assert.match(human.stdout, /^ {2}jobShapeConfigDetails\n {4}ocpus\s+1\n {4}memoryInGBs\s+2$/m);
 
     const del = await ok(['job', 'delete', job.id, '--force']);
     assert.match(del.stderr, /deleted/);

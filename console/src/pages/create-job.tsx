@@ -1,7 +1,7 @@
 import { useEffect, useState, type DragEvent, type FormEvent } from 'react';
 import type { CreateJobDetails, Project } from '../../../src/sdk/client';
 import { setPickedFile } from '../shims/node-fs';
-import { client, compartmentId, controlFor, splitError } from '../api';
+import { client, compartmentId, controlFor, serverInfo, splitError } from '../api';
 import { Link, navigate } from '../router';
 import {
   EnvEditor,
@@ -124,7 +124,8 @@ function JobForm({ projectId }: { projectId: string }) {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    if (!shape.shapeName && shapes.length) setShape((s) => ({ ...s, shapeName: shapes[0].name }));
+    // The server's default shape, the one the CLI uses when none is named.
+    if (!shape.shapeName && shapes.length) setShape((s) => ({ ...s, shapeName: (shapes.find((x) => x.isDefault) ?? shapes[0]).name }));
   }, [shapes, shape.shapeName]);
 
   const submit = async (e: FormEvent) => {
@@ -262,6 +263,9 @@ function YamlForm({ projectId }: { projectId: string }) {
     setBusy(true);
     try {
       const details = { ...spec.createJobDetails, projectId, compartmentId: await compartmentId() } as CreateJobDetails;
+      // A spec without a shape gets the server's default shape, as `dsjobs job create -f` does.
+      const infra = (details.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE', blockStorageSizeInGBs: 50 });
+      infra.shapeName ??= (await serverInfo()).defaultShapeName;
       const job = await client.createJob(details);
       await uploadOrUndo(job.id, file);
       navigate(`/jobs/${encodeURIComponent(job.id)}`);

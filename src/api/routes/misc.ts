@@ -13,6 +13,7 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
       tenancyId: deps.identity.tenancyId,
       defaultCompartmentId: deps.identity.defaultCompartmentId,
       capacity: deps.capacity(),
+      defaultShapeName: deps.shapes.defaultShape() ?? undefined,
       executor: deps.executorName,
       protections: deps.protections,
     }),
@@ -27,13 +28,19 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
           compartmentId: Type.Optional(Type.String()),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           page: Type.Optional(Type.String()),
+          includeNotRunnable: Type.Optional(
+            Type.Boolean({ description: 'dsjobs: also the shapes of the catalog this server cannot run, with why' }),
+          ),
         }),
         response: { 200: Type.Array(S.JobShapeSummary) },
       },
     },
     async (req, reply) => {
-      const all = deps.shapes.runnable().map(shapeWire);
-      const q = req.query as { limit?: number; page?: string };
+      const q = req.query as { limit?: number; page?: string; includeNotRunnable?: boolean };
+      const def = deps.shapes.defaultShape();
+      const all = deps.shapes.catalog
+        .map((s) => shapeWire(s, deps.shapes.here(s), def))
+        .filter((s) => q.includeNotRunnable || s.isRunnableHere);
       const start = q.page ? Number(q.page) || 0 : 0;
       const limit = q.limit ?? 1000;
       if (start + limit < all.length) reply.header('opc-next-page', String(start + limit));
