@@ -26,6 +26,7 @@ import { ProjectsService } from './service/projects.js';
 import { RunsService } from './service/runs.js';
 import { ShapesService } from './service/shapes-service.js';
 import { Store } from './store/store.js';
+import { DataDirLock } from './store/data-dir-lock.js';
 import { EventStore } from './store/event-store.js';
 import { EventFeed } from './events/feed.js';
 import { cloudEventSource } from './events/cloud-event.js';
@@ -88,6 +89,18 @@ export interface StartOptions {
 
 export async function startServer(cfg: Config, opts: StartOptions = {}): Promise<RunningServer> {
   mkdirSync(cfg.dataDir, { recursive: true });
+  // Before anything under the data directory is read or changed: a second server on it would adopt the first's
+  // runs and unmount its volumes (see DataDirLock).
+  const lock = DataDirLock.acquire(cfg.dataDir);
+  try {
+    return await startLocked(cfg, opts, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): Promise<RunningServer> {
   const runsDir = path.join(cfg.dataDir, 'runs');
   const artifactsDir = path.join(cfg.dataDir, 'artifacts');
   mkdirSync(runsDir, { recursive: true });
@@ -201,6 +214,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     prometheus: () => registry.text(),
     protections,
     consoleDir: consoleDir(),
+    database: () => store.health.status(),
   });
   await scheduler.start();
   await dispatcher.start();
@@ -234,6 +248,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
         logs.close();
         await executor.close();
         await store.close();
+        lock.release();
       })();
       return closing;
     },
@@ -241,3 +256,4 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
 }
 
 export { BASE };
+export { backupDatabase, restoreDatabase } from './store/backup.js';

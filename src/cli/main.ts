@@ -7,6 +7,7 @@ import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun, type
 import { details, err, out, table } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
+import { addAdminCommands } from './admin.js';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 
@@ -787,6 +788,7 @@ export function buildCli(): Command {
       if (g.json) out(JSON.stringify(p.items, null, 2));
       else out(p.items.length ? p.items.map(line).join('\n') + (p.nextPage ? `\n(more: --after ${p.items[p.items.length - 1].id})` : '') : '(none)');
     });
+  addAdminCommands(program);
   return program;
 }
 
@@ -817,7 +819,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof DsJobsError) err(`error: ${e.code}: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
     else if (e instanceof UsageError || e instanceof JobSpecError) err(`error: ${e.message}`);
-    else if (['ConfigError', 'SecretKeyError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
+    else if (['ConfigError', 'SecretKeyError', 'DataDirLockedError', 'DatabaseIntegrityError', 'BackupError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
     else if (['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '')) {
       const x = e as NodeJS.ErrnoException;
       err(`error: ${x.path ?? ''}: ${x.code === 'ENOENT' ? 'no such file or directory' : x.message}`);

@@ -3,6 +3,7 @@ import SQLite from 'better-sqlite3';
 import { DsError, invalid } from '../domain/errors.js';
 import { timeOrderedUuid } from '../domain/ids.js';
 import { assertTransition, type RunState } from '../domain/run-states.js';
+import { DatabaseHealth, DatabaseIntegrityError, isCorruption, quickCheck, recoveryAdvice } from './database-health.js';
 import { migrate } from './migrations.js';
 import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
 import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord , MetricSample } from './records.js';
@@ -24,6 +25,14 @@ const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) 
  * caller waits for the last callback of its batch.
  */
 const MAX_BATCH = 256;
+
+/** The part of a prepared statement that Kysely's SQLite driver and the store use. */
+interface Statement {
+  reader: boolean;
+  all(params?: unknown): unknown[];
+  run(params?: unknown): SQLite.RunResult;
+  iterate(params?: unknown): IterableIterator<unknown>;
+}
 
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 const pj = <T>(v: string | null): T => (v == null ? (null as T) : (JSON.parse(v) as T));
@@ -223,24 +232,47 @@ export async function keysetPage<R>(
 export class Store {
   readonly db: Kysely<Database>;
   private readonly raw: SQLite.Database;
-  private readonly statement: (sql: string) => SQLite.Statement;
+  private readonly statement: (sql: string) => Statement;
 
-  private constructor(raw: SQLite.Database) {
+  /** OK, or DAMAGED from the first corruption error SQLite answered (what the health endpoint reports). */
+  readonly health: DatabaseHealth;
+
+  private constructor(raw: SQLite.Database, health: DatabaseHealth) {
     this.raw = raw;
-    const database = Store.cachingDatabase(raw);
+    this.health = health;
+    const database = Store.cachingDatabase(raw, health);
     this.statement = database.prepare;
     this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as never }) });
   }
 
+  /**
+   * Opens the database and checks it (quick_check) before anything is written: a damaged file is refused with a
+   * DatabaseIntegrityError saying what was found and how to recover, instead of a server that reports healthy and
+   * then answers 500 "database disk image is malformed", or a raw stack.
+   */
   static async openSqlite(file: string): Promise<Store> {
-    const raw = new SQLite(file);
-    // WAL + synchronous=NORMAL: a committed transaction survives the process being killed (SIGKILL) at any
-    // moment; only an OS crash or power loss can drop the last transactions.
-    raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = NORMAL');
-    raw.pragma('busy_timeout = 5000');
-    raw.pragma('foreign_keys = ON');
-    const store = new Store(raw);
+    const health = new DatabaseHealth(file);
+    let raw: SQLite.Database | null = null;
+    try {
+      raw = new SQLite(file);
+      // WAL + synchronous=NORMAL: a committed transaction survives the process being killed (SIGKILL) at any
+      // moment; only an OS crash or power loss can drop the last transactions.
+      raw.pragma('journal_mode = WAL');
+      raw.pragma('synchronous = NORMAL');
+      raw.pragma('busy_timeout = 5000');
+      raw.pragma('foreign_keys = ON');
+      const problems = quickCheck(raw);
+      if (problems.length > 0) throw new DatabaseIntegrityError(problems.join('; '));
+    } catch (e) {
+      raw?.close();
+      if (e instanceof DatabaseIntegrityError || isCorruption(e)) {
+        throw new DatabaseIntegrityError(
+          `the database ${file} is damaged (${(e as Error).message}); the server will not start on it: ${recoveryAdvice(file)}`,
+        );
+      }
+      throw e;
+    }
+    const store = new Store(raw, health);
     await migrate(store.db);
     return store;
   }
@@ -249,14 +281,29 @@ export class Store {
    * Kysely's SQLite driver prepares every statement anew; preparing was 11-19% of the server's CPU per run and
    * per create in the benchmarks. The query shapes are few, so prepared statements are cached by their SQL.
    */
-  private static cachingDatabase(raw: SQLite.Database) {
-    const cache = new Map<string, SQLite.Statement>();
+  private static cachingDatabase(raw: SQLite.Database, health: DatabaseHealth) {
+    const cache = new Map<string, Statement>();
+    const observed = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        health.observe(e);
+        throw e;
+      }
+    };
     return {
       close: () => raw.close(),
-      prepare: (sql: string) => {
+      prepare: (sql: string): Statement => {
         let stmt = cache.get(sql);
         if (!stmt) {
-          stmt = raw.prepare(sql);
+          const s = observed(() => raw.prepare(sql));
+          // What Kysely's SQLite driver and control() call; every error passes by the health record on its way out.
+          stmt = {
+            reader: s.reader,
+            all: (p?: unknown) => observed(() => s.all(p ?? [])),
+            run: (p?: unknown) => observed(() => s.run(p ?? [])),
+            iterate: (p?: unknown) => observed(() => s.iterate(p ?? [])),
+          };
           // Statements with IN-lists of varying length make new shapes; keep the cache bounded.
           if (cache.size < 2000) cache.set(sql, stmt);
         }

@@ -15,6 +15,7 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
       capacity: deps.capacity(),
       executor: deps.executorName,
       protections: deps.protections,
+      database: deps.database(),
     }),
   );
   app.get(
