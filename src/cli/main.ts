@@ -263,7 +263,7 @@ export function buildCli(): Command {
         const ocpus = parseNumber('--ocpus', o.ocpus);
         const memory = parseNumber('--memory', o.memory);
         if (ocpus !== undefined || memory !== undefined) infra.jobShapeConfigDetails = { ocpus, memoryInGBs: memory };
-        infra.blockStorageSizeInGBs ??= parseNumber('--block-storage', o.blockStorage) ?? 50;
+        infra.blockStorageSizeInGBs ??= parseNumber('--block-storage', o.blockStorage);
       } else {
         if (!o.artifact) throw new UsageError('either -f SPEC or --artifact PATH is required');
         artifact = o.artifact;
@@ -282,7 +282,7 @@ export function buildCli(): Command {
           jobInfrastructureConfigurationDetails: {
             jobInfrastructureType: 'ME_STANDALONE',
             shapeName: o.shape,
-            blockStorageSizeInGBs: parseNumber('--block-storage', o.blockStorage) ?? 50,
+            blockStorageSizeInGBs: parseNumber('--block-storage', o.blockStorage),
             jobShapeConfigDetails: ocpus !== undefined || memory !== undefined ? { ocpus, memoryInGBs: memory } : undefined,
           },
         };
