@@ -24,7 +24,7 @@ import { Scalar, parse as parseYaml, type ScalarTag, type Tags } from 'yaml';
 import { ShellWordsError, joinShellWords, splitShellWords } from '../domain/shell-words.js';
 import { DurationError, parseDuration as parseDomainDuration } from '../domain/duration.js';
 import { envNameProblem } from '../domain/env-policy.js';
-import { isOcid } from '../domain/ids.js';
+import { isOcid } from '../domain/ocid.js';
 import { DEFAULT_BLOCK_STORAGE_GB } from '../domain/job-config.js';
 
 export interface JobSpecResult {
