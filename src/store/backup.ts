@@ -88,7 +88,7 @@ export async function backupDatabase(dataDir: string, dest: string): Promise<Bac
  */
 export function restoreDatabase(dataDir: string, backup: string): BackupSummary & { keptAs: string | null } {
   if (!existsSync(backup)) throw new BackupError(`${backup}: no such file`);
-  const lock = DataDirLock.acquire(dataDir);
+  const lock = DataDirLock.acquire(dataDir, 'stop it first: a restore replaces the database it has open');
   try {
     const counts = checkCopy(backup);
     const target = databaseFile(dataDir);

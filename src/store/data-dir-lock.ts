@@ -31,8 +31,8 @@ export class DataDirLock {
     return path.join(dataDir, 'server.lock');
   }
 
-  /** Takes the lock at once (never waits) or throws DataDirLockedError naming the holder. */
-  static acquire(dataDir: string): DataDirLock {
+  /** Takes the lock at once (never waits) or throws DataDirLockedError naming the holder, and then `what to do`. */
+  static acquire(dataDir: string, whatToDo = 'stop that one first, or give this one its own --data-dir'): DataDirLock {
     const file = DataDirLock.file(dataDir);
     const db = new SQLite(file, { timeout: 0 });
     try {
@@ -43,10 +43,9 @@ export class DataDirLock {
       db.exec('BEGIN EXCLUSIVE; COMMIT');
     } catch (e) {
       db.close();
-      if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+      if (!String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY')) throw e;
       throw new DataDirLockedError(
-        `the data directory ${dataDir} is in use by another dsjobs server (${DataDirLock.describeHolder(file)}); ` +
-          'stop that one first, or give this one its own --data-dir',
+        `the data directory ${dataDir} is in use by another dsjobs server (${DataDirLock.describeHolder(file)}); ${whatToDo}`,
       );
     }
     return new DataDirLock(db);
