@@ -109,6 +109,11 @@ export const ConfigSchema = Type.Object(
     secretsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
     /** Days events and finished webhook deliveries are kept (events something still needs stay longer). */
     eventRetentionDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 30 }),
+    /**
+     * How long a start waits for the database check (quick_check, about 1.7 s per GB); past it the server starts and
+     * the check goes on, a damaged database then turning GET /health to 503.
+     */
+    integrityCheckWaitMs: Type.Integer({ minimum: 0, default: 30_000 }),
     capacity: Type.Object(
       {
         cpus: Type.Optional(Type.Number({ minimum: 0 })),

@@ -3,7 +3,7 @@ import SQLite from 'better-sqlite3';
 import { DsError, invalid } from '../domain/errors.js';
 import { timeOrderedUuid } from '../domain/ids.js';
 import { assertTransition, type RunState } from '../domain/run-states.js';
-import { DatabaseHealth, DatabaseIntegrityError, isCorruption, quickCheck, recoveryAdvice } from './database-health.js';
+import { DatabaseHealth, DatabaseIntegrityError, isCorruption, quickCheckInThread, recoveryAdvice } from './database-health.js';
 import { migrate } from './migrations.js';
 import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
 import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord , MetricSample } from './records.js';
@@ -248,10 +248,17 @@ export class Store {
   /**
    * Opens the database and checks it (quick_check) before anything is written: a damaged file is refused with a
    * DatabaseIntegrityError saying what was found and how to recover, instead of a server that reports healthy and
-   * then answers 500 "database disk image is malformed", or a raw stack.
+   * then answers 500 "database disk image is malformed", or a raw stack. The check's time grows with the file (about
+   * 1.7 s per GB, docs/configuration.md): the start waits for it at most `integrityWaitMs`; past that it goes on
+   * and a check that ends finding damage marks the store DAMAGED (and calls `onLateDamage`).
    */
-  static async openSqlite(file: string): Promise<Store> {
+  static async openSqlite(
+    file: string,
+    opts: { integrityWaitMs?: number; onCheckPending?: () => void; onLateDamage?: (found: string) => void } = {},
+  ): Promise<Store> {
     const health = new DatabaseHealth(file);
+    const refuse = (found: string) =>
+      new DatabaseIntegrityError(`the database ${file} is damaged (${found}); the server will not start on it: ${recoveryAdvice(file)}`);
     let raw: SQLite.Database | null = null;
     try {
       raw = new SQLite(file);
@@ -261,20 +268,21 @@ export class Store {
       raw.pragma('synchronous = NORMAL');
       raw.pragma('busy_timeout = 5000');
       raw.pragma('foreign_keys = ON');
-      const problems = quickCheck(raw);
-      if (problems.length > 0) throw new DatabaseIntegrityError(problems.join('; '));
+      const found = await quickCheckInThread(file, opts.integrityWaitMs ?? 30_000, (problems) => {
+        if (problems.length === 0) return;
+        health.damaged(problems.join('; '));
+        opts.onLateDamage?.(problems.join('; '));
+      });
+      if (found === 'pending') opts.onCheckPending?.();
+      else if (found.length > 0) throw refuse(found.join('; '));
+      const store = new Store(raw, health);
+      await migrate(store.db);
+      return store;
     } catch (e) {
-      raw?.close();
-      if (e instanceof DatabaseIntegrityError || isCorruption(e)) {
-        throw new DatabaseIntegrityError(
-          `the database ${file} is damaged (${(e as Error).message}); the server will not start on it: ${recoveryAdvice(file)}`,
-        );
-      }
+      if (raw?.open) raw.close();
+      if (isCorruption(e)) throw refuse((e as Error).message);
       throw e;
     }
-    const store = new Store(raw, health);
-    await migrate(store.db);
-    return store;
   }
 
   /**

@@ -180,3 +180,33 @@ test('a database damaged while the server runs: health answers 503 and says how 
     await s.close();
   }
 });
+
+test('a check that outlasts integrityCheckWaitMs lets the server start, and health reports the damage it finds', async () => {
+  const s = await startServer();
+  const file = path.join(s.dataDir, 'dsjobs.db');
+  let s2: TestServer | null = null;
+  try {
+    await withJobs(s, 40);
+    await s.kill('SIGTERM');
+    const side = new SQLite(file, { readonly: true });
+    const root = (side.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'jobs'").get() as { rootpage: number }).rootpage;
+    side.close();
+    // A page the start itself never reads: only the check finds it.
+    damagePages(file, 1, root - 1);
+
+    s2 = await startServer({ dataDir: s.dataDir, env: { DSJOBS_INTEGRITY_CHECK_WAIT_MS: '0' } });
+    assert.match(s2.output(), /the database check \(quick_check\) takes longer than 0 ms: starting/);
+    type Health = { status: string; database: { status: string; message?: string } };
+    const health = async () => (await (await fetch(`${s2!.url}/health`)).json()) as Health;
+    let body = await health();
+    for (let i = 0; i < 600 && body.database.status !== 'DAMAGED'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      body = await health();
+    }
+    assert.equal(body.status, 'UNHEALTHY');
+    assert.match(body.database.message ?? '', /dsjobs admin restore/);
+  } finally {
+    await s2?.kill('SIGTERM');
+    await s.close();
+  }
+});
