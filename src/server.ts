@@ -28,6 +28,7 @@ import { ProjectsService } from './service/projects.js';
 import { RunsService } from './service/runs.js';
 import { ShapesService } from './service/shapes-service.js';
 import { Store } from './store/store.js';
+import { DataDirLock } from './store/data-dir-lock.js';
 import { EventStore } from './store/event-store.js';
 import { EventFeed } from './events/feed.js';
 import { cloudEventSource } from './events/cloud-event.js';
@@ -115,13 +116,30 @@ export interface StartOptions {
 
 export async function startServer(cfg: Config, opts: StartOptions = {}): Promise<RunningServer> {
   mkdirSync(cfg.dataDir, { recursive: true });
+  // Before anything under the data directory is read or changed: a second server on it would adopt the first's
+  // runs and unmount its volumes (see DataDirLock).
+  const lock = DataDirLock.acquire(cfg.dataDir);
+  try {
+    return await startLocked(cfg, opts, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): Promise<RunningServer> {
   const runsDir = path.join(cfg.dataDir, 'runs');
   const artifactsDir = path.join(cfg.dataDir, 'artifacts');
   mkdirSync(runsDir, { recursive: true });
   mkdirSync(artifactsDir, { recursive: true });
   const log = pino({ level: cfg.logLevel });
 
-  const store = await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'));
+  const store = await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'), {
+    integrityWaitMs: cfg.integrityCheckWaitMs,
+    onCheckPending: () =>
+      log.warn(`the database check (quick_check) takes longer than ${cfg.integrityCheckWaitMs} ms: starting; GET /health reports what it finds`),
+    onLateDamage: (found) => log.error({ found }, 'the database is damaged (GET /health says what to do)'),
+  });
   // Ids of this installation: made once, then stable across restarts.
   const identity: ServerIdentity = {
     region: cfg.region,
@@ -263,6 +281,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
         bodyMinBytesPerSecond: cfg.requestBodyMinBytesPerSecond,
       },
     },
+    database: () => store.health.status(),
   });
   const swept = await jobs.sweepArtifacts();
   if (swept.files > 0) log.info(swept, 'removed interrupted uploads and deleted jobs\' artifacts (bytes: disk space freed)');
@@ -300,6 +319,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
         logs.close();
         await executor.close();
         await store.close();
+        lock.release();
       })();
       return closing;
     },
@@ -307,3 +327,4 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
 }
 
 export { BASE };
+export { backupDatabase, restoreDatabase } from './store/backup.js';

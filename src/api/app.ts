@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DsError, invalid, isOutOfSpace, outOfSpace } from '../domain/errors.js';
 import type { Resources } from '../domain/resources.js';
+import type { DatabaseStatus } from '../store/database-health.js';
 import { randomHex } from '../domain/ids.js';
 import type { JobsService } from '../service/jobs.js';
 import type { ProjectsService } from '../service/projects.js';
@@ -61,6 +62,8 @@ export interface ApiDeps {
   consoleDir?: string;
   /** Which Host headers are answered, and the limits on slow and numerous connections. */
   network: { allowedHosts: string[]; listenHost: string; limits: ConnectionLimits };
+  /** The database's health (GET /health, serverInfo.database). */
+  database: () => DatabaseStatus;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -226,6 +229,14 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.addSchema(S.JobRunMetrics);
   app.addSchema(S.CloudEvent);
   app.addSchema(S.EventFilter);
+
+  // For load balancers and supervisors: 200 while the server can serve, 503 once the database answered that it is
+  // damaged (the body says what was found and how to recover).
+  app.get('/health', { schema: { hide: true } }, async (_req, reply) => {
+    const database = deps.database();
+    reply.code(database.status === 'OK' ? 200 : 503);
+    return { status: database.status === 'OK' ? 'OK' : 'UNHEALTHY', database };
+  });
 
   // Prometheus scrapes the root path, as for every other exporter.
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {

@@ -349,6 +349,10 @@ export const ServerInfo = Type.Object(
       { enforced: Type.Array(Type.String()), off: Type.Array(Type.String()) },
       { description: 'What protects runs on this host, and what is off and why' },
     ),
+    database: Type.Object(
+      { status: Type.Union([Type.Literal('OK'), Type.Literal('DAMAGED')]), message: Type.Optional(Type.String()) },
+      { description: 'DAMAGED once SQLite answered that the database file is damaged; message says how to recover' },
+    ),
   },
   { $id: 'ServerInfo' },
 );

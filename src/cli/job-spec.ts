@@ -22,6 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { Scalar, parse as parseYaml, type ScalarTag, type Tags } from 'yaml';
 
 import { ShellWordsError, joinShellWords, splitShellWords } from '../domain/shell-words.js';
+import { DurationError, parseDuration as parseDomainDuration } from '../domain/duration.js';
+import { envNameProblem } from '../domain/env-policy.js';
+import { isOcid } from '../domain/ocid.js';
+import { DEFAULT_BLOCK_STORAGE_GB } from '../domain/job-config.js';
 
 export interface JobSpecResult {
   /** OCI CreateJobDetails wire JSON (camelCase). projectId/compartmentId only when the spec gives real OCIDs. */
@@ -81,43 +85,14 @@ export function parseJobSpec(text: string, opts: ParseJobSpecOptions): JobSpecRe
 // ---------------------------------------------------------------------------------------------------------------
 // Durations
 
-const DURATION_UNIT_SECONDS: Record<string, number> = { d: 86_400, h: 3_600, m: 60, s: 1 };
-
-/**
- * Parses a maximum runtime into whole minutes: a number of minutes (`90`, `"90"`) or units `d h m s` combined
- * (`30m`, `2h`, `1d`, `1h30m`, `1.5h`); seconds are rounded up to the next minute (`45s` is 1).
- */
+/** The domain's duration reading (one rule for the CLI's flags and the specs), failing with a JobSpecError. */
 export function parseDuration(text: string | number): number {
-  if (typeof text === 'number') {
-    if (!Number.isFinite(text) || text <= 0) {
-      throw new JobSpecError(`invalid duration ${text}: expected a positive number of minutes`);
-    }
-    return Math.ceil(text);
+  try {
+    return parseDomainDuration(text);
+  } catch (e) {
+    if (e instanceof DurationError) throw new JobSpecError(e.message);
+    throw e;
   }
-  if (typeof text !== 'string') throw new JobSpecError(`invalid duration: expected minutes or a string like 30m, got ${describe(text)}`);
-  const s = text.trim();
-  const bad = () => new JobSpecError(`invalid duration '${text}' (expected minutes, or a value like 45s, 30m, 2h, 1d, 1h30m)`);
-  let seconds = 0;
-  if (/^\d+(?:\.\d+)?$/.test(s)) {
-    seconds = Number(s) * 60;
-  } else {
-    const part = /(\d+(?:\.\d+)?)\s*([dhms])\s*/y;
-    const seen = new Set<string>();
-    let pos = 0;
-    while (pos < s.length) {
-      part.lastIndex = pos;
-      const m = part.exec(s);
-      if (!m || seen.has(m[2])) throw bad();
-      seen.add(m[2]);
-      seconds += Number(m[1]) * DURATION_UNIT_SECONDS[m[2]];
-      pos = part.lastIndex;
-    }
-    if (seen.size === 0) throw bad();
-  }
-  // Rounded to the millisecond first so that 1.1h is 66 minutes, not 67 from float noise.
-  const minutes = Math.ceil(Math.round(seconds * 1000) / 60_000);
-  if (!(minutes > 0)) throw new JobSpecError(`invalid duration '${text}': must be longer than zero`);
-  return minutes;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -384,11 +359,6 @@ function isPlaceholder(s: string): boolean {
   return /<[^<>]*>/.test(t) || /\{\{.*\}\}/.test(t) || /^\{[^{}]*\}$/.test(t);
 }
 
-// ocid1.<resource type>.<realm>.[region][.future use].<unique id>
-function isOcid(s: string): boolean {
-  return /^ocid1\.[a-z0-9_-]+\.[a-z0-9_-]+\.[a-z0-9_-]*(?:\.[a-z0-9_-]*)*\.[A-Za-z0-9_-]+$/i.test(s);
-}
-
 function ocidField(v: unknown, field: string, ctx: Ctx): string | undefined {
   if (v === undefined || v === '') return undefined;
   if (typeof v !== 'string') fail(field, `expected an OCID, got ${describe(v)}`);
@@ -400,11 +370,11 @@ function ocidField(v: unknown, field: string, ctx: Ctx): string | undefined {
   return v;
 }
 
-const ENV_NAME_BAD = /[=\0]/;
-
+/** The server's rule for variable names (src/domain/env-policy.ts), so a spec fails here, naming its field. */
 function envName(v: unknown, field: string): string {
   if (typeof v !== 'string') fail(field, `expected a variable name, got ${describe(v)} (quote it in the YAML)`);
-  if (v === '' || ENV_NAME_BAD.test(v)) fail(field, `'${v}' is not a valid environment variable name`);
+  const problem = envNameProblem(v);
+  if (problem) fail(field, `'${v}' is not a valid environment variable name: ${problem}`);
   return v;
 }
 
@@ -432,7 +402,6 @@ function definedTagsField(v: unknown, field: string): Record<string, Record<stri
 // ---------------------------------------------------------------------------------------------------------------
 // Infrastructure pieces shared by both formats
 
-const DEFAULT_BLOCK_STORAGE_GB = 50;
 // ADS MAXIMUM_MOUNT_COUNT; OCI allows 5 mounts per job.
 const MAX_MOUNTS = 5;
 const CPU_BASELINES = ['BASELINE_1_8', 'BASELINE_1_2', 'BASELINE_1_1'];

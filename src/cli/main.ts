@@ -8,6 +8,7 @@ import { details, err, fitTable, out, shortId, shortTime, table, terminalWidth, 
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
 import { resolveRef, type Kind } from './resolve.js';
+import { addAdminCommands } from './admin.js';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 
@@ -352,7 +353,7 @@ export function buildCli(): Command {
         const ocpus = parseNumber('--ocpus', o.ocpus);
         const memory = parseNumber('--memory', o.memory);
         if (ocpus !== undefined || memory !== undefined) infra.jobShapeConfigDetails = { ocpus, memoryInGBs: memory };
-        infra.blockStorageSizeInGBs ??= parseNumber('--block-storage', o.blockStorage) ?? 50;
+        infra.blockStorageSizeInGBs ??= parseNumber('--block-storage', o.blockStorage);
       } else {
         if (!o.artifact) throw new UsageError('either -f SPEC or --artifact PATH is required');
         artifact = o.artifact;
@@ -371,7 +372,7 @@ export function buildCli(): Command {
           jobInfrastructureConfigurationDetails: {
             jobInfrastructureType: 'ME_STANDALONE',
             shapeName: o.shape ?? (await defaultShape(api)),
-            blockStorageSizeInGBs: parseNumber('--block-storage', o.blockStorage) ?? 50,
+            blockStorageSizeInGBs: parseNumber('--block-storage', o.blockStorage),
             jobShapeConfigDetails: ocpus !== undefined || memory !== undefined ? { ocpus, memoryInGBs: memory } : undefined,
           },
         };
@@ -900,6 +901,7 @@ export function buildCli(): Command {
       if (g.json) out(JSON.stringify(p.items, null, 2));
       else out(p.items.length ? p.items.map(line).join('\n') + (p.nextPage ? `\n(more: --after ${p.items[p.items.length - 1].id})` : '') : '(none)');
     });
+  addAdminCommands(program);
   return program;
 }
 
@@ -945,7 +947,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof DsJobsError) err(`error: ${e.code}: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
     if (e instanceof DsJobsError && e.code === 'ConnectionFailed') err(connectionHint(program.opts<Globals>().endpoint));
     else if (e instanceof UsageError || e instanceof JobSpecError) err(`error: ${e.message}`);
-    else if (['ConfigError', 'SecretKeyError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
+    else if (['ConfigError', 'SecretKeyError', 'DataDirLockedError', 'DatabaseIntegrityError', 'BackupError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
     else if (['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '')) {
       const x = e as NodeJS.ErrnoException;
       err(`error: ${x.path ?? ''}: ${x.code === 'ENOENT' ? 'no such file or directory' : x.message}`);

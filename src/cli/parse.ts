@@ -1,4 +1,4 @@
-import { parseDuration } from './job-spec.js';
+import { DurationError, parseDuration } from '../domain/duration.js';
 
 export class UsageError extends Error {}
 
@@ -14,14 +14,14 @@ export function parseEnvPairs(pairs: string[] | undefined): Record<string, strin
   return env;
 }
 
-/** --max-runtime 90 | 30m | 2h | 45s | 1h30m, in minutes (fractions allowed by dsjobs). */
+/** --max-runtime 90 | 30m | 2h | 45s | 1h30m: whole minutes, rounded up, read as a YAML spec's runtime is. */
 export function parseMaxRuntime(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  if (/^\d+(\.\d+)?s$/.test(v.trim())) return Number(v.trim().slice(0, -1)) / 60;
   try {
     return parseDuration(v);
   } catch (e) {
-    throw new UsageError(`--max-runtime ${v}: ${(e as Error).message}`);
+    if (e instanceof DurationError) throw new UsageError(`--max-runtime ${v}: ${e.message}`);
+    throw e;
   }
 }
 

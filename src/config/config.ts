@@ -133,6 +133,11 @@ export const ConfigSchema = Type.Object(
     logQuotaBytesPerRun: Type.Integer({ minimum: 4096, default: 1024 ** 3 }),
     /** Days a finished run's log is kept (unset: until the run is deleted, as OCI keeps runs). */
     logRetentionDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 36_500 })),
+    /**
+     * How long a start waits for the database check (quick_check, about 1.7 s per GB); past it the server starts and
+     * the check goes on, a damaged database then turning GET /health to 503.
+     */
+    integrityCheckWaitMs: Type.Integer({ minimum: 0, default: 30_000 }),
     capacity: Type.Object(
       {
         cpus: Type.Optional(Type.Number({ minimum: 0 })),

@@ -51,16 +51,22 @@ const FORBIDDEN_PREFIXES = ['LD_', 'BASH_FUNC_', 'DYLD_'];
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-export function checkEnvName(name: string, field: string): void {
-  if (!NAME_RE.test(name)) {
-    throw invalid(`${field}.${name}`, 'environment variable names must start with a letter or _ and contain only letters, digits, _, . and -');
-  }
+/**
+ * Why `name` cannot be an environment variable of a run, or null when it can: the one rule for jobs, runs,
+ * automations' overrides and the CLI's YAML specs.
+ */
+export function envNameProblem(name: string): string | null {
+  if (!NAME_RE.test(name)) return 'environment variable names must start with a letter or _ and contain only letters, digits, _, . and -';
   if (FORBIDDEN_EXACT.has(name) || FORBIDDEN_PREFIXES.some((p) => name.startsWith(p))) {
-    throw invalid(`${field}.${name}`, `${name} is not allowed: it would let the run take over its runtime`);
+    return `${name} is not allowed: it would let the run take over its runtime`;
   }
-  if ((INJECTED_VARS as readonly string[]).includes(name)) {
-    throw invalid(`${field}.${name}`, `${name} is set by the service and cannot be overridden`);
-  }
+  if ((INJECTED_VARS as readonly string[]).includes(name)) return `${name} is set by the service and cannot be overridden`;
+  return null;
+}
+
+export function checkEnvName(name: string, field: string): void {
+  const problem = envNameProblem(name);
+  if (problem) throw invalid(`${field}.${name}`, problem);
 }
 
 export function checkEnv(env: Record<string, unknown> | undefined | null, field: string): void {

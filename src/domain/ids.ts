@@ -73,9 +73,4 @@ export function newOcid<K extends string>(resourceType: K, region: string): Ocid
   return `ocid1.${resourceType}.dsjobs.${region}.${uniquePart()}` as Ocid<K>;
 }
 
-// Realm and region segments may be empty in OCI (tenancy ids are ocid1.tenancy.oc1..<unique>).
-const OCID_RE = /^ocid1\.([a-z0-9]+)\.([a-z0-9-]+)\.([a-z0-9-]*)\.([a-z0-9._-]+)$/i;
-
-export function isOcid(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 255 && OCID_RE.test(value);
-}
+export { isOcid } from './ocid.js';

@@ -23,26 +23,37 @@ export interface JobInfrastructureConfigurationDetails {
 
 /** 30 days: the ceiling on any run's maximum runtime, and the default when none is set. */
 export const MAX_RUNTIME_MINUTES = 30 * 24 * 60;
+/** OCI's default block storage size, which a job gets unless it asks for another (also its smallest). */
+export const DEFAULT_BLOCK_STORAGE_GB = 50;
 export const MIN_BLOCK_STORAGE_GB = 50;
 export const MAX_BLOCK_STORAGE_GB = 1024;
 
-export function checkJobConfiguration(c: JobConfigurationDetails | null | undefined, field: string): void {
-  if (c == null) return;
+/**
+ * Checks a job's configuration or a run's override. Returns the words of its commandLineArguments (splitting them is
+ * how they are checked) when it sets them, so a run's creator need not split them a second time; null when not set.
+ */
+export function checkJobConfiguration(c: JobConfigurationDetails | null | undefined, field: string): string[] | null {
+  if (c == null) return null;
   if (c.jobType !== 'DEFAULT') {
     throw invalid(`${field}.jobType`, `'${c.jobType}' is not supported; multi-node jobs are not available yet, use DEFAULT`);
   }
   checkEnv(c.environmentVariables, `${field}.environmentVariables`);
   if (c.environmentVariables) checkEnvSize(c.environmentVariables, `${field}.environmentVariables`);
-  checkArgs(c.commandLineArguments, `${field}.commandLineArguments`);
-  if (c.commandLineArguments) {
-    try {
-      splitShellWords(c.commandLineArguments);
-    } catch (e) {
-      if (e instanceof ShellWordsError) throw invalid(`${field}.commandLineArguments`, e.message);
-      throw e;
-    }
-  }
+  const words = commandLineWords(c.commandLineArguments, `${field}.commandLineArguments`);
   checkMaxRuntime(c.maximumRuntimeInMinutes, `${field}.maximumRuntimeInMinutes`);
+  return words;
+}
+
+/** commandLineArguments (one string on the wire) as the words the artifact gets; null when not set. */
+export function commandLineWords(args: string | null | undefined, field: string): string[] | null {
+  if (args == null) return null;
+  checkArgs(args, field);
+  try {
+    return splitShellWords(args);
+  } catch (e) {
+    if (e instanceof ShellWordsError) throw invalid(field, e.message);
+    throw e;
+  }
 }
 
 /**

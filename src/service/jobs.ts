@@ -7,6 +7,7 @@ import { DsError, invalid, notFound } from '../domain/errors.js';
 import {
   checkInfrastructure,
   checkJobConfiguration,
+  DEFAULT_BLOCK_STORAGE_GB,
   type JobConfigurationDetails,
   type JobInfrastructureConfigurationDetails,
 } from '../domain/job-config.js';
@@ -148,7 +149,7 @@ export class JobsService {
         timeCreated: iso(now),
         createdBy: this.identity.userId,
         jobConfigurationDetails: config,
-        jobInfrastructureConfigurationDetails: { blockStorageSizeInGBs: 50, ...infra },
+        jobInfrastructureConfigurationDetails: { blockStorageSizeInGBs: DEFAULT_BLOCK_STORAGE_GB, ...infra },
         jobEnvironmentConfigurationDetails: null,
         jobLogConfigurationDetails: input.jobLogConfigurationDetails ?? null,
         jobStorageMountConfigurationDetailsList: input.jobStorageMountConfigurationDetailsList ?? null,
@@ -203,7 +204,7 @@ export class JobsService {
     }
     let infra: JobInfrastructureConfigurationDetails | undefined;
     if (input.jobInfrastructureConfigurationDetails) {
-      infra = { blockStorageSizeInGBs: 50, ...input.jobInfrastructureConfigurationDetails };
+      infra = { blockStorageSizeInGBs: DEFAULT_BLOCK_STORAGE_GB, ...input.jobInfrastructureConfigurationDetails };
       checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
       this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
     }

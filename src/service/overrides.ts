@@ -1,4 +1,6 @@
+import { checkEnvName } from '../domain/env-policy.js';
 import { invalid } from '../domain/errors.js';
+import { checkMaxRuntime } from '../domain/job-config.js';
 import { checkTemplate, renderTemplate } from '../domain/templates.js';
 import type { RunOverrides } from '../store/automation-store.js';
 import type { CreateRunInput } from './runs.js';
@@ -17,15 +19,15 @@ export function checkOverrides(o: RunOverrides | undefined | null, field: string
   if (o.environmentVariables !== undefined) {
     if (!o.environmentVariables || typeof o.environmentVariables !== 'object') throw invalid(`${field}.environmentVariables`, 'must be an object of strings');
     out.environmentVariables = {};
+    // The names a run accepts, checked when the automation is made rather than each time it fires.
     for (const [k, v] of Object.entries(o.environmentVariables)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`${field}.environmentVariables`, `'${k}' is not a valid variable name`);
+      checkEnvName(k, `${field}.environmentVariables`);
       out.environmentVariables[k] = text(v, `${field}.environmentVariables.${k}`);
     }
   }
   if (o.maximumRuntimeInMinutes !== undefined) {
-    if (typeof o.maximumRuntimeInMinutes !== 'number' || !(o.maximumRuntimeInMinutes > 0)) {
-      throw invalid(`${field}.maximumRuntimeInMinutes`, 'must be a number of minutes above 0');
-    }
+    if (o.maximumRuntimeInMinutes === null) throw invalid(`${field}.maximumRuntimeInMinutes`, 'must be a positive number of minutes');
+    checkMaxRuntime(o.maximumRuntimeInMinutes, `${field}.maximumRuntimeInMinutes`);
     out.maximumRuntimeInMinutes = o.maximumRuntimeInMinutes;
   }
   return out;

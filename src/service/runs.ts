@@ -2,6 +2,7 @@ import { DsError, invalid, isOutOfSpace, notFound } from '../domain/errors.js';
 import {
   checkInfrastructure,
   checkJobConfiguration,
+  commandLineWords,
   mergeConfig,
   type JobConfigurationDetails,
   type JobInfrastructureConfigurationDetails,
@@ -16,7 +17,6 @@ import {
   isTerminal,
   type RunState,
 } from '../domain/run-states.js';
-import { splitShellWords, ShellWordsError } from '../domain/shell-words.js';
 import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../executors/executor.js';
 import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, LaunchSpec, ListQuery, Page, RunChain, RunPatch, RunRecord, Tags } from '../store/records.js';
@@ -127,7 +127,7 @@ export class RunsService {
     // OCI's jobType discriminator may be left out of an override: it can only be DEFAULT here.
     const given = input.jobConfigurationOverrideDetails;
     const override: JobConfigurationDetails | null = given ? { ...given, jobType: given.jobType ?? 'DEFAULT' } : null;
-    if (override) checkJobConfiguration(override, 'jobConfigurationOverrideDetails');
+    const overrideWords = override ? checkJobConfiguration(override, 'jobConfigurationOverrideDetails') : null;
     const overrideMounts = input.jobStorageMountConfigurationOverrideDetailsList;
     const mounts = overrideMounts
       ? this.opts.storage.resolve(overrideMounts, 'jobStorageMountConfigurationOverrideDetailsList', { createPrefixes: true })
@@ -161,15 +161,9 @@ export class RunsService {
         ? 'jobConfigurationOverrideDetails.environmentVariables'
         : 'jobConfigurationDetails.environmentVariables',
     );
-    let args: string[];
-    try {
-      args = splitShellWords(effective.commandLineArguments);
-    } catch (e) {
-      if (e instanceof ShellWordsError) {
-        throw invalid(override?.commandLineArguments != null ? 'jobConfigurationOverrideDetails.commandLineArguments' : 'jobConfigurationDetails.commandLineArguments', e.message);
-      }
-      throw e;
-    }
+    // The override's words were split when it was checked; the job's were checked at its create but are split here.
+    const args =
+      overrideWords ?? commandLineWords(job.jobConfigurationDetails?.commandLineArguments, 'jobConfigurationDetails.commandLineArguments') ?? [];
     const now = this.clock.now();
     const projectCompartmentId = await this.projectCompartment(job.projectId, job.compartmentId);
     let created: RunRecord | null = null;

@@ -3,6 +3,7 @@ import SQLite from 'better-sqlite3';
 import { DsError, invalid } from '../domain/errors.js';
 import { timeOrderedUuid } from '../domain/ids.js';
 import { assertTransition, type RunState } from '../domain/run-states.js';
+import { DatabaseHealth, DatabaseIntegrityError, isCorruption, quickCheckInThread, recoveryAdvice } from './database-health.js';
 import { migrate } from './migrations.js';
 import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
 import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord , MetricSample } from './records.js';
@@ -24,6 +25,14 @@ const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) 
  * caller waits for the last callback of its batch.
  */
 const MAX_BATCH = 256;
+
+/** The part of a prepared statement that Kysely's SQLite driver and the store use. */
+interface Statement {
+  reader: boolean;
+  all(params?: unknown): unknown[];
+  run(params?: unknown): SQLite.RunResult;
+  iterate(params?: unknown): IterableIterator<unknown>;
+}
 
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 const pj = <T>(v: string | null): T => (v == null ? (null as T) : (JSON.parse(v) as T));
@@ -226,40 +235,86 @@ export async function keysetPage<R>(
 export class Store {
   readonly db: Kysely<Database>;
   private readonly raw: SQLite.Database;
-  private readonly statement: (sql: string) => SQLite.Statement;
+  private readonly statement: (sql: string) => Statement;
 
-  private constructor(raw: SQLite.Database) {
+  /** OK, or DAMAGED from the first corruption error SQLite answered (what the health endpoint reports). */
+  readonly health: DatabaseHealth;
+
+  private constructor(raw: SQLite.Database, health: DatabaseHealth) {
     this.raw = raw;
-    const database = Store.cachingDatabase(raw);
+    this.health = health;
+    const database = Store.cachingDatabase(raw, health);
     this.statement = database.prepare;
     this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as never }) });
   }
 
-  static async openSqlite(file: string): Promise<Store> {
-    const raw = new SQLite(file);
-    // WAL + synchronous=NORMAL: a committed transaction survives the process being killed (SIGKILL) at any
-    // moment; only an OS crash or power loss can drop the last transactions.
-    raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = NORMAL');
-    raw.pragma('busy_timeout = 5000');
-    raw.pragma('foreign_keys = ON');
-    const store = new Store(raw);
-    await migrate(store.db);
-    return store;
+  /**
+   * Opens the database and checks it (quick_check) before anything is written: a damaged file is refused with a
+   * DatabaseIntegrityError saying what was found and how to recover, instead of a server that reports healthy and
+   * then answers 500 "database disk image is malformed", or a raw stack. The check's time grows with the file (about
+   * 1.7 s per GB, docs/configuration.md): the start waits for it at most `integrityWaitMs`; past that it goes on
+   * and a check that ends finding damage marks the store DAMAGED (and calls `onLateDamage`).
+   */
+  static async openSqlite(
+    file: string,
+    opts: { integrityWaitMs?: number; onCheckPending?: () => void; onLateDamage?: (found: string) => void } = {},
+  ): Promise<Store> {
+    const health = new DatabaseHealth(file);
+    const refuse = (found: string) =>
+      new DatabaseIntegrityError(`the database ${file} is damaged (${found}); the server will not start on it: ${recoveryAdvice(file)}`);
+    let raw: SQLite.Database | null = null;
+    try {
+      raw = new SQLite(file);
+      // WAL + synchronous=NORMAL: a committed transaction survives the process being killed (SIGKILL) at any
+      // moment; only an OS crash or power loss can drop the last transactions.
+      raw.pragma('journal_mode = WAL');
+      raw.pragma('synchronous = NORMAL');
+      raw.pragma('busy_timeout = 5000');
+      raw.pragma('foreign_keys = ON');
+      const found = await quickCheckInThread(file, opts.integrityWaitMs ?? 30_000, (problems) => {
+        if (problems.length === 0) return;
+        health.damaged(problems.join('; '));
+        opts.onLateDamage?.(problems.join('; '));
+      });
+      if (found === 'pending') opts.onCheckPending?.();
+      else if (found.length > 0) throw refuse(found.join('; '));
+      const store = new Store(raw, health);
+      await migrate(store.db);
+      return store;
+    } catch (e) {
+      if (raw?.open) raw.close();
+      if (isCorruption(e)) throw refuse((e as Error).message);
+      throw e;
+    }
   }
 
   /**
    * Kysely's SQLite driver prepares every statement anew; preparing was 11-19% of the server's CPU per run and
    * per create in the benchmarks. The query shapes are few, so prepared statements are cached by their SQL.
    */
-  private static cachingDatabase(raw: SQLite.Database) {
-    const cache = new Map<string, SQLite.Statement>();
+  private static cachingDatabase(raw: SQLite.Database, health: DatabaseHealth) {
+    const cache = new Map<string, Statement>();
+    const observed = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        health.observe(e);
+        throw e;
+      }
+    };
     return {
       close: () => raw.close(),
-      prepare: (sql: string) => {
+      prepare: (sql: string): Statement => {
         let stmt = cache.get(sql);
         if (!stmt) {
-          stmt = raw.prepare(sql);
+          const s = observed(() => raw.prepare(sql));
+          // What Kysely's SQLite driver and control() call; every error passes by the health record on its way out.
+          stmt = {
+            reader: s.reader,
+            all: (p?: unknown) => observed(() => s.all(p ?? [])),
+            run: (p?: unknown) => observed(() => s.run(p ?? [])),
+            iterate: (p?: unknown) => observed(() => s.iterate(p ?? [])),
+          };
           // Statements with IN-lists of varying length make new shapes; keep the cache bounded.
           if (cache.size < 2000) cache.set(sql, stmt);
         }

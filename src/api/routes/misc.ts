@@ -16,6 +16,7 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
       defaultShapeName: deps.shapes.defaultShape() ?? undefined,
       executor: deps.executorName,
       protections: deps.protections,
+      database: deps.database(),
     }),
   );
   app.get(

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Resources } from '../../domain/resources.js';
 import { RESOURCE_TYPES } from '../../domain/ids.js';
+import { DEFAULT_BLOCK_STORAGE_GB } from '../../domain/job-config.js';
 import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample, RunIsolation } from '../executor.js';
 import { archiveKindOf, extractArchive, type ArchiveLimits } from '../../archive/archive.js';
 import {
@@ -131,8 +132,6 @@ const WARM_LIMITS = { cpus: 1, memoryBytes: 256 * 1024 ** 2, pidsMax: 64 };
 const HANDLE_FILE = 'handle.json';
 /** Run cgroups are named after the run (its OCID); warm sandboxes' start with `warm-`. */
 const RUN_CGROUP_PREFIX = `ocid1.${RESOURCE_TYPES.jobRun}.`;
-/** OCI's default block storage size, which a job gets unless it asks for another. */
-const DEFAULT_BLOCK_STORAGE_GB = 50;
 
 export class LocalExecutor implements Executor {
   readonly name = 'local';
