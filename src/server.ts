@@ -283,8 +283,13 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     },
     database: () => store.health.status(),
   });
-  const swept = await jobs.sweepArtifacts();
-  if (swept.files > 0) log.info(swept, 'removed interrupted uploads and deleted jobs\' artifacts (bytes: disk space freed)');
+  // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
+  try {
+    const swept = await jobs.sweepArtifacts();
+    if (swept.files > 0) log.info(swept, 'removed interrupted uploads and deleted jobs\' artifacts (bytes: disk space freed)');
+  } catch (err) {
+    log.warn({ err }, 'the sweep of interrupted uploads and deleted jobs\' artifacts failed; it is tried again at the next start');
+  }
   await scheduler.start();
   await dispatcher.start();
   await triggers.start();
