@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,10 +8,11 @@ import type { Config } from './config/config.js';
 import { newOcid } from './domain/ids.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
-import { detectCgroups } from './executors/local/cgroups.js';
+import { detectCgroups, hostPidsLimit, setAllRunsPidsMax } from './executors/local/cgroups.js';
 import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
 import { detectSandbox } from './executors/local/sandbox.js';
+import { runUserFor } from './executors/local/run-user.js';
 import { nativeSupervisor } from './executors/local/which.js';
 import { detectVolumes } from './executors/local/volume.js';
 import { CondaEnvironments } from './service/conda.js';
@@ -88,6 +89,8 @@ export interface StartOptions {
 
 export async function startServer(cfg: Config, opts: StartOptions = {}): Promise<RunningServer> {
   mkdirSync(cfg.dataDir, { recursive: true });
+  // The sandbox hides the data directory by its path: through a symbolic link, it hid the link, not the directory.
+  cfg = { ...cfg, dataDir: realpathSync(cfg.dataDir) };
   const runsDir = path.join(cfg.dataDir, 'runs');
   const artifactsDir = path.join(cfg.dataDir, 'artifacts');
   mkdirSync(runsDir, { recursive: true });
@@ -127,6 +130,13 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     maxTotalBytes: cfg.archiveMaxTotalBytes,
     maxRatio: cfg.archiveMaxRatio,
   };
+  const runUser = runUserFor({ uid: cfg.runUid, gid: cfg.runGid, openFilesMax: cfg.openFilesMaxPerProcess });
+  const cgroups = detectCgroups({ enabled: cfg.cgroups !== 'off' });
+  const hostPids = hostPidsLimit();
+  if (cfg.pidsMaxAllRuns !== undefined && cfg.pidsMaxAllRuns >= hostPids) {
+    throw new Error(`pidsMaxAllRuns (${cfg.pidsMaxAllRuns}) must be below the host's limit on processes (${hostPids}: kernel.pid_max, kernel.threads-max)`);
+  }
+  const pidsMaxAllRuns = setAllRunsPidsMax(cgroups, cfg.pidsMaxAllRuns ?? Math.floor(hostPids / 2));
   const executor = new LocalExecutor({
     runsDir,
     capacity,
@@ -137,11 +147,14 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     keepWorkDirs: cfg.keepWorkDirs,
     supervisor: cfg.supervisor,
     dataDir: cfg.dataDir,
-    sandbox: detectSandbox(cfg.sandbox, cfg.supervisor === 'sh' ? null : nativeSupervisor()),
-    cgroups: detectCgroups({ enabled: cfg.cgroups !== 'off' }),
+    sandbox: detectSandbox(cfg.sandbox, cfg.supervisor === 'sh' ? null : nativeSupervisor(), { dataDir: cfg.dataDir, runUser }),
+    cgroups,
     volumes: await detectVolumes(cfg.blockStorage === 'volume', path.join(cfg.dataDir, 'tmp')),
     gpus: gpuInfo.gpus,
-    pidsMax: cfg.pidsMaxPerRun,
+    pidsMax: Math.min(cfg.pidsMaxPerRun, pidsMaxAllRuns ?? Infinity),
+    pidsPerCpu: cfg.pidsPerCpu,
+    pidsMaxAllRuns,
+    runUser,
     nvidiaSmiCommand: cfg.nvidiaSmiCommand,
     volumePoolSize: cfg.blockStoragePoolSize,
     warmSandboxes: cfg.warmSandboxes,
@@ -201,6 +214,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     prometheus: () => registry.text(),
     protections,
     consoleDir: consoleDir(),
+    runUid: executor.runUid(),
   });
   await scheduler.start();
   await dispatcher.start();

@@ -27,6 +27,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { sweepRoutes } from './routes/sweeps.js';
+import { loopbackPeerUid } from './peer-uid.js';
 
 export const BASE = '/20190101';
 
@@ -51,6 +52,8 @@ export interface ApiDeps {
   protections: { enforced: string[]; off: string[] };
   /** Directory of the built web console (dist/console); the console is served at `/` when it holds a build. */
   consoleDir?: string;
+  /** The uid job runs run as, when it is not the server's own: loopback requests from it are refused (peer-uid.ts). */
+  runUid?: number | null;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -125,6 +128,22 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('opc-request-id', req.id);
   });
+
+  const runUid = deps.runUid;
+  if (typeof runUid === 'number') {
+    // Asked once per connection (a keep-alive connection's requests share its answer).
+    const fromRun = new WeakMap<object, boolean>();
+    app.addHook('onRequest', async (req, reply) => {
+      const sock = req.raw.socket;
+      let refused = fromRun.get(sock);
+      if (refused === undefined) fromRun.set(sock, (refused = loopbackPeerUid(sock) === runUid));
+      if (!refused) return;
+      return reply.code(401).send({
+        code: 'NotAuthenticated',
+        message: `Requests from job runs (uid ${runUid}) are refused: a run must authenticate to use this API, and this server has no authentication yet`,
+      });
+    });
+  }
 
   const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;
   app.setNotFoundHandler((req, reply) => {
