@@ -479,6 +479,7 @@ export class LocalExecutor implements Executor {
   /** What this host cannot give this run, in words. */
   private hostWarnings(req: LaunchRequest): string[] {
     const out: string[] = [];
+    if (this.opts.sandbox.program && this.opts.sandbox.unverified) out.push(`the sandbox failed its start-up check: ${this.opts.sandbox.unverified}`);
     if (this.opts.sandbox.program && !this.commands.supervisor) {
       out.push('runs as root without a seccomp filter: the native supervisor (npm run build, with a C compiler) makes sandboxed runs another user');
     }
@@ -782,7 +783,12 @@ export class LocalExecutor implements Executor {
     const off: string[] = [];
     const engine = this.opts.sandbox.engine === 'native' ? 'native namespaces (dsjobs-supervisor -B)' : 'bubblewrap';
     const why = this.opts.sandbox.engine === 'bwrap' && this.opts.sandbox.note ? ` (not the native engine: ${this.opts.sandbox.note})` : '';
-    if (this.opts.sandbox.program) {
+    const unverified = this.opts.sandbox.unverified;
+    if (this.opts.sandbox.program && unverified) {
+      // The sandbox is used, but the start-up check saw it otherwise than what follows would claim: nothing claimed.
+      enforced.push(`sandbox: ${engine} (${this.opts.sandbox.program})${why}; read-only system, private /tmp and pid namespace, networking NONE available`);
+      off.push(`sandbox: the start-up check failed, so the data directory, /run, the run user and the seccomp filter are not as they should be: ${unverified}`);
+    } else if (this.opts.sandbox.program) {
       const hidden = ['data directory', ...socketDirs()].join(', ');
       enforced.push(`sandbox: ${engine} (${this.opts.sandbox.program})${why}; read-only system, private /tmp and pid namespace, ${hidden} hidden, networking NONE available`);
       if (this.commands.supervisor) {

@@ -42,6 +42,12 @@ export interface SandboxHost {
   program: string | null;
   /** Not sandboxed: why. With bwrap under "auto": why not the native engine. */
   note: string | null;
+  /**
+   * Set where the start-up check ran (detectSandbox with checks): null, or what it found otherwise than the start-up
+   * report would claim (the run user, the hidden data directory and /run, the seccomp filter). The sandbox is used
+   * anyway (it still isolates more than none would); the report says what failed.
+   */
+  unverified?: string | null;
 }
 
 export type SandboxMode = 'auto' | 'native' | 'bwrap' | 'off';
@@ -57,18 +63,24 @@ export function detectSandbox(mode: SandboxMode, supervisor: string | null, chec
     if (!supervisor) notes.push('the native sandbox needs the native supervisor (npm run build, with a C compiler)');
     else if (process.getuid?.() !== 0) notes.push('the native sandbox needs the server to run as root');
     else {
-      const err = probe(supervisor, ['-B'], checks && { ...checks, supervisor, native: true });
-      if (!err) return { engine: 'native', program: supervisor, note: null };
+      const err = probe(supervisor, ['-B']);
+      if (!err) return { engine: 'native', program: supervisor, note: null, ...verified(supervisor, ['-B'], checks && { ...checks, supervisor, native: true }) };
       notes.push(`the native sandbox cannot be set up here (${err})`);
     }
     if (mode === 'native') return { engine: null, program: null, note: `${notes.join('; ')}: runs are not sandboxed` };
   }
   const bwrap = which('bwrap');
   if (!bwrap) return { engine: null, program: null, note: [...notes, 'bubblewrap (bwrap) is not installed: runs are not sandboxed (apt-get install bubblewrap)'].join('; ') };
-  const err = probe(bwrap, [], checks && supervisor ? { ...checks, supervisor, native: false } : undefined);
+  const err = probe(bwrap, []);
   if (err) return { engine: null, program: null, note: [...notes, `bubblewrap cannot create namespaces here (${err}): runs are not sandboxed`].join('; ') };
   // Why the native engine is not used, when it was considered: worth saying beside "bubblewrap".
-  return { engine: 'bwrap', program: bwrap, note: notes.length > 0 ? notes.join('; ') : null };
+  const note = notes.length > 0 ? notes.join('; ') : null;
+  return { engine: 'bwrap', program: bwrap, note, ...verified(bwrap, [], checks && supervisor ? { ...checks, supervisor, native: false } : undefined) };
+}
+
+/** The start-up check's outcome, as SandboxHost's `unverified` (nothing without checks). */
+function verified(program: string, pre: string[], checks: (SandboxChecks & { supervisor: string; native: boolean }) | undefined): { unverified?: string | null } {
+  return checks ? { unverified: probe(program, pre, checks) } : {};
 }
 
 /** What the start-up probe checks beyond a working sandbox, so that the start-up report says only what was seen. */
