@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { buildApp, BASE, type App } from './api/app.js';
-import type { Config } from './config/config.js';
+import { ConfigError, type Config } from './config/config.js';
 import { newOcid } from './domain/ids.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
@@ -134,7 +134,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
   const cgroups = detectCgroups({ enabled: cfg.cgroups !== 'off' });
   const hostPids = hostPidsLimit();
   if (cfg.pidsMaxAllRuns !== undefined && cfg.pidsMaxAllRuns >= hostPids) {
-    throw new Error(`pidsMaxAllRuns (${cfg.pidsMaxAllRuns}) must be below the host's limit on processes (${hostPids}: kernel.pid_max, kernel.threads-max)`);
+    throw new ConfigError(`pidsMaxAllRuns: ${cfg.pidsMaxAllRuns} must be below the host's limit on processes (${hostPids}: the smaller of kernel.pid_max and kernel.threads-max)`);
   }
   const pidsMaxAllRuns = setAllRunsPidsMax(cgroups, cfg.pidsMaxAllRuns ?? Math.floor(hostPids / 2));
   const executor = new LocalExecutor({

@@ -298,6 +298,14 @@ describe('what a run is and can reach', { concurrency: 2 }, () => {
     assert.equal(res.status, 200);
   });
 
+  test("an all-runs process ceiling not below the host's limit is refused at start, naming the key", async () => {
+    const dataDir = mkdtempSync(path.join(tmpRoot, 'refused-'));
+    await assert.rejects(startServer({ dataDir, env: { DSJOBS_PIDS_MAX_ALL_RUNS: String(2 ** 31) } }), (e: Error) => {
+      assert.match(e.message, /error: pidsMaxAllRuns: 2147483648 must be below the host's limit on processes/, e.message);
+      return true;
+    });
+  });
+
   test('a data directory reached through a symbolic link: runs work and it stays hidden', { skip: !isRoot && 'needs root' }, async () => {
     const real = mkdtempSync(path.join(tmpRoot, 'real-'));
     const link = path.join(tmpRoot, 'data-link');
