@@ -41,6 +41,9 @@ let bwrapServer: TestServer | null = null;
 
 before(async () => {
   mkdirSync(bucketDir, { recursive: true });
+  // What a run of an earlier version (as root) left on the bucket: a later run, now the run user, must still write it.
+  mkdirSync(path.join(bucketDir, 'checkpoints'));
+  writeFileSync(path.join(bucketDir, 'checkpoints', 'epoch-1.txt'), 'from a root run\n', { mode: 0o644 });
   if (isRoot) {
     // As such services do: a world-writable socket, so only its invisibility keeps a run out.
     for (const [dir, sockPath] of [[socketDir, socketPath], [otherSocketDir, otherSocketPath]]) {
@@ -157,6 +160,10 @@ attempt('write_home', lambda: write(os.path.join(os.environ['HOME'], 'h.txt')))
 attempt('write_tmp', lambda: write('/tmp/t.txt'))
 if os.path.isdir('/mnt/data'):
     attempt('write_mount', lambda: write('/mnt/data/m-%s.txt' % token))
+    def append(p):
+        with open(p, 'a') as f:
+            f.write(token + '\n')
+    attempt('append_old_checkpoint', lambda: append('/mnt/data/checkpoints/epoch-1.txt'))
 r['user_env'] = os.environ.get('USER')
 libc = ctypes.CDLL(None, use_errno=True)
 def sys_call(nr, *args):
@@ -244,7 +251,7 @@ describe('what a run is and can reach', { concurrency: 2 }, () => {
         // Only the way to its own space (volumes/) shows in the data directory: no database, no other run.
         assert.match(r.list_data_dir, /^OK: \[('volumes')?\]$/, ctx);
         // Its own places stay writable as the run user.
-        for (const k of ['write_work', 'write_home', 'write_tmp', ...(mount ? ['write_mount'] : [])]) assert.equal(r[k], 'OK', `${k} ${ctx}`);
+        for (const k of ['write_work', 'write_home', 'write_tmp', ...(mount ? ['write_mount', 'append_old_checkpoint'] : [])]) assert.equal(r[k], 'OK', `${k} ${ctx}`);
         if (warm) assert.match(r.cgroup_name, /^warm-/, `never started in a warm sandbox: ${ctx}`);
         else assert.equal(r.cgroup_name, run.id, ctx);
         // seccomp: EPERM, not a kill, so programs can degrade.

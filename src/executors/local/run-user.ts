@@ -71,15 +71,23 @@ export function giveMountToRun(u: RunUser, dir: string): string | null {
   try {
     const st = lstatSync(dir);
     if (st.uid === u.uid) return null;
+    // The walk runs once per directory, at a run's start: bounded, so a large dataset cannot hold the server up.
+    let entries = 0;
     const stack = [dir];
-    while (stack.length > 0) {
+    while (stack.length > 0 && entries < MOUNT_WALK_MAX_ENTRIES) {
       const d = stack.pop()!;
-      if (lstatSync(d).uid === 0) lchownSync(d, u.uid, u.gid!);
       for (const e of readdirSync(d, { withFileTypes: true })) {
         const p = path.join(d, e.name);
         if (e.isDirectory()) stack.push(p);
         else if (lstatSync(p).uid === 0) lchownSync(p, u.uid, u.gid!);
+        entries++;
       }
+      if (d !== dir && lstatSync(d).uid === 0) lchownSync(d, u.uid, u.gid!);
+    }
+    // The directory itself in any case: the run can write there. A later run does not walk it again.
+    lchownSync(dir, u.uid, u.gid!);
+    if (stack.length > 0) {
+      return `storage mount ${dir} holds more than ${MOUNT_WALK_MAX_ENTRIES} entries: only part of what root owns there was given to the run user (uid ${u.uid}); chown the rest on the host`;
     }
     return null;
   } catch (e) {
@@ -111,6 +119,9 @@ export function runUserCanExecute(u: RunUser, file: string): boolean {
     return false;
   }
 }
+
+/** Entries a storage mount's first walk looks at (giveMountToRun): ~1 s of lstat and lchown here. */
+const MOUNT_WALK_MAX_ENTRIES = 100_000;
 
 function passwdName(uid: number): string | null {
   try {
