@@ -132,15 +132,16 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   const runUid = deps.runUid;
   if (typeof runUid === 'number') {
     // Asked once per connection (a keep-alive connection's requests share its answer).
-    const fromRun = new WeakMap<object, boolean>();
+    const fromRun = new WeakMap<object, Promise<boolean>>();
     app.addHook('onRequest', async (req, reply) => {
       const sock = req.raw.socket;
-      let refused = fromRun.get(sock);
-      if (refused === undefined) fromRun.set(sock, (refused = loopbackPeerUid(sock) === runUid));
+      let check = fromRun.get(sock);
+      if (check === undefined) fromRun.set(sock, (check = loopbackPeerUid(sock).then((uid) => uid === runUid || uid === 'unknown')));
+      const refused = await check;
       if (!refused) return;
       return reply.code(401).send({
         code: 'NotAuthenticated',
-        message: `Requests from job runs (uid ${runUid}) are refused: a run must authenticate to use this API, and this server has no authentication yet`,
+        message: `Requests from job runs (uid ${runUid}), and loopback requests whose sender is gone before it could be told apart, are refused: a run must authenticate to use this API, and this server has no authentication yet`,
       });
     });
   }

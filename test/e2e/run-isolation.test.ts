@@ -285,21 +285,36 @@ describe('what a run is and can reach', { concurrency: 2 }, () => {
 
   test("default networking: a run calling the server's own API is refused with 401 NotAuthenticated; the host is served", { skip: !isRoot && 'needs root' }, async () => {
     const s = native;
+    const name = `from-a-run-${randomUUID().slice(0, 8)}`;
     const script = [
-      'import json, sys, urllib.request, urllib.error',
+      'import json, socket, sys, time, urllib.parse, urllib.request, urllib.error',
+      'url, compartment, name = sys.argv[1:4]',
+      // Fire and forget: a request sent on a connection closed at once (its socket is gone before the server looks).
+      'u = urllib.parse.urlparse(url)',
+      'body = json.dumps({"compartmentId": compartment, "displayName": name}).encode()',
+      'for i in range(5):',
+      '    c = socket.create_connection((u.hostname, u.port))',
+      // Every other one with a reset (linger 0): its socket is gone from the kernel's tables at once.
+      '    if i % 2: c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00")',
+      '    c.sendall(b"POST /20190101/projects HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)',
+      '    c.close()',
+      'time.sleep(0.5)',
       'try:',
-      '    with urllib.request.urlopen(sys.argv[1] + "/20190101/serverInfo", timeout=10) as r:',
+      '    with urllib.request.urlopen(url + "/20190101/serverInfo", timeout=10) as r:',
       '        print(json.dumps({"status": r.status}))',
       'except urllib.error.HTTPError as e:',
       '    print(json.dumps({"status": e.code, "body": json.loads(e.read())}))',
     ].join('\n') + '\n';
-    const job = await makeJob(s, 'api.py', script, { args: s.url });
+    const job = await makeJob(s, 'api.py', script, { args: `${s.url} ${s.compartmentId} ${name}` });
     const { run, logs } = await runToEnd(s, job);
     assert.equal(run.lifecycleState, 'SUCCEEDED', `${run.lifecycleDetails}\n${allOf(logs)}`);
     const r = jsonLine(logs);
     assert.equal(r.status, 401, JSON.stringify(r));
     assert.equal(r.body.code, 'NotAuthenticated', JSON.stringify(r));
     assert.match(r.body.message, /job runs \(uid 65534\).*must authenticate/, JSON.stringify(r));
+    // Nothing the run sent and ran away from was done.
+    const projects = await s.api.listProjects({ compartmentId: s.compartmentId });
+    assert.ok(!projects.items.some((p) => p.displayName === name), `a run created project ${name}`);
     // The same request from the host (this test, another uid) is answered.
     const res = await fetch(`${s.url}/20190101/serverInfo`);
     assert.equal(res.status, 200);
