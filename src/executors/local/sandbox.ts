@@ -9,9 +9,10 @@ import { which } from './which.js';
  * sandbox.c takes): the system read-only, the server's data directory (the
  * database, every artifact, every other run) hidden behind an empty tmpfs, the run's own space and its storage
  * mounts the only writable places, its own /tmp, /proc and pid namespace (it sees only its own processes, and when
- * its first process ends the kernel kills every process left in the namespace), and no capabilities (uid 0
- * without them cannot remount, unmount or reach through the hidden directories). With `network: false` it gets
- * a network namespace holding only loopback.
+ * its first process ends the kernel kills every process left in the namespace), no capabilities (nothing can be
+ * remounted, unmounted or reached through the hidden directories), /run (the host's sockets) an empty tmpfs. The
+ * inner supervisor then runs the program as the run user under a seccomp filter (run-user.ts, supervisor.c). With
+ * `network: false` it gets a network namespace holding only loopback.
  */
 export interface SandboxSpec {
   /** Hidden entirely (the server's data directory). */
@@ -296,7 +297,9 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
     shadowMissingAncestors(m.destination, shadowed, args);
     args.push(m.readOnly ? '--ro-bind' : '--bind', m.source, m.destination);
   }
-  // After the mounts: a directory bound back in while shadowing an ancestor must not show the hidden data.
+  // After the mounts: a directory bound back in while shadowing an ancestor must not show the hidden data, nor a host
+  // socket that was covered before its directory was shadowed.
+  for (const f of hostSocketFiles()) if ([...shadowed].some((d) => d !== '/mnt' && isUnder(f, d))) args.push('--ro-bind', '/dev/null', f);
   for (const h of spec.hide) args.push('--tmpfs', h);
   // Only where the sandbox would hide it: a bind costs bwrap a pass over the whole mount table (~0.3 ms a start).
   const covering = [...spec.hide, ...shadowed, ...socketDirs(), '/tmp', '/dev', '/proc', spec.space, ...spec.mounts.map((m) => m.destination)];
