@@ -1,8 +1,8 @@
 /*
  * The run's seccomp filter, in the spirit of Docker's default profile: the kernel interfaces a job has no use for and
  * that widen what a bug in the kernel can reach are refused with EPERM (ENOSYS for clone3), so a program that probes
- * for them degrades instead of dying. Installed by the inner supervisor in the run's process, after it has become the
- * run user and before it executes the run's program; inherited by every process the run makes, and cannot be removed.
+ * for them degrades instead of dying. Installed by the inner supervisor in itself before it starts the run's program
+ * (supervisor.c, enter_seccomp): inherited by every process the run makes, and cannot be removed.
  *
  * Refused (where the architecture has them):
  *   - new namespaces: unshare() and clone() with any CLONE_NEW* flag (a user namespace would give the run a full
