@@ -1,18 +1,19 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { buildApp, BASE, type App } from './api/app.js';
-import type { Config } from './config/config.js';
+import { ConfigError, type Config } from './config/config.js';
 import { newOcid } from './domain/ids.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
-import { detectCgroups } from './executors/local/cgroups.js';
+import { detectCgroups, hostPidsLimit, setAllRunsPidsMax } from './executors/local/cgroups.js';
 import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
 import { detectSandbox } from './executors/local/sandbox.js';
+import { runUserFor } from './executors/local/run-user.js';
 import { nativeSupervisor } from './executors/local/which.js';
 import { detectVolumes } from './executors/local/volume.js';
 import { CondaEnvironments } from './service/conda.js';
@@ -116,6 +117,8 @@ export interface StartOptions {
 
 export async function startServer(cfg: Config, opts: StartOptions = {}): Promise<RunningServer> {
   mkdirSync(cfg.dataDir, { recursive: true });
+  // The sandbox hides the data directory by its path: through a symbolic link, it hid the link, not the directory.
+  cfg = { ...cfg, dataDir: realpathSync(cfg.dataDir) };
   // Before anything under the data directory is read or changed: a second server on it would adopt the first's
   // runs and unmount its volumes (see DataDirLock).
   const lock = DataDirLock.acquire(cfg.dataDir);
@@ -172,6 +175,13 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     maxTotalBytes: cfg.archiveMaxTotalBytes,
     maxRatio: cfg.archiveMaxRatio,
   };
+  const runUser = runUserFor({ uid: cfg.runUid, gid: cfg.runGid, openFilesMax: cfg.openFilesMaxPerProcess });
+  const cgroups = detectCgroups({ enabled: cfg.cgroups !== 'off' });
+  const hostPids = hostPidsLimit();
+  if (cfg.pidsMaxAllRuns !== undefined && cfg.pidsMaxAllRuns >= hostPids) {
+    throw new ConfigError(`pidsMaxAllRuns: ${cfg.pidsMaxAllRuns} must be below the host's limit on processes (${hostPids}: the smaller of kernel.pid_max and kernel.threads-max)`);
+  }
+  const pidsMaxAllRuns = setAllRunsPidsMax(cgroups, cfg.pidsMaxAllRuns ?? Math.floor(hostPids / 2));
   const executor = new LocalExecutor({
     runsDir,
     capacity,
@@ -182,11 +192,14 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     keepWorkDirs: cfg.keepWorkDirs,
     supervisor: cfg.supervisor,
     dataDir: cfg.dataDir,
-    sandbox: detectSandbox(cfg.sandbox, cfg.supervisor === 'sh' ? null : nativeSupervisor()),
-    cgroups: detectCgroups({ enabled: cfg.cgroups !== 'off' }),
+    sandbox: detectSandbox(cfg.sandbox, cfg.supervisor === 'sh' ? null : nativeSupervisor(), { dataDir: cfg.dataDir, runUser }),
+    cgroups,
     volumes: await detectVolumes(cfg.blockStorage === 'volume', path.join(cfg.dataDir, 'tmp')),
     gpus: gpuInfo.gpus,
-    pidsMax: cfg.pidsMaxPerRun,
+    pidsMax: Math.min(cfg.pidsMaxPerRun, pidsMaxAllRuns ?? Infinity),
+    pidsPerCpu: cfg.pidsPerCpu,
+    pidsMaxAllRuns,
+    runUser,
     nvidiaSmiCommand: cfg.nvidiaSmiCommand,
     volumePoolSize: cfg.blockStoragePoolSize,
     warmSandboxes: cfg.warmSandboxes,
@@ -282,6 +295,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
       },
     },
     database: () => store.health.status(),
+    runUid: executor.runUid(),
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {

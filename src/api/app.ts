@@ -33,6 +33,7 @@ import { triggerRoutes } from './routes/triggers.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { sweepRoutes } from './routes/sweeps.js';
 import { identityPolicyRoutes } from './routes/identity-policies.js';
+import { loopbackPeerUid } from './peer-uid.js';
 
 export const BASE = '/20190101';
 /** OCI Identity's API version: its paths are served beside Data Science's. */
@@ -64,6 +65,8 @@ export interface ApiDeps {
   network: { allowedHosts: string[]; listenHost: string; limits: ConnectionLimits };
   /** The database's health (GET /health, serverInfo.database). */
   database: () => DatabaseStatus;
+  /** The uid job runs run as, when it is not the server's own: loopback requests from it are refused (peer-uid.ts). */
+  runUid?: number | null;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -161,6 +164,23 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.addHook('preHandler', async (req) => {
     checkStoredBody(req.body);
   });
+
+  const runUid = deps.runUid;
+  if (typeof runUid === 'number') {
+    // Asked once per connection (a keep-alive connection's requests share its answer).
+    const fromRun = new WeakMap<object, Promise<boolean>>();
+    app.addHook('onRequest', async (req, reply) => {
+      const sock = req.raw.socket;
+      let check = fromRun.get(sock);
+      if (check === undefined) fromRun.set(sock, (check = loopbackPeerUid(sock).then((uid) => uid === runUid || uid === 'unknown')));
+      const refused = await check;
+      if (!refused) return;
+      return reply.code(401).send({
+        code: 'NotAuthenticated',
+        message: `Requests from job runs (uid ${runUid}), and loopback requests whose sender is gone before it could be told apart, are refused: a run must authenticate to use this API, and this server has no authentication yet`,
+      });
+    });
+  }
 
   const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;
   app.setNotFoundHandler((req, reply) => {

@@ -163,8 +163,19 @@ export const ConfigSchema = Type.Object(
      * storage mounts, conda environment or GPUs; default networking) starts in one without waiting for bubblewrap.
      */
     warmSandboxes: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),
-    /** Processes (and threads) one run may have at once, where cgroups are on. */
-    pidsMaxPerRun: Type.Integer({ minimum: 16, default: 16_384 }),
+    /**
+     * Processes (and threads) one run may have at once, where cgroups are on: pidsPerCpu for each CPU of its shape,
+     * at least 256, at most pidsMaxPerRun.
+     */
+    pidsMaxPerRun: Type.Integer({ minimum: 16, default: 8_192 }),
+    pidsPerCpu: Type.Integer({ minimum: 1, default: 512 }),
+    /** Processes of all runs together (default: half of the host's pid_max); must stay below the host's limit. */
+    pidsMaxAllRuns: Type.Optional(Type.Integer({ minimum: 16 })),
+    /** Open files each process of a sandboxed run may have (RLIMIT_NOFILE, soft and hard). */
+    openFilesMaxPerProcess: Type.Integer({ minimum: 64, maximum: 1_048_576, default: 16_384 }),
+    /** The uid and gid sandboxed runs run as when the server is root (65534: nobody and nogroup). */
+    runUid: Type.Integer({ minimum: 1, maximum: 4_294_967_294, default: 65_534 }),
+    runGid: Type.Integer({ minimum: 1, maximum: 4_294_967_294, default: 65_534 }),
     /** nvidia-smi: finds GPUs at start and reads their use. */
     nvidiaSmiCommand: Type.String({ default: 'nvidia-smi' }),
     /** How often every active run's CPU, memory, disk and GPU use is sampled. */

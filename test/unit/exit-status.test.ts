@@ -29,6 +29,9 @@ test('the local executor refuses handles whose run directory is not under its ru
     volumes: { available: false, note: 'off in this test' },
     gpus: [],
     pidsMax: 1024,
+    pidsPerCpu: 512,
+    pidsMaxAllRuns: null,
+    runUser: { uid: null, gid: null, name: 'test', openFilesMax: 1024 },
   });
   for (const runDir of ['', '.', '/tmp', '/tmp/dsjobs-unit-runs', '/tmp/dsjobs-unit-runs/../etc']) {
     await assert.rejects(ex.cleanup({ runDir, pid: 1, startTime: 0 }), /not under/, runDir);

@@ -8,7 +8,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { detectSandbox, sandboxArgs } from '../../src/executors/local/sandbox.js';
@@ -139,5 +139,24 @@ test('engine choice: off, native without its supervisor (says why), auto falling
     assert.equal(fallback.engine, 'bwrap');
     assert.match(fallback.note ?? '', /native sandbox needs the native supervisor/);
     assert.deepEqual(detectSandbox('bwrap', supervisor), { engine: 'bwrap', program: bwrap, note: null });
+  }
+});
+
+test('the start-up check sees what the report would claim: a data directory hidden by its real path passes, by a symbolic link it fails and says why', { skip }, () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-native-check-'));
+  try {
+    const real = path.join(dir, 'real');
+    mkdirSync(real);
+    writeFileSync(path.join(real, 'dsjobs.db'), 'the database');
+    const link = path.join(dir, 'link');
+    symlinkSync(real, link);
+    const runUser = { uid: 65534, gid: 65534, name: 'nobody', openFilesMax: 1024 };
+    assert.deepEqual(detectSandbox('native', supervisor, { dataDir: real, runUser }), { engine: 'native', program: supervisor, note: null, unverified: null });
+    // The sandbox itself works (it is still used), but what the report would claim was not seen.
+    const viaLink = detectSandbox('native', supervisor, { dataDir: link, runUser });
+    assert.equal(viaLink.engine, 'native');
+    assert.match(viaLink.unverified ?? '', /tmpfs|data directory/, String(viaLink.unverified));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -154,6 +154,24 @@ function probe(host: CgroupHost): void {
   removeRunCgroups(cg);
 }
 
+/**
+ * The processes of all runs together: the pids limit of the `dsjobs` cgroup every run's (and warm sandbox's) cgroup is
+ * in. The kernel counts a child cgroup's processes against each ancestor's limit, so one run cannot take the host's
+ * last pids whatever its own limit. Returns the limit set, or null where there is no pids controller.
+ */
+export function setAllRunsPidsMax(host: CgroupHost, pidsMax: number): number | null {
+  const base = host.mode === 'v1' ? host.bases.pids : host.mode === 'v2' ? host.bases.unified : undefined;
+  if (!base || !existsSync(path.join(base, 'pids.max'))) return null;
+  writeFileSync(path.join(base, 'pids.max'), String(pidsMax));
+  return pidsMax;
+}
+
+/** The host's ceiling on processes and threads: the smaller of kernel.pid_max and kernel.threads-max. */
+export function hostPidsLimit(): number {
+  const vals = ['/proc/sys/kernel/pid_max', '/proc/sys/kernel/threads-max'].map((f) => num(read(f))).filter((n): n is number => n !== null && n > 0);
+  return vals.length > 0 ? Math.min(...vals) : 32_768;
+}
+
 /** Makes the run's cgroups and sets its limits. Throws if the host refuses (the caller turns that into a message). */
 export function createRunCgroups(host: CgroupHost, runName: string, limits: CgroupLimits): RunCgroups {
   if (host.mode === 'none') throw new Error('cgroups are not available');

@@ -24,7 +24,8 @@ import {
 } from './cgroups.js';
 import { gpuDeviceNodes, readGpus, type GpuInfo } from './gpus.js';
 import { isAlive, isRunSessionLeader, isSameProcessAlive, killGroup, procStat, scanProcesses } from './proc.js';
-import { sandboxArgs, sandboxCommand, type SandboxHost } from './sandbox.js';
+import { resolvConf, sandboxArgs, sandboxCommand, SECCOMP_SUMMARY, socketDirs, type SandboxHost } from './sandbox.js';
+import { describeRunUser, giveMountToRun, giveToRun, giveTreeToRun, runUserCanExecute, runUserOption, type RunUser } from './run-user.js';
 import { hasMountsUnder, spaceUsage, VolumePool, type VolumeHost } from './volume.js';
 import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
 import { nativeSupervisor, which } from './which.js';
@@ -47,8 +48,14 @@ export interface LocalExecutorOptions {
   cgroups: CgroupHost;
   volumes: VolumeHost;
   gpus: GpuInfo[];
-  /** Processes one run may have at once (cgroup pids controller). */
+  /** Processes one run may have at once (cgroup pids controller): pidsPerCpu per CPU of its shape, at least
+   * PIDS_FLOOR, at most pidsMax. */
   pidsMax: number;
+  pidsPerCpu: number;
+  /** Processes of all runs together (the pids limit of the cgroup all runs' cgroups are in), or null: not set. */
+  pidsMaxAllRuns: number | null;
+  /** Who sandboxed runs run as, and their open files limit (run-user.ts). */
+  runUser: RunUser;
   nvidiaSmiCommand?: string;
   /** Block storage volumes kept ready per size (0: each run formats its own at start). */
   volumePoolSize?: number;
@@ -127,6 +134,8 @@ const BASE_ENV: Record<string, string> = Object.fromEntries(
     .filter((e): e is readonly [string, string] => typeof e[1] === 'string'),
 );
 const CHILD_PID_FILE = 'child.pid';
+/** The fewest processes a run gets, whatever its shape: a shell pipeline and an interpreter's helper threads. */
+const PIDS_FLOOR = 256;
 /** A warm sandbox's cgroup limits until its run's replace them: room for bwrap and the waiting supervisor. */
 const WARM_LIMITS = { cpus: 1, memoryBytes: 256 * 1024 ** 2, pidsMax: 64 };
 const HANDLE_FILE = 'handle.json';
@@ -162,10 +171,12 @@ export class LocalExecutor implements Executor {
     const setsid = which('setsid');
     const sh = which('sh') ?? '/bin/sh';
     if (!setsid) throw new Error('setsid (util-linux) is required to run local jobs and was not found on PATH');
+    // A sandboxed run's interpreter must be one the run user can execute.
+    const runnable = (f: string) => !opts.sandbox.program || runUserCanExecute(opts.runUser, f);
     this.commands = {
-      python: which(opts.pythonCommand),
-      bash: which(opts.bashCommand),
-      java: which(opts.javaCommand),
+      python: which(opts.pythonCommand, undefined, runnable),
+      bash: which(opts.bashCommand, undefined, runnable),
+      java: which(opts.javaCommand, undefined, runnable),
       setsid,
       sh,
       supervisor: opts.supervisor === 'sh' ? null : nativeSupervisor(),
@@ -197,7 +208,7 @@ export class LocalExecutor implements Executor {
     const cmd = this.commands[kind];
     if (!cmd) {
       const configured = { python: this.opts.pythonCommand, bash: this.opts.bashCommand, java: this.opts.javaCommand }[kind];
-      throw new Error(`the ${kind} interpreter '${configured}' was not found on the server's PATH`);
+      throw new Error(`the ${kind} interpreter '${configured}' was not found on the server's PATH (among those the run user can execute)`);
     }
     return cmd;
   }
@@ -264,13 +275,15 @@ export class LocalExecutor implements Executor {
       start: async (v: { mountPoint: string }): Promise<WarmSandbox> => {
         const space = v.mountPoint;
         const work = path.join(space, 'work');
-        for (const d of [work, path.join(space, 'tmp'), path.join(space, 'home')]) mkdirIfMissing(d);
+        const runDirs = [work, path.join(space, 'tmp'), path.join(space, 'home')];
+        for (const d of runDirs) mkdirIfMissing(d);
+        giveToRun(this.opts.runUser, [space, ...runDirs]);
         const name = `${this.warmPrefix}${randomBytes(6).toString('hex')}`;
         this.ownWarmCgroups?.add(name);
         const cgroups = this.opts.cgroups.mode !== 'none' ? createRunCgroups(this.opts.cgroups, name, WARM_LIMITS) : null;
         const supervisor = this.commands.supervisor!;
         const sandbox = this.sandboxFor(space, { mounts: [], network: true, pythonEnv: null, devices: [] });
-        const { argv, supervisorOptions } = sandboxCommand(this.opts.sandbox, sandbox, work, [supervisor, '-w']);
+        const { argv, supervisorOptions } = sandboxCommand(this.opts.sandbox, sandbox, work, [supervisor, '-w', ...runUserOption(this.opts.runUser)]);
         try {
           const { pid, startTime } = await this.nativeSpawner().warm({
             args: [...(cgroups ? joinDirs(cgroups) : []).flatMap((d) => ['-g', d]), '-R', ...supervisorOptions, '-W', ...argv],
@@ -317,7 +330,7 @@ export class LocalExecutor implements Executor {
       network: run.network,
       // The inner supervisor runs inside: shown at its own path even where the sandbox hides the host's (a
       // checkout under /tmp); a cached conda pack lives in the hidden data directory.
-      readOnly: [...(this.commands.supervisor ? [this.commands.supervisor] : []), ...(run.pythonEnv ? [run.pythonEnv] : [])],
+      readOnly: [...(this.commands.supervisor ? [this.commands.supervisor] : []), ...(run.pythonEnv ? [run.pythonEnv] : []), ...resolvConf()],
       devices: run.devices,
     });
   }
@@ -331,12 +344,15 @@ export class LocalExecutor implements Executor {
     warnings: string[],
     warm: WarmSandbox | null,
   ): Promise<LaunchResult> {
+    const runDirs = [work, path.join(space, 'tmp'), path.join(space, 'home')];
     if (!warm) {
       // (A warm sandbox's were made with it.)
-      mkdirIfMissing(work);
-      mkdirIfMissing(path.join(space, 'tmp'));
-      mkdirIfMissing(path.join(space, 'home'));
+      for (const d of runDirs) mkdirIfMissing(d);
     }
+    const sandboxed = this.opts.sandbox.program !== null;
+    // Sandboxed runs are not root: what they write is theirs, their volume's root included (a recycled volume's
+    // are already).
+    if (sandboxed) giveToRun(this.opts.runUser, [space, ...runDirs]);
     let target: string;
     const kind = archiveKindOf(req.artifactFileName);
     if (kind) {
@@ -347,6 +363,7 @@ export class LocalExecutor implements Executor {
       await fsp.rm(work, { recursive: true, force: true });
       await fsp.mkdir(work, { recursive: true });
       await extractArchive(req.artifactPath, kind, work, this.opts.archiveLimits);
+      if (sandboxed) giveTreeToRun(this.opts.runUser, work);
       const resolved = path.resolve(work, req.entrypoint);
       if (!resolved.startsWith(work + path.sep)) {
         throw new Error(`JOB_RUN_ENTRYPOINT '${req.entrypoint}' points outside the unpacked artifact`);
@@ -362,13 +379,20 @@ export class LocalExecutor implements Executor {
       // a run that rewrites its own script cannot change the job's immutable artifact.
       copyFileSync(req.artifactPath, target, fsc.COPYFILE_FICLONE);
       chmodSync(target, 0o755);
+      if (sandboxed) giveToRun(this.opts.runUser, [target]);
     }
     const gpus = this.assignGpus(req.runId, req.resources.gpus);
-    const limits = { cpus: req.resources.cpus, memoryBytes: Math.round(req.resources.memoryInGBs * 1024 ** 3), pidsMax: this.opts.pidsMax };
-    const sandboxed = this.opts.sandbox.program !== null;
+    const limits = { cpus: req.resources.cpus, memoryBytes: Math.round(req.resources.memoryInGBs * 1024 ** 3), pidsMax: this.pidsMaxFor(req.resources.cpus) };
+    if (sandboxed) {
+      for (const m of req.mounts) {
+        const w = giveMountToRun(this.opts.runUser, m.source);
+        if (w) warnings.push(w);
+      }
+    }
     const program = [...this.argvFor(target, req.pythonEnv), ...req.args];
     const env: Record<string, string> = {
       ...BASE_ENV,
+      ...(sandboxed ? { USER: this.opts.runUser.name, LOGNAME: this.opts.runUser.name } : {}),
       HOME: path.join(space, 'home'),
       TMPDIR: sandboxed ? '/tmp' : path.join(space, 'tmp'),
       ...req.env,
@@ -430,7 +454,7 @@ export class LocalExecutor implements Executor {
       const args = this.sandboxFor(space, { mounts: req.mounts, network: req.network, pythonEnv: req.pythonEnv, devices: gpus.length > 0 ? gpuDeviceNodes() : [] });
       // With the native supervisor, its inner half runs inside and reports signals as signals (bwrap alone turns a
       // death by signal N into exit code 128+N).
-      const inner = this.commands.supervisor ? [this.commands.supervisor, '-r', String(REPORT_FD)] : [];
+      const inner = this.commands.supervisor ? [this.commands.supervisor, '-r', String(REPORT_FD), ...runUserOption(this.opts.runUser)] : [];
       ({ argv, supervisorOptions } = sandboxCommand(this.opts.sandbox, args, work, [...inner, ...program]));
     }
     const native = this.commands.supervisor;
@@ -459,9 +483,23 @@ export class LocalExecutor implements Executor {
     return { handle: handle as unknown as ExecutorHandle, logFiles, isolation: isolation(cgroups) };
   }
 
+  /** The uid sandboxed runs run as, where it is not the server's own (the server is root); else null. */
+  runUid(): number | null {
+    return this.opts.sandbox.program && this.commands.supervisor ? this.opts.runUser.uid : null;
+  }
+
+  /** A run's pids limit, from its shape's CPUs. */
+  pidsMaxFor(cpus: number): number {
+    return Math.min(this.opts.pidsMax, Math.max(PIDS_FLOOR, Math.ceil(cpus * this.opts.pidsPerCpu)));
+  }
+
   /** What this host cannot give this run, in words. */
   private hostWarnings(req: LaunchRequest): string[] {
     const out: string[] = [];
+    if (this.opts.sandbox.program && this.opts.sandbox.unverified) out.push(`the sandbox failed its start-up check: ${this.opts.sandbox.unverified}`);
+    if (this.opts.sandbox.program && !this.commands.supervisor) {
+      out.push('runs as root without a seccomp filter: the native supervisor (npm run build, with a C compiler) makes sandboxed runs another user');
+    }
     if (!this.opts.sandbox.program) {
       out.push(`not sandboxed: ${this.opts.sandbox.note ?? 'no sandbox'}; the run can read the server's files`);
       if (!req.network) out.push('networking NONE was asked for but cannot be enforced without the sandbox: the run has the host network');
@@ -770,10 +808,26 @@ export class LocalExecutor implements Executor {
     const off: string[] = [];
     const engine = this.opts.sandbox.engine === 'native' ? 'native namespaces (dsjobs-supervisor -B)' : 'bubblewrap';
     const why = this.opts.sandbox.engine === 'bwrap' && this.opts.sandbox.note ? ` (not the native engine: ${this.opts.sandbox.note})` : '';
-    if (this.opts.sandbox.program) enforced.push(`sandbox: ${engine} (${this.opts.sandbox.program})${why}; read-only system, private /tmp and pid namespace, data directory hidden, networking NONE available`);
-    else off.push(`sandbox: ${this.opts.sandbox.note}`);
+    const unverified = this.opts.sandbox.unverified;
+    if (this.opts.sandbox.program && unverified) {
+      // The sandbox is used, but the start-up check saw it otherwise than what follows would claim: nothing claimed.
+      enforced.push(`sandbox: ${engine} (${this.opts.sandbox.program})${why}; read-only system, private /tmp and pid namespace, networking NONE available`);
+      off.push(`sandbox: the start-up check failed, so the data directory, /run, the run user and the seccomp filter are not as they should be: ${unverified}`);
+    } else if (this.opts.sandbox.program) {
+      const hidden = ['data directory', ...socketDirs()].join(', ');
+      enforced.push(`sandbox: ${engine} (${this.opts.sandbox.program})${why}; read-only system, private /tmp and pid namespace, ${hidden} hidden, networking NONE available`);
+      if (this.commands.supervisor) {
+        enforced.push(`run user: ${describeRunUser(this.opts.runUser)}; the run's supervisor (pid 1) is uid 0 and not dumpable`);
+        enforced.push(`seccomp: ${SECCOMP_SUMMARY}`);
+      } else {
+        off.push('run user and seccomp: runs are root (without capabilities) and have no seccomp filter: the native supervisor is not built (npm run build, with a C compiler)');
+      }
+    } else off.push(`sandbox: ${this.opts.sandbox.note}`);
+    const u = this.opts.runUser;
+    const limitsLine = `open files ${u.openFilesMax} per process; processes per run ${this.opts.pidsPerCpu} per CPU of the shape (${PIDS_FLOOR} to ${this.opts.pidsMax})`;
     if (this.opts.cgroups.mode !== 'none') {
-      enforced.push(`CPU, memory and process limits: cgroups ${this.opts.cgroups.mode} (${Object.values(this.opts.cgroups.bases).join(', ')})`);
+      const all = this.opts.pidsMaxAllRuns !== null ? `, ${this.opts.pidsMaxAllRuns} for all runs together` : '';
+      enforced.push(`CPU, memory and process limits: cgroups ${this.opts.cgroups.mode} (${Object.values(this.opts.cgroups.bases).join(', ')}); ${limitsLine}${all}`);
       for (const n of this.opts.cgroups.notes) off.push(`cgroups: ${n}`);
     } else off.push(`CPU and memory limits: ${this.opts.cgroups.notes.join('; ')}`);
     if (this.opts.volumes.available) {

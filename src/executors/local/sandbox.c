@@ -222,7 +222,12 @@ static int loopback_up(void) {
   return r == 0 ? 0 : fail("Can't set the loopback interface up", NULL);
 }
 
-/* Every capability out of the bounding, ambient, effective, permitted and inheritable sets; no new privileges. */
+/*
+ * Every capability out of the bounding, ambient and inheritable sets; of the effective and permitted sets only
+ * CAP_SETUID and CAP_SETGID stay, for the inner supervisor (pid 1, uid 0) to make the run's process the run user
+ * (supervisor.c, become_run_user), which clears them in that process. They do not survive an exec: with an empty
+ * bounding set, an executed program (uid 0 or not) starts with no capabilities at all.
+ */
 static int drop_caps(void) {
   for (int cap = 0; cap <= 63; cap++) {
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return fail("Can't drop capabilities", NULL);
@@ -231,6 +236,7 @@ static int drop_caps(void) {
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
+  data[0].effective = data[0].permitted = (1u << CAP_SETUID) | (1u << CAP_SETGID);
   if (syscall(SYS_capset, &hdr, data) != 0) return fail("Can't drop capabilities", NULL);
   return 0;
 }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { runUserOption, type RunUser } from './run-user.js';
 import { which } from './which.js';
 
 /**
@@ -8,9 +9,10 @@ import { which } from './which.js';
  * sandbox.c takes): the system read-only, the server's data directory (the
  * database, every artifact, every other run) hidden behind an empty tmpfs, the run's own space and its storage
  * mounts the only writable places, its own /tmp, /proc and pid namespace (it sees only its own processes, and when
- * its first process ends the kernel kills every process left in the namespace), and no capabilities (uid 0
- * without them cannot remount, unmount or reach through the hidden directories). With `network: false` it gets
- * a network namespace holding only loopback.
+ * its first process ends the kernel kills every process left in the namespace), no capabilities (nothing can be
+ * remounted, unmounted or reached through the hidden directories), /run (the host's sockets) an empty tmpfs. The
+ * inner supervisor then runs the program as the run user under a seccomp filter (run-user.ts, supervisor.c). With
+ * `network: false` it gets a network namespace holding only loopback.
  */
 export interface SandboxSpec {
   /** Hidden entirely (the server's data directory). */
@@ -41,6 +43,12 @@ export interface SandboxHost {
   program: string | null;
   /** Not sandboxed: why. With bwrap under "auto": why not the native engine. */
   note: string | null;
+  /**
+   * Set where the start-up check ran (detectSandbox with checks): null, or what it found otherwise than the start-up
+   * report would claim (the run user, the hidden data directory and /run, the seccomp filter). The sandbox is used
+   * anyway (it still isolates more than none would); the report says what failed.
+   */
+  unverified?: string | null;
 }
 
 export type SandboxMode = 'auto' | 'native' | 'bwrap' | 'off';
@@ -49,7 +57,7 @@ export type SandboxMode = 'auto' | 'native' | 'bwrap' | 'off';
  * Picks the sandbox engine and checks that it works here (root, namespaces and the mount API may be missing in a
  * container). "auto": native where it works (root, Linux 5.12+, the native supervisor built), else bubblewrap.
  */
-export function detectSandbox(mode: SandboxMode, supervisor: string | null): SandboxHost {
+export function detectSandbox(mode: SandboxMode, supervisor: string | null, checks?: SandboxChecks): SandboxHost {
   if (mode === 'off') return { engine: null, program: null, note: 'the sandbox is turned off in the server config (sandbox: "off")' };
   const notes: string[] = [];
   if (mode !== 'bwrap') {
@@ -57,7 +65,7 @@ export function detectSandbox(mode: SandboxMode, supervisor: string | null): San
     else if (process.getuid?.() !== 0) notes.push('the native sandbox needs the server to run as root');
     else {
       const err = probe(supervisor, ['-B']);
-      if (!err) return { engine: 'native', program: supervisor, note: null };
+      if (!err) return { engine: 'native', program: supervisor, note: null, ...verified(supervisor, ['-B'], checks && { ...checks, supervisor, native: true }) };
       notes.push(`the native sandbox cannot be set up here (${err})`);
     }
     if (mode === 'native') return { engine: null, program: null, note: `${notes.join('; ')}: runs are not sandboxed` };
@@ -67,18 +75,87 @@ export function detectSandbox(mode: SandboxMode, supervisor: string | null): San
   const err = probe(bwrap, []);
   if (err) return { engine: null, program: null, note: [...notes, `bubblewrap cannot create namespaces here (${err}): runs are not sandboxed`].join('; ') };
   // Why the native engine is not used, when it was considered: worth saying beside "bubblewrap".
-  return { engine: 'bwrap', program: bwrap, note: notes.length > 0 ? notes.join('; ') : null };
+  const note = notes.length > 0 ? notes.join('; ') : null;
+  return { engine: 'bwrap', program: bwrap, note, ...verified(bwrap, [], checks && supervisor ? { ...checks, supervisor, native: false } : undefined) };
 }
 
-/** Runs `true` in the sandbox; null, or what went wrong. */
-function probe(program: string, pre: string[]): string | null {
+/** The start-up check's outcome, as SandboxHost's `unverified` (nothing without checks). */
+function verified(program: string, pre: string[], checks: (SandboxChecks & { supervisor: string; native: boolean }) | undefined): { unverified?: string | null } {
+  return checks ? { unverified: probe(program, pre, checks) } : {};
+}
+
+/** What the start-up probe checks beyond a working sandbox, so that the start-up report says only what was seen. */
+export interface SandboxChecks {
+  /** Hidden as a run's sandbox hides it: the probe checks it sees nothing of it. */
+  dataDir: string;
+  runUser: RunUser;
+}
+
+/**
+ * Runs `true` in the sandbox; with checks (and the native supervisor, whose inner half runs inside as for a run), a
+ * shell as the run user that checks its uid, that the data directory looks empty, that /run is empty and that the
+ * seccomp filter is on. null, or what went wrong.
+ */
+function probe(program: string, pre: string[], checks?: SandboxChecks & { supervisor: string; native: boolean }): string | null {
+  let command = ['true'];
+  let extra: string[] = [];
+  if (checks) {
+    const uid = checks.runUser.uid ?? process.getuid?.() ?? 0;
+    const script = [
+      '[ "$(id -u)" = "$1" ] || { echo "the probe ran as uid $(id -u), not the run user $1" >&2; exit 1; }',
+      '[ -z "$(ls -A "$2")" ] || { echo "the data directory $2 is visible in the sandbox" >&2; exit 1; }',
+      '[ -z "$(ls -A /run)" ] || { echo "/run is visible in the sandbox" >&2; exit 1; }',
+      'grep -q "^Seccomp:[[:space:]]*2" /proc/self/status || { echo "the seccomp filter is not on" >&2; exit 1; }',
+    ].join('\n');
+    command = [checks.supervisor, '-r', '63', ...runUserOption(checks.runUser), '/bin/sh', '-c', script, 'probe', String(uid), checks.dataDir];
+    extra = ['--tmpfs', checks.dataDir, ...runUserCapabilities(checks.native), ...(checks.native ? [] : bwrapProcCoverArgs())];
+  }
   try {
-    execFileSync(program, [...pre, ...baseArgs(), '--unshare-net', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+    execFileSync(program, [...pre, ...baseArgs(), '--unshare-net', ...extra, '--', ...command], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
     return null;
   } catch (e) {
     const stderr = String((e as { stderr?: Buffer }).stderr ?? '').trim();
     return stderr || (e as Error).message;
   }
+}
+
+/**
+ * bwrap makes the missing parents of a mount point inside a tmpfs with mode 0700: the run's space bound at
+ * <dataDir>/volumes/vol-x/ sat behind a root-only <dataDir>/volumes, out of the run user's reach. Each such parent is
+ * made first, 0755 (the native engine makes them so itself).
+ */
+function withSearchableParents(args: string[]): string[] {
+  const out: string[] = [];
+  const tmpfs: string[] = [];
+  const made = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--tmpfs') tmpfs.push(args[i + 1]);
+    if ((a === '--bind' || a === '--ro-bind' || a === '--dev-bind') && i + 2 < args.length) {
+      const dest = args[i + 2];
+      const root = tmpfs.filter((t) => dest.startsWith(t === '/' ? '/' : t + '/')).sort((x, y) => y.length - x.length)[0];
+      if (root !== undefined) {
+        const parents: string[] = [];
+        for (let d = path.dirname(dest); d !== root && d.length > root.length; d = path.dirname(d)) parents.unshift(d);
+        for (const d of parents) {
+          if (made.has(d)) continue;
+          made.add(d);
+          out.push('--perms', '0755', '--dir', d);
+        }
+      }
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/**
+ * bubblewrap as root: the capabilities the inner supervisor needs to make the run's process the run user (and empty
+ * its bounding set); it clears them all in that process. The native sandbox keeps them itself (sandbox.c).
+ */
+function runUserCapabilities(native: boolean): string[] {
+  if (native || process.getuid?.() !== 0) return [];
+  return ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP'];
 }
 
 /**
@@ -89,7 +166,7 @@ export function sandboxCommand(host: SandboxHost, args: string[], cwd: string, c
   if (!host.program) throw new Error('runs are not sandboxed here');
   const native = host.engine === 'native';
   return {
-    argv: [host.program, ...(native ? ['-B'] : []), ...args, ...(native ? [] : bwrapProcCoverArgs()), '--chdir', cwd, '--', ...command],
+    argv: [host.program, ...(native ? ['-B'] : []), ...(native ? args : withSearchableParents(args)), ...(native ? [] : [...bwrapProcCoverArgs(), ...runUserCapabilities(false)]), '--chdir', cwd, '--', ...command],
     supervisorOptions: native ? ['-N'] : [],
   };
 }
@@ -125,7 +202,79 @@ function baseArgs(rootEntries?: string[]): string[] {
     '/dev',
     '--proc',
     '/proc',
+    // The host's sockets (munge, docker.sock, D-Bus, systemd, ...) live there: a read-only bind does not stop a
+    // connect() on a socket file, an empty tmpfs does.
+    ...socketDirs().flatMap((d) => ['--tmpfs', d]),
+    // Those elsewhere (a database's under /var/lib): /dev/null over each, which a connect() is refused on.
+    ...hostSocketFiles().flatMap((f) => ['--ro-bind', '/dev/null', f]),
   ];
+}
+
+/**
+ * The Unix sockets bound in the host's file system when the server started (the kernel's list, /proc/net/unix)
+ * outside the directories every sandbox replaces (/run, /tmp, /dev, /proc). A socket made later is not in the list:
+ * docs/isolation.md says so.
+ */
+let socketFileList: string[] | null = null;
+export function hostSocketFiles(): string[] {
+  if (socketFileList !== null) return socketFileList;
+  const replaced = [...socketDirs(), '/tmp', '/dev', '/proc'];
+  const found = new Set<string>();
+  let text = '';
+  try {
+    text = readFileSync('/proc/net/unix', 'utf8');
+  } catch {
+    /* no procfs: none known */
+  }
+  for (const line of text.split('\n').slice(1)) {
+    // "Num RefCount Protocol Flags Type St Inode Path": the path is the 8th field, '@' for abstract sockets.
+    const f = line.trim().split(/\s+/);
+    const p = f.slice(7).join(' ');
+    if (!p.startsWith('/') || replaced.some((d) => isUnder(p, d))) continue;
+    try {
+      if (lstatSync(p).isSocket()) found.add(p);
+    } catch {
+      /* gone */
+    }
+  }
+  socketFileList = [...found].sort();
+  return socketFileList;
+}
+
+/** What seccomp.c refuses, for the start-up report (docs/isolation.md has the whole list). */
+export const SECCOMP_SUMMARY =
+  'EPERM for new namespaces (unshare, setns, clone with CLONE_NEW*; clone3 ENOSYS), io_uring, the kernel keyring, mounting, ' +
+  'module loading, kexec, bpf, perf_event_open, reboot, swap, clock and host name changes; other architectures killed';
+
+/**
+ * The file /etc/resolv.conf resolves to, where that is under a directory the sandbox hides (systemd-resolved's
+ * /run/systemd/resolve/stub-resolv.conf): bound back at its own path, read-only, so that names still resolve.
+ */
+let resolvConfList: string[] | null = null;
+export function resolvConf(): string[] {
+  if (resolvConfList === null) {
+    let real: string | null = null;
+    try {
+      real = realpathSync('/etc/resolv.conf');
+    } catch {
+      /* none */
+    }
+    resolvConfList = real && socketDirs().some((d) => real.startsWith(d + '/')) ? [real] : [];
+  }
+  return resolvConfList;
+}
+
+/** /run, and /var/run where it is a directory of its own rather than the usual link to /run. */
+let socketDirList: string[] | null = null;
+export function socketDirs(): string[] {
+  socketDirList ??= ['/run', '/var/run'].filter((d) => {
+    try {
+      return lstatSync(d).isDirectory();
+    } catch {
+      return false;
+    }
+  });
+  return socketDirList;
 }
 
 /**
@@ -148,10 +297,12 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
     shadowMissingAncestors(m.destination, shadowed, args);
     args.push(m.readOnly ? '--ro-bind' : '--bind', m.source, m.destination);
   }
-  // After the mounts: a directory bound back in while shadowing an ancestor must not show the hidden data.
+  // After the mounts: a directory bound back in while shadowing an ancestor must not show the hidden data, nor a host
+  // socket that was covered before its directory was shadowed.
+  for (const f of hostSocketFiles()) if ([...shadowed].some((d) => d !== '/mnt' && isUnder(f, d))) args.push('--ro-bind', '/dev/null', f);
   for (const h of spec.hide) args.push('--tmpfs', h);
   // Only where the sandbox would hide it: a bind costs bwrap a pass over the whole mount table (~0.3 ms a start).
-  const covering = [...spec.hide, ...shadowed, '/tmp', '/dev', '/proc', spec.space, ...spec.mounts.map((m) => m.destination)];
+  const covering = [...spec.hide, ...shadowed, ...socketDirs(), '/tmp', '/dev', '/proc', spec.space, ...spec.mounts.map((m) => m.destination)];
   for (const r of spec.readOnly) if (covering.some((c) => isUnder(r, c))) args.push('--ro-bind', r, r);
   args.push('--bind', spec.space, spec.space);
   return args;
@@ -190,7 +341,7 @@ function rootEntryBinds(): string[] {
   const out: string[] = [];
   for (const entry of readdirSync('/')) {
     const p = '/' + entry;
-    if (['proc', 'dev', 'tmp', 'mnt'].includes(entry)) continue;
+    if (['proc', 'dev', 'tmp', 'mnt', 'run'].includes(entry)) continue;
     let st;
     try {
       st = lstatSync(p);

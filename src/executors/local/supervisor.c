@@ -31,17 +31,23 @@
 #include <signal.h>
 #include <poll.h>
 #include <stdint.h>
+#include <grp.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 extern char **environ;
 
 /* sandbox.c: `-B`, bwrap's command line (the subset sandbox.ts writes) set up in this process. */
 int sandbox_main(int argc, char **argv);
+/* seccomp.c: the run's system call filter; -1 with errno ENOSYS where this architecture has no list. */
+int install_run_seccomp(void);
 
 static int write_atomic(const char *dir, const char *name, const char *text) {
   char tmp[PATH_MAX], dst[PATH_MAX];
@@ -162,18 +168,87 @@ static int request_argv(char **f, int nf, char ***argv, char ***envp) {
 #define REPORT_FD 63
 
 /*
- * dsjobs-supervisor -r FD PROGRAM [ARGS...]: the inner half, inside the sandbox. bubblewrap reports a death by
- * signal N as exit code 128+N, so the program's own status is written to FD ("N\n" or "signal N\n") for the
+ * The run user (`-u UID:GID:NOFILE`, the inner supervisor's option): who the run's program runs as and how many files
+ * each of its processes may open. uid -1: unchanged (the server is not root; bwrap's user namespace maps the run to
+ * the server's own user).
+ */
+struct run_user {
+  long uid, gid, nofile;
+};
+static struct run_user run_user = {-1, -1, 0};
+
+static int parse_run_user(const char *spec) {
+  char *end;
+  run_user.uid = strtol(spec, &end, 10);
+  if (*end != ':') return -1;
+  run_user.gid = strtol(end + 1, &end, 10);
+  if (*end != ':') return -1;
+  run_user.nofile = strtol(end + 1, &end, 10);
+  return *end == 0 && run_user.uid >= -1 && run_user.gid >= -1 && run_user.nofile >= 0 ? 0 : -1;
+}
+
+/*
+ * In the run's first process, before it executes the run's program: the open-files limit, then the run user (no
+ * supplementary groups; from uid 0 to a non-zero uid the kernel clears every capability left); the seccomp filter is
+ * already on (enter_seccomp). Each step is checked: a run never starts as root by mistake. The supervisor (this
+ * process's parent) stays uid 0 and undumpable: the run can neither ptrace nor signal it.
+ */
+static int become_run_user(void) {
+  if (run_user.nofile > 0) {
+    struct rlimit rl = {(rlim_t)run_user.nofile, (rlim_t)run_user.nofile};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return perror("dsjobs: cannot set the run's open files limit"), -1;
+  }
+  if (run_user.uid >= 0) {
+    /* The bounding set, where this process may (bwrap keeps it; the native sandbox emptied it already). */
+    for (int cap = 0; cap <= 63; cap++) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+    if (setgroups(0, NULL) != 0 || setresgid((gid_t)run_user.gid, (gid_t)run_user.gid, (gid_t)run_user.gid) != 0 ||
+        setresuid((uid_t)run_user.uid, (uid_t)run_user.uid, (uid_t)run_user.uid) != 0) {
+      return perror("dsjobs: cannot become the run user"), -1;
+    }
+    if (getuid() != (uid_t)run_user.uid || geteuid() != (uid_t)run_user.uid || getegid() != (gid_t)run_user.gid) {
+      fprintf(stderr, "dsjobs: cannot become the run user\n");
+      return -1;
+    }
+    /* The inheritable set bwrap leaves (only lowered: allowed without capabilities). */
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct none[2];
+    memset(none, 0, sizeof none);
+    if (syscall(SYS_capset, &hdr, none) != 0) return perror("dsjobs: cannot clear the run's capabilities"), -1;
+  }
+  return 0;
+}
+
+/*
+ * The seccomp filter, in the inner supervisor itself (it needs none of what the filter refuses), so that the run's
+ * processes inherit it: installing one costs the kernel ~0.1 ms (it compiles the program), which a warm sandbox pays
+ * ahead of its run rather than on the run's start. Once per process.
+ */
+static int seccomp_on;
+static int enter_seccomp(void) {
+  if (seccomp_on) return 0;
+  if (install_run_seccomp() != 0 && errno != ENOSYS) return perror("dsjobs: cannot install the run's seccomp filter"), -1;
+  seccomp_on = 1;
+  return 0;
+}
+
+/*
+ * dsjobs-supervisor -r FD [-u UID:GID:NOFILE] PROGRAM [ARGS...]: the inner half, inside the sandbox (with -u, the
+ * program runs as that user, with that open-files limit and the seccomp filter: become_run_user). bubblewrap
+ * reports a death by signal N as exit code 128+N, so the program's own status is written to FD ("N\n" or "signal N\n") for the
  * outer supervisor, and this process exits the way bwrap would. It ignores SIGTERM and friends itself: a cancel
  * signals the program, and this process must outlive it to report.
  */
 static int inner(int fd, char **prog) {
   fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (enter_seccomp() != 0) return 126;
+  /* Not dumpable: no ptrace attach, no /proc/1/mem, even for a process of the same user (bwrap's case without root). */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* The sandbox is up: whatever happens now is the run's (see RETRIES). */
   (void)!write(fd, "+", 1);
   pid_t pid = fork();
   if (pid < 0) { perror("dsjobs-supervisor: fork"); return 1; }
   if (pid == 0) {
+    if (become_run_user() != 0) _exit(126);
     execvp(prog[0], prog);
     fprintf(stderr, "dsjobs: cannot execute %s: %s\n", prog[0], strerror(errno));
     _exit(127);
@@ -204,6 +279,7 @@ static int inner(int fd, char **prog) {
 enum { MAX_FIELDS = 65536 };
 
 static int inner_warm(void) {
+  if (enter_seccomp() != 0) return 126;
   static char req[MAX_REQUEST];
   static char *f[MAX_FIELDS + 1];
   int fds[2];
@@ -291,8 +367,8 @@ static int supervise(int argc, char **argv) {
     fprintf(stderr, "usage: dsjobs-supervisor [-g CGROUP_DIR]... [-R] [-N] RUNDIR PROGRAM [ARGS...]\n"
                     "       dsjobs-supervisor [-g CGROUP_DIR]... -R [-N] -W PROGRAM [ARGS...]   (run request on fd 61)\n"
                     "       dsjobs-supervisor -B [BWRAP OPTIONS...] -- PROGRAM [ARGS...]   (the native sandbox)\n"
-                    "       dsjobs-supervisor -r FD PROGRAM [ARGS...]\n"
-                    "       dsjobs-supervisor -w   (inside a warm sandbox: run request on fd 62, report on fd 63)\n");
+                    "       dsjobs-supervisor -r FD [-u UID:GID:NOFILE] PROGRAM [ARGS...]\n"
+                    "       dsjobs-supervisor -w [-u UID:GID:NOFILE]   (inside a warm sandbox: run request on fd 62, report on fd 63)\n");
     return 2;
   }
   const char *dir = warm ? NULL : argv[i];
@@ -736,12 +812,24 @@ static int spawner(void) {
  * sandbox_child); -1, with nothing done: argv is neither. The fds an exec would have closed (close-on-exec ones: the
  * outer supervisor's pipe and socket ends) are closed first: all but stdin, stdout, stderr and the inner's own.
  */
+/* `-u SPEC` at argv[k]: parsed (exit 2 if malformed); the index after it, or k where there is none. */
+static int run_user_option(int argc, char **argv, int k) {
+  if (k + 1 >= argc || strcmp(argv[k], "-u") != 0) return k;
+  if (parse_run_user(argv[k + 1]) != 0) {
+    fprintf(stderr, "dsjobs-supervisor: -u takes UID:GID:NOFILE, not %s\n", argv[k + 1]);
+    exit(2);
+  }
+  return k + 2;
+}
+
 int supervisor_inner_main(char **argv) {
   int argc = 0;
   while (argv[argc]) argc++;
   int report = argc >= 4 && strcmp(argv[1], "-r") == 0 ? atoi(argv[2]) : -1;
-  int warm = argc == 2 && strcmp(argv[1], "-w") == 0;
+  int warm = (argc == 2 || argc == 4) && strcmp(argv[1], "-w") == 0;
   if (report < 3 && !warm) return -1;
+  int prog = run_user_option(argc, argv, warm ? 2 : 3);
+  if (!warm && prog >= argc) return -1;
   /* Kept: [lo, hi] (INNER_CTL_FD and REPORT_FD are adjacent). */
   int lo = warm ? INNER_CTL_FD : report, hi = warm ? REPORT_FD : report;
   if ((lo > 3 && syscall(SYS_close_range, 3, lo - 1, 0) != 0) || syscall(SYS_close_range, hi + 1, ~0U, 0) != 0) {
@@ -749,13 +837,16 @@ int supervisor_inner_main(char **argv) {
       if (fd < lo || fd > hi) close(fd);
     }
   }
-  return warm ? inner_warm() : inner(report, argv + 3);
+  return warm ? inner_warm() : inner(report, argv + prog);
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 4 && strcmp(argv[1], "-r") == 0) return inner(atoi(argv[2]), argv + 3);
+  if (argc >= 4 && strcmp(argv[1], "-r") == 0) {
+    int prog = run_user_option(argc, argv, 3);
+    if (prog < argc) return inner(atoi(argv[2]), argv + prog);
+  }
   if (argc == 2 && strcmp(argv[1], "-S") == 0) return spawner();
-  if (argc == 2 && strcmp(argv[1], "-w") == 0) return inner_warm();
+  if ((argc == 2 || argc == 4) && strcmp(argv[1], "-w") == 0) return run_user_option(argc, argv, 2), inner_warm();
   if (argc >= 2 && strcmp(argv[1], "-B") == 0) return sandbox_main(argc - 2, argv + 2);
   return supervise(argc, argv);
 }

@@ -2,13 +2,16 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Resolves a command against the server's PATH once, so a run's own PATH cannot swap its interpreter. */
-export function which(command: string, envPath = process.env.PATH ?? ''): string | null {
-  if (command.includes('/')) return isExecutable(command) ? path.resolve(command) : null;
+/**
+ * Resolves a command against the server's PATH once, so a run's own PATH cannot swap its interpreter. `accept`: a
+ * further condition on each candidate (that the run user can execute it: a shim under root's 0700 home cannot be).
+ */
+export function which(command: string, envPath = process.env.PATH ?? '', accept: (file: string) => boolean = () => true): string | null {
+  if (command.includes('/')) return isExecutable(command) && accept(command) ? path.resolve(command) : null;
   for (const dir of envPath.split(':')) {
     if (!dir) continue;
     const candidate = path.join(dir, command);
-    if (isExecutable(candidate)) return candidate;
+    if (isExecutable(candidate) && accept(candidate)) return candidate;
   }
   return null;
 }
