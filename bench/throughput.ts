@@ -5,7 +5,11 @@
  * bubblewrap sandbox engine instead of the native one (1', reported only), against the same baseline.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killRunProcesses, removeDataDir, unmountUnder } from '../test/support/cleanup.js';
 import { BenchServer, TERMINAL } from './lib/server.js';
 import { cpuDiff, cpuSnapshot, describeCpu } from './lib/cpu.js';
 import { fmt, mean, percentile, sleep, type Report } from './lib/report.js';
@@ -29,6 +33,38 @@ export interface SpawnBaseline {
 }
 
 const BASELINE_SCRIPT = fileURLToPath(new URL('./lib/spawn-baseline.mjs', import.meta.url));
+const ISOLATED_SCRIPT = fileURLToPath(new URL('./lib/isolated-baseline.mjs', import.meta.url));
+
+export interface IsolatedBaseline {
+  rate: number;
+  n: number;
+  seconds: number;
+  isolation: { sandbox: string; cpuLimit: string; memoryLimit: string; blockStorage: string; processTree: string } | null;
+}
+
+/**
+ * The same trivial script through the same isolation path as a run, without the service: the local executor made as
+ * the server makes it and driven directly (lib/isolated-baseline.mjs, a node process of its own), `concurrency` in
+ * flight. What dsjobs adds on top of it is the service itself: HTTP, durable state, logs, events.
+ */
+export async function isolatedBaseline(total: number, concurrency: number, maxSeconds: number): Promise<IsolatedBaseline> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-bench-isolated-'));
+  try {
+    const child = spawn(process.execPath, [ISOLATED_SCRIPT, dataDir, String(total), String(concurrency), String(maxSeconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', resolve);
+    });
+    if (code !== 0) throw new Error(`the isolated baseline (${ISOLATED_SCRIPT}) exited with ${code}`);
+    return JSON.parse(out) as IsolatedBaseline;
+  } finally {
+    killRunProcesses(dataDir);
+    unmountUnder(dataDir);
+    removeDataDir(dataDir);
+  }
+}
 
 /**
  * Spawns `sh -c true` `total` times with `concurrency` in flight from a `node` process of its own that loads nothing
@@ -116,19 +152,35 @@ export async function benchThroughput(report: Report, o: ThroughputOptions): Pro
     target: 'reported only: fork costs more in a bigger process',
     pass: null,
   });
+  const i0 = cpuSnapshot(null);
+  const iso = await isolatedBaseline(o.runs, o.concurrency, o.maxSeconds);
+  const isoCpu = cpuDiff(i0, cpuSnapshot(null));
+  console.log(
+    `  isolated baseline: ${iso.n} x the same .sh through the local executor alone (sandbox ${iso.isolation?.sandbox}, ` +
+      `cgroups ${iso.isolation?.cpuLimit}, volume ${iso.isolation?.blockStorage}) in ${iso.seconds.toFixed(2)} s = ${fmt(iso.rate)} runs/s`,
+  );
+  console.log(`  ${describeCpu(isoCpu, { n: iso.n, unit: 'run' })}`);
+  report.add({
+    figure: `1. isolated baseline: the same .sh through the executor alone (sandbox, cgroups, run user, seccomp, pooled volume), ${o.concurrency} in flight`,
+    value: `${fmt(iso.rate)} runs/s`,
+    baseline: `${fmt(base.rate)} spawns/s (node spawn sh -c true)`,
+    target: `${((iso.rate / base.rate) * 100).toFixed(0)}% of the spawn baseline: what isolation itself costs (reported only)`,
+    pass: null,
+  });
   // The default configuration (pass/fail), then the same with the bubblewrap sandbox engine (reported only): the
   // native engine is picked as root, and this shows what it changes, against the same baseline.
   const variants: { label: string; env: Record<string, string>; judged: boolean }[] = [
     { label: '', env: {}, judged: true },
     { label: ', sandbox: bwrap', env: { DSJOBS_SANDBOX: 'bwrap' }, judged: false },
   ];
-  for (const variant of variants) await throughputOf(report, o, base, variant);
+  for (const variant of variants) await throughputOf(report, o, base, iso, variant);
 }
 
 async function throughputOf(
   report: Report,
   o: ThroughputOptions,
   base: SpawnBaseline,
+  iso: IsolatedBaseline,
   variant: { label: string; env: Record<string, string>; judged: boolean },
 ): Promise<void> {
   const s = await BenchServer.start({
@@ -185,12 +237,15 @@ async function throughputOf(
         `follow ended before the run was terminal: ${lateGets}/${results.length}`,
     );
     console.log(`  ${describeCpu(cpu, { n: results.length, unit: 'run' })}`);
+    const isoRatio = rate / iso.rate;
     report.add({
       figure: `1${variant.judged ? '' : "'"}. e2e throughput, trivial .sh runs, ${o.concurrency} in flight (${results.length} runs)${variant.label}`,
       value: `${fmt(rate)} runs/s`,
-      baseline: `${fmt(base.rate)} spawns/s (node spawn sh -c true, ${o.concurrency} in flight, own process)`,
-      target: `${(ratio * 100).toFixed(0)}% of baseline${variant.judged ? ' (target >= 50%)' : ' (reported only)'}`,
-      pass: variant.judged ? ratio >= 0.5 && failed.length === 0 : null,
+      baseline: `${fmt(iso.rate)} runs/s isolated baseline (executor alone); ${fmt(base.rate)} spawns/s (node spawn sh -c true)`,
+      target:
+        `${(isoRatio * 100).toFixed(0)}% of the isolated baseline${variant.judged ? ' (target >= 50%)' : ' (reported only)'}, ` +
+        `${(ratio * 100).toFixed(0)}% of the spawn baseline`,
+      pass: variant.judged ? isoRatio >= 0.5 && failed.length === 0 : null,
     });
     report.add({
       figure: `1${variant.judged ? '' : "'"}. e2e latency per run at that load (create -> follow end -> GET)${variant.label}`,

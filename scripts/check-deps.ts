@@ -19,7 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   api: ['domain', 'service', 'store', 'events'],
   sdk: ['api'],
   cli: ['sdk', 'config', 'domain', 'server.ts'],
-  'server.ts': ['api', 'config', 'domain', 'events', 'executors', 'logs', 'scheduler', 'service', 'store', 'metrics-registry.ts'],
+  'server.ts': ['api', 'archive', 'config', 'domain', 'events', 'executors', 'logs', 'scheduler', 'service', 'store', 'metrics-registry.ts'],
   'metrics-registry.ts': ['scheduler', 'service', 'store'],
 };
 // sdk may import api only for types (erased at build): checked below.

@@ -3,7 +3,8 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import type { ArchiveLimits } from './archive/archive.js';
 import { buildApp, BASE, type App } from './api/app.js';
 import { ConfigError, type Config } from './config/config.js';
 import { newOcid } from './domain/ids.js';
@@ -170,42 +171,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const webhooks = new WebhooksService(store, eventStore, webhookStore, identity, systemClock, { allowPrivateTargets: cfg.webhookAllowPrivateTargets }, () => dispatcher);
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
-  const archiveLimits = {
-    maxEntries: cfg.archiveMaxEntries,
-    maxTotalBytes: cfg.archiveMaxTotalBytes,
-    maxRatio: cfg.archiveMaxRatio,
-  };
-  const runUser = runUserFor({ uid: cfg.runUid, gid: cfg.runGid, openFilesMax: cfg.openFilesMaxPerProcess });
-  const cgroups = detectCgroups({ enabled: cfg.cgroups !== 'off' });
-  const hostPids = hostPidsLimit();
-  if (cfg.pidsMaxAllRuns !== undefined && cfg.pidsMaxAllRuns >= hostPids) {
-    throw new ConfigError(`pidsMaxAllRuns: ${cfg.pidsMaxAllRuns} must be below the host's limit on processes (${hostPids}: the smaller of kernel.pid_max and kernel.threads-max)`);
-  }
-  const pidsMaxAllRuns = setAllRunsPidsMax(cgroups, cfg.pidsMaxAllRuns ?? Math.floor(hostPids / 2));
-  const executor = new LocalExecutor({
-    runsDir,
-    capacity,
-    pythonCommand: cfg.pythonCommand,
-    bashCommand: cfg.bashCommand,
-    javaCommand: cfg.javaCommand,
-    archiveLimits,
-    keepWorkDirs: cfg.keepWorkDirs,
-    supervisor: cfg.supervisor,
-    dataDir: cfg.dataDir,
-    sandbox: detectSandbox(cfg.sandbox, cfg.supervisor === 'sh' ? null : nativeSupervisor(), { dataDir: cfg.dataDir, runUser }),
-    cgroups,
-    volumes: await detectVolumes(cfg.blockStorage === 'volume', path.join(cfg.dataDir, 'tmp')),
-    gpus: gpuInfo.gpus,
-    pidsMax: Math.min(cfg.pidsMaxPerRun, pidsMaxAllRuns ?? Infinity),
-    pidsPerCpu: cfg.pidsPerCpu,
-    pidsMaxAllRuns,
-    runUser,
-    nvidiaSmiCommand: cfg.nvidiaSmiCommand,
-    volumePoolSize: cfg.blockStoragePoolSize,
-    warmSandboxes: cfg.warmSandboxes,
-    onError: (err) => log.warn({ err }, 'a warm sandbox could not be made; runs start their own'),
-  });
-  await executor.init();
+  const { executor, archiveLimits } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
   const protections = executor.protections();
   if (gpuInfo.note) protections.off.push(`GPUs: ${gpuInfo.note}`);
   const storage = new StorageCatalog(cfg.storage, [cfg.dataDir]);
@@ -347,3 +313,51 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
 
 export { BASE };
 export { backupDatabase, restoreDatabase } from './store/backup.js';
+
+/**
+ * The local executor as a server with this config makes it (sandbox, cgroups, run user, pids ceilings, volumes,
+ * warm sandboxes), initialised. Also used by benchmark 1's isolated baseline, which drives it without the service.
+ */
+export async function createLocalExecutor(
+  cfg: Config,
+  o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; gpus: ReturnType<typeof detectGpus>['gpus']; log: Logger },
+): Promise<{ executor: LocalExecutor; archiveLimits: ArchiveLimits }> {
+  const { runsDir, capacity, log } = o;
+  const archiveLimits = {
+    maxEntries: cfg.archiveMaxEntries,
+    maxTotalBytes: cfg.archiveMaxTotalBytes,
+    maxRatio: cfg.archiveMaxRatio,
+  };
+  const runUser = runUserFor({ uid: cfg.runUid, gid: cfg.runGid, openFilesMax: cfg.openFilesMaxPerProcess });
+  const cgroups = detectCgroups({ enabled: cfg.cgroups !== 'off' });
+  const hostPids = hostPidsLimit();
+  if (cfg.pidsMaxAllRuns !== undefined && cfg.pidsMaxAllRuns >= hostPids) {
+    throw new ConfigError(`pidsMaxAllRuns: ${cfg.pidsMaxAllRuns} must be below the host's limit on processes (${hostPids}: the smaller of kernel.pid_max and kernel.threads-max)`);
+  }
+  const pidsMaxAllRuns = setAllRunsPidsMax(cgroups, cfg.pidsMaxAllRuns ?? Math.floor(hostPids / 2));
+  const executor = new LocalExecutor({
+    runsDir,
+    capacity,
+    pythonCommand: cfg.pythonCommand,
+    bashCommand: cfg.bashCommand,
+    javaCommand: cfg.javaCommand,
+    archiveLimits,
+    keepWorkDirs: cfg.keepWorkDirs,
+    supervisor: cfg.supervisor,
+    dataDir: cfg.dataDir,
+    sandbox: detectSandbox(cfg.sandbox, cfg.supervisor === 'sh' ? null : nativeSupervisor(), { dataDir: cfg.dataDir, runUser }),
+    cgroups,
+    volumes: await detectVolumes(cfg.blockStorage === 'volume', path.join(cfg.dataDir, 'tmp')),
+    gpus: o.gpus,
+    pidsMax: Math.min(cfg.pidsMaxPerRun, pidsMaxAllRuns ?? Infinity),
+    pidsPerCpu: cfg.pidsPerCpu,
+    pidsMaxAllRuns,
+    runUser,
+    nvidiaSmiCommand: cfg.nvidiaSmiCommand,
+    volumePoolSize: cfg.blockStoragePoolSize,
+    warmSandboxes: cfg.warmSandboxes,
+    onError: (err) => log.warn({ err }, 'a warm sandbox could not be made; runs start their own'),
+  });
+  await executor.init();
+  return { executor, archiveLimits };
+}
