@@ -39,6 +39,9 @@ import { TriggersService } from './service/triggers.js';
 import { SchedulesService } from './service/schedules.js';
 import { SweepsService } from './service/sweeps.js';
 import { RetentionService } from './service/retention.js';
+import { IdentityStore } from './store/identity-store.js';
+import { IdentityService } from './service/identity.js';
+import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -74,6 +77,10 @@ export interface RunningServer {
   schedules: SchedulesService;
   /** What runs are protected by on this host, and what is off (printed at start). */
   protections: { enforced: string[]; off: string[] };
+  /** The administrator's OCI config and key, written at first start. */
+  admin: AdminCredentials;
+  /** Whether requests must be signed (config `authentication`). */
+  authentication: boolean;
   close(): Promise<void>;
 }
 
@@ -102,6 +109,9 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     defaultCompartmentId: await store.setMetaIfAbsent('defaultCompartmentId', newOcid('compartment', '')),
     userId: await store.setMetaIfAbsent('userId', newOcid('user', '')),
   };
+  const identityService = new IdentityService(store, new IdentityStore(store), identity, systemClock);
+  await identityService.ensureRoot('dsjobs');
+  const admin = await bootstrapAdministrator(store, identityService, identity, cfg.dataDir);
   const eventStore = new EventStore(store);
   const feed = new EventFeed(eventStore);
   store.onEventsCommitted = () => feed.notify();
@@ -201,6 +211,8 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     prometheus: () => registry.text(),
     protections,
     consoleDir: consoleDir(),
+    identityService,
+    authentication: cfg.authentication === 'on',
   });
   await scheduler.start();
   await dispatcher.start();
@@ -219,6 +231,8 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     identity,
     schedules,
     protections,
+    admin,
+    authentication: cfg.authentication === 'on',
     // Stops serving and watching; runs keep going and a restart re-attaches to them.
     close() {
       closing ??= (async () => {

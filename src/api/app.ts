@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -27,8 +28,20 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { sweepRoutes } from './routes/sweeps.js';
+import type { IdentityService } from '../service/identity.js';
+import { authenticate, checkBodyHash } from './authentication.js';
+import { compartmentRoutes } from './routes/identity-compartments.js';
+import { userRoutes } from './routes/identity-users.js';
+import { groupRoutes } from './routes/identity-groups.js';
 
 export const BASE = '/20190101';
+/** OCI Identity's API version: compartments, users, groups, memberships, API keys. */
+export const IDENTITY_BASE = '/20160918';
+
+/** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
+const PUBLIC_ROUTES = new Set([`${BASE}/serverInfo`, `${BASE}/triggerRules/:ruleId/actions/fire`, `${BASE}/openapi.json`]);
+/** Routes whose body is streamed, unparsed: the OCI SDKs sign them without the body headers. */
+const STREAMED_BODY_ROUTES = new Set([`POST ${BASE}/jobs/:jobId/artifact`]);
 
 export interface ApiDeps {
   projects: ProjectsService;
@@ -51,6 +64,9 @@ export interface ApiDeps {
   protections: { enforced: string[]; off: string[] };
   /** Directory of the built web console (dist/console); the console is served at `/` when it holds a build. */
   consoleDir?: string;
+  identityService: IdentityService;
+  /** Whether every API request must be signed (config `authentication`). */
+  authentication: boolean;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -112,8 +128,10 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   // OCI SDKs send content-type: application/json on every call, bodyless GET/DELETE/actions included: an empty
   // JSON body is no body.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    // The hash of the bytes as received, for a signature that covers x-content-sha256 (only then: it costs ~1 us/KB).
+    if (req.signedBodySha256 !== undefined) req.bodySha256 = createHash('sha256').update(body as Buffer).digest('base64');
+    const text = (body as Buffer).toString('utf8');
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, JSON.parse(text));
@@ -126,11 +144,32 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     reply.header('opc-request-id', req.id);
   });
 
+  // Authentication: one hook before every route (DESIGN §8). Paths no route serves (the console's files, the JSON
+  // 404) and the public routes take unsigned requests.
+  app.decorateRequest('principal', null);
+  if (deps.authentication) {
+    const auth = {
+      enabled: true,
+      resolveKey: (keyId: string) => deps.identityService.resolveKey(keyId),
+      now: () => Date.now(),
+      publicRoutes: PUBLIC_ROUTES,
+      streamedBodyRoutes: STREAMED_BODY_ROUTES,
+    };
+    app.addHook('onRequest', async (req) => {
+      const route = req.routeOptions.url;
+      if (route === undefined || PUBLIC_ROUTES.has(route)) return;
+      req.principal = await authenticate(req, auth, route);
+    });
+    app.addHook('preValidation', async (req) => {
+      checkBodyHash(req, STREAMED_BODY_ROUTES.has(`${req.method} ${req.routeOptions.url}`));
+    });
+  }
+
   const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = urlPath === BASE || urlPath.startsWith(BASE + '/');
+    const apiPath = [BASE, IDENTITY_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
@@ -208,6 +247,14 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: BASE },
+  );
+  await app.register(
+    async (api) => {
+      await compartmentRoutes(api as App, deps.identityService);
+      await userRoutes(api as App, deps.identityService);
+      await groupRoutes(api as App, deps.identityService);
+    },
+    { prefix: IDENTITY_BASE },
   );
   return app;
 }

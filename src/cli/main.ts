@@ -162,6 +162,8 @@ export function buildCli(): Command {
       out(`dsjobs ${packageVersion()} listening on ${srv.url}`);
       out(`data dir: ${cfg.dataDir}`);
       out(`default compartment: ${srv.identity.defaultCompartmentId}`);
+      out(`${srv.admin.created ? 'wrote the administrator\'s OCI config' : 'administrator\'s OCI config'}: ${srv.admin.configFile} (profile DEFAULT; key ${srv.admin.keyFile})`);
+      out(`authentication: ${srv.authentication ? 'on (requests must be signed)' : 'off (unsigned requests are served; see docs/identity.md)'}`);
       for (const line of srv.protections.enforced) out(`protection on: ${line}`);
       for (const line of srv.protections.off) out(`protection OFF: ${line}`);
       if (stopSignal) stop();

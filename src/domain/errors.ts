@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'LimitExceeded'
   | 'NotImplemented'
   | 'InternalServerError'
-  | 'PayloadTooLarge';
+  | 'PayloadTooLarge'
+  | 'NotAuthenticated';
 
 export class DsError extends Error {
   readonly code: ErrorCode;

@@ -73,6 +73,20 @@ export interface Page<T> {
   nextPage: string | null;
 }
 
+/** A request about to be sent, as a signer sees it. */
+export interface RequestToSign {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The body as it will be sent; null or absent: none. */
+  body?: string | Uint8Array | null;
+  /** A streamed body: signed without the body headers, as the OCI SDKs sign binary uploads. */
+  excludeBody?: boolean;
+}
+
+/** Returns the headers that authenticate a request (signer.ts makes OCI API-key signers). */
+export type RequestSigner = (request: RequestToSign) => Record<string, string>;
+
 interface Call {
   method: string;
   path: string;
@@ -85,8 +99,12 @@ interface Call {
 export class DsJobsClient {
   readonly endpoint: string;
 
-  constructor(opts: { endpoint: string }) {
+  private readonly signer?: RequestSigner;
+
+  /** `signer`: signs every request (configFileSigner() in signer.ts); without one requests go unsigned. */
+  constructor(opts: { endpoint: string; signer?: RequestSigner }) {
     this.endpoint = opts.endpoint.replace(/\/+$/, '');
+    this.signer = opts.signer;
   }
 
   private url(path: string, query?: Call['query']): string {
@@ -102,9 +120,19 @@ export class DsJobsClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(c.body);
     }
+    const url = this.url(c.path, c.query);
+    if (this.signer) {
+      // A bodyless POST (an action) is signed and sent as an empty JSON body, as the OCI SDKs send it.
+      if (body === undefined && c.method !== 'GET' && c.method !== 'DELETE' && c.method !== 'HEAD') {
+        body = '';
+        headers['content-type'] ??= 'application/json';
+      }
+      const excludeBody = c.raw !== undefined;
+      Object.assign(headers, this.signer({ method: c.method, url, headers, body: excludeBody ? null : (body as string | undefined), excludeBody }));
+    }
     let res: Response;
     try {
-      res = await fetch(this.url(c.path, c.query), { method: c.method, headers, body, duplex: 'half' } as RequestInit);
+      res = await fetch(url, { method: c.method, headers, body, duplex: 'half' } as RequestInit);
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
       throw new DsJobsError(0, 'ConnectionFailed', `cannot reach dsjobs at ${this.endpoint}${cause ? ` (${cause})` : ''}`);
@@ -338,7 +366,8 @@ export class DsJobsClient {
   }
 
   private async *ndjson<T>(url: string, signal?: AbortSignal): AsyncGenerator<T> {
-    const res = await fetch(url, { signal });
+    const headers = this.signer ? this.signer({ method: 'GET', url, headers: {} }) : undefined;
+    const res = await fetch(url, { signal, headers });
     if (!res.ok) {
       const j = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
       throw new DsJobsError(res.status, j.code ?? 'Unknown', j.message ?? res.statusText);

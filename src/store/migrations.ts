@@ -239,6 +239,71 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('sweep_trials_by_run').on('sweep_trials').column('run_id').execute();
     },
   },
+  {
+    // Identity: the compartment tree (the tenancy is its root, parent null), users, groups, memberships, API keys.
+    name: '002_identity_authn',
+    async up(db) {
+      await db.schema
+        .createTable('compartments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('parent_id', 'text')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('compartments_by_parent').on('compartments').columns(['parent_id', 'name']).execute();
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('email', 'text')
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('blocked', 'integer', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('user_group_memberships')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('group_id', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('memberships_by_user').on('user_group_memberships').columns(['user_id', 'group_id']).execute();
+      await db.schema.createIndex('memberships_by_group').on('user_group_memberships').columns(['group_id']).execute();
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('key_value', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('api_keys_pk', ['user_id', 'fingerprint'])
+        .execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {
