@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { buildApp, BASE, type App } from './api/app.js';
-import type { Config } from './config/config.js';
+import { ConfigError, type Config } from './config/config.js';
 import { newOcid } from './domain/ids.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
@@ -58,6 +58,24 @@ export function packageVersion(): string {
 /** dist/console, where `npm run build` puts the web console (this file runs from dist/server.js). */
 function consoleDir(): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), 'console');
+}
+
+/** The TLS certificate and key of the config, read at start; both or neither. */
+function tlsFiles(cfg: Config): { cert: Buffer; key: Buffer } | undefined {
+  if (!cfg.tlsCert && !cfg.tlsKey) return undefined;
+  if (!cfg.tlsCert || !cfg.tlsKey) throw new ConfigError('config tlsCert and tlsKey: give both (a PEM certificate chain and its private key) or neither');
+  const read = (key: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new ConfigError(`config ${key}: ${file} cannot be read: ${(e as Error).message}`);
+    }
+  };
+  return { cert: read('tlsCert', cfg.tlsCert), key: read('tlsKey', cfg.tlsKey) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
@@ -213,6 +231,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     consoleDir: consoleDir(),
     identityService,
     authentication: cfg.authentication === 'on',
+    https: tlsFiles(cfg),
   });
   await scheduler.start();
   await dispatcher.start();

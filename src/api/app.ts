@@ -67,6 +67,8 @@ export interface ApiDeps {
   identityService: IdentityService;
   /** Whether every API request must be signed (config `authentication`). */
   authentication: boolean;
+  /** PEM certificate chain and key: the server speaks HTTPS. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -103,6 +105,7 @@ function requestId(): string {
 
 export async function buildApp(deps: ApiDeps): Promise<App> {
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     logger: deps.logger,
     // One line per request at info would drown the server log at 2,000 requests/s: requests are not logged.
     logController: new LogController({ disableRequestLogging: true } as never),

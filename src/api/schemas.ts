@@ -291,6 +291,8 @@ export const ServerInfo = Type.Object(
       { enforced: Type.Array(Type.String()), off: Type.Array(Type.String()) },
       { description: 'What protects runs on this host, and what is off and why' },
     ),
+    authentication: Type.Boolean({ description: 'Whether API requests must carry an OCI signature (docs/identity.md)' }),
+    tls: Type.Boolean({ description: 'Whether the server speaks HTTPS' }),
   },
   { $id: 'ServerInfo' },
 );

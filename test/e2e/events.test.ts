@@ -142,7 +142,7 @@ describe('events', () => {
     try {
       // Nothing matches this filter yet: the head still arrives (fetch resolves), with no bytes of body.
       const p0 = await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'head-first' });
-      const res = await fetch(`${s.url}/20190101/events?follow=true&resourceId=${encodeURIComponent(p0.id)}&type=${OCI}.updateproject`, { signal: abort.signal });
+      const res = await s.fetch(`${s.url}/20190101/events?follow=true&resourceId=${encodeURIComponent(p0.id)}&type=${OCI}.updateproject`, { signal: abort.signal });
       clearTimeout(noHead);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /application\/x-ndjson/);

@@ -15,6 +15,8 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
       capacity: deps.capacity(),
       executor: deps.executorName,
       protections: deps.protections,
+      authentication: deps.authentication,
+      tls: deps.https !== undefined,
     }),
   );
   app.get(
