@@ -41,6 +41,7 @@ import { SweepsService } from './service/sweeps.js';
 import { RetentionService } from './service/retention.js';
 import { IdentityStore } from './store/identity-store.js';
 import { IdentityService } from './service/identity.js';
+import { ConsoleSessions } from './service/console-sessions.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 
 export function packageVersion(): string {
@@ -127,8 +128,11 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     defaultCompartmentId: await store.setMetaIfAbsent('defaultCompartmentId', newOcid('compartment', '')),
     userId: await store.setMetaIfAbsent('userId', newOcid('user', '')),
   };
-  const identityService = new IdentityService(store, new IdentityStore(store), identity, systemClock);
+  const identityStore = new IdentityStore(store);
+  const identityService = new IdentityService(store, identityStore, identity, systemClock);
   await identityService.ensureRoot('dsjobs');
+  const sessions = new ConsoleSessions(identityService, identityStore, systemClock);
+  identityService.onPasswordReset = (userId) => sessions.endSessionsOf(userId);
   const admin = await bootstrapAdministrator(store, identityService, identity, cfg.dataDir);
   const eventStore = new EventStore(store);
   const feed = new EventFeed(eventStore);
@@ -230,6 +234,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
     protections,
     consoleDir: consoleDir(),
     identityService,
+    sessions,
     authentication: cfg.authentication === 'on',
     https: tlsFiles(cfg),
   });

@@ -99,7 +99,8 @@ export class BenchServer {
     const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-bench-'));
     const args = [...(opts.nodeArgs ?? []), BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir];
     const spawnedAt = performance.now();
-    const launched = await launchServer(args, { DSJOBS_LOG_LEVEL: 'warn', ...opts.env });
+    // Authentication off unless a benchmark asks for it (benchmark 3 measures its cost beside the unsigned figure).
+    const launched = await launchServer(args, { DSJOBS_LOG_LEVEL: 'warn', DSJOBS_AUTHENTICATION: 'off', ...opts.env });
     const { proc, url, compartmentId } = launched;
     const out = {
       get text() {

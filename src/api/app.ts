@@ -29,7 +29,9 @@ import { triggerRoutes } from './routes/triggers.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { sweepRoutes } from './routes/sweeps.js';
 import type { IdentityService } from '../service/identity.js';
-import { authenticate, checkBodyHash } from './authentication.js';
+import { authenticate, authenticateSession, checkBodyHash, sessionToken } from './authentication.js';
+import type { ConsoleSessions } from '../service/console-sessions.js';
+import { consoleSessionRoutes } from './routes/console-session.js';
 import { compartmentRoutes } from './routes/identity-compartments.js';
 import { userRoutes } from './routes/identity-users.js';
 import { groupRoutes } from './routes/identity-groups.js';
@@ -39,7 +41,14 @@ export const BASE = '/20190101';
 export const IDENTITY_BASE = '/20160918';
 
 /** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
-const PUBLIC_ROUTES = new Set([`${BASE}/serverInfo`, `${BASE}/triggerRules/:ruleId/actions/fire`, `${BASE}/openapi.json`]);
+const PUBLIC_ROUTES = new Set([
+  `${BASE}/serverInfo`,
+  `${BASE}/triggerRules/:ruleId/actions/fire`,
+  `${BASE}/openapi.json`,
+  `${BASE}/console/login`,
+  `${BASE}/console/session`,
+  `${BASE}/console/logout`,
+]);
 /** Routes whose body is streamed, unparsed: the OCI SDKs sign them without the body headers. */
 const STREAMED_BODY_ROUTES = new Set([`POST ${BASE}/jobs/:jobId/artifact`]);
 
@@ -67,6 +76,8 @@ export interface ApiDeps {
   identityService: IdentityService;
   /** Whether every API request must be signed (config `authentication`). */
   authentication: boolean;
+  /** The web console's login sessions. */
+  sessions: ConsoleSessions;
   /** PEM certificate chain and key: the server speaks HTTPS. */
   https?: { cert: Buffer; key: Buffer };
 }
@@ -161,7 +172,10 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     app.addHook('onRequest', async (req) => {
       const route = req.routeOptions.url;
       if (route === undefined || PUBLIC_ROUTES.has(route)) return;
-      req.principal = await authenticate(req, auth, route);
+      // A request with no signature but the console's cookie is the console's.
+      const session = req.headers.authorization === undefined ? sessionToken(req) : null;
+      if (session) req.principal = await authenticateSession(req, session, deps.sessions, deps.identity.tenancyId);
+      else req.principal = await authenticate(req, auth, route);
     });
     app.addHook('preValidation', async (req) => {
       checkBodyHash(req, STREAMED_BODY_ROUTES.has(`${req.method} ${req.routeOptions.url}`));
@@ -247,6 +261,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await triggerRoutes(api as App, deps);
       await scheduleRoutes(api as App, deps);
       await sweepRoutes(api as App, deps);
+      await consoleSessionRoutes(api as App, { sessions: deps.sessions, tls: deps.https !== undefined });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: BASE },

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { DsError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import type { VerifiedKey } from '../service/identity.js';
+import type { ConsoleSessions } from '../service/console-sessions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -109,6 +110,36 @@ export async function authenticate(req: FastifyRequest, opts: AuthenticationOpti
   if (!verify('sha256', Buffer.from(signingString), key.key, sig.signature)) throw unauthenticated('the signature does not verify');
   if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
   return key.principal;
+}
+
+/** The console's session cookie. */
+export const SESSION_COOKIE = 'dsjobs_session';
+
+/** The session token of the request's cookie, if any. */
+export function sessionToken(req: FastifyRequest): string | null {
+  const header = req.headers.cookie;
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A console request: its session cookie must name a live session, and a request that changes something must carry
+ * the session's CSRF token in x-csrf-token (a page of another site can make the browser send the cookie, not read
+ * the token; SameSite=Strict already keeps the cookie off cross-site requests in current browsers).
+ */
+export async function authenticateSession(req: FastifyRequest, token: string, sessions: ConsoleSessions, tenancyId: string): Promise<Principal> {
+  const session = await sessions.resolve(token);
+  if (!session) throw unauthenticated('the console session has ended; log in again');
+  if (!SAFE_METHODS.has(req.method) && req.headers['x-csrf-token'] !== session.csrfToken) {
+    throw unauthenticated('a console request that changes something must carry the session\'s x-csrf-token');
+  }
+  return { kind: 'user', userId: session.userId, tenancyId, fingerprint: null };
 }
 
 /** After the body is read: the signed x-content-sha256 must be the body's. */

@@ -187,6 +187,9 @@ export function buildCli(): Command {
       out(`data dir: ${cfg.dataDir}`);
       out(`default compartment: ${srv.identity.defaultCompartmentId}`);
       out(`${srv.admin.created ? 'wrote the administrator\'s OCI config' : 'administrator\'s OCI config'}: ${srv.admin.configFile} (profile DEFAULT; key ${srv.admin.keyFile})`);
+      if (srv.admin.initialPassword) {
+        out(`web console login (shown once; reset with \`dsjobs admin set-password\`): user admin, password ${srv.admin.initialPassword}`);
+      }
       out(`authentication: ${srv.authentication ? 'on (requests must be signed)' : 'off (unsigned requests are served; see docs/identity.md)'}`);
       for (const line of srv.protections.enforced) out(`protection on: ${line}`);
       for (const line of srv.protections.off) out(`protection OFF: ${line}`);
@@ -785,6 +788,21 @@ export function buildCli(): Command {
     await api.cancelSweep(id);
     err(`cancel requested for sweep ${id}`);
   });
+
+  // ---------------------------------------------------------------- admin
+  const admin = program.command('admin').description('administration of the server\'s identities');
+  admin
+    .command('set-password')
+    .description("give a user a new web console password (generated, printed once; the user's console sessions end)")
+    .option('--user <name>', 'the user (default: admin, the administrator made at first start)', 'admin')
+    .action(async (o, cmd) => {
+      const { api, g } = client(cmd);
+      const info = await api.serverInfo();
+      const user = o.user.startsWith('ocid1.') ? { id: o.user as string } : await api.findUser(info.tenancyId, o.user);
+      if (!user) throw new UsageError(`--user ${o.user}: no such user`);
+      const p = await api.resetConsolePassword(user.id);
+      print(g, p, () => `new console password of ${o.user}: ${p.password}`);
+    });
 
   // ---------------------------------------------------------------- events
   program

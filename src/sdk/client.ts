@@ -73,6 +73,16 @@ export interface Page<T> {
   nextPage: string | null;
 }
 
+const IDENTITY = '/20160918';
+
+/** The fields of an Identity user (OCI's User) the SDK reads. */
+export interface IdentityUser {
+  id: string;
+  name: string;
+  compartmentId: string;
+  lifecycleState: string;
+}
+
 /** A request about to be sent, as a signer sees it. */
 export interface RequestToSign {
   method: string;
@@ -108,7 +118,8 @@ export class DsJobsClient {
   }
 
   private url(path: string, query?: Call['query']): string {
-    const u = new URL(`${this.endpoint}/20190101${path}`);
+    // Paths of other OCI services (Identity: /20160918/...) come with their own version.
+    const u = new URL(path.startsWith(IDENTITY) ? `${this.endpoint}${path}` : `${this.endpoint}/20190101${path}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.toString();
   }
@@ -181,6 +192,16 @@ export class DsJobsClient {
 
   serverInfo(): Promise<ServerInfo> {
     return this.json({ method: 'GET', path: '/serverInfo' });
+  }
+
+  /** Identity (OCI's /20160918): the tenancy's users, by name. */
+  async findUser(tenancyId: string, name: string): Promise<IdentityUser | null> {
+    const users = await this.json<IdentityUser[]>({ method: 'GET', path: `${IDENTITY}/users`, query: { compartmentId: tenancyId, name } });
+    return users[0] ?? null;
+  }
+  /** Identity's CreateOrResetUIPassword: a new console password for the user, returned once. */
+  resetConsolePassword(userId: string): Promise<{ userId: string; password: string }> {
+    return this.json({ method: 'POST', path: `${IDENTITY}/users/${encodeURIComponent(userId)}/uiPassword` });
   }
   listJobShapes(): Promise<JobShapeSummary[]> {
     return this.json({ method: 'GET', path: '/jobShapes' });

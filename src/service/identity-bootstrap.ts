@@ -12,6 +12,8 @@ export interface AdminCredentials {
   keyFile: string;
   /** True on the start that wrote them. */
   created: boolean;
+  /** The administrator's first console password, on the start that made it (printed once, never stored). */
+  initialPassword: string | null;
 }
 
 /** Writes `data` to `file` (mode 0600) through a temporary file, fsynced and renamed, then fsyncs the directory. */
@@ -62,7 +64,13 @@ export async function bootstrapAdministrator(store: Store, identity: IdentitySer
     groupId: await store.setMetaIfAbsent('administratorsGroupId', newOcid('group', '')),
     membershipId: await store.setMetaIfAbsent('administratorMembershipId', newOcid('groupmembership', '')),
   });
-  if ((await store.getMeta('bootstrap:ociConfig')) !== null) return { configFile, keyFile, created: false };
+  // The console password: made once; a start killed before it was printed makes (and prints) another.
+  let initialPassword: string | null = null;
+  if ((await store.getMeta('bootstrap:consolePassword')) === null) {
+    initialPassword = (await identity.resetPassword(server.userId)).password;
+    await store.setMetaIfAbsent('bootstrap:consolePassword', new Date().toISOString());
+  }
+  if ((await store.getMeta('bootstrap:ociConfig')) !== null) return { configFile, keyFile, created: false, initialPassword };
 
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!existsSync(keyFile)) {
@@ -74,5 +82,5 @@ export async function bootstrapAdministrator(store: Store, identity: IdentitySer
   const fingerprint = await identity.registerBootstrapKey(server.userId, publicPem);
   writeFileDurably(configFile, ociConfigText({ user: server.userId, fingerprint, keyFile, tenancy: server.tenancyId, region: server.region }));
   await store.setMetaIfAbsent('bootstrap:ociConfig', configFile);
-  return { configFile, keyFile, created: true };
+  return { configFile, keyFile, created: true, initialPassword };
 }

@@ -17,6 +17,7 @@ import type {
 import type { DefinedTags, Page, Tags } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { bodyHash, checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
+import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
 
 /** OCI's limits on identity names and descriptions. */
 const NAME_MAX = 100;
@@ -60,6 +61,9 @@ export interface VerifiedKey {
 export class IdentityService {
   private keyGeneration = 0;
   private readonly keys = new Map<string, { generation: number; value: VerifiedKey | null }>();
+  private readonly activeUsers = new Map<string, { generation: number; value: boolean }>();
+  /** Told when a user's console password is reset, so its sessions end (ConsoleSessions.endSessionsOf). */
+  onPasswordReset: (userId: string) => Promise<void> = async () => {};
 
   constructor(
     private readonly store: Store,
@@ -492,14 +496,54 @@ export class IdentityService {
 
   /** Runs a write that can change what a key authenticates, dropping the key cache before and after it. */
   private async credentialsWrite<R>(write: () => Promise<R>): Promise<R> {
-    this.keyGeneration++;
-    this.keys.clear();
+    this.dropCredentialCaches();
     try {
       return await write();
     } finally {
-      this.keyGeneration++;
-      this.keys.clear();
+      this.dropCredentialCaches();
     }
+  }
+
+  private dropCredentialCaches(): void {
+    this.keyGeneration++;
+    this.keys.clear();
+    this.activeUsers.clear();
+  }
+
+  /** Whether a user is active and unblocked (console sessions ask on every request; cached like the keys). */
+  async isActiveUser(userId: string): Promise<boolean> {
+    const hit = this.activeUsers.get(userId);
+    if (hit && hit.generation === this.keyGeneration) return hit.value;
+    const generation = this.keyGeneration;
+    const u = await this.ids.getUser(userId);
+    const value = !!u && u.lifecycleState === 'ACTIVE' && !u.blocked;
+    if (generation === this.keyGeneration) this.activeUsers.set(userId, { generation, value });
+    return value;
+  }
+
+  // ---- console passwords ----
+  /**
+   * OCI's CreateOrResetUIPassword: a new generated password for the console, returned once (only its scrypt hash is
+   * kept); the user's console sessions end.
+   */
+  async resetPassword(userId: string): Promise<{ userId: string; password: string; timeCreated: string }> {
+    await this.liveUser(userId);
+    const password = generatePassword();
+    const time = iso(this.clock.now());
+    const hash = await hashPassword(password);
+    await this.ids.transaction((tx) => this.ids.setPassword(tx, userId, hash, time));
+    await this.onPasswordReset(userId);
+    return { userId, password, timeCreated: time };
+  }
+
+  /** The active, unblocked user with this name and password, or null (same cost whether the name exists or not). */
+  async checkPassword(userName: string, password: string): Promise<UserRecord | null> {
+    const user = await this.ids.liveUserNamed(userName);
+    const hash = user ? await this.ids.passwordHash(user.id) : null;
+    // An unknown name still pays for one scrypt, so timing does not tell which names exist.
+    const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
+    if (!ok || !hash || !user || user.lifecycleState !== 'ACTIVE' || user.blocked) return null;
+    return user;
   }
 
   /** The administrator's key, registered at first start (bootstrap); idempotent. */
@@ -555,6 +599,9 @@ export class IdentityService {
     });
   }
 }
+
+/** A hash no password matches (its salt and hash are random), verified against for unknown user names. */
+const DUMMY_HASH = `scrypt$${2 ** 15}$8$1$${'A'.repeat(22)}$${'A'.repeat(43)}`;
 
 function namedQuery(q: Partial<NamedListQuery>): NamedListQuery {
   if (q.sortBy !== undefined && q.sortBy !== 'TIMECREATED' && q.sortBy !== 'NAME') throw invalid('query sortBy', 'must be one of ["TIMECREATED","NAME"]');

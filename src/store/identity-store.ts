@@ -106,6 +106,16 @@ interface Tables {
     time_created: string;
   };
   api_keys: { user_id: string; fingerprint: string; key_value: string; lifecycle_state: string; time_created: string };
+  user_passwords: { user_id: string; hash: string; time_set: string };
+  console_sessions: { token_hash: string; user_id: string; user_name: string; csrf_token: string; expires_ms: number };
+}
+
+export interface SessionRecord {
+  tokenHash: string;
+  userId: string;
+  userName: string;
+  csrfToken: string;
+  expiresMs: number;
 }
 
 export type IdentityDb = Kysely<Tables>;
@@ -310,6 +320,51 @@ export class IdentityStore {
     if (patch.blocked !== undefined) set.blocked = patch.blocked ? 1 : 0;
     const r = await tx.updateTable('users').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
     return r ? userFromRow(r) : null;
+  }
+
+  async liveUserNamed(name: string): Promise<UserRecord | null> {
+    const r = await this.db.selectFrom('users').selectAll().where('name', '=', name).where('lifecycle_state', '!=', 'DELETED').executeTakeFirst();
+    return r ? userFromRow(r) : null;
+  }
+
+  // ---- console passwords ----
+  async setPassword(tx: IdentityDb, userId: string, hash: string, time: string): Promise<void> {
+    await tx
+      .insertInto('user_passwords')
+      .values({ user_id: userId, hash, time_set: time })
+      .onConflict((oc) => oc.column('user_id').doUpdateSet({ hash, time_set: time }))
+      .execute();
+  }
+
+  async passwordHash(userId: string): Promise<string | null> {
+    const r = await this.db.selectFrom('user_passwords').select('hash').where('user_id', '=', userId).executeTakeFirst();
+    return r?.hash ?? null;
+  }
+
+  // ---- console sessions ----
+  async insertSession(s: SessionRecord): Promise<void> {
+    await this.transaction((tx) =>
+      tx
+        .insertInto('console_sessions')
+        .values({ token_hash: s.tokenHash, user_id: s.userId, user_name: s.userName, csrf_token: s.csrfToken, expires_ms: s.expiresMs })
+        .execute(),
+    );
+  }
+
+  async getSession(tokenHash: string): Promise<SessionRecord | null> {
+    const r = await this.db.selectFrom('console_sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return r ? { tokenHash: r.token_hash, userId: r.user_id, userName: r.user_name, csrfToken: r.csrf_token, expiresMs: Number(r.expires_ms) } : null;
+  }
+
+  /** Deletes one session (by token hash), every session of a user, or the expired ones. */
+  async deleteSessions(by: { tokenHash?: string; userId?: string; expiredAt?: number }): Promise<void> {
+    await this.transaction(async (tx) => {
+      let q = tx.deleteFrom('console_sessions');
+      if (by.tokenHash !== undefined) q = q.where('token_hash', '=', by.tokenHash);
+      if (by.userId !== undefined) q = q.where('user_id', '=', by.userId);
+      if (by.expiredAt !== undefined) q = q.where('expires_ms', '<=', by.expiredAt);
+      await q.execute();
+    });
   }
 
   // ---- groups ----

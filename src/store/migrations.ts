@@ -304,6 +304,27 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .execute();
     },
   },
+  {
+    // Console passwords (scrypt hashes), one per user: OCI's "UI password"; console sessions (by token hash), so a
+    // restart does not log the console out.
+    name: '003_console_passwords',
+    async up(db) {
+      await db.schema
+        .createTable('user_passwords')
+        .addColumn('user_id', 'text', (c) => c.primaryKey())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('time_set', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('console_sessions')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('csrf_token', 'text', (c) => c.notNull())
+        .addColumn('expires_ms', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

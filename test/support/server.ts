@@ -18,6 +18,8 @@ export interface TestServer {
   url: string;
   dataDir: string;
   compartmentId: string;
+  /** The administrator's first console password, printed at first start (kept across restarts here). */
+  adminPassword: string | null;
   /** The administrator's OCI config file, written by the server at first start (<dataDir>/oci/config). */
   configFile: string;
   /** Signs a request as the administrator (for raw fetch/http calls); the `api` client already does. */
@@ -76,6 +78,8 @@ export async function launchServer(
 }
 
 export interface ServerOptions {
+  /** The console password printed at the data dir's first start (a restart does not print it again). */
+  adminPassword?: string | null;
   env?: Record<string, string>;
   dataDir?: string;
   config?: string;
@@ -106,6 +110,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     dataDir,
     compartmentId,
     configFile,
+    adminPassword: opts.adminPassword ?? /web console login \(shown once.*\): user admin, password (\S+)/.exec(output())?.[1] ?? null,
     sign,
     fetch: (u, init = {}) => signedFetch(sign, u, init),
     api,
@@ -117,7 +122,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     },
     async restart() {
       await server.kill();
-      return startServer({ ...opts, dataDir });
+      return startServer({ ...opts, dataDir, adminPassword: server.adminPassword });
     },
     async close() {
       await server.kill('SIGTERM');

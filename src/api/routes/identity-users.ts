@@ -94,6 +94,14 @@ export async function userRoutes(app: App, identity: IdentityService): Promise<v
   });
 
   app.post(
+    '/users/:userId/uiPassword',
+    { schema: { tags, operationId: 'CreateOrResetUIPassword', params: IdParams, response: errorResponses } },
+    async (req) => {
+      const p = await identity.resetPassword(req.params.userId);
+      return { password: p.password, userId: p.userId, timeCreated: p.timeCreated, lifecycleState: 'ACTIVE' };
+    },
+  );
+  app.post(
     '/users/:userId/apiKeys',
     {
       schema: {
