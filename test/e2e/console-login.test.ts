@@ -99,7 +99,15 @@ test('console: 5 wrong passwords lock the name out for 15 minutes (429), even wi
     // A reset (by the administrator) ends Bob's sessions.
     const newPassword = (await id.createOrResetUIPassword({ userId: bob.id })).uIPassword.password!;
     assert.equal((await asBob()).status, 401);
-    for (let i = 0; i < 5; i++) assert.equal((await loginAs('bob', `wrong-${i}`)).status, 401);
+    // 5 failures lock the name out (and the address: the first test's wrong password counts there, so the lock may
+    // come one try earlier).
+    let refused = 0;
+    for (let i = 0; i < 5 && refused === 0; i++) {
+      const r = await loginAs('bob', `wrong-${i}`);
+      if (r.status === 429) refused = i + 1;
+      else assert.equal(r.status, 401);
+    }
+    assert.ok(refused === 0 || refused >= 5, `locked after ${refused} tries`);
     const locked = await loginAs('bob', newPassword);
     assert.equal(locked.status, 429);
     assert.match(((await locked.json()) as { message: string }).message, /Too many failed logins/);
