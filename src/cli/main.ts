@@ -185,12 +185,13 @@ export function buildCli(): Command {
       srv = await startServer(cfg);
       out(`dsjobs ${packageVersion()} listening on ${srv.url}`);
       out(`data dir: ${cfg.dataDir}`);
-      out(`default compartment: ${srv.identity.defaultCompartmentId}`);
+      // Before the compartment line, which launchers (the test harness) wait for: they can read these with it.
       out(`${srv.admin.created ? 'wrote the administrator\'s OCI config' : 'administrator\'s OCI config'}: ${srv.admin.configFile} (profile DEFAULT; key ${srv.admin.keyFile})`);
       if (srv.admin.initialPassword) {
         out(`web console login (shown once; reset with \`dsjobs admin set-password\`): user admin, password ${srv.admin.initialPassword}`);
       }
       out(`authentication: ${srv.authentication ? 'on (requests must be signed)' : 'off (unsigned requests are served; see docs/identity.md)'}`);
+      out(`default compartment: ${srv.identity.defaultCompartmentId}`);
       for (const line of srv.protections.enforced) out(`protection on: ${line}`);
       for (const line of srv.protections.off) out(`protection OFF: ${line}`);
       if (!cfg.tlsCert && !isLoopback(cfg.host)) {
