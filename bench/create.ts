@@ -74,7 +74,11 @@ export async function benchCreate(report: Report, o: CreateOptions): Promise<num
     const post = (j: { id: string; projectId: string }) => {
       const body = JSON.stringify(s.runBody(j));
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (s.sign) Object.assign(headers, s.sign({ method: 'POST', url: `${base}/jobRuns`, headers, body }));
+      if (s.sign) {
+        Object.assign(headers, s.sign({ method: 'POST', url: `${base}/jobRuns`, headers, body }));
+        // autocannon sends content-length itself (the same byte count the signature covers); twice is a 400.
+        delete headers['content-length'];
+      }
       return { url: `${base}/jobRuns`, method: 'POST' as const, headers, body, connections: o.connections };
     };
 
