@@ -132,7 +132,8 @@ export class DsJobsClient {
       body = JSON.stringify(c.body);
     }
     const url = this.url(c.path, c.query);
-    if (this.signer) {
+    // A request that brings its own authorization (a trigger URL's token) is not signed.
+    if (this.signer && headers.authorization === undefined) {
       // A bodyless POST (an action) is signed and sent as an empty JSON body, as the OCI SDKs send it.
       if (body === undefined && c.method !== 'GET' && c.method !== 'DELETE' && c.method !== 'HEAD') {
         body = '';
