@@ -259,3 +259,36 @@ test('a first start cut short finishes at the next start: the key left on disk i
     await t.close();
   }
 });
+
+test('a data dir from before identities: its default compartment becomes a real one under the tenancy, its projects stay', async () => {
+  const t = await startServer();
+  try {
+    const project = await t.api.createProject({ compartmentId: t.compartmentId, displayName: 'from-before' });
+    const before = readOciProfile(t.configFile);
+    await t.kill('SIGTERM');
+    // What a data dir of the previous version holds: no identity tables, no OCI config, the ids in meta.
+    const db = new Database(path.join(t.dataDir, 'dsjobs.db'));
+    for (const table of ['compartments', 'users', 'groups', 'user_group_memberships', 'api_keys', 'user_passwords', 'console_sessions']) db.exec(`DROP TABLE ${table}`);
+    db.prepare("DELETE FROM meta WHERE key IN ('migration:002_identity_authn', 'migration:003_console_passwords', 'administratorsGroupId', 'administratorMembershipId') OR key LIKE 'bootstrap:%'").run();
+    db.close();
+    rmSync(path.join(t.dataDir, 'oci'), { recursive: true });
+    const again = await t.restart();
+    assert.equal(again.compartmentId, t.compartmentId);
+    const after = readOciProfile(again.configFile);
+    assert.equal(after.tenancy, before.tenancy);
+    assert.equal(after.user, project.createdBy, 'the administrator is the user that created what was there');
+    assert.ok((await again.api.listProjects({ compartmentId: again.compartmentId })).items.some((p) => p.id === project.id));
+    const { client: id, close } = makeIdentityClient(again.url, again.configFile);
+    try {
+      const c = (await id.getCompartment({ compartmentId: again.compartmentId })).compartment;
+      assert.equal(c.lifecycleState, 'ACTIVE');
+      assert.equal(c.compartmentId, after.tenancy);
+      await assert.rejects(id.deleteCompartment({ compartmentId: again.compartmentId }), (e: any) => e.statusCode === 409);
+    } finally {
+      close();
+    }
+    await again.close();
+  } finally {
+    await t.close();
+  }
+});
