@@ -42,6 +42,7 @@ export const IDENTITY_BASE = '/20160918';
 
 /** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
 const PUBLIC_ROUTES = new Set([
+  '/health',
   `${BASE}/serverInfo`,
   `${BASE}/triggerRules/:ruleId/actions/fire`,
   `${BASE}/openapi.json`,
@@ -163,10 +164,9 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.decorateRequest('principal', null);
   if (deps.authentication) {
     const auth = {
-      enabled: true,
       resolveKey: (keyId: string) => deps.identityService.resolveKey(keyId),
+      userPrincipal: (userId: string) => deps.identityService.userPrincipal(userId),
       now: () => Date.now(),
-      publicRoutes: PUBLIC_ROUTES,
       streamedBodyRoutes: STREAMED_BODY_ROUTES,
     };
     app.addHook('onRequest', async (req) => {
@@ -174,7 +174,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       if (route === undefined || PUBLIC_ROUTES.has(route)) return;
       // A request with no signature but the console's cookie is the console's.
       const session = req.headers.authorization === undefined ? sessionToken(req) : null;
-      if (session) req.principal = await authenticateSession(req, session, deps.sessions, deps.identity.tenancyId);
+      if (session) req.principal = await authenticateSession(req, session, deps.sessions, auth.userPrincipal);
       else req.principal = await authenticate(req, auth, route);
     });
     app.addHook('preValidation', async (req) => {

@@ -23,11 +23,10 @@ export const EMPTY_SHA256 = '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=';
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 export interface AuthenticationOptions {
-  enabled: boolean;
   resolveKey(keyId: string): Promise<VerifiedKey | null>;
+  /** The principal of an authenticated user (its groups read fresh). */
+  userPrincipal(userId: string): Promise<Principal>;
   now(): number;
-  /** Route patterns (fastify's `routeOptions.url`) that take unsigned requests. */
-  publicRoutes: ReadonlySet<string>;
   /**
    * `METHOD pattern` of routes whose body is streamed to disk, not parsed: the OCI SDKs sign them without the body
    * headers (their binary uploads pass forceExcludeBody), so neither is the body hash asked for here.
@@ -109,7 +108,7 @@ export async function authenticate(req: FastifyRequest, opts: AuthenticationOpti
   if (!key) throw unauthenticated(`the key ${sig.keyId} is not an active API key of an active user`);
   if (!verify('sha256', Buffer.from(signingString), key.key, sig.signature)) throw unauthenticated('the signature does not verify');
   if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
-  return key.principal;
+  return opts.userPrincipal(key.userId);
 }
 
 /** The console's session cookie. */
@@ -133,13 +132,18 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * the session's CSRF token in x-csrf-token (a page of another site can make the browser send the cookie, not read
  * the token; SameSite=Strict already keeps the cookie off cross-site requests in current browsers).
  */
-export async function authenticateSession(req: FastifyRequest, token: string, sessions: ConsoleSessions, tenancyId: string): Promise<Principal> {
+export async function authenticateSession(
+  req: FastifyRequest,
+  token: string,
+  sessions: ConsoleSessions,
+  userPrincipal: (userId: string) => Promise<Principal>,
+): Promise<Principal> {
   const session = await sessions.resolve(token);
   if (!session) throw unauthenticated('the console session has ended; log in again');
   if (!SAFE_METHODS.has(req.method) && req.headers['x-csrf-token'] !== session.csrfToken) {
     throw unauthenticated('a console request that changes something must carry the session\'s x-csrf-token');
   }
-  return { kind: 'user', userId: session.userId, tenancyId, fingerprint: null };
+  return userPrincipal(session.userId);
 }
 
 /** After the body is read: the signed x-content-sha256 must be the body's. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun, type RequestSigner, type SweepTrial } from '../sdk/client.js';
 import { configFileSigner } from '../sdk/signer.js';
+import { addSetPasswordCommand } from './admin-password.js';
 import { details, err, out, table } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
@@ -791,19 +792,7 @@ export function buildCli(): Command {
   });
 
   // ---------------------------------------------------------------- admin
-  const admin = program.command('admin').description('administration of the server\'s identities');
-  admin
-    .command('set-password')
-    .description("give a user a new web console password (generated, printed once; the user's console sessions end)")
-    .option('--user <name>', 'the user (default: admin, the administrator made at first start)', 'admin')
-    .action(async (o, cmd) => {
-      const { api, g } = client(cmd);
-      const info = await api.serverInfo();
-      const user = o.user.startsWith('ocid1.') ? { id: o.user as string } : await api.findUser(info.tenancyId, o.user);
-      if (!user) throw new UsageError(`--user ${o.user}: no such user`);
-      const p = await api.resetConsolePassword(user.id);
-      print(g, p, () => `new console password of ${o.user}: ${p.password}`);
-    });
+  addSetPasswordCommand(program.command('admin').description("administration of the server's identities"), client);
 
   // ---------------------------------------------------------------- events
   program

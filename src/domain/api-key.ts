@@ -1,6 +1,19 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { invalid } from './errors.js';
 
+/** The part of an OCI keyId that names the signer: `<tenancy>/<user>/<fingerprint>`. */
+export interface ApiKeyId {
+  tenancyId: string;
+  userId: string;
+  fingerprint: string;
+}
+
+export function parseKeyId(keyId: string): ApiKeyId | null {
+  const parts = keyId.split('/');
+  if (parts.length !== 3 || parts.some((p) => p.length === 0)) return null;
+  return { tenancyId: parts[0], userId: parts[1], fingerprint: parts[2].toLowerCase() };
+}
+
 /** OCI's limit on API signing keys per user. */
 export const MAX_API_KEYS_PER_USER = 3;
 

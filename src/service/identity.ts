@@ -3,7 +3,8 @@ import { createPublicKey } from 'node:crypto';
 import { MAX_API_KEYS_PER_USER, parsePublicKey } from '../domain/api-key.js';
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { isOcid, newOcid } from '../domain/ids.js';
-import { parseKeyId, type Principal } from '../domain/principal.js';
+import { parseKeyId } from '../domain/api-key.js';
+import type { Principal } from '../domain/principal.js';
 import type {
   ApiKeyRecord,
   CompartmentRecord,
@@ -18,6 +19,7 @@ import type { DefinedTags, Page, Tags } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { bodyHash, checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
+import { LiveCompartmentTree } from './compartment-tree.js';
 
 /** OCI's limits on identity names and descriptions. */
 const NAME_MAX = 100;
@@ -47,10 +49,11 @@ function checkDescription(d: unknown, required: boolean): string | undefined {
   return d;
 }
 
-/** What a verified key stands for: the key to check signatures with and the principal it authenticates. */
+/** What a verified key stands for: the key to check signatures with and the user it authenticates. */
 export interface VerifiedKey {
   key: KeyObject;
-  principal: Principal;
+  userId: string;
+  fingerprint: string;
 }
 
 /**
@@ -62,6 +65,8 @@ export class IdentityService {
   private keyGeneration = 0;
   private readonly keys = new Map<string, { generation: number; value: VerifiedKey | null }>();
   private readonly activeUsers = new Map<string, { generation: number; value: boolean }>();
+  /** The compartment tree as the policy engine reads it (synchronously), current after every compartment write. */
+  readonly tree = new LiveCompartmentTree();
   /** Told when a user's console password is reset, so its sessions end (ConsoleSessions.endSessionsOf). */
   onPasswordReset: (userId: string) => Promise<void> = async () => {};
 
@@ -115,6 +120,7 @@ export class IdentityService {
         version: 1,
       });
     });
+    this.tree.load(await this.ids.liveCompartments());
   }
 
   // ---- compartments ----
@@ -148,7 +154,9 @@ export class IdentityService {
       await this.ids.insertCompartment(tx, rec);
       return rec.id;
     });
-    return this.getCompartment(id);
+    const created = await this.getCompartment(id);
+    this.tree.put(created);
+    return created;
   }
 
   async getCompartment(id: string): Promise<CompartmentRecord> {
@@ -221,6 +229,7 @@ export class IdentityService {
       });
     });
     if (!r) throw new DsError('Conflict', `Compartment ${id} was changed concurrently; retry`);
+    this.tree.put(r);
     return r;
   }
 
@@ -230,12 +239,14 @@ export class IdentityService {
     checkIfMatch(ifMatch, c.id, c.version);
     if (c.parentId === null) throw new DsError('IncorrectState', 'The tenancy (root compartment) cannot be deleted');
     if (c.id === this.server.defaultCompartmentId) throw new DsError('IncorrectState', "The server's default compartment cannot be deleted");
-    await this.ids.transaction(async (tx) => {
+    const deleted = await this.ids.transaction(async (tx) => {
       const contents = await this.ids.compartmentContents(tx, id);
       if (contents.length > 0) throw new DsError('IncorrectState', `Compartment ${id} is not empty: it holds ${contents.join(', ')}`);
       const r = await this.ids.updateCompartment(tx, id, c.version, { lifecycleState: 'DELETED' });
       if (!r) throw new DsError('Conflict', `Compartment ${id} was changed concurrently; retry`);
+      return r;
     });
+    this.tree.put(deleted);
   }
 
   // ---- users ----
@@ -488,10 +499,15 @@ export class IdentityService {
     if (!user || user.lifecycleState !== 'ACTIVE' || user.blocked) return null;
     const k = await this.ids.getApiKey(id.userId, id.fingerprint);
     if (!k || k.lifecycleState !== 'ACTIVE') return null;
-    return {
-      key: createPublicKey(k.keyValue),
-      principal: { kind: 'user', userId: user.id, tenancyId: this.server.tenancyId, fingerprint: k.fingerprint },
-    };
+    return { key: createPublicKey(k.keyValue), userId: user.id, fingerprint: k.fingerprint };
+  }
+
+  /**
+   * The principal of an authenticated user: its id and the names of its groups, read on every request (one indexed
+   * query), so a membership added or removed applies to the next request, as the authorizer expects.
+   */
+  async userPrincipal(userId: string): Promise<Principal> {
+    return { kind: 'user', userId, groupNames: await this.ids.groupNamesOf(userId) };
   }
 
   /** Runs a write that can change what a key authenticates, dropping the key cache before and after it. */

@@ -466,11 +466,18 @@ export class IdentityStore {
     await tx.updateTable('user_group_memberships').set({ lifecycle_state: state }).where('id', '=', id).execute();
   }
 
-  /** The ids of the groups a user is an active member of (what policies are matched against). */
-  async groupIdsOf(userId: string): Promise<string[]> {
+  /** The names of the active groups a user is an active member of (what policy statements name). */
+  async groupNamesOf(userId: string): Promise<string[]> {
     return (
-      await this.db.selectFrom('user_group_memberships').select('group_id').where('user_id', '=', userId).where('lifecycle_state', '=', 'ACTIVE').execute()
-    ).map((r) => r.group_id);
+      await this.db
+        .selectFrom('user_group_memberships as m')
+        .innerJoin('groups as g', 'g.id', 'm.group_id')
+        .select('g.name')
+        .where('m.user_id', '=', userId)
+        .where('m.lifecycle_state', '=', 'ACTIVE')
+        .where('g.lifecycle_state', '=', 'ACTIVE')
+        .execute()
+    ).map((r) => r.name);
   }
 
   // ---- API keys ----

@@ -241,7 +241,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
   },
   {
     // Identity: the compartment tree (the tenancy is its root, parent null), users, groups, memberships, API keys.
-    name: '002_identity_authn',
+    name: '005_identity_authn',
     async up(db) {
       await db.schema
         .createTable('compartments')
@@ -307,7 +307,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
   {
     // Console passwords (scrypt hashes), one per user: OCI's "UI password"; console sessions (by token hash), so a
     // restart does not log the console out.
-    name: '003_console_passwords',
+    name: '006_console_passwords',
     async up(db) {
       await db.schema
         .createTable('user_passwords')

@@ -269,7 +269,7 @@ test('a data dir from before identities: its default compartment becomes a real 
     // What a data dir of the previous version holds: no identity tables, no OCI config, the ids in meta.
     const db = new Database(path.join(t.dataDir, 'dsjobs.db'));
     for (const table of ['compartments', 'users', 'groups', 'user_group_memberships', 'api_keys', 'user_passwords', 'console_sessions']) db.exec(`DROP TABLE ${table}`);
-    db.prepare("DELETE FROM meta WHERE key IN ('migration:002_identity_authn', 'migration:003_console_passwords', 'administratorsGroupId', 'administratorMembershipId') OR key LIKE 'bootstrap:%'").run();
+    db.prepare("DELETE FROM meta WHERE key IN ('migration:005_identity_authn', 'migration:006_console_passwords', 'administratorsGroupId', 'administratorMembershipId') OR key LIKE 'bootstrap:%'").run();
     db.close();
     rmSync(path.join(t.dataDir, 'oci'), { recursive: true });
     const again = await t.restart();

@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import type { IdentityService } from '../../service/identity.js';
 import { errorResponses, header, withEtag } from '../http.js';
 import { compartmentWire } from '../identity-wire.js';
-import { IdentityTags, IdentityListQuery } from '../identity-schemas.js';
+import { IdentityTags, IdentityListQuery } from '../identity-user-schemas.js';
 
 const tags = ['identity'];
 const IdParams = Type.Object({ compartmentId: Type.String() });

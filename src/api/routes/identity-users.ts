@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import type { IdentityService } from '../../service/identity.js';
 import { errorResponses, header, withEtag } from '../http.js';
 import { apiKeyWire, userWire } from '../identity-wire.js';
-import { IdentityListQuery, IdentityTags } from '../identity-schemas.js';
+import { IdentityListQuery, IdentityTags } from '../identity-user-schemas.js';
 
 const tags = ['identity'];
 const IdParams = Type.Object({ userId: Type.String() });
