@@ -282,6 +282,8 @@ export const JobShapeSummary = Type.Object(
 export const ServerInfo = Type.Object(
   {
     version: Type.String(),
+    authentication: Type.Boolean({ description: 'Whether API requests must carry an OCI signature (docs/identity.md)' }),
+    tls: Type.Boolean({ description: 'Whether the server speaks HTTPS' }),
     region: Type.String(),
     tenancyId: Type.String(),
     defaultCompartmentId: Type.String(),
@@ -291,8 +293,6 @@ export const ServerInfo = Type.Object(
       { enforced: Type.Array(Type.String()), off: Type.Array(Type.String()) },
       { description: 'What protects runs on this host, and what is off and why' },
     ),
-    authentication: Type.Boolean({ description: 'Whether API requests must carry an OCI signature (docs/identity.md)' }),
-    tls: Type.Boolean({ description: 'Whether the server speaks HTTPS' }),
   },
   { $id: 'ServerInfo' },
 );

@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'InvalidParameter'
   | 'MissingParameter'
+  | 'NotAuthenticated'
   | 'NotAuthorizedOrNotFound'
   | 'IncorrectState'
   | 'PreconditionFailed'
@@ -13,8 +14,7 @@ export type ErrorCode =
   | 'LimitExceeded'
   | 'NotImplemented'
   | 'InternalServerError'
-  | 'PayloadTooLarge'
-  | 'NotAuthenticated';
+  | 'PayloadTooLarge';
 
 export class DsError extends Error {
   readonly code: ErrorCode;

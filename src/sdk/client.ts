@@ -195,15 +195,6 @@ export class DsJobsClient {
     return this.json({ method: 'GET', path: '/serverInfo' });
   }
 
-  /** Identity (OCI's /20160918): the tenancy's users, by name. */
-  async findUser(tenancyId: string, name: string): Promise<IdentityUser | null> {
-    const users = await this.json<IdentityUser[]>({ method: 'GET', path: `${IDENTITY}/users`, query: { compartmentId: tenancyId, name } });
-    return users[0] ?? null;
-  }
-  /** Identity's CreateOrResetUIPassword: a new console password for the user, returned once. */
-  resetConsolePassword(userId: string): Promise<{ userId: string; password: string }> {
-    return this.json({ method: 'POST', path: `${IDENTITY}/users/${encodeURIComponent(userId)}/uiPassword` });
-  }
   listJobShapes(): Promise<JobShapeSummary[]> {
     return this.json({ method: 'GET', path: '/jobShapes' });
   }
@@ -332,6 +323,16 @@ export class DsJobsClient {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (retryToken) headers['opc-retry-token'] = retryToken;
     return this.json({ method: 'POST', path: `/triggerRules/${id}/actions/fire`, body: body ?? {}, headers });
+  }
+
+  /** Identity (OCI's /20160918): the tenancy's users, by name. */
+  async findUser(tenancyId: string, name: string): Promise<IdentityUser | null> {
+    const users = await this.json<IdentityUser[]>({ method: 'GET', path: `${IDENTITY}/users`, query: { compartmentId: tenancyId, name } });
+    return users[0] ?? null;
+  }
+  /** Identity's CreateOrResetUIPassword: a new console password for the user, returned once. */
+  resetConsolePassword(userId: string): Promise<{ userId: string; password: string }> {
+    return this.json({ method: 'POST', path: `${IDENTITY}/users/${encodeURIComponent(userId)}/uiPassword` });
   }
 
   createSchedule(d: CreateScheduleDetails): Promise<Schedule> {

@@ -9,14 +9,14 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
     { schema: { tags: ['server'], operationId: 'GetServerInfo', response: { 200: S.ServerInfo } } },
     async () => ({
       version: deps.version,
+      authentication: deps.authentication,
+      tls: deps.https !== undefined,
       region: deps.identity.region,
       tenancyId: deps.identity.tenancyId,
       defaultCompartmentId: deps.identity.defaultCompartmentId,
       capacity: deps.capacity(),
       executor: deps.executorName,
       protections: deps.protections,
-      authentication: deps.authentication,
-      tls: deps.https !== undefined,
     }),
   );
   app.get(
