@@ -194,7 +194,6 @@ export class DsJobsClient {
   serverInfo(): Promise<ServerInfo> {
     return this.json({ method: 'GET', path: '/serverInfo' });
   }
-
   listJobShapes(): Promise<JobShapeSummary[]> {
     return this.json({ method: 'GET', path: '/jobShapes' });
   }
