@@ -38,7 +38,7 @@ function uniquePart(i: number): string {
 /** A server with `count` runs in its database (one real, the rest copies of it); returns it started. */
 async function seededServer(count: number, nodeArgs: string[]): Promise<{ server: BenchServer; jobId: string }> {
   let server = await BenchServer.start({ nodeArgs, env: { DSJOBS_CAPACITY_CPUS: '2' } });
-  const api = new DsJobsClient({ endpoint: server.url });
+  const api = new DsJobsClient({ endpoint: server.url, signer: server.sign });
   const project = await api.createProject({ compartmentId: server.compartmentId, displayName: 'bench-console' });
   const job = await api.createJob({
     projectId: project.id,

@@ -40,6 +40,8 @@ try {
   await waitForRun(s.api, live.id, (r) => r.lifecycleState === 'IN_PROGRESS');
 
   const ctx = await browser.context();
+  const login = await ctx.request.post(`${s.url}/20190101/console/login`, { data: { userName: 'admin', password: s.adminPassword } });
+  if (login.status() !== 200) throw new Error(`console login: HTTP ${login.status()} ${await login.text()}`);
   const page = await ctx.newPage();
   const shot = async (url: string, name: string, ready: () => Promise<unknown>, fullPage = false) => {
     await page.goto(`${s.url}${url}`);

@@ -47,7 +47,10 @@ import { RetentionService } from './service/retention.js';
 import { PolicyStore } from './store/policy-store.js';
 import { PoliciesService } from './service/policies.js';
 import { Authorizer } from './service/authorizer.js';
-import { StaticCompartmentTree } from './domain/policy/compartment-tree.js';
+import { IdentityStore } from './store/identity-store.js';
+import { IdentityService } from './service/identity.js';
+import { ConsoleSessions } from './service/console-sessions.js';
+import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,6 +69,24 @@ function consoleDir(): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), 'console');
 }
 
+/** The TLS certificate and key of the config, read at start; both or neither. */
+function tlsFiles(cfg: Config): { cert: Buffer; key: Buffer } | undefined {
+  if (!cfg.tlsCert && !cfg.tlsKey) return undefined;
+  if (!cfg.tlsCert || !cfg.tlsKey) throw new ConfigError('config tlsCert and tlsKey: give both (a PEM certificate chain and its private key) or neither');
+  const read = (key: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new ConfigError(`config ${key}: ${file} cannot be read: ${(e as Error).message}`);
+    }
+  };
+  return { cert: read('tlsCert', cfg.tlsCert), key: read('tlsKey', cfg.tlsKey) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
 export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
   return {
     cpus: cfg.capacity.cpus ?? os.availableParallelism(),
@@ -79,18 +100,24 @@ export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
  * The URL to print for the bound address, and a warning when that address reaches beyond loopback. Fastify names
  * 127.0.0.1 for a server bound to 0.0.0.0 (its first local address), which hid that every interface was open.
  */
-export function listenUrl(fastifyAddress: string, bound: AddressInfo): { url: string; exposure: string | null } {
+export function listenUrl(
+  fastifyAddress: string,
+  bound: AddressInfo,
+  guard: { authentication: boolean; tls: boolean } = { authentication: false, tls: false },
+): { url: string; exposure: string | null } {
   const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
+  const scheme = guard.tls ? 'https' : 'http';
   const url = wildcard
-    ? `http://${bound.address === '::' ? '[::]' : bound.address}:${bound.port}`
+    ? `${scheme}://${bound.address === '::' ? '[::]' : bound.address}:${bound.port}`
     : fastifyAddress.replace('[::1]', 'localhost');
   const loopback = /^127\./.test(bound.address) || bound.address === '::1';
-  if (loopback) return { url, exposure: null };
+  if (loopback || (guard.authentication && guard.tls)) return { url, exposure: null };
   const where = wildcard ? 'every network interface' : `address ${bound.address}`;
-  return {
-    url,
-    exposure: `listening on ${where}: anyone who can reach this machine there can use the API, which has no authentication; listen on 127.0.0.1 (config host) unless that is what you want`,
-  };
+  const risks = [
+    ...(guard.authentication ? [] : ['anyone who can reach this machine there can use the API, which has authentication off']),
+    ...(guard.tls ? [] : ['requests and answers cross the network without TLS: anyone on the way can read them (signatures stop tampering, not eavesdropping); give --tls-cert and --tls-key']),
+  ];
+  return { url, exposure: `listening on ${where}: ${risks.join('; ')}; listen on 127.0.0.1 (config host) unless that is what you want` };
 }
 
 export interface RunningServer {
@@ -104,6 +131,10 @@ export interface RunningServer {
   schedules: SchedulesService;
   /** What runs are protected by on this host, and what is off (printed at start). */
   protections: { enforced: string[]; off: string[] };
+  /** The administrator's OCI config and key, written at first start. */
+  admin: AdminCredentials;
+  /** Whether requests must be signed (config `authentication`). */
+  authentication: boolean;
   close(): Promise<void>;
 }
 
@@ -151,6 +182,12 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     defaultCompartmentId: await store.setMetaIfAbsent('defaultCompartmentId', newOcid('compartment', '')),
     userId: await store.setMetaIfAbsent('userId', newOcid('user', '')),
   };
+  const identityStore = new IdentityStore(store);
+  const identityService = new IdentityService(store, identityStore, identity, systemClock);
+  await identityService.ensureRoot('dsjobs');
+  const sessions = new ConsoleSessions(identityService, identityStore, systemClock);
+  identityService.onPasswordReset = (userId) => sessions.endSessionsOf(userId);
+  const admin = await bootstrapAdministrator(store, identityService, identity, cfg.dataDir);
   const eventStore = new EventStore(store);
   const feed = new EventFeed(eventStore);
   store.onEventsCommitted = () => feed.notify();
@@ -219,12 +256,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     log,
   });
   const policyStore = new PolicyStore(store);
-  // Until compartments are stored as a tree, the tenancy and the default compartment below it are the whole tree.
-  const compartmentTree = new StaticCompartmentTree([
-    { id: identity.tenancyId, parentId: null, name: 'tenancy' },
-    { id: identity.defaultCompartmentId, parentId: identity.tenancyId, name: 'default' },
-  ]);
-  const authorizer = new Authorizer(policyStore, compartmentTree, log);
+  const authorizer = new Authorizer(policyStore, identityService.tree, log);
   const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
@@ -261,7 +293,12 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
       },
     },
     database: () => store.health.status(),
-    runUid: executor.runUid(),
+    // With authentication on, an unsigned request from a run is refused like any other (401).
+    runUid: cfg.authentication === 'on' ? null : executor.runUid(),
+    identityService,
+    sessions,
+    authentication: cfg.authentication === 'on',
+    https: tlsFiles(cfg),
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {
@@ -278,7 +315,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   retention.start();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
-  const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo);
+  const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo, { authentication: cfg.authentication === 'on', tls: Boolean(cfg.tlsCert) });
   if (exposure) log.warn({ address: url }, exposure);
 
   let closing: Promise<void> | null = null;
@@ -289,6 +326,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     identity,
     schedules,
     protections,
+    admin,
+    authentication: cfg.authentication === 'on',
     // Stops serving and watching; runs keep going and a restart re-attaches to them.
     close() {
       closing ??= (async () => {

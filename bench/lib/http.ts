@@ -3,6 +3,7 @@
  * which matters on a 2-core machine where the client shares the CPUs with the server and the runs it starts.
  */
 import http from 'node:http';
+import type { RequestSigner } from '../../src/sdk/client.js';
 
 export interface HttpResponse {
   status: number;
@@ -14,8 +15,15 @@ export class Http {
   private readonly agent: http.Agent;
   private readonly host: string;
   private readonly port: number;
+  private readonly baseUrl: string;
 
-  constructor(baseUrl: string, maxSockets = 64) {
+  /** `signer`: signs every request (authentication on); the signature's cost is the client's, as for any OCI client. */
+  constructor(
+    baseUrl: string,
+    maxSockets = 64,
+    private readonly signer?: RequestSigner,
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
     const u = new URL(baseUrl);
     if (u.hostname !== '127.0.0.1' && u.hostname !== 'localhost' && u.hostname !== '[::1]') {
       throw new Error(`benchmarks talk to loopback servers only, not ${u.hostname}`);
@@ -33,6 +41,12 @@ export class Http {
       : payload
         ? { 'content-type': 'application/json', 'content-length': payload.length }
         : {};
+    if (this.signer) {
+      // A raw (Buffer) body is an artifact upload: signed without the body headers, as the OCI SDKs sign it.
+      const streamed = rawHeaders !== undefined;
+      const strHeaders = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]));
+      Object.assign(headers, this.signer({ method, url: `${this.baseUrl}/20190101${path}`, headers: strHeaders, body: streamed ? null : (payload ?? null), excludeBody: streamed }));
+    }
     return new Promise((resolve, reject) => {
       const req = http.request(
         {

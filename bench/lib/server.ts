@@ -10,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Http } from './http.js';
 import { launchServer } from '../../test/support/server.js';
+import type { RequestSigner } from '../../src/sdk/client.js';
+import { configFileSigner } from '../../src/sdk/signer.js';
 import { killRunProcesses, removeDataDir, unmountUnder } from '../../test/support/cleanup.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -53,6 +55,8 @@ function hookSignals(): void {
 
 export class BenchServer {
   readonly http: Http;
+  /** Signs as the administrator (the OCI config the server wrote) when the server's authentication is on. */
+  readonly sign: RequestSigner | undefined;
   private exited: Promise<void>;
   private window: [number, number] | null = null;
 
@@ -65,7 +69,8 @@ export class BenchServer {
     private readonly out: { text: string },
     private readonly spawnedAt: number,
   ) {
-    this.http = new Http(url);
+    this.sign = opts.env?.DSJOBS_AUTHENTICATION === 'on' ? configFileSigner(path.join(dataDir, 'oci', 'config')) : undefined;
+    this.http = new Http(url, 64, this.sign);
     live.add(this);
     hookSignals();
     this.exited = new Promise((resolve) => {
@@ -94,7 +99,8 @@ export class BenchServer {
     const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-bench-'));
     const args = [...(opts.nodeArgs ?? []), BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir];
     const spawnedAt = performance.now();
-    const launched = await launchServer(args, { DSJOBS_LOG_LEVEL: 'warn', ...opts.env });
+    // Authentication off unless a benchmark asks for it (benchmark 3 measures its cost beside the unsigned figure).
+    const launched = await launchServer(args, { DSJOBS_LOG_LEVEL: 'warn', DSJOBS_AUTHENTICATION: 'off', ...opts.env });
     const { proc, url, compartmentId } = launched;
     const out = {
       get text() {

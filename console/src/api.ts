@@ -2,8 +2,47 @@
 // pointed at the origin the console was served from, plus the few calls the SDK does not wrap.
 import { DsJobsClient, DsJobsError, type ServerInfo } from '../../src/sdk/client';
 
-export const client = new DsJobsClient({ endpoint: window.location.origin });
+/** The session's CSRF token: sent in x-csrf-token with every request that changes something (the cookie goes by itself). */
+let csrfToken: string | null = null;
+
+export const client = new DsJobsClient({
+  endpoint: window.location.origin,
+  signer: (r): Record<string, string> => (r.method !== 'GET' && csrfToken ? { 'x-csrf-token': csrfToken } : {}),
+});
 export const API = '/20190101';
+
+export interface ConsoleUser {
+  userId: string;
+  userName: string;
+}
+
+/** The logged-in user, or null (the session cookie is HttpOnly: only the server can tell). */
+export async function currentSession(): Promise<ConsoleUser | null> {
+  const res = await fetch(`${API}/console/session`, { cache: 'no-store' });
+  if (res.status === 401) return null;
+  if (!res.ok) throw new DsJobsError(res.status, 'Unknown', `session: HTTP ${res.status}`);
+  const s = (await res.json()) as ConsoleUser & { csrfToken: string };
+  csrfToken = s.csrfToken;
+  return { userId: s.userId, userName: s.userName };
+}
+
+export async function login(userName: string, password: string): Promise<ConsoleUser> {
+  const res = await fetch(`${API}/console/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userName, password }),
+    cache: 'no-store',
+  });
+  const body = (await res.json()) as { code?: string; message?: string; userId: string; userName: string; csrfToken: string };
+  if (!res.ok) throw new DsJobsError(res.status, body.code ?? 'Unknown', body.message ?? `HTTP ${res.status}`);
+  csrfToken = body.csrfToken;
+  return { userId: body.userId, userName: body.userName };
+}
+
+export async function logout(): Promise<void> {
+  await fetch(`${API}/console/logout`, { method: 'POST', cache: 'no-store' });
+  csrfToken = null;
+}
 
 let info: Promise<ServerInfo> | null = null;
 /** Server info, fetched once per page load (it only changes on a server restart with another config). */

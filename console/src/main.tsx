@@ -1,4 +1,4 @@
-import { StrictMode } from 'react';
+import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { Link, useLocation } from './router';
 import { ProjectsPage } from './pages/projects';
@@ -9,6 +9,8 @@ import { StartRunPage } from './pages/start-run';
 import { RunsPage } from './pages/runs';
 import { RunPage } from './pages/run';
 import { CompartmentPicker } from './compartment';
+import { currentSession, serverInfo, type ConsoleUser } from './api';
+import { LoginPage, UserMenu } from './login';
 import './styles.css';
 
 function NotFound() {
@@ -36,7 +38,25 @@ function route(path: string, query: URLSearchParams) {
   return <NotFound />;
 }
 
+/** Who is logged in: a user, 'none' (authentication is off: no login), 'login' (a login is needed), or loading. */
+type Who = ConsoleUser | 'none' | 'login' | null;
+
 function App() {
+  const [who, setWho] = useState<Who>(null);
+  useEffect(() => {
+    void (async () => {
+      const user = await currentSession().catch(() => null);
+      if (user) return setWho(user);
+      const info = await serverInfo().catch(() => null);
+      setWho(info?.authentication ? 'login' : 'none');
+    })();
+  }, []);
+  if (who === null) return null;
+  if (who === 'login') return <LoginPage onLogin={setWho} />;
+  return <Console user={who === 'none' ? null : who} />;
+}
+
+function Console({ user }: { user: ConsoleUser | null }) {
   const { path, query } = useLocation();
   const section = path === '/' || path.startsWith('/runs') ? 'runs' : 'projects';
   return (
@@ -58,6 +78,7 @@ function App() {
           <a href="/20190101/openapi.json">API</a>
         </nav>
         <CompartmentPicker />
+        {user && <UserMenu user={user} />}
       </header>
       <main id="main" tabIndex={-1} key={path}>
         {route(path, query)}

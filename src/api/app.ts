@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -34,10 +35,30 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { sweepRoutes } from './routes/sweeps.js';
 import { identityPolicyRoutes } from './routes/identity-policies.js';
 import { loopbackPeerUid } from './peer-uid.js';
+import type { IdentityService } from '../service/identity.js';
+import { authenticate, authenticateSession, checkBodyHash, sessionToken } from './authentication.js';
+import type { ConsoleSessions } from '../service/console-sessions.js';
+import { consoleSessionRoutes } from './routes/console-session.js';
+import { compartmentRoutes } from './routes/identity-compartments.js';
+import { userRoutes } from './routes/identity-users.js';
+import { groupRoutes } from './routes/identity-groups.js';
 
 export const BASE = '/20190101';
-/** OCI Identity's API version: its paths are served beside Data Science's. */
+/** OCI Identity's API version (compartments, users, groups, memberships, API keys, policies, dynamic groups): its paths are served beside Data Science's. */
 export const IDENTITY_BASE = '/20160918';
+
+/** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
+const PUBLIC_ROUTES = new Set([
+  '/health',
+  `${BASE}/serverInfo`,
+  `${BASE}/triggerRules/:ruleId/actions/fire`,
+  `${BASE}/openapi.json`,
+  `${BASE}/console/login`,
+  `${BASE}/console/session`,
+  `${BASE}/console/logout`,
+]);
+/** Routes whose body is streamed, unparsed: the OCI SDKs sign them without the body headers. */
+const STREAMED_BODY_ROUTES = new Set([`POST ${BASE}/jobs/:jobId/artifact`]);
 
 export interface ApiDeps {
   projects: ProjectsService;
@@ -67,6 +88,13 @@ export interface ApiDeps {
   database: () => DatabaseStatus;
   /** The uid job runs run as, when it is not the server's own: loopback requests from it are refused (peer-uid.ts). */
   runUid?: number | null;
+  identityService: IdentityService;
+  /** Whether every API request must be signed (config `authentication`). */
+  authentication: boolean;
+  /** The web console's login sessions. */
+  sessions: ConsoleSessions;
+  /** PEM certificate chain and key: the server speaks HTTPS. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -109,6 +137,7 @@ function requestId(): string {
 
 export async function buildApp(deps: ApiDeps): Promise<App> {
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     logger: deps.logger,
     // One line per request at info would drown the server log at 2,000 requests/s: requests are not logged.
     logController: new LogController({ disableRequestLogging: true } as never),
@@ -134,8 +163,10 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   // OCI SDKs send content-type: application/json on every call, bodyless GET/DELETE/actions included: an empty
   // JSON body is no body.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    // The hash of the bytes as received, for a signature that covers x-content-sha256 (only then: it costs ~1 us/KB).
+    if (req.signedBodySha256 !== undefined) req.bodySha256 = createHash('sha256').update(body as Buffer).digest('base64');
+    const text = (body as Buffer).toString('utf8');
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, JSON.parse(text));
@@ -177,8 +208,31 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       if (!refused) return;
       return reply.code(401).send({
         code: 'NotAuthenticated',
-        message: `Requests from job runs (uid ${runUid}), and loopback requests whose sender is gone before it could be told apart, are refused: a run must authenticate to use this API, and this server has no authentication yet`,
+        message: `Requests from job runs (uid ${runUid}), and loopback requests whose sender is gone before it could be told apart, are refused: a run must authenticate to use this API, and authentication is off on this server`,
       });
+    });
+  }
+
+  // Authentication: one hook before every route (DESIGN §8). Paths no route serves (the console's files, the JSON
+  // 404) and the public routes take unsigned requests.
+  app.decorateRequest('principal', null);
+  if (deps.authentication) {
+    const auth = {
+      resolveKey: (keyId: string) => deps.identityService.resolveKey(keyId),
+      userPrincipal: (userId: string) => deps.identityService.userPrincipal(userId),
+      now: () => Date.now(),
+      streamedBodyRoutes: STREAMED_BODY_ROUTES,
+    };
+    app.addHook('onRequest', async (req) => {
+      const route = req.routeOptions.url;
+      if (route === undefined || PUBLIC_ROUTES.has(route)) return;
+      // A request with no signature but the console's cookie is the console's.
+      const session = req.headers.authorization === undefined ? sessionToken(req) : null;
+      if (session) req.principal = await authenticateSession(req, session, deps.sessions, auth.userPrincipal);
+      else req.principal = await authenticate(req, auth, route);
+    });
+    app.addHook('preValidation', async (req) => {
+      checkBodyHash(req, STREAMED_BODY_ROUTES.has(`${req.method} ${req.routeOptions.url}`));
     });
   }
 
@@ -186,7 +240,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = urlPath === BASE || urlPath.startsWith(BASE + '/');
+    const apiPath = [BASE, IDENTITY_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
@@ -275,10 +329,19 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await triggerRoutes(api as App, deps);
       await scheduleRoutes(api as App, deps);
       await sweepRoutes(api as App, deps);
+      await consoleSessionRoutes(api as App, { sessions: deps.sessions, tls: deps.https !== undefined });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: BASE },
   );
-  await app.register(async (api) => identityPolicyRoutes(api as App, deps), { prefix: IDENTITY_BASE });
+  await app.register(
+    async (api) => {
+      await identityPolicyRoutes(api as App, deps);
+      await compartmentRoutes(api as App, deps.identityService);
+      await userRoutes(api as App, deps.identityService);
+      await groupRoutes(api as App, deps.identityService);
+    },
+    { prefix: IDENTITY_BASE },
+  );
   return app;
 }

@@ -3,6 +3,7 @@ import type { ErrorCode } from '../domain/errors.js';
 /** The one place where error codes become HTTP statuses (OCI's mapping). */
 export const STATUS_OF: Record<ErrorCode, number> = {
   InvalidParameter: 400,
+  NotAuthenticated: 401,
   MissingParameter: 400,
   LimitExceeded: 400,
   NotAuthorizedOrNotFound: 404,

@@ -339,6 +339,8 @@ export const JobShapeSummary = Type.Object(
 export const ServerInfo = Type.Object(
   {
     version: Type.String(),
+    authentication: Type.Boolean({ description: 'Whether API requests must carry an OCI signature (docs/identity.md)' }),
+    tls: Type.Boolean({ description: 'Whether the server speaks HTTPS' }),
     region: Type.String(),
     tenancyId: Type.String(),
     defaultCompartmentId: Type.String(),

@@ -5,8 +5,8 @@ import { out } from './output.js';
  * `dsjobs admin ...`: operations on a data directory run on the server's host (they read its files, not its API).
  * The data directory is found as `dsjobs server` finds it: --data-dir, --config, DSJOBS_DATA_DIR, ~/.dsjobs.
  */
-export function addAdminCommands(program: Command): void {
-  const admin = program.command('admin').description("operations on a server's data directory, run on its host");
+export function addAdminCommands(program: Command): Command {
+  const admin = program.command('admin').description("administration: the data directory's database (on the server's host) and the identities' passwords");
   const dataDirOf = async (o: { dataDir?: string; config?: string }) => {
     const { loadConfig } = await import('../config/config.js');
     return loadConfig({ file: o.config, overrides: { dataDir: o.dataDir } }).dataDir;
@@ -32,4 +32,5 @@ export function addAdminCommands(program: Command): void {
       out(`restored ${s.file} from ${file}: ${s.projects} projects, ${s.jobs} jobs, ${s.jobRuns} job runs`);
       if (s.keptAs) out(`the database it replaced is kept as ${s.keptAs}`);
     });
+  return admin;
 }

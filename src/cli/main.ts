@@ -1,9 +1,11 @@
 import { Command, Option } from 'commander';
-import { createReadStream, promises as fsp, statSync } from 'node:fs';
+import { createReadStream, existsSync, promises as fsp, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun, type SweepTrial } from '../sdk/client.js';
+import { DsJobsClient, DsJobsError, type CloudEvent, type Job, type JobRun, type RequestSigner, type SweepTrial } from '../sdk/client.js';
+import { configFileSigner } from '../sdk/signer.js';
+import { addSetPasswordCommand } from './admin-password.js';
 import { details, err, fitTable, out, shortId, shortTime, table, terminalWidth, type Column } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { JobSpecError, parseJobSpec } from './job-spec.js';
@@ -14,14 +16,33 @@ const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 
 interface Globals {
   endpoint?: string;
+  configFile?: string;
+  profile?: string;
   json?: boolean;
   wide?: boolean;
   compartmentId?: string;
 }
 
+/**
+ * The OCI config file requests are signed with: --config-file, OCI_CLI_CONFIG_FILE, or the one the server wrote at
+ * its first start in the default data dir (DSJOBS_DATA_DIR or ~/.dsjobs). Named explicitly, it must exist; the
+ * default one may not (a server with authentication off answers unsigned requests).
+ */
+function signer(g: Globals): RequestSigner | undefined {
+  const named = g.configFile ?? process.env.OCI_CLI_CONFIG_FILE;
+  const profile = g.profile ?? process.env.OCI_CLI_PROFILE ?? 'DEFAULT';
+  const file = named ?? path.join(process.env.DSJOBS_DATA_DIR ?? path.join(os.homedir(), '.dsjobs'), 'oci', 'config');
+  if (!named && !existsSync(file)) return undefined;
+  try {
+    return configFileSigner(file, profile);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 function client(cmd: Command): { api: DsJobsClient; g: Globals } {
   const g = cmd.optsWithGlobals() as Globals;
-  return { api: new DsJobsClient({ endpoint: g.endpoint ?? process.env.DSJOBS_ENDPOINT ?? DEFAULT_ENDPOINT }), g };
+  return { api: new DsJobsClient({ endpoint: g.endpoint ?? process.env.DSJOBS_ENDPOINT ?? DEFAULT_ENDPOINT, signer: signer(g) }), g };
 }
 
 async function compartment(api: DsJobsClient, g: Globals): Promise<string> {
@@ -184,6 +205,8 @@ export function buildCli(): Command {
     .description('dsjobs: self-hosted Data Science Jobs (OCI Data Science Jobs API compatible)')
     .option('--endpoint <url>', `server URL (env DSJOBS_ENDPOINT, default ${DEFAULT_ENDPOINT})`)
     .option('--compartment-id <ocid>', "compartment (default: the server's default compartment)")
+    .option('--config-file <file>', 'OCI config file to sign requests with (env OCI_CLI_CONFIG_FILE; default <data dir>/oci/config, written by the server at first start)')
+    .option('--profile <name>', 'profile of the OCI config file (env OCI_CLI_PROFILE, default DEFAULT)')
     .option('--json', 'machine-readable JSON output')
     .option('--wide', 'tables with whole OCIDs, times and texts (by default they fit the terminal)')
     .showHelpAfterError();
@@ -195,12 +218,14 @@ export function buildCli(): Command {
     .option('--port <port>', 'listen port (default 8420; 0 picks a free one)')
     .option('--data-dir <dir>', 'where the database, artifacts, runs and logs live (default ~/.dsjobs)')
     .option('--config <file>', 'JSON config file (see docs/configuration.md)')
+    .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .action(async (o) => {
       const { loadConfig } = await import('../config/config.js');
-      const { startServer, packageVersion } = await import('../server.js');
+      const { startServer, packageVersion, isLoopback } = await import('../server.js');
       const cfg = loadConfig({
         file: o.config,
-        overrides: { host: o.host, port: o.port === undefined ? undefined : Number(o.port), dataDir: o.dataDir },
+        overrides: { host: o.host, port: o.port === undefined ? undefined : Number(o.port), dataDir: o.dataDir, tlsCert: o.tlsCert, tlsKey: o.tlsKey },
       });
       // The handlers first: until a process has one, SIGTERM kills it on the spot, and a signal that came between the
       // server listening and the handlers existing left its mounts and sandboxes behind. One that comes while the
@@ -225,6 +250,12 @@ export function buildCli(): Command {
       out(`dsjobs ${packageVersion()} listening on ${srv.url}`);
       if (srv.exposure) err(`WARNING: ${srv.exposure}`);
       out(`data dir: ${cfg.dataDir}`);
+      // Before the compartment line, which launchers (the test harness) wait for: they can read these with it.
+      out(`${srv.admin.created ? 'wrote the administrator\'s OCI config' : 'administrator\'s OCI config'}: ${srv.admin.configFile} (profile DEFAULT; key ${srv.admin.keyFile})`);
+      if (srv.admin.initialPassword) {
+        out(`web console login (shown once; reset with \`dsjobs admin set-password\`): user admin, password ${srv.admin.initialPassword}`);
+      }
+      out(`authentication: ${srv.authentication ? 'on (requests must be signed)' : 'off (unsigned requests are served; see docs/identity.md)'}`);
       out(`default compartment: ${srv.identity.defaultCompartmentId}`);
       for (const line of srv.protections.enforced) out(`protection on: ${line}`);
       for (const line of srv.protections.off) out(`protection OFF: ${line}`);
@@ -864,6 +895,8 @@ export function buildCli(): Command {
     err(`cancel requested for sweep ${id}`);
   });
 
+  // ---------------------------------------------------------------- admin
+
   // ---------------------------------------------------------------- events
   program
     .command('events')
@@ -901,7 +934,7 @@ export function buildCli(): Command {
       if (g.json) out(JSON.stringify(p.items, null, 2));
       else out(p.items.length ? p.items.map(line).join('\n') + (p.nextPage ? `\n(more: --after ${p.items[p.items.length - 1].id})` : '') : '(none)');
     });
-  addAdminCommands(program);
+  addSetPasswordCommand(addAdminCommands(program), client);
   return program;
 }
 

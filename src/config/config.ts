@@ -190,6 +190,14 @@ export const ConfigSchema = Type.Object(
     ),
     /** Service conda environments (CONDA_ENV_TYPE=service, CONDA_ENV_SLUG=<slug>). */
     condaEnvironments: Type.Array(CondaEnvironment, { default: [] }),
+    /**
+     * "on": every API request must carry an OCI HTTP signature by a registered API key, or the web console's session
+     * (docs/identity.md); "off": the API answers unsigned requests, as before identities existed.
+     */
+    authentication: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+    /** PEM certificate chain and private key: with both, the server speaks HTTPS only. */
+    tlsCert: Type.Optional(Type.String({ minLength: 1 })),
+    tlsKey: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );

@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'InvalidParameter'
   | 'MissingParameter'
+  | 'NotAuthenticated'
   | 'NotAuthorizedOrNotFound'
   | 'IncorrectState'
   | 'PreconditionFailed'

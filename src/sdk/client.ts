@@ -73,6 +73,30 @@ export interface Page<T> {
   nextPage: string | null;
 }
 
+const IDENTITY = '/20160918';
+
+/** The fields of an Identity user (OCI's User) the SDK reads. */
+export interface IdentityUser {
+  id: string;
+  name: string;
+  compartmentId: string;
+  lifecycleState: string;
+}
+
+/** A request about to be sent, as a signer sees it. */
+export interface RequestToSign {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The body as it will be sent; null or absent: none. */
+  body?: string | Uint8Array | null;
+  /** A streamed body: signed without the body headers, as the OCI SDKs sign binary uploads. */
+  excludeBody?: boolean;
+}
+
+/** Returns the headers that authenticate a request (signer.ts makes OCI API-key signers). */
+export type RequestSigner = (request: RequestToSign) => Record<string, string>;
+
 interface Call {
   method: string;
   path: string;
@@ -85,12 +109,17 @@ interface Call {
 export class DsJobsClient {
   readonly endpoint: string;
 
-  constructor(opts: { endpoint: string }) {
+  private readonly signer?: RequestSigner;
+
+  /** `signer`: signs every request (configFileSigner() in signer.ts); without one requests go unsigned. */
+  constructor(opts: { endpoint: string; signer?: RequestSigner }) {
     this.endpoint = opts.endpoint.replace(/\/+$/, '');
+    this.signer = opts.signer;
   }
 
   private url(path: string, query?: Call['query']): string {
-    const u = new URL(`${this.endpoint}/20190101${path}`);
+    // Paths of other OCI services (Identity: /20160918/...) come with their own version.
+    const u = new URL(path.startsWith(IDENTITY) ? `${this.endpoint}${path}` : `${this.endpoint}/20190101${path}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.toString();
   }
@@ -102,9 +131,20 @@ export class DsJobsClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(c.body);
     }
+    const url = this.url(c.path, c.query);
+    // A request that brings its own authorization (a trigger URL's token) is not signed.
+    if (this.signer && headers.authorization === undefined) {
+      // A bodyless POST (an action) is signed and sent as an empty JSON body, as the OCI SDKs send it.
+      if (body === undefined && c.method !== 'GET' && c.method !== 'DELETE' && c.method !== 'HEAD') {
+        body = '';
+        headers['content-type'] ??= 'application/json';
+      }
+      const excludeBody = c.raw !== undefined;
+      Object.assign(headers, this.signer({ method: c.method, url, headers, body: excludeBody ? null : (body as string | undefined), excludeBody }));
+    }
     let res: Response;
     try {
-      res = await fetch(this.url(c.path, c.query), { method: c.method, headers, body, duplex: 'half' } as RequestInit);
+      res = await fetch(url, { method: c.method, headers, body, duplex: 'half' } as RequestInit);
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
       throw new DsJobsError(0, 'ConnectionFailed', `cannot reach dsjobs at ${this.endpoint}${cause ? ` (${cause})` : ''}`);
@@ -285,6 +325,16 @@ export class DsJobsClient {
     return this.json({ method: 'POST', path: `/triggerRules/${id}/actions/fire`, body: body ?? {}, headers });
   }
 
+  /** Identity (OCI's /20160918): the tenancy's users, by name. */
+  async findUser(tenancyId: string, name: string): Promise<IdentityUser | null> {
+    const users = await this.json<IdentityUser[]>({ method: 'GET', path: `${IDENTITY}/users`, query: { compartmentId: tenancyId, name } });
+    return users[0] ?? null;
+  }
+  /** Identity's CreateOrResetUIPassword: a new console password for the user, returned once. */
+  resetConsolePassword(userId: string): Promise<{ userId: string; password: string }> {
+    return this.json({ method: 'POST', path: `${IDENTITY}/users/${encodeURIComponent(userId)}/uiPassword` });
+  }
+
   createSchedule(d: CreateScheduleDetails): Promise<Schedule> {
     return this.json({ method: 'POST', path: '/schedules', body: d });
   }
@@ -339,7 +389,8 @@ export class DsJobsClient {
   }
 
   private async *ndjson<T>(url: string, signal?: AbortSignal): AsyncGenerator<T> {
-    const res = await fetch(url, { signal });
+    const headers = this.signer ? this.signer({ method: 'GET', url, headers: {} }) : undefined;
+    const res = await fetch(url, { signal, headers });
     if (!res.ok) {
       const j = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
       throw new DsJobsError(res.status, j.code ?? 'Unknown', j.message ?? res.statusText);

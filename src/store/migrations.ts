@@ -242,7 +242,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
   {
     // Where a run sits in a chain of trigger rules, kept out of the user's reach (it was a freeform tag, which any
     // client could set to "x", making the depth NaN and the limit void).
-    name: '002_run_chains',
+    name: '004_run_chains',
     async up(db) {
       await db.schema.alterTable('job_runs').addColumn('chain_root_id', 'text').execute();
       await db.schema.alterTable('job_runs').addColumn('chain_depth', 'integer', (c) => c.notNull().defaultTo(0)).execute();
@@ -252,7 +252,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
   {
     // Identity: policies (statements in OCI's language, attached to a compartment) and dynamic groups (matching
     // rules for run principals). Names are unique in the tenancy, case-insensitively.
-    name: '004_policies',
+    name: '005_policies',
     async up(db) {
       await db.schema
         .createTable('policies')
@@ -283,6 +283,92 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .addColumn('freeform_tags', 'text', (c) => c.notNull())
         .addColumn('defined_tags', 'text', (c) => c.notNull())
         .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
+  {
+    // Identity: the compartment tree (the tenancy is its root, parent null), users, groups, memberships, API keys.
+    name: '006_identity_authn',
+    async up(db) {
+      await db.schema
+        .createTable('compartments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('parent_id', 'text')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('compartments_by_parent').on('compartments').columns(['parent_id', 'name']).execute();
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('email', 'text')
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('blocked', 'integer', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('user_group_memberships')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('group_id', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('memberships_by_user').on('user_group_memberships').columns(['user_id', 'group_id']).execute();
+      await db.schema.createIndex('memberships_by_group').on('user_group_memberships').columns(['group_id']).execute();
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('key_value', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('api_keys_pk', ['user_id', 'fingerprint'])
+        .execute();
+    },
+  },
+  {
+    // Console passwords (scrypt hashes), one per user: OCI's "UI password"; console sessions (by token hash), so a
+    // restart does not log the console out.
+    name: '007_console_passwords',
+    async up(db) {
+      await db.schema
+        .createTable('user_passwords')
+        .addColumn('user_id', 'text', (c) => c.primaryKey())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('time_set', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('console_sessions')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('csrf_token', 'text', (c) => c.notNull())
+        .addColumn('expires_ms', 'bigint', (c) => c.notNull())
         .execute();
     },
   },

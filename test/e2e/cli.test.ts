@@ -24,7 +24,8 @@ let tmp: string;
 
 /** Runs `node bin/dsjobs.js ...args` pointed at the test server (env DSJOBS_ENDPOINT unless overridden). */
 function cli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  const env: Record<string, string | undefined> = { ...process.env, DSJOBS_ENDPOINT: s.url, ...opts.env };
+  // DSJOBS_DATA_DIR: the CLI signs with the OCI config the server wrote there, found as a user's CLI finds it.
+  const env: Record<string, string | undefined> = { ...process.env, DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir, ...opts.env };
   delete env.DSJOBS_COMPARTMENT_ID;
   const started = Date.now();
   return new Promise((resolve, reject) => {

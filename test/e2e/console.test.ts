@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { ROOT, createJob, startRun, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
 
@@ -48,9 +48,16 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Logs the context in as the administrator (the session cookie lands in its cookie jar). */
+async function logIn(ctx: BrowserContext): Promise<void> {
+  const res = await ctx.request.post(`${s.url}/20190101/console/login`, { data: { userName: 'admin', password: s.adminPassword } });
+  assert.equal(res.status(), 200, await res.text());
+}
+
 /** A new page at 1366x768 that fails the test on any script error or console error (CSP violations included). */
 async function openPage(t: { after: (fn: () => Promise<void>) => void }, opts: { serverGoesAway?: boolean } = {}): Promise<Page> {
   const ctx = await browser.context();
+  await logIn(ctx);
   const page = await ctx.newPage();
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));

@@ -142,7 +142,7 @@ describe('events', () => {
     try {
       // Nothing matches this filter yet: the head still arrives (fetch resolves), with no bytes of body.
       const p0 = await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'head-first' });
-      const res = await fetch(`${s.url}/20190101/events?follow=true&resourceId=${encodeURIComponent(p0.id)}&type=${OCI}.updateproject`, { signal: abort.signal });
+      const res = await s.fetch(`${s.url}/20190101/events?follow=true&resourceId=${encodeURIComponent(p0.id)}&type=${OCI}.updateproject`, { signal: abort.signal });
       clearTimeout(noHead);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /application\/x-ndjson/);
@@ -166,14 +166,16 @@ describe('events', () => {
 
   test('dsjobs events lists and follows (CLI)', async () => {
     const p = await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'cli-ev' });
-    const { stdout } = await run(process.execPath, [BIN, '--endpoint', s.url, '--json', 'events', '--resource', p.id]);
+    // The CLI signs with the config the server wrote in its data dir.
+    const env = { ...process.env, DSJOBS_DATA_DIR: s.dataDir };
+    const { stdout } = await run(process.execPath, [BIN, '--endpoint', s.url, '--json', 'events', '--resource', p.id], { env });
     const list = JSON.parse(stdout);
     assert.equal(list.length, 1);
     assert.equal(list[0].type, `${OCI}.createproject`);
-    const human = await run(process.execPath, [BIN, '--endpoint', s.url, 'events', '--resource', p.id]);
+    const human = await run(process.execPath, [BIN, '--endpoint', s.url, 'events', '--resource', p.id], { env });
     assert.match(human.stdout, new RegExp(`createproject\\s+${p.id.replace(/\./g, '\\.')}\\s+ACTIVE`));
     // -f: a follower started after the update sees only what comes next.
-    const child = execFile(process.execPath, [BIN, '--endpoint', s.url, '--json', 'events', '-f', '--resource', p.id]);
+    const child = execFile(process.execPath, [BIN, '--endpoint', s.url, '--json', 'events', '-f', '--resource', p.id], { env });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     const start = Date.now();

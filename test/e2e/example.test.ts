@@ -11,7 +11,7 @@ test('examples/sweep-train/run.sh: a sweep over model classes and hyperparameter
   const s = await startServer({ env: { DSJOBS_CAPACITY_CPUS: '4', DSJOBS_CAPACITY_MEMORY_IN_GBS: '64' } });
   try {
     const { stdout, stderr } = await run('bash', [path.join(ROOT, 'examples', 'sweep-train', 'run.sh')], {
-      env: { ...process.env, DSJOBS_ENDPOINT: s.url },
+      env: { ...process.env, DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir },
       timeout: 240_000,
     });
     // The ranking table: 9 trials, best first, with the metric.

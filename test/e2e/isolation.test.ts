@@ -212,7 +212,7 @@ async function assertInvalid(p: Promise<unknown>, field: string, reason?: RegExp
 }
 
 async function getJson(url: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url);
+  const res = await s.fetch(url);
   const text = await res.text();
   let body: any = text;
   try {
@@ -1035,7 +1035,7 @@ while True:
       const later = (await getJson(`${url}?since=${encodeURIComponent(since)}`)).body;
       assert.ok(later.items[0].datapoints.every((d: any) => Date.parse(d.timestamp) > times[times.length - 1]));
 
-      const prom = await (await fetch(`${s.url}/metrics`)).text();
+      const prom = await (await s.fetch(`${s.url}/metrics`)).text();
       for (const name of ['dsjobs_job_runs', 'dsjobs_queue_length', 'dsjobs_admission_wait_seconds', 'dsjobs_start_latency_seconds', 'dsjobs_executor_errors_total']) {
         assert.match(prom, new RegExp(`^# TYPE ${name} `, 'm'), name);
       }
@@ -1051,7 +1051,7 @@ while True:
     }
     assert.equal((await waitForRun(s.api, run.id)).lifecycleState, 'CANCELED');
     // An ended run's gauges go; its series stays.
-    await waitFor('the ended run gone from /metrics', async () => !(await (await fetch(`${s.url}/metrics`)).text()).includes(run.id), 5000, 100);
+    await waitFor('the ended run gone from /metrics', async () => !(await (await s.fetch(`${s.url}/metrics`)).text()).includes(run.id), 5000, 100);
     const afterEnd = (await getJson(url)).body;
     assert.ok(afterEnd.items[0].datapoints.length > 0);
 

@@ -38,7 +38,7 @@ const SLEEP_PY = 'import time\nprint("sleeping", flush=True)\ntime.sleep(300)\n'
 
 before(async () => {
   s = await startServer();
-  ({ client, close: closeClient } = makeOciClient(s.url));
+  ({ client, close: closeClient } = makeOciClient(s.url, s.configFile));
   waiters = client.createWaiters({
     terminationStrategy: new common.MaxTimeTerminationStrategy(30),
     delayStrategy: new common.FixedTimeDelayStrategy(0.05),
@@ -73,7 +73,7 @@ async function waitTerminal(jobRunId: string) {
 
 /** Our NDJSON log endpoint (a dsjobs addition, not in the OCI SDK). */
 async function fetchLogs(runId: string): Promise<{ seq: number; stream: string; message: string }[]> {
-  const res = await fetch(`${s.url}/20190101/jobRuns/${runId}/logs`);
+  const res = await s.fetch(`${s.url}/20190101/jobRuns/${runId}/logs`);
   assert.equal(res.status, 200, await res.clone().text());
   const text = await res.text();
   return text

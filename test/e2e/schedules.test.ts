@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { configFileSigner } from '../../src/sdk/signer.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer as startInProcess, type RunningServer } from '../../src/server.js';
 import { DsJobsClient } from '../../src/sdk/client.js';
@@ -26,7 +27,7 @@ class TestClock {
 async function boot(dataDir: string, clock: TestClock): Promise<{ srv: RunningServer; api: DsJobsClient; compartmentId: string }> {
   const cfg = loadConfig({ env: {}, overrides: { port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' } });
   const srv = await startInProcess(cfg, { scheduleClock: clock });
-  return { srv, api: new DsJobsClient({ endpoint: srv.url }), compartmentId: srv.identity.defaultCompartmentId };
+  return { srv, api: new DsJobsClient({ endpoint: srv.url, signer: configFileSigner(srv.admin.configFile) }), compartmentId: srv.identity.defaultCompartmentId };
 }
 
 test('cron schedules fire on the injected clock; pause, resume, and missed starts after downtime (SKIP, RUN_ONCE)', async () => {

@@ -3,6 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import * as common from 'oci-common';
 import { DataScienceClient } from 'oci-datascience';
+import { IdentityClient } from 'oci-identity';
 
 export const TEST_TENANCY_OCID = 'ocid1.tenancy.oc1..dsjobstesttenancy';
 export const TEST_USER_OCID = 'ocid1.user.oc1..dsjobstestuser';
@@ -24,11 +25,13 @@ function testPrivateKeyPem(): string {
 }
 
 /**
- * Builds a DataScienceClient that talks to `baseUrl` (scheme://host:port, without /20190101;
- * the SDK appends /20190101 itself). No ~/.oci config, no region, no retries, no circuit breaker.
+ * How the official SDK authenticates: with `configFile` (the OCI config the server wrote at first start), the SDK's
+ * own ConfigFileAuthenticationDetailsProvider, unchanged; without one, a key the server does not know (its requests
+ * are refused where authentication is on).
  */
-export function makeOciClient(baseUrl: string): { client: DataScienceClient; close(): void } {
-  const provider = new common.SimpleAuthenticationDetailsProvider(
+export function ociProvider(configFile?: string, profile = 'DEFAULT'): common.AuthenticationDetailsProvider {
+  if (configFile) return new common.ConfigFileAuthenticationDetailsProvider(configFile, profile);
+  return new common.SimpleAuthenticationDetailsProvider(
     TEST_TENANCY_OCID,
     TEST_USER_OCID,
     TEST_FINGERPRINT,
@@ -36,6 +39,34 @@ export function makeOciClient(baseUrl: string): { client: DataScienceClient; clo
     null,
     // No region: with a region the constructor would compute a real OCI endpoint (overridden below anyway).
   );
+}
+
+/** One attempt, no circuit breaker: a test sees each answer as the server gave it. */
+const clientConfiguration = () => ({
+  // One attempt only (the default for most operations is 8 attempts with exponential
+  // backoff up to 30 s on 5xx / network errors / 409 IncorrectState / 429 TooManyRequests).
+  retryConfiguration: {
+    terminationStrategy: new common.MaxAttemptsTerminationStrategy(1),
+    backupBinaryBody: false,
+  },
+  // Default is a per-client opossum breaker that opens after >=10 requests with >=80% retryable failures.
+  circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
+});
+
+/** An IdentityClient (oci-identity, unmodified) that talks to `baseUrl`, signing with `configFile`'s profile. */
+export function makeIdentityClient(baseUrl: string, configFile?: string, profile?: string): { client: IdentityClient; close(): void } {
+  const client = new IdentityClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
+  client.endpoint = baseUrl.replace(/\/+$/, '');
+  return { client, close: () => client.close() };
+}
+
+/**
+ * Builds a DataScienceClient that talks to `baseUrl` (scheme://host:port, without /20190101;
+ * the SDK appends /20190101 itself). No ~/.oci config, no retries, no circuit breaker; signed with `configFile`'s
+ * profile (see ociProvider).
+ */
+export function makeOciClient(baseUrl: string, configFile?: string, profile?: string): { client: DataScienceClient; close(): void } {
+  const provider = ociProvider(configFile, profile);
   const client = new DataScienceClient(
     { authenticationDetailsProvider: provider },
     {

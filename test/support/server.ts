@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDataDir } from './cleanup.js';
-import { DsJobsClient, type JobRun } from '../../src/sdk/client.js';
+import { DsJobsClient, type JobRun, type RequestSigner } from '../../src/sdk/client.js';
+import { configFileSigner } from '../../src/sdk/signer.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'dsjobs.js');
@@ -17,6 +18,14 @@ export interface TestServer {
   url: string;
   dataDir: string;
   compartmentId: string;
+  /** The administrator's first console password, printed at first start (kept across restarts here). */
+  adminPassword: string | null;
+  /** The administrator's OCI config file, written by the server at first start (<dataDir>/oci/config). */
+  configFile: string;
+  /** Signs a request as the administrator (for raw fetch/http calls); the `api` client already does. */
+  sign: RequestSigner;
+  /** fetch() signed as the administrator. */
+  fetch(url: string, init?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<Response>;
   api: DsJobsClient;
   proc: ChildProcess;
   output: () => string;
@@ -51,7 +60,7 @@ export async function launchServer(
       reject(new Error(`server did not start in ${timeoutMs / 1000} s:\n${out}`));
     }, timeoutMs);
     const check = () => {
-      const u = /listening on (http:\/\/\S+)/.exec(out);
+      const u = /listening on (https?:\/\/\S+)/.exec(out);
       const c = /default compartment: (\S+)/.exec(out);
       if (u && c) {
         clearTimeout(timer);
@@ -69,6 +78,8 @@ export async function launchServer(
 }
 
 export interface ServerOptions {
+  /** The console password printed at the data dir's first start (a restart does not print it again). */
+  adminPassword?: string | null;
   env?: Record<string, string>;
   dataDir?: string;
   config?: string;
@@ -80,20 +91,28 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
   const args = [BIN, 'server', '--port', String(opts.port ?? 0), '--data-dir', dataDir];
   if (opts.config) args.push('--config', opts.config);
+  // Authentication is on, as the issue asks of the suites: every request the harness makes is signed.
   const { proc, url, compartmentId, output } = await launchServer(args, {
     DSJOBS_LOG_LEVEL: 'warn',
     DSJOBS_GRACE_PERIOD_MS: '2000',
+    DSJOBS_AUTHENTICATION: 'on',
     ...opts.env,
   });
   const exited = new Promise<void>((resolve) => {
     if (proc.exitCode !== null || proc.signalCode !== null) resolve();
     else proc.once('exit', () => resolve());
   });
-  const api = new DsJobsClient({ endpoint: url });
+  const configFile = path.join(dataDir, 'oci', 'config');
+  const sign = configFileSigner(configFile);
+  const api = new DsJobsClient({ endpoint: url, signer: sign });
   const server: TestServer = {
     url,
     dataDir,
     compartmentId,
+    configFile,
+    adminPassword: opts.adminPassword ?? /web console login \(shown once.*\): user admin, password (\S+)/.exec(output())?.[1] ?? null,
+    sign,
+    fetch: (u, init = {}) => signedFetch(sign, u, init),
     api,
     proc,
     output,
@@ -103,7 +122,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     },
     async restart() {
       await server.kill();
-      return startServer({ ...opts, dataDir });
+      return startServer({ ...opts, dataDir, adminPassword: server.adminPassword });
     },
     async close() {
       await server.kill('SIGTERM');
@@ -114,6 +133,21 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
 }
 
 export { killRunProcesses, removeDataDir } from './cleanup.js';
+
+/** fetch() with the headers `sign` adds (a JSON body is signed with its hash, as the OCI SDKs do). */
+export function signedFetch(
+  sign: RequestSigner,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {},
+): Promise<Response> {
+  const method = init.method ?? 'GET';
+  const headers = { ...(init.headers ?? {}) };
+  let body = init.body;
+  if (body === undefined && ['POST', 'PUT', 'PATCH'].includes(method)) body = '';
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
+  Object.assign(headers, sign({ method, url, headers, body }));
+  return fetch(url, { method, headers, body, signal: init.signal });
+}
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED']);
 

@@ -9,6 +9,8 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
     { schema: { tags: ['server'], operationId: 'GetServerInfo', response: { 200: S.ServerInfo } } },
     async () => ({
       version: deps.version,
+      authentication: deps.authentication,
+      tls: deps.https !== undefined,
       region: deps.identity.region,
       tenancyId: deps.identity.tenancyId,
       defaultCompartmentId: deps.identity.defaultCompartmentId,
