@@ -49,16 +49,37 @@ int sandbox_main(int argc, char **argv);
 /* seccomp.c: the run's system call filter; -1 with errno ENOSYS where this architecture has no list. */
 int install_run_seccomp(void);
 
+/* Bytes kept for a file written later (exit.status: "signal 64\n" at most). */
+#define RESERVED_BYTES 64
+
+/*
+ * Writes `text` to DIR/NAME all at once: into DIR/.NAME.tmp, renamed into place. A temporary file reserved earlier
+ * (reserve_file) is rewritten in place and shrunk, which takes no new block: so a status still reaches the disk
+ * when the data disk filled up while the run ran (a run's own output or volume can fill it), instead of the run's
+ * outcome becoming unknown.
+ */
 static int write_atomic(const char *dir, const char *name, const char *text) {
   char tmp[PATH_MAX], dst[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
   snprintf(dst, sizeof dst, "%s/%s", dir, name);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
   size_t len = strlen(text);
-  if (write(fd, text, len) != (ssize_t)len) { close(fd); return -1; }
+  if (pwrite(fd, text, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) != 0) { close(fd); return -1; }
   close(fd);
   return rename(tmp, dst);
+}
+
+/* Takes the space write_atomic(dir, name, ...) will need while there is some (best effort: without it, that write
+   needs a block then). */
+static void reserve_file(const char *dir, const char *name) {
+  char tmp[PATH_MAX];
+  static const char pad[RESERVED_BYTES] = {0};
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  if (write(fd, pad, sizeof pad) != (ssize_t)sizeof pad) unlink(tmp);
+  close(fd);
 }
 
 static int join_cgroup(const char *dir) {
@@ -456,6 +477,7 @@ static int supervise(int argc, char **argv) {
     }
     snprintf(buf, sizeof buf, "%d\n", (int)pid);
     write_atomic(dir, "child.pid", buf);
+    reserve_file(dir, "exit.status");
     while (waitpid(pid, &status, 0) < 0) {
       if (errno != EINTR) { perror("dsjobs-supervisor: waitpid"); return 1; }
     }
