@@ -18,6 +18,9 @@ after(async () => {
   await s?.close();
 });
 
+/** The CLI at the test server, signing with the OCI config the server wrote there (found as a user's CLI finds it). */
+const signedCli = (args: string[], cwd: string) => runCli(args, { endpoint: s.url, cwd, env: { DSJOBS_DATA_DIR: s.dataDir } });
+
 describe('an unreachable server', () => {
   test('the error says where the URL came from and how to give another (--endpoint, DSJOBS_ENDPOINT)', async () => {
     const byFlag = await runCli(['--endpoint', 'http://127.0.0.1:1', 'job', 'list'], { env: { DSJOBS_ENDPOINT: undefined } });
@@ -42,7 +45,7 @@ describe('names instead of OCIDs', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
   const ok = async (args: string[]) => {
-    const r = await runCli(args, { endpoint: s.url, cwd: dir });
+    const r = await signedCli(args, dir);
     assert.equal(r.code, 0, `dsjobs ${args.join(' ')}: ${r.stderr}`);
     return r;
   };
@@ -56,7 +59,7 @@ describe('names instead of OCIDs', () => {
     const listed = await json(['job', 'list', '--project', 'names-proj']);
     assert.deepEqual(listed.map((j: { id: string }) => j.id), [job.id]);
 
-    const watched = await runCli(['job', 'run', 'names-train', '--name', 'names-run-1', '--env', 'RUN_NAME=first', '--watch'], { endpoint: s.url, cwd: dir });
+    const watched = await signedCli(['job', 'run', 'names-train', '--name', 'names-run-1', '--env', 'RUN_NAME=first', '--watch'], dir);
     assert.equal(watched.code, 0, watched.stderr);
     assert.match(watched.stdout, /hello from first/);
     const run = await json(['run', 'get', 'names-run-1']);
@@ -72,16 +75,16 @@ describe('names instead of OCIDs', () => {
   test('an ambiguous name lists the candidates with their OCIDs and states; an unknown one says so', async () => {
     const a = await json(['job', 'create', '--artifact', 'hello.sh', '--name', 'names-dup', '--shape', 'Local.Light']);
     const b = await json(['job', 'create', '--artifact', 'hello.sh', '--name', 'names-dup', '--shape', 'Local.Light']);
-    const r = await runCli(['job', 'run', 'names-dup'], { endpoint: s.url, cwd: dir });
+    const r = await signedCli(['job', 'run', 'names-dup'], dir);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /2 jobs are named 'names-dup'; give the OCID of the one you mean/);
     for (const j of [a, b]) assert.match(r.stderr, new RegExp(`^  ${j.id}  ACTIVE  created `, 'm'));
     assert.equal((await json(['run', 'list', '--job', a.id])).length, 0, 'nothing was started');
 
-    const none = await runCli(['job', 'get', 'names-nosuch'], { endpoint: s.url, cwd: dir });
+    const none = await signedCli(['job', 'get', 'names-nosuch'], dir);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /no job has the OCID or name 'names-nosuch' in compartment ocid1\.compartment\./);
-    const noRun = await runCli(['run', 'logs', 'names-nosuch'], { endpoint: s.url, cwd: dir });
+    const noRun = await signedCli(['run', 'logs', 'names-nosuch'], dir);
     assert.match(noRun.stderr, /no job run has the OCID or name 'names-nosuch'/);
   });
 });
@@ -96,13 +99,13 @@ describe('tables and details', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-cli-tables-'));
     writeFileSync(path.join(dir, 'hello.sh'), 'echo "line one"\necho "line two" >&2\n');
     job = await json(['job', 'create', '--artifact', 'hello.sh', '--name', longJob, '--shape', 'Local.Light', '--env', 'LR=0.1', '--env', 'EPOCHS=3']);
-    const r = await runCli(['job', 'run', job.id, '--name', longRun, '--watch'], { endpoint: s.url, cwd: dir });
+    const r = await signedCli(['job', 'run', job.id, '--name', longRun, '--watch'], dir);
     assert.equal(r.code, 0, r.stderr);
     run = (await json(['run', 'list', '--job', job.id]))[0];
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
   const ok = async (args: string[]) => {
-    const r = await runCli(args, { endpoint: s.url, cwd: dir });
+    const r = await signedCli(args, dir);
     assert.equal(r.code, 0, `dsjobs ${args.join(' ')}: ${r.stderr}`);
     return r;
   };

@@ -5,7 +5,7 @@
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -100,8 +100,10 @@ const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-cli-test-'));
   // What the ADS fixtures name: the conda slug of 02/03 (a real venv here) and the storage of 15.
+  // The venv's interpreter is a symlink to the python that made it: the system's, which the sandboxed run user can
+  // execute (a python under root's 0700 home, as pyenv's first on PATH, it cannot: the run would exit 127).
   const venv = path.join(tmp, 'venv-pytorch');
-  execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
+  execFileSync(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', ['-m', 'venv', '--without-pip', venv]);
   const dir = (name: string) => {
     const d = path.join(tmp, name);
     mkdirSync(d, { recursive: true });

@@ -34,6 +34,9 @@ test("the job form preselects the server's default shape and shows a flex shape'
   assert.notEqual((await s.api.listJobShapes())[0].name, 'VM.Standard.E4.Flex');
   const ctx = await browser.context();
   try {
+    // The console asks for a login first; the administrator's session cookie lands in the context's cookie jar.
+    const login = await ctx.request.post(`${s.url}/20190101/console/login`, { data: { userName: 'admin', password: s.adminPassword } });
+    assert.equal(login.status(), 200, await login.text());
     const page = await ctx.newPage();
     page.setDefaultTimeout(20_000);
     await page.goto(`${s.url}/projects/${projectId}/jobs/new`);

@@ -29,7 +29,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const cli = (args: string[]) => runCli(args, { endpoint: s.url, cwd: dir });
+// DSJOBS_DATA_DIR: the CLI signs with the OCI config the server wrote there, found as a user's CLI finds it.
+const cli = (args: string[]) => runCli(args, { endpoint: s.url, cwd: dir, env: { DSJOBS_DATA_DIR: s.dataDir } });
 async function ok(args: string[]) {
   const r = await cli(args);
   assert.equal(r.code, 0, `dsjobs ${args.join(' ')}: ${r.stderr}`);
