@@ -5,11 +5,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import * as common from 'oci-common';
 import * as identity from 'oci-identity';
 import { startServer, type TestServer } from '../support/server.js';
-import { isOciError, TEST_FINGERPRINT, TEST_TENANCY_OCID, TEST_USER_OCID } from '../support/oci-sdk-client.js';
+import { isOciError, makeIdentityClient } from '../support/oci-sdk-client.js';
 
 let s: TestServer;
 let client: identity.IdentityClient;
@@ -18,16 +16,8 @@ let tenancyId: string;
 before(async () => {
   s = await startServer();
   tenancyId = ((await (await fetch(`${s.url}/20190101/serverInfo`)).json()) as { tenancyId: string }).tenancyId;
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  const provider = new common.SimpleAuthenticationDetailsProvider(TEST_TENANCY_OCID, TEST_USER_OCID, TEST_FINGERPRINT, privateKey, null);
-  client = new identity.IdentityClient(
-    { authenticationDetailsProvider: provider },
-    {
-      retryConfiguration: { terminationStrategy: new common.MaxAttemptsTerminationStrategy(1), backupBinaryBody: false },
-      circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
-    },
-  );
-  client.endpoint = s.url;
+  // Signed as the administrator, with the OCI config file the server wrote at first start.
+  client = makeIdentityClient(s.url, s.configFile).client;
 });
 after(async () => {
   client?.close();

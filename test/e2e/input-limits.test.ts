@@ -19,7 +19,7 @@ after(async () => {
 });
 
 async function call(method: string, p: string, json: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${s.url}/20190101${p}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
+  const res = await s.fetch(`${s.url}/20190101${p}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -62,7 +62,7 @@ describe('tags: OCI limits (64 per resource, keys of 100 characters, values of 2
     const runBody = { projectId: job.projectId, compartmentId: s.compartmentId, jobId: job.id };
     await refused('POST', '/jobRuns', { ...runBody, freeformTags: tags(65) }, 'freeformTags', '64');
     await refused('POST', '/jobRuns', { ...runBody, definedTags: { ['n'.repeat(101)]: {} } }, 'definedTags key', '100');
-    const listed = await fetch(`${s.url}/20190101/projects?compartmentId=${s.compartmentId}`);
+    const listed = await s.fetch(`${s.url}/20190101/projects?compartmentId=${s.compartmentId}`);
     assert.equal(listed.status, 200);
   });
 });

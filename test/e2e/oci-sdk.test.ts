@@ -333,7 +333,7 @@ test('SDK: a job naming a conda environment this server lacks says why its runs 
   assert.equal(e.statusCode, 400);
   assert.match(e.message, /CONDA_ENV_SLUG: no service conda environment 'pytorch110_p38_cpu_v1'/);
   // The job's events carry the same warning (the console's job page follows them).
-  const events = await (await fetch(`${s.url}/20190101/events?resourceId=${job.id}`)).json();
+  const events = await (await s.fetch(`${s.url}/20190101/events?resourceId=${job.id}`)).json();
   const artifactEvent = events.find((ev: { type: string }) => ev.type.endsWith('createjobartifact'));
   assert.ok(artifactEvent, JSON.stringify(events.map((ev: { type: string }) => ev.type)));
   assert.equal(artifactEvent.data.lifecycleDetails, job.lifecycleDetails);

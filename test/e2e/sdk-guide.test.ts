@@ -47,11 +47,22 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * The reader's environment: the server's address, and its data dir, where the guide's scripts find the OCI config the
+ * server wrote at first start (as the CLI does; no OCI_CLI_* variable of this process may point them elsewhere).
+ */
+function guideEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir };
+  delete env.OCI_CLI_CONFIG_FILE;
+  delete env.OCI_CLI_PROFILE;
+  return env;
+}
+
 function run(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // TypeScript as the guide runs it (npx tsx): with tsx's loader, here this checkout's copy.
   const args = file.endsWith('ts') ? ['--import', import.meta.resolve('tsx'), file] : [file];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, DSJOBS_ENDPOINT: s.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: dir, env: guideEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -12,7 +12,7 @@ const r = (resourceType: string, verb: Verb): OperationRequirement => ({ resourc
  * The one table from API operation (OCI's operation names, which are our routes' operationIds) to what it needs.
  * It follows OCI's Data Science, Identity, Object Storage, Vault/Secrets and Logging policy references: list
  * operations need inspect, gets read, updates use, creates and deletes manage. Where dsjobs departs from OCI it is
- * said on the line. Operations served without authentication (GetServerInfo) are not here; an operation missing
+ * said on the line. Operations served without a signature (PUBLIC_OPERATIONS) are not here; an operation missing
  * from the table is denied.
  */
 export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
@@ -81,6 +81,8 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   // ---- Identity (/20160918). OCI gets compartments, users, groups, policies and dynamic groups with inspect.
   ListCompartments: r('compartments', 'inspect'),
   GetCompartment: r('compartments', 'inspect'),
+  // The tenancy is the root compartment: seeing it is inspecting compartments, as GetCompartment is.
+  GetTenancy: r('compartments', 'inspect'),
   UpdateCompartment: r('compartments', 'use'),
   CreateCompartment: r('compartments', 'manage'),
   DeleteCompartment: r('compartments', 'manage'),
@@ -93,6 +95,8 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   UploadApiKey: r('users', 'manage'),
   DeleteApiKey: r('users', 'manage'),
   CreateOrResetUIPassword: r('users', 'manage'),
+  // Blocking or unblocking a user (OCI's USER_UNBLOCK permission, granted by manage users).
+  UpdateUserState: r('users', 'manage'),
   ListGroups: r('groups', 'inspect'),
   GetGroup: r('groups', 'inspect'),
   ListUserGroupMemberships: r('groups', 'inspect'),
@@ -152,6 +156,13 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   SearchLogs: r('log-content', 'read'),
   PutLogs: r('log-content', 'use'),
 };
+
+/**
+ * Operations no policy governs: served without a signature. Server info says how to reach and sign for the server;
+ * the web console's login, session and logout check a password or the session cookie themselves, and what a logged-in
+ * console user does next goes through the operations above like any signed request.
+ */
+export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set(['GetServerInfo', 'ConsoleLogin', 'GetConsoleSession', 'ConsoleLogout']);
 
 export const requirementOf = (operation: string): OperationRequirement | undefined =>
   Object.prototype.hasOwnProperty.call(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
