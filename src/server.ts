@@ -113,11 +113,18 @@ export function listenUrl(
   const loopback = /^127\./.test(bound.address) || bound.address === '::1';
   if (loopback || (guard.authentication && guard.tls)) return { url, exposure: null };
   const where = wildcard ? 'every network interface' : `address ${bound.address}`;
-  const risks = [
-    ...(guard.authentication ? [] : ['anyone who can reach this machine there can use the API, which has authentication off']),
-    ...(guard.tls ? [] : ['requests and answers cross the network without TLS: anyone on the way can read them (signatures stop tampering, not eavesdropping); give --tls-cert and --tls-key']),
-  ];
-  return { url, exposure: `listening on ${where}: ${risks.join('; ')}; listen on 127.0.0.1 (config host) unless that is what you want` };
+  // What is missing, what that exposes, and what turns it on: one clause of each per missing guard.
+  const auth = !guard.authentication;
+  const tls = !guard.tls;
+  const missing = [auth && 'with authentication off', tls && 'without TLS'].filter(Boolean).join(' and ');
+  const exposed = [
+    auth && 'anyone who can reach this machine can use the API',
+    tls && `anyone on the network path can read requests and answers${auth ? '' : ' (signatures stop tampering, not eavesdropping)'}`,
+  ]
+    .filter(Boolean)
+    .join(', and ');
+  const remedy = [auth && 'turn authentication on (config authentication)', tls && 'give --tls-cert and --tls-key'].filter(Boolean).join(' and ');
+  return { url, exposure: `listening on ${where}, beyond this machine, ${missing}: ${exposed}. ${remedy[0].toUpperCase()}${remedy.slice(1)}, or listen on 127.0.0.1 (config host).` };
 }
 
 export interface RunningServer {

@@ -86,12 +86,16 @@ export function guardConnections(
     t.response = res;
     t.windowStart = now();
     t.windowBytes = req.socket.bytesRead;
-    res.once('finish', () => {
-      if (t.response !== res) return;
+    const idle = () => {
+      if (t.request !== req) return;
       t.request = null;
       t.response = null;
       t.idleBytes = req.socket.bytesRead;
-    });
+    };
+    // An answer can go out before its body has arrived (a 401 decided from the headers): Node then reads the rest
+    // and drops it. That rest is still this request's body, held to the body's pace until it ends; counted as the
+    // next request's headers, it was cut by the headers' timeout instead, with a second answer after the first.
+    res.once('finish', () => (req.complete ? idle() : req.once('end', idle)));
   });
 
   const timeOut = (socket: Socket, t: Tracked, what: string) => {

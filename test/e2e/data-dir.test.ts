@@ -167,7 +167,7 @@ test('a database damaged while the server runs: health answers 503 and says how 
     } finally {
       side.close();
     }
-    const list = await fetch(`${s.url}/20190101/jobs?compartmentId=${s.compartmentId}`);
+    const list = await s.fetch(`${s.url}/20190101/jobs?compartmentId=${s.compartmentId}`);
     assert.equal(list.status, 500);
     const health = await fetch(`${s.url}/health`);
     assert.equal(health.status, 503);

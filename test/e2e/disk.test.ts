@@ -79,7 +79,7 @@ test('deleting a run removes its directory and log; deleting a job frees its art
   await s.api.deleteJob(job.id, { deleteRelatedJobRuns: true });
   assert.equal(existsSync(artifactDir), false, "the deleted job's artifact bytes are freed");
   for (const method of ['GET', 'HEAD']) {
-    const res = await fetch(`${s.url}/20190101/jobs/${job.id}/artifact/content`, { method });
+    const res = await s.fetch(`${s.url}/20190101/jobs/${job.id}/artifact/content`, { method });
     assert.equal(res.status, 404, method);
     if (method === 'GET') assert.equal(((await res.json()) as { code: string }).code, 'NotAuthorizedOrNotFound');
   }
@@ -98,10 +98,14 @@ test("an upload cut off by a server kill leaves no temporary file after the rest
   const artifactDir = path.join(s.dataDir, 'artifacts', job.id);
   // 8 MiB announced, 2 MiB sent, then the server is killed mid-upload.
   const url = new URL(`${s.url}/20190101/jobs/${job.id}/artifact`);
-  const req = http.request(url, {
-    method: 'POST',
-    headers: { 'content-length': String(8 * 1024 * 1024), 'content-disposition': 'attachment; filename="big.py"', 'content-type': 'application/octet-stream' },
-  });
+  const headers: Record<string, string> = {
+    'content-length': String(8 * 1024 * 1024),
+    'content-disposition': 'attachment; filename="big.py"',
+    'content-type': 'application/octet-stream',
+  };
+  // Signed as the SDKs sign a streamed upload: without the body headers.
+  Object.assign(headers, s.sign({ method: 'POST', url: url.toString(), headers, excludeBody: true }));
+  const req = http.request(url, { method: 'POST', headers });
   req.on('error', () => {});
   req.write(Buffer.alloc(2 * 1024 * 1024, 0x61));
   const temp = await until('the upload to reach the disk', () => {
@@ -162,7 +166,7 @@ test('a full data disk answers 507 and everything recovers by itself when space 
   // has room in its write-ahead log).
   let refused: { status: number; body: { code: string; message: string } } | null = null;
   for (let i = 0; i < 2000 && !refused; i++) {
-    const res = await fetch(`${s.url}/20190101/projects`, {
+    const res = await s.fetch(`${s.url}/20190101/projects`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ compartmentId: s.compartmentId, displayName: `p${i}` }),

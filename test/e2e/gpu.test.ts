@@ -115,7 +115,11 @@ test('the console draws the GPU charts for a run on a GPU shape (and only there:
   await waitForRun(s.api, run.id);
   const browser = await launchBrowser();
   t.after(() => browser.close());
-  const page = await (await browser.context()).newPage();
+  // The console needs a login (its session cookie lands in the context's cookie jar).
+  const ctx = await browser.context();
+  const login = await ctx.request.post(`${s.url}/20190101/console/login`, { data: { userName: 'admin', password: s.adminPassword } });
+  assert.equal(login.status(), 200, await login.text());
+  const page = await ctx.newPage();
   page.setDefaultTimeout(20_000);
   await page.goto(`${s.url}/runs/${run.id}`);
   await page.locator('figure[data-metric="GpuUtilization"] svg circle.series-dot, figure[data-metric="GpuUtilization"] svg path.series').first().waitFor({ state: 'attached' }); // a flat line has no height: "hidden" to playwright
