@@ -150,9 +150,11 @@ test('a full data disk answers 507 and everything recovers by itself when space 
     `while [ ! -e ${go} ]; do sleep 0.05; done`,
     'dd if=/dev/zero of=big bs=1M count=16 conv=fsync 2>/dev/null && echo wrote',
     'echo finished',
+    // The run's own exit status, which the server must learn even though the disk was full when the run ended.
+    'exit "${EXIT_CODE:-0}"',
   ];
   const job = await createJob(s, 'wait.sh', script.join('\n') + '\n');
-  const run = await startRun(s, job);
+  const run = await startRun(s, job, { env: { EXIT_CODE: '3' } });
   await until('the run to start', async () => (await readLogs(s!, run.id)).some((r) => r.message === 'started'));
   const childPid = Number(readFileSync(path.join(dataDir, 'runs', run.id, 'child.pid'), 'utf8'));
 
@@ -195,9 +197,10 @@ test('a full data disk answers 507 and everything recovers by itself when space 
 
   rmSync(filler);
   const settled = await waitForRun(s.api, run.id, undefined, 90_000);
-  // Its exit status file may not have been written on the full disk either: then it fails as "could not be
-  // determined" (the supervisor records it in the run directory), never stays IN_PROGRESS.
-  assert.ok(['SUCCEEDED', 'FAILED'].includes(settled.lifecycleState), settled.lifecycleState);
+  // Its real exit status, recorded by the supervisor in the run directory on the full disk (in space it took when
+  // the run started), never an unknown outcome.
+  assert.equal(settled.lifecycleState, 'FAILED', `${settled.lifecycleState}: ${settled.lifecycleDetails}`);
+  assert.equal(settled.exitCode, 3, `${settled.lifecycleDetails}`);
   t.diagnostic(`the run that ended on the full disk: ${settled.lifecycleState}: ${settled.lifecycleDetails}`);
   assert.equal(s.proc.exitCode, null, 'the server never stopped');
   // New runs work again, without a restart.
