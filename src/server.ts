@@ -50,6 +50,7 @@ import { Authorizer } from './service/authorizer.js';
 import { IdentityStore } from './store/identity-store.js';
 import { IdentityService } from './service/identity.js';
 import { ConsoleSessions } from './service/console-sessions.js';
+import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 
 export function packageVersion(): string {
@@ -258,6 +259,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const policyStore = new PolicyStore(store);
   const authorizer = new Authorizer(policyStore, identityService.tree, log);
   const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
+  await ensureAdministratorsPolicy(store, policies, identity.tenancyId);
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 
@@ -298,6 +300,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     identityService,
     sessions,
     authentication: cfg.authentication === 'on',
+    authorizer,
     https: tlsFiles(cfg),
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.

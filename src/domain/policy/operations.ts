@@ -81,6 +81,7 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   // ---- Identity (/20160918). OCI gets compartments, users, groups, policies and dynamic groups with inspect.
   ListCompartments: r('compartments', 'inspect'),
   GetCompartment: r('compartments', 'inspect'),
+  GetTenancy: r('compartments', 'inspect'),
   UpdateCompartment: r('compartments', 'use'),
   CreateCompartment: r('compartments', 'manage'),
   DeleteCompartment: r('compartments', 'manage'),
@@ -90,6 +91,7 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   UpdateUser: r('users', 'use'),
   CreateUser: r('users', 'manage'),
   DeleteUser: r('users', 'manage'),
+  UpdateUserState: r('users', 'manage'),
   UploadApiKey: r('users', 'manage'),
   DeleteApiKey: r('users', 'manage'),
   CreateOrResetUIPassword: r('users', 'manage'),
