@@ -46,7 +46,7 @@ import { SweepsService } from './service/sweeps.js';
 import { RetentionService } from './service/retention.js';
 import { PolicyStore } from './store/policy-store.js';
 import { PoliciesService } from './service/policies.js';
-import { Authorizer } from './service/authorizer.js';
+import { Authorizer, authorizeRunAs } from './service/authorizer.js';
 import { IdentityStore } from './store/identity-store.js';
 import { IdentityService } from './service/identity.js';
 import { ConsoleSessions } from './service/console-sessions.js';
@@ -260,6 +260,10 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const authorizer = new Authorizer(policyStore, identityService.tree, log);
   const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
   await ensureAdministratorsPolicy(store, policies, identity.tenancyId);
+  if (cfg.authentication === 'on') {
+    runs.authorizeAs = (userId, compartmentId, job) =>
+      authorizeRunAs(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), userId, compartmentId, job);
+  }
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 

@@ -52,6 +52,9 @@ function resourceScopes(d: Deps): Record<string, (id: string, operation: string)
   };
 }
 
+/** The user an automation resource made by this request acts as when it fires (null: authentication off). */
+export const creatorOf = (req: FastifyRequest): string | null => (req.principal?.kind === 'user' ? req.principal.userId : null);
+
 /** Routes without an operationId that still need a grant: server-wide Prometheus metrics are every run's metrics. */
 const HIDDEN_ROUTE_OPERATIONS: Record<string, string> = { '/metrics': 'GetJobRunMetrics' };
 

@@ -372,6 +372,13 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .execute();
     },
   },
+  {
+    // Automation acts as the user that made it (docs/policies.md): its runs are authorized as that user when they start.
+    name: '008_automation_creators',
+    async up(db) {
+      for (const table of ['trigger_rules', 'schedules', 'sweeps']) await db.schema.alterTable(table).addColumn('created_by', 'text').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

@@ -251,3 +251,41 @@ test('a user with no policy reaches nothing, identity objects included; the admi
   assert.equal((await client.getProject({ projectId: b.project.id })).project.id, b.project.id);
   assert.ok((await admin.client.listPolicies({ compartmentId: tenancy })).items.some((p) => p.statements.includes('Allow group Administrators to manage all-resources in tenancy')));
 });
+
+test('automation starts runs as the user that made it, with that user\'s permissions when it fires', async () => {
+  const { alice } = people;
+  const { client: adminDs } = makeOciClient(s.url, s.configFile);
+  closers.push(() => adminDs.close());
+  const byUrl = await alice.api.createTriggerRule({ compartmentId: compartments.A, jobId: a.job.id });
+  const byEvent = await alice.api.createTriggerRule({
+    compartmentId: compartments.A,
+    jobId: a.job.id,
+    eventFilter: { projectId: a.project.id, eventTypes: ['com.oraclecloud.datascience.updateproject'] },
+  });
+  const allowed = await alice.api.fireTriggerRule(byUrl.id, byUrl.triggerToken!);
+  await alice.oci.cancelJobRun({ jobRunId: allowed.id });
+  await waitForRun(alice.api, allowed.id, undefined, 60_000);
+  await alice.api.deactivateTriggerRule(byUrl.id);
+  await alice.api.activateTriggerRule(byUrl.id);
+
+  // Alice may now only read: what she made can no longer start runs, by URL or by event.
+  await admin.client.updatePolicy({ policyId: policyIds['team-a'], updatePolicyDetails: { statements: ['Allow group alice-group to read data-science-family in compartment TeamA'] } });
+  try {
+    const runsBefore = (await alice.api.listJobRuns({ compartmentId: compartments.A, jobId: a.job.id } as never)).items.length;
+    await notFound(alice.api.fireTriggerRule(byUrl.id, byUrl.triggerToken!));
+    await adminDs.updateProject({ projectId: a.project.id, updateProjectDetails: { description: 'fires the rule' } });
+    const deadline = Date.now() + 60_000;
+    let failed: { data: { message?: string } } | undefined;
+    while (Date.now() < deadline && !failed) {
+      failed = (await s.api.listEvents({ type: 'io.dsjobs.triggerfailed', resourceId: byEvent.id })).items[0] as never;
+      if (!failed) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(failed, 'a denied fire is recorded as an event');
+    assert.match(String(failed.data.message), /not authorized/);
+    assert.equal((await alice.api.listJobRuns({ compartmentId: compartments.A, jobId: a.job.id } as never)).items.length, runsBefore);
+  } finally {
+    await admin.client.updatePolicy({ policyId: policyIds['team-a'], updatePolicyDetails: { statements: ['Allow group alice-group to manage data-science-family in compartment TeamA'] } });
+  }
+  await alice.api.deleteTriggerRule(byUrl.id);
+  await alice.api.deleteTriggerRule(byEvent.id);
+});
