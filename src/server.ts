@@ -46,7 +46,7 @@ import { SweepsService } from './service/sweeps.js';
 import { RetentionService } from './service/retention.js';
 import { PolicyStore } from './store/policy-store.js';
 import { PoliciesService } from './service/policies.js';
-import { Authorizer, authorizeRunAs } from './service/authorizer.js';
+import { Authorizer, authorizeRunAs, mayReadEventAs } from './service/authorizer.js';
 import { IdentityStore } from './store/identity-store.js';
 import { IdentityService } from './service/identity.js';
 import { ConsoleSessions } from './service/console-sessions.js';
@@ -203,6 +203,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     retryBaseMs: cfg.webhookRetryBaseMs,
     retryMaxMs: cfg.webhookRetryMaxMs,
     concurrency: cfg.webhookConcurrency,
+    // A subscription is sent only what its creator may read now (the authorizer is made below, before any event).
+    mayDeliver:
+      cfg.authentication === 'on'
+        ? (sub, e) => (sub.createdBy ? mayReadEventAs(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), sub.createdBy, e) : Promise.resolve(true))
+        : undefined,
     source,
     log,
   });

@@ -134,6 +134,8 @@ export interface WebhookSubscriptionTable {
   lifecycle_state: string;
   /** Events up to this sequence number happened before the subscription and are not delivered to it. */
   start_seq: number;
+  /** The user whose read permission decides which events it is sent; null: made before authorization. */
+  created_by: string | null;
   time_created: string;
   version: number;
 }

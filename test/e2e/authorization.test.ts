@@ -14,6 +14,7 @@ import { configFileSigner } from '../../src/sdk/signer.js';
 import { DsJobsClient } from '../../src/sdk/client.js';
 import { signedFetch, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { isOciError, makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 let s: TestServer;
 let admin: { client: IdentityClient; close(): void };
@@ -97,7 +98,8 @@ let a: Awaited<ReturnType<typeof projectAndJob>>;
 let b: Awaited<ReturnType<typeof projectAndJob>>;
 
 before(async () => {
-  s = await startServer();
+  // Webhook targets on loopback (the test's receiver).
+  s = await startServer({ env: { DSJOBS_WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' } });
   admin = makeIdentityClient(s.url, s.configFile);
   tenancy = (await s.api.serverInfo()).tenancyId;
   const mk = async (name: string, parent: string) =>
@@ -288,4 +290,27 @@ test('automation starts runs as the user that made it, with that user\'s permiss
   }
   await alice.api.deleteTriggerRule(byUrl.id);
   await alice.api.deleteTriggerRule(byEvent.id);
+});
+
+test('a webhook subscription is sent only the events its creator may read', async () => {
+  const { alice } = people;
+  const { client: adminDs } = makeOciClient(s.url, s.configFile);
+  closers.push(() => adminDs.close());
+  const r = await WebhookReceiver.start();
+  try {
+    const sub = await alice.api.createWebhookSubscription({ compartmentId: compartments.A, url: r.url, filter: {} });
+    r.secret = sub.secret!;
+    await adminDs.updateProject({ projectId: b.project.id, updateProjectDetails: { description: 'in TeamB, unseen' } });
+    await alice.oci.updateProject({ projectId: a.project.id, updateProjectDetails: { description: 'alice, seen' } });
+    await r.waitFor((rs) => rs.some((x) => x.event.subject === a.project.id && (x.event.data as { description?: string }).description === 'alice, seen'), 60_000);
+    // Deliveries are made in event order: once Alice's exists, Bob's earlier event was decided.
+    const bobEvent = (await s.api.listEvents({ resourceId: b.project.id, type: 'com.oraclecloud.datascience.updateproject' })).items.at(-1)!;
+    const deliveries = (await alice.api.listWebhookDeliveries(sub.id, { limit: 1000 })).items;
+    assert.ok(deliveries.length > 0);
+    assert.ok(!deliveries.some((d) => d.eventId === bobEvent.id), 'no delivery of an event about a resource Alice may not read');
+    assert.ok(r.received.every((x) => x.event.compartmentid === compartments.A));
+    await alice.api.deleteWebhookSubscription(sub.id);
+  } finally {
+    await r.close();
+  }
 });
