@@ -46,10 +46,11 @@ import { SweepsService } from './service/sweeps.js';
 import { RetentionService } from './service/retention.js';
 import { PolicyStore } from './store/policy-store.js';
 import { PoliciesService } from './service/policies.js';
-import { Authorizer } from './service/authorizer.js';
+import { Authorizer, authorizeRunAs, mayReadEventAs } from './service/authorizer.js';
 import { IdentityStore } from './store/identity-store.js';
 import { IdentityService } from './service/identity.js';
 import { ConsoleSessions } from './service/console-sessions.js';
+import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 
 export function packageVersion(): string {
@@ -209,6 +210,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     retryBaseMs: cfg.webhookRetryBaseMs,
     retryMaxMs: cfg.webhookRetryMaxMs,
     concurrency: cfg.webhookConcurrency,
+    // A subscription is sent only what its creator may read now (the authorizer is made below, before any event).
+    mayDeliver:
+      cfg.authentication === 'on'
+        ? (sub, e) => (sub.createdBy ? mayReadEventAs(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), sub.createdBy, e) : Promise.resolve(true))
+        : undefined,
     source,
     log,
   });
@@ -265,6 +271,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const policyStore = new PolicyStore(store);
   const authorizer = new Authorizer(policyStore, identityService.tree, log);
   const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
+  await ensureAdministratorsPolicy(store, policies, identity.tenancyId);
+  if (cfg.authentication === 'on') {
+    runs.authorizeAs = (userId, compartmentId, job) =>
+      authorizeRunAs(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), userId, compartmentId, job);
+  }
   const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
   runs.scheduler = scheduler;
 
@@ -305,6 +316,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     identityService,
     sessions,
     authentication: cfg.authentication === 'on',
+    authorizer,
     https: tlsFiles(cfg),
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.

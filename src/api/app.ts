@@ -37,6 +37,8 @@ import { identityPolicyRoutes } from './routes/identity-policies.js';
 import { loopbackPeerUid } from './peer-uid.js';
 import type { IdentityService } from '../service/identity.js';
 import { authenticate, authenticateSession, checkBodyHash, sessionToken } from './authentication.js';
+import { authorizationHooks } from './authorization.js';
+import type { Authorizer } from '../service/authorizer.js';
 import type { ConsoleSessions } from '../service/console-sessions.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { compartmentRoutes } from './routes/identity-compartments.js';
@@ -93,6 +95,8 @@ export interface ApiDeps {
   authentication: boolean;
   /** The web console's login sessions. */
   sessions: ConsoleSessions;
+  /** Decides every request of an authenticated principal (authorization.ts); absent, nothing is authorized. */
+  authorizer?: Authorizer;
   /** PEM certificate chain and key: the server speaks HTTPS. */
   https?: { cert: Buffer; key: Buffer };
 }
@@ -234,6 +238,13 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     app.addHook('preValidation', async (req) => {
       checkBodyHash(req, STREAMED_BODY_ROUTES.has(`${req.method} ${req.routeOptions.url}`));
     });
+  }
+  // Authorization: one hook before every route's handler, one after every list (DESIGN §8; authorization.ts).
+  if (deps.authorizer) {
+    const authz = authorizationHooks(deps, deps.authorizer);
+    app.addHook('preHandler', async (req) => authz.authorize(req));
+    app.addHook('preSerialization', async (req, _reply, payload) => authz.filter(req, payload));
+    app.decorateRequest('mayReadEvent', null);
   }
 
   const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { EventStore } from '../store/event-store.js';
+import type { EventRow, EventStore } from '../store/event-store.js';
 import type { Store } from '../store/store.js';
-import type { DeliveryRecord, WebhookStore } from '../store/webhook-store.js';
+import type { DeliveryRecord, SubscriptionRecord, WebhookStore } from '../store/webhook-store.js';
 import { toCloudEvent } from './cloud-event.js';
 import type { EventFeed } from './feed.js';
 import { matchesFilter } from './match.js';
@@ -21,6 +21,8 @@ export interface DispatcherOptions {
   /** CloudEvents `source` of this server. */
   source: string;
   log: { error(obj: unknown, msg: string): void; warn(obj: unknown, msg: string): void };
+  /** Whether a subscription may be sent an event (its creator may read the resource); absent: every match. */
+  mayDeliver?: (sub: SubscriptionRecord, event: EventRow) => Promise<boolean>;
 }
 
 export const WEBHOOKS_CURSOR = 'webhooks';
@@ -117,13 +119,16 @@ export class WebhookDispatcher {
       const rows = await this.events.list({ afterSeq: cursor, limit: 500 });
       if (rows.length === 0) return subs.length > 0;
       const now = Date.now();
+      // Decided before the transaction (the first decision after a policy change reads the policies).
+      const deliver: [SubscriptionRecord, EventRow][] = [];
+      for (const e of rows) {
+        for (const s of subs) {
+          if (e.seq > s.startSeq && matchesFilter(s.filter, e) && (!this.opts.mayDeliver || (await this.opts.mayDeliver(s, e)))) deliver.push([s, e]);
+        }
+      }
       await this.store.transaction(async (tx) => {
-        for (const e of rows) {
-          for (const s of subs) {
-            if (e.seq > s.startSeq && matchesFilter(s.filter, e)) {
-              await this.hooks.insertDelivery(tx, { id: `msg_${randomUUID()}`, subscriptionId: s.id, eventId: e.id, eventSeq: e.seq, nowMs: now });
-            }
-          }
+        for (const [s, e] of deliver) {
+          await this.hooks.insertDelivery(tx, { id: `msg_${randomUUID()}`, subscriptionId: s.id, eventId: e.id, eventSeq: e.seq, nowMs: now });
         }
         await this.events.setCursor(tx, CURSOR, rows[rows.length - 1].seq);
       });

@@ -1,5 +1,7 @@
 import { notFound, DsError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
+import type { JobRecord } from '../store/records.js';
+import { readOperationForOcid } from '../domain/policy/operations.js';
 import type { CompartmentTree } from '../domain/policy/compartment-tree.js';
 import { compilePolicySet, evaluate, type CompiledPolicySet, type Decision, type DynamicGroupInput, type PolicyInput } from '../domain/policy/evaluate.js';
 
@@ -95,4 +97,42 @@ export class Authorizer {
       return ok;
     });
   }
+}
+
+/**
+ * Automation fires as the user that made it: the run needs that user's CreateJobRun in the run's compartment and
+ * GetJob on the job, decided with the user's groups as they are now (a user removed from a group, or deleted, can
+ * no longer start runs through what they made). A compartment that names none is decided as the tenancy.
+ */
+export async function authorizeRunAs(
+  authorizer: Authorizer,
+  tree: CompartmentTree,
+  tenancyId: string,
+  principalOf: (userId: string) => Promise<Principal>,
+  userId: string,
+  compartmentId: string,
+  job: JobRecord,
+): Promise<void> {
+  const known = (c: string) => (tree.parentOf(c) === undefined ? tenancyId : c);
+  const principal = await principalOf(userId);
+  await authorizer.authorize(principal, 'CreateJobRun', known(compartmentId), { what: 'Job', id: job.id });
+  await authorizer.authorize(principal, 'GetJob', known(job.compartmentId), { what: 'Job', id: job.id });
+}
+
+/**
+ * Whether `userId` may read an event (a webhook subscription it made is sent only those): reading an event is
+ * reading the resource it carries (GetProject, GetJob, GetJobRun; other events ListEvents) where it lives, with the
+ * user's groups as they are now.
+ */
+export async function mayReadEventAs(
+  authorizer: Authorizer,
+  tree: CompartmentTree,
+  tenancyId: string,
+  principalOf: (userId: string) => Promise<Principal>,
+  userId: string,
+  event: { resourceId: string; compartmentId: string },
+): Promise<boolean> {
+  const compartmentId = tree.parentOf(event.compartmentId) === undefined ? tenancyId : event.compartmentId;
+  const operation = readOperationForOcid(event.resourceId) ?? 'ListEvents';
+  return (await authorizer.decide(await principalOf(userId), operation, compartmentId)).allowed;
 }

@@ -62,7 +62,7 @@ export class EventsService {
    * NDJSON of CloudEvents: those after `after` (an event id) or, without it, only events from now on; then every new
    * one as it commits, until the client goes away.
    */
-  async follow(q: EventListInput, signal: AbortSignal): Promise<Readable> {
+  async follow(q: EventListInput, signal: AbortSignal, visible?: (e: CloudEvent) => Promise<boolean>): Promise<Readable> {
     const filters = this.filters(q);
     const start = (await this.startSeq(q)) ?? (await this.events.maxSeq());
     const feed = this.feed;
@@ -73,7 +73,12 @@ export class EventsService {
         // follower then knows its stream stands and where it starts (the console loads its page only after that,
         // so no change between the two is missed). An empty chunk adds no bytes to the body.
         yield '';
-        for await (const row of feed.follow(filters, start, signal)) yield JSON.stringify(toCloudEvent(row, source)) + '\n';
+        for await (const row of feed.follow(filters, start, signal)) {
+          const event = toCloudEvent(row, source);
+          // Decided as each event comes: a policy change applies to a stream already open.
+          if (visible && !(await visible(event))) continue;
+          yield JSON.stringify(event) + '\n';
+        }
       })(),
     );
   }

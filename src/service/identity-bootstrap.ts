@@ -5,6 +5,7 @@ import { newOcid } from '../domain/ids.js';
 import type { Store } from '../store/store.js';
 import type { ServerIdentity } from './common.js';
 import type { IdentityService } from './identity.js';
+import type { PoliciesService } from './policies.js';
 
 /** Where first start puts the administrator's OCI config and private key, and what it wrote. */
 export interface AdminCredentials {
@@ -83,4 +84,26 @@ export async function bootstrapAdministrator(store: Store, identity: IdentitySer
   writeFileDurably(configFile, ociConfigText({ user: server.userId, fingerprint, keyFile, tenancy: server.tenancyId, region: server.region }));
   await store.setMetaIfAbsent('bootstrap:ociConfig', configFile);
   return { configFile, keyFile, created: true, initialPassword };
+}
+
+/** OCI's own name and statement for the policy every tenancy starts with. */
+export const ADMINISTRATORS_POLICY = { name: 'Tenant Admin Policy', statement: 'Allow group Administrators to manage all-resources in tenancy' };
+
+/**
+ * First start: the policy that gives the Administrators group everything, as every OCI tenancy has. Made once (the
+ * meta flag), so a policy the administrator deletes or edits stays as they left it; a start killed between the
+ * create and the flag finds the policy by its name next time.
+ */
+export async function ensureAdministratorsPolicy(store: Store, policies: PoliciesService, tenancyId: string): Promise<void> {
+  if ((await store.getMeta('bootstrap:administratorsPolicy')) !== null) return;
+  const existing = await policies.listPolicies({ compartmentId: tenancyId, name: ADMINISTRATORS_POLICY.name, sortBy: 'TIMECREATED', sortOrder: 'DESC', limit: 1 });
+  if (existing.items.length === 0) {
+    await policies.createPolicy({
+      compartmentId: tenancyId,
+      name: ADMINISTRATORS_POLICY.name,
+      description: 'Tenant Admin Policy, created at first start',
+      statements: [ADMINISTRATORS_POLICY.statement],
+    });
+  }
+  await store.setMetaIfAbsent('bootstrap:administratorsPolicy', new Date().toISOString());
 }

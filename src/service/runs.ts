@@ -19,7 +19,7 @@ import {
 } from '../domain/run-states.js';
 import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../executors/executor.js';
 import type { LogService } from '../logs/log-service.js';
-import type { DefinedTags, LaunchSpec, ListQuery, Page, RunChain, RunPatch, RunRecord, Tags } from '../store/records.js';
+import type { DefinedTags, JobRecord, LaunchSpec, ListQuery, Page, RunChain, RunPatch, RunRecord, Tags } from '../store/records.js';
 import type { EventInput, Store, Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
@@ -72,6 +72,11 @@ export interface SchedulerPort {
  */
 export class RunsService {
   scheduler!: SchedulerPort;
+  /**
+   * Refuses (404 NotAuthorizedOrNotFound) a run that automation would start as `userId` when that user may not start
+   * it now; set by the server where authorization is on (authorizer.ts authorizeRunAs).
+   */
+  authorizeAs: ((userId: string, compartmentId: string, job: JobRecord) => Promise<void>) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -103,12 +108,14 @@ export class RunsService {
   async create(
     input: CreateRunInput,
     retryToken?: string,
-    opts: { inTx?: (tx: Tx, run: RunRecord) => Promise<void>; chain?: RunChain } = {},
+    opts: { inTx?: (tx: Tx, run: RunRecord) => Promise<void>; chain?: RunChain; actingAs?: string | null } = {},
   ): Promise<RunRecord> {
     checkCompartment(input.compartmentId);
     const job = await this.jobs.get(input.jobId).catch(() => {
       throw invalid('jobId', `job ${input.jobId} was not found`);
     });
+    // Automation starts runs as the user that made it, with that user's permissions as they are now.
+    if (opts.actingAs && this.authorizeAs) await this.authorizeAs(opts.actingAs, input.compartmentId, job);
     if (job.lifecycleState !== 'ACTIVE') {
       throw new DsError(
         'IncorrectState',

@@ -92,7 +92,7 @@ export class SchedulesService {
     private readonly log: { error(o: unknown, m: string): void },
   ) {}
 
-  async create(input: CreateScheduleInput): Promise<ScheduleRecord> {
+  async create(input: CreateScheduleInput, createdBy: string | null = null): Promise<ScheduleRecord> {
     checkCompartment(input.compartmentId);
     const timeZone = checkTimeZone(input.timeZone ?? 'UTC');
     if (typeof input.cron !== 'string' || !input.cron.trim()) throw invalid('cron', 'is required, e.g. "0 2 * * *"');
@@ -117,6 +117,7 @@ export class SchedulesService {
       overrides: checkOverrides(input.overrides, 'overrides', false),
       lastFireMs: now,
       lastRunId: null,
+      createdBy,
       timeCreated: iso(now),
       version: 1,
     };
@@ -260,7 +261,7 @@ export class SchedulesService {
     const input = runInput(s, s.overrides, null, { [TAGS.schedule]: s.id });
     input.displayName ??= `${s.displayName}-${iso(fireMs).slice(0, 16).replace(/[-:T]/g, '')}`;
     try {
-      await this.runs.create(input, `schedule:${s.id}:${fireMs}`, { inTx: (tx, run) => note(tx, run.id) });
+      await this.runs.create(input, `schedule:${s.id}:${fireMs}`, { inTx: (tx, run) => note(tx, run.id), actingAs: s.createdBy });
     } catch (e) {
       if (!(e instanceof DsError) || e.code === 'Conflict') throw e;
       // The job cannot run (deleted, say): the fire is handled, and an event says why nothing started.

@@ -125,7 +125,7 @@ export class SweepsService {
     private readonly opts: { maxTrials: number; log: { error(o: unknown, m: string): void } },
   ) {}
 
-  async create(input: CreateSweepInput, retryToken?: string): Promise<SweepRecord> {
+  async create(input: CreateSweepInput, retryToken?: string, createdBy: string | null = null): Promise<SweepRecord> {
     checkCompartment(input.compartmentId);
     const job = await this.jobs.get(input.jobId).catch(() => {
       throw invalid('jobId', `job ${input.jobId} was not found`);
@@ -176,6 +176,7 @@ export class SweepsService {
         lifecycleDetails: `${trials.length} trials, at most ${input.maxParallel} at a time.`,
         bestIndex: null,
         finalRunId: null,
+        createdBy,
         timeCreated: iso(now),
         timeFinished: null,
         version: 1,
@@ -299,7 +300,7 @@ export class SweepsService {
     };
     const input = runInput(s, overrides, null, { [TAGS.sweep]: s.id, [TAGS.trial]: String(t.index) });
     try {
-      await this.runs.create(input, `sweep:${s.id}:${t.index}`, { inTx: (tx, run) => this.automation.setTrialRun(tx, s.id, t.index, run.id) });
+      await this.runs.create(input, `sweep:${s.id}:${t.index}`, { inTx: (tx, run) => this.automation.setTrialRun(tx, s.id, t.index, run.id), actingAs: s.createdBy });
       return true;
     } catch (e) {
       if (!(e instanceof DsError)) throw e;
@@ -364,7 +365,7 @@ export class SweepsService {
     const job = await this.jobs.get(s.spec.final.jobId ?? s.jobId);
     const input = runInput({ projectId: job.projectId, compartmentId: s.compartmentId, jobId: job.id }, overrides, null, { [TAGS.sweep]: s.id, [TAGS.trial]: 'final' });
     try {
-      await this.runs.create(input, `sweep:${s.id}:final`, { inTx: (tx, run) => succeed(tx, run.id) });
+      await this.runs.create(input, `sweep:${s.id}:final`, { inTx: (tx, run) => succeed(tx, run.id), actingAs: s.createdBy });
     } catch (e) {
       if (!(e instanceof DsError) || e.code === 'Conflict') throw e;
       await this.store.transaction(async (tx) => {

@@ -77,7 +77,7 @@ export class TriggersService {
 
   // ---------------------------------------------------------------- CRUD
 
-  async create(input: CreateRuleInput): Promise<{ rule: TriggerRuleRecord; token: string }> {
+  async create(input: CreateRuleInput, createdBy: string | null = null): Promise<{ rule: TriggerRuleRecord; token: string }> {
     checkCompartment(input.compartmentId);
     const job = await this.jobs.get(input.jobId).catch(() => {
       throw invalid('jobId', `job ${input.jobId} was not found`);
@@ -97,6 +97,7 @@ export class TriggersService {
       projectId: job.projectId,
       overrides,
       secretHash: hashToken(token).toString('hex'),
+      createdBy,
       timeCreated: iso(now),
       version: 1,
     };
@@ -147,7 +148,7 @@ export class TriggersService {
     }
     if (rule.lifecycleState !== 'ACTIVE') throw new DsError('IncorrectState', `Trigger rule ${id} is ${rule.lifecycleState}; activate it first`);
     const input = runInput(rule, rule.overrides, { body: body ?? {} }, { [TAGS.rule]: rule.id, [TAGS.depth]: '1' });
-    return this.runs.create(input, retryToken ? `trigger-url:${rule.id}:${retryToken}` : undefined, { chain: { rootId: null, depth: 1 } });
+    return this.runs.create(input, retryToken ? `trigger-url:${rule.id}:${retryToken}` : undefined, { chain: { rootId: null, depth: 1 }, actingAs: rule.createdBy });
   }
 
   start(): Promise<void> {
@@ -252,7 +253,7 @@ export class TriggersService {
     const tags: Record<string, string> = { [TAGS.rule]: rule.id, [TAGS.event]: row.id, [TAGS.depth]: String(depth) };
     if (upstream) tags[TAGS.upstream] = upstream.id;
     try {
-      await this.runs.create(runInput(rule, rule.overrides, ctx, tags), token, { chain });
+      await this.runs.create(runInput(rule, rule.overrides, ctx, tags), token, { chain, actingAs: rule.createdBy });
     } catch (e) {
       if (!(e instanceof DsError)) throw e;
       await this.recordOnce(token, rule, EVENT_TYPES.triggerFailed, {

@@ -72,7 +72,7 @@ export class WebhooksService {
     return url;
   }
 
-  async create(input: CreateSubscriptionInput): Promise<SubscriptionRecord> {
+  async create(input: CreateSubscriptionInput, createdBy: string | null = null): Promise<SubscriptionRecord> {
     checkCompartment(input.compartmentId);
     const url = this.checkUrl(input.url);
     const filter = checkEventFilter(input.filter, 'filter');
@@ -88,6 +88,7 @@ export class WebhooksService {
         lifecycleState: 'ACTIVE',
         // Only events from now on: a new subscription does not replay history.
         startSeq: await this.events.maxSeq(tx),
+        createdBy,
         timeCreated: iso(now),
         version: 1,
       };

@@ -28,6 +28,8 @@ export interface TriggerRuleRecord {
   projectId: string;
   overrides: RunOverrides;
   secretHash: string;
+  /** The user it acts as (its creator): each run it starts needs that user's CreateJobRun; null: no check (made before authorization, or with authentication off). */
+  createdBy: string | null;
   timeCreated: string;
   version: number;
 }
@@ -47,6 +49,8 @@ export interface ScheduleRecord {
   overrides: RunOverrides;
   lastFireMs: number;
   lastRunId: string | null;
+  /** The user it acts as (its creator): each run it starts needs that user's CreateJobRun; null: no check (made before authorization, or with authentication off). */
+  createdBy: string | null;
   timeCreated: string;
   version: number;
 }
@@ -82,6 +86,8 @@ export interface SweepRecord {
   lifecycleDetails: string | null;
   bestIndex: number | null;
   finalRunId: string | null;
+  /** The user it acts as (its creator): each run it starts needs that user's CreateJobRun; null: no check (made before authorization, or with authentication off). */
+  createdBy: string | null;
   timeCreated: string;
   timeFinished: string | null;
   version: number;
@@ -112,6 +118,7 @@ const ruleFromRow = (r: TriggerRuleTable): TriggerRuleRecord => ({
   projectId: r.project_id,
   overrides: JSON.parse(r.overrides),
   secretHash: r.secret_hash,
+  createdBy: r.created_by ?? null,
   timeCreated: r.time_created,
   version: r.version,
 });
@@ -129,6 +136,7 @@ const scheduleFromRow = (r: ScheduleTable): ScheduleRecord => ({
   overrides: JSON.parse(r.overrides),
   lastFireMs: Number(r.last_fire_ms),
   lastRunId: r.last_run_id,
+  createdBy: r.created_by ?? null,
   timeCreated: r.time_created,
   version: r.version,
 });
@@ -145,6 +153,7 @@ const sweepFromRow = (r: SweepTable): SweepRecord => ({
   lifecycleDetails: r.lifecycle_details,
   bestIndex: r.best_index,
   finalRunId: r.final_run_id,
+  createdBy: r.created_by ?? null,
   timeCreated: r.time_created,
   timeFinished: r.time_finished,
   version: r.version,
@@ -185,6 +194,7 @@ export class AutomationStore {
         project_id: r.projectId,
         overrides: JSON.stringify(r.overrides),
         secret_hash: r.secretHash,
+        created_by: r.createdBy,
         time_created: r.timeCreated,
         version: r.version,
       })
@@ -246,6 +256,7 @@ export class AutomationStore {
         overrides: JSON.stringify(s.overrides),
         last_fire_ms: s.lastFireMs,
         last_run_id: s.lastRunId,
+        created_by: s.createdBy,
         time_created: s.timeCreated,
         version: s.version,
       })
@@ -308,6 +319,7 @@ export class AutomationStore {
         lifecycle_details: s.lifecycleDetails,
         best_index: null,
         final_run_id: null,
+        created_by: s.createdBy,
         time_created: s.timeCreated,
         time_finished: null,
         version: s.version,

@@ -372,6 +372,14 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .execute();
     },
   },
+  {
+    // Automation acts as the user that made it (docs/policies.md): its runs are authorized as that user when they
+    // start, and a webhook subscription is sent only the events that user may read.
+    name: '008_automation_creators',
+    async up(db) {
+      for (const table of ['trigger_rules', 'schedules', 'sweeps', 'webhook_subscriptions']) await db.schema.alterTable(table).addColumn('created_by', 'text').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

@@ -134,6 +134,8 @@ export interface WebhookSubscriptionTable {
   lifecycle_state: string;
   /** Events up to this sequence number happened before the subscription and are not delivered to it. */
   start_seq: number;
+  /** The user whose read permission decides which events it is sent; null: made before authorization. */
+  created_by: string | null;
   time_created: string;
   version: number;
 }
@@ -165,6 +167,8 @@ export interface TriggerRuleTable {
   overrides: string;
   /** sha256 (hex) of the rule's trigger URL token; the token itself is shown once. */
   secret_hash: string;
+  /** The user that created it, whose permissions its runs are checked against; null: made before authorization. */
+  created_by: string | null;
   time_created: string;
   version: number;
 }
@@ -183,6 +187,8 @@ export interface ScheduleTable {
   /** The planned time (epoch ms) of the last fire that was handled (run or skipped). */
   last_fire_ms: number;
   last_run_id: string | null;
+  /** The user that created it, whose permissions its runs are checked against; null: made before authorization. */
+  created_by: string | null;
   time_created: string;
   version: number;
 }
@@ -199,6 +205,8 @@ export interface SweepTable {
   lifecycle_details: string | null;
   best_index: number | null;
   final_run_id: string | null;
+  /** The user that created it, whose permissions its runs are checked against; null: made before authorization. */
+  created_by: string | null;
   time_created: string;
   time_finished: string | null;
   version: number;

@@ -29,6 +29,8 @@ export interface SubscriptionRecord {
   filter: EventFilter;
   lifecycleState: SubscriptionState;
   startSeq: number;
+  /** The user it delivers as: only events about resources that user may read now are sent; null: every match. */
+  createdBy: string | null;
   timeCreated: string;
   version: number;
 }
@@ -66,6 +68,7 @@ const subFromRow = (r: WebhookSubscriptionTable, box: SecretBox): SubscriptionRe
   filter: JSON.parse(r.filter),
   lifecycleState: r.lifecycle_state as SubscriptionState,
   startSeq: Number(r.start_seq),
+  createdBy: r.created_by ?? null,
   timeCreated: r.time_created,
   version: r.version,
 });
@@ -142,6 +145,7 @@ export class WebhookStore {
         filter: JSON.stringify(s.filter),
         lifecycle_state: s.lifecycleState,
         start_seq: s.startSeq,
+        created_by: s.createdBy,
         time_created: s.timeCreated,
         version: s.version,
       })

@@ -212,6 +212,8 @@ test('the oci-identity SDK manages compartments, users, groups, memberships and 
     const uploaded = (await id.uploadApiKey({ userId: alice.id, createApiKeyDetails: { key: pair.publicKey } })).apiKey;
     assert.equal(uploaded.keyId, `${tenancy}/${alice.id}/${uploaded.fingerprint}`);
     assert.deepEqual((await id.listApiKeys({ userId: alice.id })).items.map((k) => k.fingerprint), [uploaded.fingerprint]);
+    // Authorized too: her group may list projects (without a policy she would get 404, authenticated or not).
+    await id.createPolicy({ createPolicyDetails: { compartmentId: tenancy, name: 'team-a-lists', description: 'x', statements: ['Allow group team-a to inspect data-science-projects in tenancy'] } });
     const aliceSign = apiKeySigner({ tenancy, user: alice.id, fingerprint: uploaded.fingerprint!, privateKey: createPrivateKey(pair.privateKey) });
     const listUrl = `${s.url}/20190101/projects?compartmentId=${encodeURIComponent(s.compartmentId)}`;
     assert.equal((await signedFetch(aliceSign, listUrl)).status, 200);

@@ -98,6 +98,9 @@ test('console: 5 wrong passwords lock the name out for 15 minutes (429), even wi
     const tenancy = readOciProfile(s.configFile).tenancy;
     const bob = (await id.createUser({ createUserDetails: { compartmentId: tenancy, name: 'bob', description: 'Bob' } })).user;
     const password = (await id.createOrResetUIPassword({ userId: bob.id })).uIPassword.password!;
+    // Bob may list projects (authorized; without a policy his session's list would be a 404).
+    const statement = `Allow any-user to inspect data-science-projects in tenancy where request.user.id = '${bob.id}'`;
+    await id.createPolicy({ createPolicyDetails: { compartmentId: tenancy, name: 'bob-lists', description: 'x', statements: [statement] } });
     const loginAs = (userName: string, pw: string) =>
       fetch(`${s.url}/20190101/console/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userName, password: pw }) });
     const ok = await loginAs('bob', password);

@@ -66,8 +66,8 @@ test('old events something still needs stay: a pending delivery, the webhook cur
   await withStores(async ({ store, events, hooks, automation, retention }) => {
     const seqs = await addEvents(store, 100, 40);
     const at = (i: number) => seqs[i - 1]!;
-    const sub = { id: 'sub1', compartmentId: 'c', displayName: 's', url: 'https://example.com/h', secret: 'x', filter: {}, lifecycleState: 'ACTIVE' as const, startSeq: 0, timeCreated: new Date(NOW).toISOString(), version: 1 };
-    const rule = { id: 'rule1', compartmentId: 'c', displayName: 'r', lifecycleState: 'ACTIVE' as const, condition: { eventTypes: ['t'] }, jobId: 'j', projectId: 'p', overrides: {}, secretHash: 'h', timeCreated: new Date(NOW).toISOString(), version: 1 };
+    const sub = { id: 'sub1', compartmentId: 'c', displayName: 's', url: 'https://example.com/h', secret: 'x', filter: {}, lifecycleState: 'ACTIVE' as const, startSeq: 0, createdBy: null, timeCreated: new Date(NOW).toISOString(), version: 1 };
+    const rule = { id: 'rule1', compartmentId: 'c', displayName: 'r', lifecycleState: 'ACTIVE' as const, condition: { eventTypes: ['t'] }, jobId: 'j', projectId: 'p', overrides: {}, secretHash: 'h', createdBy: null, timeCreated: new Date(NOW).toISOString(), version: 1 };
     await store.transaction(async (tx) => {
       await hooks.insertSubscription(tx, sub);
       await hooks.insertDelivery(tx, { id: 'd1', subscriptionId: 'sub1', eventId: 'unused', eventSeq: at(30), nowMs: NOW - 40 * DAY });
@@ -94,7 +94,7 @@ test('old events something still needs stay: a pending delivery, the webhook cur
 
 test('finished deliveries past the retention and retry tokens past 24 hours go; the rest stay', async () => {
   await withStores(async ({ store, hooks, retention }) => {
-    const sub = { id: 'sub1', compartmentId: 'c', displayName: 's', url: 'https://example.com/h', secret: 'x', filter: {}, lifecycleState: 'ACTIVE' as const, startSeq: 0, timeCreated: new Date(NOW).toISOString(), version: 1 };
+    const sub = { id: 'sub1', compartmentId: 'c', displayName: 's', url: 'https://example.com/h', secret: 'x', filter: {}, lifecycleState: 'ACTIVE' as const, startSeq: 0, createdBy: null, timeCreated: new Date(NOW).toISOString(), version: 1 };
     await store.transaction(async (tx) => {
       await hooks.insertSubscription(tx, sub);
       let k = 0;

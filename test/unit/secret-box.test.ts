@@ -26,6 +26,7 @@ const sub = (id: string, secret: string): SubscriptionRecord => ({
   filter: {},
   lifecycleState: 'ACTIVE',
   startSeq: 0,
+  createdBy: null,
   timeCreated: new Date().toISOString(),
   version: 1,
 });

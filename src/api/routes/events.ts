@@ -34,7 +34,7 @@ export async function eventRoutes(app: App, { events }: ApiDeps): Promise<void> 
         const abort = new AbortController();
         req.raw.on('close', () => abort.abort());
         reply.raw.on('close', () => abort.abort());
-        const stream = await events.follow(q, abort.signal);
+        const stream = await events.follow(q, abort.signal, req.mayReadEvent ?? undefined);
         reply.header('content-type', 'application/x-ndjson; charset=utf-8');
         reply.header('cache-control', 'no-store');
         reply.header('x-accel-buffering', 'no');

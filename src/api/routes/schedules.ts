@@ -4,6 +4,7 @@ import { errorResponses, header, withEtag } from '../http.js';
 import * as S from '../schemas.js';
 import type { ScheduleRecord } from '../../store/automation-store.js';
 import type { SchedulesService } from '../../service/schedules.js';
+import { creatorOf } from '../authorization.js';
 
 const IdParams = Type.Object({ scheduleId: Type.String() });
 
@@ -33,7 +34,7 @@ export async function scheduleRoutes(app: App, { schedules }: ApiDeps): Promise<
     '/schedules',
     { schema: { tags, operationId: 'CreateSchedule', description: 'dsjobs addition: cron schedules that start runs of a job.', body: S.CreateScheduleDetails, response: { 200: S.Schedule, ...errorResponses } } },
     async (req, reply) => {
-      const s = await schedules.create(req.body as any);
+      const s = await schedules.create(req.body as any, creatorOf(req));
       withEtag(reply, s);
       return wire(s);
     },

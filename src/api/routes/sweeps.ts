@@ -4,6 +4,7 @@ import { errorResponses, header, withEtag } from '../http.js';
 import * as S from '../schemas.js';
 import type { SweepRecord, TrialRecord } from '../../store/automation-store.js';
 import { rankTrials } from '../../service/sweeps.js';
+import { creatorOf } from '../authorization.js';
 
 const IdParams = Type.Object({ sweepId: Type.String() });
 
@@ -71,7 +72,7 @@ export async function sweepRoutes(app: App, { sweeps }: ApiDeps): Promise<void> 
       },
     },
     async (req, reply) => {
-      const s = await sweeps.create(req.body as any, header(req, 'opc-retry-token'));
+      const s = await sweeps.create(req.body as any, header(req, 'opc-retry-token'), creatorOf(req));
       withEtag(reply, s);
       return sweepWire(s, await sweeps.trials(s.id));
     },

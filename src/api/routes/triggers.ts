@@ -4,6 +4,7 @@ import { errorResponses, header, withEtag } from '../http.js';
 import { runWire } from '../presenters.js';
 import * as S from '../schemas.js';
 import type { TriggerRuleRecord } from '../../store/automation-store.js';
+import { creatorOf } from '../authorization.js';
 
 const IdParams = Type.Object({ ruleId: Type.String() });
 
@@ -37,7 +38,7 @@ export async function triggerRoutes(app: App, { triggers }: ApiDeps): Promise<vo
       },
     },
     async (req, reply) => {
-      const { rule, token } = await triggers.create(req.body as any);
+      const { rule, token } = await triggers.create(req.body as any, creatorOf(req));
       withEtag(reply, rule);
       return ruleWire(rule, token);
     },

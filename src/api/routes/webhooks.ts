@@ -3,6 +3,7 @@ import type { App, ApiDeps } from '../app.js';
 import { errorResponses, header, withEtag } from '../http.js';
 import * as S from '../schemas.js';
 import type { DeliveryRecord, SubscriptionRecord } from '../../store/webhook-store.js';
+import { creatorOf } from '../authorization.js';
 
 const IdParams = Type.Object({ subscriptionId: Type.String() });
 
@@ -49,7 +50,7 @@ export async function webhookRoutes(app: App, { webhooks }: ApiDeps): Promise<vo
       },
     },
     async (req, reply) => {
-      const s = await webhooks.create(req.body);
+      const s = await webhooks.create(req.body, creatorOf(req));
       withEtag(reply, s);
       return subscriptionWire(s, true);
     },

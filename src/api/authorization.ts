@@ -1,0 +1,148 @@
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../domain/principal.js';
+import { readOperationForOcid } from '../domain/policy/operations.js';
+import type { Authorizer, Target } from '../service/authorizer.js';
+import type { ApiDeps } from './app.js';
+
+/** The events an event feed or stream may carry to this request's principal. */
+export type EventVisibility = (event: { subject: string; compartmentid: string }) => Promise<boolean>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by authorization for an authenticated principal; null: every event is visible (authentication off). */
+    mayReadEvent: EventVisibility | null;
+  }
+}
+
+/** Where a request acts: the compartment the policy engine decides in, and what a denial names (see Authorizer). */
+interface Scope {
+  compartmentId: string;
+  target?: Target;
+}
+
+type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService'>;
+
+/**
+ * A route's resource, by the name of its path parameter: where it lives. The read is the service's own get, so a
+ * missing resource answers exactly as the route would; identity objects other than compartments and policies live in
+ * the tenancy, as in OCI.
+ */
+function resourceScopes(d: Deps): Record<string, (id: string, operation: string) => Promise<Scope>> {
+  const tenancy = (what: string) => async (id: string): Promise<Scope> => ({ compartmentId: d.identity.tenancyId, target: { what, id } });
+  return {
+    projectId: async (id) => ({ compartmentId: (await d.projects.get(id)).compartmentId, target: { what: 'Project', id } }),
+    jobId: async (id) => ({ compartmentId: (await d.jobs.get(id)).compartmentId, target: { what: 'Job', id } }),
+    jobRunId: async (id) => ({ compartmentId: (await d.runs.get(id)).compartmentId, target: { what: 'Job run', id } }),
+    subscriptionId: async (id) => ({ compartmentId: (await d.webhooks.get(id)).compartmentId, target: { what: 'Webhook subscription', id } }),
+    ruleId: async (id) => ({ compartmentId: (await d.triggers.get(id)).compartmentId, target: { what: 'Trigger rule', id } }),
+    scheduleId: async (id) => ({ compartmentId: (await d.schedules.get(id)).compartmentId, target: { what: 'Schedule', id } }),
+    sweepId: async (id) => ({ compartmentId: (await d.sweeps.get(id)).compartmentId, target: { what: 'Sweep', id } }),
+    policyId: async (id) => ({ compartmentId: (await d.policies.getPolicy(id)).compartmentId, target: { what: 'Policy', id } }),
+    // A compartment is read in itself; it is changed or deleted by whoever manages its parent (OCI's rule).
+    compartmentId: async (id, operation) => {
+      const c = await d.identityService.getCompartment(id);
+      const parent = d.identityService.tree.parentOf(c.id);
+      return { compartmentId: operation === 'GetCompartment' || !parent ? c.id : parent, target: { what: 'Compartment', id } };
+    },
+    tenancyId: tenancy('Tenancy'),
+    dynamicGroupId: tenancy('Dynamic group'),
+    userId: tenancy('User'),
+    groupId: tenancy('Group'),
+    userGroupMembershipId: tenancy('UserGroupMembership'),
+  };
+}
+
+/** The user an automation resource made by this request acts as when it fires (null: authentication off). */
+export const creatorOf = (req: FastifyRequest): string | null => (req.principal?.kind === 'user' ? req.principal.userId : null);
+
+/** Routes without an operationId that still need a grant: server-wide Prometheus metrics are every run's metrics. */
+const HIDDEN_ROUTE_OPERATIONS: Record<string, string> = { '/metrics': 'GetJobRunMetrics' };
+
+/**
+ * Authorization, in one place for every route (DESIGN §8): after authentication and validation, the route's
+ * operationId and the compartment it acts in (a resource's own, read through its service; for creates and lists the
+ * `compartmentId` of the body or query; for identity objects the tenancy) go to the Authorizer, which throws the
+ * same 404 NotAuthorizedOrNotFound a missing resource gets. Lists are then cut to what the principal may inspect,
+ * item by item (by each item's compartment), before they are serialized.
+ *
+ * A compartmentId that names no compartment (dsjobs before identities treated compartments as labels) is decided
+ * as the tenancy: only a tenancy-wide grant reaches it.
+ */
+export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
+  const scopes = resourceScopes(deps);
+  const scopeParams = Object.keys(scopes);
+  const tenancyId = deps.identity.tenancyId;
+  const tree = deps.identityService.tree;
+  const known = (c: string) => (tree.parentOf(c) === undefined ? tenancyId : c);
+
+  const operationOf = (req: FastifyRequest): string | undefined => {
+    const url = req.routeOptions.url;
+    if (url !== undefined && HIDDEN_ROUTE_OPERATIONS[url]) return HIDDEN_ROUTE_OPERATIONS[url];
+    return (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId;
+  };
+
+  async function scopeOf(req: FastifyRequest, operation: string): Promise<Scope | null> {
+    const params = (req.params ?? {}) as Record<string, string>;
+    for (const p of scopeParams) if (typeof params[p] === 'string') return scopes[p](params[p], operation);
+    const body = req.body as { compartmentId?: unknown } | undefined;
+    if (body && typeof body === 'object' && typeof body.compartmentId === 'string') return { compartmentId: body.compartmentId };
+    const query = req.query as { compartmentId?: unknown } | undefined;
+    if (query && typeof query.compartmentId === 'string') return { compartmentId: query.compartmentId };
+    if (req.url.startsWith('/20160918/')) return { compartmentId: tenancyId };
+    if (HIDDEN_ROUTE_OPERATIONS[req.routeOptions.url ?? '']) return { compartmentId: tenancyId };
+    // A list over no compartment: every item is checked below instead.
+    return null;
+  }
+
+  return {
+    /** preHandler: after validation, so body and query are parsed and checked. */
+    async authorize(req: FastifyRequest): Promise<void> {
+      const principal = req.principal;
+      if (!principal) return;
+      req.mayReadEvent = (e) => mayReadEvent(principal, e);
+      const operation = operationOf(req);
+      if (!operation) return;
+      const scope = await scopeOf(req, operation);
+      if (scope) await authorizer.authorize(principal, operation, known(scope.compartmentId), scope.target);
+      // A create that names a job or project (a run of a job, a job in a project) also needs reading that
+      // resource: otherwise a grant in one's own compartment would start another team's job there.
+      const body = req.body as { jobId?: unknown; projectId?: unknown } | undefined;
+      if (operation.startsWith('Create') && body && typeof body === 'object') {
+        for (const [field, read] of [['jobId', 'GetJob'], ['projectId', 'GetProject']] as const) {
+          const id = body[field];
+          if (typeof id !== 'string') continue;
+          // One that does not exist is the service's to refuse, in its own words.
+          const related = await scopes[field](id, read).catch(() => null);
+          if (related) await authorizer.authorize(principal, read, known(related.compartmentId), related.target);
+        }
+      }
+    },
+
+    /** preSerialization: a list's items, only those the principal may see. */
+    async filter(req: FastifyRequest, payload: unknown): Promise<unknown> {
+      const principal = req.principal;
+      if (!principal || !Array.isArray(payload)) return payload;
+      const operation = operationOf(req);
+      if (!operation) return payload;
+      if (operation === 'ListEvents') return filterEvents(principal, payload);
+      if (!operation.startsWith('List')) return payload;
+      // Items without a compartment (job shapes, API keys) were decided with the request itself.
+      const placed = payload.filter((item) => typeof item?.compartmentId === 'string');
+      if (placed.length === 0) return payload;
+      const visible = new Set(await authorizer.filterListable(principal, operation, placed, (item) => known(item.compartmentId)));
+      return payload.filter((item) => typeof item?.compartmentId !== 'string' || visible.has(item));
+    },
+  };
+
+  /** An event is the resource it carries: reading it needs reading the resource (GetJobRun, ...) where it lives. */
+  async function mayReadEvent(principal: Principal, event: { subject: string; compartmentid: string }): Promise<boolean> {
+    const operation = readOperationForOcid(event.subject) ?? 'ListEvents';
+    return (await authorizer.decide(principal, operation, known(event.compartmentid))).allowed;
+  }
+
+  async function filterEvents(principal: Principal, events: { subject: string; compartmentid: string }[]) {
+    const out = [];
+    for (const e of events) if (await mayReadEvent(principal, e)) out.push(e);
+    return out;
+  }
+}
