@@ -85,7 +85,8 @@ test('policies: create, get, list, update with etags, delete, through the offici
   ).policy;
 
   const byName = await client.listPolicies({ compartmentId: tenancyId, sortBy: identity.requests.ListPoliciesRequest.SortBy.Name, sortOrder: identity.requests.ListPoliciesRequest.SortOrder.Asc });
-  assert.deepEqual(byName.items.map((x) => x.name), ['Administrators', 'data-scientists'], 'a list shows the policies attached to that compartment only');
+  // The first start attached the administrators' policy to the tenancy too.
+  assert.deepEqual(byName.items.map((x) => x.name), ['Administrators', 'data-scientists', 'Tenant Admin Policy'], 'a list shows the policies attached to that compartment only');
   assert.deepEqual((await client.listPolicies({ compartmentId: s.compartmentId })).items.map((x) => x.id), [local.id]);
   assert.deepEqual((await client.listPolicies({ compartmentId: tenancyId, name: 'data-scientists' })).items.map((x) => x.id), [second.id]);
   const page1 = await client.listPolicies({ compartmentId: tenancyId, limit: 1 });
@@ -94,7 +95,12 @@ test('policies: create, get, list, update with etags, delete, through the offici
   const page2 = await client.listPolicies({ compartmentId: tenancyId, limit: 1, page: page1.opcNextPage });
   assert.equal(page2.items.length, 1);
   assert.notEqual(page2.items[0].id, page1.items[0].id);
-  assert.equal(page2.opcNextPage, undefined);
+  // Three policies in the tenancy (the administrators' one included): a third page, then none.
+  assert.ok(page2.opcNextPage);
+  const page3 = await client.listPolicies({ compartmentId: tenancyId, limit: 1, page: page2.opcNextPage });
+  assert.equal(page3.items.length, 1);
+  assert.ok(![page1.items[0].id, page2.items[0].id].includes(page3.items[0].id));
+  assert.equal(page3.opcNextPage, undefined);
 
   const stale = await sdkError(() => client.updatePolicy({ policyId: second.id, ifMatch: created.etag, updatePolicyDetails: { description: 'x' } }));
   assert.equal(stale.statusCode, 412);
