@@ -322,8 +322,8 @@ export const UpdateJobRunDetails = Type.Object(
 export const JobShapeSummary = Type.Object(
   {
     name: Type.String(),
-    coreCount: Type.Number(),
-    memoryInGBs: Type.Number(),
+    coreCount: Type.Integer({ description: "a fixed shape's OCPUs, a flex shape's most" }),
+    memoryInGBs: Type.Integer({ description: "a fixed shape's memory, a flex shape's most" }),
     shapeSeries: Type.String(),
     gpuCount: Type.Optional(Type.Integer({ description: 'dsjobs: GPUs of the shape' })),
     isFlex: Type.Optional(Type.Boolean({ description: 'dsjobs: accepts jobShapeConfigDetails' })),
