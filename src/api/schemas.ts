@@ -336,6 +336,18 @@ export const JobShapeSummary = Type.Object(
   { $id: 'JobShapeSummary' },
 );
 
+export const FastLaunchJobConfigSummary = Type.Object(
+  {
+    name: Type.String(),
+    shapeName: Type.String(),
+    coreCount: Type.Integer(),
+    memoryInGBs: Type.Integer(),
+    shapeSeries: Type.String(),
+    managedEgressSupport: Type.Union(['REQUIRED', 'SUPPORTED', 'UNSUPPORTED'].map((v) => Type.Literal(v))),
+  },
+  { $id: 'FastLaunchJobConfigSummary' },
+);
+
 export const ServerInfo = Type.Object(
   {
     version: Type.String(),

@@ -47,3 +47,21 @@ test('ListJobShapes: every coreCount and memoryInGBs is a whole number (the Go S
     assert.ok(Number.isInteger(shape.memoryInGBs), `${shape.name} memoryInGBs ${shape.memoryInGBs}`);
   }
 });
+
+test('ListFastLaunchJobConfigs: one config per shape this server runs, whole numbers, pages as OCI pages', async () => {
+  const shapes = (await client.listJobShapes({ compartmentId: s.compartmentId })).items;
+  const res = await client.listFastLaunchJobConfigs({ compartmentId: s.compartmentId });
+  assert.deepEqual(res.items.map((c) => c.shapeName), shapes.map((x) => x.name));
+  for (const c of res.items) {
+    const shape = shapes.find((x) => x.name === c.shapeName)!;
+    assert.equal(c.coreCount, shape.coreCount);
+    assert.equal(c.memoryInGBs, shape.memoryInGBs);
+    assert.equal(c.shapeSeries, shape.shapeSeries);
+    assert.equal(c.managedEgressSupport, ds.models.FastLaunchJobConfigSummary.ManagedEgressSupport.Supported);
+    assert.ok(Number.isInteger(c.coreCount) && Number.isInteger(c.memoryInGBs), c.name);
+  }
+  // The SDK's paginator follows opc-next-page.
+  const paged: string[] = [];
+  for await (const c of client.listFastLaunchJobConfigsRecordIterator({ compartmentId: s.compartmentId, limit: 2 })) paged.push(c.shapeName);
+  assert.deepEqual(paged, shapes.map((x) => x.name));
+});
