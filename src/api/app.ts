@@ -28,6 +28,7 @@ import { projectRoutes } from './routes/projects.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/job-runs.js';
 import { miscRoutes } from './routes/misc.js';
+import { pageLimitHook } from './page-limit.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
@@ -236,6 +237,8 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     });
   }
 
+  app.addHook('preHandler', pageLimitHook(BASE));
+
   const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
@@ -258,7 +261,11 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
         return reply.code(200).send(file.body);
       }
     }
-    reply.code(404).send({ code: 'NotAuthorizedOrNotFound', message: `No such operation: ${req.method} ${req.url.split('?')[0]}` });
+    // OCI's answer for an operation it does not have (its catalogue's NotFound, not NotAuthorizedOrNotFound).
+    reply.code(404).send({
+      code: 'NotFound',
+      message: `There is no operation supported at the URI path and HTTP method you specified in the request: ${req.method} ${urlPath}`,
+    });
   });
 
   app.setErrorHandler((err: any, req: FastifyRequest, reply: FastifyReply) => {

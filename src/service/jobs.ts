@@ -304,6 +304,11 @@ export class JobsService {
     headers: { contentDisposition?: string; contentLength?: number; retryToken?: string; ifMatch?: string },
   ): Promise<JobRecord> {
     const job = await this.get(id);
+    // A retry of the upload that stored the artifact (same opc-retry-token) is answered before if-match: the first
+    // upload moved the job's etag on, so the retry's if-match is stale by design.
+    if (job.artifact && headers.retryToken !== undefined && job.artifact.retryToken === headers.retryToken) {
+      return this.replayArtifactUpload(job, body, headers.contentDisposition);
+    }
     checkIfMatch(headers.ifMatch, job.id, job.version);
     const fileName = fileNameFromDisposition(headers.contentDisposition);
     if (job.artifact) {
@@ -326,15 +331,43 @@ export class JobsService {
     }
     this.uploading.add(id);
     try {
-      return await this.storeArtifact(job, fileName, body);
+      return await this.storeArtifact(job, fileName, body, headers);
     } finally {
       this.uploading.delete(id);
     }
   }
 
+  /**
+   * A retried upload: the same bytes and content-disposition get the first upload's answer (the job as it is); other
+   * bytes under the same token are refused as OCI refuses a reused retry token.
+   */
+  private async replayArtifactUpload(job: JobRecord, body: Readable, contentDisposition: string | undefined): Promise<JobRecord> {
+    const a = job.artifact!;
+    const md5 = createHash('md5');
+    let size = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      // Past the stored size it cannot be the same upload: stop hashing, drain the rest.
+      if (size <= a.size) md5.update(chunk);
+    }
+    const same = size === a.size && md5.digest('base64') === a.md5 && (a.contentDisposition === undefined || a.contentDisposition === contentDisposition);
+    if (!same) {
+      throw new DsError(
+        'InvalidatedRetryToken',
+        `opc-retry-token was already used to upload job ${job.id}'s artifact with a different request body; use a new token for a different request`,
+      );
+    }
+    return job;
+  }
+
   private readonly uploading = new Set<string>();
 
-  private async storeArtifact(job: JobRecord, fileName: string, body: Readable): Promise<JobRecord> {
+  private async storeArtifact(
+    job: JobRecord,
+    fileName: string,
+    body: Readable,
+    headers: { contentDisposition?: string; retryToken?: string },
+  ): Promise<JobRecord> {
     const id = job.id;
     const dir = path.join(this.artifactsDir, id);
     await fsp.mkdir(dir, { recursive: true });
@@ -376,7 +409,14 @@ export class JobsService {
           }
         }
       }
-      const info: ArtifactInfo = { fileName, size, md5: md5.digest('base64'), time: iso(this.clock.now()) };
+      const info: ArtifactInfo = {
+        fileName,
+        size,
+        md5: md5.digest('base64'),
+        time: iso(this.clock.now()),
+        contentDisposition: headers.contentDisposition,
+        retryToken: headers.retryToken,
+      };
       const final = path.join(dir, fileName);
       await fsp.rename(tmp, final);
       this.invalidate(id);

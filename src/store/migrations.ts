@@ -372,6 +372,15 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .execute();
     },
   },
+  {
+    // The artifact's content-disposition as sent (Terraform compares it byte for byte) and the upload's retry token
+    // (a retried upload with the same token and bytes gets the first answer, not 409).
+    name: '008_artifact_disposition',
+    async up(db) {
+      await db.schema.alterTable('jobs').addColumn('artifact_content_disposition', 'text').execute();
+      await db.schema.alterTable('jobs').addColumn('artifact_retry_token', 'text').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

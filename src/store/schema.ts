@@ -40,6 +40,10 @@ export interface JobTable {
   artifact_size: number | null;
   artifact_md5: string | null;
   artifact_time: string | null;
+  /** The content-disposition header as the upload sent it, returned byte for byte (null: stored before 008). */
+  artifact_content_disposition: string | null;
+  /** The upload's opc-retry-token: a retry with it and the same bytes gets the first upload's answer. */
+  artifact_retry_token: string | null;
   version: number;
 }
 

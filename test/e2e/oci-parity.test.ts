@@ -65,3 +65,105 @@ test('ListFastLaunchJobConfigs: one config per shape this server runs, whole num
   for await (const c of client.listFastLaunchJobConfigsRecordIterator({ compartmentId: s.compartmentId, limit: 2 })) paged.push(c.shapeName);
   assert.deepEqual(paged, shapes.map((x) => x.name));
 });
+
+/** A project and a CREATING job (no artifact yet) through the SDK. */
+async function newJob(name: string, infra?: ds.models.JobInfrastructureConfigurationDetails) {
+  const project = await client.createProject({ createProjectDetails: { compartmentId: s.compartmentId, displayName: `${name}-proj` } });
+  const jobInfrastructureConfigurationDetails =
+    infra ?? ({ jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 } as ds.models.ManagedEgressStandaloneJobInfrastructureConfigurationDetails);
+  const created = await client.createJob({
+    createJobDetails: {
+      projectId: project.project.id,
+      compartmentId: s.compartmentId,
+      displayName: name,
+      jobConfigurationDetails: { jobType: 'DEFAULT' } as ds.models.DefaultJobConfigurationDetails,
+      jobInfrastructureConfigurationDetails,
+    },
+  });
+  return created.job;
+}
+
+test("the artifact's content-disposition comes back byte for byte as it was sent (HEAD and GET)", async () => {
+  for (const disposition of ['attachment; filename=hello.py', 'attachment;filename="my job.sh"', "attachment; filename*=UTF-8''na%C3%AFve.py"]) {
+    const job = await newJob('disposition');
+    await client.createJobArtifact({ jobId: job.id, jobArtifact: Buffer.from('print("hi")\n'), contentDisposition: disposition });
+    const head = await client.headJobArtifact({ jobId: job.id });
+    assert.equal(head.contentDisposition, disposition);
+    const got = await client.getJobArtifactContent({ jobId: job.id });
+    assert.equal(got.contentDisposition, disposition);
+  }
+});
+
+test('a retried CreateJobArtifact (same opc-retry-token and bytes) gets the first success; other bytes under it are InvalidatedRetryToken', async () => {
+  const job = await newJob('artifact-retry');
+  const bytes = Buffer.from('print("once")\n');
+  const first = await client.createJobArtifact({ jobId: job.id, jobArtifact: bytes, contentDisposition: 'attachment; filename=once.py', opcRetryToken: 'artifact-token-1' });
+  const again = await client.createJobArtifact({ jobId: job.id, jobArtifact: bytes, contentDisposition: 'attachment; filename=once.py', opcRetryToken: 'artifact-token-1' });
+  assert.ok(first.opcRequestId && again.opcRequestId);
+  const other = await expectOciError(() =>
+    client.createJobArtifact({ jobId: job.id, jobArtifact: Buffer.from('print("twice")\n'), contentDisposition: 'attachment; filename=once.py', opcRetryToken: 'artifact-token-1' }),
+  );
+  assert.equal(other.statusCode, 409);
+  assert.equal(other.serviceCode, 'InvalidatedRetryToken');
+  // Without the token a second upload is still refused: artifacts are immutable.
+  const noToken = await expectOciError(() => client.createJobArtifact({ jobId: job.id, jobArtifact: bytes, contentDisposition: 'attachment; filename=once.py' }));
+  assert.equal(noToken.statusCode, 409);
+  assert.equal(noToken.serviceCode, 'Conflict');
+  const content = await client.getJobArtifactContent({ jobId: job.id });
+  const chunks: Buffer[] = [];
+  for await (const c of content.value as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+  assert.deepEqual(Buffer.concat(chunks), bytes, 'the first upload is the artifact');
+});
+
+test("OCI's error codes: a stale etag is NoEtagMatch, a reused retry token InvalidatedRetryToken, an unknown operation NotFound", async () => {
+  const job = await newJob('codes');
+  const got = await client.getJob({ jobId: job.id });
+  await client.updateJob({ jobId: job.id, updateJobDetails: { displayName: 'codes-2' }, ifMatch: got.etag });
+  const stale = await expectOciError(() => client.updateJob({ jobId: job.id, updateJobDetails: { displayName: 'codes-3' }, ifMatch: got.etag }));
+  assert.equal(stale.statusCode, 412);
+  assert.equal(stale.serviceCode, 'NoEtagMatch');
+
+  const details = { compartmentId: s.compartmentId, displayName: 'token-a' };
+  const a = await client.createProject({ createProjectDetails: details, opcRetryToken: 'project-token-1' });
+  const b = await client.createProject({ createProjectDetails: details, opcRetryToken: 'project-token-1' });
+  assert.equal(b.project.id, a.project.id);
+  const reused = await expectOciError(() => client.createProject({ createProjectDetails: { ...details, displayName: 'token-b' }, opcRetryToken: 'project-token-1' }));
+  assert.equal(reused.statusCode, 409);
+  assert.equal(reused.serviceCode, 'InvalidatedRetryToken');
+
+  for (const [method, p] of [['GET', '/20190101/noSuchThings'], ['POST', `/20190101/jobs/${job.id}/actions/noSuchAction`]]) {
+    const res = await s.fetch(`${s.url}${p}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+    assert.equal(res.status, 404);
+    const body = (await res.json()) as { code: string; message: string };
+    assert.equal(body.code, 'NotFound');
+    assert.match(body.message, /no operation supported at the URI path and HTTP method/);
+  }
+});
+
+test('limit: 1-100 as OCI; larger pages only for requests that send dsjobs-large-pages: true', async () => {
+  const tooLarge = await expectOciError(() => client.listJobs({ compartmentId: s.compartmentId, limit: 101 }));
+  assert.equal(tooLarge.statusCode, 400);
+  assert.equal(tooLarge.serviceCode, 'InvalidParameter');
+  assert.match(tooLarge.message, /^limit: must be between 1 and 100, got 101/);
+  assert.ok((await client.listJobs({ compartmentId: s.compartmentId, limit: 100 })).items.length > 0);
+  // The SDK's paginators ask for OCI's default page and get every job.
+  const all: string[] = [];
+  for await (const j of client.listJobsRecordIterator({ compartmentId: s.compartmentId })) all.push(j.id);
+  assert.ok(all.length > 0);
+  const url = `${s.url}/20190101/jobs?compartmentId=${encodeURIComponent(s.compartmentId)}&limit=1000`;
+  assert.equal((await s.fetch(url)).status, 400);
+  const large = await s.fetch(url, { headers: { 'dsjobs-large-pages': 'true' } });
+  assert.equal(large.status, 200);
+  assert.equal(((await large.json()) as unknown[]).length, all.length);
+});
+
+test('STANDALONE infrastructure needs its subnetId: refused without it, naming the field', async () => {
+  const standalone = (subnetId?: string) =>
+    ({ jobInfrastructureType: 'STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50, subnetId }) as ds.models.StandaloneJobInfrastructureConfigurationDetails;
+  const err = await expectOciError(() => newJob('no-subnet', standalone()));
+  assert.equal(err.statusCode, 400);
+  assert.equal(err.serviceCode, 'InvalidParameter');
+  assert.match(err.message, /^jobInfrastructureConfigurationDetails\.subnetId: is required with jobInfrastructureType STANDALONE/);
+  const job = await newJob('with-subnet', standalone('ocid1.subnet.oc1..dsjobstest'));
+  assert.equal(job.jobInfrastructureConfigurationDetails.jobInfrastructureType, 'STANDALONE');
+});

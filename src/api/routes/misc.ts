@@ -60,7 +60,7 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
           'Every shape this server can run starts without provisioning, so each is a fast-launch config, sized as ListJobShapes lists it',
         querystring: Type.Object({
           compartmentId: Type.String(),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           page: Type.Optional(Type.String()),
         }),
         response: { 200: Type.Array(S.FastLaunchJobConfigSummary) },
