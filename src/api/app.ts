@@ -29,6 +29,8 @@ import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/job-runs.js';
 import { miscRoutes } from './routes/misc.js';
 import { pageLimitHook } from './page-limit.js';
+import { workRequestRoutes } from './routes/work-requests.js';
+import type { WorkRequestsService } from '../service/work-requests.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
@@ -96,6 +98,8 @@ export interface ApiDeps {
   sessions: ConsoleSessions;
   /** PEM certificate chain and key: the server speaks HTTPS. */
   https?: { cert: Buffer; key: Buffer };
+  /** OCI work requests (job and project deletes). */
+  workRequests: WorkRequestsService;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -336,6 +340,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await triggerRoutes(api as App, deps);
       await scheduleRoutes(api as App, deps);
       await sweepRoutes(api as App, deps);
+      await workRequestRoutes(api as App, deps);
       await consoleSessionRoutes(api as App, { sessions: deps.sessions, tls: deps.https !== undefined });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -336,6 +336,31 @@ export const JobShapeSummary = Type.Object(
   { $id: 'JobShapeSummary' },
 );
 
+const WorkRequestResource = Type.Object({
+  actionType: Type.String(),
+  entityType: Type.String(),
+  identifier: Type.String(),
+  entityUri: Type.Optional(Type.String()),
+});
+
+export const WorkRequest = Type.Object(
+  {
+    id: Type.String(),
+    operationType: Type.String(),
+    status: Type.String(),
+    compartmentId: Type.String(),
+    percentComplete: Type.Number(),
+    resources: Type.Array(WorkRequestResource),
+    timeAccepted: Type.String(),
+    timeStarted: Type.Optional(Type.String()),
+    timeFinished: Type.Optional(Type.String()),
+  },
+  { $id: 'WorkRequest' },
+);
+
+export const WorkRequestError = Type.Object({ code: Type.String(), message: Type.String(), timestamp: Type.String() }, { $id: 'WorkRequestError' });
+export const WorkRequestLogEntry = Type.Object({ message: Type.String(), timestamp: Type.String() }, { $id: 'WorkRequestLogEntry' });
+
 export const FastLaunchJobConfigSummary = Type.Object(
   {
     name: Type.String(),

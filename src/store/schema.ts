@@ -248,7 +248,26 @@ export interface DynamicGroupTable {
   version: number;
 }
 
+/** OCI work requests: the record of an operation OCI runs asynchronously (job and project deletes). */
+export interface WorkRequestTable {
+  id: string;
+  operation_type: string;
+  status: string;
+  compartment_id: string;
+  percent_complete: number;
+  /** JSON array of {actionType, entityType, identifier, entityUri}. */
+  resources: string;
+  /** JSON arrays of {code, message, timestamp} and {message, timestamp}. */
+  errors: string;
+  logs: string;
+  time_accepted: string;
+  time_started: string | null;
+  time_finished: string | null;
+  version: number;
+}
+
 export interface Database {
+  work_requests: WorkRequestTable;
   meta: MetaTable;
   projects: ProjectTable;
   jobs: JobTable;

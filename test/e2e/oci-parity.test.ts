@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as common from 'oci-common';
 import * as ds from 'oci-datascience';
 import type { DataScienceClient } from 'oci-datascience';
 import { startServer, type TestServer } from '../support/server.js';
@@ -166,4 +167,69 @@ test('STANDALONE infrastructure needs its subnetId: refused without it, naming t
   assert.match(err.message, /^jobInfrastructureConfigurationDetails\.subnetId: is required with jobInfrastructureType STANDALONE/);
   const job = await newJob('with-subnet', standalone('ocid1.subnet.oc1..dsjobstest'));
   assert.equal(job.jobInfrastructureConfigurationDetails.jobInfrastructureType, 'STANDALONE');
+});
+
+test('work requests: DeleteJob and DeleteProject return OCID-shaped work requests that the SDK waiter, get, list, logs and errors serve', async () => {
+  const waiters = client.createWaiters({
+    terminationStrategy: new common.MaxTimeTerminationStrategy(30),
+    delayStrategy: new common.FixedTimeDelayStrategy(0.05),
+  });
+  const job = await newJob('wr');
+  await client.createJobArtifact({ jobId: job.id, jobArtifact: Buffer.from('echo hi\n'), contentDisposition: 'attachment; filename=wr.sh' });
+  // The same opc-request-id twice must not give the same work request.
+  const delJob = await client.deleteJob({ jobId: job.id, opcRequestId: 'SAME-REQUEST-ID' });
+  const delJobAgain = await client.deleteJob({ jobId: job.id, opcRequestId: 'SAME-REQUEST-ID' });
+  assert.match(delJob.opcWorkRequestId, /^ocid1\.datascienceworkrequest\.dsjobs\.[a-z0-9-]+\.[a-z0-9]+$/);
+  assert.notEqual(delJobAgain.opcWorkRequestId, delJob.opcWorkRequestId);
+
+  const waited = await waiters.forWorkRequest({ workRequestId: delJob.opcWorkRequestId });
+  assert.ok(waited);
+  const w = waited.workRequest;
+  assert.equal(w.id, delJob.opcWorkRequestId);
+  assert.equal(w.operationType, ds.models.WorkRequestOperationType.JobDelete);
+  assert.equal(w.status, ds.models.WorkRequestStatus.Succeeded);
+  assert.equal(w.compartmentId, s.compartmentId);
+  assert.equal(w.percentComplete, 100);
+  // The SDK types times as Date but passes the wire's ISO strings through.
+  assert.ok(w.timeFinished && Date.parse(String(w.timeFinished)) >= Date.parse(String(w.timeAccepted)));
+  assert.deepEqual(w.resources.map((r) => [r.actionType, r.entityType, r.identifier]), [['DELETED', 'job', job.id]]);
+  assert.ok(waited.etag);
+  assert.equal((await client.getJob({ jobId: job.id })).job.lifecycleState, ds.models.JobLifecycleState.Deleted);
+
+  const logs = await client.listWorkRequestLogs({ workRequestId: w.id });
+  assert.ok(logs.items.length > 0 && logs.items.every((l) => l.message && !Number.isNaN(Date.parse(String(l.timestamp)))));
+  assert.deepEqual((await client.listWorkRequestErrors({ workRequestId: w.id })).items, []);
+
+  const delProject = await client.deleteProject({ projectId: job.projectId });
+  assert.match(delProject.opcWorkRequestId, /^ocid1\.datascienceworkrequest\./);
+  const pw = (await waiters.forWorkRequest({ workRequestId: delProject.opcWorkRequestId })).workRequest;
+  assert.equal(pw.operationType, ds.models.WorkRequestOperationType.ProjectDelete);
+  assert.equal(pw.status, ds.models.WorkRequestStatus.Succeeded);
+  assert.equal((await client.getProject({ projectId: job.projectId })).project.lifecycleState, ds.models.ProjectLifecycleState.Deleted);
+
+  // ListWorkRequests: OCI's filters, newest first, pages the SDK follows.
+  const all: ds.models.WorkRequestSummary[] = [];
+  for await (const x of client.listWorkRequestsRecordIterator({ compartmentId: s.compartmentId, limit: 1 })) all.push(x);
+  const ids = all.map((x) => x.id);
+  for (const id of [delJob.opcWorkRequestId, delJobAgain.opcWorkRequestId, delProject.opcWorkRequestId]) assert.ok(ids.includes(id), id);
+  const times = all.map((x) => Date.parse(String(x.timeAccepted)));
+  assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
+  const byType = await client.listWorkRequests({ compartmentId: s.compartmentId, operationType: ds.requests.ListWorkRequestsRequest.OperationType.ProjectDelete });
+  assert.ok(byType.items.length > 0 && byType.items.every((x) => x.operationType === 'PROJECT_DELETE'));
+  assert.ok(byType.items.some((x) => x.id === delProject.opcWorkRequestId));
+  const byId = await client.listWorkRequests({ compartmentId: s.compartmentId, id: delJob.opcWorkRequestId });
+  assert.deepEqual(byId.items.map((x) => x.id), [delJob.opcWorkRequestId]);
+  const byResource = await client.listWorkRequests({ compartmentId: s.compartmentId, resourceId: job.id });
+  assert.deepEqual(new Set(byResource.items.map((x) => x.id)), new Set([delJob.opcWorkRequestId, delJobAgain.opcWorkRequestId]));
+  const failed = await client.listWorkRequests({ compartmentId: s.compartmentId, status: ds.requests.ListWorkRequestsRequest.Status.Failed });
+  assert.deepEqual(failed.items, []);
+  const elsewhere = await client.listWorkRequests({ compartmentId: 'ocid1.compartment.oc1..elsewhere' });
+  assert.deepEqual(elsewhere.items, []);
+
+  // A finished work request cannot be canceled; an unknown one is not found.
+  const cancel = await expectOciError(() => client.cancelWorkRequest({ workRequestId: w.id }));
+  assert.equal(cancel.statusCode, 409);
+  assert.equal(cancel.serviceCode, 'IncorrectState');
+  const missing = await expectOciError(() => client.getWorkRequest({ workRequestId: 'ocid1.datascienceworkrequest.dsjobs.local.nope' }));
+  assert.equal(missing.statusCode, 404);
 });

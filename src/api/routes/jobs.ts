@@ -112,11 +112,11 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
       },
     },
     async (req, reply) => {
-      await jobs.delete(req.params.jobId, {
+      const workRequestId = await jobs.delete(req.params.jobId, {
         ifMatch: header(req, 'if-match'),
         deleteRelatedJobRuns: (req.query as any).deleteRelatedJobRuns,
       });
-      reply.code(202).header('opc-work-request-id', `ocid1.datascienceworkrequest.dsjobs.local.${req.id.toLowerCase()}`).send();
+      reply.code(202).header('opc-work-request-id', workRequestId).send();
     },
   );
 
