@@ -36,6 +36,7 @@ import { EventFeed } from './events/feed.js';
 import { cloudEventSource } from './events/cloud-event.js';
 import { EventsService } from './service/events-service.js';
 import { WebhookStore } from './store/webhook-store.js';
+import { WorkRequestsService } from './service/work-requests.js';
 import { SecretBox } from './store/secret-box.js';
 import { WebhookDispatcher } from './events/dispatcher.js';
 import { WebhooksService } from './service/webhooks.js';
@@ -318,6 +319,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     authentication: cfg.authentication === 'on',
     authorizer,
     https: tlsFiles(cfg),
+    workRequests: new WorkRequestsService(store, identity, systemClock),
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {

@@ -28,6 +28,9 @@ import { projectRoutes } from './routes/projects.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/job-runs.js';
 import { miscRoutes } from './routes/misc.js';
+import { pageLimitHook } from './page-limit.js';
+import { workRequestRoutes } from './routes/work-requests.js';
+import type { WorkRequestsService } from '../service/work-requests.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { triggerRoutes } from './routes/triggers.js';
@@ -99,6 +102,8 @@ export interface ApiDeps {
   authorizer?: Authorizer;
   /** PEM certificate chain and key: the server speaks HTTPS. */
   https?: { cert: Buffer; key: Buffer };
+  /** OCI work requests (job and project deletes). */
+  workRequests: WorkRequestsService;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -247,6 +252,8 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     app.decorateRequest('mayReadEvent', null);
   }
 
+  app.addHook('preHandler', pageLimitHook(BASE));
+
   const consoleFiles = deps.consoleDir ? ConsoleFiles.load(deps.consoleDir) : null;
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
@@ -269,7 +276,11 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
         return reply.code(200).send(file.body);
       }
     }
-    reply.code(404).send({ code: 'NotAuthorizedOrNotFound', message: `No such operation: ${req.method} ${req.url.split('?')[0]}` });
+    // OCI's answer for an operation it does not have (its catalogue's NotFound, not NotAuthorizedOrNotFound).
+    reply.code(404).send({
+      code: 'NotFound',
+      message: `There is no operation supported at the URI path and HTTP method you specified in the request: ${req.method} ${urlPath}`,
+    });
   });
 
   app.setErrorHandler((err: any, req: FastifyRequest, reply: FastifyReply) => {
@@ -340,6 +351,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await triggerRoutes(api as App, deps);
       await scheduleRoutes(api as App, deps);
       await sweepRoutes(api as App, deps);
+      await workRequestRoutes(api as App, deps);
       await consoleSessionRoutes(api as App, { sessions: deps.sessions, tls: deps.https !== undefined });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -20,7 +20,7 @@ interface Scope {
   target?: Target;
 }
 
-type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService'>;
+type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService' | 'workRequests'>;
 
 /**
  * A route's resource, by the name of its path parameter: where it lives. The read is the service's own get, so a
@@ -38,6 +38,7 @@ function resourceScopes(d: Deps): Record<string, (id: string, operation: string)
     scheduleId: async (id) => ({ compartmentId: (await d.schedules.get(id)).compartmentId, target: { what: 'Schedule', id } }),
     sweepId: async (id) => ({ compartmentId: (await d.sweeps.get(id)).compartmentId, target: { what: 'Sweep', id } }),
     policyId: async (id) => ({ compartmentId: (await d.policies.getPolicy(id)).compartmentId, target: { what: 'Policy', id } }),
+    workRequestId: async (id) => ({ compartmentId: (await d.workRequests.get(id)).compartmentId, target: { what: 'Work request', id } }),
     // A compartment is read in itself; it is changed or deleted by whoever manages its parent (OCI's rule).
     compartmentId: async (id, operation) => {
       const c = await d.identityService.getCompartment(id);

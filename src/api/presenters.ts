@@ -23,3 +23,19 @@ export function shapeWire(s: ShapeDef, here: ShapeHere, defaultShape: string | n
     maxMemoryInGBsHere: here.maxMemoryInGBs,
   };
 }
+
+/**
+ * A shape as a fast-launch config: locally every runnable shape starts without provisioning (OCI's fast launch keeps
+ * warm capacity for a few shapes). Sized as ListJobShapes lists the shape (whole numbers, as OCI types them); the run's
+ * network is the service's (managed egress), so a job needs no subnet.
+ */
+export function fastLaunchConfigWire(s: ShapeDef) {
+  return {
+    name: s.name,
+    shapeName: s.name,
+    coreCount: s.flex ? s.flex.maxOcpus : s.ocpus,
+    memoryInGBs: s.flex ? s.flex.maxMemoryInGBs : s.memoryInGBs,
+    shapeSeries: s.series,
+    managedEgressSupport: 'SUPPORTED',
+  };
+}

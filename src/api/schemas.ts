@@ -322,8 +322,8 @@ export const UpdateJobRunDetails = Type.Object(
 export const JobShapeSummary = Type.Object(
   {
     name: Type.String(),
-    coreCount: Type.Number(),
-    memoryInGBs: Type.Number(),
+    coreCount: Type.Integer({ description: "a fixed shape's OCPUs, a flex shape's most" }),
+    memoryInGBs: Type.Integer({ description: "a fixed shape's memory, a flex shape's most" }),
     shapeSeries: Type.String(),
     gpuCount: Type.Optional(Type.Integer({ description: 'dsjobs: GPUs of the shape' })),
     isFlex: Type.Optional(Type.Boolean({ description: 'dsjobs: accepts jobShapeConfigDetails' })),
@@ -334,6 +334,43 @@ export const JobShapeSummary = Type.Object(
     maxMemoryInGBsHere: Type.Optional(Type.Number({ description: 'dsjobs, flex shapes: the most memory a run can have here' })),
   },
   { $id: 'JobShapeSummary' },
+);
+
+const WorkRequestResource = Type.Object({
+  actionType: Type.String(),
+  entityType: Type.String(),
+  identifier: Type.String(),
+  entityUri: Type.Optional(Type.String()),
+});
+
+export const WorkRequest = Type.Object(
+  {
+    id: Type.String(),
+    operationType: Type.String(),
+    status: Type.String(),
+    compartmentId: Type.String(),
+    percentComplete: Type.Number(),
+    resources: Type.Array(WorkRequestResource),
+    timeAccepted: Type.String(),
+    timeStarted: Type.Optional(Type.String()),
+    timeFinished: Type.Optional(Type.String()),
+  },
+  { $id: 'WorkRequest' },
+);
+
+export const WorkRequestError = Type.Object({ code: Type.String(), message: Type.String(), timestamp: Type.String() }, { $id: 'WorkRequestError' });
+export const WorkRequestLogEntry = Type.Object({ message: Type.String(), timestamp: Type.String() }, { $id: 'WorkRequestLogEntry' });
+
+export const FastLaunchJobConfigSummary = Type.Object(
+  {
+    name: Type.String(),
+    shapeName: Type.String(),
+    coreCount: Type.Integer(),
+    memoryInGBs: Type.Integer(),
+    shapeSeries: Type.String(),
+    managedEgressSupport: Type.Union(['REQUIRED', 'SUPPORTED', 'UNSUPPORTED'].map((v) => Type.Literal(v))),
+  },
+  { $id: 'FastLaunchJobConfigSummary' },
 );
 
 export const ServerInfo = Type.Object(

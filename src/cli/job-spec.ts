@@ -771,6 +771,12 @@ function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecResult {
       }
       infraType = t;
     }
+    // OCI's STANDALONE needs the job's own subnetId, which a spec's subnetId cannot be here (networking is local,
+    // so it is ignored above): the job is sent as ME_STANDALONE, the service's own network, which is what runs get.
+    if (infraType === 'STANDALONE') {
+      ctx.ignored.push(`${is.path('jobInfrastructureType')} STANDALONE (sent as ME_STANDALONE: networking is local)`);
+      infraType = 'ME_STANDALONE';
+    }
 
     let shapeName: string | undefined;
     if (is.has('shapeName')) {

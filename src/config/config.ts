@@ -3,7 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_SHAPES } from '../domain/shapes.js';
+import { DEFAULT_SHAPES, unlistableShape } from '../domain/shapes.js';
 
 const Shape = Type.Object(
   {
@@ -266,6 +266,10 @@ export function loadConfig(opts: {
   }
   const cfg = withDefaults as Config;
   cfg.shapes ??= DEFAULT_SHAPES;
+  for (const [i, shape] of cfg.shapes.entries()) {
+    const bad = unlistableShape(shape);
+    if (bad) throw new ConfigError(`config shapes.${i}.${bad.field}: ${bad.reason}`);
+  }
   cfg.dataDir = path.resolve(cfg.dataDir);
   cfg.secretsKeyFile = path.resolve(cfg.dataDir, cfg.secretsKeyFile ?? 'secrets.key');
   return cfg;

@@ -72,6 +72,9 @@ export function checkInfrastructure(i: JobInfrastructureConfigurationDetails, fi
     throw invalid(`${field}.jobInfrastructureType`, `'${t}' is not supported yet; use ME_STANDALONE or STANDALONE`);
   }
   if (!i.shapeName) throw invalid(`${field}.shapeName`, 'is required');
+  if (t === 'STANDALONE' && !i.subnetId) {
+    throw invalid(`${field}.subnetId`, "is required with jobInfrastructureType STANDALONE (the job's own subnet); ME_STANDALONE uses the service's network");
+  }
   const b = i.blockStorageSizeInGBs;
   if (b !== undefined && (!Number.isInteger(b) || b < MIN_BLOCK_STORAGE_GB || b > MAX_BLOCK_STORAGE_GB)) {
     throw invalid(

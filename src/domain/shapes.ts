@@ -10,7 +10,10 @@ export type ShapeSeries = 'AMD_ROME' | 'INTEL_SKYLAKE' | 'NVIDIA_GPU' | 'GENERIC
 export interface ShapeDef {
   name: string;
   series: ShapeSeries;
-  /** Fixed shapes: what the shape is. Flex shapes: the default when no jobShapeConfigDetails is given. */
+  /**
+   * Fixed shapes: what the shape is (whole numbers: OCI types a shape's coreCount and memoryInGBs as integers).
+   * Flex shapes: the default OCPUs when no jobShapeConfigDetails is given, and the default memory per OCPU.
+   */
   ocpus: number;
   memoryInGBs: number;
   gpus: number;
@@ -40,9 +43,25 @@ const fixed = (name: string, series: ShapeSeries, ocpus: number, mem: number, gp
   gpus,
 });
 
+/**
+ * A light local shape for small tasks: 0.25 OCPU and 0.5 GB unless jobShapeConfigDetails asks for more. It is a
+ * flex shape because a fixed shape's size is listed as its coreCount and memoryInGBs, which OCI's SDKs type as
+ * integers (the Go SDK, so Terraform, rejects a fractional one): as a flex shape it lists its whole-number largest
+ * form (1 OCPU, 2 GB) and the fractional size lives only in jobShapeConfigDetails, whose ocpus and memoryInGBs OCI
+ * types as floats.
+ */
+const LOCAL_LIGHT: ShapeDef = {
+  name: 'Local.Light',
+  series: 'GENERIC',
+  ocpus: 0.25,
+  memoryInGBs: 2,
+  gpus: 0,
+  flex: { minOcpus: 0.125, maxOcpus: 1, minMemoryInGBs: 0.25, maxMemoryInGBs: 2, maxMemoryPerOcpuInGBs: 8 },
+};
+
 /** Default catalog: OCI's common Jobs shapes plus a light local shape for small tasks. */
 export const DEFAULT_SHAPES: ShapeDef[] = [
-  fixed('Local.Light', 'GENERIC', 0.25, 0.5),
+  LOCAL_LIGHT,
   flex('VM.Standard.E3.Flex', 'AMD_ROME', 64, 1024),
   flex('VM.Standard.E4.Flex', 'AMD_ROME', 64, 1024),
   flex('VM.Standard.E5.Flex', 'AMD_ROME', 94, 1049),
@@ -120,4 +139,23 @@ export function resolveShape(
     );
   }
   return { cpus: ocpus, memoryInGBs: memory, gpus: shape.gpus };
+}
+
+/**
+ * Why a catalog shape cannot be listed the way OCI's SDKs read it, or null: what the shape lists as coreCount and
+ * memoryInGBs (a fixed shape's size, a flex shape's largest form) must be whole numbers.
+ */
+export function unlistableShape(s: Pick<ShapeDef, 'ocpus' | 'memoryInGBs' | 'flex'>): { field: string; reason: string } | null {
+  const listed: [string, number][] = s.flex
+    ? [['flex.maxOcpus', s.flex.maxOcpus], ['flex.maxMemoryInGBs', s.flex.maxMemoryInGBs]]
+    : [['ocpus', s.ocpus], ['memoryInGBs', s.memoryInGBs]];
+  for (const [field, v] of listed) {
+    if (!Number.isInteger(v)) {
+      return {
+        field,
+        reason: `must be a whole number, got ${v}: OCI's SDKs type a shape's coreCount and memoryInGBs as integers; for a fractional size make the shape flex (a whole-number largest form, the fractional size as its default ocpus)`,
+      };
+    }
+  }
+  return null;
 }

@@ -170,7 +170,9 @@ export class DsJobsClient {
   }
 
   private async list<T>(path: string, q: Record<string, unknown>): Promise<Page<T>> {
-    const res = await this.send({ method: 'GET', path, query: q as Call['query'] });
+    // Pages over OCI's 100 are a dsjobs extension the server serves only to requests that ask for it by name.
+    const large = typeof q.limit === 'number' && q.limit > 100;
+    const res = await this.send({ method: 'GET', path, query: q as Call['query'], headers: large ? { 'dsjobs-large-pages': 'true' } : undefined });
     return { items: (await res.json()) as T[], nextPage: res.headers.get('opc-next-page') };
   }
 

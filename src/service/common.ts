@@ -11,7 +11,7 @@ export function checkIfMatch(ifMatch: string | undefined, id: string, version: n
   if (!ifMatch || ifMatch === '*') return;
   const given = ifMatch.replace(/^W\//, '').replace(/^"|"$/g, '');
   if (given !== etagOf(id, version)) {
-    throw new DsError('PreconditionFailed', 'The resource has changed since the given if-match etag was read; get it again and retry');
+    throw new DsError('NoEtagMatch', 'The resource has changed since the given if-match etag was read; get it again and retry');
   }
 }
 

@@ -14,7 +14,8 @@ import {
 import { ACTIVE_RUN_STATES, TERMINAL_RUN_STATES } from '../domain/run-states.js';
 import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
 import { ArchiveError, archiveKindOf, inspectArchive, type ArchiveLimits } from '../archive/archive.js';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
+import { WorkRequestsService } from './work-requests.js';
 import type { ArtifactInfo, DefinedTags, JobRecord, ListQuery, Page, Tags } from '../store/records.js';
 import { EVENT_TYPES, jobEvent } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
@@ -102,6 +103,12 @@ export class JobsService {
     private readonly storage: StorageCatalog,
     private readonly conda: CondaEnvironments,
   ) {}
+
+  private workRequestsOnce?: WorkRequestsService;
+  /** Deletes are recorded as OCI work requests, written in the delete's transaction. */
+  private get workRequests(): WorkRequestsService {
+    return (this.workRequestsOnce ??= new WorkRequestsService(this.store, this.identity, this.clock));
+  }
 
   /**
    * A job as clients see it (responses and events): an ACTIVE or CREATING job whose CONDA_ENV_* variables this
@@ -229,10 +236,14 @@ export class JobsService {
     return updated;
   }
 
-  async delete(id: string, opts: { ifMatch?: string; deleteRelatedJobRuns?: boolean }): Promise<void> {
+  /** Deletes the job (and, asked to, its runs); returns the id of the JOB_DELETE work request that records it. */
+  async delete(id: string, opts: { ifMatch?: string; deleteRelatedJobRuns?: boolean }): Promise<string> {
     const job = await this.get(id);
     checkIfMatch(opts.ifMatch, job.id, job.version);
-    if (job.lifecycleState === 'DELETED') return;
+    const resources = [{ actionType: 'DELETED' as const, entityType: 'job', identifier: id, entityUri: `/jobs/${id}` }];
+    const workRequest = (log: string, done: boolean) => (tx: Tx) =>
+      this.workRequests.begin(tx, { operationType: 'JOB_DELETE', compartmentId: job.compartmentId, resources, log, done });
+    if (job.lifecycleState === 'DELETED') return (await this.store.transaction(workRequest(`Job ${id} was already deleted`, true))).id;
     const active = await this.store.runIdsOfJob(id, ACTIVE_RUN_STATES);
     if (active.length > 0 && !opts.deleteRelatedJobRuns) {
       throw new DsError(
@@ -241,9 +252,13 @@ export class JobsService {
       );
     }
     this.invalidate(id);
+    // The runs' cancellation and removal follow the transaction: the work request is IN_PROGRESS until they are done.
+    const runsFollow = Boolean(opts.deleteRelatedJobRuns && this.hooks);
+    let workRequestId = '';
     const updated = await this.store.transaction(async (tx) => {
       const r = await this.store.updateJob(tx, id, job.version, { lifecycleState: 'DELETED', lifecycleDetails: null });
       if (r) {
+        workRequestId = (await workRequest(`Job ${id} deleted`, !runsFollow)(tx)).id;
         // OCI's delete is two events (begin, end); here the deletion is immediate, so both are written with it.
         await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobDeleteBegin, { ...r, lifecycleState: 'DELETING' }));
         await this.store.insertEvent(tx, jobEvent(EVENT_TYPES.jobDeleteEnd, r));
@@ -252,12 +267,20 @@ export class JobsService {
     });
     this.invalidate(id); // again: a read that overlapped the write must not stay cached
     if (!updated) throw new DsError('Conflict', `Job ${id} was changed concurrently; get it again and retry`);
-    if (opts.deleteRelatedJobRuns && this.hooks) {
-      for (const runId of active) await this.hooks.cancelRun(runId);
-      for (const runId of await this.store.runIdsOfJob(id, TERMINAL_RUN_STATES)) await this.hooks.deleteRun(runId);
+    if (runsFollow) {
+      try {
+        for (const runId of active) await this.hooks!.cancelRun(runId);
+        for (const runId of await this.store.runIdsOfJob(id, TERMINAL_RUN_STATES)) await this.hooks!.deleteRun(runId);
+      } catch (e) {
+        const error = e instanceof DsError ? { code: e.code, message: e.message } : { code: 'InternalServerError', message: String(e) };
+        await this.store.transaction((tx) => this.workRequests.finish(tx, workRequestId, { log: `Job ${id}'s runs could not all be deleted`, error }));
+        throw e;
+      }
+      await this.store.transaction((tx) => this.workRequests.finish(tx, workRequestId, { log: `Job ${id}'s runs canceled and deleted` }));
     }
     // Its artifact can no longer be read or run: its bytes go now (a run still starting holds its copy open).
     await fsp.rm(path.join(this.artifactsDir, id), { recursive: true, force: true });
+    return workRequestId;
   }
 
   /**
@@ -304,6 +327,11 @@ export class JobsService {
     headers: { contentDisposition?: string; contentLength?: number; retryToken?: string; ifMatch?: string },
   ): Promise<JobRecord> {
     const job = await this.get(id);
+    // A retry of the upload that stored the artifact (same opc-retry-token) is answered before if-match: the first
+    // upload moved the job's etag on, so the retry's if-match is stale by design.
+    if (job.artifact && headers.retryToken !== undefined && job.artifact.retryToken === headers.retryToken) {
+      return this.replayArtifactUpload(job, body, headers.contentDisposition);
+    }
     checkIfMatch(headers.ifMatch, job.id, job.version);
     const fileName = fileNameFromDisposition(headers.contentDisposition);
     if (job.artifact) {
@@ -326,15 +354,43 @@ export class JobsService {
     }
     this.uploading.add(id);
     try {
-      return await this.storeArtifact(job, fileName, body);
+      return await this.storeArtifact(job, fileName, body, headers);
     } finally {
       this.uploading.delete(id);
     }
   }
 
+  /**
+   * A retried upload: the same bytes and content-disposition get the first upload's answer (the job as it is); other
+   * bytes under the same token are refused as OCI refuses a reused retry token.
+   */
+  private async replayArtifactUpload(job: JobRecord, body: Readable, contentDisposition: string | undefined): Promise<JobRecord> {
+    const a = job.artifact!;
+    const md5 = createHash('md5');
+    let size = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      // Past the stored size it cannot be the same upload: stop hashing, drain the rest.
+      if (size <= a.size) md5.update(chunk);
+    }
+    const same = size === a.size && md5.digest('base64') === a.md5 && (a.contentDisposition === undefined || a.contentDisposition === contentDisposition);
+    if (!same) {
+      throw new DsError(
+        'InvalidatedRetryToken',
+        `opc-retry-token was already used to upload job ${job.id}'s artifact with a different request body; use a new token for a different request`,
+      );
+    }
+    return job;
+  }
+
   private readonly uploading = new Set<string>();
 
-  private async storeArtifact(job: JobRecord, fileName: string, body: Readable): Promise<JobRecord> {
+  private async storeArtifact(
+    job: JobRecord,
+    fileName: string,
+    body: Readable,
+    headers: { contentDisposition?: string; retryToken?: string },
+  ): Promise<JobRecord> {
     const id = job.id;
     const dir = path.join(this.artifactsDir, id);
     await fsp.mkdir(dir, { recursive: true });
@@ -376,7 +432,14 @@ export class JobsService {
           }
         }
       }
-      const info: ArtifactInfo = { fileName, size, md5: md5.digest('base64'), time: iso(this.clock.now()) };
+      const info: ArtifactInfo = {
+        fileName,
+        size,
+        md5: md5.digest('base64'),
+        time: iso(this.clock.now()),
+        contentDisposition: headers.contentDisposition,
+        retryToken: headers.retryToken,
+      };
       const final = path.join(dir, fileName);
       await fsp.rename(tmp, final);
       this.invalidate(id);

@@ -1,6 +1,7 @@
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { isOcid, newOcid, RESOURCE_TYPES } from '../domain/ids.js';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
+import { WorkRequestsService } from './work-requests.js';
 import type { DefinedTags, ListQuery, Page, ProjectRecord, Tags } from '../store/records.js';
 import { EVENT_TYPES, projectEvent } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
@@ -36,6 +37,12 @@ export class ProjectsService {
     private readonly identity: ServerIdentity,
     private readonly clock: Clock,
   ) {}
+
+  private workRequestsOnce?: WorkRequestsService;
+  /** Deletes are recorded as OCI work requests, written in the delete's transaction. */
+  private get workRequests(): WorkRequestsService {
+    return (this.workRequestsOnce ??= new WorkRequestsService(this.store, this.identity, this.clock));
+  }
 
   async create(input: CreateProjectInput, retryToken?: string): Promise<ProjectRecord> {
     checkCompartment(input.compartmentId);
@@ -90,20 +97,30 @@ export class ProjectsService {
     return updated;
   }
 
-  async delete(id: string, ifMatch?: string): Promise<void> {
+  /** Deletes the project; returns the id of the PROJECT_DELETE work request that records it. */
+  async delete(id: string, ifMatch?: string): Promise<string> {
     const p = await this.get(id);
     checkIfMatch(ifMatch, p.id, p.version);
-    if (p.lifecycleState === 'DELETED') return;
+    const workRequest = (tx: Tx, log: string) =>
+      this.workRequests.begin(tx, {
+        operationType: 'PROJECT_DELETE',
+        compartmentId: p.compartmentId,
+        resources: [{ actionType: 'DELETED', entityType: 'project', identifier: id, entityUri: `/projects/${id}` }],
+        log,
+        done: true,
+      });
+    if (p.lifecycleState === 'DELETED') return (await this.store.transaction((tx) => workRequest(tx, `Project ${id} was already deleted`))).id;
     const jobs = await this.store.countJobsInProject(id);
     if (jobs > 0) {
       throw new DsError('IncorrectState', `Project ${id} still has ${jobs} job(s); delete them first`);
     }
-    await this.store.transaction(async (tx) => {
+    return this.store.transaction(async (tx) => {
       const r = await this.store.updateProject(tx, id, p.version, { lifecycleState: 'DELETED' });
       if (!r) throw new DsError('Conflict', `Project ${id} was changed concurrently; retry`);
       // OCI's delete is two events (begin, end); here the deletion is immediate, so both are written with it.
       await this.store.insertEvent(tx, projectEvent(EVENT_TYPES.projectDeleteBegin, { ...r, lifecycleState: 'DELETING' }));
       await this.store.insertEvent(tx, projectEvent(EVENT_TYPES.projectDeleteEnd, r));
+      return (await workRequest(tx, `Project ${id} deleted`)).id;
     });
   }
 }

@@ -380,6 +380,37 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       for (const table of ['trigger_rules', 'schedules', 'sweeps', 'webhook_subscriptions']) await db.schema.alterTable(table).addColumn('created_by', 'text').execute();
     },
   },
+  {
+    // The artifact's content-disposition as sent (Terraform compares it byte for byte) and the upload's retry token
+    // (a retried upload with the same token and bytes gets the first answer, not 409).
+    name: '009_artifact_disposition',
+    async up(db) {
+      await db.schema.alterTable('jobs').addColumn('artifact_content_disposition', 'text').execute();
+      await db.schema.alterTable('jobs').addColumn('artifact_retry_token', 'text').execute();
+    },
+  },
+  {
+    // OCI work requests (GetWorkRequest and the rest): one per job or project delete, listed by compartment.
+    name: '010_work_requests',
+    async up(db) {
+      await db.schema
+        .createTable('work_requests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('operation_type', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('percent_complete', 'real', (c) => c.notNull())
+        .addColumn('resources', 'text', (c) => c.notNull())
+        .addColumn('errors', 'text', (c) => c.notNull())
+        .addColumn('logs', 'text', (c) => c.notNull())
+        .addColumn('time_accepted', 'text', (c) => c.notNull())
+        .addColumn('time_started', 'text')
+        .addColumn('time_finished', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('work_requests_by_compartment').on('work_requests').columns(['compartment_id', 'time_accepted']).execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

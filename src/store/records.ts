@@ -24,6 +24,10 @@ export interface ArtifactInfo {
   /** base64 MD5, as OCI's content-md5 header carries it. */
   md5: string;
   time: string;
+  /** The content-disposition header as sent (absent for artifacts stored before it was kept). */
+  contentDisposition?: string;
+  /** The upload's opc-retry-token, if it had one. */
+  retryToken?: string;
 }
 
 export interface JobRecord {

@@ -40,6 +40,10 @@ export interface JobTable {
   artifact_size: number | null;
   artifact_md5: string | null;
   artifact_time: string | null;
+  /** The content-disposition header as the upload sent it, returned byte for byte (null: stored before 008). */
+  artifact_content_disposition: string | null;
+  /** The upload's opc-retry-token: a retry with it and the same bytes gets the first upload's answer. */
+  artifact_retry_token: string | null;
   version: number;
 }
 
@@ -252,7 +256,26 @@ export interface DynamicGroupTable {
   version: number;
 }
 
+/** OCI work requests: the record of an operation OCI runs asynchronously (job and project deletes). */
+export interface WorkRequestTable {
+  id: string;
+  operation_type: string;
+  status: string;
+  compartment_id: string;
+  percent_complete: number;
+  /** JSON array of {actionType, entityType, identifier, entityUri}. */
+  resources: string;
+  /** JSON arrays of {code, message, timestamp} and {message, timestamp}. */
+  errors: string;
+  logs: string;
+  time_accepted: string;
+  time_started: string | null;
+  time_finished: string | null;
+  version: number;
+}
+
 export interface Database {
+  work_requests: WorkRequestTable;
   meta: MetaTable;
   projects: ProjectTable;
   jobs: JobTable;

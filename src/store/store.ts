@@ -88,7 +88,14 @@ function jobFromRow(r: JobTable): JobRecord {
     artifact:
       r.artifact_file_name == null
         ? null
-        : { fileName: r.artifact_file_name, size: Number(r.artifact_size), md5: r.artifact_md5!, time: r.artifact_time! },
+        : {
+            fileName: r.artifact_file_name,
+            size: Number(r.artifact_size),
+            md5: r.artifact_md5!,
+            time: r.artifact_time!,
+            contentDisposition: r.artifact_content_disposition ?? undefined,
+            retryToken: r.artifact_retry_token ?? undefined,
+          },
     version: r.version,
   };
 }
@@ -598,7 +605,7 @@ export class Store {
       if (prior && now - Number(prior.created_ms) < RETRY_TOKEN_TTL_MS) {
         if (prior.body_hash !== bodyHash) {
           throw new DsError(
-            'Conflict',
+            'InvalidatedRetryToken',
             'opc-retry-token was already used with a different request body; use a new token for a different request',
           );
         }
@@ -783,6 +790,8 @@ export class Store {
       set.artifact_size = patch.artifact.size;
       set.artifact_md5 = patch.artifact.md5;
       set.artifact_time = patch.artifact.time;
+      set.artifact_content_disposition = patch.artifact.contentDisposition ?? null;
+      set.artifact_retry_token = patch.artifact.retryToken ?? null;
     }
     const r = await tx
       .updateTable('jobs')

@@ -396,7 +396,7 @@ test('if-match: a current etag updates and yields a new etag; a stale one is 412
   assert.equal((await call('GET', `/jobs/${job.id}`)).headers.get('etag'), e2);
 
   const stale = await call('PUT', `/jobs/${job.id}`, { json: { displayName: 'etag-3' }, headers: { 'if-match': e1 } });
-  assertError(stale, 412, 'PreconditionFailed');
+  assertError(stale, 412, 'NoEtagMatch');
   assert.equal((await s.api.getJob(job.id)).displayName, 'etag-2', 'a refused update changes nothing');
 
   // quoted and weak forms of the current etag are accepted
@@ -417,9 +417,9 @@ test('if-match: a current etag updates and yields a new etag; a stale one is 412
   const e4 = winner.headers.get('etag')!;
 
   const badDelete = await call('DELETE', `/jobs/${job.id}`, { headers: { 'if-match': 'not-the-etag' } });
-  assertError(badDelete, 412, 'PreconditionFailed');
+  assertError(badDelete, 412, 'NoEtagMatch');
   assert.equal((await s.api.getJob(job.id)).lifecycleState, 'CREATING');
-  assertError(await call('DELETE', `/jobs/${job.id}`, { headers: { 'if-match': e2 } }), 412, 'PreconditionFailed');
+  assertError(await call('DELETE', `/jobs/${job.id}`, { headers: { 'if-match': e2 } }), 412, 'NoEtagMatch');
 
   const goodDelete = await call('DELETE', `/jobs/${job.id}`, { headers: { 'if-match': e4 } });
   assert.equal(goodDelete.status, 202, goodDelete.bytes.toString());
@@ -429,7 +429,7 @@ test('if-match: a current etag updates and yields a new etag; a stale one is 412
 
 // ------------------------------------------------------------------ 5. opc-retry-token
 
-test('opc-retry-token: CreateJob and CreateJobRun are idempotent; a different body is 409', async () => {
+test('opc-retry-token: CreateJob and CreateJobRun are idempotent; a different body is 409 InvalidatedRetryToken', async () => {
   const projectId = await newProject('retry');
   const body = jobBody(projectId, 'retry-job');
   const token = `tok-${Date.now()}-job`;
@@ -440,7 +440,7 @@ test('opc-retry-token: CreateJob and CreateJobRun are idempotent; a different bo
   assert.equal(b.body.id, a.body.id, 'same token + same body → same job');
   assert.equal((await listAll('/jobs', { projectId })).length, 1, 'only one job exists');
   const c = await call('POST', '/jobs', { json: { ...body, displayName: 'different' }, headers: { 'opc-retry-token': token } });
-  assertError(c, 409, 'Conflict');
+  assertError(c, 409, 'InvalidatedRetryToken');
   assert.equal((await listAll('/jobs', { projectId })).length, 1);
   // the same body with its keys in another order is the same request
   const reordered = Object.fromEntries(Object.entries(body).reverse());
@@ -464,7 +464,7 @@ test('opc-retry-token: CreateJob and CreateJobRun are idempotent; a different bo
   assert.equal(r2.status, 200, r2.bytes.toString());
   assert.equal(r2.body.id, r1.body.id, 'same token + same body → same run');
   const r3 = await call('POST', '/jobRuns', { json: { ...rb, displayName: 'other-run' }, headers: { 'opc-retry-token': rtoken } });
-  assertError(r3, 409, 'Conflict');
+  assertError(r3, 409, 'InvalidatedRetryToken');
   const r4 = await call('POST', '/jobRuns', { json: Object.fromEntries(Object.entries(rb).reverse()), headers: { 'opc-retry-token': rtoken } });
   assert.equal(r4.status, 200, r4.bytes.toString());
   assert.equal(r4.body.id, r1.body.id);

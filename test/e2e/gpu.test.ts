@@ -10,6 +10,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { DEFAULT_SHAPES } from '../../src/domain/shapes.js';
+
+const LIGHT = DEFAULT_SHAPES.find((x) => x.name === 'Local.Light')!;
 
 const GPUS = ['GPU-11111111-2222-3333-4444-555555555555', 'GPU-66666666-7777-8888-9999-000000000000'];
 let tmp: string;
@@ -37,10 +40,11 @@ before(async () => {
       nvidiaSmiCommand: smi,
       metricsIntervalMs: 200,
       shapes: [
-        { name: 'Local.Light', series: 'GENERIC', ocpus: 0.25, memoryInGBs: 0.5, gpus: 0 },
-        { name: 'Local.GPU.1', series: 'NVIDIA_GPU', ocpus: 0.25, memoryInGBs: 0.5, gpus: 1 },
-        { name: 'Local.GPU.2', series: 'NVIDIA_GPU', ocpus: 0.25, memoryInGBs: 0.5, gpus: 2 },
-        { name: 'Local.GPU.4', series: 'NVIDIA_GPU', ocpus: 0.25, memoryInGBs: 0.5, gpus: 4 },
+        LIGHT,
+        // Local.Light's flex form (0.25 OCPU, 0.5 GB by default: a fixed shape's size must be whole) with GPUs.
+        { ...LIGHT, name: 'Local.GPU.1', series: 'NVIDIA_GPU', gpus: 1 },
+        { ...LIGHT, name: 'Local.GPU.2', series: 'NVIDIA_GPU', gpus: 2 },
+        { ...LIGHT, name: 'Local.GPU.4', series: 'NVIDIA_GPU', gpus: 4 },
       ],
     }),
   );

@@ -48,7 +48,8 @@ const FS_DATA = { storageType: 'FILE_STORAGE' as const, mountTargetId: 'ocid1.mo
 const BUCKET = (bucket: string, prefix?: string) => ({ storageType: 'OBJECT_STORAGE' as const, namespace: NS, bucket, ...(prefix ? { prefix } : {}) });
 
 /** A GPU shape small enough in CPU and memory that only its GPU can make it unrunnable here. */
-const SMALL_GPU_SHAPE = { name: 'Test.GPU.Small', series: 'NVIDIA_GPU', ocpus: 0.25, memoryInGBs: 0.5, gpus: 1 };
+// Local.Light's flex form (0.25 OCPU, 0.5 GB by default: a fixed shape's size must be whole) with a GPU.
+const SMALL_GPU_SHAPE = { ...DEFAULT_SHAPES.find((x) => x.name === 'Local.Light')!, name: 'Test.GPU.Small', series: 'NVIDIA_GPU', gpus: 1 };
 
 const GRACE_MS = 1000;
 const SERVER_ENV = { DSJOBS_METRICS_INTERVAL_MS: '200', DSJOBS_GRACE_PERIOD_MS: String(GRACE_MS) };

@@ -92,7 +92,7 @@ describe('inputs checked where they are given', () => {
     });
   });
 
-  test("a run may move a flex-shaped job to a fixed shape: the job's shape config stays with the job", async () => {
+  test("a run may move a flex-shaped job to another shape: the job's shape config stays with the job", async () => {
     const job = await createJob(s, 'f.sh', 'echo ok\n', { shape: 'VM.Standard.E4.Flex', ocpus: 1, memoryInGBs: 2 });
     const run = await startRun(s, job, { shape: 'Local.Light' });
     assert.equal(run.jobInfrastructureConfigurationDetails.shapeName, 'Local.Light');

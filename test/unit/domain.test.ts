@@ -105,3 +105,17 @@ test('config: capacity env names read naturally', () => {
   assert.equal(c.capacity.memoryInGBs, 12);
   assert.equal(c.capacity.gpus, 1);
 });
+
+test("shapes: what a shape lists as coreCount and memoryInGBs is whole (OCI's SDKs type them as integers)", () => {
+  for (const shape of DEFAULT_SHAPES) {
+    const listed = shape.flex ? [shape.flex.maxOcpus, shape.flex.maxMemoryInGBs] : [shape.ocpus, shape.memoryInGBs];
+    assert.ok(listed.every(Number.isInteger), shape.name);
+  }
+  // Local.Light keeps its small default form through jobShapeConfigDetails' defaults, and may ask for up to 1 OCPU.
+  assert.deepEqual(resolveShape(DEFAULT_SHAPES, 'Local.Light', null, 'infra'), { cpus: 0.25, memoryInGBs: 0.5, gpus: 0 });
+  assert.deepEqual(resolveShape(DEFAULT_SHAPES, 'Local.Light', { ocpus: 1 }, 'infra'), { cpus: 1, memoryInGBs: 2, gpus: 0 });
+  const fractional = { name: 'Tiny', series: 'GENERIC', ocpus: 0.5, memoryInGBs: 1, gpus: 0 };
+  assert.throws(() => loadConfig({ env: {}, overrides: { shapes: [fractional] } }), /config shapes\.0\.ocpus: must be a whole number, got 0\.5/);
+  const flexTiny = { ...fractional, flex: { minOcpus: 0.25, maxOcpus: 1.5, minMemoryInGBs: 0.5, maxMemoryInGBs: 4, maxMemoryPerOcpuInGBs: 8 } };
+  assert.throws(() => loadConfig({ env: {}, overrides: { shapes: [flexTiny] } }), /config shapes\.0\.flex\.maxOcpus: must be a whole number/);
+});

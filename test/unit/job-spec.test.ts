@@ -127,7 +127,7 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     const r = parse(fixture('01_python_runtime_quickstart_with_storage_mount.yaml'));
     assert.equal(r.createJobDetails.displayName, 'My Job');
     assert.deepEqual(infra(r), {
-      jobInfrastructureType: 'STANDALONE',
+      jobInfrastructureType: 'ME_STANDALONE',
       shapeName: 'VM.Standard.E3.Flex',
       blockStorageSizeInGBs: 50,
       jobShapeConfigDetails: { ocpus: 1, memoryInGBs: 16 },

@@ -16,8 +16,11 @@ function artifactHeaders(job: JobRecord): Record<string, string> {
   return {
     'content-md5': a.md5,
     etag: Buffer.from(a.md5, 'base64').toString('hex'),
-    // RFC 6266: an ASCII fallback plus the exact name, percent-encoded (a header cannot carry raw non-ASCII).
-    'content-disposition': `attachment; filename="${a.fileName.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '\\$&')}"; filename*=UTF-8''${encodeURIComponent(a.fileName)}`,
+    // The header as the upload sent it, byte for byte (Terraform compares it with its configuration). Artifacts stored
+    // before it was kept: RFC 6266, an ASCII fallback plus the exact name, percent-encoded.
+    'content-disposition':
+      a.contentDisposition ??
+      `attachment; filename="${a.fileName.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '\\$&')}"; filename*=UTF-8''${encodeURIComponent(a.fileName)}`,
     'last-modified': new Date(a.time).toUTCString(),
     'accept-ranges': 'bytes',
     'content-type': 'application/octet-stream',
@@ -109,11 +112,11 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
       },
     },
     async (req, reply) => {
-      await jobs.delete(req.params.jobId, {
+      const workRequestId = await jobs.delete(req.params.jobId, {
         ifMatch: header(req, 'if-match'),
         deleteRelatedJobRuns: (req.query as any).deleteRelatedJobRuns,
       });
-      reply.code(202).header('opc-work-request-id', `ocid1.datascienceworkrequest.dsjobs.local.${req.id.toLowerCase()}`).send();
+      reply.code(202).header('opc-work-request-id', workRequestId).send();
     },
   );
 

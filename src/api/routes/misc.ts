@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App, ApiDeps } from '../app.js';
-import { shapeWire } from '../presenters.js';
+import { fastLaunchConfigWire, shapeWire } from '../presenters.js';
 import * as S from '../schemas.js';
 
 export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
@@ -46,6 +46,31 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
         .filter((s) => q.includeNotRunnable || s.isRunnableHere);
       const start = q.page ? Number(q.page) || 0 : 0;
       const limit = q.limit ?? 1000;
+      if (start + limit < all.length) reply.header('opc-next-page', String(start + limit));
+      return all.slice(start, start + limit);
+    },
+  );
+  app.get(
+    '/fastLaunchJobConfigs',
+    {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'ListFastLaunchJobConfigs',
+        description:
+          'Every shape this server can run starts without provisioning, so each is a fast-launch config, sized as ListJobShapes lists it',
+        querystring: Type.Object({
+          compartmentId: Type.String(),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          page: Type.Optional(Type.String()),
+        }),
+        response: { 200: Type.Array(S.FastLaunchJobConfigSummary) },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query as { limit?: number; page?: string };
+      const all = deps.shapes.runnable().map(fastLaunchConfigWire);
+      const start = q.page ? Number(q.page) || 0 : 0;
+      const limit = q.limit ?? 100;
       if (start + limit < all.length) reply.header('opc-next-page', String(start + limit));
       return all.slice(start, start + limit);
     },

@@ -51,8 +51,9 @@ export async function projectRoutes(app: App, { projects }: ApiDeps): Promise<vo
     '/projects/:projectId',
     { schema: { tags: ['projects'], operationId: 'DeleteProject', params: IdParams } },
     async (req, reply) => {
-      await projects.delete(req.params.projectId, header(req, 'if-match'));
-      reply.code(204).send();
+      const workRequestId = await projects.delete(req.params.projectId, header(req, 'if-match'));
+      // OCI answers 202 with the PROJECT_DELETE work request to follow (here finished already).
+      reply.code(202).header('opc-work-request-id', workRequestId).send();
     },
   );
 }

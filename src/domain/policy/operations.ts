@@ -26,6 +26,7 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   // ---- jobs (job shapes are what jobs may run on: listing them is inspecting jobs)
   ListJobs: r('data-science-jobs', 'inspect'),
   ListJobShapes: r('data-science-jobs', 'inspect'),
+  ListFastLaunchJobConfigs: r('data-science-jobs', 'inspect'),
   GetJob: r('data-science-jobs', 'read'),
   HeadJobArtifact: r('data-science-jobs', 'read'),
   GetJobArtifactContent: r('data-science-jobs', 'read'),
@@ -34,6 +35,12 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   CreateJobArtifact: r('data-science-jobs', 'manage'),
   DeleteJob: r('data-science-jobs', 'manage'),
   ChangeJobCompartment: r('data-science-jobs', 'manage'),
+  // Work requests: the asynchronous side of deletes (OCI's data-science-work-requests).
+  ListWorkRequests: r('data-science-work-requests', 'inspect'),
+  GetWorkRequest: r('data-science-work-requests', 'read'),
+  ListWorkRequestErrors: r('data-science-work-requests', 'read'),
+  ListWorkRequestLogs: r('data-science-work-requests', 'read'),
+  CancelWorkRequest: r('data-science-work-requests', 'manage'),
   // ---- job runs. OCI asks manage (DATA_SCIENCE_JOB_RUN_CREATE) to start a run; dsjobs asks use, so that `use`
   // means "work with the jobs that exist: start, watch, cancel" and manage adds deleting.
   ListJobRuns: r('data-science-job-runs', 'inspect'),

@@ -24,6 +24,7 @@ export const FAMILIES: Record<string, readonly string[]> = {
     'data-science-trigger-rules',
     'data-science-schedules',
     'data-science-sweeps',
+    'data-science-work-requests',
   ],
   'object-family': ['buckets', 'objects'],
   'secret-family': ['secrets', 'secret-bundles'],
