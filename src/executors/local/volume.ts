@@ -379,8 +379,13 @@ export class VolumePool {
     await removeVolume(v.image, v.mountPoint, opts);
     this.inUse.delete(v.mountPoint);
     rmSync(`${v.mountPoint}.used`, { force: true });
-    // A kept image stays beside its own mount point, unused; otherwise the mount point serves the next volume.
-    if (!opts.keepImage && !this.closed) this.spares.push(v.mountPoint);
+    // A kept image stays beside its own mount point, unused; otherwise the mount point serves the next volume. Once:
+    // a volume can be discarded twice (a failed start discards it, then the run's cleanup finds it gone and discards
+    // it again), and a mount point listed twice became two volumes on one mount point, the second taken while the
+    // first was in use (seen as a run failing on its volume's missing marker after a restart).
+    if (!opts.keepImage && !this.closed) {
+      if (!this.spares.includes(v.mountPoint)) this.spares.push(v.mountPoint);
+    }
     else rmSync(v.mountPoint, { recursive: true, force: true });
   }
 
