@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as identity from 'oci-identity';
 import { startServer, type TestServer } from '../support/server.js';
-import { isOciError, makeIdentityClient } from '../support/oci-sdk-client.js';
+import { makeIdentityClient, expectOciError } from '../support/oci-sdk-client.js';
 
 let s: TestServer;
 let client: identity.IdentityClient;
@@ -24,20 +24,6 @@ after(async () => {
   await s?.close();
 });
 
-/** The SDK's error for a call expected to fail (its console.warn lines for failed calls are swallowed meanwhile). */
-async function sdkError(fn: () => Promise<unknown>): Promise<{ statusCode: number; serviceCode: string; message: string }> {
-  const warn = console.warn;
-  console.warn = () => {};
-  try {
-    await fn();
-  } catch (err) {
-    assert.ok(isOciError(err), `expected an OciError, got ${String(err)} ${JSON.stringify(err)}`);
-    return err;
-  } finally {
-    console.warn = warn;
-  }
-  assert.fail('expected the call to fail');
-}
 
 const BOOTSTRAP = 'Allow group Administrators to manage all-resources in tenancy';
 
@@ -102,7 +88,7 @@ test('policies: create, get, list, update with etags, delete, through the offici
   assert.ok(![page1.items[0].id, page2.items[0].id].includes(page3.items[0].id));
   assert.equal(page3.opcNextPage, undefined);
 
-  const stale = await sdkError(() => client.updatePolicy({ policyId: second.id, ifMatch: created.etag, updatePolicyDetails: { description: 'x' } }));
+  const stale = await expectOciError(() => client.updatePolicy({ policyId: second.id, ifMatch: created.etag, updatePolicyDetails: { description: 'x' } }));
   assert.equal(stale.statusCode, 412);
   const secondEtag = (await client.getPolicy({ policyId: second.id })).etag;
   const updated = await client.updatePolicy({
@@ -115,14 +101,14 @@ test('policies: create, get, list, update with etags, delete, through the offici
   assert.notEqual(updated.etag, secondEtag);
 
   await client.deletePolicy({ policyId: second.id, ifMatch: updated.etag });
-  const gone = await sdkError(() => client.getPolicy({ policyId: second.id }));
+  const gone = await expectOciError(() => client.getPolicy({ policyId: second.id }));
   assert.equal(gone.statusCode, 404);
   assert.equal(gone.serviceCode, 'NotAuthorizedOrNotFound');
   await client.deletePolicy({ policyId: local.id });
 });
 
 test('a statement that does not parse is refused at create and update with its index, column and reason', async () => {
-  const bad = await sdkError(() =>
+  const bad = await expectOciError(() =>
     client.createPolicy({
       createPolicyDetails: { compartmentId: tenancyId, name: 'broken', description: 'second statement is wrong', statements: [BOOTSTRAP, 'Allow group Admins manage all-resources in tenancy'] },
     }),
@@ -137,12 +123,12 @@ test('a statement that does not parse is refused at create and update with its i
     [[], 'statements: must hold 1-50 statements'],
   ];
   for (const [statements, message] of cases) {
-    const e = await sdkError(() => client.createPolicy({ createPolicyDetails: { compartmentId: tenancyId, name: 'broken', description: 'd', statements } }));
+    const e = await expectOciError(() => client.createPolicy({ createPolicyDetails: { compartmentId: tenancyId, name: 'broken', description: 'd', statements } }));
     assert.equal(e.statusCode, 400);
     assert.ok(e.message.startsWith(message), e.message);
   }
   // `in tenancy` needs a policy attached to the tenancy.
-  const below = await sdkError(() =>
+  const below = await expectOciError(() =>
     client.createPolicy({ createPolicyDetails: { compartmentId: s.compartmentId, name: 'below', description: 'd', statements: [BOOTSTRAP] } }),
   );
   assert.equal(below.statusCode, 400);
@@ -150,7 +136,7 @@ test('a statement that does not parse is refused at create and update with its i
   assert.equal((await client.listPolicies({ compartmentId: tenancyId, name: 'broken' })).items.length, 0, 'nothing was written');
 
   const p = (await client.createPolicy({ createPolicyDetails: { compartmentId: tenancyId, name: 'fine', description: 'd', statements: ['Allow group A to inspect data-science-jobs in tenancy'] } })).policy;
-  const badUpdate = await sdkError(() => client.updatePolicy({ policyId: p.id, updatePolicyDetails: { statements: ['Allow group A to inspect data-science-jobs in tenancy', 'Allow group A to inspect data-science-jobs'] } }));
+  const badUpdate = await expectOciError(() => client.updatePolicy({ policyId: p.id, updatePolicyDetails: { statements: ['Allow group A to inspect data-science-jobs in tenancy', 'Allow group A to inspect data-science-jobs'] } }));
   assert.equal(badUpdate.statusCode, 400);
   assert.equal(badUpdate.message, "statements[1]: expected 'in' at column 43, found the end of the statement");
   assert.deepEqual((await client.getPolicy({ policyId: p.id })).policy.statements, ['Allow group A to inspect data-science-jobs in tenancy'], 'unchanged');
@@ -165,12 +151,12 @@ test('bad compartments, names, and duplicate names are refused naming the field'
     [{ compartmentId: tenancyId, name: 'x', description: '', statements: [BOOTSTRAP] }, 400, /^description: must be 1-400 characters/],
   ];
   for (const [details, status, message] of cases) {
-    const e = await sdkError(() => client.createPolicy({ createPolicyDetails: details }));
+    const e = await expectOciError(() => client.createPolicy({ createPolicyDetails: details }));
     assert.equal(e.statusCode, status, e.message);
     assert.match(e.message, message);
   }
   const first = (await client.createPolicy({ createPolicyDetails: { compartmentId: tenancyId, name: 'Unique', description: 'd', statements: [BOOTSTRAP] } })).policy;
-  const dup = await sdkError(() => client.createPolicy({ createPolicyDetails: { compartmentId: s.compartmentId, name: 'UNIQUE', description: 'd', statements: ['Allow group A to read data-science-jobs in compartment x'] } }));
+  const dup = await expectOciError(() => client.createPolicy({ createPolicyDetails: { compartmentId: s.compartmentId, name: 'UNIQUE', description: 'd', statements: ['Allow group A to read data-science-jobs in compartment x'] } }));
   assert.equal(dup.statusCode, 409);
   assert.match(dup.message, /named 'UNIQUE' already exists/);
   await client.deletePolicy({ policyId: first.id });
@@ -188,23 +174,23 @@ test('dynamic groups: create, get, list, update, delete; matching rules are pars
   assert.deepEqual((await client.getDynamicGroup({ dynamicGroupId: g.id })).dynamicGroup.name, 'default-runs');
   assert.deepEqual((await client.listDynamicGroups({ compartmentId: tenancyId })).items.map((x) => x.id), [g.id]);
 
-  const badRule = await sdkError(() =>
+  const badRule = await expectOciError(() =>
     client.createDynamicGroup({ createDynamicGroupDetails: { compartmentId: tenancyId, name: 'bad', description: 'd', matchingRule: "ALL {resource.type = 'datasciencejobrun'" } }),
   );
   assert.equal(badRule.statusCode, 400);
   assert.equal(badRule.message, "matchingRule: expected '}' at column 41, found the end of the statement");
-  const notTenancy = await sdkError(() =>
+  const notTenancy = await expectOciError(() =>
     client.createDynamicGroup({ createDynamicGroupDetails: { compartmentId: s.compartmentId, name: 'bad', description: 'd', matchingRule: rule } }),
   );
   assert.equal(notTenancy.statusCode, 400);
   assert.match(notTenancy.message, /^compartmentId: dynamic groups live in the tenancy/);
-  assert.equal((await sdkError(() => client.listDynamicGroups({ compartmentId: s.compartmentId }))).statusCode, 400);
+  assert.equal((await expectOciError(() => client.listDynamicGroups({ compartmentId: s.compartmentId }))).statusCode, 400);
 
   const updated = await client.updateDynamicGroup({ dynamicGroupId: g.id, ifMatch: created.etag, updateDynamicGroupDetails: { matchingRule: "resource.type = 'datasciencejobrun'" } });
   assert.equal(updated.dynamicGroup.matchingRule, "resource.type = 'datasciencejobrun'");
-  const badUpdate = await sdkError(() => client.updateDynamicGroup({ dynamicGroupId: g.id, updateDynamicGroupDetails: { matchingRule: "request.operation = 'x'" } }));
+  const badUpdate = await expectOciError(() => client.updateDynamicGroup({ dynamicGroupId: g.id, updateDynamicGroupDetails: { matchingRule: "request.operation = 'x'" } }));
   assert.match(badUpdate.message, /^matchingRule: unknown variable 'request\.operation'/);
 
   await client.deleteDynamicGroup({ dynamicGroupId: g.id, ifMatch: updated.etag });
-  assert.equal((await sdkError(() => client.getDynamicGroup({ dynamicGroupId: g.id }))).statusCode, 404);
+  assert.equal((await expectOciError(() => client.getDynamicGroup({ dynamicGroupId: g.id }))).statusCode, 404);
 });

@@ -9,7 +9,7 @@ import * as common from 'oci-common';
 import * as ds from 'oci-datascience';
 import type { DataScienceClient } from 'oci-datascience';
 import { startServer, type TestServer } from '../support/server.js';
-import { makeOciClient, isOciError } from '../support/oci-sdk-client.js';
+import { makeOciClient, expectOciError } from '../support/oci-sdk-client.js';
 
 let s: TestServer;
 let client: DataScienceClient;
@@ -24,20 +24,6 @@ after(async () => {
   await s?.close();
 });
 
-/** Runs `fn` expecting an SDK error; the SDK's console.warn lines for failed calls are swallowed meanwhile. */
-async function expectOciError(fn: () => Promise<unknown>) {
-  const warn = console.warn;
-  console.warn = () => {};
-  try {
-    await fn();
-  } catch (err) {
-    assert.ok(isOciError(err), `expected an OciError, got ${String(err)} ${JSON.stringify(err)}`);
-    return err;
-  } finally {
-    console.warn = warn;
-  }
-  assert.fail('expected the SDK call to fail');
-}
 
 test('ListJobShapes: every coreCount and memoryInGBs is a whole number (the Go SDK types them as integers)', async () => {
   const res = await client.listJobShapes({ compartmentId: s.compartmentId });

@@ -1,5 +1,6 @@
 // Test helper: an unmodified official `oci-datascience` SDK client pointed at a local
 // server (e.g. http://127.0.0.1:PORT). See docs/notes-oci-sdk.md for the wire details.
+import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import * as common from 'oci-common';
 import { DataScienceClient } from 'oci-datascience';
@@ -108,4 +109,19 @@ export function isOciError(err: unknown): err is OciErrorLike {
     typeof (err as Partial<OciErrorLike>).statusCode === 'number' &&
     typeof (err as Partial<OciErrorLike>).serviceCode === 'string'
   );
+}
+
+/** Runs `fn` expecting an SDK error and returns it; the SDK's console.warn lines for failed calls are swallowed meanwhile. */
+export async function expectOciError(fn: () => Promise<unknown>): Promise<OciErrorLike> {
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    await fn();
+  } catch (err) {
+    assert.ok(isOciError(err), `expected an OciError, got ${String(err)} ${JSON.stringify(err)}`);
+    return err;
+  } finally {
+    console.warn = warn;
+  }
+  assert.fail('expected the SDK call to fail');
 }
