@@ -4,20 +4,14 @@
  */
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { BIN, ROOT, startServer, type TestServer } from '../support/server.js';
+import { ROOT, startServer, type TestServer } from '../support/server.js';
+import { runCli, type CliResult } from '../support/cli.js';
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
 
 let s: TestServer;
 let tmp: string;
@@ -25,29 +19,7 @@ let tmp: string;
 /** Runs `node bin/dsjobs.js ...args` pointed at the test server (env DSJOBS_ENDPOINT unless overridden). */
 function cli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   // DSJOBS_DATA_DIR: the CLI signs with the OCI config the server wrote there, found as a user's CLI finds it.
-  const env: Record<string, string | undefined> = { ...process.env, DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir, ...opts.env };
-  delete env.DSJOBS_COMPARTMENT_ID;
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timeoutMs = opts.timeoutMs ?? 30_000;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`dsjobs ${args.join(' ')} did not end in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+  return runCli(args, { env: { DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir, ...opts.env }, cwd: opts.cwd ?? tmp, timeoutMs: opts.timeoutMs ?? 30_000 });
 }
 
 /** Like cli() but the command must exit 0; returns the result. */

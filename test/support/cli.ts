@@ -4,8 +4,11 @@ import { BIN, ROOT } from './server.js';
 
 export interface CliResult {
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Wall-clock time from spawn to close. */
+  ms: number;
 }
 
 /** `dsjobs ...args` with DSJOBS_ENDPOINT set to `endpoint` (when given) and no DSJOBS_COMPARTMENT_ID from outside. */
@@ -17,6 +20,7 @@ export function runCli(
   delete env.DSJOBS_COMPARTMENT_ID;
   if (opts.endpoint) env.DSJOBS_ENDPOINT = opts.endpoint;
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete env[k];
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -32,9 +36,9 @@ export function runCli(
       clearTimeout(timer);
       reject(e);
     });
-    child.once('close', (code) => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
   });
 }
