@@ -85,10 +85,6 @@ function tlsFiles(cfg: Config): { cert: Buffer; key: Buffer } | undefined {
   return { cert: read('tlsCert', cfg.tlsCert), key: read('tlsKey', cfg.tlsKey) };
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
 export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
   return {
     cpus: cfg.capacity.cpus ?? os.availableParallelism(),

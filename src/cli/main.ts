@@ -222,7 +222,7 @@ export function buildCli(): Command {
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .action(async (o) => {
       const { loadConfig } = await import('../config/config.js');
-      const { startServer, packageVersion, isLoopback } = await import('../server.js');
+      const { startServer, packageVersion } = await import('../server.js');
       const cfg = loadConfig({
         file: o.config,
         overrides: { host: o.host, port: o.port === undefined ? undefined : Number(o.port), dataDir: o.dataDir, tlsCert: o.tlsCert, tlsKey: o.tlsKey },
