@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -140,6 +141,16 @@ function validationMessage(errors: any[], dataVar: string): string {
   return `${where}${field}: ${reason}`;
 }
 
+/**
+ * The servers fastify bound besides app.server (its second address of "localhost"), from the symbol its own code
+ * keeps them under; test/e2e/connections.test.ts fails if a fastify upgrade moves them.
+ */
+function secondaryServers(app: object): Server[] {
+  const key = Object.getOwnPropertySymbols(app).find((k) => k.description === 'fastify.serverBindings');
+  const servers = key ? (app as unknown as Record<symbol, unknown>)[key] : undefined;
+  return Array.isArray(servers) ? (servers as Server[]) : [];
+}
+
 function requestId(): string {
   return randomHex(16).toUpperCase();
 }
@@ -196,10 +207,14 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       );
     }
   });
-  // The main server only: with host "localhost" fastify binds ::1 through a second server of its own, unguarded (a
-  // serverFactory would reach it, but fastify then binds one address only).
-  const stopGuard = guardConnections(app.server, deps.network.limits, app.log);
-  app.addHook('onClose', async () => stopGuard());
+  const guard = guardConnections(deps.network.limits, app.log);
+  guard.watch(app.server);
+  // With host "localhost" fastify binds ::1 through a second server of its own (a serverFactory would reach it, but
+  // fastify then binds one address only); it keeps those servers under a symbol of its own, read once listening.
+  app.addHook('onListen', async () => {
+    for (const server of secondaryServers(app)) guard.watch(server);
+  });
+  app.addHook('onClose', async () => guard.stop());
   // What a schema cannot say: the tags of a resource together, and the size of objects stored as they come.
   app.addHook('preHandler', async (req) => {
     checkStoredBody(req.body);

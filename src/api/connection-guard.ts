@@ -35,18 +35,24 @@ const JSON_HEAD = (status: string, body: string) =>
  * descriptors. Node's own requestTimeout cannot do this job: it bounds the whole request, and an artifact upload of
  * gigabytes may take long, so it stays off; a slow body is measured by its progress instead (bytes read from the
  * socket, which leaves the request stream to whoever parses it). Also bounds the connections of one address.
- * Returns a function that stops the guard.
+ * One guard watches every server that answers the API (fastify binds `localhost` as two servers, 127.0.0.1 and
+ * ::1), so an address's connections are counted across them all.
  */
+export interface ConnectionGuard {
+  watch(server: Server): void;
+  stop(): void;
+}
+
 export function guardConnections(
-  server: Server,
   limits: ConnectionLimits,
   log: { warn(o: unknown, m: string): void },
   now: () => number = Date.now,
-): () => void {
+): ConnectionGuard {
   const perClient = new Map<string, number>();
   const sockets = new Map<Socket, Tracked>();
+  const watched = new Set<Server>();
 
-  server.on('connection', (socket: Socket) => {
+  const onConnection = (socket: Socket) => {
     const address = clientAddress(socket);
     const n = (perClient.get(address) ?? 0) + 1;
     if (n > limits.maxConnectionsPerClient) {
@@ -76,9 +82,9 @@ export function guardConnections(
       if (left <= 0) perClient.delete(address);
       else perClient.set(address, left);
     });
-  });
+  };
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const t = sockets.get(req.socket);
     if (!t) return;
     t.headersSince = null;
@@ -96,7 +102,7 @@ export function guardConnections(
     // and drops it. That rest is still this request's body, held to the body's pace until it ends; counted as the
     // next request's headers, it was cut by the headers' timeout instead, with a second answer after the first.
     res.once('finish', () => (req.complete ? idle() : req.once('end', idle)));
-  });
+  };
 
   const timeOut = (socket: Socket, t: Tracked, what: string) => {
     log.warn({ client: t.address, what }, 'closing a connection that sends its request too slowly');
@@ -142,5 +148,13 @@ export function guardConnections(
   const every = Math.max(50, Math.min(1_000, Math.floor(Math.min(limits.bodyTimeoutMs, limits.headersTimeoutMs) / 4)));
   const timer = setInterval(check, every);
   timer.unref();
-  return () => clearInterval(timer);
+  return {
+    watch(server) {
+      if (watched.has(server)) return;
+      watched.add(server);
+      server.on('connection', onConnection);
+      server.on('request', onRequest);
+    },
+    stop: () => clearInterval(timer),
+  };
 }

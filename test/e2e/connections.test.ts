@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { BIN, launchServer, removeDataDir, startServer, type TestServer } from '../support/server.js';
 
-const portOf = (s: TestServer) => Number(new URL(s.url).port);
+const portOf = (s: { url: string }) => Number(new URL(s.url).port);
 
 /** A raw connection; `received()` is everything the server sent, `closed` resolves when the server ends it. */
-function connect(port: number, localAddress = '127.0.0.1') {
-  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+function connect(port: number, localAddress = '127.0.0.1', host = '127.0.0.1') {
+  const socket = net.connect({ port, host, localAddress });
   let data = '';
   socket.on('data', (d) => (data += d.toString()));
   socket.on('error', () => {});
@@ -174,6 +174,64 @@ describe('connections per client address are capped', () => {
     });
     for (const c of four) c.socket.destroy();
   });
+});
+
+describe('with host "localhost", the ::1 server fastify adds is guarded too', () => {
+  // fastify binds every address "localhost" resolves to, the second one through a server of its own. This host's
+  // /etc/hosts maps localhost to 127.0.0.1 only, as many do; many others map it to ::1 as well. The server runs in a
+  // mount namespace of its own where a hosts file with both is bound over /etc/hosts: the real resolver, a real file.
+  let s: { url: string; proc: import('node:child_process').ChildProcess; dataDir: string };
+  before(async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-localhost-'));
+    const hosts = path.join(dataDir, 'hosts');
+    writeFileSync(hosts, '127.0.0.1 localhost\n::1 localhost\n');
+    const wrap = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', `mount --bind ${hosts} /etc/hosts && exec "$@"`, 'sh'];
+    const srv = await launchServer(
+      [BIN, 'server', '--host', 'localhost', '--port', '0', '--data-dir', dataDir],
+      { DSJOBS_LOG_LEVEL: 'warn', DSJOBS_MAX_CONNECTIONS_PER_CLIENT: '3', DSJOBS_REQUEST_HEADERS_TIMEOUT_MS: '1500' },
+      30_000,
+      wrap,
+    );
+    s = { url: srv.url, proc: srv.proc, dataDir };
+  });
+  after(async () => {
+    if (!s) return;
+    s.proc.kill('SIGTERM');
+    await new Promise((r) => (s.proc.exitCode !== null ? r(null) : s.proc.once('exit', r)));
+    removeDataDir(s.dataDir);
+  });
+
+  async function held(address: string) {
+    const c = connect(portOf(s), address, address);
+    await c.opened;
+    c.socket.write('GET /20190101/serverInfo HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await until('a response', () => c.received().includes('\r\n\r\n') || c.socket.destroyed);
+    return c;
+  }
+
+  // Which of the two is fastify's main server depends on the resolver's order; both are checked.
+  for (const address of ['127.0.0.1', '::1']) {
+    test(`connections to ${address} are capped per address and slow headers on it are cut off`, async () => {
+      const slow = connect(portOf(s), address, address);
+      await slow.opened;
+      slow.socket.write('GET /20190101/serverInfo HTTP/1.1\r\nHost: localhost\r\n');
+      let n = 0;
+      const drip = setInterval(() => slow.socket.writable && slow.socket.write(`x-slow-${n++}: 1\r\n`), 250);
+      try {
+        assert.notEqual(await within(slow.closed, 20_000), 'still open', `trickled headers on ${address} were still open after 20 s`);
+        assert.match(slow.received(), /^HTTP\/1\.1 408 /);
+      } finally {
+        clearInterval(drip);
+        slow.socket.destroy();
+      }
+
+      const three = [await held(address), await held(address), await held(address)];
+      for (const c of three) assert.match(c.received(), /^HTTP\/1\.1 200 /);
+      const fourth = await held(address);
+      assert.match(fourth.received(), /^HTTP\/1\.1 429 /, `the cap applies on the ${address} server`);
+      for (const c of [...three, fourth]) c.socket.destroy();
+    });
+  }
 });
 
 describe('Host header and listen address', () => {

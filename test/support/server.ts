@@ -45,8 +45,11 @@ export async function launchServer(
   args: string[],
   env: Record<string, string | undefined>,
   timeoutMs = 30_000,
+  /** A command that execs node with the server's arguments after its own (it must keep the pid: exec, no fork). */
+  wrap: string[] = [],
 ): Promise<{ proc: ChildProcess; url: string; compartmentId: string; output: () => string }> {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...wrap, process.execPath, ...args];
+  const proc = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out += d.toString();
