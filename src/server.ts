@@ -11,6 +11,7 @@ import { newOcid } from './domain/ids.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
 import { detectCgroups, hostPidsLimit, setAllRunsPidsMax } from './executors/local/cgroups.js';
+import { hostFileMax } from './executors/local/open-files.js';
 import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
 import { detectSandbox } from './executors/local/sandbox.js';
@@ -391,6 +392,11 @@ export async function createLocalExecutor(
     throw new ConfigError(`pidsMaxAllRuns: ${cfg.pidsMaxAllRuns} must be below the host's limit on processes (${hostPids}: the smaller of kernel.pid_max and kernel.threads-max)`);
   }
   const pidsMaxAllRuns = setAllRunsPidsMax(cgroups, cfg.pidsMaxAllRuns ?? Math.floor(hostPids / 2));
+  const fileMax = hostFileMax();
+  if (cfg.openFilesMaxAllRuns !== undefined && fileMax !== null && cfg.openFilesMaxAllRuns >= fileMax) {
+    throw new ConfigError(`openFilesMaxAllRuns: ${cfg.openFilesMaxAllRuns} must be below the host's limit on open files (fs.file-max ${fileMax})`);
+  }
+  const openFilesMaxAllRuns = cfg.openFilesMaxAllRuns ?? (fileMax !== null ? Math.floor(fileMax / 2) : null);
   const executor = new LocalExecutor({
     runsDir,
     capacity,
@@ -408,6 +414,7 @@ export async function createLocalExecutor(
     pidsMax: Math.min(cfg.pidsMaxPerRun, pidsMaxAllRuns ?? Infinity),
     pidsPerCpu: cfg.pidsPerCpu,
     pidsMaxAllRuns,
+    openFilesMaxAllRuns,
     runUser,
     nvidiaSmiCommand: cfg.nvidiaSmiCommand,
     volumePoolSize: cfg.blockStoragePoolSize,

@@ -173,6 +173,11 @@ export const ConfigSchema = Type.Object(
     pidsMaxAllRuns: Type.Optional(Type.Integer({ minimum: 16 })),
     /** Open files each process of a sandboxed run may have (RLIMIT_NOFILE, soft and hard). */
     openFilesMaxPerProcess: Type.Integer({ minimum: 64, maximum: 1_048_576, default: 16_384 }),
+    /**
+     * Open files of all runs together (checked each metrics round; the runs holding the most are killed while the
+     * total is above it). Default: half of the host's fs.file-max. Must be below fs.file-max.
+     */
+    openFilesMaxAllRuns: Type.Optional(Type.Integer({ minimum: 256 })),
     /** The uid and gid sandboxed runs run as when the server is root (65534: nobody and nogroup). */
     runUid: Type.Integer({ minimum: 1, maximum: 4_294_967_294, default: 65_534 }),
     runGid: Type.Integer({ minimum: 1, maximum: 4_294_967_294, default: 65_534 }),

@@ -73,9 +73,11 @@ export const DETAILS = {
   outOfMemory: (gb: number) =>
     `Job run artifact execution failed: out of memory. A process was killed for using more than the shape's ${gb} GB of memory.`,
   logQuota: (bytes: number) => `Its log reached the quota of ${bytes} bytes: later output was dropped.`,
+  openFiles:
+    "Job run artifact execution failed: too many open files. All runs together held more open files than this server allows (openFilesMaxAllRuns), and this run held the most: it was killed.",
   blockStorageFull: (gb: number) =>
     `Job run artifact execution failed: block storage exhausted. The run's ${gb} GB volume is full (no space left on device).`,
 } as const;
 
 /** Why a run ended: data, not prose. An unknown outcome is never a success. */
-export type OutcomeReason = 'exit' | 'timeout' | 'canceled' | 'lost' | 'executor_error' | 'oom' | 'block_storage_full';
+export type OutcomeReason = 'exit' | 'timeout' | 'canceled' | 'lost' | 'executor_error' | 'oom' | 'block_storage_full' | 'open_files';

@@ -52,8 +52,11 @@ export interface LaunchResult {
 export interface ExitStatus {
   exitCode: number | null;
   signal: string | null;
-  /** The run ran out of something its shape bounds: the kernel killed a process for memory, or its volume filled. */
-  exhausted?: 'memory' | 'blockStorage';
+  /**
+   * The run ran out of something: the kernel killed a process for memory, its volume filled, or it was killed for
+   * holding the most open files while all runs together held more than the server allows.
+   */
+  exhausted?: 'memory' | 'blockStorage' | 'openFiles';
 }
 
 /** One reading of what a run uses now. Utilizations are percentages of what its shape gives it. */

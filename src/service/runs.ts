@@ -611,6 +611,9 @@ export class RunsService {
         event: E.failed,
       };
     }
+    if (status.exhausted === 'openFiles') {
+      return { to: 'FAILED', patch: { ...base, outcomeReason: 'open_files', lifecycleDetails: DETAILS.openFiles }, event: E.failed };
+    }
     if (status.exitCode === 0) {
       return { to: 'SUCCEEDED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.succeeded }, event: E.succeeded };
     }

@@ -356,6 +356,46 @@ describe('what a run is and can reach', { concurrency: 2 }, () => {
     });
   });
 
+  test("an all-runs open-files ceiling not below the host's fs.file-max is refused at start, naming the key", async () => {
+    const dataDir = mkdtempSync(path.join(tmpRoot, 'refused-files-'));
+    await assert.rejects(startServer({ dataDir, env: { DSJOBS_OPEN_FILES_MAX_ALL_RUNS: String(2 ** 40) } }), (e: Error) => {
+      assert.match(e.message, /error: openFilesMaxAllRuns: \d+ must be below the host's limit on open files \(fs\.file-max \d+\)/, e.message);
+      return true;
+    });
+  });
+
+  test('all runs together hold at most openFilesMaxAllRuns files: the run holding the most is killed, saying why; the other goes on', { skip: !isRoot && 'needs root' }, async () => {
+    // Each run alone is under the ceiling (3,000) and far under its own RLIMIT_NOFILE (16,384); together they are over.
+    const s = await startServer({ config: configFile, env: { DSJOBS_OPEN_FILES_MAX_ALL_RUNS: '3000', DSJOBS_METRICS_INTERVAL_MS: '300' } });
+    try {
+      assert.match(s.output(), /open files 3000 for all runs together/);
+      const script = 'import sys, time\nfiles = [open("/dev/null") for _ in range(int(sys.argv[1]))]\nprint("holding", len(files), flush=True)\ntime.sleep(300)\n';
+      const start = async (n: number) => {
+        const job = await makeJob(s, 'hold.py', script, { args: String(n) });
+        const run = await s.api.createJobRun({ projectId: job.projectId, compartmentId: s.compartmentId, jobId: job.id });
+        const end = Date.now() + 60_000;
+        while (!(await readLogs(s, run.id)).some((l) => l.message.startsWith('holding'))) {
+          assert.ok(Date.now() < end, 'the run did not open its files within 60 s');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return run.id;
+      };
+      const big = await start(2000);
+      // Alone, it is left alone for several rounds.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await s.api.getJobRun(big)).lifecycleState, 'IN_PROGRESS');
+      const small = await start(1500);
+      const killed = await waitForRun(s.api, big, undefined, 30_000);
+      assert.equal(killed.lifecycleState, 'FAILED');
+      assert.match(killed.lifecycleDetails ?? '', /too many open files.*openFilesMaxAllRuns/);
+      assert.equal((await s.api.getJobRun(small)).lifecycleState, 'IN_PROGRESS', 'the run with fewer files goes on');
+      await s.api.cancelJobRun(small);
+      assert.equal((await waitForRun(s.api, small, undefined, 30_000)).lifecycleState, 'CANCELED');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('a data directory reached through a symbolic link: runs work and it stays hidden', { skip: !isRoot && 'needs root' }, async () => {
     const real = mkdtempSync(path.join(tmpRoot, 'real-'));
     const link = path.join(tmpRoot, 'data-link');

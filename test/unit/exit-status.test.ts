@@ -31,6 +31,7 @@ test('the local executor refuses handles whose run directory is not under its ru
     pidsMax: 1024,
     pidsPerCpu: 512,
     pidsMaxAllRuns: null,
+    openFilesMaxAllRuns: null,
     runUser: { uid: null, gid: null, name: 'test', openFilesMax: 1024 },
   });
   for (const runDir of ['', '.', '/tmp', '/tmp/dsjobs-unit-runs', '/tmp/dsjobs-unit-runs/../etc']) {

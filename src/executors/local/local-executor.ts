@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, constants as fsc, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsc, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +30,7 @@ import { hasMountsUnder, spaceUsage, VolumePool, type VolumeHost } from './volum
 import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
 import { nativeSupervisor, which } from './which.js';
 import { WarmSandboxes, type WarmSandbox } from './warm-sandboxes.js';
+import { hostOpenFiles, openFilesOf, runsOverCeiling } from './open-files.js';
 
 export interface LocalExecutorOptions {
   runsDir: string;
@@ -54,6 +55,8 @@ export interface LocalExecutorOptions {
   pidsPerCpu: number;
   /** Processes of all runs together (the pids limit of the cgroup all runs' cgroups are in), or null: not set. */
   pidsMaxAllRuns: number | null;
+  /** Open files of all runs together, kept by watching each sampling round (open-files.ts); null: not kept. */
+  openFilesMaxAllRuns: number | null;
   /** Who sandboxed runs run as, and their open files limit (run-user.ts). */
   runUser: RunUser;
   nvidiaSmiCommand?: string;
@@ -134,6 +137,8 @@ const BASE_ENV: Record<string, string> = Object.fromEntries(
     .filter((e): e is readonly [string, string] => typeof e[1] === 'string'),
 );
 const CHILD_PID_FILE = 'child.pid';
+/** Written in a run's directory before it is killed for the open files of all runs: its outcome then says why. */
+const OPEN_FILES_KILL_FILE = 'killed.open-files';
 /** The fewest processes a run gets, whatever its shape: a shell pipeline and an interpreter's helper threads. */
 const PIDS_FLOOR = 256;
 /** A warm sandbox's cgroup limits until its run's replace them: room for bwrap and the waiting supervisor. */
@@ -569,6 +574,7 @@ export class LocalExecutor implements Executor {
     if (status.exitCode === 0) return status;
     const cg = this.cgroupsOf(handle);
     if (cg && readUsage(cg).oomKills > 0) return { ...status, exhausted: 'memory' };
+    if (existsSync(path.join(handle.runDir, OPEN_FILES_KILL_FILE))) return { ...status, exhausted: 'openFiles' };
     if (handle.volume) {
       const u = spaceUsage(handle.volume.mountPoint);
       if (u && u.availableBytes < VOLUME_FULL_BYTES) return { ...status, exhausted: 'blockStorage' };
@@ -728,10 +734,35 @@ export class LocalExecutor implements Executor {
     }
   }
 
+  /** Kills the runs holding the most open files while all runs together hold more than openFilesMaxAllRuns. */
+  private async keepOpenFilesCeiling(runs: { runId: string; handle: ExecutorHandle }[]): Promise<void> {
+    const ceiling = this.opts.openFilesMaxAllRuns;
+    if (ceiling === null) return;
+    const host = hostOpenFiles();
+    if (host !== null && host <= ceiling) return;
+    const counts = new Map<string, number>();
+    const handles = new Map<string, LocalHandle>();
+    for (const r of runs) {
+      const handle = r.handle as unknown as LocalHandle;
+      const cg = typeof handle.runDir === 'string' ? this.cgroupsOf(handle) : null;
+      if (!cg) continue;
+      counts.set(r.runId, openFilesOf(runPids(cg)));
+      handles.set(r.runId, handle);
+    }
+    for (const runId of runsOverCeiling(counts, ceiling)) {
+      const handle = handles.get(runId)!;
+      writeFileSync(path.join(handle.runDir, OPEN_FILES_KILL_FILE), `${counts.get(runId)} of ${ceiling}\n`);
+      this.opts.onError?.(new Error(`run ${runId} held ${counts.get(runId)} open files while all runs together held more than openFilesMaxAllRuns (${ceiling}): killed`));
+      await this.signal(handle as unknown as ExecutorHandle, 'SIGKILL');
+    }
+  }
+
   // ---- monitoring ----
   private readonly lastCpu = new Map<string, { cpuNs: number; atNs: bigint }>();
 
   async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
+    // The round that sees every active run also keeps their open files under the ceiling (see open-files.ts).
+    await this.keepOpenFilesCeiling(runs);
     const out = new Map<string, ResourceSample>();
     const needGpus = runs.some((r) => ((r.handle as unknown as LocalHandle).gpus ?? []).length > 0);
     const gpuReadings = needGpus ? new Map((await readGpus(this.opts.nvidiaSmiCommand)).map((g) => [g.uuid, g])) : new Map();
@@ -827,7 +858,8 @@ export class LocalExecutor implements Executor {
     const limitsLine = `open files ${u.openFilesMax} per process; processes per run ${this.opts.pidsPerCpu} per CPU of the shape (${PIDS_FLOOR} to ${this.opts.pidsMax})`;
     if (this.opts.cgroups.mode !== 'none') {
       const all = this.opts.pidsMaxAllRuns !== null ? `, ${this.opts.pidsMaxAllRuns} for all runs together` : '';
-      enforced.push(`CPU, memory and process limits: cgroups ${this.opts.cgroups.mode} (${Object.values(this.opts.cgroups.bases).join(', ')}); ${limitsLine}${all}`);
+      const files = this.opts.openFilesMaxAllRuns !== null ? `; open files ${this.opts.openFilesMaxAllRuns} for all runs together (checked each metrics round)` : '';
+      enforced.push(`CPU, memory and process limits: cgroups ${this.opts.cgroups.mode} (${Object.values(this.opts.cgroups.bases).join(', ')}); ${limitsLine}${all}${files}`);
       for (const n of this.opts.cgroups.notes) off.push(`cgroups: ${n}`);
     } else off.push(`CPU and memory limits: ${this.opts.cgroups.notes.join('; ')}`);
     if (this.opts.volumes.available) {
