@@ -15,6 +15,7 @@ import { DsJobsClient } from '../../src/sdk/client.js';
 import { signedFetch, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { isOciError, makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { launchBrowser } from '../support/browser.js';
 
 let s: TestServer;
 let admin: { client: IdentityClient; close(): void };
@@ -23,6 +24,7 @@ const closers: (() => void)[] = [];
 
 interface Person {
   name: string;
+  userId: string;
   configFile: string;
   oci: DataScienceClient;
   api: DsJobsClient;
@@ -48,7 +50,7 @@ async function makePerson(name: string): Promise<Person> {
   const oci = makeOciClient(s.url, configFile);
   closers.push(oci.close);
   const sign = configFileSigner(configFile);
-  return { name, configFile, oci: oci.client, api: new DsJobsClient({ endpoint: s.url, signer: sign }), fetch: (u, init) => signedFetch(sign, u, init) };
+  return { name, userId: user.id, configFile, oci: oci.client, api: new DsJobsClient({ endpoint: s.url, signer: sign }), fetch: (u, init) => signedFetch(sign, u, init) };
 }
 
 async function policy(name: string, statements: string[]): Promise<void> {
@@ -312,5 +314,51 @@ test('a webhook subscription is sent only the events its creator may read', asyn
     await alice.api.deleteWebhookSubscription(sub.id);
   } finally {
     await r.close();
+  }
+});
+
+test('the console in chromium shows each user only their own: projects, jobs and runs of their compartment', async () => {
+  const password = (await admin.client.createOrResetUIPassword({ userId: people.alice.userId })).uIPassword.password!;
+  const aliceRun = await startRun(people.alice, a.job);
+  const bobRun = await startRun(people.bob, b.job);
+  const browser = await launchBrowser();
+  try {
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(s.url);
+    await page.getByLabel('User name').fill('alice');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByTestId('user-name').getByText('alice').waitFor();
+    // Her team's compartment, through the header's picker.
+    await page.locator('summary', { hasText: 'Compartment' }).click();
+    await page.getByLabel('Compartment OCID').fill(compartments.A);
+    await page.getByRole('button', { name: 'Use this compartment' }).click();
+    await page.waitForLoadState('load');
+
+    await page.goto(`${s.url}/projects`);
+    await page.getByText('alice-project').waitFor();
+    await page.goto(`${s.url}/runs`);
+    await page.getByText('alice-run').first().waitFor();
+    assert.equal(await page.getByText('bob-run').count(), 0, "bob's run is not in alice's list");
+
+    // Bob's job and run by their URLs: refused as if they were not there, nothing of them shown.
+    for (const url of [`/jobs/${b.job.id}`, `/runs/${bobRun.id}`]) {
+      await page.goto(`${s.url}${url}`);
+      await page.getByText(/not found or you are not authorized/).first().waitFor();
+      assert.equal(await page.getByText(/bob-(job|run)/).count(), 0, `${url} shows nothing of bob's`);
+    }
+    // Bob's compartment: the picker refuses it, alice's stays picked.
+    await page.locator('summary', { hasText: 'Compartment' }).click();
+    await page.getByLabel('Compartment OCID').fill(compartments.B);
+    await page.getByRole('button', { name: 'Use this compartment' }).click();
+    await page.getByText(/not found or you are not authorized/).first().waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem('dsjobs.compartmentId')), compartments.A);
+    await ctx.close();
+  } finally {
+    await browser.close();
+    await people.alice.api.cancelJobRun(aliceRun.id).catch(() => {});
+    await people.bob.api.cancelJobRun(bobRun.id).catch(() => {});
   }
 });
