@@ -1,4 +1,5 @@
 import type { Resources } from '../domain/resources.js';
+import type { ExitStatus } from '../domain/run-outcome.js';
 
 /**
  * The one interface every engine implements (local processes now; Docker and Slurm next). A handle is plain JSON,
@@ -48,16 +49,8 @@ export interface LaunchResult {
   isolation: RunIsolation;
 }
 
-/** How a process ended. Both null: the outcome is unknown (never treated as success). */
-export interface ExitStatus {
-  exitCode: number | null;
-  signal: string | null;
-  /**
-   * The run ran out of something: the kernel killed a process for memory, its volume filled, or it was killed for
-   * holding the most open files while all runs together held more than the server allows.
-   */
-  exhausted?: 'memory' | 'blockStorage' | 'openFiles';
-}
+/** How a process ended (the lifecycle's rule for what that means is domain/run-outcome.ts). */
+export type { ExitStatus };
 
 /** One reading of what a run uses now. Utilizations are percentages of what its shape gives it. */
 export interface ResourceSample {

@@ -22,6 +22,7 @@ import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, JobRecord, LaunchSpec, ListQuery, Page, RunChain, RunPatch, RunRecord, Tags } from '../store/records.js';
 import type { EventInput, Store, Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
+import { runOutcome } from '../domain/run-outcome.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
 import { checkCompartment, checkListCompartment } from './projects.js';
@@ -582,52 +583,31 @@ export class RunsService {
   }
 
   private outcome(run: RunRecord, status: ExitStatus, error?: string): { to: RunState; patch: RunPatch; event: (r: RunRecord) => EventInput } {
-    const base: RunPatch = {
-      timeFinished: iso(this.clock.now()),
-      exitCode: status.exitCode,
-      exitSignal: status.signal,
-      killAtMs: null,
-      deadlineMs: null,
-    };
-    if (run.lifecycleState === 'CANCELING' && run.stopReason === 'timeout') {
-      return {
-        to: 'FAILED',
-        patch: { ...base, outcomeReason: 'timeout', lifecycleDetails: DETAILS.timeout(run.launch.maximumRuntimeInMinutes) },
-        event: E.timeout,
-      };
-    }
-    if (run.lifecycleState === 'CANCELING') {
-      return { to: 'CANCELED', patch: { ...base, outcomeReason: 'canceled', lifecycleDetails: DETAILS.canceled }, event: E.cancelEnd };
-    }
-    if (status.exhausted === 'memory') {
-      const gb = run.launch.resources.memoryInGBs;
-      return { to: 'FAILED', patch: { ...base, outcomeReason: 'oom', lifecycleDetails: DETAILS.outOfMemory(gb) }, event: E.failed };
-    }
-    if (status.exhausted === 'blockStorage') {
-      const gb = run.launch.blockStorageSizeInGBs ?? 0;
-      return {
-        to: 'FAILED',
-        patch: { ...base, outcomeReason: 'block_storage_full', lifecycleDetails: DETAILS.blockStorageFull(gb) },
-        event: E.failed,
-      };
-    }
-    if (status.exhausted === 'openFiles') {
-      return { to: 'FAILED', patch: { ...base, outcomeReason: 'open_files', lifecycleDetails: DETAILS.openFiles }, event: E.failed };
-    }
-    if (status.exitCode === 0) {
-      return { to: 'SUCCEEDED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.succeeded }, event: E.succeeded };
-    }
-    if (status.exitCode !== null) {
-      return { to: 'FAILED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedExit(status.exitCode) }, event: E.failed };
-    }
-    if (status.signal !== null) {
-      return { to: 'FAILED', patch: { ...base, outcomeReason: 'exit', lifecycleDetails: DETAILS.failedSignal(status.signal) }, event: E.failed };
-    }
-    this.telemetry.executorError('lost');
+    const o = runOutcome(
+      {
+        lifecycleState: run.lifecycleState,
+        stopReason: run.stopReason,
+        maximumRuntimeInMinutes: run.launch.maximumRuntimeInMinutes,
+        memoryInGBs: run.launch.resources.memoryInGBs,
+        blockStorageSizeInGBs: run.launch.blockStorageSizeInGBs ?? null,
+      },
+      status,
+      error,
+    );
+    if (o.reason === 'lost') this.telemetry.executorError('lost');
+    const event = { timeout: E.timeout, canceled: E.cancelEnd, failed: E.failed, succeeded: E.succeeded }[o.event];
     return {
-      to: 'FAILED',
-      patch: { ...base, outcomeReason: 'lost', lifecycleDetails: error ? `${DETAILS.lost} (${error})` : DETAILS.lost },
-      event: E.failed,
+      to: o.to,
+      patch: {
+        timeFinished: iso(this.clock.now()),
+        exitCode: status.exitCode,
+        exitSignal: status.signal,
+        killAtMs: null,
+        deadlineMs: null,
+        outcomeReason: o.reason,
+        lifecycleDetails: o.details,
+      },
+      event,
     };
   }
 
