@@ -8,7 +8,8 @@ import { configFileSigner } from '../sdk/signer.js';
 import { addSetPasswordCommand } from './admin-password.js';
 import { details, err, fitTable, out, shortId, shortTime, table, terminalWidth, type Column } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
-import { JobSpecError, parseJobSpec } from './job-spec.js';
+import { JobSpecError, parseJobSpec } from '../job-spec/job-spec.js';
+import { localSpecFiles } from './spec-files.js';
 import { resolveRef, type Kind } from './resolve.js';
 import { addAdminCommands } from './admin.js';
 
@@ -372,7 +373,7 @@ export function buildCli(): Command {
       let artifact: string | null;
       if (o.file) {
         const text = await fsp.readFile(o.file, 'utf8');
-        const spec = parseJobSpec(text, { specDir: path.dirname(path.resolve(o.file)), env: process.env as Record<string, string> });
+        const spec = parseJobSpec(text, { specDir: path.dirname(path.resolve(o.file)), files: localSpecFiles() });
         for (const w of spec.ignored) err(`ignored: ${w}`);
         for (const w of spec.warnings) err(`warning: ${w}`);
         details_ = spec.createJobDetails;

@@ -44,3 +44,13 @@ test('arrows point one way: domain imports nothing of ours; executors may use ar
   assert.ok(check({ 'executors/e.ts': "import { a } from '../archive/a.js';\n", 'archive/a.ts': 'export const a = 1;\n' }).ok);
   assert.equal(check({ 'archive/a.ts': "import { d } from '../domain/d.js';\n", 'domain/d.ts': 'export const d = 1;\n' }).ok, false);
 });
+
+test('the job-spec reader, bundled into the web console, imports no Node module; the CLI may use it', () => {
+  assert.ok(check({ 'job-spec/j.ts': "import { d } from '../domain/d.js';\n", 'domain/d.ts': 'export const d = 1;\n' }).ok);
+  for (const mod of ['node:fs', 'path', 'node:url']) {
+    const bad = check({ 'job-spec/j.ts': `import x from '${mod}';\n` });
+    assert.equal(bad.ok, false, mod);
+    assert.match(bad.out, new RegExp(`job-spec/j\\.ts: room 'job-spec' runs in the browser too and may not import '${mod}'`));
+  }
+  assert.ok(check({ 'cli/c.ts': "import { j } from '../job-spec/j.js';\n", 'job-spec/j.ts': 'export const j = 1;\n' }).ok);
+});

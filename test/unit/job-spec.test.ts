@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { JobSpecError, parseDuration, parseJobSpec, type JobSpecResult } from '../../src/cli/job-spec.js';
+import { JobSpecError, parseDuration, parseJobSpec, type JobSpecResult } from '../../src/job-spec/job-spec.js';
+import { localSpecFiles } from '../../src/cli/spec-files.js';
 import { splitShellWords } from '../../src/domain/shell-words.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'ads');
@@ -44,7 +45,7 @@ function fixture(name: string): string {
 }
 
 function parse(text: string, env?: Record<string, string>): JobSpecResult {
-  return parseJobSpec(text, { specDir, env });
+  return parseJobSpec(text, { specDir, files: localSpecFiles(env) });
 }
 
 function rejects(text: string, field: string | undefined, message: RegExp): JobSpecError {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { JobSpecError, parseJobSpec } from '../../src/cli/job-spec.js';
+import { JobSpecError, parseJobSpec } from '../../src/job-spec/job-spec.js';
+import { localSpecFiles } from '../../src/cli/spec-files.js';
 import { parseMaxRuntime, UsageError } from '../../src/cli/parse.js';
 import { DsError } from '../../src/domain/errors.js';
 import { newOcid } from '../../src/domain/ids.js';
@@ -20,7 +21,7 @@ fs.writeFileSync(path.join(specDir, 'a.sh'), 'echo hi\n');
 process.on('exit', () => fs.rmSync(specDir, { recursive: true, force: true }));
 
 const specRuntime = (v: string) =>
-  (parseJobSpec(`artifact: ./a.sh\nmaxRuntime: ${v}\n`, { specDir }).createJobDetails.jobConfigurationDetails as { maximumRuntimeInMinutes: number })
+  (parseJobSpec(`artifact: ./a.sh\nmaxRuntime: ${v}\n`, { specDir, files: localSpecFiles() }).createJobDetails.jobConfigurationDetails as { maximumRuntimeInMinutes: number })
     .maximumRuntimeInMinutes;
 
 describe('maximum runtime: one reading for --max-runtime and a YAML spec', () => {
@@ -44,7 +45,7 @@ describe('maximum runtime: one reading for --max-runtime and a YAML spec', () =>
 });
 
 describe('environment variable names: one rule for jobs, runs, automations and specs', () => {
-  const spec = (name: string) => () => parseJobSpec(`artifact: ./a.sh\nenv: {"${name}": "1"}\n`, { specDir });
+  const spec = (name: string) => () => parseJobSpec(`artifact: ./a.sh\nenv: {"${name}": "1"}\n`, { specDir, files: localSpecFiles() });
   const run = (name: string) => () => checkJobConfiguration({ jobType: 'DEFAULT', environmentVariables: { [name]: '1' } }, 'jobConfigurationOverrideDetails');
   const automation = (name: string) => () => checkOverrides({ environmentVariables: { [name]: '1' } }, 'overrides', false);
   for (const name of ['LD_PRELOAD', '1ABC', 'A B', 'JOB_OCID', 'BASH_FUNC_x%%', 'NODE_OPTIONS']) {
@@ -66,7 +67,7 @@ describe('environment variable names: one rule for jobs, runs, automations and s
 describe('OCIDs: the ids the server makes are OCIDs to the spec reader', () => {
   it('a project id of this server is taken as projectId', () => {
     const projectId = newOcid('datascienceproject', 'local');
-    const r = parseJobSpec(`artifact: ./a.sh\nprojectId: ${projectId}\n`, { specDir });
+    const r = parseJobSpec(`artifact: ./a.sh\nprojectId: ${projectId}\n`, { specDir, files: localSpecFiles() });
     assert.equal(r.createJobDetails.projectId, projectId);
   });
 });

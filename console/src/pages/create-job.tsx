@@ -1,6 +1,5 @@
 import { useEffect, useState, type DragEvent, type FormEvent } from 'react';
 import type { CreateJobDetails, Project } from '../../../src/sdk/client';
-import { setPickedFile } from '../shims/node-fs';
 import { client, compartmentId, controlFor, serverInfo, splitError } from '../api';
 import { Link, navigate } from '../router';
 import {
@@ -21,6 +20,7 @@ import {
   type MountRow,
   type ShapeValue,
 } from '../ui';
+import type { SpecFiles } from '../../../src/job-spec/spec-files';
 
 /** API field path -> form control of the create-job form. */
 const FIELD_MAP: Record<string, string> = {
@@ -239,12 +239,11 @@ function YamlForm({ projectId }: { projectId: string }) {
     setErrors({});
     setFormError(null);
     setNotes([]);
-    setPickedFile(file?.name ?? null);
     // The YAML reader (with the yaml package, ~40% of the console's code) is loaded only when a spec is sent.
-    const { parseJobSpec, JobSpecError } = await import('../../../src/cli/job-spec');
+    const { parseJobSpec, JobSpecError } = await import('../../../src/job-spec/job-spec');
     let spec;
     try {
-      spec = parseJobSpec(text, { specDir: '/' });
+      spec = parseJobSpec(text, { specDir: '/', files: pickedFileOnly(file?.name ?? null) });
     } catch (err) {
       if (err instanceof JobSpecError) {
         // The reader's own messages; a missing artifact is the picker's business.
@@ -252,8 +251,6 @@ function YamlForm({ projectId }: { projectId: string }) {
         setErrors({ [artifactField && !file ? 'yaml-artifact' : 'yaml-spec']: err.message });
       } else setErrors({ 'yaml-spec': (err as Error).message });
       return;
-    } finally {
-      setPickedFile(null);
     }
     setNotes([...spec.warnings, ...spec.ignored]);
     if (!spec.artifactPath || !file) {
@@ -304,4 +301,16 @@ function YamlForm({ projectId }: { projectId: string }) {
       </button>
     </form>
   );
+}
+
+/**
+ * The spec reader's view of a browser, which has no file system: the artifact a pasted spec names is the file the
+ * user picked, whatever directory the spec gives it (it was written for another machine's paths); nothing else
+ * exists, so directory artifacts (which the CLI zips) cannot be used here. `~/` means `/`.
+ */
+function pickedFileOnly(name: string | null): SpecFiles {
+  return {
+    kind: (p) => (name !== null && p.slice(p.lastIndexOf('/') + 1) === name ? 'file' : null),
+    home: '/',
+  };
 }

@@ -1,5 +1,5 @@
-// Browser stand-in for node:path, for src/cli/job-spec.ts only: POSIX semantics, and the current directory is `/`
-// (the console has no file system; the pasted spec is read as if it lived in `/`).
+// POSIX path functions for the job-spec reader, which runs in Node and in the browser alike (no node:path there).
+// resolve() resolves against `/`: the reader is always given an absolute spec directory.
 
 function normalizeParts(p: string): string[] {
   const out: string[] = [];
@@ -50,6 +50,4 @@ function dirname(p: string): string {
   return i === 0 ? '/' : trimmed.slice(0, i);
 }
 
-const posix = { normalize, join, resolve, basename, dirname, sep: '/' };
-export default { ...posix, posix };
-export { normalize, join, resolve, basename, dirname, posix };
+export { normalize, join, resolve, basename, dirname };
