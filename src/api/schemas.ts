@@ -87,7 +87,7 @@ export const JobConfigurationDetails = Type.Object(
 export const JobInfrastructureConfigurationDetails = Type.Object(
   {
     jobInfrastructureType: Type.Union(
-      ['STANDALONE', 'ME_STANDALONE', 'MULTI_NODE', 'EMPTY', 'MANAGED_COMPUTE_CLUSTER'].map((v) => Type.Literal(v)),
+      (['STANDALONE', 'ME_STANDALONE', 'MULTI_NODE', 'EMPTY', 'MANAGED_COMPUTE_CLUSTER'] as const).map((v) => Type.Literal(v)),
     ),
     shapeName: Type.Optional(Line(255, { minLength: 1 })),
     subnetId: Opt(Line(255)),

@@ -43,7 +43,7 @@ export interface CreateRunInput {
   compartmentId: string;
   jobId: string;
   displayName?: string;
-  jobConfigurationOverrideDetails?: JobConfigurationDetails | null;
+  jobConfigurationOverrideDetails?: Partial<JobConfigurationDetails> | null;
   jobInfrastructureConfigurationOverrideDetails?: JobInfrastructureConfigurationDetails | null;
   jobEnvironmentConfigurationOverrideDetails?: Record<string, unknown> | null;
   jobLogConfigurationOverrideDetails?: Record<string, unknown> | null;

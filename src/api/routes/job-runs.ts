@@ -15,7 +15,7 @@ export async function runRoutes(app: App, deps: ApiDeps): Promise<void> {
     '/jobRuns',
     { schema: { tags: ['jobRuns'], operationId: 'CreateJobRun', body: S.CreateJobRunDetails, response: { 200: S.JobRun, ...errorResponses } } },
     async (req, reply) => {
-      const r = await runs.create(req.body as any, header(req, 'opc-retry-token'));
+      const r = await runs.create(req.body, header(req, 'opc-retry-token'));
       withEtag(reply, r);
       return runWire(r);
     },
@@ -31,7 +31,7 @@ export async function runRoutes(app: App, deps: ApiDeps): Promise<void> {
       },
     },
     async (req, reply) => {
-      const q = req.query as any;
+      const q = req.query;
       const page = await runs.list(
         listQuery(q, {
           job_id: q.jobId,

@@ -53,7 +53,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
     '/jobs',
     { schema: { tags: ['jobs'], operationId: 'CreateJob', body: S.CreateJobDetails, response: { 200: S.Job, ...errorResponses } } },
     async (req, reply) => {
-      const j = await jobs.create(req.body as any, header(req, 'opc-retry-token'));
+      const j = await jobs.create(req.body, header(req, 'opc-retry-token'));
       withEtag(reply, j);
       return jobWire(jobs.present(j));
     },
@@ -69,7 +69,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
       },
     },
     async (req, reply) => {
-      const q = req.query as any;
+      const q = req.query;
       const page = await jobs.list(
         listQuery(q, {
           project_id: q.projectId,
@@ -96,7 +96,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
     '/jobs/:jobId',
     { schema: { tags: ['jobs'], operationId: 'UpdateJob', params: IdParams, body: S.UpdateJobDetails, response: { 200: S.Job, ...errorResponses } } },
     async (req, reply) => {
-      const j = await jobs.update(req.params.jobId, (req.body ?? {}) as any, header(req, 'if-match'));
+      const j = await jobs.update(req.params.jobId, req.body ?? {}, header(req, 'if-match'));
       withEtag(reply, j);
       return jobWire(jobs.present(j));
     },
@@ -114,7 +114,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
     async (req, reply) => {
       const workRequestId = await jobs.delete(req.params.jobId, {
         ifMatch: header(req, 'if-match'),
-        deleteRelatedJobRuns: (req.query as any).deleteRelatedJobRuns,
+        deleteRelatedJobRuns: req.query.deleteRelatedJobRuns,
       });
       reply.code(202).header('opc-work-request-id', workRequestId).send();
     },

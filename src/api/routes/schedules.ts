@@ -34,7 +34,7 @@ export async function scheduleRoutes(app: App, { schedules }: ApiDeps): Promise<
     '/schedules',
     { schema: { tags, operationId: 'CreateSchedule', description: 'dsjobs addition: cron schedules that start runs of a job.', body: S.CreateScheduleDetails, response: { 200: S.Schedule, ...errorResponses } } },
     async (req, reply) => {
-      const s = await schedules.create(req.body as any, creatorOf(req));
+      const s = await schedules.create(req.body, creatorOf(req));
       withEtag(reply, s);
       return wire(s);
     },
@@ -68,7 +68,7 @@ export async function scheduleRoutes(app: App, { schedules }: ApiDeps): Promise<
     '/schedules/:scheduleId',
     { schema: { tags, operationId: 'UpdateSchedule', params: IdParams, body: S.UpdateScheduleDetails, response: { 200: S.Schedule, ...errorResponses } } },
     async (req, reply) => {
-      const s = await schedules.update(req.params.scheduleId, (req.body ?? {}) as any, header(req, 'if-match'));
+      const s = await schedules.update(req.params.scheduleId, req.body ?? {}, header(req, 'if-match'));
       withEtag(reply, s);
       return wire(s);
     },

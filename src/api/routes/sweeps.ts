@@ -72,7 +72,7 @@ export async function sweepRoutes(app: App, { sweeps }: ApiDeps): Promise<void> 
       },
     },
     async (req, reply) => {
-      const s = await sweeps.create(req.body as any, header(req, 'opc-retry-token'), creatorOf(req));
+      const s = await sweeps.create(req.body, header(req, 'opc-retry-token'), creatorOf(req));
       withEtag(reply, s);
       return sweepWire(s, await sweeps.trials(s.id));
     },

@@ -38,7 +38,7 @@ export async function triggerRoutes(app: App, { triggers }: ApiDeps): Promise<vo
       },
     },
     async (req, reply) => {
-      const { rule, token } = await triggers.create(req.body as any, creatorOf(req));
+      const { rule, token } = await triggers.create(req.body, creatorOf(req));
       withEtag(reply, rule);
       return ruleWire(rule, token);
     },
@@ -72,7 +72,7 @@ export async function triggerRoutes(app: App, { triggers }: ApiDeps): Promise<vo
     '/triggerRules/:ruleId',
     { schema: { tags, operationId: 'UpdateTriggerRule', params: IdParams, body: S.UpdateTriggerRuleDetails, response: { 200: S.TriggerRule, ...errorResponses } } },
     async (req, reply) => {
-      const r = await triggers.update(req.params.ruleId, (req.body ?? {}) as any, header(req, 'if-match'));
+      const r = await triggers.update(req.params.ruleId, req.body ?? {}, header(req, 'if-match'));
       withEtag(reply, r);
       return ruleWire(r);
     },
