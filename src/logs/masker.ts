@@ -54,7 +54,7 @@ function lines(value: Buffer): Buffer[] {
  *   that mix the value's bits with its neighbours' stay visible (they carry at most 4 and 2 bits of the value);
  * - percent-encoded: RFC 3986 (only unreserved characters left) and encodeURIComponent's set, each with upper and
  *   lower case hex, with spaces as %20 or `+` (form encoding).
- * Forms shorter than MIN_MASK_BYTES are left out.
+ * Forms shorter than MIN_MASK_BYTES are left out, and every form of a value that is itself shorter.
  */
 export function maskForms(value: Buffer): Buffer[] {
   const forms = new Map<string, Buffer>();
@@ -62,6 +62,8 @@ export function maskForms(value: Buffer): Buffer[] {
     if (b.length >= min) forms.set(b.toString('latin1'), b);
   };
   const text = (s: string, min?: number) => add(Buffer.from(s, 'latin1'), min);
+  // A value too short to mask is not masked in any form either (its Base64 would be long enough, and as common).
+  if (value.length < MIN_MASK_BYTES) return [];
   add(value);
   for (const line of lines(value)) add(line);
   const b64 = value.toString('base64');
