@@ -13,6 +13,7 @@ import type { IdentityClient } from 'oci-identity';
 import type { VaultsClient } from 'oci-vault';
 import type { SecretsClient } from 'oci-secrets';
 import { startServer, type TestServer } from '../support/server.js';
+import { runCli } from '../support/cli.js';
 import { expectOciError, makeIdentityClient, makeSecretsClient, makeVaultsClient } from '../support/oci-sdk-client.js';
 
 let s: TestServer;
@@ -225,4 +226,29 @@ test('deletion is scheduled 1 to 30 days ahead; meanwhile the contents cannot be
   await vaults.scheduleSecretDeletion({ secretId: secret.id, scheduleSecretDeletionDetails: {} });
   const later = new Date((await vaults.getSecret({ secretId: secret.id })).secret.timeOfDeletion!).getTime();
   assert.ok(Math.abs(later - (Date.now() + 30 * 24 * 3600_000)) < 10 * 60_000);
+});
+
+test('the CLI: dsjobs secrets create, list, get, read, rotate, versions, delete (and cancel)', async () => {
+  const dsjobs = async (...args: string[]) => {
+    const r = await runCli(args, { env: { DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir, COLUMNS: '100' }, timeoutMs: 30_000 });
+    assert.equal(r.code, 0, `dsjobs ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const file = path.join(s.dataDir, 'value.txt');
+  writeFileSync(file, 'from a file: s3cret\n');
+  const created = JSON.parse(await dsjobs('secrets', 'create', 'cli-secret', '--from-file', file, '--description', 'made by the CLI', '--json'));
+  assert.equal(created.vaultId, vaultId);
+  assert.equal(await dsjobs('secrets', 'read', 'cli-secret'), 'from a file: s3cret\n');
+  const list = await dsjobs('secrets', 'list');
+  assert.match(list, /cli-secret\s+ACTIVE/);
+  for (const line of list.split('\n')) assert.ok(line.length <= 100, `wider than 100 columns: ${line}`);
+  assert.match(await dsjobs('secrets', 'get', created.id), /secretName\s+cli-secret/);
+  assert.match(await dsjobs('secrets', 'rotate', 'cli-secret', '--value', 'second value'), /version 2 is current/);
+  assert.equal(await dsjobs('secrets', 'read', 'cli-secret'), 'second value');
+  assert.equal(await dsjobs('secrets', 'read', 'cli-secret', '--version', '1', '--base64'), `${b64('from a file: s3cret\n')}\n`);
+  assert.match(await dsjobs('secrets', 'versions', 'cli-secret'), /^VERSION\s+STAGES.*\n2\s+CURRENT,LATEST.*\n1\s+PREVIOUS/);
+  assert.match(await dsjobs('secrets', 'delete', 'cli-secret', '--days', '7'), /will be deleted at/);
+  assert.equal((await vaults.getSecret({ secretId: created.id })).secret.lifecycleState, 'PENDING_DELETION');
+  await dsjobs('secrets', 'delete', 'cli-secret', '--cancel');
+  assert.equal((await vaults.getSecret({ secretId: created.id })).secret.lifecycleState, 'ACTIVE');
 });
