@@ -122,6 +122,7 @@ export class SecretsService {
 
   /** First start makes the tenancy's vault and master key (their ids, kept in meta); later starts read them. */
   async init(): Promise<{ vaultId: string; keyId: string }> {
+    await this.store.checkKey();
     this.vault = {
       vaultId: await this.db.setMetaIfAbsent('vault:defaultVaultId', newOcid('vault', this.identity.region)),
       keyId: await this.db.setMetaIfAbsent('vault:defaultKeyId', newOcid('key', this.identity.region)),

@@ -2,7 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database, SecretTable } from './schema.js';
 import type { Page } from './records.js';
 import { keysetPage, type Store } from './store.js';
-import type { SecretBox } from './secret-box.js';
+import { unlinkSync } from 'node:fs';
+import { SecretKeyError, type SecretBox } from './secret-box.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -93,6 +94,23 @@ export class SecretStore {
     readonly store: Store,
     private readonly box: SecretBox,
   ) {}
+
+  /**
+   * At start: the key opens what the database holds. A key file made by this very start (the original is missing)
+   * is removed again and the start refused: secrets sealed with a lost key would otherwise become unreadable
+   * silently, and new ones would be sealed with a key nobody backed up.
+   */
+  async checkKey(): Promise<void> {
+    const row = await this.store.db.selectFrom('secret_versions').select('sealed_content').limit(1).executeTakeFirst();
+    const mask = row ? undefined : await this.store.db.selectFrom('run_secret_masks').select('sealed_content').limit(1).executeTakeFirst();
+    const sealed = row?.sealed_content ?? mask?.sealed_content;
+    if (sealed === undefined) return;
+    if (this.box.created) {
+      unlinkSync(this.box.file);
+      throw new SecretKeyError(`the secrets key file ${this.box.file} is missing, and the vault's secrets in the database are sealed with it: put the original key file back (or point secretsKeyFile at it)`);
+    }
+    this.box.open(sealed);
+  }
 
   async insert(tx: Db, s: SecretRecord): Promise<void> {
     await tx.insertInto('secrets').values(toRow(s)).execute();

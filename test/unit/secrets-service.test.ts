@@ -123,3 +123,26 @@ test('deletion: once its time has come the secret is DELETED and its contents go
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a start without the original key file is refused, not served with a new key', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-secrets-'));
+  try {
+    const first = await setup(dir);
+    await first.secrets.create({ compartmentId: server.tenancyId, secretName: 'k', vaultId: first.vault.vaultId, keyId: first.vault.keyId, secretContent: { contentType: 'BASE64', content: b64(VALUE) } });
+    await first.store.close();
+    const keyFile = path.join(dir, 'secrets.key');
+    const original = readFileSync(keyFile);
+    rmSync(keyFile);
+    await assert.rejects(setup(dir), /secrets key file .*secrets\.key is missing, and the vault's secrets in the database are sealed with it/);
+    assert.throws(() => readFileSync(keyFile), /ENOENT/, 'the key this start made is removed again');
+    writeFileSync(keyFile, `${'ab'.repeat(32)}\n`);
+    await assert.rejects(setup(dir), /sealed with another key/);
+    writeFileSync(keyFile, original);
+    const again = await setup(dir);
+    const s = (await again.secrets.list({ compartmentId: server.tenancyId })).items[0];
+    assert.equal(Buffer.from((await again.secrets.getBundle(s.id, {}, null)).content, 'base64').toString(), VALUE);
+    await again.store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
