@@ -1,6 +1,7 @@
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { newOcid } from '../domain/ids.js';
 import type { Principal } from '../domain/principal.js';
+import { ACTIVE_RUN_STATES } from '../domain/run-states.js';
 import type { Page } from '../store/records.js';
 import type { SecretBox } from '../store/secret-box.js';
 import { SecretStore, type SecretRecord, type SecretVersionRecord } from '../store/secret-store.js';
@@ -137,7 +138,7 @@ export class SecretsService {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.deleteDue().catch(() => {}), DELETION_PASS_MS);
+    this.timer = setInterval(() => void this.housekeeping().catch(() => {}), DELETION_PASS_MS);
     this.timer.unref();
   }
 
@@ -311,6 +312,12 @@ export class SecretsService {
     for (const [runId, values] of byRun) this.masks.addMasks(runId, values.map((v) => Buffer.from(v, 'base64')));
     await this.store.deleteRunMasksExcept(activeRunIds);
     return byRun.size;
+  }
+
+  /** The hourly pass: due deletions, and the recorded values of runs that have ended (nothing more is masked for them). */
+  async housekeeping(): Promise<void> {
+    await this.deleteDue();
+    await this.store.deleteEndedRunMasks(ACTIVE_RUN_STATES);
   }
 
   /** Deletes the secrets whose deletion time has come: DELETED, and every version's contents gone. */

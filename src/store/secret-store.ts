@@ -239,6 +239,16 @@ export class SecretStore {
     return out;
   }
 
+  /** Forgets the masks of runs that are no longer active (their logs are sealed) or no longer exist. */
+  async deleteEndedRunMasks(activeStates: readonly string[]): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await tx
+        .deleteFrom('run_secret_masks')
+        .where('run_id', 'not in', tx.selectFrom('job_runs').select('id').where('lifecycle_state', 'in', [...activeStates]))
+        .execute();
+    });
+  }
+
   /** Forgets the masks of every run but these (ended runs' logs are sealed: nothing more is ingested for them). */
   async deleteRunMasksExcept(runIds: readonly string[]): Promise<void> {
     await this.store.transaction(async (tx) => {

@@ -77,6 +77,11 @@ test('a bundle read by a run principal is masked in that run\'s log, recorded se
     assert.deepEqual(messages(dir, other.runId), [`other run prints ${VALUE}`]);
     await secrets.restoreMasks([]);
     assert.equal((await store.db.selectFrom('run_secret_masks').selectAll().execute()).length, 0);
+    // The hourly pass forgets the values of runs that are not active (here: not in job_runs at all).
+    await secrets.getBundle(s.id, {}, run);
+    assert.equal((await store.db.selectFrom('run_secret_masks').selectAll().execute()).length, 1);
+    await secrets.housekeeping();
+    assert.equal((await store.db.selectFrom('run_secret_masks').selectAll().execute()).length, 0);
 
     // Neither the value nor its Base64 is in the database file.
     await store.close();
