@@ -154,7 +154,9 @@ export class SecretsService {
     if (!d.secretContent) throw invalid('secretContent', 'is required: {contentType: "BASE64", content} (dsjobs does not generate secret contents)');
     const content = this.checkContentDetails(d.secretContent);
     checkMetadata(d.metadata);
-    const { id } = await this.db.idempotent('CreateSecret', retryToken, bodyHash(d), async (tx) => {
+    // The retry token's row keeps a hash of the body: of the contents, only a keyed digest goes into it.
+    const hashed = { ...d, secretContent: { ...d.secretContent, content: this.store.digest(content) } };
+    const { id } = await this.db.idempotent('CreateSecret', retryToken, bodyHash(hashed), async (tx) => {
       if (await this.store.getByName(d.vaultId, d.secretName, tx)) {
         throw new DsError('Conflict', `secretName: a secret named '${d.secretName}' already exists in vault ${d.vaultId}; names are unique in a vault`, 'secretName');
       }

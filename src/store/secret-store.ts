@@ -155,6 +155,11 @@ export class SecretStore {
     return rows.map(fromRow);
   }
 
+  /** A keyed digest of contents (a retry token's body hash must not be a plain hash of a secret). */
+  digest(contentBase64: string): string {
+    return this.box.digest(contentBase64);
+  }
+
   /** Seals and stores one version's contents (Base64 text, as the API carries it). */
   async insertVersion(tx: Db, v: SecretVersionRecord, contentBase64: string): Promise<void> {
     await tx

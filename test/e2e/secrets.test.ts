@@ -252,3 +252,13 @@ test('the CLI: dsjobs secrets create, list, get, read, rotate, versions, delete 
   await dsjobs('secrets', 'delete', 'cli-secret', '--cancel');
   assert.equal((await vaults.getSecret({ secretId: created.id })).secret.lifecycleState, 'ACTIVE');
 });
+
+test('CreateSecret honours opc-retry-token: a retry gets the first secret; other contents under the token are refused', async () => {
+  const details = (value: string) => ({ compartmentId, secretName: 'retried', vaultId, keyId, secretContent: { contentType: 'BASE64', content: b64(value) } as never });
+  const first = (await vaults.createSecret({ createSecretDetails: details('retry value 1'), opcRetryToken: 'token-secret-1' })).secret;
+  const again = (await vaults.createSecret({ createSecretDetails: details('retry value 1'), opcRetryToken: 'token-secret-1' })).secret;
+  assert.equal(again.id, first.id);
+  const other = await expectOciError(() => vaults.createSecret({ createSecretDetails: details('retry value 2'), opcRetryToken: 'token-secret-1' }));
+  assert.equal(other.statusCode, 409);
+  assert.equal(other.serviceCode, 'InvalidatedRetryToken');
+});

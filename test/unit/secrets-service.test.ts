@@ -10,6 +10,7 @@ import { LOG_FILE } from '../../src/logs/run-log.js';
 import { MASK } from '../../src/logs/masker.js';
 import { SecretsService } from '../../src/service/secrets.js';
 import type { Principal } from '../../src/domain/principal.js';
+import { bodyHash } from '../../src/service/common.js';
 
 const server = { region: 'local', tenancyId: 'ocid1.tenancy.dsjobs..t', defaultCompartmentId: 'ocid1.compartment.dsjobs..d', userId: 'ocid1.user.dsjobs..admin' };
 const VALUE = 'service-level-secret-9e4f2a';
@@ -148,6 +149,23 @@ test('a start without the original key file is refused, not served with a new ke
     assert.equal(Buffer.from((await again.secrets.getBundle(s.id, {}, null)).content, 'base64').toString(), VALUE);
     await again.store.close();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a retry token keeps no plain hash of the contents (a short secret could be found from it by trying candidates)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-secrets-'));
+  const { store, secrets, vault } = await setup(dir);
+  try {
+    const d = { compartmentId: server.tenancyId, secretName: 'pin', vaultId: vault.vaultId, keyId: vault.keyId, secretContent: { contentType: 'BASE64' as const, content: b64('1234') } };
+    const s = await secrets.create(d, 'retry-1');
+    assert.equal((await secrets.create(d, 'retry-1')).id, s.id);
+    const row = await store.db.selectFrom('retry_tokens').selectAll().where('token', '=', 'retry-1').executeTakeFirstOrThrow();
+    for (const pin of ['0000', '1234', '9999']) {
+      assert.notEqual(row.body_hash, bodyHash({ ...d, secretContent: { ...d.secretContent, content: b64(pin) } }));
+    }
+  } finally {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
