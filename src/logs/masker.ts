@@ -49,9 +49,9 @@ function lines(value: Buffer): Buffer[] {
  * - the bytes themselves, and each line of a multi-line value (the log stores one record per line);
  * - standard Base64 (with and without padding) and Base64url of the whole value;
  * - Base64 of the value inside a larger string: the encoding of bytes depends on their offset mod 3 in what is
- *   encoded, so for each of the 3 offsets the characters that encode whole 3-byte groups of the value alone (they do
- *   not depend on the bytes around it) are a form of their own, in both alphabets. The up to 2 characters at each end
- *   that mix the value's bits with its neighbours' stay visible (they carry at most 4 and 2 bits of the value);
+ *   encoded, so for each of the 3 offsets the characters that encode the value's bits alone (they do not depend on
+ *   the bytes around it) are a form of their own, in both alphabets. The one character at each end that mixes the
+ *   value's bits with its neighbours' stays visible (it carries at most 4 bits of the value);
  * - percent-encoded: RFC 3986 (only unreserved characters left) and encodeURIComponent's set, each with upper and
  *   lower case hex, with spaces as %20 or `+` (form encoding).
  * Forms shorter than MIN_MASK_BYTES are left out, and every form of a value that is itself shorter.
@@ -70,12 +70,14 @@ export function maskForms(value: Buffer): Buffer[] {
   text(b64);
   text(b64.replace(/=+$/, ''));
   text(value.toString('base64url'));
-  for (let shift = 0; shift < 3; shift++) {
-    const whole = Math.floor((value.length - shift) / 3) * 3;
-    if (whole <= 0) continue;
-    const seg = value.subarray(shift, shift + whole);
-    text(seg.toString('base64'), MIN_SHIFTED_BASE64_CHARS);
-    text(seg.toString('base64url'), MIN_SHIFTED_BASE64_CHARS);
+  for (let offset = 0; offset < 3; offset++) {
+    // The value's bits span [8*offset, 8*(offset+length)) of the encoded bit stream; character j encodes bits
+    // [6j, 6j+6). The characters that lie wholly inside the value's bits are the same whatever surrounds it.
+    const first = Math.ceil((8 * offset) / 6);
+    const end = Math.floor((8 * (offset + value.length)) / 6);
+    const padded = Buffer.concat([Buffer.alloc(offset), value, Buffer.alloc(2)]);
+    text(padded.toString('base64').slice(first, end), MIN_SHIFTED_BASE64_CHARS);
+    text(padded.toString('base64url').slice(first, end), MIN_SHIFTED_BASE64_CHARS);
   }
   for (const safe of [UNRESERVED, COMPONENT_SAFE]) {
     for (const lower of [false, true]) for (const plus of [false, true]) text(percentEncode(value, safe, lower, plus));

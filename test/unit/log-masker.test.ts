@@ -76,13 +76,16 @@ test('Base64 of a larger string holding the value, at each offset mod 3: what en
         const encoded = whole.toString(enc);
         const out = masked(m, encoded);
         assert.ok(out.includes(MASK), `${prefix}|${suffix} ${enc}: ${encoded} not masked`);
-        // What is left visible is at most the 2 characters at each end of the value that mix its bits with its
-        // neighbours': decoding the output cannot give back 3 consecutive bytes of the value.
-        const visible = out.split(MASK).join('');
-        const shift = (3 - (prefix.length % 3)) % 3;
-        const inner = value.subarray(shift, shift + Math.floor((value.length - shift) / 3) * 3).toString(enc);
-        assert.ok(inner.length >= 8 && !visible.includes(inner), `${inner} shows in ${out}`);
-        assert.ok(out.length <= encoded.length);
+        // Every character that encodes the value's bits alone is masked: one marker covers at least
+        // [ceil(8p/6), floor(8(p+n)/6)) of the encoding (p: the prefix's length, n: the value's). What stays is the
+        // text around it, with at most the one character at each end that mixes the value's bits with its
+        // neighbours' (a whole-value form, at the start or the end of the encoding, may cover that one too).
+        const first = Math.ceil((8 * prefix.length) / 6);
+        const end = Math.floor((8 * (prefix.length + value.length)) / 6);
+        const parts = out.split(MASK);
+        assert.equal(parts.length, 2, out);
+        assert.ok(encoded.slice(0, first).startsWith(parts[0]) && parts[0].length >= Math.floor((8 * prefix.length) / 6), `${prefix}|${suffix} ${enc}: ${out}`);
+        assert.ok(encoded.slice(end).endsWith(parts[1]) && parts[1].length >= encoded.length - Math.ceil((8 * (prefix.length + value.length)) / 6) - 2, `${prefix}|${suffix} ${enc}: ${out}`);
       }
     }
   }
