@@ -54,6 +54,8 @@ import { IdentityService } from './service/identity.js';
 import { ConsoleSessions } from './service/console-sessions.js';
 import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
+import { SecretsService } from './service/secrets.js';
+import { ACTIVE_RUN_STATES } from './domain/run-states.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -199,7 +201,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   store.onEventsCommitted = () => feed.notify();
   const source = cloudEventSource(cfg.region);
   const events = new EventsService(eventStore, feed, source);
-  const webhookStore = new WebhookStore(store, SecretBox.fromKeyFile(cfg.secretsKeyFile!));
+  const secretBox = SecretBox.fromKeyFile(cfg.secretsKeyFile!);
+  const webhookStore = new WebhookStore(store, secretBox);
   await webhookStore.prepareSecrets();
   const dispatcher = new WebhookDispatcher(store, eventStore, webhookStore, feed, {
     allowPrivateTargets: cfg.webhookAllowPrivateTargets,
@@ -233,6 +236,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     `logs: at most ${cfg.logQuotaBytesPerRun} bytes stored per run (logQuotaBytesPerRun), later output dropped; ` +
       (cfg.logRetentionDays ? `finished runs' logs kept ${cfg.logRetentionDays} days` : "finished runs' logs kept until the run is deleted"),
   );
+  // The tenancy's vault and master key are made at first start; secret values are sealed with the server's key.
+  const secrets = new SecretsService(store, secretBox, identity, systemClock, logs);
+  await secrets.init();
   const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
   const projects = new ProjectsService(store, identity, systemClock);
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
@@ -317,6 +323,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     authorizer,
     https: tlsFiles(cfg),
     workRequests: new WorkRequestsService(store, identity, systemClock),
+    secrets,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {
@@ -325,6 +332,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   } catch (err) {
     log.warn({ err }, 'the sweep of interrupted uploads and deleted jobs\' artifacts failed; it is tried again at the next start');
   }
+  // Before the runs' logs are re-attached (scheduler.start recovers them): what they read stays masked.
+  await secrets.restoreMasks((await store.runsInStates(ACTIVE_RUN_STATES)).map((r) => r.id));
+  secrets.start();
   await scheduler.start();
   await dispatcher.start();
   await triggers.start();
@@ -356,6 +366,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
         await schedules.stop();
         await sweeps.stop();
         await retention.stop();
+        secrets.stop();
         monitor.stop();
         await app.close();
         logs.close();

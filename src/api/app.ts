@@ -48,10 +48,16 @@ import { consoleSessionRoutes } from './routes/console-session.js';
 import { compartmentRoutes } from './routes/identity-compartments.js';
 import { userRoutes } from './routes/identity-users.js';
 import { groupRoutes } from './routes/identity-groups.js';
+import type { SecretsService } from '../service/secrets.js';
+import { vaultSecretRoutes } from './routes/vault-secrets.js';
+import { secretBundleRoutes } from './routes/secret-bundles.js';
 
 export const BASE = '/20190101';
 /** OCI Identity's API version (compartments, users, groups, memberships, API keys, policies, dynamic groups): its paths are served beside Data Science's. */
 export const IDENTITY_BASE = '/20160918';
+/** OCI Vault's management API (secrets) and the Secrets service's retrieval API (secret bundles). */
+export const VAULT_BASE = '/20180608';
+export const SECRETS_BASE = '/20190301';
 
 /** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
 const PUBLIC_ROUTES = new Set([
@@ -105,6 +111,8 @@ export interface ApiDeps {
   https?: { cert: Buffer; key: Buffer };
   /** OCI work requests (job and project deletes). */
   workRequests: WorkRequestsService;
+  /** OCI Vault secrets and their bundles (docs/secrets.md). */
+  secrets: SecretsService;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -273,7 +281,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = [BASE, IDENTITY_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
+    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
@@ -381,5 +389,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     },
     { prefix: IDENTITY_BASE },
   );
+  await app.register(async (api) => vaultSecretRoutes(api as App, deps.secrets), { prefix: VAULT_BASE });
+  await app.register(async (api) => secretBundleRoutes(api as App, deps.secrets), { prefix: SECRETS_BASE });
   return app;
 }

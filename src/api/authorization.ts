@@ -20,7 +20,7 @@ interface Scope {
   target?: Target;
 }
 
-type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService' | 'workRequests'>;
+type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService' | 'workRequests' | 'secrets'>;
 
 /**
  * A route's resource, by the name of its path parameter: where it lives. The read is the service's own get, so a
@@ -39,6 +39,8 @@ function resourceScopes(d: Deps): Record<string, (id: string, operation: string)
     sweepId: async (id) => ({ compartmentId: (await d.sweeps.get(id)).compartmentId, target: { what: 'Sweep', id } }),
     policyId: async (id) => ({ compartmentId: (await d.policies.getPolicy(id)).compartmentId, target: { what: 'Policy', id } }),
     workRequestId: async (id) => ({ compartmentId: (await d.workRequests.get(id)).compartmentId, target: { what: 'Work request', id } }),
+    // A secret's management (secrets) and its contents (secret-bundles) are both decided in its compartment.
+    secretId: async (id) => ({ compartmentId: (await d.secrets.get(id)).compartmentId, target: { what: 'Secret', id } }),
     // A compartment is read in itself; it is changed or deleted by whoever manages its parent (OCI's rule).
     compartmentId: async (id, operation) => {
       const c = await d.identityService.getCompartment(id);
@@ -85,6 +87,7 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
   async function scopeOf(req: FastifyRequest, operation: string): Promise<Scope | null> {
     const params = (req.params ?? {}) as Record<string, string>;
     for (const p of scopeParams) if (typeof params[p] === 'string') return scopes[p](params[p], operation);
+    if (operation === 'GetSecretBundleByName') return secretByNameScope(req);
     const body = req.body as { compartmentId?: unknown } | undefined;
     if (body && typeof body === 'object' && typeof body.compartmentId === 'string') return { compartmentId: body.compartmentId };
     const query = req.query as { compartmentId?: unknown } | undefined;
@@ -93,6 +96,16 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
     if (HIDDEN_ROUTE_OPERATIONS[req.routeOptions.url ?? '']) return { compartmentId: tenancyId };
     // A list over no compartment: every item is checked below instead.
     return null;
+  }
+
+  /**
+   * GetSecretBundleByName names its secret by vault and name (query): decided in that secret's compartment; one that
+   * does not exist is decided as the tenancy, so only a tenancy-wide grant learns that it is missing.
+   */
+  async function secretByNameScope(req: FastifyRequest): Promise<Scope> {
+    const q = req.query as { vaultId: string; secretName: string };
+    const s = await deps.secrets.findByName(q.vaultId, q.secretName);
+    return s ? { compartmentId: s.compartmentId, target: { what: 'Secret', id: s.id } } : { compartmentId: tenancyId, target: { what: 'Secret', id: q.secretName } };
   }
 
   return {

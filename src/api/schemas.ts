@@ -392,6 +392,8 @@ export const ServerInfo = Type.Object(
       { status: Type.Union([Type.Literal('OK'), Type.Literal('DAMAGED')]), message: Type.Optional(Type.String()) },
       { description: 'DAMAGED once SQLite answered that the database file is damaged; message says how to recover' },
     ),
+    vaultId: Type.Optional(Type.String({ description: "dsjobs: the tenancy's vault, what CreateSecret's vaultId names (docs/secrets.md)" })),
+    vaultKeyId: Type.Optional(Type.String({ description: "dsjobs: the vault's master encryption key, what CreateSecret's keyId names" })),
   },
   { $id: 'ServerInfo' },
 );

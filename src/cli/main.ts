@@ -12,6 +12,7 @@ import { JobSpecError, parseJobSpec } from '../job-spec/job-spec.js';
 import { localSpecFiles } from './spec-files.js';
 import { resolveRef, type Kind } from './resolve.js';
 import { addAdminCommands } from './admin.js';
+import { addSecretCommands } from './secrets.js';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 
@@ -936,6 +937,7 @@ export function buildCli(): Command {
       else out(p.items.length ? p.items.map(line).join('\n') + (p.nextPage ? `\n(more: --after ${p.items[p.items.length - 1].id})` : '') : '(none)');
     });
   addSetPasswordCommand(addAdminCommands(program), client);
+  addSecretCommands(program, client, compartment);
   return program;
 }
 

@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSy
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CHECKPOINT_FILE, INDEX_EVERY, LOG_FILE, RunLogIngester, readCheckpoint } from './run-log.js';
+import { SecretMasker } from './masker.js';
 import { renameSync, writeFileSync } from 'node:fs';
 
 /** The files of a run's log in its directory (the raw files are those the executor names; they are the same). */
@@ -21,6 +22,8 @@ const FOLLOW_RECHECK_MS = 1000;
 export class LogService {
   private readonly ingesters = new Map<string, RunLogIngester>();
   private readonly emitter = new EventEmitter();
+  /** Per run, the secret values it has read: masked in its log as it is captured (masker.ts). */
+  private readonly maskers = new Map<string, SecretMasker>();
 
   /** quotaBytes: what one run's log.ndjson may reach; output past it is dropped (see RunLogIngester). */
   constructor(
@@ -79,6 +82,7 @@ export class LogService {
    */
   remove(runId: string): number {
     if (this.ingesters.has(runId)) return 0;
+    this.maskers.delete(runId);
     const freed = this.diskBytes(runId);
     for (const f of LOG_FILES) rmSync(path.join(this.dir(runId), f), { force: true });
     this.seal(runId);
@@ -87,6 +91,18 @@ export class LogService {
 
   private dir(runId: string): string {
     return path.join(this.runsDir, runId);
+  }
+
+  /**
+   * From now on, these values (and their Base64 and percent-encoded forms) are masked in the run's log. Called before
+   * the value reaches the run, so everything the run prints after is captured masked; what was captured before
+   * stays as it is (the run could not have printed a value it did not have). A run whose log is sealed gets nothing.
+   */
+  addMasks(runId: string, values: readonly Buffer[]): void {
+    if (!this.ingesters.has(runId) && readCheckpoint(this.dir(runId)).complete) return;
+    let m = this.maskers.get(runId);
+    if (!m) this.maskers.set(runId, (m = new SecretMasker()));
+    m.add(values);
   }
 
   /** Starts (or, after a restart, resumes) capturing a run's output. */
@@ -99,6 +115,7 @@ export class LogService {
         quotaBytes: this.opts.quotaBytes,
         onQuota: () => this.onQuota(runId),
         onError: (e) => this.onError(runId, e),
+        masker: () => this.maskers.get(runId),
       });
       this.ingesters.set(runId, ing);
     } catch (e) {
@@ -120,6 +137,7 @@ export class LogService {
     if (ing) {
       await ing.finish();
       this.ingesters.delete(runId);
+      this.maskers.delete(runId);
       return;
     }
     this.seal(runId);
@@ -127,6 +145,7 @@ export class LogService {
 
   /** A run that ends without ever starting has an empty, sealed log. */
   seal(runId: string): void {
+    this.maskers.delete(runId);
     const dir = this.dir(runId);
     mkdirSync(dir, { recursive: true });
     const cp = readCheckpoint(dir);

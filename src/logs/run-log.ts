@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import type { SecretMasker } from './masker.js';
 
 export const LOG_FILE = 'log.ndjson';
 export const CHECKPOINT_FILE = 'ingest.json';
@@ -121,6 +122,8 @@ export class RunLogIngester {
   private again: NodeJS.Immediate | null = null;
   /** Bytes log.ndjson may reach (records, not raw bytes: escaping and per-line overhead count too). */
   readonly quotaBytes: number;
+  /** The secret values this run has read, masked in what is stored (asked each pass: a run reads them as it goes). */
+  private readonly masker: () => SecretMasker | undefined;
   /** Where each raw file was last punched up to. */
   private readonly punched = { stdout: 0, stderr: 0 };
 
@@ -129,8 +132,9 @@ export class RunLogIngester {
     files: { stdout: string; stderr: string },
     private readonly emitter: EventEmitter,
     private readonly key: string,
-    opts: { pollMs?: number; quotaBytes?: number; onQuota?: () => void; onError?: (e: Error) => void } = {},
+    opts: { pollMs?: number; quotaBytes?: number; onQuota?: () => void; onError?: (e: Error) => void; masker?: () => SecretMasker | undefined } = {},
   ) {
+    this.masker = opts.masker ?? (() => undefined);
     this.dir = dir;
     this.files = files;
     // Given here, not set after: the first pass runs in the constructor.
@@ -321,6 +325,12 @@ export class RunLogIngester {
     const n = readSync(fd, this.buf, 0, READ_CHUNK, this.cp[stream]);
     if (n <= 0) return false;
     const time = new Date().toISOString();
+    // Masking works on whole lines, which is what a record is: a value written in two pieces is one line here (a
+    // partial line waits in the raw file for its newline). One search per form over the whole read first, so a
+    // read without any secret costs no per-line work.
+    const masker = this.masker();
+    const masking = masker && masker.size > 0 ? masker : null;
+    const maskLines = masking !== null && masking.occursIn(this.buf, 0, n);
     const head = Buffer.from(`,"time":"${time}","stream":"${stream}","message":"`, 'latin1');
     // Records are written straight into a byte buffer. A line of printable ASCII without quotes or backslashes
     // (nearly every log line) is copied as is between the quotes: no string is made, decoded or encoded. Other
@@ -342,9 +352,15 @@ export class RunLogIngester {
     const emit = (end: number, skip: number) => {
       seq++;
       if ((seq - 1) % INDEX_EVERY === 0) this.index.push([seq, size + pos]);
+      // The line's bytes, masked: never longer than the raw line (a marker is shorter than any value it hides), so
+      // the quota's arithmetic below holds as it is.
+      const masked = maskLines ? masking!.mask(src, start, end) : null;
+      const line = masked ?? src;
+      const from = masked ? 0 : start;
+      const to = masked ? masked.length : end;
       let clean = true;
-      for (let i = start; i < end; i++) {
-        const c = src[i];
+      for (let i = from; i < to; i++) {
+        const c = line[i];
         if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
           clean = false;
           break;
@@ -352,15 +368,15 @@ export class RunLogIngester {
       }
       const seqText = `{"seq":${seq}`;
       if (clean) {
-        room(seqText.length + head.length + (end - start) + 3);
+        room(seqText.length + head.length + (to - from) + 3);
         pos += out.write(seqText, pos, 'latin1');
         pos += head.copy(out, pos);
-        pos += src.copy(out, pos, start, end);
+        pos += line.copy(out, pos, from, to);
         out[pos++] = 0x22; // "
         out[pos++] = 0x7d; // }
         out[pos++] = 0x0a; // \n
       } else {
-        const msg = JSON.stringify(src.toString('utf8', start, end));
+        const msg = JSON.stringify(line.toString('utf8', from, to));
         room(seqText.length + head.length + msg.length * 3 + 3);
         pos += out.write(seqText, pos, 'latin1');
         pos += head.copy(out, pos, 0, head.length - 1); // without the opening quote: msg has its own
@@ -372,11 +388,14 @@ export class RunLogIngester {
     };
     // Where to cut a line that is longer than the cap: never inside a UTF-8 character (continuation bytes are
     // 0b10xxxxxx), so both halves decode to exactly the bytes written.
-    const cut = () => {
+    const cut = (lineEnd: number) => {
       let at = start + MAX_LINE_BYTES;
       for (let k = 0; k < 3 && (this.buf[at] & 0xc0) === 0x80; k++) at--;
-      return at;
+      // Nor inside a secret: it would reach the log as two halves, neither of which matches.
+      return masking ? masking.safeCut(this.buf, start, at, lineEnd) : at;
     };
+    // A partial line is cut only where every match that could span the cut lies in what was read.
+    const margin = masking ? masking.maxLength : 0;
     // Records stop once the log reaches its quota (what is left of the read stays unconsumed; the next pass ends
     // the log): it ends at most one record past the quota, however much escaping and per-record overhead expand
     // the bytes (an empty line costs ~70 bytes stored, a NUL 6).
@@ -385,12 +404,12 @@ export class RunLogIngester {
     let nl: number;
     while (!full() && (nl = this.buf.indexOf(10, start)) !== -1 && nl < n) {
       // A line longer than the cap is cut: no byte is dropped, it continues in the next record.
-      while (nl - start > MAX_LINE_BYTES && !full()) emit(cut(), 0);
+      while (nl - start > MAX_LINE_BYTES && !full()) emit(cut(nl), 0);
       if (!full()) emit(nl, 1);
     }
     // Bytes after the last newline: a partial line. Left in the raw file for the next pass unless it is over the
     // cap, or the run has ended (its last line had no newline).
-    while (n - start > MAX_LINE_BYTES && !full()) emit(cut(), 0);
+    while (n - start > MAX_LINE_BYTES + margin && !full()) emit(cut(n), 0);
     if (final && start < n && n < READ_CHUNK && !full()) emit(n, 0);
     if (pos > 0) {
       chunks.push(out.subarray(0, pos));

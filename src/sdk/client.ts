@@ -74,6 +74,44 @@ export interface Page<T> {
 }
 
 const IDENTITY = '/20160918';
+/** OCI Vault's secret management and the Secrets service's bundles (docs/secrets.md). */
+const VAULT = '/20180608';
+const SECRETS = '/20190301';
+
+/** A secret as OCI Vault's GetSecret returns it (ListSecrets: without currentVersionNumber and metadata). */
+export interface VaultSecret {
+  id: string;
+  compartmentId: string;
+  vaultId: string;
+  keyId: string;
+  secretName: string;
+  description?: string;
+  lifecycleState: string;
+  timeCreated: string;
+  timeOfDeletion?: string;
+  currentVersionNumber?: number;
+  metadata?: Record<string, unknown>;
+  freeformTags?: Record<string, string>;
+  definedTags?: Record<string, Record<string, unknown>>;
+}
+
+export interface SecretVersionSummary {
+  secretId: string;
+  versionNumber: number;
+  name?: string;
+  stages: string[];
+  timeCreated: string;
+}
+
+/** A secret's contents at one version (the Secrets service's GetSecretBundle). */
+export interface SecretBundle {
+  secretId: string;
+  versionNumber: number;
+  versionName?: string;
+  stages: string[];
+  timeCreated: string;
+  secretBundleContent: { contentType: 'BASE64'; content: string };
+}
 
 /** The fields of an Identity user (OCI's User) the SDK reads. */
 export interface IdentityUser {
@@ -119,7 +157,7 @@ export class DsJobsClient {
 
   private url(path: string, query?: Call['query']): string {
     // Paths of other OCI services (Identity: /20160918/...) come with their own version.
-    const u = new URL(path.startsWith(IDENTITY) ? `${this.endpoint}${path}` : `${this.endpoint}/20190101${path}`);
+    const u = new URL([IDENTITY, VAULT, SECRETS].some((v) => path.startsWith(v)) ? `${this.endpoint}${path}` : `${this.endpoint}/20190101${path}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.toString();
   }
@@ -335,6 +373,36 @@ export class DsJobsClient {
   /** Identity's CreateOrResetUIPassword: a new console password for the user, returned once. */
   resetConsolePassword(userId: string): Promise<{ userId: string; password: string }> {
     return this.json({ method: 'POST', path: `${IDENTITY}/users/${encodeURIComponent(userId)}/uiPassword` });
+  }
+
+  /** Vault (OCI's /20180608): a secret in the server's vault, its contents Base64. */
+  createSecret(d: { compartmentId: string; secretName: string; vaultId: string; keyId: string; description?: string; content: string }): Promise<VaultSecret> {
+    const { content, ...rest } = d;
+    return this.json({ method: 'POST', path: `${VAULT}/secrets`, body: { ...rest, secretContent: { contentType: 'BASE64', content } } });
+  }
+  getSecret(id: string): Promise<VaultSecret> {
+    return this.json({ method: 'GET', path: `${VAULT}/secrets/${encodeURIComponent(id)}` });
+  }
+  /** Every secret of the compartment (the pages of ListSecrets, followed), optionally by name. */
+  listSecrets(q: { compartmentId: string; name?: string }): Promise<VaultSecret[]> {
+    return this.everyPage(`${VAULT}/secrets`, q);
+  }
+  /** Rotation: new contents (Base64) become the secret's new current version. */
+  rotateSecret(id: string, content: string): Promise<VaultSecret> {
+    return this.json({ method: 'PUT', path: `${VAULT}/secrets/${encodeURIComponent(id)}`, body: { secretContent: { contentType: 'BASE64', content } } });
+  }
+  async scheduleSecretDeletion(id: string, timeOfDeletion?: string): Promise<void> {
+    await this.send({ method: 'POST', path: `${VAULT}/secrets/${encodeURIComponent(id)}/actions/scheduleDeletion`, body: timeOfDeletion ? { timeOfDeletion } : {} });
+  }
+  async cancelSecretDeletion(id: string): Promise<void> {
+    await this.send({ method: 'POST', path: `${VAULT}/secrets/${encodeURIComponent(id)}/actions/cancelDeletion` });
+  }
+  listSecretVersions(id: string): Promise<SecretVersionSummary[]> {
+    return this.everyPage(`${VAULT}/secrets/${encodeURIComponent(id)}/versions`, {});
+  }
+  /** Secrets (OCI's /20190301): a secret's contents, the current version unless one is named. */
+  getSecretBundle(id: string, q: { versionNumber?: number; stage?: string } = {}): Promise<SecretBundle> {
+    return this.json({ method: 'GET', path: `${SECRETS}/secretbundles/${encodeURIComponent(id)}`, query: q });
   }
 
   createSchedule(d: CreateScheduleDetails): Promise<Schedule> {

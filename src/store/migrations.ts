@@ -411,6 +411,52 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('work_requests_by_compartment').on('work_requests').columns(['compartment_id', 'time_accepted']).execute();
     },
   },
+  {
+    // OCI Vault secrets (docs/secrets.md): secrets, their versions (contents sealed with the server's key) and the
+    // values each run has read, which its log masks.
+    name: '012_secrets',
+    async up(db) {
+      await db.schema
+        .createTable('secrets')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('vault_id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('secret_name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('current_version', 'integer', (c) => c.notNull())
+        .addColumn('previous_version', 'integer')
+        .addColumn('latest_version', 'integer', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('time_of_deletion', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      // A secret's name is unique in its vault (OCI's rule), which also makes GetSecretBundleByName one lookup.
+      await db.schema.createIndex('secrets_by_vault_name').unique().on('secrets').columns(['vault_id', 'secret_name']).execute();
+      await db.schema.createIndex('secrets_by_compartment').on('secrets').columns(['compartment_id', 'time_created']).execute();
+      await db.schema
+        .createTable('secret_versions')
+        .addColumn('secret_id', 'text', (c) => c.notNull())
+        .addColumn('version_number', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('sealed_content', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('secret_versions_pk', ['secret_id', 'version_number'])
+        .execute();
+      await db.schema
+        .createTable('run_secret_masks')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('secret_id', 'text', (c) => c.notNull())
+        .addColumn('version_number', 'integer', (c) => c.notNull())
+        .addColumn('sealed_content', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('run_secret_masks_pk', ['run_id', 'secret_id', 'version_number'])
+        .execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

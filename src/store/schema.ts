@@ -274,7 +274,50 @@ export interface WorkRequestTable {
   version: number;
 }
 
+/** OCI Vault secrets (docs/secrets.md): the secret's metadata; its contents are the versions, sealed. */
+export interface SecretTable {
+  id: string;
+  compartment_id: string;
+  vault_id: string;
+  key_id: string;
+  secret_name: string;
+  description: string | null;
+  /** JSON objects. */
+  freeform_tags: string;
+  defined_tags: string;
+  metadata: string;
+  lifecycle_state: string;
+  current_version: number;
+  /** The version that was current before the last change of the current one (OCI's PREVIOUS stage). */
+  previous_version: number | null;
+  latest_version: number;
+  time_created: string;
+  time_of_deletion: string | null;
+  /** Optimistic concurrency (etag). */
+  version: number;
+}
+
+/** One version of a secret's contents: the Base64 text sealed with the server's key (SecretBox), never plain. */
+export interface SecretVersionTable {
+  secret_id: string;
+  version_number: number;
+  name: string | null;
+  sealed_content: string;
+  time_created: string;
+}
+
+/** A secret value a run has read: its log masks it, also after a restart (sealed like the version it copies). */
+export interface RunSecretMaskTable {
+  run_id: string;
+  secret_id: string;
+  version_number: number;
+  sealed_content: string;
+}
+
 export interface Database {
+  secrets: SecretTable;
+  secret_versions: SecretVersionTable;
+  run_secret_masks: RunSecretMaskTable;
   work_requests: WorkRequestTable;
   meta: MetaTable;
   projects: ProjectTable;

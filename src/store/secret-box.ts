@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
@@ -80,6 +80,14 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return SEALED + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+  }
+
+  /**
+   * A keyed digest (HMAC-SHA256) of a value, for comparing without storing it: a plain hash of a short secret in the
+   * database could be reversed by trying candidates; without the key it cannot.
+   */
+  digest(plain: string): string {
+    return createHmac('sha256', this.key).update(plain).digest('base64');
   }
 
   /** The plain value; a value stored before sealing existed is returned as it is. */

@@ -5,6 +5,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as common from 'oci-common';
 import { DataScienceClient } from 'oci-datascience';
 import { IdentityClient } from 'oci-identity';
+import { VaultsClient } from 'oci-vault';
+import { SecretsClient } from 'oci-secrets';
 
 export const TEST_TENANCY_OCID = 'ocid1.tenancy.oc1..dsjobstesttenancy';
 export const TEST_USER_OCID = 'ocid1.user.oc1..dsjobstestuser';
@@ -57,6 +59,20 @@ const clientConfiguration = () => ({
 /** An IdentityClient (oci-identity, unmodified) that talks to `baseUrl`, signing with `configFile`'s profile. */
 export function makeIdentityClient(baseUrl: string, configFile?: string, profile?: string): { client: IdentityClient; close(): void } {
   const client = new IdentityClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
+  client.endpoint = baseUrl.replace(/\/+$/, '');
+  return { client, close: () => client.close() };
+}
+
+/** A VaultsClient (oci-vault, unmodified: secret management, /20180608) that talks to `baseUrl`. */
+export function makeVaultsClient(baseUrl: string, configFile?: string, profile?: string): { client: VaultsClient; close(): void } {
+  const client = new VaultsClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
+  client.endpoint = baseUrl.replace(/\/+$/, '');
+  return { client, close: () => client.close() };
+}
+
+/** A SecretsClient (oci-secrets, unmodified: secret bundles, /20190301) that talks to `baseUrl`. */
+export function makeSecretsClient(baseUrl: string, configFile?: string, profile?: string): { client: SecretsClient; close(): void } {
+  const client = new SecretsClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
   client.endpoint = baseUrl.replace(/\/+$/, '');
   return { client, close: () => client.close() };
 }

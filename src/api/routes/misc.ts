@@ -19,6 +19,8 @@ export async function miscRoutes(app: App, deps: ApiDeps): Promise<void> {
       executor: deps.executorName,
       protections: deps.protections,
       database: deps.database(),
+      vaultId: deps.secrets.defaults.vaultId,
+      vaultKeyId: deps.secrets.defaults.keyId,
     }),
   );
   app.get(

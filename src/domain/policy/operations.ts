@@ -141,6 +141,8 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   // ---- Vault secrets (management, /20180608) and Secrets (retrieval, /20190301)
   ListSecrets: r('secrets', 'inspect'),
   ListSecretVersions: r('secrets', 'inspect'),
+  // OCI's SECRET_VERSION_INSPECT: a version's number, name and stages, never its contents.
+  GetSecretVersion: r('secrets', 'inspect'),
   GetSecret: r('secrets', 'read'),
   CreateSecret: r('secrets', 'manage'),
   UpdateSecret: r('secrets', 'manage'),
