@@ -24,7 +24,7 @@ async function served(): Promise<unknown> {
   try {
     let out = '';
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s:\n${out}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`the server did not start in 60 s:\n${out}`)), 60_000);
       proc.stdout!.on('data', (d) => {
         out += d;
         const m = /listening on (https?:\/\/\S+)/.exec(out);
