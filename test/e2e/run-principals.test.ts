@@ -15,6 +15,8 @@ import path from 'node:path';
 import * as common from 'oci-common';
 import { DataScienceClient } from 'oci-datascience';
 import type { IdentityClient } from 'oci-identity';
+import { DsJobsClient } from '../../src/sdk/client.js';
+import { resourcePrincipalSigner } from '../../src/sdk/signer.js';
 import { ROOT, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { expectOciError, makeIdentityClient } from '../support/oci-sdk-client.js';
 
@@ -182,6 +184,8 @@ before(async () => {
         'Allow dynamic-group pipeline-runs to manage data-science-job-runs in compartment pipelines',
         'Allow dynamic-group pipeline-runs to read data-science-jobs in compartment pipelines',
         'Allow dynamic-group pipeline-runs to read data-science-projects in compartment pipelines',
+        // Granted, and still refused: automation would outlive the run's identity.
+        'Allow dynamic-group pipeline-runs to manage data-science-trigger-rules in compartment pipelines',
       ],
     },
   });
@@ -233,6 +237,17 @@ test("a run's principal starts a permitted job, is refused another compartment's
   const replay = principalClient(mine.token, mine.pem);
   assert.equal((await replay.getJob({ jobId: next.id })).job.id, next.id);
   assert.equal((await expectOciError(() => replay.getJob({ jobId: other.id }))).statusCode, 404);
+  // dsjobs' own SDK signs as the run from the same files; a run makes no automation, whatever its policies grant.
+  const own = new DsJobsClient({
+    endpoint: s.url,
+    signer: resourcePrincipalSigner({ OCI_RESOURCE_PRINCIPAL_VERSION: '2.2', OCI_RESOURCE_PRINCIPAL_RPST: mine.rpstFile, OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM: mine.pemFile }),
+  });
+  assert.equal((await own.getJob(next.id)).id, next.id);
+  await assert.rejects(own.createTriggerRule({ compartmentId: A.compartmentId, jobId: next.id }), (e: { status?: number; message: string }) => {
+    assert.equal(e.status, 404, e.message);
+    assert.match(e.message, /resource principal .* cannot create trigger rules, schedules, sweeps or webhook subscriptions/);
+    return true;
+  });
   // A tampered token (another compartment written into it) is refused, not reinterpreted.
   const [h, p, sig] = mine.token.split('.');
   const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
