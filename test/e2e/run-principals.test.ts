@@ -320,3 +320,16 @@ test('an unused key pair cannot pass as a run: a token with a key the server nev
   const forged = `${head}.${createSign('sha256').update(head).sign(fake).toString('base64url')}`;
   await expect401(principalClient(forged, privateKey), 'ocid1.datasciencejob.x', /not issued by this server/);
 });
+
+test("a run re-attached after a server restart keeps its principal (the token key is on disk), until it ends", async () => {
+  const waiter = await job(A, 'restart.sh', WAITER);
+  const run = await s.api.createJobRun({ projectId: A.projectId, compartmentId: A.compartmentId, jobId: waiter.id });
+  const mine = await identityOf(run.id);
+  s = await s.restart();
+  await waitForRun(s.api, run.id, (r) => r.lifecycleState === 'IN_PROGRESS', 60_000);
+  const replay = principalClient(mine.token, mine.pem);
+  assert.equal((await replay.getJob({ jobId: waiter.id })).job.id, waiter.id);
+  writeFileSync(path.join(path.dirname(mine.rpstFile), '..', 'release'), '');
+  assert.equal((await waitForRun(s.api, run.id, undefined, 60_000)).lifecycleState, 'SUCCEEDED');
+  await expect401(replay, waiter.id, /is not running/);
+});
