@@ -120,7 +120,10 @@ export class RunsService {
       inTx?: (tx: Tx, run: RunRecord) => Promise<void>;
       chain?: RunChain;
       actingAs?: string | null;
-      /** Who asks (a user's or a run's OCID), recorded as createdBy; default: the server's administrator. */
+      /**
+       * Who asks (a user's or a run's OCID), recorded as createdBy; default: the user automation acts as, else the
+       * server's administrator (authentication off).
+       */
       createdBy?: string;
       /** The run whose principal asks: the new run joins its chain, within the chain limits. */
       startedByRun?: string;
@@ -231,7 +234,7 @@ export class RunsService {
         timeAccepted: iso(now),
         timeStarted: null,
         timeFinished: null,
-        createdBy: opts.createdBy ?? this.identity.userId,
+        createdBy: opts.createdBy ?? opts.actingAs ?? this.identity.userId,
         jobConfigurationOverrideDetails: override ?? { jobType: 'DEFAULT' },
         jobInfrastructureConfigurationDetails: infra,
         jobInfrastructureConfigurationOverrideDetails: infraOverride,
