@@ -27,8 +27,9 @@ const A: { compartmentId: string; projectId: string } = { compartmentId: '', pro
 const B: { compartmentId: string; projectId: string } = { compartmentId: '', projectId: '' };
 const closers: (() => void)[] = [];
 
-/** Chain depth limit for the self-starting job (config triggerMaxChainDepth). */
+/** Chain limits for the self-starting jobs (config triggerMaxChainDepth, triggerMaxChainRuns). */
 const MAX_DEPTH = 3;
+const MAX_RUNS = 6;
 
 /**
  * The script a run executes: the official SDK's resource principal provider, built from the run's environment alone,
@@ -61,6 +62,8 @@ async function start(jobId, projectId, compartmentId) {
   const out = { tenant: await provider.getStringClaim('res_tenant'), compartment: await provider.getStringClaim('res_compartment') };
   if (env.MODE === 'self') {
     out.self = await start(env.JOB_OCID, env.PROJECT_OCID, env.JOB_RUN_COMPARTMENT_OCID);
+  } else if (env.MODE === 'fanout') {
+    out.self = [await start(env.JOB_OCID, env.PROJECT_OCID, env.JOB_RUN_COMPARTMENT_OCID), await start(env.JOB_OCID, env.PROJECT_OCID, env.JOB_RUN_COMPARTMENT_OCID)];
   } else {
     out.permitted = await start(env.NEXT_JOB, env.NEXT_PROJECT, env.NEXT_COMPARTMENT);
     out.refused = await start(env.OTHER_JOB, env.OTHER_PROJECT, env.OTHER_COMPARTMENT);
@@ -159,7 +162,7 @@ function mint(claims: object): string {
 }
 
 before(async () => {
-  s = await startServer({ env: { DSJOBS_TRIGGER_MAX_CHAIN_DEPTH: String(MAX_DEPTH) } });
+  s = await startServer({ env: { DSJOBS_TRIGGER_MAX_CHAIN_DEPTH: String(MAX_DEPTH), DSJOBS_TRIGGER_MAX_CHAIN_RUNS: String(MAX_RUNS) } });
   admin = makeIdentityClient(s.url, s.configFile);
   const provider = new common.ConfigFileAuthenticationDetailsProvider(s.configFile);
   tenancy = provider.getTenantId();
@@ -308,6 +311,29 @@ test('a job that starts itself through its principal stops at the chain depth li
   const runs = (await s.api.listJobRuns({ compartmentId: A.compartmentId, jobId: self.id })).items;
   assert.equal(runs.length, MAX_DEPTH + 1);
   for (const r of runs) await waitForRun(s.api, r.id, undefined, 60_000);
+});
+
+test('a job that starts itself twice through its principal stops at the chain runs limit', async () => {
+  const fanout = await job(A, 'fanout.sh', PIPELINE, { SDK_DIR: path.join(ROOT, 'node_modules'), MODE: 'fanout' });
+  await s.api.createJobRun({ projectId: A.projectId, compartmentId: A.compartmentId, jobId: fanout.id });
+  // Runs start runs only while they live: once every run of the chain has ended, it has stopped growing.
+  const deadline = Date.now() + 180_000;
+  let runs: { id: string; lifecycleState: string }[] = [];
+  while (Date.now() < deadline) {
+    runs = (await s.api.listJobRuns({ compartmentId: A.compartmentId, jobId: fanout.id })).items;
+    if (runs.every((r) => ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(r.lifecycleState))) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  // Without the count, the depth limit alone would let 1 + 2 + 4 + 8 = 15 runs through.
+  assert.equal(runs.length, MAX_RUNS, runs.map((r) => r.lifecycleState).join(' '));
+  const refusals = [];
+  for (const r of runs) for (const answer of (await resultOf(r.id)).self) if (answer.code) refusals.push(answer);
+  // (A run at depth 3 that gets to ask before the chain is full is refused by the depth limit instead.)
+  for (const answer of refusals) assert.equal(answer.code, 'LimitExceeded', JSON.stringify(answer));
+  assert.ok(
+    refusals.some((a) => a.message.includes(`has ${MAX_RUNS} runs, the limit is ${MAX_RUNS} (config triggerMaxChainRuns)`)),
+    JSON.stringify(refusals),
+  );
 });
 
 test('an unused key pair cannot pass as a run: a token with a key the server never issued is refused', async () => {

@@ -488,8 +488,8 @@ export class LocalExecutor implements Executor {
 
   /**
    * Writes a run's private files (its resource principal's token and key) to `<space>/identity/`: a directory of mode
-   * 0700 and files of mode 0600, owned by the run user when the run is sandboxed (the run user is no other run's
-   * reach: every other run's sandbox hides the data directory this lives under), else by the server's user. The
+   * 0700 and files of mode 0600, owned by the run user when the run is sandboxed (other runs are that user too, but
+   * each one's sandbox hides the data directory this lives under), else by the server's user. The
    * space is bound at its own path in the sandbox, so the paths returned (the variables naming them) hold in the run.
    * Created exclusively: a name already there (a symbolic link planted in a reused space) is removed first, never
    * followed.
