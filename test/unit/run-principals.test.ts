@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, createSign, generateKeyPairSync, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunPrincipals } from '../../src/service/run-principals.js';
@@ -94,6 +94,10 @@ test('the token key file is made once, mode 0600, and read back the same', () =>
     const k2 = loadOrCreateSigningKey(file);
     assert.equal(k1.export({ type: 'pkcs8', format: 'pem' }), k2.export({ type: 'pkcs8', format: 'pem' }));
     assert.match(readFileSync(file, 'utf8'), /BEGIN PRIVATE KEY/);
+    // A damaged file stops the start with a message naming it, rather than minting tokens with another key.
+    const bad = path.join(dir, 'bad.key');
+    writeFileSync(bad, 'not a key\n');
+    assert.throws(() => loadOrCreateSigningKey(bad), (e: Error) => e.name === 'SigningKeyError' && e.message.includes(bad));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
