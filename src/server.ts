@@ -39,6 +39,8 @@ import { EventsService } from './service/events-service.js';
 import { WebhookStore } from './store/webhook-store.js';
 import { WorkRequestsService } from './service/work-requests.js';
 import { SecretBox } from './store/secret-box.js';
+import { loadOrCreateSigningKey } from './store/signing-key.js';
+import { RunPrincipals } from './service/run-principals.js';
 import { WebhookDispatcher } from './events/dispatcher.js';
 import { WebhooksService } from './service/webhooks.js';
 import { AutomationStore } from './store/automation-store.js';
@@ -253,7 +255,14 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     storage,
     conda,
     telemetry: registry.telemetry,
+    chainLimits: { maxDepth: cfg.triggerMaxChainDepth, maxRuns: cfg.triggerMaxChainRuns },
   });
+  // Each run's own identity, where requests are authenticated at all (docs/identity.md#run-principals).
+  const runPrincipals =
+    cfg.authentication === 'on' && cfg.runPrincipals === 'on'
+      ? new RunPrincipals(loadOrCreateSigningKey(cfg.runPrincipalKeyFile!), identity, systemClock, { poolSize: RUN_KEY_POOL, log })
+      : null;
+  runs.principals = runPrincipals;
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
   logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
@@ -324,6 +333,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     https: tlsFiles(cfg),
     workRequests: new WorkRequestsService(store, identity, systemClock),
     secrets,
+    runPrincipals: runPrincipals ?? undefined,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {
@@ -335,6 +345,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   // Before the runs' logs are re-attached (scheduler.start recovers them): what they read stays masked.
   await secrets.restoreMasks((await store.runsInStates(ACTIVE_RUN_STATES)).map((r) => r.id));
   secrets.start();
+  runPrincipals?.start();
   await scheduler.start();
   await dispatcher.start();
   await triggers.start();
@@ -345,6 +356,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo, { authentication: cfg.authentication === 'on', tls: Boolean(cfg.tlsCert) });
   if (exposure) log.warn({ address: url }, exposure);
+  runPrincipals?.setEndpoint(cfg.runEndpoint ?? runEndpointOf(url));
 
   let closing: Promise<void> | null = null;
   return {
@@ -361,6 +373,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
       closing ??= (async () => {
         scheduler.stop();
         await scheduler.settle(10_000);
+        runPrincipals?.close();
         await dispatcher.stop();
         await triggers.stop();
         await schedules.stop();
@@ -377,6 +390,14 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
       return closing;
     },
   };
+}
+
+/** Key pairs for run principals made ahead of runs (each ~50-200 ms of CPU; one is used per run start). */
+const RUN_KEY_POOL = 4;
+
+/** The URL a run on this host reaches the API at: a wildcard listen address is reached on loopback. */
+export function runEndpointOf(url: string): string {
+  return url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:');
 }
 
 export { BASE };

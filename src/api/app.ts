@@ -17,6 +17,7 @@ import type { TriggersService } from '../service/triggers.js';
 import type { SchedulesService } from '../service/schedules.js';
 import type { SweepsService } from '../service/sweeps.js';
 import type { ServerIdentity } from '../service/common.js';
+import type { RunPrincipals } from '../service/run-principals.js';
 import type { RunMonitor } from '../service/monitor.js';
 import type { PoliciesService } from '../service/policies.js';
 import { CONSOLE_CSP, ConsoleFiles } from './console-static.js';
@@ -113,6 +114,8 @@ export interface ApiDeps {
   workRequests: WorkRequestsService;
   /** OCI Vault secrets and their bundles (docs/secrets.md). */
   secrets: SecretsService;
+  /** Runs' own identities: requests signed with a run's session token (keyId ST$...); absent, those are refused. */
+  runPrincipals?: RunPrincipals;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -254,6 +257,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       userPrincipal: (userId: string) => deps.identityService.userPrincipal(userId),
       now: () => Date.now(),
       streamedBodyRoutes: STREAMED_BODY_ROUTES,
+      sessionToken: deps.runPrincipals ? (token: string) => deps.runPrincipals!.authenticate(token) : undefined,
     };
     app.addHook('onRequest', async (req) => {
       const route = req.routeOptions.url;

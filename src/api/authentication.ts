@@ -1,4 +1,4 @@
-import { verify } from 'node:crypto';
+import { verify, type KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { DsError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
@@ -26,6 +26,11 @@ export interface AuthenticationOptions {
   resolveKey(keyId: string): Promise<VerifiedKey | null>;
   /** The principal of an authenticated user (its groups read fresh). */
   userPrincipal(userId: string): Promise<Principal>;
+  /**
+   * A run principal's session token (keyId `ST$<token>`): its principal and the key the request must be signed with.
+   * Throws (any error, its message the reason) when the token is not good; absent: such keyIds are refused.
+   */
+  sessionToken?(token: string): { principal: Principal; key: KeyObject };
   now(): number;
   /**
    * `METHOD pattern` of routes whose body is streamed to disk, not parsed: the OCI SDKs sign them without the body
@@ -33,6 +38,9 @@ export interface AuthenticationOptions {
    */
   streamedBodyRoutes: ReadonlySet<string>;
 }
+
+/** How the OCI SDKs name a session token as the key: `keyId="ST$<token>"`. */
+export const SESSION_TOKEN_PREFIX = 'ST$';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const BODY_HEADERS = ['x-content-sha256', 'content-type', 'content-length'];
@@ -84,7 +92,8 @@ function headerValue(req: FastifyRequest, name: string): string {
  * Verifies a request's OCI HTTP signature (draft-cavage, as the OCI SDKs make it) and returns who signed it. What is
  * checked: the signature covers (request-target), host and date (or x-date), and for POST/PUT/PATCH the body headers
  * x-content-sha256, content-type and content-length; the date is within 5 minutes; the keyId names an active key of an
- * active user; the RSA-SHA256 signature verifies with it. The body hash itself is checked once the body is read.
+ * active user, or is a run principal's session token (`ST$<token>`, opts.sessionToken); the RSA-SHA256 signature
+ * verifies with that key. The body hash itself is checked once the body is read.
  */
 export async function authenticate(req: FastifyRequest, opts: AuthenticationOptions, route: string): Promise<Principal> {
   const sig = parseSignatureHeader(req.headers.authorization);
@@ -104,6 +113,19 @@ export async function authenticate(req: FastifyRequest, opts: AuthenticationOpti
     for (const h of BODY_HEADERS) if (!signed.has(h)) throw unauthenticated(`the signature of a ${req.method} must cover the ${h} header`);
   }
   const signingString = sig.headers.map((h) => `${h}: ${headerValue(req, h)}`).join('\n');
+  if (sig.keyId.startsWith(SESSION_TOKEN_PREFIX)) {
+    // A run principal (OCI's resource principal): the token says who, and carries the key the request is signed with.
+    if (!opts.sessionToken) throw unauthenticated('session tokens (keyId ST$...) are not accepted by this server');
+    let session: { principal: Principal; key: KeyObject };
+    try {
+      session = opts.sessionToken(sig.keyId.slice(SESSION_TOKEN_PREFIX.length));
+    } catch (e) {
+      throw unauthenticated((e as Error).message);
+    }
+    if (!verify('sha256', Buffer.from(signingString), session.key, sig.signature)) throw unauthenticated('the signature does not verify with the session token\'s key');
+    if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
+    return session.principal;
+  }
   const key = await opts.resolveKey(sig.keyId);
   if (!key) throw unauthenticated(`the key ${sig.keyId} is not an active API key of an active user`);
   if (!verify('sha256', Buffer.from(signingString), key.key, sig.signature)) throw unauthenticated('the signature does not verify');

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { DsError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import { readOperationForOcid } from '../domain/policy/operations.js';
 import type { Authorizer, Target } from '../service/authorizer.js';
@@ -55,8 +56,20 @@ function resourceScopes(d: Deps): Record<string, (id: string, operation: string)
   };
 }
 
-/** The user an automation resource made by this request acts as when it fires (null: authentication off). */
-export const creatorOf = (req: FastifyRequest): string | null => (req.principal?.kind === 'user' ? req.principal.userId : null);
+/**
+ * The user an automation resource made by this request acts as when it fires (null: authentication off). A run's
+ * principal makes none: automation outlives the run, and would go on acting after the run's identity has ended.
+ */
+export function creatorOf(req: FastifyRequest): string | null {
+  const p = req.principal;
+  if (p?.kind === 'run') {
+    throw new DsError(
+      'NotAuthorizedOrNotFound',
+      `A job run's resource principal (${p.runId}) cannot create trigger rules, schedules, sweeps or webhook subscriptions: they act as their creator after the run has ended; create them as a user`,
+    );
+  }
+  return p?.kind === 'user' ? p.userId : null;
+}
 
 /** Routes without an operationId that still need a grant: server-wide Prometheus metrics are every run's metrics. */
 const HIDDEN_ROUTE_OPERATIONS: Record<string, string> = { '/metrics': 'GetJobRunMetrics' };

@@ -124,6 +124,18 @@ export const ConfigSchema = Type.Object(
      * first start where there is none. Default: secrets.key in the data directory.
      */
     secretsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * Each run's own identity (OCI's resource principal, docs/identity.md#run-principals), where authentication is on;
+     * off: runs get none (each costs an RSA 2048 key pair, made ahead of runs off the event loop).
+     */
+    runPrincipals: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+    /**
+     * The key that signs run principals' session tokens: a PEM RSA private key, made (mode 0600) at the first start
+     * where there is none. Default: run-principal.key in the data directory.
+     */
+    runPrincipalKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** The URL runs reach the API at (DSJOBS_ENDPOINT in a run). Default: the address the server listens on. */
+    runEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
     /** Days events and finished webhook deliveries are kept (events something still needs stay longer). */
     eventRetentionDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 30 }),
     /**
@@ -277,5 +289,6 @@ export function loadConfig(opts: {
   }
   cfg.dataDir = path.resolve(cfg.dataDir);
   cfg.secretsKeyFile = path.resolve(cfg.dataDir, cfg.secretsKeyFile ?? 'secrets.key');
+  cfg.runPrincipalKeyFile = path.resolve(cfg.dataDir, cfg.runPrincipalKeyFile ?? 'run-principal.key');
   return cfg;
 }

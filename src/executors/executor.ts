@@ -25,6 +25,20 @@ export interface LaunchRequest {
   network: boolean;
   /** A Python environment (a conda env or venv directory) to run .py artifacts with, instead of the system python. */
   pythonEnv: string | null;
+  /**
+   * Credentials for the run alone (its resource principal's token and private key): each is written to a file only
+   * the run can read, never to its environment's values or the database, and `env` is set to the file's path.
+   */
+  privateFiles?: PrivateFile[];
+}
+
+/** A file handed to one run only (see LaunchRequest.privateFiles). */
+export interface PrivateFile {
+  /** The environment variable that names the file's path, as the run sees it. */
+  env: string;
+  /** The file's name (no slashes). */
+  name: string;
+  content: string;
 }
 
 /** What protected the run, as it was actually set up: shown with the run so nobody assumes more than was there. */

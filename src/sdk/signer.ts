@@ -73,8 +73,13 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  * content-length and x-content-sha256, except for a streamed (binary) body (`excludeBody`).
  */
 export function apiKeySigner(creds: { tenancy: string; user: string; fingerprint: string; privateKey: KeyObject }): RequestSigner {
-  const keyId = `${creds.tenancy}/${creds.user}/${creds.fingerprint}`;
+  return keyIdSigner(() => ({ keyId: `${creds.tenancy}/${creds.user}/${creds.fingerprint}`, privateKey: creds.privateKey }));
+}
+
+/** Signs with whatever key `current` names at the time of each request (a session token's file may be replaced). */
+function keyIdSigner(current: () => { keyId: string; privateKey: KeyObject }): RequestSigner {
   return (r: RequestToSign) => {
+    const { keyId, privateKey } = current();
     const url = new URL(r.url);
     const method = r.method.toUpperCase();
     const add: Record<string, string> = { 'x-date': new Date().toUTCString() };
@@ -97,7 +102,7 @@ export function apiKeySigner(creds: { tenancy: string; user: string; fingerprint
       }
     }
     const signingString = names.map((h) => `${h}: ${values[h]}`).join('\n');
-    const signature = sign('sha256', Buffer.from(signingString), creds.privateKey).toString('base64');
+    const signature = sign('sha256', Buffer.from(signingString), privateKey).toString('base64');
     add.authorization = `Signature version="1",keyId="${keyId}",algorithm="rsa-sha256",headers="${names.join(' ')}",signature="${signature}"`;
     return add;
   };
@@ -113,4 +118,27 @@ export function configFileSigner(file: string, profile = 'DEFAULT'): RequestSign
     throw new OciConfigError(`key_file ${p.keyFile} (OCI config ${file}, profile [${profile}]) cannot be used: ${(e as Error).message}`);
   }
   return apiKeySigner({ tenancy: p.tenancy, user: p.user, fingerprint: p.fingerprint, privateKey });
+}
+
+/**
+ * A signer for a job run's own identity (its resource principal, docs/identity.md#run-principals), from the
+ * variables dsjobs gives every run: `OCI_RESOURCE_PRINCIPAL_RPST` and `OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM`, each a
+ * file's absolute path (read at each request, so a replaced file is used at once) or the value itself, as the OCI
+ * SDKs read them. Requests are signed `keyId="ST$<token>"`. Use with `endpoint: process.env.DSJOBS_ENDPOINT`.
+ */
+export function resourcePrincipalSigner(env: Record<string, string | undefined> = process.env): RequestSigner {
+  const rpst = env.OCI_RESOURCE_PRINCIPAL_RPST;
+  const pem = env.OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM;
+  if (env.OCI_RESOURCE_PRINCIPAL_VERSION !== '2.2') {
+    throw new OciConfigError(`OCI_RESOURCE_PRINCIPAL_VERSION must be 2.2 (it is ${env.OCI_RESOURCE_PRINCIPAL_VERSION ?? 'not set'}): is this a job run?`);
+  }
+  if (!rpst || !pem) throw new OciConfigError('OCI_RESOURCE_PRINCIPAL_RPST and OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM must both be set: is this a job run?');
+  const read = (v: string) => (path.isAbsolute(v) ? readFileSync(v, 'utf8') : v).trim();
+  let cached: { token: string; pem: string; privateKey: KeyObject } | null = null;
+  return keyIdSigner(() => {
+    const token = read(rpst);
+    const keyPem = read(pem);
+    if (!cached || cached.token !== token || cached.pem !== keyPem) cached = { token, pem: keyPem, privateKey: createPrivateKey(keyPem) };
+    return { keyId: `ST$${token}`, privateKey: cached.privateKey };
+  });
 }

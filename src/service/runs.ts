@@ -32,6 +32,7 @@ import { noTelemetry, type Telemetry } from './telemetry.js';
 import type { ShapesService } from './shapes-service.js';
 import type { Resources } from '../domain/resources.js';
 import type { Readable } from 'node:stream';
+import type { RunPrincipals } from './run-principals.js';
 
 /** Longest wait between tries to settle a finished run while the data disk is full. */
 const DISK_FULL_RETRY_MAX_MS = 30_000;
@@ -78,6 +79,8 @@ export class RunsService {
    * it now; set by the server where authorization is on (authorizer.ts authorizeRunAs).
    */
   authorizeAs: ((userId: string, compartmentId: string, job: JobRecord) => Promise<void>) | null = null;
+  /** Each run's own identity (resource principal), issued at its start and revoked when it stops; null: runs get none. */
+  principals: RunPrincipals | null = null;
 
   constructor(
     private readonly store: Store,
@@ -93,6 +96,11 @@ export class RunsService {
       storage: StorageCatalog;
       conda: CondaEnvironments;
       telemetry?: Telemetry;
+      /**
+       * Bounds on chains of runs that runs start through their principals (the trigger rules' limits: config
+       * triggerMaxChainDepth and triggerMaxChainRuns), so a job that starts itself cannot multiply without end.
+       */
+      chainLimits?: { maxDepth: number; maxRuns: number };
     },
   ) {}
 
@@ -109,7 +117,18 @@ export class RunsService {
   async create(
     input: CreateRunInput,
     retryToken?: string,
-    opts: { inTx?: (tx: Tx, run: RunRecord) => Promise<void>; chain?: RunChain; actingAs?: string | null } = {},
+    opts: {
+      inTx?: (tx: Tx, run: RunRecord) => Promise<void>;
+      chain?: RunChain;
+      actingAs?: string | null;
+      /**
+       * Who asks (a user's or a run's OCID), recorded as createdBy; default: the user automation acts as, else the
+       * server's administrator (authentication off).
+       */
+      createdBy?: string;
+      /** The run whose principal asks: the new run joins its chain, within the chain limits. */
+      startedByRun?: string;
+    } = {},
   ): Promise<RunRecord> {
     checkCompartment(input.compartmentId);
     const job = await this.jobs.get(input.jobId).catch(() => {
@@ -174,6 +193,7 @@ export class RunsService {
       overrideWords ?? commandLineWords(job.jobConfigurationDetails?.commandLineArguments, 'jobConfigurationDetails.commandLineArguments') ?? [];
     const now = this.clock.now();
     const projectCompartmentId = await this.projectCompartment(job.projectId, job.compartmentId);
+    const chain = opts.startedByRun ? await this.chainAfter(opts.startedByRun) : (opts.chain ?? { rootId: null, depth: 0 });
     let created: RunRecord | null = null;
     // The body's hash only matters with a retry token (it was ~4% of the server's CPU per create without one).
     const hash = retryToken ? bodyHash(input) : '';
@@ -215,7 +235,7 @@ export class RunsService {
         timeAccepted: iso(now),
         timeStarted: null,
         timeFinished: null,
-        createdBy: this.identity.userId,
+        createdBy: opts.createdBy ?? opts.actingAs ?? this.identity.userId,
         jobConfigurationOverrideDetails: override ?? { jobType: 'DEFAULT' },
         jobInfrastructureConfigurationDetails: infra,
         jobInfrastructureConfigurationOverrideDetails: infraOverride,
@@ -237,8 +257,11 @@ export class RunsService {
         outcomeReason: null,
         isolation: null,
         version: 1,
-        chain: opts.chain ?? { rootId: null, depth: 0 },
+        chain,
       };
+      // Counted inside the transaction that inserts the run: the creates of one batch run one after another, so two
+      // requests of one chain cannot both pass the count.
+      if (opts.startedByRun && chain.rootId) await this.checkChainRuns(tx, chain.rootId);
       await this.store.insertRun(tx, rec);
       await this.store.insertEvent(tx, E.accepted(rec));
       if (opts.inTx) await opts.inTx(tx, rec);
@@ -250,6 +273,34 @@ export class RunsService {
     this.scheduler.enqueue({ id, needs: run.launch.resources });
     // Returned as accepted, like OCI: no queue position yet (computing it is O(queue) right after a change).
     return run;
+  }
+
+  /** The chain a run started by `parentId`'s principal joins: one deeper, under the same first run. */
+  private async chainAfter(parentId: string): Promise<RunChain> {
+    const parent = await this.store.getRun(parentId);
+    if (!parent) throw notFound('Job run', parentId);
+    const chain = { rootId: parent.chain.rootId ?? parent.id, depth: parent.chain.depth + 1 };
+    const max = this.opts.chainLimits?.maxDepth;
+    if (max !== undefined && chain.depth > max) {
+      throw new DsError(
+        'LimitExceeded',
+        `Job run ${parentId} may not start another run: the chain of runs started by runs would reach depth ${chain.depth}, over the limit of ${max} (config triggerMaxChainDepth); a job probably starts itself.`,
+      );
+    }
+    return chain;
+  }
+
+  private async checkChainRuns(tx: Tx, rootId: string): Promise<void> {
+    const max = this.opts.chainLimits?.maxRuns;
+    if (max === undefined) return;
+    // The first run and those already in its chain, as the trigger rules count them.
+    const runs = 1 + (await this.store.countChainRuns(rootId, tx));
+    if (runs >= max) {
+      throw new DsError(
+        'LimitExceeded',
+        `The chain of runs started by run ${rootId} has ${runs} runs, the limit is ${max} (config triggerMaxChainRuns): no run of it may start another.`,
+      );
+    }
   }
 
   /** A project's compartment never changes (there is no change-compartment operation yet): cached. */
@@ -389,6 +440,8 @@ export class RunsService {
       E.cancelBegin,
     );
     if (!r) return; // it ended (or was stopped) meanwhile
+    // A run being stopped acts no more: a runaway chain ends with a cancel.
+    this.principals?.revoke(id);
     if (reason === 'timeout') {
       await this.store.transitionRun(id, ['CANCELING'], null, { lifecycleDetails: DETAILS.timeoutCanceling(r.launch.maximumRuntimeInMinutes) }, null);
     }
@@ -439,6 +492,12 @@ export class RunsService {
     let launched;
     try {
       const conda = claimed.launch.conda ?? null;
+      const principal = this.principals
+        ? await this.principals.issue(
+            { id, compartmentId: claimed.compartmentId, maximumRuntimeInMinutes: claimed.launch.maximumRuntimeInMinutes },
+            this.opts.gracePeriodMs,
+          )
+        : null;
       launched = await this.executor.start({
         runId: id,
         // The artifact is immutable, so its path follows from the job and the file name frozen in the run.
@@ -446,7 +505,9 @@ export class RunsService {
         artifactFileName: claimed.launch.artifactFileName,
         entrypoint: claimed.launch.entrypoint,
         args: claimed.launch.args,
-        env: claimed.launch.env,
+        // After the job's own variables: a job cannot name another principal.
+        env: principal ? { ...claimed.launch.env, ...principal.env } : claimed.launch.env,
+        privateFiles: principal?.files,
         resources: claimed.launch.resources,
         mounts: claimed.launch.mounts ?? [],
         blockStorageSizeInGBs: claimed.launch.blockStorageSizeInGBs ?? null,
@@ -454,6 +515,7 @@ export class RunsService {
         pythonEnv: conda ? await this.opts.conda.prepare(conda) : null,
       });
     } catch (e) {
+      this.principals?.revoke(id);
       const now = iso(this.clock.now());
       // On a full data disk the failure cannot be written yet either: retried until it can (a run left ACCEPTED
       // with a pending handle would wait for a restart).
@@ -515,6 +577,9 @@ export class RunsService {
       current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh ? iso(now) : undefined, isolation }, null);
       if (!current) return;
     }
+    // Re-attached after a restart: the run's token (signed with the same key) works again, unless it is being stopped.
+    if (current!.lifecycleState !== 'CANCELING') this.principals?.activate(id);
+    else this.principals?.revoke(id);
     if (current!.lifecycleState === 'CANCELING') {
       const killAt = current!.killAtMs ?? now + this.opts.gracePeriodMs;
       this.scheduler.setKillTimer(id, killAt);
@@ -543,6 +608,7 @@ export class RunsService {
     status: ExitStatus,
     opts: { error?: string; stragglers?: boolean } = {},
   ): Promise<void> {
+    this.principals?.revoke(id);
     try {
       // Kill what the run left behind first: a background writer must not keep the final drain going forever.
       if (handle) await this.executor.cleanup(handle, { killStragglers: opts.stragglers ?? true }).catch(() => {});

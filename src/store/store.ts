@@ -814,8 +814,9 @@ export class Store {
   }
 
   /** Runs of the trigger chain that started from run `rootId`, the root itself not counted. */
-  async countChainRuns(rootId: string): Promise<number> {
-    const r = await this.db.selectFrom('job_runs').select((eb) => eb.fn.countAll<number>().as('n')).where('chain_root_id', '=', rootId).executeTakeFirst();
+  /** `tx`: counted inside a transaction (a create that checks the count before its insert). */
+  async countChainRuns(rootId: string, tx?: Tx): Promise<number> {
+    const r = await (tx ?? this.db).selectFrom('job_runs').select((eb) => eb.fn.countAll<number>().as('n')).where('chain_root_id', '=', rootId).executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DataScienceClient } from 'oci-datascience';
 import type { IdentityClient } from 'oci-identity';
-import { configFileSigner } from '../../src/sdk/signer.js';
+import { configFileSigner, readOciProfile } from '../../src/sdk/signer.js';
 import { DsJobsClient } from '../../src/sdk/client.js';
 import { signedFetch, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { isOciError, makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
@@ -149,6 +149,7 @@ test('each user sees and changes only their own: lists, gets, updates, deletes, 
   // Runs: each starts their own, reads its logs; the other can neither read, list, cancel nor delete it.
   const runA = await startRun(alice, a.job);
   const runB = await startRun(bob, b.job);
+  assert.equal(runA.createdBy, readOciProfile(alice.configFile).user, 'a run names the user that started it');
   await waitForRun(alice.api, runA.id, (r) => r.lifecycleState === 'IN_PROGRESS', 60_000);
   const deadline = Date.now() + 60_000;
   let logs: string[] = [];
@@ -267,6 +268,7 @@ test('automation starts runs as the user that made it, with that user\'s permiss
     eventFilter: { projectId: a.project.id, eventTypes: ['com.oraclecloud.datascience.updateproject'] },
   });
   const allowed = await alice.api.fireTriggerRule(byUrl.id, byUrl.triggerToken!);
+  assert.equal(allowed.createdBy, readOciProfile(alice.configFile).user, 'a run automation started names the user it acts as');
   await alice.oci.cancelJobRun({ jobRunId: allowed.id });
   await waitForRun(alice.api, allowed.id, undefined, 60_000);
   await alice.api.deactivateTriggerRule(byUrl.id);

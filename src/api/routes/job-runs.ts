@@ -15,7 +15,11 @@ export async function runRoutes(app: App, deps: ApiDeps): Promise<void> {
     '/jobRuns',
     { schema: { tags: ['jobRuns'], operationId: 'CreateJobRun', body: S.CreateJobRunDetails, response: { 200: S.JobRun, ...errorResponses } } },
     async (req, reply) => {
-      const r = await runs.create(req.body, header(req, 'opc-retry-token'));
+      const p = req.principal;
+      const r = await runs.create(req.body, header(req, 'opc-retry-token'), {
+        createdBy: p ? (p.kind === 'user' ? p.userId : p.runId) : undefined,
+        startedByRun: p?.kind === 'run' ? p.runId : undefined,
+      });
       withEtag(reply, r);
       return runWire(r);
     },

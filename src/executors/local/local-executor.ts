@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, constants as fsc, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsc, copyFileSync, existsSync, mkdirSync, promises as fsp, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,6 +84,8 @@ interface LocalHandle {
 
 /** The run's space, inside runDir: mounted volume (or plain directory) holding the working directory, home and tmp. */
 const SPACE = 'space';
+/** Inside the run's space: the files only the run may read (privateFiles: its resource principal). */
+const IDENTITY_DIR = 'identity';
 /** A run that failed with less than this left on its volume ran out of block storage. */
 const VOLUME_FULL_BYTES = 1024 * 1024;
 
@@ -406,6 +408,7 @@ export class LocalExecutor implements Executor {
       env.PATH = `${path.join(req.pythonEnv, 'bin')}:${env.PATH ?? BASE_ENV.PATH ?? '/usr/bin:/bin'}`;
       env.CONDA_PREFIX = req.pythonEnv;
     }
+    if (req.privateFiles?.length) Object.assign(env, this.writePrivateFiles(space, req.privateFiles, sandboxed));
     // After the job's own variables: a run must not pick GPUs it was not given.
     env.CUDA_VISIBLE_DEVICES = gpus.length > 0 ? gpus.join(',') : '';
     env.NVIDIA_VISIBLE_DEVICES = gpus.length > 0 ? gpus.join(',') : 'void';
@@ -486,6 +489,30 @@ export class LocalExecutor implements Executor {
       throw e;
     }
     return { handle: handle as unknown as ExecutorHandle, logFiles, isolation: isolation(cgroups) };
+  }
+
+  /**
+   * Writes a run's private files (its resource principal's token and key) to `<space>/identity/`: a directory of mode
+   * 0700 and files of mode 0600, owned by the run user when the run is sandboxed (other runs are that user too, but
+   * each one's sandbox hides the data directory this lives under), else by the server's user. The
+   * space is bound at its own path in the sandbox, so the paths returned (the variables naming them) hold in the run.
+   * Created exclusively: a name already there (a symbolic link planted in a reused space) is removed first, never
+   * followed.
+   */
+  private writePrivateFiles(space: string, files: NonNullable<LaunchRequest['privateFiles']>, sandboxed: boolean): Record<string, string> {
+    const dir = path.join(space, IDENTITY_DIR);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { mode: 0o700 });
+    const env: Record<string, string> = {};
+    for (const f of files) {
+      if (f.name.includes('/') || f.name.startsWith('.')) throw new Error(`a private file's name must be a plain name: ${f.name}`);
+      const file = path.join(dir, f.name);
+      writeFileSync(file, f.content, { mode: 0o600, flag: 'wx' });
+      if (sandboxed) giveToRun(this.opts.runUser, [file]);
+      env[f.env] = file;
+    }
+    if (sandboxed) giveToRun(this.opts.runUser, [dir]);
+    return env;
   }
 
   /** The uid sandboxed runs run as, where it is not the server's own (the server is root); else null. */
@@ -719,6 +746,9 @@ export class LocalExecutor implements Executor {
       }
     }
     this.releaseGpus(path.basename(handle.runDir));
+    // The run's credentials go whatever is kept of its space (keepWorkDirs): they are worthless once it ended, but
+    // nothing needs them either.
+    if (handle.space) await fsp.rm(path.join(handle.space, IDENTITY_DIR), { recursive: true, force: true }).catch(() => {});
     if (handle.volume && this.volumes.owns(handle.volume.mountPoint)) {
       if (this.opts.keepWorkDirs) {
         await this.volumes.discard(handle.volume, { keepImage: true });
