@@ -53,6 +53,8 @@ import { IdentityService } from './service/identity.js';
 import { ConsoleSessions } from './service/console-sessions.js';
 import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
+import { AuditStore } from './store/audit-store.js';
+import { AuditService } from './service/audit.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -258,8 +260,18 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   });
   const schedules = new SchedulesService(store, automation, jobs, runs, identity, opts.scheduleClock ?? systemClock, log);
   const sweeps = new SweepsService(store, automation, feed, jobs, runs, identity, systemClock, { maxTrials: cfg.sweepMaxTrials, log });
+  const audit = new AuditService(store, new AuditStore(store), {
+    // Names as they are when listed: a user's name, a run's display name.
+    principalName: async (id) => {
+      const get = id.startsWith('ocid1.datasciencejobrun.') ? runs.get(id).then((r) => r.displayName) : identityService.getUser(id).then((u) => u.name);
+      return get.catch(() => undefined);
+    },
+    log,
+  });
   const retention = new RetentionService(store, eventStore, webhookStore, automation, systemClock, {
     eventRetentionDays: cfg.eventRetentionDays,
+    audit,
+    auditRetentionDays: cfg.auditRetentionDays,
     logRetentionDays: cfg.logRetentionDays,
     logs,
     forgetRun: (runId) => executor.forget(runId),
@@ -316,6 +328,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     authorizer,
     https: tlsFiles(cfg),
     workRequests: new WorkRequestsService(store, identity, systemClock),
+    audit,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {

@@ -411,6 +411,24 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('work_requests_by_compartment').on('work_requests').columns(['compartment_id', 'time_accepted']).execute();
     },
   },
+  {
+    // The audit trail (OCI Audit's ListEvents): one row per mutating or denied request, listed by compartment and
+    // time, optionally by principal; retention deletes by time.
+    name: '011_audit',
+    async up(db) {
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('event_time', 'text', (c) => c.notNull())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('principal_id', 'text')
+        .addColumn('data', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_events_by_compartment').on('audit_events').columns(['compartment_id', 'event_time', 'id']).execute();
+      await db.schema.createIndex('audit_events_by_principal').on('audit_events').columns(['principal_id', 'event_time', 'id']).execute();
+      await db.schema.createIndex('audit_events_by_time').on('audit_events').columns(['event_time']).execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

@@ -274,7 +274,17 @@ export interface WorkRequestTable {
   version: number;
 }
 
+/** One audited request (011_audit); `data` is OCI Audit's AuditEvent.data as JSON, names resolved when read. */
+export interface AuditEventTable {
+  id: string;
+  event_time: string;
+  compartment_id: string;
+  principal_id: string | null;
+  data: string;
+}
+
 export interface Database {
+  audit_events: AuditEventTable;
   work_requests: WorkRequestTable;
   meta: MetaTable;
   projects: ProjectTable;

@@ -1,0 +1,88 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { AuditEventTable, Database } from './schema.js';
+import type { Page } from './records.js';
+import type { Store } from './store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** One audited request: where and when it acted, who made it, and the OCI AuditEvent as recorded (names are filled in when read). */
+export interface AuditRecord {
+  /** A UUIDv7 (time-ordered): the event's eventId. */
+  id: string;
+  /** When the request was received (RFC 3339). */
+  eventTime: string;
+  compartmentId: string;
+  /** The user (or run) that made the request; null when it was not authenticated. */
+  principalId: string | null;
+  event: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  compartmentId: string;
+  /** Inclusive. */
+  startTime: string;
+  /** Exclusive. */
+  endTime: string;
+  principalId?: string;
+  limit: number;
+  /** The previous page's opc-next-page. */
+  page?: string;
+}
+
+const fromRow = (r: AuditEventTable): AuditRecord => ({
+  id: r.id,
+  eventTime: r.event_time,
+  compartmentId: r.compartment_id,
+  principalId: r.principal_id,
+  event: JSON.parse(r.data),
+});
+
+/** A page token: the (event_time, id) of the last event given, base64url; the next page starts after it. */
+const encodePage = (r: AuditRecord) => Buffer.from(`${r.eventTime}|${r.id}`).toString('base64url');
+
+/** The (event_time, id) a page token names, or null for a token this store did not make. */
+export function decodeAuditPage(page: string): { time: string; id: string } | null {
+  const text = Buffer.from(page, 'base64url').toString('utf8');
+  const bar = text.indexOf('|');
+  if (bar < 0) return null;
+  const time = text.slice(0, bar);
+  const id = text.slice(bar + 1);
+  return Number.isNaN(Date.parse(time)) || id.length === 0 ? null : { time, id };
+}
+
+/** The audit trail: one insert per audited request, lists by compartment and time window, deletes by age. */
+export class AuditStore {
+  constructor(readonly store: Store) {}
+
+  async insert(tx: Db, r: AuditRecord): Promise<void> {
+    await tx
+      .insertInto('audit_events')
+      .values({ id: r.id, event_time: r.eventTime, compartment_id: r.compartmentId, principal_id: r.principalId, data: JSON.stringify(r.event) })
+      .execute();
+  }
+
+  /** Oldest first, as OCI Audit lists; `page` must have been checked with decodeAuditPage. */
+  async list(tx: Db, q: AuditQuery): Promise<Page<AuditRecord>> {
+    let query = tx
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('compartment_id', '=', q.compartmentId)
+      .where('event_time', '>=', q.startTime)
+      .where('event_time', '<', q.endTime);
+    if (q.principalId !== undefined) query = query.where('principal_id', '=', q.principalId);
+    const after = q.page ? decodeAuditPage(q.page) : null;
+    if (after) query = query.where(sql<boolean>`(event_time, id) > (${after.time}, ${after.id})`);
+    const rows = await query.orderBy('event_time', 'asc').orderBy('id', 'asc').limit(q.limit + 1).execute();
+    const items = rows.slice(0, q.limit).map(fromRow);
+    return { items, nextPage: rows.length > q.limit ? encodePage(items[items.length - 1]) : null };
+  }
+
+  /** Deletes up to `limit` events received before `beforeTime`; how many it deleted. */
+  async deleteOld(tx: Db, beforeTime: string, limit: number): Promise<number> {
+    const r = await tx
+      .deleteFrom('audit_events')
+      .where('id', 'in', (s) => s.selectFrom('audit_events').select('id').where('event_time', '<', beforeTime).limit(limit))
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}
