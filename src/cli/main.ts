@@ -11,6 +11,7 @@ import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from
 import { JobSpecError, parseJobSpec } from './job-spec.js';
 import { resolveRef, type Kind } from './resolve.js';
 import { addAdminCommands } from './admin.js';
+import { addAuditCommands } from './audit.js';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 
@@ -935,6 +936,7 @@ export function buildCli(): Command {
       else out(p.items.length ? p.items.map(line).join('\n') + (p.nextPage ? `\n(more: --after ${p.items[p.items.length - 1].id})` : '') : '(none)');
     });
   addSetPasswordCommand(addAdminCommands(program), client);
+  addAuditCommands(program, client);
   return program;
 }
 
