@@ -9,8 +9,11 @@ const DAY_MS = 86_400_000;
 /** Events per page when the request does not say (`limit` is a dsjobs extension; OCI's SDKs page by opc-next-page). */
 export const DEFAULT_AUDIT_PAGE = 100;
 
-/** RFC 3339 date-time: date, T, time, optional fraction, Z or an offset. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+/**
+ * RFC 3339 date-time: date, T, time, optional fraction, Z or an offset. The hour may have one digit: the official
+ * OCI TypeScript SDK writes a Date query parameter without padding the hour (`2026-12-06T9:05:03Z`), and OCI takes it.
+ */
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}[Tt])(\d{1,2})(:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2}))$/;
 
 export interface AuditListQuery {
   compartmentId: string;
@@ -29,8 +32,10 @@ export interface AuditServiceOptions {
 
 function time(field: string, v: string | undefined): string {
   if (v === undefined || v === '') throw invalid(field, 'is required');
-  if (!RFC3339.test(v) || Number.isNaN(Date.parse(v))) throw invalid(field, `must be an RFC 3339 date-time (such as 2024-05-01T00:00:00Z), got '${v.slice(0, 64)}'`);
-  return new Date(Date.parse(v)).toISOString();
+  const m = RFC3339.exec(v);
+  const ms = m ? Date.parse(`${m[1]}${m[2].padStart(2, '0')}${m[3]}`) : NaN;
+  if (Number.isNaN(ms)) throw invalid(field, `must be an RFC 3339 date-time (such as 2024-05-01T00:00:00Z), got '${v.slice(0, 64)}'`);
+  return new Date(ms).toISOString();
 }
 
 /**

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { AuditEventTable, Database } from './schema.js';
 import type { Page } from './records.js';
 import type { Store } from './store.js';
@@ -29,7 +30,9 @@ export interface AuditQuery {
   page?: string;
 }
 
-const fromRow = (r: AuditEventTable): AuditRecord => ({
+type Row = Selectable<AuditEventTable>;
+
+const fromRow = (r: Row): AuditRecord => ({
   id: r.id,
   eventTime: r.event_time,
   compartmentId: r.compartment_id,
@@ -37,17 +40,17 @@ const fromRow = (r: AuditEventTable): AuditRecord => ({
   event: JSON.parse(r.data),
 });
 
-/** A page token: the (event_time, id) of the last event given, base64url; the next page starts after it. */
-const encodePage = (r: AuditRecord) => Buffer.from(`${r.eventTime}|${r.id}`).toString('base64url');
+/** A page token: the (event_time, seq) of the last event given, base64url; the next page starts after it. */
+const encodePage = (r: Row) => Buffer.from(`${r.event_time}|${r.seq}`).toString('base64url');
 
-/** The (event_time, id) a page token names, or null for a token this store did not make. */
-export function decodeAuditPage(page: string): { time: string; id: string } | null {
+/** The (event_time, seq) a page token names, or null for a token this store did not make. */
+export function decodeAuditPage(page: string): { time: string; seq: number } | null {
   const text = Buffer.from(page, 'base64url').toString('utf8');
   const bar = text.indexOf('|');
   if (bar < 0) return null;
   const time = text.slice(0, bar);
-  const id = text.slice(bar + 1);
-  return Number.isNaN(Date.parse(time)) || id.length === 0 ? null : { time, id };
+  const seq = Number(text.slice(bar + 1));
+  return Number.isNaN(Date.parse(time)) || !Number.isSafeInteger(seq) ? null : { time, seq };
 }
 
 /** The audit trail: one insert per audited request, lists by compartment and time window, deletes by age. */
@@ -61,7 +64,7 @@ export class AuditStore {
       .execute();
   }
 
-  /** Oldest first, as OCI Audit lists; `page` must have been checked with decodeAuditPage. */
+  /** Oldest first (in the order recorded within a millisecond); `page` must have been checked with decodeAuditPage. */
   async list(tx: Db, q: AuditQuery): Promise<Page<AuditRecord>> {
     let query = tx
       .selectFrom('audit_events')
@@ -71,17 +74,17 @@ export class AuditStore {
       .where('event_time', '<', q.endTime);
     if (q.principalId !== undefined) query = query.where('principal_id', '=', q.principalId);
     const after = q.page ? decodeAuditPage(q.page) : null;
-    if (after) query = query.where(sql<boolean>`(event_time, id) > (${after.time}, ${after.id})`);
-    const rows = await query.orderBy('event_time', 'asc').orderBy('id', 'asc').limit(q.limit + 1).execute();
-    const items = rows.slice(0, q.limit).map(fromRow);
-    return { items, nextPage: rows.length > q.limit ? encodePage(items[items.length - 1]) : null };
+    if (after) query = query.where(sql<boolean>`(event_time, seq) > (${after.time}, ${after.seq})`);
+    const rows = await query.orderBy('event_time', 'asc').orderBy('seq', 'asc').limit(q.limit + 1).execute();
+    const page = rows.slice(0, q.limit);
+    return { items: page.map(fromRow), nextPage: rows.length > q.limit ? encodePage(page[page.length - 1]) : null };
   }
 
   /** Deletes up to `limit` events received before `beforeTime`; how many it deleted. */
   async deleteOld(tx: Db, beforeTime: string, limit: number): Promise<number> {
     const r = await tx
       .deleteFrom('audit_events')
-      .where('id', 'in', (s) => s.selectFrom('audit_events').select('id').where('event_time', '<', beforeTime).limit(limit))
+      .where('seq', 'in', (s) => s.selectFrom('audit_events').select('seq').where('event_time', '<', beforeTime).limit(limit))
       .executeTakeFirst();
     return Number(r.numDeletedRows);
   }

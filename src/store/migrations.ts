@@ -418,14 +418,16 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
     async up(db) {
       await db.schema
         .createTable('audit_events')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        // The order events were recorded in: events received in the same millisecond are listed in it.
+        .addColumn('seq', 'integer', (c) => c.primaryKey())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('event_time', 'text', (c) => c.notNull())
         .addColumn('compartment_id', 'text', (c) => c.notNull())
         .addColumn('principal_id', 'text')
         .addColumn('data', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('audit_events_by_compartment').on('audit_events').columns(['compartment_id', 'event_time', 'id']).execute();
-      await db.schema.createIndex('audit_events_by_principal').on('audit_events').columns(['principal_id', 'event_time', 'id']).execute();
+      await db.schema.createIndex('audit_events_by_compartment').on('audit_events').columns(['compartment_id', 'event_time', 'seq']).execute();
+      await db.schema.createIndex('audit_events_by_principal').on('audit_events').columns(['principal_id', 'event_time', 'seq']).execute();
       await db.schema.createIndex('audit_events_by_time').on('audit_events').columns(['event_time']).execute();
     },
   },

@@ -276,6 +276,7 @@ export interface WorkRequestTable {
 
 /** One audited request (011_audit); `data` is OCI Audit's AuditEvent.data as JSON, names resolved when read. */
 export interface AuditEventTable {
+  seq: Generated<number>;
   id: string;
   event_time: string;
   compartment_id: string;

@@ -5,6 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as common from 'oci-common';
 import { DataScienceClient } from 'oci-datascience';
 import { IdentityClient } from 'oci-identity';
+import { AuditClient } from 'oci-audit';
 
 export const TEST_TENANCY_OCID = 'ocid1.tenancy.oc1..dsjobstesttenancy';
 export const TEST_USER_OCID = 'ocid1.user.oc1..dsjobstestuser';
@@ -57,6 +58,13 @@ const clientConfiguration = () => ({
 /** An IdentityClient (oci-identity, unmodified) that talks to `baseUrl`, signing with `configFile`'s profile. */
 export function makeIdentityClient(baseUrl: string, configFile?: string, profile?: string): { client: IdentityClient; close(): void } {
   const client = new IdentityClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
+  client.endpoint = baseUrl.replace(/\/+$/, '');
+  return { client, close: () => client.close() };
+}
+
+/** An AuditClient (oci-audit, unmodified) that talks to `baseUrl` (it appends /20190901), signing with `configFile`'s profile. */
+export function makeAuditClient(baseUrl: string, configFile?: string, profile?: string): { client: AuditClient; close(): void } {
+  const client = new AuditClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
   client.endpoint = baseUrl.replace(/\/+$/, '');
   return { client, close: () => client.close() };
 }

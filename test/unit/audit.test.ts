@@ -110,6 +110,8 @@ test('startTime and endTime are required, RFC 3339, ordered and at most 366 days
     await refused({ compartmentId: 'c1', startTime: 'yesterday', endTime: t }, 'startTime', /RFC 3339/);
     await refused({ compartmentId: 'c1', startTime: '2026-11-01', endTime: t }, 'startTime', /RFC 3339/);
     await refused({ compartmentId: 'c1', startTime: t, endTime: t }, 'endTime', /must be after startTime/);
+    // The official SDK's way of writing a Date (the hour unpadded) is taken.
+    assert.deepEqual((await audit.list({ compartmentId: 'c1', startTime: '2026-10-31T9:05:03Z', endTime: t })).items, []);
     await refused({ compartmentId: 'c1', startTime: '2025-01-01T00:00:00Z', endTime: t }, 'endTime', /at most 366 days/);
     await refused({ compartmentId: 'c1', startTime: '2026-10-01T00:00:00+02:00', endTime: t, page: 'bm9wZQ' }, 'page', /page token/);
   });
