@@ -84,12 +84,12 @@ function credentialOf(req: FastifyRequest): { authType?: string; credentials?: s
 }
 
 /** The id, name and compartment a JSON response names (a create's new resource), or nothing. */
-function payloadResource(payload: unknown): { id?: string; name?: string; compartmentId?: string; code?: string; message?: string } {
+function payloadResource(payload: unknown): { id?: string; name?: string; compartmentId?: string; code?: string; message?: string; userId?: string } {
   if (typeof payload !== 'string' || payload.length > MAX_PAYLOAD_READ || payload[0] !== '{') return {};
   try {
     const o = JSON.parse(payload) as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-    return { id: str(o.id), name: str(o.displayName) ?? str(o.name), compartmentId: str(o.compartmentId), code: str(o.code), message: str(o.message) };
+    return { id: str(o.id), name: str(o.displayName) ?? str(o.name), compartmentId: str(o.compartmentId), code: str(o.code), message: str(o.message), userId: str(o.userId) };
   } catch {
     return {};
   }
@@ -125,8 +125,12 @@ export function registerAuditHook(app: FastifyInstance, deps: AuditHookDeps): vo
     const failed = status >= 400;
     const operation = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId;
     const principal = req.principal;
-    const principalId = principal?.kind === 'user' ? principal.userId : principal?.kind === 'run' ? principal.runId : null;
-    const body = req.body as { compartmentId?: unknown } | undefined;
+    const body = req.body as { compartmentId?: unknown; userName?: unknown } | undefined;
+    // A console login authenticates itself: the user it logged in (its answer), or the name it tried (not the password).
+    const login = operation === 'ConsoleLogin';
+    const principalId =
+      principal?.kind === 'user' ? principal.userId : principal?.kind === 'run' ? principal.runId : login && !failed && answer.userId ? answer.userId : null;
+    const triedName = login && typeof body?.userName === 'string' ? cut(body.userName) : undefined;
     const claimed = req.auditCompartmentId ?? (failed ? undefined : answer.compartmentId) ?? (typeof body?.compartmentId === 'string' ? body.compartmentId : undefined);
     const compartmentId = claimed ? deps.knownCompartment(claimed) : deps.tenancyId;
     const source = sourceOf(path);
@@ -155,6 +159,7 @@ export function registerAuditHook(app: FastifyInstance, deps: AuditHookDeps): vo
           resourceName: failed || !answer.name ? undefined : cut(answer.name),
           identity: {
             principalId: principalId ?? undefined,
+            principalName: principalId ? undefined : triedName,
             ...credentialOf(req),
             tenantId: deps.tenancyId,
             ipAddress: req.ip,

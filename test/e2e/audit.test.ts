@@ -204,7 +204,19 @@ test('no credential is stored: signatures, private keys, passwords, session cook
   assert.ok(e, 'the console create is in the trail');
   assert.equal(e.data.identity?.authType, 'console');
   assert.equal(e.data.identity?.principalName, 'admin');
-  assert.ok(find(all, (d) => d.eventName === 'ConsoleLogin'), 'the login is in the trail');
+  const loggedIn = find(all, (d) => d.eventName === 'ConsoleLogin' && d.response?.status === '200');
+  assert.equal(loggedIn?.data.identity?.principalId, adminId, 'the login is in the trail, with the user it logged in');
+  assert.equal(loggedIn?.data.identity?.authType, undefined);
+  const wrong = await fetch(`${s.url}/20190101/console/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userName: 'alice', password: 'not-her-password' }),
+  });
+  assert.equal(wrong.status, 401);
+  const failed = find(await events(tenancy), (d) => d.eventName === 'ConsoleLogin' && d.response?.status === '401');
+  assert.equal(failed?.data.identity?.principalName, 'alice', 'a failed login names the user it tried');
+  assert.equal(failed?.data.identity?.principalId, undefined);
+  assert.doesNotMatch(JSON.stringify(await events(tenancy)), /not-her-password/);
   assert.ok(find(all, (d) => d.eventName === 'CreateOrResetUIPassword'), 'the password reset is in the trail');
 
   const text = JSON.stringify(all);
