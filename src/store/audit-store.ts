@@ -8,7 +8,7 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 /** One audited request: where and when it acted, who made it, and the OCI AuditEvent as recorded (names are filled in when read). */
 export interface AuditRecord {
-  /** A UUIDv7 (time-ordered): the event's eventId. */
+  /** A UUIDv7 (time-ordered): the event's eventId (stored in the event only). */
   id: string;
   /** When the request was received (RFC 3339). */
   eventTime: string;
@@ -32,13 +32,10 @@ export interface AuditQuery {
 
 type Row = Selectable<AuditEventTable>;
 
-const fromRow = (r: Row): AuditRecord => ({
-  id: r.id,
-  eventTime: r.event_time,
-  compartmentId: r.compartment_id,
-  principalId: r.principal_id,
-  event: JSON.parse(r.data),
-});
+function fromRow(r: Row): AuditRecord {
+  const event = JSON.parse(r.data) as Record<string, unknown>;
+  return { id: String(event.eventId), eventTime: r.event_time, compartmentId: r.compartment_id, principalId: r.principal_id, event };
+}
 
 /** A page token: the (event_time, seq) of the last event given, base64url; the next page starts after it. */
 const encodePage = (r: Row) => Buffer.from(`${r.event_time}|${r.seq}`).toString('base64url');
@@ -57,11 +54,17 @@ export function decodeAuditPage(page: string): { time: string; seq: number } | n
 export class AuditStore {
   constructor(readonly store: Store) {}
 
-  async insert(tx: Db, r: AuditRecord): Promise<void> {
-    await tx
-      .insertInto('audit_events')
-      .values({ id: r.id, event_time: r.eventTime, compartment_id: r.compartmentId, principal_id: r.principalId, data: JSON.stringify(r.event) })
-      .execute();
+  /** One statement for many events (SQLite binds at most 32,766 values: 4 a row, in chunks of 1,000 rows). */
+  async insert(tx: Db, records: readonly AuditRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 1000) {
+      const rows = records.slice(i, i + 1000).map((r) => ({
+        event_time: r.eventTime,
+        compartment_id: r.compartmentId,
+        principal_id: r.principalId,
+        data: JSON.stringify(r.event),
+      }));
+      await tx.insertInto('audit_events').values(rows).execute();
+    }
   }
 
   /** Oldest first (in the order recorded within a millisecond); `page` must have been checked with decodeAuditPage. */
@@ -80,12 +83,18 @@ export class AuditStore {
     return { items: page.map(fromRow), nextPage: rows.length > q.limit ? encodePage(page[page.length - 1]) : null };
   }
 
-  /** Deletes up to `limit` events received before `beforeTime`; how many it deleted. */
+  /**
+   * Deletes up to `limit` of the first-recorded events, as far as they were received before `beforeTime`; how many
+   * it deleted. Events are recorded in about the order they were received (one that took long to answer comes after
+   * quicker ones received after it), so the walk by seq stops at the first newer one: an old event recorded after it
+   * goes in a later pass. It reads only what it deletes, with no index on the time.
+   */
   async deleteOld(tx: Db, beforeTime: string, limit: number): Promise<number> {
-    const r = await tx
-      .deleteFrom('audit_events')
-      .where('seq', 'in', (s) => s.selectFrom('audit_events').select('seq').where('event_time', '<', beforeTime).limit(limit))
-      .executeTakeFirst();
+    const first = await tx.selectFrom('audit_events').select(['seq', 'event_time']).orderBy('seq', 'asc').limit(limit).execute();
+    const stop = first.findIndex((r) => r.event_time >= beforeTime);
+    const old = stop < 0 ? first : first.slice(0, stop);
+    if (old.length === 0) return 0;
+    const r = await tx.deleteFrom('audit_events').where('seq', '<=', old[old.length - 1].seq).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 }

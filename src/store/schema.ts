@@ -277,7 +277,6 @@ export interface WorkRequestTable {
 /** One audited request (011_audit); `data` is OCI Audit's AuditEvent.data as JSON, names resolved when read. */
 export interface AuditEventTable {
   seq: Generated<number>;
-  id: string;
   event_time: string;
   compartment_id: string;
   principal_id: string | null;

@@ -56,9 +56,7 @@ function event(ageMs: number, principalId: string | null, compartmentId = 'c1'):
 
 async function add(store: Store, records: AuditRecord[]) {
   const s = new AuditStore(store);
-  await store.transaction(async (tx) => {
-    for (const r of records) await s.insert(tx, r);
-  });
+  await store.transaction((tx) => s.insert(tx, records));
 }
 
 const window = (fromAgo: number, toAgo = 0) => ({ startTime: new Date(NOW - fromAgo).toISOString(), endTime: new Date(NOW - toAgo + 1).toISOString() });
