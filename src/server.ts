@@ -58,6 +58,8 @@ import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 import { SecretsService } from './service/secrets.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
+import { AuditStore } from './store/audit-store.js';
+import { AuditService } from './service/audit.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -274,8 +276,18 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   });
   const schedules = new SchedulesService(store, automation, jobs, runs, identity, opts.scheduleClock ?? systemClock, log);
   const sweeps = new SweepsService(store, automation, feed, jobs, runs, identity, systemClock, { maxTrials: cfg.sweepMaxTrials, log });
+  const audit = new AuditService(store, new AuditStore(store), {
+    // Names as they are when listed: a user's name, a run's display name.
+    principalName: async (id) => {
+      const get = id.startsWith('ocid1.datasciencejobrun.') ? runs.get(id).then((r) => r.displayName) : identityService.getUser(id).then((u) => u.name);
+      return get.catch(() => undefined);
+    },
+    log,
+  });
   const retention = new RetentionService(store, eventStore, webhookStore, automation, systemClock, {
     eventRetentionDays: cfg.eventRetentionDays,
+    audit,
+    auditRetentionDays: cfg.auditRetentionDays,
     logRetentionDays: cfg.logRetentionDays,
     logs,
     forgetRun: (runId) => executor.forget(runId),
@@ -334,6 +346,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     workRequests: new WorkRequestsService(store, identity, systemClock),
     secrets,
     runPrincipals: runPrincipals ?? undefined,
+    audit,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {

@@ -52,6 +52,9 @@ import { groupRoutes } from './routes/identity-groups.js';
 import type { SecretsService } from '../service/secrets.js';
 import { vaultSecretRoutes } from './routes/vault-secrets.js';
 import { secretBundleRoutes } from './routes/secret-bundles.js';
+import type { AuditService } from '../service/audit.js';
+import { registerAuditHook } from './audit-hook.js';
+import { auditRoutes } from './routes/audit.js';
 
 export const BASE = '/20190101';
 /** OCI Identity's API version (compartments, users, groups, memberships, API keys, policies, dynamic groups): its paths are served beside Data Science's. */
@@ -59,6 +62,8 @@ export const IDENTITY_BASE = '/20160918';
 /** OCI Vault's management API (secrets) and the Secrets service's retrieval API (secret bundles). */
 export const VAULT_BASE = '/20180608';
 export const SECRETS_BASE = '/20190301';
+/** OCI Audit's API version (ListEvents). */
+export const AUDIT_BASE = '/20190901';
 
 /** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
 const PUBLIC_ROUTES = new Set([
@@ -116,6 +121,8 @@ export interface ApiDeps {
   secrets: SecretsService;
   /** Runs' own identities: requests signed with a run's session token (keyId ST$...); absent, those are refused. */
   runPrincipals?: RunPrincipals;
+  /** The audit trail: every mutating or denied request is recorded (audit-hook.ts) and listed at /20190901/auditEvents. */
+  audit?: AuditService;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -251,6 +258,17 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   // Authentication: one hook before every route (DESIGN §8). Paths no route serves (the console's files, the JSON
   // 404) and the public routes take unsigned requests.
   app.decorateRequest('principal', null);
+  if (deps.audit) {
+    const audit = deps.audit;
+    const tree = deps.identityService.tree;
+    const tenancyId = deps.identity.tenancyId;
+    registerAuditHook(app as unknown as FastifyInstance, {
+      record: (r) => audit.record(r),
+      tenancyId,
+      knownCompartment: (c) => (c === tenancyId || tree.parentOf(c) !== undefined ? c : tenancyId),
+      compartmentName: (c) => tree.nameOf(c),
+    });
+  }
   if (deps.authentication) {
     const auth = {
       resolveKey: (keyId: string) => deps.identityService.resolveKey(keyId),
@@ -285,7 +303,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
+    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE, AUDIT_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
@@ -395,5 +413,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   );
   await app.register(async (api) => vaultSecretRoutes(api as App, deps.secrets), { prefix: VAULT_BASE });
   await app.register(async (api) => secretBundleRoutes(api as App, deps.secrets), { prefix: SECRETS_BASE });
+  const audit = deps.audit;
+  if (audit) await app.register(async (api) => auditRoutes(api as App, audit), { prefix: AUDIT_BASE });
   return app;
 }

@@ -56,6 +56,12 @@ function resourceScopes(d: Deps): Record<string, (id: string, operation: string)
   };
 }
 
+/** Marks a request the authorizer refused (the audit records it as denied), and passes the refusal on. */
+const refused = (req: FastifyRequest) => (e: unknown): never => {
+  req.authorizationDenied = true;
+  throw e;
+};
+
 /**
  * The user an automation resource made by this request acts as when it fires (null: authentication off). A run's
  * principal makes none: automation outlives the run, and would go on acting after the run's identity has ended.
@@ -130,7 +136,10 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
       const operation = operationOf(req);
       if (!operation) return;
       const scope = await scopeOf(req, operation);
-      if (scope) await authorizer.authorize(principal, operation, known(scope.compartmentId), scope.target);
+      if (scope) {
+        req.auditCompartmentId = known(scope.compartmentId);
+        await authorizer.authorize(principal, operation, req.auditCompartmentId, scope.target).catch(refused(req));
+      }
       // A create that names a job or project (a run of a job, a job in a project) also needs reading that
       // resource: otherwise a grant in one's own compartment would start another team's job there.
       const body = req.body as { jobId?: unknown; projectId?: unknown } | undefined;
@@ -140,7 +149,7 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
           if (typeof id !== 'string') continue;
           // One that does not exist is the service's to refuse, in its own words.
           const related = await scopes[field](id, read).catch(() => null);
-          if (related) await authorizer.authorize(principal, read, known(related.compartmentId), related.target);
+          if (related) await authorizer.authorize(principal, read, known(related.compartmentId), related.target).catch(refused(req));
         }
       }
     },

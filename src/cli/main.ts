@@ -18,6 +18,7 @@ import { addServerCommands } from './server-commands.js';
 import { addSweepCommands } from './sweeps.js';
 import { addTriggerCommands } from './triggers.js';
 import { addWebhookCommands } from './webhooks.js';
+import { addAuditCommands } from './audit.js';
 
 export function buildCli(): Command {
   const program = new Command('dsjobs')
@@ -41,6 +42,7 @@ export function buildCli(): Command {
   addEventCommands(program);
   addSetPasswordCommand(addAdminCommands(program), client);
   addSecretCommands(program, client, compartment);
+  addAuditCommands(program, client);
   return program;
 }
 

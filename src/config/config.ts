@@ -138,6 +138,8 @@ export const ConfigSchema = Type.Object(
     runEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
     /** Days events and finished webhook deliveries are kept (events something still needs stay longer). */
     eventRetentionDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 30 }),
+    /** Days audit events are kept (OCI Audit keeps 365). */
+    auditRetentionDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 365 }),
     /**
      * Bytes one run's stored log may reach; output past it is dropped (the log's last record and the run's
      * lifecycleDetails say so; the run goes on).

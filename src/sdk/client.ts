@@ -4,6 +4,7 @@
  */
 import type { Static } from '@sinclair/typebox';
 import type * as S from '../api/schemas.js';
+import type { AuditEvent as AuditEventSchema } from '../api/routes/audit.js';
 
 export type Project = Static<typeof S.Project>;
 export type Job = Static<typeof S.Job>;
@@ -32,6 +33,21 @@ export type CreateScheduleDetails = Static<typeof S.CreateScheduleDetails>;
 export type Sweep = Static<typeof S.Sweep>;
 export type SweepTrial = Static<typeof S.SweepTrial>;
 export type CreateSweepDetails = Static<typeof S.CreateSweepDetails>;
+/** OCI Audit's AuditEvent (GET /20190901/auditEvents). */
+export type AuditEvent = Static<typeof AuditEventSchema>;
+
+export interface AuditEventQuery {
+  compartmentId: string;
+  /** RFC 3339; events received at or after it. */
+  startTime: string;
+  /** RFC 3339; events received before it (at most 366 days after startTime). */
+  endTime: string;
+  /** dsjobs extension: only this user's (or run's) events. */
+  principalId?: string;
+  /** dsjobs extension: events per page (1-1000, default 100). */
+  limit?: number;
+  page?: string;
+}
 
 export interface EventQuery {
   compartmentId?: string;
@@ -113,6 +129,8 @@ export interface SecretBundle {
   secretBundleContent: { contentType: 'BASE64'; content: string };
 }
 
+const AUDIT = '/20190901';
+
 /** The fields of an Identity user (OCI's User) the SDK reads. */
 export interface IdentityUser {
   id: string;
@@ -157,7 +175,7 @@ export class DsJobsClient {
 
   private url(path: string, query?: Call['query']): string {
     // Paths of other OCI services (Identity: /20160918/...) come with their own version.
-    const u = new URL([IDENTITY, VAULT, SECRETS].some((v) => path.startsWith(v)) ? `${this.endpoint}${path}` : `${this.endpoint}/20190101${path}`);
+    const u = new URL([IDENTITY, VAULT, SECRETS, AUDIT].some((v) => path.startsWith(v)) ? `${this.endpoint}${path}` : `${this.endpoint}/20190101${path}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.toString();
   }
@@ -369,6 +387,10 @@ export class DsJobsClient {
   async findUser(tenancyId: string, name: string): Promise<IdentityUser | null> {
     const users = await this.json<IdentityUser[]>({ method: 'GET', path: `${IDENTITY}/users`, query: { compartmentId: tenancyId, name } });
     return users[0] ?? null;
+  }
+  /** Audit (OCI's /20190901 ListEvents): one page of the compartment's audit events, oldest first. */
+  listAuditEvents(q: AuditEventQuery): Promise<Page<AuditEvent>> {
+    return this.list(`${AUDIT}/auditEvents`, { ...q });
   }
   /** Identity's CreateOrResetUIPassword: a new console password for the user, returned once. */
   resetConsolePassword(userId: string): Promise<{ userId: string; password: string }> {

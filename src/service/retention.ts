@@ -5,6 +5,7 @@ import type { EventStore } from '../store/event-store.js';
 import type { Store } from '../store/store.js';
 import type { WebhookStore } from '../store/webhook-store.js';
 import type { Clock } from './common.js';
+import type { AuditService } from './audit.js';
 import { listens, TRIGGERS_CURSOR } from './triggers.js';
 
 const DAY_MS = 86_400_000;
@@ -22,6 +23,8 @@ export interface RetentionResult {
   logBytes: number;
   /** Directories of deleted runs removed (left by a stop between a run's deletion and their removal, or by versions before deletion freed them). */
   runDirs: number;
+  /** Audit events older than `auditRetentionDays` removed. */
+  auditEvents: number;
 }
 
 export interface RetentionOptions {
@@ -29,6 +32,9 @@ export interface RetentionOptions {
   /** Days finished runs' logs are kept (unset: until the run is deleted). */
   logRetentionDays?: number;
   logs?: LogService;
+  /** The audit trail, whose events go after `auditRetentionDays` (default 365, as OCI Audit keeps them). */
+  audit?: AuditService;
+  auditRetentionDays?: number;
   /** Removes a deleted run's files (its log and run directory: the executor's part). */
   forgetRun?: (runId: string) => Promise<void>;
   /** Between passes (default one hour). */
@@ -48,6 +54,7 @@ export interface RetentionOptions {
  * - Retry tokens go after their 24 hours (one reused later is checked against its age anyway).
  * - With `logRetentionDays`, the logs of runs that ended longer ago go (the runs stay; their logs read empty).
  * - The directories of deleted runs that are still there go.
+ * - Audit events older than `auditRetentionDays` go.
  * In batches, one transaction each, with the event loop free in between; a pass an hour, the first a minute after
  * start.
  */
@@ -80,8 +87,8 @@ export class RetentionService {
     this.timer = setTimeout(() => {
       this.running = this.pass()
         .then((r) => {
-          if (r.events + r.deliveries + r.retryTokens + r.logs + r.runDirs > 0) {
-            this.opts.log.info(r, 'retention: old events, deliveries, retry tokens, run logs and deleted runs\' directories removed (logBytes: disk space the logs freed)');
+          if (r.events + r.deliveries + r.retryTokens + r.logs + r.runDirs + r.auditEvents > 0) {
+            this.opts.log.info(r, 'retention: old events, deliveries, retry tokens, run logs, deleted runs\' directories and audit events removed (logBytes: disk space the logs freed)');
           }
         })
         .catch((e) => this.opts.log.error({ err: e }, 'retention pass failed; the next one is in an hour'))
@@ -97,7 +104,7 @@ export class RetentionService {
   async pass(): Promise<RetentionResult> {
     const now = this.clock.now();
     const before = new Date(now - this.opts.eventRetentionDays * DAY_MS).toISOString();
-    const out: RetentionResult = { events: 0, deliveries: 0, retryTokens: 0, logs: 0, logBytes: 0, runDirs: 0 };
+    const out: RetentionResult = { events: 0, deliveries: 0, retryTokens: 0, logs: 0, logBytes: 0, runDirs: 0, auditEvents: 0 };
     const belowSeq = await this.eventsStillNeededFrom();
     for (let more = true; more && !this.stopped; await breathe()) {
       const r = await this.store.transaction((tx) => this.events.deleteOld(tx, { beforeTime: before, belowSeq, limit: BATCH }));
@@ -125,6 +132,14 @@ export class RetentionService {
         }
         more = page.length === BATCH;
         after = page.at(-1)?.seq ?? after;
+      }
+    }
+    const { audit } = this.opts;
+    if (audit) {
+      const auditBefore = new Date(now - (this.opts.auditRetentionDays ?? 365) * DAY_MS).toISOString();
+      for (let n = BATCH; n >= BATCH && !this.stopped; await breathe()) {
+        n = await audit.deleteOld(auditBefore, BATCH);
+        out.auditEvents += n;
       }
     }
     const { forgetRun } = this.opts;

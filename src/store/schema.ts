@@ -314,10 +314,20 @@ export interface RunSecretMaskTable {
   sealed_content: string;
 }
 
+/** One audited request (011_audit); `data` is OCI Audit's AuditEvent.data as JSON, names resolved when read. */
+export interface AuditEventTable {
+  seq: Generated<number>;
+  event_time: string;
+  compartment_id: string;
+  principal_id: string | null;
+  data: string;
+}
+
 export interface Database {
   secrets: SecretTable;
   secret_versions: SecretVersionTable;
   run_secret_masks: RunSecretMaskTable;
+  audit_events: AuditEventTable;
   work_requests: WorkRequestTable;
   meta: MetaTable;
   projects: ProjectTable;

@@ -7,6 +7,7 @@ import { DataScienceClient } from 'oci-datascience';
 import { IdentityClient } from 'oci-identity';
 import { VaultsClient } from 'oci-vault';
 import { SecretsClient } from 'oci-secrets';
+import { AuditClient } from 'oci-audit';
 
 export const TEST_TENANCY_OCID = 'ocid1.tenancy.oc1..dsjobstesttenancy';
 export const TEST_USER_OCID = 'ocid1.user.oc1..dsjobstestuser';
@@ -73,6 +74,13 @@ export function makeVaultsClient(baseUrl: string, configFile?: string, profile?:
 /** A SecretsClient (oci-secrets, unmodified: secret bundles, /20190301) that talks to `baseUrl`. */
 export function makeSecretsClient(baseUrl: string, configFile?: string, profile?: string): { client: SecretsClient; close(): void } {
   const client = new SecretsClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
+  client.endpoint = baseUrl.replace(/\/+$/, '');
+  return { client, close: () => client.close() };
+}
+
+/** An AuditClient (oci-audit, unmodified) that talks to `baseUrl` (it appends /20190901), signing with `configFile`'s profile. */
+export function makeAuditClient(baseUrl: string, configFile?: string, profile?: string): { client: AuditClient; close(): void } {
+  const client = new AuditClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
   client.endpoint = baseUrl.replace(/\/+$/, '');
   return { client, close: () => client.close() };
 }
