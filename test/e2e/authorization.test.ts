@@ -337,8 +337,8 @@ test('the console in chromium shows each user only their own: projects, jobs and
     // Her team's compartment, through the header's picker.
     await page.locator('summary', { hasText: 'Compartment' }).click();
     await page.getByLabel('Compartment OCID').fill(compartments.A);
-    await page.getByRole('button', { name: 'Use this compartment' }).click();
-    await page.waitForLoadState('load');
+    // The picker checks the compartment, keeps it and reloads the page: wait for that reload's load.
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Use this compartment' }).click()]);
 
     await page.goto(`${s.url}/projects`);
     await page.getByText('alice-project').waitFor();
