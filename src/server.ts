@@ -262,7 +262,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   // Each run's own identity, where requests are authenticated at all (docs/identity.md#run-principals).
   const runPrincipals =
     cfg.authentication === 'on' && cfg.runPrincipals === 'on'
-      ? new RunPrincipals(loadOrCreateSigningKey(cfg.runPrincipalKeyFile!), identity, systemClock, { poolSize: RUN_KEY_POOL, log })
+      ? new RunPrincipals(loadOrCreateSigningKey(cfg.runPrincipalKeyFile!), identity, systemClock, { poolSize: RUN_KEY_POOL, wanted: (p) => authorizer.namesPrincipal(p), log })
       : null;
   runs.principals = runPrincipals;
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };

@@ -3,7 +3,7 @@ import type { Principal } from '../domain/principal.js';
 import type { JobRecord } from '../store/records.js';
 import { readOperationForOcid } from '../domain/policy/operations.js';
 import type { CompartmentTree } from '../domain/policy/compartment-tree.js';
-import { compilePolicySet, evaluate, type CompiledPolicySet, type Decision, type DynamicGroupInput, type PolicyInput } from '../domain/policy/evaluate.js';
+import { compilePolicySet, evaluate, namedByAnyStatement, type CompiledPolicySet, type Decision, type DynamicGroupInput, type PolicyInput } from '../domain/policy/evaluate.js';
 
 /** Where the authorizer reads the policies and dynamic groups it compiles (the policy store). */
 export interface PolicySource {
@@ -63,6 +63,11 @@ export class Authorizer {
       });
     }
     return this.loading;
+  }
+
+  /** Whether some statement names the principal at all (otherwise every request of it is denied). */
+  async namesPrincipal(principal: Principal): Promise<boolean> {
+    return namedByAnyStatement(principal, await this.policySet());
   }
 
   async decide(principal: Principal, operation: string, targetCompartmentId: string): Promise<Decision> {

@@ -46,8 +46,10 @@ interface Verified {
  * re-attaches a run and revoke() the moment it is stopped or ends, so the check on every request is a set lookup and
  * an ended run's token is refused at once, long before it expires.
  *
- * RSA 2048 key generation costs ~50-200 ms of CPU here: a few pairs are made ahead, off the event loop (the thread
- * pool), so a run's start rarely waits for one.
+ * RSA 2048 key generation costs ~50-200 ms of CPU here, far more than starting a short run: a run gets a principal
+ * only when some policy statement could grant it anything (a dynamic group matching it is named by a statement, or
+ * any-user is) when it starts; otherwise every request it signed would be denied anyway. Once principals are in
+ * use, a few pairs are made ahead, off the event loop (the thread pool), so a run's start rarely waits for one.
  */
 export class RunPrincipals {
   private readonly live = new Set<string>();
@@ -64,7 +66,12 @@ export class RunPrincipals {
     private readonly tokenKey: KeyObject,
     private readonly identity: { tenancyId: string; region: string },
     private readonly clock: Clock,
-    private readonly opts: { poolSize: number; log?: { error(obj: unknown, msg: string): void } },
+    private readonly opts: {
+      poolSize: number;
+      /** Whether policies could grant this run principal anything (the authorizer's namesPrincipal). */
+      wanted: (principal: Principal) => Promise<boolean>;
+      log?: { error(obj: unknown, msg: string): void };
+    },
   ) {
     this.publicTokenKey = createPublicKey(tokenKey);
     this.endpoint = new Promise((resolve) => (this.endpointReady = resolve));
@@ -75,10 +82,8 @@ export class RunPrincipals {
     this.endpointReady(url);
   }
 
-  /** Makes the first key pairs ahead of the first runs. */
-  start(): void {
-    void this.fill();
-  }
+  /** Nothing to make ahead until a run needs a principal: most servers' runs never do (see the class's note). */
+  start(): void {}
 
   close(): void {
     this.closed = true;
@@ -103,11 +108,12 @@ export class RunPrincipals {
   }
 
   /**
-   * The identity of a run about to start: a fresh key pair and a token that expires after the run's maximum runtime
+   * The identity of a run about to start (null: no policy statement could grant it anything): a fresh key pair and a token that expires after the run's maximum runtime
    * (plus its grace period and a margin), so the SDK, which reads the token again only once it has expired, never
    * needs another. The run is live from here on (its process may call the API before the run is IN_PROGRESS).
    */
-  async issue(run: { id: string; compartmentId: string; maximumRuntimeInMinutes: number }, gracePeriodMs: number): Promise<IssuedPrincipal> {
+  async issue(run: { id: string; compartmentId: string; maximumRuntimeInMinutes: number }, gracePeriodMs: number): Promise<IssuedPrincipal | null> {
+    if (!(await this.opts.wanted({ kind: 'run', runId: run.id, compartmentId: run.compartmentId }))) return null;
     const [pair, endpoint] = await Promise.all([this.takeKeyPair(), this.endpoint]);
     const now = this.clock.now();
     const exp = now + run.maximumRuntimeInMinutes * 60_000 + gracePeriodMs + EXPIRY_MARGIN_MS;

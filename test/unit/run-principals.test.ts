@@ -11,7 +11,7 @@ import path from 'node:path';
 import { RunPrincipals } from '../../src/service/run-principals.js';
 import { loadOrCreateSigningKey } from '../../src/store/signing-key.js';
 import { signRpst } from '../../src/domain/rpst.js';
-import { compilePolicySet, evaluate } from '../../src/domain/policy/evaluate.js';
+import { compilePolicySet, evaluate, namedByAnyStatement } from '../../src/domain/policy/evaluate.js';
 import { StaticCompartmentTree } from '../../src/domain/policy/compartment-tree.js';
 import type { Principal } from '../../src/domain/principal.js';
 
@@ -20,18 +20,18 @@ const C = 'ocid1.compartment.oc1..c';
 const RUN = 'ocid1.datasciencejobrun.oc1..r1';
 const tokenKey = createPrivateKey(generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey);
 
-function principals(clock = { now: () => Date.now() }) {
-  const p = new RunPrincipals(tokenKey, { tenancyId: TENANCY, region: 'local' }, clock, { poolSize: 0 });
+function principals(clock = { now: () => Date.now() }, wanted = async (_p: Principal) => true) {
+  const p = new RunPrincipals(tokenKey, { tenancyId: TENANCY, region: 'local' }, clock, { poolSize: 0, wanted });
   p.setEndpoint('http://127.0.0.1:8420');
   return p;
 }
 
-const fileOf = (issued: Awaited<ReturnType<RunPrincipals['issue']>>, env: string) => issued.files.find((f) => f.env === env)!.content;
+const fileOf = (issued: Awaited<ReturnType<RunPrincipals['issue']>>, env: string) => issued!.files.find((f) => f.env === env)!.content;
 const b64json = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
 
 test('a run gets a fresh key pair and a token naming it, its compartment and tenancy; requests signed with the key authenticate as the run', async () => {
   const rp = principals();
-  const a = await rp.issue({ id: RUN, compartmentId: C, maximumRuntimeInMinutes: 60 }, 2000);
+  const a = (await rp.issue({ id: RUN, compartmentId: C, maximumRuntimeInMinutes: 60 }, 2000))!;
   const b = await rp.issue({ id: 'ocid1.datasciencejobrun.oc1..r2', compartmentId: C, maximumRuntimeInMinutes: 60 }, 2000);
   assert.deepEqual(a.env, { OCI_RESOURCE_PRINCIPAL_VERSION: '2.2', OCI_RESOURCE_PRINCIPAL_REGION: 'local', DSJOBS_ENDPOINT: 'http://127.0.0.1:8420' });
   assert.deepEqual(a.files.map((f) => f.env).sort(), ['OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM', 'OCI_RESOURCE_PRINCIPAL_RPST']);
@@ -146,4 +146,27 @@ test('dynamic-group statements decide for run principals, with where conditions 
   for (const [principal, operation, target, want] of cases) {
     assert.equal(evaluate({ principal, operation, targetCompartmentId: target }, set, tree).allowed, want, `${JSON.stringify(principal)} ${operation} in ${target}`);
   }
+});
+
+test('a run that no policy statement could grant anything gets no principal (no key pair made), and is not live', async () => {
+  const asked: Principal[] = [];
+  const rp = principals(undefined, async (p) => {
+    asked.push(p);
+    return false;
+  });
+  assert.equal(await rp.issue({ id: RUN, compartmentId: C, maximumRuntimeInMinutes: 60 }, 0), null);
+  assert.deepEqual(asked, [{ kind: 'run', runId: RUN, compartmentId: C }]);
+  assert.equal(rp.isLive(RUN), false);
+});
+
+test('policies name a run principal only through a dynamic group that matches it (or any-user)', () => {
+  const groups = [{ id: 'dg', name: 'runs-in-c', matchingRule: `ALL {resource.type = 'datasciencejobrun', resource.compartment.id = '${C}'}` }];
+  const run: Principal = { kind: 'run', runId: RUN, compartmentId: C };
+  const elsewhere: Principal = { kind: 'run', runId: RUN, compartmentId: 'ocid1.compartment.oc1..other' };
+  const policy = (statements: string[]) => [{ id: 'p', name: 'p', compartmentId: TENANCY, statements }];
+  assert.equal(namedByAnyStatement(run, compilePolicySet(policy(['Allow group admins to manage all-resources in tenancy']), groups)), false);
+  const set = compilePolicySet(policy(['Allow dynamic-group runs-in-c to use data-science-job-runs in tenancy']), groups);
+  assert.equal(namedByAnyStatement(run, set), true);
+  assert.equal(namedByAnyStatement(elsewhere, set), false);
+  assert.equal(namedByAnyStatement(elsewhere, compilePolicySet(policy(['Allow any-user to read data-science-projects in tenancy']), groups)), true);
 });

@@ -140,6 +140,16 @@ function describe(p: Principal): string {
 }
 
 /**
+ * Whether any statement names the principal (its groups, the dynamic groups its run matches, or any-user): one that
+ * none names is granted nothing, whatever it asks.
+ */
+export function namedByAnyStatement(principal: Principal, set: CompiledPolicySet): boolean {
+  const groups = new Set(principal.kind === 'user' ? principal.groupNames.map((g) => g.toLowerCase()) : []);
+  const dynamicGroups = dynamicGroupsOf(principal, set);
+  return set.statements.some((s) => subjectMatches(s, principal, groups, dynamicGroups));
+}
+
+/**
  * Decides one request: allowed when some statement names the principal (its groups, or the dynamic groups its run
  * matches), grants at least the operation's verb on a type that covers the operation's resource type, applies to
  * the target compartment or one of its ancestors (a statement covers its compartment's whole subtree; `tenancy`
