@@ -62,6 +62,12 @@ const refused = (req: FastifyRequest) => (e: unknown): never => {
   throw e;
 };
 
+/** Who a create is recorded as made by (createdBy): the signed-in user, or the run whose principal asks; undefined: the service's default. */
+export function requesterOf(req: FastifyRequest): string | undefined {
+  const p = req.principal;
+  return p ? (p.kind === 'user' ? p.userId : p.runId) : undefined;
+}
+
 /**
  * The user an automation resource made by this request acts as when it fires (null: authentication off). A run's
  * principal makes none: automation outlives the run, and would go on acting after the run's identity has ended.

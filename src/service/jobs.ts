@@ -123,7 +123,8 @@ export class JobsService {
     return { ...j, lifecycleDetails: j.lifecycleDetails ? `${j.lifecycleDetails} ${warning}` : warning };
   }
 
-  async create(input: CreateJobInput, retryToken?: string): Promise<JobRecord> {
+  /** `createdBy`: who asks (a user's or a run's OCID); default: the server's administrator (authentication off). */
+  async create(input: CreateJobInput, retryToken?: string, createdBy?: string): Promise<JobRecord> {
     checkCompartment(input.compartmentId);
     if (input.jobEnvironmentConfigurationDetails) {
       const t = (input.jobEnvironmentConfigurationDetails as { jobEnvironmentType?: string }).jobEnvironmentType;
@@ -154,7 +155,7 @@ export class JobsService {
         lifecycleState: 'CREATING',
         lifecycleDetails: 'Waiting for the job artifact to be uploaded.',
         timeCreated: iso(now),
-        createdBy: this.identity.userId,
+        createdBy: createdBy ?? this.identity.userId,
         jobConfigurationDetails: config,
         jobInfrastructureConfigurationDetails: { blockStorageSizeInGBs: DEFAULT_BLOCK_STORAGE_GB, ...infra },
         jobEnvironmentConfigurationDetails: null,

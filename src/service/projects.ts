@@ -44,7 +44,8 @@ export class ProjectsService {
     return (this.workRequestsOnce ??= new WorkRequestsService(this.store, this.identity, this.clock));
   }
 
-  async create(input: CreateProjectInput, retryToken?: string): Promise<ProjectRecord> {
+  /** `createdBy`: who asks (a user's or a run's OCID); default: the server's administrator (authentication off). */
+  async create(input: CreateProjectInput, retryToken?: string, createdBy?: string): Promise<ProjectRecord> {
     checkCompartment(input.compartmentId);
     const now = this.clock.now();
     const { id } = await this.store.idempotent('createProject', retryToken, bodyHash(input), async (tx) => {
@@ -55,7 +56,7 @@ export class ProjectsService {
         description: input.description ?? null,
         lifecycleState: 'ACTIVE',
         timeCreated: iso(now),
-        createdBy: this.identity.userId,
+        createdBy: createdBy ?? this.identity.userId,
         freeformTags: input.freeformTags ?? {},
         definedTags: input.definedTags ?? {},
         version: 1,

@@ -365,3 +365,10 @@ test('the console in chromium shows each user only their own: projects, jobs and
     await s.api.cancelJobRun(bobRun.id).catch(() => {});
   }
 });
+
+test('projects and jobs record who made them (createdBy): the user that signed the create', async () => {
+  assert.equal(a.project.createdBy, people.alice.userId);
+  assert.equal(a.job.createdBy, people.alice.userId);
+  assert.equal(b.project.createdBy, people.bob.userId);
+  assert.equal(b.job.createdBy, people.bob.userId);
+});

@@ -1,3 +1,4 @@
+import { requesterOf } from '../authorization.js';
 import { Type } from '@sinclair/typebox';
 import type { App, ApiDeps } from '../app.js';
 import { errorResponses, header, listQuery, withEtag } from '../http.js';
@@ -17,7 +18,7 @@ export async function runRoutes(app: App, deps: ApiDeps): Promise<void> {
     async (req, reply) => {
       const p = req.principal;
       const r = await runs.create(req.body, header(req, 'opc-retry-token'), {
-        createdBy: p ? (p.kind === 'user' ? p.userId : p.runId) : undefined,
+        createdBy: requesterOf(req),
         startedByRun: p?.kind === 'run' ? p.runId : undefined,
       });
       withEtag(reply, r);

@@ -1,3 +1,4 @@
+import { requesterOf } from '../authorization.js';
 import { Type } from '@sinclair/typebox';
 import { Readable } from 'node:stream';
 import { createReadStream, promises as fsp } from 'node:fs';
@@ -53,7 +54,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
     '/jobs',
     { schema: { tags: ['jobs'], operationId: 'CreateJob', body: S.CreateJobDetails, response: { 200: S.Job, ...errorResponses } } },
     async (req, reply) => {
-      const j = await jobs.create(req.body, header(req, 'opc-retry-token'));
+      const j = await jobs.create(req.body, header(req, 'opc-retry-token'), requesterOf(req));
       withEtag(reply, j);
       return jobWire(jobs.present(j));
     },

@@ -1,3 +1,4 @@
+import { requesterOf } from '../authorization.js';
 import { Type } from '@sinclair/typebox';
 import type { App, ApiDeps } from '../app.js';
 import { errorResponses, header, listQuery, withEtag } from '../http.js';
@@ -12,7 +13,7 @@ export async function projectRoutes(app: App, { projects }: ApiDeps): Promise<vo
     '/projects',
     { schema: { tags: ['projects'], operationId: 'CreateProject', body: S.CreateProjectDetails, response: { 200: S.Project, ...errorResponses } } },
     async (req, reply) => {
-      const p = await projects.create(req.body, header(req, 'opc-retry-token'));
+      const p = await projects.create(req.body, header(req, 'opc-retry-token'), requesterOf(req));
       withEtag(reply, p);
       return projectWire(p);
     },
