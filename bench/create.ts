@@ -41,13 +41,13 @@ function cannon(opts: Options, hardLimitMs: number): Promise<Result & { stopped:
   });
 }
 
-async function countRuns(s: BenchServer, jobId: string | null, state?: string, maxPages = 1000): Promise<{ count: number; unique: number; ms: number }> {
+async function countRuns(s: BenchServer, jobId: string | null, state?: string, maxPages = 10_000): Promise<{ count: number; unique: number; ms: number }> {
   const t0 = performance.now();
   const ids = new Set<string>();
   let count = 0;
   let page: string | undefined;
   for (let i = 0; i < maxPages; i++) {
-    const q = `compartmentId=${encodeURIComponent(s.compartmentId)}${jobId ? `&jobId=${encodeURIComponent(jobId)}` : ''}&limit=1000${state ? `&lifecycleState=${state}` : ''}${page ? `&page=${encodeURIComponent(page)}` : ''}`;
+    const q = `compartmentId=${encodeURIComponent(s.compartmentId)}${jobId ? `&jobId=${encodeURIComponent(jobId)}` : ''}&limit=100${state ? `&lifecycleState=${state}` : ''}${page ? `&page=${encodeURIComponent(page)}` : ''}`;
     const r = await s.http.request('GET', `/jobRuns?${q}`);
     if (r.status !== 200) throw new Error(`list: HTTP ${r.status} ${r.body.toString().slice(0, 300)}`);
     const items = JSON.parse(r.body.toString('utf8')) as { id: string }[];
