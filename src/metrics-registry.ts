@@ -8,7 +8,7 @@ import type { Store } from './store/store.js';
  * The Prometheus registry behind GET /metrics: counts come from the database and the scheduler when scraped,
  * latencies are observed as runs start, and each active run's resource use is its latest sample.
  */
-export function buildRegistry(deps: { store: Store; monitor: RunMonitor; scheduler: () => Scheduler }): {
+export function buildRegistry(deps: { store: Store; monitor: RunMonitor; scheduler: Scheduler }): {
   telemetry: Telemetry;
   text(): Promise<string>;
 } {
@@ -28,7 +28,7 @@ export function buildRegistry(deps: { store: Store; monitor: RunMonitor; schedul
     help: 'Job runs accepted and waiting for capacity',
     registers: [registry],
     collect() {
-      this.set(deps.scheduler().stats().queued);
+      this.set(deps.scheduler.stats().queued);
     },
   });
   new Gauge({
@@ -37,7 +37,7 @@ export function buildRegistry(deps: { store: Store; monitor: RunMonitor; schedul
     labelNames: ['resource'],
     registers: [registry],
     collect() {
-      const u = deps.scheduler().stats().inUse;
+      const u = deps.scheduler.stats().inUse;
       this.set({ resource: 'cpus' }, u.cpus);
       this.set({ resource: 'memory_gbs' }, u.memoryInGBs);
       this.set({ resource: 'gpus' }, u.gpus);

@@ -200,6 +200,10 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const sessions = new ConsoleSessions(identityService, identityStore, systemClock);
   identityService.onPasswordReset = (userId) => sessions.endSessionsOf(userId);
   const admin = await bootstrapAdministrator(store, identityService, identity, cfg.dataDir);
+  const policyStore = new PolicyStore(store);
+  const authorizer = new Authorizer(policyStore, identityService.tree, log);
+  const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
+  await ensureAdministratorsPolicy(store, policies, identity.tenancyId);
   const eventStore = new EventStore(store);
   const feed = new EventFeed(eventStore);
   store.onEventsCommitted = () => feed.notify();
@@ -215,7 +219,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     retryBaseMs: cfg.webhookRetryBaseMs,
     retryMaxMs: cfg.webhookRetryMaxMs,
     concurrency: cfg.webhookConcurrency,
-    // A subscription is sent only what its creator may read now (the authorizer is made below, before any event).
+    // A subscription is sent only what its creator may read now.
     mayDeliver:
       cfg.authentication === 'on'
         ? (sub, e) => (sub.createdBy ? mayReadEventAs(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), sub.createdBy, e) : Promise.resolve(true))
@@ -223,7 +227,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     source,
     log,
   });
-  const webhooks = new WebhooksService(store, eventStore, webhookStore, identity, systemClock, { allowPrivateTargets: cfg.webhookAllowPrivateTargets }, () => dispatcher);
+  const webhooks = new WebhooksService(store, eventStore, webhookStore, identity, systemClock, { allowPrivateTargets: cfg.webhookAllowPrivateTargets }, dispatcher);
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const { executor, archiveLimits } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
@@ -250,8 +254,21 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     archive: archiveLimits,
   }, storage, conda);
   const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log });
-  const registry = buildRegistry({ store, monitor, scheduler: () => scheduler });
+  const scheduler = new Scheduler(() => executor.capacity(), systemClock, log);
+  const registry = buildRegistry({ store, monitor, scheduler });
+  // Each run's own identity, where requests are authenticated at all (docs/identity.md#run-principals).
+  const runPrincipals =
+    cfg.authentication === 'on' && cfg.runPrincipals === 'on'
+      ? new RunPrincipals(loadOrCreateSigningKey(cfg.runPrincipalKeyFile!), identity, systemClock, { poolSize: RUN_KEY_POOL, wanted: (p) => authorizer.namesPrincipal(p), log })
+      : null;
   const runs = new RunsService(store, identity, systemClock, jobs, shapes, executor, logs, {
+    scheduler,
+    principals: runPrincipals,
+    authorizeAs:
+      cfg.authentication === 'on'
+        ? (userId, compartmentId, job) =>
+            authorizeRunAs(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), userId, compartmentId, job)
+        : undefined,
     gracePeriodMs: cfg.gracePeriodMs,
     log,
     storage,
@@ -259,13 +276,6 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     telemetry: registry.telemetry,
     chainLimits: { maxDepth: cfg.triggerMaxChainDepth, maxRuns: cfg.triggerMaxChainRuns },
   });
-  // Each run's own identity, where requests are authenticated at all (docs/identity.md#run-principals).
-  const runPrincipals =
-    cfg.authentication === 'on' && cfg.runPrincipals === 'on'
-      ? new RunPrincipals(loadOrCreateSigningKey(cfg.runPrincipalKeyFile!), identity, systemClock, { poolSize: RUN_KEY_POOL, wanted: (p) => authorizer.namesPrincipal(p), log })
-      : null;
-  runs.principals = runPrincipals;
-  jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
   logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
   const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
@@ -293,16 +303,6 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     forgetRun: (runId) => executor.forget(runId),
     log,
   });
-  const policyStore = new PolicyStore(store);
-  const authorizer = new Authorizer(policyStore, identityService.tree, log);
-  const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
-  await ensureAdministratorsPolicy(store, policies, identity.tenancyId);
-  if (cfg.authentication === 'on') {
-    runs.authorizeAs = (userId, compartmentId, job) =>
-      authorizeRunAs(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), userId, compartmentId, job);
-  }
-  const scheduler = new Scheduler(runs, () => executor.capacity(), systemClock, log);
-  runs.scheduler = scheduler;
 
   const app = await buildApp({
     projects,
@@ -359,7 +359,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   await secrets.restoreMasks((await store.runsInStates(ACTIVE_RUN_STATES)).map((r) => r.id));
   secrets.start();
   runPrincipals?.start();
-  await scheduler.start();
+  await scheduler.start(runs);
   await dispatcher.start();
   await triggers.start();
   schedules.start();

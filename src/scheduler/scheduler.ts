@@ -35,19 +35,26 @@ export class Scheduler implements SchedulerPort {
   private stopped = false;
   private inUse: Resources = ZERO;
 
+  /** What it drives, given at start: the run lifecycle is built with this scheduler, so it cannot come before. */
+  private lifecycle: RunLifecycle | null = null;
+
   constructor(
-    private readonly lifecycle: RunLifecycle,
     private readonly capacity: () => Resources,
     private readonly clock: Clock,
     private readonly log: SchedulerLogger,
   ) {}
 
-  async start(): Promise<void> {
+  /**
+   * Recovers the runs the database says are active, then admits. Nothing reaches `lifecycle` before: runs enqueued
+   * meanwhile (none, the API is not listening yet) wait for the first admission pass.
+   */
+  async start(lifecycle: RunLifecycle): Promise<void> {
+    this.lifecycle = lifecycle;
     // No admission until every surviving run is counted again: otherwise a queued run could start into capacity
     // that a not-yet-recovered live run still holds.
     this.recovering = true;
     try {
-      await this.lifecycle.recover();
+      await lifecycle.recover();
     } finally {
       this.recovering = false;
     }
@@ -143,7 +150,7 @@ export class Scheduler implements SchedulerPort {
    * on an idle server, measured).
    */
   private kick(): void {
-    if (this.scheduled || this.stopped || this.recovering) return;
+    if (this.scheduled || this.stopped || this.recovering || !this.lifecycle) return;
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
@@ -152,7 +159,8 @@ export class Scheduler implements SchedulerPort {
   }
 
   private admit(): void {
-    if (this.stopped) return;
+    const lifecycle = this.lifecycle;
+    if (this.stopped || !lifecycle) return;
     const free = subtract(this.capacity(), this.inUse);
     const plan = planAdmission(this.queue, free);
     this.blocker = plan.blocker;
@@ -164,7 +172,7 @@ export class Scheduler implements SchedulerPort {
     for (const run of admitted) {
       this.queuedIds.delete(run.id);
       this.occupy(run.id, run.needs);
-      const started = this.lifecycle
+      const started = lifecycle
         .start(run.id)
         .catch((e) => {
           this.log.error({ err: e, runId: run.id }, 'starting a job run failed');
@@ -177,7 +185,7 @@ export class Scheduler implements SchedulerPort {
 
   // ---- timers ----
   private armTimer(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.lifecycle) return;
     let next = Infinity;
     for (const t of this.deadlines.values()) if (t < next) next = t;
     for (const t of this.killTimers.values()) if (t < next) next = t;
@@ -192,19 +200,20 @@ export class Scheduler implements SchedulerPort {
   }
 
   private fire(): void {
+    const lifecycle = this.lifecycle!; // armed only once started
     this.timer = null;
     this.timerAt = Infinity;
     const now = this.clock.now();
     for (const [id, at] of [...this.deadlines]) {
       if (at <= now) {
         this.deadlines.delete(id);
-        this.lifecycle.onDeadline(id).catch((e) => this.log.error({ err: e, runId: id }, 'deadline handling failed'));
+        lifecycle.onDeadline(id).catch((e) => this.log.error({ err: e, runId: id }, 'deadline handling failed'));
       }
     }
     for (const [id, at] of [...this.killTimers]) {
       if (at <= now) {
         this.killTimers.delete(id);
-        this.lifecycle.onKillTimer(id).catch((e) => this.log.error({ err: e, runId: id }, 'kill timer failed'));
+        lifecycle.onKillTimer(id).catch((e) => this.log.error({ err: e, runId: id }, 'kill timer failed'));
       }
     }
     this.armTimer();

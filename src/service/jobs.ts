@@ -83,16 +83,15 @@ export function fileNameFromDisposition(header: string | undefined): string {
   return name;
 }
 
-export interface JobsServiceHooks {
+/** What a job deletion with deleteRelatedJobRuns does to the job's runs (RunsService, given by the caller). */
+export interface RelatedRuns {
   /** Cancels a run on behalf of a job deletion. */
-  cancelRun(runId: string): Promise<void>;
+  cancel(runId: string): Promise<unknown>;
   /** Marks a terminal run DELETED. */
-  deleteRun(runId: string): Promise<void>;
+  markDeleted(runId: string): Promise<unknown>;
 }
 
 export class JobsService {
-  hooks: JobsServiceHooks | null = null;
-
   constructor(
     private readonly store: Store,
     private readonly identity: ServerIdentity,
@@ -238,7 +237,11 @@ export class JobsService {
   }
 
   /** Deletes the job (and, asked to, its runs); returns the id of the JOB_DELETE work request that records it. */
-  async delete(id: string, opts: { ifMatch?: string; deleteRelatedJobRuns?: boolean }): Promise<string> {
+  /**
+   * Deletes the job (a work request tracks it). With deleteRelatedJobRuns, `runs` cancels its active runs and marks
+   * its ended ones deleted (runs depend on jobs, so the caller hands them in); without, active runs refuse it.
+   */
+  async delete(id: string, opts: { ifMatch?: string; deleteRelatedJobRuns?: boolean; runs?: RelatedRuns }): Promise<string> {
     const job = await this.get(id);
     checkIfMatch(opts.ifMatch, job.id, job.version);
     const resources = [{ actionType: 'DELETED' as const, entityType: 'job', identifier: id, entityUri: `/jobs/${id}` }];
@@ -254,7 +257,8 @@ export class JobsService {
     }
     this.invalidate(id);
     // The runs' cancellation and removal follow the transaction: the work request is IN_PROGRESS until they are done.
-    const runsFollow = Boolean(opts.deleteRelatedJobRuns && this.hooks);
+    const related = opts.deleteRelatedJobRuns ? opts.runs : undefined;
+    const runsFollow = related !== undefined;
     let workRequestId = '';
     const updated = await this.store.transaction(async (tx) => {
       const r = await this.store.updateJob(tx, id, job.version, { lifecycleState: 'DELETED', lifecycleDetails: null });
@@ -270,8 +274,8 @@ export class JobsService {
     if (!updated) throw new DsError('Conflict', `Job ${id} was changed concurrently; get it again and retry`);
     if (runsFollow) {
       try {
-        for (const runId of active) await this.hooks!.cancelRun(runId);
-        for (const runId of await this.store.runIdsOfJob(id, TERMINAL_RUN_STATES)) await this.hooks!.deleteRun(runId);
+        for (const runId of active) await related.cancel(runId);
+        for (const runId of await this.store.runIdsOfJob(id, TERMINAL_RUN_STATES)) await related.markDeleted(runId);
       } catch (e) {
         const error = e instanceof DsError ? { code: e.code, message: e.message } : { code: 'InternalServerError', message: String(e) };
         await this.store.transaction((tx) => this.workRequests.finish(tx, workRequestId, { log: `Job ${id}'s runs could not all be deleted`, error }));

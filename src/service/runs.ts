@@ -73,14 +73,9 @@ export interface SchedulerPort {
  * exactly one outcome.
  */
 export class RunsService {
-  scheduler!: SchedulerPort;
-  /**
-   * Refuses (404 NotAuthorizedOrNotFound) a run that automation would start as `userId` when that user may not start
-   * it now; set by the server where authorization is on (authorizer.ts authorizeRunAs).
-   */
-  authorizeAs: ((userId: string, compartmentId: string, job: JobRecord) => Promise<void>) | null = null;
-  /** Each run's own identity (resource principal), issued at its start and revoked when it stops; null: runs get none. */
-  principals: RunPrincipals | null = null;
+  private readonly scheduler: SchedulerPort;
+  private readonly authorizeAs: ((userId: string, compartmentId: string, job: JobRecord) => Promise<void>) | null;
+  private readonly principals: RunPrincipals | null;
 
   constructor(
     private readonly store: Store,
@@ -101,8 +96,21 @@ export class RunsService {
        * triggerMaxChainDepth and triggerMaxChainRuns), so a job that starts itself cannot multiply without end.
        */
       chainLimits?: { maxDepth: number; maxRuns: number };
+      /** Admission and timers: told of runs to queue and resources freed; it drives the lifecycle (start()). */
+      scheduler: SchedulerPort;
+      /**
+       * Refuses (404 NotAuthorizedOrNotFound) a run that automation would start as `userId` when that user may not
+       * start it now (authorizer.ts authorizeRunAs); absent where authorization is off.
+       */
+      authorizeAs?: (userId: string, compartmentId: string, job: JobRecord) => Promise<void>;
+      /** Each run's own identity (resource principal), issued at its start and revoked when it stops; absent: none. */
+      principals?: RunPrincipals | null;
     },
-  ) {}
+  ) {
+    this.scheduler = opts.scheduler;
+    this.authorizeAs = opts.authorizeAs ?? null;
+    this.principals = opts.principals ?? null;
+  }
 
   private get telemetry(): Telemetry {
     return this.opts.telemetry ?? noTelemetry;

@@ -54,7 +54,7 @@ export class WebhooksService {
     private readonly identity: ServerIdentity,
     private readonly clock: Clock,
     private readonly opts: { allowPrivateTargets: boolean },
-    private readonly dispatcher: () => WebhookDispatcher,
+    private readonly dispatcher: WebhookDispatcher,
   ) {}
 
   private checkUrl(url: unknown): string {
@@ -136,7 +136,7 @@ export class WebhooksService {
           )
         : await this.hooks.updateSubscription(id, s.version, { lifecycleState: to });
     if (!r) throw new DsError('Conflict', `Webhook subscription ${id} was changed concurrently; retry`);
-    if (to === 'ACTIVE') this.dispatcher().kick();
+    if (to === 'ACTIVE') this.dispatcher.kick();
     return r;
   }
 
@@ -153,7 +153,7 @@ export class WebhooksService {
 
   async test(id: string) {
     const s = await this.get(id);
-    return this.dispatcher().test(s);
+    return this.dispatcher.test(s);
   }
 
   async deliveries(id: string, q: { status?: DeliveryStatus; page?: string; limit: number }): Promise<{ items: DeliveryRecord[]; nextPage: string | null }> {

@@ -49,7 +49,7 @@ function parseRange(h: string | undefined, size: number): { start: number; end: 
   return { start, end };
 }
 
-export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
+export async function jobRoutes(app: App, { jobs, runs }: ApiDeps): Promise<void> {
   app.post(
     '/jobs',
     { schema: { tags: ['jobs'], operationId: 'CreateJob', body: S.CreateJobDetails, response: { 200: S.Job, ...errorResponses } } },
@@ -116,6 +116,7 @@ export async function jobRoutes(app: App, { jobs }: ApiDeps): Promise<void> {
       const workRequestId = await jobs.delete(req.params.jobId, {
         ifMatch: header(req, 'if-match'),
         deleteRelatedJobRuns: req.query.deleteRelatedJobRuns,
+        runs,
       });
       reply.code(202).header('opc-work-request-id', workRequestId).send();
     },
