@@ -40,14 +40,19 @@ export async function isolatedLoop(dataDir, total, concurrency, maxSeconds) {
     const launched = await executor.start({
       runId,
       artifactPath,
-      artifactFileName: 'true.sh',
-      entrypoint: null,
-      args: [],
-      env: { JOB_RUN_OCID: runId },
-      resources: { cpus: 0.25, memoryInGBs: 0.5, gpus: 0 },
-      mounts: [],
-      blockStorageSizeInGBs: 50,
-      network: true,
+      plan: {
+        artifactFileName: 'true.sh',
+        entrypoint: null,
+        args: [],
+        env: { JOB_RUN_OCID: runId },
+        resources: { cpus: 0.25, memoryInGBs: 0.5, gpus: 0 },
+        shapeName: 'Local.Light',
+        maximumRuntimeInMinutes: 60,
+        mounts: [],
+        blockStorageSizeInGBs: 50,
+        network: true,
+        conda: null,
+      },
       pythonEnv: null,
     });
     const status = await executor.wait(launched.handle);

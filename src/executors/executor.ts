@@ -1,5 +1,6 @@
 import type { Resources } from '../domain/resources.js';
 import type { ExitStatus } from '../domain/run-outcome.js';
+import type { LaunchPlan } from '../domain/launch.js';
 
 /**
  * The one interface every engine implements (local processes now; Docker and Slurm next). A handle is plain JSON,
@@ -9,20 +10,15 @@ export type ExecutorHandle = Record<string, unknown>;
 
 export interface LaunchRequest {
   runId: string;
-  /** Stored artifact on the server's disk and its original file name (the name decides how it runs). */
+  /**
+   * The run's plan as compiled when it was created (domain/launch.ts), unchanged: its argument words, environment,
+   * resources, storage mounts, block storage, networking, artifact name (which decides how it runs) and entrypoint.
+   */
+  plan: LaunchPlan;
+  /** The stored artifact on the server's disk. */
   artifactPath: string;
-  artifactFileName: string;
-  /** JOB_RUN_ENTRYPOINT for archives, relative to the unpacked directory. */
-  entrypoint: string | null;
-  args: string[];
-  env: Record<string, string>;
-  resources: Resources;
-  /** Storage mounts, resolved to host paths by the service from the server's declared storage. */
-  mounts: { source: string; destination: string }[];
-  /** The run's scratch volume; null: no size (a plain directory). */
-  blockStorageSizeInGBs: number | null;
-  /** false: the run gets no network (loopback only). */
-  network: boolean;
+  /** Variables given at start (the run's principal's), on top of the plan's: a job cannot set them. */
+  startEnv?: Record<string, string>;
   /** A Python environment (a conda env or venv directory) to run .py artifacts with, instead of the system python. */
   pythonEnv: string | null;
   /**

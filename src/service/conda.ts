@@ -4,6 +4,10 @@ import path from 'node:path';
 import { DsError, invalid } from '../domain/errors.js';
 import { extractArchive, type ArchiveLimits } from '../archive/archive.js';
 import type { BucketDecl } from './storage.js';
+import type { CondaRef } from '../domain/launch.js';
+
+/** What a run's CONDA_ENV_* variables select, fixed at run creation (a part of its launch plan). */
+export type { CondaRef };
 
 export interface CondaEnvDecl {
   slug: string;
@@ -11,8 +15,6 @@ export interface CondaEnvDecl {
   description?: string;
 }
 
-/** What a run's CONDA_ENV_* variables select, fixed at run creation. */
-export type CondaRef = { kind: 'service'; slug: string; path: string } | { kind: 'published'; archive: string };
 
 /**
  * Python environments for .py artifacts, chosen the way OCI's job runtime chooses them:

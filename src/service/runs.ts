@@ -1,13 +1,5 @@
 import { DsError, invalid, isOutOfSpace, notFound } from '../domain/errors.js';
-import {
-  checkInfrastructure,
-  checkJobConfiguration,
-  commandLineWords,
-  mergeConfig,
-  type JobConfigurationDetails,
-  type JobInfrastructureConfigurationDetails,
-} from '../domain/job-config.js';
-import { checkArgs, checkEnvSize } from '../domain/env-policy.js';
+import type { JobConfigurationDetails, JobInfrastructureConfigurationDetails } from '../domain/job-config.js';
 import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
 import {
   ACTIVE_RUN_STATES,
@@ -19,10 +11,11 @@ import {
 } from '../domain/run-states.js';
 import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../executors/executor.js';
 import type { LogService } from '../logs/log-service.js';
-import type { DefinedTags, JobRecord, LaunchSpec, ListQuery, Page, RunChain, RunPatch, RunRecord, Tags } from '../store/records.js';
+import type { DefinedTags, JobRecord, ListQuery, Page, RunChain, RunPatch, RunRecord, Tags } from '../store/records.js';
 import type { EventInput, Store, Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { runOutcome } from '../domain/run-outcome.js';
+import { compileLaunch, withRunIdentity, type LaunchContext } from '../domain/launch.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 import type { JobsService } from './jobs.js';
 import { checkCompartment, checkListCompartment } from './projects.js';
@@ -76,6 +69,8 @@ export class RunsService {
   private readonly scheduler: SchedulerPort;
   private readonly authorizeAs: ((userId: string, compartmentId: string, job: JobRecord) => Promise<void>) | null;
   private readonly principals: RunPrincipals | null;
+  /** What only the server knows when a run's plan is compiled: shapes, declared storage, conda environments. */
+  private readonly launchContext: LaunchContext;
 
   constructor(
     private readonly store: Store,
@@ -110,6 +105,11 @@ export class RunsService {
     this.scheduler = opts.scheduler;
     this.authorizeAs = opts.authorizeAs ?? null;
     this.principals = opts.principals ?? null;
+    this.launchContext = {
+      resolveShape: (infra, field) => this.shapes.resolve(infra, field),
+      resolveMounts: (list, field) => opts.storage.resolve(list, field, { createPrefixes: true }),
+      resolveConda: (env, field) => opts.conda.resolve(env, field),
+    };
   }
 
   private get telemetry(): Telemetry {
@@ -153,52 +153,16 @@ export class RunsService {
       );
     }
     if (input.projectId !== job.projectId) throw invalid('projectId', `must be the job's project ${job.projectId}`);
-    if (input.jobEnvironmentConfigurationOverrideDetails) {
-      throw invalid('jobEnvironmentConfigurationOverrideDetails', 'container runs are not supported yet');
-    }
-    if (input.jobNodeConfigurationOverrideDetails) {
-      throw invalid('jobNodeConfigurationOverrideDetails', 'multi-node runs are not supported yet');
-    }
-    // OCI's jobType discriminator may be left out of an override: it can only be DEFAULT here.
-    const given = input.jobConfigurationOverrideDetails;
-    const override: JobConfigurationDetails | null = given ? { ...given, jobType: given.jobType ?? 'DEFAULT' } : null;
-    const overrideWords = override ? checkJobConfiguration(override, 'jobConfigurationOverrideDetails') : null;
-    const overrideMounts = input.jobStorageMountConfigurationOverrideDetailsList;
-    const mounts = overrideMounts
-      ? this.opts.storage.resolve(overrideMounts, 'jobStorageMountConfigurationOverrideDetailsList', { createPrefixes: true })
-      : this.opts.storage.resolve(job.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList', { createPrefixes: true });
-    const infraOverride = input.jobInfrastructureConfigurationOverrideDetails ?? null;
-    const jobInfra = job.jobInfrastructureConfigurationDetails;
-    // An override naming another shape brings its own shape config (or none): the job's flex settings belong to
-    // the job's shape.
-    const infra: JobInfrastructureConfigurationDetails = infraOverride
-      ? {
-          ...jobInfra,
-          ...infraOverride,
-          jobShapeConfigDetails:
-            infraOverride.shapeName && infraOverride.shapeName !== jobInfra.shapeName
-              ? infraOverride.jobShapeConfigDetails
-              : (infraOverride.jobShapeConfigDetails ?? jobInfra.jobShapeConfigDetails),
-        }
-      : jobInfra;
-    if (infraOverride) checkInfrastructure(infra, 'jobInfrastructureConfigurationOverrideDetails');
-    const resources = this.shapes.resolve(
-      infra,
-      infraOverride ? 'jobInfrastructureConfigurationOverrideDetails' : 'jobInfrastructureConfigurationDetails',
+    const { plan, configOverride, infrastructure, infrastructureOverride } = compileLaunch(
+      {
+        artifactFileName: job.artifact!.fileName,
+        jobConfigurationDetails: job.jobConfigurationDetails,
+        jobInfrastructureConfigurationDetails: job.jobInfrastructureConfigurationDetails,
+        jobStorageMountConfigurationDetailsList: job.jobStorageMountConfigurationDetailsList,
+      },
+      input,
+      this.launchContext,
     );
-    const effective = mergeConfig(job.jobConfigurationDetails, override);
-    checkEnvSize(effective.environmentVariables, 'jobConfigurationOverrideDetails.environmentVariables');
-    checkArgs(effective.commandLineArguments, 'jobConfigurationOverrideDetails.commandLineArguments');
-    const conda = this.opts.conda.resolve(
-      effective.environmentVariables,
-      // The field the user wrote: the run's override when it sets any of the variables, else the job's.
-      Object.keys(override?.environmentVariables ?? {}).some((k) => k.startsWith('CONDA_ENV_'))
-        ? 'jobConfigurationOverrideDetails.environmentVariables'
-        : 'jobConfigurationDetails.environmentVariables',
-    );
-    // The override's words were split when it was checked; the job's were checked at its create but are split here.
-    const args =
-      overrideWords ?? commandLineWords(job.jobConfigurationDetails?.commandLineArguments, 'jobConfigurationDetails.commandLineArguments') ?? [];
     const now = this.clock.now();
     const projectCompartmentId = await this.projectCompartment(job.projectId, job.compartmentId);
     const chain = opts.startedByRun ? await this.chainAfter(opts.startedByRun) : (opts.chain ?? { rootId: null, depth: 0 });
@@ -207,8 +171,7 @@ export class RunsService {
     const hash = retryToken ? bodyHash(input) : '';
     const { id, replayed } = await this.store.idempotent('createJobRun', retryToken, hash, async (tx) => {
       const id = newOcid(RESOURCE_TYPES.jobRun, this.identity.region);
-      const env: Record<string, string> = {
-        ...effective.environmentVariables,
+      const launch = withRunIdentity(plan, {
         JOB_OCID: job.id,
         JOB_RUN_OCID: id,
         PROJECT_OCID: job.projectId,
@@ -216,21 +179,7 @@ export class RunsService {
         JOB_RUN_COMPARTMENT_OCID: input.compartmentId,
         PROJECT_COMPARTMENT_OCID: projectCompartmentId,
         TENANCY_OCID: this.identity.tenancyId,
-        JOB_ARTIFACT_FILE_NAME: job.artifact!.fileName,
-      };
-      const launch: LaunchSpec = {
-        artifactFileName: job.artifact!.fileName,
-        args,
-        env,
-        entrypoint: effective.environmentVariables.JOB_RUN_ENTRYPOINT ?? null,
-        resources,
-        shapeName: infra.shapeName!,
-        maximumRuntimeInMinutes: effective.maximumRuntimeInMinutes,
-        mounts,
-        blockStorageSizeInGBs: infra.blockStorageSizeInGBs ?? null,
-        network: infra.networking !== 'NONE',
-        conda,
-      };
+      });
       const rec: RunRecord = {
         id,
         seq: 0,
@@ -244,9 +193,9 @@ export class RunsService {
         timeStarted: null,
         timeFinished: null,
         createdBy: opts.createdBy ?? opts.actingAs ?? this.identity.userId,
-        jobConfigurationOverrideDetails: override ?? { jobType: 'DEFAULT' },
-        jobInfrastructureConfigurationDetails: infra,
-        jobInfrastructureConfigurationOverrideDetails: infraOverride,
+        jobConfigurationOverrideDetails: configOverride ?? { jobType: 'DEFAULT' },
+        jobInfrastructureConfigurationDetails: infrastructure,
+        jobInfrastructureConfigurationOverrideDetails: infrastructureOverride,
         jobEnvironmentConfigurationOverrideDetails: null,
         jobLogConfigurationOverrideDetails: input.jobLogConfigurationOverrideDetails ?? null,
         jobStorageMountConfigurationDetailsList:
@@ -499,7 +448,7 @@ export class RunsService {
     this.telemetry.admissionWait(Math.max(0, admittedAt - Date.parse(claimed.timeAccepted)) / 1000);
     let launched;
     try {
-      const conda = claimed.launch.conda ?? null;
+      const conda = claimed.launch.conda;
       const principal = this.principals
         ? await this.principals.issue(
             { id, compartmentId: claimed.compartmentId, maximumRuntimeInMinutes: claimed.launch.maximumRuntimeInMinutes },
@@ -509,17 +458,11 @@ export class RunsService {
       launched = await this.executor.start({
         runId: id,
         // The artifact is immutable, so its path follows from the job and the file name frozen in the run.
+        plan: claimed.launch,
         artifactPath: this.jobs.artifactPathOf(claimed.jobId, claimed.launch.artifactFileName),
-        artifactFileName: claimed.launch.artifactFileName,
-        entrypoint: claimed.launch.entrypoint,
-        args: claimed.launch.args,
         // After the job's own variables: a job cannot name another principal.
-        env: principal ? { ...claimed.launch.env, ...principal.env } : claimed.launch.env,
+        startEnv: principal?.env,
         privateFiles: principal?.files,
-        resources: claimed.launch.resources,
-        mounts: claimed.launch.mounts ?? [],
-        blockStorageSizeInGBs: claimed.launch.blockStorageSizeInGBs ?? null,
-        network: claimed.launch.network ?? true,
         pythonEnv: conda ? await this.opts.conda.prepare(conda) : null,
       });
     } catch (e) {
@@ -663,7 +606,7 @@ export class RunsService {
         stopReason: run.stopReason,
         maximumRuntimeInMinutes: run.launch.maximumRuntimeInMinutes,
         memoryInGBs: run.launch.resources.memoryInGBs,
-        blockStorageSizeInGBs: run.launch.blockStorageSizeInGBs ?? null,
+        blockStorageSizeInGBs: run.launch.blockStorageSizeInGBs,
       },
       status,
       error,

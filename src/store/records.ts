@@ -1,6 +1,7 @@
 import type { JobConfigurationDetails, JobInfrastructureConfigurationDetails } from '../domain/job-config.js';
 import type { Resources } from '../domain/resources.js';
 import type { RunState, OutcomeReason } from '../domain/run-states.js';
+import type { LaunchPlan } from '../domain/launch.js';
 
 export type Tags = Record<string, string>;
 export type DefinedTags = Record<string, Record<string, unknown>>;
@@ -52,25 +53,8 @@ export interface JobRecord {
 }
 
 /** Frozen at run creation: what the executor is asked to run. */
-export interface LaunchSpec {
-  artifactFileName: string;
-  /** Words of commandLineArguments, split as a POSIX shell would. */
-  args: string[];
-  /** Effective environment: job env, run env on top, service variables on top of both. */
-  env: Record<string, string>;
-  entrypoint: string | null;
-  resources: Resources;
-  shapeName: string;
-  maximumRuntimeInMinutes: number;
-  /** Storage mounts resolved to host directories (absent in runs created before mounts were acted on). */
-  mounts?: { source: string; destination: string }[];
-  /** The run's scratch volume size; absent or null: none. */
-  blockStorageSizeInGBs?: number | null;
-  /** false: networking NONE. */
-  network?: boolean;
-  /** The Python environment CONDA_ENV_* selected. */
-  conda?: { kind: 'service'; slug: string; path: string } | { kind: 'published'; archive: string } | null;
-}
+/** A run's compiled plan, stored with it (domain/launch.ts makes it). */
+export type LaunchSpec = LaunchPlan;
 
 export interface RunRecord {
   id: string;

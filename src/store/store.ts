@@ -1,3 +1,4 @@
+import { completePlan } from '../domain/launch.js';
 import { CompiledQuery, Kysely, SqliteDialect, type Insertable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
 import SQLite from 'better-sqlite3';
 import { DsError, invalid } from '../domain/errors.js';
@@ -125,7 +126,7 @@ function runFromRow(r: RunRow): RunRecord {
     jobStorageMountConfigurationOverrideDetailsList: pj(r.storage_mounts_override),
     freeformTags: pj(r.freeform_tags) ?? {},
     definedTags: pj(r.defined_tags) ?? {},
-    launch: pj(r.launch),
+    launch: completePlan(pj(r.launch)),
     executor: r.executor,
     handle: pj(r.handle),
     deadlineMs: r.deadline_ms == null ? null : Number(r.deadline_ms),

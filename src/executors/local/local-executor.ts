@@ -31,6 +31,7 @@ import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch }
 import { nativeSupervisor, which } from './which.js';
 import { WarmSandboxes, type WarmSandbox } from './warm-sandboxes.js';
 import { hostOpenFiles, openFilesOf, runsOverCeiling } from './open-files.js';
+import { startEnvironment, type LaunchPlan } from '../../domain/launch.js';
 
 export interface LocalExecutorOptions {
   runsDir: string;
@@ -241,12 +242,12 @@ export class LocalExecutor implements Executor {
     let volume: LocalHandle['volume'] = null;
     let space = path.join(runDir, SPACE);
     let warm: WarmSandbox | null = null;
-    if (req.blockStorageSizeInGBs && this.opts.volumes.available) {
+    if (req.plan.blockStorageSizeInGBs && this.opts.volumes.available) {
       const w = this.warm;
       // A run whose sandbox would be the standard one takes a volume with a warm sandbox, any other run one without.
-      const standard = w !== null && req.mounts.length === 0 && !req.pythonEnv && req.resources.gpus <= 0 && req.network;
+      const standard = w !== null && req.plan.mounts.length === 0 && !req.pythonEnv && req.plan.resources.gpus <= 0 && req.plan.network;
       for (let tries = 1; ; tries++) {
-        volume = await this.volumes.take(req.blockStorageSizeInGBs * 1024 ** 3, w ? (v) => w.has(v.mountPoint) === standard : undefined);
+        volume = await this.volumes.take(req.plan.blockStorageSizeInGBs * 1024 ** 3, w ? (v) => w.has(v.mountPoint) === standard : undefined);
         if (writable(volume.mountPoint)) break;
         // ext4 turns read-only after a write error, e.g. when the data disk under its sparse image filled up: such
         // a volume is never handed out again (the runs it went to failed with EROFS until a restart).
@@ -328,7 +329,7 @@ export class LocalExecutor implements Executor {
   }
 
   /** The sandbox's arguments (bwrap's command line) for a run's space (the volume or directory it works in). */
-  private sandboxFor(space: string, run: { mounts: LaunchRequest['mounts']; network: boolean; pythonEnv: string | null; devices: string[] }): string[] {
+  private sandboxFor(space: string, run: { mounts: LaunchPlan['mounts']; network: boolean; pythonEnv: string | null; devices: string[] }): string[] {
     return sandboxArgs({
       hide: [this.opts.dataDir],
       space,
@@ -361,48 +362,48 @@ export class LocalExecutor implements Executor {
     // are already).
     if (sandboxed) giveToRun(this.opts.runUser, [space, ...runDirs]);
     let target: string;
-    const kind = archiveKindOf(req.artifactFileName);
+    const kind = archiveKindOf(req.plan.artifactFileName);
     if (kind) {
-      if (!req.entrypoint) {
-        throw new Error(`JOB_RUN_ENTRYPOINT must name the file to run inside the archive ${req.artifactFileName}`);
+      if (!req.plan.entrypoint) {
+        throw new Error(`JOB_RUN_ENTRYPOINT must name the file to run inside the archive ${req.plan.artifactFileName}`);
       }
       // A leftover from an attempt that died before the supervisor started: start clean.
       await fsp.rm(work, { recursive: true, force: true });
       await fsp.mkdir(work, { recursive: true });
       await extractArchive(req.artifactPath, kind, work, this.opts.archiveLimits);
       if (sandboxed) giveTreeToRun(this.opts.runUser, work);
-      const resolved = path.resolve(work, req.entrypoint);
+      const resolved = path.resolve(work, req.plan.entrypoint);
       if (!resolved.startsWith(work + path.sep)) {
-        throw new Error(`JOB_RUN_ENTRYPOINT '${req.entrypoint}' points outside the unpacked artifact`);
+        throw new Error(`JOB_RUN_ENTRYPOINT '${req.plan.entrypoint}' points outside the unpacked artifact`);
       }
       const st = await fsp.lstat(resolved).catch(() => null);
       if (!st || !st.isFile()) {
-        throw new Error(`JOB_RUN_ENTRYPOINT '${req.entrypoint}' is not a file in the artifact ${req.artifactFileName}`);
+        throw new Error(`JOB_RUN_ENTRYPOINT '${req.plan.entrypoint}' is not a file in the artifact ${req.plan.artifactFileName}`);
       }
       target = resolved;
     } else {
-      target = path.join(work, path.basename(req.artifactFileName));
+      target = path.join(work, path.basename(req.plan.artifactFileName));
       // FICLONE: a copy-on-write clone where the file system can, a plain copy elsewhere. A copy (not a link) so
       // a run that rewrites its own script cannot change the job's immutable artifact.
       copyFileSync(req.artifactPath, target, fsc.COPYFILE_FICLONE);
       chmodSync(target, 0o755);
       if (sandboxed) giveToRun(this.opts.runUser, [target]);
     }
-    const gpus = this.assignGpus(req.runId, req.resources.gpus);
-    const limits = { cpus: req.resources.cpus, memoryBytes: Math.round(req.resources.memoryInGBs * 1024 ** 3), pidsMax: this.pidsMaxFor(req.resources.cpus) };
+    const gpus = this.assignGpus(req.runId, req.plan.resources.gpus);
+    const limits = { cpus: req.plan.resources.cpus, memoryBytes: Math.round(req.plan.resources.memoryInGBs * 1024 ** 3), pidsMax: this.pidsMaxFor(req.plan.resources.cpus) };
     if (sandboxed) {
-      for (const m of req.mounts) {
+      for (const m of req.plan.mounts) {
         const w = giveMountToRun(this.opts.runUser, m.source);
         if (w) warnings.push(w);
       }
     }
-    const program = [...this.argvFor(target, req.pythonEnv), ...req.args];
+    const program = [...this.argvFor(target, req.pythonEnv), ...req.plan.args];
     const env: Record<string, string> = {
       ...BASE_ENV,
       ...(sandboxed ? { USER: this.opts.runUser.name, LOGNAME: this.opts.runUser.name } : {}),
       HOME: path.join(space, 'home'),
       TMPDIR: sandboxed ? '/tmp' : path.join(space, 'tmp'),
-      ...req.env,
+      ...startEnvironment(req.plan, req.startEnv),
     };
     if (req.pythonEnv) {
       env.PATH = `${path.join(req.pythonEnv, 'bin')}:${env.PATH ?? BASE_ENV.PATH ?? '/usr/bin:/bin'}`;
@@ -416,7 +417,7 @@ export class LocalExecutor implements Executor {
     const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
     const isolation = (cgroups: RunCgroups | null): RunIsolation => ({
       sandbox: !sandboxed ? 'NONE' : this.opts.sandbox.engine === 'native' ? 'NATIVE' : 'BUBBLEWRAP',
-      network: req.network || !sandboxed ? 'HOST' : 'NONE',
+      network: req.plan.network || !sandboxed ? 'HOST' : 'NONE',
       cpuLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
       memoryLimit: cgroups ? 'ENFORCED' : 'NOT_ENFORCED',
       processTree: sandboxed ? 'PID_NAMESPACE' : cgroups ? 'CGROUP' : 'PROCESS_GROUP',
@@ -459,7 +460,7 @@ export class LocalExecutor implements Executor {
     let argv = program;
     let supervisorOptions: string[] = [];
     if (sandboxed) {
-      const args = this.sandboxFor(space, { mounts: req.mounts, network: req.network, pythonEnv: req.pythonEnv, devices: gpus.length > 0 ? gpuDeviceNodes() : [] });
+      const args = this.sandboxFor(space, { mounts: req.plan.mounts, network: req.plan.network, pythonEnv: req.pythonEnv, devices: gpus.length > 0 ? gpuDeviceNodes() : [] });
       // With the native supervisor, its inner half runs inside and reports signals as signals (bwrap alone turns a
       // death by signal N into exit code 128+N).
       const inner = this.commands.supervisor ? [this.commands.supervisor, '-r', String(REPORT_FD), ...runUserOption(this.opts.runUser)] : [];
@@ -534,12 +535,12 @@ export class LocalExecutor implements Executor {
     }
     if (!this.opts.sandbox.program) {
       out.push(`not sandboxed: ${this.opts.sandbox.note ?? 'no sandbox'}; the run can read the server's files`);
-      if (!req.network) out.push('networking NONE was asked for but cannot be enforced without the sandbox: the run has the host network');
-      if (req.mounts.length > 0) out.push('storage mounts need the sandbox: the mounted directories are not visible at their destinations');
+      if (!req.plan.network) out.push('networking NONE was asked for but cannot be enforced without the sandbox: the run has the host network');
+      if (req.plan.mounts.length > 0) out.push('storage mounts need the sandbox: the mounted directories are not visible at their destinations');
     }
     if (this.opts.cgroups.mode === 'none') out.push(`CPU and memory limits are off: ${this.opts.cgroups.notes.join('; ')}`);
-    if (req.blockStorageSizeInGBs && !this.opts.volumes.available) {
-      out.push(`block storage of ${req.blockStorageSizeInGBs} GB is not enforced: ${this.opts.volumes.note ?? 'no volumes'}`);
+    if (req.plan.blockStorageSizeInGBs && !this.opts.volumes.available) {
+      out.push(`block storage of ${req.plan.blockStorageSizeInGBs} GB is not enforced: ${this.opts.volumes.note ?? 'no volumes'}`);
     }
     return out;
   }
