@@ -292,7 +292,7 @@ export class IdentityService {
     return u;
   }
 
-  listUsers(q: { compartmentId?: string } & Partial<NamedListQuery>): Promise<Page<UserRecord>> {
+  listUsers(q: { compartmentId?: string } & NamedListInput): Promise<Page<UserRecord>> {
     this.checkTenancy(q.compartmentId, 'query compartmentId');
     return this.ids.listNamed('users', namedQuery(q)) as Promise<Page<UserRecord>>;
   }
@@ -372,7 +372,7 @@ export class IdentityService {
     return g;
   }
 
-  listGroups(q: { compartmentId?: string } & Partial<NamedListQuery>): Promise<Page<GroupRecord>> {
+  listGroups(q: { compartmentId?: string } & NamedListInput): Promise<Page<GroupRecord>> {
     this.checkTenancy(q.compartmentId, 'query compartmentId');
     return this.ids.listNamed('groups', namedQuery(q)) as Promise<Page<GroupRecord>>;
   }
@@ -619,11 +619,15 @@ export class IdentityService {
 /** A hash no password matches (its salt and hash are random), verified against for unknown user names. */
 const DUMMY_HASH = `scrypt$${2 ** 15}$8$1$${'A'.repeat(22)}$${'A'.repeat(43)}`;
 
-function namedQuery(q: Partial<NamedListQuery>): NamedListQuery {
+/** A list query as it arrives (sortBy and sortOrder are checked here, naming the parameter). */
+type NamedListInput = Partial<Omit<NamedListQuery, 'sortBy' | 'sortOrder'>> & { sortBy?: string; sortOrder?: string };
+
+function namedQuery(q: NamedListInput): NamedListQuery {
   if (q.sortBy !== undefined && q.sortBy !== 'TIMECREATED' && q.sortBy !== 'NAME') throw invalid('query sortBy', 'must be one of ["TIMECREATED","NAME"]');
   if (q.sortOrder !== undefined && q.sortOrder !== 'ASC' && q.sortOrder !== 'DESC') throw invalid('query sortOrder', 'must be one of ["ASC","DESC"]');
   const sortBy = q.sortBy ?? 'TIMECREATED';
-  return { name: q.name, lifecycleState: q.lifecycleState, sortBy, sortOrder: q.sortOrder ?? (sortBy === 'NAME' ? 'ASC' : 'DESC'), limit: q.limit ?? 100, page: q.page };
+  const sortOrder = q.sortOrder ?? (sortBy === 'NAME' ? 'ASC' : 'DESC');
+  return { name: q.name, lifecycleState: q.lifecycleState, sortBy, sortOrder, limit: q.limit ?? 100, page: q.page };
 }
 
 function offsetPage<T>(items: T[], page: string | undefined, limit: number): Page<T> {

@@ -24,7 +24,8 @@ const DELETION_PASS_MS = 60 * 60 * 1000;
 export type VersionStage = 'CURRENT' | 'PENDING' | 'LATEST' | 'PREVIOUS' | 'DEPRECATED';
 
 export interface SecretContentDetails {
-  contentType: 'BASE64';
+  /** Only BASE64 is accepted (checked with a field-named error). */
+  contentType: string;
   content?: string;
   name?: string;
   stage?: string;

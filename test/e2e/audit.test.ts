@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditClient, models } from 'oci-audit';
 import type { IdentityClient } from 'oci-identity';
@@ -15,6 +14,7 @@ import { DsJobsClient, type Job } from '../../src/sdk/client.js';
 import { signedFetch, startServer, type TestServer } from '../support/server.js';
 import { expectOciError, makeAuditClient, makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { runCli } from '../support/cli.js';
+import { makeUser } from '../support/users.js';
 
 let s: TestServer;
 let admin: { client: IdentityClient; close(): void };
@@ -36,20 +36,11 @@ const people: Record<string, Person> = {};
 
 /** A user in a group of its own, with an API key and an OCI config file naming them. */
 async function makePerson(name: string): Promise<Person> {
-  const id = admin.client;
-  const user = (await id.createUser({ createUserDetails: { compartmentId: tenancy, name, description: name } })).user;
-  const group = (await id.createGroup({ createGroupDetails: { compartmentId: tenancy, name: `${name}-group`, description: name } })).group;
-  await id.addUserToGroup({ addUserToGroupDetails: { userId: user.id, groupId: group.id } });
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  const key = (await id.uploadApiKey({ userId: user.id, createApiKeyDetails: { key: publicKey } })).apiKey;
-  const keyFile = path.join(s.dataDir, `${name}.pem`);
-  writeFileSync(keyFile, privateKey, { mode: 0o600 });
-  const configFile = path.join(s.dataDir, `${name}.config`);
-  writeFileSync(configFile, `[DEFAULT]\nuser=${user.id}\nfingerprint=${key.fingerprint}\nkey_file=${keyFile}\ntenancy=${tenancy}\nregion=local\n`, { mode: 0o600 });
+  const { userId, configFile } = await makeUser(admin.client, tenancy, s.dataDir, name);
   const a = makeAuditClient(s.url, configFile);
   closers.push(a.close);
   const sign = configFileSigner(configFile);
-  return { id: user.id, configFile, api: new DsJobsClient({ endpoint: s.url, signer: sign }), audit: a.client, fetch: (u, init) => signedFetch(sign, u, init) };
+  return { id: userId, configFile, api: new DsJobsClient({ endpoint: s.url, signer: sign }), audit: a.client, fetch: (u, init) => signedFetch(sign, u, init) };
 }
 
 /** Every event of the compartment since the test began, through the official SDK (its pages followed). */

@@ -5,9 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { DataScienceClient } from 'oci-datascience';
 import type { IdentityClient } from 'oci-identity';
 import { configFileSigner, readOciProfile } from '../../src/sdk/signer.js';
@@ -16,6 +13,7 @@ import { signedFetch, startServer, waitForRun, type TestServer } from '../suppor
 import { isOciError, makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 import { launchBrowser } from '../support/browser.js';
+import { makeUser } from '../support/users.js';
 
 let s: TestServer;
 let admin: { client: IdentityClient; close(): void };
@@ -37,20 +35,11 @@ const policyIds: Record<string, string> = {};
 
 /** A user in a group of its own, with an API key and an OCI config file naming them. */
 async function makePerson(name: string): Promise<Person> {
-  const id = admin.client;
-  const user = (await id.createUser({ createUserDetails: { compartmentId: tenancy, name, description: name } })).user;
-  const group = (await id.createGroup({ createGroupDetails: { compartmentId: tenancy, name: `${name}-group`, description: name } })).group;
-  await id.addUserToGroup({ addUserToGroupDetails: { userId: user.id, groupId: group.id } });
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  const key = (await id.uploadApiKey({ userId: user.id, createApiKeyDetails: { key: publicKey } })).apiKey;
-  const keyFile = path.join(s.dataDir, `${name}.pem`);
-  writeFileSync(keyFile, privateKey, { mode: 0o600 });
-  const configFile = path.join(s.dataDir, `${name}.config`);
-  writeFileSync(configFile, `[DEFAULT]\nuser=${user.id}\nfingerprint=${key.fingerprint}\nkey_file=${keyFile}\ntenancy=${tenancy}\nregion=local\n`, { mode: 0o600 });
+  const { userId, configFile } = await makeUser(admin.client, tenancy, s.dataDir, name);
   const oci = makeOciClient(s.url, configFile);
   closers.push(oci.close);
   const sign = configFileSigner(configFile);
-  return { name, userId: user.id, configFile, oci: oci.client, api: new DsJobsClient({ endpoint: s.url, signer: sign }), fetch: (u, init) => signedFetch(sign, u, init) };
+  return { name, userId, configFile, oci: oci.client, api: new DsJobsClient({ endpoint: s.url, signer: sign }), fetch: (u, init) => signedFetch(sign, u, init) };
 }
 
 async function policy(name: string, statements: string[]): Promise<void> {

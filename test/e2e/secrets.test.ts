@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IdentityClient } from 'oci-identity';
@@ -15,6 +14,7 @@ import type { SecretsClient } from 'oci-secrets';
 import { startServer, type TestServer } from '../support/server.js';
 import { runCli } from '../support/cli.js';
 import { expectOciError, makeIdentityClient, makeSecretsClient, makeVaultsClient } from '../support/oci-sdk-client.js';
+import { makeUser } from '../support/users.js';
 
 let s: TestServer;
 let identity: IdentityClient;
@@ -33,15 +33,7 @@ const unb64 = (v: string | undefined) => Buffer.from(v ?? '', 'base64').toString
 
 /** A user in a group of its own, with an API key and an OCI config file; returns its vault and secrets clients. */
 async function makePerson(name: string) {
-  const user = (await identity.createUser({ createUserDetails: { compartmentId: tenancy, name, description: name } })).user;
-  const group = (await identity.createGroup({ createGroupDetails: { compartmentId: tenancy, name: `${name}-group`, description: name } })).group;
-  await identity.addUserToGroup({ addUserToGroupDetails: { userId: user.id, groupId: group.id } });
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  const key = (await identity.uploadApiKey({ userId: user.id, createApiKeyDetails: { key: publicKey } })).apiKey;
-  const keyFile = path.join(s.dataDir, `${name}.pem`);
-  writeFileSync(keyFile, privateKey, { mode: 0o600 });
-  const configFile = path.join(s.dataDir, `${name}.config`);
-  writeFileSync(configFile, `[DEFAULT]\nuser=${user.id}\nfingerprint=${key.fingerprint}\nkey_file=${keyFile}\ntenancy=${tenancy}\nregion=local\n`, { mode: 0o600 });
+  const { configFile } = await makeUser(identity, tenancy, s.dataDir, name);
   const v = makeVaultsClient(s.url, configFile);
   const b = makeSecretsClient(s.url, configFile);
   closers.push(v.close, b.close);

@@ -92,7 +92,7 @@ export async function auditRoutes(app: App, audit: AuditService): Promise<void> 
       },
     },
     async (req, reply) => {
-      const page = await audit.list(req.query as never);
+      const page = await audit.list(req.query);
       if (page.nextPage) reply.header('opc-next-page', page.nextPage);
       return page.items;
     },

@@ -27,7 +27,7 @@ export async function groupRoutes(app: App, identity: IdentityService): Promise<
     },
   );
   app.get('/groups', { schema: { tags, operationId: 'ListGroups', querystring: IdentityListQuery, response: errorResponses } }, async (req, reply) => {
-    const page = await identity.listGroups(req.query as never);
+    const page = await identity.listGroups(req.query);
     if (page.nextPage) reply.header('opc-next-page', page.nextPage);
     return page.items.map(groupWire);
   });

@@ -41,7 +41,7 @@ export async function userRoutes(app: App, identity: IdentityService): Promise<v
       },
     },
     async (req, reply) => {
-      const page = await identity.listUsers(req.query as never);
+      const page = await identity.listUsers(req.query);
       if (page.nextPage) reply.header('opc-next-page', page.nextPage);
       return page.items.map(userWire);
     },

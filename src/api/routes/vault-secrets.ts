@@ -56,7 +56,7 @@ export async function vaultSecretRoutes(app: App, secrets: SecretsService): Prom
       },
     },
     async (req, reply) => {
-      const s = await secrets.create(req.body as never, header(req, 'opc-retry-token'));
+      const s = await secrets.create(req.body, header(req, 'opc-retry-token'));
       withEtag(reply, s);
       return secretWire(s);
     },
@@ -111,7 +111,7 @@ export async function vaultSecretRoutes(app: App, secrets: SecretsService): Prom
       },
     },
     async (req, reply) => {
-      const s = await secrets.update(req.params.secretId, (req.body ?? {}) as never, header(req, 'if-match'));
+      const s = await secrets.update(req.params.secretId, req.body ?? {}, header(req, 'if-match'));
       withEtag(reply, s);
       return secretWire(s);
     },
