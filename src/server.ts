@@ -10,7 +10,7 @@ import { ConfigError, type Config } from './config/config.js';
 import { newOcid } from './domain/ids.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
-import { detectCgroups, hostPidsLimit, setAllRunsPidsMax } from './executors/local/cgroups.js';
+import { detectCgroups, hostPidsLimit, setAllRunsCpuWeight, setAllRunsPidsMax } from './executors/local/cgroups.js';
 import { hostFileMax } from './executors/local/open-files.js';
 import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
@@ -92,10 +92,15 @@ function tlsFiles(cfg: Config): { cert: Buffer; key: Buffer } | undefined {
   return { cert: read('tlsCert', cfg.tlsCert), key: read('tlsKey', cfg.tlsKey) };
 }
 
+/** What admission hands out to runs: the host's (or the configured) CPUs and memory less what is reserved. */
 export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
+  const cpus = (cfg.capacity.cpus ?? os.availableParallelism()) - cfg.reservedCpus;
+  const memoryInGBs = Math.floor(((cfg.capacity.memoryInGBs ?? os.totalmem() / 1024 ** 3) - cfg.reservedMemoryInGBs) * 100) / 100;
+  if (cpus <= 0) throw new ConfigError(`reservedCpus: ${cfg.reservedCpus} leaves no CPU for runs (the host has ${cfg.capacity.cpus ?? os.availableParallelism()})`);
+  if (memoryInGBs <= 0) throw new ConfigError(`reservedMemoryInGBs: ${cfg.reservedMemoryInGBs} leaves no memory for runs`);
   return {
-    cpus: cfg.capacity.cpus ?? os.availableParallelism(),
-    memoryInGBs: cfg.capacity.memoryInGBs ?? Math.floor((os.totalmem() / 1024 ** 3) * 100) / 100,
+    cpus,
+    memoryInGBs,
     // More GPUs than were found cannot be handed out: the configured number only lowers it.
     gpus: Math.min(cfg.capacity.gpus ?? detectedGpus, detectedGpus),
   };
@@ -230,8 +235,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const webhooks = new WebhooksService(store, eventStore, webhookStore, identity, systemClock, { allowPrivateTargets: cfg.webhookAllowPrivateTargets }, dispatcher);
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
-  const { executor, archiveLimits } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
+  const { executor, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
   const protections = executor.protections();
+  const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
+  if (cpuWeight) protections.enforced.push(`the server ahead of runs: ${cpuWeight}${reserved}`);
+  else protections.off.push(`the server ahead of runs: no cgroup cpu controller, so runs compete with the server for CPU on equal terms${reserved}`);
   if (gpuInfo.note) protections.off.push(`GPUs: ${gpuInfo.note}`);
   const storage = new StorageCatalog(cfg.storage, [cfg.dataDir]);
   const conda = new CondaEnvironments(cfg.condaEnvironments, cfg.storage.buckets, path.join(cfg.dataDir, 'conda'), archiveLimits);
@@ -334,6 +342,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
         bodyTimeoutMs: cfg.requestBodyTimeoutMs,
         bodyMinBytesPerSecond: cfg.requestBodyMinBytesPerSecond,
       },
+      backpressure: { maxRequestsInFlight: cfg.maxRequestsInFlight, maxRequestsInFlightPerClient: cfg.maxRequestsInFlightPerClient },
     },
     database: () => store.health.status(),
     // With authentication on, an unsigned request from a run is refused like any other (401).
@@ -423,7 +432,7 @@ export { backupDatabase, restoreDatabase } from './store/backup.js';
 export async function createLocalExecutor(
   cfg: Config,
   o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; gpus: ReturnType<typeof detectGpus>['gpus']; log: Logger },
-): Promise<{ executor: LocalExecutor; archiveLimits: ArchiveLimits }> {
+): Promise<{ executor: LocalExecutor; archiveLimits: ArchiveLimits; cpuWeight: string | null }> {
   const { runsDir, capacity, log } = o;
   const archiveLimits = {
     maxEntries: cfg.archiveMaxEntries,
@@ -437,6 +446,7 @@ export async function createLocalExecutor(
     throw new ConfigError(`pidsMaxAllRuns: ${cfg.pidsMaxAllRuns} must be below the host's limit on processes (${hostPids}: the smaller of kernel.pid_max and kernel.threads-max)`);
   }
   const pidsMaxAllRuns = setAllRunsPidsMax(cgroups, cfg.pidsMaxAllRuns ?? Math.floor(hostPids / 2));
+  const cpuWeight = setAllRunsCpuWeight(cgroups, cfg.runsCpuWeight);
   const fileMax = hostFileMax();
   if (cfg.openFilesMaxAllRuns !== undefined && fileMax !== null && cfg.openFilesMaxAllRuns >= fileMax) {
     throw new ConfigError(`openFilesMaxAllRuns: ${cfg.openFilesMaxAllRuns} must be below the host's limit on open files (fs.file-max ${fileMax})`);
@@ -467,5 +477,5 @@ export async function createLocalExecutor(
     onError: (err) => log.warn({ err }, 'a warm sandbox could not be made; runs start their own'),
   });
   await executor.init();
-  return { executor, archiveLimits };
+  return { executor, archiveLimits, cpuWeight };
 }

@@ -25,6 +25,7 @@ import { STATUS_OF } from './error-status.js';
 import { checkStoredBody } from './body-limits.js';
 import { HostCheck } from './host-check.js';
 import { guardConnections, type ConnectionLimits } from './connection-guard.js';
+import { Backpressure, type BackpressureLimits } from './backpressure.js';
 import * as S from './schemas.js';
 import { projectRoutes } from './routes/projects.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -101,7 +102,7 @@ export interface ApiDeps {
   /** Directory of the built web console (dist/console); the console is served at `/` when it holds a build. */
   consoleDir?: string;
   /** Which Host headers are answered, and the limits on slow and numerous connections. */
-  network: { allowedHosts: string[]; listenHost: string; limits: ConnectionLimits };
+  network: { allowedHosts: string[]; listenHost: string; limits: ConnectionLimits; backpressure: BackpressureLimits };
   /** The database's health (GET /health, serverInfo.database). */
   database: () => DatabaseStatus;
   /** The uid job runs run as, when it is not the server's own: loopback requests from it are refused (peer-uid.ts). */
@@ -215,6 +216,11 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('opc-request-id', req.id);
+  });
+  // First of all (before a signature is checked): a flood of requests, signed or not, is bounded.
+  const backpressure = new Backpressure(deps.network.backpressure);
+  app.addHook('onRequest', (req, reply, done) => {
+    if (backpressure.admit(req, reply)) done();
   });
   const hosts = new HostCheck(deps.network.allowedHosts, deps.network.listenHost);
   app.addHook('onRequest', async (req) => {

@@ -74,6 +74,13 @@ export const ConfigSchema = Type.Object(
     allowedHosts: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     /** Connections one client address may hold open at once. */
     maxConnectionsPerClient: Type.Integer({ minimum: 1, default: 256 }),
+    /**
+     * Requests the server works on at once before it answers 429 with retry-after (log and event follows are not
+     * counted); at the limit, the clients holding the most are refused first.
+     */
+    maxRequestsInFlight: Type.Integer({ minimum: 1, default: 256 }),
+    /** Requests one client address may have in flight at once. */
+    maxRequestsInFlightPerClient: Type.Integer({ minimum: 1, default: 128 }),
     /** From a request's first byte to the end of its headers. */
     requestHeadersTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
     /** A request body still arriving must bring requestBodyMinBytesPerSecond x this much in each period this long. */
@@ -187,6 +194,14 @@ export const ConfigSchema = Type.Object(
     pidsMaxAllRuns: Type.Optional(Type.Integer({ minimum: 16 })),
     /** Open files each process of a sandboxed run may have (RLIMIT_NOFILE, soft and hard). */
     openFilesMaxPerProcess: Type.Integer({ minimum: 64, maximum: 1_048_576, default: 16_384 }),
+    /**
+     * The CPU weight of all runs together against the server's own (100), on cgroup v2's scale (1-10000): with the
+     * machine saturated, the API, log capture and cancels come first. 100 puts runs level with the server.
+     */
+    runsCpuWeight: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+    /** CPUs and memory kept for the server and the host: subtracted from what admission hands out to runs. */
+    reservedCpus: Type.Number({ minimum: 0, default: 0 }),
+    reservedMemoryInGBs: Type.Number({ minimum: 0, default: 0 }),
     /**
      * Open files of all runs together (checked each metrics round; the runs holding the most are killed while the
      * total is above it). Default: half of the host's fs.file-max. Must be below fs.file-max.

@@ -166,6 +166,25 @@ export function setAllRunsPidsMax(host: CgroupHost, pidsMax: number): number | n
   return pidsMax;
 }
 
+/**
+ * The CPU weight of all runs together against the server: the `dsjobs` cgroup every run's is in gets it, so when runs
+ * and the server both want the CPUs the server (weight 100 on v2, 1024 shares on v1, the kernel's default) is ahead
+ * and runs share what is left among themselves as their own weights say. `weight` is on v2's scale (1-10000, the
+ * default 100); v1's cpu.shares are 1024 per 100. Returns what was set, or null where there is no cpu controller.
+ */
+export function setAllRunsCpuWeight(host: CgroupHost, weight: number): string | null {
+  if (host.mode === 'v1' && host.bases.cpu && existsSync(path.join(host.bases.cpu, 'cpu.shares'))) {
+    const shares = Math.max(2, Math.round((weight * 1024) / 100));
+    writeFileSync(path.join(host.bases.cpu, 'cpu.shares'), String(shares));
+    return `cpu.shares ${shares} for all runs together (the server: 1024)`;
+  }
+  if (host.mode === 'v2' && host.bases.unified && existsSync(path.join(host.bases.unified, 'cpu.weight'))) {
+    writeFileSync(path.join(host.bases.unified, 'cpu.weight'), String(weight));
+    return `cpu.weight ${weight} for all runs together (the server: 100)`;
+  }
+  return null;
+}
+
 /** The host's ceiling on processes and threads: the smaller of kernel.pid_max and kernel.threads-max. */
 export function hostPidsLimit(): number {
   const vals = ['/proc/sys/kernel/pid_max', '/proc/sys/kernel/threads-max'].map((f) => num(read(f))).filter((n): n is number => n !== null && n > 0);
