@@ -55,6 +55,7 @@ import { ConsoleSessions } from './service/console-sessions.js';
 import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 import { SecretsService } from './service/secrets.js';
+import { LoggingService } from './service/logging.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
 
 export function packageVersion(): string {
@@ -254,6 +255,10 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     conda,
     telemetry: registry.telemetry,
   });
+  const workRequests = new WorkRequestsService(store, identity, systemClock);
+  const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
+  jobs.checkLogConfig = (config, field) => logging.planRunLog(config, field);
+  runs.runLogs = { plan: (config, field) => logging.planRunLog(config, field), link: (tx, plan, run) => logging.linkRunLog(tx, plan as never, run) };
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
   logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
@@ -270,6 +275,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     logRetentionDays: cfg.logRetentionDays,
     logs,
     forgetRun: (runId) => executor.forget(runId),
+    logging: () => logging.applyRetention((runId) => logs.remove(runId)),
     log,
   });
   const policyStore = new PolicyStore(store);
@@ -322,8 +328,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     authentication: cfg.authentication === 'on',
     authorizer,
     https: tlsFiles(cfg),
-    workRequests: new WorkRequestsService(store, identity, systemClock),
+    workRequests,
     secrets,
+    logging,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {

@@ -51,6 +51,8 @@ import { groupRoutes } from './routes/identity-groups.js';
 import type { SecretsService } from '../service/secrets.js';
 import { vaultSecretRoutes } from './routes/vault-secrets.js';
 import { secretBundleRoutes } from './routes/secret-bundles.js';
+import type { LoggingService } from '../service/logging.js';
+import { logIngestionRoutes, loggingManagementRoutes, logSearchRoutes } from './routes/logging.js';
 
 export const BASE = '/20190101';
 /** OCI Identity's API version (compartments, users, groups, memberships, API keys, policies, dynamic groups): its paths are served beside Data Science's. */
@@ -58,6 +60,10 @@ export const IDENTITY_BASE = '/20160918';
 /** OCI Vault's management API (secrets) and the Secrets service's retrieval API (secret bundles). */
 export const VAULT_BASE = '/20180608';
 export const SECRETS_BASE = '/20190301';
+/** OCI Logging: management (log groups, logs), search, ingestion (docs/logging.md). */
+export const LOGGING_BASE = '/20200531';
+export const LOG_SEARCH_BASE = '/20190909';
+export const LOG_INGESTION_BASE = '/20200831';
 
 /** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
 const PUBLIC_ROUTES = new Set([
@@ -113,6 +119,8 @@ export interface ApiDeps {
   workRequests: WorkRequestsService;
   /** OCI Vault secrets and their bundles (docs/secrets.md). */
   secrets: SecretsService;
+  /** OCI Logging subset: log groups, logs, search, ingestion (docs/logging.md). */
+  logging: LoggingService;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -281,7 +289,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
+    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE, LOGGING_BASE, LOG_SEARCH_BASE, LOG_INGESTION_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
@@ -391,5 +399,8 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   );
   await app.register(async (api) => vaultSecretRoutes(api as App, deps.secrets), { prefix: VAULT_BASE });
   await app.register(async (api) => secretBundleRoutes(api as App, deps.secrets), { prefix: SECRETS_BASE });
+  await app.register(async (api) => loggingManagementRoutes(api as App, deps.logging, deps.workRequests, deps.identity.tenancyId), { prefix: LOGGING_BASE });
+  await app.register(async (api) => logSearchRoutes(api as App, deps.logging), { prefix: LOG_SEARCH_BASE });
+  await app.register(async (api) => logIngestionRoutes(api as App, deps.logging), { prefix: LOG_INGESTION_BASE });
   return app;
 }

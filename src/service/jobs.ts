@@ -92,6 +92,8 @@ export interface JobsServiceHooks {
 
 export class JobsService {
   hooks: JobsServiceHooks | null = null;
+  /** Checks a job's jobLogConfigurationDetails (the Logging service's, set by the server): 400 naming the field. */
+  checkLogConfig: ((config: Record<string, unknown> | null | undefined, field: string) => Promise<unknown>) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -137,6 +139,7 @@ export class JobsService {
     }
     const config: JobConfigurationDetails = input.jobConfigurationDetails ?? { jobType: 'DEFAULT' };
     checkJobConfiguration(config, 'jobConfigurationDetails');
+    await this.checkLogConfig?.(input.jobLogConfigurationDetails, 'jobLogConfigurationDetails');
     const infra = input.jobInfrastructureConfigurationDetails;
     checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
     this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');

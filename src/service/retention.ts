@@ -22,6 +22,8 @@ export interface RetentionResult {
   logBytes: number;
   /** Directories of deleted runs removed (left by a stop between a run's deletion and their removal, or by versions before deletion freed them). */
   runDirs: number;
+  /** By each OCI Logging log's retentionDuration: pushed entries and the runs' logs it shows that went. */
+  logEntries?: number;
 }
 
 export interface RetentionOptions {
@@ -31,6 +33,8 @@ export interface RetentionOptions {
   logs?: LogService;
   /** Removes a deleted run's files (its log and run directory: the executor's part). */
   forgetRun?: (runId: string) => Promise<void>;
+  /** Applies each OCI Logging log's retentionDuration (service/logging.ts applyRetention). */
+  logging?: () => Promise<{ entries: number; runLogs: number }>;
   /** Between passes (default one hour). */
   intervalMs?: number;
   /** From start to the first pass (default one minute: not in the way of the start itself). */
@@ -47,6 +51,8 @@ export interface RetentionOptions {
  * - SUCCEEDED and FAILED deliveries go once not updated for `eventRetentionDays`.
  * - Retry tokens go after their 24 hours (one reused later is checked against its age anyway).
  * - With `logRetentionDays`, the logs of runs that ended longer ago go (the runs stay; their logs read empty).
+ * - Each OCI Logging log's retentionDuration: pushed entries older than it, and the logs of runs it shows that ended
+ *   before then.
  * - The directories of deleted runs that are still there go.
  * In batches, one transaction each, with the event loop free in between; a pass an hour, the first a minute after
  * start.
@@ -80,7 +86,7 @@ export class RetentionService {
     this.timer = setTimeout(() => {
       this.running = this.pass()
         .then((r) => {
-          if (r.events + r.deliveries + r.retryTokens + r.logs + r.runDirs > 0) {
+          if (r.events + r.deliveries + r.retryTokens + r.logs + r.runDirs + (r.logEntries ?? 0) > 0) {
             this.opts.log.info(r, 'retention: old events, deliveries, retry tokens, run logs and deleted runs\' directories removed (logBytes: disk space the logs freed)');
           }
         })
@@ -126,6 +132,11 @@ export class RetentionService {
         more = page.length === BATCH;
         after = page.at(-1)?.seq ?? after;
       }
+    }
+    if (this.opts.logging && !this.stopped) {
+      const r = await this.opts.logging();
+      out.logEntries = r.entries;
+      out.logs += r.runLogs;
     }
     const { forgetRun } = this.opts;
     if (logs && forgetRun) {

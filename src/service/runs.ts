@@ -78,6 +78,14 @@ export class RunsService {
    * it now; set by the server where authorization is on (authorizer.ts authorizeRunAs).
    */
   authorizeAs: ((userId: string, compartmentId: string, job: JobRecord) => Promise<void>) | null = null;
+  /**
+   * The Logging service's part of a run's creation (set by the server): `plan` checks the effective log
+   * configuration before the transaction, `link` (in it) creates an automatic log and returns the run's logDetails.
+   */
+  runLogs: {
+    plan(config: Record<string, unknown> | null | undefined, field: string): Promise<unknown>;
+    link(tx: Tx, plan: unknown, run: { id: string; displayName: string }): Promise<{ logGroupId: string; logId: string } | null>;
+  } | null = null;
 
   constructor(
     private readonly store: Store,
@@ -174,6 +182,11 @@ export class RunsService {
       overrideWords ?? commandLineWords(job.jobConfigurationDetails?.commandLineArguments, 'jobConfigurationDetails.commandLineArguments') ?? [];
     const now = this.clock.now();
     const projectCompartmentId = await this.projectCompartment(job.projectId, job.compartmentId);
+    // The run's log configuration: its override, else the job's (OCI's rule).
+    const logOverride = input.jobLogConfigurationOverrideDetails;
+    const logPlan = this.runLogs
+      ? await this.runLogs.plan(logOverride ?? job.jobLogConfigurationDetails, logOverride ? 'jobLogConfigurationOverrideDetails' : 'jobLogConfigurationDetails')
+      : null;
     let created: RunRecord | null = null;
     // The body's hash only matters with a retry token (it was ~4% of the server's CPU per create without one).
     const hash = retryToken ? bodyHash(input) : '';
@@ -239,6 +252,7 @@ export class RunsService {
         version: 1,
         chain: opts.chain ?? { rootId: null, depth: 0 },
       };
+      if (this.runLogs) rec.logDetails = await this.runLogs.link(tx, logPlan, rec);
       await this.store.insertRun(tx, rec);
       await this.store.insertEvent(tx, E.accepted(rec));
       if (opts.inTx) await opts.inTx(tx, rec);

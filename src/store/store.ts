@@ -137,6 +137,7 @@ function runFromRow(r: RunRow): RunRecord {
     isolation: pj(r.isolation),
     version: r.version,
     chain: { rootId: r.chain_root_id, depth: r.chain_depth },
+    logDetails: r.log_id && r.log_group_id ? { logGroupId: r.log_group_id, logId: r.log_id } : null,
   };
 }
 
@@ -175,6 +176,8 @@ function runToRow(r: RunRecord): Omit<JobRunTable, 'seq'> {
     version: r.version,
     chain_root_id: r.chain.rootId,
     chain_depth: r.chain.depth,
+    log_group_id: r.logDetails?.logGroupId ?? null,
+    log_id: r.logDetails?.logId ?? null,
   };
 }
 

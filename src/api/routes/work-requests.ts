@@ -77,6 +77,7 @@ export async function workRequestRoutes(app: App, deps: ApiDeps): Promise<void> 
         id: q.id,
         resourceId: q.resourceId,
         operationType: q.operationType,
+        operationTypes: OPERATION_TYPES,
         status: q.status,
         sortBy: q.sortBy ?? 'timeAccepted',
         // OCI's default: newest first by timeAccepted, ascending otherwise.
