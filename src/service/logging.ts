@@ -374,7 +374,13 @@ export class LoggingService {
     const cursors: Cursor[] = [];
     try {
       const byRun = new Map<string, LogRecord>();
-      for (const log of logs) for (const r of await this.store.runsOfLog(log.id)) if (!byRun.has(r.id)) byRun.set(r.id, log);
+      for (const log of logs) {
+        for (const r of await this.store.runsOfLog(log.id)) {
+          // A run's lines are read between its acceptance and its end: a run wholly outside the window is not opened.
+          if (r.timeAccepted >= timeEnd || (r.timeFinished !== null && r.timeFinished < timeStart)) continue;
+          if (!byRun.has(r.id)) byRun.set(r.id, log);
+        }
+      }
       for (const [runId, log] of byRun) {
         // A run's records all have the run as their source: a source condition it fails skips its file unread.
         if (!matches(q.where, 'source', runId)) continue;
@@ -403,7 +409,12 @@ export class LoggingService {
       }
       const more = cursors.some((c) => c.peek() !== null);
       const pos: Record<string, unknown> = { ...positions };
-      for (const c of cursors) pos[c.key] = c.position();
+      // Only the sources that gave something are carried: one that gave nothing yet starts again where the page
+      // ended, which is where it was (so a shared log of many runs keeps its page token small).
+      for (const c of cursors) {
+        const p = c.position();
+        if (p !== undefined) pos[c.key] = p;
+      }
       return { results, nextPage: more ? encodeToken({ q: details.searchQuery, ts: timeStart, te: timeEnd, pos, last }) : null };
     } finally {
       for (const c of cursors) c.close();
@@ -424,9 +435,11 @@ export class LoggingService {
     if (!view) return null;
     const asc = order === 'asc';
     // A run not in the token yet (it joined a shared log after the first page) starts where the last page ended.
-    let pos = saved ?? (asc ? view.seek(lastTime ?? timeStart) : view.seek(lastTime ?? timeEnd));
-    let buffer: { time: string; seq: number; stream: string; message: string; start: number; end: number }[] = [];
+    // Newest first, its records at the last page's time are still to come: it ends after them (a millisecond on).
+    let pos = saved ?? (asc ? view.seek(lastTime ?? timeStart) : view.seek(lastTime ? iso(Date.parse(lastTime) + 1) : timeEnd));
+    const buffer: { time: string; seq: number; stream: string; message: string; start: number; end: number }[] = [];
     let done = false;
+    let moved = saved !== undefined;
     const identity = this.identity;
     const content = (r: (typeof buffer)[number]) => () => ({
       id: recordId(runId, r.seq),
@@ -448,8 +461,9 @@ export class LoggingService {
       take: () => {
         const r = buffer.shift()!;
         pos = asc ? r.end : r.start;
+        moved = true;
       },
-      position: () => pos,
+      position: () => (moved ? pos : undefined),
       fill: async () => {
         while (!done && buffer.length === 0) {
           const page = asc ? view.forward(pos, 500) : view.backward(pos, 500);
@@ -513,7 +527,7 @@ export class LoggingService {
         const e = buffer.shift()!;
         after = [e.time, e.n];
       },
-      position: () => after,
+      position: () => after ?? undefined,
       fill: async () => {
         const sources = like('source');
         const subjects = like('subject');

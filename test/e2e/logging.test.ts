@@ -229,6 +229,38 @@ test('a large run log (about 100 MB on disk, 800,000 lines) is searched page by 
   assert.ok(Number(from.searchResponse.results![0].data.logContent.data.message.split(' ')[1]) <= lines / 2);
 });
 
+test('runs sharing one given log (logGroupId and logId): each run found by its source, and all of them merged in time order, paged, nothing twice', async () => {
+  const groupId = await createGroup('group-shared');
+  const logId = await createLog(groupId, 'shared');
+  const config = { enableLogging: true, enableAutoLogCreation: false, logGroupId: groupId, logId };
+  const r1 = await runWithLog(`for i in $(seq 1 300); do echo "one $i"; done\n`, config);
+  const r2 = await runWithLog(`for i in $(seq 1 200); do echo "two $i"; done\n`, config);
+  assert.deepEqual(r1.logDetails, { logGroupId: groupId, logId });
+  assert.deepEqual(r2.logDetails, { logGroupId: groupId, logId });
+  const scope = `search "${s.compartmentId}/${groupId}/${logId}"`;
+  const one = await searchAll(`${scope} | where source = '*${r1.id}' | sort by datetime asc`, 1000);
+  assert.deepEqual(one.records.map((r) => r.data.logContent.data.message), Array.from({ length: 300 }, (_, i) => `one ${i + 1}`));
+  for (const order of ['asc', 'desc']) {
+    const all = await searchAll(`${scope} | sort by datetime ${order}`, 37);
+    const ids = all.records.map((r) => r.data.logContent.id);
+    assert.equal(ids.length, 500, order);
+    assert.equal(new Set(ids).size, 500, `${order}: nothing twice`);
+    const times = all.records.map((r) => r.data.logContent.time);
+    for (let i = 1; i < times.length; i++) assert.ok(order === 'asc' ? times[i] >= times[i - 1] : times[i] <= times[i - 1], order);
+    // Each run's own lines stay in their order.
+    const twos = all.records.map((r) => r.data.logContent.data.message).filter((m: string) => m.startsWith('two '));
+    const expected = Array.from({ length: 200 }, (_, i) => `two ${i + 1}`);
+    assert.deepEqual(twos, order === 'asc' ? expected : expected.reverse());
+  }
+  // A log that does not exist: 400 naming the field.
+  const wrong = await runWithLog('true\n', { ...config, logId: 'ocid1.log.dsjobs.local.nope' }).then(
+    () => assert.fail('a job naming a log that does not exist was created'),
+    (e: { status: number; message: string }) => e,
+  );
+  assert.equal(wrong.status, 400);
+  assert.match(wrong.message, /^jobLogConfigurationDetails\.logId: /);
+});
+
 test('entries pushed with PutLogs are found by search, and in the run\'s log when their source names the run', async () => {
   const groupId = await createGroup('group-push');
   const logId = await createLog(groupId, 'results');
