@@ -56,6 +56,7 @@ import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 import { SecretsService } from './service/secrets.js';
 import { LoggingService } from './service/logging.js';
+import { CompartmentMoves } from './service/compartment-moves.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
 
 export function packageVersion(): string {
@@ -259,6 +260,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
   jobs.checkLogConfig = (config, field) => logging.planRunLog(config, field);
   runs.runLogs = { plan: (config, field) => logging.planRunLog(config, field), link: (tx, plan, run) => logging.linkRunLog(tx, plan as never, run) };
+  const moves = new CompartmentMoves(store, { project: (id) => projects.get(id), job: (id) => jobs.get(id), run: (id) => runs.get(id) });
+  moves.onProjectMoved = (id) => runs.projectMoved(id);
+  moves.onJobMoved = (id) => jobs.changedElsewhere(id);
   jobs.hooks = { cancelRun: (id) => runs.cancel(id), deleteRun: (id) => runs.markDeleted(id) };
   logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
@@ -331,6 +335,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     workRequests,
     secrets,
     logging,
+    moves,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {

@@ -53,6 +53,8 @@ import { vaultSecretRoutes } from './routes/vault-secrets.js';
 import { secretBundleRoutes } from './routes/secret-bundles.js';
 import type { LoggingService } from '../service/logging.js';
 import { logIngestionRoutes, loggingManagementRoutes, logSearchRoutes } from './routes/logging.js';
+import type { CompartmentMoves } from '../service/compartment-moves.js';
+import { compartmentMoveRoutes } from './routes/compartment-moves.js';
 
 export const BASE = '/20190101';
 /** OCI Identity's API version (compartments, users, groups, memberships, API keys, policies, dynamic groups): its paths are served beside Data Science's. */
@@ -121,6 +123,8 @@ export interface ApiDeps {
   secrets: SecretsService;
   /** OCI Logging subset: log groups, logs, search, ingestion (docs/logging.md). */
   logging: LoggingService;
+  /** ChangeProjectCompartment, ChangeJobCompartment, ChangeJobRunCompartment. */
+  moves: CompartmentMoves;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -383,6 +387,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await scheduleRoutes(api as App, deps);
       await sweepRoutes(api as App, deps);
       await workRequestRoutes(api as App, deps);
+      await compartmentMoveRoutes(api as App, deps.moves);
       await consoleSessionRoutes(api as App, { sessions: deps.sessions, tls: deps.https !== undefined });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -130,6 +130,10 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
       const scope = await scopeOf(req, operation);
       if (scope) await authorizer.authorize(principal, operation, known(scope.compartmentId), scope.target);
       if (operation === 'CreateJob' || operation === 'CreateJobRun') await authorizeLogConfiguration(principal, req.body);
+      // A move needs the same grant in the compartment it goes to as in the one it leaves (OCI's rule).
+      if (/^Change(Project|Job|JobRun)Compartment$/.test(operation)) {
+        await authorizer.authorize(principal, operation, known((req.body as { compartmentId: string }).compartmentId), scope?.target);
+      }
       // A create that names a job or project (a run of a job, a job in a project) also needs reading that
       // resource: otherwise a grant in one's own compartment would start another team's job there.
       const body = req.body as { jobId?: unknown; projectId?: unknown } | undefined;

@@ -188,6 +188,11 @@ export class JobsService {
     this.cache.delete(id);
   }
 
+  /** A job changed outside this service (ChangeJobCompartment, compartment-moves.ts): its cached record is stale. */
+  changedElsewhere(id: string): void {
+    this.invalidate(id);
+  }
+
   async get(id: string): Promise<JobRecord> {
     const hit = this.cache.get(id);
     if (hit) return hit;

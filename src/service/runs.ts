@@ -266,8 +266,11 @@ export class RunsService {
     return run;
   }
 
-  /** A project's compartment never changes (there is no change-compartment operation yet): cached. */
+  /** A project's compartment, cached: it changes only by ChangeProjectCompartment, which calls projectMoved. */
   private readonly projectCompartments = new Map<string, string>();
+  projectMoved(projectId: string): void {
+    this.projectCompartments.delete(projectId);
+  }
   private async projectCompartment(projectId: string, fallback: string): Promise<string> {
     let c = this.projectCompartments.get(projectId);
     if (!c) {

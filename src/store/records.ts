@@ -163,6 +163,7 @@ export type RunPatch = Partial<
     | 'freeformTags'
     | 'definedTags'
     | 'isolation'
+    | 'compartmentId'
   >
 >;
 

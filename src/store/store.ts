@@ -197,6 +197,7 @@ const RUN_PATCH_COLUMNS: Record<keyof RunPatch, keyof JobRunTable> = {
   freeformTags: 'freeform_tags',
   definedTags: 'defined_tags',
   isolation: 'isolation',
+  compartmentId: 'compartment_id',
 };
 const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags', 'isolation']);
 
@@ -691,9 +692,10 @@ export class Store {
     tx: Db,
     id: string,
     version: number,
-    patch: Partial<Pick<ProjectRecord, 'displayName' | 'description' | 'freeformTags' | 'definedTags' | 'lifecycleState'>>,
+    patch: Partial<Pick<ProjectRecord, 'displayName' | 'description' | 'freeformTags' | 'definedTags' | 'lifecycleState' | 'compartmentId'>>,
   ): Promise<ProjectRecord | null> {
     const set: Partial<ProjectTable> = { version: version + 1 };
+    if (patch.compartmentId !== undefined) set.compartment_id = patch.compartmentId;
     if (patch.displayName !== undefined) set.display_name = patch.displayName;
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
@@ -774,10 +776,12 @@ export class Store {
         | 'lifecycleState'
         | 'lifecycleDetails'
         | 'artifact'
+        | 'compartmentId'
       >
     >,
   ): Promise<JobRecord | null> {
     const set: Partial<JobTable> = { version: version + 1 };
+    if (patch.compartmentId !== undefined) set.compartment_id = patch.compartmentId;
     if (patch.displayName !== undefined) set.display_name = patch.displayName;
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.jobInfrastructureConfigurationDetails !== undefined)
