@@ -143,6 +143,7 @@ test('log groups and logs through the oci-logging SDK: create (work requests and
   // Logging's work requests are listed by Logging only, not by Data Science's work request API.
   const ds = (await (await s.fetch(`${s.url}/20190101/workRequests?compartmentId=${s.compartmentId}`)).json()) as { operationType: string }[];
   assert.ok(ds.every((w) => !w.operationType.includes('LOG')), JSON.stringify(ds));
+  assert.equal((await s.fetch(`${s.url}/20190101/workRequests/${delGroup.opcWorkRequestId}`)).status, 404);
   const lw = (await management.listWorkRequests({ compartmentId: s.compartmentId })).items;
   assert.ok(lw.some((w) => w.operationType === 'DELETE_LOG_GROUP'));
 });
