@@ -57,6 +57,8 @@ import { ConsoleSessions } from './service/console-sessions.js';
 import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 import { SecretsService } from './service/secrets.js';
+import { LoggingService } from './service/logging.js';
+import { CompartmentMoves } from './service/compartment-moves.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
 import { AuditStore } from './store/audit-store.js';
 import { AuditService } from './service/audit.js';
@@ -257,10 +259,12 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   await secrets.init();
   const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
   const projects = new ProjectsService(store, identity, systemClock);
+  const workRequests = new WorkRequestsService(store, identity, systemClock);
+  const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
     maxArtifactBytes: cfg.maxArtifactBytes,
     archive: archiveLimits,
-  }, storage, conda);
+  }, storage, conda, (config, field) => logging.planRunLog(config, field));
   const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log });
   const scheduler = new Scheduler(() => executor.capacity(), systemClock, log);
   const registry = buildRegistry({ store, monitor, scheduler });
@@ -283,6 +287,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     conda,
     telemetry: registry.telemetry,
     chainLimits: { maxDepth: cfg.triggerMaxChainDepth, maxRuns: cfg.triggerMaxChainRuns },
+    runLogs: { plan: (config, field) => logging.planRunLog(config, field), link: (tx, plan, run) => logging.linkRunLog(tx, plan as never, run) },
+  });
+  const moves = new CompartmentMoves(store, { project: (id) => projects.get(id), job: (id) => jobs.get(id), run: (id) => runs.get(id) }, {
+    onProjectMoved: (id) => runs.projectMoved(id),
+    onJobMoved: (id) => jobs.changedElsewhere(id),
   });
   logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
@@ -309,6 +318,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     logRetentionDays: cfg.logRetentionDays,
     logs,
     forgetRun: (runId) => executor.forget(runId),
+    logging: () => logging.applyRetention((runId) => logs.remove(runId)),
     log,
   });
 
@@ -352,10 +362,12 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     authentication: cfg.authentication === 'on',
     authorizer,
     https: tlsFiles(cfg),
-    workRequests: new WorkRequestsService(store, identity, systemClock),
+    workRequests,
     secrets,
     runPrincipals: runPrincipals ?? undefined,
     audit,
+    logging,
+    moves,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {

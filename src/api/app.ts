@@ -56,6 +56,10 @@ import { secretBundleRoutes } from './routes/secret-bundles.js';
 import type { AuditService } from '../service/audit.js';
 import { registerAuditHook } from './audit-hook.js';
 import { auditRoutes } from './routes/audit.js';
+import type { LoggingService } from '../service/logging.js';
+import { logIngestionRoutes, loggingManagementRoutes, logSearchRoutes } from './routes/logging.js';
+import type { CompartmentMoves } from '../service/compartment-moves.js';
+import { compartmentMoveRoutes } from './routes/compartment-moves.js';
 
 export const BASE = '/20190101';
 /** OCI Identity's API version (compartments, users, groups, memberships, API keys, policies, dynamic groups): its paths are served beside Data Science's. */
@@ -65,6 +69,10 @@ export const VAULT_BASE = '/20180608';
 export const SECRETS_BASE = '/20190301';
 /** OCI Audit's API version (ListEvents). */
 export const AUDIT_BASE = '/20190901';
+/** OCI Logging: management (log groups, logs), search, ingestion (docs/logging.md). */
+export const LOGGING_BASE = '/20200531';
+export const LOG_SEARCH_BASE = '/20190909';
+export const LOG_INGESTION_BASE = '/20200831';
 
 /** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
 const PUBLIC_ROUTES = new Set([
@@ -124,6 +132,10 @@ export interface ApiDeps {
   runPrincipals?: RunPrincipals;
   /** The audit trail: every mutating or denied request is recorded (audit-hook.ts) and listed at /20190901/auditEvents. */
   audit?: AuditService;
+  /** OCI Logging subset: log groups, logs, search, ingestion (docs/logging.md). */
+  logging: LoggingService;
+  /** ChangeProjectCompartment, ChangeJobCompartment, ChangeJobRunCompartment. */
+  moves: CompartmentMoves;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -309,7 +321,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE, AUDIT_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
+    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE, AUDIT_BASE, LOGGING_BASE, LOG_SEARCH_BASE, LOG_INGESTION_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
@@ -403,6 +415,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await scheduleRoutes(api as App, deps);
       await sweepRoutes(api as App, deps);
       await workRequestRoutes(api as App, deps);
+      await compartmentMoveRoutes(api as App, deps.moves);
       await consoleSessionRoutes(api as App, { sessions: deps.sessions, tls: deps.https !== undefined });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
@@ -421,5 +434,8 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   await app.register(async (api) => secretBundleRoutes(api as App, deps.secrets), { prefix: SECRETS_BASE });
   const audit = deps.audit;
   if (audit) await app.register(async (api) => auditRoutes(api as App, audit), { prefix: AUDIT_BASE });
+  await app.register(async (api) => loggingManagementRoutes(api as App, deps.logging, deps.workRequests, deps.identity.tenancyId), { prefix: LOGGING_BASE });
+  await app.register(async (api) => logSearchRoutes(api as App, deps.logging), { prefix: LOG_SEARCH_BASE });
+  await app.register(async (api) => logIngestionRoutes(api as App, deps.logging), { prefix: LOG_INGESTION_BASE });
   return app;
 }

@@ -4,6 +4,7 @@ import type { Principal } from '../domain/principal.js';
 import { readOperationForOcid } from '../domain/policy/operations.js';
 import type { Authorizer, Target } from '../service/authorizer.js';
 import type { ApiDeps } from './app.js';
+import { invalid } from '../domain/errors.js';
 
 /** The events an event feed or stream may carry to this request's principal. */
 export type EventVisibility = (event: { subject: string; compartmentid: string }) => Promise<boolean>;
@@ -21,7 +22,7 @@ interface Scope {
   target?: Target;
 }
 
-type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService' | 'workRequests' | 'secrets'>;
+type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService' | 'workRequests' | 'secrets' | 'logging'>;
 
 /**
  * A route's resource, by the name of its path parameter: where it lives. The read is the service's own get, so a
@@ -42,6 +43,9 @@ function resourceScopes(d: Deps): Record<string, (id: string, operation: string)
     workRequestId: async (id) => ({ compartmentId: (await d.workRequests.get(id)).compartmentId, target: { what: 'Work request', id } }),
     // A secret's management (secrets) and its contents (secret-bundles) are both decided in its compartment.
     secretId: async (id) => ({ compartmentId: (await d.secrets.get(id)).compartmentId, target: { what: 'Secret', id } }),
+    // A log lives in its group's compartment; a route naming both is decided by the group (the same compartment).
+    logGroupId: async (id) => ({ compartmentId: (await d.logging.getGroup(id)).compartmentId, target: { what: 'Log group', id } }),
+    logId: async (id) => ({ compartmentId: (await d.logging.getLogById(id)).compartmentId, target: { what: 'Log', id } }),
     // A compartment is read in itself; it is changed or deleted by whoever manages its parent (OCI's rule).
     compartmentId: async (id, operation) => {
       const c = await d.identityService.getCompartment(id);
@@ -141,10 +145,22 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
       req.mayReadEvent = (e) => mayReadEvent(principal, e);
       const operation = operationOf(req);
       if (!operation) return;
+      // A search reads every log its query names: each is decided in its own compartment.
+      if (operation === 'SearchLogs') {
+        for (const t of await deps.logging.searchTargets((req.body as { searchQuery: string }).searchQuery)) {
+          await authorizer.authorize(principal, operation, known(t.compartmentId), t.target).catch(refused(req));
+        }
+        return;
+      }
       const scope = await scopeOf(req, operation);
       if (scope) {
         req.auditCompartmentId = known(scope.compartmentId);
         await authorizer.authorize(principal, operation, req.auditCompartmentId, scope.target).catch(refused(req));
+      }
+      if (operation === 'CreateJob' || operation === 'CreateJobRun') await authorizeLogConfiguration(principal, req.body).catch(refused(req));
+      // A move needs the same grant in the compartment it goes to as in the one it leaves (OCI's rule).
+      if (/^Change(Project|Job|JobRun)Compartment$/.test(operation)) {
+        await authorizer.authorize(principal, operation, known((req.body as { compartmentId: string }).compartmentId), scope?.target).catch(refused(req));
       }
       // A create that names a job or project (a run of a job, a job in a project) also needs reading that
       // resource: otherwise a grant in one's own compartment would start another team's job there.
@@ -175,6 +191,32 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
       return payload.filter((item) => typeof item?.compartmentId !== 'string' || visible.has(item));
     },
   };
+
+  /**
+   * A job's or run's log configuration names a log group and log the run's output goes to: the caller must be able
+   * to read them, and one it cannot is answered as one that does not exist (the service's own 400 for the field).
+   */
+  async function authorizeLogConfiguration(principal: Principal, body: unknown): Promise<void> {
+    if (!body || typeof body !== 'object') return;
+    for (const field of ['jobLogConfigurationDetails', 'jobLogConfigurationOverrideDetails']) {
+      const config = (body as Record<string, unknown>)[field] as { enableLogging?: unknown; logGroupId?: unknown; logId?: unknown } | undefined;
+      if (!config || typeof config !== 'object' || config.enableLogging !== true) continue;
+      for (const [key, read, get] of [
+        ['logGroupId', 'GetLogGroup', (id: string) => deps.logging.getGroup(id)],
+        ['logId', 'GetLog', (id: string) => deps.logging.getLogById(id)],
+      ] as const) {
+        const id = config[key];
+        if (typeof id !== 'string' || id === '') continue;
+        const what = key === 'logId' ? 'log' : 'log group';
+        const found = await get(id).catch(() => null);
+        // Missing ones are the service's to refuse, in the same words.
+        if (!found) continue;
+        if (!(await authorizer.decide(principal, read, known(found.compartmentId))).allowed) {
+          throw invalid(`${field}.${key}`, `${what} ${id.slice(0, 200)} was not found`);
+        }
+      }
+    }
+  }
 
   /** An event is the resource it carries: reading it needs reading the resource (GetJobRun, ...) where it lives. */
   async function mayReadEvent(principal: Principal, event: { subject: string; compartmentid: string }): Promise<boolean> {

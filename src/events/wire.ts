@@ -96,5 +96,6 @@ export function runWire(r: RunRecord) {
     jobStorageMountConfigurationDetailsList: r.jobStorageMountConfigurationDetailsList,
     jobStorageMountConfigurationOverrideDetailsList: r.jobStorageMountConfigurationOverrideDetailsList,
     isolationDetails: r.isolation,
+    logDetails: r.logDetails ?? undefined,
   };
 }

@@ -89,6 +89,11 @@ export class LogService {
     return freed;
   }
 
+  /** The run's log file, for readers that page through it themselves (log-view.ts). */
+  logFile(runId: string): string {
+    return path.join(this.dir(runId), LOG_FILE);
+  }
+
   private dir(runId: string): string {
     return path.join(this.runsDir, runId);
   }

@@ -101,6 +101,8 @@ export class JobsService {
     private readonly limits: { maxArtifactBytes: number; archive: ArchiveLimits },
     private readonly storage: StorageCatalog,
     private readonly conda: CondaEnvironments,
+    /** Checks a job's jobLogConfigurationDetails (the Logging service's): a 400 naming the field; null: not checked. */
+    private readonly checkLogConfig: ((config: Record<string, unknown> | null | undefined, field: string) => Promise<unknown>) | null = null,
   ) {}
 
   private workRequestsOnce?: WorkRequestsService;
@@ -137,6 +139,7 @@ export class JobsService {
     }
     const config: JobConfigurationDetails = input.jobConfigurationDetails ?? { jobType: 'DEFAULT' };
     checkJobConfiguration(config, 'jobConfigurationDetails');
+    await this.checkLogConfig?.(input.jobLogConfigurationDetails, 'jobLogConfigurationDetails');
     const infra = input.jobInfrastructureConfigurationDetails;
     checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
     this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
@@ -183,6 +186,11 @@ export class JobsService {
   private invalidate(id: string): void {
     this.generation++;
     this.cache.delete(id);
+  }
+
+  /** A job changed outside this service (ChangeJobCompartment, compartment-moves.ts): its cached record is stale. */
+  changedElsewhere(id: string): void {
+    this.invalidate(id);
   }
 
   async get(id: string): Promise<JobRecord> {

@@ -25,6 +25,8 @@ export interface RetentionResult {
   runDirs: number;
   /** Audit events older than `auditRetentionDays` removed. */
   auditEvents: number;
+  /** By each OCI Logging log's retentionDuration: pushed entries and the runs' logs it shows that went. */
+  logEntries?: number;
 }
 
 export interface RetentionOptions {
@@ -37,6 +39,8 @@ export interface RetentionOptions {
   auditRetentionDays?: number;
   /** Removes a deleted run's files (its log and run directory: the executor's part). */
   forgetRun?: (runId: string) => Promise<void>;
+  /** Applies each OCI Logging log's retentionDuration (service/logging.ts applyRetention). */
+  logging?: () => Promise<{ entries: number; runLogs: number }>;
   /** Between passes (default one hour). */
   intervalMs?: number;
   /** From start to the first pass (default one minute: not in the way of the start itself). */
@@ -53,6 +57,8 @@ export interface RetentionOptions {
  * - SUCCEEDED and FAILED deliveries go once not updated for `eventRetentionDays`.
  * - Retry tokens go after their 24 hours (one reused later is checked against its age anyway).
  * - With `logRetentionDays`, the logs of runs that ended longer ago go (the runs stay; their logs read empty).
+ * - Each OCI Logging log's retentionDuration: pushed entries older than it, and the logs of runs it shows that ended
+ *   before then.
  * - The directories of deleted runs that are still there go.
  * - Audit events older than `auditRetentionDays` go.
  * In batches, one transaction each, with the event loop free in between; a pass an hour, the first a minute after
@@ -87,8 +93,8 @@ export class RetentionService {
     this.timer = setTimeout(() => {
       this.running = this.pass()
         .then((r) => {
-          if (r.events + r.deliveries + r.retryTokens + r.logs + r.runDirs + r.auditEvents > 0) {
-            this.opts.log.info(r, 'retention: old events, deliveries, retry tokens, run logs, deleted runs\' directories and audit events removed (logBytes: disk space the logs freed)');
+          if (r.events + r.deliveries + r.retryTokens + r.logs + r.runDirs + r.auditEvents + (r.logEntries ?? 0) > 0) {
+            this.opts.log.info(r, 'retention: old events, deliveries, retry tokens, run logs, deleted runs\' directories, audit events and pushed log entries removed (logBytes: disk space the logs freed)');
           }
         })
         .catch((e) => this.opts.log.error({ err: e }, 'retention pass failed; the next one is in an hour'))
@@ -141,6 +147,11 @@ export class RetentionService {
         n = await audit.deleteOld(auditBefore, BATCH);
         out.auditEvents += n;
       }
+    }
+    if (this.opts.logging && !this.stopped) {
+      const r = await this.opts.logging();
+      out.logEntries = r.entries;
+      out.logs += r.runLogs;
     }
     const { forgetRun } = this.opts;
     if (logs && forgetRun) {

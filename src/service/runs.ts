@@ -47,6 +47,15 @@ export interface CreateRunInput {
   definedTags?: DefinedTags;
 }
 
+/**
+ * The Logging service's part of a run's creation: `plan` checks the effective log configuration before the
+ * transaction (a 400 naming the field), `link` (in it) creates an automatic log and returns the run's logDetails.
+ */
+export interface RunLogs {
+  plan(config: Record<string, unknown> | null | undefined, field: string): Promise<unknown>;
+  link(tx: Tx, plan: unknown, run: { id: string; displayName: string }): Promise<{ logGroupId: string; logId: string } | null>;
+}
+
 /** What the scheduler learns from the service: runs to queue, runs whose resources are free again, timers. */
 export interface SchedulerPort {
   enqueue(run: { id: string; needs: Resources }): void;
@@ -71,6 +80,11 @@ export class RunsService {
   private readonly principals: RunPrincipals | null;
   /** What only the server knows when a run's plan is compiled: shapes, declared storage, conda environments. */
   private readonly launchContext: LaunchContext;
+  /**
+   * The Logging service's part of a run's creation: `plan` checks the effective log configuration before the
+   * transaction, `link` (in it) creates an automatic log and returns the run's logDetails.
+   */
+  private readonly runLogs: RunLogs | null;
 
   constructor(
     private readonly store: Store,
@@ -100,11 +114,14 @@ export class RunsService {
       authorizeAs?: (userId: string, compartmentId: string, job: JobRecord) => Promise<void>;
       /** Each run's own identity (resource principal), issued at its start and revoked when it stops; absent: none. */
       principals?: RunPrincipals | null;
+      /** Run logs through OCI Logging (logDetails); absent: runs get none. */
+      runLogs?: RunLogs;
     },
   ) {
     this.scheduler = opts.scheduler;
     this.authorizeAs = opts.authorizeAs ?? null;
     this.principals = opts.principals ?? null;
+    this.runLogs = opts.runLogs ?? null;
     this.launchContext = {
       resolveShape: (infra, field) => this.shapes.resolve(infra, field),
       resolveMounts: (list, field) => opts.storage.resolve(list, field, { createPrefixes: true }),
@@ -166,6 +183,11 @@ export class RunsService {
     const now = this.clock.now();
     const projectCompartmentId = await this.projectCompartment(job.projectId, job.compartmentId);
     const chain = opts.startedByRun ? await this.chainAfter(opts.startedByRun) : (opts.chain ?? { rootId: null, depth: 0 });
+    // The run's log configuration: its override, else the job's (OCI's rule).
+    const logOverride = input.jobLogConfigurationOverrideDetails;
+    const logPlan = this.runLogs
+      ? await this.runLogs.plan(logOverride ?? job.jobLogConfigurationDetails, logOverride ? 'jobLogConfigurationOverrideDetails' : 'jobLogConfigurationDetails')
+      : null;
     let created: RunRecord | null = null;
     // The body's hash only matters with a retry token (it was ~4% of the server's CPU per create without one).
     const hash = retryToken ? bodyHash(input) : '';
@@ -219,6 +241,7 @@ export class RunsService {
       // Counted inside the transaction that inserts the run: the creates of one batch run one after another, so two
       // requests of one chain cannot both pass the count.
       if (opts.startedByRun && chain.rootId) await this.checkChainRuns(tx, chain.rootId);
+      if (this.runLogs) rec.logDetails = await this.runLogs.link(tx, logPlan, rec);
       await this.store.insertRun(tx, rec);
       await this.store.insertEvent(tx, E.accepted(rec));
       if (opts.inTx) await opts.inTx(tx, rec);
@@ -260,8 +283,11 @@ export class RunsService {
     }
   }
 
-  /** A project's compartment never changes (there is no change-compartment operation yet): cached. */
+  /** A project's compartment, cached: it changes only by ChangeProjectCompartment, which calls projectMoved. */
   private readonly projectCompartments = new Map<string, string>();
+  projectMoved(projectId: string): void {
+    this.projectCompartments.delete(projectId);
+  }
   private async projectCompartment(projectId: string, fallback: string): Promise<string> {
     let c = this.projectCompartments.get(projectId);
     if (!c) {

@@ -478,6 +478,62 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .execute();
     },
   },
+  {
+    // OCI Logging subset (docs/logging.md): log groups, logs, entries pushed with PutLogs; a run's log is named on
+    // the run (log_group_id, log_id) and its output is read from the run's own log file, never copied.
+    name: '014_logging',
+    async up(db) {
+      await db.schema
+        .createTable('log_groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('time_last_modified', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('log_groups_by_compartment').on('log_groups').columns(['compartment_id', 'time_created']).execute();
+      await db.schema
+        .createTable('logs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('log_group_id', 'text', (c) => c.notNull())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('log_type', 'text', (c) => c.notNull())
+        .addColumn('is_enabled', 'integer', (c) => c.notNull())
+        .addColumn('configuration', 'text')
+        .addColumn('retention_duration', 'integer', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_state', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('time_last_modified', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('logs_by_group').on('logs').columns(['log_group_id', 'time_created']).execute();
+      await db.schema
+        .createTable('log_entries')
+        .addColumn('n', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('log_id', 'text', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('ingested', 'text', (c) => c.notNull())
+        .addColumn('entry_id', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('data', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('log_entries_by_log_time').on('log_entries').columns(['log_id', 'time', 'n']).execute();
+      await db.schema.createIndex('log_entries_by_time').on('log_entries').columns(['time']).execute();
+      await db.schema.alterTable('job_runs').addColumn('log_group_id', 'text').execute();
+      await db.schema.alterTable('job_runs').addColumn('log_id', 'text').execute();
+      await db.schema.createIndex('job_runs_by_log').on('job_runs').columns(['log_id', 'seq']).where(sql.ref('log_id'), 'is not', null).execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<void> {

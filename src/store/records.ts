@@ -95,6 +95,8 @@ export interface RunRecord {
    * (null: this run is one) and how many rule-started runs lie between them.
    */
   chain: RunChain;
+  /** The OCI Logging log that shows the run's output (its log configuration enabled logging); OCI's logDetails. */
+  logDetails?: { logGroupId: string; logId: string } | null;
 }
 
 export interface RunChain {
@@ -145,6 +147,7 @@ export type RunPatch = Partial<
     | 'freeformTags'
     | 'definedTags'
     | 'isolation'
+    | 'compartmentId'
   >
 >;
 

@@ -90,6 +90,9 @@ export interface JobRunTable {
   chain_root_id: string | null;
   /** Runs between this one and its chain's first run (0: not started from another run's event). */
   chain_depth: number;
+  /** The OCI Logging log the run's output is seen in (logDetails), when its log configuration enables logging. */
+  log_group_id: string | null;
+  log_id: string | null;
 }
 
 export interface RunMetricTable {
@@ -323,7 +326,53 @@ export interface AuditEventTable {
   data: string;
 }
 
+export interface LogGroupTable {
+  id: string;
+  compartment_id: string;
+  display_name: string;
+  description: string | null;
+  freeform_tags: string;
+  defined_tags: string;
+  lifecycle_state: string;
+  time_created: string;
+  time_last_modified: string;
+  version: number;
+}
+
+export interface LogTable {
+  id: string;
+  log_group_id: string;
+  compartment_id: string;
+  display_name: string;
+  log_type: string;
+  is_enabled: number;
+  configuration: string | null;
+  retention_duration: number;
+  freeform_tags: string;
+  defined_tags: string;
+  lifecycle_state: string;
+  time_created: string;
+  time_last_modified: string;
+  version: number;
+}
+
+/** An entry pushed with PutLogs (run output is not here: it is read from the run's own log file). */
+export interface LogEntryTable {
+  n: Generated<number>;
+  log_id: string;
+  time: string;
+  ingested: string;
+  entry_id: string;
+  source: string;
+  type: string;
+  subject: string | null;
+  data: string;
+}
+
 export interface Database {
+  log_groups: LogGroupTable;
+  logs: LogTable;
+  log_entries: LogEntryTable;
   secrets: SecretTable;
   secret_versions: SecretVersionTable;
   run_secret_masks: RunSecretMaskTable;

@@ -138,6 +138,7 @@ function runFromRow(r: RunRow): RunRecord {
     isolation: pj(r.isolation),
     version: r.version,
     chain: { rootId: r.chain_root_id, depth: r.chain_depth },
+    logDetails: r.log_id && r.log_group_id ? { logGroupId: r.log_group_id, logId: r.log_id } : null,
   };
 }
 
@@ -176,6 +177,8 @@ function runToRow(r: RunRecord): Omit<JobRunTable, 'seq'> {
     version: r.version,
     chain_root_id: r.chain.rootId,
     chain_depth: r.chain.depth,
+    log_group_id: r.logDetails?.logGroupId ?? null,
+    log_id: r.logDetails?.logId ?? null,
   };
 }
 
@@ -195,6 +198,7 @@ const RUN_PATCH_COLUMNS: Record<keyof RunPatch, keyof JobRunTable> = {
   freeformTags: 'freeform_tags',
   definedTags: 'defined_tags',
   isolation: 'isolation',
+  compartmentId: 'compartment_id',
 };
 const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags', 'isolation']);
 
@@ -689,9 +693,10 @@ export class Store {
     tx: Db,
     id: string,
     version: number,
-    patch: Partial<Pick<ProjectRecord, 'displayName' | 'description' | 'freeformTags' | 'definedTags' | 'lifecycleState'>>,
+    patch: Partial<Pick<ProjectRecord, 'displayName' | 'description' | 'freeformTags' | 'definedTags' | 'lifecycleState' | 'compartmentId'>>,
   ): Promise<ProjectRecord | null> {
     const set: Partial<ProjectTable> = { version: version + 1 };
+    if (patch.compartmentId !== undefined) set.compartment_id = patch.compartmentId;
     if (patch.displayName !== undefined) set.display_name = patch.displayName;
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
@@ -772,10 +777,12 @@ export class Store {
         | 'lifecycleState'
         | 'lifecycleDetails'
         | 'artifact'
+        | 'compartmentId'
       >
     >,
   ): Promise<JobRecord | null> {
     const set: Partial<JobTable> = { version: version + 1 };
+    if (patch.compartmentId !== undefined) set.compartment_id = patch.compartmentId;
     if (patch.displayName !== undefined) set.display_name = patch.displayName;
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.jobInfrastructureConfigurationDetails !== undefined)

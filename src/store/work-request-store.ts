@@ -35,6 +35,8 @@ export interface WorkRequestQuery {
   id?: string;
   resourceId?: string;
   operationType?: string;
+  /** Only work requests of these operation types (each service's API lists its own). */
+  operationTypes?: readonly string[];
   status?: string;
   sortBy: 'timeAccepted' | 'operationType' | 'status';
   sortOrder: 'ASC' | 'DESC';
@@ -101,6 +103,7 @@ export class WorkRequestStore {
     let query = this.store.db.selectFrom('work_requests').selectAll().where('compartment_id', '=', q.compartmentId);
     if (q.id) query = query.where('id', '=', q.id);
     if (q.operationType) query = query.where('operation_type', '=', q.operationType);
+    if (q.operationTypes) query = query.where('operation_type', 'in', [...q.operationTypes]);
     if (q.status) query = query.where('status', '=', q.status);
     if (q.resourceId) {
       query = query.where(sql<boolean>`exists (select 1 from json_each(work_requests.resources) where json_extract(value, '$.identifier') = ${q.resourceId})`);

@@ -8,6 +8,9 @@ import { IdentityClient } from 'oci-identity';
 import { VaultsClient } from 'oci-vault';
 import { SecretsClient } from 'oci-secrets';
 import { AuditClient } from 'oci-audit';
+import { LoggingManagementClient } from 'oci-logging';
+import { LogSearchClient } from 'oci-loggingsearch';
+import { LoggingClient } from 'oci-loggingingestion';
 
 export const TEST_TENANCY_OCID = 'ocid1.tenancy.oc1..dsjobstesttenancy';
 export const TEST_USER_OCID = 'ocid1.user.oc1..dsjobstestuser';
@@ -148,4 +151,26 @@ export async function expectOciError(fn: () => Promise<unknown>): Promise<OciErr
     console.warn = warn;
   }
   assert.fail('expected the SDK call to fail');
+}
+
+/** The official Logging clients (oci-logging management, oci-loggingsearch, oci-loggingingestion), unmodified, talking to `baseUrl`. */
+export function makeLoggingClients(baseUrl: string, configFile?: string, profile?: string) {
+  const auth = { authenticationDetailsProvider: ociProvider(configFile, profile) };
+  const management = new LoggingManagementClient(auth, clientConfiguration() as never);
+  const search = new LogSearchClient(auth, clientConfiguration() as never);
+  const ingestion = new LoggingClient(auth, clientConfiguration() as never);
+  const endpoint = baseUrl.replace(/\/+$/, '');
+  management.endpoint = endpoint;
+  search.endpoint = endpoint;
+  ingestion.endpoint = endpoint;
+  return {
+    management,
+    search,
+    ingestion,
+    close: () => {
+      management.close();
+      search.close();
+      ingestion.close();
+    },
+  };
 }

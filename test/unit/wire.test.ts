@@ -38,6 +38,7 @@ test("a run's wire form is its summary's fields, in the same order and with the 
     outcomeReason: 'exit',
     isolation: { sandbox: 'bubblewrap' },
     version: 4,
+    logDetails: { logGroupId: 'group', logId: 'log' },
   } as unknown as RunRecord;
   const summary = runSummaryWire(run);
   const full = runWire(run);
@@ -51,6 +52,7 @@ test("a run's wire form is its summary's fields, in the same order and with the 
     'jobStorageMountConfigurationDetailsList',
     'jobStorageMountConfigurationOverrideDetailsList',
     'isolationDetails',
+    'logDetails',
   ]);
   for (const [k, v] of Object.entries(full)) if (k !== 'isolationDetails') assert.equal(v, (run as unknown as Record<string, unknown>)[k], k);
   assert.equal(full.isolationDetails, run.isolation);

@@ -3,6 +3,7 @@ import type { App, ApiDeps } from '../app.js';
 import { errorResponses, header, withEtag } from '../http.js';
 import * as S from '../schemas.js';
 import type { WorkRequestRecord } from '../../store/work-request-store.js';
+import { notFound } from '../../domain/errors.js';
 
 const IdParams = Type.Object({ workRequestId: Type.String() });
 const PageQuery = Type.Object({
@@ -35,6 +36,8 @@ export async function workRequestRoutes(app: App, deps: ApiDeps): Promise<void> 
     { schema: { tags: ['workRequests'], operationId: 'GetWorkRequest', params: IdParams, response: { 200: S.WorkRequest, ...errorResponses } } },
     async (req, reply) => {
       const w = await wr.get(req.params.workRequestId);
+      // Logging's work requests are served under its own path (/20200531/workRequests), not Data Science's.
+      if (!OPERATION_TYPES.includes(w.operationType)) throw notFound('Work request', w.id);
       withEtag(reply, w);
       return workRequestWire(w);
     },
@@ -77,6 +80,7 @@ export async function workRequestRoutes(app: App, deps: ApiDeps): Promise<void> 
         id: q.id,
         resourceId: q.resourceId,
         operationType: q.operationType,
+        operationTypes: OPERATION_TYPES,
         status: q.status,
         sortBy: q.sortBy ?? 'timeAccepted',
         // OCI's default: newest first by timeAccepted, ascending otherwise.

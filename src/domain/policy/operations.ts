@@ -164,6 +164,9 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   DeleteLogGroup: r('log-groups', 'manage'),
   SearchLogs: r('log-content', 'read'),
   PutLogs: r('log-content', 'use'),
+  // Logging's own work request API (/20200531/workRequests): its work requests are about log groups and logs.
+  GetLoggingWorkRequest: r('log-groups', 'read'),
+  ListLoggingWorkRequests: r('log-groups', 'inspect'),
 };
 
 /**
