@@ -1,38 +1,15 @@
-import { CompiledQuery, Kysely, SqliteDialect, type Insertable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
-import SQLite from 'better-sqlite3';
+import { CompiledQuery, Kysely, type Insertable, type SelectQueryBuilder, sql } from 'kysely';
 import { DsError, invalid } from '../domain/errors.js';
 import { timeOrderedUuid } from '../domain/ids.js';
 import { assertTransition, type RunState } from '../domain/run-states.js';
-import { DatabaseHealth, DatabaseIntegrityError, isCorruption, quickCheckInThread, recoveryAdvice } from './database-health.js';
+import type { DatabaseHealth } from './database-health.js';
+import { GroupCommit, type Db, type Tx } from './group-commit.js';
+import { SqliteConnection, type SqliteOpenOptions } from './sqlite-connection.js';
 import { migrate } from './migrations.js';
 import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
 import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord , MetricSample } from './records.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
-/** What a transaction callback gets: the database bound to the connection of the running transaction. */
-export type Tx = Kysely<Database>;
-
-interface QueuedTransaction {
-  fn: (tx: Tx) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) : t.reject(o.error));
-
-/**
- * At most this many transactions share one commit: the batch holds the database for its whole length, and every
- * caller waits for the last callback of its batch.
- */
-const MAX_BATCH = 256;
-
-/** The part of a prepared statement that Kysely's SQLite driver and the store use. */
-interface Statement {
-  reader: boolean;
-  all(params?: unknown): unknown[];
-  run(params?: unknown): SQLite.RunResult;
-  iterate(params?: unknown): IterableIterator<unknown>;
-}
+export type { Tx } from './group-commit.js';
 
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 const pj = <T>(v: string | null): T => (v == null ? (null as T) : (JSON.parse(v) as T));
@@ -241,99 +218,25 @@ export async function keysetPage<R>(
  */
 export class Store {
   readonly db: Kysely<Database>;
-  private readonly raw: SQLite.Database;
-  private readonly statement: (sql: string) => Statement;
-
   /** OK, or DAMAGED from the first corruption error SQLite answered (what the health endpoint reports). */
   readonly health: DatabaseHealth;
+  private readonly commit: GroupCommit;
 
-  private constructor(raw: SQLite.Database, health: DatabaseHealth) {
-    this.raw = raw;
-    this.health = health;
-    const database = Store.cachingDatabase(raw, health);
-    this.statement = database.prepare;
-    this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as never }) });
+  private constructor(private readonly connection: SqliteConnection) {
+    this.db = connection.db;
+    this.health = connection.health;
+    this.commit = new GroupCommit(connection);
   }
 
-  /**
-   * Opens the database and checks it (quick_check) before anything is written: a damaged file is refused with a
-   * DatabaseIntegrityError saying what was found and how to recover, instead of a server that reports healthy and
-   * then answers 500 "database disk image is malformed", or a raw stack. The check's time grows with the file (about
-   * 1.7 s per GB, docs/configuration.md): the start waits for it at most `integrityWaitMs`; past that it goes on
-   * and a check that ends finding damage marks the store DAMAGED (and calls `onLateDamage`).
-   */
-  static async openSqlite(
-    file: string,
-    opts: { integrityWaitMs?: number; onCheckPending?: () => void; onLateDamage?: (found: string) => void } = {},
-  ): Promise<Store> {
-    const health = new DatabaseHealth(file);
-    const refuse = (found: string) =>
-      new DatabaseIntegrityError(`the database ${file} is damaged (${found}); the server will not start on it: ${recoveryAdvice(file)}`);
-    let raw: SQLite.Database | null = null;
-    try {
-      raw = new SQLite(file);
-      // WAL + synchronous=NORMAL: a committed transaction survives the process being killed (SIGKILL) at any
-      // moment; only an OS crash or power loss can drop the last transactions.
-      raw.pragma('journal_mode = WAL');
-      raw.pragma('synchronous = NORMAL');
-      raw.pragma('busy_timeout = 5000');
-      raw.pragma('foreign_keys = ON');
-      const found = await quickCheckInThread(file, opts.integrityWaitMs ?? 30_000, (problems) => {
-        if (problems.length === 0) return;
-        health.damaged(problems.join('; '));
-        opts.onLateDamage?.(problems.join('; '));
-      });
-      if (found === 'pending') opts.onCheckPending?.();
-      else if (found.length > 0) throw refuse(found.join('; '));
-      const store = new Store(raw, health);
-      await migrate(store.db);
-      return store;
-    } catch (e) {
-      if (raw?.open) raw.close();
-      if (isCorruption(e)) throw refuse((e as Error).message);
-      throw e;
-    }
-  }
-
-  /**
-   * Kysely's SQLite driver prepares every statement anew; preparing was 11-19% of the server's CPU per run and
-   * per create in the benchmarks. The query shapes are few, so prepared statements are cached by their SQL.
-   */
-  private static cachingDatabase(raw: SQLite.Database, health: DatabaseHealth) {
-    const cache = new Map<string, Statement>();
-    const observed = <T>(f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        health.observe(e);
-        throw e;
-      }
-    };
-    return {
-      close: () => raw.close(),
-      prepare: (sql: string): Statement => {
-        let stmt = cache.get(sql);
-        if (!stmt) {
-          const s = observed(() => raw.prepare(sql));
-          // What Kysely's SQLite driver and control() call; every error passes by the health record on its way out.
-          stmt = {
-            reader: s.reader,
-            all: (p?: unknown) => observed(() => s.all(p ?? [])),
-            run: (p?: unknown) => observed(() => s.run(p ?? [])),
-            iterate: (p?: unknown) => observed(() => s.iterate(p ?? [])),
-          };
-          // Statements with IN-lists of varying length make new shapes; keep the cache bounded.
-          if (cache.size < 2000) cache.set(sql, stmt);
-        }
-        return stmt;
-      },
-    };
+  /** Opens (and checks, and migrates) the SQLite database `file`: see `SqliteConnection.open`. */
+  static async openSqlite(file: string, opts: SqliteOpenOptions = {}): Promise<Store> {
+    return new Store(await SqliteConnection.open(file, opts, migrate));
   }
 
   async close(): Promise<void> {
     // Transactions already asked for still get their batch (and their callers an answer) before the database closes.
-    while (this.queue.length > 0 || this.batchScheduled || this.batchRunning) await new Promise((r) => setImmediate(r));
-    await this.db.destroy();
+    await this.commit.drain();
+    await this.connection.close();
   }
 
   /**
@@ -341,141 +244,11 @@ export class Store {
    * rows). A transaction that rolled back after writing an event only causes a spurious wake-up.
    */
   onEventsCommitted: (() => void) | null = null;
-  private eventsPending = false;
+  private readonly eventsCommitted = () => this.onEventsCommitted?.();
 
-  // ---- transactions (group commit) ----
-  private queue: QueuedTransaction[] = [];
-  private batchScheduled = false;
-  private batchRunning = false;
-  private savepointDepth = 0;
-  /** The connection-bound database of the batch being executed (what its callbacks get as `tx`). */
-  private batchTx: Tx | null = null;
-
-  /**
-   * Runs `fn` in a transaction and resolves once it has committed. Transactions asked for while the event loop is
-   * busy (the requests read in one poll phase, say) are grouped: one BEGIN ... COMMIT for all of them, each inside
-   * its own SAVEPOINT. A callback that throws rolls back its own work only and its caller gets its error; the others
-   * go on. Every caller is answered after the shared COMMIT (when it fails, every caller gets that error), so a
-   * resolved transaction is as durable as before. A COMMIT writes the WAL and was a third of the server's CPU per
-   * create; with 32 clients one commit now carries tens of creates.
-   *
-   * The callback must use `tx` (the batch's connection) for everything it reads and writes: a statement on
-   * `this.db`, or a `transaction()` without `{ tx }`, from inside a callback waits for the connection the batch
-   * holds, forever (as it did with Kysely's own transactions). To nest, pass the callback's `tx`: the inner
-   * function then runs in a savepoint of the same transaction, at once.
-   */
+  /** Runs `fn` in a transaction, grouped with the others asked for in the same turn: see `GroupCommit.transaction`. */
   transaction<T>(fn: (tx: Tx) => Promise<T>, opts: { tx?: Db } = {}): Promise<T> {
-    if (opts.tx) return this.nested(opts.tx as Tx, fn);
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      this.scheduleBatch();
-    });
-  }
-
-  private scheduleBatch(): void {
-    if (this.batchScheduled || this.batchRunning || this.queue.length === 0) return;
-    this.batchScheduled = true;
-    // setImmediate runs after the poll phase: every request read in this loop turn has queued its transaction by
-    // then. A microtask would commit each request alone (better-sqlite3 is synchronous, so nothing else interleaves).
-    setImmediate(this.runBatch);
-  }
-
-  private readonly runBatch = (): void => {
-    this.batchScheduled = false;
-    this.batchRunning = true;
-    const batch = this.queue.splice(0, MAX_BATCH);
-    const outcomes: (Outcome | undefined)[] = new Array(batch.length);
-    this.db
-      .connection()
-      .execute((conn) => this.executeBatch(conn, batch, outcomes))
-      .then(
-        () => {
-          if (this.eventsPending) {
-            this.eventsPending = false;
-            try {
-              this.onEventsCommitted?.();
-            } catch {
-              /* a failed wake-up is a missed one: readers re-check on a timer; the callers' data is committed */
-            }
-          }
-          for (let i = 0; i < batch.length; i++) settle(batch[i], outcomes[i]!);
-        },
-        (error: unknown) => {
-          // Nothing of the batch committed. A callback that failed on its own keeps its own (more telling) error.
-          for (let i = 0; i < batch.length; i++) {
-            const o = outcomes[i];
-            if (o && !o.ok) batch[i].reject(o.error);
-            else batch[i].reject(error);
-          }
-        },
-      )
-      .finally(() => {
-        this.batchRunning = false;
-        this.scheduleBatch();
-      });
-  };
-
-  private async executeBatch(tx: Tx, batch: QueuedTransaction[], outcomes: (Outcome | undefined)[]): Promise<void> {
-    this.control('BEGIN');
-    this.batchTx = tx;
-    try {
-      for (let i = 0; i < batch.length; i++) {
-        this.control('SAVEPOINT dsjobs_tx');
-        try {
-          const value = await batch[i].fn(tx);
-          this.control('RELEASE dsjobs_tx');
-          outcomes[i] = { ok: true, value };
-        } catch (error) {
-          // SQLite rolls the whole transaction back by itself after some errors (a full disk, an I/O error): then
-          // the callbacks before this one lost their work too, and the whole batch fails.
-          if (!this.raw.inTransaction) throw error;
-          this.control('ROLLBACK TO dsjobs_tx');
-          this.control('RELEASE dsjobs_tx');
-          outcomes[i] = { ok: false, error };
-        }
-      }
-      this.control('COMMIT');
-    } catch (error) {
-      // A failed COMMIT can leave the transaction open (a deferred constraint, a busy database): end it.
-      if (this.raw.inTransaction) {
-        try {
-          this.control('ROLLBACK');
-        } catch {
-          /* the error that ended the batch is the one its callers need */
-        }
-      }
-      throw error;
-    } finally {
-      this.batchTx = null;
-    }
-  }
-
-  private async nested<T>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    if (tx !== this.batchTx) throw new Error('transaction({ tx }): tx must be the tx of the transaction callback that is running');
-    const name = `dsjobs_nested_${++this.savepointDepth}`;
-    this.control(`SAVEPOINT ${name}`);
-    try {
-      const value = await fn(tx);
-      this.control(`RELEASE ${name}`);
-      return value;
-    } catch (error) {
-      if (this.raw.inTransaction) {
-        this.control(`ROLLBACK TO ${name}`);
-        this.control(`RELEASE ${name}`);
-      }
-      throw error;
-    } finally {
-      this.savepointDepth--;
-    }
-  }
-
-  /**
-   * Transaction control on the connection the batch holds (through Kysely's connection(), so no other query can
-   * interleave). Run straight on better-sqlite3's cached statements: SQLite-specific, like the dialect; a PostgreSQL
-   * store would send the same statements as queries on its connection.
-   */
-  private control(statement: string): void {
-    this.statement(statement).run();
+    return this.commit.transaction(fn, opts);
   }
 
   // ---- meta ----
@@ -556,7 +329,7 @@ export class Store {
       state: e.state,
       data: j(e.data),
     });
-    this.eventsPending = true;
+    this.commit.afterNextCommit(this.eventsCommitted);
   }
 
   /**
