@@ -1,21 +1,20 @@
-import { CompiledQuery, Kysely, type Insertable, type SelectQueryBuilder, sql } from 'kysely';
-import { DsError, invalid } from '../domain/errors.js';
+import { CompiledQuery, Kysely, type Insertable, sql } from 'kysely';
 import { timeOrderedUuid } from '../domain/ids.js';
 import { assertTransition, type RunState } from '../domain/run-states.js';
 import type { DatabaseHealth } from './database-health.js';
 import { GroupCommit, type Db, type Tx } from './group-commit.js';
+import { listPage } from './paging.js';
+import { RetryTokens } from './retry-tokens.js';
 import { SqliteConnection, type SqliteOpenOptions } from './sqlite-connection.js';
 import { migrate } from './migrations.js';
 import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
 import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord , MetricSample } from './records.js';
 
 export type { Tx } from './group-commit.js';
+export { keysetPage } from './paging.js';
 
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 const pj = <T>(v: string | null): T => (v == null ? (null as T) : (JSON.parse(v) as T));
-
-/** 24 h: OCI's retry-token lifetime. */
-const RETRY_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface EventInput {
   type: string;
@@ -174,44 +173,6 @@ const RUN_PATCH_COLUMNS: Record<keyof RunPatch, keyof JobRunTable> = {
 };
 const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags', 'isolation']);
 
-interface PageToken {
-  v: string;
-  id: string;
-}
-
-function decodePage(page: string | undefined): PageToken | null {
-  if (!page) return null;
-  try {
-    const t = JSON.parse(Buffer.from(page, 'base64url').toString('utf8'));
-    if (typeof t?.v === 'string' && typeof t?.id === 'string') return t;
-  } catch {
-    /* fall through */
-  }
-  throw invalid('page', 'is not a page token returned by this server (opc-next-page)');
-}
-const encodePage = (t: PageToken) => Buffer.from(JSON.stringify(t)).toString('base64url');
-
-/**
- * One page of `query` in (`column`, id) order, from the position a page token names: keyset paging, so a page costs
- * the same however deep it is and rows added meanwhile neither repeat nor go missing. `nextPage` (opc-next-page)
- * names the last row; null on the last page. A token that is not one of ours is a 400 naming `page`.
- */
-export async function keysetPage<R>(
-  query: SelectQueryBuilder<any, any, any>,
-  o: { column: string; desc: boolean; page?: string; limit: number },
-  map: (row: any) => R,
-): Promise<Page<R>> {
-  const token = decodePage(o.page);
-  const op = o.desc ? '<' : '>';
-  if (token) query = query.where((eb: any) => eb.or([eb(o.column, op, token.v), eb.and([eb(o.column, '=', token.v), eb('id', op, token.id)])]));
-  const dir = o.desc ? 'desc' : 'asc';
-  const rows = await query.orderBy(o.column, dir).orderBy('id', dir).limit(o.limit + 1).execute();
-  const more = rows.length > o.limit;
-  const page = more ? rows.slice(0, o.limit) : rows;
-  const last = page[page.length - 1];
-  return { items: page.map(map), nextPage: more && last ? encodePage({ v: String(last[o.column]), id: last.id }) : null };
-}
-
 /**
  * Persistence behind domain-level operations. Every run state change is a compare-and-set on the state plus its
  * event row, in one transaction. Async API over a synchronous driver so a PostgreSQL dialect fits the same code.
@@ -221,11 +182,13 @@ export class Store {
   /** OK, or DAMAGED from the first corruption error SQLite answered (what the health endpoint reports). */
   readonly health: DatabaseHealth;
   private readonly commit: GroupCommit;
+  private readonly retryTokens: RetryTokens;
 
   private constructor(private readonly connection: SqliteConnection) {
     this.db = connection.db;
     this.health = connection.health;
     this.commit = new GroupCommit(connection);
+    this.retryTokens = new RetryTokens(this.commit);
   }
 
   /** Opens (and checks, and migrates) the SQLite database `file`: see `SqliteConnection.open`. */
@@ -355,71 +318,12 @@ export class Store {
     await tx.executeQuery(CompiledQuery.raw(c.sql, parameters));
   }
 
-  // ---- retry tokens ----
-  /**
-   * Runs `create` at most once per (operation, token) within 24 h: the same token with the same body gives back
-   * the first resource's id; with a different body it is a Conflict. Token and resource commit together.
-   */
-  async idempotent(
-    operation: string,
-    token: string | undefined,
-    bodyHash: string,
-    create: (tx: Tx) => Promise<string>,
-  ): Promise<{ id: string; replayed: boolean }> {
-    if (!token) return { id: await this.transaction(create), replayed: false };
-    return this.transaction(async (tx) => {
-      const now = Date.now();
-      const prior = await tx
-        .selectFrom('retry_tokens')
-        .selectAll()
-        .where('token', '=', token)
-        .where('operation', '=', operation)
-        .executeTakeFirst();
-      if (prior && now - Number(prior.created_ms) < RETRY_TOKEN_TTL_MS) {
-        if (prior.body_hash !== bodyHash) {
-          throw new DsError(
-            'InvalidatedRetryToken',
-            'opc-retry-token was already used with a different request body; use a new token for a different request',
-          );
-        }
-        return { id: prior.resource_id, replayed: true };
-      }
-      if (prior) await tx.deleteFrom('retry_tokens').where('token', '=', token).where('operation', '=', operation).execute();
-      const id = await create(tx);
-      await tx
-        .insertInto('retry_tokens')
-        .values({ token, operation, body_hash: bodyHash, resource_id: id, created_ms: now })
-        .execute();
-      return { id, replayed: false };
-    });
+  // ---- retry tokens (retry-tokens.ts) ----
+  idempotent(...a: Parameters<RetryTokens['idempotent']>) {
+    return this.retryTokens.idempotent(...a);
   }
-
-  /**
-   * Deletes the retry tokens past their 24 hours (a token is checked against its age when it is reused) of up to
-   * `limit` tokens, in one statement: every expired row of those tokens goes (one per operation it was used for).
-   */
-  async deleteExpiredRetryTokens(tx: Tx, nowMs: number, limit: number): Promise<number> {
-    const expiredBefore = nowMs - RETRY_TOKEN_TTL_MS;
-    const tokens = (await tx.selectFrom('retry_tokens').select('token').where('created_ms', '<', expiredBefore).limit(limit).execute()).map((t) => t.token);
-    if (tokens.length === 0) return 0;
-    const res = await tx.deleteFrom('retry_tokens').where('created_ms', '<', expiredBefore).where('token', 'in', tokens).executeTakeFirst();
-    return Number(res.numDeletedRows);
-  }
-
-  // ---- listing ----
-  private async listPage<T extends 'projects' | 'jobs' | 'job_runs', R>(
-    table: T,
-    timeColumn: 'time_created' | 'time_accepted',
-    filters: Record<string, string | undefined>,
-    q: ListQuery,
-    map: (row: any) => R,
-  ): Promise<Page<R>> {
-    const col = q.sortBy === 'displayName' ? 'display_name' : timeColumn;
-    let query = (this.db as Kysely<any>).selectFrom(table).selectAll();
-    for (const [column, value] of Object.entries(filters)) {
-      if (value !== undefined) query = query.where(column, '=', value);
-    }
-    return keysetPage(query, { column: col, desc: q.sortOrder === 'DESC', page: q.page, limit: q.limit }, map);
+  deleteExpiredRetryTokens(...a: Parameters<RetryTokens['deleteExpired']>) {
+    return this.retryTokens.deleteExpired(...a);
   }
 
   // ---- projects ----
@@ -447,8 +351,7 @@ export class Store {
   }
 
   listProjects(q: ListQuery): Promise<Page<ProjectRecord>> {
-    return this.listPage(
-      'projects',
+    return listPage(this.db, 'projects',
       'time_created',
       { compartment_id: q.compartmentId, ...q.filters },
       q,
@@ -525,7 +428,7 @@ export class Store {
   }
 
   listJobs(q: ListQuery): Promise<Page<JobRecord>> {
-    return this.listPage('jobs', 'time_created', { compartment_id: q.compartmentId, ...q.filters }, q, jobFromRow);
+    return listPage(this.db, 'jobs', 'time_created', { compartment_id: q.compartmentId, ...q.filters }, q, jobFromRow);
   }
 
   async updateJob(
@@ -594,8 +497,7 @@ export class Store {
   }
 
   listRuns(q: ListQuery): Promise<Page<RunRecord>> {
-    return this.listPage(
-      'job_runs',
+    return listPage(this.db, 'job_runs',
       'time_accepted',
       { compartment_id: q.compartmentId, ...q.filters },
       q,
