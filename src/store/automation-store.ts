@@ -2,7 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database, ScheduleTable, SweepTable, SweepTrialTable, TriggerRuleTable } from './schema.js';
 import { ListCache, writing } from './list-cache.js';
 import type { Page } from './records.js';
-import { keysetPage, type Store } from './store.js';
+import { keysetPage } from './paging.js';
+import type { Store } from './store.js';
 import type { EventFilter } from './webhook-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;

@@ -1,21 +1,16 @@
 import type { Kysely, Transaction } from 'kysely';
 import { invalid } from '../domain/errors.js';
 import type { Database, EventTable } from './schema.js';
+import type { EventInput } from './event-outbox.js';
 import type { Store } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface EventRow {
+/** An event as stored: what was written (`EventInput`) with its place in the log, id and time. */
+export interface EventRow extends EventInput {
   seq: number;
   id: string;
   time: string;
-  type: string;
-  resourceId: string;
-  compartmentId: string;
-  projectId: string | null;
-  jobId: string | null;
-  state: string | null;
-  data: Record<string, unknown>;
 }
 
 export interface EventQuery {

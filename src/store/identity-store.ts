@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DefinedTags, Page, Tags } from './records.js';
-import { keysetPage, type Store } from './store.js';
+import { keysetPage } from './paging.js';
+import type { Store } from './store.js';
 
 /** OCI Identity's lifecycle states; deletions here are immediate, so CREATING and DELETING are never stored. */
 export type IdentityState = 'ACTIVE' | 'INACTIVE' | 'DELETED';

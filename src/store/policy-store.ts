@@ -2,7 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import { DsError } from '../domain/errors.js';
 import type { Database, DynamicGroupTable, PolicyTable } from './schema.js';
 import type { DefinedTags, Page, Tags } from './records.js';
-import { keysetPage, type Store } from './store.js';
+import { keysetPage } from './paging.js';
+import type { Store } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, SecretTable } from './schema.js';
 import type { Page } from './records.js';
-import { keysetPage, type Store } from './store.js';
+import { keysetPage } from './paging.js';
+import type { Store } from './store.js';
 import { unlinkSync } from 'node:fs';
 import { SecretKeyError, type SecretBox } from './secret-box.js';
 

@@ -1,935 +1,108 @@
-import { completePlan } from '../domain/launch.js';
-import { CompiledQuery, Kysely, SqliteDialect, type Insertable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
-import SQLite from 'better-sqlite3';
-import { DsError, invalid } from '../domain/errors.js';
-import { timeOrderedUuid } from '../domain/ids.js';
-import { assertTransition, type RunState } from '../domain/run-states.js';
-import { DatabaseHealth, DatabaseIntegrityError, isCorruption, quickCheckInThread, recoveryAdvice } from './database-health.js';
+import type { Kysely } from 'kysely';
+import type { DatabaseHealth } from './database-health.js';
+import { EventOutbox } from './event-outbox.js';
+import { GroupCommit, type Db, type Tx } from './group-commit.js';
+import { JobStore } from './job-store.js';
+import { MetaStore } from './meta-store.js';
 import { migrate } from './migrations.js';
-import type { Database, JobRunTable, JobTable, ProjectTable } from './schema.js';
-import type { JobRecord, ListQuery, Page, ProjectRecord, RunPatch, RunRecord , MetricSample } from './records.js';
+import { ProjectStore } from './project-store.js';
+import { RetryTokens } from './retry-tokens.js';
+import { RunMetricsStore } from './run-metrics-store.js';
+import { RunStore } from './run-store.js';
+import type { Database } from './schema.js';
+import { SqliteConnection, type SqliteOpenOptions } from './sqlite-connection.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
-/** What a transaction callback gets: the database bound to the connection of the running transaction. */
-export type Tx = Kysely<Database>;
-
-interface QueuedTransaction {
-  fn: (tx: Tx) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) : t.reject(o.error));
+// What code outside the store imports from here, wherever it is defined.
+export type { EventInput } from './event-outbox.js';
+export type { Tx } from './group-commit.js';
+export { keysetPage } from './paging.js';
 
 /**
- * At most this many transactions share one commit: the batch holds the database for its whole length, and every
- * caller waits for the last callback of its batch.
- */
-const MAX_BATCH = 256;
-
-/** The part of a prepared statement that Kysely's SQLite driver and the store use. */
-interface Statement {
-  reader: boolean;
-  all(params?: unknown): unknown[];
-  run(params?: unknown): SQLite.RunResult;
-  iterate(params?: unknown): IterableIterator<unknown>;
-}
-
-const j = (v: unknown): string => JSON.stringify(v ?? null);
-const pj = <T>(v: string | null): T => (v == null ? (null as T) : (JSON.parse(v) as T));
-
-/** 24 h: OCI's retry-token lifetime. */
-const RETRY_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
-
-export interface EventInput {
-  type: string;
-  resourceId: string;
-  compartmentId: string;
-  projectId: string | null;
-  jobId: string | null;
-  /** The resource's lifecycle state after the change. */
-  state: string | null;
-  /** The resource as the API returns it. */
-  data: Record<string, unknown>;
-}
-
-function projectFromRow(r: ProjectTable): ProjectRecord {
-  return {
-    id: r.id,
-    compartmentId: r.compartment_id,
-    displayName: r.display_name ?? '',
-    description: r.description,
-    lifecycleState: r.lifecycle_state as ProjectRecord['lifecycleState'],
-    timeCreated: r.time_created,
-    createdBy: r.created_by,
-    freeformTags: pj(r.freeform_tags) ?? {},
-    definedTags: pj(r.defined_tags) ?? {},
-    version: r.version,
-  };
-}
-
-function jobFromRow(r: JobTable): JobRecord {
-  return {
-    id: r.id,
-    projectId: r.project_id,
-    compartmentId: r.compartment_id,
-    displayName: r.display_name ?? '',
-    description: r.description,
-    lifecycleState: r.lifecycle_state as JobRecord['lifecycleState'],
-    lifecycleDetails: r.lifecycle_details,
-    timeCreated: r.time_created,
-    createdBy: r.created_by,
-    jobConfigurationDetails: pj(r.configuration),
-    jobInfrastructureConfigurationDetails: pj(r.infrastructure),
-    jobEnvironmentConfigurationDetails: pj(r.environment_configuration),
-    jobLogConfigurationDetails: pj(r.log_configuration),
-    jobStorageMountConfigurationDetailsList: pj(r.storage_mounts),
-    freeformTags: pj(r.freeform_tags) ?? {},
-    definedTags: pj(r.defined_tags) ?? {},
-    artifact:
-      r.artifact_file_name == null
-        ? null
-        : {
-            fileName: r.artifact_file_name,
-            size: Number(r.artifact_size),
-            md5: r.artifact_md5!,
-            time: r.artifact_time!,
-            contentDisposition: r.artifact_content_disposition ?? undefined,
-            retryToken: r.artifact_retry_token ?? undefined,
-          },
-    version: r.version,
-  };
-}
-
-type RunRow = Omit<JobRunTable, 'seq'> & { seq: number };
-
-function runFromRow(r: RunRow): RunRecord {
-  return {
-    id: r.id,
-    seq: Number(r.seq),
-    jobId: r.job_id,
-    projectId: r.project_id,
-    compartmentId: r.compartment_id,
-    displayName: r.display_name ?? '',
-    lifecycleState: r.lifecycle_state as RunState,
-    lifecycleDetails: r.lifecycle_details,
-    timeAccepted: r.time_accepted,
-    timeStarted: r.time_started,
-    timeFinished: r.time_finished,
-    createdBy: r.created_by,
-    jobConfigurationOverrideDetails: pj(r.configuration_override),
-    jobInfrastructureConfigurationDetails: pj(r.infrastructure),
-    jobInfrastructureConfigurationOverrideDetails: pj(r.infrastructure_override),
-    jobEnvironmentConfigurationOverrideDetails: pj(r.environment_override),
-    jobLogConfigurationOverrideDetails: pj(r.log_override),
-    jobStorageMountConfigurationDetailsList: pj(r.storage_mounts),
-    jobStorageMountConfigurationOverrideDetailsList: pj(r.storage_mounts_override),
-    freeformTags: pj(r.freeform_tags) ?? {},
-    definedTags: pj(r.defined_tags) ?? {},
-    launch: completePlan(pj(r.launch)),
-    executor: r.executor,
-    handle: pj(r.handle),
-    deadlineMs: r.deadline_ms == null ? null : Number(r.deadline_ms),
-    killAtMs: r.kill_at_ms == null ? null : Number(r.kill_at_ms),
-    stopReason: r.stop_reason as RunRecord['stopReason'],
-    exitCode: r.exit_code,
-    exitSignal: r.exit_signal,
-    outcomeReason: r.outcome_reason as RunRecord['outcomeReason'],
-    isolation: pj(r.isolation),
-    version: r.version,
-    chain: { rootId: r.chain_root_id, depth: r.chain_depth },
-    logDetails: r.log_id && r.log_group_id ? { logGroupId: r.log_group_id, logId: r.log_id } : null,
-  };
-}
-
-function runToRow(r: RunRecord): Omit<JobRunTable, 'seq'> {
-  return {
-    id: r.id,
-    job_id: r.jobId,
-    project_id: r.projectId,
-    compartment_id: r.compartmentId,
-    display_name: r.displayName,
-    lifecycle_state: r.lifecycleState,
-    lifecycle_details: r.lifecycleDetails,
-    time_accepted: r.timeAccepted,
-    time_started: r.timeStarted,
-    time_finished: r.timeFinished,
-    created_by: r.createdBy,
-    configuration_override: j(r.jobConfigurationOverrideDetails),
-    infrastructure: j(r.jobInfrastructureConfigurationDetails),
-    infrastructure_override: j(r.jobInfrastructureConfigurationOverrideDetails),
-    environment_override: j(r.jobEnvironmentConfigurationOverrideDetails),
-    log_override: j(r.jobLogConfigurationOverrideDetails),
-    storage_mounts: j(r.jobStorageMountConfigurationDetailsList),
-    storage_mounts_override: j(r.jobStorageMountConfigurationOverrideDetailsList),
-    freeform_tags: j(r.freeformTags),
-    defined_tags: j(r.definedTags),
-    launch: j(r.launch),
-    executor: r.executor,
-    handle: r.handle == null ? null : j(r.handle),
-    deadline_ms: r.deadlineMs,
-    kill_at_ms: r.killAtMs,
-    stop_reason: r.stopReason,
-    exit_code: r.exitCode,
-    exit_signal: r.exitSignal,
-    outcome_reason: r.outcomeReason,
-    isolation: r.isolation == null ? null : j(r.isolation),
-    version: r.version,
-    chain_root_id: r.chain.rootId,
-    chain_depth: r.chain.depth,
-    log_group_id: r.logDetails?.logGroupId ?? null,
-    log_id: r.logDetails?.logId ?? null,
-  };
-}
-
-const RUN_PATCH_COLUMNS: Record<keyof RunPatch, keyof JobRunTable> = {
-  lifecycleDetails: 'lifecycle_details',
-  timeStarted: 'time_started',
-  timeFinished: 'time_finished',
-  executor: 'executor',
-  handle: 'handle',
-  deadlineMs: 'deadline_ms',
-  killAtMs: 'kill_at_ms',
-  stopReason: 'stop_reason',
-  exitCode: 'exit_code',
-  exitSignal: 'exit_signal',
-  outcomeReason: 'outcome_reason',
-  displayName: 'display_name',
-  freeformTags: 'freeform_tags',
-  definedTags: 'defined_tags',
-  isolation: 'isolation',
-  compartmentId: 'compartment_id',
-};
-const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags', 'isolation']);
-
-interface PageToken {
-  v: string;
-  id: string;
-}
-
-function decodePage(page: string | undefined): PageToken | null {
-  if (!page) return null;
-  try {
-    const t = JSON.parse(Buffer.from(page, 'base64url').toString('utf8'));
-    if (typeof t?.v === 'string' && typeof t?.id === 'string') return t;
-  } catch {
-    /* fall through */
-  }
-  throw invalid('page', 'is not a page token returned by this server (opc-next-page)');
-}
-const encodePage = (t: PageToken) => Buffer.from(JSON.stringify(t)).toString('base64url');
-
-/**
- * One page of `query` in (`column`, id) order, from the position a page token names: keyset paging, so a page costs
- * the same however deep it is and rows added meanwhile neither repeat nor go missing. `nextPage` (opc-next-page)
- * names the last row; null on the last page. A token that is not one of ours is a 400 naming `page`.
- */
-export async function keysetPage<R>(
-  query: SelectQueryBuilder<any, any, any>,
-  o: { column: string; desc: boolean; page?: string; limit: number },
-  map: (row: any) => R,
-): Promise<Page<R>> {
-  const token = decodePage(o.page);
-  const op = o.desc ? '<' : '>';
-  if (token) query = query.where((eb: any) => eb.or([eb(o.column, op, token.v), eb.and([eb(o.column, '=', token.v), eb('id', op, token.id)])]));
-  const dir = o.desc ? 'desc' : 'asc';
-  const rows = await query.orderBy(o.column, dir).orderBy('id', dir).limit(o.limit + 1).execute();
-  const more = rows.length > o.limit;
-  const page = more ? rows.slice(0, o.limit) : rows;
-  const last = page[page.length - 1];
-  return { items: page.map(map), nextPage: more && last ? encodePage({ v: String(last[o.column]), id: last.id }) : null };
-}
-
-/**
- * Persistence behind domain-level operations. Every run state change is a compare-and-set on the state plus its
- * event row, in one transaction. Async API over a synchronous driver so a PostgreSQL dialect fits the same code.
+ * The store: one database connection, its group commit, and the stores of projects, jobs, runs (with their events
+ * and metrics), retry tokens and meta over it. Services and the other stores (automation, webhooks, identity ...)
+ * are given this object; its methods are those of the per-resource stores, which hold the SQL. Everything but the
+ * connection is written against Kysely, so a PostgreSQL connection fits beside `SqliteConnection`.
  */
 export class Store {
   readonly db: Kysely<Database>;
-  private readonly raw: SQLite.Database;
-  private readonly statement: (sql: string) => Statement;
-
   /** OK, or DAMAGED from the first corruption error SQLite answered (what the health endpoint reports). */
   readonly health: DatabaseHealth;
+  readonly projects: ProjectStore;
+  readonly jobs: JobStore;
+  readonly runs: RunStore;
+  readonly metrics: RunMetricsStore;
+  readonly meta: MetaStore;
+  readonly retryTokens: RetryTokens;
+  private readonly commit: GroupCommit;
+  private readonly events: EventOutbox;
 
-  private constructor(raw: SQLite.Database, health: DatabaseHealth) {
-    this.raw = raw;
-    this.health = health;
-    const database = Store.cachingDatabase(raw, health);
-    this.statement = database.prepare;
-    this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as never }) });
+  private constructor(private readonly connection: SqliteConnection) {
+    this.db = connection.db;
+    this.health = connection.health;
+    this.commit = new GroupCommit(connection);
+    this.events = new EventOutbox(this.commit);
+    this.projects = new ProjectStore(this.db);
+    this.jobs = new JobStore(this.db);
+    this.runs = new RunStore(this.db, this.commit, this.events);
+    this.metrics = new RunMetricsStore(this.db, this.commit);
+    this.meta = new MetaStore(this.db);
+    this.retryTokens = new RetryTokens(this.commit);
   }
 
-  /**
-   * Opens the database and checks it (quick_check) before anything is written: a damaged file is refused with a
-   * DatabaseIntegrityError saying what was found and how to recover, instead of a server that reports healthy and
-   * then answers 500 "database disk image is malformed", or a raw stack. The check's time grows with the file (about
-   * 1.7 s per GB, docs/configuration.md): the start waits for it at most `integrityWaitMs`; past that it goes on
-   * and a check that ends finding damage marks the store DAMAGED (and calls `onLateDamage`).
-   */
-  static async openSqlite(
-    file: string,
-    opts: { integrityWaitMs?: number; onCheckPending?: () => void; onLateDamage?: (found: string) => void } = {},
-  ): Promise<Store> {
-    const health = new DatabaseHealth(file);
-    const refuse = (found: string) =>
-      new DatabaseIntegrityError(`the database ${file} is damaged (${found}); the server will not start on it: ${recoveryAdvice(file)}`);
-    let raw: SQLite.Database | null = null;
-    try {
-      raw = new SQLite(file);
-      // WAL + synchronous=NORMAL: a committed transaction survives the process being killed (SIGKILL) at any
-      // moment; only an OS crash or power loss can drop the last transactions.
-      raw.pragma('journal_mode = WAL');
-      raw.pragma('synchronous = NORMAL');
-      raw.pragma('busy_timeout = 5000');
-      raw.pragma('foreign_keys = ON');
-      const found = await quickCheckInThread(file, opts.integrityWaitMs ?? 30_000, (problems) => {
-        if (problems.length === 0) return;
-        health.damaged(problems.join('; '));
-        opts.onLateDamage?.(problems.join('; '));
-      });
-      if (found === 'pending') opts.onCheckPending?.();
-      else if (found.length > 0) throw refuse(found.join('; '));
-      const store = new Store(raw, health);
-      await migrate(store.db);
-      return store;
-    } catch (e) {
-      if (raw?.open) raw.close();
-      if (isCorruption(e)) throw refuse((e as Error).message);
-      throw e;
-    }
-  }
-
-  /**
-   * Kysely's SQLite driver prepares every statement anew; preparing was 11-19% of the server's CPU per run and
-   * per create in the benchmarks. The query shapes are few, so prepared statements are cached by their SQL.
-   */
-  private static cachingDatabase(raw: SQLite.Database, health: DatabaseHealth) {
-    const cache = new Map<string, Statement>();
-    const observed = <T>(f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        health.observe(e);
-        throw e;
-      }
-    };
-    return {
-      close: () => raw.close(),
-      prepare: (sql: string): Statement => {
-        let stmt = cache.get(sql);
-        if (!stmt) {
-          const s = observed(() => raw.prepare(sql));
-          // What Kysely's SQLite driver and control() call; every error passes by the health record on its way out.
-          stmt = {
-            reader: s.reader,
-            all: (p?: unknown) => observed(() => s.all(p ?? [])),
-            run: (p?: unknown) => observed(() => s.run(p ?? [])),
-            iterate: (p?: unknown) => observed(() => s.iterate(p ?? [])),
-          };
-          // Statements with IN-lists of varying length make new shapes; keep the cache bounded.
-          if (cache.size < 2000) cache.set(sql, stmt);
-        }
-        return stmt;
-      },
-    };
+  /** Opens (and checks, and migrates) the SQLite database `file`: see `SqliteConnection.open`. */
+  static async openSqlite(file: string, opts: SqliteOpenOptions = {}): Promise<Store> {
+    return new Store(await SqliteConnection.open(file, opts, migrate));
   }
 
   async close(): Promise<void> {
     // Transactions already asked for still get their batch (and their callers an answer) before the database closes.
-    while (this.queue.length > 0 || this.batchScheduled || this.batchRunning) await new Promise((r) => setImmediate(r));
-    await this.db.destroy();
+    await this.commit.drain();
+    await this.connection.close();
   }
 
-  /**
-   * Called after a transaction that wrote events has committed (never before: a reader woken by it must find the
-   * rows). A transaction that rolled back after writing an event only causes a spurious wake-up.
-   */
-  onEventsCommitted: (() => void) | null = null;
-  private eventsPending = false;
-
-  // ---- transactions (group commit) ----
-  private queue: QueuedTransaction[] = [];
-  private batchScheduled = false;
-  private batchRunning = false;
-  private savepointDepth = 0;
-  /** The connection-bound database of the batch being executed (what its callbacks get as `tx`). */
-  private batchTx: Tx | null = null;
-
-  /**
-   * Runs `fn` in a transaction and resolves once it has committed. Transactions asked for while the event loop is
-   * busy (the requests read in one poll phase, say) are grouped: one BEGIN ... COMMIT for all of them, each inside
-   * its own SAVEPOINT. A callback that throws rolls back its own work only and its caller gets its error; the others
-   * go on. Every caller is answered after the shared COMMIT (when it fails, every caller gets that error), so a
-   * resolved transaction is as durable as before. A COMMIT writes the WAL and was a third of the server's CPU per
-   * create; with 32 clients one commit now carries tens of creates.
-   *
-   * The callback must use `tx` (the batch's connection) for everything it reads and writes: a statement on
-   * `this.db`, or a `transaction()` without `{ tx }`, from inside a callback waits for the connection the batch
-   * holds, forever (as it did with Kysely's own transactions). To nest, pass the callback's `tx`: the inner
-   * function then runs in a savepoint of the same transaction, at once.
-   */
+  /** Runs `fn` in a transaction, grouped with the others asked for in the same turn: see `GroupCommit.transaction`. */
   transaction<T>(fn: (tx: Tx) => Promise<T>, opts: { tx?: Db } = {}): Promise<T> {
-    if (opts.tx) return this.nested(opts.tx as Tx, fn);
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      this.scheduleBatch();
-    });
+    return this.commit.transaction(fn, opts);
   }
 
-  private scheduleBatch(): void {
-    if (this.batchScheduled || this.batchRunning || this.queue.length === 0) return;
-    this.batchScheduled = true;
-    // setImmediate runs after the poll phase: every request read in this loop turn has queued its transaction by
-    // then. A microtask would commit each request alone (better-sqlite3 is synchronous, so nothing else interleaves).
-    setImmediate(this.runBatch);
+  /** Called after a transaction that wrote events has committed: see `EventOutbox.onEventsCommitted`. */
+  get onEventsCommitted(): (() => void) | null {
+    return this.events.onEventsCommitted;
+  }
+  set onEventsCommitted(f: (() => void) | null) {
+    this.events.onEventsCommitted = f;
   }
 
-  private readonly runBatch = (): void => {
-    this.batchScheduled = false;
-    this.batchRunning = true;
-    const batch = this.queue.splice(0, MAX_BATCH);
-    const outcomes: (Outcome | undefined)[] = new Array(batch.length);
-    this.db
-      .connection()
-      .execute((conn) => this.executeBatch(conn, batch, outcomes))
-      .then(
-        () => {
-          if (this.eventsPending) {
-            this.eventsPending = false;
-            try {
-              this.onEventsCommitted?.();
-            } catch {
-              /* a failed wake-up is a missed one: readers re-check on a timer; the callers' data is committed */
-            }
-          }
-          for (let i = 0; i < batch.length; i++) settle(batch[i], outcomes[i]!);
-        },
-        (error: unknown) => {
-          // Nothing of the batch committed. A callback that failed on its own keeps its own (more telling) error.
-          for (let i = 0; i < batch.length; i++) {
-            const o = outcomes[i];
-            if (o && !o.ok) batch[i].reject(o.error);
-            else batch[i].reject(error);
-          }
-        },
-      )
-      .finally(() => {
-        this.batchRunning = false;
-        this.scheduleBatch();
-      });
-  };
+  // The per-resource stores' methods under the names the services use.
+  insertEvent(...a: Parameters<EventOutbox['insert']>) { return this.events.insert(...a); }
+  getMeta(...a: Parameters<MetaStore['get']>) { return this.meta.get(...a); }
+  setMetaIfAbsent(...a: Parameters<MetaStore['setIfAbsent']>) { return this.meta.setIfAbsent(...a); }
+  idempotent(...a: Parameters<RetryTokens['idempotent']>) { return this.retryTokens.idempotent(...a); }
+  deleteExpiredRetryTokens(...a: Parameters<RetryTokens['deleteExpired']>) { return this.retryTokens.deleteExpired(...a); }
 
-  private async executeBatch(tx: Tx, batch: QueuedTransaction[], outcomes: (Outcome | undefined)[]): Promise<void> {
-    this.control('BEGIN');
-    this.batchTx = tx;
-    try {
-      for (let i = 0; i < batch.length; i++) {
-        this.control('SAVEPOINT dsjobs_tx');
-        try {
-          const value = await batch[i].fn(tx);
-          this.control('RELEASE dsjobs_tx');
-          outcomes[i] = { ok: true, value };
-        } catch (error) {
-          // SQLite rolls the whole transaction back by itself after some errors (a full disk, an I/O error): then
-          // the callbacks before this one lost their work too, and the whole batch fails.
-          if (!this.raw.inTransaction) throw error;
-          this.control('ROLLBACK TO dsjobs_tx');
-          this.control('RELEASE dsjobs_tx');
-          outcomes[i] = { ok: false, error };
-        }
-      }
-      this.control('COMMIT');
-    } catch (error) {
-      // A failed COMMIT can leave the transaction open (a deferred constraint, a busy database): end it.
-      if (this.raw.inTransaction) {
-        try {
-          this.control('ROLLBACK');
-        } catch {
-          /* the error that ended the batch is the one its callers need */
-        }
-      }
-      throw error;
-    } finally {
-      this.batchTx = null;
-    }
-  }
+  insertProject(...a: Parameters<ProjectStore['insert']>) { return this.projects.insert(...a); }
+  getProject(...a: Parameters<ProjectStore['get']>) { return this.projects.get(...a); }
+  listProjects(...a: Parameters<ProjectStore['list']>) { return this.projects.list(...a); }
+  updateProject(...a: Parameters<ProjectStore['update']>) { return this.projects.update(...a); }
+  countJobsInProject(...a: Parameters<ProjectStore['countJobs']>) { return this.projects.countJobs(...a); }
 
-  private async nested<T>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    if (tx !== this.batchTx) throw new Error('transaction({ tx }): tx must be the tx of the transaction callback that is running');
-    const name = `dsjobs_nested_${++this.savepointDepth}`;
-    this.control(`SAVEPOINT ${name}`);
-    try {
-      const value = await fn(tx);
-      this.control(`RELEASE ${name}`);
-      return value;
-    } catch (error) {
-      if (this.raw.inTransaction) {
-        this.control(`ROLLBACK TO ${name}`);
-        this.control(`RELEASE ${name}`);
-      }
-      throw error;
-    } finally {
-      this.savepointDepth--;
-    }
-  }
+  insertJob(...a: Parameters<JobStore['insert']>) { return this.jobs.insert(...a); }
+  getJob(...a: Parameters<JobStore['get']>) { return this.jobs.get(...a); }
+  listJobs(...a: Parameters<JobStore['list']>) { return this.jobs.list(...a); }
+  updateJob(...a: Parameters<JobStore['update']>) { return this.jobs.update(...a); }
 
-  /**
-   * Transaction control on the connection the batch holds (through Kysely's connection(), so no other query can
-   * interleave). Run straight on better-sqlite3's cached statements: SQLite-specific, like the dialect; a PostgreSQL
-   * store would send the same statements as queries on its connection.
-   */
-  private control(statement: string): void {
-    this.statement(statement).run();
-  }
+  insertRun(...a: Parameters<RunStore['insert']>) { return this.runs.insert(...a); }
+  getRun(...a: Parameters<RunStore['get']>) { return this.runs.get(...a); }
+  listRuns(...a: Parameters<RunStore['list']>) { return this.runs.list(...a); }
+  transitionRun(...a: Parameters<RunStore['transition']>) { return this.runs.transition(...a); }
+  countChainRuns(...a: Parameters<RunStore['countChain']>) { return this.runs.countChain(...a); }
+  countRunsByState() { return this.runs.countByState(); }
+  runsInStates(...a: Parameters<RunStore['inStates']>) { return this.runs.inStates(...a); }
+  deletedRunIds(...a: Parameters<RunStore['deletedIds']>) { return this.runs.deletedIds(...a); }
+  finishedRunsBefore(...a: Parameters<RunStore['finishedBefore']>) { return this.runs.finishedBefore(...a); }
+  runIdsOfJob(...a: Parameters<RunStore['idsOfJob']>) { return this.runs.idsOfJob(...a); }
 
-  // ---- meta ----
-  async getMeta(key: string): Promise<string | null> {
-    const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
-    return r?.value ?? null;
-  }
-  async setMetaIfAbsent(key: string, value: string): Promise<string> {
-    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
-    return (await this.getMeta(key))!;
-  }
-
-  // ---- run metrics ----
-  /** One sampling round, one transaction (sharing its COMMIT with whatever else commits in that turn). */
-  async insertMetrics(samples: MetricSample[]): Promise<void> {
-    if (samples.length === 0) return;
-    await this.transaction(async (tx) => {
-      // 9 values per row; SQLite allows 32,766 parameters per statement.
-      for (let i = 0; i < samples.length; i += 500) {
-        await tx
-          .insertInto('run_metrics')
-          .values(
-            samples.slice(i, i + 500).map((m) => ({
-              run_id: m.runId,
-              time_ms: m.timeMs,
-              cpu: m.cpu,
-              memory: m.memory,
-              memory_bytes: m.memoryBytes,
-              disk: m.disk,
-              disk_bytes: m.diskBytes,
-              gpu: m.gpu,
-              gpu_memory: m.gpuMemory,
-            })),
-          )
-          .onConflict((oc) => oc.columns(['run_id', 'time_ms']).doNothing())
-          .execute();
-      }
-    });
-  }
-
-  async listMetrics(runId: string, sinceMs: number, limit: number): Promise<MetricSample[]> {
-    const rows = await this.db
-      .selectFrom('run_metrics')
-      .selectAll()
-      .where('run_id', '=', runId)
-      .where('time_ms', '>', sinceMs)
-      .orderBy('time_ms', 'asc')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({
-      runId: r.run_id,
-      timeMs: Number(r.time_ms),
-      cpu: r.cpu,
-      memory: r.memory,
-      memoryBytes: r.memory_bytes == null ? null : Number(r.memory_bytes),
-      disk: r.disk,
-      diskBytes: r.disk_bytes == null ? null : Number(r.disk_bytes),
-      gpu: r.gpu,
-      gpuMemory: r.gpu_memory,
-    }));
-  }
-
-  async deleteMetrics(runId: string): Promise<void> {
-    await this.db.deleteFrom('run_metrics').where('run_id', '=', runId).execute();
-  }
-
-  // ---- events (outbox) ----
-  /** Writes an event row; `tx` must be the transaction of the change it records (from this.transaction). */
-  async insertEvent(tx: Db, e: EventInput): Promise<void> {
-    await this.insertRow(tx, 'events', {
-      id: timeOrderedUuid(),
-      time: new Date().toISOString(),
-      type: e.type,
-      resource_id: e.resourceId,
-      compartment_id: e.compartmentId,
-      project_id: e.projectId,
-      job_id: e.jobId,
-      state: e.state,
-      data: j(e.data),
-    });
-    this.eventsPending = true;
-  }
-
-  /**
-   * The INSERTs of every create (the run, its event) with their SQL compiled once per table: building and compiling
-   * the query each time was ~10% of the server's CPU per create. `row` must always carry the same columns, each with
-   * a value (null, never undefined); the compiled SQL is the dialect's own, only the parameters change.
-   */
-  private readonly compiledInserts = new Map<string, { sql: string; columns: string[] }>();
-  private async insertRow<T extends 'job_runs' | 'events'>(tx: Db, table: T, row: Insertable<Database[T]>): Promise<void> {
-    let c = this.compiledInserts.get(table);
-    if (!c) {
-      const columns = Object.keys(row);
-      if (columns.some((k) => (row as Record<string, unknown>)[k] === undefined)) throw new Error(`insert into ${table}: a column is undefined`);
-      c = { sql: tx.insertInto(table).values(row as never).compile().sql, columns };
-      this.compiledInserts.set(table, c);
-    }
-    const values = row as Record<string, unknown>;
-    if (Object.keys(values).length !== c.columns.length) {
-      await tx.insertInto(table).values(row as never).execute();
-      return;
-    }
-    const parameters = c.columns.map((k) => values[k] ?? null);
-    await tx.executeQuery(CompiledQuery.raw(c.sql, parameters));
-  }
-
-  // ---- retry tokens ----
-  /**
-   * Runs `create` at most once per (operation, token) within 24 h: the same token with the same body gives back
-   * the first resource's id; with a different body it is a Conflict. Token and resource commit together.
-   */
-  async idempotent(
-    operation: string,
-    token: string | undefined,
-    bodyHash: string,
-    create: (tx: Tx) => Promise<string>,
-  ): Promise<{ id: string; replayed: boolean }> {
-    if (!token) return { id: await this.transaction(create), replayed: false };
-    return this.transaction(async (tx) => {
-      const now = Date.now();
-      const prior = await tx
-        .selectFrom('retry_tokens')
-        .selectAll()
-        .where('token', '=', token)
-        .where('operation', '=', operation)
-        .executeTakeFirst();
-      if (prior && now - Number(prior.created_ms) < RETRY_TOKEN_TTL_MS) {
-        if (prior.body_hash !== bodyHash) {
-          throw new DsError(
-            'InvalidatedRetryToken',
-            'opc-retry-token was already used with a different request body; use a new token for a different request',
-          );
-        }
-        return { id: prior.resource_id, replayed: true };
-      }
-      if (prior) await tx.deleteFrom('retry_tokens').where('token', '=', token).where('operation', '=', operation).execute();
-      const id = await create(tx);
-      await tx
-        .insertInto('retry_tokens')
-        .values({ token, operation, body_hash: bodyHash, resource_id: id, created_ms: now })
-        .execute();
-      return { id, replayed: false };
-    });
-  }
-
-  /**
-   * Deletes the retry tokens past their 24 hours (a token is checked against its age when it is reused) of up to
-   * `limit` tokens, in one statement: every expired row of those tokens goes (one per operation it was used for).
-   */
-  async deleteExpiredRetryTokens(tx: Tx, nowMs: number, limit: number): Promise<number> {
-    const expiredBefore = nowMs - RETRY_TOKEN_TTL_MS;
-    const tokens = (await tx.selectFrom('retry_tokens').select('token').where('created_ms', '<', expiredBefore).limit(limit).execute()).map((t) => t.token);
-    if (tokens.length === 0) return 0;
-    const res = await tx.deleteFrom('retry_tokens').where('created_ms', '<', expiredBefore).where('token', 'in', tokens).executeTakeFirst();
-    return Number(res.numDeletedRows);
-  }
-
-  // ---- listing ----
-  private async listPage<T extends 'projects' | 'jobs' | 'job_runs', R>(
-    table: T,
-    timeColumn: 'time_created' | 'time_accepted',
-    filters: Record<string, string | undefined>,
-    q: ListQuery,
-    map: (row: any) => R,
-  ): Promise<Page<R>> {
-    const col = q.sortBy === 'displayName' ? 'display_name' : timeColumn;
-    let query = (this.db as Kysely<any>).selectFrom(table).selectAll();
-    for (const [column, value] of Object.entries(filters)) {
-      if (value !== undefined) query = query.where(column, '=', value);
-    }
-    return keysetPage(query, { column: col, desc: q.sortOrder === 'DESC', page: q.page, limit: q.limit }, map);
-  }
-
-  // ---- projects ----
-  async insertProject(tx: Db, p: ProjectRecord): Promise<void> {
-    await tx
-      .insertInto('projects')
-      .values({
-        id: p.id,
-        compartment_id: p.compartmentId,
-        display_name: p.displayName,
-        description: p.description,
-        lifecycle_state: p.lifecycleState,
-        time_created: p.timeCreated,
-        created_by: p.createdBy,
-        freeform_tags: j(p.freeformTags),
-        defined_tags: j(p.definedTags),
-        version: p.version,
-      })
-      .execute();
-  }
-
-  async getProject(id: string, tx: Db = this.db): Promise<ProjectRecord | null> {
-    const r = await tx.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? projectFromRow(r) : null;
-  }
-
-  listProjects(q: ListQuery): Promise<Page<ProjectRecord>> {
-    return this.listPage(
-      'projects',
-      'time_created',
-      { compartment_id: q.compartmentId, ...q.filters },
-      q,
-      projectFromRow,
-    );
-  }
-
-  /** Compare-and-set on version: returns null when the project changed (or vanished) meanwhile. */
-  async updateProject(
-    tx: Db,
-    id: string,
-    version: number,
-    patch: Partial<Pick<ProjectRecord, 'displayName' | 'description' | 'freeformTags' | 'definedTags' | 'lifecycleState' | 'compartmentId'>>,
-  ): Promise<ProjectRecord | null> {
-    const set: Partial<ProjectTable> = { version: version + 1 };
-    if (patch.compartmentId !== undefined) set.compartment_id = patch.compartmentId;
-    if (patch.displayName !== undefined) set.display_name = patch.displayName;
-    if (patch.description !== undefined) set.description = patch.description;
-    if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
-    if (patch.definedTags !== undefined) set.defined_tags = j(patch.definedTags);
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
-    const r = await tx
-      .updateTable('projects')
-      .set(set)
-      .where('id', '=', id)
-      .where('version', '=', version)
-      .returningAll()
-      .executeTakeFirst();
-    return r ? projectFromRow(r) : null;
-  }
-
-  async countJobsInProject(projectId: string): Promise<number> {
-    const r = await this.db
-      .selectFrom('jobs')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('project_id', '=', projectId)
-      .where('lifecycle_state', 'not in', ['DELETED'])
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
-  }
-
-  // ---- jobs ----
-  async insertJob(tx: Db, r: JobRecord): Promise<void> {
-    await tx
-      .insertInto('jobs')
-      .values({
-        id: r.id,
-        project_id: r.projectId,
-        compartment_id: r.compartmentId,
-        display_name: r.displayName,
-        description: r.description,
-        lifecycle_state: r.lifecycleState,
-        lifecycle_details: r.lifecycleDetails,
-        time_created: r.timeCreated,
-        created_by: r.createdBy,
-        configuration: j(r.jobConfigurationDetails),
-        infrastructure: j(r.jobInfrastructureConfigurationDetails),
-        environment_configuration: j(r.jobEnvironmentConfigurationDetails),
-        log_configuration: j(r.jobLogConfigurationDetails),
-        storage_mounts: j(r.jobStorageMountConfigurationDetailsList),
-        freeform_tags: j(r.freeformTags),
-        defined_tags: j(r.definedTags),
-        artifact_file_name: null,
-        artifact_size: null,
-        artifact_md5: null,
-        artifact_time: null,
-        version: r.version,
-      })
-      .execute();
-  }
-
-  async getJob(id: string, tx: Db = this.db): Promise<JobRecord | null> {
-    const r = await tx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? jobFromRow(r) : null;
-  }
-
-  listJobs(q: ListQuery): Promise<Page<JobRecord>> {
-    return this.listPage('jobs', 'time_created', { compartment_id: q.compartmentId, ...q.filters }, q, jobFromRow);
-  }
-
-  async updateJob(
-    tx: Db,
-    id: string,
-    version: number,
-    patch: Partial<
-      Pick<
-        JobRecord,
-        | 'displayName'
-        | 'description'
-        | 'jobInfrastructureConfigurationDetails'
-        | 'jobStorageMountConfigurationDetailsList'
-        | 'freeformTags'
-        | 'definedTags'
-        | 'lifecycleState'
-        | 'lifecycleDetails'
-        | 'artifact'
-        | 'compartmentId'
-      >
-    >,
-  ): Promise<JobRecord | null> {
-    const set: Partial<JobTable> = { version: version + 1 };
-    if (patch.compartmentId !== undefined) set.compartment_id = patch.compartmentId;
-    if (patch.displayName !== undefined) set.display_name = patch.displayName;
-    if (patch.description !== undefined) set.description = patch.description;
-    if (patch.jobInfrastructureConfigurationDetails !== undefined)
-      set.infrastructure = j(patch.jobInfrastructureConfigurationDetails);
-    if (patch.jobStorageMountConfigurationDetailsList !== undefined)
-      set.storage_mounts = j(patch.jobStorageMountConfigurationDetailsList);
-    if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
-    if (patch.definedTags !== undefined) set.defined_tags = j(patch.definedTags);
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
-    if (patch.lifecycleDetails !== undefined) set.lifecycle_details = patch.lifecycleDetails;
-    if (patch.artifact) {
-      set.artifact_file_name = patch.artifact.fileName;
-      set.artifact_size = patch.artifact.size;
-      set.artifact_md5 = patch.artifact.md5;
-      set.artifact_time = patch.artifact.time;
-      set.artifact_content_disposition = patch.artifact.contentDisposition ?? null;
-      set.artifact_retry_token = patch.artifact.retryToken ?? null;
-    }
-    const r = await tx
-      .updateTable('jobs')
-      .set(set)
-      .where('id', '=', id)
-      .where('version', '=', version)
-      .returningAll()
-      .executeTakeFirst();
-    return r ? jobFromRow(r) : null;
-  }
-
-  // ---- runs ----
-  async insertRun(tx: Db, r: RunRecord): Promise<void> {
-    await this.insertRow(tx, 'job_runs', runToRow(r));
-  }
-
-  async getRun(id: string, tx: Db = this.db): Promise<RunRecord | null> {
-    const r = await tx.selectFrom('job_runs').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? runFromRow(r as RunRow) : null;
-  }
-
-  /** Runs of the trigger chain that started from run `rootId`, the root itself not counted. */
-  /** `tx`: counted inside a transaction (a create that checks the count before its insert). */
-  async countChainRuns(rootId: string, tx?: Tx): Promise<number> {
-    const r = await (tx ?? this.db).selectFrom('job_runs').select((eb) => eb.fn.countAll<number>().as('n')).where('chain_root_id', '=', rootId).executeTakeFirst();
-    return Number(r?.n ?? 0);
-  }
-
-  listRuns(q: ListQuery): Promise<Page<RunRecord>> {
-    return this.listPage(
-      'job_runs',
-      'time_accepted',
-      { compartment_id: q.compartmentId, ...q.filters },
-      q,
-      (r) => runFromRow(r as RunRow),
-    );
-  }
-
-  /** Runs in the given states, oldest first. */
-  /** Runs per state (the runs_by_state index answers it without reading rows). */
-  async countRunsByState(): Promise<Record<string, number>> {
-    const rows = await this.db
-      .selectFrom('job_runs')
-      .select(['lifecycle_state', (eb) => eb.fn.countAll<number>().as('n')])
-      .groupBy('lifecycle_state')
-      .execute();
-    return Object.fromEntries(rows.map((r) => [r.lifecycle_state, Number(r.n)]));
-  }
-
-  async runsInStates(states: readonly RunState[]): Promise<RunRecord[]> {
-    const rows = await this.db
-      .selectFrom('job_runs')
-      .selectAll()
-      .where('lifecycle_state', 'in', states as RunState[])
-      .orderBy('seq', 'asc')
-      .execute();
-    return rows.map((r) => runFromRow(r as RunRow));
-  }
-
-  /** Which of these run ids are DELETED runs. */
-  async deletedRunIds(ids: readonly string[]): Promise<string[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.db
-      .selectFrom('job_runs')
-      .select('id')
-      .where('id', 'in', ids as string[])
-      .where('lifecycle_state', '=', 'DELETED')
-      .execute();
-    return rows.map((r) => r.id);
-  }
-
-  /** Runs that ended (not deleted) before `beforeTime`, after `afterSeq` in creation order: log retention's pages. */
-  async finishedRunsBefore(beforeTime: string, afterSeq: number, limit: number): Promise<{ id: string; seq: number }[]> {
-    return this.db
-      .selectFrom('job_runs')
-      .select(['id', 'seq'])
-      .where('lifecycle_state', 'in', ['SUCCEEDED', 'FAILED', 'CANCELED'])
-      .where('seq', '>', afterSeq)
-      .where('time_finished', '<', beforeTime)
-      .orderBy('seq', 'asc')
-      .limit(limit)
-      .execute();
-  }
-
-  async runIdsOfJob(jobId: string, states: readonly RunState[]): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('job_runs')
-      .select('id')
-      .where('job_id', '=', jobId)
-      .where('lifecycle_state', 'in', states as RunState[])
-      .execute();
-    return rows.map((r) => r.id);
-  }
-
-  /**
-   * Compare-and-set: moves the run to `to` (or keeps its state when `to` is null) only if it is in one of `from`
-   * (and at `version` when given), applying `patch`, with the event row in the same transaction. Returns the new
-   * record, or null when the run was not in an expected state.
-   */
-  async transitionRun(
-    id: string,
-    from: readonly RunState[],
-    to: RunState | null,
-    patch: RunPatch,
-    event: ((run: RunRecord) => EventInput) | null,
-    opts: { version?: number; tx?: Db; unclaimed?: boolean } = {},
-  ): Promise<RunRecord | null> {
-    // The transition table is the rule: a compare-and-set may only name moves it allows.
-    if (to) for (const f of from) assertTransition(f, to);
-    const run = async (tx: Db) => {
-      const set: Record<string, unknown> = { version: sql`version + 1` };
-      if (to) set.lifecycle_state = to;
-      for (const [k, v] of Object.entries(patch) as [keyof RunPatch, unknown][]) {
-        if (v === undefined) continue;
-        set[RUN_PATCH_COLUMNS[k]] = JSON_PATCH.has(k) && v !== null ? j(v) : v;
-      }
-      let q = tx
-        .updateTable('job_runs')
-        .set(set as any)
-        .where('id', '=', id)
-        .where('lifecycle_state', 'in', from as RunState[]);
-      if (opts.version !== undefined) q = q.where('version', '=', opts.version);
-      if (opts.unclaimed) q = q.where('handle', 'is', null);
-      const row = await q.returningAll().executeTakeFirst();
-      if (!row) return null;
-      const rec = runFromRow(row as RunRow);
-      if (event) await this.insertEvent(tx, event(rec));
-      return rec;
-    };
-    if (opts.tx) return run(opts.tx);
-    return event ? this.transaction(run) : run(this.db);
-  }
+  insertMetrics(...a: Parameters<RunMetricsStore['insert']>) { return this.metrics.insert(...a); }
+  listMetrics(...a: Parameters<RunMetricsStore['list']>) { return this.metrics.list(...a); }
+  deleteMetrics(...a: Parameters<RunMetricsStore['delete']>) { return this.metrics.delete(...a); }
 }

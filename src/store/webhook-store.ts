@@ -2,7 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database, WebhookDeliveryTable, WebhookSubscriptionTable } from './schema.js';
 import { ListCache, writing } from './list-cache.js';
 import type { Page } from './records.js';
-import { keysetPage, type Store } from './store.js';
+import { keysetPage } from './paging.js';
+import type { Store } from './store.js';
 import { SecretBox, SecretKeyError } from './secret-box.js';
 import { unlinkSync } from 'node:fs';
 

@@ -1,7 +1,9 @@
 /**
  * Group commit in Store.transaction, against a real SQLite file: transactions asked for together share one COMMIT,
  * each in its own savepoint. A second, independent connection to the same file sees only committed data, which is
- * how these tests tell "committed" from "written".
+ * how these tests tell "committed" from "written". The first three also run with the control statements sent as
+ * Kysely queries on the batch's connection, the way a PostgreSQL connection sends them (SQLite's runs them straight
+ * on better-sqlite3, synchronously).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,14 +11,48 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { Store, type Tx } from '../../src/store/store.js';
+import { GroupCommit } from '../../src/store/group-commit.js';
+import { MetaStore } from '../../src/store/meta-store.js';
+import { migrate } from '../../src/store/migrations.js';
+import { SqliteConnection } from '../../src/store/sqlite-connection.js';
 import { DsError } from '../../src/domain/errors.js';
 
-async function withStore(fn: (store: Store, file: string) => Promise<void>): Promise<void> {
+/** What these tests use of a store. */
+type Transactional = Pick<Store, 'transaction' | 'db' | 'getMeta' | 'close'>;
+
+/** Group commit over a connection that sends BEGIN, SAVEPOINT ... as Kysely queries on `tx`, as PostgreSQL's will. */
+async function openWithKyselyControl(file: string): Promise<Transactional> {
+  const connection = await SqliteConnection.open(file, {}, migrate);
+  const commit = new GroupCommit({
+    db: connection.db,
+    control: async (statement, tx) => void (await tx.executeQuery(CompiledQuery.raw(statement))),
+    inTransaction: () => connection.inTransaction(),
+  });
+  const meta = new MetaStore(connection.db);
+  return {
+    db: connection.db,
+    transaction: (fn, opts) => commit.transaction(fn, opts),
+    getMeta: (key) => meta.get(key),
+    close: async () => {
+      await commit.drain();
+      await connection.close();
+    },
+  };
+}
+
+const WAYS = [
+  { name: 'Store', open: (file: string): Promise<Transactional> => Store.openSqlite(file) },
+  { name: 'control statements through Kysely', open: openWithKyselyControl },
+];
+
+async function withStore(fn: (store: Store, file: string) => Promise<void>): Promise<void>;
+async function withStore(fn: (store: Transactional, file: string) => Promise<void>, open: (file: string) => Promise<Transactional>): Promise<void>;
+async function withStore(fn: (store: any, file: string) => Promise<void>, open: (file: string) => Promise<Transactional> = Store.openSqlite): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-store-'));
   const file = path.join(dir, 'dsjobs.sqlite');
-  const store = await Store.openSqlite(file);
+  const store = await open(file);
   try {
     await fn(store, file);
   } finally {
@@ -49,7 +85,7 @@ function settled<T>(ps: Promise<T>[]): Promise<PromiseSettledResult<T>[]> {
   });
 }
 
-test('transactions asked for together: a failing one rolls back only its own work, its caller gets its own error, the rest commit', async () => {
+for (const way of WAYS) test(`transactions asked for together: a failing one rolls back only its own work, its caller gets its own error, the rest commit (${way.name})`, async () => {
   await withStore(async (store, file) => {
     const seenAtResolve: string[][] = [];
     const ps = [
@@ -82,10 +118,10 @@ test('transactions asked for together: a failing one rolls back only its own wor
     assert.deepEqual(r[3], { status: 'fulfilled', value: 'd' });
     assert.deepEqual(seenAtResolve, [['g.a', 'g.d']]);
     assert.deepEqual(committedKeys(file, 'g.'), ['g.a', 'g.d']);
-  });
+  }, way.open);
 });
 
-test('a failing COMMIT fails every transaction of its batch, keeps none of their work, and the next batch works', async () => {
+for (const way of WAYS) test(`a failing COMMIT fails every transaction of its batch, keeps none of their work, and the next batch works (${way.name})`, async () => {
   await withStore(async (store, file) => {
     // A deferred foreign key is checked at COMMIT: the only statement that fails is the shared COMMIT itself.
     const setup = new SQLite(file);
@@ -109,10 +145,10 @@ test('a failing COMMIT fails every transaction of its batch, keeps none of their
     await store.transaction(async (tx) => put(tx, 'c.after'));
     assert.deepEqual(committedKeys(file, 'c.'), ['c.after']);
     assert.equal(await store.getMeta('c.ok'), null);
-  });
+  }, way.open);
 });
 
-test('a transaction asked for while a batch waits on I/O runs in the next batch; nesting with { tx } runs at once', async () => {
+for (const way of WAYS) test(`a transaction asked for while a batch waits on I/O runs in the next batch; nesting with { tx } runs at once (${way.name})`, async () => {
   await withStore(async (store, file) => {
     let askLater!: () => void;
     const later = new Promise<void>((resolve, reject) => {
@@ -139,7 +175,7 @@ test('a transaction asked for while a batch waits on I/O runs in the next batch;
     assert.deepEqual(committedKeys(file, 'n.'), ['n.first', 'n.inner', 'n.later']);
     // { tx } must be a running callback's tx: anything else would slip statements into someone else's batch.
     await assert.rejects(store.transaction(async (tx) => put(tx, 'n.wrong'), { tx: store.db }), /must be the tx of the transaction callback/);
-  });
+  }, way.open);
 });
 
 test('many transactions at once are split into bounded batches and all commit; events wake readers after the commit', async () => {

@@ -1,0 +1,198 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+/** What a store method reads and writes through: the database, or the `tx` of a running transaction. */
+export type Db = Kysely<Database> | Transaction<Database>;
+/** What a transaction callback gets: the database bound to the connection of the running transaction. */
+export type Tx = Kysely<Database>;
+
+/**
+ * What group commit needs of a connection beyond Kysely. The SQLite one is sqlite-connection.ts. A PostgreSQL one
+ * (kysely's PostgresDialect over a `pg` pool) would send `control` as a query on `tx`
+ * (`tx.executeQuery(CompiledQuery.raw(statement))`) and answer `inTransaction` with true: PostgreSQL keeps a
+ * transaction open after an error (aborted until ROLLBACK or ROLLBACK TO), it never ends one by itself.
+ */
+export interface CommitConnection {
+  readonly db: Kysely<Database>;
+  /**
+   * Runs a transaction-control statement on the connection the batch holds (`tx`): BEGIN, SAVEPOINT name,
+   * RELEASE name, ROLLBACK TO name, ROLLBACK, COMMIT, all of which SQLite and PostgreSQL spell the same way. Plain
+   * BEGIN (SQLite's deferred kind): this server is the database's only writer; `BEGIN IMMEDIATE`, which SQLite would
+   * need against writers in other processes, does not exist in PostgreSQL.
+   */
+  control(statement: string, tx: Tx): void | Promise<void>;
+  /** Whether the connection is still inside the batch's transaction after an error. */
+  inTransaction(): boolean;
+}
+
+interface QueuedTransaction {
+  fn: (tx: Tx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) : t.reject(o.error));
+
+/**
+ * At most this many transactions share one commit: the batch holds the database for its whole length, and every
+ * caller waits for the last callback of its batch.
+ */
+const MAX_BATCH = 256;
+
+/**
+ * Transactions with group commit, written against Kysely: transactions asked for while the event loop is busy (the
+ * requests read in one poll phase, say) are grouped: one BEGIN ... COMMIT for all of them, each inside its own
+ * SAVEPOINT. A COMMIT writes the WAL and was a third of the server's CPU per create; with 32 clients one commit now
+ * carries tens of creates.
+ *
+ * Made for SQLite, where one synchronous connection serializes every write anyway. On PostgreSQL the same code works
+ * (the batch holds one pooled connection), but its trade-off differs: the server already groups concurrent commits
+ * (commit_delay), other pooled connections could write in parallel, and each callback's statements are network round
+ * trips that its batch-mates wait through; one `db.transaction()` per caller may serve PostgreSQL better (measure).
+ */
+export class GroupCommit {
+  private queue: QueuedTransaction[] = [];
+  private batchScheduled = false;
+  private batchRunning = false;
+  private savepointDepth = 0;
+  /** The connection-bound database of the batch being executed (what its callbacks get as `tx`). */
+  private batchTx: Tx | null = null;
+  /** Called once after the next batch that commits (see `afterNextCommit`). */
+  private readonly afterCommit = new Set<() => void>();
+
+  constructor(private readonly connection: CommitConnection) {}
+
+  /**
+   * Runs `fn` in a transaction and resolves once it has committed. A callback that throws rolls back its own work
+   * only and its caller gets its error; the others of its batch go on. Every caller is answered after the shared
+   * COMMIT (when it fails, every caller gets that error), so a resolved transaction is as durable as one of its own.
+   *
+   * The callback must use `tx` (the batch's connection) for everything it reads and writes: a statement on the
+   * store's `db`, or a `transaction()` without `{ tx }`, from inside a callback waits for the connection the batch
+   * holds, forever (as it did with Kysely's own transactions). To nest, pass the callback's `tx`: the inner
+   * function then runs in a savepoint of the same transaction, at once.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>, opts: { tx?: Db } = {}): Promise<T> {
+    if (opts.tx) return this.nested(opts.tx as Tx, fn);
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.scheduleBatch();
+    });
+  }
+
+  /**
+   * `f` runs once, after the next batch that commits (never before: a reader it wakes must find the rows); a batch
+   * that rolls back leaves it for the next one. The event outbox wakes the event readers this way.
+   */
+  afterNextCommit(f: () => void): void {
+    this.afterCommit.add(f);
+  }
+
+  /** Resolves once the transactions already asked for have had their batch (and their callers an answer). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.batchScheduled || this.batchRunning) await new Promise((r) => setImmediate(r));
+  }
+
+  private scheduleBatch(): void {
+    if (this.batchScheduled || this.batchRunning || this.queue.length === 0) return;
+    this.batchScheduled = true;
+    // setImmediate runs after the poll phase: every request read in this loop turn has queued its transaction by
+    // then. A microtask would commit each request alone (better-sqlite3 is synchronous, so nothing else interleaves).
+    setImmediate(this.runBatch);
+  }
+
+  private readonly runBatch = (): void => {
+    this.batchScheduled = false;
+    this.batchRunning = true;
+    const batch = this.queue.splice(0, MAX_BATCH);
+    const outcomes: (Outcome | undefined)[] = new Array(batch.length);
+    this.connection.db
+      .connection()
+      .execute((tx) => this.executeBatch(tx, batch, outcomes))
+      .then(
+        () => {
+          if (this.afterCommit.size > 0) {
+            // Taken first: what a wake-up asks for meanwhile waits for the next commit.
+            const due = [...this.afterCommit];
+            this.afterCommit.clear();
+            for (const f of due) {
+              try {
+                f();
+              } catch {
+                /* a failed wake-up is a missed one: readers re-check on a timer; the callers' data is committed */
+              }
+            }
+          }
+          for (let i = 0; i < batch.length; i++) settle(batch[i], outcomes[i]!);
+        },
+        (error: unknown) => {
+          // Nothing of the batch committed. A callback that failed on its own keeps its own (more telling) error.
+          for (let i = 0; i < batch.length; i++) {
+            const o = outcomes[i];
+            if (o && !o.ok) batch[i].reject(o.error);
+            else batch[i].reject(error);
+          }
+        },
+      )
+      .finally(() => {
+        this.batchRunning = false;
+        this.scheduleBatch();
+      });
+  };
+
+  private async executeBatch(tx: Tx, batch: QueuedTransaction[], outcomes: (Outcome | undefined)[]): Promise<void> {
+    const c = this.connection;
+    await c.control('BEGIN', tx);
+    this.batchTx = tx;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        await c.control('SAVEPOINT dsjobs_tx', tx);
+        try {
+          const value = await batch[i].fn(tx);
+          await c.control('RELEASE dsjobs_tx', tx);
+          outcomes[i] = { ok: true, value };
+        } catch (error) {
+          // SQLite rolls the whole transaction back by itself after some errors (a full disk, an I/O error): then
+          // the callbacks before this one lost their work too, and the whole batch fails.
+          if (!c.inTransaction()) throw error;
+          await c.control('ROLLBACK TO dsjobs_tx', tx);
+          await c.control('RELEASE dsjobs_tx', tx);
+          outcomes[i] = { ok: false, error };
+        }
+      }
+      await c.control('COMMIT', tx);
+    } catch (error) {
+      // A failed COMMIT can leave the transaction open (a deferred constraint, a busy database): end it.
+      if (c.inTransaction()) {
+        try {
+          await c.control('ROLLBACK', tx);
+        } catch {
+          /* the error that ended the batch is the one its callers need */
+        }
+      }
+      throw error;
+    } finally {
+      this.batchTx = null;
+    }
+  }
+
+  private async nested<T>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (tx !== this.batchTx) throw new Error('transaction({ tx }): tx must be the tx of the transaction callback that is running');
+    const c = this.connection;
+    const name = `dsjobs_nested_${++this.savepointDepth}`;
+    await c.control(`SAVEPOINT ${name}`, tx);
+    try {
+      const value = await fn(tx);
+      await c.control(`RELEASE ${name}`, tx);
+      return value;
+    } catch (error) {
+      if (c.inTransaction()) {
+        await c.control(`ROLLBACK TO ${name}`, tx);
+        await c.control(`RELEASE ${name}`, tx);
+      }
+      throw error;
+    } finally {
+      this.savepointDepth--;
+    }
+  }
+}
