@@ -18,7 +18,8 @@ export const formatOpenApi = (doc: unknown) => `${JSON.stringify(doc, null, 2)}\
 async function served(): Promise<unknown> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-openapi-'));
   const proc = spawn(process.execPath, [path.join(root, 'bin', 'dsjobs.js'), 'server', '--port', '0', '--data-dir', dataDir], {
-    env: { ...process.env, DSJOBS_LOG_LEVEL: 'warn' },
+    // Plain directories for block storage: no volumes are mounted, so the data dir goes with one rm.
+    env: { ...process.env, DSJOBS_LOG_LEVEL: 'warn', DSJOBS_BLOCK_STORAGE: 'directory', DSJOBS_WARM_SANDBOXES: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {

@@ -318,14 +318,15 @@ test('a job that starts itself twice through its principal stops at the chain ru
   await s.api.createJobRun({ projectId: A.projectId, compartmentId: A.compartmentId, jobId: fanout.id });
   // Runs start runs only while they live: once every run of the chain has ended, it has stopped growing.
   const deadline = Date.now() + 180_000;
-  let runs: { id: string; lifecycleState: string }[] = [];
+  let runs: { id: string; lifecycleState: string; lifecycleDetails?: string | null }[] = [];
   while (Date.now() < deadline) {
     runs = (await s.api.listJobRuns({ compartmentId: A.compartmentId, jobId: fanout.id })).items;
     if (runs.every((r) => ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(r.lifecycleState))) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   // Without the count, the depth limit alone would let 1 + 2 + 4 + 8 = 15 runs through.
-  assert.equal(runs.length, MAX_RUNS, runs.map((r) => r.lifecycleState).join(' '));
+  const why = async () => (await Promise.all(runs.map(async (r) => `${r.lifecycleState} ${r.lifecycleDetails ?? ''}: ${(await readLogs(s, r.id)).map((l) => l.message).join(' | ').slice(0, 400)}`))).join('\n');
+  if (runs.length !== MAX_RUNS) assert.fail(`${runs.length} runs, not ${MAX_RUNS}:\n${await why()}`);
   const refusals = [];
   for (const r of runs) for (const answer of (await resultOf(r.id)).self) if (answer.code) refusals.push(answer);
   // (A run at depth 3 that gets to ask before the chain is full is refused by the depth limit instead.)
