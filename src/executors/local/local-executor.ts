@@ -32,6 +32,7 @@ import { nativeSupervisor, which } from './which.js';
 import { WarmSandboxes, type WarmSandbox } from './warm-sandboxes.js';
 import { hostOpenFiles, openFilesOf, runsOverCeiling } from './open-files.js';
 import { startEnvironment, type LaunchPlan } from '../../domain/launch.js';
+import { decodeLocalHandle, encodeLocalHandle, LOCAL_HANDLE_VERSION, type LocalHandle } from './handle.js';
 
 export interface LocalExecutorOptions {
   runsDir: string;
@@ -67,20 +68,6 @@ export interface LocalExecutorOptions {
   warmSandboxes?: number;
   /** Where to report what goes wrong off any run's path (a warm sandbox that could not be made). */
   onError?: (e: Error) => void;
-}
-
-interface LocalHandle {
-  runDir: string;
-  /** The supervisor: its pid and start time identify it across restarts. */
-  pid: number;
-  startTime: number;
-  /** The run's space: work/, home/, tmp/ (absent in handles written before spaces existed: runDir/work). */
-  space?: string;
-  sandboxed?: boolean;
-  cgroups?: RunCgroups | null;
-  /** The loop-mounted block storage volume, if the run has one. */
-  volume?: { image: string; mountPoint: string } | null;
-  gpus?: string[];
 }
 
 /** The run's space, inside runDir: mounted volume (or plain directory) holding the working directory, home and tmp. */
@@ -426,7 +413,7 @@ export class LocalExecutor implements Executor {
       warnings,
     });
     if (warm) {
-      const handle: LocalHandle = { runDir, pid: 0, startTime: 0, space, sandboxed: true, cgroups: warm.cgroups, volume, gpus };
+      const handle: LocalHandle = { v: LOCAL_HANDLE_VERSION, runDir, pid: 0, startTime: 0, space, sandboxed: true, cgroups: warm.cgroups, volume, gpus };
       try {
         if (warm.cgroups) setRunLimits(warm.cgroups, limits, { memoryBytes: WARM_LIMITS.memoryBytes });
         const { pid, startTime } = await this.nativeSpawner().use(warm.pid, {
@@ -438,11 +425,11 @@ export class LocalExecutor implements Executor {
           stdout: logFiles.stdout,
           stderr: logFiles.stderr,
           handleFile: path.join(runDir, HANDLE_FILE),
-          handle: handle as unknown as Record<string, unknown>,
+          handle: encodeLocalHandle(handle),
         });
         handle.pid = pid;
         handle.startTime = startTime;
-        return { handle: handle as unknown as ExecutorHandle, logFiles, isolation: isolation(warm.cgroups) };
+        return { handle: encodeLocalHandle(handle), logFiles, isolation: isolation(warm.cgroups) };
       } catch {
         // Gone before its run reached it (or its limits could not be set): this run makes its own sandbox.
         this.nativeSpawner().giveUp(warm.pid);
@@ -468,7 +455,7 @@ export class LocalExecutor implements Executor {
     }
     const native = this.commands.supervisor;
     const cgDirs = cgroups ? joinDirs(cgroups) : [];
-    const handle: LocalHandle = { runDir, pid: 0, startTime: 0, space, sandboxed, cgroups, volume, gpus };
+    const handle: LocalHandle = { v: LOCAL_HANDLE_VERSION, runDir, pid: 0, startTime: 0, space, sandboxed, cgroups, volume, gpus };
     try {
       const { pid, startTime } = await this.spawnSupervisor({
         file: native ?? this.commands.sh,
@@ -480,7 +467,7 @@ export class LocalExecutor implements Executor {
         stdout: logFiles.stdout,
         stderr: logFiles.stderr,
         handleFile: path.join(runDir, HANDLE_FILE),
-        handle: handle as unknown as Record<string, unknown>,
+        handle: encodeLocalHandle(handle),
       });
       handle.pid = pid;
       handle.startTime = startTime;
@@ -489,7 +476,7 @@ export class LocalExecutor implements Executor {
       if (cgroups) removeRunCgroups(cgroups);
       throw e;
     }
-    return { handle: handle as unknown as ExecutorHandle, logFiles, isolation: isolation(cgroups) };
+    return { handle: encodeLocalHandle(handle), logFiles, isolation: isolation(cgroups) };
   }
 
   /**
@@ -584,7 +571,7 @@ export class LocalExecutor implements Executor {
   }
 
   async wait(h: ExecutorHandle): Promise<ExitStatus> {
-    const handle = h as unknown as LocalHandle;
+    const handle = this.checked(h);
     const exited = this.spawnerClient?.exited(handle.pid);
     if (exited) await exited;
     // Not (or no longer) reported by the spawner, e.g. re-attached after a restart: poll pid + start time.
@@ -624,7 +611,7 @@ export class LocalExecutor implements Executor {
   }
 
   async signal(h: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-    const handle = h as unknown as LocalHandle;
+    const handle = this.checked(h);
     let pgid = this.childPid(handle);
     // The supervisor writes the pid a moment after it starts the run: give it up to ~200 ms.
     for (let i = 0; pgid === null && i < 40 && isSameProcessAlive(handle.pid, handle.startTime); i++) {
@@ -688,7 +675,12 @@ export class LocalExecutor implements Executor {
   }
 
   async recover(h: ExecutorHandle): Promise<Recovered> {
-    const handle = h as unknown as LocalHandle;
+    let handle: LocalHandle;
+    try {
+      handle = this.checked(h);
+    } catch (e) {
+      return { state: 'lost', reason: (e as Error).message };
+    }
     // Its volume stays its own until its cleanup (afterRecovery removes only volumes no run holds).
     if (handle.volume && this.volumes.owns(handle.volume.mountPoint)) this.volumes.hold(handle.volume.mountPoint);
     if (isSameProcessAlive(handle.pid, handle.startTime)) {
@@ -774,9 +766,9 @@ export class LocalExecutor implements Executor {
     const counts = new Map<string, number>();
     const handles = new Map<string, LocalHandle>();
     for (const r of runs) {
-      const handle = r.handle as unknown as LocalHandle;
-      const cg = typeof handle.runDir === 'string' ? this.cgroupsOf(handle) : null;
-      if (!cg) continue;
+      const handle = this.readable(r.handle);
+      const cg = handle && this.cgroupsOf(handle);
+      if (!handle || !cg) continue;
       counts.set(r.runId, openFilesOf(runPids(cg)));
       handles.set(r.runId, handle);
     }
@@ -784,7 +776,7 @@ export class LocalExecutor implements Executor {
       const handle = handles.get(runId)!;
       writeFileSync(path.join(handle.runDir, OPEN_FILES_KILL_FILE), `${counts.get(runId)} of ${ceiling}\n`);
       this.opts.onError?.(new Error(`run ${runId} held ${counts.get(runId)} open files while all runs together held more than openFilesMaxAllRuns (${ceiling}): killed`));
-      await this.signal(handle as unknown as ExecutorHandle, 'SIGKILL');
+      await this.signal(encodeLocalHandle(handle), 'SIGKILL');
     }
   }
 
@@ -795,14 +787,17 @@ export class LocalExecutor implements Executor {
     // The round that sees every active run also keeps their open files under the ceiling (see open-files.ts).
     await this.keepOpenFilesCeiling(runs);
     const out = new Map<string, ResourceSample>();
-    const needGpus = runs.some((r) => ((r.handle as unknown as LocalHandle).gpus ?? []).length > 0);
+    const readable = runs.flatMap((r) => {
+      const handle = this.readable(r.handle);
+      return handle ? [{ ...r, handle }] : [];
+    });
+    const needGpus = readable.some((r) => (r.handle.gpus ?? []).length > 0);
     const gpuReadings = needGpus ? new Map((await readGpus(this.opts.nvidiaSmiCommand)).map((g) => [g.uuid, g])) : new Map();
     // Runs without a cgroup are measured from /proc: one scan for all of them, grouped by session.
     let bySession: Map<number, { cpuTicks: number; rssBytes: number }> | null = null;
     const seen = new Set<string>();
-    for (const r of runs) {
-      const handle = r.handle as unknown as LocalHandle;
-      if (typeof handle.runDir !== 'string') continue;
+    for (const { runId, handle, resources } of readable) {
+      const r = { runId, resources };
       seen.add(r.runId);
       const cg = this.cgroupsOf(handle);
       let cpuNs: number | null = null;
@@ -904,14 +899,18 @@ export class LocalExecutor implements Executor {
     return { enforced, off };
   }
 
-  /** A handle is data from the database or a file: only ever act on a run directory under runsDir. */
+  /** A handle is data from the database or a file: read with its version checked, acting only under runsDir. */
   private checked(h: ExecutorHandle): LocalHandle {
-    const handle = h as unknown as LocalHandle;
-    const dir = typeof handle.runDir === 'string' ? path.resolve(handle.runDir) : '';
-    if (!dir.startsWith(path.resolve(this.opts.runsDir) + path.sep)) {
-      throw new Error(`invalid local executor handle: run directory '${String(handle.runDir)}' is not under ${this.opts.runsDir}`);
+    return decodeLocalHandle(h, this.opts.runsDir);
+  }
+
+  /** The handle, or null where it cannot be read (a sampling round leaves such a run out). */
+  private readable(h: ExecutorHandle): LocalHandle | null {
+    try {
+      return this.checked(h);
+    } catch {
+      return null;
     }
-    return handle;
   }
 
   /** Removes free volumes a previous server left; call once at start. */
