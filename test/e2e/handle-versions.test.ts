@@ -32,6 +32,8 @@ test('a stored handle without a version is re-attached after a restart; one of a
     const job = await createJob(s, 'w.sh', `echo waiting\nwhile [ ! -e '${flag}' ]; do sleep 0.05; done\necho done\n`);
     const legacy = await startRun(s, job);
     const newer = await startRun(s, job);
+    // IN_PROGRESS: the run's handle is stored (its output may show a moment before that).
+    for (const r of [legacy, newer]) await waitForRun(s.api, r.id, (x) => x.lifecycleState === 'IN_PROGRESS');
     for (const r of [legacy, newer]) await waitForLog(s, r.id, 'waiting');
     await s.kill('SIGKILL');
 
@@ -42,7 +44,9 @@ test('a stored handle without a version is re-attached after a restart; one of a
     assert.equal(stored.v, 1, `the handle carries its format version: ${JSON.stringify(stored)}`);
     const { v: _v, ...unversioned } = stored;
     setHandle(legacy.id, unversioned);
-    setHandle(newer.id, { ...handleOf(newer.id), v: 2 });
+    const newerStored = handleOf(newer.id);
+    assert.equal(newerStored.v, 1, `the handle carries its format version: ${JSON.stringify(newerStored)}`);
+    setHandle(newer.id, { ...newerStored, v: 2 });
     db.close();
 
     s = await s.restart();
