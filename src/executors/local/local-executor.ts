@@ -196,10 +196,10 @@ export class LocalExecutor implements Executor {
       gpus,
       warnings,
     });
-    const launch = { runDir, cwd: work, stdout: logFiles.stdout, stderr: logFiles.stderr, handleFile: path.join(runDir, HANDLE_FILE) };
+    const launch = { cwd: work, stdout: logFiles.stdout, stderr: logFiles.stderr, handleFile: path.join(runDir, HANDLE_FILE) };
     if (warm) {
       const handle: LocalHandle = { v: LOCAL_HANDLE_VERSION, runDir, pid: 0, startTime: 0, space, sandboxed: true, cgroups: warm.cgroups, volume, gpus };
-      if (await this.startInWarm(warm, limits, { ...launch, file: this.commands.supervisor!, args: program, env, handle: encodeLocalHandle(handle) }, handle)) {
+      if (await this.startInWarm(warm, limits, { ...launch, runDir, file: this.commands.supervisor!, args: program, env, handle: encodeLocalHandle(handle) }, handle)) {
         return { handle: encodeLocalHandle(handle), logFiles, isolation: isolation(warm.cgroups) };
       }
     }
