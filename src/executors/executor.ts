@@ -2,11 +2,21 @@ import type { Resources } from '../domain/resources.js';
 import type { ExitStatus } from '../domain/run-outcome.js';
 import type { LaunchPlan } from '../domain/launch.js';
 
+/** The one interface every engine implements (local processes now; Docker and Slurm next): `Executor` below. */
+
 /**
- * The one interface every engine implements (local processes now; Docker and Slurm next). A handle is plain JSON,
- * stored with the run, so a restarted server can re-attach to work it started before it died.
+ * An executor's handle of a run: plain JSON that start() returns and the service stores with the run, so that a
+ * restarted server can re-attach to work it started before it died. Only the executor that wrote it reads its fields.
+ * `v` is the version of its format: the executor checks it whenever it reads a handle back and reports one it does
+ * not know (written by a newer dsjobs) instead of misreading it; a handle without `v` was written before handles had
+ * versions, in the format of version 1.
  */
-export type ExecutorHandle = Record<string, unknown>;
+export interface ExecutorHandle {
+  readonly v?: number;
+  /** Never set: `{pending: true}` is what a run's handle column holds while its start is under way (StartPending). */
+  readonly pending?: undefined;
+  readonly [field: string]: unknown;
+}
 
 export interface LaunchRequest {
   runId: string;
@@ -73,7 +83,8 @@ export interface ResourceSample {
   gpuMemoryPercent: number | null;
 }
 
-export type Recovered = { state: 'running' } | { state: 'exited'; status: ExitStatus };
+/** After a restart: the run still going, how it ended, or lost: its handle cannot be read (`reason` says why). */
+export type Recovered = { state: 'running' } | { state: 'exited'; status: ExitStatus } | { state: 'lost'; reason: string };
 
 export interface Executor {
   readonly name: string;
@@ -87,7 +98,7 @@ export interface Executor {
   signal(handle: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** The handle of a run whose start was interrupted before the handle was stored, if a process was started. */
   find(runId: string): Promise<ExecutorHandle | null>;
-  /** After a restart: is the run still going, or how did it end? */
+  /** After a restart: is the run still going, or how did it end? Lost when the handle cannot be read (never misread). */
   recover(handle: ExecutorHandle): Promise<Recovered>;
   /**
    * A run whose start was interrupted with no process recorded (find() found none): frees what the start may already

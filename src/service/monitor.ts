@@ -1,7 +1,8 @@
-import type { ExecutorHandle, Executor, ResourceSample } from '../executors/executor.js';
+import type { Executor, ResourceSample } from '../executors/executor.js';
 import type { MetricSample } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './common.js';
+import { launchedHandle } from './runs.js';
 
 /** OCI's metric names for job runs, with the sample field each reads. */
 export const METRIC_NAMES = {
@@ -58,10 +59,11 @@ export class RunMonitor {
     this.busy = true;
     try {
       const runs = await this.store.runsInStates(['IN_PROGRESS', 'CANCELING']);
-      const live = runs.filter((r) => r.handle && !('pending' in r.handle));
-      const readings = await this.executor.sample(
-        live.map((r) => ({ runId: r.id, handle: r.handle as ExecutorHandle, resources: r.launch.resources })),
-      );
+      const live = runs.flatMap((r) => {
+        const handle = launchedHandle(r);
+        return handle ? [{ runId: r.id, handle, resources: r.launch.resources }] : [];
+      });
+      const readings = await this.executor.sample(live);
       const timeMs = this.clock.now();
       const rows: MetricSample[] = [];
       for (const [runId, s] of readings) {

@@ -11,7 +11,7 @@ import {
 } from '../domain/run-states.js';
 import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../executors/executor.js';
 import type { LogService } from '../logs/log-service.js';
-import type { DefinedTags, JobRecord, ListQuery, Page, RunChain, RunPatch, RunRecord, Tags } from '../store/records.js';
+import type { DefinedTags, JobRecord, ListQuery, Page, RunChain, RunPatch, RunRecord, StartPending, Tags } from '../store/records.js';
 import type { EventInput, Store, Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { runOutcome } from '../domain/run-outcome.js';
@@ -31,6 +31,14 @@ import type { RunPrincipals } from './run-principals.js';
 const DISK_FULL_RETRY_MAX_MS = 30_000;
 /** A run whose start could not be recorded on a full data disk goes back in the queue after this long. */
 const DISK_FULL_REQUEUE_MS = 5_000;
+
+/** A run's handle from the claim of its start until the executor returned its own (no process yet). */
+const START_PENDING: StartPending = { pending: true };
+
+/** The executor's handle of a run, or null while there is none: queued, or its start claimed but not yet launched. */
+export function launchedHandle(run: Pick<RunRecord, 'handle'>): ExecutorHandle | null {
+  return run.handle && run.handle.pending !== true ? run.handle : null;
+}
 
 export interface CreateRunInput {
   projectId: string;
@@ -430,7 +438,8 @@ export class RunsService {
     }
     this.scheduler.setDeadline(id, null);
     this.scheduler.setKillTimer(id, killAt);
-    if (r.handle && !('pending' in r.handle)) await this.executor.signal(r.handle, 'SIGTERM');
+    const handle = launchedHandle(r);
+    if (handle) await this.executor.signal(handle, 'SIGTERM');
   }
 
   async onDeadline(id: string): Promise<void> {
@@ -440,9 +449,8 @@ export class RunsService {
   /** The grace period is over: SIGKILL whatever is left. */
   async onKillTimer(id: string): Promise<void> {
     const run = await this.store.getRun(id);
-    if (run?.lifecycleState === 'CANCELING' && run.handle && !('pending' in run.handle)) {
-      await this.executor.signal(run.handle, 'SIGKILL');
-    }
+    const handle = run?.lifecycleState === 'CANCELING' ? launchedHandle(run) : null;
+    if (handle) await this.executor.signal(handle, 'SIGKILL');
   }
 
   /** Admission said go: hand the run to the executor. */
@@ -453,7 +461,7 @@ export class RunsService {
         id,
         ['ACCEPTED'],
         'ACCEPTED',
-        { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: { pending: true } },
+        { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: START_PENDING },
         null,
         { unclaimed: true },
       );
@@ -682,7 +690,7 @@ export class RunsService {
         this.scheduler.enqueue({ id: run.id, needs: run.launch.resources });
         continue;
       }
-      const handle = run.handle && !('pending' in run.handle) ? run.handle : await this.findHandle(run);
+      const handle = launchedHandle(run) ?? (await this.findHandle(run));
       if (!handle) {
         // Whatever the interrupted start had made for it (cgroups, a workspace) goes; a retry makes it again.
         await this.executor.discard(run.id).catch((e) => this.opts.log?.error({ err: e, runId: run.id }, 'freeing what an interrupted start left failed'));
@@ -698,6 +706,13 @@ export class RunsService {
       }
       this.scheduler.occupy(run.id, run.launch.resources);
       const state = await this.executor.recover(handle);
+      if (state.state === 'lost') {
+        // A handle the executor cannot read (of a newer format, or damaged): nothing of the run can be reached
+        // through it, so it ends lost saying why, never re-attached to what a misread handle would name.
+        this.opts.log?.error({ runId: run.id, reason: state.reason }, 'a run could not be re-attached');
+        await this.onExit(run.id, null, { exitCode: null, signal: null }, { error: state.reason, stragglers: false });
+        continue;
+      }
       this.logs.attach(run.id, this.executor.logFiles(handle));
       if (state.state === 'running') {
         await this.running(run, handle, false);

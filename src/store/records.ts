@@ -4,6 +4,18 @@ import type { RunState, OutcomeReason } from '../domain/run-states.js';
 import type { LaunchPlan } from '../domain/launch.js';
 
 export type Tags = Record<string, string>;
+
+/** A run's handle while its start is claimed and its process not yet there: `{pending: true}`, as every version wrote it. */
+export interface StartPending {
+  readonly pending: true;
+}
+
+/** An executor's handle as stored: JSON that only its executor reads (executors/executor.ts, ExecutorHandle). */
+export interface StoredExecutorHandle {
+  readonly v?: number;
+  readonly pending?: undefined;
+  readonly [field: string]: unknown;
+}
 export type DefinedTags = Record<string, Record<string, unknown>>;
 
 export interface ProjectRecord {
@@ -80,7 +92,8 @@ export interface RunRecord {
   definedTags: DefinedTags;
   launch: LaunchSpec;
   executor: string | null;
-  handle: Record<string, unknown> | null;
+  /** null until a start claims the run; StartPending until the executor returned its handle; then that handle. */
+  handle: StartPending | StoredExecutorHandle | null;
   deadlineMs: number | null;
   killAtMs: number | null;
   stopReason: 'cancel' | 'timeout' | null;

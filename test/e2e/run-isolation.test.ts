@@ -368,6 +368,8 @@ describe('what a run is and can reach', { concurrency: 2 }, () => {
     // Each run alone is under the ceiling (3,000) and far under its own RLIMIT_NOFILE (16,384); together they are over.
     const s = await startServer({ config: configFile, env: { DSJOBS_OPEN_FILES_MAX_ALL_RUNS: '3000', DSJOBS_METRICS_INTERVAL_MS: '300' } });
     try {
+      // The start-up report follows the line startServer waits for: it may reach the test a moment later.
+      for (let i = 0; i < 200 && !/open files 3000 for all runs together/.test(s.output()); i++) await new Promise((r) => setTimeout(r, 25));
       assert.match(s.output(), /open files 3000 for all runs together/);
       const script = 'import sys, time\nfiles = [open("/dev/null") for _ in range(int(sys.argv[1]))]\nprint("holding", len(files), flush=True)\ntime.sleep(300)\n';
       const start = async (n: number) => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseExitStatus } from '../../src/executors/local/local-executor.js';
+import { parseExitStatus } from '../../src/executors/local/exit-status.js';
 
 test('exit status files: codes, signals, and anything partial or odd is unknown (never success)', () => {
   assert.deepEqual(parseExitStatus('0\n'), { exitCode: 0, signal: null });

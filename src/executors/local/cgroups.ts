@@ -372,6 +372,12 @@ export function removeRunCgroups(cg: RunCgroups): boolean {
   return ok;
 }
 
+/** Kills what is left in a run's (or warm sandbox's) cgroups and removes them once empty (up to ~1 s). */
+export async function emptyAndRemoveCgroups(cg: RunCgroups): Promise<void> {
+  killRunCgroups(cg);
+  for (let i = 0; i < 100 && !removeRunCgroups(cg); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 /** The names of the cgroups under any of the host's bases that `pick` takes. */
 export function cgroupNames(host: CgroupHost, pick: (name: string) => boolean): Set<string> {
   const names = new Set<string>();
