@@ -487,6 +487,8 @@ export async function createLocalExecutor(
     volumePoolSize: cfg.blockStoragePoolSize,
     warmSandboxes: cfg.warmSandboxes,
     onError: (err) => log.warn({ err }, 'a warm sandbox could not be made; runs start their own'),
+    onOpenFilesKill: (runId, files, ceiling) =>
+      log.warn({ runId, files, ceiling }, 'killed the run holding the most open files: all runs together held more than openFilesMaxAllRuns'),
   });
   await executor.init();
   return { executor, archiveLimits, cpuWeight };

@@ -71,6 +71,8 @@ export interface LocalExecutorOptions {
   warmSandboxes?: number;
   /** Where to report what goes wrong off any run's path (a warm sandbox that could not be made). */
   onError?: (e: Error) => void;
+  /** Told when a run is killed for the open files of all runs (the server logs it). */
+  onOpenFilesKill?: (runId: string, files: number, ceiling: number) => void;
 }
 
 const HANDLE_FILE = 'handle.json';
@@ -112,7 +114,7 @@ export class LocalExecutor implements Executor {
       kill: (h) => signalRun(h, this.cgroupsOf(h), 'SIGKILL'),
       openFilesMaxAllRuns: opts.openFilesMaxAllRuns,
       nvidiaSmiCommand: opts.nvidiaSmiCommand,
-      onError: opts.onError,
+      onOpenFilesKill: opts.onOpenFilesKill,
     });
     this.warmOps = warmLauncher({
       runUser: opts.runUser,

@@ -24,7 +24,8 @@ export interface SamplerOptions {
   /** Open files of all runs together (open-files.ts); null: not kept. */
   openFilesMaxAllRuns: number | null;
   nvidiaSmiCommand?: string;
-  onError?: (e: Error) => void;
+  /** Told when a run is killed for the open files of all runs. */
+  onOpenFilesKill?: (runId: string, files: number, ceiling: number) => void;
 }
 
 const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux architecture Node supports
@@ -128,7 +129,7 @@ export class Sampler {
     for (const runId of runsOverCeiling(counts, ceiling)) {
       const handle = handles.get(runId)!;
       markOpenFilesKill(handle.runDir, `${counts.get(runId)} of ${ceiling}`);
-      this.opts.onError?.(new Error(`run ${runId} held ${counts.get(runId)} open files while all runs together held more than openFilesMaxAllRuns (${ceiling}): killed`));
+      this.opts.onOpenFilesKill?.(runId, counts.get(runId)!, ceiling);
       await this.opts.kill(handle);
     }
   }
