@@ -313,7 +313,9 @@ export class SecretsService {
   async restoreMasks(activeRunIds: readonly string[]): Promise<number> {
     const byRun = await this.store.runMasks(activeRunIds);
     for (const [runId, values] of byRun) this.masks.addMasks(runId, values.map((v) => Buffer.from(v, 'base64')));
-    await this.store.deleteRunMasksExcept(activeRunIds);
+    // By the runs' states, not the list: a server restarted with 30,000 queued runs would name them all in one query
+    // (SQLite takes at most 32,766 variables).
+    await this.store.deleteEndedRunMasks(ACTIVE_RUN_STATES);
     return byRun.size;
   }
 

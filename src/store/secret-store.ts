@@ -254,13 +254,4 @@ export class SecretStore {
         .execute();
     });
   }
-
-  /** Forgets the masks of every run but these (ended runs' logs are sealed: nothing more is ingested for them). */
-  async deleteRunMasksExcept(runIds: readonly string[]): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      let q = tx.deleteFrom('run_secret_masks');
-      if (runIds.length > 0) q = q.where('run_id', 'not in', runIds);
-      await q.execute();
-    });
-  }
 }
