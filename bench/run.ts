@@ -48,7 +48,12 @@ function nodeArgs(name: string): string[] {
 }
 
 /** The real python interpreter (not a pyenv-style shim script that would add its own start-up time). */
+/**
+ * The python3 runs use: the system's where there is one, since runs execute as an unprivileged user who cannot
+ * reach an interpreter under root's home (pyenv's), else the first on the PATH.
+ */
 function python(): string {
+  if (existsSync('/usr/bin/python3')) return '/usr/bin/python3';
   try {
     return execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim() || 'python3';
   } catch {
