@@ -406,7 +406,7 @@ export class IdentityService {
     if (!isOcid(input.groupId)) throw invalid('groupId', 'must be an OCID');
     await this.liveUser(input.userId);
     await this.liveGroup(input.groupId);
-    const { id } = await this.store.idempotent('addUserToGroup', retryToken, bodyHash(input), async (txAny) => {
+    const { id } = await this.membershipWrite(() => this.store.idempotent('addUserToGroup', retryToken, bodyHash(input), async (txAny) => {
       const tx = txAny as unknown as IdentityDb;
       if (await this.ids.activeMembership(tx, input.userId, input.groupId)) {
         throw new DsError('Conflict', `User ${input.userId} is already a member of group ${input.groupId}`);
@@ -421,7 +421,7 @@ export class IdentityService {
       };
       await this.ids.insertMembership(tx, rec);
       return rec.id;
-    });
+    }));
     return this.getMembership(id);
   }
 
@@ -440,7 +440,7 @@ export class IdentityService {
   async removeUserFromGroup(id: string): Promise<void> {
     const m = await this.getMembership(id);
     if (m.lifecycleState === 'DELETED') throw notFound('UserGroupMembership', id);
-    await this.ids.transaction((tx) => this.ids.setMembershipState(tx, id, 'DELETED'));
+    await this.membershipWrite(() => this.ids.transaction((tx) => this.ids.setMembershipState(tx, id, 'DELETED')));
   }
 
   // ---- API keys ----
@@ -506,8 +506,36 @@ export class IdentityService {
    * The principal of an authenticated user: its id and the names of its groups, read on every request (one indexed
    * query), so a membership added or removed applies to the next request, as the authorizer expects.
    */
+  /**
+   * A user as a principal: with the names of the groups it is an active member of. Asked on every signed request, so
+   * cached per user, and dropped before and after every write that changes a membership (the group of a membership
+   * cannot be renamed or deleted while it has members): a change applies from the next request, as uncached.
+   */
   async userPrincipal(userId: string): Promise<Principal> {
-    return { kind: 'user', userId, groupNames: await this.ids.groupNamesOf(userId) };
+    const hit = this.groupNames.get(userId);
+    if (hit && hit.generation === this.groupGeneration) return { kind: 'user', userId, groupNames: hit.value };
+    const generation = this.groupGeneration;
+    const value = await this.ids.groupNamesOf(userId);
+    if (generation === this.groupGeneration) this.groupNames.set(userId, { generation, value });
+    return { kind: 'user', userId, groupNames: value };
+  }
+
+  private readonly groupNames = new Map<string, { generation: number; value: string[] }>();
+  private groupGeneration = 0;
+
+  /** Runs a write that changes memberships, dropping the cached group names before and after it. */
+  private async membershipWrite<R>(write: () => Promise<R>): Promise<R> {
+    this.dropGroupCache();
+    try {
+      return await write();
+    } finally {
+      this.dropGroupCache();
+    }
+  }
+
+  private dropGroupCache(): void {
+    this.groupGeneration++;
+    this.groupNames.clear();
   }
 
   /** Runs a write that can change what a key authenticates, dropping the key cache before and after it. */

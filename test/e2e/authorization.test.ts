@@ -361,3 +361,15 @@ test('projects and jobs record who made them (createdBy): the user that signed t
   assert.equal(b.project.createdBy, people.bob.userId);
   assert.equal(b.job.createdBy, people.bob.userId);
 });
+
+test('a membership change applies to the next request (group names are cached per user, dropped on every membership write)', async () => {
+  const erin = await makePerson('erin');
+  await policy('erin-reads', ['Allow group erin-group to read data-science-projects in compartment TeamA']);
+  assert.equal((await erin.oci.getProject({ projectId: a.project.id })).project.id, a.project.id);
+  const groupId = (await admin.client.listGroups({ compartmentId: tenancy, name: 'erin-group' })).items[0].id;
+  const membership = (await admin.client.listUserGroupMemberships({ compartmentId: tenancy, userId: erin.userId, groupId })).items[0];
+  await admin.client.removeUserFromGroup({ userGroupMembershipId: membership.id });
+  await notFound(erin.oci.getProject({ projectId: a.project.id }));
+  await admin.client.addUserToGroup({ addUserToGroupDetails: { userId: erin.userId, groupId } });
+  assert.equal((await erin.oci.getProject({ projectId: a.project.id })).project.id, a.project.id);
+});
