@@ -398,6 +398,26 @@ describe('what a run is and can reach', { concurrency: 2 }, () => {
     }
   });
 
+  test('a host socket removed after the server started (a service stopped) does not break later runs', { skip: !isRoot && 'needs root' }, async () => {
+    const dir = mkdtempSync(path.join('/var/tmp', 'dsjobs-gone-'));
+    const sock = path.join(dir, 'gone.sock');
+    const service = net.createServer();
+    await new Promise<void>((r) => service.listen(sock, () => r()));
+    const s = await startServer({ config: configFile });
+    try {
+      // Known at the start, covered in every sandbox; then the service goes away with its socket.
+      await new Promise<void>((r) => service.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+      const job = await makeJob(s, 'after.sh', 'echo still-running\n');
+      const { run, logs } = await runToEnd(s, job);
+      assert.equal(run.lifecycleState, 'SUCCEEDED', allOf(logs));
+      assert.deepEqual(stdoutOf(logs), ['still-running']);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a data directory reached through a symbolic link: runs work and it stays hidden', { skip: !isRoot && 'needs root' }, async () => {
     const real = mkdtempSync(path.join(tmpRoot, 'real-'));
     const link = path.join(tmpRoot, 'data-link');

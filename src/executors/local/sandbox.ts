@@ -212,12 +212,27 @@ function baseArgs(rootEntries?: string[]): string[] {
 
 /**
  * The Unix sockets bound in the host's file system when the server started (the kernel's list, /proc/net/unix)
- * outside the directories every sandbox replaces (/run, /tmp, /dev, /proc). A socket made later is not in the list:
+ * outside the directories every sandbox replaces (/run, /tmp, /dev, /proc), as they are now: each sandbox covers
+ * those still there. One removed since (a service stopped or restarted, a test's socket cleaned up) is left out, or
+ * covering it would fail every later run ("Can't create a mount point": the host's tree is read-only in the
+ * sandbox); checking costs one lstat per socket per run. A socket made after the start is not in the list:
  * docs/isolation.md says so.
  */
 let socketFileList: string[] | null = null;
 export function hostSocketFiles(): string[] {
-  if (socketFileList !== null) return socketFileList;
+  socketFileList ??= socketsAtStart();
+  return socketFileList.filter(isSocketNow);
+}
+
+function isSocketNow(p: string): boolean {
+  try {
+    return lstatSync(p).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+function socketsAtStart(): string[] {
   const replaced = [...socketDirs(), '/tmp', '/dev', '/proc'];
   const found = new Set<string>();
   let text = '';
@@ -231,14 +246,9 @@ export function hostSocketFiles(): string[] {
     const f = line.trim().split(/\s+/);
     const p = f.slice(7).join(' ');
     if (!p.startsWith('/') || replaced.some((d) => isUnder(p, d))) continue;
-    try {
-      if (lstatSync(p).isSocket()) found.add(p);
-    } catch {
-      /* gone */
-    }
+    if (isSocketNow(p)) found.add(p);
   }
-  socketFileList = [...found].sort();
-  return socketFileList;
+  return [...found].sort();
 }
 
 /** What seccomp.c refuses, for the start-up report (docs/isolation.md has the whole list). */
