@@ -17,7 +17,8 @@ import { DataScienceClient } from 'oci-datascience';
 import type { IdentityClient } from 'oci-identity';
 import { DsJobsClient } from '../../src/sdk/client.js';
 import { resourcePrincipalSigner } from '../../src/sdk/signer.js';
-import { ROOT, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { sdkDirForRuns } from '../support/sdk-for-runs.js';
+import { readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { expectOciError, makeIdentityClient } from '../support/oci-sdk-client.js';
 
 let s: TestServer;
@@ -204,7 +205,7 @@ test("a run's principal starts a permitted job, is refused another compartment's
   const next = await job(A, 'next.sh', WAITER);
   const other = await job(B, 'other.sh', 'echo should never run\n');
   const pipeline = await job(A, 'pipeline.sh', PIPELINE, {
-    SDK_DIR: path.join(ROOT, 'node_modules'),
+    SDK_DIR: sdkDirForRuns(),
     MODE: 'wait',
     NEXT_JOB: next.id,
     NEXT_PROJECT: A.projectId,
@@ -294,7 +295,7 @@ test("a run's principal starts a permitted job, is refused another compartment's
 });
 
 test('a job that starts itself through its principal stops at the chain depth limit', async () => {
-  const self = await job(A, 'self.sh', PIPELINE, { SDK_DIR: path.join(ROOT, 'node_modules'), MODE: 'self' });
+  const self = await job(A, 'self.sh', PIPELINE, { SDK_DIR: sdkDirForRuns(), MODE: 'self' });
   const first = await s.api.createJobRun({ projectId: A.projectId, compartmentId: A.compartmentId, jobId: self.id });
   // first (depth 0) -> 1 -> 2 -> 3; the run at depth MAX_DEPTH is refused another.
   let current = first.id;
@@ -314,7 +315,7 @@ test('a job that starts itself through its principal stops at the chain depth li
 });
 
 test('a job that starts itself twice through its principal stops at the chain runs limit', async () => {
-  const fanout = await job(A, 'fanout.sh', PIPELINE, { SDK_DIR: path.join(ROOT, 'node_modules'), MODE: 'fanout' });
+  const fanout = await job(A, 'fanout.sh', PIPELINE, { SDK_DIR: sdkDirForRuns(), MODE: 'fanout' });
   await s.api.createJobRun({ projectId: A.projectId, compartmentId: A.compartmentId, jobId: fanout.id });
   // Runs start runs only while they live: once every run of the chain has ended, it has stopped growing.
   const deadline = Date.now() + 180_000;

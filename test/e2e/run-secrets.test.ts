@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import path from 'node:path';
 import type { IdentityClient } from 'oci-identity';
 import type { VaultsClient } from 'oci-vault';
-import { ROOT, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { sdkDirForRuns } from '../support/sdk-for-runs.js';
+import { readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { makeIdentityClient, makeVaultsClient } from '../support/oci-sdk-client.js';
 
 let s: TestServer;
@@ -104,7 +104,7 @@ test('a run reads the secret its policy allows through its principal, is refused
     displayName: 'reader',
     jobConfigurationDetails: {
       jobType: 'DEFAULT',
-      environmentVariables: { SDK_DIR: path.join(ROOT, 'node_modules'), SECRET_ID: secretId, OTHER_SECRET_ID: otherId },
+      environmentVariables: { SDK_DIR: sdkDirForRuns(), SECRET_ID: secretId, OTHER_SECRET_ID: otherId },
       maximumRuntimeInMinutes: 10,
     },
     jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 },
