@@ -70,25 +70,32 @@ export function addAuditCommands(program: Command, client: (cmd: Command) => { a
       const startTime = parseWhen('--since', o.since, now);
       const endTime = o.until === undefined ? new Date(now + 1).toISOString() : parseWhen('--until', o.until, now);
       const info = await api.serverInfo();
-      // The tenancy by default: unauthenticated requests, and those about no known compartment, are recorded there.
-      const compartmentId = g.compartmentId ?? process.env.DSJOBS_COMPARTMENT_ID ?? info.tenancyId;
+      // By default both the compartment the CLI works in (where jobs and runs are) and the tenancy (unauthenticated
+      // requests, identity changes and requests about no known compartment are recorded there), merged by time.
+      const named = g.compartmentId ?? process.env.DSJOBS_COMPARTMENT_ID;
+      const compartments = named ? [named] : [...new Set([info.defaultCompartmentId, info.tenancyId])];
       let principalId: string | undefined;
       if (o.principal !== undefined) {
         principalId = o.principal.startsWith('ocid1.') ? o.principal : (await api.findUser(info.tenancyId, o.principal))?.id;
         if (!principalId) throw new UsageError(`--principal ${o.principal}: no such user`);
       }
       const items: AuditEvent[] = [];
-      let page: string | undefined;
-      do {
-        const p = await api.listAuditEvents({ compartmentId, startTime, endTime, principalId, limit: o.all ? 1000 : 100, page });
-        items.push(...p.items);
-        page = p.nextPage ?? undefined;
-      } while (page && o.all);
+      let more = false;
+      for (const compartmentId of compartments) {
+        let page: string | undefined;
+        do {
+          const p = await api.listAuditEvents({ compartmentId, startTime, endTime, principalId, limit: o.all ? 1000 : 100, page });
+          items.push(...p.items);
+          page = p.nextPage ?? undefined;
+        } while (page && o.all);
+        if (page) more = true;
+      }
+      items.sort((a, b) => a.eventTime.localeCompare(b.eventTime));
       if (json) {
         out(JSON.stringify(items, null, 2));
         return;
       }
       const wide = Boolean(g.wide);
-      out(fitTable(items.map((e) => row(e, wide)), AUDIT_COLS, wide ? null : terminalWidth()) + (page ? '\n(more: --all, or a later --since)' : ''));
+      out(fitTable(items.map((e) => row(e, wide)), AUDIT_COLS, wide ? null : terminalWidth()) + (more ? '\n(more: --all, or a later --since)' : ''));
     });
 }
