@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { clientAddress } from './connection-guard.js';
 
 export interface BackpressureLimits {
   /** Requests the server works on at once (read, being handled, being answered) before it refuses new ones. */
@@ -7,8 +8,6 @@ export interface BackpressureLimits {
   maxRequestsInFlightPerClient: number;
 }
 
-/** '::ffff:127.0.0.1' and '127.0.0.1' are one client. */
-const clientOf = (req: FastifyRequest) => (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 
 /** Long-lived reads (a log or event follow) would hold their place for as long as they stream: not counted. */
 const isStream = (req: FastifyRequest) => req.method === 'GET' && String((req.query as { follow?: unknown } | undefined)?.follow) === 'true';
@@ -32,7 +31,7 @@ export class Backpressure {
   /** onRequest: refuses with 429, or counts the request until it is answered (or its client goes away). */
   admit(req: FastifyRequest, reply: FastifyReply): boolean {
     if (isStream(req)) return true;
-    const client = clientOf(req);
+    const client = clientAddress(req.socket);
     const mine = this.perClient.get(client) ?? 0;
     const clients = this.perClient.size + (mine === 0 ? 1 : 0);
     const fairShare = Math.max(1, Math.floor(this.limits.maxRequestsInFlight / clients));

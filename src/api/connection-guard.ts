@@ -24,7 +24,7 @@ interface Tracked {
 }
 
 /** '::ffff:127.0.0.1' and '127.0.0.1' are one client. */
-const clientAddress = (s: Socket) => (s.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+export const clientAddress = (s: Socket) => (s.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 
 const JSON_HEAD = (status: string, body: string) =>
   `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
