@@ -96,9 +96,10 @@ function tlsFiles(cfg: Config): { cert: Buffer; key: Buffer } | undefined {
 
 /** What admission hands out to runs: the host's (or the configured) CPUs and memory less what is reserved. */
 export function hostCapacity(cfg: Config, detectedGpus: number): Resources {
-  const cpus = (cfg.capacity.cpus ?? os.availableParallelism()) - cfg.reservedCpus;
+  const hostCpus = cfg.capacity.cpus ?? os.availableParallelism();
+  const cpus = hostCpus - cfg.reservedCpus;
   const memoryInGBs = Math.floor(((cfg.capacity.memoryInGBs ?? os.totalmem() / 1024 ** 3) - cfg.reservedMemoryInGBs) * 100) / 100;
-  if (cpus <= 0) throw new ConfigError(`reservedCpus: ${cfg.reservedCpus} leaves no CPU for runs (the host has ${cfg.capacity.cpus ?? os.availableParallelism()})`);
+  if (cpus <= 0) throw new ConfigError(`reservedCpus: ${cfg.reservedCpus} leaves no CPU for runs (the host has ${hostCpus})`);
   if (memoryInGBs <= 0) throw new ConfigError(`reservedMemoryInGBs: ${cfg.reservedMemoryInGBs} leaves no memory for runs`);
   return {
     cpus,
