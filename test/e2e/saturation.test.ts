@@ -36,6 +36,8 @@ async function job(name: string, script: string): Promise<Job> {
 }
 
 test('the start-up report states the runs\' CPU weight and the reservation', async () => {
+  // The report's lines follow the one startServer waits for: give them a moment.
+  for (let i = 0; i < 100 && !/the server ahead of runs:/.test(s.output()); i++) await new Promise((r) => setTimeout(r, 50));
   assert.match(s.output(), /the server ahead of runs: (cpu\.shares 102 for all runs together \(the server: 1024\)|cpu\.weight 10 for all runs together \(the server: 100\)|no cgroup cpu controller[^;]*); reserved for the server and host: 0\.5 CPU, 0 GB \(runs get 4\.25 CPU, 32 GB\)/);
   const info = await s.api.serverInfo();
   assert.equal(info.capacity.cpus, 4.25, 'admission hands out the capacity less the reservation');
