@@ -4,6 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { hostFileMax, hostOpenFiles, openFilesOf, runsOverCeiling } from '../../src/executors/local/open-files.js';
 
@@ -20,13 +22,22 @@ test('the runs holding the most are stopped first, as few as bring the rest unde
   }
 });
 
-test("a process's descriptors are counted from /proc; a process gone counts 0", () => {
-  const before = openFilesOf([process.pid]);
+test("a process's descriptors are counted from /proc; a process gone counts 0", async () => {
+  // Two quiet child processes, one given 50 descriptors more than the other: this test process's own descriptors
+  // come and go with the test runner's work, a sleeping child's do not.
   const fds = Array.from({ length: 50 }, () => openSync('/dev/null', 'r'));
+  const plain = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const holding = spawn('sleep', ['30'], { stdio: ['ignore', 'ignore', 'ignore', ...fds] });
   try {
-    assert.equal(openFilesOf([process.pid]) - before, 50);
-    assert.equal(openFilesOf([process.pid, 2 ** 22 + 7]), before + 50, 'a pid that does not exist adds nothing');
+    await Promise.all([once(plain, 'spawn'), once(holding, 'spawn')]);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // past sleep's own start-up (locale files)
+    const base = openFilesOf([plain.pid!]);
+    assert.ok(base >= 3, `a child has at least its standard streams (${base})`);
+    assert.equal(openFilesOf([holding.pid!]) - base, 50);
+    assert.equal(openFilesOf([holding.pid!, 2 ** 22 + 7]), base + 50, 'a pid that does not exist adds nothing');
   } finally {
+    plain.kill('SIGKILL');
+    holding.kill('SIGKILL');
     for (const fd of fds) closeSync(fd);
   }
 });
