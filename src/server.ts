@@ -14,6 +14,7 @@ import { detectCgroups, hostPidsLimit, setAllRunsCpuWeight, setAllRunsPidsMax } 
 import { hostFileMax } from './executors/local/open-files.js';
 import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
+import { ExecutorSet } from './executors/executor-set.js';
 import { detectSandbox } from './executors/local/sandbox.js';
 import { runUserFor } from './executors/local/run-user.js';
 import { nativeSupervisor } from './executors/local/which.js';
@@ -238,7 +239,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const webhooks = new WebhooksService(store, eventStore, webhookStore, identity, systemClock, { allowPrivateTargets: cfg.webhookAllowPrivateTargets }, dispatcher);
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
-  const { executor, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
+  const { executor: local, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
+  // Every engine of this server, in the order they are asked which runs they serve; local processes serve the rest.
+  const executor = new ExecutorSet([{ executor: local, serves: () => true }]);
   const protections = executor.protections();
   const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
   if (cpuWeight) protections.enforced.push(`the server ahead of runs: ${cpuWeight}${reserved}`);
@@ -357,7 +360,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     },
     database: () => store.health.status(),
     // With authentication on, an unsigned request from a run is refused like any other (401).
-    runUid: cfg.authentication === 'on' ? null : executor.runUid(),
+    runUid: cfg.authentication === 'on' ? null : local.runUid(),
     identityService,
     sessions,
     authentication: cfg.authentication === 'on',

@@ -9,7 +9,8 @@ import {
   isTerminal,
   type RunState,
 } from '../domain/run-states.js';
-import type { ExecutorHandle, ExitStatus, Executor, RunIsolation } from '../executors/executor.js';
+import type { ExecutorHandle, ExitStatus, RunIsolation } from '../executors/executor.js';
+import type { ExecutorSet } from '../executors/executor-set.js';
 import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, JobRecord, ListQuery, Page, RunChain, RunPatch, RunRecord, StartPending, Tags } from '../store/records.js';
 import type { EventInput, Store, Tx } from '../store/store.js';
@@ -100,7 +101,7 @@ export class RunsService {
     private readonly clock: Clock,
     private readonly jobs: JobsService,
     private readonly shapes: ShapesService,
-    private readonly executor: Executor,
+    private readonly executor: ExecutorSet,
     private readonly logs: LogService,
     private readonly opts: {
       gracePeriodMs: number;
@@ -188,6 +189,9 @@ export class RunsService {
       input,
       this.launchContext,
     );
+    if (!this.executor.route(plan)) {
+      throw new DsError('InvalidParameter', `No executor of this server runs this job: shape ${plan.shapeName} is served by none (see the server's start-up report)`);
+    }
     const now = this.clock.now();
     const projectCompartmentId = await this.projectCompartment(job.projectId, job.compartmentId);
     const chain = opts.startedByRun ? await this.chainAfter(opts.startedByRun) : (opts.chain ?? { rootId: null, depth: 0 });
@@ -461,7 +465,7 @@ export class RunsService {
         id,
         ['ACCEPTED'],
         'ACCEPTED',
-        { lifecycleDetails: DETAILS.bootstrapStarting, executor: this.executor.name, handle: START_PENDING },
+        { lifecycleDetails: DETAILS.bootstrapStarting, handle: START_PENDING },
         null,
         { unclaimed: true },
       );
@@ -551,7 +555,7 @@ export class RunsService {
       id,
       ['ACCEPTED'],
       'IN_PROGRESS',
-      { lifecycleDetails: this.inProgressDetails(id), timeStarted: iso(now), handle, deadlineMs: deadline, isolation },
+      { lifecycleDetails: this.inProgressDetails(id), timeStarted: iso(now), handle, executor: this.executor.nameOf(handle), deadlineMs: deadline, isolation },
       E.started,
     );
     let current = started;
