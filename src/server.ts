@@ -294,7 +294,10 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     runLogs: { plan: (config, field) => logging.planRunLog(config, field), link: (tx, plan, run) => logging.linkRunLog(tx, plan as never, run) },
   });
   const moves = new CompartmentMoves(store, { project: (id) => projects.get(id), job: (id) => jobs.get(id), run: (id) => runs.get(id) }, {
-    onProjectMoved: (id) => runs.projectMoved(id),
+    onProjectMoved: (id) => {
+      projects.changedElsewhere(id);
+      runs.projectMoved(id);
+    },
     onJobMoved: (id) => jobs.changedElsewhere(id),
   });
   logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));

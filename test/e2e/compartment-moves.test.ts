@@ -151,6 +151,9 @@ test('a move needs manage in both compartments: with it in the source only, a 40
   // The source-only user no longer sees them at all; the other user, who manages the target, now does.
   const e = await expectOciError(() => sourceOnly.getJob({ jobId: job.id }));
   assert.equal(e.statusCode, 404);
+  // The project is decided in its new compartment too (its record is cached for authorization: the move invalidates it).
+  assert.equal((await expectOciError(() => sourceOnly.getProject({ projectId: project.id }))).statusCode, 404);
+  assert.equal((await both.getProject({ projectId: project.id })).project.compartmentId, Target);
   assert.ok(!ids((await sourceOnly.listJobs({ compartmentId: Source })).items).includes(job.id));
   assert.ok(ids((await reader.listJobs({ compartmentId: Target })).items).includes(job.id));
   assert.ok(ids((await reader.listJobRuns({ compartmentId: Target })).items).includes(run.id));
