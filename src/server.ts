@@ -245,7 +245,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const protections = executor.protections();
   const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
   if (cpuWeight) protections.enforced.push(`the server ahead of runs: ${cpuWeight}${reserved}`);
-  else protections.off.push(`the server ahead of runs: no cgroup cpu controller, so runs compete with the server for CPU on equal terms${reserved}`);
+  else if (cfg.runsNice > 0) {
+    protections.enforced.push(
+      `the server ahead of runs: no cgroup cpu controller, so runs get nice ${cfg.runsNice} (runsNice) and the lowest best-effort I/O priority instead (the server: nice 0)${reserved}`,
+    );
+  } else protections.off.push(`the server ahead of runs: no cgroup cpu controller and runsNice 0, so runs compete with the server for CPU on equal terms${reserved}`);
   if (gpuInfo.note) protections.off.push(`GPUs: ${gpuInfo.note}`);
   const storage = new StorageCatalog(cfg.storage, [cfg.dataDir]);
   const conda = new CondaEnvironments(cfg.condaEnvironments, cfg.storage.buckets, path.join(cfg.dataDir, 'conda'), archiveLimits);
@@ -494,6 +498,8 @@ export async function createLocalExecutor(
     volumePoolSize: cfg.blockStoragePoolSize,
     warmSandboxes: cfg.warmSandboxes,
     onError: (err) => log.warn({ err }, 'a warm sandbox could not be made; runs start their own'),
+    runPriority: cpuWeight === null && cfg.runsNice > 0 ? { nice: cfg.runsNice } : null,
+    onPriorityProblem: (problems) => log.warn({ problems }, 'the priority of runs could not be lowered as configured (runsNice); runs start at the server\'s'),
     onOpenFilesKill: (runId, files, ceiling) =>
       log.warn({ runId, files, ceiling }, 'killed the run holding the most open files: all runs together held more than openFilesMaxAllRuns'),
   });

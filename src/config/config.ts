@@ -199,6 +199,7 @@ export const ConfigSchema = Type.Object(
      * machine saturated, the API, log capture and cancels come first. 100 puts runs level with the server.
      */
     runsCpuWeight: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+    runsNice: Type.Integer({ minimum: 0, maximum: 19, default: 10 }),
     /** CPUs and memory kept for the server and the host: subtracted from what admission hands out to runs. */
     reservedCpus: Type.Number({ minimum: 0, default: 0 }),
     reservedMemoryInGBs: Type.Number({ minimum: 0, default: 0 }),

@@ -1,3 +1,4 @@
+import type { RunPriority } from './run-priority.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -62,6 +63,10 @@ export interface LocalExecutorOptions {
   pidsMaxAllRuns: number | null;
   /** Open files of all runs together, kept by watching each sampling round (open-files.ts); null: not kept. */
   openFilesMaxAllRuns: number | null;
+  /** Where no cgroup weighs runs below the server: the nice value (and lowest I/O priority) runs get instead. */
+  runPriority?: RunPriority | null;
+  /** What of runPriority could not be applied (logged; runs still start). */
+  onPriorityProblem?: (problems: string[]) => void;
   /** Who sandboxed runs run as, and their open files limit (run-user.ts). */
   runUser: RunUser;
   nvidiaSmiCommand?: string;
@@ -253,14 +258,20 @@ export class LocalExecutor implements Executor {
   }
 
   private nativeSpawner(): NativeSpawner {
-    this.spawnerClient ??= new NativeSpawner(this.commands.supervisor!);
+    this.spawnerClient ??= this.prioritized(new NativeSpawner(this.commands.supervisor!));
     return this.spawnerClient as NativeSpawner;
   }
 
   private spawnSupervisor(m: SupervisorLaunch): Promise<{ pid: number; startTime: number }> {
     if (this.commands.supervisor) return this.nativeSpawner().spawn(m);
-    this.spawnerClient ??= new NodeSpawner();
+    this.spawnerClient ??= this.prioritized(new NodeSpawner());
     return this.spawnerClient.spawn(m);
+  }
+
+  private prioritized<S extends SpawnerClient>(spawner: S): S {
+    spawner.runPriority = this.opts.runPriority ?? null;
+    if (this.opts.onPriorityProblem) spawner.onPriorityProblem = this.opts.onPriorityProblem;
+    return spawner;
   }
 
   /** The uid sandboxed runs run as, where it is not the server's own (the server is root); else null. */

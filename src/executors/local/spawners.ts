@@ -12,6 +12,7 @@
  * Either one reports when a supervisor it started exits; when it dies itself, the supervisors live on (they are in
  * sessions of their own) and waiters fall back to polling.
  */
+import { lowerPriority, type RunPriority } from './run-priority.js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,11 @@ export abstract class SpawnerClient {
   private readonly requests = new Map<number, Pending>();
   /** Supervisors the current spawner started and has not yet seen exit, with who waits for them. */
   private readonly live = new Map<number, (() => void)[]>();
+
+  /** Lowered CPU and I/O priority for every run this spawner starts (inherited from it); null: as the server's. */
+  runPriority: RunPriority | null = null;
+  /** Called with what of runPriority could not be applied. */
+  onPriorityProblem: (problems: string[]) => void = () => {};
 
   protected abstract launch(): ChildProcess;
   protected abstract send(proc: ChildProcess, id: number, m: SupervisorLaunch): void;
@@ -89,6 +95,10 @@ export abstract class SpawnerClient {
   private ensure(): ChildProcess {
     if (this.proc) return this.proc;
     const child = this.launch();
+    if (this.runPriority && child.pid !== undefined) {
+      const problems = lowerPriority(child.pid, this.runPriority);
+      if (problems.length > 0) this.onPriorityProblem(problems);
+    }
     child.once('exit', () => {
       if (this.proc === child) this.proc = null;
       for (const [, waiters] of this.live) for (const w of waiters) w();
