@@ -1,3 +1,4 @@
+import { ReadCache } from './read-cache.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -175,17 +176,11 @@ export class JobsService {
     return this.get(id);
   }
 
-  /**
-   * Jobs are read on every run creation and written rarely (and only here), so they are cached. A read that raced
-   * a write is not cached: `generation` counts invalidations, and a load only fills the cache if none happened
-   * while it ran.
-   */
-  private readonly cache = new Map<string, JobRecord>();
-  private generation = 0;
+  /** Jobs are read on every run creation and written rarely (and only here), so they are cached. */
+  private readonly cache = new ReadCache<JobRecord>();
 
   private invalidate(id: string): void {
-    this.generation++;
-    this.cache.delete(id);
+    this.cache.invalidate(id);
   }
 
   /** A job changed outside this service (ChangeJobCompartment, compartment-moves.ts): its cached record is stale. */
@@ -194,15 +189,8 @@ export class JobsService {
   }
 
   async get(id: string): Promise<JobRecord> {
-    const hit = this.cache.get(id);
-    if (hit) return hit;
-    const gen = this.generation;
-    const j = await this.store.getJob(id);
+    const j = await this.cache.get(id, (i) => this.store.getJob(i));
     if (!j) throw notFound('Job', id);
-    if (gen === this.generation) {
-      if (this.cache.size >= 10_000) this.cache.clear();
-      this.cache.set(id, j);
-    }
     return j;
   }
 

@@ -1,3 +1,4 @@
+import { ReadCache } from './read-cache.js';
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { isOcid, newOcid, RESOURCE_TYPES } from '../domain/ids.js';
 import type { Store, Tx } from '../store/store.js';
@@ -71,15 +72,12 @@ export class ProjectsService {
   /**
    * Projects are read on every authorized create that names one (the caller must be able to read it) and written
    * rarely, so they are cached like jobs: a read outside a transaction waits for the group commit in flight, and that
-   * wait was half of the cost of authentication on CreateJobRun (benchmark 3a). A read that raced a write is not
-   * cached: `generation` counts invalidations, and a load only fills the cache if none happened while it ran.
+   * wait was half of the cost of authentication on CreateJobRun (benchmark 3a).
    */
-  private readonly cache = new Map<string, ProjectRecord>();
-  private generation = 0;
+  private readonly cache = new ReadCache<ProjectRecord>();
 
   private invalidate(id: string): void {
-    this.generation++;
-    this.cache.delete(id);
+    this.cache.invalidate(id);
   }
 
   /** A project changed outside this service (ChangeProjectCompartment, compartment-moves.ts): its record is stale. */
@@ -88,15 +86,8 @@ export class ProjectsService {
   }
 
   async get(id: string): Promise<ProjectRecord> {
-    const hit = this.cache.get(id);
-    if (hit) return hit;
-    const gen = this.generation;
-    const p = await this.store.getProject(id);
+    const p = await this.cache.get(id, (i) => this.store.getProject(i));
     if (!p) throw notFound('Project', id);
-    if (gen === this.generation) {
-      if (this.cache.size >= 10_000) this.cache.clear();
-      this.cache.set(id, p);
-    }
     return p;
   }
 
