@@ -11,7 +11,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,18 @@ const socketPath = path.join(socketDir, 'service.sock');
 /** One elsewhere (as a database's under /var/lib), also world-writable. */
 const otherSocketDir = path.join('/var/tmp', `dsjobs-test-${randomUUID().slice(0, 8)}`);
 const otherSocketPath = path.join(otherSocketDir, 'db.sock');
+/**
+ * The path the /run service binds by: through /var/run where that is the usual link to /run, as dockerd binds
+ * /var/run/docker.sock (the kernel then lists the socket by the linked path; a sandbox that took that path for the
+ * socket's own could not come up at all, and every run went unsandboxed on a host with Docker).
+ */
+const bindPath = (p: string) => {
+  try {
+    return lstatSync('/var/run').isSymbolicLink() && realpathSync('/var/run') === '/run' ? p.replace(/^\/run\//, '/var/run/') : p;
+  } catch {
+    return p;
+  }
+};
 const reached: string[] = [];
 const services: net.Server[] = [];
 
@@ -53,7 +65,7 @@ before(async () => {
         sock.on('data', (d) => reached.push(d.toString()));
         sock.on('error', () => {});
       });
-      await new Promise<void>((r) => service.listen(sockPath, () => r()));
+      await new Promise<void>((r) => service.listen(bindPath(sockPath), () => r()));
       chmodSync(sockPath, 0o777);
       services.push(service);
     }

@@ -232,6 +232,14 @@ function isSocketNow(p: string): boolean {
   }
 }
 
+function realPath(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
 function socketsAtStart(): string[] {
   const replaced = [...socketDirs(), '/tmp', '/dev', '/proc'];
   const found = new Set<string>();
@@ -244,8 +252,12 @@ function socketsAtStart(): string[] {
   for (const line of text.split('\n').slice(1)) {
     // "Num RefCount Protocol Flags Type St Inode Path": the path is the 8th field, '@' for abstract sockets.
     const f = line.trim().split(/\s+/);
-    const p = f.slice(7).join(' ');
-    if (!p.startsWith('/') || replaced.some((d) => isUnder(p, d))) continue;
+    const named = f.slice(7).join(' ');
+    if (!named.startsWith('/')) continue;
+    // The path the socket was bound by may run through a link (/var/run/docker.sock is /run/docker.sock): where it
+    // really is decides whether a replaced directory already hides it, and is the only path a bind can cover.
+    const p = realPath(named);
+    if (p === null || replaced.some((d) => isUnder(p, d))) continue;
     if (isSocketNow(p)) found.add(p);
   }
   return [...found].sort();
