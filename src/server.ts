@@ -190,12 +190,14 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   mkdirSync(artifactsDir, { recursive: true });
   const log = pino({ level: cfg.logLevel });
 
-  const store = await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'), {
-    integrityWaitMs: cfg.integrityCheckWaitMs,
-    onCheckPending: () =>
-      log.warn(`the database check (quick_check) takes longer than ${cfg.integrityCheckWaitMs} ms: starting; GET /health reports what it finds`),
-    onLateDamage: (found) => log.error({ found }, 'the database is damaged (GET /health says what to do)'),
-  });
+  const store = cfg.database
+    ? await Store.openPostgres(cfg.database, { onConnectionError: (err) => log.warn({ err: err.message }, 'a PostgreSQL connection broke; the next statement opens a new one') })
+    : await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'), {
+        integrityWaitMs: cfg.integrityCheckWaitMs,
+        onCheckPending: () =>
+          log.warn(`the database check (quick_check) takes longer than ${cfg.integrityCheckWaitMs} ms: starting; GET /health reports what it finds`),
+        onLateDamage: (found) => log.error({ found }, 'the database is damaged (GET /health says what to do)'),
+      });
   // Ids of this installation: made once, then stable across restarts.
   const identity: ServerIdentity = {
     region: cfg.region,
