@@ -4,8 +4,10 @@
 #
 #   scripts/postgres.sh start [DIR]   initdb in DIR (default: a new temp dir), start on a free 127.0.0.1 port;
 #                                     prints `DIR PORT URL` (URL: postgres://dsjobs@127.0.0.1:PORT/dsjobs)
+#                                     (DIR of a cluster that was halted: started again on its port, data kept)
 #   scripts/postgres.sh stop DIR      stop it (fast shutdown) and remove DIR
-#   scripts/postgres.sh restart DIR   stop and start it again on the same port, data kept (tests of reconnection)
+#   scripts/postgres.sh halt DIR      stop it (fast shutdown: every connection is cut), data kept
+#   scripts/postgres.sh restart DIR   halt, then start again on the same port (tests of reconnection)
 #
 # The binaries are Debian's postgresql-15 (/usr/lib/postgresql/15/bin; PG_BIN overrides). PostgreSQL refuses to run
 # as root: as root the cluster belongs to the `postgres` user Debian's package creates. Authentication is `trust` on
@@ -41,7 +43,7 @@ case "$cmd" in
       # Locale C: text sorts by bytes, as SQLite's BINARY collation does (keyset paging compares ids and times).
       as_owner "$PG_BIN/initdb" -D "$dir/data" -U dsjobs --auth=trust --locale=C -E UTF8 >/dev/null
     fi
-    port=$(free_port)
+    if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(free_port); fi
     start_cluster "$port"
     # The database the URL names (the cluster has `postgres` too; tests make more next to it).
     as_owner "$PG_BIN/psql" -h "$dir" -p "$port" -U dsjobs -d postgres -qAtc "select 1 from pg_database where datname='dsjobs'" | grep -q 1 \
@@ -53,13 +55,17 @@ case "$cmd" in
     if [ -f "$dir/data/postmaster.pid" ]; then as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true; fi
     rm -rf "$dir"
     ;;
+  halt)
+    [ -n "$dir" ] || { echo "usage: postgres.sh halt DIR" >&2; exit 2; }
+    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
   restart)
     [ -n "$dir" ] || { echo "usage: postgres.sh restart DIR" >&2; exit 2; }
     as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     start_cluster "$(cat "$dir/port")"
     ;;
   *)
-    echo "usage: postgres.sh start [DIR] | stop DIR | restart DIR" >&2
+    echo "usage: postgres.sh start [DIR] | stop DIR | halt DIR | restart DIR" >&2
     exit 2
     ;;
 esac

@@ -361,6 +361,16 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
       backpressure: { maxRequestsInFlight: cfg.maxRequestsInFlight, maxRequestsInFlightPerClient: cfg.maxRequestsInFlightPerClient },
     },
     database: () => store.health.status(),
+    notReady: async () => {
+      const health = store.health.status();
+      if (health.status !== 'OK') return `the database is damaged: ${health.message}`;
+      try {
+        await store.ping(2_000);
+        return null;
+      } catch (e) {
+        return `the database does not answer: ${(e as Error).message}`;
+      }
+    },
     // With authentication on, an unsigned request from a run is refused like any other (401).
     runUid: cfg.authentication === 'on' ? null : local.runUid(),
     identityService,

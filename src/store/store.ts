@@ -17,6 +17,7 @@ import { SqliteConnection, type SqliteOpenOptions } from './sqlite-connection.js
 export type { EventInput } from './event-outbox.js';
 export type { Tx } from './group-commit.js';
 export { keysetPage } from './paging.js';
+export { isDatabaseUnavailable } from './dialect.js';
 
 /**
  * The store: one database connection, its group commit, and the stores of projects, jobs, runs (with their events
