@@ -191,7 +191,15 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const log = pino({ level: cfg.logLevel });
 
   const store = cfg.database
-    ? await Store.openPostgres(cfg.database, { onConnectionError: (err) => log.warn({ err: err.message }, 'a PostgreSQL connection broke; the next statement opens a new one') })
+    ? await Store.openPostgres(cfg.database, {
+        onConnectionError: (err) => log.warn({ err: err.message }, 'a PostgreSQL connection broke; the next statement opens a new one'),
+        serverLock: {
+          onLost: (holder) => {
+            log.fatal({ holder }, 'another dsjobs server took the database while PostgreSQL restarted: stopping this one');
+            process.kill(process.pid, 'SIGTERM');
+          },
+        },
+      })
     : await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'), {
         integrityWaitMs: cfg.integrityCheckWaitMs,
         onCheckPending: () =>

@@ -1,6 +1,7 @@
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { DatabaseHealth } from './database-health.js';
+import { PostgresServerLock } from './postgres-server-lock.js';
 import type { CommitConnection, Tx } from './group-commit.js';
 import type { Database } from './schema.js';
 
@@ -9,6 +10,11 @@ export interface PostgresOpenOptions {
   maxConnections?: number;
   /** An idle pooled connection broke (PostgreSQL restarted, the network dropped it): the pool has let it go. */
   onConnectionError?: (err: Error) => void;
+  /**
+   * Take the one-server-per-database lock (postgres-server-lock.ts) before anything else (what a server does; tools
+   * and tests that only read or migrate leave it out). `onLost`: another server took it while PostgreSQL restarted.
+   */
+  serverLock?: { onLost: (holder: string) => void };
 }
 
 /** int8 (bigint, bigserial, count(*)) and numeric (sum()) come back as JS numbers: ms times and counts stay far below 2^53. */
@@ -49,8 +55,10 @@ export class PostgresConnection implements CommitConnection {
   /** Always OK: corruption is PostgreSQL's to report; whether it answers is `ping()` (GET /readyz). */
   readonly health: DatabaseHealth;
 
+  private serverLock: PostgresServerLock | null = null;
+
   private constructor(
-    private readonly pool: pg.Pool,
+    pool: pg.Pool,
     readonly url: string,
   ) {
     this.health = new DatabaseHealth(redactedUrl(url));
@@ -69,10 +77,11 @@ export class PostgresConnection implements CommitConnection {
     pool.on('error', (err) => opts.onConnectionError?.(err));
     const connection = new PostgresConnection(pool, url);
     try {
+      if (opts.serverLock) connection.serverLock = await PostgresServerLock.acquire(url, redactedUrl(url), opts.serverLock.onLost);
       await prepare(connection.db);
       return connection;
     } catch (e) {
-      await connection.db.destroy();
+      await connection.close();
       throw e;
     }
   }
@@ -101,8 +110,9 @@ export class PostgresConnection implements CommitConnection {
     }
   }
 
-  close(): Promise<void> {
-    return this.db.destroy();
+  async close(): Promise<void> {
+    await this.db.destroy();
+    await this.serverLock?.release();
   }
 }
 

@@ -2,20 +2,26 @@
  * A server on PostgreSQL while PostgreSQL itself restarts (fast shutdown: every connection is cut) with runs in
  * flight: GET /readyz says NOT_READY while the database is away and READY again after, the server reconnects by
  * itself, and nothing is lost: every run ends SUCCEEDED with its whole log, and new runs are accepted. GET /healthz
- * answers throughout (the process is alive).
+ * answers throughout (the process is alive). A second server on the same database is refused, before and after
+ * the restart (the first took its lock again).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createJob, readLogs, startRun, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BIN, createJob, readLogs, startRun, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { freshDatabase, postgresCluster, postgresMissing } from '../support/postgres.js';
 
 const missing = postgresMissing();
 let s: TestServer;
+let database: string;
 
 before(async () => {
   if (missing) return;
-  s = await startServer({ env: { DSJOBS_DATABASE: await freshDatabase() } });
+  database = await freshDatabase();
+  s = await startServer({ env: { DSJOBS_DATABASE: database } });
 });
 after(async () => {
   await s?.close();
@@ -59,4 +65,23 @@ test('PostgreSQL restarts while runs are in flight: the server reconnects, readi
   }
   const after = await startRun(s, job);
   assert.equal((await waitForRun(s.api, after.id, undefined, 60_000)).lifecycleState, 'SUCCEEDED');
+});
+
+/** A second `dsjobs server` on the same database (its own data dir): it must exit at once, naming the first. */
+function secondServer(): { status: number | null; stderr: string } {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  try {
+    const r = spawnSync(process.execPath, [BIN, 'server', '--port', '0', '--data-dir', dataDir, '--database', database], { encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stderr: r.stderr };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+test('a second server on the same database is refused, naming the one that holds it, also after PostgreSQL restarted', { skip: missing ?? undefined }, async () => {
+  const r = secondServer();
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`error: the database postgres://.* is in use by another dsjobs server \\(dsjobs server pid ${s.proc.pid} on `));
+  // The first server keeps serving.
+  assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
 });
