@@ -85,3 +85,19 @@ test('a second server on the same database is refused, naming the one that holds
   // The first server keeps serving.
   assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
 });
+
+test('dsjobs admin backup and restore refuse a PostgreSQL configuration, naming the tools to use', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  try {
+    for (const cmd of ['backup', 'restore']) {
+      const r = spawnSync(process.execPath, [BIN, 'admin', cmd, path.join(dataDir, 'copy.db'), '--data-dir', dataDir], {
+        encoding: 'utf8',
+        env: { ...process.env, DSJOBS_DATABASE: 'postgres://dsjobs@127.0.0.1:1/none' },
+      });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /error: the server keeps its state in PostgreSQL .*use PostgreSQL's tools \(pg_dump, pg_restore\)/);
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
