@@ -24,6 +24,10 @@ export interface CreateOptions {
    * per phase (a signature is good for 5 minutes), so the client's RSA signing stays out of the shared CPUs.
    */
   authentication?: boolean;
+  /** A PostgreSQL URL: the server keeps its state there (--database) instead of SQLite. */
+  database?: string;
+  /** The figures' number in the report (default 3, or 3' when not primary). */
+  figure?: string;
 }
 
 function cannon(opts: Options, hardLimitMs: number): Promise<Result & { stopped: boolean }> {
@@ -63,8 +67,12 @@ async function countRuns(s: BenchServer, jobId: string | null, state?: string, m
 /** Returns the measured creates/s. */
 export async function benchCreate(report: Report, o: CreateOptions): Promise<number> {
   const auth = o.authentication ? ', authentication on' : '';
-  console.log(`\n## 3. Run creation: autocannon, ${o.connections} connections, ${o.seconds} s (artifact: ${o.artifact}${auth})`);
-  let s = await BenchServer.start({ env: { DSJOBS_CAPACITY_CPUS: '0.25', DSJOBS_AUTHENTICATION: o.authentication ? 'on' : 'off' }, nodeArgs: o.nodeArgs });
+  const store = o.database ? ', PostgreSQL' : '';
+  const n = o.figure ?? `3${o.primary ? '' : "'"}`;
+  console.log(`\n## ${n}. Run creation: autocannon, ${o.connections} connections, ${o.seconds} s (artifact: ${o.artifact}${auth}${store})`);
+  const env: Record<string, string> = { DSJOBS_CAPACITY_CPUS: '0.25', DSJOBS_AUTHENTICATION: o.authentication ? 'on' : 'off' };
+  if (o.database) env.DSJOBS_DATABASE = o.database;
+  let s = await BenchServer.start({ env, nodeArgs: o.nodeArgs });
   let rate = 0;
   try {
     const script = o.artifact === 'sleep' ? 'sleep 600\n' : 'exit 0\n';
@@ -133,21 +141,21 @@ export async function benchCreate(report: Report, o: CreateOptions): Promise<num
         ? `queue drains one trivial run at a time (${executed} ran meanwhile)`
         : 'first run sleeps, nothing else executes';
     report.add({
-      figure: `3${o.primary ? '' : "'"}. CreateJobRun via API, ${o.connections} connections, ${ok} runs; ${variant}${auth}`,
+      figure: `${n}. CreateJobRun via API, ${o.connections} connections, ${ok} runs; ${variant}${auth}${store}`,
       value: `${fmt(rate)} runs/s, p99 ${res.latency.p99} ms`,
       baseline: `${fmt(infoRate)} req/s GET /serverInfo (p99 ${info.latency.p99} ms)`,
       target: `${((rate / infoRate) * 100).toFixed(0)}% of baseline; target >= 2,000 runs/s${o.primary ? '' : ' (reported only)'}`,
       pass: o.primary ? rate >= 2000 && res.non2xx === 0 && res.errors === 0 && countOk && durableOk : null,
     });
     report.add({
-      figure: `3${o.primary ? '' : "'"}. durable count check (list API vs 2xx)`,
+      figure: `${n}. durable count check (list API vs 2xx)${store}`,
       value: `listed ${listed.unique}${durable}`,
       baseline: `${ok} 2xx, ${res.non2xx} non-2xx, ${res.errors} errors`,
       target: 'equal',
       pass: countOk && durableOk,
     });
     report.add({
-      figure: `3${o.primary ? '' : "'"}. CPU per create`,
+      figure: `${n}. CPU per create${store}`,
       value: `server ${(cpu.serverMs / Math.max(1, ok)).toFixed(3)} ms/create`,
       baseline: '-',
       target: `bench client (autocannon) ${(cpu.benchMs / Math.max(1, ok)).toFixed(3)} ms/create, machine ${(cpu.machineBusy * 100).toFixed(0)}% busy`,

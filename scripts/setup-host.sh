@@ -24,6 +24,9 @@ if ! bash scripts/node-headers.sh >/dev/null 2>&1 && command -v apt-cache >/dev/
   # Only the headers of node's own major version build an addon that loads; others would only hide the problem.
   if [ "$candidate" = "$node_major" ]; then missing+=(libnode-dev); fi
 fi
+# PostgreSQL 15 (the second store, issue 18): its tests and benchmark start a throwaway cluster with
+# scripts/postgres.sh (initdb + pg_ctl in a temp dir); no system service is used.
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 command -v bwrap >/dev/null || optional+=(bubblewrap)
 PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null || optional+=(e2fsprogs)
 PATH="$PATH:/usr/sbin:/sbin" command -v mount >/dev/null || optional+=(mount)

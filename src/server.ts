@@ -190,12 +190,22 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   mkdirSync(artifactsDir, { recursive: true });
   const log = pino({ level: cfg.logLevel });
 
-  const store = await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'), {
-    integrityWaitMs: cfg.integrityCheckWaitMs,
-    onCheckPending: () =>
-      log.warn(`the database check (quick_check) takes longer than ${cfg.integrityCheckWaitMs} ms: starting; GET /health reports what it finds`),
-    onLateDamage: (found) => log.error({ found }, 'the database is damaged (GET /health says what to do)'),
-  });
+  const store = cfg.database
+    ? await Store.openPostgres(cfg.database, {
+        onConnectionError: (err) => log.warn({ err: err.message }, 'a PostgreSQL connection broke; the next statement opens a new one'),
+        serverLock: {
+          onLost: (holder) => {
+            log.fatal({ holder }, 'another dsjobs server took the database while PostgreSQL restarted: stopping this one');
+            process.kill(process.pid, 'SIGTERM');
+          },
+        },
+      })
+    : await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'), {
+        integrityWaitMs: cfg.integrityCheckWaitMs,
+        onCheckPending: () =>
+          log.warn(`the database check (quick_check) takes longer than ${cfg.integrityCheckWaitMs} ms: starting; GET /health reports what it finds`),
+        onLateDamage: (found) => log.error({ found }, 'the database is damaged (GET /health says what to do)'),
+      });
   // Ids of this installation: made once, then stable across restarts.
   const identity: ServerIdentity = {
     region: cfg.region,
@@ -366,6 +376,16 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
       backpressure: { maxRequestsInFlight: cfg.maxRequestsInFlight, maxRequestsInFlightPerClient: cfg.maxRequestsInFlightPerClient },
     },
     database: () => store.health.status(),
+    notReady: async () => {
+      const health = store.health.status();
+      if (health.status !== 'OK') return `the database is damaged: ${health.message}`;
+      try {
+        await store.ping(2_000);
+        return null;
+      } catch (e) {
+        return `the database does not answer: ${(e as Error).message}`;
+      }
+    },
     // With authentication on, an unsigned request from a run is refused like any other (401).
     runUid: cfg.authentication === 'on' ? null : local.runUid(),
     identityService,

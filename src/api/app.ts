@@ -77,6 +77,8 @@ export const LOG_INGESTION_BASE = '/20200831';
 /** Routes that take unsigned requests when authentication is on: server info, trigger URLs (their token), the API document. */
 const PUBLIC_ROUTES = new Set([
   '/health',
+  '/healthz',
+  '/readyz',
   `${BASE}/serverInfo`,
   `${BASE}/triggerRules/:ruleId/actions/fire`,
   `${BASE}/openapi.json`,
@@ -113,6 +115,8 @@ export interface ApiDeps {
   network: { allowedHosts: string[]; listenHost: string; limits: ConnectionLimits; backpressure: BackpressureLimits };
   /** The database's health (GET /health, serverInfo.database). */
   database: () => DatabaseStatus;
+  /** Why this server cannot serve requests now (the database does not answer, or is damaged), or null (GET /readyz). */
+  notReady?: () => Promise<string | null>;
   /** The uid job runs run as, when it is not the server's own: loopback requests from it are refused (peer-uid.ts). */
   runUid?: number | null;
   identityService: IdentityService;
@@ -395,6 +399,15 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     const database = deps.database();
     reply.code(database.status === 'OK' ? 200 : 503);
     return { status: database.status === 'OK' ? 'OK' : 'UNHEALTHY', database };
+  });
+
+  // A load balancer's two questions. Live: the process answers (restart it if not). Ready: it can serve, the
+  // database included (send it no requests while not; with PostgreSQL, while the database is unreachable).
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'OK' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    const why = (await deps.notReady?.()) ?? null;
+    reply.code(why === null ? 200 : 503);
+    return why === null ? { status: 'READY' } : { status: 'NOT_READY', message: why };
   });
 
   // Prometheus scrapes the root path, as for every other exporter.

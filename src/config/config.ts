@@ -88,6 +88,11 @@ export const ConfigSchema = Type.Object(
     requestBodyMinBytesPerSecond: Type.Integer({ minimum: 1, default: 1_024 }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8420 }),
     dataDir: Type.String({ default: path.join(os.homedir(), '.dsjobs') }),
+    /**
+     * A PostgreSQL URL (postgres://user:password@host:port/database): the server keeps its state there instead of
+     * SQLite under the data dir (docs/deployment.md). Unset: SQLite.
+     */
+    database: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
     region: Type.String({ pattern: '^[a-z0-9-]+$', default: 'local' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
       default: 'info',

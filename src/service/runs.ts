@@ -13,7 +13,7 @@ import type { ExecutorHandle, ExitStatus, RunIsolation } from '../executors/exec
 import type { ExecutorSet } from '../executors/executor-set.js';
 import type { LogService } from '../logs/log-service.js';
 import type { DefinedTags, JobRecord, ListQuery, Page, RunChain, RunPatch, RunRecord, StartPending, Tags } from '../store/records.js';
-import type { EventInput, Store, Tx } from '../store/store.js';
+import { isDatabaseUnavailable, type EventInput, type Store, type Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { runOutcome } from '../domain/run-outcome.js';
 import { compileLaunch, withRunIdentity, type LaunchContext } from '../domain/launch.js';
@@ -470,8 +470,8 @@ export class RunsService {
         { unclaimed: true },
       );
     } catch (e) {
-      if (!isOutOfSpace(e)) throw e;
-      // Nothing was written: the run waits in the queue again until the data disk has room.
+      if (!isOutOfSpace(e) && !isDatabaseUnavailable(e)) throw e;
+      // Nothing was written: the run waits in the queue again until the data disk has room (or the database answers).
       this.scheduler.release(id);
       const run = await this.store.getRun(id);
       if (run) setTimeout(() => this.scheduler.enqueue({ id, needs: run.launch.resources }), DISK_FULL_REQUEUE_MS).unref();
@@ -602,14 +602,17 @@ export class RunsService {
       // Kill what the run left behind first: a background writer must not keep the final drain going forever.
       if (handle) await this.executor.cleanup(handle, { killStragglers: opts.stragglers ?? true }).catch(() => {});
       // A full data disk stops the last capture or the state change midway; both go on from where they stopped
-      // (the log from its checkpoint, the state from the record), so the run settles once space returns.
+      // (the log from its checkpoint, the state from the record), so the run settles once space returns. The same
+      // for a PostgreSQL that does not answer (restarting): the state is written once it is back.
       for (let wait = 1000; ; wait = Math.min(wait * 2, DISK_FULL_RETRY_MAX_MS)) {
         try {
           await this.settle(id, handle, status, opts.error);
           break;
         } catch (e) {
-          if (!isOutOfSpace(e)) throw e;
-          this.opts.log?.error({ err: e, runId: id, retryInMs: wait }, 'settling a finished job run: the data disk is full; retrying');
+          const unavailable = isDatabaseUnavailable(e);
+          if (!isOutOfSpace(e) && !unavailable) throw e;
+          const why = unavailable ? 'the database does not answer' : 'the data disk is full';
+          this.opts.log?.error({ err: e, runId: id, retryInMs: wait }, `settling a finished job run: ${why}; retrying`);
           await new Promise((r) => setTimeout(r, wait));
         }
       }

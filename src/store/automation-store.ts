@@ -172,10 +172,15 @@ const trialFromRow = (r: SweepTrialTable): TrialRecord => ({
 /** Trigger rules, schedules and sweeps. */
 export class AutomationStore {
   /** Rules and sweeps by state, as the trigger and sweep loops ask for them on every commit that wrote events. */
-  private readonly rules = new ListCache<TriggerRuleRecord>();
-  private readonly sweeps = new ListCache<SweepRecord>();
+  private readonly rules: ListCache<TriggerRuleRecord>;
+  private readonly sweeps: ListCache<SweepRecord>;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store) {
+    // On PostgreSQL other servers may write these tables: nothing would tell this one, so nothing is kept.
+    const keep = store.dialect === 'sqlite';
+    this.rules = new ListCache(keep);
+    this.sweeps = new ListCache(keep);
+  }
 
   private get db(): Kysely<Database> {
     return this.store.db;

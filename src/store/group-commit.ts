@@ -7,10 +7,9 @@ export type Db = Kysely<Database> | Transaction<Database>;
 export type Tx = Kysely<Database>;
 
 /**
- * What group commit needs of a connection beyond Kysely. The SQLite one is sqlite-connection.ts. A PostgreSQL one
- * (kysely's PostgresDialect over a `pg` pool) would send `control` as a query on `tx`
- * (`tx.executeQuery(CompiledQuery.raw(statement))`) and answer `inTransaction` with true: PostgreSQL keeps a
- * transaction open after an error (aborted until ROLLBACK or ROLLBACK TO), it never ends one by itself.
+ * What group commit needs of a connection beyond Kysely. The SQLite one is sqlite-connection.ts; PostgreSQL's
+ * (postgres-connection.ts) sends `control` as a query on `tx` and answers `inTransaction` with true: PostgreSQL keeps
+ * a transaction open after an error (aborted until ROLLBACK or ROLLBACK TO), it never ends one by itself.
  */
 export interface CommitConnection {
   readonly db: Kysely<Database>;
@@ -45,10 +44,10 @@ const MAX_BATCH = 256;
  * SAVEPOINT. A COMMIT writes the WAL and was a third of the server's CPU per create; with 32 clients one commit now
  * carries tens of creates.
  *
- * Made for SQLite, where one synchronous connection serializes every write anyway. On PostgreSQL the same code works
- * (the batch holds one pooled connection), but its trade-off differs: the server already groups concurrent commits
- * (commit_delay), other pooled connections could write in parallel, and each callback's statements are network round
- * trips that its batch-mates wait through; one `db.transaction()` per caller may serve PostgreSQL better (measure).
+ * Made for SQLite, where one synchronous connection serializes every write anyway. PostgreSQL uses it too (the batch
+ * holds one pooled connection): writes must commit one after the other there as well, for the events' `seq` to
+ * become visible in order (postgres-connection.ts), and one COMMIT per batch amortizes its WAL flush; the cost is
+ * that each callback's statements are round trips its batch-mates wait through (docs/benchmarks.md, benchmark 11).
  */
 export class GroupCommit {
   private queue: QueuedTransaction[] = [];

@@ -4,8 +4,8 @@
  * that owns the cache. Under load the loops ran those queries once per run while the tables never changed.
  *
  * It relies on this server being the only writer of the table, which holds for SQLite (one server per database
- * file). A store shared by several servers needs a change notice between them (PostgreSQL's LISTEN/NOTIFY) that
- * calls `changed()`.
+ * file). On PostgreSQL, which several servers may share, the cache is made with `keep` false and asks every time
+ * (a change notice between servers, LISTEN/NOTIFY calling `changed()`, could bring it back).
  *
  * Correct without knowing whether a write committed: `changed()` comes after every write statement, committed or
  * rolled back, and a result is kept under the generation seen when its query was asked for, so a query that
@@ -14,6 +14,8 @@
 export class ListCache<T> {
   private generation = 0;
   private readonly entries = new Map<string, { generation: number; value: readonly T[] }>();
+
+  constructor(private readonly keep = true) {}
 
   /** A write to the table went through (or was tried): every kept result is stale. */
   changed(): void {
@@ -27,7 +29,7 @@ export class ListCache<T> {
     if (hit && hit.generation === this.generation) return [...hit.value];
     const generation = this.generation;
     const value = await load();
-    if (generation === this.generation) this.entries.set(key, { generation, value: [...value] });
+    if (this.keep && generation === this.generation) this.entries.set(key, { generation, value: [...value] });
     return value;
   }
 }

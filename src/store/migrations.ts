@@ -1,8 +1,25 @@
-import { type Kysely, sql } from 'kysely';
+import { type ColumnDataType, type CreateTableBuilder, type Kysely, sql } from 'kysely';
+import { isPostgres } from './dialect.js';
+
+/**
+ * A primary key the database numbers (the order rows were written in: events, runs, log entries). SQLite's is its
+ * rowid (`INTEGER PRIMARY KEY`, with AUTOINCREMENT where a number must never be reused); PostgreSQL refuses
+ * AUTOINCREMENT and numbers with a sequence (bigserial: read back as a number, see postgres-connection.ts).
+ */
+function counterKey(db: Kysely<any>, name: string, neverReused: boolean) {
+  return (t: CreateTableBuilder<any, any>) =>
+    isPostgres(db)
+      ? t.addColumn(name, 'bigserial', (c) => c.primaryKey())
+      : t.addColumn(name, 'integer', (c) => (neverReused ? c.primaryKey().autoIncrement() : c.primaryKey()));
+}
+
+/** A float: SQLite's REAL is 8 bytes; PostgreSQL's `real` is 4 (0.1 would come back 0.100000001), so double there. */
+const float = (db: Kysely<any>): ColumnDataType => (isPostgres(db) ? 'double precision' : 'real');
 
 /**
  * Ordered, append-only migrations written with Kysely's schema builder so the same list serves SQLite and
- * PostgreSQL. Each runs once, in a transaction, recorded in the meta table.
+ * PostgreSQL (what they spell differently goes through counterKey and float). Each runs once, in a transaction,
+ * recorded in the meta table.
  */
 export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> }[] = [
   {
@@ -52,7 +69,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
 
       await db.schema
         .createTable('job_runs')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call(counterKey(db, 'seq', true))
         .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('job_id', 'text', (c) => c.notNull())
         .addColumn('project_id', 'text', (c) => c.notNull())
@@ -100,7 +117,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
 
       await db.schema
         .createTable('events')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call(counterKey(db, 'seq', true))
         .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('time', 'text', (c) => c.notNull())
         .addColumn('type', 'text', (c) => c.notNull())
@@ -121,13 +138,13 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .createTable('run_metrics')
         .addColumn('run_id', 'text', (c) => c.notNull())
         .addColumn('time_ms', 'bigint', (c) => c.notNull())
-        .addColumn('cpu', 'real')
-        .addColumn('memory', 'real')
+        .addColumn('cpu', float(db))
+        .addColumn('memory', float(db))
         .addColumn('memory_bytes', 'bigint')
-        .addColumn('disk', 'real')
+        .addColumn('disk', float(db))
         .addColumn('disk_bytes', 'bigint')
-        .addColumn('gpu', 'real')
-        .addColumn('gpu_memory', 'real')
+        .addColumn('gpu', float(db))
+        .addColumn('gpu_memory', float(db))
         .addPrimaryKeyConstraint('run_metrics_pk', ['run_id', 'time_ms'])
         .execute();
     },
@@ -399,7 +416,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
         .addColumn('operation_type', 'text', (c) => c.notNull())
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('compartment_id', 'text', (c) => c.notNull())
-        .addColumn('percent_complete', 'real', (c) => c.notNull())
+        .addColumn('percent_complete', float(db), (c) => c.notNull())
         .addColumn('resources', 'text', (c) => c.notNull())
         .addColumn('errors', 'text', (c) => c.notNull())
         .addColumn('logs', 'text', (c) => c.notNull())
@@ -419,7 +436,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema
         .createTable('audit_events')
         // The order events were recorded in: events received in the same millisecond are listed in it.
-        .addColumn('seq', 'integer', (c) => c.primaryKey())
+        .$call(counterKey(db, 'seq', false))
         .addColumn('event_time', 'text', (c) => c.notNull())
         .addColumn('compartment_id', 'text', (c) => c.notNull())
         .addColumn('principal_id', 'text')
@@ -517,7 +534,7 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('logs_by_group').on('logs').columns(['log_group_id', 'time_created']).execute();
       await db.schema
         .createTable('log_entries')
-        .addColumn('n', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call(counterKey(db, 'n', true))
         .addColumn('log_id', 'text', (c) => c.notNull())
         .addColumn('time', 'text', (c) => c.notNull())
         .addColumn('ingested', 'text', (c) => c.notNull())
@@ -536,7 +553,24 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
   },
 ];
 
+/** The advisory lock the migrations of a PostgreSQL database run under (any constant; "dsjobs" in ASCII). */
+const MIGRATION_LOCK = 0x64736a6f6273;
+
+/**
+ * Brings the database to the last migration. On PostgreSQL several servers may start at the same moment: all of it
+ * runs in one transaction under an advisory lock (PostgreSQL's DDL is transactional), so the first server migrates
+ * and the others, once it has committed, find every migration recorded and do nothing. SQLite has one server per
+ * file (data-dir-lock.ts); each migration commits on its own there.
+ */
 export async function migrate(db: Kysely<any>): Promise<void> {
+  if (!isPostgres(db)) return migrateIn(db, (up) => db.transaction().execute(up));
+  await db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(tx);
+    await migrateIn(tx, (up) => up(tx));
+  });
+}
+
+async function migrateIn(db: Kysely<any>, inTransaction: (up: (tx: Kysely<any>) => Promise<void>) => Promise<void>): Promise<void> {
   await db.schema
     .createTable('meta')
     .ifNotExists()
@@ -547,7 +581,7 @@ export async function migrate(db: Kysely<any>): Promise<void> {
     const key = `migration:${m.name}`;
     const done = await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
     if (done) continue;
-    await db.transaction().execute(async (tx) => {
+    await inTransaction(async (tx) => {
       await m.up(tx);
       await tx.insertInto('meta').values({ key, value: new Date().toISOString() }).execute();
     });

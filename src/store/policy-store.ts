@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { DsError } from '../domain/errors.js';
 import type { Database, DynamicGroupTable, PolicyTable } from './schema.js';
 import type { DefinedTags, Page, Tags } from './records.js';
+import { isUniqueViolation } from './dialect.js';
 import { keysetPage } from './paging.js';
 import type { Store } from './store.js';
 
@@ -74,7 +75,7 @@ const groupFromRow = (r: DynamicGroupTable): DynamicGroupRecord => ({
 
 /** A second row with the same name (any case): the unique index on name_key refuses it. */
 function nameTaken(err: unknown, what: string, name: string): unknown {
-  if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+  if (isUniqueViolation(err)) {
     return new DsError('Conflict', `A ${what} named '${name}' already exists in the tenancy; names are unique (ignoring case)`);
   }
   return err;

@@ -24,8 +24,8 @@ export interface SqliteOpenOptions {
 /**
  * The SQLite database file behind a store: opening it (pragmas, integrity check), Kysely's SQLite dialect over one
  * better-sqlite3 connection with a statement cache, the health record every error passes by, and closing. Everything
- * SQLite-specific about the connection lives here; a PostgreSQL connection (kysely's PostgresDialect over a `pg`
- * pool) is the other implementation of `CommitConnection` (group-commit.ts says what it has to do differently).
+ * SQLite-specific about the connection lives here; postgres-connection.ts is the other implementation of
+ * `CommitConnection`.
  */
 export class SqliteConnection implements CommitConnection {
   readonly db: Kysely<Database>;

@@ -10,18 +10,20 @@ import { RetryTokens } from './retry-tokens.js';
 import { RunMetricsStore } from './run-metrics-store.js';
 import { RunStore } from './run-store.js';
 import type { Database } from './schema.js';
+import { PostgresConnection, type PostgresOpenOptions } from './postgres-connection.js';
 import { SqliteConnection, type SqliteOpenOptions } from './sqlite-connection.js';
 
 // What code outside the store imports from here, wherever it is defined.
 export type { EventInput } from './event-outbox.js';
 export type { Tx } from './group-commit.js';
 export { keysetPage } from './paging.js';
+export { isDatabaseUnavailable } from './dialect.js';
 
 /**
  * The store: one database connection, its group commit, and the stores of projects, jobs, runs (with their events
  * and metrics), retry tokens and meta over it. Services and the other stores (automation, webhooks, identity ...)
  * are given this object; its methods are those of the per-resource stores, which hold the SQL. Everything but the
- * connection is written against Kysely, so a PostgreSQL connection fits beside `SqliteConnection`.
+ * connection is written against Kysely: the connection is SQLite's (`openSqlite`) or PostgreSQL's (`openPostgres`).
  */
 export class Store {
   readonly db: Kysely<Database>;
@@ -36,7 +38,11 @@ export class Store {
   private readonly commit: GroupCommit;
   private readonly events: EventOutbox;
 
-  private constructor(private readonly connection: SqliteConnection) {
+  /** Which database this is: list caches that assume one writer hold only for SQLite (list-cache.ts). */
+  readonly dialect: 'sqlite' | 'postgres';
+
+  private constructor(private readonly connection: SqliteConnection | PostgresConnection) {
+    this.dialect = connection instanceof PostgresConnection ? 'postgres' : 'sqlite';
     this.db = connection.db;
     this.health = connection.health;
     this.commit = new GroupCommit(connection);
@@ -52,6 +58,22 @@ export class Store {
   /** Opens (and checks, and migrates) the SQLite database `file`: see `SqliteConnection.open`. */
   static async openSqlite(file: string, opts: SqliteOpenOptions = {}): Promise<Store> {
     return new Store(await SqliteConnection.open(file, opts, migrate));
+  }
+
+  /**
+   * Opens the PostgreSQL database at `url` (postgres://user:password@host:port/database) and migrates it (once, when
+   * several servers start together): see `PostgresConnection.open`.
+   */
+  static async openPostgres(url: string, opts: PostgresOpenOptions = {}): Promise<Store> {
+    return new Store(await PostgresConnection.open(url, opts, migrate));
+  }
+
+  /**
+   * Resolves when the database answers within `timeoutMs` (GET /readyz). SQLite is a file this process holds open:
+   * it answers whenever its health is OK.
+   */
+  async ping(timeoutMs: number): Promise<void> {
+    if (this.connection instanceof PostgresConnection) await this.connection.ping(timeoutMs);
   }
 
   async close(): Promise<void> {

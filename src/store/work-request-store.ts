@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { isPostgres } from './dialect.js';
 import type { Database, WorkRequestTable } from './schema.js';
 import type { Page } from './records.js';
 import type { Store } from './store.js';
@@ -106,7 +107,12 @@ export class WorkRequestStore {
     if (q.operationTypes) query = query.where('operation_type', 'in', [...q.operationTypes]);
     if (q.status) query = query.where('status', '=', q.status);
     if (q.resourceId) {
-      query = query.where(sql<boolean>`exists (select 1 from json_each(work_requests.resources) where json_extract(value, '$.identifier') = ${q.resourceId})`);
+      // The resources are a JSON array in a TEXT column; each dialect has its own way to look inside it.
+      query = query.where(
+        isPostgres(this.store.db)
+          ? sql<boolean>`exists (select 1 from jsonb_array_elements(work_requests.resources::jsonb) r where r->>'identifier' = ${q.resourceId})`
+          : sql<boolean>`exists (select 1 from json_each(work_requests.resources) where json_extract(value, '$.identifier') = ${q.resourceId})`,
+      );
     }
     const dir = q.sortOrder === 'ASC' ? 'asc' : 'desc';
     const rows = await query

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDataDir } from './cleanup.js';
+import { freshDatabase } from './postgres.js';
 import { DsJobsClient, type JobRun, type RequestSigner } from '../../src/sdk/client.js';
 import { configFileSigner } from '../../src/sdk/signer.js';
 
@@ -91,6 +92,8 @@ export interface ServerOptions {
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
+  // The PostgreSQL run of the e2e files (postgres-e2e.test.ts): each server gets a database of its own, kept on restart.
+  if (process.env.DSJOBS_TEST_POSTGRES === '1' && !opts.env?.DSJOBS_DATABASE) opts = { ...opts, env: { ...opts.env, DSJOBS_DATABASE: await freshDatabase() } };
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
   const args = [BIN, 'server', '--port', String(opts.port ?? 0), '--data-dir', dataDir];
   if (opts.config) args.push('--config', opts.config);

@@ -51,3 +51,30 @@ test('a kept list is used until a write, and a load that a write overtook is not
   );
   assert.ok(asked);
 });
+
+test('on PostgreSQL the trigger rules are read anew every time: another server may have written them', async () => {
+  const { AutomationStore } = await import('../../src/store/automation-store.js');
+  const { STORE_KINDS } = await import('../support/stores.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  for (const kind of STORE_KINDS) {
+    if (kind.skip) continue;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-cache-'));
+    const store = await kind.open(dir);
+    try {
+      const automation = new AutomationStore(store);
+      assert.deepEqual(await automation.listRules({ states: ['ACTIVE'] }), []);
+      // A write that does not go through this store object: what another server sharing the database does.
+      await store.db.insertInto('trigger_rules').values({
+        id: 'r1', compartment_id: 'c', display_name: 'r', lifecycle_state: 'ACTIVE', condition: '{}', job_id: 'j', project_id: 'p',
+        overrides: '{}', secret_hash: 'h', time_created: new Date().toISOString(), version: 1, created_by: null,
+      }).execute();
+      const seen = (await automation.listRules({ states: ['ACTIVE'] })).map((r) => r.id);
+      assert.deepEqual(seen, kind.name === 'PostgreSQL' ? ['r1'] : [], `${kind.name}: SQLite keeps its list (it is the only writer), PostgreSQL asks again`);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});

@@ -1,15 +1,16 @@
 /**
- * Webhook signing secrets are sealed in the database under a key kept in a file of its own: a real SQLite store, real
- * key files, real AES-GCM.
+ * Webhook signing secrets are sealed in the database under a key kept in a file of its own: a real store, real
+ * key files, real AES-GCM;
+ * the store's part on SQLite and on PostgreSQL.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Store } from '../../src/store/store.js';
 import { WebhookStore, type SubscriptionRecord } from '../../src/store/webhook-store.js';
 import { SecretBox, SecretKeyError } from '../../src/store/secret-box.js';
+import { STORE_KINDS } from '../support/stores.js';
 
 const SECRET = 'whsec_c2VjcmV0LWtleS1ieXRlcy1mb3ItdGVzdGluZw==';
 
@@ -66,12 +67,11 @@ test('another key, a tampered value or a malformed key file fail with an error t
   }
 });
 
-test('the store keeps secrets sealed, seals those stored in plain text at start, and refuses a key that cannot open them', async () => {
+for (const kind of STORE_KINDS) test(`the store keeps secrets sealed, seals those stored in plain text at start, and refuses a key that cannot open them (${kind.name})`, { skip: kind.skip }, async () => {
   const dir = tmp();
-  const dbFile = path.join(dir, 'dsjobs.db');
   const keyFile = path.join(dir, 'secrets.key');
   try {
-    let store = await Store.openSqlite(dbFile);
+    let store = await kind.open(dir);
     let hooks = new WebhookStore(store, SecretBox.fromKeyFile(keyFile));
     await hooks.prepareSecrets();
     await store.transaction((tx) => hooks.insertSubscription(tx, sub('new', SECRET)));
@@ -98,7 +98,7 @@ test('the store keeps secrets sealed, seals those stored in plain text at start,
     // The key file lost: the start stops, says why, and leaves no new key behind; the secrets are untouched.
     const saved = readFileSync(keyFile, 'utf8');
     rmSync(keyFile);
-    store = await Store.openSqlite(dbFile);
+    store = await kind.open(dir);
     hooks = new WebhookStore(store, SecretBox.fromKeyFile(keyFile));
     await assert.rejects(hooks.prepareSecrets(), /secrets key file .*secrets\.key is missing, and 2 webhook secret\(s\) in the database are sealed with it/);
     assert.throws(() => statSync(keyFile), /ENOENT/);

@@ -1,9 +1,9 @@
 /**
- * Group commit in Store.transaction, against a real SQLite file: transactions asked for together share one COMMIT,
- * each in its own savepoint. A second, independent connection to the same file sees only committed data, which is
- * how these tests tell "committed" from "written". The first three also run with the control statements sent as
- * Kysely queries on the batch's connection, the way a PostgreSQL connection sends them (SQLite's runs them straight
- * on better-sqlite3, synchronously).
+ * Group commit in Store.transaction, against a real SQLite file and a real PostgreSQL database: transactions asked
+ * for together share one COMMIT, each in its own savepoint. A second, independent connection to the same database
+ * sees only committed data, which is how these tests tell "committed" from "written". The first three also run on
+ * SQLite with the control statements sent as Kysely queries on the batch's connection, the way PostgreSQL's
+ * connection sends them (SQLite's runs them straight on better-sqlite3, synchronously).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import { CompiledQuery, sql } from 'kysely';
 import { Store, type Tx } from '../../src/store/store.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
@@ -18,11 +19,24 @@ import { MetaStore } from '../../src/store/meta-store.js';
 import { migrate } from '../../src/store/migrations.js';
 import { SqliteConnection } from '../../src/store/sqlite-connection.js';
 import { DsError } from '../../src/domain/errors.js';
+import { freshDatabase, postgresMissing } from '../support/postgres.js';
 
 /** What these tests use of a store. */
-type Transactional = Pick<Store, 'transaction' | 'db' | 'getMeta' | 'close'>;
+type Transactional = Pick<Store, 'transaction' | 'db' | 'getMeta' | 'close' | 'insertEvent'> & { onEventsCommitted: (() => void) | null };
 
-/** Group commit over a connection that sends BEGIN, SAVEPOINT ... as Kysely queries on `tx`, as PostgreSQL's will. */
+/**
+ * A store under test and a second, independent connection to its database: what that one sees is what committed.
+ * `exec` runs a script of SQL through the second connection (tables a test needs).
+ */
+interface Opened {
+  store: Transactional;
+  committedKeys(prefix: string): Promise<string[]>;
+  countEvents(type: string): Promise<number>;
+  exec(script: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Group commit over a connection that sends BEGIN, SAVEPOINT ... as Kysely queries on `tx`, as PostgreSQL's does. */
 async function openWithKyselyControl(file: string): Promise<Transactional> {
   const connection = await SqliteConnection.open(file, {}, migrate);
   const commit = new GroupCommit({
@@ -35,6 +49,8 @@ async function openWithKyselyControl(file: string): Promise<Transactional> {
     db: connection.db,
     transaction: (fn, opts) => commit.transaction(fn, opts),
     getMeta: (key) => meta.get(key),
+    insertEvent: () => Promise.reject(new Error('not used')),
+    onEventsCommitted: null,
     close: async () => {
       await commit.drain();
       await connection.close();
@@ -42,37 +58,65 @@ async function openWithKyselyControl(file: string): Promise<Transactional> {
   };
 }
 
-const WAYS = [
-  { name: 'Store', open: (file: string): Promise<Transactional> => Store.openSqlite(file) },
-  { name: 'control statements through Kysely', open: openWithKyselyControl },
-];
-
-async function withStore(fn: (store: Store, file: string) => Promise<void>): Promise<void>;
-async function withStore(fn: (store: Transactional, file: string) => Promise<void>, open: (file: string) => Promise<Transactional>): Promise<void>;
-async function withStore(fn: (store: any, file: string) => Promise<void>, open: (file: string) => Promise<Transactional> = Store.openSqlite): Promise<void> {
+async function openSqliteWay(open: (file: string) => Promise<Transactional>): Promise<Opened> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-store-'));
   const file = path.join(dir, 'dsjobs.sqlite');
   const store = await open(file);
+  const read = <T>(f: (db: SQLite.Database) => T): T => {
+    const other = new SQLite(file);
+    try {
+      return f(other);
+    } finally {
+      other.close();
+    }
+  };
+  return {
+    store,
+    committedKeys: async (prefix) => read((db) => (db.prepare('SELECT key FROM meta WHERE key LIKE ? ORDER BY key').all(`${prefix}%`) as { key: string }[]).map((r) => r.key)),
+    countEvents: async (type) => read((db) => (db.prepare('SELECT count(*) AS n FROM events WHERE type = ?').get(type) as { n: number }).n),
+    exec: async (script) => read((db) => void db.exec(script)),
+    close: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function openPostgresWay(): Promise<Opened> {
+  const url = await freshDatabase();
+  const store = await Store.openPostgres(url);
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  return {
+    store,
+    committedKeys: async (prefix) => (await other.query('SELECT key FROM meta WHERE key LIKE $1 ORDER BY key', [`${prefix}%`])).rows.map((r: { key: string }) => r.key),
+    countEvents: async (type) => Number((await other.query('SELECT count(*) AS n FROM events WHERE type = $1', [type])).rows[0].n),
+    exec: async (script) => void (await other.query(script)),
+    close: async () => {
+      await other.end();
+      await store.close();
+    },
+  };
+}
+
+const pgSkip = postgresMissing() ?? undefined;
+const WAYS: { name: string; skip?: string; open: () => Promise<Opened> }[] = [
+  { name: 'SQLite', open: () => openSqliteWay((file) => Store.openSqlite(file)) },
+  { name: 'SQLite, control statements through Kysely', open: () => openSqliteWay(openWithKyselyControl) },
+  { name: 'PostgreSQL', skip: pgSkip, open: openPostgresWay },
+];
+const STORES = WAYS.filter((w) => w.name !== 'SQLite, control statements through Kysely');
+
+async function withStore(fn: (o: Opened) => Promise<void>, open: () => Promise<Opened>): Promise<void> {
+  const o = await open();
   try {
-    await fn(store, file);
+    await fn(o);
   } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await o.close();
   }
 }
 
 const put = (tx: Tx, key: string, value = 'v') => tx.insertInto('meta').values({ key, value }).execute();
-
-/** Keys of the meta table that start with `prefix`, as another connection sees them (committed rows only). */
-function committedKeys(file: string, prefix: string): string[] {
-  const other = new SQLite(file, { readonly: true });
-  try {
-    const rows = other.prepare('SELECT key FROM meta WHERE key LIKE ? ORDER BY key').all(`${prefix}%`) as { key: string }[];
-    return rows.map((r) => r.key);
-  } finally {
-    other.close();
-  }
-}
 
 /** Lets every promise of the test settle, with a bound: a transaction that never resolves fails the test. */
 function settled<T>(ps: Promise<T>[]): Promise<PromiseSettledResult<T>[]> {
@@ -85,9 +129,9 @@ function settled<T>(ps: Promise<T>[]): Promise<PromiseSettledResult<T>[]> {
   });
 }
 
-for (const way of WAYS) test(`transactions asked for together: a failing one rolls back only its own work, its caller gets its own error, the rest commit (${way.name})`, async () => {
-  await withStore(async (store, file) => {
-    const seenAtResolve: string[][] = [];
+for (const way of WAYS) test(`transactions asked for together: a failing one rolls back only its own work, its caller gets its own error, the rest commit (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys }) => {
+    const seenAtResolve: Promise<string[]>[] = [];
     const ps = [
       store.transaction(async (tx) => {
         await put(tx, 'g.a');
@@ -99,7 +143,7 @@ for (const way of WAYS) test(`transactions asked for together: a failing one rol
       }),
       store.transaction(async (tx) => {
         await put(tx, 'g.c');
-        await put(tx, 'g.a'); // the first transaction's key: a UNIQUE violation, SQLite's own error
+        await put(tx, 'g.a'); // the first transaction's key: a UNIQUE violation, the database's own error
         return 'c';
       }),
       store.transaction(async (tx) => {
@@ -108,26 +152,24 @@ for (const way of WAYS) test(`transactions asked for together: a failing one rol
       }),
     ];
     // The first caller is answered only after the shared COMMIT: by then another connection sees the last one's row.
-    ps[0].then(() => seenAtResolve.push(committedKeys(file, 'g.')));
+    ps[0].then(() => seenAtResolve.push(committedKeys('g.')));
     const r = await settled(ps);
     assert.deepEqual(r[0], { status: 'fulfilled', value: 'a' });
     assert.equal(r[1].status, 'rejected');
     assert.ok(r[1].status === 'rejected' && r[1].reason instanceof DsError && r[1].reason.code === 'Conflict');
     assert.equal(r[2].status, 'rejected');
-    assert.match(r[2].status === 'rejected' ? String(r[2].reason) : '', /UNIQUE constraint failed: meta\.key/);
+    assert.match(r[2].status === 'rejected' ? String(r[2].reason) : '', /UNIQUE constraint failed: meta\.key|duplicate key value violates unique constraint "meta_pkey"/);
     assert.deepEqual(r[3], { status: 'fulfilled', value: 'd' });
-    assert.deepEqual(seenAtResolve, [['g.a', 'g.d']]);
-    assert.deepEqual(committedKeys(file, 'g.'), ['g.a', 'g.d']);
+    assert.deepEqual(await Promise.all(seenAtResolve), [['g.a', 'g.d']]);
+    assert.deepEqual(await committedKeys('g.'), ['g.a', 'g.d']);
   }, way.open);
 });
 
-for (const way of WAYS) test(`a failing COMMIT fails every transaction of its batch, keeps none of their work, and the next batch works (${way.name})`, async () => {
-  await withStore(async (store, file) => {
+for (const way of WAYS) test(`a failing COMMIT fails every transaction of its batch, keeps none of their work, and the next batch works (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys, exec }) => {
     // A deferred foreign key is checked at COMMIT: the only statement that fails is the shared COMMIT itself.
-    const setup = new SQLite(file);
-    setup.exec(`CREATE TABLE parent (id TEXT PRIMARY KEY);
+    await exec(`CREATE TABLE parent (id TEXT PRIMARY KEY);
       CREATE TABLE child (id TEXT PRIMARY KEY, parent TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);`);
-    setup.close();
     const ps = [
       store.transaction(async (tx) => put(tx, 'c.ok')),
       store.transaction(async (tx) => {
@@ -138,18 +180,18 @@ for (const way of WAYS) test(`a failing COMMIT fails every transaction of its ba
     const r = await settled<unknown>(ps);
     for (const x of r) {
       assert.equal(x.status, 'rejected');
-      assert.match(x.status === 'rejected' ? String(x.reason) : '', /FOREIGN KEY constraint failed/);
+      assert.match(x.status === 'rejected' ? String(x.reason) : '', /FOREIGN KEY constraint failed|violates foreign key constraint/);
     }
-    assert.deepEqual(committedKeys(file, 'c.'), []);
+    assert.deepEqual(await committedKeys('c.'), []);
     // The connection is not left inside the failed transaction.
     await store.transaction(async (tx) => put(tx, 'c.after'));
-    assert.deepEqual(committedKeys(file, 'c.'), ['c.after']);
+    assert.deepEqual(await committedKeys('c.'), ['c.after']);
     assert.equal(await store.getMeta('c.ok'), null);
   }, way.open);
 });
 
-for (const way of WAYS) test(`a transaction asked for while a batch waits on I/O runs in the next batch; nesting with { tx } runs at once (${way.name})`, async () => {
-  await withStore(async (store, file) => {
+for (const way of WAYS) test(`a transaction asked for while a batch waits on I/O runs in the next batch; nesting with { tx } runs at once (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys }) => {
     let askLater!: () => void;
     const later = new Promise<void>((resolve, reject) => {
       askLater = () => void store.transaction(async (tx2) => { await put(tx2, 'n.later'); }).then(resolve, reject);
@@ -168,24 +210,20 @@ for (const way of WAYS) test(`a transaction asked for while a batch waits on I/O
         /inner/,
       );
       await store.transaction(async (tx2) => put(tx2, 'n.inner'), { tx });
-      assert.deepEqual(committedKeys(file, 'n.'), [], 'nothing is committed before the batch ends');
+      assert.deepEqual(await committedKeys('n.'), [], 'nothing is committed before the batch ends');
     });
     const r = await settled<unknown>([first, later]);
     assert.deepEqual(r.map((x) => x.status), ['fulfilled', 'fulfilled']);
-    assert.deepEqual(committedKeys(file, 'n.'), ['n.first', 'n.inner', 'n.later']);
+    assert.deepEqual(await committedKeys('n.'), ['n.first', 'n.inner', 'n.later']);
     // { tx } must be a running callback's tx: anything else would slip statements into someone else's batch.
     await assert.rejects(store.transaction(async (tx) => put(tx, 'n.wrong'), { tx: store.db }), /must be the tx of the transaction callback/);
   }, way.open);
 });
 
-test('many transactions at once are split into bounded batches and all commit; events wake readers after the commit', async () => {
-  await withStore(async (store, file) => {
-    const wakes: number[] = [];
-    store.onEventsCommitted = () => {
-      const other = new SQLite(file, { readonly: true });
-      wakes.push((other.prepare("SELECT count(*) AS n FROM events WHERE type = 'test.many'").get() as { n: number }).n);
-      other.close();
-    };
+for (const way of STORES) test(`many transactions at once are split into bounded batches and all commit; events wake readers after the commit (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys, countEvents }) => {
+    const wakes: Promise<number>[] = [];
+    store.onEventsCommitted = () => void wakes.push(countEvents('test.many'));
     const n = 700;
     const ps = Array.from({ length: n }, (_, i) =>
       store.transaction(async (tx) => {
@@ -204,25 +242,21 @@ test('many transactions at once are split into bounded batches and all commit; e
     );
     const r = await settled(ps);
     assert.ok(r.every((x, i) => x.status === 'fulfilled' && x.value === i));
-    assert.equal(committedKeys(file, 'm.').length, n);
+    assert.equal((await committedKeys('m.')).length, n);
     // Each wake-up came after a commit and saw that commit's events (more than one batch: the size is bounded).
-    assert.ok(wakes.length >= 2, `${wakes.length} wake-ups`);
-    assert.deepEqual([...wakes].sort((a, b) => a - b), wakes);
-    assert.equal(wakes[wakes.length - 1], n);
-  });
+    const seen = await Promise.all(wakes);
+    assert.ok(seen.length >= 2, `${seen.length} wake-ups`);
+    assert.deepEqual([...seen].sort((a, b) => a - b), seen);
+    assert.equal(seen[seen.length - 1], n);
+  }, way.open);
 });
 
-test('close() lets transactions already asked for commit and answer first', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-store-'));
-  const file = path.join(dir, 'dsjobs.sqlite');
-  try {
-    const store = await Store.openSqlite(file);
+for (const way of STORES) test(`close() lets transactions already asked for commit and answer first (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys }) => {
     const ps = Array.from({ length: 300 }, (_, i) => store.transaction(async (tx) => put(tx, `z.${String(i).padStart(3, '0')}`)));
     await store.close();
     const r = await settled(ps);
     assert.ok(r.every((x) => x.status === 'fulfilled'));
-    assert.equal(committedKeys(file, 'z.').length, 300);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    assert.equal((await committedKeys('z.')).length, 300);
+  }, way.open);
 });

@@ -1,0 +1,120 @@
+import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { DatabaseHealth } from './database-health.js';
+import { PostgresServerLock } from './postgres-server-lock.js';
+import type { CommitConnection, Tx } from './group-commit.js';
+import type { Database } from './schema.js';
+
+export interface PostgresOpenOptions {
+  /** Pooled connections (default 10): the group commit's batch holds one, reads take the others. */
+  maxConnections?: number;
+  /** An idle pooled connection broke (PostgreSQL restarted, the network dropped it): the pool has let it go. */
+  onConnectionError?: (err: Error) => void;
+  /**
+   * Take the one-server-per-database lock (postgres-server-lock.ts) before anything else (what a server does; tools
+   * and tests that only read or migrate leave it out). `onLost`: another server took it while PostgreSQL restarted.
+   */
+  serverLock?: { onLost: (holder: string) => void };
+}
+
+/** int8 (bigint, bigserial, count(*)) and numeric (sum()) come back as JS numbers: ms times and counts stay far below 2^53. */
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+const types = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID || oid === NUMERIC_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
+};
+
+/** The URL without its password, for messages and the health endpoint. */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+/**
+ * A PostgreSQL database behind a store: kysely's PostgresDialect over a `pg` pool. The other implementation of
+ * `CommitConnection` beside sqlite-connection.ts.
+ *
+ * Transactions still go through group commit (group-commit.ts): measured here, one `BEGIN ... COMMIT` per create
+ * reached about a third of the rate of batches that share a COMMIT (each COMMIT waits for its WAL flush). Every
+ * batch takes one transaction-scoped advisory lock right after BEGIN: writing transactions of all servers sharing
+ * the database then commit one after the other, so the events' `seq` (a sequence, drawn at insert) becomes visible
+ * in increasing order, and a reader that follows `seq > cursor` never skips an event that commits late. Reads and
+ * statements outside `transaction()` use the other pooled connections in parallel.
+ *
+ * A broken connection (PostgreSQL restarted) fails the statements on it; the pool drops it and opens a new one for
+ * the next statement, so the server goes on once the database is back.
+ */
+export class PostgresConnection implements CommitConnection {
+  readonly db: Kysely<Database>;
+  /** Always OK: corruption is PostgreSQL's to report; whether it answers is `ping()` (GET /readyz). */
+  readonly health: DatabaseHealth;
+
+  private serverLock: PostgresServerLock | null = null;
+
+  private constructor(
+    pool: pg.Pool,
+    readonly url: string,
+  ) {
+    this.health = new DatabaseHealth(redactedUrl(url));
+    this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+
+  /** Connects (the first statement fails fast when nothing answers at `url`) and runs `prepare` (the migrations). */
+  static async open(url: string, opts: PostgresOpenOptions, prepare: (db: Kysely<Database>) => Promise<void>): Promise<PostgresConnection> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.maxConnections ?? 10,
+      types,
+      connectionTimeoutMillis: 10_000,
+      // Without a listener, an idle connection that breaks is an uncaught 'error' that ends the process.
+    });
+    pool.on('error', (err) => opts.onConnectionError?.(err));
+    const connection = new PostgresConnection(pool, url);
+    try {
+      if (opts.serverLock) connection.serverLock = await PostgresServerLock.acquire(url, redactedUrl(url), opts.serverLock.onLost);
+      await prepare(connection.db);
+      return connection;
+    } catch (e) {
+      await connection.close();
+      throw e;
+    }
+  }
+
+  /** BEGIN comes with the advisory lock of the writers (above), in one round trip (simple query protocol). */
+  async control(statement: string, tx: Tx): Promise<void> {
+    const text = statement === 'BEGIN' ? `BEGIN; SELECT pg_advisory_xact_lock(${WRITERS_LOCK})` : statement;
+    await tx.executeQuery(CompiledQuery.raw(text, []));
+  }
+
+  /** PostgreSQL never ends a transaction by itself: after an error it stays open (aborted) until ROLLBACK [TO]. */
+  inTransaction(): boolean {
+    return true;
+  }
+
+  /** Resolves when the database answers a query within `timeoutMs`; rejects with why not. */
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([sql`select 1`.execute(this.db), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+    await this.serverLock?.release();
+  }
+}
+
+/** The advisory lock every writing batch holds until its COMMIT (see the class comment); "dsjobs-w" in ASCII. */
+const WRITERS_LOCK = 0x64736a6f62735f77n;

@@ -1,0 +1,103 @@
+/**
+ * A server on PostgreSQL while PostgreSQL itself restarts (fast shutdown: every connection is cut) with runs in
+ * flight: GET /readyz says NOT_READY while the database is away and READY again after, the server reconnects by
+ * itself, and nothing is lost: every run ends SUCCEEDED with its whole log, and new runs are accepted. GET /healthz
+ * answers throughout (the process is alive). A second server on the same database is refused, before and after
+ * the restart (the first took its lock again).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BIN, createJob, readLogs, startRun, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { freshDatabase, postgresCluster, postgresMissing } from '../support/postgres.js';
+
+const missing = postgresMissing();
+let s: TestServer;
+let database: string;
+
+before(async () => {
+  if (missing) return;
+  database = await freshDatabase();
+  s = await startServer({ env: { DSJOBS_DATABASE: database } });
+});
+after(async () => {
+  await s?.close();
+});
+
+/** Polls GET /readyz until `pred` holds for its status code (bounded). */
+async function readyUntil(pred: (code: number) => boolean, what: string): Promise<void> {
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
+    const code = await fetch(`${s.url}/readyz`).then((r) => r.status, () => 0);
+    if (pred(code)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`GET /readyz never ${what}`);
+}
+
+test('PostgreSQL restarts while runs are in flight: the server reconnects, readiness follows the database, nothing is lost', { skip: missing ?? undefined }, async () => {
+  await readyUntil((c) => c === 200, 'answered 200 at start');
+  const job = await createJob(s, 'steps.py', 'import time\nfor i in range(6):\n    print(f"step {i}", flush=True)\n    time.sleep(0.5)\n');
+  const runs = await Promise.all([0, 1, 2, 3].map(() => startRun(s, job)));
+  await Promise.all(runs.map((r) => waitForRun(s.api, r.id, (x) => x.lifecycleState === 'IN_PROGRESS')));
+
+  // Stop PostgreSQL, see readiness drop while it is down (liveness stays), start it again on the same port.
+  const dir = postgresCluster().dir;
+  execFileSync('bash', ['scripts/postgres.sh', 'halt', dir], { stdio: 'ignore' });
+  try {
+    await readyUntil((c) => c === 503, 'answered 503 while PostgreSQL was down');
+    assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+    // Runs end meanwhile (about 3 s): their transitions meet the dead database.
+    await new Promise((r) => setTimeout(r, 3_500));
+  } finally {
+    execFileSync('bash', ['scripts/postgres.sh', 'start', dir], { stdio: 'ignore' });
+  }
+  await readyUntil((c) => c === 200, 'answered 200 after PostgreSQL came back');
+
+  for (const r of runs) {
+    const done = await waitForRun(s.api, r.id, undefined, 60_000);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', `${r.id}: ${done.lifecycleDetails}`);
+    const lines = (await readLogs(s, r.id)).map((l) => l.message);
+    assert.deepEqual(lines, [0, 1, 2, 3, 4, 5].map((i) => `step ${i}`));
+  }
+  const after = await startRun(s, job);
+  assert.equal((await waitForRun(s.api, after.id, undefined, 60_000)).lifecycleState, 'SUCCEEDED');
+});
+
+/** A second `dsjobs server` on the same database (its own data dir): it must exit at once, naming the first. */
+function secondServer(): { status: number | null; stderr: string } {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  try {
+    const r = spawnSync(process.execPath, [BIN, 'server', '--port', '0', '--data-dir', dataDir, '--database', database], { encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stderr: r.stderr };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+test('a second server on the same database is refused, naming the one that holds it, also after PostgreSQL restarted', { skip: missing ?? undefined }, async () => {
+  const r = secondServer();
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`error: the database postgres://.* is in use by another dsjobs server \\(dsjobs server pid ${s.proc.pid} on `));
+  // The first server keeps serving.
+  assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
+});
+
+test('dsjobs admin backup and restore refuse a PostgreSQL configuration, naming the tools to use', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  try {
+    for (const cmd of ['backup', 'restore']) {
+      const r = spawnSync(process.execPath, [BIN, 'admin', cmd, path.join(dataDir, 'copy.db'), '--data-dir', dataDir], {
+        encoding: 'utf8',
+        env: { ...process.env, DSJOBS_DATABASE: 'postgres://dsjobs@127.0.0.1:1/none' },
+      });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /error: the server keeps its state in PostgreSQL .*use PostgreSQL's tools \(pg_dump, pg_restore\)/);
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

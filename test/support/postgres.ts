@@ -1,0 +1,69 @@
+/**
+ * PostgreSQL for tests: one throwaway cluster per test process, started by scripts/postgres.sh (initdb + pg_ctl on a
+ * free port in a temp dir) the first time a test asks, stopped when the process exits. Each store or server gets a
+ * database of its own in it (`freshDatabase`), so tests do not see each other's rows.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'postgres.sh');
+const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+export interface PostgresCluster {
+  dir: string;
+  port: number;
+  /** The `dsjobs` database's URL; `freshDatabase()` gives others. */
+  url: string;
+}
+
+let cluster: PostgresCluster | null = null;
+let made = 0;
+
+/**
+ * Why PostgreSQL cannot be had here, or null when it can. Under CI it must be there (scripts/setup-host.sh installs
+ * postgresql-15): callers skip on a reason only outside CI.
+ */
+export function postgresMissing(): string | null {
+  if (existsSync(path.join(PG_BIN, 'initdb'))) return null;
+  const why = `no PostgreSQL binaries in ${PG_BIN} (install postgresql-15: scripts/setup-host.sh)`;
+  if (process.env.CI === 'true') throw new Error(`${why}; under CI=true this is a failure, not a skip`);
+  return why;
+}
+
+/** The cluster of this test process, started on first use. */
+export function postgresCluster(): PostgresCluster {
+  if (cluster) return cluster;
+  const [dir, port, url] = execFileSync('bash', [SCRIPT, 'start'], { encoding: 'utf8' }).trim().split(' ');
+  cluster = { dir, port: Number(port), url };
+  process.once('exit', () => {
+    try {
+      execFileSync('bash', [SCRIPT, 'stop', dir], { stdio: 'ignore' });
+    } catch {
+      /* the process is leaving; a cluster that would not stop is in its temp dir for the post-mortem */
+    }
+  });
+  return cluster;
+}
+
+/** A new, empty database in the test process's cluster: its URL. */
+export async function freshDatabase(): Promise<string> {
+  const c = postgresCluster();
+  const name = `dsjobs_t${process.pid}_${++made}`;
+  const client = new pg.Client({ connectionString: c.url });
+  await client.connect();
+  try {
+    await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
+  return c.url.replace(/\/dsjobs$/, `/${name}`);
+}
+
+/** Stops PostgreSQL (fast shutdown: every connection is cut) and starts it again on the same port, data kept. */
+export function restartPostgres(): void {
+  if (!cluster) throw new Error('restartPostgres: no cluster was started');
+  execFileSync('bash', [SCRIPT, 'restart', cluster.dir], { stdio: 'ignore' });
+}
