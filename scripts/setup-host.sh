@@ -24,6 +24,11 @@ if ! bash scripts/node-headers.sh >/dev/null 2>&1 && command -v apt-cache >/dev/
   # Only the headers of node's own major version build an addon that loads; others would only hide the problem.
   if [ "$candidate" = "$node_major" ]; then missing+=(libnode-dev); fi
 fi
+# Container jobs (src/executors/docker/): Docker Engine, started by scripts/docker-engine.sh where no systemd does;
+# busybox-static and Debian's python3.11 make the test images (scripts/docker-test-images.sh).
+PATH="$PATH:/usr/sbin:/sbin" command -v dockerd >/dev/null || optional+=(docker.io)
+[ -x /bin/busybox ] || optional+=(busybox-static)
+[ -x /usr/bin/python3.11 ] || optional+=(python3.11)
 command -v bwrap >/dev/null || optional+=(bubblewrap)
 PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null || optional+=(e2fsprogs)
 PATH="$PATH:/usr/sbin:/sbin" command -v mount >/dev/null || optional+=(mount)
