@@ -232,6 +232,15 @@ function isSocketNow(p: string): boolean {
   }
 }
 
+/** The path with its directory's links resolved (the file itself is a socket, not a link); as given if gone. */
+function realParent(p: string): string {
+  try {
+    return path.join(realpathSync(path.dirname(p)), path.basename(p));
+  } catch {
+    return p;
+  }
+}
+
 function socketsAtStart(): string[] {
   const replaced = [...socketDirs(), '/tmp', '/dev', '/proc'];
   const found = new Set<string>();
@@ -244,8 +253,13 @@ function socketsAtStart(): string[] {
   for (const line of text.split('\n').slice(1)) {
     // "Num RefCount Protocol Flags Type St Inode Path": the path is the 8th field, '@' for abstract sockets.
     const f = line.trim().split(/\s+/);
-    const p = f.slice(7).join(' ');
-    if (!p.startsWith('/') || replaced.some((d) => isUnder(p, d))) continue;
+    const named = f.slice(7).join(' ');
+    if (!named.startsWith('/')) continue;
+    // The path as bound may pass through a link (dockerd binds /var/run/docker.sock, and /var/run is a link to
+    // /run): what counts is where it really is. Covering it at the linked path failed every sandbox ("Can't create a
+    // mount point at /var/run/docker.sock": the link's target is already an empty tmpfs), so runs went unsandboxed.
+    const p = realParent(named);
+    if (replaced.some((d) => isUnder(p, d))) continue;
     if (isSocketNow(p)) found.add(p);
   }
   return [...found].sort();
