@@ -17,6 +17,7 @@ import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
 import { ExecutorSet } from './executors/executor-set.js';
 import { DockerExecutor } from './executors/docker/docker-executor.js';
+import { ImagesService } from './service/images.js';
 import { detectSandbox } from './executors/local/sandbox.js';
 import { runUserFor } from './executors/local/run-user.js';
 import { nativeSupervisor } from './executors/local/which.js';
@@ -349,6 +350,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     policies,
     identity,
     version: packageVersion(),
+    images: new ImagesService(docker),
     executorName: executor.name,
     capacity: () => executor.capacity(),
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },

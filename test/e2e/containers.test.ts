@@ -10,6 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ds from 'oci-datascience';
 import type { DataScienceClient } from 'oci-datascience';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from '../support/cli.js';
 import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { expectOciError, makeOciClient } from '../support/oci-sdk-client.js';
 import { BUSYBOX_IMAGE, containersOf, docker, dockerReady, TOOLS_IMAGE } from '../support/docker.js';
@@ -178,6 +182,39 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
         } catch {
           /* removed by the server already */
         }
+      }
+    }
+  });
+
+  test('dsjobs image load FILE.tar (a docker save tarball) and image list; a job runs the loaded image; a bad tarball is refused naming the body', async () => {
+    const tag = 'dsjobs-test/loaded:1';
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-image-'));
+    const tar = path.join(dir, 'image.tar');
+    docker('tag', BUSYBOX_IMAGE, tag);
+    docker('save', '-o', tar, tag);
+    docker('rmi', tag);
+    try {
+      const cli = (args: string[]) => runCli(args, { env: { DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir } });
+      const load = await cli(['image', 'load', tar]);
+      assert.equal(load.code, 0, load.stderr);
+      assert.match(load.stdout, new RegExp(`loaded ${tag}`));
+      const list = await cli(['image', 'list', '--json']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.ok((JSON.parse(list.stdout) as { repoTags: string[] }[]).some((i) => i.repoTags.includes(tag)), list.stdout);
+      const job = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: tag, cmd: ['echo', 'from the loaded image'] });
+      const r = await waitForRun(s.api, (await run(job.id)).id, undefined, 60_000);
+      assert.equal(r.lifecycleState, 'SUCCEEDED', r.lifecycleDetails ?? '');
+      assert.deepEqual(await stdout(r.id), ['from the loaded image']);
+      writeFileSync(path.join(dir, 'bad.tar'), 'not a tarball');
+      const bad = await cli(['image', 'load', path.join(dir, 'bad.tar')]);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /body: not a docker save tarball the engine could load/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      try {
+        docker('rmi', tag);
+      } catch {
+        /* not loaded */
       }
     }
   });

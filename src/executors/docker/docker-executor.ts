@@ -349,6 +349,40 @@ export class DockerExecutor implements Executor {
     };
   }
 
+  /**
+   * Loads the images of a `docker save` tarball into the engine (for hosts with no registry); resolves with what the
+   * engine says it loaded ("Loaded image: NAME:TAG" or "Loaded image ID: sha256:..."), or rejects with its reason.
+   */
+  async loadImages(tarball: NodeJS.ReadableStream): Promise<string[]> {
+    if (!this.engine.available) throw new Error(`images cannot be loaded: ${this.engine.reason}`);
+    const out = await this.docker.loadImage(tarball, { quiet: true });
+    const loaded: string[] = [];
+    let failure: string | null = null;
+    for await (const chunk of out as AsyncIterable<Buffer>) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        const m = JSON.parse(line) as { stream?: string; error?: string };
+        if (m.error) failure = m.error.trim();
+        const name = /^Loaded image(?: ID)?: (\S+)/.exec(m.stream?.trim() ?? '');
+        if (name) loaded.push(name[1]!);
+      }
+    }
+    if (failure) throw new Error(failure);
+    return loaded;
+  }
+
+  /** The engine's images (tagged ones: what a job's image can name). */
+  async listImages(): Promise<{ id: string; repoTags: string[]; sizeInBytes: number; timeCreated: string }[]> {
+    if (!this.engine.available) throw new Error(`images cannot be listed: ${this.engine.reason}`);
+    const list = await this.docker.listImages();
+    return list.map((i) => ({
+      id: i.Id,
+      repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+      sizeInBytes: i.Size,
+      timeCreated: new Date(i.Created * 1000).toISOString(),
+    }));
+  }
+
   async close(): Promise<void> {
     for (const p of this.pumps.values()) p.stop();
     await Promise.all([...this.pumps.values()].map((p) => p.done.catch(() => {})));
