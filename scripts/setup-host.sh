@@ -27,6 +27,11 @@ fi
 # PostgreSQL 15 (the second store, issue 18): its tests and benchmark start a throwaway cluster with
 # scripts/postgres.sh (initdb + pg_ctl in a temp dir); no system service is used.
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+# Container jobs (src/executors/docker/): Docker Engine, started by scripts/docker-engine.sh where no systemd does;
+# busybox-static and Debian's python3.11 make the test images (scripts/docker-test-images.sh).
+PATH="$PATH:/usr/sbin:/sbin" command -v dockerd >/dev/null || optional+=(docker.io)
+[ -x /bin/busybox ] || optional+=(busybox-static)
+[ -x /usr/bin/python3.11 ] || optional+=(python3.11)
 command -v bwrap >/dev/null || optional+=(bubblewrap)
 PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null || optional+=(e2fsprogs)
 PATH="$PATH:/usr/sbin:/sbin" command -v mount >/dev/null || optional+=(mount)

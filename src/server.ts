@@ -8,6 +8,7 @@ import type { ArchiveLimits } from './archive/archive.js';
 import { buildApp, BASE, type App } from './api/app.js';
 import { ConfigError, type Config } from './config/config.js';
 import { newOcid } from './domain/ids.js';
+import { invalid } from './domain/errors.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
 import { detectCgroups, hostPidsLimit, setAllRunsCpuWeight, setAllRunsPidsMax } from './executors/local/cgroups.js';
@@ -15,6 +16,8 @@ import { hostFileMax } from './executors/local/open-files.js';
 import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
 import { ExecutorSet } from './executors/executor-set.js';
+import { DockerExecutor } from './executors/docker/docker-executor.js';
+import { ImagesService } from './service/images.js';
 import { detectSandbox } from './executors/local/sandbox.js';
 import { runUserFor } from './executors/local/run-user.js';
 import { nativeSupervisor } from './executors/local/which.js';
@@ -250,8 +253,13 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const { executor: local, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
+  const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits });
   // Every engine of this server, in the order they are asked which runs they serve; local processes serve the rest.
-  const executor = new ExecutorSet([{ executor: local, serves: () => true }]);
+  // The Docker executor stays in the set when its engine is away, so the handles of its runs still reach it.
+  const executor = new ExecutorSet([
+    { executor: docker, serves: (plan) => plan.container !== null && docker.state.available },
+    { executor: local, serves: (plan) => plan.container === null },
+  ]);
   const protections = executor.protections();
   const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
   if (cpuWeight) protections.enforced.push(`the server ahead of runs: ${cpuWeight}${reserved}`);
@@ -282,7 +290,10 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
     maxArtifactBytes: cfg.maxArtifactBytes,
     archive: archiveLimits,
-  }, storage, conda, (config, field) => logging.planRunLog(config, field));
+  }, storage, conda, (config, field) => logging.planRunLog(config, field), (_container, field) => {
+    const engine = docker.state;
+    if (!engine.available) throw invalid(field, `this server cannot run containers: ${engine.reason}`);
+  });
   const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log });
   const scheduler = new Scheduler(() => executor.capacity(), systemClock, log);
   const registry = buildRegistry({ store, monitor, scheduler });
@@ -356,6 +367,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     policies,
     identity,
     version: packageVersion(),
+    images: new ImagesService(docker),
     executorName: executor.name,
     capacity: () => executor.capacity(),
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
@@ -467,6 +479,28 @@ export function runEndpointOf(url: string): string {
 
 export { BASE };
 export { backupDatabase, restoreDatabase } from './store/backup.js';
+
+/** The Docker executor as this config makes it, having asked its engine whether it answers ("off": it is not asked). */
+async function createDockerExecutor(
+  cfg: Config,
+  o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; archiveLimits: ArchiveLimits },
+): Promise<DockerExecutor> {
+  const c = cfg.containers;
+  const executor = new DockerExecutor({
+    socketPath: c.socketPath,
+    runsDir: o.runsDir,
+    capacity: o.capacity,
+    archiveLimits: o.archiveLimits,
+    keepWorkDirs: cfg.keepWorkDirs,
+    pidsMax: cfg.pidsMaxPerRun,
+    pidsPerCpu: cfg.pidsPerCpu,
+    pull: c.pull,
+    registries: c.registries,
+  });
+  if (c.enabled === 'off') executor.disable('container jobs are off (config containers.enabled)');
+  else await executor.init();
+  return executor;
+}
 
 /**
  * The local executor as a server with this config makes it (sandbox, cgroups, run user, pids ceilings, volumes,

@@ -31,6 +31,8 @@ import { projectRoutes } from './routes/projects.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/job-runs.js';
 import { miscRoutes } from './routes/misc.js';
+import { imageRoutes } from './routes/images.js';
+import type { ImagesService } from '../service/images.js';
 import { pageLimitHook } from './page-limit.js';
 import { workRequestRoutes } from './routes/work-requests.js';
 import type { WorkRequestsService } from '../service/work-requests.js';
@@ -87,9 +89,11 @@ const PUBLIC_ROUTES = new Set([
   `${BASE}/console/logout`,
 ]);
 /** Routes whose body is streamed, unparsed: the OCI SDKs sign them without the body headers. */
-const STREAMED_BODY_ROUTES = new Set([`POST ${BASE}/jobs/:jobId/artifact`]);
+const STREAMED_BODY_ROUTES = new Set([`POST ${BASE}/jobs/:jobId/artifact`, `POST ${BASE}/containerImages/actions/load`]);
 
 export interface ApiDeps {
+  /** The container engine's images (dsjobs image load / list). */
+  images: ImagesService;
   projects: ProjectsService;
   jobs: JobsService;
   runs: RunsService;
@@ -422,6 +426,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       await jobRoutes(api as App, deps);
       await runRoutes(api as App, deps);
       await miscRoutes(api as App, deps);
+      await imageRoutes(api as App, deps.images);
       await eventRoutes(api as App, deps);
       await webhookRoutes(api as App, deps);
       await triggerRoutes(api as App, deps);

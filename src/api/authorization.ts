@@ -89,6 +89,8 @@ export function creatorOf(req: FastifyRequest): string | null {
 
 /** Routes without an operationId that still need a grant: server-wide Prometheus metrics are every run's metrics. */
 const HIDDEN_ROUTE_OPERATIONS: Record<string, string> = { '/metrics': 'GetJobRunMetrics' };
+/** Routes decided in the tenancy whatever they name: the container engine's images are the whole host's. */
+const TENANCY_OPERATIONS = new Set(['ListContainerImages', 'LoadContainerImage']);
 
 /**
  * Authorization, in one place for every route (DESIGN §8): after authentication and validation, the route's
@@ -123,6 +125,7 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
     if (query && typeof query.compartmentId === 'string') return { compartmentId: query.compartmentId };
     if (req.url.startsWith('/20160918/')) return { compartmentId: tenancyId };
     if (HIDDEN_ROUTE_OPERATIONS[req.routeOptions.url ?? '']) return { compartmentId: tenancyId };
+    if (TENANCY_OPERATIONS.has(operation)) return { compartmentId: tenancyId };
     // A list over no compartment: every item is checked below instead.
     return null;
   }

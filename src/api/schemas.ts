@@ -260,7 +260,7 @@ export const JobRun = Type.Object(
     isolationDetails: Opt(
       Type.Object(
         {
-          sandbox: Type.String({ description: 'NATIVE (the native supervisor sets the namespaces up), BUBBLEWRAP or NONE' }),
+          sandbox: Type.String({ description: 'NATIVE (the native supervisor sets the namespaces up), BUBBLEWRAP, CONTAINER (a container engine) or NONE' }),
           network: Type.String({ description: 'HOST or NONE' }),
           cpuLimit: Type.String({ description: 'ENFORCED or NOT_ENFORCED' }),
           memoryLimit: Type.String({ description: 'ENFORCED or NOT_ENFORCED' }),

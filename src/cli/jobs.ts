@@ -68,6 +68,7 @@ export function addJobCommands(program: Command): void {
     .option('--project <project>', 'project, by OCID or name (default: a project named "default")')
     .option('--name <name>')
     .option('--artifact <path>', 'a .py, .sh, .zip or .tar.gz file, or a directory (uploaded as .tar.gz)')
+    .option('--image <ref>', "a container job: the image to run (over the spec's image); the artifact is then optional")
     .option('--entrypoint <file>', 'JOB_RUN_ENTRYPOINT: the file to run inside an archive or directory')
     .option('--shape <name>', "compute shape (default: the server's, marked in `dsjobs shapes`)")
     .option('--ocpus <n>', 'OCPUs for flex shapes')
@@ -97,14 +98,14 @@ export function addJobCommands(program: Command): void {
         if (ocpus !== undefined || memory !== undefined) infra.jobShapeConfigDetails = { ocpus, memoryInGBs: memory };
         infra.blockStorageSizeInGBs ??= parseNumber('--block-storage', o.blockStorage);
       } else {
-        if (!o.artifact) throw new UsageError('either -f SPEC or --artifact PATH is required');
+        if (!o.artifact && !o.image) throw new UsageError('either -f SPEC, --artifact PATH or --image IMAGE is required');
         artifact = o.artifact;
         const env = parseEnvPairs(o.env) ?? {};
         if (o.entrypoint) env.JOB_RUN_ENTRYPOINT = o.entrypoint;
         const ocpus = parseNumber('--ocpus', o.ocpus);
         const memory = parseNumber('--memory', o.memory);
         details_ = {
-          displayName: o.name ?? path.basename(o.artifact),
+          displayName: o.name ?? path.basename(o.artifact ?? o.image),
           jobConfigurationDetails: {
             jobType: 'DEFAULT',
             environmentVariables: env,
@@ -119,13 +120,18 @@ export function addJobCommands(program: Command): void {
           },
         };
       }
-      if (!artifact) throw new UsageError('the spec names no local artifact (scriptPathURI); pass --artifact PATH');
-      const st = await fsp.stat(artifact).catch(() => {
-        throw new UsageError(`artifact ${artifact}: no such file or directory`);
-      });
+      if (o.image) details_.jobEnvironmentConfigurationDetails = { jobEnvironmentType: 'OCIR_CONTAINER', ...(details_.jobEnvironmentConfigurationDetails as object), image: o.image };
+      // A container job runs its image: its artifact, if any, is only unpacked into the working directory.
+      const container = details_.jobEnvironmentConfigurationDetails !== undefined;
+      if (!artifact && !container) throw new UsageError('the spec names no local artifact (scriptPathURI); pass --artifact PATH');
+      const st = artifact
+        ? await fsp.stat(artifact).catch(() => {
+            throw new UsageError(`artifact ${artifact}: no such file or directory`);
+          })
+        : null;
       const jobEnv = ((details_.jobConfigurationDetails as { environmentVariables?: Record<string, string> } | undefined)
         ?.environmentVariables ?? {}) as Record<string, string>;
-      if (st.isDirectory() && !jobEnv.JOB_RUN_ENTRYPOINT) {
+      if (st?.isDirectory() && !jobEnv.JOB_RUN_ENTRYPOINT && !container) {
         throw new UsageError(
           `artifact ${artifact} is a directory: --entrypoint FILE (JOB_RUN_ENTRYPOINT, relative to the directory) must name the file to run`,
         );
@@ -134,7 +140,7 @@ export function addJobCommands(program: Command): void {
       details_.projectId = (await idOf(api, g, 'project', o.project)) ?? details_.projectId ?? (await defaultProject(api, compartmentId));
       const created = await api.createJob(details_ as never);
       try {
-        await uploadArtifact(api, created.id, artifact);
+        if (artifact) await uploadArtifact(api, created.id, artifact);
       } catch (e) {
         // Like ADS: a job whose artifact could not be uploaded is removed rather than left CREATING.
         await api.deleteJob(created.id).catch(() => {});

@@ -11,6 +11,7 @@ import { UsageError } from './parse.js';
 import { addSecretCommands } from './secrets.js';
 import { addEventCommands } from './events.js';
 import { addJobCommands } from './jobs.js';
+import { addImageCommands } from './images.js';
 import { addProjectCommands } from './projects.js';
 import { addRunCommands } from './runs.js';
 import { addScheduleCommands } from './schedules.js';
@@ -34,6 +35,7 @@ export function buildCli(): Command {
   addServerCommands(program);
   addProjectCommands(program);
   addJobCommands(program);
+  addImageCommands(program);
   addRunCommands(program);
   addWebhookCommands(program);
   addTriggerCommands(program);

@@ -63,6 +63,31 @@ const CondaEnvironment = Type.Object(
   { additionalProperties: false },
 );
 
+/** Credentials for one container registry: the server's, never a job's. */
+const RegistryCredentialsSchema = Type.Object(
+  {
+    /** The registry's host[:port] as image references name it ("docker.io" for Docker Hub). */
+    registry: Type.String({ minLength: 1 }),
+    username: Type.String({ minLength: 1 }),
+    password: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+/** Container jobs (OCIR_CONTAINER) on a Docker-compatible engine (docs/containers.md). */
+const ContainerEngine = Type.Object(
+  {
+    /** "auto": container jobs run where the engine answers at start (the start-up report says why not); "off": never. */
+    enabled: Type.Union([Type.Literal('auto'), Type.Literal('off')], { default: 'auto' }),
+    /** The engine's API socket: Docker's, or Podman's Docker-compatible one. */
+    socketPath: Type.String({ pattern: '^/', default: '/var/run/docker.sock' }),
+    /** "missing": an image not on the host is pulled at the run's start; "never": only images already there run. */
+    pull: Type.Union([Type.Literal('missing'), Type.Literal('never')], { default: 'missing' }),
+    registries: Type.Array(RegistryCredentialsSchema, { default: [] }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 /** The one config schema: defaults live here, units are in the names, unknown keys are refused. */
 export const ConfigSchema = Type.Object(
   {
@@ -173,6 +198,7 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     shapes: Type.Optional(Type.Array(Shape, { minItems: 1 })),
+    containers: ContainerEngine,
     /**
      * Runs in a sandbox: "auto" picks the native one (the native supervisor sets bwrap's command line up itself; root
      * only) where it works, else bubblewrap; "native" or "bwrap" only that engine; "off" never.
@@ -257,6 +283,13 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
       }
       continue;
     }
+    if (key === 'containers') {
+      for (const sub of ['enabled', 'socketPath', 'pull']) {
+        const v = env[`DSJOBS_CONTAINERS_${snake(sub)}`];
+        if (v !== undefined) ((out.containers ??= {}) as Record<string, unknown>)[sub] = v;
+      }
+      continue;
+    }
     const v = env[`DSJOBS_${snake(key)}`];
     if (v === undefined) continue;
     const type = (schema as { type?: string }).type;
@@ -291,6 +324,9 @@ export function loadConfig(opts: {
   for (const [k, v] of Object.entries(opts.overrides ?? {})) if (v !== undefined) merged[k] = v;
   if (fromFile.capacity || merged.capacity) {
     merged.capacity = { ...((fromFile.capacity as object) ?? {}), ...((merged.capacity as object) ?? {}) };
+  }
+  if (fromFile.containers && merged.containers !== fromFile.containers) {
+    merged.containers = { ...(fromFile.containers as object), ...((merged.containers as object) ?? {}) };
   }
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(merged));
   const errors = [...Value.Errors(ConfigSchema, withDefaults)];

@@ -9,6 +9,7 @@ import {
   type JobInfrastructureConfigurationDetails,
 } from './job-config.js';
 import type { Resources } from './resources.js';
+import { resolveContainer, type ContainerPlan } from './container.js';
 
 /** The Python environment a run's CONDA_ENV_* variables select. */
 export type CondaRef = { kind: 'service'; slug: string; path: string } | { kind: 'published'; archive: string };
@@ -18,6 +19,7 @@ export type CondaRef = { kind: 'service'; slug: string; path: string } | { kind:
  * Nothing in it is parsed again: the arguments are words, the environment is final, the resources are numbers.
  */
 export interface LaunchPlan {
+  /** The job's artifact; '' only for a container job that has none (its image carries the code). */
   artifactFileName: string;
   /** Words of commandLineArguments, split as a POSIX shell would. */
   args: string[];
@@ -35,16 +37,21 @@ export interface LaunchPlan {
   network: boolean;
   /** The Python environment CONDA_ENV_* selected. */
   conda: CondaRef | null;
+  /** The image to run the run in (a container engine serves it); null: a local process. */
+  container: ContainerPlan | null;
 }
 
 /** A stored plan made complete: runs created by earlier versions have no mounts, volume, networking or conda. */
-export function completePlan(stored: Omit<LaunchPlan, 'mounts' | 'blockStorageSizeInGBs' | 'network' | 'conda'> & Partial<LaunchPlan>): LaunchPlan {
+export function completePlan(
+  stored: Omit<LaunchPlan, 'mounts' | 'blockStorageSizeInGBs' | 'network' | 'conda' | 'container'> & Partial<LaunchPlan>,
+): LaunchPlan {
   return {
     ...stored,
     mounts: stored.mounts ?? [],
     blockStorageSizeInGBs: stored.blockStorageSizeInGBs ?? null,
     network: stored.network ?? true,
     conda: stored.conda ?? null,
+    container: stored.container ?? null,
   };
 }
 
@@ -57,6 +64,8 @@ export function startEnvironment(plan: LaunchPlan, startEnv: Record<string, stri
 export interface LaunchJob {
   artifactFileName: string;
   jobConfigurationDetails: JobConfigurationDetails | null | undefined;
+  /** OCI's OCIR_CONTAINER environment configuration, as stored with the job. */
+  jobEnvironmentConfigurationDetails?: Record<string, unknown> | null;
   jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails;
   jobStorageMountConfigurationDetailsList: Record<string, unknown>[] | null | undefined;
 }
@@ -96,9 +105,6 @@ export interface CompiledLaunch {
  * schedules, trigger rules, sweeps) all create runs through it.
  */
 export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchContext): CompiledLaunch {
-  if (o.jobEnvironmentConfigurationOverrideDetails) {
-    throw invalid('jobEnvironmentConfigurationOverrideDetails', 'container runs are not supported yet');
-  }
   if (o.jobNodeConfigurationOverrideDetails) throw invalid('jobNodeConfigurationOverrideDetails', 'multi-node runs are not supported yet');
   // OCI's jobType discriminator may be left out of an override: it can only be DEFAULT here.
   const given = o.jobConfigurationOverrideDetails;
@@ -136,6 +142,18 @@ export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchCon
       ? 'jobConfigurationOverrideDetails.environmentVariables'
       : 'jobConfigurationDetails.environmentVariables',
   );
+  // The legacy variables may come from the run's override: the field named is the one the user wrote.
+  const container = resolveContainer(
+    job.jobEnvironmentConfigurationDetails,
+    o.jobEnvironmentConfigurationOverrideDetails,
+    effective.environmentVariables,
+    Object.keys(configOverride?.environmentVariables ?? {}).some((k) => k.startsWith('CONTAINER_'))
+      ? 'jobConfigurationOverrideDetails.environmentVariables'
+      : 'jobConfigurationDetails.environmentVariables',
+  );
+  if (!container && !job.artifactFileName) {
+    throw invalid('jobEnvironmentConfigurationOverrideDetails', 'the job has no artifact, so its runs need a container image');
+  }
   // The override's words were split when it was checked; the job's were checked at its create but are split here.
   const args =
     overrideWords ?? commandLineWords(job.jobConfigurationDetails?.commandLineArguments, 'jobConfigurationDetails.commandLineArguments') ?? [];
@@ -152,6 +170,7 @@ export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchCon
       blockStorageSizeInGBs: infrastructure.blockStorageSizeInGBs ?? null,
       network: infrastructure.networking !== 'NONE',
       conda,
+      container,
     },
     configOverride,
     infrastructure,
@@ -172,5 +191,7 @@ export interface RunIdentity {
 
 /** The plan of one run: the compiled plan with the run's identity variables over the job's and run's variables. */
 export function withRunIdentity(plan: LaunchPlan, ids: RunIdentity): LaunchPlan {
-  return { ...plan, env: { ...plan.env, ...ids, JOB_ARTIFACT_FILE_NAME: plan.artifactFileName } };
+  // A container job without an artifact has no file name to give.
+  const artifact: Record<string, string> = plan.artifactFileName ? { JOB_ARTIFACT_FILE_NAME: plan.artifactFileName } : {};
+  return { ...plan, env: { ...plan.env, ...ids, ...artifact } };
 }

@@ -49,7 +49,7 @@ export interface PrivateFile {
 
 /** What protected the run, as it was actually set up: shown with the run so nobody assumes more than was there. */
 export interface RunIsolation {
-  sandbox: 'NATIVE' | 'BUBBLEWRAP' | 'NONE';
+  sandbox: 'NATIVE' | 'BUBBLEWRAP' | 'CONTAINER' | 'NONE';
   network: 'HOST' | 'NONE';
   cpuLimit: 'ENFORCED' | 'NOT_ENFORCED';
   memoryLimit: 'ENFORCED' | 'NOT_ENFORCED';

@@ -1,5 +1,6 @@
 import { ShellWordsError, joinShellWords, splitShellWords } from '../domain/shell-words.js';
 import { resolveArtifact } from './artifact.js';
+import { ADS_CONTAINER_RUNTIME_KEYS, adsContainer } from './ads-container.js';
 import { Fields, definedTagsField, duration, envName, isPlaceholder, num, ocidField, str, tagsField } from './fields.js';
 import type { JobSpecResult } from './plumbing.js';
 import { CPU_BASELINES, type ShapeConfig, infrastructureDetails, storageMounts } from './infrastructure.js';
@@ -9,7 +10,7 @@ import { PyFloat } from './py-float.js';
 
 // ADS format
 
-export const ADS_UNSUPPORTED_RUNTIMES = ['container', 'gitPython', 'notebook', 'pyTorchDistributed', 'dataFlow', 'dataFlowNotebook', 'operator'];
+export const ADS_UNSUPPORTED_RUNTIMES = ['gitPython', 'notebook', 'pyTorchDistributed', 'dataFlow', 'dataFlowNotebook', 'operator'];
 export const ADS_UNSUPPORTED_INFRA = ['dataFlow', 'kubernetesJob'];
 
 export const ADS_INFRA_KEYS = [
@@ -76,7 +77,7 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
 
   // Types first, so an unsupported runtime is reported as such rather than through one of its fields.
   const runtime = Fields.ads(runtimeObj, runtimeAt, ['kind', 'type', 'spec', 'apiVersion'], ctx);
-  const runtimeType = checkAdsType(runtime, 'runtime', ['python', 'script'], ADS_UNSUPPORTED_RUNTIMES, 'runtime', ctx);
+  const runtimeType = checkAdsType(runtime, 'runtime', ['python', 'script', 'container'], ADS_UNSUPPORTED_RUNTIMES, 'runtime', ctx);
   let infra: Fields | undefined;
   if (infraObj) {
     infra = Fields.ads(infraObj, infraAt, ['kind', 'type', 'spec', 'apiVersion'], ctx);
@@ -88,9 +89,11 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
   const rs = Fields.ads(
     runtime.has('spec') ? asObj(runtime.get('spec'), rsAt) : {},
     rsAt,
-    runtimeType === 'python' ? [...ADS_COMMON_RUNTIME_KEYS, ...ADS_PYTHON_ONLY_KEYS] : ADS_COMMON_RUNTIME_KEYS,
+    runtimeType === 'python' ? [...ADS_COMMON_RUNTIME_KEYS, ...ADS_PYTHON_ONLY_KEYS] : runtimeType === 'container' ? ADS_CONTAINER_RUNTIME_KEYS : ADS_COMMON_RUNTIME_KEYS,
     ctx,
   );
+  // A container's entrypoint is its command (a list), not a file of the artifact.
+  const container = runtimeType === 'container' ? adsContainer(rs, ctx) : null;
   const userEnv = rs.has('env') ? adsEnv(rs.get('env'), rs.path('env'), ctx) : {};
   const conda = rs.has('conda') ? adsConda(rs.get('conda'), rs.path('conda')) : {};
 
@@ -105,13 +108,13 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
     if (typeof wd === 'string' && wd !== '') workingDir = wd;
   }
 
-  let entryValue = rs.get('entrypoint');
+  let entryValue = container ? undefined : rs.get('entrypoint');
   let entryField = rs.path('entrypoint');
   if (entryValue === undefined && userEnv.JOB_RUN_ENTRYPOINT !== undefined) {
     entryValue = userEnv.JOB_RUN_ENTRYPOINT;
     entryField = `${rs.path('env')}.JOB_RUN_ENTRYPOINT`;
   }
-  const artifact = resolveArtifact(rs.get('scriptPathURI'), rs.path('scriptPathURI'), entryValue, entryField, workingDir, ctx);
+  const artifact = resolveArtifact(rs.get('scriptPathURI'), rs.path('scriptPathURI'), entryValue, entryField, workingDir, ctx, container !== null);
 
   // Infrastructure
   let infraDetails: Record<string, unknown>;
@@ -226,6 +229,7 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
   details.jobConfigurationDetails = config;
   details.jobInfrastructureConfigurationDetails = infraDetails;
   if (mounts.length > 0) details.jobStorageMountConfigurationDetailsList = mounts;
+  if (container) details.jobEnvironmentConfigurationDetails = container;
   // ADS takes the runtime's tags over the infrastructure's; here they merge, the runtime's winning per key.
   const freeform = { ...(infraTags ?? {}), ...(rs.has('freeformTags') ? tagsField(rs.get('freeformTags'), rs.path('freeformTags')) : {}) };
   if (Object.keys(freeform).length > 0) details.freeformTags = freeform;

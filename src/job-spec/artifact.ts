@@ -18,6 +18,8 @@ export function resolveArtifact(
   entryField: string,
   workingDir: string | undefined,
   ctx: Ctx,
+  /** A container job: the artifact is only unpacked into its working directory, no file of it is run. */
+  container = false,
 ): Artifact {
   let entry: string | undefined;
   if (entryValue !== undefined) {
@@ -37,7 +39,7 @@ export function resolveArtifact(
     }
   }
   if (src === undefined) {
-    if (srcValue === undefined) ctx.warnings.push(`${srcField}: not given; upload an artifact before starting runs`);
+    if (srcValue === undefined && !container) ctx.warnings.push(`${srcField}: not given; upload an artifact before starting runs`);
     return { artifactPath: null, entrypoint: entry !== undefined ? relativeEntry(entry, entryField) : null };
   }
 
@@ -63,6 +65,7 @@ export function resolveArtifact(
   if (!kind) fail(srcField, `'${src}' does not exist (looked for ${abs})`);
 
   if (kind === 'directory') {
+    if (container) return { artifactPath: abs, entrypoint: null };
     if (entry === undefined) fail(entryField, `required when the artifact is a directory (${abs})`);
     return { artifactPath: abs, entrypoint: directoryEntry(abs, entry, entryField, workingDir, ctx.files) };
   }

@@ -253,6 +253,17 @@ export class DsJobsClient {
     return this.json({ method: 'GET', path: '/serverInfo' });
   }
   /** The shapes this server runs; includeNotRunnable adds the rest of its catalog, each saying why not. */
+  /** dsjobs: the container engine's images. */
+  listContainerImages(): Promise<{ id: string; repoTags: string[]; sizeInBytes: number; timeCreated: string }[]> {
+    return this.json({ method: 'GET', path: '/containerImages' });
+  }
+  /** dsjobs: loads a `docker save` tarball into the container engine; resolves with the images loaded. */
+  async loadContainerImage(content: Uint8Array | ReadableStream<Uint8Array>, size?: number): Promise<{ loaded: string[] }> {
+    const headers: Record<string, string> = { 'content-type': 'application/x-tar' };
+    if (size !== undefined) headers['content-length'] = String(size);
+    const r = await this.send({ method: 'POST', path: '/containerImages/actions/load', raw: content as BodyInit, headers });
+    return (await r.json()) as { loaded: string[] };
+  }
   listJobShapes(q: { includeNotRunnable?: boolean } = {}): Promise<JobShapeSummary[]> {
     return this.json({ method: 'GET', path: '/jobShapes', query: q.includeNotRunnable ? { includeNotRunnable: true } : undefined });
   }

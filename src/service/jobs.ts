@@ -12,6 +12,7 @@ import {
   type JobConfigurationDetails,
   type JobInfrastructureConfigurationDetails,
 } from '../domain/job-config.js';
+import { checkContainerDetails, legacyContainer, type ContainerPlan } from '../domain/container.js';
 import { ACTIVE_RUN_STATES, TERMINAL_RUN_STATES } from '../domain/run-states.js';
 import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
 import { ArchiveError, archiveKindOf, inspectArchive, type ArchiveLimits } from '../archive/archive.js';
@@ -84,6 +85,11 @@ export function fileNameFromDisposition(header: string | undefined): string {
   return name;
 }
 
+/** Whether a job runs a container image (OCI's environment configuration, or the legacy CONTAINER_CUSTOM_IMAGE). */
+export function isContainerJob(job: JobRecord): boolean {
+  return job.jobEnvironmentConfigurationDetails !== null || !!job.jobConfigurationDetails.environmentVariables?.CONTAINER_CUSTOM_IMAGE;
+}
+
 /** What a job deletion with deleteRelatedJobRuns does to the job's runs (RunsService, given by the caller). */
 export interface RelatedRuns {
   /** Cancels a run on behalf of a job deletion. */
@@ -104,6 +110,8 @@ export class JobsService {
     private readonly conda: CondaEnvironments,
     /** Checks a job's jobLogConfigurationDetails (the Logging service's): a 400 naming the field; null: not checked. */
     private readonly checkLogConfig: ((config: Record<string, unknown> | null | undefined, field: string) => Promise<unknown>) | null = null,
+    /** Refuses a container this server cannot run (no container engine): a 400 naming the field saying why. */
+    private readonly checkContainer: ((container: ContainerPlan, field: string) => void) | null = null,
   ) {}
 
   private workRequestsOnce?: WorkRequestsService;
@@ -128,13 +136,10 @@ export class JobsService {
   /** `createdBy`: who asks (a user's or a run's OCID); default: the server's administrator (authentication off). */
   async create(input: CreateJobInput, retryToken?: string, createdBy?: string): Promise<JobRecord> {
     checkCompartment(input.compartmentId);
-    if (input.jobEnvironmentConfigurationDetails) {
-      const t = (input.jobEnvironmentConfigurationDetails as { jobEnvironmentType?: string }).jobEnvironmentType;
-      throw invalid(
-        'jobEnvironmentConfigurationDetails',
-        `container jobs (${t ?? 'OCIR_CONTAINER'}) are not supported yet; upload a .py, .sh, .zip or .tar.gz artifact instead`,
-      );
-    }
+    const container = input.jobEnvironmentConfigurationDetails
+      ? checkContainerDetails(input.jobEnvironmentConfigurationDetails, 'jobEnvironmentConfigurationDetails')
+      : legacyContainer(input.jobConfigurationDetails?.environmentVariables, 'jobConfigurationDetails.environmentVariables');
+    if (container) this.checkContainer?.(container, 'jobEnvironmentConfigurationDetails');
     if (input.jobNodeConfigurationDetails) {
       throw invalid('jobNodeConfigurationDetails', 'multi-node jobs are not supported yet');
     }
@@ -155,13 +160,14 @@ export class JobsService {
         compartmentId: input.compartmentId,
         displayName: input.displayName ?? defaultName('job', now),
         description: input.description ?? null,
-        lifecycleState: 'CREATING',
-        lifecycleDetails: 'Waiting for the job artifact to be uploaded.',
+        // A container job runs its image: it needs no artifact (one may still be uploaded, for its working directory).
+        lifecycleState: container ? 'ACTIVE' : 'CREATING',
+        lifecycleDetails: container ? null : 'Waiting for the job artifact to be uploaded.',
         timeCreated: iso(now),
         createdBy: createdBy ?? this.identity.userId,
         jobConfigurationDetails: config,
         jobInfrastructureConfigurationDetails: { blockStorageSizeInGBs: DEFAULT_BLOCK_STORAGE_GB, ...infra },
-        jobEnvironmentConfigurationDetails: null,
+        jobEnvironmentConfigurationDetails: input.jobEnvironmentConfigurationDetails ?? null,
         jobLogConfigurationDetails: input.jobLogConfigurationDetails ?? null,
         jobStorageMountConfigurationDetailsList: input.jobStorageMountConfigurationDetailsList ?? null,
         freeformTags: input.freeformTags ?? {},
@@ -339,7 +345,9 @@ export class JobsService {
       body.resume();
       throw new DsError('Conflict', `Job ${id} already has an artifact (${job.artifact.fileName}); job artifacts are immutable, create a new job`);
     }
-    if (job.lifecycleState !== 'CREATING') {
+    // A container job is ACTIVE from its create; its one optional artifact can come later.
+    const containerJob = job.lifecycleState === 'ACTIVE' && isContainerJob(job);
+    if (job.lifecycleState !== 'CREATING' && !containerJob) {
       body.resume();
       throw new DsError('IncorrectState', `Job ${id} is ${job.lifecycleState}`);
     }

@@ -181,8 +181,9 @@ export class RunsService {
     if (input.projectId !== job.projectId) throw invalid('projectId', `must be the job's project ${job.projectId}`);
     const { plan, configOverride, infrastructure, infrastructureOverride } = compileLaunch(
       {
-        artifactFileName: job.artifact!.fileName,
+        artifactFileName: job.artifact?.fileName ?? '',
         jobConfigurationDetails: job.jobConfigurationDetails,
+        jobEnvironmentConfigurationDetails: job.jobEnvironmentConfigurationDetails,
         jobInfrastructureConfigurationDetails: job.jobInfrastructureConfigurationDetails,
         jobStorageMountConfigurationDetailsList: job.jobStorageMountConfigurationDetailsList,
       },
@@ -190,6 +191,9 @@ export class RunsService {
       this.launchContext,
     );
     if (!this.executor.route(plan)) {
+      if (plan.container) {
+        throw new DsError('InvalidParameter', `No executor of this server runs containers (image ${plan.container.image}): its container engine is not available (see the server's start-up report)`);
+      }
       throw new DsError('InvalidParameter', `No executor of this server runs this job: shape ${plan.shapeName} is served by none (see the server's start-up report)`);
     }
     const now = this.clock.now();
@@ -230,7 +234,7 @@ export class RunsService {
         jobConfigurationOverrideDetails: configOverride ?? { jobType: 'DEFAULT' },
         jobInfrastructureConfigurationDetails: infrastructure,
         jobInfrastructureConfigurationOverrideDetails: infrastructureOverride,
-        jobEnvironmentConfigurationOverrideDetails: null,
+        jobEnvironmentConfigurationOverrideDetails: input.jobEnvironmentConfigurationOverrideDetails ?? null,
         jobLogConfigurationOverrideDetails: input.jobLogConfigurationOverrideDetails ?? null,
         jobStorageMountConfigurationDetailsList:
           input.jobStorageMountConfigurationOverrideDetailsList ?? job.jobStorageMountConfigurationDetailsList,
@@ -497,7 +501,7 @@ export class RunsService {
         runId: id,
         // The artifact is immutable, so its path follows from the job and the file name frozen in the run.
         plan: claimed.launch,
-        artifactPath: this.jobs.artifactPathOf(claimed.jobId, claimed.launch.artifactFileName),
+        artifactPath: claimed.launch.artifactFileName ? this.jobs.artifactPathOf(claimed.jobId, claimed.launch.artifactFileName) : '',
         // After the job's own variables: a job cannot name another principal.
         startEnv: principal?.env,
         privateFiles: principal?.files,

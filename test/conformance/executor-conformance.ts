@@ -13,7 +13,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createJob, readLogs, startRun, waitForRun, type TestServer } from '../support/server.js';
+import { createJob as createTestJob, readLogs, startRun, waitForRun, type TestServer } from '../support/server.js';
 import type { JobRun, LogRecord } from '../../src/sdk/client.js';
 
 export interface ConformanceTarget {
@@ -31,6 +31,12 @@ export interface ConformanceTarget {
    * leftover; empty when clean. Called until it is empty or a few seconds have passed.
    */
   leftovers(s: TestServer, runId: string): Promise<string[]>;
+  /**
+   * How the suite's artifacts (.py and .sh scripts) run on this executor, as the job's
+   * jobEnvironmentConfigurationDetails: a container engine runs an image with an entrypoint that runs the artifact
+   * from the working directory. Absent: the artifact runs as a local run's does.
+   */
+  environment?(artifactFileName: string): Record<string, unknown>;
 }
 
 const stream = (logs: LogRecord[], name: 'stdout' | 'stderr') => logs.filter((l) => l.stream === name).map((l) => l.message);
@@ -49,7 +55,11 @@ async function waitForLine(s: TestServer, runId: string, pred: (l: LogRecord) =>
   throw new Error(`no expected log line from ${runId} in ${timeoutMs} ms`);
 }
 
-export function executorConformance(t: ConformanceTarget): void {
+export function executorConformance(target: ConformanceTarget): void {
+  // Every job of the suite is made through here: the artifact's name says how the executor runs it.
+  const t = target;
+  const createJob = (s: TestServer, fileName: string, content: string, opts: Parameters<typeof createTestJob>[3] = {}) =>
+    createTestJob(s, fileName, content, { ...opts, environment: t.environment?.(fileName) });
   describe(`executor conformance: ${t.name}`, () => {
     let s: TestServer;
     const runs: string[] = [];

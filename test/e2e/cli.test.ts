@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ROOT, startServer, type TestServer } from '../support/server.js';
+import { BUSYBOX_IMAGE, dockerReady } from '../support/docker.js';
 import { runCli, type CliResult } from '../support/cli.js';
 
 
@@ -321,7 +322,9 @@ describe('artifacts and native YAML', () => {
 
 const ADS_DIR = path.join(ROOT, 'test', 'fixtures', 'ads');
 const ADS_FILES = readdirSync(ADS_DIR).filter((f) => f.endsWith('.yaml')).sort();
-const UNSUPPORTED_RUNTIMES = ['notebook', 'gitPython', 'container', 'pyTorchDistributed'];
+const UNSUPPORTED_RUNTIMES = ['notebook', 'gitPython', 'pyTorchDistributed'];
+/** Container samples run the busybox test image (their own images are placeholders); null: Docker is here. */
+const noDocker = dockerReady();
 const isPlaceholder = (v: unknown) => typeof v === 'string' && /<[^<>]*>|\{\{.*\}\}|^\{[^{}]*\}$/.test(v.trim());
 
 /** runtime type, runtime spec and infrastructure spec of an ADS document (job or runtime kind). */
@@ -428,11 +431,15 @@ describe('ADS job YAML compatibility (every file in test/fixtures/ads)', () => {
         return;
       }
 
-      assert.ok(type === 'python' || type === 'script', `${file}: unexpected runtime ${type}`);
+      assert.ok(type === 'python' || type === 'script' || type === 'container', `${file}: unexpected runtime ${type}`);
       // The local stand-in for scriptPathURI (relative to the spec's dir), or --artifact for placeholder specs.
       const args = ['job', 'create', '-f', spec, '--json'];
       const uri = rs.scriptPathURI;
-      if (uri === undefined || isPlaceholder(uri)) {
+      if (type === 'container') {
+        args.push('--image', BUSYBOX_IMAGE);
+        // A container's artifact is only unpacked into its working directory: a directory with one file.
+        if (uri !== undefined && !isPlaceholder(uri)) write(path.join(d, uri, 'data.txt'), 'data\n');
+      } else if (uri === undefined || isPlaceholder(uri)) {
         write(path.join(d, 'standin.py'), standIn('standin.py'));
         args.push('--artifact', path.join(d, 'standin.py'));
       } else if (/\.(py|sh)$/.test(uri)) {
@@ -447,6 +454,11 @@ describe('ADS job YAML compatibility (every file in test/fixtures/ads)', () => {
       const fitsHere =
         need !== null && need.cpus <= capacity.cpus && need.memoryInGBs <= capacity.memoryInGBs && need.gpus <= capacity.gpus;
       const r = await cli(args, { cwd: d });
+      if (type === 'container' && noDocker) {
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /cannot run containers/);
+        return;
+      }
       if (!fitsHere) {
         assert.notEqual(r.code, 0, `${file}: shape ${is?.shapeName} cannot run here, yet: ${r.stdout}`);
         assert.match(r.stderr, /could never run|unknown shape/);
@@ -487,6 +499,20 @@ describe('ADS job YAML compatibility (every file in test/fixtures/ads)', () => {
     const run = await cli(['job', 'run', JSON.parse(r.stdout).id]);
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /CONDA_ENV_SLUG: no service conda environment 'conda_slug'/);
+  });
+
+  test('ADS container spec (06): a run with --watch shows the container\'s output live', { skip: noDocker ?? false }, async () => {
+    const job = created.get('06_container_runtime.yaml');
+    assert.ok(job, 'the job was created');
+    assert.deepEqual(job.jobEnvironmentConfigurationDetails, {
+      jobEnvironmentType: 'OCIR_CONTAINER',
+      image: BUSYBOX_IMAGE,
+      entrypoint: ['/bin/sh', '-c'],
+      cmd: ['sleep 5 && echo $GREETINGS'],
+    });
+    const r = await ok(['job', 'run', job.id, '--watch'], { timeoutMs: 60_000 });
+    assert.deepEqual(lines(r.stdout), ['Welcome to OCI Data Science']);
+    assert.match(r.stderr, /Job Run SUCCEEDED/);
   });
 
   test('ADS python (02) and script (03) specs: a run with --watch succeeds', async () => {

@@ -187,6 +187,8 @@ export async function createJob(
     ocpus?: number;
     memoryInGBs?: number;
     projectId?: string;
+    /** OCI's jobEnvironmentConfigurationDetails: a container job (OCIR_CONTAINER). */
+    environment?: Record<string, unknown>;
   } = {},
 ) {
   const projectId = opts.projectId ?? (await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'test' })).id;
@@ -207,6 +209,7 @@ export async function createJob(
       blockStorageSizeInGBs: 50,
       jobShapeConfigDetails: opts.ocpus !== undefined || opts.memoryInGBs !== undefined ? { ocpus: opts.ocpus, memoryInGBs: opts.memoryInGBs } : undefined,
     },
+    ...(opts.environment ? { jobEnvironmentConfigurationDetails: opts.environment } : {}),
   });
   const buf = typeof content === 'string' ? Buffer.from(content) : content;
   await s.api.uploadArtifact(job.id, fileName, buf, buf.length);

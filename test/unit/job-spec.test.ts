@@ -20,6 +20,7 @@ const STAND_INS = [
   'local/path/to/code_dir/my_package/my_script.sh', // 03
   'local/path/to/training_script.py', // 09
   'custom_script.py', // 15
+  'path/to/artifact/data.txt', // 06: a directory
   'proj/src/main.py',
   'proj/README.md',
   'bundle.zip',
@@ -78,18 +79,18 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     '01_python_runtime_quickstart_with_storage_mount.yaml',
     '02_python_runtime_full.yaml',
     '03_script_runtime.yaml',
+    '06_container_runtime.yaml',
     '08_runtime_only_env_substitution.yaml',
     '09_job_name_and_output_uri_substitution.yaml',
     '10_opctl_init_python.yaml',
+    '11_opctl_init_container.yaml',
     '13_samples_published_conda_name_at_top_level.yaml',
     '15_storage_mount_test.yaml',
   ];
   const UNSUPPORTED: Record<string, string> = {
     '04_notebook_runtime.yaml': 'notebook',
     '05_git_python_runtime.yaml': 'gitPython',
-    '06_container_runtime.yaml': 'container',
     '07_pytorch_distributed_runtime.yaml': 'pyTorchDistributed',
-    '11_opctl_init_container.yaml': 'container',
     '12_opctl_init_notebook.yaml': 'notebook',
     '14_samples_llama2_pytorch_distributed.yaml': 'pyTorchDistributed',
   };
@@ -119,6 +120,27 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
       assert.match(err.message, new RegExp(`'${runtime}'`));
     });
   }
+
+  it('container runtimes (06, 11) become OCIR_CONTAINER jobs: image, entrypoint and cmd lists; a directory artifact needs no entrypoint', () => {
+    const r = parse(fixture('06_container_runtime.yaml'));
+    assert.deepEqual(r.createJobDetails.jobEnvironmentConfigurationDetails, {
+      jobEnvironmentType: 'OCIR_CONTAINER',
+      entrypoint: ['/bin/sh', '-c'],
+      cmd: ['sleep 5 && echo $GREETINGS'],
+    });
+    assert.ok(r.warnings.some((w) => w.startsWith("spec.runtime.spec.image: '<region>.ocir.io/<your_tenancy>/<your_image>' is a template placeholder")), r.warnings.join('\n'));
+    assert.equal(r.artifactPath, path.join(specDir, 'path/to/artifact'));
+    assert.equal(env(r).GREETINGS, 'Welcome to OCI Data Science');
+    const o = parse(fixture('11_opctl_init_container.yaml'));
+    assert.deepEqual(o.createJobDetails.jobEnvironmentConfigurationDetails, { jobEnvironmentType: 'OCIR_CONTAINER', image: '/image:latest', entrypoint: ['bash', '--login', '-c'] });
+    assert.equal(o.artifactPath, null);
+    assert.ok(!o.warnings.some((w) => w.includes('scriptPathURI')), 'a container job needs no artifact');
+    // ADS splits a string on commas.
+    const c = parse(adsJob('', 'image: busybox\ncmd: "-c,echo Hello"\nentrypoint: sh', { runtimeType: 'container' }));
+    assert.deepEqual(c.createJobDetails.jobEnvironmentConfigurationDetails, { jobEnvironmentType: 'OCIR_CONTAINER', image: 'busybox', entrypoint: ['sh'], cmd: ['-c', 'echo Hello'] });
+    rejects(adsJob('', 'cmd: [x]', { runtimeType: 'container' }), 'spec.runtime.spec.image', /required/);
+    rejects(adsJob('', 'image: busybox\ncmd: {a: 1}', { runtimeType: 'container' }), 'spec.runtime.spec.cmd', /list of strings/);
+  });
 
   it('16 (kind: jobRun) is refused as a job run', () => {
     rejects(fixture('16_job_run_yaml_kind_jobRun.yaml'), 'kind', /describes a job run, not a job/);
@@ -347,7 +369,7 @@ flavour: x`,
   });
 
   it('maps runtime types it does not support, and unknown ones, to errors on spec.runtime.type', () => {
-    for (const t of ['container', 'gitPython', 'notebook', 'pyTorchDistributed', 'dataFlow']) {
+    for (const t of ['gitPython', 'notebook', 'pyTorchDistributed', 'dataFlow']) {
       rejects(adsJob('', '', { runtimeType: t }), 'spec.runtime.type', new RegExp(`runtime '${t}' is not supported yet`));
     }
     rejects(adsJob('', '', { runtimeType: 'fortran' }), 'spec.runtime.type', /unknown runtime type 'fortran'/);

@@ -115,7 +115,7 @@ test('every bad override is refused naming its field, whatever entry point sends
   fails({ jobConfigurationOverrideDetails: { environmentVariables: { JOB_RUN_OCID: 'forged' } } }, 'jobConfigurationOverrideDetails.environmentVariables.JOB_RUN_OCID', /set by the service/);
   fails({ jobConfigurationOverrideDetails: { environmentVariables: { LD_PRELOAD: '/x.so' } } }, 'jobConfigurationOverrideDetails.environmentVariables.LD_PRELOAD', /./);
   fails({ jobConfigurationOverrideDetails: { commandLineArguments: `'unclosed` } }, 'jobConfigurationOverrideDetails.commandLineArguments', /quote/i);
-  fails({ jobEnvironmentConfigurationOverrideDetails: { jobEnvironmentType: 'OCIR_CONTAINER' } }, 'jobEnvironmentConfigurationOverrideDetails', /container/);
+  fails({ jobEnvironmentConfigurationOverrideDetails: { jobEnvironmentType: 'OCIR_CONTAINER' } }, 'jobEnvironmentConfigurationOverrideDetails.image', /is required/);
   fails({ jobNodeConfigurationOverrideDetails: { jobNodeType: 'MULTI_NODE' } }, 'jobNodeConfigurationOverrideDetails', /multi-node/);
   fails(
     { jobInfrastructureConfigurationOverrideDetails: { jobInfrastructureType: 'MULTI_NODE', shapeName: 'VM.Standard2.1' } },

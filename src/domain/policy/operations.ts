@@ -35,6 +35,9 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   CreateJobArtifact: r('data-science-jobs', 'manage'),
   DeleteJob: r('data-science-jobs', 'manage'),
   ChangeJobCompartment: r('data-science-jobs', 'manage'),
+  // dsjobs' own: the container engine's images, the whole host's (decided in the tenancy, api/authorization.ts).
+  ListContainerImages: r('data-science-jobs', 'inspect'),
+  LoadContainerImage: r('data-science-jobs', 'manage'),
   // Work requests: the asynchronous side of deletes (OCI's data-science-work-requests).
   ListWorkRequests: r('data-science-work-requests', 'inspect'),
   GetWorkRequest: r('data-science-work-requests', 'read'),

@@ -232,11 +232,12 @@ function isSocketNow(p: string): boolean {
   }
 }
 
-function realPath(p: string): string | null {
+/** The path with its directory's links resolved (the file itself is a socket, not a link); as given if gone. */
+function realParent(p: string): string {
   try {
-    return realpathSync(p);
+    return path.join(realpathSync(path.dirname(p)), path.basename(p));
   } catch {
-    return null;
+    return p;
   }
 }
 
@@ -254,10 +255,11 @@ function socketsAtStart(): string[] {
     const f = line.trim().split(/\s+/);
     const named = f.slice(7).join(' ');
     if (!named.startsWith('/')) continue;
-    // The path the socket was bound by may run through a link (/var/run/docker.sock is /run/docker.sock): where it
-    // really is decides whether a replaced directory already hides it, and is the only path a bind can cover.
-    const p = realPath(named);
-    if (p === null || replaced.some((d) => isUnder(p, d))) continue;
+    // The path as bound may pass through a link (dockerd binds /var/run/docker.sock, and /var/run is a link to
+    // /run): what counts is where it really is. Covering it at the linked path failed every sandbox ("Can't create a
+    // mount point at /var/run/docker.sock": the link's target is already an empty tmpfs), so runs went unsandboxed.
+    const p = realParent(named);
+    if (replaced.some((d) => isUnder(p, d))) continue;
     if (isSocketNow(p)) found.add(p);
   }
   return [...found].sort();

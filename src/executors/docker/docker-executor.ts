@@ -1,0 +1,396 @@
+import { chmodSync, constants as fsc, copyFileSync, mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { archiveKindOf, extractArchive, type ArchiveLimits } from '../../archive/archive.js';
+import { startEnvironment, type LaunchPlan } from '../../domain/launch.js';
+import type { Resources } from '../../domain/resources.js';
+import type {
+  Executor,
+  ExecutorHandle,
+  ExitStatus,
+  LaunchRequest,
+  LaunchResult,
+  Recovered,
+  ResourceSample,
+  RunIsolation,
+} from '../executor.js';
+import { containerSpec, IDENTITY_DIR, pidsLimitFor, RUN_LABEL } from './container-spec.js';
+import { decodeDockerHandle, DOCKER_HANDLE_VERSION, encodeDockerHandle, type DockerHandle } from './handle.js';
+import { readyImage, type RegistryCredentials } from './images.js';
+import { LogPump } from './log-pump.js';
+
+export interface DockerExecutorOptions {
+  /** The engine's API socket (Docker's, or Podman's Docker-compatible one). */
+  socketPath: string;
+  runsDir: string;
+  capacity: Resources;
+  archiveLimits: ArchiveLimits;
+  keepWorkDirs: boolean;
+  pidsMax: number;
+  pidsPerCpu: number;
+  pull: 'missing' | 'never';
+  registries: RegistryCredentials[];
+}
+
+/** What the engine answered at start: whether containers can run here, and why not. */
+export type EngineState = { available: true; version: string } | { available: false; reason: string };
+
+const SPACE = 'space';
+const isGone = (e: unknown) => (e as { statusCode?: number }).statusCode === 404;
+
+/**
+ * Runs container jobs on Docker Engine through its API (dockerode), with the run contract of local runs
+ * (container-spec.ts says how each part maps). The run's output goes through Docker's json-file log into the run's
+ * two log files (log-pump.ts); a restarted server finds its containers by the run id label.
+ */
+export class DockerExecutor implements Executor {
+  readonly name = 'docker';
+  private readonly docker: Docker;
+  private engine: EngineState = { available: false, reason: 'not checked yet' };
+  /** The log copy of each run this server follows, by container id: settled when the container's log has ended. */
+  private readonly pumps = new Map<string, { done: Promise<void>; stop: () => void }>();
+
+  constructor(private readonly opts: DockerExecutorOptions) {
+    this.docker = new Docker({ socketPath: opts.socketPath });
+  }
+
+  /** Asks the engine whether it answers (the start-up report says what it found). */
+  async init(): Promise<EngineState> {
+    try {
+      const v = await this.docker.version();
+      this.engine = { available: true, version: `${v.Version} (API ${v.ApiVersion})` };
+    } catch (e) {
+      this.engine = { available: false, reason: `no container engine answers on ${this.opts.socketPath}: ${(e as Error).message}` };
+    }
+    return this.engine;
+  }
+
+  /** Containers are off by configuration: the engine is not asked. */
+  disable(reason: string): void {
+    this.engine = { available: false, reason };
+  }
+
+  get state(): EngineState {
+    return this.engine;
+  }
+
+  capacity(): Resources {
+    return this.opts.capacity;
+  }
+
+  private runDir(runId: string): string {
+    return path.join(this.opts.runsDir, runId);
+  }
+
+  logFiles(handle: ExecutorHandle): { stdout: string; stderr: string } {
+    return this.filesOf(this.checked(handle).runDir);
+  }
+
+  private filesOf(runDir: string): { stdout: string; stderr: string } {
+    return { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
+  }
+
+  private checked(h: ExecutorHandle): DockerHandle {
+    return decodeDockerHandle(h, this.opts.runsDir);
+  }
+
+  async start(req: LaunchRequest): Promise<LaunchResult> {
+    if (!this.engine.available) throw new Error(`container runs cannot start: ${this.engine.reason}`);
+    const { plan, runId } = req;
+    if (!plan.container) throw new Error('the docker executor runs container jobs only');
+    const image = await readyImage(this.docker, plan.container, this.opts);
+    const runDir = this.runDir(runId);
+    const space = path.join(runDir, SPACE);
+    const work = path.join(space, 'work');
+    const tmp = path.join(space, 'tmp');
+    mkdirSync(runDir, { recursive: true });
+    // A leftover of a start that died before its container was made: start clean.
+    await fsp.rm(space, { recursive: true, force: true });
+    for (const d of [space, work, tmp]) {
+      mkdirSync(d);
+      // Whatever user the image runs as writes here (mkdir's mode is cut by the umask); the sticky bit as on /tmp.
+      chmodSync(d, 0o1777);
+    }
+    if (plan.artifactFileName) await this.placeArtifact(plan, req.artifactPath, work);
+    const env = startEnvironment(plan, req.startEnv);
+    let identity: string | null = null;
+    if (req.privateFiles?.length) {
+      identity = path.join(space, 'identity');
+      mkdirSync(identity, { mode: 0o755 });
+      for (const f of req.privateFiles) {
+        if (f.name.includes('/') || f.name.startsWith('.')) throw new Error(`a private file's name must be a plain name: ${f.name}`);
+        // Readable by the image's user, whichever it is; only this run's container has the directory.
+        writeFileSync(path.join(identity, f.name), f.content, { mode: 0o444, flag: 'wx' });
+        env[f.env] = path.posix.join(IDENTITY_DIR, f.name);
+      }
+    }
+    const files = this.filesOf(runDir);
+    for (const f of [files.stdout, files.stderr]) await fsp.writeFile(f, '', { flag: 'a' });
+    const pidsLimit = pidsLimitFor(plan.resources.cpus, this.opts.pidsPerCpu, this.opts.pidsMax);
+    const spec = containerSpec({ runId, plan, env: { ...env }, work, tmp, identity, imageLabels: image.labels, pidsLimit, image: image.id });
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(spec);
+    } catch (e) {
+      throw new Error(`image ${plan.container.image}: the container could not be created: ${reason(e)}`);
+    }
+    const handle: DockerHandle = { v: DOCKER_HANDLE_VERSION, runDir, containerId: container.id };
+    try {
+      await container.start();
+    } catch (e) {
+      await container.remove({ force: true }).catch(() => {});
+      throw new Error(`image ${plan.container.image}: the container could not start: ${reason(e)}`);
+    }
+    this.follow(handle);
+    return { handle: encodeDockerHandle(handle), logFiles: files, isolation: this.isolation(plan, spec.HostConfig?.ReadonlyRootfs === true) };
+  }
+
+  private async placeArtifact(plan: LaunchPlan, artifactPath: string, work: string): Promise<void> {
+    const kind = archiveKindOf(plan.artifactFileName);
+    if (!kind) {
+      const target = path.join(work, path.basename(plan.artifactFileName));
+      // A copy, not a link: a run that rewrites its own script cannot change the job's immutable artifact.
+      copyFileSync(artifactPath, target, fsc.COPYFILE_FICLONE);
+      chmodSync(target, 0o755);
+      return;
+    }
+    await extractArchive(artifactPath, kind, work, this.opts.archiveLimits);
+  }
+
+  private isolation(plan: LaunchPlan, readOnlyRoot: boolean): RunIsolation {
+    const warnings = ['block storage: the working directory and /tmp are a directory of the server\'s data disk; their size is not enforced'];
+    if (!readOnlyRoot) warnings.push('root file system: writable (the image asks for it with the label com.dsjobs.writable-rootfs=true)');
+    if (plan.resources.gpus > 0) warnings.push('GPUs: containers get none on this server yet');
+    return {
+      sandbox: 'CONTAINER',
+      network: plan.network ? 'HOST' : 'NONE',
+      cpuLimit: 'ENFORCED',
+      memoryLimit: 'ENFORCED',
+      processTree: 'PID_NAMESPACE',
+      blockStorage: 'NOT_ENFORCED',
+      gpus: [],
+      warnings,
+    };
+  }
+
+  /** Copies the container's output into the run's log files until its log ends (the container stopped). */
+  private follow(handle: DockerHandle): Promise<void> {
+    const known = this.pumps.get(handle.containerId);
+    if (known) return known.done;
+    const pump = new LogPump(handle.runDir, this.filesOf(handle.runDir));
+    let stream: NodeJS.ReadableStream | null = null;
+    let stopped = false;
+    const done = (async () => {
+      try {
+        stream = await this.docker.getContainer(handle.containerId).logs({ follow: true, stdout: true, stderr: true });
+        if (stopped) (stream as unknown as { destroy(): void }).destroy();
+        await new Promise<void>((resolve, reject) => {
+          stream!.on('data', (c: Buffer) => pump.push(c));
+          stream!.on('end', () => resolve());
+          stream!.on('close', () => resolve());
+          stream!.on('error', (e) => (stopped ? resolve() : reject(e)));
+        });
+      } catch (e) {
+        if (!isGone(e)) throw e;
+      } finally {
+        pump.close();
+      }
+    })();
+    const entry = {
+      done,
+      stop: () => {
+        stopped = true;
+        (stream as unknown as { destroy(): void } | null)?.destroy();
+      },
+    };
+    this.pumps.set(handle.containerId, entry);
+    return done;
+  }
+
+  private async statusOf(containerId: string): Promise<ExitStatus & { running: boolean }> {
+    const info = await this.docker.getContainer(containerId).inspect();
+    const s = info.State;
+    if (s.Running || s.Restarting || s.Status === 'created') return { running: true, exitCode: null, signal: null };
+    // Docker's init (tini) exits 128+N when the run's process died of signal N, as a shell reports it.
+    return { running: false, exitCode: s.ExitCode, signal: null, ...(s.OOMKilled ? { exhausted: 'memory' as const } : {}) };
+  }
+
+  async wait(h: ExecutorHandle): Promise<ExitStatus> {
+    const handle = this.checked(h);
+    const logs = this.follow(handle);
+    try {
+      await this.docker.getContainer(handle.containerId).wait({ condition: 'not-running' });
+      const st = await this.statusOf(handle.containerId);
+      await logs.catch(() => {});
+      return { exitCode: st.exitCode, signal: st.signal, ...(st.exhausted ? { exhausted: st.exhausted } : {}) };
+    } catch {
+      await logs.catch(() => {});
+      return { exitCode: null, signal: null };
+    }
+  }
+
+  async signal(h: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    let handle: DockerHandle;
+    try {
+      handle = this.checked(h);
+    } catch {
+      return;
+    }
+    // To PID 1, Docker's init, which passes it on to the run's process (`docker stop` sends SIGTERM, then SIGKILL
+    // after the grace period: the run lifecycle keeps that clock).
+    await this.docker.getContainer(handle.containerId).kill({ signal }).catch(() => {});
+  }
+
+  async find(runId: string): Promise<ExecutorHandle | null> {
+    if (!this.engine.available) return null;
+    const list = await this.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
+    const c = list[0];
+    return c ? encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir: this.runDir(runId), containerId: c.Id }) : null;
+  }
+
+  async recover(h: ExecutorHandle): Promise<Recovered> {
+    let handle: DockerHandle;
+    try {
+      handle = this.checked(h);
+    } catch (e) {
+      return { state: 'lost', reason: (e as Error).message };
+    }
+    if (!this.engine.available) return { state: 'lost', reason: `its container cannot be reached: ${this.engine.reason}` };
+    let st;
+    try {
+      st = await this.statusOf(handle.containerId);
+    } catch (e) {
+      if (isGone(e)) return { state: 'lost', reason: `its container ${handle.containerId.slice(0, 12)} is gone` };
+      return { state: 'lost', reason: `its container could not be inspected: ${reason(e)}` };
+    }
+    const logs = this.follow(handle);
+    if (st.running) return { state: 'running' };
+    // Ended while the server was down: what it wrote meanwhile is copied before the run is settled.
+    await logs.catch(() => {});
+    return { state: 'exited', status: { exitCode: st.exitCode, signal: st.signal, ...(st.exhausted ? { exhausted: st.exhausted } : {}) } };
+  }
+
+  async discard(runId: string): Promise<void> {
+    if (this.engine.available) {
+      const list = await this.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
+      for (const c of list) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    }
+    if (!this.opts.keepWorkDirs) await fsp.rm(path.join(this.runDir(runId), SPACE), { recursive: true, force: true });
+  }
+
+  async afterRecovery(ended: (runIds: readonly string[]) => Promise<ReadonlySet<string>>): Promise<void> {
+    if (!this.engine.available) return;
+    // Containers of runs this store knows as ended (their cleanup was cut short) go; a container named after a run
+    // the store does not know (another server's, on a shared engine) is left alone.
+    const list = await this.docker.listContainers({ all: true, filters: { label: [RUN_LABEL] } });
+    const byRun = new Map(list.map((c) => [c.Labels[RUN_LABEL]!, c.Id]));
+    if (byRun.size === 0) return;
+    for (const runId of await ended([...byRun.keys()])) {
+      await this.docker.getContainer(byRun.get(runId)!).remove({ force: true }).catch(() => {});
+    }
+  }
+
+  async cleanup(h: ExecutorHandle): Promise<void> {
+    const handle = this.checked(h);
+    const pump = this.pumps.get(handle.containerId);
+    // Removing the container kills whatever of it still runs and deletes its Docker log (copied by now).
+    await this.docker.getContainer(handle.containerId).remove({ force: true }).catch((e) => {
+      if (!isGone(e)) throw e;
+    });
+    if (pump) {
+      await pump.done.catch(() => {});
+      this.pumps.delete(handle.containerId);
+    }
+    await fsp.rm(path.join(handle.runDir, SPACE, 'identity'), { recursive: true, force: true });
+    if (!this.opts.keepWorkDirs) await fsp.rm(path.join(handle.runDir, SPACE), { recursive: true, force: true });
+  }
+
+  async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
+    const out = new Map<string, ResourceSample>();
+    await Promise.all(
+      runs.map(async (r) => {
+        try {
+          const handle = this.checked(r.handle);
+          // one-shot: no second reading a second later; memory only (CPU needs two readings).
+          const st = (await this.docker.getContainer(handle.containerId).stats({ stream: false, 'one-shot': true } as { stream: false })) as {
+            memory_stats?: { usage?: number };
+          };
+          const mem = st.memory_stats?.usage ?? null;
+          const limit = r.resources.memoryInGBs * 1024 ** 3;
+          out.set(r.runId, {
+            cpuPercent: null,
+            memoryPercent: mem !== null && limit > 0 ? (100 * mem) / limit : null,
+            memoryBytes: mem,
+            diskPercent: null,
+            diskBytes: null,
+            gpuPercent: null,
+            gpuMemoryPercent: null,
+          });
+        } catch {
+          /* a run whose reading fails is left out */
+        }
+      }),
+    );
+    return out;
+  }
+
+  async forget(runId: string): Promise<void> {
+    await fsp.rm(this.runDir(runId), { recursive: true, force: true });
+  }
+
+  protections(): { enforced: string[]; off: string[] } {
+    if (!this.engine.available) return { enforced: [], off: [`containers: ${this.engine.reason}; container jobs are refused at create`] };
+    return {
+      enforced: [
+        `containers on Docker Engine ${this.engine.version} at ${this.opts.socketPath}: no added capabilities, no-new-privileges, the default seccomp profile, ` +
+          `processes per run ${this.opts.pidsPerCpu} per CPU (${256} to ${this.opts.pidsMax}), the shape's CPUs and memory as limits, read-only root file system, no engine socket inside`,
+      ],
+      off: ['containers: block storage size not enforced (a directory of the data disk); no GPUs'],
+    };
+  }
+
+  /**
+   * Loads the images of a `docker save` tarball into the engine (for hosts with no registry); resolves with what the
+   * engine says it loaded ("Loaded image: NAME:TAG" or "Loaded image ID: sha256:..."), or rejects with its reason.
+   */
+  async loadImages(tarball: NodeJS.ReadableStream): Promise<string[]> {
+    if (!this.engine.available) throw new Error(`images cannot be loaded: ${this.engine.reason}`);
+    const out = await this.docker.loadImage(tarball, { quiet: true });
+    const loaded: string[] = [];
+    let failure: string | null = null;
+    for await (const chunk of out as AsyncIterable<Buffer>) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        const m = JSON.parse(line) as { stream?: string; error?: string };
+        if (m.error) failure = m.error.trim();
+        const name = /^Loaded image(?: ID)?: (\S+)/.exec(m.stream?.trim() ?? '');
+        if (name) loaded.push(name[1]!);
+      }
+    }
+    if (failure) throw new Error(failure);
+    return loaded;
+  }
+
+  /** The engine's images (tagged ones: what a job's image can name). */
+  async listImages(): Promise<{ id: string; repoTags: string[]; sizeInBytes: number; timeCreated: string }[]> {
+    if (!this.engine.available) throw new Error(`images cannot be listed: ${this.engine.reason}`);
+    const list = await this.docker.listImages();
+    return list.map((i) => ({
+      id: i.Id,
+      repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+      sizeInBytes: i.Size,
+      timeCreated: new Date(i.Created * 1000).toISOString(),
+    }));
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.pumps.values()) p.stop();
+    await Promise.all([...this.pumps.values()].map((p) => p.done.catch(() => {})));
+    this.pumps.clear();
+  }
+}
+
+function reason(e: unknown): string {
+  const json = (e as { json?: { message?: string } }).json;
+  return (json?.message ?? (e as Error).message ?? String(e)).trim();
+}

@@ -1,0 +1,248 @@
+/**
+ * Container jobs end to end through the UNMODIFIED official `oci-datascience` SDK, on a real Docker Engine: a job of
+ * an image with no artifact, env and argument overrides, a run's environment override, a failing container, cancel of
+ * one that traps SIGTERM, a digest mismatch, a missing image; the engine's socket reachable neither from a container
+ * run nor from a local run; after a restart, a container of a run the store knows as ended is removed and one of a
+ * run it does not know is left alone; a server with containers off refuses container jobs at create, saying why.
+ * (OOM, exit codes, output, maximum runtime and re-attach after SIGKILL: test/e2e/conformance-docker.test.ts.)
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ds from 'oci-datascience';
+import type { DataScienceClient } from 'oci-datascience';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from '../support/cli.js';
+import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { expectOciError, makeOciClient } from '../support/oci-sdk-client.js';
+import { BUSYBOX_IMAGE, containersOf, docker, dockerReady, TOOLS_IMAGE } from '../support/docker.js';
+
+const skip = dockerReady();
+
+/** Tries the Docker socket from inside a run: prints what it found. */
+const PROBE_PY = [
+  'import socket',
+  'for p in ["/var/run/docker.sock", "/run/docker.sock"]:',
+  '    s = socket.socket(socket.AF_UNIX)',
+  '    try:',
+  '        s.connect(p)',
+  '        print("REACHED " + p)',
+  '    except OSError as e:',
+  '        print("unreachable " + p + ": " + type(e).__name__)',
+].join('\n');
+
+describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }, () => {
+  let s: TestServer;
+  let client: DataScienceClient;
+  let closeClient: () => void;
+  let projectId: string;
+
+  before(async () => {
+    s = await startServer();
+    ({ client, close: closeClient } = makeOciClient(s.url, s.configFile));
+    projectId = (await client.createProject({ createProjectDetails: { compartmentId: s.compartmentId, displayName: 'containers' } })).project.id;
+  });
+  after(async () => {
+    closeClient?.();
+    await s?.close();
+  });
+
+  async function containerJob(env: ds.models.OcirContainerJobEnvironmentConfigurationDetails, more: Partial<ds.models.DefaultJobConfigurationDetails> = {}) {
+    const r = await client.createJob({
+      createJobDetails: {
+        projectId,
+        compartmentId: s.compartmentId,
+        jobConfigurationDetails: { jobType: 'DEFAULT', ...more } as ds.models.DefaultJobConfigurationDetails,
+        jobInfrastructureConfigurationDetails: {
+          jobInfrastructureType: 'ME_STANDALONE',
+          shapeName: 'Local.Light',
+          blockStorageSizeInGBs: 50,
+        } as ds.models.StandaloneJobInfrastructureConfigurationDetails,
+        jobEnvironmentConfigurationDetails: env,
+      },
+    });
+    return r.job;
+  }
+
+  async function run(jobId: string, extra: Partial<ds.models.CreateJobRunDetails> = {}) {
+    const r = await client.createJobRun({ createJobRunDetails: { projectId, compartmentId: s.compartmentId, jobId, ...extra } });
+    return r.jobRun;
+  }
+
+  const stdout = async (runId: string) => (await readLogs(s, runId)).filter((l) => l.stream === 'stdout').map((l) => l.message);
+
+  test('a container job is ACTIVE without an artifact; env and argument overrides reach the container; a run may override the image and command', async () => {
+    const job = await containerJob(
+      { jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE, entrypoint: ['sh', '-c', 'echo "greeting=$GREETING mode=$MODE run=$JOB_RUN_OCID"; echo "args=$*"', 'sh'], cmd: ['from-cmd'] },
+      { environmentVariables: { GREETING: 'hello', MODE: 'job' }, commandLineArguments: 'job-arg' },
+    );
+    assert.equal(job.lifecycleState, 'ACTIVE');
+    assert.equal((job.jobEnvironmentConfigurationDetails as ds.models.OcirContainerJobEnvironmentConfigurationDetails).image, BUSYBOX_IMAGE);
+    const r1 = await run(job.id, {
+      jobConfigurationOverrideDetails: { jobType: 'DEFAULT', environmentVariables: { MODE: 'run' }, commandLineArguments: `"two words" x` } as ds.models.DefaultJobConfigurationDetails,
+    });
+    const d1 = await waitForRun(s.api, r1.id, undefined, 60_000);
+    assert.equal(d1.lifecycleState, 'SUCCEEDED', d1.lifecycleDetails ?? '');
+    assert.deepEqual(await stdout(r1.id), [`greeting=hello mode=run run=${r1.id}`, 'args=from-cmd two words x']);
+
+    const r2 = await run(job.id, {
+      jobEnvironmentConfigurationOverrideDetails: { jobEnvironmentType: 'OCIR_CONTAINER', image: TOOLS_IMAGE, cmd: ['bash', '-c', 'echo "bash $BASH_VERSINFO"'] } as ds.models.OcirContainerJobEnvironmentConfigurationDetails,
+    });
+    const d2 = await waitForRun(s.api, r2.id, undefined, 60_000);
+    assert.equal(d2.lifecycleState, 'SUCCEEDED', d2.lifecycleDetails ?? '');
+    assert.match((await stdout(r2.id))[0] ?? '', /^bash \d+$/);
+    const got = (await client.getJobRun({ jobRunId: r2.id })).jobRun;
+    assert.equal((got.jobEnvironmentConfigurationOverrideDetails as ds.models.OcirContainerJobEnvironmentConfigurationDetails).image, TOOLS_IMAGE);
+  });
+
+  test('a failing container fails with its exit code; a cancel reaches a container that traps SIGTERM', async () => {
+    const failing = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE, cmd: ['sh', '-c', 'echo failing >&2; exit 3'] });
+    const f = await waitForRun(s.api, (await run(failing.id)).id, undefined, 60_000);
+    assert.equal(f.lifecycleState, 'FAILED');
+    assert.equal(f.exitCode, 3);
+
+    const trapping = await containerJob({
+      jobEnvironmentType: 'OCIR_CONTAINER',
+      image: BUSYBOX_IMAGE,
+      cmd: ['sh', '-c', `trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done`],
+    });
+    const r = await run(trapping.id);
+    const until = Date.now() + 30_000;
+    while (!(await stdout(r.id)).includes('ready')) {
+      assert.ok(Date.now() < until, 'the container never printed ready');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await client.cancelJobRun({ jobRunId: r.id });
+    const c = await waitForRun(s.api, r.id, undefined, 60_000);
+    assert.equal(c.lifecycleState, 'CANCELED', c.lifecycleDetails ?? '');
+    assert.deepEqual(await stdout(r.id), ['ready', 'got TERM']);
+    assert.deepEqual(containersOf(r.id), [], 'the ended run’s container is removed');
+  });
+
+  test('a digest mismatch and a missing image fail the run, saying which image and why', async () => {
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const mismatch = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE, imageDigest: wrong, cmd: ['true'] });
+    const m = await waitForRun(s.api, (await run(mismatch.id)).id, undefined, 60_000);
+    assert.equal(m.lifecycleState, 'FAILED');
+    assert.match(m.lifecycleDetails ?? '', new RegExp(`image ${BUSYBOX_IMAGE} does not have the digest ${wrong}`));
+    // The right digest (the image's id) runs.
+    const id = docker('image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE).trim();
+    const right = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE, imageDigest: id, cmd: ['true'] });
+    const ok = await waitForRun(s.api, (await run(right.id)).id, undefined, 60_000);
+    assert.equal(ok.lifecycleState, 'SUCCEEDED', ok.lifecycleDetails ?? '');
+
+    const missing = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: 'localhost:1/dsjobs-test/missing:1', cmd: ['true'] });
+    const x = await waitForRun(s.api, (await run(missing.id)).id, undefined, 60_000);
+    assert.equal(x.lifecycleState, 'FAILED');
+    assert.match(x.lifecycleDetails ?? '', /image localhost:1\/dsjobs-test\/missing:1 is not on this host and could not be pulled: \S/);
+  });
+
+  test('bad container configuration is refused at create, naming the field', async () => {
+    const e = await expectOciError(() => containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: '' }));
+    assert.equal(e.statusCode, 400);
+    assert.match(e.message, /jobEnvironmentConfigurationDetails\.image: is required/);
+  });
+
+  test('the Docker socket is reachable neither from a container run nor from a local run', async () => {
+    const inContainer = await createJob(s, 'probe.py', PROBE_PY, {
+      environment: { jobEnvironmentType: 'OCIR_CONTAINER', image: TOOLS_IMAGE, entrypoint: ['python3', '/home/datascience/probe.py'] },
+    });
+    const local = await createJob(s, 'probe.py', PROBE_PY);
+    for (const job of [inContainer, local]) {
+      const r = await s.api.createJobRun({ projectId: job.projectId, compartmentId: s.compartmentId, jobId: job.id });
+      const done = await waitForRun(s.api, r.id, undefined, 60_000);
+      assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails ?? '');
+      const out = await stdout(r.id);
+      assert.equal(out.length, 2, out.join('\n'));
+      assert.ok(out.every((l) => l.startsWith('unreachable ')), `${job.id === local.id ? 'local' : 'container'} run: ${out.join('; ')}`);
+    }
+  });
+
+  test('after a restart: a container of a run the store knows as ended is removed; one of an unknown run is left alone', async () => {
+    const job = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE, cmd: ['true'] });
+    const ended = await waitForRun(s.api, (await run(job.id)).id, undefined, 60_000);
+    assert.equal(ended.lifecycleState, 'SUCCEEDED');
+    // What a cleanup cut short by a kill leaves behind, and another server's container on the same engine.
+    const unknownRun = 'ocid1.datasciencejobrun.oc1.local.notknownhere';
+    const leftover = docker('create', '--label', `com.dsjobs.run-id=${ended.id}`, BUSYBOX_IMAGE, 'true').trim();
+    const foreign = docker('create', '--label', `com.dsjobs.run-id=${unknownRun}`, BUSYBOX_IMAGE, 'true').trim();
+    try {
+      s = await s.restart();
+      const until = Date.now() + 30_000;
+      while (containersOf(ended.id).length > 0) {
+        assert.ok(Date.now() < until, `container ${leftover} of the ended run was not removed`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.equal(containersOf(unknownRun).length, 1, 'the unknown run’s container is left alone');
+    } finally {
+      for (const id of [leftover, foreign]) {
+        try {
+          docker('rm', '-f', id);
+        } catch {
+          /* removed by the server already */
+        }
+      }
+    }
+  });
+
+  test('dsjobs image load FILE.tar (a docker save tarball) and image list; a job runs the loaded image; a bad tarball is refused naming the body', async () => {
+    const tag = 'dsjobs-test/loaded:1';
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-image-'));
+    const tar = path.join(dir, 'image.tar');
+    docker('tag', BUSYBOX_IMAGE, tag);
+    docker('save', '-o', tar, tag);
+    docker('rmi', tag);
+    try {
+      const cli = (args: string[]) => runCli(args, { env: { DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir } });
+      const load = await cli(['image', 'load', tar]);
+      assert.equal(load.code, 0, load.stderr);
+      assert.match(load.stdout, new RegExp(`loaded ${tag}`));
+      const list = await cli(['image', 'list', '--json']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.ok((JSON.parse(list.stdout) as { repoTags: string[] }[]).some((i) => i.repoTags.includes(tag)), list.stdout);
+      const job = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: tag, cmd: ['echo', 'from the loaded image'] });
+      const r = await waitForRun(s.api, (await run(job.id)).id, undefined, 60_000);
+      assert.equal(r.lifecycleState, 'SUCCEEDED', r.lifecycleDetails ?? '');
+      assert.deepEqual(await stdout(r.id), ['from the loaded image']);
+      writeFileSync(path.join(dir, 'bad.tar'), 'not a tarball');
+      const bad = await cli(['image', 'load', path.join(dir, 'bad.tar')]);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /body: not a docker save tarball the engine could load/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      try {
+        docker('rmi', tag);
+      } catch {
+        /* not loaded */
+      }
+    }
+  });
+
+  test('with containers off, the start-up report says so and container jobs are refused at create, saying why', async () => {
+    const off = await startServer({ env: { DSJOBS_CONTAINERS_ENABLED: 'off' } });
+    const o = makeOciClient(off.url, off.configFile);
+    try {
+      // The report goes on after the line startServer waits for.
+      const line = /protection OFF: docker: containers: container jobs are off \(config containers\.enabled\)/;
+      for (const until = Date.now() + 30_000; !line.test(off.output()) && Date.now() < until; ) await new Promise((res) => setTimeout(res, 50));
+      assert.match(off.output(), line);
+      const project = (await o.client.createProject({ createProjectDetails: { compartmentId: off.compartmentId } })).project;
+      const e = await expectOciError(() =>
+        o.client.createJob({
+          createJobDetails: {
+            projectId: project.id,
+            compartmentId: off.compartmentId,
+            jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 } as ds.models.StandaloneJobInfrastructureConfigurationDetails,
+            jobEnvironmentConfigurationDetails: { jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE } as ds.models.OcirContainerJobEnvironmentConfigurationDetails,
+          },
+        }),
+      );
+      assert.equal(e.statusCode, 400);
+      assert.match(e.message, /jobEnvironmentConfigurationDetails: this server cannot run containers: container jobs are off/);
+    } finally {
+      o.close();
+      await off.close();
+    }
+  });
+});
