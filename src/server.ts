@@ -15,6 +15,8 @@ import { hostFileMax } from './executors/local/open-files.js';
 import { detectGpus } from './executors/local/gpus.js';
 import { LocalExecutor } from './executors/local/local-executor.js';
 import { ExecutorSet } from './executors/executor-set.js';
+import { SlurmExecutor } from './executors/slurm/slurm-executor.js';
+import type { LaunchPlan } from './domain/launch.js';
 import { detectSandbox } from './executors/local/sandbox.js';
 import { runUserFor } from './executors/local/run-user.js';
 import { nativeSupervisor } from './executors/local/which.js';
@@ -241,7 +243,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const { executor: local, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
   // Every engine of this server, in the order they are asked which runs they serve; local processes serve the rest.
-  const executor = new ExecutorSet([{ executor: local, serves: () => true }]);
+  const slurm = cfg.slurm ? await createSlurmExecutor(cfg, archiveLimits) : null;
+  const executor = new ExecutorSet([
+    ...(slurm ? [{ executor: slurm, serves: (p: LaunchPlan) => slurm.serves(p), admitsItself: true }] : []),
+    { executor: local, serves: () => true, home: true },
+  ]);
   const protections = executor.protections();
   const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
   if (cpuWeight) protections.enforced.push(`the server ahead of runs: ${cpuWeight}${reserved}`);
@@ -261,7 +267,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   // The tenancy's vault and master key are made at first start; secret values are sealed with the server's key.
   const secrets = new SecretsService(store, secretBox, identity, systemClock, logs);
   await secrets.init();
-  const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
+  const slurmShapes = new Set((cfg.slurm?.shapes ?? []).map((x) => x.shape));
+  const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity(), (name) => slurmShapes.has(name));
   const projects = new ProjectsService(store, identity, systemClock);
   const workRequests = new WorkRequestsService(store, identity, systemClock);
   const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
@@ -496,4 +503,27 @@ export async function createLocalExecutor(
   });
   await executor.init();
   return { executor, archiveLimits, cpuWeight };
+}
+
+/** The Slurm executor of the config's `slurm` block, its cluster reached (the server does not start without it). */
+async function createSlurmExecutor(cfg: Config, archiveLimits: ArchiveLimits): Promise<SlurmExecutor> {
+  const c = cfg.slurm!;
+  const slurm = new SlurmExecutor({
+    sharedDir: c.sharedDir,
+    slurmConf: c.slurmConf ?? null,
+    binDir: c.binDir ?? null,
+    shapes: c.shapes,
+    pollIntervalMs: c.pollIntervalMs,
+    queueIntervalMs: c.queueIntervalMs,
+    graceMs: cfg.gracePeriodMs,
+    archiveLimits,
+    nodePath: c.nodePath,
+    keepWorkDirs: cfg.keepWorkDirs,
+  });
+  try {
+    await slurm.init();
+  } catch (e) {
+    throw new ConfigError(`slurm: ${(e as Error).message}`);
+  }
+  return slurm;
 }
