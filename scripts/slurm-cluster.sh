@@ -48,10 +48,21 @@ nodes_up() {
 
 case "$cmd" in
   stop)
-    # Nodes first: a slurmd outliving its controller only retries; jobs still running on it are killed with it.
+    # Jobs first: a job's slurmstepd outlives a stopped slurmd, and with it the job's processes.
+    if [ -f "$conf" ] && [ -f "$dir/slurmctld.pid" ]; then
+      timeout 10 scancel --full --signal=KILL --state=RUNNING $(squeue -h -o %i 2>/dev/null) >/dev/null 2>&1 || true
+      timeout 10 scancel $(squeue -h -o %i 2>/dev/null) >/dev/null 2>&1 || true
+    fi
     for n in node1 node2; do stop_pidfile "$dir/slurmd-$n.pid"; done
     stop_pidfile "$dir/slurmctld.pid"
     stop_pidfile "$dir/munge/munged.pid"
+    # Whatever of this cluster's jobs is still there (slurmstepd and the job's processes carry SLURM_CONF).
+    needle="SLURM_CONF=$conf"
+    for p in /proc/[0-9]*; do
+      pid=${p#/proc/}
+      [ "$pid" = "$$" ] && continue
+      if tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "$needle"; then kill -9 "$pid" 2>/dev/null || true; fi
+    done
     exit 0
     ;;
   status)

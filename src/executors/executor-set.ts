@@ -107,9 +107,9 @@ export class ExecutorSet implements Executor {
     }
   }
 
-  async untilRunning(handle: ExecutorHandle, waiting: (details: string) => void): Promise<void> {
+  async untilRunning(handle: ExecutorHandle, waiting: (details: string) => void): Promise<boolean> {
     const ex = this.of(handle);
-    if (ex.untilRunning) await ex.untilRunning(handle, waiting);
+    return ex.untilRunning ? ex.untilRunning(handle, waiting) : true;
   }
 
   wait(handle: ExecutorHandle): Promise<ExitStatus> {

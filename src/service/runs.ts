@@ -549,8 +549,28 @@ export class RunsService {
 
   /** Records a live process for the run (fresh start or re-attach) and watches it to the end. */
   private async running(run: RunRecord, handle: ExecutorHandle, fresh: boolean, isolation?: RunIsolation): Promise<void> {
+    if (run.lifecycleState === 'ACCEPTED' && this.executor.queuesRuns(handle)) {
+      // Stored with its handle first (a restart re-attaches to the queued job, a cancel reaches it); the wait for its
+      // engine to run it goes on in the background, so neither a start nor a restart's recovery waits for the queue.
+      const id = run.id;
+      await this.store.transitionRun(
+        id,
+        ['ACCEPTED'],
+        'ACCEPTED',
+        { handle, executor: this.executor.nameOf(handle), isolation, lifecycleDetails: `Submitted to the ${this.executor.nameOf(handle)} executor; waiting for it to start the run.` },
+        null,
+      );
+      void this.queuedByEngine(id, handle)
+        .then((ran) => this.runningNow(run, handle, fresh, isolation, ran))
+        .catch((e) => this.opts.log?.error({ err: e, runId: id }, 'following a job run queued by its executor failed'));
+      return;
+    }
+    await this.runningNow(run, handle, fresh, isolation, true);
+  }
+
+  /** `ran`: false for a run its engine queued that never ran (canceled while queued): it has no start time. */
+  private async runningNow(run: RunRecord, handle: ExecutorHandle, fresh: boolean, isolation: RunIsolation | undefined, ran: boolean): Promise<void> {
     const id = run.id;
-    if (run.lifecycleState === 'ACCEPTED' && this.executor.queuesRuns(handle)) await this.queuedByEngine(id, handle, isolation);
     const now = this.clock.now();
     const deadline = now + run.launch.maximumRuntimeInMinutes * 60_000;
     const started = await this.store.transitionRun(
@@ -565,7 +585,7 @@ export class RunsService {
     if (started && this.logs.quotaReached(id)) await this.onLogQuota(id);
     if (!started) {
       // Canceled while it was starting (or re-attached in a later state): keep the handle, then act on the state.
-      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh ? iso(now) : undefined, isolation }, null);
+      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh && ran ? iso(now) : undefined, isolation }, null);
       if (!current) return;
     }
     // Re-attached after a restart: the run's token (signed with the same key) works again, unless it is being stopped.
@@ -592,22 +612,13 @@ export class RunsService {
    * to the queued job, and a cancel reaches it), until the engine says its process runs; meanwhile its
    * lifecycleDetails say why it waits, in the engine's words.
    */
-  private async queuedByEngine(id: string, handle: ExecutorHandle, isolation?: RunIsolation): Promise<void> {
-    const engine = this.executor.nameOf(handle);
-    await this.store.transitionRun(
-      id,
-      ['ACCEPTED'],
-      'ACCEPTED',
-      { handle, executor: engine, isolation, lifecycleDetails: `Submitted to the ${engine} executor; waiting for it to start the run.` },
-      null,
-    );
-    await this.executor.untilRunning(handle, (lifecycleDetails) => {
+  private queuedByEngine(id: string, handle: ExecutorHandle): Promise<boolean> {
+    return this.executor.untilRunning(handle, (lifecycleDetails) => {
       this.store
         .transitionRun(id, ['ACCEPTED'], 'ACCEPTED', { lifecycleDetails }, null)
-        .catch((e) => this.opts.log?.error({ err: e, runId: id }, "recording why a queued job run waits failed"));
+        .catch((e) => this.opts.log?.error({ err: e, runId: id }, 'recording why a queued job run waits failed'));
     });
   }
-
 
   /**
    * The run's main process ended (or, with no handle, nothing of it can be found): free what it held, capture the

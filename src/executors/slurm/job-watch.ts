@@ -10,7 +10,7 @@ interface Watched {
   h: SlurmHandle;
   runId: string;
   started: boolean;
-  onStarted: (() => void)[];
+  onStarted: ((ran: boolean) => void)[];
   waiting: ((details: string) => void) | null;
   lastDetails: string | null;
   exited: { resolve: (s: ExitStatus) => void; reject: (e: Error) => void }[];
@@ -47,12 +47,15 @@ export class JobWatch {
     return w;
   }
 
-  /** Resolves once the run's process runs on a node (or the job ended); `waiting` hears Slurm's pending reason. */
-  started(h: SlurmHandle, runId: string, waiting: (details: string) => void): Promise<void> {
+  /**
+   * Resolves once the run's process runs on a node (true) or the job ended without it ever running (false: canceled
+   * while pending, refused by the node); `waiting` hears Slurm's pending reason meanwhile.
+   */
+  started(h: SlurmHandle, runId: string, waiting: (details: string) => void): Promise<boolean> {
     const w = this.entry(h, runId);
     if (w.started || existsSync(path.join(h.runDir, 'started'))) {
       w.started = true;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     w.waiting = waiting;
     return new Promise((resolve) => w.onStarted.push(resolve));
@@ -77,7 +80,8 @@ export class JobWatch {
   private markStarted(w: Watched): void {
     if (w.started) return;
     w.started = true;
-    for (const f of w.onStarted.splice(0)) f();
+    const ran = existsSync(path.join(w.h.runDir, 'started'));
+    for (const f of w.onStarted.splice(0)) f(ran);
   }
 
   private end(w: Watched, status: ExitStatus | Error): void {

@@ -154,8 +154,8 @@ export class SlurmExecutor implements Executor {
     };
   }
 
-  /** Resolves once the run's process runs on a node; meanwhile `waiting` hears Slurm's reason for the wait. */
-  untilRunning(h: ExecutorHandle, waiting: (details: string) => void): Promise<void> {
+  /** Resolves once the run's process runs on a node (true) or its job ended unrun; `waiting` hears Slurm's reason. */
+  untilRunning(h: ExecutorHandle, waiting: (details: string) => void): Promise<boolean> {
     const handle = this.checked(h);
     return this.watch.started(handle, path.basename(handle.runDir), waiting);
   }
