@@ -124,7 +124,8 @@ export class SlurmExecutor implements Executor {
     };
     if (req.pythonEnv) env.CONDA_PREFIX = req.pythonEnv;
     const launch = { argv: [...interpreterFor(target, req.pythonEnv), ...req.plan.args], env, cwd: work, graceSeconds: this.opts.graceMs / 1000 };
-    writeFileSync(path.join(runDir, 'launch.json'), JSON.stringify(launch));
+    // The run's variables may carry its secrets: readable by the job (run as the submitting user) alone.
+    writeFileSync(path.join(runDir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
     // There before the job starts: the logs room follows them from the first byte.
     const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
     for (const f of Object.values(logFiles)) if (!existsSync(f)) writeFileSync(f, '');
