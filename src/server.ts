@@ -18,6 +18,8 @@ import { LocalExecutor } from './executors/local/local-executor.js';
 import { ExecutorSet } from './executors/executor-set.js';
 import { DockerExecutor } from './executors/docker/docker-executor.js';
 import { ImagesService } from './service/images.js';
+import { SlurmExecutor } from './executors/slurm/slurm-executor.js';
+import type { LaunchPlan } from './domain/launch.js';
 import { detectSandbox } from './executors/local/sandbox.js';
 import { runUserFor } from './executors/local/run-user.js';
 import { nativeSupervisor } from './executors/local/which.js';
@@ -255,10 +257,12 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const { executor: local, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
   const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits });
   // Every engine of this server, in the order they are asked which runs they serve; local processes serve the rest.
+  const slurm = cfg.slurm ? await createSlurmExecutor(cfg, archiveLimits) : null;
   // The Docker executor stays in the set when its engine is away, so the handles of its runs still reach it.
   const executor = new ExecutorSet([
-    { executor: docker, serves: (plan) => plan.container !== null && docker.state.available },
-    { executor: local, serves: (plan) => plan.container === null },
+    ...(slurm ? [{ executor: slurm, serves: (p: LaunchPlan) => p.container === null && slurm.serves(p), admitsItself: true }] : []),
+    { executor: docker, serves: (plan: LaunchPlan) => plan.container !== null && docker.state.available },
+    { executor: local, serves: (plan: LaunchPlan) => plan.container === null, home: true },
   ]);
   const protections = executor.protections();
   const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
@@ -283,7 +287,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   // The tenancy's vault and master key are made at first start; secret values are sealed with the server's key.
   const secrets = new SecretsService(store, secretBox, identity, systemClock, logs);
   await secrets.init();
-  const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity());
+  const slurmShapes = new Set((cfg.slurm?.shapes ?? []).map((x) => x.shape));
+  const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity(), (name) => slurmShapes.has(name));
   const projects = new ProjectsService(store, identity, systemClock);
   const workRequests = new WorkRequestsService(store, identity, systemClock);
   const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
@@ -559,4 +564,27 @@ export async function createLocalExecutor(
   });
   await executor.init();
   return { executor, archiveLimits, cpuWeight };
+}
+
+/** The Slurm executor of the config's `slurm` block, its cluster reached (the server does not start without it). */
+async function createSlurmExecutor(cfg: Config, archiveLimits: ArchiveLimits): Promise<SlurmExecutor> {
+  const c = cfg.slurm!;
+  const slurm = new SlurmExecutor({
+    sharedDir: c.sharedDir,
+    slurmConf: c.slurmConf ?? null,
+    binDir: c.binDir ?? null,
+    shapes: c.shapes,
+    pollIntervalMs: c.pollIntervalMs,
+    queueIntervalMs: c.queueIntervalMs,
+    graceMs: cfg.gracePeriodMs,
+    archiveLimits,
+    nodePath: c.nodePath,
+    keepWorkDirs: cfg.keepWorkDirs,
+  });
+  try {
+    await slurm.init();
+  } catch (e) {
+    throw new ConfigError(`slurm: ${(e as Error).message}`);
+  }
+  return slurm;
 }

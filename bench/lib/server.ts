@@ -23,6 +23,8 @@ export interface BenchServerOptions {
   /** Flags for node before the script, e.g. ['--cpu-prof', '--cpu-prof-dir=...']. */
   nodeArgs?: string[];
   dataDir?: string;
+  /** A config file (--config), e.g. one whose shapes go to a Slurm cluster. */
+  config?: string;
 }
 
 /** Servers alive now: an interrupted benchmark (Ctrl-C) still kills them and removes their data dirs. */
@@ -97,7 +99,7 @@ export class BenchServer {
 
   static async start(opts: BenchServerOptions = {}): Promise<BenchServer> {
     const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-bench-'));
-    const args = [...(opts.nodeArgs ?? []), BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir];
+    const args = [...(opts.nodeArgs ?? []), BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(opts.config ? ['--config', opts.config] : [])];
     const spawnedAt = performance.now();
     // Authentication off unless a benchmark asks for it (benchmark 3 measures its cost beside the unsigned figure).
     const launched = await launchServer(args, { DSJOBS_LOG_LEVEL: 'warn', DSJOBS_AUTHENTICATION: 'off', ...opts.env });
@@ -182,7 +184,7 @@ export class BenchServer {
   async createJob(
     fileName: string,
     content: string,
-    opts: { args?: string; env?: Record<string, string>; ocpus?: number } = {},
+    opts: { args?: string; env?: Record<string, string>; ocpus?: number; shape?: string } = {},
   ): Promise<{ id: string; projectId: string }> {
     const project = await this.http.json<{ id: string }>('POST', '/projects', { compartmentId: this.compartmentId, displayName: 'bench' });
     const job = await this.http.json<{ id: string; projectId: string }>('POST', '/jobs', {
@@ -192,7 +194,7 @@ export class BenchServer {
       jobConfigurationDetails: { jobType: 'DEFAULT', commandLineArguments: opts.args, environmentVariables: opts.env },
       jobInfrastructureConfigurationDetails:
         opts.ocpus === undefined
-          ? { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 }
+          ? { jobInfrastructureType: 'ME_STANDALONE', shapeName: opts.shape ?? 'Local.Light', blockStorageSizeInGBs: 50 }
           : {
               jobInfrastructureType: 'ME_STANDALONE',
               shapeName: 'VM.Standard.E4.Flex',

@@ -53,6 +53,38 @@ const BucketStorage = Type.Object(
   { additionalProperties: false },
 );
 
+/** A shape whose runs go to the Slurm cluster, and how it becomes a Slurm request (docs/slurm.md). */
+const SlurmShapeSchema = Type.Object(
+  {
+    shape: Type.String({ minLength: 1 }),
+    partition: Type.Optional(Type.String({ minLength: 1 })),
+    cpusPerOcpu: Type.Number({ exclusiveMinimum: 0, default: 1 }),
+    gres: Type.String({ minLength: 1, default: 'gpu' }),
+    extraArgs: Type.Array(Type.String({ pattern: '^--' }), { default: [] }),
+  },
+  { additionalProperties: false },
+);
+
+/** Runs on a Slurm cluster (src/executors/slurm, docs/slurm.md). */
+const SlurmSchema = Type.Object(
+  {
+    /** SLURM_CONF for sbatch, squeue, scancel and scontrol; absent: Slurm's default. */
+    slurmConf: Type.Optional(Type.String({ pattern: '^/' })),
+    /** Where the Slurm tools are; absent: the PATH. */
+    binDir: Type.Optional(Type.String({ pattern: '^/' })),
+    /** A directory every node sees at the same path as the server: artifacts, run environments and logs travel there. */
+    sharedDir: Type.String({ pattern: '^/' }),
+    shapes: Type.Array(SlurmShapeSchema, { minItems: 1 }),
+    /** How often the shared directory is checked for runs that started or ended (a file check each). */
+    pollIntervalMs: Type.Integer({ minimum: 20, default: 100 }),
+    /** How often squeue is asked for pending reasons and vanished jobs (one call for all jobs). */
+    queueIntervalMs: Type.Integer({ minimum: 100, default: 1_000 }),
+    /** The runs' PATH on the nodes. */
+    nodePath: Type.String({ default: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }),
+  },
+  { additionalProperties: false },
+);
+
 /** A Python environment registered on the server (a conda env or a venv): what CONDA_ENV_SLUG names. */
 const CondaEnvironment = Type.Object(
   {
@@ -199,6 +231,8 @@ export const ConfigSchema = Type.Object(
     ),
     shapes: Type.Optional(Type.Array(Shape, { minItems: 1 })),
     containers: ContainerEngine,
+    /** The Slurm cluster the shapes it names run on; absent: every run is local. */
+    slurm: Type.Optional(SlurmSchema),
     /**
      * Runs in a sandbox: "auto" picks the native one (the native supervisor sets bwrap's command line up itself; root
      * only) where it works, else bubblewrap; "native" or "bwrap" only that engine; "off" never.
@@ -345,6 +379,9 @@ export function loadConfig(opts: {
   for (const [i, shape] of cfg.shapes.entries()) {
     const bad = unlistableShape(shape);
     if (bad) throw new ConfigError(`config shapes.${i}.${bad.field}: ${bad.reason}`);
+  }
+  for (const [i, s] of (cfg.slurm?.shapes ?? []).entries()) {
+    if (!cfg.shapes.some((x) => x.name === s.shape)) throw new ConfigError(`config slurm.shapes.${i}.shape: '${s.shape}' is not a shape of the catalog`);
   }
   cfg.dataDir = path.resolve(cfg.dataDir);
   cfg.secretsKeyFile = path.resolve(cfg.dataDir, cfg.secretsKeyFile ?? 'secrets.key');

@@ -23,24 +23,33 @@ export interface Engine {
    * asked for them.
    */
   admitsItself?: boolean;
+  /**
+   * The server's own engine (local processes), wherever it is in the order: handles that name no engine are its,
+   * and the server's capacity is its. Default: the first engine.
+   */
+  home?: boolean;
 }
 
-/** The field of a handle that names the engine which wrote it; handles without it are the local executor's. */
+/** The field of a handle that names the engine which wrote it; handles without it are the home engine's. */
 const ENGINE = 'engine';
 
 /**
  * Several executors behind the one `Executor` interface, so the run lifecycle (service/runs.ts) has one executor to
  * talk to whatever runs where. Each handle carries the name of the engine that started it, so every later call
- * (wait, signal, recover, cleanup) reaches that engine, also after a restart. Handles written before there were
- * several engines have no name: they are the first engine's (the local executor's).
+ * (wait, signal, recover, cleanup) reaches that engine, also after a restart. One engine is the home one (the local
+ * executor): handles written before there were several engines have no name and are its, and the server's capacity
+ * is its.
  */
 export class ExecutorSet implements Executor {
   readonly name: string;
   private readonly byName = new Map<string, Engine>();
 
-  /** `engines` in the order they are asked; the first is also the owner of handles that name no engine. */
+  private readonly home: Engine;
+
+  /** `engines` in the order they are asked; the one marked `home` (default: the first) is the home engine. */
   constructor(private readonly engines: Engine[]) {
     if (engines.length === 0) throw new Error('an executor set needs at least one executor');
+    this.home = engines.find((e) => e.home) ?? engines[0]!;
     for (const e of engines) {
       if (this.byName.has(e.executor.name)) throw new Error(`two executors are named '${e.executor.name}'`);
       this.byName.set(e.executor.name, e);
@@ -66,20 +75,20 @@ export class ExecutorSet implements Executor {
   /** The name of the engine that wrote `handle`. */
   nameOf(handle: ExecutorHandle): string {
     const name = handle[ENGINE];
-    return typeof name === 'string' ? name : this.engines[0]!.executor.name;
+    return typeof name === 'string' ? name : this.home.executor.name;
   }
 
   private of(handle: ExecutorHandle): Executor {
     const name = handle[ENGINE];
-    if (name === undefined) return this.engines[0]!.executor;
+    if (name === undefined) return this.home.executor;
     const e = typeof name === 'string' ? this.byName.get(name) : undefined;
     if (!e) throw new Error(`the run's handle names executor ${JSON.stringify(name)}, which this server does not have`);
     return e.executor;
   }
 
-  /** The server's own capacity: what its first engine (local processes) hands out. */
+  /** The server's own capacity: what its home engine (local processes) hands out. */
   capacity(): Resources {
-    return this.engines[0]!.executor.capacity();
+    return this.home.executor.capacity();
   }
 
   async start(req: LaunchRequest): Promise<LaunchResult> {
@@ -87,6 +96,20 @@ export class ExecutorSet implements Executor {
     if (!e) throw new Error(`no executor of this server runs this job (shape ${req.plan.shapeName})`);
     const r = await e.executor.start(req);
     return { ...r, handle: { ...r.handle, [ENGINE]: e.executor.name } };
+  }
+
+  /** Whether the engine of `handle` queues its runs itself (it has untilRunning). */
+  queuesRuns(handle: ExecutorHandle): boolean {
+    try {
+      return this.of(handle).untilRunning !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  async untilRunning(handle: ExecutorHandle, waiting: (details: string) => void): Promise<boolean> {
+    const ex = this.of(handle);
+    return ex.untilRunning ? ex.untilRunning(handle, waiting) : true;
   }
 
   wait(handle: ExecutorHandle): Promise<ExitStatus> {

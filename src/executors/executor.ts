@@ -92,6 +92,13 @@ export interface Executor {
   capacity(): Resources;
   /** Prepares and starts the run; rejects with a user-facing message if it cannot. */
   start(req: LaunchRequest): Promise<LaunchResult>;
+  /**
+   * Engines that queue runs themselves (a cluster scheduler): resolves once the run's process is running (true) or
+   * its job ended without it ever running (false: canceled while queued); until then the run stays ACCEPTED and
+   * `waiting` is told why it waits (the scheduler's reason, the job's id), for its lifecycleDetails. Engines without
+   * it run what they start at once.
+   */
+  untilRunning?(handle: ExecutorHandle, waiting: (details: string) => void): Promise<boolean>;
   /** Resolves when the run's main process has ended (works for started and recovered handles). */
   wait(handle: ExecutorHandle): Promise<ExitStatus>;
   /** Sends a signal to every process of the run. Never throws for a run that is already gone. */

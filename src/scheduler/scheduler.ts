@@ -89,9 +89,20 @@ export class Scheduler implements SchedulerPort {
     return { queued: this.queue.length, running: this.running.size, inUse: this.inUse };
   }
 
+  /**
+   * Runs whose engine admits them itself (a cluster scheduler queues them): started at the next pass whatever the
+   * server's capacity, never behind the FIFO queue's head, and holding none of the capacity.
+   */
+  private direct = new Set<string>();
+
   // ---- SchedulerPort ----
-  enqueue(run: QueuedRun): void {
-    if (this.queuedIds.has(run.id) || this.running.has(run.id)) return;
+  enqueue(run: QueuedRun & { ownAdmission?: boolean }): void {
+    if (this.queuedIds.has(run.id) || this.running.has(run.id) || this.direct.has(run.id)) return;
+    if (run.ownAdmission) {
+      this.direct.add(run.id);
+      this.kick();
+      return;
+    }
     this.queue.push(run);
     this.queuedIds.add(run.id);
     this.positions = null;
@@ -99,6 +110,7 @@ export class Scheduler implements SchedulerPort {
   }
 
   dequeue(runId: string): void {
+    this.direct.delete(runId);
     if (!this.queuedIds.delete(runId)) return;
     this.queue = this.queue.filter((r) => r.id !== runId);
     this.positions = null;
@@ -161,15 +173,16 @@ export class Scheduler implements SchedulerPort {
   private admit(): void {
     const lifecycle = this.lifecycle;
     if (this.stopped || !lifecycle) return;
+    const direct = [...this.direct].map((id) => ({ id, needs: ZERO }));
+    this.direct.clear();
     const free = subtract(this.capacity(), this.inUse);
     const plan = planAdmission(this.queue, free);
     this.blocker = plan.blocker;
     this.positions = null;
-    if (plan.start.length === 0) return;
     // planAdmission starts a prefix of the queue.
     const admitted = this.queue.slice(0, plan.start.length);
     this.queue = this.queue.slice(plan.start.length);
-    for (const run of admitted) {
+    for (const run of [...direct, ...admitted]) {
       this.queuedIds.delete(run.id);
       this.occupy(run.id, run.needs);
       const started = lifecycle

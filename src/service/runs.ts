@@ -24,7 +24,7 @@ import type { StorageCatalog } from './storage.js';
 import type { CondaEnvironments } from './conda.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
 import type { ShapesService } from './shapes-service.js';
-import type { Resources } from '../domain/resources.js';
+import { ZERO, type Resources } from '../domain/resources.js';
 import type { Readable } from 'node:stream';
 import type { RunPrincipals } from './run-principals.js';
 
@@ -67,7 +67,8 @@ export interface RunLogs {
 
 /** What the scheduler learns from the service: runs to queue, runs whose resources are free again, timers. */
 export interface SchedulerPort {
-  enqueue(run: { id: string; needs: Resources }): void;
+  /** `ownAdmission`: the run's engine admits it itself (a cluster's queue): it starts without the server's capacity. */
+  enqueue(run: { id: string; needs: Resources; ownAdmission?: boolean }): void;
   dequeue(runId: string): void;
   /** The run holds these resources (re-attached after a restart). */
   occupy(runId: string, needs: Resources): void;
@@ -266,7 +267,7 @@ export class RunsService {
     });
     if (replayed || !created) return this.get(id);
     const run: RunRecord = created;
-    this.scheduler.enqueue({ id, needs: run.launch.resources });
+    this.scheduler.enqueue(this.queued(run));
     // Returned as accepted, like OCI: no queue position yet (computing it is O(queue) right after a change).
     return run;
   }
@@ -478,7 +479,7 @@ export class RunsService {
       // Nothing was written: the run waits in the queue again until the data disk has room (or the database answers).
       this.scheduler.release(id);
       const run = await this.store.getRun(id);
-      if (run) setTimeout(() => this.scheduler.enqueue({ id, needs: run.launch.resources }), DISK_FULL_REQUEUE_MS).unref();
+      if (run) setTimeout(() => this.scheduler.enqueue(this.queued(run)), DISK_FULL_REQUEUE_MS).unref();
       this.opts.log?.error({ err: e, runId: id }, 'starting a job run: the data disk is full; it is queued again');
       return;
     }
@@ -552,6 +553,27 @@ export class RunsService {
 
   /** Records a live process for the run (fresh start or re-attach) and watches it to the end. */
   private async running(run: RunRecord, handle: ExecutorHandle, fresh: boolean, isolation?: RunIsolation): Promise<void> {
+    if (run.lifecycleState === 'ACCEPTED' && this.executor.queuesRuns(handle)) {
+      // Stored with its handle first (a restart re-attaches to the queued job, a cancel reaches it); the wait for its
+      // engine to run it goes on in the background, so neither a start nor a restart's recovery waits for the queue.
+      const id = run.id;
+      await this.store.transitionRun(
+        id,
+        ['ACCEPTED'],
+        'ACCEPTED',
+        { handle, executor: this.executor.nameOf(handle), isolation, lifecycleDetails: `Submitted to the ${this.executor.nameOf(handle)} executor; waiting for it to start the run.` },
+        null,
+      );
+      void this.queuedByEngine(id, handle)
+        .then((ran) => this.runningNow(run, handle, fresh, isolation, ran))
+        .catch((e) => this.opts.log?.error({ err: e, runId: id }, 'following a job run queued by its executor failed'));
+      return;
+    }
+    await this.runningNow(run, handle, fresh, isolation, true);
+  }
+
+  /** `ran`: false for a run its engine queued that never ran (canceled while queued): it has no start time. */
+  private async runningNow(run: RunRecord, handle: ExecutorHandle, fresh: boolean, isolation: RunIsolation | undefined, ran: boolean): Promise<void> {
     const id = run.id;
     const now = this.clock.now();
     const deadline = now + run.launch.maximumRuntimeInMinutes * 60_000;
@@ -567,7 +589,7 @@ export class RunsService {
     if (started && this.logs.quotaReached(id)) await this.onLogQuota(id);
     if (!started) {
       // Canceled while it was starting (or re-attached in a later state): keep the handle, then act on the state.
-      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh ? iso(now) : undefined, isolation }, null);
+      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh && ran ? iso(now) : undefined, isolation }, null);
       if (!current) return;
     }
     // Re-attached after a restart: the run's token (signed with the same key) works again, unless it is being stopped.
@@ -589,7 +611,19 @@ export class RunsService {
       .catch((e) => this.opts.log?.error({ err: e, runId: id }, 'settling a finished job run failed'));
   }
 
-  /** The run's main process ended: capture the last output, settle the state, free the resources. */
+  /**
+   * The run's engine queues it (a cluster scheduler): it stays ACCEPTED, with its handle stored (a restart re-attaches
+   * to the queued job, and a cancel reaches it), until the engine says its process runs; meanwhile its
+   * lifecycleDetails say why it waits, in the engine's words.
+   */
+  private queuedByEngine(id: string, handle: ExecutorHandle): Promise<boolean> {
+    return this.executor.untilRunning(handle, (lifecycleDetails) => {
+      this.store
+        .transitionRun(id, ['ACCEPTED'], 'ACCEPTED', { lifecycleDetails }, null)
+        .catch((e) => this.opts.log?.error({ err: e, runId: id }, 'recording why a queued job run waits failed'));
+    });
+  }
+
   /**
    * The run's main process ended (or, with no handle, nothing of it can be found): free what it held, capture the
    * last output, and settle the state. `stragglers`: whether processes left in its group may be killed — not after
@@ -683,7 +717,7 @@ export class RunsService {
       if (run.lifecycleState === 'ACCEPTED' && run.handle === null) {
         // The capacity may have been lowered across the restart: a run that can no longer ever fit would block
         // the FIFO queue for good, so it ends now, saying why.
-        if (!this.shapes.canEverFit(run.launch.resources)) {
+        if (this.executor.admittedHere(run.launch) && !this.shapes.canEverFit(run.launch.resources)) {
           await this.store.transitionRun(
             run.id,
             ['ACCEPTED'],
@@ -698,7 +732,7 @@ export class RunsService {
           this.logs.seal(run.id);
           continue;
         }
-        this.scheduler.enqueue({ id: run.id, needs: run.launch.resources });
+        this.scheduler.enqueue(this.queued(run));
         continue;
       }
       const handle = launchedHandle(run) ?? (await this.findHandle(run));
@@ -708,14 +742,14 @@ export class RunsService {
         if (run.lifecycleState === 'ACCEPTED') {
           // The start was interrupted before any process existed: queue it again.
           await this.store.transitionRun(run.id, ['ACCEPTED'], 'ACCEPTED', { handle: null, executor: null, lifecycleDetails: null }, null);
-          this.scheduler.enqueue({ id: run.id, needs: run.launch.resources });
+          this.scheduler.enqueue(this.queued(run));
         } else {
           // Started (or being stopped) but no process was ever recorded: nothing to clean up, the outcome is unknown.
           await this.onExit(run.id, null, { exitCode: null, signal: null });
         }
         continue;
       }
-      this.scheduler.occupy(run.id, run.launch.resources);
+      this.scheduler.occupy(run.id, this.queued(run).needs);
       const state = await this.executor.recover(handle);
       if (state.state === 'lost') {
         // A handle the executor cannot read (of a newer format, or damaged): nothing of the run can be reached
@@ -747,6 +781,12 @@ export class RunsService {
       return new Set(runs.filter((r) => r !== null && (isTerminal(r.lifecycleState) || r.lifecycleState === 'DELETED')).map((r) => r!.id));
     };
     await this.executor.afterRecovery(ended).catch((e) => this.opts.log?.error({ err: e }, 'freeing what interrupted runs left failed'));
+  }
+
+  /** What the scheduler is told of a run: what it holds of the server's capacity, none where its engine admits it. */
+  private queued(run: Pick<RunRecord, 'id' | 'launch'>): { id: string; needs: Resources; ownAdmission: boolean } {
+    const here = this.executor.admittedHere(run.launch);
+    return { id: run.id, needs: here ? run.launch.resources : ZERO, ownAdmission: !here };
   }
 
   private findHandle(run: RunRecord): Promise<ExecutorHandle | null> {

@@ -18,13 +18,15 @@ export class ShapesService {
   constructor(
     readonly catalog: readonly ShapeDef[],
     private readonly capacity: () => Resources,
+    /** Shapes an engine that admits runs itself serves (a cluster's): the server's capacity does not bound them. */
+    private readonly admittedElsewhere: (shapeName: string) => boolean = () => false,
   ) {}
 
   /** Resources for an infrastructure block; refuses shapes this server can never run. */
   resolve(infra: JobInfrastructureConfigurationDetails, field: string): Resources {
     const need = resolveShape(this.catalog, infra.shapeName!, infra.jobShapeConfigDetails, field);
     const total = this.capacity();
-    if (!fits(need, total)) {
+    if (!this.admittedElsewhere(infra.shapeName!) && !fits(need, total)) {
       throw invalid(
         `${field}.shapeName`,
         `${infra.shapeName} needs ${describe(need)} but this server has ${describe(total)} in all, so it could never run; pick a smaller shape (GET /jobShapes) or, for a flex shape, fewer ocpus/memoryInGBs in jobShapeConfigDetails`,
@@ -48,6 +50,7 @@ export class ShapesService {
 
   /** Whether `s` can run on this server and, for a flex shape, how large it can be here. */
   here(s: ShapeDef): ShapeHere {
+    if (this.admittedElsewhere(s.name)) return { runnable: true };
     const total = this.capacity();
     const min = s.flex
       ? { cpus: s.flex.minOcpus, memoryInGBs: s.flex.minMemoryInGBs, gpus: s.gpus }

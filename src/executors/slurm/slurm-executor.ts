@@ -1,0 +1,267 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { startEnvironment } from '../../domain/launch.js';
+import { ZERO, type Resources } from '../../domain/resources.js';
+import type { LaunchPlan } from '../../domain/launch.js';
+import type { ArchiveLimits } from '../../archive/archive.js';
+import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample } from '../executor.js';
+import { placeArtifact } from '../local/workspace.js';
+import { sbatchOptions, parseQueue, type SlurmShape } from './batch-request.js';
+import { decodeSlurmHandle, encodeSlurmHandle, SLURM_HANDLE_VERSION, type SlurmHandle } from './handle.js';
+import { JobWatch, readStatus } from './job-watch.js';
+import { NODE_SUPERVISOR_NAME, NODE_SUPERVISOR_SOURCE } from './node-supervisor.js';
+import { SlurmCli, toolMessage } from './slurm-cli.js';
+
+export interface SlurmExecutorOptions {
+  /** A directory every node sees at the same path: the supervisor, each run's artifact, environment and logs. */
+  sharedDir: string;
+  /** SLURM_CONF for the tools; null: Slurm's own default (/etc/slurm/slurm.conf). */
+  slurmConf: string | null;
+  /** Where sbatch and the other tools are; null: the PATH. */
+  binDir: string | null;
+  shapes: SlurmShape[];
+  /** How often the shared disk is checked for started and ended runs. */
+  pollIntervalMs: number;
+  /** How often squeue is asked about pending and vanished jobs. */
+  queueIntervalMs: number;
+  /** The server's grace period: the node-side supervisor SIGKILLs this long after a SIGTERM. */
+  graceMs: number;
+  archiveLimits: ArchiveLimits;
+  /** The run's PATH on the node. */
+  nodePath: string;
+  keepWorkDirs: boolean;
+}
+
+const HANDLE_FILE = 'handle.json';
+
+/**
+ * Runs on a Slurm cluster: each run is one batch job (sbatch), whose batch script is the node-side supervisor
+ * (node-supervisor.ts) working in the run's directory on the shared disk. Slurm admits runs itself (the run waits
+ * ACCEPTED while its job is PENDING, with Slurm's reason); the job's id and the cluster's name make the handle, so a
+ * restarted server re-attaches to it. Every scancel names the run's job by id *and* name: a job this server did not
+ * submit for that run is never touched.
+ */
+export class SlurmExecutor implements Executor {
+  readonly name = 'slurm';
+  private readonly cli: SlurmCli;
+  private readonly watch: JobWatch;
+  private readonly runsDir: string;
+  private readonly supervisorPath: string;
+  private readonly byShape: Map<string, SlurmShape>;
+  private cluster = '';
+
+  constructor(private readonly opts: SlurmExecutorOptions) {
+    this.cli = new SlurmCli({ slurmConf: opts.slurmConf, binDir: opts.binDir });
+    this.watch = new JobWatch(this.cli, { pollMs: opts.pollIntervalMs, queueEveryMs: opts.queueIntervalMs });
+    this.runsDir = path.join(opts.sharedDir, 'runs');
+    this.supervisorPath = path.join(opts.sharedDir, 'bin', NODE_SUPERVISOR_NAME);
+    this.byShape = new Map(opts.shapes.map((s) => [s.shape, s]));
+  }
+
+  /** Finds the cluster (its name goes in every handle) and puts the node-side supervisor on the shared disk. */
+  async init(): Promise<void> {
+    const r = await this.cli.run('scontrol', ['show', 'config']);
+    const name = r.code === 0 ? /^ClusterName\s*=\s*(\S+)/m.exec(r.stdout)?.[1] : undefined;
+    if (!name) throw new Error(`the Slurm cluster cannot be reached (scontrol show config: ${toolMessage(r)})`);
+    this.cluster = name;
+    mkdirSync(path.dirname(this.supervisorPath), { recursive: true });
+    mkdirSync(this.runsDir, { recursive: true });
+    // Rewritten at each start: a newer dsjobs brings its own supervisor; running jobs keep the file they opened.
+    const tmp = `${this.supervisorPath}.${process.pid}.tmp`;
+    writeFileSync(tmp, NODE_SUPERVISOR_SOURCE, { mode: 0o755 });
+    await fsp.rename(tmp, this.supervisorPath);
+  }
+
+  clusterName(): string {
+    return this.cluster;
+  }
+
+  /** Whether this engine runs the plan: its shape is one the config sends to Slurm. */
+  serves(plan: LaunchPlan): boolean {
+    return this.byShape.has(plan.shapeName);
+  }
+
+  /** Nothing of the server's own: the cluster admits its runs itself. */
+  capacity(): Resources {
+    return ZERO;
+  }
+
+  private runDir(runId: string): string {
+    return path.join(this.runsDir, runId);
+  }
+
+  logFiles(handle: ExecutorHandle): { stdout: string; stderr: string } {
+    const dir = this.checked(handle).runDir;
+    return { stdout: path.join(dir, 'stdout.log'), stderr: path.join(dir, 'stderr.log') };
+  }
+
+  async start(req: LaunchRequest): Promise<LaunchResult> {
+    const shape = this.byShape.get(req.plan.shapeName);
+    if (!shape) throw new Error(`shape ${req.plan.shapeName} is not served by the Slurm cluster`);
+    const runDir = this.runDir(req.runId);
+    const work = path.join(runDir, 'work');
+    const home = path.join(runDir, 'home');
+    const tmp = path.join(runDir, 'tmp');
+    for (const d of [work, home, tmp]) mkdirSync(d, { recursive: true });
+    const target = await placeArtifact(req, work, this.opts.archiveLimits, null);
+    const privateEnv: Record<string, string> = {};
+    if (req.privateFiles?.length) {
+      const dir = path.join(runDir, 'identity');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      for (const f of req.privateFiles) {
+        const file = path.join(dir, f.name);
+        writeFileSync(file, f.content, { mode: 0o600 });
+        privateEnv[f.env] = file;
+      }
+    }
+    const env: Record<string, string> = {
+      PATH: req.pythonEnv ? `${path.join(req.pythonEnv, 'bin')}:${this.opts.nodePath}` : this.opts.nodePath,
+      HOME: home,
+      TMPDIR: tmp,
+      LANG: 'C.UTF-8',
+      ...startEnvironment(req.plan, req.startEnv),
+      ...privateEnv,
+    };
+    if (req.pythonEnv) env.CONDA_PREFIX = req.pythonEnv;
+    const launch = { argv: [...interpreterFor(target, req.pythonEnv), ...req.plan.args], env, cwd: work, graceSeconds: this.opts.graceMs / 1000 };
+    // The run's variables may carry its secrets: readable by the job (run as the submitting user) alone.
+    writeFileSync(path.join(runDir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
+    // There before the job starts: the logs room follows them from the first byte.
+    const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
+    for (const f of Object.values(logFiles)) if (!existsSync(f)) writeFileSync(f, '');
+    const args = [...sbatchOptions(req.plan, shape, req.runId, { graceMs: this.opts.graceMs, runDir }), this.supervisorPath, runDir];
+    const r = await this.cli.run('sbatch', args);
+    // --parsable prints "id" or "id;cluster".
+    const jobId = /^(\d+)(?:;\S+)?\s*$/.exec(r.stdout.trim())?.[1];
+    if (r.code !== 0 || !jobId) throw new Error(`Slurm refused the job: ${toolMessage(r)}`);
+    const handle: SlurmHandle = { v: SLURM_HANDLE_VERSION, jobId, cluster: this.cluster, runDir };
+    writeFileSync(path.join(runDir, HANDLE_FILE), JSON.stringify(handle));
+    const warnings = [
+      `runs on Slurm cluster ${this.cluster} (partition ${shape.partition ?? 'default'}): Slurm allocates its CPUs and memory; no dsjobs sandbox on the node`,
+    ];
+    return {
+      handle: encodeSlurmHandle(handle),
+      logFiles,
+      isolation: {
+        sandbox: 'NONE',
+        network: 'HOST',
+        cpuLimit: 'NOT_ENFORCED',
+        memoryLimit: 'NOT_ENFORCED',
+        processTree: 'PROCESS_GROUP',
+        blockStorage: 'NOT_ENFORCED',
+        gpus: [],
+        warnings,
+      },
+    };
+  }
+
+  /** Resolves once the run's process runs on a node (true) or its job ended unrun; `waiting` hears Slurm's reason. */
+  untilRunning(h: ExecutorHandle, waiting: (details: string) => void): Promise<boolean> {
+    const handle = this.checked(h);
+    return this.watch.started(handle, path.basename(handle.runDir), waiting);
+  }
+
+  wait(h: ExecutorHandle): Promise<ExitStatus> {
+    const handle = this.checked(h);
+    return this.watch.exited(handle, path.basename(handle.runDir));
+  }
+
+  async signal(h: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    let handle: SlurmHandle;
+    try {
+      handle = this.checked(h);
+    } catch {
+      return;
+    }
+    if (handle.cluster !== this.cluster) return; // another cluster's job: nothing of it can be reached from here
+    const name = `--jobname=${path.basename(handle.runDir)}`;
+    if (signal === 'SIGTERM') {
+      // The supervisor passes TERM to the run's process group and SIGKILLs it after the grace period. A job still
+      // pending has no supervisor yet (scancel --batch refuses it): it is canceled outright.
+      if (existsSync(path.join(handle.runDir, 'started'))) {
+        const r = await this.cli.run('scancel', ['--batch', '--signal=TERM', name, handle.jobId]);
+        if (r.code === 0) return;
+      }
+      await this.cli.run('scancel', [name, handle.jobId]);
+      return;
+    }
+    await this.cli.run('scancel', ['--full', '--signal=KILL', name, handle.jobId]);
+    await this.cli.run('scancel', [name, handle.jobId]);
+  }
+
+  async find(runId: string): Promise<ExecutorHandle | null> {
+    try {
+      return JSON.parse(readFileSync(path.join(this.runDir(runId), HANDLE_FILE), 'utf8'));
+    } catch {
+      /* not written: sbatch may still have queued the job */
+    }
+    const r = await this.cli.run('squeue', ['-h', '-t', 'all', '-o', '%i|%T|%r|%j', `--name=${runId}`]);
+    const job = r.code === 0 ? parseQueue(r.stdout).find((q) => q.name === runId) : undefined;
+    return job ? encodeSlurmHandle({ v: SLURM_HANDLE_VERSION, jobId: job.jobId, cluster: this.cluster, runDir: this.runDir(runId) }) : null;
+  }
+
+  async recover(h: ExecutorHandle): Promise<Recovered> {
+    let handle: SlurmHandle;
+    try {
+      handle = this.checked(h);
+    } catch (e) {
+      return { state: 'lost', reason: (e as Error).message };
+    }
+    if (handle.cluster !== this.cluster) {
+      return { state: 'lost', reason: `its Slurm job ${handle.jobId} is of cluster ${handle.cluster}; this server submits to ${this.cluster}` };
+    }
+    const status = readStatus(handle.runDir);
+    if (status) return { state: 'exited', status };
+    // Pending, running, or ended with no status on disk yet: the watcher follows it from here and, for a job that
+    // ended without one (the file may also lag on a shared file system), says what Slurm knows.
+    return { state: 'running' };
+  }
+
+  async discard(runId: string): Promise<void> {
+    if (this.opts.keepWorkDirs) return;
+    for (const d of ['work', 'home', 'tmp', 'identity']) await fsp.rm(path.join(this.runDir(runId), d), { recursive: true, force: true });
+  }
+
+  async afterRecovery(): Promise<void> {
+    // Nothing to sweep: Slurm jobs are only ever touched through a run's own handle.
+  }
+
+  async cleanup(h: ExecutorHandle): Promise<void> {
+    const handle = this.checked(h);
+    // The job's processes are Slurm's to end with the job (its proctrack plugin); the run's files but its logs go.
+    await this.discard(path.basename(handle.runDir));
+  }
+
+  async sample(): Promise<Map<string, ResourceSample>> {
+    return new Map();
+  }
+
+  async forget(runId: string): Promise<void> {
+    await fsp.rm(this.runDir(runId), { recursive: true, force: true });
+  }
+
+  protections(): { enforced: string[]; off: string[] } {
+    return {
+      enforced: [`Slurm (cluster ${this.cluster}) allocates each run's CPUs and memory and ends its processes with the job`],
+      off: ['runs on Slurm nodes have no dsjobs sandbox, block storage volume or resource metrics'],
+    };
+  }
+
+  private checked(h: ExecutorHandle): SlurmHandle {
+    return decodeSlurmHandle(h, this.runsDir);
+  }
+
+  async close(): Promise<void> {
+    this.watch.close();
+  }
+}
+
+/** The command that runs the artifact's file: its interpreter by the file's extension, found on the node's PATH. */
+function interpreterFor(file: string, pythonEnv: string | null): string[] {
+  const lower = file.toLowerCase();
+  if (lower.endsWith('.py')) return [pythonEnv ? path.join(pythonEnv, 'bin', 'python') : 'python3', file];
+  if (lower.endsWith('.sh')) return ['bash', file];
+  if (lower.endsWith('.jar')) return ['java', '-jar', file];
+  chmodSync(file, 0o755);
+  return [file];
+}
