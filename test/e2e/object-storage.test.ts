@@ -7,13 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UploadManager, type ObjectStorageClient } from 'oci-objectstorage';
 import { startServer, type TestServer } from '../support/server.js';
 import { expectOciError, makeObjectStorageClient } from '../support/oci-sdk-client.js';
+import { runCli } from '../support/cli.js';
 
 let s: TestServer;
 let os: ObjectStorageClient;
@@ -420,4 +421,31 @@ test('no partial object is ever visible: a SIGKILL of the server mid-upload leav
   assert.ok(got.bytes.equals(old));
   assert.ok(existsSync(tmp));
   assert.deepEqual(readdirSync(tmp), [], 'the cut-short write is removed at start');
+});
+
+test('CLI: dsjobs os bucket create|list|delete, object put|list|get|delete, par create', async () => {
+  const cli = async (...args: string[]) => {
+    const r = await runCli(['--config-file', s.configFile, '--compartment-id', s.compartmentId, ...args], { endpoint: s.url });
+    assert.equal(r.code, 0, `dsjobs ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  assert.match(await cli('os', 'bucket', 'create', 'cli-bucket'), /cli-bucket/);
+  assert.match(await cli('os', 'bucket', 'list'), /cli-bucket/);
+  const file = path.join(s.dataDir, 'cli-upload.bin');
+  const data = randomBytes(12 * 1024 * 1024);
+  writeFileSync(file, data);
+  assert.match(await cli('os', 'object', 'put', 'cli-bucket', file, '--name', 'in/data.bin'), new RegExp(`${data.length} bytes, md5 ${md5(data).replace(/[+/]/g, '\\$&')}`));
+  const listed = JSON.parse(await cli('--json', 'os', 'object', 'list', 'cli-bucket', '--delimiter', '/'));
+  assert.deepEqual(listed.prefixes, ['in/']);
+  const back = path.join(s.dataDir, 'cli-download.bin');
+  await cli('os', 'object', 'get', 'cli-bucket', 'in/data.bin', back);
+  assert.ok(readFileSync(back).equals(data));
+  const url = (await cli('os', 'par', 'create', 'cli-bucket', '--object', 'in/data.bin', '--expires', '10m')).split('\n')[0];
+  const viaPar = await fetch(url);
+  assert.equal(viaPar.status, 200);
+  assert.equal(Number(viaPar.headers.get('content-length')), data.length);
+  await viaPar.body?.cancel();
+  await cli('os', 'object', 'delete', 'cli-bucket', 'in/data.bin');
+  await cli('os', 'bucket', 'delete', 'cli-bucket');
+  assert.doesNotMatch(await cli('os', 'bucket', 'list'), /cli-bucket/);
 });
