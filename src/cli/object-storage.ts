@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DurationError, parseDuration } from '../domain/duration.js';
+import { parseOciUri } from '../job-spec/artifact.js';
 import { ObjectStorage, type Progress } from '../sdk/object-storage.js';
 import { compartment, client, signer, DEFAULT_ENDPOINT, type Globals } from './context.js';
 import { details, err, fitTable, out, shortTime, terminalWidth } from './output.js';
@@ -46,6 +47,22 @@ function progressBar(label: string, total: number | undefined): { update: Progre
       }
     },
   };
+}
+
+/**
+ * Fetches `oci://bucket@namespace/object` from the server's Object Storage into `dir` (an ADS spec's
+ * scriptPathURI): the file keeps the object's base name, which decides how the artifact runs.
+ */
+export async function downloadOciUri(cmd: Command, uri: string, dir: string): Promise<string> {
+  const o = parseOciUri(uri);
+  if (!o) throw new UsageError(`${uri}: not an object URI (oci://bucket@namespace/object)`);
+  const { os: s } = storage(cmd);
+  const ns = await s.namespace();
+  if (o.namespace !== ns) throw new UsageError(`${uri}: namespace ${o.namespace} is not this server's (${ns}); objects are read from the server's own Object Storage`);
+  const res = await s.getObject(o.bucket, o.object);
+  const dest = path.join(dir, path.posix.basename(o.object));
+  await pipeline(Readable.fromWeb(res.body as never), createWriteStream(dest));
+  return dest;
 }
 
 /** `dsjobs os ...`: buckets, objects and pre-authenticated requests of the server's Object Storage (docs/object-storage.md). */

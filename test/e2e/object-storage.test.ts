@@ -449,3 +449,45 @@ test('CLI: dsjobs os bucket create|list|delete, object put|list|get|delete, par 
   await cli('os', 'bucket', 'delete', 'cli-bucket');
   assert.doesNotMatch(await cli('os', 'bucket', 'list'), /cli-bucket/);
 });
+
+test("an ADS YAML whose scriptPathURI is oci://: the CLI fetches the artifact from the bucket, the job's runs run it", async () => {
+  const b = await bucket('b-code');
+  await put(b, 'jobs/hello.sh', '#!/bin/sh\necho "hello from the bucket $GREETING"\n');
+  const spec = path.join(s.dataDir, 'ads-oci.yaml');
+  writeFileSync(
+    spec,
+    [
+      'kind: job',
+      'spec:',
+      '  name: from-bucket',
+      '  infrastructure:',
+      '    kind: infrastructure',
+      '    type: dataScienceJob',
+      '    spec:',
+      '      blockStorageSize: 50',
+      '  runtime:',
+      '    kind: runtime',
+      '    type: script',
+      '    spec:',
+      `      scriptPathURI: oci://${b}@${ns}/jobs/hello.sh`,
+      '      env:',
+      '        - name: GREETING',
+      '          value: world',
+      '',
+    ].join('\n'),
+  );
+  const cli = (...args: string[]) => runCli(['--config-file', s.configFile, '--compartment-id', s.compartmentId, ...args], { endpoint: s.url, timeoutMs: 120_000 });
+  const created = await cli('--json', 'job', 'create', '-f', spec);
+  assert.equal(created.code, 0, created.stderr);
+  const job = JSON.parse(created.stdout) as { id: string; lifecycleState: string };
+  assert.equal(job.lifecycleState, 'ACTIVE');
+  const run = await cli('job', 'run', job.id, '--watch');
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^hello from the bucket world$/m);
+
+  const foreign = spec.replace('.yaml', '-foreign.yaml');
+  writeFileSync(foreign, readFileSync(spec, 'utf8').replace(`@${ns}/`, '@elsewhere/'));
+  const refused = await cli('job', 'create', '-f', foreign);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /namespace elsewhere is not this server's/);
+});
