@@ -61,6 +61,7 @@ import { SecretsService } from './service/secrets.js';
 import { LoggingService } from './service/logging.js';
 import { ObjectStorageService } from './service/object-storage.js';
 import { ObjectPars } from './service/object-pars.js';
+import { BucketMounts } from './service/bucket-mounts.js';
 import { ObjectBlobs } from './store/object-blobs.js';
 import { CompartmentMoves } from './service/compartment-moves.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
@@ -275,6 +276,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     log,
   });
   const objectPars = new ObjectPars(objectStorage, systemClock);
+  const bucketMounts = new BucketMounts(objectStorage, path.join(cfg.dataDir, 'objectstorage', 'mounts'));
+  storage.embedded = bucketMounts;
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
     maxArtifactBytes: cfg.maxArtifactBytes,
     archive: archiveLimits,
@@ -302,6 +305,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     telemetry: registry.telemetry,
     chainLimits: { maxDepth: cfg.triggerMaxChainDepth, maxRuns: cfg.triggerMaxChainRuns },
     runLogs: { plan: (config, field) => logging.planRunLog(config, field), link: (tx, plan, run) => logging.linkRunLog(tx, plan as never, run) },
+    bucketMounts,
   });
   const moves = new CompartmentMoves(store, { project: (id) => projects.get(id), job: (id) => jobs.get(id), run: (id) => runs.get(id) }, {
     onProjectMoved: (id) => runs.projectMoved(id),

@@ -96,6 +96,8 @@ export function checkConditions(c: Conditions, current: ObjectRecord | undefined
 export class ObjectStorageService {
   readonly store: ObjectStore;
   private cleanupTimer: NodeJS.Timeout | null = null;
+  /** Bucket names, for the storage catalog's synchronous check of a run's mounts; kept by create, rename, delete. */
+  private readonly names = new Set<string>();
 
   constructor(
     store: Store,
@@ -110,6 +112,7 @@ export class ObjectStorageService {
 
   /** Before serving: removes what a killed server left half-written, then watches for abandoned uploads. */
   async start(): Promise<void> {
+    for (const n of await this.store.allBucketNames()) this.names.add(n);
     await this.blobs.init();
     const referenced = await this.store.allBlobs();
     const uploads = await this.store.allUploadIds();
@@ -124,6 +127,10 @@ export class ObjectStorageService {
   stop(): void {
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     this.cleanupTimer = null;
+  }
+
+  knowsBucket(name: string): boolean {
+    return this.names.has(name);
   }
 
   checkNamespace(ns: string): void {
@@ -156,6 +163,7 @@ export class ObjectStorageService {
       if (await this.store.getBucket(b.name, tx)) throw new DsError('BucketAlreadyExists', `Either the bucket '${b.name}' in namespace '${this.namespace}' already exists or you are not authorized to create it`);
       await this.store.insertBucket(tx, b);
     });
+    this.names.add(b.name);
     return b;
   }
 
@@ -204,6 +212,8 @@ export class ObjectStorageService {
       if (next.name !== b.name && (await this.store.getBucket(next.name, tx))) throw new DsError('BucketAlreadyExists', `name: a bucket named '${next.name}' already exists`);
       if (!(await this.store.updateBucket(tx, b.name, next, b.version))) throw new DsError('Conflict', `Bucket ${name} changed while it was being updated; get it again and retry`);
     });
+    this.names.delete(b.name);
+    this.names.add(next.name);
     return next;
   }
 
@@ -218,6 +228,7 @@ export class ObjectStorageService {
       if (uploads > 0) throw new DsError('BucketNotEmpty', `Bucket '${name}' has ${uploads} multipart upload(s) in progress; commit or abort them first`);
       await this.store.deleteBucket(tx, name);
     });
+    this.names.delete(name);
   }
 
   private checkBucketIfMatch(b: BucketRecord, ifMatch?: string): void {

@@ -189,6 +189,10 @@ export class ObjectStore {
     await tx.deleteFrom('os_buckets').where('name', '=', name).execute();
   }
 
+  async allBucketNames(): Promise<string[]> {
+    return (await this.db.selectFrom('os_buckets').select('name').execute()).map((r) => r.name);
+  }
+
   /** Buckets of a compartment in name order, from after `after`. */
   async listBuckets(compartmentId: string, limit: number, after?: string): Promise<BucketRecord[]> {
     let q = this.db.selectFrom('os_buckets').selectAll().where('compartment_id', '=', compartmentId);

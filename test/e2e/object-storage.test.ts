@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UploadManager, type ObjectStorageClient } from 'oci-objectstorage';
-import { startServer, type TestServer } from '../support/server.js';
+import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { expectOciError, makeObjectStorageClient } from '../support/oci-sdk-client.js';
 import { runCli } from '../support/cli.js';
 
@@ -490,4 +490,57 @@ test("an ADS YAML whose scriptPathURI is oci://: the CLI fetches the artifact fr
   const refused = await cli('job', 'create', '-f', foreign);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /namespace elsewhere is not this server's/);
+});
+
+test('a bucket mount: a run with no SDK reads its inputs and writes results as files; after it ends they are objects', async (t) => {
+  const b = await bucket('b-mount');
+  await put(b, 'work/in.txt', 'input-data');
+  await put(b, 'work/gone.txt', 'to be deleted');
+  await put(b, 'elsewhere.txt', 'outside the prefix');
+  const script = [
+    '#!/bin/sh',
+    'set -e',
+    'cat /mnt/work/in.txt > /mnt/work/copy.txt',
+    'mkdir -p /mnt/work/out',
+    'printf "%s" "result of $(cat /mnt/work/in.txt)" > /mnt/work/out/result.txt',
+    'rm /mnt/work/gone.txt',
+    'test ! -e /mnt/work/elsewhere.txt',
+    '',
+  ].join('\n');
+  const job = await createJob(s, 'mount.sh', script);
+  const run = await s.api.createJobRun({
+    projectId: job.projectId,
+    compartmentId: s.compartmentId,
+    jobId: job.id,
+    jobStorageMountConfigurationOverrideDetailsList: [{ storageType: 'OBJECT_STORAGE', namespace: ns, bucket: b, prefix: 'work', destinationDirectoryName: 'work' }],
+  } as never);
+  const done = await waitForRun(s.api, run.id, undefined, 120_000);
+  // Mounts are made by the sandbox; a host where it cannot be set up shows none (never skipped in CI).
+  const sandbox = (done as never as { isolationDetails?: { sandbox?: string; warnings?: string[] } }).isolationDetails;
+  if (sandbox?.sandbox === 'NONE' && process.env.CI !== 'true') {
+    t.skip(`no sandbox on this host, so no mounts: ${sandbox.warnings?.[0] ?? ''}`);
+    return;
+  }
+  assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify((await readLogs(s, run.id)).map((l) => l.message))}`);
+  assert.match(done.lifecycleDetails ?? '', /Bucket mounts written back: b-mount\/work\/: 2 written \(\d+ bytes\), 1 deleted/);
+  const result = await get(b, 'work/out/result.txt');
+  assert.equal(result.bytes.toString(), 'result of input-data');
+  assert.equal(result.contentMd5, md5(Buffer.from('result of input-data')));
+  const listed = await os.listObjects({ namespaceName: ns, bucketName: b, fields: 'name,size,md5,etag' });
+  const byName = Object.fromEntries(listed.listObjects.objects.map((o) => [o.name, o]));
+  assert.deepEqual(Object.keys(byName).sort(), ['elsewhere.txt', 'work/copy.txt', 'work/in.txt', 'work/out/result.txt']);
+  assert.equal(byName['work/copy.txt'].size, 10);
+  assert.equal(byName['work/copy.txt'].md5, md5(Buffer.from('input-data')));
+  assert.equal(byName['work/copy.txt'].etag, (await os.headObject({ namespaceName: ns, bucketName: b, objectName: 'work/copy.txt' })).eTag);
+  assert.deepEqual(readdirSync(path.join(s.dataDir, 'objectstorage', 'mounts')), [], 'the staged copy is removed');
+
+  await assert.rejects(
+    s.api.createJobRun({
+      projectId: job.projectId,
+      compartmentId: s.compartmentId,
+      jobId: job.id,
+      jobStorageMountConfigurationOverrideDetailsList: [{ storageType: 'OBJECT_STORAGE', namespace: ns, bucket: 'no-such-bucket', destinationDirectoryName: 'x' }],
+    } as never),
+    /jobStorageMountConfigurationOverrideDetailsList\[0\]\.bucket: no bucket no-such-bucket/,
+  );
 });
