@@ -4,7 +4,8 @@
  *   --quick            small sizes (seconds instead of minutes)
  *   --only=1,3         run only these benchmarks (1 throughput, 2 start latency, 3 creation, 4 logs,
  *                      5 start latency by isolation, 6 sampling cost, 7 console first paint,
- *                      8 webhook latency, 9 sweep overhead, 10 control plane under saturation)
+ *                      8 webhook latency, 9 sweep overhead, 10 control plane under saturation,
+ *                      11 object storage)
  *   --no-build         do not run `npm run build` first (the server runs from dist/)
  *   --profile          run each server with node --cpu-prof; profiles and summaries go to bench/results/profiles/
  *
@@ -26,18 +27,19 @@ import { benchIsolationLatency, benchSamplingCost } from './isolation.js';
 import { benchConsole } from './console.js';
 import { benchSweep, benchWebhookLatency } from './automation.js';
 import { benchSaturation } from './saturation.js';
+import { benchObjectStorage } from './object-storage.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 for (const a of argv) {
   if (!/^--(quick|no-build|profile|only=[\d,]+|create-artifact=(exit|sleep))$/.test(a)) {
-    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--only=1,2,3,4,5,6,7,8,9,10] [--no-build] [--profile] [--create-artifact=exit|sleep]`);
+    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--only=1,2,3,4,5,6,7,8,9,10,11] [--no-build] [--profile] [--create-artifact=exit|sleep]`);
     process.exit(2);
   }
 }
 const quick = flag('quick') || process.env.BENCH_QUICK === '1';
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11').split(',').map(Number));
 const resultsDir = path.join(ROOT, 'bench', 'results');
 const profileDir = path.join(resultsDir, 'profiles');
 
@@ -181,6 +183,7 @@ async function main(): Promise<void> {
       nodeArgs: nodeArgs('saturation'),
     }),
   );
+  await step(11, 'object storage', () => benchObjectStorage(report, { quick, nodeArgs: nodeArgs('object-storage') }));
 
   const header = [
     `## dsjobs benchmark results (${quick ? 'quick sizes' : 'full sizes'})`,
