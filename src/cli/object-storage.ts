@@ -69,6 +69,14 @@ export async function downloadOciUri(cmd: Command, uri: string, dir: string): Pr
 export function addObjectStorageCommands(program: Command): void {
   const os = program.command('os').description("the server's Object Storage: buckets, objects, pre-authenticated requests (docs/object-storage.md)");
 
+  os.command('namespace')
+    .description("the server's Object Storage namespace (the one in oci://bucket@namespace/... URIs)")
+    .action(async (_o, cmd) => {
+      const { os: s, g } = storage(cmd);
+      const ns = await s.namespace();
+      out(g.json ? JSON.stringify({ namespace: ns }) : ns);
+    });
+
   const bucket = os.command('bucket').description('buckets of the compartment');
   bucket
     .command('create <name>')

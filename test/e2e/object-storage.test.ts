@@ -429,6 +429,7 @@ test('CLI: dsjobs os bucket create|list|delete, object put|list|get|delete, par 
     assert.equal(r.code, 0, `dsjobs ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
+  assert.equal((await cli('os', 'namespace')).trim(), ns);
   assert.match(await cli('os', 'bucket', 'create', 'cli-bucket'), /cli-bucket/);
   assert.match(await cli('os', 'bucket', 'list'), /cli-bucket/);
   const file = path.join(s.dataDir, 'cli-upload.bin');
