@@ -1,4 +1,4 @@
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DsError } from '../domain/errors.js';
 import type { ObjectStorageService } from './object-storage.js';
@@ -107,6 +107,8 @@ export class BucketMounts {
   /** Writes the run's staged mounts back (once: the staging is removed after); [] for a run with none. */
   async collect(runId: string): Promise<SyncReport[]> {
     const runDir = path.join(this.root, runId);
+    // Most runs have none: answered without any I/O that would delay the run's end.
+    if (!existsSync(runDir)) return [];
     let manifest: Manifest;
     try {
       manifest = JSON.parse(await fsp.readFile(path.join(runDir, 'manifest.json'), 'utf8')) as Manifest;

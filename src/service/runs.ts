@@ -624,10 +624,11 @@ export class RunsService {
   }
 
   private async settle(id: string, handle: ExecutorHandle | null, status: ExitStatus, error?: string): Promise<void> {
+    // Before the final state: whatever the run's success starts (a trigger rule, a sweep's final step) reads its
+    // results. Before the log is sealed, too: a client following the log sees the run's end right after it.
+    const synced = await this.syncBucketMounts(id);
     if (handle) await this.logs.finish(id, this.executor.logFiles(handle));
     else this.logs.seal(id);
-    // Before the final state: whatever the run's success starts (a trigger rule, a sweep's final step) reads its results.
-    const synced = await this.syncBucketMounts(id);
     // Compare-and-set from the state just read; if a cancel or deadline moved it meanwhile, read and decide again.
     for (let attempt = 0; attempt < 5; attempt++) {
       const run = await this.store.getRun(id);

@@ -13,7 +13,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UploadManager, type ObjectStorageClient } from 'oci-objectstorage';
 import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
-import { expectOciError, makeObjectStorageClient } from '../support/oci-sdk-client.js';
+import { expectOciError, makeIdentityClient, makeObjectStorageClient } from '../support/oci-sdk-client.js';
+import { makeUser } from '../support/users.js';
 import { runCli } from '../support/cli.js';
 
 let s: TestServer;
@@ -544,4 +545,43 @@ test('a bucket mount: a run with no SDK reads its inputs and writes results as f
     } as never),
     /jobStorageMountConfigurationOverrideDetailsList\[0\]\.bucket: no bucket no-such-bucket/,
   );
+});
+
+test('policies: buckets and objects are decided in the bucket\'s compartment (read objects reads, cannot put; no grant sees nothing)', async () => {
+  const b = await bucket('b-policy');
+  await put(b, 'report.txt', 'numbers');
+  const id = makeIdentityClient(s.url, s.configFile);
+  try {
+    const tenancy = ((await s.api.serverInfo()) as { tenancyId: string }).tenancyId;
+    const reader = await makeUser(id.client, tenancy, s.dataDir, 'os-reader');
+    const nobody = await makeUser(id.client, tenancy, s.dataDir, 'os-nobody');
+    await id.client.createPolicy({
+      createPolicyDetails: {
+        compartmentId: tenancy,
+        name: 'os-readers',
+        description: 'x',
+        statements: ['Allow group os-reader-group to read buckets in tenancy', 'Allow group os-reader-group to read objects in tenancy'],
+      },
+    });
+    const r = makeObjectStorageClient(s.url, reader.configFile);
+    const n = makeObjectStorageClient(s.url, nobody.configFile);
+    try {
+      const got = await r.client.getObject({ namespaceName: ns, bucketName: b, objectName: 'report.txt' });
+      assert.equal((await readAll(got.value)).toString(), 'numbers');
+      const write = await expectOciError(() => r.client.putObject({ namespaceName: ns, bucketName: b, objectName: 'x', putObjectBody: Buffer.from('x'), contentLength: 1 }));
+      assert.equal(write.statusCode, 404);
+      assert.equal(write.serviceCode, 'NotAuthorizedOrNotFound');
+      const del = await expectOciError(() => r.client.deleteBucket({ namespaceName: ns, bucketName: b }));
+      assert.equal(del.statusCode, 404);
+      const none = await expectOciError(() => n.client.getObject({ namespaceName: ns, bucketName: b, objectName: 'report.txt' }));
+      assert.equal(none.statusCode, 404);
+      const list = await n.client.listBuckets({ namespaceName: ns, compartmentId: s.compartmentId }).catch((e) => e);
+      assert.ok(list instanceof Error ? (list as { statusCode?: number }).statusCode === 404 : !list.items.some((x: { name: string }) => x.name === b), 'a user with no grant lists no bucket');
+    } finally {
+      r.close();
+      n.close();
+    }
+  } finally {
+    id.close();
+  }
 });
