@@ -6,7 +6,8 @@
  *                      5 start latency by isolation, 6 sampling cost, 7 console first paint,
  *                      8 webhook latency, 9 sweep overhead, 10 control plane under saturation,
  *                      11 run creation on PostgreSQL against SQLite, 12 container start latency beside
- *                      docker run, 13 Slurm: bare sbatch vs dsjobs on a two-node cluster, default and tuned)
+ *                      docker run, 13 Slurm: bare sbatch vs dsjobs on a two-node cluster, default and tuned,
+ *                      14 object storage put/get beside cp)
  *   --no-build         do not run `npm run build` first (the server runs from dist/)
  *   --profile          run each server with node --cpu-prof; profiles and summaries go to bench/results/profiles/
  *
@@ -32,18 +33,19 @@ import { benchPostgres } from './postgres.js';
 import { benchContainerLatency } from './containers.js';
 import { benchSlurm } from './slurm.js';
 import { slurmMissing } from '../test/support/slurm.js';
+import { benchObjectStorage } from './object-storage.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 for (const a of argv) {
   if (!/^--(quick|no-build|profile|only=[\d,]+|create-artifact=(exit|sleep))$/.test(a)) {
-    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--only=1,2,...,13] [--no-build] [--profile] [--create-artifact=exit|sleep]`);
+    console.error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--only=1,2,...,14] [--no-build] [--profile] [--create-artifact=exit|sleep]`);
     process.exit(2);
   }
 }
 const quick = flag('quick') || process.env.BENCH_QUICK === '1';
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12,13').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12,13,14').split(',').map(Number));
 const resultsDir = path.join(ROOT, 'bench', 'results');
 const profileDir = path.join(resultsDir, 'profiles');
 
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
     }
     await benchSlurm(report, { jobs: quick ? 40 : 500, latencyJobs: quick ? 10 : 30, maxSeconds: quick ? 120 : 900, nodeArgs: nodeArgs('slurm') });
   });
+  await step(14, 'object storage', () => benchObjectStorage(report, { quick, nodeArgs: nodeArgs('object-storage') }));
 
   const header = [
     `## dsjobs benchmark results (${quick ? 'quick sizes' : 'full sizes'})`,

@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 import type { ArchiveLimits } from './archive/archive.js';
 import { buildApp, BASE, type App } from './api/app.js';
 import { ConfigError, type Config } from './config/config.js';
-import { newOcid } from './domain/ids.js';
+import { newOcid, randomHex } from './domain/ids.js';
 import { invalid } from './domain/errors.js';
 import type { Resources } from './domain/resources.js';
 import type { ShapeDef } from './domain/shapes.js';
@@ -64,6 +64,10 @@ import { ensureAdministratorsPolicy } from './service/identity-bootstrap.js';
 import { bootstrapAdministrator, type AdminCredentials } from './service/identity-bootstrap.js';
 import { SecretsService } from './service/secrets.js';
 import { LoggingService } from './service/logging.js';
+import { ObjectStorageService } from './service/object-storage.js';
+import { ObjectPars } from './service/object-pars.js';
+import { BucketMounts } from './service/bucket-mounts.js';
+import { ObjectBlobs } from './store/object-blobs.js';
 import { CompartmentMoves } from './service/compartment-moves.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
 import { AuditStore } from './store/audit-store.js';
@@ -292,6 +296,15 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const projects = new ProjectsService(store, identity, systemClock);
   const workRequests = new WorkRequestsService(store, identity, systemClock);
   const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
+  // Object Storage: one namespace per server, named once (OCI namespaces are short lowercase names).
+  const objectNamespace = await store.setMetaIfAbsent('objectStorageNamespace', `ds${randomHex(5)}`);
+  const objectStorage = new ObjectStorageService(store, new ObjectBlobs(path.join(cfg.dataDir, 'objectstorage')), objectNamespace, identity, systemClock, {
+    abandonedUploadDays: cfg.objectStorageAbandonedUploadDays,
+    log,
+  });
+  const objectPars = new ObjectPars(objectStorage, systemClock);
+  const bucketMounts = new BucketMounts(objectStorage, path.join(cfg.dataDir, 'objectstorage', 'mounts'));
+  storage.embedded = bucketMounts;
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
     maxArtifactBytes: cfg.maxArtifactBytes,
     archive: archiveLimits,
@@ -322,6 +335,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     telemetry: registry.telemetry,
     chainLimits: { maxDepth: cfg.triggerMaxChainDepth, maxRuns: cfg.triggerMaxChainRuns },
     runLogs: { plan: (config, field) => logging.planRunLog(config, field), link: (tx, plan, run) => logging.linkRunLog(tx, plan as never, run) },
+    bucketMounts,
   });
   const moves = new CompartmentMoves(store, { project: (id) => projects.get(id), job: (id) => jobs.get(id), run: (id) => runs.get(id) }, {
     onProjectMoved: (id) => {
@@ -416,6 +430,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     audit,
     logging,
     moves,
+    objectStorage,
+    objectPars,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {
@@ -427,6 +443,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   // Before the runs' logs are re-attached (scheduler.start recovers them): what they read stays masked.
   await secrets.restoreMasks((await store.runsInStates(ACTIVE_RUN_STATES)).map((r) => r.id));
   secrets.start();
+  await objectStorage.start();
   runPrincipals?.start();
   await scheduler.start(runs);
   await dispatcher.start();
@@ -462,6 +479,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
         await sweeps.stop();
         await retention.stop();
         secrets.stop();
+        objectStorage.stop();
         monitor.stop();
         await app.close();
         logs.close();

@@ -62,6 +62,9 @@ import type { LoggingService } from '../service/logging.js';
 import { logIngestionRoutes, loggingManagementRoutes, logSearchRoutes } from './routes/logging.js';
 import type { CompartmentMoves } from '../service/compartment-moves.js';
 import { compartmentMoveRoutes } from './routes/compartment-moves.js';
+import type { ObjectStorageService } from '../service/object-storage.js';
+import type { ObjectPars } from '../service/object-pars.js';
+import { objectStorageRoutes } from './routes/object-storage.js';
 
 export const BASE = '/20190101';
 /** OCI Identity's API version (compartments, users, groups, memberships, API keys, policies, dynamic groups): its paths are served beside Data Science's. */
@@ -87,9 +90,17 @@ const PUBLIC_ROUTES = new Set([
   `${BASE}/console/login`,
   `${BASE}/console/session`,
   `${BASE}/console/logout`,
+  // Object Storage's pre-authenticated requests: the secret in the path is the credential (service/object-pars.ts).
+  '/p/:token/n/:namespaceName/b/:bucketName/o/*',
 ]);
 /** Routes whose body is streamed, unparsed: the OCI SDKs sign them without the body headers. */
-const STREAMED_BODY_ROUTES = new Set([`POST ${BASE}/jobs/:jobId/artifact`, `POST ${BASE}/containerImages/actions/load`]);
+const STREAMED_BODY_ROUTES = new Set([
+  `POST ${BASE}/jobs/:jobId/artifact`,
+  `POST ${BASE}/containerImages/actions/load`,
+  // Object Storage: PutObject and UploadPart (the oci-objectstorage SDK signs them without the body headers).
+  'PUT /n/:namespaceName/b/:bucketName/o/*',
+  'PUT /n/:namespaceName/b/:bucketName/u/*',
+]);
 
 export interface ApiDeps {
   /** The container engine's images (dsjobs image load / list). */
@@ -144,6 +155,9 @@ export interface ApiDeps {
   logging: LoggingService;
   /** ChangeProjectCompartment, ChangeJobCompartment, ChangeJobRunCompartment. */
   moves: CompartmentMoves;
+  /** OCI Object Storage subset under /n (docs/object-storage.md), and its pre-authenticated requests under /p. */
+  objectStorage: ObjectStorageService;
+  objectPars: ObjectPars;
 }
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -329,7 +343,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => {
     const urlPath = req.url.split('?')[0];
     // The console lives at every GET path outside the API; unknown API paths keep the API's JSON 404.
-    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE, AUDIT_BASE, LOGGING_BASE, LOG_SEARCH_BASE, LOG_INGESTION_BASE].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
+    const apiPath = [BASE, IDENTITY_BASE, VAULT_BASE, SECRETS_BASE, AUDIT_BASE, LOGGING_BASE, LOG_SEARCH_BASE, LOG_INGESTION_BASE, '/n', '/p'].some((b) => urlPath === b || urlPath.startsWith(b + '/'));
     if (consoleFiles && !apiPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = consoleFiles.lookup(urlPath);
       if (file) {
@@ -455,5 +469,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   await app.register(async (api) => loggingManagementRoutes(api as App, deps.logging, deps.workRequests, deps.identity.tenancyId), { prefix: LOGGING_BASE });
   await app.register(async (api) => logSearchRoutes(api as App, deps.logging), { prefix: LOG_SEARCH_BASE });
   await app.register(async (api) => logIngestionRoutes(api as App, deps.logging), { prefix: LOG_INGESTION_BASE });
+  // Object Storage has no version prefix: OCI serves it at /n/... (and PAR URLs at /p/...).
+  await app.register(async (api) => objectStorageRoutes(api as App, deps.objectStorage, deps.objectPars));
   return app;
 }

@@ -45,6 +45,7 @@ function sourceOf(path: string): string {
   if (path.startsWith('/20190101/')) return 'DataScience';
   if (path.startsWith('/20160918/')) return 'Identity';
   if (path.startsWith('/20190901/')) return 'Audit';
+  if (path.startsWith('/n/') || path.startsWith('/p/')) return 'ObjectStorage';
   return 'dsjobs';
 }
 
@@ -120,7 +121,8 @@ export function registerAuditHook(app: FastifyInstance, deps: AuditHookDeps): vo
     const now = Date.now();
     const received = now - reply.elapsedTime;
     const rawUrl = req.raw.url ?? req.url;
-    const path = cut(rawUrl.split('?')[0]);
+    // A pre-authenticated request's URL carries its secret: the audit keeps the path without it.
+    const path = cut(rawUrl.split('?')[0].replace(/^\/p\/[^/]+\//, '/p/(secret)/'));
     const failed = status >= 400;
     const paramId = paramResource(req);
     // The answer is read for an error's code and message, and for what a create made; nothing else needs parsing it.

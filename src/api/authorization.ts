@@ -22,7 +22,7 @@ interface Scope {
   target?: Target;
 }
 
-type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService' | 'workRequests' | 'secrets' | 'logging'>;
+type Deps = Pick<ApiDeps, 'projects' | 'jobs' | 'runs' | 'webhooks' | 'triggers' | 'schedules' | 'sweeps' | 'policies' | 'identity' | 'identityService' | 'workRequests' | 'secrets' | 'logging' | 'objectStorage'>;
 
 /**
  * A route's resource, by the name of its path parameter: where it lives. The read is the service's own get, so a
@@ -46,6 +46,8 @@ function resourceScopes(d: Deps): Record<string, (id: string, operation: string)
     // A log lives in its group's compartment; a route naming both is decided by the group (the same compartment).
     logGroupId: async (id) => ({ compartmentId: (await d.logging.getGroup(id)).compartmentId, target: { what: 'Log group', id } }),
     logId: async (id) => ({ compartmentId: (await d.logging.getLogById(id)).compartmentId, target: { what: 'Log', id } }),
+    // Object Storage: a bucket, its objects, uploads and PARs are decided in the bucket's compartment.
+    bucketName: async (name) => ({ compartmentId: (await d.objectStorage.getBucket(name)).compartmentId, target: { what: 'Bucket', id: name } }),
     // A compartment is read in itself; it is changed or deleted by whoever manages its parent (OCI's rule).
     compartmentId: async (id, operation) => {
       const c = await d.identityService.getCompartment(id);

@@ -11,6 +11,7 @@ import { parseJobSpec } from '../job-spec/job-spec.js';
 import { localSpecFiles } from './spec-files.js';
 import { client, compartment, idOf, print, listTable, upper } from './context.js';
 import { exitStatusOf, watchRun } from './watch.js';
+import { downloadOciUri } from './object-storage.js';
 
 export const JOB_COLS: Column[] = [
   { key: 'id', header: 'ID' },
@@ -82,6 +83,7 @@ export function addJobCommands(program: Command): void {
       const compartmentId = await compartment(api, g);
       let details_: Record<string, unknown>;
       let artifact: string | null;
+      let fetched: string | null = null;
       if (o.file) {
         const text = await fsp.readFile(o.file, 'utf8');
         const spec = parseJobSpec(text, { specDir: path.dirname(path.resolve(o.file)), files: localSpecFiles() });
@@ -89,6 +91,11 @@ export function addJobCommands(program: Command): void {
         for (const w of spec.warnings) err(`warning: ${w}`);
         details_ = spec.createJobDetails;
         artifact = o.artifact ?? spec.artifactPath;
+        if (!o.artifact && spec.artifactUri) {
+          // scriptPathURI in Object Storage: fetched, then uploaded as the job's artifact like a local file.
+          fetched = await fsp.mkdtemp(path.join(os.tmpdir(), 'dsjobs-artifact-'));
+          artifact = await downloadOciUri(cmd, spec.artifactUri, fetched);
+        }
         if (o.name) details_.displayName = o.name;
         // A spec without infrastructure (or without a shape) gets the CLI's shape flags and their defaults.
         const infra = (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' }) as Record<string, unknown>;
@@ -145,6 +152,8 @@ export function addJobCommands(program: Command): void {
         // Like ADS: a job whose artifact could not be uploaded is removed rather than left CREATING.
         await api.deleteJob(created.id).catch(() => {});
         throw e;
+      } finally {
+        if (fetched) await fsp.rm(fetched, { recursive: true, force: true });
       }
       const j = await api.getJob(created.id);
       // An ACTIVE job's lifecycleDetails is the server's warning that its runs would be refused (a conda slug this

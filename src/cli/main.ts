@@ -20,6 +20,7 @@ import { addSweepCommands } from './sweeps.js';
 import { addTriggerCommands } from './triggers.js';
 import { addWebhookCommands } from './webhooks.js';
 import { addAuditCommands } from './audit.js';
+import { addObjectStorageCommands } from './object-storage.js';
 
 export function buildCli(): Command {
   const program = new Command('dsjobs')
@@ -45,6 +46,7 @@ export function buildCli(): Command {
   addSetPasswordCommand(addAdminCommands(program), client);
   addSecretCommands(program, client, compartment);
   addAuditCommands(program, client);
+  addObjectStorageCommands(program);
   return program;
 }
 

@@ -188,6 +188,8 @@ export const ConfigSchema = Type.Object(
     triggerMaxChainRuns: Type.Integer({ minimum: 2, default: 100 }),
     /** Trials (runs) one sweep may have. */
     sweepMaxTrials: Type.Integer({ minimum: 1, default: 10_000 }),
+    /** Object Storage: a multipart upload neither committed nor aborted this many days after it began is aborted. */
+    objectStorageAbandonedUploadDays: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }),
     /**
      * The key that seals webhook signing secrets in the database: a file of 64 hex characters, made (mode 0600) at the
      * first start where there is none. Default: secrets.key in the data directory.

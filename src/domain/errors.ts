@@ -17,7 +17,19 @@ export type ErrorCode =
   | 'NotImplemented'
   | 'InternalServerError'
   | 'PayloadTooLarge'
-  | 'InsufficientStorage';
+  | 'InsufficientStorage'
+  // Object Storage's own codes (the oci-objectstorage SDK and OCI tooling match on them).
+  | 'BucketNotFound'
+  | 'ObjectNotFound'
+  | 'NamespaceNotFound'
+  | 'NoSuchUpload'
+  | 'BucketAlreadyExists'
+  | 'BucketNotEmpty'
+  | 'IfMatchFailed'
+  | 'IfNoneMatchFailed'
+  | 'UnmatchedContentMD5'
+  | 'InvalidRange'
+  | 'NotModified';
 
 export class DsError extends Error {
   readonly code: ErrorCode;

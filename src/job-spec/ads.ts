@@ -242,6 +242,7 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
   return {
     createJobDetails: details,
     artifactPath: artifact.artifactPath,
+    artifactUri: artifact.artifactUri,
     artifactEntrypoint: artifact.entrypoint,
     ignored: ctx.ignored,
     warnings: ctx.warnings,

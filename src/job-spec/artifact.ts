@@ -8,7 +8,15 @@ export const ARCHIVE_EXTS = ['.zip', '.tar.gz', '.tgz'];
 
 export interface Artifact {
   artifactPath: string | null;
+  /** `oci://bucket@namespace/object`: fetched from Object Storage by whoever uploads the artifact. */
+  artifactUri?: string;
   entrypoint: string | null;
+}
+
+/** `oci://bucket@namespace/object` -> its parts (the object name may contain `/`). */
+export function parseOciUri(uri: string): { bucket: string; namespace: string; object: string } | null {
+  const m = /^oci:\/\/([^@/]+)@([^/]+)\/(.*)$/.exec(uri);
+  return m ? { bucket: m[1], namespace: m[2], object: m[3] } : null;
 }
 
 export function resolveArtifact(
@@ -45,6 +53,14 @@ export function resolveArtifact(
 
   let local = src;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(src);
+  if (scheme && scheme[1].toLowerCase() === 'oci') {
+    const o = parseOciUri(src);
+    if (!o || !o.object || o.object.endsWith('/')) fail(srcField, `'${src}' is not an object URI (expected oci://bucket@namespace/object_name)`);
+    const lower = o.object.toLowerCase();
+    if (ARCHIVE_EXTS.some((e) => lower.endsWith(e))) return { artifactPath: null, artifactUri: src, entrypoint: entry !== undefined ? relativeEntry(entry, entryField) : null };
+    if (SINGLE_FILE_EXTS.some((e) => lower.endsWith(e))) return { artifactPath: null, artifactUri: src, entrypoint: null };
+    fail(srcField, `unsupported artifact '${posix.basename(o.object)}' (expected a .py or .sh file, or a .zip, .tar.gz or .tgz archive)`);
+  }
   if (scheme) {
     if (scheme[1].toLowerCase() !== 'file') {
       fail(srcField, `'${src}': only local paths are supported (${scheme[1]}:// URIs are not supported yet)`);

@@ -108,6 +108,7 @@ export function parseNative(doc: Obj, ctx: Ctx): JobSpecResult {
   return {
     createJobDetails: details,
     artifactPath: artifact.artifactPath,
+    artifactUri: artifact.artifactUri,
     artifactEntrypoint: artifact.entrypoint,
     ignored: ctx.ignored,
     warnings: ctx.warnings,

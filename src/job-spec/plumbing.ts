@@ -9,6 +9,8 @@ export interface JobSpecResult {
   createJobDetails: Record<string, unknown>;
   /** Absolute path of the local file or directory to upload (a directory is zipped by the CLI), or null. */
   artifactPath: string | null;
+  /** An artifact in Object Storage (`oci://bucket@namespace/object`, ADS's scriptPathURI): the CLI fetches it. */
+  artifactUri?: string;
   /** For directories and archives: the JOB_RUN_ENTRYPOINT value (also placed into the env). */
   artifactEntrypoint: string | null;
   /** Fields accepted but meaningless here, as human messages naming the field. */

@@ -21,6 +21,7 @@ import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdenti
 import type { JobsService } from './jobs.js';
 import { checkCompartment, checkListCompartment } from './projects.js';
 import type { StorageCatalog } from './storage.js';
+import type { BucketMounts } from './bucket-mounts.js';
 import type { CondaEnvironments } from './conda.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
 import type { ShapesService } from './shapes-service.js';
@@ -126,6 +127,8 @@ export class RunsService {
       principals?: RunPrincipals | null;
       /** Run logs through OCI Logging (logDetails); absent: runs get none. */
       runLogs?: RunLogs;
+      /** Mounts of the server's own buckets: staged at the start, written back when the run ends (bucket-mounts.ts). */
+      bucketMounts?: Pick<BucketMounts, 'stage' | 'collect'>;
     },
   ) {
     this.scheduler = opts.scheduler;
@@ -501,7 +504,7 @@ export class RunsService {
       launched = await this.executor.start({
         runId: id,
         // The artifact is immutable, so its path follows from the job and the file name frozen in the run.
-        plan: claimed.launch,
+        plan: this.opts.bucketMounts ? { ...claimed.launch, mounts: await this.opts.bucketMounts.stage(id, claimed.launch.mounts) } : claimed.launch,
         artifactPath: claimed.launch.artifactFileName ? this.jobs.artifactPathOf(claimed.jobId, claimed.launch.artifactFileName) : '',
         // After the job's own variables: a job cannot name another principal.
         startEnv: principal?.env,
@@ -662,6 +665,9 @@ export class RunsService {
   }
 
   private async settle(id: string, handle: ExecutorHandle | null, status: ExitStatus, error?: string): Promise<void> {
+    // Before the final state: whatever the run's success starts (a trigger rule, a sweep's final step) reads its
+    // results. Before the log is sealed, too: a client following the log sees the run's end right after it.
+    const synced = await this.syncBucketMounts(id);
     if (handle) await this.logs.finish(id, this.executor.logFiles(handle));
     else this.logs.seal(id);
     // Compare-and-set from the state just read; if a cancel or deadline moved it meanwhile, read and decide again.
@@ -670,11 +676,28 @@ export class RunsService {
       if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') break;
       const { to, patch, event } = this.outcome(run, status, error);
       if (this.logs.quotaReached(id)) patch.lifecycleDetails = `${patch.lifecycleDetails} ${DETAILS.logQuota(this.logs.quotaBytes)}`;
+      if (synced) patch.lifecycleDetails = `${patch.lifecycleDetails} ${synced}`;
       if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event)) {
         const job = await this.jobs.get(run.jobId).catch(() => null);
         if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);
         break;
       }
+    }
+  }
+
+  /** Writes the run's bucket mounts back; what was done, for lifecycleDetails (null: the run had none). */
+  private async syncBucketMounts(id: string): Promise<string | null> {
+    if (!this.opts.bucketMounts) return null;
+    try {
+      const reports = await this.opts.bucketMounts.collect(id);
+      if (reports.length === 0) return null;
+      const failed = reports.flatMap((r) => r.failed);
+      if (failed.length > 0) this.opts.log?.error({ runId: id, failed }, 'writing a run\'s bucket mount back failed for some files');
+      const done = reports.map((r) => `${r.bucket}/${r.prefix}: ${r.written} written (${r.bytes} bytes), ${r.deleted} deleted`).join('; ');
+      return `Bucket mounts written back: ${done}${failed.length ? `; ${failed.length} file(s) failed: ${failed.slice(0, 3).join('; ').slice(0, 500)}` : ''}.`;
+    } catch (err) {
+      this.opts.log?.error({ runId: id, err }, 'writing a run\'s bucket mounts back failed');
+      return `Bucket mounts were not written back: ${(err as Error).message.slice(0, 300)}.`;
     }
   }
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { invalid } from '../domain/errors.js';
+import { bucketMountSource } from './bucket-mounts.js';
 
 /** OCI's limit (ADS MAXIMUM_MOUNT_COUNT). */
 export const MAX_STORAGE_MOUNTS = 5;
@@ -38,6 +39,12 @@ const under = (p: string, dir: string) => p === dir || p.startsWith(dir + '/');
  * systems are also found by ADS's `<ip>:<export path>` form, which the CLI passes through as the two ids.
  */
 export class StorageCatalog {
+  /**
+   * Buckets of this server's own Object Storage: a bucket not declared in the config is mounted from there when it
+   * exists (staged at the run's start by BucketMounts, written back when it ends).
+   */
+  embedded: { exists(namespace: string, bucket: string): boolean } | null = null;
+
   constructor(
     private readonly decl: { fileSystems: FileSystemDecl[]; buckets: BucketDecl[] },
     /** Directories a mount destination may not lie in (the server's data directory). */
@@ -105,9 +112,14 @@ export class StorageCatalog {
 
   private bucket(m: Record<string, unknown>, f: string, createPrefix: boolean): string {
     const b = this.decl.buckets.find((d) => d.namespace === m.namespace && d.bucket === m.bucket);
+    if (!b && this.embedded?.exists(m.namespace as string, m.bucket as string)) {
+      const given = typeof m.prefix === 'string' ? m.prefix.replace(/^\/+|\/+$/g, '') : '';
+      if (given.split('/').some((c) => c === '..' || c === '.')) throw invalid(`${f}.prefix`, `must not contain '.' or '..' components`);
+      return bucketMountSource(m.bucket as string, given ? `${given}/` : '');
+    }
     if (!b) {
       const known = this.decl.buckets.map((d) => `${d.bucket}@${d.namespace}`).join(', ') || 'none';
-      throw invalid(`${f}.bucket`, `no bucket ${String(m.bucket)}@${String(m.namespace)} is declared on this server (declared: ${known})`);
+      throw invalid(`${f}.bucket`, `no bucket ${String(m.bucket)}@${String(m.namespace)} is declared on this server (declared: ${known}) nor is a bucket of its Object Storage`);
     }
     const root = this.existingDir(b.path, `${f}.bucket`);
     const prefix = typeof m.prefix === 'string' ? m.prefix.replace(/^\/+|\/+$/g, '') : '';

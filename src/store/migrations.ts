@@ -551,6 +551,77 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('job_runs_by_log').on('job_runs').columns(['log_id', 'seq']).where(sql.ref('log_id'), 'is not', null).execute();
     },
   },
+  {
+    // Object Storage (docs/object-storage.md): metadata here, bytes in files under <dataDir>/objectstorage.
+    name: '015_object_storage',
+    async up(db) {
+      await db.schema
+        .createTable('os_buckets')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('compartment_id', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('public_access_type', 'text', (c) => c.notNull())
+        .addColumn('storage_tier', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('freeform_tags', 'text', (c) => c.notNull())
+        .addColumn('defined_tags', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('os_buckets_by_compartment').on('os_buckets').columns(['compartment_id', 'name']).execute();
+      await db.schema
+        .createTable('os_objects')
+        .addColumn('bucket', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('blob', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('md5', 'text', (c) => c.notNull())
+        .addColumn('multipart_md5', 'text')
+        .addColumn('etag', 'text', (c) => c.notNull())
+        .addColumn('content_type', 'text', (c) => c.notNull())
+        .addColumn('content_language', 'text')
+        .addColumn('content_encoding', 'text')
+        .addColumn('content_disposition', 'text')
+        .addColumn('cache_control', 'text')
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('time_modified', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('os_objects_pk', ['bucket', 'name'])
+        .execute();
+      await db.schema
+        .createTable('os_uploads')
+        .addColumn('upload_id', 'text', (c) => c.primaryKey())
+        .addColumn('bucket', 'text', (c) => c.notNull())
+        .addColumn('object', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('details', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('os_uploads_by_bucket').on('os_uploads').columns(['bucket', 'object', 'time_created']).execute();
+      await db.schema
+        .createTable('os_upload_parts')
+        .addColumn('upload_id', 'text', (c) => c.notNull())
+        .addColumn('part_num', 'integer', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('md5', 'text', (c) => c.notNull())
+        .addColumn('etag', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('os_upload_parts_pk', ['upload_id', 'part_num'])
+        .execute();
+      await db.schema
+        .createTable('os_pars')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('bucket', 'text', (c) => c.notNull())
+        .addColumn('object_name', 'text')
+        .addColumn('access_type', 'text', (c) => c.notNull())
+        .addColumn('bucket_listing_action', 'text', (c) => c.notNull())
+        .addColumn('time_created', 'text', (c) => c.notNull())
+        .addColumn('time_expires', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('os_pars_by_bucket').on('os_pars').columns(['bucket', 'time_created']).execute();
+    },
+  },
 ];
 
 /** The advisory lock the migrations of a PostgreSQL database run under (any constant; "dsjobs" in ASCII). */

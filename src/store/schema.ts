@@ -369,7 +369,77 @@ export interface LogEntryTable {
   data: string;
 }
 
+/** An Object Storage bucket (one namespace per server: names are unique server-wide). */
+export interface OsBucketTable {
+  name: string;
+  id: string;
+  compartment_id: string;
+  created_by: string;
+  time_created: string;
+  version: number;
+  public_access_type: string;
+  storage_tier: string;
+  metadata: string;
+  freeform_tags: string;
+  defined_tags: string;
+}
+
+/** An object: its bytes are the file `blob` names under the data dir's objectstorage/blobs. */
+export interface OsObjectTable {
+  bucket: string;
+  name: string;
+  blob: string;
+  size: number;
+  md5: string;
+  /** Multipart objects: md5 of the parts' md5s with "-<parts>" (OCI's opc-multipart-md5); null otherwise. */
+  multipart_md5: string | null;
+  etag: string;
+  content_type: string;
+  content_language: string | null;
+  content_encoding: string | null;
+  content_disposition: string | null;
+  cache_control: string | null;
+  metadata: string;
+  time_created: string;
+  time_modified: string;
+}
+
+export interface OsUploadTable {
+  upload_id: string;
+  bucket: string;
+  object: string;
+  time_created: string;
+  /** The object's headers and metadata as CreateMultipartUpload gave them (JSON). */
+  details: string;
+}
+
+export interface OsUploadPartTable {
+  upload_id: string;
+  part_num: number;
+  size: number;
+  md5: string;
+  etag: string;
+}
+
+export interface OsParTable {
+  id: string;
+  /** SHA-256 of the access URI's secret: the secret itself is shown once, at creation. */
+  token_hash: string;
+  name: string;
+  bucket: string;
+  object_name: string | null;
+  access_type: string;
+  bucket_listing_action: string;
+  time_created: string;
+  time_expires: string;
+}
+
 export interface Database {
+  os_buckets: OsBucketTable;
+  os_objects: OsObjectTable;
+  os_uploads: OsUploadTable;
+  os_upload_parts: OsUploadPartTable;
+  os_pars: OsParTable;
   log_groups: LogGroupTable;
   logs: LogTable;
   log_entries: LogEntryTable;

@@ -11,6 +11,7 @@ import { AuditClient } from 'oci-audit';
 import { LoggingManagementClient } from 'oci-logging';
 import { LogSearchClient } from 'oci-loggingsearch';
 import { LoggingClient } from 'oci-loggingingestion';
+import { ObjectStorageClient } from 'oci-objectstorage';
 
 export const TEST_TENANCY_OCID = 'ocid1.tenancy.oc1..dsjobstesttenancy';
 export const TEST_USER_OCID = 'ocid1.user.oc1..dsjobstestuser';
@@ -173,4 +174,11 @@ export function makeLoggingClients(baseUrl: string, configFile?: string, profile
       ingestion.close();
     },
   };
+}
+
+/** An ObjectStorageClient (oci-objectstorage, unmodified: /n/...) that talks to `baseUrl`. */
+export function makeObjectStorageClient(baseUrl: string, configFile?: string, profile?: string): { client: ObjectStorageClient; close(): void } {
+  const client = new ObjectStorageClient({ authenticationDetailsProvider: ociProvider(configFile, profile) }, clientConfiguration() as never);
+  client.endpoint = baseUrl.replace(/\/+$/, '');
+  return { client, close: () => client.close() };
 }

@@ -394,8 +394,14 @@ flavour: x`,
     );
   });
 
-  it('refuses remote sources: only local paths are supported', () => {
-    rejects(adsJob('', 'scriptPathURI: oci://bucket@ns/code.py'), 'spec.runtime.spec.scriptPathURI', /only local paths are supported/);
+  it('takes an oci:// scriptPathURI as an artifact in Object Storage; refuses other remote sources', () => {
+    const r = parse(adsJob('', 'scriptPathURI: oci://code@ns1/dir/train.py'));
+    assert.equal(r.artifactPath, null);
+    assert.equal(r.artifactUri, 'oci://code@ns1/dir/train.py');
+    const zip = parse(adsJob('', 'scriptPathURI: oci://code@ns1/src.zip\nentrypoint: src/main.py'));
+    assert.equal(zip.artifactEntrypoint, 'src/main.py');
+    rejects(adsJob('', 'scriptPathURI: oci://code@ns1/'), 'spec.runtime.spec.scriptPathURI', /expected oci:\/\/bucket@namespace\/object_name/);
+    rejects(adsJob('', 'scriptPathURI: oci://code@ns1/model.bin'), 'spec.runtime.spec.scriptPathURI', /unsupported artifact/);
     rejects(adsJob('', 'scriptPathURI: https://example.com/x.py'), 'spec.runtime.spec.scriptPathURI', /only local paths are supported/);
     rejects(adsJob('', 'scriptPathURI: missing/run.py'), 'spec.runtime.spec.scriptPathURI', /does not exist/);
   });

@@ -129,7 +129,9 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   DeleteDynamicGroup: r('dynamic-groups', 'manage'),
   // ---- Audit (OCI's operation is ListEvents on /20190901; named apart from the Data Science event feed here)
   ListAuditEvents: r('audit-events', 'read'),
-  // ---- Object Storage
+  // ---- Object Storage. The namespace is no compartment's: any signed request gets it, as in OCI.
+  GetNamespace: r('buckets', 'inspect'),
+  GetNamespaceMetadata: r('buckets', 'inspect'),
   ListBuckets: r('buckets', 'inspect'),
   GetBucket: r('buckets', 'read'),
   HeadBucket: r('buckets', 'read'),
@@ -141,6 +143,21 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   HeadObject: r('objects', 'read'),
   PutObject: r('objects', 'manage'),
   DeleteObject: r('objects', 'manage'),
+  // OCI: OBJECT_CREATE + OBJECT_DELETE (rename), OBJECT_READ + OBJECT_CREATE (copy): manage objects covers both.
+  RenameObject: r('objects', 'manage'),
+  CopyObject: r('objects', 'manage'),
+  // Multipart uploads: OCI's OBJECT_CREATE (manage) to make and use them, OBJECT_INSPECT to list them.
+  CreateMultipartUpload: r('objects', 'manage'),
+  UploadPart: r('objects', 'manage'),
+  CommitMultipartUpload: r('objects', 'manage'),
+  AbortMultipartUpload: r('objects', 'manage'),
+  ListMultipartUploads: r('objects', 'inspect'),
+  ListMultipartUploadParts: r('objects', 'inspect'),
+  // Pre-authenticated requests: OCI's PAR_MANAGE is in manage buckets; listing and getting them is inspect/read.
+  ListPreauthenticatedRequests: r('buckets', 'inspect'),
+  GetPreauthenticatedRequest: r('buckets', 'read'),
+  CreatePreauthenticatedRequest: r('buckets', 'manage'),
+  DeletePreauthenticatedRequest: r('buckets', 'manage'),
   // ---- Vault secrets (management, /20180608) and Secrets (retrieval, /20190301)
   ListSecrets: r('secrets', 'inspect'),
   ListSecretVersions: r('secrets', 'inspect'),
@@ -177,7 +194,16 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
  * the web console's login, session and logout check a password or the session cookie themselves, and what a logged-in
  * console user does next goes through the operations above like any signed request.
  */
-export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set(['GetServerInfo', 'ConsoleLogin', 'GetConsoleSession', 'ConsoleLogout']);
+export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set([
+  'GetServerInfo',
+  'ConsoleLogin',
+  'GetConsoleSession',
+  'ConsoleLogout',
+  // Object Storage through a pre-authenticated request's URL: its secret is the credential, its access type the grant.
+  'GetObjectWithPar',
+  'HeadObjectWithPar',
+  'PutObjectWithPar',
+]);
 
 export const requirementOf = (operation: string): OperationRequirement | undefined =>
   Object.prototype.hasOwnProperty.call(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;

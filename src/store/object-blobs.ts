@@ -1,0 +1,159 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DsError } from '../domain/errors.js';
+
+/** What a write stored: the blob's name, its length and its MD5 (base64, as OCI's content-md5). */
+export interface WrittenBlob {
+  blob: string;
+  size: number;
+  md5: string;
+}
+
+export interface WriteChecks {
+  /** content-md5 (base64) the client sent: a body that hashes otherwise is refused and nothing is kept. */
+  expectedMd5?: string;
+  /** content-length the client sent: a body that ends early (a dropped connection) is refused. */
+  expectedSize?: number;
+}
+
+const newName = () => randomBytes(16).toString('hex');
+
+/**
+ * The bytes of Object Storage: one immutable file per object version (a "blob") under <root>/blobs/<2 hex>/, parts
+ * of multipart uploads under <root>/parts/<uploadId>/<partNum>, and writes in progress under <root>/tmp. Every
+ * file is written under tmp and renamed into place only once complete, and an object's row names its blob only
+ * after that rename, so no reader ever sees a partial object, also after the server was killed mid-write: what a
+ * kill leaves is a file in tmp (removed at the next start) or a blob no row names (removed by `sweep`).
+ *
+ * Writes are not fsynced: a kill of the server loses nothing that was answered, a power cut may lose the last
+ * seconds, as the database's own synchronous=NORMAL does.
+ */
+export class ObjectBlobs {
+  private readonly blobs: string;
+  private readonly parts: string;
+  private readonly tmp: string;
+
+  constructor(readonly root: string) {
+    this.blobs = path.join(root, 'blobs');
+    this.parts = path.join(root, 'parts');
+    this.tmp = path.join(root, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    // A write the last server was killed in the middle of: never visible, now removed.
+    await fsp.rm(this.tmp, { recursive: true, force: true });
+    for (const d of [this.blobs, this.parts, this.tmp]) await fsp.mkdir(d, { recursive: true });
+  }
+
+  pathOf(blob: string): string {
+    return path.join(this.blobs, blob.slice(0, 2), blob);
+  }
+
+  partPath(uploadId: string, partNum: number): string {
+    return path.join(this.parts, uploadId, String(partNum));
+  }
+
+  /** Streams `body` into a new blob, hashing it on the way; refused (and nothing kept) when a check fails. */
+  async write(body: AsyncIterable<Buffer> | Readable, checks: WriteChecks = {}): Promise<WrittenBlob> {
+    const blob = newName();
+    const dest = this.pathOf(blob);
+    const written = await this.writeTo(dest, body, checks);
+    return { blob, ...written };
+  }
+
+  /** A part of a multipart upload, replacing an earlier upload of the same part number whole. */
+  async writePart(uploadId: string, partNum: number, body: Readable, checks: WriteChecks): Promise<{ size: number; md5: string }> {
+    return this.writeTo(this.partPath(uploadId, partNum), body, checks);
+  }
+
+  /** The parts, in the order given, as one new blob (its MD5 computed over the whole). */
+  async concatenate(files: string[]): Promise<WrittenBlob> {
+    async function* all() {
+      for (const f of files) for await (const chunk of createReadStream(f, { highWaterMark: 1 << 20 })) yield chunk as Buffer;
+    }
+    return this.write(all());
+  }
+
+  /** A second name for the same bytes (blobs are never changed in place): a copy costs no bytes. */
+  async link(blob: string): Promise<string> {
+    const copy = newName();
+    const dest = this.pathOf(copy);
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    try {
+      await fsp.link(this.pathOf(blob), dest);
+    } catch {
+      // A file system without hard links: copied through tmp, renamed when whole.
+      const t = path.join(this.tmp, newName());
+      await fsp.copyFile(this.pathOf(blob), t);
+      await fsp.rename(t, dest);
+    }
+    return copy;
+  }
+
+  async remove(blob: string): Promise<void> {
+    await fsp.rm(this.pathOf(blob), { force: true });
+  }
+
+  async removeUpload(uploadId: string): Promise<void> {
+    await fsp.rm(path.join(this.parts, uploadId), { recursive: true, force: true });
+  }
+
+  /**
+   * At start, before anything is written: blobs no object names (an upload killed between its rename and its row,
+   * or a replaced blob whose removal was cut short) and part folders of uploads that no longer exist.
+   */
+  async sweep(isReferenced: (blob: string) => boolean, isUpload: (uploadId: string) => boolean): Promise<{ files: number; bytes: number }> {
+    let files = 0;
+    let bytes = 0;
+    for (const shard of await fsp.readdir(this.blobs)) {
+      for (const b of await fsp.readdir(path.join(this.blobs, shard))) {
+        if (isReferenced(b)) continue;
+        const f = path.join(this.blobs, shard, b);
+        bytes += (await fsp.stat(f).catch(() => ({ size: 0 }))).size;
+        await fsp.rm(f, { force: true });
+        files++;
+      }
+    }
+    for (const u of await fsp.readdir(this.parts)) {
+      if (isUpload(u)) continue;
+      await fsp.rm(path.join(this.parts, u), { recursive: true, force: true });
+      files++;
+    }
+    return { files, bytes };
+  }
+
+  private async writeTo(dest: string, body: AsyncIterable<Buffer> | Readable, checks: WriteChecks): Promise<{ size: number; md5: string }> {
+    const t = path.join(this.tmp, newName());
+    const hash = createHash('md5');
+    let size = 0;
+    try {
+      await pipeline(
+        body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            hash.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(t, { highWaterMark: 1 << 20 }),
+      );
+      const md5 = hash.digest('base64');
+      if (checks.expectedSize !== undefined && size !== checks.expectedSize) {
+        throw new DsError('InvalidParameter', `content-length: the body ended after ${size} of ${checks.expectedSize} bytes; nothing was stored`);
+      }
+      if (checks.expectedMd5 !== undefined && checks.expectedMd5 !== md5) {
+        throw new DsError('UnmatchedContentMD5', `content-md5: the body's MD5 is ${md5}, not ${checks.expectedMd5}; nothing was stored`);
+      }
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      await fsp.rename(t, dest);
+      return { size, md5 };
+    } catch (e) {
+      await fsp.rm(t, { force: true });
+      throw e;
+    }
+  }
+}
