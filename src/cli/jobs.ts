@@ -9,6 +9,7 @@ import { details, err, out, type Column } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { parseJobSpec } from '../job-spec/job-spec.js';
 import { localSpecFiles } from './spec-files.js';
+import { bundleArtifact } from './bundle.js';
 import { client, compartment, idOf, print, listTable, upper } from './context.js';
 import { exitStatusOf, watchRun } from './watch.js';
 
@@ -81,13 +82,15 @@ export function addJobCommands(program: Command): void {
       const compartmentId = await compartment(api, g);
       let details_: Record<string, unknown>;
       let artifact: string | null;
+      let bundle: Awaited<ReturnType<typeof bundleArtifact>> | null = null;
       if (o.file) {
         const text = await fsp.readFile(o.file, 'utf8');
         const spec = parseJobSpec(text, { specDir: path.dirname(path.resolve(o.file)), files: localSpecFiles() });
         for (const w of spec.ignored) err(`ignored: ${w}`);
         for (const w of spec.warnings) err(`warning: ${w}`);
         details_ = spec.createJobDetails;
-        artifact = o.artifact ?? spec.artifactPath;
+        if (spec.generatedFiles?.length && !o.artifact) bundle = await bundleArtifact(spec);
+        artifact = o.artifact ?? bundle?.path ?? spec.artifactPath;
         if (o.name) details_.displayName = o.name;
         // A spec without infrastructure (or without a shape) gets the CLI's shape flags and their defaults.
         const infra = (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' }) as Record<string, unknown>;
@@ -139,6 +142,8 @@ export function addJobCommands(program: Command): void {
         // Like ADS: a job whose artifact could not be uploaded is removed rather than left CREATING.
         await api.deleteJob(created.id).catch(() => {});
         throw e;
+      } finally {
+        await bundle?.remove();
       }
       const j = await api.getJob(created.id);
       // An ACTIVE job's lifecycleDetails is the server's warning that its runs would be refused (a conda slug this

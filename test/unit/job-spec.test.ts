@@ -83,10 +83,10 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     '10_opctl_init_python.yaml',
     '13_samples_published_conda_name_at_top_level.yaml',
     '15_storage_mount_test.yaml',
+    '05_git_python_runtime.yaml',
   ];
   const UNSUPPORTED: Record<string, string> = {
     '04_notebook_runtime.yaml': 'notebook',
-    '05_git_python_runtime.yaml': 'gitPython',
     '06_container_runtime.yaml': 'container',
     '07_pytorch_distributed_runtime.yaml': 'pyTorchDistributed',
     '11_opctl_init_container.yaml': 'container',
@@ -347,7 +347,7 @@ flavour: x`,
   });
 
   it('maps runtime types it does not support, and unknown ones, to errors on spec.runtime.type', () => {
-    for (const t of ['container', 'gitPython', 'notebook', 'pyTorchDistributed', 'dataFlow']) {
+    for (const t of ['container', 'notebook', 'pyTorchDistributed', 'dataFlow']) {
       rejects(adsJob('', '', { runtimeType: t }), 'spec.runtime.type', new RegExp(`runtime '${t}' is not supported yet`));
     }
     rejects(adsJob('', '', { runtimeType: 'fortran' }), 'spec.runtime.type', /unknown runtime type 'fortran'/);
