@@ -82,15 +82,16 @@ export function addJobCommands(program: Command): void {
       const compartmentId = await compartment(api, g);
       let details_: Record<string, unknown>;
       let artifact: string | null;
-      let bundle: Awaited<ReturnType<typeof bundleArtifact>> | null = null;
+      let generated: Parameters<typeof bundleArtifact>[0] | null = null;
       if (o.file) {
         const text = await fsp.readFile(o.file, 'utf8');
         const spec = parseJobSpec(text, { specDir: path.dirname(path.resolve(o.file)), files: localSpecFiles() });
         for (const w of spec.ignored) err(`ignored: ${w}`);
         for (const w of spec.warnings) err(`warning: ${w}`);
         details_ = spec.createJobDetails;
-        if (spec.generatedFiles?.length && !o.artifact) bundle = await bundleArtifact(spec);
-        artifact = o.artifact ?? bundle?.path ?? spec.artifactPath;
+        artifact = o.artifact ?? spec.artifactPath;
+        // A runtime with a driver (gitPython, notebook): --artifact replaces the code packed with it, not the driver.
+        if (spec.generatedFiles?.length) generated = spec;
         if (o.name) details_.displayName = o.name;
         // A spec without infrastructure (or without a shape) gets the CLI's shape flags and their defaults.
         const infra = (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' }) as Record<string, unknown>;
@@ -122,13 +123,15 @@ export function addJobCommands(program: Command): void {
           },
         };
       }
-      if (!artifact) throw new UsageError('the spec names no local artifact (scriptPathURI); pass --artifact PATH');
-      const st = await fsp.stat(artifact).catch(() => {
-        throw new UsageError(`artifact ${artifact}: no such file or directory`);
-      });
+      if (!artifact && !generated) throw new UsageError('the spec names no local artifact (scriptPathURI); pass --artifact PATH');
+      const st = artifact
+        ? await fsp.stat(artifact).catch(() => {
+            throw new UsageError(`artifact ${artifact}: no such file or directory`);
+          })
+        : null;
       const jobEnv = ((details_.jobConfigurationDetails as { environmentVariables?: Record<string, string> } | undefined)
         ?.environmentVariables ?? {}) as Record<string, string>;
-      if (st.isDirectory() && !jobEnv.JOB_RUN_ENTRYPOINT) {
+      if (st?.isDirectory() && !jobEnv.JOB_RUN_ENTRYPOINT) {
         throw new UsageError(
           `artifact ${artifact} is a directory: --entrypoint FILE (JOB_RUN_ENTRYPOINT, relative to the directory) must name the file to run`,
         );
@@ -136,8 +139,10 @@ export function addJobCommands(program: Command): void {
       details_.compartmentId ??= compartmentId;
       details_.projectId = (await idOf(api, g, 'project', o.project)) ?? details_.projectId ?? (await defaultProject(api, compartmentId));
       const created = await api.createJob(details_ as never);
+      let bundle: Awaited<ReturnType<typeof bundleArtifact>> | null = null;
       try {
-        await uploadArtifact(api, created.id, artifact);
+        bundle = generated ? await bundleArtifact(generated, artifact) : null;
+        await uploadArtifact(api, created.id, bundle?.path ?? (artifact as string));
       } catch (e) {
         // Like ADS: a job whose artifact could not be uploaded is removed rather than left CREATING.
         await api.deleteJob(created.id).catch(() => {});

@@ -10,7 +10,7 @@ import { ADS_RUNTIME_READERS } from './runtime-readers.js';
 
 // ADS format
 
-export const ADS_UNSUPPORTED_RUNTIMES = ['container', 'notebook', 'pyTorchDistributed', 'dataFlow', 'dataFlowNotebook', 'operator'];
+export const ADS_UNSUPPORTED_RUNTIMES = ['container', 'pyTorchDistributed', 'dataFlow', 'dataFlowNotebook', 'operator'];
 export const ADS_UNSUPPORTED_INFRA = ['dataFlow', 'kubernetesJob'];
 
 export const ADS_INFRA_KEYS = [

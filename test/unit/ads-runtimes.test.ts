@@ -1,6 +1,9 @@
 /** The gitPython and notebook runtime readers (src/job-spec/git-python.ts, notebook.ts) through parseJobSpec. */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
 import { JobSpecError, parseJobSpec, type JobSpecResult } from '../../src/job-spec/job-spec.js';
 import { localSpecFiles } from '../../src/cli/spec-files.js';
 
@@ -18,9 +21,9 @@ function parse(text: string, specDir = '/'): JobSpecResult {
 function env(r: JobSpecResult): Record<string, string> {
   return (r.createJobDetails.jobConfigurationDetails as { environmentVariables: Record<string, string> }).environmentVariables;
 }
-function refused(text: string, field: string, message: RegExp): void {
+function refused(text: string, field: string, message: RegExp, specDir = '/'): void {
   assert.throws(
-    () => parse(text),
+    () => parse(text, specDir),
     (e: unknown) => e instanceof JobSpecError && e.field === field && message.test(e.message),
   );
 }
@@ -77,5 +80,44 @@ args: [x, 1]`,
   it('warns that an oci:// outputUri is not copied', () => {
     const r = parse(runtimeSpec('gitPython', 'url: git@host:r.git\nentrypoint: m:f\noutputUri: oci://b@n/p'));
     assert.ok(r.warnings.some((w) => w.startsWith('spec.runtime.spec.outputUri: object storage is not served here')), r.warnings.join('\n'));
+  });
+});
+
+describe('notebook', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nb-spec-'));
+  mkdirSync(path.join(dir, 'src', 'nbs'), { recursive: true });
+  writeFileSync(path.join(dir, 'a.ipynb'), '{}');
+  writeFileSync(path.join(dir, 'src', 'nbs', 'b.ipynb'), '{}');
+  writeFileSync(path.join(dir, 'src', 'notes.txt'), '');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a notebook file: packed under code/ with the driver, ADS variables set', () => {
+    const r = parse(runtimeSpec('notebook', 'notebookPathURI: a.ipynb\nexcludeTags: [skip, slow]\noutputURI: /mnt/out\nnotebookEncoding: latin-1'), dir);
+    assert.equal(r.artifactPath, path.join(dir, 'a.ipynb'));
+    assert.equal(r.artifactEntrypoint, 'driver_notebook.py');
+    assert.deepEqual(r.generatedFiles?.map((f) => f.name), ['driver_notebook.py']);
+    assert.deepEqual(env(r), {
+      NOTEBOOK_ENCODING: 'latin-1',
+      NOTEBOOK_EXCLUDE_TAGS: '["skip","slow"]',
+      OUTPUT_URI: '/mnt/out',
+      JOB_RUN_NOTEBOOK: 'code/a.ipynb',
+      JOB_RUN_ENTRYPOINT: 'driver_notebook.py',
+    });
+  });
+
+  it('a directory with the notebook in it (source + entrypoint, or notebookPathURI a directory)', () => {
+    const r = parse(runtimeSpec('notebook', 'source: src\nentrypoint: nbs/b.ipynb'), dir);
+    assert.equal(r.artifactPath, path.join(dir, 'src'));
+    assert.equal(env(r).JOB_RUN_NOTEBOOK, 'code/nbs/b.ipynb');
+    refused(runtimeSpec('notebook', 'notebookPathURI: src'), 'spec.runtime.spec.entrypoint', /required when/, dir);
+    refused(runtimeSpec('notebook', 'source: src\nentrypoint: notes.txt'), 'spec.runtime.spec.entrypoint', /not a notebook/, dir);
+  });
+
+  it('an http(s) notebook is fetched by the run; oci:// and missing files are refused naming the field', () => {
+    const r = parse(runtimeSpec('notebook', 'notebookPathURI: https://example.com/x.ipynb'), dir);
+    assert.equal(r.artifactPath, null);
+    assert.equal(env(r).JOB_RUN_NOTEBOOK, 'https://example.com/x.ipynb');
+    refused(runtimeSpec('notebook', 'notebookPathURI: oci://b@n/x.ipynb'), 'spec.runtime.spec.notebookPathURI', /oci:\/\/ is not served here/);
+    refused(runtimeSpec('notebook', 'notebookPathURI: nope.ipynb'), 'spec.runtime.spec.notebookPathURI', /does not exist/, dir);
   });
 });

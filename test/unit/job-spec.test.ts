@@ -84,13 +84,12 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     '13_samples_published_conda_name_at_top_level.yaml',
     '15_storage_mount_test.yaml',
     '05_git_python_runtime.yaml',
+    '04_notebook_runtime.yaml',
   ];
   const UNSUPPORTED: Record<string, string> = {
-    '04_notebook_runtime.yaml': 'notebook',
     '06_container_runtime.yaml': 'container',
     '07_pytorch_distributed_runtime.yaml': 'pyTorchDistributed',
     '11_opctl_init_container.yaml': 'container',
-    '12_opctl_init_notebook.yaml': 'notebook',
     '14_samples_llama2_pytorch_distributed.yaml': 'pyTorchDistributed',
   };
 
@@ -99,7 +98,7 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     assert.equal(files.length, 16);
     assert.deepEqual(
       files,
-      [...PARSES, ...Object.keys(UNSUPPORTED), '16_job_run_yaml_kind_jobRun.yaml'].sort(),
+      [...PARSES, ...Object.keys(UNSUPPORTED), '12_opctl_init_notebook.yaml', '16_job_run_yaml_kind_jobRun.yaml'].sort(),
     );
     for (const f of files) assert.match(fixture(f), /^# Source: github\.com\//, f);
   });
@@ -119,6 +118,10 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
       assert.match(err.message, new RegExp(`'${runtime}'`));
     });
   }
+
+  it("12 (ads opctl init's notebook template) is refused on its one unservable field: the empty conda slug", () => {
+    rejects(fixture('12_opctl_init_notebook.yaml'), 'spec.runtime.spec.conda.slug', /required for a service conda environment/);
+  });
 
   it('16 (kind: jobRun) is refused as a job run', () => {
     rejects(fixture('16_job_run_yaml_kind_jobRun.yaml'), 'kind', /describes a job run, not a job/);
@@ -347,7 +350,7 @@ flavour: x`,
   });
 
   it('maps runtime types it does not support, and unknown ones, to errors on spec.runtime.type', () => {
-    for (const t of ['container', 'notebook', 'pyTorchDistributed', 'dataFlow']) {
+    for (const t of ['container', 'pyTorchDistributed', 'dataFlow']) {
       rejects(adsJob('', '', { runtimeType: t }), 'spec.runtime.type', new RegExp(`runtime '${t}' is not supported yet`));
     }
     rejects(adsJob('', '', { runtimeType: 'fortran' }), 'spec.runtime.type', /unknown runtime type 'fortran'/);
