@@ -10,6 +10,7 @@ import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from
 import { parseJobSpec } from '../job-spec/job-spec.js';
 import { localSpecFiles } from './spec-files.js';
 import { bundleArtifact } from './bundle.js';
+import { jobAsAdsYaml } from './job-yaml.js';
 import { client, compartment, idOf, print, listTable, upper } from './context.js';
 import { exitStatusOf, watchRun } from './watch.js';
 
@@ -169,11 +170,23 @@ export function addJobCommands(program: Command): void {
       const items = o.state ? p.items : p.items.filter((j) => j.lifecycleState !== 'DELETED');
       print(g, items, () => listTable(g, items.map(jobRow), JOB_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
-  job.command('get <job>').description('show a job (by OCID or name)').action(async (ref, _o, cmd) => {
-    const { api, g } = client(cmd);
-    const j = await api.getJob(await idOf(api, g, 'job', ref));
-    print(g, j, () => details(jobRow(j)));
-  });
+  job
+    .command('get <job>')
+    .description('show a job (by OCID or name); --yaml writes it as an ADS job spec that `job create -f` reads back')
+    .option('--yaml', 'write the job as an ADS YAML spec (kind: job)')
+    .option('--artifact-dir <dir>', "with --yaml: save the job's code there (the artifact, a notebook) for the spec to name")
+    .action(async (ref, o, cmd) => {
+      const { api, g } = client(cmd);
+      const j = await api.getJob(await idOf(api, g, 'job', ref));
+      if (o.artifactDir && !o.yaml) throw new UsageError('--artifact-dir goes with --yaml');
+      if (o.yaml) {
+        const { yaml, warnings } = await jobAsAdsYaml(api, j, o.artifactDir);
+        for (const w of warnings) err(`warning: ${w}`);
+        out(yaml.replace(/\n$/, ''));
+        return;
+      }
+      print(g, j, () => details(jobRow(j)));
+    });
   job
     .command('update <job>')
     .description('change what OCI lets you change: name, description, shape, shape config, block storage')

@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { JobSpecError, parseJobSpec, type JobSpecResult } from '../../src/job-spec/job-spec.js';
+import { stringify } from 'yaml';
 import { localSpecFiles } from '../../src/cli/spec-files.js';
+import { jobToAds } from '../../src/job-spec/to-ads.js';
 
 function runtimeSpec(type: string, body: string): string {
   const spec = body
@@ -119,5 +121,56 @@ describe('notebook', () => {
     assert.equal(env(r).JOB_RUN_NOTEBOOK, 'https://example.com/x.ipynb');
     refused(runtimeSpec('notebook', 'notebookPathURI: oci://b@n/x.ipynb'), 'spec.runtime.spec.notebookPathURI', /oci:\/\/ is not served here/);
     refused(runtimeSpec('notebook', 'notebookPathURI: nope.ipynb'), 'spec.runtime.spec.notebookPathURI', /does not exist/, dir);
+  });
+});
+
+describe('jobToAds (dsjobs job get --yaml)', () => {
+  it('reads back to the same CreateJobDetails: mounts, conda, tags, shape, args, names and values with $', () => {
+    const text = `kind: job
+spec:
+  name: price $$5
+  infrastructure:
+    kind: infrastructure
+    type: dataScienceJob
+    spec:
+      shapeName: VM.Standard.E4.Flex
+      shapeConfigDetails: {ocpus: 2, memoryInGBs: 32}
+      blockStorageSize: 70
+      storageMount:
+      - {src: "oci://bkt@ns/pre/fix", dest: /data/in}
+      - {src: "10.0.0.1:/export", dest: scratch}
+      freeformTags: {a: b}
+      definedTags: {ns: {k: v}}
+  runtime:
+    kind: runtime
+    type: gitPython
+    spec:
+      url: git@host:r.git
+      commit: abc123
+      entrypoint: x.py
+      conda: {type: published, uri: "oci://envs@ns/packs/p.tar.gz", region: us-x-1}
+      env:
+      - {name: A, value: "$$HOME and \${A0}"}
+      - {name: A0, value: zero}
+      args: ["it's", "two words"]
+      maximumRuntimeInMinutes: 15
+`;
+    const first = parse(text);
+    const { doc, warnings } = jobToAds(first.createJobDetails as never, {}, null);
+    assert.deepEqual(warnings, []);
+    const again = parse(stringify(doc));
+    assert.deepEqual(again.createJobDetails, first.createJobDetails);
+  });
+
+  it('a python job whose artifact was not saved names it and says so', () => {
+    const { doc, warnings } = jobToAds(
+      { displayName: 'j', jobConfigurationDetails: { environmentVariables: { CONDA_ENV_TYPE: 'service', CONDA_ENV_SLUG: 's' } } },
+      {},
+      'train.py',
+    );
+    const rt = (doc.spec as { runtime: { type: string; spec: Record<string, unknown> } }).runtime;
+    assert.equal(rt.type, 'python');
+    assert.deepEqual(rt.spec, { conda: { type: 'service', slug: 's' }, scriptPathURI: 'train.py' });
+    assert.match(warnings[0], /the artifact was not saved/);
   });
 });
