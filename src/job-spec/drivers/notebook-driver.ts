@@ -10,6 +10,7 @@ export const NOTEBOOK_DRIVER_PY = String.raw`# dsjobs notebook driver: run a not
 import ast
 import json
 import os
+import queue
 import re
 import shutil
 import sys
@@ -101,13 +102,19 @@ def show(text, stream=None):
     (stream or sys.stdout).flush()
 
 
-def run_cell(kc, cell, timeout):
-    """Executes one cell; its outputs are printed as they arrive and kept on the cell. Returns the error content or None."""
+def run_cell(km, kc, cell):
+    """Executes one cell; its outputs are printed as they arrive and kept on the cell. Returns the error content or None.
+    No time limit of its own (the run's maximum runtime is one), but a kernel that dies ends the wait."""
     msg_id = kc.execute(cell.source, store_history=True, allow_stdin=False, stop_on_error=True)
     cell.outputs = []
     error = None
     while True:
-        msg = kc.get_iopub_msg(timeout=timeout)
+        try:
+            msg = kc.get_iopub_msg(timeout=1)
+        except queue.Empty:
+            if not km.is_alive():
+                return {"ename": "DeadKernelError", "evalue": "the kernel exited while running the cell"}
+            continue
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         kind, content = msg["msg_type"], msg["content"]
@@ -129,9 +136,10 @@ def run_cell(kc, cell, timeout):
             error = content
         elif kind == "status" and content["execution_state"] == "idle":
             break
-    reply = kc.get_shell_msg(timeout=timeout)
+    # The reply follows the idle status at once; a minute covers a loaded host.
+    reply = kc.get_shell_msg(timeout=60)
     while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=timeout)
+        reply = kc.get_shell_msg(timeout=60)
     cell.execution_count = reply["content"].get("execution_count")
     if reply["content"].get("status") == "error" and error is None:
         error = reply["content"]
@@ -216,7 +224,7 @@ def main():
             if tags & exclude:
                 log("%s skipped (tag %s)" % (label, ", ".join(sorted(tags & exclude))))
                 continue
-            error = run_cell(kc, cell, None)
+            error = run_cell(km, kc, cell)
             if error is not None:
                 cell.metadata["dsjobs"] = {"failed": True}
                 failed = (label, error.get("ename", "Error"), error.get("evalue", ""))
