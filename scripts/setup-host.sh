@@ -32,6 +32,13 @@ fi
 PATH="$PATH:/usr/sbin:/sbin" command -v dockerd >/dev/null || optional+=(docker.io)
 [ -x /bin/busybox ] || optional+=(busybox-static)
 [ -x /usr/bin/python3.11 ] || optional+=(python3.11)
+# ADS runtimes (docs/ads-runtimes.md): gitPython clones with git inside the run (its tests serve repositories with
+# `git daemon` and `git http-backend`) and signs its principal's requests with openssl; notebooks run on Debian's
+# Jupyter (nbformat, jupyter_client and an ipykernel for /usr/bin/python3).
+command -v git >/dev/null || missing+=(git)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v jupyter-nbconvert >/dev/null || missing+=(jupyter-nbconvert)
+/usr/bin/python3 -c 'import ipykernel' 2>/dev/null || missing+=(python3-ipykernel)
 command -v bwrap >/dev/null || optional+=(bubblewrap)
 PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null || optional+=(e2fsprogs)
 PATH="$PATH:/usr/sbin:/sbin" command -v mount >/dev/null || optional+=(mount)

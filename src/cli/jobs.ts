@@ -9,6 +9,8 @@ import { details, err, out, type Column } from './output.js';
 import { collect, parseEnvPairs, parseMaxRuntime, parseNumber, UsageError } from './parse.js';
 import { parseJobSpec } from '../job-spec/job-spec.js';
 import { localSpecFiles } from './spec-files.js';
+import { bundleArtifact } from './bundle.js';
+import { jobAsAdsYaml } from './job-yaml.js';
 import { client, compartment, idOf, print, listTable, upper } from './context.js';
 import { exitStatusOf, watchRun } from './watch.js';
 import { downloadOciUri } from './object-storage.js';
@@ -84,6 +86,7 @@ export function addJobCommands(program: Command): void {
       let details_: Record<string, unknown>;
       let artifact: string | null;
       let fetched: string | null = null;
+      let generated: Parameters<typeof bundleArtifact>[0] | null = null;
       if (o.file) {
         const text = await fsp.readFile(o.file, 'utf8');
         const spec = parseJobSpec(text, { specDir: path.dirname(path.resolve(o.file)), files: localSpecFiles() });
@@ -96,6 +99,8 @@ export function addJobCommands(program: Command): void {
           fetched = await fsp.mkdtemp(path.join(os.tmpdir(), 'dsjobs-artifact-'));
           artifact = await downloadOciUri(cmd, spec.artifactUri, fetched);
         }
+        // A runtime with a driver (gitPython, notebook): --artifact replaces the code packed with it, not the driver.
+        if (spec.generatedFiles?.length) generated = spec;
         if (o.name) details_.displayName = o.name;
         // A spec without infrastructure (or without a shape) gets the CLI's shape flags and their defaults.
         const infra = (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' }) as Record<string, unknown>;
@@ -130,7 +135,7 @@ export function addJobCommands(program: Command): void {
       if (o.image) details_.jobEnvironmentConfigurationDetails = { jobEnvironmentType: 'OCIR_CONTAINER', ...(details_.jobEnvironmentConfigurationDetails as object), image: o.image };
       // A container job runs its image: its artifact, if any, is only unpacked into the working directory.
       const container = details_.jobEnvironmentConfigurationDetails !== undefined;
-      if (!artifact && !container) throw new UsageError('the spec names no local artifact (scriptPathURI); pass --artifact PATH');
+      if (!artifact && !container && !generated) throw new UsageError('the spec names no local artifact (scriptPathURI); pass --artifact PATH');
       const st = artifact
         ? await fsp.stat(artifact).catch(() => {
             throw new UsageError(`artifact ${artifact}: no such file or directory`);
@@ -138,7 +143,7 @@ export function addJobCommands(program: Command): void {
         : null;
       const jobEnv = ((details_.jobConfigurationDetails as { environmentVariables?: Record<string, string> } | undefined)
         ?.environmentVariables ?? {}) as Record<string, string>;
-      if (st?.isDirectory() && !jobEnv.JOB_RUN_ENTRYPOINT && !container) {
+      if (st?.isDirectory() && !jobEnv.JOB_RUN_ENTRYPOINT && !container && !generated) {
         throw new UsageError(
           `artifact ${artifact} is a directory: --entrypoint FILE (JOB_RUN_ENTRYPOINT, relative to the directory) must name the file to run`,
         );
@@ -146,14 +151,17 @@ export function addJobCommands(program: Command): void {
       details_.compartmentId ??= compartmentId;
       details_.projectId = (await idOf(api, g, 'project', o.project)) ?? details_.projectId ?? (await defaultProject(api, compartmentId));
       const created = await api.createJob(details_ as never);
+      let bundle: Awaited<ReturnType<typeof bundleArtifact>> | null = null;
       try {
-        if (artifact) await uploadArtifact(api, created.id, artifact);
+        bundle = generated ? await bundleArtifact(generated, artifact) : null;
+        if (bundle || artifact) await uploadArtifact(api, created.id, bundle?.path ?? (artifact as string));
       } catch (e) {
         // Like ADS: a job whose artifact could not be uploaded is removed rather than left CREATING.
         await api.deleteJob(created.id).catch(() => {});
         throw e;
       } finally {
         if (fetched) await fsp.rm(fetched, { recursive: true, force: true });
+        await bundle?.remove();
       }
       const j = await api.getJob(created.id);
       // An ACTIVE job's lifecycleDetails is the server's warning that its runs would be refused (a conda slug this
@@ -174,11 +182,23 @@ export function addJobCommands(program: Command): void {
       const items = o.state ? p.items : p.items.filter((j) => j.lifecycleState !== 'DELETED');
       print(g, items, () => listTable(g, items.map(jobRow), JOB_COLS) + (p.nextPage ? `\n(more: raise --limit)` : ''));
     });
-  job.command('get <job>').description('show a job (by OCID or name)').action(async (ref, _o, cmd) => {
-    const { api, g } = client(cmd);
-    const j = await api.getJob(await idOf(api, g, 'job', ref));
-    print(g, j, () => details(jobRow(j)));
-  });
+  job
+    .command('get <job>')
+    .description('show a job (by OCID or name); --yaml writes it as an ADS job spec that `job create -f` reads back')
+    .option('--yaml', 'write the job as an ADS YAML spec (kind: job)')
+    .option('--artifact-dir <dir>', "with --yaml: save the job's code there (the artifact, a notebook) for the spec to name")
+    .action(async (ref, o, cmd) => {
+      const { api, g } = client(cmd);
+      const j = await api.getJob(await idOf(api, g, 'job', ref));
+      if (o.artifactDir && !o.yaml) throw new UsageError('--artifact-dir goes with --yaml');
+      if (o.yaml) {
+        const { yaml, warnings } = await jobAsAdsYaml(api, j, o.artifactDir);
+        for (const w of warnings) err(`warning: ${w}`);
+        out(yaml.replace(/\n$/, ''));
+        return;
+      }
+      print(g, j, () => details(jobRow(j)));
+    });
   job
     .command('update <job>')
     .description('change what OCI lets you change: name, description, shape, shape config, block storage')

@@ -7,10 +7,11 @@ import { CPU_BASELINES, type ShapeConfig, infrastructureDetails, storageMounts }
 import { interpolateAdsEnv, pyJsonDumps, templateSafeSubstitute } from './interpolation.js';
 import { Ctx, type Obj, asObj, describe, fail, isObj, join } from './plumbing.js';
 import { PyFloat } from './py-float.js';
+import { ADS_RUNTIME_READERS } from './runtime-readers.js';
 
 // ADS format
 
-export const ADS_UNSUPPORTED_RUNTIMES = ['gitPython', 'notebook', 'pyTorchDistributed', 'dataFlow', 'dataFlowNotebook', 'operator'];
+export const ADS_UNSUPPORTED_RUNTIMES = ['pyTorchDistributed', 'dataFlow', 'dataFlowNotebook', 'operator'];
 export const ADS_UNSUPPORTED_INFRA = ['dataFlow', 'kubernetesJob'];
 
 export const ADS_INFRA_KEYS = [
@@ -77,7 +78,8 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
 
   // Types first, so an unsupported runtime is reported as such rather than through one of its fields.
   const runtime = Fields.ads(runtimeObj, runtimeAt, ['kind', 'type', 'spec', 'apiVersion'], ctx);
-  const runtimeType = checkAdsType(runtime, 'runtime', ['python', 'script', 'container'], ADS_UNSUPPORTED_RUNTIMES, 'runtime', ctx);
+  const runtimeType = checkAdsType(runtime, 'runtime', ['python', 'script', 'container', ...Object.keys(ADS_RUNTIME_READERS)], ADS_UNSUPPORTED_RUNTIMES, 'runtime', ctx);
+  const reader = ADS_RUNTIME_READERS[runtimeType];
   let infra: Fields | undefined;
   if (infraObj) {
     infra = Fields.ads(infraObj, infraAt, ['kind', 'type', 'spec', 'apiVersion'], ctx);
@@ -89,7 +91,13 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
   const rs = Fields.ads(
     runtime.has('spec') ? asObj(runtime.get('spec'), rsAt) : {},
     rsAt,
-    runtimeType === 'python' ? [...ADS_COMMON_RUNTIME_KEYS, ...ADS_PYTHON_ONLY_KEYS] : runtimeType === 'container' ? ADS_CONTAINER_RUNTIME_KEYS : ADS_COMMON_RUNTIME_KEYS,
+    reader
+      ? [...ADS_COMMON_RUNTIME_KEYS, ...reader.keys]
+      : runtimeType === 'python'
+        ? [...ADS_COMMON_RUNTIME_KEYS, ...ADS_PYTHON_ONLY_KEYS]
+        : runtimeType === 'container'
+          ? ADS_CONTAINER_RUNTIME_KEYS
+          : ADS_COMMON_RUNTIME_KEYS,
     ctx,
   );
   // A container's entrypoint is its command (a list), not a file of the artifact.
@@ -114,7 +122,8 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
     entryValue = userEnv.JOB_RUN_ENTRYPOINT;
     entryField = `${rs.path('env')}.JOB_RUN_ENTRYPOINT`;
   }
-  const artifact = resolveArtifact(rs.get('scriptPathURI'), rs.path('scriptPathURI'), entryValue, entryField, workingDir, ctx, container !== null);
+  const parts = reader?.read(rs, userEnv, ctx);
+  const artifact = parts ?? resolveArtifact(rs.get('scriptPathURI'), rs.path('scriptPathURI'), entryValue, entryField, workingDir, ctx, container !== null);
 
   // Infrastructure
   let infraDetails: Record<string, unknown>;
@@ -209,7 +218,7 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
 
   // Job configuration: the user's env, then what the runtime settings become (these win, as in ADS).
   const env: Record<string, string> = { ...userEnv };
-  const system: Record<string, string> = { ...conda };
+  const system: Record<string, string> = { ...conda, ...parts?.env };
   if (artifact.entrypoint !== null) system.JOB_RUN_ENTRYPOINT = artifact.entrypoint;
   for (const [k, v] of Object.entries(system)) {
     if (env[k] !== undefined && env[k] !== v) ctx.warnings.push(`${rs.path('env')}.${k}: replaced by the runtime's setting '${v}'`);
@@ -242,10 +251,11 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
   return {
     createJobDetails: details,
     artifactPath: artifact.artifactPath,
-    artifactUri: artifact.artifactUri,
+    artifactUri: artifact.artifactUri ?? undefined,
     artifactEntrypoint: artifact.entrypoint,
     ignored: ctx.ignored,
     warnings: ctx.warnings,
+    generatedFiles: parts?.generatedFiles,
   };
 }
 

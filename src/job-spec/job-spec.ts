@@ -5,7 +5,8 @@
 // Two formats are read:
 //  * ADS YAML (`kind: job` or `kind: runtime`), as written by oracle-ads `Job.to_yaml()` and `ads opctl init`
 //    (reference/oci-ads-reference.md §4.2; examples in test/fixtures/ads/). Only the `dataScienceJob`
-//    infrastructure with the `python` and `script` runtimes is supported; the rest fail with "not supported yet".
+//    infrastructure is supported, with the `python`, `script`, `gitPython` and `notebook` runtimes (the last two
+//    make a driver the artifact: docs/ads-runtimes.md); the rest fail with "not supported yet".
 //    See ads.ts, with yaml.ts (YAML 1.1 as PyYAML reads it) and interpolation.ts (ADS's env interpolation).
 //  * The native short YAML (no `kind`, or `kind: dsjobs/job`), documented in native.ts.
 //

@@ -16,6 +16,17 @@ export interface JobSpecResult {
   /** Fields accepted but meaningless here, as human messages naming the field. */
   ignored: string[];
   warnings: string[];
+  /**
+   * Files the reader made (a gitPython or notebook runtime's driver). With them the artifact is an archive: these at
+   * its top, artifactPath's file or directory contents under `code/` (artifactEntrypoint names the driver); alone, a
+   * single generated file is the artifact itself.
+   */
+  generatedFiles?: GeneratedFile[];
+}
+
+export interface GeneratedFile {
+  name: string;
+  content: string;
 }
 
 export class JobSpecError extends Error {

@@ -12,6 +12,7 @@ import {
 import type { ExecutorHandle, ExitStatus, RunIsolation } from '../executors/executor.js';
 import type { ExecutorSet } from '../executors/executor-set.js';
 import type { LogService } from '../logs/log-service.js';
+import { failureNote } from '../logs/failure-note.js';
 import type { DefinedTags, JobRecord, ListQuery, Page, RunChain, RunPatch, RunRecord, StartPending, Tags } from '../store/records.js';
 import { isDatabaseUnavailable, type EventInput, type Store, type Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
@@ -677,6 +678,8 @@ export class RunsService {
       const { to, patch, event } = this.outcome(run, status, error);
       if (this.logs.quotaReached(id)) patch.lifecycleDetails = `${patch.lifecycleDetails} ${DETAILS.logQuota(this.logs.quotaBytes)}`;
       if (synced) patch.lifecycleDetails = `${patch.lifecycleDetails} ${synced}`;
+      const note = to === 'FAILED' && patch.outcomeReason === 'exit' ? failureNote(this.logs.logFile(id)) : null;
+      if (note) patch.lifecycleDetails = `${patch.lifecycleDetails} ${note}`;
       if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event)) {
         const job = await this.jobs.get(run.jobId).catch(() => null);
         if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);

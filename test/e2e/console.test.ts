@@ -208,6 +208,22 @@ test('create a job from a pasted YAML spec (native format)', async (t) => {
   assert.match(await err.innerText(), /container/);
 });
 
+test('create a gitPython job from a pasted ADS spec: no file to pick, the driver is the artifact', async (t) => {
+  const page = await openPage(t);
+  await page.goto(`${s.url}/projects/${projectId}/jobs/new`);
+  await page.getByRole('tab', { name: 'YAML spec' }).click();
+  const spec = ['kind: job', 'spec:', '  name: from-git', '  infrastructure:', '    kind: infrastructure', '    type: dataScienceJob',
+    '    spec: {shapeName: Local.Light}', '  runtime:', '    kind: runtime', '    type: gitPython', '    spec:',
+    '      url: https://example.com/r.git', '      entrypoint: pkg.mod:main', ''].join('\n');
+  await page.getByLabel(/Job spec/).fill(spec);
+  await page.getByRole('button', { name: 'Create job from spec' }).click();
+  await page.waitForURL(/\/jobs\/ocid1\./);
+  const job = await s.api.getJob(decodeURIComponent(new URL(page.url()).pathname.split('/')[2]));
+  assert.equal(job.artifactFileName, 'driver_oci.py');
+  assert.equal(job.jobConfigurationDetails.environmentVariables?.GIT_URL, 'https://example.com/r.git');
+  assert.equal(job.jobConfigurationDetails.environmentVariables?.GIT_ENTRYPOINT, 'pkg.mod:main');
+});
+
 test('edit a job (name, description, block storage) and delete it', async (t) => {
   const job = await createJob(s, 'edit.sh', 'true\n', { projectId });
   const page = await openPage(t);

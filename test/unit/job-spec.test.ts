@@ -86,12 +86,11 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     '11_opctl_init_container.yaml',
     '13_samples_published_conda_name_at_top_level.yaml',
     '15_storage_mount_test.yaml',
+    '05_git_python_runtime.yaml',
+    '04_notebook_runtime.yaml',
   ];
   const UNSUPPORTED: Record<string, string> = {
-    '04_notebook_runtime.yaml': 'notebook',
-    '05_git_python_runtime.yaml': 'gitPython',
     '07_pytorch_distributed_runtime.yaml': 'pyTorchDistributed',
-    '12_opctl_init_notebook.yaml': 'notebook',
     '14_samples_llama2_pytorch_distributed.yaml': 'pyTorchDistributed',
   };
 
@@ -100,7 +99,7 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     assert.equal(files.length, 16);
     assert.deepEqual(
       files,
-      [...PARSES, ...Object.keys(UNSUPPORTED), '16_job_run_yaml_kind_jobRun.yaml'].sort(),
+      [...PARSES, ...Object.keys(UNSUPPORTED), '12_opctl_init_notebook.yaml', '16_job_run_yaml_kind_jobRun.yaml'].sort(),
     );
     for (const f of files) assert.match(fixture(f), /^# Source: github\.com\//, f);
   });
@@ -140,6 +139,10 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     assert.deepEqual(c.createJobDetails.jobEnvironmentConfigurationDetails, { jobEnvironmentType: 'OCIR_CONTAINER', image: 'busybox', entrypoint: ['sh'], cmd: ['-c', 'echo Hello'] });
     rejects(adsJob('', 'cmd: [x]', { runtimeType: 'container' }), 'spec.runtime.spec.image', /required/);
     rejects(adsJob('', 'image: busybox\ncmd: {a: 1}', { runtimeType: 'container' }), 'spec.runtime.spec.cmd', /list of strings/);
+  });
+
+  it("12 (ads opctl init's notebook template) is refused on its one unservable field: the empty conda slug", () => {
+    rejects(fixture('12_opctl_init_notebook.yaml'), 'spec.runtime.spec.conda.slug', /required for a service conda environment/);
   });
 
   it('16 (kind: jobRun) is refused as a job run', () => {
@@ -369,7 +372,7 @@ flavour: x`,
   });
 
   it('maps runtime types it does not support, and unknown ones, to errors on spec.runtime.type', () => {
-    for (const t of ['gitPython', 'notebook', 'pyTorchDistributed', 'dataFlow']) {
+    for (const t of ['pyTorchDistributed', 'dataFlow']) {
       rejects(adsJob('', '', { runtimeType: t }), 'spec.runtime.type', new RegExp(`runtime '${t}' is not supported yet`));
     }
     rejects(adsJob('', '', { runtimeType: 'fortran' }), 'spec.runtime.type', /unknown runtime type 'fortran'/);

@@ -253,7 +253,18 @@ function YamlForm({ projectId }: { projectId: string }) {
       return;
     }
     setNotes([...spec.warnings, ...spec.ignored]);
-    if (!spec.artifactPath || !file) {
+    // A gitPython spec's artifact is its driver alone, made by the reader; a notebook's is an archive of the driver
+    // and the notebook, which only the CLI packs.
+    const generated = spec.generatedFiles ?? [];
+    let upload = file;
+    if (generated.length > 0) {
+      if (generated.length > 1 || spec.artifactPath || spec.artifactEntrypoint) {
+        setErrors({ 'yaml-spec': 'Notebook specs are packed by the CLI: create this job with `dsjobs job create -f`' });
+        return;
+      }
+      upload = new File([generated[0].content], generated[0].name);
+    }
+    if (!upload || (!spec.artifactPath && generated.length === 0)) {
       setErrors({ 'yaml-artifact': 'Artifact: the spec must name an artifact, and that file must be chosen here' });
       return;
     }
@@ -264,7 +275,7 @@ function YamlForm({ projectId }: { projectId: string }) {
       const infra = (details.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE', blockStorageSizeInGBs: 50 });
       infra.shapeName ??= (await serverInfo()).defaultShapeName;
       const job = await client.createJob(details);
-      await uploadOrUndo(job.id, file);
+      await uploadOrUndo(job.id, upload);
       navigate(`/jobs/${encodeURIComponent(job.id)}`);
     } catch (err) {
       const fe = splitError(err);
@@ -284,7 +295,7 @@ function YamlForm({ projectId }: { projectId: string }) {
         id="yaml-spec"
         label="Job spec (ADS YAML or dsjobs native YAML)"
         error={errors['yaml-spec']}
-        hint="The same formats as `dsjobs job create -f`: ADS `kind: job` with the python or script runtime, or the short native format."
+        hint="The same formats as `dsjobs job create -f`: ADS `kind: job` with the python, script or gitPython runtime, or the short native format."
       >
         <textarea {...fieldProps('yaml-spec', errors['yaml-spec'])} rows={16} spellCheck={false} value={text} placeholder={YAML_EXAMPLE} onChange={(e) => setText(e.target.value)} />
       </Field>
