@@ -36,6 +36,7 @@ function optional(f: Fields, key: string, ctx: Ctx): string | undefined {
 }
 
 export function readGitPython(rs: Fields, _userEnv: Record<string, string>, ctx: Ctx): RuntimeParts {
+  if (rs.has('scriptPathURI')) ctx.warnings.push(`${rs.path('scriptPathURI')}: ignored, the repository is the code`);
   const url = optional(rs, 'url', ctx);
   if (!url) fail(rs.path('url'), 'required: the git repository to clone (https://, git://, ssh://, file:// or user@host:path)');
   if (!URL_FORMS.test(url)) fail(rs.path('url'), `'${url}' is not a git URL (expected https://, git://, ssh://, file:// or user@host:path)`);

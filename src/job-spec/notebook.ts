@@ -35,6 +35,7 @@ function localPath(uri: string, field: string, ctx: Ctx): string {
 }
 
 export function readNotebook(rs: Fields, _userEnv: Record<string, string>, ctx: Ctx): RuntimeParts {
+  if (rs.has('scriptPathURI')) ctx.warnings.push(`${rs.path('scriptPathURI')}: ignored, notebookPathURI or source names the code`);
   const env: Record<string, string> = { NOTEBOOK_ENCODING: given(rs, 'notebookEncoding', ctx) ?? 'utf-8' };
   if (rs.has('excludeTags')) {
     const v = rs.get('excludeTags');

@@ -14,7 +14,7 @@ import type { DataScienceClient } from 'oci-datascience';
 import type { IdentityClient } from 'oci-identity';
 import type { VaultsClient } from 'oci-vault';
 import { runCli } from '../support/cli.js';
-import { freePort, makeRepo, sharedDir, startGitDaemon, startPrivateGitHttp } from '../support/git-servers.js';
+import { freePort, git, makeRepo, sharedDir, startGitDaemon, startPrivateGitHttp } from '../support/git-servers.js';
 import { makeIdentityClient, makeOciClient, makeVaultsClient } from '../support/oci-sdk-client.js';
 import { readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 
@@ -39,7 +39,6 @@ before(async () => {
   const r = makeRepo(path.join(repos.dir, 'proj.git'));
   commits.first = r.commit({ 'train.py': TRAIN_V1, 'pkg/__init__.py': '', 'pkg/tasks.py': TASKS }, 'first');
   commits.main = r.commit({ 'train.py': TRAIN_V2 }, 'second');
-  const { git } = await import('../support/git-servers.js');
   git(r.dir, 'checkout', '-q', '-b', 'feature', commits.first);
   commits.feature = r.commit({ 'train.py': `print("train feature")\n` }, 'feature');
   git(r.dir, 'checkout', '-q', 'main');

@@ -79,8 +79,9 @@ args: [x, 1]`,
     refused(runtimeSpec('gitPython', 'url: file:///r\nentrypoint: a.py\ncommit: main'), 'spec.runtime.spec.commit', /not a commit id/);
   });
 
-  it('warns that an oci:// outputUri is not copied', () => {
-    const r = parse(runtimeSpec('gitPython', 'url: git@host:r.git\nentrypoint: m:f\noutputUri: oci://b@n/p'));
+  it('warns that an oci:// outputUri is not copied, and that scriptPathURI means nothing here', () => {
+    const r = parse(runtimeSpec('gitPython', 'url: git@host:r.git\nentrypoint: m:f\noutputUri: oci://b@n/p\nscriptPathURI: x.py'));
+    assert.ok(r.warnings.includes('spec.runtime.spec.scriptPathURI: ignored, the repository is the code'), r.warnings.join('\n'));
     assert.ok(r.warnings.some((w) => w.startsWith('spec.runtime.spec.outputUri: object storage is not served here')), r.warnings.join('\n'));
   });
 });

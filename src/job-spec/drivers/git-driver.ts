@@ -54,8 +54,8 @@ def signed_request(method, path, body=None):
         raise PermissionError("the run has no principal (no policy names it: docs/identity.md, Run principals)")
     token = open(rpst).read().strip() if os.path.isfile(rpst) else rpst
     url = endpoint.rstrip("/") + path
-    host = urllib.parse.urlsplit(url).netloc
-    headers = {"date": email.utils.formatdate(usegmt=True), "host": host}
+    parts = urllib.parse.urlsplit(url)
+    headers = {"date": email.utils.formatdate(usegmt=True), "host": parts.netloc}
     names = ["date", "(request-target)", "host"]
     data = None
     if body is not None:
@@ -64,7 +64,7 @@ def signed_request(method, path, body=None):
         headers["content-length"] = str(len(data))
         headers["x-content-sha256"] = base64.b64encode(hashlib.sha256(data).digest()).decode()
         names += ["content-length", "content-type", "x-content-sha256"]
-    target = method.lower() + " " + urllib.parse.urlsplit(url).path + ("?" + urllib.parse.urlsplit(url).query if urllib.parse.urlsplit(url).query else "")
+    target = method.lower() + " " + parts.path + ("?" + parts.query if parts.query else "")
     lines = [("(request-target): " + target) if n == "(request-target)" else (n + ": " + headers[n]) for n in names]
     signed = subprocess.run(["openssl", "dgst", "-sha256", "-sign", pem], input="\n".join(lines).encode(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True).stdout
