@@ -105,7 +105,7 @@ def credential_env(url, secret, home):
 
 
 def git_config_env(config):
-    """Settings for every git command, and the upload-pack a file:// clone starts, through git's environment."""
+    """Settings for every git command, through git's environment (not inherited by the upload-pack of a local clone)."""
     env = {"GIT_CONFIG_COUNT": str(len(config))}
     for i, (k, v) in enumerate(config.items()):
         env["GIT_CONFIG_KEY_%d" % i] = k
@@ -118,8 +118,11 @@ def git(args, cwd, env):
 
 
 def last_line(out):
-    lines = [l for l in out.strip().splitlines() if l.strip()]
-    return lines[-1].strip() if lines else "no output"
+    # git's own reason is its "fatal:" line; the lines after it are advice ("Please make sure you have the correct
+    # access rights and the repository exists.") that says nothing about this failure.
+    lines = [l.strip() for l in out.strip().splitlines() if l.strip()]
+    fatal = [l for l in lines if l.startswith("fatal:")]
+    return fatal[0] if fatal else (lines[-1] if lines else "no output")
 
 
 def clone(url, branch, commit, code_dir, env):
@@ -270,8 +273,14 @@ def main():
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", SSH_ASKPASS="true")
     for k in ("GIT_CONFIG_COUNT", "GIT_DIR", "GIT_WORK_TREE"):
         env.pop(k, None)
-    # A file:// repository belongs to another user than the run's: git refuses such a repository unless told it is safe.
-    config = {"safe.directory": "*"}
+    # A file:// repository belongs to another user than the run's: git refuses such a repository unless told it is
+    # safe. In global config, not the environment's: the upload-pack that git starts for a local repository does not
+    # get GIT_CONFIG_COUNT/GIT_CONFIG_PARAMETERS, and it is the one that checks ownership.
+    global_config = os.path.join(home, "gitconfig")
+    with open(global_config, "w") as f:
+        f.write("[safe]\n\tdirectory = *\n")
+    env["GIT_CONFIG_GLOBAL"] = global_config
+    config = {}
     secret_id = os.environ.get("GIT_SECRET_OCID") or os.environ.get("GIT_SECRET_ID")
     if secret_id:
         cred = credential_env(url, read_secret(secret_id), home)
