@@ -305,6 +305,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const objectPars = new ObjectPars(objectStorage, systemClock);
   const bucketMounts = new BucketMounts(objectStorage, path.join(cfg.dataDir, 'objectstorage', 'mounts'));
   storage.embedded = bucketMounts;
+  conda.embedded = bucketMounts;
   const jobs = new JobsService(store, identity, systemClock, shapes, artifactsDir, {
     maxArtifactBytes: cfg.maxArtifactBytes,
     archive: archiveLimits,

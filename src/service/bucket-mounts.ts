@@ -62,6 +62,12 @@ export class BucketMounts {
     return namespace === this.objects.namespace && this.objects.knowsBucket(bucket);
   }
 
+  /** An object's file (read-only: blobs never change) and its etag: a published conda pack in a bucket. */
+  async objectFile(bucket: string, name: string): Promise<{ path: string; id: string }> {
+    const o = await this.objects.headObject(bucket, name);
+    return { path: this.objects.blobs.pathOf(o.blob), id: o.etag };
+  }
+
   /** The plan's mounts with this server's buckets staged into directories (others unchanged). */
   async stage(runId: string, mounts: { source: string; destination: string }[]): Promise<{ source: string; destination: string }[]> {
     if (!mounts.some((m) => parseSource(m.source))) return mounts;

@@ -25,8 +25,16 @@ export interface CondaEnvDecl {
  *   cached by the pack's identity;
  * - neither: the system python, as on OCI.
  */
+/** A published pack in a bucket of this server's Object Storage, as a run's plan names it (read at the run's start). */
+const OBJECT_PACK = 'objectstorage:';
+
 export class CondaEnvironments {
   private readonly unpacking = new Map<string, Promise<string>>();
+  /**
+   * Buckets of this server's own Object Storage, for packs in a bucket not declared in the config: the pack's file
+   * and an identity that changes when the object does (its etag).
+   */
+  embedded: { exists(namespace: string, bucket: string): boolean; objectFile(bucket: string, name: string): Promise<{ path: string; id: string }> } | null = null;
 
   constructor(
     private readonly envs: CondaEnvDecl[],
@@ -85,6 +93,12 @@ export class CondaEnvironments {
       if (!env[k]) throw invalid(`${field}.${k}`, 'is required with CONDA_ENV_TYPE=published');
     }
     const b = this.buckets.find((x) => x.bucket === env.CONDA_ENV_BUCKET && x.namespace === env.CONDA_ENV_NAMESPACE);
+    if (!b && this.embedded?.exists(env.CONDA_ENV_NAMESPACE, env.CONDA_ENV_BUCKET)) {
+      const name = env.CONDA_ENV_OBJECT_NAME;
+      if (!/\.(tar\.gz|tgz)$/i.test(name)) throw invalid(`${field}.CONDA_ENV_OBJECT_NAME`, `'${name}': a published pack is a .tar.gz file`);
+      // The object itself is read at the run's start (a missing one fails the run saying so).
+      return { kind: 'published', archive: `${OBJECT_PACK}${JSON.stringify({ bucket: env.CONDA_ENV_BUCKET, name })}` };
+    }
     if (!b) {
       throw invalid(`${field}.CONDA_ENV_BUCKET`, `no bucket ${env.CONDA_ENV_BUCKET}@${env.CONDA_ENV_NAMESPACE} is declared on this server`);
     }
@@ -109,13 +123,23 @@ export class CondaEnvironments {
   /** At run start: the environment's directory; a published pack is unpacked the first time, then reused. */
   async prepare(ref: CondaRef): Promise<string> {
     if (ref.kind === 'service') return ref.path;
+    if (ref.archive.startsWith(OBJECT_PACK)) {
+      const o = JSON.parse(ref.archive.slice(OBJECT_PACK.length)) as { bucket: string; name: string };
+      if (!this.embedded) throw new Error(`the published conda pack ${o.name} is in bucket ${o.bucket}, and this server has no Object Storage`);
+      const file = await this.embedded.objectFile(o.bucket, o.name);
+      // The object's etag changes with every new version of it: a republished pack is unpacked again.
+      return this.unpackOnce(createHash('sha256').update(`object\0${o.bucket}\0${o.name}\0${file.id}`).digest('hex').slice(0, 24), file.path);
+    }
     const st = await fsp.stat(ref.archive);
     // The pack's identity: its path, size and modification time (hashing gigabytes of pack at each start would not do).
-    const key = createHash('sha256').update(`${ref.archive}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 24);
+    return this.unpackOnce(createHash('sha256').update(`${ref.archive}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 24), ref.archive);
+  }
+
+  private unpackOnce(key: string, archive: string): Promise<string> {
     const dir = path.join(this.cacheDir, key);
     let p = this.unpacking.get(key);
     if (!p) {
-      p = this.unpack(ref.archive, dir).finally(() => this.unpacking.delete(key));
+      p = this.unpack(archive, dir).finally(() => this.unpacking.delete(key));
       this.unpacking.set(key, p);
     }
     return p;

@@ -15,6 +15,9 @@ import { ObjectStorageService } from '../../src/service/object-storage.js';
 import { BucketMounts } from '../../src/service/bucket-mounts.js';
 import { StorageCatalog } from '../../src/service/storage.js';
 import { nextListing } from '../../src/domain/object-listing.js';
+import { CondaEnvironments } from '../../src/service/conda.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const identity = { region: 'local', tenancyId: 'ocid1.tenancy.oc1..t', defaultCompartmentId: 'ocid1.compartment.oc1..c', userId: 'ocid1.user.oc1..u' };
 let dir: string;
@@ -112,4 +115,31 @@ test('listing with a delimiter: prefixes once each, objects and prefixes count t
   assert.deepEqual([p2.objects.map((o) => o.name), p2.prefixes, p2.nextStartWith], [['d'], ['e/'], undefined]);
   const under = await nextListing({ prefix: 'b/', delimiter: '/', limit: 2 }, scan);
   assert.deepEqual([under.objects.map((o) => o.name), under.nextStartWith], [['b/1', 'b/2'], 'b/3']);
+});
+
+test('a published conda pack in a bucket of the server: resolved at create, unpacked at start, again when republished', async () => {
+  const pack = (marker: string) => {
+    const src = mkdtempSync(path.join(dir, 'pack-'));
+    mkdirSync(path.join(src, 'bin'));
+    writeFileSync(path.join(src, 'bin', 'python'), `#!/bin/sh\n# ${marker}\n`, { mode: 0o755 });
+    const file = path.join(dir, `${marker}.tar.gz`);
+    execFileSync('tar', ['-czf', file, '-C', src, '.']);
+    return readFileSync(file);
+  };
+  await os_.putObject('data', 'conda/env.tar.gz', Readable.from([pack('v1')]), { headers });
+  const conda = new CondaEnvironments([], [], path.join(dir, 'conda'), { maxEntries: 1000, maxTotalBytes: 1 << 30, maxRatio: 1000 });
+  const vars = { CONDA_ENV_TYPE: 'published', CONDA_ENV_BUCKET: 'data', CONDA_ENV_NAMESPACE: 'nsx', CONDA_ENV_OBJECT_NAME: 'conda/env.tar.gz' };
+  assert.throws(() => conda.resolve(vars, 'env'), /env\.CONDA_ENV_BUCKET: no bucket data@nsx is declared/);
+  conda.embedded = mounts;
+  const ref = conda.resolve(vars, 'env')!;
+  const first = await conda.prepare(ref);
+  assert.match(readFileSync(path.join(first, 'bin', 'python'), 'utf8'), /v1/);
+  assert.equal(await conda.prepare(ref), first, 'unpacked once');
+  await os_.putObject('data', 'conda/env.tar.gz', Readable.from([pack('v2')]), { headers });
+  const second = await conda.prepare(ref);
+  assert.notEqual(second, first);
+  assert.match(readFileSync(path.join(second, 'bin', 'python'), 'utf8'), /v2/);
+  assert.throws(() => conda.resolve({ ...vars, CONDA_ENV_OBJECT_NAME: 'conda/env.zip' }, 'env'), /a published pack is a \.tar\.gz file/);
+  await assert.rejects(conda.prepare(conda.resolve({ ...vars, CONDA_ENV_OBJECT_NAME: 'conda/missing.tar.gz' }, 'env')!), /was not found/);
+  assert.ok(existsSync(first));
 });
