@@ -2,14 +2,17 @@
  * The store's durable guarantees, on SQLite and on PostgreSQL alike: a create at most once per retry token (also when
  * the same token comes many times at once), compare-and-set on the version (the etag: of two updates from the same
  * version one wins), keyset paging that returns every row once across rows with the same time, and the event of a
- * change written in the change's transaction (rolled back with it).
+ * change written in the change's transaction (rolled back with it). And PostgreSQL's migrations, run once by
+ * stores that open a new database at the same moment.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Store } from '../../src/store/store.js';
+import { Store } from '../../src/store/store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
+import { freshDatabase, postgresMissing } from '../support/postgres.js';
 import type { ProjectRecord } from '../../src/store/records.js';
 import { DsError } from '../../src/domain/errors.js';
 import { currentStore, forEachStore } from '../support/stores.js';
@@ -103,4 +106,15 @@ forEachStore(() => {
       assert.equal(await store.getProject('undone'), null);
     });
   });
+});
+
+test('PostgreSQL: stores opened on one new database at the same moment migrate it once', { skip: postgresMissing() ?? undefined }, async () => {
+  const url = await freshDatabase();
+  const stores = await Promise.all(Array.from({ length: 4 }, () => Store.openPostgres(url)));
+  try {
+    const rows = await stores[0].db.selectFrom('meta').select('key').where('key', 'like', 'migration:%').execute();
+    assert.equal(rows.length, MIGRATIONS.length);
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
 });
