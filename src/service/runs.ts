@@ -479,8 +479,8 @@ export class RunsService {
         { unclaimed: true },
       );
     } catch (e) {
-      if (!isOutOfSpace(e) && !isDatabaseUnavailable(e)) throw e;
-      // Nothing was written: the run waits in the queue again until the data disk has room (or the database answers).
+      if (!isOutOfSpace(e)) throw e;
+      // Nothing was written: the run waits in the queue again until the data disk has room.
       this.scheduler.release(id);
       const run = await this.store.getRun(id);
       if (run) setTimeout(() => this.scheduler.enqueue(this.queued(run)), DISK_FULL_REQUEUE_MS).unref();

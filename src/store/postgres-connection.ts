@@ -1,7 +1,7 @@
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { DatabaseHealth } from './database-health.js';
-import { PostgresServerLock } from './postgres-server-lock.js';
+import { DatabaseInUseError, PostgresServerLock } from './postgres-server-lock.js';
 import type { CommitConnection, Tx } from './group-commit.js';
 import type { Database } from './schema.js';
 
@@ -24,6 +24,11 @@ const types = {
   getTypeParser: (oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID || oid === NUMERIC_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
 };
+
+/** PostgreSQL could not be reached or refused the server at start: the message names the URL (no password) and why. */
+export class DatabaseOpenError extends Error {
+  override name = 'DatabaseOpenError';
+}
 
 /** The URL without its password, for messages and the health endpoint. */
 export function redactedUrl(url: string): string {
@@ -81,8 +86,9 @@ export class PostgresConnection implements CommitConnection {
       await prepare(connection.db);
       return connection;
     } catch (e) {
-      await connection.close();
-      throw e;
+      await connection.close().catch(() => {});
+      if (e instanceof DatabaseInUseError) throw e;
+      throw new DatabaseOpenError(`the database ${redactedUrl(url)} could not be opened: ${(e as Error).message}`);
     }
   }
 

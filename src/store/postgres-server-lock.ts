@@ -41,7 +41,7 @@ export class PostgresServerLock {
 
   /** null when taken; else who holds it. */
   private async take(): Promise<string | null> {
-    const client = new pg.Client({ connectionString: this.url, application_name: `dsjobs server pid ${process.pid} on ${os.hostname()}` });
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, application_name: `dsjobs server pid ${process.pid} on ${os.hostname()}` });
     // Without a listener, the connection breaking would be an uncaught 'error' that ends the process.
     client.on('error', () => {});
     await client.connect();

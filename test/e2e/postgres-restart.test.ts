@@ -101,3 +101,15 @@ test('dsjobs admin backup and restore refuse a PostgreSQL configuration, naming 
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a server whose database does not answer exits with status 2, saying which database and why (no password shown)', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  try {
+    const r = spawnSync(process.execPath, [BIN, 'server', '--port', '0', '--data-dir', dataDir, '--database', 'postgres://dsjobs:hunter2@127.0.0.1:1/dsjobs'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^error: the database postgres:\/\/dsjobs:\*\*\*@127\.0\.0\.1:1\/dsjobs could not be opened: .*ECONNREFUSED/m);
+    assert.doesNotMatch(r.stderr, /hunter2/);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

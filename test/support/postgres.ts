@@ -38,13 +38,21 @@ export function postgresCluster(): PostgresCluster {
   if (cluster) return cluster;
   const [dir, port, url] = execFileSync('bash', [SCRIPT, 'start'], { encoding: 'utf8' }).trim().split(' ');
   cluster = { dir, port: Number(port), url };
-  process.once('exit', () => {
+  const stop = () => {
     try {
       execFileSync('bash', [SCRIPT, 'stop', dir], { stdio: 'ignore' });
     } catch {
       /* the process is leaving; a cluster that would not stop is in its temp dir for the post-mortem */
     }
-  });
+  };
+  process.once('exit', stop);
+  // 'exit' does not come when a signal ends the process (the test runner's timeout, Ctrl-C): stop it then too.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      stop();
+      process.exit(128 + (signal === 'SIGTERM' ? 15 : 2));
+    });
+  }
   return cluster;
 }
 
