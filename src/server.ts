@@ -14,7 +14,7 @@ import type { ShapeDef } from './domain/shapes.js';
 import { detectCgroups, hostPidsLimit, setAllRunsCpuWeight, setAllRunsPidsMax } from './executors/local/cgroups.js';
 import { hostFileMax } from './executors/local/open-files.js';
 import { detectGpus } from './executors/local/gpus.js';
-import { LocalExecutor } from './executors/local/local-executor.js';
+import { LocalExecutor, type SharedVolumes } from './executors/local/local-executor.js';
 import { ExecutorSet } from './executors/executor-set.js';
 import { DockerExecutor } from './executors/docker/docker-executor.js';
 import { ImagesService } from './service/images.js';
@@ -243,7 +243,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const { executor: local, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
-  const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits });
+  // Container runs get their block storage from the local executor's volume pool: the same volumes, one accounting.
+  const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits, volumes: local.sharedVolumes() });
   // Every engine of this server, in the order they are asked which runs they serve; local processes serve the rest.
   // The Docker executor stays in the set when its engine is away, so the handles of its runs still reach it.
   const executor = new ExecutorSet([
@@ -456,7 +457,7 @@ export { backupDatabase, restoreDatabase } from './store/backup.js';
 /** The Docker executor as this config makes it, having asked its engine whether it answers ("off": it is not asked). */
 async function createDockerExecutor(
   cfg: Config,
-  o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; archiveLimits: ArchiveLimits },
+  o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; archiveLimits: ArchiveLimits; volumes: SharedVolumes | null },
 ): Promise<DockerExecutor> {
   const c = cfg.containers;
   const executor = new DockerExecutor({
@@ -469,6 +470,7 @@ async function createDockerExecutor(
     pidsPerCpu: cfg.pidsPerCpu,
     pull: c.pull,
     registries: c.registries,
+    volumes: o.volumes,
   });
   if (c.enabled === 'off') executor.disable('container jobs are off (config containers.enabled)');
   else await executor.init();

@@ -53,9 +53,9 @@ export function commandOf(plan: LaunchPlan): { Entrypoint?: string[]; Cmd?: stri
  *   as PID 1 would ignore those it has no handler for, and orphans are reaped);
  * - the shape's CPUs and memory as limits (no swap beyond the memory: MemorySwap equal to Memory);
  * - networking NONE as `--network none`;
- * - the run's space as the writable working directory and /tmp; the root file system read-only unless the image
- *   carries the label com.dsjobs.writable-rootfs=true (an image that writes outside /home/datascience and /tmp,
- *   e.g. a package cache, says so itself; the job cannot);
+ * - the run's space (its pooled block storage volume) as the writable working directory and /tmp; the root file
+ *   system read-only unless the image carries the label com.dsjobs.writable-rootfs=true (an image that writes
+ *   outside /home/datascience and /tmp, e.g. a package cache, says so itself; the job cannot);
  * - storage mounts at their destinations; the private files read-only;
  * - the json-file log driver, which keeps the output durable until the container is removed (log-pump.ts).
  */
