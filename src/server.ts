@@ -245,11 +245,13 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const { executor: local, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
   // Container runs get their block storage from the local executor's volume pool: the same volumes, one accounting.
   const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits, volumes: local.sharedVolumes() });
-  // Every engine of this server, in the order they are asked which runs they serve; local processes serve the rest.
-  // The Docker executor stays in the set when its engine is away, so the handles of its runs still reach it.
+  // Every engine of this server, in the order they are asked which runs they serve. Local processes stay first: the
+  // set gives them the handles that name no engine (written before there were several) and asks them for capacity;
+  // the two serve disjoint plans, so the order does not decide a route. The Docker executor stays in the set when
+  // its engine is away, so the handles of its runs still reach it.
   const executor = new ExecutorSet([
-    { executor: docker, serves: (plan) => plan.container !== null && docker.state.available },
     { executor: local, serves: (plan) => plan.container === null },
+    { executor: docker, serves: (plan) => plan.container !== null && docker.state.available },
   ]);
   const protections = executor.protections();
   const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
