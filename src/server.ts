@@ -253,7 +253,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     { executor: local, serves: (plan) => plan.container === null },
     { executor: docker, serves: (plan) => plan.container !== null && docker.state.available },
   ]);
-  const protections = executor.protections();
+  // The local executor's lines as they always read, then the container engine's (each says "containers").
+  const protections = {
+    enforced: [...local.protections().enforced, ...docker.protections().enforced],
+    off: [...local.protections().off, ...docker.protections().off],
+  };
   const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
   if (cpuWeight) protections.enforced.push(`the server ahead of runs: ${cpuWeight}${reserved}`);
   else protections.off.push(`the server ahead of runs: no cgroup cpu controller, so runs compete with the server for CPU on equal terms${reserved}`);

@@ -250,7 +250,7 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
     const o = makeOciClient(off.url, off.configFile);
     try {
       // The report goes on after the line startServer waits for.
-      const line = /protection OFF: docker: containers: container jobs are off \(config containers\.enabled\)/;
+      const line = /protection OFF: containers: container jobs are off \(config containers\.enabled\)/;
       for (const until = Date.now() + 30_000; !line.test(off.output()) && Date.now() < until; ) await new Promise((res) => setTimeout(res, 50));
       assert.match(off.output(), line);
       const project = (await o.client.createProject({ createProjectDetails: { compartmentId: off.compartmentId } })).project;

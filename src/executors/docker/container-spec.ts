@@ -3,6 +3,8 @@ import type { LaunchPlan } from '../../domain/launch.js';
 
 /** The label every container of a run carries: its run's OCID (how a restarted server finds it again). */
 export const RUN_LABEL = 'com.dsjobs.run-id';
+/** The block storage volume of the run (JSON {image, mountPoint}): find() recovers it for a start cut short. */
+export const VOLUME_LABEL = 'com.dsjobs.volume';
 /** An image that needs a writable root file system says so with this label set to "true" (else it is read-only). */
 export const WRITABLE_ROOTFS_LABEL = 'com.dsjobs.writable-rootfs';
 /** Where the run works: OCI's home of the `datascience` user, holding the artifact (the run's space, writable). */
@@ -26,6 +28,8 @@ export interface ContainerInputs {
   pidsLimit: number;
   /** Registry-resolved image reference to create from (the plan's, or its id after a digest check). */
   image: string;
+  /** The run's block storage volume, if its space is one. */
+  volume?: { image: string; mountPoint: string } | null;
 }
 
 /** Processes one run may have: `perCpu` for each CPU of its shape, at least PIDS_FLOOR, at most `max`. */
@@ -74,7 +78,7 @@ export function containerSpec(i: ContainerInputs): ContainerCreateOptions {
     ...commandOf(plan),
     Env: Object.entries(i.env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: WORK_DIR,
-    Labels: { [RUN_LABEL]: i.runId },
+    Labels: { [RUN_LABEL]: i.runId, ...(i.volume ? { [VOLUME_LABEL]: JSON.stringify(i.volume) } : {}) },
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,

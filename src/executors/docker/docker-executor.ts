@@ -14,7 +14,7 @@ import type {
   ResourceSample,
   RunIsolation,
 } from '../executor.js';
-import { containerSpec, IDENTITY_DIR, pidsLimitFor, RUN_LABEL } from './container-spec.js';
+import { containerSpec, IDENTITY_DIR, pidsLimitFor, RUN_LABEL, VOLUME_LABEL } from './container-spec.js';
 import { decodeDockerHandle, DOCKER_HANDLE_VERSION, encodeDockerHandle, type DockerHandle } from './handle.js';
 import { readyImage, type RegistryCredentials } from './images.js';
 import { LogPump } from './log-pump.js';
@@ -146,7 +146,7 @@ export class DockerExecutor implements Executor {
     const files = this.filesOf(runDir);
     for (const f of [files.stdout, files.stderr]) await fsp.writeFile(f, '', { flag: 'a' });
     const pidsLimit = pidsLimitFor(plan.resources.cpus, this.opts.pidsPerCpu, this.opts.pidsMax);
-    const spec = containerSpec({ runId, plan, env: { ...env }, work, tmp, identity, imageLabels: image.labels, pidsLimit, image: image.id });
+    const spec = containerSpec({ runId, plan, env: { ...env }, work, tmp, identity, imageLabels: image.labels, pidsLimit, image: image.id, volume });
     const imageName = plan.container!.image;
     let container: Docker.Container;
     try {
@@ -270,7 +270,15 @@ export class DockerExecutor implements Executor {
     if (!this.engine.available) return null;
     const list = await this.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
     const c = list[0];
-    return c ? encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir: this.runDir(runId), containerId: c.Id }) : null;
+    if (!c) return null;
+    // The volume as the label recorded it: the decoder checks it as it checks a stored handle.
+    let volume: DockerHandle['volume'];
+    try {
+      volume = c.Labels[VOLUME_LABEL] ? (JSON.parse(c.Labels[VOLUME_LABEL]) as DockerHandle['volume']) : undefined;
+    } catch {
+      volume = undefined;
+    }
+    return encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir: this.runDir(runId), containerId: c.Id, ...(volume ? { volume } : {}) });
   }
 
   async recover(h: ExecutorHandle): Promise<Recovered> {
