@@ -14,7 +14,7 @@ import type { ShapeDef } from './domain/shapes.js';
 import { detectCgroups, hostPidsLimit, setAllRunsCpuWeight, setAllRunsPidsMax } from './executors/local/cgroups.js';
 import { hostFileMax } from './executors/local/open-files.js';
 import { detectGpus } from './executors/local/gpus.js';
-import { LocalExecutor } from './executors/local/local-executor.js';
+import { LocalExecutor, type SharedVolumes } from './executors/local/local-executor.js';
 import { ExecutorSet } from './executors/executor-set.js';
 import { DockerExecutor } from './executors/docker/docker-executor.js';
 import { ImagesService } from './service/images.js';
@@ -259,16 +259,21 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const gpuInfo = detectGpus(cfg.nvidiaSmiCommand);
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const { executor: local, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
-  const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits });
-  // Every engine of this server, in the order they are asked which runs they serve; local processes serve the rest.
+  // Container runs get their block storage from the local executor's volume pool: the same volumes, one accounting.
+  const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits, volumes: local.sharedVolumes() });
   const slurm = cfg.slurm ? await createSlurmExecutor(cfg, archiveLimits) : null;
-  // The Docker executor stays in the set when its engine is away, so the handles of its runs still reach it.
+  // Every engine of this server, in the order they are asked which runs they serve: the shapes a cluster serves go to
+  // Slurm, containers to Docker, the rest to local processes. Local processes are the home engine: the set gives them
+  // the handles that name no engine (written before there were several) and asks them for capacity. The Docker
+  // executor stays in the set when its engine is away, so the handles of its runs still reach it.
   const executor = new ExecutorSet([
     ...(slurm ? [{ executor: slurm, serves: (p: LaunchPlan) => p.container === null && slurm.serves(p), admitsItself: true }] : []),
-    { executor: docker, serves: (plan: LaunchPlan) => plan.container !== null && docker.state.available },
     { executor: local, serves: (plan: LaunchPlan) => plan.container === null, home: true },
+    { executor: docker, serves: (plan: LaunchPlan) => plan.container !== null && docker.state.available },
   ]);
-  const protections = executor.protections();
+  // The local executor's lines as they always read, then the container engine's (each says "containers"), then Slurm's.
+  const engines = [local, docker, ...(slurm ? [slurm] : [])].map((e) => e.protections());
+  const protections = { enforced: engines.flatMap((p) => p.enforced), off: engines.flatMap((p) => p.off) };
   const reserved = cfg.reservedCpus > 0 || cfg.reservedMemoryInGBs > 0 ? `; reserved for the server and host: ${cfg.reservedCpus} CPU, ${cfg.reservedMemoryInGBs} GB (runs get ${capacity.cpus} CPU, ${capacity.memoryInGBs} GB)` : '';
   if (cpuWeight) protections.enforced.push(`the server ahead of runs: ${cpuWeight}${reserved}`);
   else if (cfg.runsNice > 0) {
@@ -507,7 +512,7 @@ export { backupDatabase, restoreDatabase } from './store/backup.js';
 /** The Docker executor as this config makes it, having asked its engine whether it answers ("off": it is not asked). */
 async function createDockerExecutor(
   cfg: Config,
-  o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; archiveLimits: ArchiveLimits },
+  o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; archiveLimits: ArchiveLimits; volumes: SharedVolumes | null },
 ): Promise<DockerExecutor> {
   const c = cfg.containers;
   const executor = new DockerExecutor({
@@ -520,6 +525,7 @@ async function createDockerExecutor(
     pidsPerCpu: cfg.pidsPerCpu,
     pull: c.pull,
     registries: c.registries,
+    volumes: o.volumes,
   });
   if (c.enabled === 'off') executor.disable('container jobs are off (config containers.enabled)');
   else await executor.init();

@@ -138,6 +138,29 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
     assert.match(x.lifecycleDetails ?? '', /image localhost:1\/dsjobs-test\/missing:1 is not on this host and could not be pulled: \S/);
   });
 
+  test("block storage: the container's working directory is the run's pooled volume; filling it fails the run saying block storage exhausted", async () => {
+    const fill = [
+      'set -u',
+      'size=$(df -B1 . | tail -1 | awk \'{print $2}\')',
+      'echo "size $size"',
+      '# Never fill a host disk: only go on inside a volume of about 50 GB.',
+      'if [ "$size" -gt $((60 * 1024 * 1024 * 1024)) ]; then echo "the work dir is not a 50 GB volume"; exit 3; fi',
+      'fallocate -l 60G big 2>&1 || echo "fallocate refused"',
+      'if head -c 4194304 /dev/zero > more.bin 2>/dev/null; then echo "wrote past the volume"; exit 4; fi',
+      'echo full',
+      'exit 1',
+    ].join('\n');
+    const job = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE, cmd: ['sh', '-c', fill] });
+    const r = await waitForRun(s.api, (await run(job.id)).id, undefined, 60_000);
+    const out = await stdout(r.id);
+    assert.equal(r.lifecycleState, 'FAILED', out.join('\n'));
+    assert.ok(out.includes('full'), out.join('\n'));
+    const size = Number(out.find((m) => m.startsWith('size '))?.slice(5));
+    assert.ok(size > 45e9 && size < 54e9, `volume size ${size}`);
+    assert.match(r.lifecycleDetails ?? '', /block storage exhausted/, r.lifecycleDetails ?? '');
+    assert.equal(r.isolationDetails?.blockStorage, 'VOLUME');
+  });
+
   test('bad container configuration is refused at create, naming the field', async () => {
     const e = await expectOciError(() => containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: '' }));
     assert.equal(e.statusCode, 400);
@@ -169,6 +192,9 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
     const foreign = docker('create', '--label', `com.dsjobs.run-id=${unknownRun}`, BUSYBOX_IMAGE, 'true').trim();
     try {
       s = await s.restart();
+      // The restarted server listens on another port.
+      closeClient();
+      ({ client, close: closeClient } = makeOciClient(s.url, s.configFile));
       const until = Date.now() + 30_000;
       while (containersOf(ended.id).length > 0) {
         assert.ok(Date.now() < until, `container ${leftover} of the ended run was not removed`);
@@ -224,7 +250,7 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
     const o = makeOciClient(off.url, off.configFile);
     try {
       // The report goes on after the line startServer waits for.
-      const line = /protection OFF: docker: containers: container jobs are off \(config containers\.enabled\)/;
+      const line = /protection OFF: containers: container jobs are off \(config containers\.enabled\)/;
       for (const until = Date.now() + 30_000; !line.test(off.output()) && Date.now() < until; ) await new Promise((res) => setTimeout(res, 50));
       assert.match(off.output(), line);
       const project = (await o.client.createProject({ createProjectDetails: { compartmentId: off.compartmentId } })).project;

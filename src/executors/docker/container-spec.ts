@@ -3,6 +3,8 @@ import type { LaunchPlan } from '../../domain/launch.js';
 
 /** The label every container of a run carries: its run's OCID (how a restarted server finds it again). */
 export const RUN_LABEL = 'com.dsjobs.run-id';
+/** The block storage volume of the run (JSON {image, mountPoint}): find() recovers it for a start cut short. */
+export const VOLUME_LABEL = 'com.dsjobs.volume';
 /** An image that needs a writable root file system says so with this label set to "true" (else it is read-only). */
 export const WRITABLE_ROOTFS_LABEL = 'com.dsjobs.writable-rootfs';
 /** Where the run works: OCI's home of the `datascience` user, holding the artifact (the run's space, writable). */
@@ -26,6 +28,8 @@ export interface ContainerInputs {
   pidsLimit: number;
   /** Registry-resolved image reference to create from (the plan's, or its id after a digest check). */
   image: string;
+  /** The run's block storage volume, if its space is one. */
+  volume?: { image: string; mountPoint: string } | null;
 }
 
 /** Processes one run may have: `perCpu` for each CPU of its shape, at least PIDS_FLOOR, at most `max`. */
@@ -53,9 +57,9 @@ export function commandOf(plan: LaunchPlan): { Entrypoint?: string[]; Cmd?: stri
  *   as PID 1 would ignore those it has no handler for, and orphans are reaped);
  * - the shape's CPUs and memory as limits (no swap beyond the memory: MemorySwap equal to Memory);
  * - networking NONE as `--network none`;
- * - the run's space as the writable working directory and /tmp; the root file system read-only unless the image
- *   carries the label com.dsjobs.writable-rootfs=true (an image that writes outside /home/datascience and /tmp,
- *   e.g. a package cache, says so itself; the job cannot);
+ * - the run's space (its pooled block storage volume) as the writable working directory and /tmp; the root file
+ *   system read-only unless the image carries the label com.dsjobs.writable-rootfs=true (an image that writes
+ *   outside /home/datascience and /tmp, e.g. a package cache, says so itself; the job cannot);
  * - storage mounts at their destinations; the private files read-only;
  * - the json-file log driver, which keeps the output durable until the container is removed (log-pump.ts).
  */
@@ -74,7 +78,7 @@ export function containerSpec(i: ContainerInputs): ContainerCreateOptions {
     ...commandOf(plan),
     Env: Object.entries(i.env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: WORK_DIR,
-    Labels: { [RUN_LABEL]: i.runId },
+    Labels: { [RUN_LABEL]: i.runId, ...(i.volume ? { [VOLUME_LABEL]: JSON.stringify(i.volume) } : {}) },
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,

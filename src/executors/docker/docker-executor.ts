@@ -14,10 +14,12 @@ import type {
   ResourceSample,
   RunIsolation,
 } from '../executor.js';
-import { containerSpec, IDENTITY_DIR, pidsLimitFor, RUN_LABEL } from './container-spec.js';
+import { containerSpec, IDENTITY_DIR, pidsLimitFor, RUN_LABEL, VOLUME_LABEL } from './container-spec.js';
 import { decodeDockerHandle, DOCKER_HANDLE_VERSION, encodeDockerHandle, type DockerHandle } from './handle.js';
 import { readyImage, type RegistryCredentials } from './images.js';
 import { LogPump } from './log-pump.js';
+import type { SharedVolumes } from '../local/local-executor.js';
+import { spaceUsage, type Volume } from '../local/volume.js';
 
 export interface DockerExecutorOptions {
   /** The engine's API socket (Docker's, or Podman's Docker-compatible one). */
@@ -30,12 +32,16 @@ export interface DockerExecutorOptions {
   pidsPerCpu: number;
   pull: 'missing' | 'never';
   registries: RegistryCredentials[];
+  /** The host's pooled block storage volumes (the local executor's), null: the space is a plain directory. */
+  volumes: SharedVolumes | null;
 }
 
 /** What the engine answered at start: whether containers can run here, and why not. */
 export type EngineState = { available: true; version: string } | { available: false; reason: string };
 
 const SPACE = 'space';
+/** A run that failed with less than this left on its volume ran out of block storage (the local executor's rule). */
+const VOLUME_FULL_BYTES = 1024 * 1024;
 const isGone = (e: unknown) => (e as { statusCode?: number }).statusCode === 404;
 
 /**
@@ -100,14 +106,27 @@ export class DockerExecutor implements Executor {
     if (!plan.container) throw new Error('the docker executor runs container jobs only');
     const image = await readyImage(this.docker, plan.container, this.opts);
     const runDir = this.runDir(runId);
-    const space = path.join(runDir, SPACE);
+    mkdirSync(runDir, { recursive: true });
+    // The run's space: a pooled volume of its block storage size (the same as a local run's), else a directory.
+    const size = plan.blockStorageSizeInGBs;
+    const volume = size && this.opts.volumes ? await this.opts.volumes.take(size * 1024 ** 3) : null;
+    try {
+      return await this.startIn(req, image, runDir, volume);
+    } catch (e) {
+      if (volume) await this.opts.volumes!.release(volume, false).catch(() => {});
+      throw e;
+    }
+  }
+
+  private async startIn(req: LaunchRequest, image: { id: string; labels: Record<string, string> }, runDir: string, volume: Volume | null): Promise<LaunchResult> {
+    const { plan, runId } = req;
+    const space = volume ? volume.mountPoint : path.join(runDir, SPACE);
     const work = path.join(space, 'work');
     const tmp = path.join(space, 'tmp');
-    mkdirSync(runDir, { recursive: true });
-    // A leftover of a start that died before its container was made: start clean.
-    await fsp.rm(space, { recursive: true, force: true });
+    // A leftover of a start that died before its container was made: start clean (a volume comes emptied).
+    if (!volume) await fsp.rm(space, { recursive: true, force: true });
     for (const d of [space, work, tmp]) {
-      mkdirSync(d);
+      mkdirSync(d, { recursive: true });
       // Whatever user the image runs as writes here (mkdir's mode is cut by the umask); the sticky bit as on /tmp.
       chmodSync(d, 0o1777);
     }
@@ -127,22 +146,23 @@ export class DockerExecutor implements Executor {
     const files = this.filesOf(runDir);
     for (const f of [files.stdout, files.stderr]) await fsp.writeFile(f, '', { flag: 'a' });
     const pidsLimit = pidsLimitFor(plan.resources.cpus, this.opts.pidsPerCpu, this.opts.pidsMax);
-    const spec = containerSpec({ runId, plan, env: { ...env }, work, tmp, identity, imageLabels: image.labels, pidsLimit, image: image.id });
+    const spec = containerSpec({ runId, plan, env: { ...env }, work, tmp, identity, imageLabels: image.labels, pidsLimit, image: image.id, volume });
+    const imageName = plan.container!.image;
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer(spec);
     } catch (e) {
-      throw new Error(`image ${plan.container.image}: the container could not be created: ${reason(e)}`);
+      throw new Error(`image ${imageName}: the container could not be created: ${reason(e)}`);
     }
-    const handle: DockerHandle = { v: DOCKER_HANDLE_VERSION, runDir, containerId: container.id };
+    const handle: DockerHandle = { v: DOCKER_HANDLE_VERSION, runDir, containerId: container.id, ...(volume ? { volume } : {}) };
     try {
       await container.start();
     } catch (e) {
       await container.remove({ force: true }).catch(() => {});
-      throw new Error(`image ${plan.container.image}: the container could not start: ${reason(e)}`);
+      throw new Error(`image ${imageName}: the container could not start: ${reason(e)}`);
     }
     this.follow(handle);
-    return { handle: encodeDockerHandle(handle), logFiles: files, isolation: this.isolation(plan, spec.HostConfig?.ReadonlyRootfs === true) };
+    return { handle: encodeDockerHandle(handle), logFiles: files, isolation: this.isolation(plan, spec.HostConfig?.ReadonlyRootfs === true, volume !== null) };
   }
 
   private async placeArtifact(plan: LaunchPlan, artifactPath: string, work: string): Promise<void> {
@@ -157,8 +177,8 @@ export class DockerExecutor implements Executor {
     await extractArchive(artifactPath, kind, work, this.opts.archiveLimits);
   }
 
-  private isolation(plan: LaunchPlan, readOnlyRoot: boolean): RunIsolation {
-    const warnings = ['block storage: the working directory and /tmp are a directory of the server\'s data disk; their size is not enforced'];
+  private isolation(plan: LaunchPlan, readOnlyRoot: boolean, volume: boolean): RunIsolation {
+    const warnings = volume ? [] : ["block storage: the working directory and /tmp are a directory of the server's data disk; their size is not enforced"];
     if (!readOnlyRoot) warnings.push('root file system: writable (the image asks for it with the label com.dsjobs.writable-rootfs=true)');
     if (plan.resources.gpus > 0) warnings.push('GPUs: containers get none on this server yet');
     return {
@@ -167,7 +187,7 @@ export class DockerExecutor implements Executor {
       cpuLimit: 'ENFORCED',
       memoryLimit: 'ENFORCED',
       processTree: 'PID_NAMESPACE',
-      blockStorage: 'NOT_ENFORCED',
+      blockStorage: volume ? 'VOLUME' : 'NOT_ENFORCED',
       gpus: [],
       warnings,
     };
@@ -207,12 +227,17 @@ export class DockerExecutor implements Executor {
     return done;
   }
 
-  private async statusOf(containerId: string): Promise<ExitStatus & { running: boolean }> {
-    const info = await this.docker.getContainer(containerId).inspect();
+  private async statusOf(handle: DockerHandle): Promise<ExitStatus & { running: boolean }> {
+    const info = await this.docker.getContainer(handle.containerId).inspect();
     const s = info.State;
     if (s.Running || s.Restarting || s.Status === 'created') return { running: true, exitCode: null, signal: null };
     // Docker's init (tini) exits 128+N when the run's process died of signal N, as a shell reports it.
-    return { running: false, exitCode: s.ExitCode, signal: null, ...(s.OOMKilled ? { exhausted: 'memory' as const } : {}) };
+    const status = { running: false, exitCode: s.ExitCode, signal: null };
+    if (s.ExitCode === 0) return status;
+    if (s.OOMKilled) return { ...status, exhausted: 'memory' };
+    const usage = handle.volume ? spaceUsage(handle.volume.mountPoint) : null;
+    if (usage && usage.availableBytes < VOLUME_FULL_BYTES) return { ...status, exhausted: 'blockStorage' };
+    return status;
   }
 
   async wait(h: ExecutorHandle): Promise<ExitStatus> {
@@ -220,7 +245,7 @@ export class DockerExecutor implements Executor {
     const logs = this.follow(handle);
     try {
       await this.docker.getContainer(handle.containerId).wait({ condition: 'not-running' });
-      const st = await this.statusOf(handle.containerId);
+      const st = await this.statusOf(handle);
       await logs.catch(() => {});
       return { exitCode: st.exitCode, signal: st.signal, ...(st.exhausted ? { exhausted: st.exhausted } : {}) };
     } catch {
@@ -245,7 +270,15 @@ export class DockerExecutor implements Executor {
     if (!this.engine.available) return null;
     const list = await this.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
     const c = list[0];
-    return c ? encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir: this.runDir(runId), containerId: c.Id }) : null;
+    if (!c) return null;
+    // The volume as the label recorded it: the decoder checks it as it checks a stored handle.
+    let volume: DockerHandle['volume'];
+    try {
+      volume = c.Labels[VOLUME_LABEL] ? (JSON.parse(c.Labels[VOLUME_LABEL]) as DockerHandle['volume']) : undefined;
+    } catch {
+      volume = undefined;
+    }
+    return encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir: this.runDir(runId), containerId: c.Id, ...(volume ? { volume } : {}) });
   }
 
   async recover(h: ExecutorHandle): Promise<Recovered> {
@@ -258,11 +291,13 @@ export class DockerExecutor implements Executor {
     if (!this.engine.available) return { state: 'lost', reason: `its container cannot be reached: ${this.engine.reason}` };
     let st;
     try {
-      st = await this.statusOf(handle.containerId);
+      st = await this.statusOf(handle);
     } catch (e) {
       if (isGone(e)) return { state: 'lost', reason: `its container ${handle.containerId.slice(0, 12)} is gone` };
       return { state: 'lost', reason: `its container could not be inspected: ${reason(e)}` };
     }
+    // Its volume is a run's: the sweep after recovery must leave it.
+    if (handle.volume) this.opts.volumes?.hold(handle.volume.mountPoint);
     const logs = this.follow(handle);
     if (st.running) return { state: 'running' };
     // Ended while the server was down: what it wrote meanwhile is copied before the run is settled.
@@ -301,8 +336,16 @@ export class DockerExecutor implements Executor {
       await pump.done.catch(() => {});
       this.pumps.delete(handle.containerId);
     }
-    await fsp.rm(path.join(handle.runDir, SPACE, 'identity'), { recursive: true, force: true });
-    if (!this.opts.keepWorkDirs) await fsp.rm(path.join(handle.runDir, SPACE), { recursive: true, force: true });
+    const volume = handle.volume && this.opts.volumes?.owns(handle.volume.mountPoint) ? handle.volume : null;
+    const space = volume ? volume.mountPoint : path.join(handle.runDir, SPACE);
+    await fsp.rm(path.join(space, 'identity'), { recursive: true, force: true });
+    if (volume) {
+      // The next run of the pool may be a local one: its directories get the modes a local run's have.
+      for (const d of ['work', 'tmp']) await fsp.chmod(path.join(space, d), 0o755).catch(() => {});
+      await this.opts.volumes!.release(volume, this.opts.keepWorkDirs);
+    } else if (!this.opts.keepWorkDirs) {
+      await fsp.rm(space, { recursive: true, force: true });
+    }
   }
 
   async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
@@ -343,9 +386,14 @@ export class DockerExecutor implements Executor {
     return {
       enforced: [
         `containers on Docker Engine ${this.engine.version} at ${this.opts.socketPath}: no added capabilities, no-new-privileges, the default seccomp profile, ` +
-          `processes per run ${this.opts.pidsPerCpu} per CPU (${256} to ${this.opts.pidsMax}), the shape's CPUs and memory as limits, read-only root file system, no engine socket inside`,
+          `processes per run ${this.opts.pidsPerCpu} per CPU (${256} to ${this.opts.pidsMax}), the shape's CPUs and memory as limits, read-only root file system, no engine socket inside` +
+          (this.opts.volumes ? ", the run's block storage volume as its working directory and /tmp" : ''),
       ],
-      off: ['containers: block storage size not enforced (a directory of the data disk); no GPUs'],
+      off: [
+        this.opts.volumes
+          ? 'containers: no GPUs'
+          : 'containers: block storage size not enforced (a directory of the data disk: the host has no volumes); no GPUs',
+      ],
     };
   }
 

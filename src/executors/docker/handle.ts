@@ -10,10 +10,12 @@ export interface DockerHandle {
   runDir: string;
   /** Docker's id of the run's container (64 hex digits). */
   containerId: string;
+  /** The block storage volume holding the run's working directory and /tmp; absent: a directory in runDir. */
+  volume?: { image: string; mountPoint: string };
 }
 
 export function encodeDockerHandle(h: DockerHandle): ExecutorHandle {
-  return { v: h.v, runDir: h.runDir, containerId: h.containerId };
+  return { v: h.v, runDir: h.runDir, containerId: h.containerId, ...(h.volume ? { volume: h.volume } : {}) };
 }
 
 /**
@@ -33,5 +35,9 @@ export function decodeDockerHandle(h: ExecutorHandle, runsDir: string): DockerHa
   if (typeof h.containerId !== 'string' || !/^[0-9a-f]{64}$/.test(h.containerId)) {
     throw new Error(`invalid docker executor handle: containerId is ${JSON.stringify(h.containerId) ?? 'missing'}`);
   }
-  return { v: DOCKER_HANDLE_VERSION, runDir: dir, containerId: h.containerId };
+  const vol = h.volume as { image?: unknown; mountPoint?: unknown } | undefined;
+  if (vol !== undefined && !(typeof vol === 'object' && vol !== null && typeof vol.image === 'string' && typeof vol.mountPoint === 'string')) {
+    throw new Error(`invalid docker executor handle: volume is ${JSON.stringify(h.volume)}`);
+  }
+  return { v: DOCKER_HANDLE_VERSION, runDir: dir, containerId: h.containerId, ...(vol ? { volume: { image: vol.image as string, mountPoint: vol.mountPoint as string } } : {}) };
 }

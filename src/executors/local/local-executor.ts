@@ -33,7 +33,7 @@ import { sandboxCommand, type SandboxHost } from './sandbox.js';
 import { signalRun } from './signal-run.js';
 import { NativeSpawner, NodeSpawner, type SpawnerClient, type SupervisorLaunch } from './spawners.js';
 import { SupervisorCommands } from './supervisor-command.js';
-import { hasMountsUnder, VolumePool, type VolumeHost } from './volume.js';
+import { hasMountsUnder, VolumePool, type Volume, type VolumeHost } from './volume.js';
 import { warmLauncher, WARM_LIMITS } from './warm-launcher.js';
 import { WarmSandboxes, type WarmLauncher, type WarmSandbox } from './warm-sandboxes.js';
 import { discardSpace, makeSpaceDirs, mkdirIfMissing, placeArtifact, releaseSpace, spaceDirs, takeSpace, writePrivateFiles, type TakenSpace } from './workspace.js';
@@ -90,6 +90,16 @@ const RUN_CGROUP_PREFIX = `ocid1.${RESOURCE_TYPES.jobRun}.`;
  * the spawner that starts it (spawners.ts), and reading back how it ended (exit-status.ts) and what it uses
  * (sampling.ts).
  */
+/** Block storage volumes of the local executor's pool, lent to another engine (see LocalExecutor.sharedVolumes). */
+export interface SharedVolumes {
+  take(bytes: number): Promise<Volume>;
+  /** A volume a re-attached run still holds (so the sweep after a restart leaves it). */
+  hold(mountPoint: string): void;
+  owns(mountPoint: string): boolean;
+  /** The run is done with it: emptied back to the pool, or (keep: work directories are kept) unmounted, image kept. */
+  release(v: Volume, keep: boolean): Promise<void>;
+}
+
 export class LocalExecutor implements Executor {
   readonly name = 'local';
   private readonly commands: SupervisorCommands;
@@ -147,6 +157,29 @@ export class LocalExecutor implements Executor {
 
   capacity(): Resources {
     return this.opts.capacity;
+  }
+
+  /**
+   * This host's pooled block storage volumes, for another engine's runs (a container's working directory), or null
+   * where the host has none. A volume taken here carries no warm sandbox (one on it is given up).
+   */
+  sharedVolumes(): SharedVolumes | null {
+    if (!this.opts.volumes.available) return null;
+    const pool = this.volumes;
+    const warm = this.warm;
+    return {
+      take: async (bytes) => {
+        const v = await pool.take(bytes, warm ? (x) => !warm.has(x.mountPoint) : undefined);
+        if (warm) {
+          warm.take(v.mountPoint, false);
+          for (const f of pool.freeVolumes()) warm.offer(f);
+        }
+        return v;
+      },
+      hold: (mountPoint) => pool.hold(mountPoint),
+      owns: (mountPoint) => pool.owns(mountPoint),
+      release: (v, keep) => (keep ? pool.discard(v, { keepImage: true }) : pool.recycle(v, 16)),
+    };
   }
 
   runDir(runId: string): string {
