@@ -24,7 +24,6 @@ test('a plan becomes one node with its CPUs and memory rounded up, GPUs as gres,
   assert.ok(args.includes('--partition=gpu'));
   assert.ok(args.includes('--time=12'), '10 min + 30 s grace, rounded up, plus one');
   assert.ok(args.includes('--job-name=ocid1.run'));
-  assert.ok(args.includes('--export=NONE'));
   assert.equal(args.at(-1), '--qos=ml');
   const plain = sbatchOptions(plan(), { ...shape, extraArgs: [] }, 'r', { graceMs: 0, runDir: '/s/r' });
   assert.ok(!plain.some((a) => a.startsWith('--partition') || a.startsWith('--gres')));

@@ -51,7 +51,7 @@ export class SlurmExecutor implements Executor {
   private cluster = '';
 
   constructor(private readonly opts: SlurmExecutorOptions) {
-    this.cli = new SlurmCli({ slurmConf: opts.slurmConf, binDir: opts.binDir });
+    this.cli = new SlurmCli({ slurmConf: opts.slurmConf, binDir: opts.binDir, path: opts.nodePath });
     this.watch = new JobWatch(this.cli, { pollMs: opts.pollIntervalMs, queueEveryMs: opts.queueIntervalMs });
     this.runsDir = path.join(opts.sharedDir, 'runs');
     this.supervisorPath = path.join(opts.sharedDir, 'bin', NODE_SUPERVISOR_NAME);
