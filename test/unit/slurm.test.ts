@@ -73,3 +73,17 @@ test("the home engine owns handles naming no engine and gives the server's capac
   assert.equal(set.admittedHere(plan()), false);
   assert.equal(set.admittedHere(plan({ shapeName: 'Other' })), true);
 });
+
+test('only an engine with untilRunning queues runs; for the others the set answers at once that the run runs', async () => {
+  const plain = { name: 'local', capacity: () => ({ cpus: 1, memoryInGBs: 1, gpus: 0 }) } as unknown as Executor;
+  const queuing = { name: 'slurm', capacity: () => ({ cpus: 0, memoryInGBs: 0, gpus: 0 }), untilRunning: async () => false } as unknown as Executor;
+  const set = new ExecutorSet([
+    { executor: queuing, serves: (p) => p.shapeName === 'S', admitsItself: true },
+    { executor: plain, serves: () => true, home: true },
+  ]);
+  assert.equal(set.queuesRuns({ v: 1, engine: 'slurm' }), true);
+  assert.equal(set.queuesRuns({ v: 1 }), false);
+  assert.equal(set.queuesRuns({ v: 1, engine: 'gone' }), false);
+  assert.equal(await set.untilRunning({ v: 1 }, () => {}), true);
+  assert.equal(await set.untilRunning({ v: 1, engine: 'slurm' }, () => {}), false);
+});
