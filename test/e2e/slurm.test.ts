@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as ds from 'oci-datascience';
 import { createJob, readLogs, startRun, waitForRun, type TestServer } from '../support/server.js';
@@ -66,7 +66,12 @@ describe('runs on a Slurm cluster', { skip: missing ?? false }, () => {
     assert.deepEqual(await stdout(ok), [`run kept ['x', 'y z'] True`]);
     assert.equal(b.lifecycleState, 'FAILED');
     assert.match(b.lifecycleDetails ?? '', /exit code 3/);
-    assert.equal((await s.api.getJobRun(three)).exitCode, 3);
+    const rec = await s.api.getJobRun(three);
+    assert.equal(rec.exitCode, 3);
+    // Where it ran, and what protected it: Slurm's memory cgroup where the cluster's task plugin makes one.
+    const cgroupTask = /^TaskPlugin=task\/cgroup/m.test(readFileSync(cluster.slurmConf, 'utf8'));
+    assert.equal(rec.isolationDetails?.memoryLimit, cgroupTask ? 'ENFORCED' : 'NOT_ENFORCED');
+    assert.match(rec.isolationDetails?.warnings.join(' ') ?? '', /runs on Slurm cluster \S+ \(partition default\)/);
   });
 
   test('SDK: a cancel reaches a run that traps SIGTERM; it cleans up and ends CANCELED', async () => {

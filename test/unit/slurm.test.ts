@@ -24,7 +24,6 @@ test('a plan becomes one node with its CPUs and memory rounded up, GPUs as gres,
   assert.ok(args.includes('--partition=gpu'));
   assert.ok(args.includes('--time=12'), '10 min + 30 s grace, rounded up, plus one');
   assert.ok(args.includes('--job-name=ocid1.run'));
-  assert.ok(args.includes('--export=NONE'));
   assert.equal(args.at(-1), '--qos=ml');
   const plain = sbatchOptions(plan(), { ...shape, extraArgs: [] }, 'r', { graceMs: 0, runDir: '/s/r' });
   assert.ok(!plain.some((a) => a.startsWith('--partition') || a.startsWith('--gres')));
@@ -73,4 +72,18 @@ test("the home engine owns handles naming no engine and gives the server's capac
   assert.deepEqual(calls, ['local']);
   assert.equal(set.admittedHere(plan()), false);
   assert.equal(set.admittedHere(plan({ shapeName: 'Other' })), true);
+});
+
+test('only an engine with untilRunning queues runs; for the others the set answers at once that the run runs', async () => {
+  const plain = { name: 'local', capacity: () => ({ cpus: 1, memoryInGBs: 1, gpus: 0 }) } as unknown as Executor;
+  const queuing = { name: 'slurm', capacity: () => ({ cpus: 0, memoryInGBs: 0, gpus: 0 }), untilRunning: async () => false } as unknown as Executor;
+  const set = new ExecutorSet([
+    { executor: queuing, serves: (p) => p.shapeName === 'S', admitsItself: true },
+    { executor: plain, serves: () => true, home: true },
+  ]);
+  assert.equal(set.queuesRuns({ v: 1, engine: 'slurm' }), true);
+  assert.equal(set.queuesRuns({ v: 1 }), false);
+  assert.equal(set.queuesRuns({ v: 1, engine: 'gone' }), false);
+  assert.equal(await set.untilRunning({ v: 1 }, () => {}), true);
+  assert.equal(await set.untilRunning({ v: 1, engine: 'slurm' }, () => {}), false);
 });

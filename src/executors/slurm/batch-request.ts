@@ -36,8 +36,6 @@ export function sbatchOptions(plan: LaunchPlan, shape: SlurmShape, runId: string
     // The supervisor's own messages; the run's output goes to stdout.log and stderr.log beside it.
     `--output=${o.runDir}/slurm.out`,
     `--chdir=${o.runDir}`,
-    // The run's environment is its plan's alone (launch.json): nothing of the server's leaks into it.
-    '--export=NONE',
   ];
   if (shape.partition) args.push(`--partition=${shape.partition}`);
   if (plan.resources.gpus > 0) args.push(`--gres=${shape.gres}:${plan.resources.gpus}`);

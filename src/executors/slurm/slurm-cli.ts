@@ -17,8 +17,13 @@ export interface CliResult {
 export class SlurmCli {
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(private readonly opts: { slurmConf: string | null; binDir: string | null; timeoutMs?: number }) {
-    this.env = opts.slurmConf ? { ...process.env, SLURM_CONF: opts.slurmConf } : process.env;
+  /**
+   * `path`: the PATH the tools run with, and so the one a batch job starts with (sbatch passes its environment on):
+   * the nodes' PATH, and nothing else of the server's environment reaches a job. Not `--export=NONE`, which made
+   * slurmd build a login environment for each job: ~1.3 s more from submit to start on the test cluster.
+   */
+  constructor(private readonly opts: { slurmConf: string | null; binDir: string | null; path: string; timeoutMs?: number }) {
+    this.env = { PATH: opts.path, ...(opts.slurmConf ? { SLURM_CONF: opts.slurmConf } : {}) };
   }
 
   /** Runs one tool; resolves with its exit code and output whatever the code (the caller decides what a code means). */

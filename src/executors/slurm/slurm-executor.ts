@@ -49,9 +49,11 @@ export class SlurmExecutor implements Executor {
   private readonly supervisorPath: string;
   private readonly byShape: Map<string, SlurmShape>;
   private cluster = '';
+  /** Whether the cluster's task plugin is task/cgroup (the job's --mem is then a cgroup limit on the node). */
+  private memoryLimited = false;
 
   constructor(private readonly opts: SlurmExecutorOptions) {
-    this.cli = new SlurmCli({ slurmConf: opts.slurmConf, binDir: opts.binDir });
+    this.cli = new SlurmCli({ slurmConf: opts.slurmConf, binDir: opts.binDir, path: opts.nodePath });
     this.watch = new JobWatch(this.cli, { pollMs: opts.pollIntervalMs, queueEveryMs: opts.queueIntervalMs });
     this.runsDir = path.join(opts.sharedDir, 'runs');
     this.supervisorPath = path.join(opts.sharedDir, 'bin', NODE_SUPERVISOR_NAME);
@@ -64,6 +66,8 @@ export class SlurmExecutor implements Executor {
     const name = r.code === 0 ? /^ClusterName\s*=\s*(\S+)/m.exec(r.stdout)?.[1] : undefined;
     if (!name) throw new Error(`the Slurm cluster cannot be reached (scontrol show config: ${toolMessage(r)})`);
     this.cluster = name;
+    // task/cgroup puts each job in a memory cgroup of its --mem where cgroup.conf constrains RAM (docs/slurm.md).
+    this.memoryLimited = /^TaskPlugin\s*=\s*\S*task\/cgroup/m.test(r.stdout);
     mkdirSync(path.dirname(this.supervisorPath), { recursive: true });
     mkdirSync(this.runsDir, { recursive: true });
     // Rewritten at each start: a newer dsjobs brings its own supervisor; running jobs keep the file they opened.
@@ -146,7 +150,7 @@ export class SlurmExecutor implements Executor {
         sandbox: 'NONE',
         network: 'HOST',
         cpuLimit: 'NOT_ENFORCED',
-        memoryLimit: 'NOT_ENFORCED',
+        memoryLimit: this.memoryLimited ? 'ENFORCED' : 'NOT_ENFORCED',
         processTree: 'PROCESS_GROUP',
         blockStorage: 'NOT_ENFORCED',
         gpus: [],
