@@ -8,7 +8,9 @@
 #   examples/tuning-to-final/run.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-dsjobs() { node "$here/../../bin/dsjobs.js" "$@"; }
+# Through cat: node leaves a pipe it writes to in non-blocking mode, and this script's own echo on the same pipe then
+# fails (EAGAIN) whenever its reader is slow; `pipefail` keeps dsjobs' exit status.
+dsjobs() { node "$here/../../bin/dsjobs.js" "$@" | cat; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
 
 ns=$(dsjobs os namespace)
