@@ -3,6 +3,8 @@
 # executor's tests and CI (a fresh Debian machine has docker.io installed by setup-host.sh, but no systemd to start
 # it). Waits until it answers (at most 60 s). Its output goes to /var/log/dsjobs-dockerd.log. Root only.
 set -euo pipefail
+# dockerd is in /usr/sbin, which a minimal PATH (CI's, cron's) leaves out.
+PATH="$PATH:/usr/sbin:/sbin"
 sock=${DOCKER_SOCKET:-/var/run/docker.sock}
 if docker -H "unix://$sock" version >/dev/null 2>&1; then exit 0; fi
 if ! command -v dockerd >/dev/null; then

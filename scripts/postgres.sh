@@ -13,6 +13,8 @@
 # as root: as root the cluster belongs to the `postgres` user Debian's package creates. Authentication is `trust` on
 # 127.0.0.1 and the socket in DIR only: this is a test server, not a deployment (docs/deployment.md has that).
 set -euo pipefail
+# runuser is in /usr/sbin (util-linux), which a minimal PATH (CI's, cron's) leaves out.
+PATH="$PATH:/usr/sbin:/sbin"
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 cmd=${1:-}
 dir=${2:-}
