@@ -74,6 +74,37 @@ export class DsJobsError extends Error {
   }
 }
 
+/**
+ * One request to the server: a connection failure and an error status (any but `ok`, and 304 where `notModified` is
+ * expected) become a DsJobsError with the server's OCI error code and message.
+ */
+export async function fetchOrThrow(
+  endpoint: string,
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: BodyInit },
+  opts: { notModified?: boolean } = {},
+): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, duplex: 'half' } as RequestInit);
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code;
+    throw new DsJobsError(0, 'ConnectionFailed', `cannot reach dsjobs at ${endpoint}${cause ? ` (${cause})` : ''}`);
+  }
+  if (res.ok || (opts.notModified && res.status === 304)) return res;
+  const text = await res.text();
+  let code = 'Unknown';
+  let message = text || res.statusText;
+  try {
+    const j = JSON.parse(text);
+    code = j.code ?? code;
+    message = j.message ?? message;
+  } catch {
+    /* not JSON */
+  }
+  throw new DsJobsError(res.status, code, message, res.headers.get('opc-request-id') ?? undefined);
+}
+
 export interface ListOptions {
   compartmentId?: string;
   limit?: number;
@@ -198,27 +229,7 @@ export class DsJobsClient {
       const excludeBody = c.raw !== undefined;
       Object.assign(headers, this.signer({ method: c.method, url, headers, body: excludeBody ? null : (body as string | undefined), excludeBody }));
     }
-    let res: Response;
-    try {
-      res = await fetch(url, { method: c.method, headers, body, duplex: 'half' } as RequestInit);
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      throw new DsJobsError(0, 'ConnectionFailed', `cannot reach dsjobs at ${this.endpoint}${cause ? ` (${cause})` : ''}`);
-    }
-    if (!res.ok) {
-      const text = await res.text();
-      let code = 'Unknown';
-      let message = text || res.statusText;
-      try {
-        const j = JSON.parse(text);
-        code = j.code ?? code;
-        message = j.message ?? message;
-      } catch {
-        /* not JSON */
-      }
-      throw new DsJobsError(res.status, code, message, res.headers.get('opc-request-id') ?? undefined);
-    }
-    return res;
+    return fetchOrThrow(this.endpoint, url, { method: c.method, headers, body });
   }
 
   private async json<T>(c: Call): Promise<T> {

@@ -1,4 +1,4 @@
-import { DsJobsError, type RequestSigner } from './client.js';
+import { fetchOrThrow, type RequestSigner } from './client.js';
 
 export interface Bucket {
   namespace: string;
@@ -66,27 +66,7 @@ export class ObjectStorage {
       }
       Object.assign(headers, this.signer({ method, url, headers, body: excludeBody ? null : (body as string | undefined), excludeBody }));
     }
-    let res: Response;
-    try {
-      res = await fetch(url, { method, headers, body, duplex: 'half' } as RequestInit);
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      throw new DsJobsError(0, 'ConnectionFailed', `cannot reach dsjobs at ${this.endpoint}${cause ? ` (${cause})` : ''}`);
-    }
-    if (!res.ok && res.status !== 304) {
-      const text = await res.text();
-      let code = 'Unknown';
-      let message = text || res.statusText;
-      try {
-        const j = JSON.parse(text);
-        code = j.code ?? code;
-        message = j.message ?? message;
-      } catch {
-        /* not JSON */
-      }
-      throw new DsJobsError(res.status, code, message, res.headers.get('opc-request-id') ?? undefined);
-    }
-    return res;
+    return fetchOrThrow(this.endpoint, url, { method, headers, body: body as BodyInit | undefined }, { notModified: true });
   }
 
   /** The server's namespace (asked once). */
