@@ -218,22 +218,16 @@ def run_entry(code_dir, entry, function, argv):
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
     else:
-        if not function:
-            sys.argv = [entry] + argv
-            try:
-                spec = importlib.util.find_spec(entry)
-            except ModuleNotFoundError:
-                spec = None
-            if spec is None:
-                fail("entrypoint module '%s' not found in the repository" % entry)
-            runpy.run_module(entry, run_name="__main__", alter_sys=True)
-            return
         try:
             spec = importlib.util.find_spec(entry)
         except ModuleNotFoundError:
             spec = None
         if spec is None:
             fail("entrypoint module '%s' not found in the repository" % entry)
+        if not function:
+            sys.argv = [entry] + argv
+            runpy.run_module(entry, run_name="__main__", alter_sys=True)
+            return
         module = importlib.import_module(entry)
     func = getattr(module, function, None)
     if not callable(func):
