@@ -279,9 +279,9 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
     },
     async (req, reply) => {
       os.checkNamespace(req.params.namespaceName);
-      const body = req.body as Record<string, any>;
+      const body = req.body;
       refuseUnserved(body);
-      const b = await os.createBucket(body as never, requesterOf(req));
+      const b = await os.createBucket(body, requesterOf(req));
       const etag = os.bucketEtag(b);
       reply.header('etag', etag).header('location', `/n/${os.namespace}/b/${b.name}`);
       return bucketWire(b, os.namespace, etag);
@@ -350,7 +350,7 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
     },
     async (req, reply) => {
       const name = await bucketOf(req);
-      const body = req.body as Record<string, any>;
+      const body = req.body;
       refuseUnserved(body);
       const b = await os.updateBucket(name, body, header(req, 'if-match'));
       const etag = os.bucketEtag(b);
@@ -415,7 +415,7 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
       },
     },
     async (req, reply) => {
-      const o = await os.renameObject(await bucketOf(req), req.body as never);
+      const o = await os.renameObject(await bucketOf(req), req.body);
       reply.header('etag', o.etag).header('last-modified', new Date(o.timeModified).toUTCString());
       return reply.code(200).send();
     },
@@ -446,7 +446,7 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
       },
     },
     async (req, reply) => {
-      const o = await os.copyObject(await bucketOf(req), req.body as never);
+      const o = await os.copyObject(await bucketOf(req), req.body);
       // OCI copies asynchronously and names a work request; here the copy is done when answered (a shared file).
       reply.header('opc-work-request-id', `copy-${o.etag}`);
       return reply.code(202).send();
@@ -477,7 +477,7 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
       },
     },
     async (req) => {
-      const d = req.body as Record<string, any>;
+      const d = req.body;
       const metadata = Object.fromEntries(Object.entries((d.metadata ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase().replace(/^opc-meta-/, ''), v]));
       const u = await os.createUpload(
         await bucketOf(req),
@@ -531,7 +531,7 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
       },
     },
     async (req, reply) => {
-      const o = await os.commitUpload(await bucketOf(req), objectNameOf(req, OBJECT_AT), (req.query as { uploadId: string }).uploadId, req.body as never, conditionsOf(req));
+      const o = await os.commitUpload(await bucketOf(req), objectNameOf(req, OBJECT_AT), (req.query as { uploadId: string }).uploadId, req.body, conditionsOf(req));
       reply.header('etag', o.etag).header('opc-multipart-md5', o.multipartMd5!).header('last-modified', new Date(o.timeModified).toUTCString());
       return reply.code(200).send();
     },
@@ -566,7 +566,7 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
       },
     },
     async (req) => {
-      const { par, accessUri } = await pars.create(await bucketOf(req), req.body as never);
+      const { par, accessUri } = await pars.create(await bucketOf(req), req.body);
       const host = req.headers.host;
       return { ...parWire(par), accessUri, fullPath: host ? `${req.protocol}://${host}${accessUri}` : undefined };
     },
@@ -687,7 +687,7 @@ async function listObjects(os: ObjectStorageService, bucket: string, q: ListQuer
 }
 
 /** CreateBucket / UpdateBucket fields OCI has that dsjobs does not serve: refused unless they ask for the default. */
-function refuseUnserved(body: Record<string, any>): void {
+function refuseUnserved(body: { kmsKeyId?: string; objectEventsEnabled?: boolean; versioning?: string; autoTiering?: string }): void {
   if (body.kmsKeyId) throw invalid('kmsKeyId', 'customer-managed keys are not served (objects are stored as files under the data directory)');
   if (body.objectEventsEnabled === true) throw invalid('objectEventsEnabled', 'object events are not served');
   if (body.versioning !== undefined && body.versioning !== 'Disabled') throw invalid('versioning', "only 'Disabled' is served");
