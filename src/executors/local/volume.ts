@@ -214,6 +214,8 @@ export class VolumePool {
    * a mount point while it runs; it reuses them, and removes them at shutdown.
    */
   private readonly spares: string[] = [];
+  /** Recycles in progress (close() waits for them: one that finished emptying after close() would stay mounted). */
+  private readonly recycling = new Set<Promise<void>>();
   private closed = false;
   /** Called when a volume joins the free list (the executor starts a warm sandbox on it). */
   onFree: ((v: Volume) => void) | null = null;
@@ -392,7 +394,7 @@ export class VolumePool {
   /** Unmounts and removes the free volumes and the spare mount points (server shutdown). */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.filling.values()]);
+    await Promise.all([...this.filling.values(), ...this.recycling]);
     for (const d of this.spares.splice(0)) rmSync(d, { recursive: true, force: true });
     for (const list of this.free.values()) {
       for (const v of list.splice(0)) {
@@ -419,7 +421,13 @@ export class VolumePool {
    * costs mkfs, mount and, later, umount (three processes and ~30 ms). The run's processes are gone by now (its
    * cgroup or process group was killed first). Deleted blocks go back to the host (mounted with `discard`).
    */
-  async recycle(v: Volume, maxFree: number): Promise<void> {
+  recycle(v: Volume, maxFree: number): Promise<void> {
+    const done = this.recycleNow(v, maxFree).finally(() => this.recycling.delete(done));
+    this.recycling.add(done);
+    return done;
+  }
+
+  private async recycleNow(v: Volume, maxFree: number): Promise<void> {
     let bytes = 0;
     try {
       bytes = statSync(v.image).size;
@@ -442,6 +450,8 @@ export class VolumePool {
       // Something would not go away: this volume is not reused.
       return this.discard(v);
     }
+    // The server began stopping while the volume was being emptied: close() has unmounted the free ones already.
+    if (this.closed) return this.discard(v);
     try {
       renameSync(`${v.mountPoint}.used`, `${v.mountPoint}.free`);
     } catch {
