@@ -20,9 +20,10 @@ function statusOf(e: unknown): number | undefined {
   return (e as { statusCode?: number }).statusCode;
 }
 
+/** The engine's own words: dockerode's "(HTTP code 404) unexpected - " before them says nothing to a user. */
 function reasonOf(e: unknown): string {
   const json = (e as { json?: { message?: string } }).json;
-  return (json?.message ?? (e as Error).message ?? String(e)).trim();
+  return (json?.message ?? (e as Error).message ?? String(e)).replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
 }
 
 async function pull(docker: Docker, image: string, auth: RegistryCredentials | undefined): Promise<void> {
