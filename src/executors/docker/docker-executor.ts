@@ -18,6 +18,8 @@ import { containerSpec, IDENTITY_DIR, pidsLimitFor, RUN_LABEL, VOLUME_LABEL } fr
 import { decodeDockerHandle, DOCKER_HANDLE_VERSION, encodeDockerHandle, type DockerHandle } from './handle.js';
 import { readyImage, type RegistryCredentials } from './images.js';
 import { LogPump } from './log-pump.js';
+import { containerReading, type CpuReading, type DockerStats } from './sampling.js';
+import { directoryBytes } from '../local/sampling.js';
 import type { SharedVolumes } from '../local/local-executor.js';
 import { spaceUsage, type Volume } from '../local/volume.js';
 
@@ -55,6 +57,8 @@ export class DockerExecutor implements Executor {
   private engine: EngineState = { available: false, reason: 'not checked yet' };
   /** The log copy of each run this server follows, by container id: settled when the container's log has ended. */
   private readonly pumps = new Map<string, { done: Promise<void>; stop: () => void }>();
+  /** Each sampled run's CPU time at the previous round (CPU use is the difference). */
+  private readonly lastCpu = new Map<string, CpuReading>();
 
   constructor(private readonly opts: DockerExecutorOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
@@ -354,27 +358,28 @@ export class DockerExecutor implements Executor {
       runs.map(async (r) => {
         try {
           const handle = this.checked(r.handle);
-          // one-shot: no second reading a second later; memory only (CPU needs two readings).
-          const st = (await this.docker.getContainer(handle.containerId).stats({ stream: false, 'one-shot': true } as { stream: false })) as {
-            memory_stats?: { usage?: number };
-          };
-          const mem = st.memory_stats?.usage ?? null;
-          const limit = r.resources.memoryInGBs * 1024 ** 3;
-          out.set(r.runId, {
-            cpuPercent: null,
-            memoryPercent: mem !== null && limit > 0 ? (100 * mem) / limit : null,
-            memoryBytes: mem,
-            diskPercent: null,
-            diskBytes: null,
-            gpuPercent: null,
-            gpuMemoryPercent: null,
-          });
+          // one-shot: the engine answers at once instead of waiting a second for a second reading of its own.
+          const stats = (await this.docker.getContainer(handle.containerId).stats({ stream: false, 'one-shot': true } as { stream: false })) as DockerStats;
+          const { sample, cpu } = containerReading(stats, r.resources, process.hrtime.bigint(), this.lastCpu.get(r.runId));
+          if (cpu) this.lastCpu.set(r.runId, cpu);
+          out.set(r.runId, { ...sample, ...(await this.diskUse(handle)), gpuPercent: null, gpuMemoryPercent: null });
         } catch {
           /* a run whose reading fails is left out */
         }
       }),
     );
+    const sampled = new Set(runs.map((r) => r.runId));
+    for (const id of this.lastCpu.keys()) if (!sampled.has(id)) this.lastCpu.delete(id);
     return out;
+  }
+
+  /** The run's space in use: of its volume, or (no volume) the bytes under its directory, as for a local run. */
+  private async diskUse(handle: DockerHandle): Promise<Pick<ResourceSample, 'diskBytes' | 'diskPercent'>> {
+    if (handle.volume) {
+      const u = spaceUsage(handle.volume.mountPoint);
+      return u && u.totalBytes > 0 ? { diskBytes: u.usedBytes, diskPercent: Math.round((10_000 * u.usedBytes) / u.totalBytes) / 100 } : { diskBytes: null, diskPercent: null };
+    }
+    return { diskBytes: await directoryBytes(path.join(handle.runDir, SPACE)), diskPercent: null };
   }
 
   async forget(runId: string): Promise<void> {
