@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ds from 'oci-datascience';
 import type { DataScienceClient } from 'oci-datascience';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../support/cli.js';
@@ -19,6 +19,10 @@ import { expectOciError, makeOciClient } from '../support/oci-sdk-client.js';
 import { BUSYBOX_IMAGE, containersOf, docker, dockerReady, TOOLS_IMAGE } from '../support/docker.js';
 
 const skip = dockerReady();
+
+function hasNvidiaSmi(): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, 'nvidia-smi')));
+}
 
 /** Tries the Docker socket from inside a run: prints what it found. */
 const PROBE_PY = [
@@ -192,6 +196,12 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
       await client.cancelJobRun({ jobRunId: r.id });
     }
     assert.equal((await waitForRun(s.api, r.id, undefined, 60_000)).lifecycleState, 'CANCELED');
+  });
+
+  test('on a host without GPUs (no nvidia-smi, as here and in CI) the start-up report says containers get none', { skip: hasNvidiaSmi() ? 'this host has nvidia-smi' : false }, async () => {
+    const line = /protection OFF: containers: GPUs: the host has none/;
+    for (const until = Date.now() + 30_000; !line.test(s.output()) && Date.now() < until; ) await new Promise((res) => setTimeout(res, 50));
+    assert.match(s.output(), line);
   });
 
   test('bad container configuration is refused at create, naming the field', async () => {

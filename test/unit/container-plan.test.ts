@@ -108,3 +108,19 @@ test('the container as Docker creates it: no added capabilities, no-new-privileg
   const writable = containerSpec({ runId: 'r', plan, env: {}, work: '/w', tmp: '/t', identity: null, imageLabels: { 'com.dsjobs.writable-rootfs': 'true' }, pidsLimit: 1, image: 'x' });
   assert.equal(writable.HostConfig!.ReadonlyRootfs, false, 'the image decides, by its label');
 });
+
+test("a GPU shape's container asks Docker for exactly its GPUs, by UUID (--gpus device=...); a CPU shape's asks for none", () => {
+  const gpuCtx: LaunchContext = { ...ctx, resolveShape: () => ({ cpus: 8, memoryInGBs: 64, gpus: 2 }) };
+  const { plan } = compileLaunch(job(), {}, gpuCtx);
+  assert.equal(plan.resources.gpus, 2);
+  const uuids = ['GPU-0b1c2d3e-aaaa-bbbb-cccc-000000000001', 'GPU-0b1c2d3e-aaaa-bbbb-cccc-000000000002'];
+  const base = { runId: 'r', plan, env: {}, work: '/w', tmp: '/t', identity: null, imageLabels: {}, pidsLimit: 1024, image: 'x' };
+  const spec = containerSpec({ ...base, gpus: uuids });
+  // What `docker run --gpus '"device=UUID1,UUID2"'` sends: the gpu capability, no driver named, no count (not "all").
+  assert.deepEqual(spec.HostConfig!.DeviceRequests, [{ Driver: '', Count: 0, DeviceIDs: uuids, Capabilities: [['gpu']], Options: {} }]);
+  assert.equal(spec.Labels!['com.dsjobs.gpus'], uuids.join(','), 'a restarted server finds which GPUs the container holds');
+  for (const none of [containerSpec(base), containerSpec({ ...base, gpus: [] })]) {
+    assert.equal(none.HostConfig!.DeviceRequests, undefined);
+    assert.equal(none.Labels!['com.dsjobs.gpus'], undefined);
+  }
+});
