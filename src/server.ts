@@ -461,7 +461,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo, { authentication: cfg.authentication === 'on', tls: Boolean(cfg.tlsCert) });
   if (exposure) log.warn({ address: url }, exposure);
-  runPrincipals?.setEndpoint(cfg.runEndpoint ?? runEndpointOf(url));
+  const runEndpoint = cfg.runEndpoint ?? runEndpointOf(url);
+  // Before any run is given the endpoint: container runs on Docker's bridge reach a loopback one through its gateway.
+  const bridged = await docker.bridgeApi(runEndpoint);
+  if (bridged) protections[bridged.on ? 'enforced' : 'off'].push(bridged.line);
+  runPrincipals?.setEndpoint(runEndpoint);
 
   let closing: Promise<void> | null = null;
   return {

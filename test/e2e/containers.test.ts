@@ -2,7 +2,7 @@
  * Container jobs end to end through the UNMODIFIED official `oci-datascience` SDK, on a real Docker Engine: a job of
  * an image with no artifact, env and argument overrides, a run's environment override, a failing container, cancel of
  * one that traps SIGTERM, a digest mismatch, a missing image; the engine's socket reachable neither from a container
- * run nor from a local run; CPU and memory metrics of a container run; after a restart, a container of a run the store knows as ended is removed and one of a
+ * run nor from a local run; CPU and memory metrics of a container run; a container run reaching the API; after a restart, a container of a run the store knows as ended is removed and one of a
  * run it does not know is left alone; a server with containers off refuses container jobs at create, saying why.
  * (OOM, exit codes, output, maximum runtime and re-attach after SIGKILL: test/e2e/conformance-docker.test.ts.)
  */
@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../support/cli.js';
 import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
-import { expectOciError, makeOciClient } from '../support/oci-sdk-client.js';
+import { expectOciError, makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { BUSYBOX_IMAGE, containersOf, docker, dockerReady, TOOLS_IMAGE } from '../support/docker.js';
 
 const skip = dockerReady();
@@ -202,6 +202,47 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
     const line = /protection OFF: containers: GPUs: the host has none/;
     for (const until = Date.now() + 30_000; !line.test(s.output()) && Date.now() < until; ) await new Promise((res) => setTimeout(res, 50));
     assert.match(s.output(), line);
+  });
+
+  test("a container run reaches the API at its DSJOBS_ENDPOINT: the bridge's gateway, forwarded to the loopback API; the start-up report says so", async () => {
+    // A policy for the runs of this compartment: they get a principal, and with it DSJOBS_ENDPOINT.
+    const tenancy = (await s.api.serverInfo()).tenancyId;
+    const identity = makeIdentityClient(s.url, s.configFile);
+    try {
+      await identity.client.createDynamicGroup({
+        createDynamicGroupDetails: {
+          compartmentId: tenancy,
+          name: 'container-runs',
+          description: 'container runs',
+          matchingRule: `ALL {resource.type = 'datasciencejobrun', resource.compartment.id = '${s.compartmentId}'}`,
+        },
+      });
+      await identity.client.createPolicy({
+        createPolicyDetails: { compartmentId: tenancy, name: 'container-runs', description: 'x', statements: ['Allow dynamic-group container-runs to read data-science-job-runs in tenancy'] },
+      });
+    } finally {
+      identity.close();
+    }
+    const probe = [
+      'import json, os, urllib.request, urllib.error',
+      'e = os.environ.get("DSJOBS_ENDPOINT")',
+      'print("endpoint", e)',
+      'try:',
+      '    urllib.request.urlopen(e + "/20190101/jobRuns/" + os.environ["JOB_RUN_OCID"], timeout=30)',
+      '    print("status 200")',
+      'except urllib.error.HTTPError as x:',
+      '    print("status", x.code, json.load(x).get("code"))',
+      'except Exception as x:',
+      '    print("unreachable", x)',
+    ].join('\n');
+    const job = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: TOOLS_IMAGE, cmd: ['python3', '-c', probe] });
+    const r = await waitForRun(s.api, (await run(job.id)).id, undefined, 60_000);
+    assert.equal(r.lifecycleState, 'SUCCEEDED', r.lifecycleDetails ?? '');
+    const gateway = docker('network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}').trim();
+    const port = new URL(s.url).port;
+    // The API answered (an unsigned request: 401, in OCI's error form), through the gateway at the API's own port.
+    assert.deepEqual(await stdout(r.id), [`endpoint http://${gateway}:${port}`, 'status 401 NotAuthenticated']);
+    assert.match(s.output(), new RegExp(`protection on: containers: runs on the bridge reach the API at http://${gateway.replace(/\./g, '\\.')}:${port} `));
   });
 
   test('bad container configuration is refused at create, naming the field', async () => {

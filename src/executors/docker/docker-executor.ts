@@ -16,6 +16,7 @@ import type {
 } from '../executor.js';
 import { containerSpec, GPUS_LABEL, IDENTITY_DIR, pidsLimitFor, RUN_LABEL, VOLUME_LABEL } from './container-spec.js';
 import { decodeDockerHandle, DOCKER_HANDLE_VERSION, encodeDockerHandle, type DockerHandle } from './handle.js';
+import { ApiBridge } from './api-bridge.js';
 import { readyImage, type RegistryCredentials } from './images.js';
 import { LogPump } from './log-pump.js';
 import { containerReading, type CpuReading, type DockerStats } from './sampling.js';
@@ -62,6 +63,8 @@ export class DockerExecutor implements Executor {
   private engine: EngineState = { available: false, reason: 'not checked yet' };
   /** The log copy of each run this server follows, by container id: settled when the container's log has ended. */
   private readonly pumps = new Map<string, { done: Promise<void>; stop: () => void }>();
+  /** How container runs on the bridge reach a loopback API endpoint (api-bridge.ts). */
+  private readonly apiBridge = new ApiBridge();
   /** Each sampled run's CPU time at the previous round (CPU use is the difference). */
   private readonly lastCpu = new Map<string, CpuReading>();
 
@@ -83,6 +86,30 @@ export class DockerExecutor implements Executor {
   /** Containers are off by configuration: the engine is not asked. */
   disable(reason: string): void {
     this.engine = { available: false, reason };
+  }
+
+  /**
+   * Makes the run endpoint reachable from containers on Docker's default bridge where it is a loopback one (see
+   * api-bridge.ts). Call once the API listens, before runs are given the endpoint. Resolves with the start-up report's
+   * line (null: nothing to do, the engine is off or the endpoint is not a loopback one).
+   */
+  async bridgeApi(endpoint: string): Promise<{ on: boolean; line: string } | null> {
+    if (!this.engine.available) return null;
+    let where = 'the bridge network could not be inspected';
+    try {
+      const net = (await this.docker.getNetwork('bridge').inspect()) as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } };
+      const cfg = (net.IPAM?.Config ?? []).find((c) => c.Gateway && c.Subnet && !c.Subnet.includes(':'));
+      if (!cfg) throw new Error('it has no IPv4 gateway');
+      where = `the bridge's gateway ${cfg.Gateway}`;
+      const to = await this.apiBridge.start(endpoint, { gateway: cfg.Gateway!, subnet: cfg.Subnet! });
+      if (!to) return null;
+      return { on: true, line: `containers: runs on the bridge reach the API at ${to} (the bridge's gateway, forwarded to the API only, from the bridge's subnet ${cfg.Subnet} only)` };
+    } catch (e) {
+      return {
+        on: false,
+        line: `containers: runs cannot reach the API at ${endpoint} (a loopback address; ${where} could not take its port: ${(e as Error).message}); set runEndpoint to an address containers reach`,
+      };
+    }
   }
 
   get state(): EngineState {
@@ -150,7 +177,9 @@ export class DockerExecutor implements Executor {
       chmodSync(d, 0o1777);
     }
     if (plan.artifactFileName) await this.placeArtifact(plan, req.artifactPath, work);
-    const env = startEnvironment(plan, req.startEnv);
+    // A run on the bridge reaches a loopback API endpoint through the bridge's gateway; with networking NONE, nothing.
+    const env = { ...startEnvironment(plan, req.startEnv) };
+    if (plan.network && env.DSJOBS_ENDPOINT) env.DSJOBS_ENDPOINT = this.apiBridge.endpointFor(env.DSJOBS_ENDPOINT);
     let identity: string | null = null;
     if (req.privateFiles?.length) {
       identity = path.join(space, 'identity');
@@ -461,6 +490,7 @@ export class DockerExecutor implements Executor {
   }
 
   async close(): Promise<void> {
+    await this.apiBridge.close();
     for (const p of this.pumps.values()) p.stop();
     await Promise.all([...this.pumps.values()].map((p) => p.done.catch(() => {})));
     this.pumps.clear();
