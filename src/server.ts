@@ -463,7 +463,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   if (exposure) log.warn({ address: url }, exposure);
   const runEndpoint = cfg.runEndpoint ?? runEndpointOf(url);
   // Before any run is given the endpoint: container runs on Docker's bridge reach a loopback one through its gateway.
-  const bridged = await docker.bridgeApi(runEndpoint);
+  const bridged = await docker.bridgeApi(runEndpoint, cfg.host === '0.0.0.0' || cfg.host === '::');
   if (bridged) protections[bridged.on ? 'enforced' : 'off'].push(bridged.line);
   runPrincipals?.setEndpoint(runEndpoint);
 

@@ -52,6 +52,10 @@ test('a loopback endpoint is forwarded from the gateway at the same port, for th
     // A connection from outside the bridge's subnet is closed unanswered.
     assert.equal(await closed.start(endpoint, { gateway: '127.0.0.3', subnet: '172.17.0.0/16' }), `http://127.0.0.3:${api.port}`);
     assert.equal(await exchange('127.0.0.3', api.port, 'from elsewhere'), '');
+    // An API listening on all addresses is reached at the gateway directly.
+    const direct = new ApiBridge();
+    assert.equal(await direct.start(endpoint, { gateway: '172.17.0.1', subnet: '172.17.0.0/16' }, true), `http://172.17.0.1:${api.port}`);
+    await direct.close();
     // A configured endpoint that is not loopback is reachable by its own name: nothing to forward.
     assert.equal(await new ApiBridge().start('https://jobs.example.com:8443', { gateway: '127.0.0.4', subnet: '127.0.0.0/8' }), null);
   } finally {

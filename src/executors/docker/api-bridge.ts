@@ -44,11 +44,18 @@ export class ApiBridge {
   /**
    * Starts forwarding for `endpoint` when it is a loopback one; resolves with the endpoint container runs get (null:
    * none needed, the endpoint is not a loopback one). Rejects when the gateway's port cannot be taken.
+   * `apiOnAllAddresses`: the API itself listens on every address (0.0.0.0), the gateway's too: nothing to forward,
+   * and its port there is the API's own.
    */
-  async start(endpoint: string, bridge: BridgeNetwork): Promise<string | null> {
+  async start(endpoint: string, bridge: BridgeNetwork, apiOnAllAddresses = false): Promise<string | null> {
     const url = new URL(endpoint);
     if (!LOOPBACK_HOSTS.has(url.hostname)) return null;
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const to = `${url.protocol}//${bridge.gateway}:${port}${url.pathname === '/' ? '' : url.pathname}`;
+    if (apiOnAllAddresses) {
+      this.mapping = { from: endpoint, to };
+      return to;
+    }
     const target = { host: url.hostname === 'localhost' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, ''), port };
     const server = net.createServer((client) => this.forward(client, target, bridge.subnet));
     await new Promise<void>((resolve, reject) => {
@@ -61,8 +68,8 @@ export class ApiBridge {
     // A failing accept later (out of file descriptors) must not end the server: that connection alone is lost.
     server.on('error', () => {});
     this.server = server;
-    this.mapping = { from: endpoint, to: `${url.protocol}//${bridge.gateway}:${port}${url.pathname === '/' ? '' : url.pathname}` };
-    return this.mapping.to;
+    this.mapping = { from: endpoint, to };
+    return to;
   }
 
   /** The endpoint a container run on the bridge gets for `endpoint` (unchanged where none is bridged). */

@@ -93,7 +93,7 @@ export class DockerExecutor implements Executor {
    * api-bridge.ts). Call once the API listens, before runs are given the endpoint. Resolves with the start-up report's
    * line (null: nothing to do, the engine is off or the endpoint is not a loopback one).
    */
-  async bridgeApi(endpoint: string): Promise<{ on: boolean; line: string } | null> {
+  async bridgeApi(endpoint: string, apiOnAllAddresses: boolean): Promise<{ on: boolean; line: string } | null> {
     if (!this.engine.available) return null;
     let where = 'the bridge network could not be inspected';
     try {
@@ -101,9 +101,10 @@ export class DockerExecutor implements Executor {
       const cfg = (net.IPAM?.Config ?? []).find((c) => c.Gateway && c.Subnet && !c.Subnet.includes(':'));
       if (!cfg) throw new Error('it has no IPv4 gateway');
       where = `the bridge's gateway ${cfg.Gateway}`;
-      const to = await this.apiBridge.start(endpoint, { gateway: cfg.Gateway!, subnet: cfg.Subnet! });
+      const to = await this.apiBridge.start(endpoint, { gateway: cfg.Gateway!, subnet: cfg.Subnet! }, apiOnAllAddresses);
       if (!to) return null;
-      return { on: true, line: `containers: runs on the bridge reach the API at ${to} (the bridge's gateway, forwarded to the API only, from the bridge's subnet ${cfg.Subnet} only)` };
+      const how = apiOnAllAddresses ? 'the server listens on all addresses' : `the bridge's gateway, forwarded to the API only, from the bridge's subnet ${cfg.Subnet} only`;
+      return { on: true, line: `containers: runs on the bridge reach the API at ${to} (${how})` };
     } catch (e) {
       return {
         on: false,
