@@ -27,10 +27,15 @@ if [ ! -s "$dir/password" ]; then
 fi
 password=$(cat "$dir/password")
 if [ ! -s "$dir/htpasswd" ]; then
-  # The registry takes bcrypt only; cost 4 (rounds=16), the lowest, as every pull checks it.
-  /usr/bin/python3 -W ignore -c '
+  # The registry takes bcrypt only; cost 4, the lowest, as every pull checks it. Apache's htpasswd where installed,
+  # else glibc's crypt through Debian's python3 (its crypt module, removed in Python 3.13, is there in Debian 12's).
+  if command -v htpasswd >/dev/null; then
+    htpasswd -nbB -C 4 "$user" "$password" | head -n 1 >"$dir/htpasswd"
+  else
+    /usr/bin/python3 -W ignore -c '
 import crypt, sys
 print(sys.argv[1] + ":" + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' "$user" "$password" >"$dir/htpasswd"
+  fi
 fi
 cat >"$dir/config.yml" <<EOF
 version: 0.1
@@ -50,6 +55,8 @@ EOF
 if ! answers; then
   # setsid: the registry outlives the test process that started it (other test files use it too).
   setsid docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
+  # To stop it: kill "$(cat "$dir/registry.pid")".
+  echo $! >"$dir/registry.pid"
   for _ in $(seq 1 300); do
     answers && break
     sleep 0.1
