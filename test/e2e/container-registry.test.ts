@@ -3,7 +3,8 @@
  * on a real Docker Engine and a real registry (Debian's docker-registry on 127.0.0.1 with htpasswd authentication,
  * scripts/docker-registry.sh): the server's credentials for the registry are used (the job never carries them, and
  * they appear neither in the API nor in the server's log); wrong or missing credentials, an image the registry does
- * not have and a digest that does not match fail the run, naming the image and why; the right digest runs.
+ * not have and a digest that does not match fail the run, naming the image and why; the right digest runs, also
+ * where the tag on the host is stale (then the digest is pulled).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import * as ds from 'oci-datascience';
 import { readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { makeOciClient } from '../support/oci-sdk-client.js';
-import { docker, dockerReady, testRegistry, type TestRegistry } from '../support/docker.js';
+import { docker, dockerReady, testRegistry, TOOLS_IMAGE, type TestRegistry } from '../support/docker.js';
 
 const skip = dockerReady();
 
@@ -93,7 +94,7 @@ describe('container images from a registry (official SDK, Docker Engine, docker-
     }
   }
 
-  test("an image only the registry has is pulled at the run's start with the server's credentials; its digest runs, another fails", async () => {
+  test("an image only the registry has is pulled at the run's start with the server's credentials; its digest runs (also over a stale tag), another fails", async () => {
     forget(reg.image);
     const ok = await runImage(s, { image: reg.image, imageDigest: reg.digest, cmd: ['echo', 'pulled and ran'] });
     assert.equal(ok.lifecycleState, 'SUCCEEDED', ok.lifecycleDetails ?? '');
@@ -104,10 +105,29 @@ describe('container images from a registry (official SDK, Docker Engine, docker-
     const repoDigests = docker('image', 'inspect', '--format', '{{json .RepoDigests}}', reg.image);
     assert.ok(repoDigests.includes(`${reg.address}/dsjobs-test/pulled@${reg.digest}`), repoDigests);
 
+    // A stale tag on this host (it names another image here): the pinned digest is pulled and runs, not the tag's image.
+    forget(reg.image);
+    docker('tag', TOOLS_IMAGE, reg.image);
+    const pinned = await runImage(s, { image: reg.image, imageDigest: reg.digest, cmd: ['sh', '-c', 'if [ -e /usr/bin/python3 ]; then echo tools; else echo busybox; fi'] });
+    assert.equal(pinned.lifecycleState, 'SUCCEEDED', pinned.lifecycleDetails ?? '');
+    assert.deepEqual(
+      (await readLogs(s, pinned.id)).map((l) => l.message),
+      ['busybox'],
+    );
+
     const wrong = `sha256:${'1'.repeat(64)}`;
+    // Over the stale tag: the wrong digest is looked for in the registry too.
+    const stale = await runImage(s, { image: reg.image, imageDigest: wrong, cmd: ['true'] });
+    assert.equal(stale.lifecycleState, 'FAILED');
+    assert.match(
+      stale.lifecycleDetails ?? '',
+      new RegExp(`image ${reg.image} does not have the digest ${wrong} the job asks for \\(it has [^)]+\\), and pulling ${reg.address}/dsjobs-test/pulled@${wrong} failed: manifest for \\S+ not found`),
+    );
+    // Freshly pulled: what the registry has is not it.
+    forget(reg.image);
     const bad = await runImage(s, { image: reg.image, imageDigest: wrong, cmd: ['true'] });
     assert.equal(bad.lifecycleState, 'FAILED');
-    assert.match(bad.lifecycleDetails ?? '', new RegExp(`image ${reg.image} does not have the digest ${wrong} the job asks for \\(it has .*${reg.digest}`));
+    assert.match(bad.lifecycleDetails ?? '', new RegExp(`image ${reg.image} does not have the digest ${wrong} the job asks for \\(it has .*${reg.digest}\\)$`));
   });
 
   test('wrong or missing credentials fail the run, naming the image and the reason', async () => {

@@ -9,6 +9,7 @@ import { DsError } from '../../src/domain/errors.js';
 import { compileLaunch, withRunIdentity, type LaunchContext, type LaunchJob, type LaunchOverrides } from '../../src/domain/launch.js';
 import { splitLegacyList } from '../../src/domain/container.js';
 import { commandOf, containerSpec } from '../../src/executors/docker/container-spec.js';
+import { withDigest } from '../../src/executors/docker/images.js';
 
 const ctx: LaunchContext = {
   resolveShape: () => ({ cpus: 2, memoryInGBs: 4, gpus: 0 }),
@@ -123,4 +124,13 @@ test("a GPU shape's container asks Docker for exactly its GPUs, by UUID (--gpus 
     assert.equal(none.HostConfig!.DeviceRequests, undefined);
     assert.equal(none.Labels!['com.dsjobs.gpus'], undefined);
   }
+});
+
+test('withDigest: an image reference pinned to a digest, its tag or earlier digest dropped (a registry port kept)', () => {
+  const d = `sha256:${'a'.repeat(64)}`;
+  assert.equal(withDigest('iad.ocir.io/ns/repo:1.0', d), `iad.ocir.io/ns/repo@${d}`);
+  assert.equal(withDigest('127.0.0.1:5055/team/app', d), `127.0.0.1:5055/team/app@${d}`);
+  assert.equal(withDigest('127.0.0.1:5055/team/app:2', d), `127.0.0.1:5055/team/app@${d}`);
+  assert.equal(withDigest(`busybox@sha256:${'b'.repeat(64)}`, d), `busybox@${d}`);
+  assert.equal(withDigest('busybox:latest', d), `busybox@${d}`);
 });
