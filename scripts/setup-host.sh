@@ -32,6 +32,8 @@ fi
 PATH="$PATH:/usr/sbin:/sbin" command -v dockerd >/dev/null || optional+=(docker.io)
 [ -x /bin/busybox ] || optional+=(busybox-static)
 [ -x /usr/bin/python3.11 ] || optional+=(python3.11)
+# Container image pulls with registry credentials: a local registry (scripts/docker-registry.sh).
+command -v docker-registry >/dev/null || optional+=(docker-registry)
 # ADS runtimes (docs/ads-runtimes.md): gitPython clones with git inside the run (its tests serve repositories with
 # `git daemon` and `git http-backend`) and signs its principal's requests with openssl; notebooks run on Debian's
 # Jupyter (nbformat, jupyter_client and an ipykernel for /usr/bin/python3).

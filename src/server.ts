@@ -14,7 +14,7 @@ import type { ShapeDef } from './domain/shapes.js';
 import { detectCgroups, hostPidsLimit, setAllRunsCpuWeight, setAllRunsPidsMax } from './executors/local/cgroups.js';
 import { hostFileMax } from './executors/local/open-files.js';
 import { detectGpus } from './executors/local/gpus.js';
-import { LocalExecutor, type SharedVolumes } from './executors/local/local-executor.js';
+import { LocalExecutor, type SharedGpus, type SharedVolumes } from './executors/local/local-executor.js';
 import { ExecutorSet } from './executors/executor-set.js';
 import { DockerExecutor } from './executors/docker/docker-executor.js';
 import { ImagesService } from './service/images.js';
@@ -260,7 +260,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const capacity = hostCapacity(cfg, gpuInfo.gpus.length);
   const { executor: local, archiveLimits, cpuWeight } = await createLocalExecutor(cfg, { runsDir, capacity, gpus: gpuInfo.gpus, log });
   // Container runs get their block storage from the local executor's volume pool: the same volumes, one accounting.
-  const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits, volumes: local.sharedVolumes() });
+  const docker = await createDockerExecutor(cfg, { runsDir, capacity, archiveLimits, volumes: local.sharedVolumes(), gpus: local.sharedGpus() });
   const slurm = cfg.slurm ? await createSlurmExecutor(cfg, archiveLimits) : null;
   // Every engine of this server, in the order they are asked which runs they serve: the shapes a cluster serves go to
   // Slurm, containers to Docker, the rest to local processes. Local processes are the home engine: the set gives them
@@ -461,7 +461,11 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo, { authentication: cfg.authentication === 'on', tls: Boolean(cfg.tlsCert) });
   if (exposure) log.warn({ address: url }, exposure);
-  runPrincipals?.setEndpoint(cfg.runEndpoint ?? runEndpointOf(url));
+  const runEndpoint = cfg.runEndpoint ?? runEndpointOf(url);
+  // Before any run is given the endpoint: container runs on Docker's bridge reach a loopback one through its gateway.
+  const bridged = await docker.bridgeApi(runEndpoint, cfg.host === '0.0.0.0' || cfg.host === '::');
+  if (bridged) protections[bridged.on ? 'enforced' : 'off'].push(bridged.line);
+  runPrincipals?.setEndpoint(runEndpoint);
 
   let closing: Promise<void> | null = null;
   return {
@@ -512,7 +516,7 @@ export { backupDatabase, restoreDatabase } from './store/backup.js';
 /** The Docker executor as this config makes it, having asked its engine whether it answers ("off": it is not asked). */
 async function createDockerExecutor(
   cfg: Config,
-  o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; archiveLimits: ArchiveLimits; volumes: SharedVolumes | null },
+  o: { runsDir: string; capacity: ReturnType<typeof hostCapacity>; archiveLimits: ArchiveLimits; volumes: SharedVolumes | null; gpus: SharedGpus },
 ): Promise<DockerExecutor> {
   const c = cfg.containers;
   const executor = new DockerExecutor({
@@ -526,6 +530,8 @@ async function createDockerExecutor(
     pull: c.pull,
     registries: c.registries,
     volumes: o.volumes,
+    gpus: o.gpus,
+    nvidiaSmiCommand: cfg.nvidiaSmiCommand,
   });
   if (c.enabled === 'off') executor.disable('container jobs are off (config containers.enabled)');
   else await executor.init();

@@ -2,7 +2,7 @@
  * Container jobs end to end through the UNMODIFIED official `oci-datascience` SDK, on a real Docker Engine: a job of
  * an image with no artifact, env and argument overrides, a run's environment override, a failing container, cancel of
  * one that traps SIGTERM, a digest mismatch, a missing image; the engine's socket reachable neither from a container
- * run nor from a local run; after a restart, a container of a run the store knows as ended is removed and one of a
+ * run nor from a local run; CPU and memory metrics of a container run; a container run reaching the API; after a restart, a container of a run the store knows as ended is removed and one of a
  * run it does not know is left alone; a server with containers off refuses container jobs at create, saying why.
  * (OOM, exit codes, output, maximum runtime and re-attach after SIGKILL: test/e2e/conformance-docker.test.ts.)
  */
@@ -10,15 +10,19 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ds from 'oci-datascience';
 import type { DataScienceClient } from 'oci-datascience';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../support/cli.js';
 import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
-import { expectOciError, makeOciClient } from '../support/oci-sdk-client.js';
+import { expectOciError, makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { BUSYBOX_IMAGE, containersOf, docker, dockerReady, TOOLS_IMAGE } from '../support/docker.js';
 
 const skip = dockerReady();
+
+function hasNvidiaSmi(): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, 'nvidia-smi')));
+}
 
 /** Tries the Docker socket from inside a run: prints what it found. */
 const PROBE_PY = [
@@ -39,7 +43,8 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
   let projectId: string;
 
   before(async () => {
-    s = await startServer();
+    // Metrics every 0.5 s (5 s by default): the metrics test sees a few rounds in a short run.
+    s = await startServer({ env: { DSJOBS_METRICS_INTERVAL_MS: '500' } });
     ({ client, close: closeClient } = makeOciClient(s.url, s.configFile));
     projectId = (await client.createProject({ createProjectDetails: { compartmentId: s.compartmentId, displayName: 'containers' } })).project.id;
   });
@@ -159,6 +164,85 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
     assert.ok(size > 45e9 && size < 54e9, `volume size ${size}`);
     assert.match(r.lifecycleDetails ?? '', /block storage exhausted/, r.lifecycleDetails ?? '');
     assert.equal(r.isolationDetails?.blockStorage, 'VOLUME');
+  });
+
+  test("metrics: a container run burning CPU and holding ~100 MB shows both in its series (percent of its shape) and in Prometheus /metrics", async () => {
+    const burn = "hold = b'x' * (100 << 20)\nprint('holding', flush=True)\nwhile True: pass";
+    const job = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: TOOLS_IMAGE, cmd: ['python3', '-c', burn] });
+    const r = await run(job.id);
+    try {
+      const url = `${s.url}/20190101/jobRuns/${r.id}/metrics`;
+      type Series = { name: string; datapoints: { value: number }[] };
+      let by: Record<string, number[]> = {};
+      // Local.Light: 0.25 CPU and 0.5 GB, so a busy loop is ~100 % CPU, and 100 MB plus python ~20-25 % memory.
+      for (const until = Date.now() + 60_000; ; ) {
+        const body = (await (await s.fetch(url)).json()) as { items: Series[] };
+        by = Object.fromEntries(body.items.map((i) => [i.name, i.datapoints.map((d) => d.value)]));
+        if (by.CpuUtilization!.some((v) => v > 20) && by.MemoryUtilization!.some((v) => v >= 18)) break;
+        assert.ok(Date.now() < until, `no CPU and memory use seen: ${JSON.stringify(by)}`);
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      assert.ok(Math.max(...by.MemoryUtilization!) < 50, JSON.stringify(by.MemoryUtilization));
+      assert.ok(by.CpuUtilization!.every((v) => v >= 0 && v <= 150), JSON.stringify(by.CpuUtilization));
+      // Its block storage volume, nearly empty.
+      assert.ok(by.DiskUtilization!.length > 0 && by.DiskUtilization!.every((v) => v >= 0 && v < 5), JSON.stringify(by.DiskUtilization));
+      assert.deepEqual(by.GpuUtilization, []);
+      const prom = await (await s.fetch(`${s.url}/metrics`)).text();
+      const id = r.id.replace(/\./g, '\\.');
+      assert.match(prom, new RegExp(`^dsjobs_job_run_cpu_utilization_percent\\{job_run_id="${id}"\\} [0-9.e+-]+$`, 'm'));
+      const bytes = Number(new RegExp(`^dsjobs_job_run_memory_bytes\\{job_run_id="${id}"\\} (\\d+)`, 'm').exec(prom)?.[1]);
+      assert.ok(bytes > 100 * 1024 ** 2, `memory bytes ${bytes}`);
+    } finally {
+      await client.cancelJobRun({ jobRunId: r.id });
+    }
+    assert.equal((await waitForRun(s.api, r.id, undefined, 60_000)).lifecycleState, 'CANCELED');
+  });
+
+  test('on a host without GPUs (no nvidia-smi, as here and in CI) the start-up report says containers get none', { skip: hasNvidiaSmi() ? 'this host has nvidia-smi' : false }, async () => {
+    const line = /protection OFF: containers: GPUs: the host has none/;
+    for (const until = Date.now() + 30_000; !line.test(s.output()) && Date.now() < until; ) await new Promise((res) => setTimeout(res, 50));
+    assert.match(s.output(), line);
+  });
+
+  test("a container run reaches the API at its DSJOBS_ENDPOINT: the bridge's gateway, forwarded to the loopback API; the start-up report says so", async () => {
+    // A policy for the runs of this compartment: they get a principal, and with it DSJOBS_ENDPOINT.
+    const tenancy = (await s.api.serverInfo()).tenancyId;
+    const identity = makeIdentityClient(s.url, s.configFile);
+    try {
+      await identity.client.createDynamicGroup({
+        createDynamicGroupDetails: {
+          compartmentId: tenancy,
+          name: 'container-runs',
+          description: 'container runs',
+          matchingRule: `ALL {resource.type = 'datasciencejobrun', resource.compartment.id = '${s.compartmentId}'}`,
+        },
+      });
+      await identity.client.createPolicy({
+        createPolicyDetails: { compartmentId: tenancy, name: 'container-runs', description: 'x', statements: ['Allow dynamic-group container-runs to read data-science-job-runs in tenancy'] },
+      });
+    } finally {
+      identity.close();
+    }
+    const probe = [
+      'import json, os, urllib.request, urllib.error',
+      'e = os.environ.get("DSJOBS_ENDPOINT")',
+      'print("endpoint", e)',
+      'try:',
+      '    urllib.request.urlopen(e + "/20190101/jobRuns/" + os.environ["JOB_RUN_OCID"], timeout=30)',
+      '    print("status 200")',
+      'except urllib.error.HTTPError as x:',
+      '    print("status", x.code, json.load(x).get("code"))',
+      'except Exception as x:',
+      '    print("unreachable", x)',
+    ].join('\n');
+    const job = await containerJob({ jobEnvironmentType: 'OCIR_CONTAINER', image: TOOLS_IMAGE, cmd: ['python3', '-c', probe] });
+    const r = await waitForRun(s.api, (await run(job.id)).id, undefined, 60_000);
+    assert.equal(r.lifecycleState, 'SUCCEEDED', r.lifecycleDetails ?? '');
+    const gateway = docker('network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}').trim();
+    const port = new URL(s.url).port;
+    // The API answered (an unsigned request: 401, in OCI's error form), through the gateway at the API's own port.
+    assert.deepEqual(await stdout(r.id), [`endpoint http://${gateway}:${port}`, 'status 401 NotAuthenticated']);
+    assert.match(s.output(), new RegExp(`protection on: containers: runs on the bridge reach the API at http://${gateway.replace(/\./g, '\\.')}:${port} `));
   });
 
   test('bad container configuration is refused at create, naming the field', async () => {

@@ -1,7 +1,8 @@
 /**
  * GPU admission and assignment. This machine has no GPU, so nvidia-smi is replaced by a script that answers the
  * two queries dsjobs makes (the GPU list at start, utilization and memory when sampling) for two GPUs: the fake is
- * nvidia-smi only; the server, admission, the runs and their environment are real. Checked on a real GPU when a
+ * nvidia-smi only; the server, admission, the runs and their environment are real (a container run's GPU request
+ * goes to the real Docker Engine, which has no GPU driver here). Checked on a real GPU when a
  * GPU machine is available: see docs/gpus.md.
  */
 import { test, before, after } from 'node:test';
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { DEFAULT_SHAPES } from '../../src/domain/shapes.js';
+import { BUSYBOX_IMAGE, dockerReady } from '../support/docker.js';
 
 const LIGHT = DEFAULT_SHAPES.find((x) => x.name === 'Local.Light')!;
 
@@ -128,4 +130,21 @@ test('the console draws the GPU charts for a run on a GPU shape (and only there:
   await page.goto(`${s.url}/runs/${run.id}`);
   await page.locator('figure[data-metric="GpuUtilization"] svg circle.series-dot, figure[data-metric="GpuUtilization"] svg path.series').first().waitFor({ state: 'attached' }); // a flat line has no height: "hidden" to playwright
   await page.locator('figure[data-metric="GpuMemoryUtilization"]').waitFor();
+});
+
+test("a container run on a GPU shape asks Docker for its own GPUs by UUID; an engine without NVIDIA's toolkit refuses it, saying why, and the GPUs go back", { skip: dockerReady() ?? false }, async () => {
+  // The start-up report: containers get GPUs here (these two are nvidia-smi's fake ones).
+  assert.ok((await s.api.serverInfo()).protections.enforced.some((l) => /^containers: GPUs: a GPU shape's run gets its own of the host's 2 /.test(l)));
+  const job = await createJob(s, 'unused.sh', 'true\n', { shape: 'Local.GPU.2', environment: { jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE, cmd: ['true'] } });
+  const r = await s.api.createJobRun({ projectId: job.projectId, compartmentId: s.compartmentId, jobId: job.id });
+  const done = await waitForRun(s.api, r.id, undefined, 60_000);
+  assert.equal(done.lifecycleState, 'FAILED');
+  // The request reached the engine: this host's Docker has no device driver for the `gpu` capability (no GPU, no
+  // NVIDIA Container Toolkit). With one, the container would see exactly these two.
+  assert.match(done.lifecycleDetails ?? '', /image dsjobs-test\/busybox:1: the container could not start: could not select device driver "" with capabilities: \[\[gpu\]\]/);
+  // Both GPUs are free again: a local run of the same shape gets them.
+  const local = await createJob(s, 'gpu.sh', 'echo "cuda=$CUDA_VISIBLE_DEVICES"\n', { shape: 'Local.GPU.2' });
+  const lr = await waitForRun(s.api, (await s.api.createJobRun({ projectId: local.projectId, compartmentId: s.compartmentId, jobId: local.id })).id, undefined, 60_000);
+  assert.equal(lr.lifecycleState, 'SUCCEEDED', lr.lifecycleDetails ?? '');
+  assert.deepEqual(new Set(lr.isolationDetails?.gpus), new Set(GPUS));
 });

@@ -41,3 +41,23 @@ export function containersOf(runId: string): string[] {
     .split('\n')
     .filter(Boolean);
 }
+
+/** The local registry of the pull tests (scripts/docker-registry.sh): where it is, its login, and its test image. */
+export interface TestRegistry {
+  /** host:port, as image references name it (127.0.0.1:PORT). */
+  address: string;
+  username: string;
+  password: string;
+  /** An image only the registry has (ADDRESS/dsjobs-test/pulled:1). */
+  image: string;
+  /** That image's manifest digest (sha256:...). */
+  digest: string;
+}
+
+/** Starts the registry when none answers and pushes its image when missing; dockerReady() must have said null. */
+export function testRegistry(): TestRegistry {
+  const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'docker-registry.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  const v = Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  for (const k of ['address', 'username', 'password', 'image', 'digest']) if (!v[k]) throw new Error(`docker-registry.sh printed no ${k}: ${out}`);
+  return v as unknown as TestRegistry;
+}

@@ -9,6 +9,7 @@ import { DsError } from '../../src/domain/errors.js';
 import { compileLaunch, withRunIdentity, type LaunchContext, type LaunchJob, type LaunchOverrides } from '../../src/domain/launch.js';
 import { splitLegacyList } from '../../src/domain/container.js';
 import { commandOf, containerSpec } from '../../src/executors/docker/container-spec.js';
+import { withDigest } from '../../src/executors/docker/images.js';
 
 const ctx: LaunchContext = {
   resolveShape: () => ({ cpus: 2, memoryInGBs: 4, gpus: 0 }),
@@ -107,4 +108,29 @@ test('the container as Docker creates it: no added capabilities, no-new-privileg
   assert.deepEqual(h.Mounts!.map((m) => m.Target), ['/home/datascience', '/tmp']);
   const writable = containerSpec({ runId: 'r', plan, env: {}, work: '/w', tmp: '/t', identity: null, imageLabels: { 'com.dsjobs.writable-rootfs': 'true' }, pidsLimit: 1, image: 'x' });
   assert.equal(writable.HostConfig!.ReadonlyRootfs, false, 'the image decides, by its label');
+});
+
+test("a GPU shape's container asks Docker for exactly its GPUs, by UUID (--gpus device=...); a CPU shape's asks for none", () => {
+  const gpuCtx: LaunchContext = { ...ctx, resolveShape: () => ({ cpus: 8, memoryInGBs: 64, gpus: 2 }) };
+  const { plan } = compileLaunch(job(), {}, gpuCtx);
+  assert.equal(plan.resources.gpus, 2);
+  const uuids = ['GPU-0b1c2d3e-aaaa-bbbb-cccc-000000000001', 'GPU-0b1c2d3e-aaaa-bbbb-cccc-000000000002'];
+  const base = { runId: 'r', plan, env: {}, work: '/w', tmp: '/t', identity: null, imageLabels: {}, pidsLimit: 1024, image: 'x' };
+  const spec = containerSpec({ ...base, gpus: uuids });
+  // What `docker run --gpus '"device=UUID1,UUID2"'` sends: the gpu capability, no driver named, no count (not "all").
+  assert.deepEqual(spec.HostConfig!.DeviceRequests, [{ Driver: '', Count: 0, DeviceIDs: uuids, Capabilities: [['gpu']], Options: {} }]);
+  assert.equal(spec.Labels!['com.dsjobs.gpus'], uuids.join(','), 'a restarted server finds which GPUs the container holds');
+  for (const none of [containerSpec(base), containerSpec({ ...base, gpus: [] })]) {
+    assert.equal(none.HostConfig!.DeviceRequests, undefined);
+    assert.equal(none.Labels!['com.dsjobs.gpus'], undefined);
+  }
+});
+
+test('withDigest: an image reference pinned to a digest, its tag or earlier digest dropped (a registry port kept)', () => {
+  const d = `sha256:${'a'.repeat(64)}`;
+  assert.equal(withDigest('iad.ocir.io/ns/repo:1.0', d), `iad.ocir.io/ns/repo@${d}`);
+  assert.equal(withDigest('127.0.0.1:5055/team/app', d), `127.0.0.1:5055/team/app@${d}`);
+  assert.equal(withDigest('127.0.0.1:5055/team/app:2', d), `127.0.0.1:5055/team/app@${d}`);
+  assert.equal(withDigest(`busybox@sha256:${'b'.repeat(64)}`, d), `busybox@${d}`);
+  assert.equal(withDigest('busybox:latest', d), `busybox@${d}`);
 });

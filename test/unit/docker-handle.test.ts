@@ -14,6 +14,8 @@ test('a handle round-trips, with and without its volume', () => {
   assert.deepEqual(decodeDockerHandle(encodeDockerHandle(h), runsDir), h);
   const withVolume = { ...h, volume: { image: '/data/volumes/vol-1.img', mountPoint: '/data/volumes/vol-1' } };
   assert.deepEqual(decodeDockerHandle(encodeDockerHandle(withVolume), runsDir), withVolume);
+  const withGpus = { ...h, gpus: ['GPU-0b1c2d3e-aaaa-bbbb-cccc-000000000001'] };
+  assert.deepEqual(decodeDockerHandle(encodeDockerHandle(withGpus), runsDir), withGpus);
 });
 
 test('an unknown version, a run directory outside the runs, a bad container id or volume are refused, saying which', () => {
@@ -22,4 +24,5 @@ test('an unknown version, a run directory outside the runs, a bad container id o
   assert.throws(() => decodeDockerHandle({ v: 1, runDir: '/data/runs/../../etc', containerId: id }, runsDir), /not under/);
   assert.throws(() => decodeDockerHandle({ v: 1, runDir: '/data/runs/r1', containerId: 'abc' }, runsDir), /containerId/);
   assert.throws(() => decodeDockerHandle({ v: 1, runDir: '/data/runs/r1', containerId: id, volume: { image: 3 } }, runsDir), /volume/);
+  assert.throws(() => decodeDockerHandle({ v: 1, runDir: '/data/runs/r1', containerId: id, gpus: ['all', 'a b'] }, runsDir), /gpus/);
 });

@@ -5,6 +5,8 @@ import type { LaunchPlan } from '../../domain/launch.js';
 export const RUN_LABEL = 'com.dsjobs.run-id';
 /** The block storage volume of the run (JSON {image, mountPoint}): find() recovers it for a start cut short. */
 export const VOLUME_LABEL = 'com.dsjobs.volume';
+/** The GPUs of the run (their UUIDs, comma-separated): find() recovers them for a start cut short. */
+export const GPUS_LABEL = 'com.dsjobs.gpus';
 /** An image that needs a writable root file system says so with this label set to "true" (else it is read-only). */
 export const WRITABLE_ROOTFS_LABEL = 'com.dsjobs.writable-rootfs';
 /** Where the run works: OCI's home of the `datascience` user, holding the artifact (the run's space, writable). */
@@ -30,6 +32,17 @@ export interface ContainerInputs {
   image: string;
   /** The run's block storage volume, if its space is one. */
   volume?: { image: string; mountPoint: string } | null;
+  /** The host's GPUs given to the run (UUIDs as nvidia-smi names them); none: no device request. */
+  gpus?: readonly string[];
+}
+
+/**
+ * `docker run --gpus '"device=UUID,..."'` as the API takes it: the run's own GPUs by UUID (never `all`, so two runs
+ * never share one), with the `gpu` capability, which the NVIDIA Container Toolkit's device driver serves. The
+ * driver is left to the engine to pick by that capability, as the docker CLI does.
+ */
+export function gpuDeviceRequests(gpus: readonly string[]): NonNullable<NonNullable<ContainerCreateOptions['HostConfig']>['DeviceRequests']> {
+  return gpus.length === 0 ? [] : [{ Driver: '', Count: 0, DeviceIDs: [...gpus], Capabilities: [['gpu']], Options: {} }];
 }
 
 /** Processes one run may have: `perCpu` for each CPU of its shape, at least PIDS_FLOOR, at most `max`. */
@@ -61,6 +74,7 @@ export function commandOf(plan: LaunchPlan): { Entrypoint?: string[]; Cmd?: stri
  *   system read-only unless the image carries the label com.dsjobs.writable-rootfs=true (an image that writes
  *   outside /home/datascience and /tmp, e.g. a package cache, says so itself; the job cannot);
  * - storage mounts at their destinations; the private files read-only;
+ * - the run's GPUs (a GPU shape's, given from the host's pool) as device requests (`--gpus` semantics);
  * - the json-file log driver, which keeps the output durable until the container is removed (log-pump.ts).
  */
 export function containerSpec(i: ContainerInputs): ContainerCreateOptions {
@@ -78,7 +92,11 @@ export function containerSpec(i: ContainerInputs): ContainerCreateOptions {
     ...commandOf(plan),
     Env: Object.entries(i.env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: WORK_DIR,
-    Labels: { [RUN_LABEL]: i.runId, ...(i.volume ? { [VOLUME_LABEL]: JSON.stringify(i.volume) } : {}) },
+    Labels: {
+      [RUN_LABEL]: i.runId,
+      ...(i.volume ? { [VOLUME_LABEL]: JSON.stringify(i.volume) } : {}),
+      ...(i.gpus?.length ? { [GPUS_LABEL]: i.gpus.join(',') } : {}),
+    },
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,
@@ -97,6 +115,7 @@ export function containerSpec(i: ContainerInputs): ContainerCreateOptions {
       ReadonlyRootfs: i.imageLabels[WRITABLE_ROOTFS_LABEL] !== 'true',
       Mounts: mounts,
       LogConfig: { Type: 'json-file', Config: {} },
+      ...(i.gpus?.length ? { DeviceRequests: gpuDeviceRequests(i.gpus) } : {}),
       AutoRemove: false,
       Privileged: false,
     },

@@ -14,11 +14,15 @@ import type {
   ResourceSample,
   RunIsolation,
 } from '../executor.js';
-import { containerSpec, IDENTITY_DIR, pidsLimitFor, RUN_LABEL, VOLUME_LABEL } from './container-spec.js';
+import { containerSpec, GPUS_LABEL, IDENTITY_DIR, pidsLimitFor, RUN_LABEL, VOLUME_LABEL } from './container-spec.js';
 import { decodeDockerHandle, DOCKER_HANDLE_VERSION, encodeDockerHandle, type DockerHandle } from './handle.js';
+import { ApiBridge } from './api-bridge.js';
 import { readyImage, type RegistryCredentials } from './images.js';
 import { LogPump } from './log-pump.js';
-import type { SharedVolumes } from '../local/local-executor.js';
+import { containerReading, type CpuReading, type DockerStats } from './sampling.js';
+import { directoryBytes } from '../local/sampling.js';
+import type { SharedGpus, SharedVolumes } from '../local/local-executor.js';
+import { readGpus, type GpuReading } from '../local/gpus.js';
 import { spaceUsage, type Volume } from '../local/volume.js';
 
 export interface DockerExecutorOptions {
@@ -34,6 +38,10 @@ export interface DockerExecutorOptions {
   registries: RegistryCredentials[];
   /** The host's pooled block storage volumes (the local executor's), null: the space is a plain directory. */
   volumes: SharedVolumes | null;
+  /** The host's GPUs (the local executor's pool); a GPU shape's container gets its share as device requests. */
+  gpus: SharedGpus;
+  /** Reads the GPUs' use when sampling (nvidia-smi). */
+  nvidiaSmiCommand?: string;
 }
 
 /** What the engine answered at start: whether containers can run here, and why not. */
@@ -55,6 +63,10 @@ export class DockerExecutor implements Executor {
   private engine: EngineState = { available: false, reason: 'not checked yet' };
   /** The log copy of each run this server follows, by container id: settled when the container's log has ended. */
   private readonly pumps = new Map<string, { done: Promise<void>; stop: () => void }>();
+  /** How container runs on the bridge reach a loopback API endpoint (api-bridge.ts). */
+  private readonly apiBridge = new ApiBridge();
+  /** Each sampled run's CPU time at the previous round (CPU use is the difference). */
+  private readonly lastCpu = new Map<string, CpuReading>();
 
   constructor(private readonly opts: DockerExecutorOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
@@ -74,6 +86,31 @@ export class DockerExecutor implements Executor {
   /** Containers are off by configuration: the engine is not asked. */
   disable(reason: string): void {
     this.engine = { available: false, reason };
+  }
+
+  /**
+   * Makes the run endpoint reachable from containers on Docker's default bridge where it is a loopback one (see
+   * api-bridge.ts). Call once the API listens, before runs are given the endpoint. Resolves with the start-up report's
+   * line (null: nothing to do, the engine is off or the endpoint is not a loopback one).
+   */
+  async bridgeApi(endpoint: string, apiOnAllAddresses: boolean): Promise<{ on: boolean; line: string } | null> {
+    if (!this.engine.available) return null;
+    let where = 'the bridge network could not be inspected';
+    try {
+      const net = (await this.docker.getNetwork('bridge').inspect()) as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } };
+      const cfg = (net.IPAM?.Config ?? []).find((c) => c.Gateway && c.Subnet && !c.Subnet.includes(':'));
+      if (!cfg) throw new Error('it has no IPv4 gateway');
+      where = `the bridge's gateway ${cfg.Gateway}`;
+      const to = await this.apiBridge.start(endpoint, { gateway: cfg.Gateway!, subnet: cfg.Subnet! }, apiOnAllAddresses);
+      if (!to) return null;
+      const how = apiOnAllAddresses ? 'the server listens on all addresses' : `the bridge's gateway, forwarded to the API only, from the bridge's subnet ${cfg.Subnet} only`;
+      return { on: true, line: `containers: runs on the bridge reach the API at ${to} (${how})` };
+    } catch (e) {
+      return {
+        on: false,
+        line: `containers: runs cannot reach the API at ${endpoint} (a loopback address; ${where} could not take its port: ${(e as Error).message}); set runEndpoint to an address containers reach`,
+      };
+    }
   }
 
   get state(): EngineState {
@@ -109,16 +146,26 @@ export class DockerExecutor implements Executor {
     mkdirSync(runDir, { recursive: true });
     // The run's space: a pooled volume of its block storage size (the same as a local run's), else a directory.
     const size = plan.blockStorageSizeInGBs;
-    const volume = size && this.opts.volumes ? await this.opts.volumes.take(size * 1024 ** 3) : null;
+    // A GPU shape's GPUs, from the pool local runs take theirs from (admission counted them free).
+    const gpus = this.opts.gpus.assign(runId, plan.resources.gpus);
+    let volume: Volume | null = null;
     try {
-      return await this.startIn(req, image, runDir, volume);
+      volume = size && this.opts.volumes ? await this.opts.volumes.take(size * 1024 ** 3) : null;
+      return await this.startIn(req, image, runDir, volume, gpus);
     } catch (e) {
       if (volume) await this.opts.volumes!.release(volume, false).catch(() => {});
+      this.opts.gpus.release(runId);
       throw e;
     }
   }
 
-  private async startIn(req: LaunchRequest, image: { id: string; labels: Record<string, string> }, runDir: string, volume: Volume | null): Promise<LaunchResult> {
+  private async startIn(
+    req: LaunchRequest,
+    image: { id: string; labels: Record<string, string> },
+    runDir: string,
+    volume: Volume | null,
+    gpus: string[],
+  ): Promise<LaunchResult> {
     const { plan, runId } = req;
     const space = volume ? volume.mountPoint : path.join(runDir, SPACE);
     const work = path.join(space, 'work');
@@ -131,7 +178,9 @@ export class DockerExecutor implements Executor {
       chmodSync(d, 0o1777);
     }
     if (plan.artifactFileName) await this.placeArtifact(plan, req.artifactPath, work);
-    const env = startEnvironment(plan, req.startEnv);
+    // A run on the bridge reaches a loopback API endpoint through the bridge's gateway; with networking NONE, nothing.
+    const env = { ...startEnvironment(plan, req.startEnv) };
+    if (plan.network && env.DSJOBS_ENDPOINT) env.DSJOBS_ENDPOINT = this.apiBridge.endpointFor(env.DSJOBS_ENDPOINT);
     let identity: string | null = null;
     if (req.privateFiles?.length) {
       identity = path.join(space, 'identity');
@@ -146,7 +195,7 @@ export class DockerExecutor implements Executor {
     const files = this.filesOf(runDir);
     for (const f of [files.stdout, files.stderr]) await fsp.writeFile(f, '', { flag: 'a' });
     const pidsLimit = pidsLimitFor(plan.resources.cpus, this.opts.pidsPerCpu, this.opts.pidsMax);
-    const spec = containerSpec({ runId, plan, env: { ...env }, work, tmp, identity, imageLabels: image.labels, pidsLimit, image: image.id, volume });
+    const spec = containerSpec({ runId, plan, env: { ...env }, work, tmp, identity, imageLabels: image.labels, pidsLimit, image: image.id, volume, gpus });
     const imageName = plan.container!.image;
     let container: Docker.Container;
     try {
@@ -154,7 +203,7 @@ export class DockerExecutor implements Executor {
     } catch (e) {
       throw new Error(`image ${imageName}: the container could not be created: ${reason(e)}`);
     }
-    const handle: DockerHandle = { v: DOCKER_HANDLE_VERSION, runDir, containerId: container.id, ...(volume ? { volume } : {}) };
+    const handle: DockerHandle = { v: DOCKER_HANDLE_VERSION, runDir, containerId: container.id, ...(volume ? { volume } : {}), ...(gpus.length ? { gpus } : {}) };
     try {
       await container.start();
     } catch (e) {
@@ -162,7 +211,7 @@ export class DockerExecutor implements Executor {
       throw new Error(`image ${imageName}: the container could not start: ${reason(e)}`);
     }
     this.follow(handle);
-    return { handle: encodeDockerHandle(handle), logFiles: files, isolation: this.isolation(plan, spec.HostConfig?.ReadonlyRootfs === true, volume !== null) };
+    return { handle: encodeDockerHandle(handle), logFiles: files, isolation: this.isolation(plan, spec.HostConfig?.ReadonlyRootfs === true, volume !== null, gpus) };
   }
 
   private async placeArtifact(plan: LaunchPlan, artifactPath: string, work: string): Promise<void> {
@@ -177,10 +226,9 @@ export class DockerExecutor implements Executor {
     await extractArchive(artifactPath, kind, work, this.opts.archiveLimits);
   }
 
-  private isolation(plan: LaunchPlan, readOnlyRoot: boolean, volume: boolean): RunIsolation {
+  private isolation(plan: LaunchPlan, readOnlyRoot: boolean, volume: boolean, gpus: string[]): RunIsolation {
     const warnings = volume ? [] : ["block storage: the working directory and /tmp are a directory of the server's data disk; their size is not enforced"];
     if (!readOnlyRoot) warnings.push('root file system: writable (the image asks for it with the label com.dsjobs.writable-rootfs=true)');
-    if (plan.resources.gpus > 0) warnings.push('GPUs: containers get none on this server yet');
     return {
       sandbox: 'CONTAINER',
       network: plan.network ? 'HOST' : 'NONE',
@@ -188,7 +236,7 @@ export class DockerExecutor implements Executor {
       memoryLimit: 'ENFORCED',
       processTree: 'PID_NAMESPACE',
       blockStorage: volume ? 'VOLUME' : 'NOT_ENFORCED',
-      gpus: [],
+      gpus,
       warnings,
     };
   }
@@ -278,7 +326,8 @@ export class DockerExecutor implements Executor {
     } catch {
       volume = undefined;
     }
-    return encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir: this.runDir(runId), containerId: c.Id, ...(volume ? { volume } : {}) });
+    const gpus = c.Labels[GPUS_LABEL] ? c.Labels[GPUS_LABEL].split(',') : [];
+    return encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir: this.runDir(runId), containerId: c.Id, ...(volume ? { volume } : {}), ...(gpus.length ? { gpus } : {}) });
   }
 
   async recover(h: ExecutorHandle): Promise<Recovered> {
@@ -298,6 +347,7 @@ export class DockerExecutor implements Executor {
     }
     // Its volume is a run's: the sweep after recovery must leave it.
     if (handle.volume) this.opts.volumes?.hold(handle.volume.mountPoint);
+    if (handle.gpus) this.opts.gpus.hold(path.basename(handle.runDir), handle.gpus);
     const logs = this.follow(handle);
     if (st.running) return { state: 'running' };
     // Ended while the server was down: what it wrote meanwhile is copied before the run is settled.
@@ -310,6 +360,7 @@ export class DockerExecutor implements Executor {
       const list = await this.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
       for (const c of list) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
     }
+    this.opts.gpus.release(runId);
     if (!this.opts.keepWorkDirs) await fsp.rm(path.join(this.runDir(runId), SPACE), { recursive: true, force: true });
   }
 
@@ -336,6 +387,7 @@ export class DockerExecutor implements Executor {
       await pump.done.catch(() => {});
       this.pumps.delete(handle.containerId);
     }
+    this.opts.gpus.release(path.basename(handle.runDir));
     const volume = handle.volume && this.opts.volumes?.owns(handle.volume.mountPoint) ? handle.volume : null;
     const space = volume ? volume.mountPoint : path.join(handle.runDir, SPACE);
     await fsp.rm(path.join(space, 'identity'), { recursive: true, force: true });
@@ -350,31 +402,35 @@ export class DockerExecutor implements Executor {
 
   async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
     const out = new Map<string, ResourceSample>();
+    const gpuReadings = runs.some((r) => Array.isArray(r.handle.gpus) && r.handle.gpus.length > 0)
+      ? new Map((await readGpus(this.opts.nvidiaSmiCommand)).map((g) => [g.uuid, g]))
+      : new Map<string, GpuReading>();
     await Promise.all(
       runs.map(async (r) => {
         try {
           const handle = this.checked(r.handle);
-          // one-shot: no second reading a second later; memory only (CPU needs two readings).
-          const st = (await this.docker.getContainer(handle.containerId).stats({ stream: false, 'one-shot': true } as { stream: false })) as {
-            memory_stats?: { usage?: number };
-          };
-          const mem = st.memory_stats?.usage ?? null;
-          const limit = r.resources.memoryInGBs * 1024 ** 3;
-          out.set(r.runId, {
-            cpuPercent: null,
-            memoryPercent: mem !== null && limit > 0 ? (100 * mem) / limit : null,
-            memoryBytes: mem,
-            diskPercent: null,
-            diskBytes: null,
-            gpuPercent: null,
-            gpuMemoryPercent: null,
-          });
+          // one-shot: the engine answers at once instead of waiting a second for a second reading of its own.
+          const stats = (await this.docker.getContainer(handle.containerId).stats({ stream: false, 'one-shot': true } as { stream: false })) as DockerStats;
+          const { sample, cpu } = containerReading(stats, r.resources, process.hrtime.bigint(), this.lastCpu.get(r.runId));
+          if (cpu) this.lastCpu.set(r.runId, cpu);
+          out.set(r.runId, { ...sample, ...(await this.diskUse(handle)), ...gpuUse((handle.gpus ?? []).flatMap((u) => gpuReadings.get(u) ?? [])) });
         } catch {
           /* a run whose reading fails is left out */
         }
       }),
     );
+    const sampled = new Set(runs.map((r) => r.runId));
+    for (const id of this.lastCpu.keys()) if (!sampled.has(id)) this.lastCpu.delete(id);
     return out;
+  }
+
+  /** The run's space in use: of its volume, or (no volume) the bytes under its directory, as for a local run. */
+  private async diskUse(handle: DockerHandle): Promise<Pick<ResourceSample, 'diskBytes' | 'diskPercent'>> {
+    if (handle.volume) {
+      const u = spaceUsage(handle.volume.mountPoint);
+      return u && u.totalBytes > 0 ? { diskBytes: u.usedBytes, diskPercent: Math.round((10_000 * u.usedBytes) / u.totalBytes) / 100 } : { diskBytes: null, diskPercent: null };
+    }
+    return { diskBytes: await directoryBytes(path.join(handle.runDir, SPACE)), diskPercent: null };
   }
 
   async forget(runId: string): Promise<void> {
@@ -383,19 +439,22 @@ export class DockerExecutor implements Executor {
 
   protections(): { enforced: string[]; off: string[] } {
     if (!this.engine.available) return { enforced: [], off: [`containers: ${this.engine.reason}; container jobs are refused at create`] };
-    return {
-      enforced: [
-        `containers on Docker Engine ${this.engine.version} at ${this.opts.socketPath}: no added capabilities, no-new-privileges, the default seccomp profile, ` +
-          `processes per run ${this.opts.pidsPerCpu} per CPU (${256} to ${this.opts.pidsMax}), the shape's CPUs and memory as limits, read-only root file system, no engine socket inside` +
-          (this.opts.volumes ? ", the run's block storage volume as its working directory and /tmp" : ''),
-      ],
-      off: [
-        this.opts.volumes
-          ? 'containers: no GPUs'
-          : 'containers: block storage size not enforced (a directory of the data disk: the host has no volumes); no GPUs',
-      ],
-    };
+    const enforced = [
+      `containers on Docker Engine ${this.engine.version} at ${this.opts.socketPath}: no added capabilities, no-new-privileges, the default seccomp profile, ` +
+        `processes per run ${this.opts.pidsPerCpu} per CPU (${256} to ${this.opts.pidsMax}), the shape's CPUs and memory as limits, read-only root file system, no engine socket inside` +
+        (this.opts.volumes ? ", the run's block storage volume as its working directory and /tmp" : ''),
+    ];
+    const off: string[] = [];
+    if (!this.opts.volumes) off.push('containers: block storage size not enforced (a directory of the data disk: the host has no volumes)');
+    const n = this.opts.gpus.count;
+    if (n > 0) {
+      enforced.push(
+        `containers: GPUs: a GPU shape's run gets its own of the host's ${n} as device requests (--gpus device=UUID; the engine needs the NVIDIA Container Toolkit)`,
+      );
+    } else off.push('containers: GPUs: the host has none');
+    return { enforced, off };
   }
+
 
   /**
    * Loads the images of a `docker save` tarball into the engine (for hosts with no registry); resolves with what the
@@ -432,6 +491,7 @@ export class DockerExecutor implements Executor {
   }
 
   async close(): Promise<void> {
+    await this.apiBridge.close();
     for (const p of this.pumps.values()) p.stop();
     await Promise.all([...this.pumps.values()].map((p) => p.done.catch(() => {})));
     this.pumps.clear();
@@ -441,4 +501,16 @@ export class DockerExecutor implements Executor {
 function reason(e: unknown): string {
   const json = (e as { json?: { message?: string } }).json;
   return (json?.message ?? (e as Error).message ?? String(e)).trim();
+}
+
+/** The run's GPUs' use, averaged over them (null where none was read), as a local run's. */
+function gpuUse(readings: GpuReading[]): Pick<ResourceSample, 'gpuPercent' | 'gpuMemoryPercent'> {
+  const avg = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length === 0 ? null : Math.round((100 * v.reduce((a, b) => a + b, 0)) / v.length) / 100;
+  };
+  return {
+    gpuPercent: avg(readings.map((g) => g.utilizationPercent)),
+    gpuMemoryPercent: avg(readings.map((g) => (g.memoryUsedMiB !== null && g.memoryTotalMiB ? (100 * g.memoryUsedMiB) / g.memoryTotalMiB : null))),
+  };
 }

@@ -12,10 +12,12 @@ export interface DockerHandle {
   containerId: string;
   /** The block storage volume holding the run's working directory and /tmp; absent: a directory in runDir. */
   volume?: { image: string; mountPoint: string };
+  /** The host's GPUs (UUIDs) the run holds; absent: none (and in handles written before containers had GPUs). */
+  gpus?: string[];
 }
 
 export function encodeDockerHandle(h: DockerHandle): ExecutorHandle {
-  return { v: h.v, runDir: h.runDir, containerId: h.containerId, ...(h.volume ? { volume: h.volume } : {}) };
+  return { v: h.v, runDir: h.runDir, containerId: h.containerId, ...(h.volume ? { volume: h.volume } : {}), ...(h.gpus?.length ? { gpus: h.gpus } : {}) };
 }
 
 /**
@@ -39,5 +41,14 @@ export function decodeDockerHandle(h: ExecutorHandle, runsDir: string): DockerHa
   if (vol !== undefined && !(typeof vol === 'object' && vol !== null && typeof vol.image === 'string' && typeof vol.mountPoint === 'string')) {
     throw new Error(`invalid docker executor handle: volume is ${JSON.stringify(h.volume)}`);
   }
-  return { v: DOCKER_HANDLE_VERSION, runDir: dir, containerId: h.containerId, ...(vol ? { volume: { image: vol.image as string, mountPoint: vol.mountPoint as string } } : {}) };
+  if (h.gpus !== undefined && !(Array.isArray(h.gpus) && h.gpus.every((g) => typeof g === 'string' && /^[A-Za-z0-9-]+$/.test(g)))) {
+    throw new Error(`invalid docker executor handle: gpus is ${JSON.stringify(h.gpus)}`);
+  }
+  return {
+    v: DOCKER_HANDLE_VERSION,
+    runDir: dir,
+    containerId: h.containerId,
+    ...(vol ? { volume: { image: vol.image as string, mountPoint: vol.mountPoint as string } } : {}),
+    ...(Array.isArray(h.gpus) && h.gpus.length > 0 ? { gpus: h.gpus as string[] } : {}),
+  };
 }

@@ -90,6 +90,17 @@ const RUN_CGROUP_PREFIX = `ocid1.${RESOURCE_TYPES.jobRun}.`;
  * the spawner that starts it (spawners.ts), and reading back how it ended (exit-status.ts) and what it uses
  * (sampling.ts).
  */
+/** The host's GPUs, lent to another engine's runs (see LocalExecutor.sharedGpus): one pool, so no GPU is given twice. */
+export interface SharedGpus {
+  /** GPUs the host has. */
+  readonly count: number;
+  /** Gives the run `count` free GPUs (their UUIDs), or throws saying how many are free. */
+  assign(runId: string, count: number): string[];
+  /** A re-attached run keeps the GPUs it holds. */
+  hold(runId: string, uuids: readonly string[]): void;
+  release(runId: string): void;
+}
+
 /** Block storage volumes of the local executor's pool, lent to another engine (see LocalExecutor.sharedVolumes). */
 export interface SharedVolumes {
   take(bytes: number): Promise<Volume>;
@@ -179,6 +190,17 @@ export class LocalExecutor implements Executor {
       hold: (mountPoint) => pool.hold(mountPoint),
       owns: (mountPoint) => pool.owns(mountPoint),
       release: (v, keep) => (keep ? pool.discard(v, { keepImage: true }) : pool.recycle(v, 16)),
+    };
+  }
+
+  /** This host's GPUs, for another engine's runs (a container's device requests), from the pool local runs use. */
+  sharedGpus(): SharedGpus {
+    const pool = this.gpus;
+    return {
+      count: this.opts.gpus.length,
+      assign: (runId, count) => pool.assign(runId, count),
+      hold: (runId, uuids) => pool.hold(runId, uuids),
+      release: (runId) => pool.release(runId),
     };
   }
 

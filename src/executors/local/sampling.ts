@@ -149,7 +149,7 @@ function sessionTotals(): Map<number, { cpuTicks: number; rssBytes: number }> {
 }
 
 /** Bytes under a directory, or null past 20,000 entries (a run's space without a volume is not worth a long walk). */
-async function directoryBytes(dir: string): Promise<number | null> {
+export async function directoryBytes(dir: string): Promise<number | null> {
   let total = 0;
   let entries = 0;
   const stack = [dir];
