@@ -220,16 +220,19 @@ function compileMultiNodeLaunch(job: LaunchJob, nodes: MultiNodeConfiguration, o
   checkEnvSize(effective.environmentVariables, 'jobConfigurationOverrideDetails.environmentVariables');
   const multiNode = compileMultiNode(nodes, job.jobConfigurationDetails, configOverride, overrideWords, (i, f) => ctx.resolveShape(i, f), field);
   for (const g of multiNode.groups) checkEnvSize(g.env, 'jobConfigurationOverrideDetails.environmentVariables');
-  const conda = ctx.resolveConda(effective.environmentVariables, 'jobConfigurationDetails.environmentVariables');
-  if (!job.artifactFileName) throw invalid(field, 'a multi-node job runs its artifact on every node: upload one first');
+  // One artifact and one Python environment for every node: the first group's variables name them (the job's,
+  // the group's, the run's override; ADS puts JOB_RUN_ENTRYPOINT and CONDA_ENV_* in its one group).
   const first = multiNode.groups[0]!;
+  const groupField = `${field}.jobNodeGroupConfigurationDetailsList[0].jobConfigurationDetails.environmentVariables`;
+  const conda = ctx.resolveConda(first.env, groupField);
+  if (!job.artifactFileName) throw invalid(field, 'a multi-node job runs its artifact on every node: upload one first');
   const infrastructure = job.jobInfrastructureConfigurationDetails;
   return {
     plan: {
       artifactFileName: job.artifactFileName,
       args: first.args,
       env: effective.environmentVariables,
-      entrypoint: effective.environmentVariables.JOB_RUN_ENTRYPOINT ?? null,
+      entrypoint: first.env.JOB_RUN_ENTRYPOINT ?? null,
       resources: first.resources,
       shapeName: first.shapeName,
       maximumRuntimeInMinutes: nodes.maximumRuntimeInMinutes ?? effective.maximumRuntimeInMinutes,

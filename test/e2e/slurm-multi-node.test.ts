@@ -3,11 +3,18 @@
  * (MULTI_NODE) accepted, stored and returned as the SDK sends it; a run is one Slurm job across both nodes whose
  * replicas get the distributed-training variables and whose output lands in the run's one log labelled by node and
  * rank; minimumSuccessReplicas decides the outcome; nodeGroupDetailsList reports each group; IN_ORDER starts a group
- * once the previous one runs; a server without a cluster refuses such a job naming the field. One two-node cluster
+ * once the previous one runs; a cancel reaches every node; an ADS `pyTorchDistributed` YAML through
+ * `dsjobs job create -f` becomes such a job and `dsjobs job get --yaml` writes it back; a server without a cluster
+ * refuses such a job naming the field. One two-node cluster
  * (2 CPUs, 4000 MB each) and one server for the file.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { runCli } from '../support/cli.js';
 import type * as ds from 'oci-datascience';
 import { readLogs, startServer, type TestServer } from '../support/server.js';
 import { makeOciClient } from '../support/oci-sdk-client.js';
@@ -94,8 +101,8 @@ describe('multi-node jobs on a Slurm cluster', { skip: missing ?? false }, () =>
     await sdk.client.createJobArtifact({ jobId: job.id, jobArtifact: Buffer.from(artifact), contentDisposition: 'attachment; filename=ranks.py' });
     return job;
   }
-  async function sdkRun(jobId: string, override?: ds.models.DefaultJobConfigurationDetails): Promise<string> {
-    const r = await sdk.client.createJobRun({ createJobRunDetails: { projectId, compartmentId: s.compartmentId, jobId, jobConfigurationOverrideDetails: override } });
+  async function sdkRun(jobId: string, project = projectId, compartmentId = s.compartmentId): Promise<string> {
+    const r = await sdk.client.createJobRun({ createJobRunDetails: { projectId: project, compartmentId, jobId } });
     return r.jobRun.id;
   }
   const sdkGet = async (id: string) => (await sdk.client.getJobRun({ jobRunId: id })).jobRun;
@@ -201,6 +208,69 @@ describe('multi-node jobs on a Slurm cluster', { skip: missing ?? false }, () =>
     const done = await sdkDone(id);
     assert.equal(done.lifecycleState, 'CANCELED', done.lifecycleDetails);
     assert.deepEqual(await lines(id, 'stdout'), ['[node1 rank 0] got TERM', '[node1 rank 0] ready', '[node2 rank 1] got TERM', '[node2 rank 1] ready']);
+  });
+
+  test('CLI: an ADS pyTorchDistributed YAML becomes a 2-node job whose ranks run the command; job get --yaml writes it back', async () => {
+    // The command stands in for `torchrun train.py`: torch is not installed here, and torchrun would only read the
+    // same variables; the driver's torchrun rewriting (--nnodes, --node_rank, --master_addr/port) is not run.
+    const d = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-mn-cli-'));
+    writeFileSync(path.join(d, 'ranks.py'), RANKS_PY);
+    const spec = [
+      'kind: job',
+      'spec:',
+      '  name: ddp',
+      '  infrastructure:',
+      '    kind: infrastructure',
+      '    type: dataScienceJob',
+      '    spec:',
+      '      shapeName: Slurm.Small',
+      '  runtime:',
+      '    kind: runtime',
+      '    type: pyTorchDistributed',
+      '    spec:',
+      '      replicas: 2',
+      '      scriptPathURI: ranks.py',
+      '      command: python3 ranks.py --epochs',
+      '      args: ["3"]',
+      '      env:',
+      '        - name: FAIL_RANK',
+      '          value: "none"',
+      '',
+    ].join('\n');
+    writeFileSync(path.join(d, 'job.yaml'), spec);
+    const cli = async (args: string[]) => {
+      const r = await runCli(args, { env: { DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir }, cwd: d, timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    const created = JSON.parse(await cli(['job', 'create', '-f', 'job.yaml', '--json']));
+    const job = (await sdk.client.getJob({ jobId: created.id })).job;
+    const nodes = job.jobNodeConfigurationDetails as ds.models.MultiNodeJobNodeConfigurationDetails;
+    const g = nodes.jobNodeGroupConfigurationDetailsList![0]!;
+    assert.deepEqual([nodes.jobNodeType, nodes.startupOrder, g.name, g.replicas, g.minimumSuccessReplicas], ['MULTI_NODE', 'IN_PARALLEL', 'node-group', 2, 2]);
+    assert.equal((g.jobInfrastructureConfigurationDetails as ds.models.MultiNodeJobInfrastructureConfigurationDetails).shapeName, 'Slurm.Small');
+    assert.equal((g.jobConfigurationDetails as ds.models.DefaultJobConfigurationDetails).environmentVariables?.OCI__LAUNCH_CMD, 'python3 ranks.py --epochs');
+
+    const id = await sdkRun(job.id, job.projectId, job.compartmentId);
+    const done = await sdkDone(id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails);
+    assert.deepEqual(await lines(id, 'stdout'), [
+      `[node1 rank 0] rank 0 of 2 node_rank 0 local 0 nodes 2 master True:True group node-group args ['--epochs', '3']`,
+      `[node2 rank 1] rank 1 of 2 node_rank 1 local 0 nodes 2 master True:True group node-group args ['--epochs', '3']`,
+    ]);
+
+    const out = path.join(d, 'out');
+    const yaml = await cli(['job', 'get', job.id, '--yaml', '--artifact-dir', out]);
+    const rt = parseYaml(yaml).spec.runtime;
+    assert.equal(rt.type, 'pyTorchDistributed');
+    assert.equal(rt.spec.replicas, 2);
+    assert.equal(rt.spec.command, 'python3 ranks.py --epochs');
+    assert.deepEqual(rt.spec.args, ['3']);
+    assert.equal(readFileSync(path.join(rt.spec.scriptPathURI, 'ranks.py'), 'utf8'), RANKS_PY);
+    writeFileSync(path.join(d, 'again.yaml'), yaml);
+    const again = JSON.parse(await cli(['job', 'create', '-f', 'again.yaml', '--json']));
+    const back = (await sdk.client.getJob({ jobId: again.id })).job.jobNodeConfigurationDetails;
+    assert.deepEqual(back, job.jobNodeConfigurationDetails, 'the spec written back makes the same node groups');
   });
 
   test('bad multi-node configurations are refused naming the field', async () => {
