@@ -611,6 +611,8 @@ async function createSlurmExecutor(cfg: Config, archiveLimits: ArchiveLimits): P
     archiveLimits,
     nodePath: c.nodePath,
     keepWorkDirs: cfg.keepWorkDirs,
+    scratchDir: c.scratchDir ?? null,
+    usageSeconds: cfg.metricsIntervalMs / 1000,
   });
   try {
     await slurm.init();

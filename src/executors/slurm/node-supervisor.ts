@@ -14,7 +14,11 @@
  * - starts the run in a session of its own (so the run's whole process group can be signalled) with stdout and
  *   stderr appended to `stdout.log` and `stderr.log` in the run's directory, which the server tails (the run's
  *   output lands on the shared disk as it is written: nothing is lost while the server is away),
+ * - makes the run's scratch directory on the node's own disk (`DSJOBS_SCRATCH_DIR`, under `scratchBase` or Slurm's
+ *   TMPDIR, per job; removed when the run ends; the block storage size is not enforced there),
  * - writes `started` (the server's sign that the run is running: Slurm's own RUNNING comes with its next poll),
+ * - records the run's CPU and memory use every `usageSeconds` (`usage`: every process of the run's session, from
+ *   /proc), which the server reads as the run's metrics,
  * - on SIGTERM (dsjobs' cancel, `scancel --batch --signal=TERM`, or Slurm's own time limit) passes TERM to the run's
  *   group and, if the run is still there after the grace period, SIGKILLs the group,
  * - when the run's main process has ended: SIGKILLs what is left of its group, records the exit status (and
@@ -39,7 +43,7 @@ export const NODE_SUPERVISOR_NAME = 'dsjobs-node-supervisor.py';
 
 export const NODE_SUPERVISOR_SOURCE = String.raw`#!/usr/bin/env python3
 # dsjobs node-side supervisor (written by the dsjobs server; see src/executors/slurm/node-supervisor.ts).
-import errno, json, os, signal, socket, subprocess, sys, threading, time
+import errno, json, os, shutil, signal, socket, subprocess, sys, threading, time
 
 run_dir = sys.argv[1]
 with open(os.path.join(run_dir, "launch.json"), encoding="utf-8") as f:
@@ -141,14 +145,60 @@ def exit_with(text):
 
 LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
+def sample_usage(session, every):
+    # The run's CPU (percent of the CPUs Slurm gave the job on this node, over the last interval) and resident
+    # memory (every process of its session, from /proc), recorded as "cpu_percent rss_bytes limit_bytes".
+    tck, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+    cpus = max(1, int(os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE") or "1"))
+    limit = int(os.environ.get("SLURM_MEM_PER_NODE") or "0") * 1024 * 1024
+    prev = None
+    while True:
+        ticks, rss = 0, 0
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+                rest = st[st.rfind(")") + 2:].split()
+                if int(rest[3]) == session:
+                    ticks += int(rest[11]) + int(rest[12])
+                    rss += int(rest[21]) * page
+            except (OSError, ValueError, IndexError):
+                continue
+        now = time.monotonic()
+        if prev is not None and now > prev[0]:
+            cpu = 100.0 * (ticks - prev[1]) / tck / (now - prev[0]) / cpus
+            try:
+                record("usage", "%.2f %d %d\n" % (max(0.0, cpu), rss, limit))
+            except OSError:
+                pass
+        prev = (now, ticks)
+        time.sleep(every)
+
+def scratch_dir(suffix=""):
+    # The job's scratch directory on the node's own disk (Slurm's TMPDIR where it sets one), removed when the run
+    # ends; its size (the run's block storage) is not enforced.
+    base = spec.get("scratchBase") or os.environ.get("TMPDIR") or "/tmp"
+    path = os.path.join(base, "dsjobs-scratch-%s%s" % (os.environ.get("SLURM_JOB_ID", os.getpid()), suffix))
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
 def single():
     out = os.open(os.path.join(run_dir, "stdout.log"), LOG_FLAGS, 0o644)
     err = os.open(os.path.join(run_dir, "stderr.log"), LOG_FLAGS, 0o644)
     oom_before = oom_kills()
+    scratch = scratch_dir()
+    env = with_slurm(spec["env"])
+    env["DSJOBS_SCRATCH_DIR"] = scratch
     def started(child):
         record("child.pid", "%d\n" % child)
         record("started", "%d\n" % child)
-    status = supervise(spec["argv"], with_slurm(spec["env"]), spec["cwd"], out, err, started)
+        threading.Thread(target=sample_usage, args=(child, float(spec.get("usageSeconds", 5))), daemon=True).start()
+    try:
+        status = supervise(spec["argv"], env, spec["cwd"], out, err, started)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if status is None:
         sys.exit(1)
     if (not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0) and oom_kills() > oom_before:
@@ -182,6 +232,8 @@ def task(rank, master_addr, master_port):
     node = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
     env = with_slurm(rep["env"])
     env.update({"MASTER_ADDR": master_addr, "MASTER_PORT": master_port, "FQDN": socket.getfqdn()})
+    scratch = scratch_dir("-%d" % rank)
+    env["DSJOBS_SCRATCH_DIR"] = scratch
     label = ("[%s rank %d] " % (node, rank)).encode()
     logs = [os.open(os.path.join(run_dir, n), LOG_FLAGS, 0o644) for n in ("stdout.log", "stderr.log")]
     pipes = [os.pipe(), os.pipe()]
@@ -193,7 +245,10 @@ def task(rank, master_addr, master_port):
         for t in pumps:
             t.start()
         record("nodes/%d.started" % rank, node + "\n")
-    status = supervise(rep["argv"], env, spec["cwd"], pipes[0][1], pipes[1][1], started)
+    try:
+        status = supervise(rep["argv"], env, spec["cwd"], pipes[0][1], pipes[1][1], started)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     for t in pumps:
         # A process that left the group may hold the pipe open: its output is not waited for past 5 s.
         t.join(5)

@@ -30,6 +30,10 @@ export interface SlurmExecutorOptions {
   /** The run's PATH on the node. */
   nodePath: string;
   keepWorkDirs: boolean;
+  /** Where on a node's own disk each run's scratch directory is made; null: Slurm's TMPDIR, else /tmp. */
+  scratchDir?: string | null;
+  /** How often the node-side supervisor records the run's CPU and memory use (the server's metrics interval). */
+  usageSeconds?: number;
 }
 
 const HANDLE_FILE = 'handle.json';
@@ -137,6 +141,8 @@ export class SlurmExecutor implements Executor {
       env,
       cwd: work,
       graceSeconds: this.opts.graceMs / 1000,
+      usageSeconds: Math.max(1, this.opts.usageSeconds ?? 5),
+      ...(this.opts.scratchDir ? { scratchBase: this.opts.scratchDir } : {}),
       ...(multi ? { supervisor: this.supervisorPath, multiNode: multi.spec } : {}),
     };
     // The run's variables may carry its secrets: readable by the job (run as the submitting user) alone.
@@ -307,8 +313,33 @@ export class SlurmExecutor implements Executor {
     await this.discard(path.basename(handle.runDir));
   }
 
-  async sample(): Promise<Map<string, ResourceSample>> {
-    return new Map();
+  /**
+   * What the node-side supervisors last recorded (`usage`: CPU percent of the job's CPUs on its node over the last
+   * interval, resident memory of the run's session, the job's memory); multi-node runs are not sampled yet.
+   */
+  async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
+    const out = new Map<string, ResourceSample>();
+    for (const r of runs) {
+      let text: string;
+      try {
+        text = await fsp.readFile(path.join(this.checked(r.handle).runDir, 'usage'), 'utf8');
+      } catch {
+        continue;
+      }
+      const [cpu, rss, limit] = text.trim().split(/\s+/).map(Number);
+      if (!Number.isFinite(cpu) || !Number.isFinite(rss)) continue;
+      const cap = limit && limit > 0 ? limit : r.resources.memoryInGBs * 1024 ** 3;
+      out.set(r.runId, {
+        cpuPercent: Math.round(cpu! * 100) / 100,
+        memoryPercent: cap > 0 ? Math.round((rss! / cap) * 10_000) / 100 : null,
+        memoryBytes: rss!,
+        diskPercent: null,
+        diskBytes: null,
+        gpuPercent: null,
+        gpuMemoryPercent: null,
+      });
+    }
+    return out;
   }
 
   async forget(runId: string): Promise<void> {
@@ -318,7 +349,7 @@ export class SlurmExecutor implements Executor {
   protections(): { enforced: string[]; off: string[] } {
     return {
       enforced: [`Slurm (cluster ${this.cluster}) allocates each run's CPUs and memory and ends its processes with the job`],
-      off: ['runs on Slurm nodes have no dsjobs sandbox, block storage volume or resource metrics'],
+      off: ['runs on Slurm nodes have no dsjobs sandbox and no block storage volume (a scratch directory of unenforced size), no GPU or disk metrics'],
     };
   }
 
