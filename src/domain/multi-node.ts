@@ -166,8 +166,3 @@ export function compileMultiNode(
     }),
   };
 }
-
-/** The run's maximum runtime: the multi-node configuration's, else the run's override's, else the job's. */
-export function multiNodeRuntime(d: MultiNodeConfiguration, fallback: number): number {
-  return d.maximumRuntimeInMinutes ?? fallback;
-}

@@ -62,7 +62,7 @@ function multiNode(groups: ds.models.JobNodeGroupConfigurationDetails[], startup
 const RANKS_PY = [
   'import os, sys',
   'e = os.environ',
-  'print("rank %s of %s node_rank %s local %s nodes %s master %s:%s group %s args %s" % (e["RANK"], e["WORLD_SIZE"], e["NODE_RANK"], e["LOCAL_RANK"], e["NODE_COUNT"], bool(e["MASTER_ADDR"]), e["MASTER_PORT"].isdigit(), e["NODE_GROUP_NAME"], sys.argv[1:]))',
+  'print("rank %s of %s node_rank %s local %s nodes %s master %s:%s group %s args %s meta %s" % (e["RANK"], e["WORLD_SIZE"], e["NODE_RANK"], e["LOCAL_RANK"], e["NODE_COUNT"], bool(e["MASTER_ADDR"]), e["MASTER_PORT"].isdigit(), e["NODE_GROUP_NAME"], sys.argv[1:], e["CLUSTER_NODES_METADATA_FILE"].endswith("cluster-nodes.json")))',
   'print("to stderr", file=sys.stderr)',
   'sys.exit(int(e.get("FAIL_RANK", "-1") == e["RANK"]) * 3)',
   '',
@@ -132,11 +132,15 @@ describe('multi-node jobs on a Slurm cluster', { skip: missing ?? false }, () =>
     assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails);
     const out = await lines(id, 'stdout');
     assert.deepEqual(out, [
-      `[node1 rank 0] rank 0 of 2 node_rank 0 local 0 nodes 2 master True:True group workers args ['a', 'b c']`,
-      `[node2 rank 1] rank 1 of 2 node_rank 1 local 0 nodes 2 master True:True group workers args ['a', 'b c']`,
+      `[node1 rank 0] rank 0 of 2 node_rank 0 local 0 nodes 2 master True:True group workers args ['a', 'b c'] meta True`,
+      `[node2 rank 1] rank 1 of 2 node_rank 1 local 0 nodes 2 master True:True group workers args ['a', 'b c'] meta True`,
     ]);
     assert.deepEqual(await lines(id, 'stderr'), ['[node1 rank 0] to stderr', '[node2 rank 1] to stderr']);
     assert.deepEqual(done.nodeGroupDetailsList, [{ name: 'workers', lifecycleState: 'DELETED', lifecycleDetails: '2 of 2 replicas succeeded' }]);
+    // ADS's CLUSTER_NODES_METADATA_FILE: every node's rank and address.
+    const meta = JSON.parse(readFileSync(path.join(cluster.sharedDir, 'runs', id, 'cluster-nodes.json'), 'utf8'));
+    assert.deepEqual(meta.map((m: { Rank: number }) => m.Rank), [0, 1]);
+    assert.ok(meta.every((m: { IPAddress: string }) => m.IPAddress !== ''));
     // One Slurm job across both nodes.
     const rec = await s.api.getJobRun(id);
     assert.match(rec.isolationDetails?.warnings.join(' ') ?? '', /one Slurm job of 2 nodes/);
@@ -255,8 +259,8 @@ describe('multi-node jobs on a Slurm cluster', { skip: missing ?? false }, () =>
     const done = await sdkDone(id);
     assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails);
     assert.deepEqual(await lines(id, 'stdout'), [
-      `[node1 rank 0] rank 0 of 2 node_rank 0 local 0 nodes 2 master True:True group node-group args ['--epochs', '3']`,
-      `[node2 rank 1] rank 1 of 2 node_rank 1 local 0 nodes 2 master True:True group node-group args ['--epochs', '3']`,
+      `[node1 rank 0] rank 0 of 2 node_rank 0 local 0 nodes 2 master True:True group node-group args ['--epochs', '3'] meta True`,
+      `[node2 rank 1] rank 1 of 2 node_rank 1 local 0 nodes 2 master True:True group node-group args ['--epochs', '3'] meta True`,
     ]);
 
     const out = path.join(d, 'out');

@@ -30,7 +30,8 @@
  * starts one `srun --nodes=1 --ntasks=1 --relative=<rank>` step per replica (all at once for IN_PARALLEL; group
  * after group for IN_ORDER, each once the previous group's processes all run), each step being this script in
  * `task` mode on its node: it runs the replica's process as above, with RANK, NODE_RANK, LOCAL_RANK, WORLD_SIZE,
- * NODE_COUNT, MASTER_ADDR, MASTER_PORT and FQDN set, and writes each line of its output into the run's one
+ * NODE_COUNT, MASTER_ADDR, MASTER_PORT and FQDN set (and its node's address for the coordinator's
+ * `cluster-nodes.json`, ADS's CLUSTER_NODES_METADATA_FILE), and writes each line of its output into the run's one
  * stdout.log/stderr.log labelled `[<node> rank <r>] ` (one write per line on O_APPEND files, so lines of nodes
  * never interleave within a line). The coordinator records each group's state in `groups.json` (the run's
  * nodeGroupDetailsList), stops the remaining replicas (SIGTERM, then SIGKILL after the grace period) once a group
@@ -244,6 +245,11 @@ def task(rank, master_addr, master_port):
         os.close(pipes[1][1])
         for t in pumps:
             t.start()
+        try:
+            ip = socket.gethostbyname(socket.getfqdn())
+        except OSError:
+            ip = socket.getfqdn()
+        record("nodes/%d.ip" % rank, ip + "\n")
         record("nodes/%d.started" % rank, node + "\n")
     try:
         status = supervise(rep["argv"], env, spec["cwd"], pipes[0][1], pipes[1][1], started)
@@ -311,6 +317,7 @@ def coordinate():
             return {"name": groups[g]["name"], "lifecycleState": "ACTIVE", "lifecycleDetails": "%d replicas running" % len(rs)}
         return {"name": groups[g]["name"], "lifecycleState": "CREATING", "lifecycleDetails": "%d of %d replicas running" % (running, len(rs))}
     last = None
+    known_ips = []
     next_group = 0
     marked = False
     while True:
@@ -325,6 +332,17 @@ def coordinate():
             if r not in ended and p.poll() is not None:
                 # The task's own record when it wrote one; srun's code otherwise (the task never ran).
                 ended[r] = status_of(r) or "%d\n" % (p.returncode if p.returncode > 0 else 1)
+        ips = []
+        for r in sorted(procs):
+            try:
+                with open(os.path.join(run_dir, "nodes", "%d.ip" % r)) as f:
+                    ips.append({"Rank": r, "IPAddress": f.read().strip()})
+            except OSError:
+                pass
+        if len(ips) != len(known_ips):
+            # ADS's CLUSTER_NODES_METADATA_FILE: the nodes known so far, which a driver polls until all are there.
+            known_ips = ips
+            record("cluster-nodes.json", json.dumps(ips))
         if not marked and any(node_of(r) for r in procs):
             marked = True
             record("started", "%d\n" % os.getpid())

@@ -210,6 +210,7 @@ export class SlurmExecutor implements Executor {
           NODE_COUNT: String(worldSize),
           INITIAL_CLUSTER_SIZE: String(worldSize),
           NODE_GROUP_NAME: g.name,
+          CLUSTER_NODES_METADATA_FILE: path.join(this.runDir(req.runId), 'cluster-nodes.json'),
         };
         replicas.push({ group: gi, argv: [...command, ...g.args], env: { ...env, ...g.env, ...own, ...distributed }, ...share });
       }
