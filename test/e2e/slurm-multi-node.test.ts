@@ -10,7 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -214,10 +214,11 @@ describe('multi-node jobs on a Slurm cluster', { skip: missing ?? false }, () =>
     assert.deepEqual(await lines(id, 'stdout'), ['[node1 rank 0] got TERM', '[node1 rank 0] ready', '[node2 rank 1] got TERM', '[node2 rank 1] ready']);
   });
 
-  test('CLI: an ADS pyTorchDistributed YAML becomes a 2-node job whose ranks run the command; job get --yaml writes it back', async () => {
+  test('CLI: an ADS pyTorchDistributed YAML becomes a 2-node job whose ranks run the command; job get --yaml writes it back', async (t) => {
     // The command stands in for `torchrun train.py`: torch is not installed here, and torchrun would only read the
     // same variables; the driver's torchrun rewriting (--nnodes, --node_rank, --master_addr/port) is not run.
     const d = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-mn-cli-'));
+    t.after(() => rmSync(d, { recursive: true, force: true }));
     writeFileSync(path.join(d, 'ranks.py'), RANKS_PY);
     const spec = [
       'kind: job',
