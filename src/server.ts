@@ -297,7 +297,13 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const secrets = new SecretsService(store, secretBox, identity, systemClock, logs);
   await secrets.init();
   const slurmShapes = new Set((cfg.slurm?.shapes ?? []).map((x) => x.shape));
-  const shapes = new ShapesService(cfg.shapes as ShapeDef[], () => executor.capacity(), (name) => slurmShapes.has(name));
+  const slurmPartitions = new Map((cfg.slurm?.shapes ?? []).map((x) => [x.shape, x.partition ?? '']));
+  const shapes = new ShapesService(
+    cfg.shapes as ShapeDef[],
+    () => executor.capacity(),
+    (name) => slurmShapes.has(name),
+    slurm ? { partitionOf: (name) => slurmPartitions.get(name) } : null,
+  );
   const projects = new ProjectsService(store, identity, systemClock);
   const workRequests = new WorkRequestsService(store, identity, systemClock);
   const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
@@ -611,6 +617,8 @@ async function createSlurmExecutor(cfg: Config, archiveLimits: ArchiveLimits): P
     archiveLimits,
     nodePath: c.nodePath,
     keepWorkDirs: cfg.keepWorkDirs,
+    scratchDir: c.scratchDir ?? null,
+    usageSeconds: cfg.metricsIntervalMs / 1000,
   });
   try {
     await slurm.init();

@@ -185,6 +185,7 @@ export const Job = Type.Object(
     jobEnvironmentConfigurationDetails: Opt(Loose),
     jobLogConfigurationDetails: Opt(Loose),
     jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
+    jobNodeConfigurationDetails: Opt(Loose),
     artifactFileName: Opt(Type.String({ description: 'dsjobs: the uploaded artifact file name' })),
     artifactContentLength: Opt(Type.Integer({ description: 'dsjobs: artifact size in bytes' })),
     artifactContentMd5: Opt(Type.String({ description: 'dsjobs: base64 MD5 of the artifact' })),
@@ -199,7 +200,8 @@ export const CreateJobDetails = Type.Object(
     displayName: Type.Optional(DisplayName()),
     description: Type.Optional(Description()),
     jobConfigurationDetails: Type.Optional(JobConfigurationDetails),
-    jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails,
+    // Required but for a multi-node job, whose node groups carry their own (checked by the service, naming it).
+    jobInfrastructureConfigurationDetails: Opt(JobInfrastructureConfigurationDetails),
     jobEnvironmentConfigurationDetails: Opt(Loose),
     jobLogConfigurationDetails: Opt(Loose),
     jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
@@ -257,6 +259,16 @@ export const JobRun = Type.Object(
     jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     logDetails: Opt(Type.Object({ logGroupId: Type.String(), logId: Type.String() })),
+    nodeGroupDetailsList: Opt(
+      Type.Array(
+        Type.Object({
+          name: Type.String(),
+          lifecycleState: Type.Union(['CREATING', 'ACTIVE', 'DELETING', 'DELETED', 'FAILED'].map((v) => Type.Literal(v))),
+          lifecycleDetails: Opt(Type.String()),
+        }),
+        { description: "a multi-node run's node groups and their states" },
+      ),
+    ),
     isolationDetails: Opt(
       Type.Object(
         {

@@ -1,7 +1,7 @@
 // `dsjobs job get JOB --yaml [--artifact-dir DIR]`: the job as an ADS YAML spec (job-spec/to-ads.ts). With DIR, the
 // code the runtime needs is saved there (a python or script artifact as uploaded; a notebook's packed code/), and
 // the spec names it, so `dsjobs job create -f` of the spec makes an equivalent job.
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { createWriteStream, existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +23,7 @@ export async function jobAsAdsYaml(api: DsJobsClient, job: Job, artifactDir?: st
   const env = job.jobConfigurationDetails?.environmentVariables ?? {};
   const saved: SavedArtifact = {};
   let name: string | null = null;
-  const needsCode = type === 'script' || (type === 'notebook' && !/^https?:\/\//i.test(env.JOB_RUN_NOTEBOOK ?? ''));
+  const needsCode = type === 'script' || type === 'pyTorchDistributed' || (type === 'notebook' && !/^https?:\/\//i.test(env.JOB_RUN_NOTEBOOK ?? ''));
   if (needsCode && job.lifecycleState === 'ACTIVE') {
     const res = await api.getArtifact(job.id);
     name = artifactFileName(res.headers.get('content-disposition'));
@@ -36,11 +36,12 @@ export async function jobAsAdsYaml(api: DsJobsClient, job: Job, artifactDir?: st
       await pipeline(Readable.fromWeb(res.body as never), createWriteStream(file));
       if (type === 'script') saved.file = file;
       else {
-        // The notebook bundle (cli/bundle.ts): the driver at the top, the notebook's code under code/.
+        // The bundle of a runtime with a driver (cli/bundle.ts): the driver at the top, the spec's code under code/.
         const tar = await import('tar');
         await tar.x({ file, cwd: dir, filter: (p) => p === 'code' || p.startsWith('code/') || p.startsWith('./code/') });
         await fsp.rm(file);
-        saved.codeDir = path.join(dir, 'code');
+        // A bundle without code of its own (a gitPython-style driver alone) has no code/ to name.
+        if (existsSync(path.join(dir, 'code'))) saved.codeDir = path.join(dir, 'code');
       }
     }
   }

@@ -103,7 +103,12 @@ export function addJobCommands(program: Command): void {
         if (spec.generatedFiles?.length) generated = spec;
         if (o.name) details_.displayName = o.name;
         // A spec without infrastructure (or without a shape) gets the CLI's shape flags and their defaults.
-        const infra = (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' }) as Record<string, unknown>;
+        // A multi-node spec (pyTorchDistributed) has them on its node group instead.
+        const group = (details_.jobNodeConfigurationDetails as { jobNodeGroupConfigurationDetailsList: Record<string, unknown>[] } | undefined)
+          ?.jobNodeGroupConfigurationDetailsList[0];
+        const infra = (group
+          ? group.jobInfrastructureConfigurationDetails
+          : (details_.jobInfrastructureConfigurationDetails ??= { jobInfrastructureType: 'ME_STANDALONE' })) as Record<string, unknown>;
         if (o.shape || !infra.shapeName) infra.shapeName = o.shape ?? (await defaultShape(api));
         const ocpus = parseNumber('--ocpus', o.ocpus);
         const memory = parseNumber('--memory', o.memory);

@@ -74,6 +74,8 @@ const SlurmSchema = Type.Object(
     binDir: Type.Optional(Type.String({ pattern: '^/' })),
     /** A directory every node sees at the same path as the server: artifacts, run environments and logs travel there. */
     sharedDir: Type.String({ pattern: '^/' }),
+    /** Where on each node's own disk a run's scratch directory is made; absent: Slurm's TMPDIR, else /tmp. */
+    scratchDir: Type.Optional(Type.String({ pattern: '^/' })),
     shapes: Type.Array(SlurmShapeSchema, { minItems: 1 }),
     /** How often the shared directory is checked for runs that started or ended (a file check each). */
     pollIntervalMs: Type.Integer({ minimum: 20, default: 100 }),

@@ -32,10 +32,14 @@ export const MAX_BLOCK_STORAGE_GB = 1024;
  * Checks a job's configuration or a run's override. Returns the words of its commandLineArguments (splitting them is
  * how they are checked) when it sets them, so a run's creator need not split them a second time; null when not set.
  */
-export function checkJobConfiguration(c: JobConfigurationDetails | null | undefined, field: string): string[] | null {
+export function checkJobConfiguration(c: JobConfigurationDetails | null | undefined, field: string, o: { allowEmpty?: boolean } = {}): string[] | null {
   if (c == null) return null;
-  if (c.jobType !== 'DEFAULT') {
-    throw invalid(`${field}.jobType`, `'${c.jobType}' is not supported; multi-node jobs are not available yet, use DEFAULT`);
+  // EMPTY is OCI's placeholder of a multi-node job, whose node groups carry the configuration.
+  if (c.jobType !== 'DEFAULT' && !(o.allowEmpty && c.jobType === 'EMPTY')) {
+    throw invalid(
+      `${field}.jobType`,
+      o.allowEmpty ? `must be DEFAULT or EMPTY, got '${c.jobType}'` : `'${c.jobType}' is not supported; use DEFAULT (EMPTY is for multi-node jobs, with jobNodeConfigurationDetails)`,
+    );
   }
   checkEnv(c.environmentVariables, `${field}.environmentVariables`);
   if (c.environmentVariables) checkEnvSize(c.environmentVariables, `${field}.environmentVariables`);
@@ -66,10 +70,18 @@ export function checkMaxRuntime(m: number | null | undefined, field: string): vo
   if (m > MAX_RUNTIME_MINUTES) throw invalid(field, `must be at most ${MAX_RUNTIME_MINUTES} minutes (30 days), got ${m}`);
 }
 
-export function checkInfrastructure(i: JobInfrastructureConfigurationDetails, field: string): void {
+/** `multiNode`: the infrastructure of a multi-node job's node group, whose type is MULTI_NODE (OCI's). */
+export function checkInfrastructure(i: JobInfrastructureConfigurationDetails, field: string, o: { multiNode?: boolean } = {}): void {
   const t = i.jobInfrastructureType;
-  if (t !== 'STANDALONE' && t !== 'ME_STANDALONE') {
-    throw invalid(`${field}.jobInfrastructureType`, `'${t}' is not supported yet; use ME_STANDALONE or STANDALONE`);
+  if (o.multiNode) {
+    if (t !== 'MULTI_NODE') throw invalid(`${field}.jobInfrastructureType`, `must be MULTI_NODE in a node group, got '${t}'`);
+  } else if (t !== 'STANDALONE' && t !== 'ME_STANDALONE') {
+    throw invalid(
+      `${field}.jobInfrastructureType`,
+      t === 'MULTI_NODE' || t === 'EMPTY'
+        ? `'${t}' is not supported here: it belongs to multi-node jobs (jobNodeConfigurationDetails); use ME_STANDALONE or STANDALONE`
+        : `'${t}' is not supported yet; use ME_STANDALONE or STANDALONE`,
+    );
   }
   if (!i.shapeName) throw invalid(`${field}.shapeName`, 'is required');
   if (t === 'STANDALONE' && !i.subnetId) {

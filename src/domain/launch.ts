@@ -10,6 +10,7 @@ import {
 } from './job-config.js';
 import type { Resources } from './resources.js';
 import { resolveContainer, type ContainerPlan } from './container.js';
+import { compileMultiNode, type MultiNodeConfiguration, type MultiNodePlan } from './multi-node.js';
 
 /** The Python environment a run's CONDA_ENV_* variables select. */
 export type CondaRef = { kind: 'service'; slug: string; path: string } | { kind: 'published'; archive: string };
@@ -39,11 +40,16 @@ export interface LaunchPlan {
   conda: CondaRef | null;
   /** The image to run the run in (a container engine serves it); null: a local process. */
   container: ContainerPlan | null;
+  /**
+   * A multi-node run's node groups (one allocation across nodes, one process per replica); null: a single-node run.
+   * Its shapeName and resources are then the first group's.
+   */
+  multiNode: MultiNodePlan | null;
 }
 
 /** A stored plan made complete: runs created by earlier versions have no mounts, volume, networking or conda. */
 export function completePlan(
-  stored: Omit<LaunchPlan, 'mounts' | 'blockStorageSizeInGBs' | 'network' | 'conda' | 'container'> & Partial<LaunchPlan>,
+  stored: Omit<LaunchPlan, 'mounts' | 'blockStorageSizeInGBs' | 'network' | 'conda' | 'container' | 'multiNode'> & Partial<LaunchPlan>,
 ): LaunchPlan {
   return {
     ...stored,
@@ -52,6 +58,7 @@ export function completePlan(
     network: stored.network ?? true,
     conda: stored.conda ?? null,
     container: stored.container ?? null,
+    multiNode: stored.multiNode ?? null,
   };
 }
 
@@ -68,6 +75,8 @@ export interface LaunchJob {
   jobEnvironmentConfigurationDetails?: Record<string, unknown> | null;
   jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails;
   jobStorageMountConfigurationDetailsList: Record<string, unknown>[] | null | undefined;
+  /** A multi-node job's jobNodeConfigurationDetails, as stored (checked, defaults written in). */
+  jobNodeConfigurationDetails?: Record<string, unknown> | null;
 }
 
 /** A run's overrides, as CreateJobRun carries them (automation's rendered overrides too). */
@@ -87,6 +96,8 @@ export interface LaunchContext {
   resolveShape(infra: JobInfrastructureConfigurationDetails, field: string): Resources;
   resolveMounts(list: Record<string, unknown>[] | null | undefined, field: string): { source: string; destination: string }[];
   resolveConda(env: Record<string, string>, field: string): CondaRef | null;
+  /** Refuses (naming `field`) a multi-node job this server cannot run as one allocation: see ShapesService. */
+  checkMultiNodeShapes?(shapes: { shapeName: string; field: string }[], field: string): void;
 }
 
 export interface CompiledLaunch {
@@ -105,7 +116,8 @@ export interface CompiledLaunch {
  * schedules, trigger rules, sweeps) all create runs through it.
  */
 export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchContext): CompiledLaunch {
-  if (o.jobNodeConfigurationOverrideDetails) throw invalid('jobNodeConfigurationOverrideDetails', 'multi-node runs are not supported yet');
+  if (o.jobNodeConfigurationOverrideDetails) throw invalid('jobNodeConfigurationOverrideDetails', "overriding a multi-node job's node groups is not supported yet");
+  if (job.jobNodeConfigurationDetails) return compileMultiNodeLaunch(job, job.jobNodeConfigurationDetails as unknown as MultiNodeConfiguration, o, ctx);
   // OCI's jobType discriminator may be left out of an override: it can only be DEFAULT here.
   const given = o.jobConfigurationOverrideDetails;
   const configOverride: JobConfigurationDetails | null = given ? { ...given, jobType: given.jobType ?? 'DEFAULT' } : null;
@@ -171,10 +183,69 @@ export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchCon
       network: infrastructure.networking !== 'NONE',
       conda,
       container,
+      multiNode: null,
     },
     configOverride,
     infrastructure,
     infrastructureOverride,
+  };
+}
+
+/**
+ * A run of a multi-node job: the job's artifact on every replica of every node group, the groups' shapes and
+ * variables, the run's configuration override on top (its variables and arguments reach every node). The run's
+ * infrastructure is the job's EMPTY placeholder: the groups carry theirs, and a run cannot override them yet.
+ */
+function compileMultiNodeLaunch(job: LaunchJob, nodes: MultiNodeConfiguration, o: LaunchOverrides, ctx: LaunchContext): CompiledLaunch {
+  if (o.jobInfrastructureConfigurationOverrideDetails) {
+    throw invalid('jobInfrastructureConfigurationOverrideDetails', "a multi-node job's infrastructure is its node groups'; a run cannot override it yet");
+  }
+  if (o.jobEnvironmentConfigurationOverrideDetails) {
+    throw invalid('jobEnvironmentConfigurationOverrideDetails', 'container images are not supported in multi-node jobs yet');
+  }
+  const field = 'jobNodeConfigurationDetails';
+  const groups = nodes.jobNodeGroupConfigurationDetailsList;
+  if (!ctx.checkMultiNodeShapes) throw invalid(field, 'multi-node jobs are not run by this server');
+  ctx.checkMultiNodeShapes(
+    groups.map((g, i) => ({ shapeName: g.jobInfrastructureConfigurationDetails!.shapeName!, field: `${field}.jobNodeGroupConfigurationDetailsList[${i}].jobInfrastructureConfigurationDetails.shapeName` })),
+    field,
+  );
+  const given = o.jobConfigurationOverrideDetails;
+  const configOverride: JobConfigurationDetails | null = given ? { ...given, jobType: given.jobType ?? 'DEFAULT' } : null;
+  const overrideWords = configOverride ? checkJobConfiguration(configOverride, 'jobConfigurationOverrideDetails') : null;
+  const mounts = o.jobStorageMountConfigurationOverrideDetailsList
+    ? ctx.resolveMounts(o.jobStorageMountConfigurationOverrideDetailsList, 'jobStorageMountConfigurationOverrideDetailsList')
+    : ctx.resolveMounts(job.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+  const effective = mergeConfig(job.jobConfigurationDetails, configOverride);
+  checkEnvSize(effective.environmentVariables, 'jobConfigurationOverrideDetails.environmentVariables');
+  const multiNode = compileMultiNode(nodes, job.jobConfigurationDetails, configOverride, overrideWords, (i, f) => ctx.resolveShape(i, f), field);
+  for (const g of multiNode.groups) checkEnvSize(g.env, 'jobConfigurationOverrideDetails.environmentVariables');
+  // One artifact and one Python environment for every node: the first group's variables name them (the job's,
+  // the group's, the run's override; ADS puts JOB_RUN_ENTRYPOINT and CONDA_ENV_* in its one group).
+  const first = multiNode.groups[0]!;
+  const groupField = `${field}.jobNodeGroupConfigurationDetailsList[0].jobConfigurationDetails.environmentVariables`;
+  const conda = ctx.resolveConda(first.env, groupField);
+  if (!job.artifactFileName) throw invalid(field, 'a multi-node job runs its artifact on every node: upload one first');
+  const infrastructure = job.jobInfrastructureConfigurationDetails;
+  return {
+    plan: {
+      artifactFileName: job.artifactFileName,
+      args: first.args,
+      env: effective.environmentVariables,
+      entrypoint: first.env.JOB_RUN_ENTRYPOINT ?? null,
+      resources: first.resources,
+      shapeName: first.shapeName,
+      maximumRuntimeInMinutes: nodes.maximumRuntimeInMinutes ?? effective.maximumRuntimeInMinutes,
+      mounts,
+      blockStorageSizeInGBs: groups[0]!.jobInfrastructureConfigurationDetails!.blockStorageSizeInGBs ?? null,
+      network: true,
+      conda,
+      container: null,
+      multiNode,
+    },
+    configOverride,
+    infrastructure,
+    infrastructureOverride: null,
   };
 }
 

@@ -42,6 +42,7 @@ export function jobWire(j: JobRecord) {
     jobEnvironmentConfigurationDetails: j.jobEnvironmentConfigurationDetails,
     jobLogConfigurationDetails: j.jobLogConfigurationDetails,
     jobStorageMountConfigurationDetailsList: j.jobStorageMountConfigurationDetailsList,
+    jobNodeConfigurationDetails: j.jobNodeConfigurationDetails ?? undefined,
     artifactFileName: j.artifact?.fileName ?? null,
     artifactContentLength: j.artifact?.size ?? null,
     artifactContentMd5: j.artifact?.md5 ?? null,
@@ -96,6 +97,7 @@ export function runWire(r: RunRecord) {
     jobStorageMountConfigurationDetailsList: r.jobStorageMountConfigurationDetailsList,
     jobStorageMountConfigurationOverrideDetailsList: r.jobStorageMountConfigurationOverrideDetailsList,
     isolationDetails: r.isolation,
+    nodeGroupDetailsList: r.nodeGroups ?? undefined,
     logDetails: r.logDetails ?? undefined,
   };
 }

@@ -3,6 +3,7 @@ import type { Resources } from '../domain/resources.js';
 import type {
   Executor,
   ExecutorHandle,
+  NodeGroupState,
   ExitStatus,
   LaunchRequest,
   LaunchResult,
@@ -114,6 +115,15 @@ export class ExecutorSet implements Executor {
 
   wait(handle: ExecutorHandle): Promise<ExitStatus> {
     return this.of(handle).wait(handle);
+  }
+
+  nodeGroups(handle: ExecutorHandle): NodeGroupState[] | null {
+    try {
+      const ex = this.of(handle);
+      return ex.nodeGroups ? ex.nodeGroups(handle) : null;
+    } catch {
+      return null;
+    }
   }
 
   async signal(handle: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {

@@ -83,6 +83,13 @@ export interface ResourceSample {
   gpuMemoryPercent: number | null;
 }
 
+/** One node group of a multi-node run, as OCI's NodeGroupDetails has it. */
+export interface NodeGroupState {
+  name: string;
+  lifecycleState: 'CREATING' | 'ACTIVE' | 'DELETING' | 'DELETED' | 'FAILED';
+  lifecycleDetails?: string;
+}
+
 /** After a restart: the run still going, how it ended, or lost: its handle cannot be read (`reason` says why). */
 export type Recovered = { state: 'running' } | { state: 'exited'; status: ExitStatus } | { state: 'lost'; reason: string };
 
@@ -99,6 +106,11 @@ export interface Executor {
    * it run what they start at once.
    */
   untilRunning?(handle: ExecutorHandle, waiting: (details: string) => void): Promise<boolean>;
+  /**
+   * Engines that run multi-node runs (a cluster's): each node group's state as the run's nodes last reported it
+   * (OCI's nodeGroupDetailsList); null while nothing is reported yet.
+   */
+  nodeGroups?(handle: ExecutorHandle): NodeGroupState[] | null;
   /** Resolves when the run's main process has ended (works for started and recovered handles). */
   wait(handle: ExecutorHandle): Promise<ExitStatus>;
   /** Sends a signal to every process of the run. Never throws for a run that is already gone. */

@@ -11,7 +11,7 @@ import { ADS_RUNTIME_READERS } from './runtime-readers.js';
 
 // ADS format
 
-export const ADS_UNSUPPORTED_RUNTIMES = ['pyTorchDistributed', 'dataFlow', 'dataFlowNotebook', 'operator'];
+export const ADS_UNSUPPORTED_RUNTIMES = ['dataFlow', 'dataFlowNotebook', 'operator'];
 export const ADS_UNSUPPORTED_INFRA = ['dataFlow', 'kubernetesJob'];
 
 export const ADS_INFRA_KEYS = [
@@ -235,8 +235,30 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
   }
 
   const details: Record<string, unknown> = { ...out };
-  details.jobConfigurationDetails = config;
-  details.jobInfrastructureConfigurationDetails = infraDetails;
+  if (parts?.replicas !== undefined) {
+    // As ADS builds it: one node group named node-group, all replicas needed, started together; the job-level
+    // configuration and infrastructure are OCI's EMPTY placeholders.
+    const { maximumRuntimeInMinutes, ...groupConfig } = config;
+    details.jobConfigurationDetails = { jobType: 'EMPTY' };
+    details.jobInfrastructureConfigurationDetails = { jobInfrastructureType: 'EMPTY' };
+    details.jobNodeConfigurationDetails = {
+      jobNodeType: 'MULTI_NODE',
+      startupOrder: 'IN_PARALLEL',
+      ...(maximumRuntimeInMinutes !== undefined ? { maximumRuntimeInMinutes } : {}),
+      jobNodeGroupConfigurationDetailsList: [
+        {
+          name: 'node-group',
+          replicas: parts.replicas,
+          minimumSuccessReplicas: parts.replicas,
+          jobInfrastructureConfigurationDetails: { ...infraDetails, jobInfrastructureType: 'MULTI_NODE' },
+          jobConfigurationDetails: groupConfig,
+        },
+      ],
+    };
+  } else {
+    details.jobConfigurationDetails = config;
+    details.jobInfrastructureConfigurationDetails = infraDetails;
+  }
   if (mounts.length > 0) details.jobStorageMountConfigurationDetailsList = mounts;
   if (container) details.jobEnvironmentConfigurationDetails = container;
   // ADS takes the runtime's tags over the infrastructure's; here they merge, the runtime's winning per key.

@@ -14,6 +14,8 @@ export interface RuntimeParts {
   entrypoint: string | null;
   /** An oci:// source the CLI fetches before packing (none: the runtimes with a driver read local paths). */
   artifactUri?: string;
+  /** A distributed runtime's nodes: the job becomes a multi-node job of one node group of this many replicas. */
+  replicas?: number;
 }
 
 export interface AdsRuntimeReader {

@@ -18,6 +18,17 @@ export interface JobLike {
   } | null;
   jobInfrastructureConfigurationDetails?: Record<string, unknown> | null;
   jobStorageMountConfigurationDetailsList?: Array<Record<string, unknown>> | null;
+  /** A multi-node job's node groups (a pyTorchDistributed spec makes one group). */
+  jobNodeConfigurationDetails?: {
+    maximumRuntimeInMinutes?: number | null;
+    jobNodeGroupConfigurationDetailsList?: Array<{
+      name?: string;
+      replicas?: number;
+      minimumSuccessReplicas?: number;
+      jobConfigurationDetails?: JobLike['jobConfigurationDetails'];
+      jobInfrastructureConfigurationDetails?: Record<string, unknown> | null;
+    }>;
+  } | null;
 }
 
 /** Where the job's code was saved locally, when the runtime needs it (python, script, a packed notebook). */
@@ -28,7 +39,7 @@ export interface SavedArtifact {
   codeDir?: string;
 }
 
-export type AdsRuntimeType = 'gitPython' | 'notebook' | 'python' | 'script';
+export type AdsRuntimeType = 'gitPython' | 'notebook' | 'python' | 'script' | 'pyTorchDistributed';
 
 const GIT_VARS: Record<string, string> = {
   GIT_URL: 'url',
@@ -48,6 +59,7 @@ const CONDA_VARS = ['CONDA_ENV_TYPE', 'CONDA_ENV_SLUG', 'CONDA_ENV_BUCKET', 'CON
 const INFRA_KEYS = ['jobInfrastructureType', 'shapeName', 'jobShapeConfigDetails', 'blockStorageSizeInGBs', 'subnetId'];
 
 export function adsRuntimeOf(job: JobLike): AdsRuntimeType {
+  if (job.jobNodeConfigurationDetails) return 'pyTorchDistributed';
   const env = job.jobConfigurationDetails?.environmentVariables ?? {};
   if (env.GIT_URL) return 'gitPython';
   if (env.JOB_RUN_NOTEBOOK || env.JOB_RUN_ENTRYPOINT === 'driver_notebook.py') return 'notebook';
@@ -57,8 +69,27 @@ export function adsRuntimeOf(job: JobLike): AdsRuntimeType {
 /** ADS interpolates `$` in names and env values: `$$` keeps one. */
 const dollars = (s: string) => s.replace(/\$/g, '$$$$');
 
-export function jobToAds(job: JobLike, saved: SavedArtifact, artifactName: string | null): { doc: Record<string, unknown>; warnings: string[] } {
+export function jobToAds(given: JobLike, saved: SavedArtifact, artifactName: string | null): { doc: Record<string, unknown>; warnings: string[] } {
   const warnings: string[] = [];
+  // A multi-node job is written as ADS writes its pyTorchDistributed runtime: its (first) node group's
+  // configuration and infrastructure, with the group's replicas.
+  const groups = given.jobNodeConfigurationDetails?.jobNodeGroupConfigurationDetailsList ?? [];
+  const group = groups[0];
+  if (groups.length > 1) warnings.push(`jobNodeConfigurationDetails: ADS specs have one node group; only '${group?.name}' is written`);
+  if (group && group.minimumSuccessReplicas !== undefined && group.minimumSuccessReplicas !== group.replicas) {
+    warnings.push(`jobNodeConfigurationDetails: minimumSuccessReplicas ${group.minimumSuccessReplicas} has no ADS field; left out (all replicas)`);
+  }
+  const job: JobLike = group
+    ? {
+        ...given,
+        jobConfigurationDetails: {
+          ...group.jobConfigurationDetails,
+          maximumRuntimeInMinutes: given.jobNodeConfigurationDetails?.maximumRuntimeInMinutes ?? group.jobConfigurationDetails?.maximumRuntimeInMinutes,
+        },
+        // The spec's infrastructure type is left out: a pyTorchDistributed spec's becomes the group's MULTI_NODE.
+        jobInfrastructureConfigurationDetails: { ...group.jobInfrastructureConfigurationDetails, jobInfrastructureType: undefined },
+      }
+    : given;
   const env = { ...(job.jobConfigurationDetails?.environmentVariables ?? {}) };
   let type: AdsRuntimeType = adsRuntimeOf(job);
   const rs: Record<string, unknown> = {};
@@ -86,6 +117,13 @@ export function jobToAds(job: JobLike, saved: SavedArtifact, artifactName: strin
     const pythonPath = take('PYTHON_PATH');
     if (pythonPath) rs.pythonPath = pythonPath.split(':');
     if (take('SKIP_METADATA_UPDATE')) rs.skipMetadataUpdate = true;
+  } else if (type === 'pyTorchDistributed') {
+    take('JOB_RUN_ENTRYPOINT');
+    const command = take('OCI__LAUNCH_CMD');
+    if (command !== undefined) rs.command = command;
+    rs.replicas = group?.replicas ?? 1;
+    if (saved.codeDir) rs.scriptPathURI = saved.codeDir;
+    else warnings.push("the job's code (packed under code/ in its artifact) was not saved: give --artifact-dir to save it");
   } else if (type === 'notebook') {
     take('JOB_RUN_ENTRYPOINT');
     for (const [name, key] of Object.entries(NOTEBOOK_VARS)) {

@@ -13,6 +13,7 @@ import {
   type JobInfrastructureConfigurationDetails,
 } from '../domain/job-config.js';
 import { checkContainerDetails, legacyContainer, type ContainerPlan } from '../domain/container.js';
+import { checkMultiNodeConfiguration, type MultiNodeConfiguration } from '../domain/multi-node.js';
 import { ACTIVE_RUN_STATES, TERMINAL_RUN_STATES } from '../domain/run-states.js';
 import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
 import { ArchiveError, archiveKindOf, inspectArchive, type ArchiveLimits } from '../archive/archive.js';
@@ -32,7 +33,8 @@ export interface CreateJobInput {
   displayName?: string;
   description?: string;
   jobConfigurationDetails?: JobConfigurationDetails;
-  jobInfrastructureConfigurationDetails: JobInfrastructureConfigurationDetails;
+  /** Required but for a multi-node job (jobNodeConfigurationDetails), where it is OCI's EMPTY placeholder. */
+  jobInfrastructureConfigurationDetails?: JobInfrastructureConfigurationDetails | null;
   jobEnvironmentConfigurationDetails?: Record<string, unknown> | null;
   jobLogConfigurationDetails?: Record<string, unknown> | null;
   jobStorageMountConfigurationDetailsList?: Record<string, unknown>[] | null;
@@ -140,15 +142,17 @@ export class JobsService {
       ? checkContainerDetails(input.jobEnvironmentConfigurationDetails, 'jobEnvironmentConfigurationDetails')
       : legacyContainer(input.jobConfigurationDetails?.environmentVariables, 'jobConfigurationDetails.environmentVariables');
     if (container) this.checkContainer?.(container, 'jobEnvironmentConfigurationDetails');
-    if (input.jobNodeConfigurationDetails) {
-      throw invalid('jobNodeConfigurationDetails', 'multi-node jobs are not supported yet');
-    }
-    const config: JobConfigurationDetails = input.jobConfigurationDetails ?? { jobType: 'DEFAULT' };
-    checkJobConfiguration(config, 'jobConfigurationDetails');
+    const nodes = input.jobNodeConfigurationDetails != null ? this.checkMultiNode(input, container !== null) : null;
+    const config: JobConfigurationDetails = input.jobConfigurationDetails ?? { jobType: nodes ? 'EMPTY' : 'DEFAULT' };
+    checkJobConfiguration(config, 'jobConfigurationDetails', { allowEmpty: nodes !== null });
     await this.checkLogConfig?.(input.jobLogConfigurationDetails, 'jobLogConfigurationDetails');
-    const infra = input.jobInfrastructureConfigurationDetails;
-    checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
-    this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
+    // A multi-node job's infrastructure is its node groups'; OCI keeps an EMPTY placeholder on the job.
+    const infra: JobInfrastructureConfigurationDetails = nodes ? { jobInfrastructureType: 'EMPTY' } : input.jobInfrastructureConfigurationDetails!;
+    if (!nodes) {
+      if (!infra) throw invalid('jobInfrastructureConfigurationDetails', 'is required (or jobNodeConfigurationDetails, for a multi-node job)');
+      checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
+      this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
+    }
     this.storage.resolve(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
     const project = await this.store.getProject(input.projectId);
     if (!project || project.lifecycleState !== 'ACTIVE') throw invalid('projectId', `project ${input.projectId} was not found or is not ACTIVE`);
@@ -166,7 +170,8 @@ export class JobsService {
         timeCreated: iso(now),
         createdBy: createdBy ?? this.identity.userId,
         jobConfigurationDetails: config,
-        jobInfrastructureConfigurationDetails: { blockStorageSizeInGBs: DEFAULT_BLOCK_STORAGE_GB, ...infra },
+        jobInfrastructureConfigurationDetails: nodes ? infra : { blockStorageSizeInGBs: DEFAULT_BLOCK_STORAGE_GB, ...infra },
+        jobNodeConfigurationDetails: nodes as Record<string, unknown> | null,
         jobEnvironmentConfigurationDetails: input.jobEnvironmentConfigurationDetails ?? null,
         jobLogConfigurationDetails: input.jobLogConfigurationDetails ?? null,
         jobStorageMountConfigurationDetailsList: input.jobStorageMountConfigurationDetailsList ?? null,
@@ -180,6 +185,22 @@ export class JobsService {
       return rec.id;
     });
     return this.get(id);
+  }
+
+  /**
+   * A multi-node job's jobNodeConfigurationDetails, checked and with OCI's defaults written in; the job-level
+   * infrastructure may only be OCI's EMPTY placeholder (or absent): each node group names its own.
+   */
+  private checkMultiNode(input: CreateJobInput, container: boolean): MultiNodeConfiguration {
+    if (container) throw invalid('jobEnvironmentConfigurationDetails', 'container images are not supported in multi-node jobs yet: the groups run the job artifact');
+    const t = input.jobInfrastructureConfigurationDetails?.jobInfrastructureType;
+    if (t !== undefined && t !== 'EMPTY') {
+      throw invalid('jobInfrastructureConfigurationDetails.jobInfrastructureType', `must be EMPTY (or left out) for a multi-node job, got '${t}': each node group names its own infrastructure`);
+    }
+    return checkMultiNodeConfiguration(input.jobNodeConfigurationDetails, 'jobNodeConfigurationDetails', {
+      resolveShape: (infra, field) => this.shapes.resolve(infra, field),
+      checkMultiNodeShapes: (shapes, field) => this.shapes.checkMultiNodeShapes(shapes, field),
+    });
   }
 
   /** Jobs are read on every run creation and written rarely (and only here), so they are cached. */
@@ -213,6 +234,9 @@ export class JobsService {
     }
     let infra: JobInfrastructureConfigurationDetails | undefined;
     if (input.jobInfrastructureConfigurationDetails) {
+      if (job.jobNodeConfigurationDetails) {
+        throw invalid('jobInfrastructureConfigurationDetails', "a multi-node job's infrastructure is its node groups' (jobNodeConfigurationDetails), set when it is created");
+      }
       infra = { blockStorageSizeInGBs: DEFAULT_BLOCK_STORAGE_GB, ...input.jobInfrastructureConfigurationDetails };
       checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
       this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');

@@ -13,7 +13,7 @@ import type { ExecutorHandle, ExitStatus, RunIsolation } from '../executors/exec
 import type { ExecutorSet } from '../executors/executor-set.js';
 import type { LogService } from '../logs/log-service.js';
 import { failureNote } from '../logs/failure-note.js';
-import type { DefinedTags, JobRecord, ListQuery, Page, RunChain, RunPatch, RunRecord, StartPending, Tags } from '../store/records.js';
+import type { DefinedTags, JobRecord, ListQuery, NodeGroupDetailsRecord, Page, RunChain, RunPatch, RunRecord, StartPending, Tags } from '../store/records.js';
 import { isDatabaseUnavailable, type EventInput, type Store, type Tx } from '../store/store.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { runOutcome } from '../domain/run-outcome.js';
@@ -37,6 +37,8 @@ const DISK_FULL_REQUEUE_MS = 5_000;
 
 /** A run's handle from the claim of its start until the executor returned its own (no process yet). */
 const START_PENDING: StartPending = { pending: true };
+/** How often a running multi-node run's node group states are read from its executor (a file read each). */
+const NODE_GROUPS_POLL_MS = 1000;
 
 /** The executor's handle of a run, or null while there is none: queued, or its start claimed but not yet launched. */
 export function launchedHandle(run: Pick<RunRecord, 'handle'>): ExecutorHandle | null {
@@ -140,6 +142,7 @@ export class RunsService {
       resolveShape: (infra, field) => this.shapes.resolve(infra, field),
       resolveMounts: (list, field) => opts.storage.resolve(list, field, { createPrefixes: true }),
       resolveConda: (env, field) => opts.conda.resolve(env, field),
+      checkMultiNodeShapes: (list, field) => this.shapes.checkMultiNodeShapes(list, field),
     };
   }
 
@@ -191,6 +194,7 @@ export class RunsService {
         jobEnvironmentConfigurationDetails: job.jobEnvironmentConfigurationDetails,
         jobInfrastructureConfigurationDetails: job.jobInfrastructureConfigurationDetails,
         jobStorageMountConfigurationDetailsList: job.jobStorageMountConfigurationDetailsList,
+        jobNodeConfigurationDetails: job.jobNodeConfigurationDetails,
       },
       input,
       this.launchContext,
@@ -256,6 +260,7 @@ export class RunsService {
         exitSignal: null,
         outcomeReason: null,
         isolation: null,
+        nodeGroups: plan.multiNode ? plan.multiNode.groups.map((g) => ({ name: g.name, lifecycleState: 'CREATING', lifecycleDetails: `${g.replicas} replica(s) waiting for nodes` })) : null,
         version: 1,
         chain,
       };
@@ -606,6 +611,7 @@ export class RunsService {
     } else if (current!.deadlineMs !== null) {
       this.scheduler.setDeadline(id, current!.deadlineMs);
     }
+    if (run.launch.multiNode) this.followNodeGroups(id, handle);
     this.executor
       .wait(handle)
       .then(
@@ -613,6 +619,39 @@ export class RunsService {
         (e) => this.onExit(id, handle, { exitCode: null, signal: null }, { error: (e as Error).message }),
       )
       .catch((e) => this.opts.log?.error({ err: e, runId: id }, 'settling a finished job run failed'));
+  }
+
+  private readonly nodeGroupTimers = new Map<string, NodeJS.Timeout>();
+
+  /** Keeps a running multi-node run's nodeGroupDetailsList as its nodes report it, until the run ends (onExit). */
+  private followNodeGroups(id: string, handle: ExecutorHandle): void {
+    if (this.nodeGroupTimers.has(id)) return;
+    let last = '';
+    const timer = setInterval(() => {
+      const groups = this.executor.nodeGroups(handle);
+      const text = groups ? JSON.stringify(groups) : '';
+      if (!groups || text === last) return;
+      last = text;
+      this.store
+        .transitionRun(id, ACTIVE_RUN_STATES, null, { nodeGroups: groups }, null)
+        .catch((e) => this.opts.log?.error({ err: e, runId: id }, "recording a multi-node run's node group states failed"));
+    }, NODE_GROUPS_POLL_MS);
+    timer.unref();
+    this.nodeGroupTimers.set(id, timer);
+  }
+
+  /**
+   * A multi-node run's node groups once it has ended: as its nodes last reported them; groups they never reported
+   * on (the run never ran, or its nodes were lost) end DELETED when the run succeeded, else FAILED.
+   */
+  private finalNodeGroups(run: RunRecord, handle: ExecutorHandle | null, to: RunState): NodeGroupDetailsRecord[] | undefined {
+    if (!run.nodeGroups) return undefined;
+    const reported = new Map((handle ? (this.executor.nodeGroups(handle) ?? []) : []).map((g) => [g.name, g]));
+    return run.nodeGroups.map((g) => {
+      const r = reported.get(g.name);
+      if (r && (r.lifecycleState === 'DELETED' || r.lifecycleState === 'FAILED')) return r;
+      return { name: g.name, lifecycleState: to === 'SUCCEEDED' ? 'DELETED' : 'FAILED', lifecycleDetails: `the run ended ${to}` };
+    });
   }
 
   /**
@@ -659,6 +698,8 @@ export class RunsService {
         }
       }
     } finally {
+      clearInterval(this.nodeGroupTimers.get(id));
+      this.nodeGroupTimers.delete(id);
       this.scheduler.setDeadline(id, null);
       this.scheduler.setKillTimer(id, null);
       this.scheduler.release(id);
@@ -676,6 +717,8 @@ export class RunsService {
       const run = await this.store.getRun(id);
       if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') break;
       const { to, patch, event } = this.outcome(run, status, error);
+      const groups = this.finalNodeGroups(run, handle, to);
+      if (groups) patch.nodeGroups = groups;
       if (this.logs.quotaReached(id)) patch.lifecycleDetails = `${patch.lifecycleDetails} ${DETAILS.logQuota(this.logs.quotaBytes)}`;
       if (synced) patch.lifecycleDetails = `${patch.lifecycleDetails} ${synced}`;
       const note = to === 'FAILED' && patch.outcomeReason === 'exit' ? failureNote(this.logs.logFile(id)) : null;

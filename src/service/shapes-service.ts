@@ -20,7 +20,33 @@ export class ShapesService {
     private readonly capacity: () => Resources,
     /** Shapes an engine that admits runs itself serves (a cluster's): the server's capacity does not bound them. */
     private readonly admittedElsewhere: (shapeName: string) => boolean = () => false,
+    /**
+     * The cluster that runs multi-node jobs (one allocation across its nodes): the partition each of its shapes goes
+     * to ('' for its default partition; undefined: the shape stays local); null: the server has no cluster.
+     */
+    private readonly cluster: { partitionOf(shapeName: string): string | undefined } | null = null,
   ) {}
+
+  /**
+   * Refuses, naming the field, the shapes of a multi-node job that cannot run as one allocation across nodes: every
+   * group's shape must go to the cluster, and to one partition (a Slurm job's nodes are of one partition).
+   */
+  checkMultiNodeShapes(shapes: { shapeName: string; field: string }[], field: string): void {
+    if (!this.cluster) {
+      throw invalid(field, 'multi-node jobs run on a Slurm cluster, and this server has none configured (server config `slurm`, docs/slurm.md)');
+    }
+    let first: { partition: string; shapeName: string } | null = null;
+    for (const s of shapes) {
+      const partition = this.cluster.partitionOf(s.shapeName);
+      if (partition === undefined) {
+        throw invalid(s.field, `${s.shapeName} is not a shape of the Slurm cluster (server config slurm.shapes); a multi-node job's groups run there`);
+      }
+      if (first && partition !== first.partition) {
+        throw invalid(s.field, `${s.shapeName} goes to Slurm partition '${partition || 'default'}' but ${first.shapeName} to '${first.partition || 'default'}': a multi-node job's nodes are of one partition`);
+      }
+      first ??= { partition, shapeName: s.shapeName };
+    }
+  }
 
   /** Resources for an infrastructure block; refuses shapes this server can never run. */
   resolve(infra: JobInfrastructureConfigurationDetails, field: string): Resources {

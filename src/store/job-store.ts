@@ -21,6 +21,7 @@ function jobFromRow(r: JobTable): JobRecord {
     jobEnvironmentConfigurationDetails: fromJson(r.environment_configuration),
     jobLogConfigurationDetails: fromJson(r.log_configuration),
     jobStorageMountConfigurationDetailsList: fromJson(r.storage_mounts),
+    jobNodeConfigurationDetails: r.node_configuration == null ? null : fromJson(r.node_configuration),
     freeformTags: fromJson(r.freeform_tags) ?? {},
     definedTags: fromJson(r.defined_tags) ?? {},
     artifact:
@@ -60,6 +61,7 @@ export class JobStore {
         environment_configuration: toJson(r.jobEnvironmentConfigurationDetails),
         log_configuration: toJson(r.jobLogConfigurationDetails),
         storage_mounts: toJson(r.jobStorageMountConfigurationDetailsList),
+        node_configuration: r.jobNodeConfigurationDetails == null ? null : toJson(r.jobNodeConfigurationDetails),
         freeform_tags: toJson(r.freeformTags),
         defined_tags: toJson(r.definedTags),
         artifact_file_name: null,

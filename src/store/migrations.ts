@@ -622,6 +622,15 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('os_pars_by_bucket').on('os_pars').columns(['bucket', 'time_created']).execute();
     },
   },
+  {
+    // Multi-node jobs (docs/slurm.md): a job's OCI jobNodeConfigurationDetails, and each run's nodeGroupDetailsList
+    // (its node groups' states, as the executor last reported them).
+    name: '016_multi_node',
+    async up(db) {
+      await db.schema.alterTable('jobs').addColumn('node_configuration', 'text').execute();
+      await db.schema.alterTable('job_runs').addColumn('node_groups', 'text').execute();
+    },
+  },
 ];
 
 /** The advisory lock the migrations of a PostgreSQL database run under (any constant; "dsjobs" in ASCII). */

@@ -58,6 +58,8 @@ export interface JobRecord {
   jobEnvironmentConfigurationDetails: Record<string, unknown> | null;
   jobLogConfigurationDetails: Record<string, unknown> | null;
   jobStorageMountConfigurationDetailsList: Record<string, unknown>[] | null;
+  /** OCI's jobNodeConfigurationDetails (MULTI_NODE) of a multi-node job; null otherwise. */
+  jobNodeConfigurationDetails?: Record<string, unknown> | null;
   freeformTags: Tags;
   definedTags: DefinedTags;
   artifact: ArtifactInfo | null;
@@ -102,6 +104,8 @@ export interface RunRecord {
   outcomeReason: OutcomeReason | null;
   /** What protected the run, as the executor set it up; null until it started. */
   isolation: RunIsolationRecord | null;
+  /** OCI's nodeGroupDetailsList of a multi-node run: each node group's state; null for a single-node run. */
+  nodeGroups?: NodeGroupDetailsRecord[] | null;
   version: number;
   /**
    * Its place in a chain of trigger rules, set by the server only (never from a request): the chain's first run
@@ -110,6 +114,13 @@ export interface RunRecord {
   chain: RunChain;
   /** The OCI Logging log that shows the run's output (its log configuration enabled logging); OCI's logDetails. */
   logDetails?: { logGroupId: string; logId: string } | null;
+}
+
+/** One node group of a multi-node run, as OCI's NodeGroupDetails has it. */
+export interface NodeGroupDetailsRecord {
+  name: string;
+  lifecycleState: 'CREATING' | 'ACTIVE' | 'DELETING' | 'DELETED' | 'FAILED';
+  lifecycleDetails?: string;
 }
 
 export interface RunChain {
@@ -160,6 +171,7 @@ export type RunPatch = Partial<
     | 'freeformTags'
     | 'definedTags'
     | 'isolation'
+    | 'nodeGroups'
     | 'compartmentId'
   >
 >;

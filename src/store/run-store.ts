@@ -44,6 +44,7 @@ function runFromRow(r: RunRow): RunRecord {
     exitSignal: r.exit_signal,
     outcomeReason: r.outcome_reason as RunRecord['outcomeReason'],
     isolation: fromJson(r.isolation),
+    nodeGroups: r.node_groups == null ? null : fromJson(r.node_groups),
     version: r.version,
     chain: { rootId: r.chain_root_id, depth: r.chain_depth },
     logDetails: r.log_id && r.log_group_id ? { logGroupId: r.log_group_id, logId: r.log_id } : null,
@@ -82,6 +83,7 @@ function runToRow(r: RunRecord): Omit<JobRunTable, 'seq'> {
     exit_signal: r.exitSignal,
     outcome_reason: r.outcomeReason,
     isolation: r.isolation == null ? null : toJson(r.isolation),
+    node_groups: r.nodeGroups == null ? null : toJson(r.nodeGroups),
     version: r.version,
     chain_root_id: r.chain.rootId,
     chain_depth: r.chain.depth,
@@ -107,9 +109,10 @@ const RUN_PATCH_COLUMNS: Record<keyof RunPatch, keyof JobRunTable> = {
   freeformTags: 'freeform_tags',
   definedTags: 'defined_tags',
   isolation: 'isolation',
+  nodeGroups: 'node_groups',
   compartmentId: 'compartment_id',
 };
-const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags', 'isolation']);
+const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTags', 'isolation', 'nodeGroups']);
 
 /** Table `job_runs`: every run state change is a compare-and-set on the state plus its event row. */
 export class RunStore {

@@ -34,6 +34,8 @@ export interface JobTable {
   environment_configuration: string | null;
   log_configuration: string | null;
   storage_mounts: string | null;
+  /** OCI jobNodeConfigurationDetails (JSON) of a multi-node job; null: a single-node job. */
+  node_configuration: string | null;
   freeform_tags: string;
   defined_tags: string;
   artifact_file_name: string | null;
@@ -85,6 +87,8 @@ export interface JobRunTable {
   outcome_reason: string | null;
   /** RunIsolation (JSON): what protected the run, as set up. */
   isolation: string | null;
+  /** OCI nodeGroupDetailsList (JSON) of a multi-node run; null: a single-node run. */
+  node_groups: string | null;
   version: number;
   /** The first run of the trigger chain this run belongs to; null for a run no rule started from another run. */
   chain_root_id: string | null;

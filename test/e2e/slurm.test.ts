@@ -35,7 +35,7 @@ describe('runs on a Slurm cluster', { skip: missing ?? false }, () => {
 
   before(async () => {
     cluster = await startSlurmCluster();
-    s = await startServer({ config: slurmServerConfig(cluster), env: { DSJOBS_GRACE_PERIOD_MS: '2000' } });
+    s = await startServer({ config: slurmServerConfig(cluster, { metricsIntervalMs: 1000 }), env: { DSJOBS_GRACE_PERIOD_MS: '2000' } });
     sdk = makeOciClient(s.url, s.configFile);
   });
   after(async () => {
@@ -72,6 +72,33 @@ describe('runs on a Slurm cluster', { skip: missing ?? false }, () => {
     const cgroupTask = /^TaskPlugin=task\/cgroup/m.test(readFileSync(cluster.slurmConf, 'utf8'));
     assert.equal(rec.isolationDetails?.memoryLimit, cgroupTask ? 'ENFORCED' : 'NOT_ENFORCED');
     assert.match(rec.isolationDetails?.warnings.join(' ') ?? '', /runs on Slurm cluster \S+ \(partition default\)/);
+  });
+
+  test("a run has a scratch directory on the node, removed when it ends, and CPU and memory metrics from the node", async () => {
+    // Busy for a few seconds with ~50 MB resident, so the supervisor's 1 s samples see both.
+    const py = [
+      'import os, time',
+      'd = os.environ["DSJOBS_SCRATCH_DIR"]',
+      'open(os.path.join(d, "x"), "w").write("scratch")',
+      'print(d, os.path.isdir(d))',
+      'keep = bytearray(50 * 1024 * 1024)',
+      'end = time.time() + 6',
+      'while time.time() < end: pass',
+      '',
+    ].join('\n');
+    const job = await createJob(s, 'busy.py', py, { shape: 'Slurm.Small' });
+    const id = (await startRun(s, job)).id;
+    const done = await waitForRun(s.api, id, undefined, 90_000);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails ?? '');
+    const [line] = await stdout(id);
+    const [dir, isDir] = line!.split(' ');
+    assert.equal(isDir, 'True');
+    assert.match(dir!, /dsjobs-scratch-\d+$/);
+    assert.ok(!existsSync(dir!), 'the scratch directory is removed when the run ends');
+    const m = await s.api.getJobRunMetrics(id);
+    const points = (name: string) => m.items.find((i) => i.name === name)?.datapoints.map((p) => p.value) ?? [];
+    assert.ok(points('CpuUtilization').some((v) => v > 20), `CPU from the node: ${points('CpuUtilization')}`);
+    assert.ok(points('MemoryUtilization').some((v) => v > 2), `memory from the node: ${points('MemoryUtilization')}`);
   });
 
   test('SDK: a cancel reaches a run that traps SIGTERM; it cleans up and ends CANCELED', async () => {

@@ -143,3 +143,45 @@ test("a run's identity variables go on top of the job's and the run's own", () =
   assert.equal(final.env.JOB_ARTIFACT_FILE_NAME, 'train.py');
   assert.equal(plan.env.JOB_RUN_OCID, 'forged', 'the compiled plan itself is not changed');
 });
+
+test("a multi-node job's run: each group's variables and arguments, the run's override on top; refused where no cluster runs it", () => {
+  const nodes = {
+    jobNodeType: 'MULTI_NODE',
+    startupOrder: 'IN_ORDER',
+    maximumRuntimeInMinutes: 20,
+    jobNodeGroupConfigurationDetailsList: [
+      {
+        name: 'ps',
+        replicas: 1,
+        minimumSuccessReplicas: 1,
+        jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'MULTI_NODE', shapeName: 'Slurm.Small', blockStorageSizeInGBs: 50 },
+        jobConfigurationDetails: { jobType: 'DEFAULT', environmentVariables: { B: 'ps', JOB_RUN_ENTRYPOINT: 'main.py' }, commandLineArguments: '--role ps' },
+      },
+      {
+        name: 'workers',
+        replicas: 3,
+        minimumSuccessReplicas: 2,
+        jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'MULTI_NODE', shapeName: 'Slurm.Small', blockStorageSizeInGBs: 50 },
+      },
+    ],
+  };
+  const mnJob: LaunchJob = { ...job, jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'EMPTY' }, jobNodeConfigurationDetails: nodes };
+  const shapesAsked: string[] = [];
+  const cluster: LaunchContext = { ...ctx, checkMultiNodeShapes: (list) => void shapesAsked.push(...list.map((x) => x.field)) };
+  const r = compileLaunch(mnJob, { jobConfigurationOverrideDetails: { environmentVariables: { C: 'run' } } }, cluster);
+  const mn = r.plan.multiNode!;
+  assert.equal(mn.startupOrder, 'IN_ORDER');
+  assert.equal(r.plan.maximumRuntimeInMinutes, 20);
+  assert.equal(r.plan.entrypoint, 'main.py', "the first group's JOB_RUN_ENTRYPOINT names the artifact's file");
+  assert.deepEqual(mn.groups.map((g) => [g.name, g.replicas, g.minimumSuccessReplicas, g.env.B, g.env.C, g.args]), [
+    ['ps', 1, 1, 'ps', 'run', ['--role', 'ps']],
+    ['workers', 3, 2, 'job', 'run', ['--lr', '0.1', 'two words']],
+  ]);
+  assert.deepEqual(shapesAsked, [0, 1].map((i) => `jobNodeConfigurationDetails.jobNodeGroupConfigurationDetailsList[${i}].jobInfrastructureConfigurationDetails.shapeName`));
+  // A server that runs no multi-node jobs (its cluster was taken out of the config after the job was made).
+  assert.throws(() => compileLaunch(mnJob, {}, ctx), (e: DsError) => e.message.startsWith('jobNodeConfigurationDetails: '));
+  assert.throws(
+    () => compileLaunch(mnJob, { jobInfrastructureConfigurationOverrideDetails: { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'x' } }, cluster),
+    (e: DsError) => e.message.startsWith('jobInfrastructureConfigurationOverrideDetails: '),
+  );
+});

@@ -1,4 +1,5 @@
 import type { LaunchPlan } from '../../domain/launch.js';
+import type { Resources } from '../../domain/resources.js';
 
 /** How one shape becomes a Slurm request (server config `slurm.shapes`). */
 export interface SlurmShape {
@@ -22,23 +23,57 @@ export interface SlurmShape {
  * is up.
  */
 export function sbatchOptions(plan: LaunchPlan, shape: SlurmShape, runId: string, o: { graceMs: number; runDir: string }): string[] {
-  const cpus = Math.max(1, Math.ceil(plan.resources.cpus * shape.cpusPerOcpu - 1e-9));
-  const memMb = Math.max(1, Math.ceil(plan.resources.memoryInGBs * 1024 - 1e-9));
+  return batchOptions(plan, shape, runId, o, 1, slurmResources(plan.resources, shape));
+}
+
+/** A share of a node as Slurm asks for it: whole CPUs and MB, both rounded up (Slurm hands out whole CPUs). */
+export function slurmResources(r: Resources, shape: SlurmShape): { cpus: number; memMb: number; gpus: number } {
+  return {
+    cpus: Math.max(1, Math.ceil(r.cpus * shape.cpusPerOcpu - 1e-9)),
+    memMb: Math.max(1, Math.ceil(r.memoryInGBs * 1024 - 1e-9)),
+    gpus: r.gpus,
+  };
+}
+
+/**
+ * The sbatch options of a multi-node run: ONE job of as many nodes as the groups have replicas, one task per node,
+ * each node as large as the largest group's shape (a job's nodes are asked alike; each replica's srun step then
+ * takes its own group's share of its node). All groups' shapes go to one partition (checked at job create).
+ */
+export function sbatchMultiNodeOptions(
+  plan: LaunchPlan,
+  shape: SlurmShape,
+  perNode: { cpus: number; memMb: number; gpus: number },
+  runId: string,
+  o: { graceMs: number; runDir: string },
+): string[] {
+  const nodes = plan.multiNode!.groups.reduce((n, g) => n + g.replicas, 0);
+  return batchOptions(plan, shape, runId, o, nodes, perNode);
+}
+
+function batchOptions(
+  plan: LaunchPlan,
+  shape: SlurmShape,
+  runId: string,
+  o: { graceMs: number; runDir: string },
+  nodes: number,
+  r: { cpus: number; memMb: number; gpus: number },
+): string[] {
   const minutes = Math.ceil(plan.maximumRuntimeInMinutes + o.graceMs / 60_000) + 1;
   const args = [
     '--parsable',
     `--job-name=${runId}`,
-    '--nodes=1',
-    '--ntasks=1',
-    `--cpus-per-task=${cpus}`,
-    `--mem=${memMb}M`,
+    `--nodes=${nodes}`,
+    ...(nodes === 1 ? ['--ntasks=1'] : [`--ntasks=${nodes}`, '--ntasks-per-node=1']),
+    `--cpus-per-task=${r.cpus}`,
+    `--mem=${r.memMb}M`,
     `--time=${minutes}`,
     // The supervisor's own messages; the run's output goes to stdout.log and stderr.log beside it.
     `--output=${o.runDir}/slurm.out`,
     `--chdir=${o.runDir}`,
   ];
   if (shape.partition) args.push(`--partition=${shape.partition}`);
-  if (plan.resources.gpus > 0) args.push(`--gres=${shape.gres}:${plan.resources.gpus}`);
+  if (r.gpus > 0) args.push(`--gres=${shape.gres}:${r.gpus}`);
   return [...args, ...shape.extraArgs];
 }
 

@@ -4,9 +4,9 @@ import { startEnvironment } from '../../domain/launch.js';
 import { ZERO, type Resources } from '../../domain/resources.js';
 import type { LaunchPlan } from '../../domain/launch.js';
 import type { ArchiveLimits } from '../../archive/archive.js';
-import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample } from '../executor.js';
+import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, NodeGroupState, Recovered, ResourceSample } from '../executor.js';
 import { placeArtifact } from '../local/workspace.js';
-import { sbatchOptions, parseQueue, type SlurmShape } from './batch-request.js';
+import { sbatchMultiNodeOptions, sbatchOptions, parseQueue, slurmResources, type SlurmShape } from './batch-request.js';
 import { decodeSlurmHandle, encodeSlurmHandle, SLURM_HANDLE_VERSION, type SlurmHandle } from './handle.js';
 import { JobWatch, readStatus } from './job-watch.js';
 import { NODE_SUPERVISOR_NAME, NODE_SUPERVISOR_SOURCE } from './node-supervisor.js';
@@ -30,9 +30,16 @@ export interface SlurmExecutorOptions {
   /** The run's PATH on the node. */
   nodePath: string;
   keepWorkDirs: boolean;
+  /** Where on a node's own disk each run's scratch directory is made; null: Slurm's TMPDIR, else /tmp. */
+  scratchDir?: string | null;
+  /** How often the node-side supervisor records the run's CPU and memory use (the server's metrics interval). */
+  usageSeconds?: number;
 }
 
 const HANDLE_FILE = 'handle.json';
+
+/** Variables of a run that no variable of its job, node group or override may replace (OCI sets them). */
+const RUN_OWN = new Set(['JOB_OCID', 'JOB_RUN_OCID', 'PROJECT_OCID', 'JOB_COMPARTMENT_OCID', 'JOB_RUN_COMPARTMENT_OCID', 'PROJECT_COMPARTMENT_OCID', 'TENANCY_OCID', 'JOB_ARTIFACT_FILE_NAME']);
 
 /**
  * Runs on a Slurm cluster: each run is one batch job (sbatch), whose batch script is the node-side supervisor
@@ -127,13 +134,25 @@ export class SlurmExecutor implements Executor {
       ...privateEnv,
     };
     if (req.pythonEnv) env.CONDA_PREFIX = req.pythonEnv;
-    const launch = { argv: [...interpreterFor(target, req.pythonEnv), ...req.plan.args], env, cwd: work, graceSeconds: this.opts.graceMs / 1000 };
+    const command = interpreterFor(target, req.pythonEnv);
+    const multi = req.plan.multiNode ? this.multiNodeLaunch(req, command, env) : null;
+    const launch = {
+      argv: [...command, ...req.plan.args],
+      env,
+      cwd: work,
+      graceSeconds: this.opts.graceMs / 1000,
+      usageSeconds: Math.max(1, this.opts.usageSeconds ?? 5),
+      ...(this.opts.scratchDir ? { scratchBase: this.opts.scratchDir } : {}),
+      ...(multi ? { supervisor: this.supervisorPath, multiNode: multi.spec } : {}),
+    };
     // The run's variables may carry its secrets: readable by the job (run as the submitting user) alone.
     writeFileSync(path.join(runDir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
     // There before the job starts: the logs room follows them from the first byte.
     const logFiles = { stdout: path.join(runDir, 'stdout.log'), stderr: path.join(runDir, 'stderr.log') };
     for (const f of Object.values(logFiles)) if (!existsSync(f)) writeFileSync(f, '');
-    const args = [...sbatchOptions(req.plan, shape, req.runId, { graceMs: this.opts.graceMs, runDir }), this.supervisorPath, runDir];
+    const batch = { graceMs: this.opts.graceMs, runDir };
+    const options = multi ? sbatchMultiNodeOptions(req.plan, shape, multi.perNode, req.runId, batch) : sbatchOptions(req.plan, shape, req.runId, batch);
+    const args = [...options, this.supervisorPath, runDir];
     const r = await this.cli.run('sbatch', args);
     // --parsable prints "id" or "id;cluster".
     const jobId = /^(\d+)(?:;\S+)?\s*$/.exec(r.stdout.trim())?.[1];
@@ -142,6 +161,7 @@ export class SlurmExecutor implements Executor {
     writeFileSync(path.join(runDir, HANDLE_FILE), JSON.stringify(handle));
     const warnings = [
       `runs on Slurm cluster ${this.cluster} (partition ${shape.partition ?? 'default'}): Slurm allocates its CPUs and memory; no dsjobs sandbox on the node`,
+      ...(multi ? [`one Slurm job of ${multi.spec.replicas.length} nodes, one replica per node`] : []),
     ];
     return {
       handle: encodeSlurmHandle(handle),
@@ -157,6 +177,64 @@ export class SlurmExecutor implements Executor {
         warnings,
       },
     };
+  }
+
+  /**
+   * What the node-side coordinator of a multi-node run is given: each replica's command, variables and share of its
+   * node, in rank order (group after group), and the node size the job asks for (the largest group's). Each
+   * replica's variables: the run's, its group's over them (the job's, the group's, the run's override), the run's
+   * own identity and principal over those, and the distributed-training ones (the coordinator adds MASTER_ADDR,
+   * MASTER_PORT and FQDN on the node).
+   */
+  private multiNodeLaunch(req: LaunchRequest, command: string[], env: Record<string, string>) {
+    const plan = req.plan;
+    const mn = plan.multiNode!;
+    const worldSize = mn.groups.reduce((n, g) => n + g.replicas, 0);
+    const own = Object.fromEntries(Object.entries(env).filter(([k]) => !(k in plan.env) || RUN_OWN.has(k)));
+    const replicas: { group: number; argv: string[]; env: Record<string, string>; cpus: number; memMb: number; gpus: number }[] = [];
+    const perNode = { cpus: 1, memMb: 1, gpus: 0 };
+    mn.groups.forEach((g, gi) => {
+      const shape = this.byShape.get(g.shapeName);
+      if (!shape) throw new Error(`shape ${g.shapeName} (node group ${g.name}) is not served by the Slurm cluster`);
+      const share = slurmResources(g.resources, shape);
+      perNode.cpus = Math.max(perNode.cpus, share.cpus);
+      perNode.memMb = Math.max(perNode.memMb, share.memMb);
+      perNode.gpus = Math.max(perNode.gpus, share.gpus);
+      for (let i = 0; i < g.replicas; i++) {
+        const rank = replicas.length;
+        const distributed = {
+          RANK: String(rank),
+          NODE_RANK: String(rank),
+          LOCAL_RANK: '0',
+          WORLD_SIZE: String(worldSize),
+          NODE_COUNT: String(worldSize),
+          INITIAL_CLUSTER_SIZE: String(worldSize),
+          NODE_GROUP_NAME: g.name,
+          CLUSTER_NODES_METADATA_FILE: path.join(this.runDir(req.runId), 'cluster-nodes.json'),
+        };
+        replicas.push({ group: gi, argv: [...command, ...g.args], env: { ...env, ...g.env, ...own, ...distributed }, ...share });
+      }
+    });
+    const first = this.byShape.get(mn.groups[0]!.shapeName)!;
+    return {
+      perNode,
+      spec: {
+        startupOrder: mn.startupOrder,
+        gres: first.gres,
+        groups: mn.groups.map((g) => ({ name: g.name, replicas: g.replicas, minimumSuccessReplicas: g.minimumSuccessReplicas })),
+        replicas,
+      },
+    };
+  }
+
+  /** A multi-node run's node groups as its node-side coordinator last recorded them (groups.json); null: none yet. */
+  nodeGroups(h: ExecutorHandle): NodeGroupState[] | null {
+    try {
+      const list = JSON.parse(readFileSync(path.join(this.checked(h).runDir, 'groups.json'), 'utf8')) as NodeGroupState[];
+      return Array.isArray(list) ? list : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Resolves once the run's process runs on a node (true) or its job ended unrun; `waiting` hears Slurm's reason. */
@@ -236,8 +314,33 @@ export class SlurmExecutor implements Executor {
     await this.discard(path.basename(handle.runDir));
   }
 
-  async sample(): Promise<Map<string, ResourceSample>> {
-    return new Map();
+  /**
+   * What the node-side supervisors last recorded (`usage`: CPU percent of the job's CPUs on its node over the last
+   * interval, resident memory of the run's session, the job's memory); multi-node runs are not sampled yet.
+   */
+  async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
+    const out = new Map<string, ResourceSample>();
+    for (const r of runs) {
+      let text: string;
+      try {
+        text = await fsp.readFile(path.join(this.checked(r.handle).runDir, 'usage'), 'utf8');
+      } catch {
+        continue;
+      }
+      const [cpu, rss, limit] = text.trim().split(/\s+/).map(Number);
+      if (!Number.isFinite(cpu) || !Number.isFinite(rss)) continue;
+      const cap = limit && limit > 0 ? limit : r.resources.memoryInGBs * 1024 ** 3;
+      out.set(r.runId, {
+        cpuPercent: Math.round(cpu! * 100) / 100,
+        memoryPercent: cap > 0 ? Math.round((rss! / cap) * 10_000) / 100 : null,
+        memoryBytes: rss!,
+        diskPercent: null,
+        diskBytes: null,
+        gpuPercent: null,
+        gpuMemoryPercent: null,
+      });
+    }
+    return out;
   }
 
   async forget(runId: string): Promise<void> {
@@ -247,7 +350,7 @@ export class SlurmExecutor implements Executor {
   protections(): { enforced: string[]; off: string[] } {
     return {
       enforced: [`Slurm (cluster ${this.cluster}) allocates each run's CPUs and memory and ends its processes with the job`],
-      off: ['runs on Slurm nodes have no dsjobs sandbox, block storage volume or resource metrics'],
+      off: ['runs on Slurm nodes have no dsjobs sandbox and no block storage volume (a scratch directory of unenforced size), no GPU or disk metrics'],
     };
   }
 
