@@ -50,6 +50,7 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   GetJobRun: r('data-science-job-runs', 'read'),
   GetJobRunLogs: r('data-science-job-runs', 'read'),
   GetJobRunMetrics: r('data-science-job-runs', 'read'),
+  GetJobRunNotebook: r('data-science-job-runs', 'read'),
   UpdateJobRun: r('data-science-job-runs', 'use'),
   CancelJobRun: r('data-science-job-runs', 'use'),
   CreateJobRun: r('data-science-job-runs', 'use'),
