@@ -16,7 +16,8 @@ import type { DataScienceClient } from 'oci-datascience';
 import type { ObjectStorageClient } from 'oci-objectstorage';
 import { runCli } from '../support/cli.js';
 import { makeRepo, sharedDir } from '../support/git-servers.js';
-import { expectOciError, makeOciClient, makeObjectStorageClient } from '../support/oci-sdk-client.js';
+import { expectOciError, makeIdentityClient, makeOciClient, makeObjectStorageClient, ociProvider } from '../support/oci-sdk-client.js';
+import { makeUser } from '../support/users.js';
 import { readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 
 let s: TestServer;
@@ -63,10 +64,10 @@ async function listed(prefix: string): Promise<Map<string, { size: number; md5: 
   return new Map(r.listObjects.objects.map((o) => [o.name, { size: o.size!, md5: o.md5! }]));
 }
 
-/** A job with a Python artifact, created and uploaded through the official SDK. */
-async function pythonJob(script: string, env: Record<string, string>) {
+/** A job with a Python artifact, created and uploaded through the official SDK (as the administrator, or `as`). */
+async function pythonJob(script: string, env: Record<string, string>, as: DataScienceClient = oci.client) {
   const job = (
-    await oci.client.createJob({
+    await as.createJob({
       createJobDetails: {
         projectId,
         compartmentId: s.compartmentId,
@@ -76,12 +77,12 @@ async function pythonJob(script: string, env: Record<string, string>) {
       },
     })
   ).job;
-  await oci.client.createJobArtifact({ jobId: job.id, jobArtifact: Buffer.from(script), contentDisposition: 'attachment; filename=main.py', contentLength: Buffer.byteLength(script) });
+  await as.createJobArtifact({ jobId: job.id, jobArtifact: Buffer.from(script), contentDisposition: 'attachment; filename=main.py', contentLength: Buffer.byteLength(script) });
   return job;
 }
 
-async function runToEnd(job: { id: string; projectId: string; compartmentId: string }) {
-  const started = await oci.client.createJobRun({ createJobRunDetails: { projectId: job.projectId, compartmentId: job.compartmentId, jobId: job.id } });
+async function runToEnd(job: { id: string; projectId: string; compartmentId: string }, as: DataScienceClient = oci.client) {
+  const started = await as.createJobRun({ createJobRunDetails: { projectId: job.projectId, compartmentId: job.compartmentId, jobId: job.id } });
   await waitForRun(s.api, started.jobRun.id, undefined, 180_000);
   const run = (await oci.client.getJobRun({ jobRunId: started.jobRun.id })).jobRun;
   const logs = (await readLogs(s, run.id)).map((l) => l.message);
@@ -131,6 +132,32 @@ test('a bucket that does not exist: the run ends as its code did, and lifecycleD
   assert.equal(run.lifecycleState, 'SUCCEEDED', text);
   assert.match(run.lifecycleDetails ?? '', new RegExp(`Outputs not copied to oci://no-such-bucket@${ns}/x/: bucket 'no-such-bucket' does not exist`));
   assert.ok(logs.some((l) => l.startsWith(`[dsjobs] outputs: not copied to oci://no-such-bucket@${ns}/x/`)), text);
+});
+
+test("the bucket is written only when the run's creator (or the run's own principal) may write objects there", async () => {
+  const admin = makeIdentityClient(s.url, s.configFile);
+  const tenancy = ociProvider(s.configFile).getTenantId();
+  const user = await makeUser(admin.client, tenancy, s.dataDir, 'outputs-runner');
+  const as = makeOciClient(s.url, user.configFile);
+  try {
+    await admin.client.createPolicy({
+      createPolicyDetails: { compartmentId: tenancy, name: 'runner-jobs', description: 'jobs only', statements: ['Allow group outputs-runner-group to manage data-science-family in tenancy'] },
+    });
+    const job = await pythonJob('import os\nos.makedirs("out")\nopen("out/r.txt", "w").write("r")\n', { OUTPUT_DIR: 'out', OUTPUT_URI: `oci://results@${ns}/auth` }, as.client);
+    const refused = await runToEnd(job, as.client);
+    assert.equal(refused.run.lifecycleState, 'SUCCEEDED', refused.text);
+    assert.match(refused.run.lifecycleDetails ?? '', /Outputs not copied to oci:\/\/results@\S+: not authorized: neither the run's principal nor its creator ocid1\.user\S+ may write objects in bucket 'results'/);
+    assert.equal((await listed('auth/')).size, 0);
+    await admin.client.createPolicy({
+      createPolicyDetails: { compartmentId: tenancy, name: 'runner-objects', description: 'objects', statements: ['Allow group outputs-runner-group to manage objects in tenancy'] },
+    });
+    const allowed = await runToEnd(job, as.client);
+    assert.match(allowed.run.lifecycleDetails ?? '', /Outputs copied to/, allowed.text);
+    assert.deepEqual((await listed('auth/')).get('auth/r.txt'), { size: 1, md5: md5('r') });
+  } finally {
+    as.close();
+    admin.close();
+  }
 });
 
 test('a bad outputUri is refused when the job is created, naming the field', async () => {
