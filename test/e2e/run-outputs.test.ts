@@ -12,11 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import * as common from 'oci-common';
 import type { DataScienceClient } from 'oci-datascience';
 import type { ObjectStorageClient } from 'oci-objectstorage';
 import { runCli } from '../support/cli.js';
 import { makeRepo, sharedDir } from '../support/git-servers.js';
-import { expectOciError, makeIdentityClient, makeOciClient, makeObjectStorageClient, ociProvider } from '../support/oci-sdk-client.js';
+import { expectOciError, makeIdentityClient, makeOciClient, makeObjectStorageClient } from '../support/oci-sdk-client.js';
 import { makeUser } from '../support/users.js';
 import { readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 
@@ -136,7 +137,7 @@ test('a bucket that does not exist: the run ends as its code did, and lifecycleD
 
 test("the bucket is written only when the run's creator (or the run's own principal) may write objects there", async () => {
   const admin = makeIdentityClient(s.url, s.configFile);
-  const tenancy = ociProvider(s.configFile).getTenantId();
+  const tenancy = new common.ConfigFileAuthenticationDetailsProvider(s.configFile).getTenantId();
   const user = await makeUser(admin.client, tenancy, s.dataDir, 'outputs-runner');
   const as = makeOciClient(s.url, user.configFile);
   try {

@@ -141,6 +141,8 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   DeleteBucket: r('buckets', 'manage'),
   ListObjects: r('objects', 'inspect'),
   GetObject: r('objects', 'read'),
+  // Object Storage's work requests (CopyObject's), decided in the source bucket's compartment.
+  GetObjectStorageWorkRequest: r('objects', 'read'),
   HeadObject: r('objects', 'read'),
   PutObject: r('objects', 'manage'),
   DeleteObject: r('objects', 'manage'),
