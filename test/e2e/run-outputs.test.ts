@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -270,6 +270,11 @@ spec:
   // The same notebook, under its own name, in the bucket.
   const copy = await objects.client.getObject({ namespaceName: ns, bucketName: 'results', objectName: 'nb/analysis.ipynb' });
   assert.equal((await readAll(copy.value)).toString(), body);
+  // The CLI writes the same file.
+  const saved = path.join(tmp, 'executed.ipynb');
+  const r = await cli(['run', 'notebook', run.id, '-o', saved], tmp);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(saved, 'utf8'), body);
   // Deleting the run deletes it.
   await oci.client.deleteJobRun({ jobRunId: run.id });
   const gone = await s.fetch(`${s.url}/20190101/jobRuns/${run.id}/notebook`);
