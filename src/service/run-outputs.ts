@@ -134,23 +134,28 @@ export class RunOutputs {
     else if (!dir && !notebook) lines.push(`outputs: OUTPUT_URI ${dest} is set without OUTPUT_DIR: nothing to copy`);
     let bytes = 0;
     let copied = 0;
+    let lineCount = 0;
     const failed: string[] = [];
+    // At most LISTED_FILES lines, copied or not: a failed run's DSJOBS_FAILURE line must stay among the log's last 200.
+    const line = (l: string) => void (lineCount++ < LISTED_FILES && lines.push(l));
     for (const f of files) {
       try {
-        const st = await fsp.stat(f.from);
+        const st = await fsp.lstat(f.from);
+        // A hard link made by the run could name a file of the host's that the server, not the run, may read.
+        if (st.nlink > 1) throw new Error('a hard link: the file it names may not be the run\'s own');
         const o = await this.objects.putObject(uri.bucket, f.name, createReadStream(f.from, { highWaterMark: 1 << 20 }), {
           expectedSize: st.size,
           headers: { contentType: f.name.endsWith('.ipynb') ? 'application/x-ipynb+json' : 'application/octet-stream', ...OBJECT_HEADERS },
         });
         copied++;
         bytes += o.size;
-        if (copied <= LISTED_FILES) lines.push(`outputs: ${f.label} -> oci://${uri.bucket}@${uri.namespace}/${f.name} (${o.size} bytes, md5 ${o.md5})`);
+        line(`outputs: ${f.label} -> oci://${uri.bucket}@${uri.namespace}/${f.name} (${o.size} bytes, md5 ${o.md5})`);
       } catch (e) {
         failed.push(`${f.label}: ${(e as Error).message}`);
-        lines.push(`outputs: ${f.label} not copied: ${(e as Error).message}`);
+        line(`outputs: ${f.label} not copied: ${(e as Error).message}`);
       }
     }
-    if (copied > LISTED_FILES) lines.push(`outputs: ... and ${copied - LISTED_FILES} more file(s)`);
+    if (lineCount > LISTED_FILES) lines.push(`outputs: ... and ${lineCount - LISTED_FILES} more file(s) (the summary below counts them)`);
     lines.push(`outputs: copied ${copied} file(s), ${bytes} bytes, to ${dest}${failed.length ? `; ${failed.length} failed` : ''}`);
     const note = failed.length
       ? `Outputs copied to ${dest}: ${copied} file(s), ${bytes} bytes; ${failed.length} file(s) failed: ${failed.slice(0, 3).join('; ').slice(0, 400)}.`
@@ -171,8 +176,8 @@ export class RunOutputs {
       lines.push('outputs: the run wrote no executed notebook (it ended before the notebook driver did)');
       return null;
     }
-    if (!st.isFile()) {
-      lines.push(`outputs: ${EXECUTED_NOTEBOOK_FILE} is not a regular file: not kept`);
+    if (!st.isFile() || st.nlink > 1) {
+      lines.push(`outputs: ${EXECUTED_NOTEBOOK_FILE} is not a regular file of the run's own (a link?): not kept`);
       return null;
     }
     if (st.size > MAX_NOTEBOOK_BYTES) {

@@ -97,6 +97,7 @@ open("outputs/model.txt", "w").write("weights 1 2 3\\n")
 open("outputs/sub/big.txt", "w").write(${JSON.stringify(BIG)})
 os.symlink("/etc/passwd", "outputs/escape")
 open("not-an-output.txt", "w").write("stays behind")
+os.link("not-an-output.txt", "outputs/hard")
 print("wrote outputs")
 sys.exit(${exitCode})
 `;
@@ -107,13 +108,14 @@ test('a python run: OUTPUT_DIR is copied to its oci:// OUTPUT_URI with the right
   assert.equal(run.lifecycleState, 'SUCCEEDED', text);
   const prefix = `ok/${run.id}/`;
   const got = await listed(prefix);
-  assert.deepEqual([...got.keys()].sort(), [`${prefix}model.txt`, `${prefix}sub/big.txt`], 'the symbolic link and files outside OUTPUT_DIR are not copied');
+  assert.deepEqual([...got.keys()].sort(), [`${prefix}model.txt`, `${prefix}sub/big.txt`], 'the symbolic link, the hard link and files outside OUTPUT_DIR are not copied');
   assert.deepEqual(got.get(`${prefix}model.txt`), { size: 14, md5: md5('weights 1 2 3\n') });
   assert.deepEqual(got.get(`${prefix}sub/big.txt`), { size: BIG.length, md5: md5(BIG) });
   const body = await objects.client.getObject({ namespaceName: ns, bucketName: 'results', objectName: `${prefix}sub/big.txt` });
   assert.equal((await readAll(body.value)).toString(), BIG);
   assert.ok(logs.includes(`[dsjobs] outputs: outputs/model.txt -> oci://results@${ns}/${prefix}model.txt (14 bytes, md5 ${md5('weights 1 2 3\n')})`), text);
-  assert.ok(logs.includes(`[dsjobs] outputs: copied 2 file(s), ${14 + BIG.length} bytes, to oci://results@${ns}/${prefix}`), text);
+  assert.ok(logs.includes('[dsjobs] outputs: outputs/hard not copied: a hard link: the file it names may not be the run\'s own'), text);
+  assert.ok(logs.includes(`[dsjobs] outputs: copied 2 file(s), ${14 + BIG.length} bytes, to oci://results@${ns}/${prefix}; 1 failed`), text);
   assert.match(run.lifecycleDetails ?? '', new RegExp(`Outputs copied to oci://results@${ns}/${prefix}: 2 file\\(s\\)`));
 });
 
@@ -184,6 +186,16 @@ test('a bad outputUri is refused when the job is created, naming the field', asy
   const r = await runCli(['job', 'create', '-f', path.join(dir, 'job.yaml')], { env: { DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir }, cwd: dir, timeoutMs: 60_000 });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /spec\.runtime\.spec\.outputUri: 'oci:\/\/bucketonly\/x' names no namespace/);
+  // A bucket that does not exist yet, or another namespace: created, with a warning saying runs would copy nothing.
+  for (const [uri, warning] of [
+    [`oci://later@${ns}/x`, `warning: outputUri oci://later@${ns}/x: bucket later does not exist yet: create it (dsjobs os bucket create later) before runs end`],
+    ['oci://results@elsewhere/x', `warning: outputUri oci://results@elsewhere/x: namespace elsewhere is not this server's (${ns}): runs will not copy their outputs there`],
+  ]) {
+    writeFileSync(path.join(dir, 'job.yaml'), `kind: job\nspec:\n  runtime:\n    kind: runtime\n    type: python\n    spec:\n      scriptPathURI: main.py\n      outputDir: out\n      outputUri: ${uri}\n`);
+    const w = await runCli(['job', 'create', '-f', path.join(dir, 'job.yaml')], { env: { DSJOBS_ENDPOINT: s.url, DSJOBS_DATA_DIR: s.dataDir }, cwd: dir, timeoutMs: 60_000 });
+    assert.equal(w.code, 0, w.stderr);
+    assert.ok(w.stderr.includes(warning), w.stderr);
+  }
 });
 
 function cli(args: string[], cwd: string) {
