@@ -56,7 +56,7 @@ import { SweepsService } from './service/sweeps.js';
 import { RetentionService } from './service/retention.js';
 import { PolicyStore } from './store/policy-store.js';
 import { PoliciesService } from './service/policies.js';
-import { Authorizer, authorizeRunAs, mayReadEventAs } from './service/authorizer.js';
+import { Authorizer, authorizeOutputWrite, authorizeRunAs, mayReadEventAs } from './service/authorizer.js';
 import { IdentityStore } from './store/identity-store.js';
 import { IdentityService } from './service/identity.js';
 import { ConsoleSessions } from './service/console-sessions.js';
@@ -67,6 +67,7 @@ import { LoggingService } from './service/logging.js';
 import { ObjectStorageService } from './service/object-storage.js';
 import { ObjectPars } from './service/object-pars.js';
 import { BucketMounts } from './service/bucket-mounts.js';
+import { RunOutputs } from './service/run-outputs.js';
 import { ObjectBlobs } from './store/object-blobs.js';
 import { CompartmentMoves } from './service/compartment-moves.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
@@ -348,6 +349,13 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     chainLimits: { maxDepth: cfg.triggerMaxChainDepth, maxRuns: cfg.triggerMaxChainRuns },
     runLogs: { plan: (config, field) => logging.planRunLog(config, field), link: (tx, plan, run) => logging.linkRunLog(tx, plan as never, run) },
     bucketMounts,
+    runOutputs: new RunOutputs(objectStorage, runsDir, {
+      log,
+      authorize:
+        cfg.authentication === 'on'
+          ? (run, bucket) => authorizeOutputWrite(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), run, bucket)
+          : undefined,
+    }),
   });
   const moves = new CompartmentMoves(store, { project: (id) => projects.get(id), job: (id) => jobs.get(id), run: (id) => runs.get(id) }, {
     onProjectMoved: (id) => {

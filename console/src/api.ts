@@ -99,6 +99,14 @@ export async function runMetrics(runId: string): Promise<Metrics> {
   return (await res.json()) as Metrics;
 }
 
+/** GET /jobRuns/{id}/notebook: a notebook run's executed notebook (parsed JSON); null while the run has none (404). */
+export async function runNotebook(runId: string): Promise<unknown> {
+  const res = await fetch(`${API}/jobRuns/${encodeURIComponent(runId)}/notebook`, { cache: 'no-store' });
+  if (res.status === 404) return null;
+  if (!res.ok) throw new DsJobsError(res.status, 'Unknown', `notebook: HTTP ${res.status}`);
+  return res.json();
+}
+
 /** An API error split into the field it names and the reason ("<field>: <reason>", the API's message format). */
 export interface FieldError {
   field: string | null;

@@ -470,6 +470,6 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   await app.register(async (api) => logSearchRoutes(api as App, deps.logging), { prefix: LOG_SEARCH_BASE });
   await app.register(async (api) => logIngestionRoutes(api as App, deps.logging), { prefix: LOG_INGESTION_BASE });
   // Object Storage has no version prefix: OCI serves it at /n/... (and PAR URLs at /p/...).
-  await app.register(async (api) => objectStorageRoutes(api as App, deps.objectStorage, deps.objectPars));
+  await app.register(async (api) => objectStorageRoutes(api as App, deps.objectStorage, deps.objectPars, deps.workRequests));
   return app;
 }

@@ -13,7 +13,7 @@ import { bundleArtifact } from './bundle.js';
 import { jobAsAdsYaml } from './job-yaml.js';
 import { client, compartment, idOf, print, listTable, upper } from './context.js';
 import { exitStatusOf, watchRun } from './watch.js';
-import { downloadOciUri } from './object-storage.js';
+import { downloadOciUri, outputUriWarning } from './object-storage.js';
 
 export const JOB_COLS: Column[] = [
   { key: 'id', header: 'ID' },
@@ -93,6 +93,9 @@ export function addJobCommands(program: Command): void {
         for (const w of spec.ignored) err(`ignored: ${w}`);
         for (const w of spec.warnings) err(`warning: ${w}`);
         details_ = spec.createJobDetails;
+        const outputUri = (details_.jobConfigurationDetails as { environmentVariables?: Record<string, string> } | undefined)?.environmentVariables?.OUTPUT_URI;
+        const outputWarning = outputUri ? await outputUriWarning(cmd, outputUri).catch(() => null) : null;
+        if (outputWarning) err(`warning: ${outputWarning}`);
         artifact = o.artifact ?? spec.artifactPath;
         if (!o.artifact && spec.artifactUri) {
           // scriptPathURI in Object Storage: fetched, then uploaded as the job's artifact like a local file.

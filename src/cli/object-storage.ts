@@ -65,6 +65,23 @@ export async function downloadOciUri(cmd: Command, uri: string, dir: string): Pr
   return dest;
 }
 
+/**
+ * What `job create -f` says about a spec's oci:// outputUri before any run ends: a namespace other than the server's
+ * or a bucket that does not exist means runs will copy nothing there (the server checks when each run ends).
+ */
+export async function outputUriWarning(cmd: Command, uri: string): Promise<string | null> {
+  const m = /^oci:\/\/([^/@]+)@([^/]+)/i.exec(uri);
+  if (!m) return null;
+  const { os: s } = storage(cmd);
+  const ns = await s.namespace();
+  if (m[2] !== ns) return `outputUri ${uri}: namespace ${m[2]} is not this server's (${ns}): runs will not copy their outputs there`;
+  const exists = await s.getBucket(m[1]!).then(
+    () => true,
+    () => false,
+  );
+  return exists ? null : `outputUri ${uri}: bucket ${m[1]} does not exist yet: create it (dsjobs os bucket create ${m[1]}) before runs end, or their outputs are not copied`;
+}
+
 /** `dsjobs os ...`: buckets, objects and pre-authenticated requests of the server's Object Storage (docs/object-storage.md). */
 export function addObjectStorageCommands(program: Command): void {
   const os = program.command('os').description("the server's Object Storage: buckets, objects, pre-authenticated requests (docs/object-storage.md)");

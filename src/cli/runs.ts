@@ -1,4 +1,5 @@
-// `dsjobs run ...`: list, get, cancel, delete, logs, metrics, watch.
+// `dsjobs run ...`: list, get, cancel, delete, logs, metrics, notebook, watch.
+import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { DsJobsClient } from '../sdk/client.js';
 import { details, err, out, type Column } from './output.js';
@@ -81,6 +82,18 @@ export function addRunCommands(program: Command): void {
       const { api, g } = client(cmd);
       const m = await api.getJobRunMetrics(await idOf(api, g, 'job run', ref), { since: o.since });
       out(g.json ? JSON.stringify(m, null, 2) : metricsTable(m));
+    });
+  runCmd
+    .command('notebook <run>')
+    .description("write a finished notebook run's executed notebook (.ipynb, with every cell's outputs) to stdout or a file")
+    .option('-o, --output <file>', 'write it to this file instead of stdout')
+    .action(async (ref, o, cmd) => {
+      const { api, g } = client(cmd);
+      const id = await idOf(api, g, 'job run', ref);
+      const nb = await api.getJobRunNotebook(id);
+      if (!o.output) return void process.stdout.write(nb);
+      await writeFile(o.output, nb);
+      err(`executed notebook of ${id} written to ${o.output} (${Buffer.byteLength(nb)} bytes)`);
     });
   runCmd
     .command('watch <run>')

@@ -1,5 +1,6 @@
 import { invalid } from './errors.js';
 import { checkArgs, checkEnv, checkEnvSize } from './env-policy.js';
+import { checkOutputVariables } from './output-uri.js';
 import { ShellWordsError, splitShellWords } from './shell-words.js';
 
 /** Wire shapes of the job's configuration (OCI DefaultJobConfigurationDetails and infrastructure details). */
@@ -43,6 +44,7 @@ export function checkJobConfiguration(c: JobConfigurationDetails | null | undefi
   }
   checkEnv(c.environmentVariables, `${field}.environmentVariables`);
   if (c.environmentVariables) checkEnvSize(c.environmentVariables, `${field}.environmentVariables`);
+  checkOutputVariables(c.environmentVariables, `${field}.environmentVariables`);
   const words = commandLineWords(c.commandLineArguments, `${field}.commandLineArguments`);
   checkMaxRuntime(c.maximumRuntimeInMinutes, `${field}.maximumRuntimeInMinutes`);
   return words;

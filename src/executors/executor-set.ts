@@ -1,6 +1,7 @@
 import type { LaunchPlan } from '../domain/launch.js';
 import type { Resources } from '../domain/resources.js';
 import type {
+  CleanupOptions,
   Executor,
   ExecutorHandle,
   NodeGroupState,
@@ -162,7 +163,7 @@ export class ExecutorSet implements Executor {
     for (const e of this.engines) await e.executor.afterRecovery(ended);
   }
 
-  cleanup(handle: ExecutorHandle, opts?: { killStragglers?: boolean }): Promise<void> {
+  cleanup(handle: ExecutorHandle, opts?: CleanupOptions): Promise<void> {
     return this.of(handle).cleanup(handle, opts);
   }
 

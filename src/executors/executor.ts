@@ -38,6 +38,11 @@ export interface LaunchRequest {
   privateFiles?: PrivateFile[];
 }
 
+export interface CleanupOptions {
+  killStragglers?: boolean;
+  beforeRelease?: (workDir: string) => Promise<void>;
+}
+
 /** A file handed to one run only (see LaunchRequest.privateFiles). */
 export interface PrivateFile {
   /** The environment variable that names the file's path, as the run sees it. */
@@ -133,9 +138,11 @@ export interface Executor {
   afterRecovery(ended: (runIds: readonly string[]) => Promise<ReadonlySet<string>>): Promise<void>;
   /**
    * After the run ended: kill stragglers (unless told not to: after a restart the run's group id may belong to
-   * someone else by now), release its workspace. Logs are kept.
+   * someone else by now), release its workspace. Logs are kept. `beforeRelease` is called once nothing of the run
+   * runs any more and before its workspace goes, with the run's working directory on this host (absent: nothing
+   * of it is left), so the service can copy its outputs out without any process of the run still writing them.
    */
-  cleanup(handle: ExecutorHandle, opts?: { killStragglers?: boolean }): Promise<void>;
+  cleanup(handle: ExecutorHandle, opts?: CleanupOptions): Promise<void>;
   /**
    * Reads what each run uses now (CPU over the time since the previous call for that handle). Runs whose reading
    * fails are left out.

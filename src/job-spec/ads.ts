@@ -6,6 +6,7 @@ import type { JobSpecResult } from './plumbing.js';
 import { CPU_BASELINES, type ShapeConfig, infrastructureDetails, storageMounts } from './infrastructure.js';
 import { interpolateAdsEnv, pyJsonDumps, templateSafeSubstitute } from './interpolation.js';
 import { Ctx, type Obj, asObj, describe, fail, isObj, join } from './plumbing.js';
+import { checkOutputDir, checkOutputUri } from './outputs.js';
 import { PyFloat } from './py-float.js';
 import { ADS_RUNTIME_READERS } from './runtime-readers.js';
 
@@ -41,8 +42,11 @@ export const ADS_COMMON_RUNTIME_KEYS = [
   'maximumRuntimeInMinutes',
   'scriptPathURI',
 ];
-// Read by ADS's Python driver, which dsjobs does not ship; accepted with a warning.
+// The python runtime's own keys. outputDir/outputUri become OUTPUT_DIR/OUTPUT_URI (the server copies the directory
+// to the bucket when a run ends); the rest are read by ADS's Python driver, which dsjobs does not ship: accepted
+// with a warning.
 export const ADS_PYTHON_ONLY_KEYS = ['outputDir', 'outputUri', 'pythonPath', 'workingDir', 'entryFunction'];
+const ADS_PYTHON_OUTPUT_KEYS = ['outputDir', 'outputUri'];
 
 export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecResult {
   let runtimeObj: Obj;
@@ -106,8 +110,11 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
   const conda = rs.has('conda') ? adsConda(rs.get('conda'), rs.path('conda')) : {};
 
   let workingDir: string | undefined;
+  const outputs: Record<string, string> = {};
   if (runtimeType === 'python') {
+    Object.assign(outputs, pythonOutputs(rs, ctx));
     for (const key of ADS_PYTHON_ONLY_KEYS) {
+      if (ADS_PYTHON_OUTPUT_KEYS.includes(key)) continue;
       const v = rs.get(key);
       if (v === undefined || v === '' || (Array.isArray(v) && v.length === 0)) continue;
       ctx.warnings.push(`${rs.path(key)}: not supported yet, ignored`);
@@ -218,7 +225,7 @@ export function parseAds(doc: Obj, kind: 'job' | 'runtime', ctx: Ctx): JobSpecRe
 
   // Job configuration: the user's env, then what the runtime settings become (these win, as in ADS).
   const env: Record<string, string> = { ...userEnv };
-  const system: Record<string, string> = { ...conda, ...parts?.env };
+  const system: Record<string, string> = { ...conda, ...outputs, ...parts?.env };
   if (artifact.entrypoint !== null) system.JOB_RUN_ENTRYPOINT = artifact.entrypoint;
   for (const [k, v] of Object.entries(system)) {
     if (env[k] !== undefined && env[k] !== v) ctx.warnings.push(`${rs.path('env')}.${k}: replaced by the runtime's setting '${v}'`);
@@ -395,4 +402,28 @@ export function checkedCommandLine(s: string, field: string): string | undefined
     throw err;
   }
   return s.trim() === '' ? undefined : s;
+}
+
+/** The python runtime's outputDir + outputUri (ADS's with_output(dir, uri)): both or neither, the URI oci://. */
+function pythonOutputs(rs: Fields, ctx: Ctx): Record<string, string> {
+  const get = (key: string) => {
+    if (!rs.has(key)) return undefined;
+    const v = str(rs.get(key), rs.path(key), { allowEmpty: true }).trim();
+    if (v === '') return undefined;
+    if (isPlaceholder(v)) {
+      ctx.warnings.push(`${rs.path(key)}: '${v}' is a template placeholder, ignored`);
+      return undefined;
+    }
+    return v;
+  };
+  const dir = get('outputDir');
+  const uri = get('outputUri');
+  if (uri === undefined) {
+    if (dir !== undefined) ctx.warnings.push(`${rs.path('outputDir')}: ignored without outputUri (nothing to copy it to)`);
+    return {};
+  }
+  checkOutputUri(uri, rs.path('outputUri'), false);
+  if (dir === undefined) fail(rs.path('outputDir'), 'required with outputUri: the directory (relative to the working directory) copied to it when the run ends');
+  checkOutputDir(dir, rs.path('outputDir'));
+  return { OUTPUT_DIR: dir, OUTPUT_URI: uri };
 }

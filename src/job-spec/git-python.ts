@@ -1,5 +1,6 @@
 // ADS's gitPython runtime: code cloned from a git repository inside the run. The spec's fields become ADS's
 // variables (reference §3.3) and the artifact is the driver (drivers/git-driver.ts) that reads them.
+import { checkOutputDir, checkOutputUri } from './outputs.js';
 import { GIT_DRIVER_NAME, GIT_DRIVER_PY } from './drivers/git-driver.js';
 import { type Fields, isPlaceholder, str } from './fields.js';
 import { type Ctx, describe, fail } from './plumbing.js';
@@ -53,13 +54,13 @@ export function readGitPython(rs: Fields, _userEnv: Record<string, string>, ctx:
   set('ENTRY_FUNCTION', optional(rs, 'entryFunction', ctx));
   set('GIT_SECRET_OCID', optional(rs, 'gitSecretId', ctx));
   set('WORKING_DIR', optional(rs, 'workingDir', ctx));
-  set('OUTPUT_DIR', optional(rs, 'outputDir', ctx));
+  const outputDir = optional(rs, 'outputDir', ctx);
+  set('OUTPUT_DIR', outputDir);
   set('CODE_DIR', optional(rs, 'codeDir', ctx));
   const outputUri = optional(rs, 'outputUri', ctx);
   if (outputUri !== undefined) {
-    if (/^oci:\/\//i.test(outputUri)) {
-      ctx.warnings.push(`${rs.path('outputUri')}: object storage is not served here; OUTPUT_DIR is not copied to '${outputUri}'`);
-    }
+    checkOutputUri(outputUri, rs.path('outputUri'), true);
+    if (outputDir !== undefined && /^oci:\/\//i.test(outputUri)) checkOutputDir(outputDir, rs.path('outputDir'));
     env.OUTPUT_URI = outputUri;
   }
   if (rs.has('pythonPath')) {

@@ -1,6 +1,7 @@
 // ADS's notebook runtime: a notebook executed cell by cell inside the run. The notebook (a local file, a notebook
 // in a local directory, or an http(s) URL fetched by the run) goes into the artifact under code/ with the driver
 // (drivers/notebook-driver.ts); the spec's fields become ADS's variables (reference §3.3).
+import { checkOutputUri } from './outputs.js';
 import { relativeEntry } from './artifact.js';
 import { NOTEBOOK_DRIVER_NAME, NOTEBOOK_DRIVER_PY } from './drivers/notebook-driver.js';
 import { type Fields, isPlaceholder, str } from './fields.js';
@@ -45,9 +46,7 @@ export function readNotebook(rs: Fields, _userEnv: Record<string, string>, ctx: 
   }
   const outputUri = given(rs, 'outputUri', ctx);
   if (outputUri !== undefined) {
-    if (/^oci:\/\//i.test(outputUri)) {
-      ctx.warnings.push(`${rs.path('outputUri')}: object storage is not served here; the executed notebook is not copied to '${outputUri}'`);
-    }
+    checkOutputUri(outputUri, rs.path('outputUri'), true);
     env.OUTPUT_URI = outputUri;
   }
   const parts = (artifactPath: string | null): RuntimeParts => ({

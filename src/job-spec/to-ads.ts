@@ -147,6 +147,11 @@ export function jobToAds(given: JobLike, saved: SavedArtifact, artifactName: str
     const uri = saved.file ?? artifactName;
     if (/\.py$/i.test(entry ?? uri ?? '')) type = 'python';
     if (uri) rs.scriptPathURI = uri;
+    // The python runtime's with_output(dir, uri): read back by ads.ts as the same two variables.
+    if (type === 'python' && env.OUTPUT_DIR && /^oci:\/\//i.test(env.OUTPUT_URI ?? '')) {
+      rs.outputDir = take('OUTPUT_DIR');
+      rs.outputUri = take('OUTPUT_URI');
+    }
     if (!saved.file) warnings.push(`the artifact was not saved: scriptPathURI '${uri ?? ''}' names it, relative to the spec`);
   }
 

@@ -334,6 +334,10 @@ export class DsJobsClient {
     const query = q.since ? `?since=${encodeURIComponent(q.since)}` : '';
     return this.json({ method: 'GET', path: `/jobRuns/${id}/metrics${query}` });
   }
+  /** A notebook run's executed notebook (dsjobs addition): the .ipynb text, kept from the run's end until it is deleted. */
+  async getJobRunNotebook(id: string): Promise<string> {
+    return (await this.send({ method: 'GET', path: `/jobRuns/${id}/notebook` })).text();
+  }
   listJobRuns(q: ListOptions & { jobId?: string }): Promise<Page<JobRunSummary>> {
     return this.list('/jobRuns', { ...q });
   }

@@ -141,3 +141,24 @@ export async function mayReadEventAs(
   const operation = readOperationForOcid(event.resourceId) ?? 'ListEvents';
   return (await authorizer.decide(await principalOf(userId), operation, compartmentId)).allowed;
 }
+
+/**
+ * Whether a run's outputs may be written to a bucket (run-outputs.ts): allowed when the run's own principal (its
+ * dynamic groups, as ADS's drivers write with the run's resource principal) or the user that started it may put
+ * objects there (PutObject: `manage objects`). A run that another run started has only its own principal to go by.
+ */
+export async function authorizeOutputWrite(
+  authorizer: Authorizer,
+  tree: CompartmentTree,
+  tenancyId: string,
+  principalOf: (userId: string) => Promise<Principal>,
+  run: { id: string; compartmentId: string; createdBy: string },
+  bucket: { name: string; compartmentId: string },
+): Promise<void> {
+  const known = (c: string) => (tree.parentOf(c) === undefined ? tenancyId : c);
+  const target = known(bucket.compartmentId);
+  if ((await authorizer.decide({ kind: 'run', runId: run.id, compartmentId: known(run.compartmentId) }, 'PutObject', target)).allowed) return;
+  const denied = new DsError('NotAuthorizedOrNotFound', `neither the run's principal nor its creator ${run.createdBy} may write objects in bucket '${bucket.name}' (PutObject: manage objects)`);
+  if (run.createdBy.startsWith('ocid1.datasciencejobrun.')) throw denied;
+  if (!(await authorizer.decide(await principalOf(run.createdBy), 'PutObject', target)).allowed) throw denied;
+}

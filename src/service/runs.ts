@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { DsError, invalid, isOutOfSpace, notFound } from '../domain/errors.js';
 import type { JobConfigurationDetails, JobInfrastructureConfigurationDetails } from '../domain/job-config.js';
 import { newOcid, RESOURCE_TYPES } from '../domain/ids.js';
@@ -23,6 +24,7 @@ import type { JobsService } from './jobs.js';
 import { checkCompartment, checkListCompartment } from './projects.js';
 import type { StorageCatalog } from './storage.js';
 import type { BucketMounts } from './bucket-mounts.js';
+import type { RunOutputs } from './run-outputs.js';
 import type { CondaEnvironments } from './conda.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
 import type { ShapesService } from './shapes-service.js';
@@ -132,6 +134,8 @@ export class RunsService {
       runLogs?: RunLogs;
       /** Mounts of the server's own buckets: staged at the start, written back when the run ends (bucket-mounts.ts). */
       bucketMounts?: Pick<BucketMounts, 'stage' | 'collect'>;
+      /** ADS's run outputs (OUTPUT_DIR to an oci:// OUTPUT_URI) and a notebook run's executed notebook (run-outputs.ts). */
+      runOutputs?: Pick<RunOutputs, 'wants' | 'collect' | 'remove' | 'notebookFile'>;
     },
   ) {
     this.scheduler = opts.scheduler;
@@ -378,6 +382,19 @@ export class RunsService {
     await this.markDeleted(id);
   }
 
+  /**
+   * The executed notebook kept with a notebook run (docs/ads-runtimes.md#notebook), as a file to send; NotFound
+   * while the run has none (not a notebook run, not ended yet, or it ended before its notebook was written).
+   */
+  async executedNotebook(id: string): Promise<string> {
+    const run = await this.getRecord(id);
+    const file = run.lifecycleState === 'DELETED' ? null : this.opts.runOutputs?.notebookFile(id);
+    if (!file || !existsSync(file)) {
+      throw new DsError('NotFound', `Job run ${id} has no executed notebook${run.launch.env.JOB_RUN_NOTEBOOK === undefined ? ' (it is not a notebook run)' : isTerminal(run.lifecycleState) ? ' (it ended before its notebook was written)' : ' yet (it is kept when the run ends)'}`);
+    }
+    return file;
+  }
+
   /** Deleting a run frees its files: its log and its run directory go (its record stays, DELETED). */
   async markDeleted(id: string): Promise<void> {
     if (!(await this.store.transitionRun(id, TERMINAL_RUN_STATES, 'DELETED', {}, E.deleted))) return;
@@ -387,6 +404,7 @@ export class RunsService {
   private async removeFiles(id: string): Promise<void> {
     try {
       this.logs.remove(id);
+      await this.opts.runOutputs?.remove(id);
       await this.executor.forget(id);
     } catch (e) {
       this.opts.log?.error({ err: e, runId: id }, "removing a deleted job run's files failed");
@@ -680,14 +698,17 @@ export class RunsService {
   ): Promise<void> {
     this.principals?.revoke(id);
     try {
-      // Kill what the run left behind first: a background writer must not keep the final drain going forever.
-      if (handle) await this.executor.cleanup(handle, { killStragglers: opts.stragglers ?? true }).catch(() => {});
+      // Kill what the run left behind first: a background writer must not keep the final drain going forever. Its
+      // outputs are copied then, once nothing of it writes them any more and before its workspace goes.
+      let outputs: string | null = null;
+      const beforeRelease = this.opts.runOutputs && handle ? async (workDir: string) => void (outputs = await this.collectOutputs(id, handle, workDir)) : undefined;
+      if (handle) await this.executor.cleanup(handle, { killStragglers: opts.stragglers ?? true, beforeRelease }).catch(() => {});
       // A full data disk stops the last capture or the state change midway; both go on from where they stopped
       // (the log from its checkpoint, the state from the record), so the run settles once space returns. The same
       // for a PostgreSQL that does not answer (restarting): the state is written once it is back.
       for (let wait = 1000; ; wait = Math.min(wait * 2, DISK_FULL_RETRY_MAX_MS)) {
         try {
-          await this.settle(id, handle, status, opts.error);
+          await this.settle(id, handle, status, opts.error, outputs);
           break;
         } catch (e) {
           const unavailable = isDatabaseUnavailable(e);
@@ -706,7 +727,19 @@ export class RunsService {
     }
   }
 
-  private async settle(id: string, handle: ExecutorHandle | null, status: ExitStatus, error?: string): Promise<void> {
+  /** Copies the run's outputs out of its working directory (run-outputs.ts); the note for its lifecycleDetails. */
+  private async collectOutputs(id: string, handle: ExecutorHandle, workDir: string): Promise<string | null> {
+    try {
+      const run = await this.store.getRun(id);
+      if (!run || !this.opts.runOutputs!.wants(run)) return null;
+      return await this.opts.runOutputs!.collect(run, workDir, this.executor.logFiles(handle).stdout);
+    } catch (err) {
+      this.opts.log?.error({ runId: id, err }, "copying a finished run's outputs failed");
+      return `Outputs were not copied: ${(err as Error).message.slice(0, 300)}.`;
+    }
+  }
+
+  private async settle(id: string, handle: ExecutorHandle | null, status: ExitStatus, error?: string, outputs?: string | null): Promise<void> {
     // Before the final state: whatever the run's success starts (a trigger rule, a sweep's final step) reads its
     // results. Before the log is sealed, too: a client following the log sees the run's end right after it.
     const synced = await this.syncBucketMounts(id);
@@ -721,6 +754,7 @@ export class RunsService {
       if (groups) patch.nodeGroups = groups;
       if (this.logs.quotaReached(id)) patch.lifecycleDetails = `${patch.lifecycleDetails} ${DETAILS.logQuota(this.logs.quotaBytes)}`;
       if (synced) patch.lifecycleDetails = `${patch.lifecycleDetails} ${synced}`;
+      if (outputs) patch.lifecycleDetails = `${patch.lifecycleDetails} ${outputs}`;
       const note = to === 'FAILED' && patch.outcomeReason === 'exit' ? failureNote(this.logs.logFile(id)) : null;
       if (note) patch.lifecycleDetails = `${patch.lifecycleDetails} ${note}`;
       if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event)) {

@@ -22,11 +22,16 @@ export class WorkRequestsService {
   readonly store: WorkRequestStore;
 
   constructor(
-    store: Store,
+    private readonly db: Store,
     private readonly identity: ServerIdentity,
     private readonly clock: Clock,
   ) {
-    this.store = new WorkRequestStore(store);
+    this.store = new WorkRequestStore(db);
+  }
+
+  /** Records an operation that is already done, in a transaction of its own (Object Storage's CopyObject). */
+  recordDone(op: { operationType: string; compartmentId: string; resources: WorkRequestResource[]; log: string }): Promise<WorkRequestRecord> {
+    return this.db.transaction((tx) => this.begin(tx, { ...op, done: true }));
   }
 
   /**

@@ -59,6 +59,8 @@ const CASES: Array<{ name: string; files: Record<string, string>; runtime: strin
     runtime: `type: python
     spec:
       scriptPathURI: train.py
+      outputDir: out
+      outputUri: oci://results@ns1/runs/\${JOB_RUN_OCID}
       maximumRuntimeInMinutes: 30
       args: [--lr, "0.1", two words]
       env:
@@ -83,6 +85,7 @@ const CASES: Array<{ name: string; files: Record<string, string>; runtime: strin
       entrypoint: pkg.mod:main
       pythonPath: [src, lib]
       outputDir: out
+      outputUri: oci://results@ns1/git
       args: [a]`,
   },
   {
@@ -141,6 +144,8 @@ spec:
     const out1 = path.join(d, 'out1');
     const yaml1 = (await cli(['job', 'get', first.id, '--yaml', '--artifact-dir', out1], d)).stdout;
     assert.match(yaml1, /^kind: job\n/);
+    // The python runtime's with_output(dir, uri) is written as its two fields, not as variables.
+    if (c.name === 'python') assert.match(yaml1, /\n {6}outputDir: out\n {6}outputUri: oci:\/\/results@ns1\/runs\/\$\{JOB_RUN_OCID\}\n/);
     writeFileSync(path.join(d, 'again.yaml'), yaml1);
     const second = JSON.parse((await cli(['job', 'create', '-f', 'again.yaml', '--json'], d)).stdout);
     assert.notEqual(second.id, first.id);

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, createJob, startRun, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { ROOT, createJob, readLogs, startRun, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
 
 let s: TestServer;
@@ -392,6 +392,53 @@ test('a finished run: no "Live" and no Pause, no GPU charts without GPUs, the st
   );
   assert.equal(fit.label, 'stdout and stderr');
   assert.ok(fit.arrowLeft - fit.textRight >= 4, `the selector's text ends ${(fit.arrowLeft - fit.textRight).toFixed(1)} px before its arrow`);
+});
+
+test('a notebook run\'s page shows its executed notebook: cells, outputs, the cell that raised highlighted, nothing of it as HTML', async (t) => {
+  // The run writes the executed notebook where the notebook driver does (a real Jupyter run is ads-notebook's and
+  // run-outputs' to test): the server keeps it with the run because the job is a notebook job (JOB_RUN_NOTEBOOK).
+  const nb = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {},
+    cells: [
+      { cell_type: 'markdown', metadata: {}, source: ['# Report <script>window.__pwned = 1</script>'] },
+      { cell_type: 'code', metadata: {}, execution_count: 1, source: 'print(x)', outputs: [{ output_type: 'stream', name: 'stdout', text: ['<img src=x onerror="window.__pwned=2">\n'] }] },
+      {
+        cell_type: 'code',
+        metadata: { dsjobs: { failed: true } },
+        execution_count: 2,
+        source: 'raise ValueError("bad input")',
+        outputs: [{ output_type: 'error', ename: 'ValueError', evalue: 'bad input', traceback: ['\u001b[31mValueError\u001b[0m: bad input'] }],
+      },
+    ],
+  };
+  const script = `open(".dsjobs-executed.ipynb", "w").write(${JSON.stringify(JSON.stringify(nb))})\nraise SystemExit(1)\n`;
+  const job = await createJob(s, 'nb.py', script, { projectId, env: { JOB_RUN_NOTEBOOK: 'code/report.ipynb' } });
+  const run = await startRun(s, job, { displayName: 'notebook-run' });
+  await waitForRun(s.api, run.id);
+  const page = await openPage(t);
+  await page.goto(`${s.url}/runs/${run.id}`);
+  const panel = page.getByTestId('notebook');
+  await panel.getByRole('heading', { name: 'Executed notebook' }).waitFor();
+  const failed = panel.getByTestId('notebook-failed-cell');
+  await failed.getByText('raised here').waitFor().catch(async (e) => {
+    throw new Error(`${(e as Error).message}\npanel: ${await panel.innerText()}\nlog: ${(await readLogs(s, run.id)).map((l) => l.message).join('\n')}`);
+  });
+  assert.match(await failed.innerText(), /raise ValueError\("bad input"\)[\s\S]*ValueError: bad input/);
+  assert.ok(!(await failed.innerText()).includes('\u001b'), 'the traceback\'s colour codes are not shown');
+  assert.equal(await failed.getAttribute('aria-label'), 'Cell 3, raised an error');
+  // Markup in sources and outputs is shown as text, never made into elements.
+  await panel.getByText('<img src=x onerror="window.__pwned=2">').waitFor();
+  await panel.getByText('# Report <script>window.__pwned = 1</script>').waitFor();
+  assert.equal(await panel.locator('img, script').count(), 0);
+  assert.equal(await page.evaluate('window.__pwned'), undefined);
+  // A run that is not a notebook run has no such panel.
+  const plain = await startRun(s, await createJob(s, 'plain.py', 'print(1)\n', { projectId }));
+  await waitForRun(s.api, plain.id);
+  await page.goto(`${s.url}/runs/${plain.id}`);
+  await page.getByTestId('run-state').getByText('SUCCEEDED').waitFor();
+  assert.equal(await page.getByTestId('notebook').count(), 0);
 });
 
 test('/ shows the job runs list, as README.md and console/README.md say; Projects is /projects', async (t) => {

@@ -186,6 +186,21 @@ test('rename and copy: the new name has the bytes, conditions apply, the copy is
     copyObjectDetails: { sourceObjectName: 'new', destinationRegion: 'local', destinationNamespace: ns, destinationBucket: dest, destinationObjectName: 'copied' },
   });
   assert.ok(c.opcWorkRequestId);
+  // The work request it names is followed with the SDK's own GetWorkRequest (Object Storage's /workRequests/{id}).
+  const w = (await os.getWorkRequest({ workRequestId: c.opcWorkRequestId })).workRequest;
+  assert.equal(w.operationType, 'COPY_OBJECT');
+  assert.equal(w.status, 'COMPLETED');
+  assert.equal(w.percentComplete, 100);
+  assert.equal(w.compartmentId, s.compartmentId);
+  assert.deepEqual(
+    w.resources?.map((x) => [x.actionType, x.metadata?.BUCKET, x.metadata?.OBJECT]),
+    [
+      ['RELATED', b, 'new'],
+      ['WRITTEN', dest, 'copied'],
+    ],
+  );
+  const done = await os.createWaiters().forWorkRequest({ workRequestId: c.opcWorkRequestId });
+  assert.equal(done?.workRequest.status, 'COMPLETED');
   const copied = await get(dest, 'copied');
   assert.equal(copied.bytes.toString(), 'payload');
   await put(b, 'new', 'changed');

@@ -79,10 +79,20 @@ args: [x, 1]`,
     refused(runtimeSpec('gitPython', 'url: file:///r\nentrypoint: a.py\ncommit: main'), 'spec.runtime.spec.commit', /not a commit id/);
   });
 
-  it('warns that an oci:// outputUri is not copied, and that scriptPathURI means nothing here', () => {
-    const r = parse(runtimeSpec('gitPython', 'url: git@host:r.git\nentrypoint: m:f\noutputUri: oci://b@n/p\nscriptPathURI: x.py'));
+  it('takes an oci:// outputUri as it is (the server copies outputDir there), and warns that scriptPathURI means nothing here', () => {
+    const r = parse(runtimeSpec('gitPython', 'url: git@host:r.git\nentrypoint: m:f\noutputDir: out\noutputUri: oci://b@n/p\nscriptPathURI: x.py'));
     assert.ok(r.warnings.includes('spec.runtime.spec.scriptPathURI: ignored, the repository is the code'), r.warnings.join('\n'));
-    assert.ok(r.warnings.some((w) => w.startsWith('spec.runtime.spec.outputUri: object storage is not served here')), r.warnings.join('\n'));
+    assert.ok(!r.warnings.some((w) => w.includes('outputUri')), r.warnings.join('\n'));
+    const env = (r.createJobDetails.jobConfigurationDetails as { environmentVariables: Record<string, string> }).environmentVariables;
+    assert.equal(env.OUTPUT_URI, 'oci://b@n/p');
+    assert.equal(env.OUTPUT_DIR, 'out');
+  });
+
+  it('refuses an outputUri that is neither oci://bucket@namespace nor a local path, and an outputDir leaving the working directory', () => {
+    refused(runtimeSpec('gitPython', 'url: file:///r\nentrypoint: a.py\noutputUri: s3://b/p'), 'spec.runtime.spec.outputUri', /s3:\/\/ is not served here/);
+    refused(runtimeSpec('gitPython', 'url: file:///r\nentrypoint: a.py\noutputUri: oci://b/p'), 'spec.runtime.spec.outputUri', /names no namespace/);
+    refused(runtimeSpec('gitPython', 'url: file:///r\nentrypoint: a.py\noutputDir: ../x\noutputUri: oci://b@n/p'), 'spec.runtime.spec.outputDir', /may not leave/);
+    refused(runtimeSpec('notebook', 'notebookPathURI: https://h/a.ipynb\noutputUri: oci://@n/p'), 'spec.runtime.spec.outputUri', /names no bucket/);
   });
 });
 

@@ -185,9 +185,12 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     assert.equal(r.artifactEntrypoint, 'my_package/my_script.py');
     assert.equal(env(r).JOB_RUN_ENTRYPOINT, 'my_package/my_script.py');
     assert.equal(config(r).commandLineArguments, 'arg1 --key arg2');
-    for (const key of ['outputDir', 'outputUri', 'pythonPath', 'workingDir']) {
+    for (const key of ['pythonPath', 'workingDir']) {
       assert.ok(r.warnings.some((m) => m === `spec.runtime.spec.${key}: not supported yet, ignored`), key);
     }
+    // outputDir + outputUri: the server copies the directory to the bucket when a run ends.
+    assert.equal(env(r).OUTPUT_DIR, 'output');
+    assert.equal(env(r).OUTPUT_URI, 'oci://bucket_name@namespace/path/to/dir');
   });
 
   it('03: script runtime, one argument holding quotes and spaces', () => {
@@ -221,7 +224,8 @@ describe('ADS fixtures (test/fixtures/ads)', () => {
     assert.equal(env(r).DATASET_NAME, 'MyData');
     assert.equal(infra(r).jobInfrastructureType, 'ME_STANDALONE');
     assert.equal(r.artifactPath, path.join(specDir, 'local/path/to/training_script.py'));
-    assert.ok(r.warnings.includes('spec.runtime.spec.outputUri: not supported yet, ignored'));
+    // ${JOB_RUN_OCID} is left for the server, which expands it with the run's variables when it copies the outputs.
+    assert.equal(env(r).OUTPUT_URI, 'oci://bucket_name@namespace/prefix/${JOB_RUN_OCID}');
   });
 
   it('10: ads opctl init output, placeholders everywhere', () => {

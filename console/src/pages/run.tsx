@@ -9,6 +9,7 @@ import { Link } from '../router';
 import { LiveNote } from '../runs-table';
 import { ACTIVE_RUN_STATES, ErrorBanner, fmtDuration, fmtTime, StateBadge, useShapes, useTitle } from '../ui';
 import { Definition, EnvTable } from './job';
+import { NotebookPanel } from './notebook-panel';
 
 /** Log lines kept in the page's DOM; older ones stay in memory (search, download) but are not drawn. */
 const DRAWN_LINES = 5000;
@@ -410,6 +411,7 @@ export function RunPage({ runId }: { runId: string }) {
         </section>
       </div>
       <Logs runId={run.id} runEnded={runEnded} finished={TERMINAL.has(run.lifecycleState)} />
+      {env.JOB_RUN_NOTEBOOK !== undefined && TERMINAL.has(run.lifecycleState) && run.lifecycleState !== 'DELETED' && <NotebookPanel runId={run.id} />}
       <MetricsPanel run={run} />
     </section>
   );

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { requesterOf } from '../authorization.js';
 import { Type } from '@sinclair/typebox';
 import type { App, ApiDeps } from '../app.js';
@@ -110,6 +111,27 @@ export async function runRoutes(app: App, deps: ApiDeps): Promise<void> {
       // Send headers now so a follower sees the response begin before the first line exists.
       if (q.follow) reply.header('x-accel-buffering', 'no');
       return reply.send(stream);
+    },
+  );
+  app.get(
+    '/jobRuns/:jobRunId/notebook',
+    {
+      schema: {
+        tags: ['jobRuns'],
+        operationId: 'GetJobRunNotebook',
+        description:
+          "dsjobs addition: a notebook run's executed notebook (.ipynb JSON, with every cell's outputs; a cell that raised has metadata.dsjobs.failed), kept with the run from its end until it is deleted. 404 NotFound while it has none.",
+        params: IdParams,
+      },
+    },
+    async (req, reply) => {
+      const file = await runs.executedNotebook(req.params.jobRunId);
+      reply.header('content-type', 'application/x-ipynb+json');
+      reply.header('cache-control', 'no-store');
+      // The notebook holds whatever the run printed: never something a browser would render as a page.
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('content-disposition', 'attachment; filename="notebook.ipynb"');
+      return reply.send(createReadStream(file));
     },
   );
   app.get(

@@ -5,9 +5,11 @@ import type { App } from '../app.js';
 import { header } from '../http.js';
 import { requesterOf } from '../authorization.js';
 import { DefinedTags, FreeformTags } from '../schemas.js';
-import { DsError, invalid } from '../../domain/errors.js';
+import { DsError, invalid, notFound } from '../../domain/errors.js';
 import type { ObjectStorageService, Conditions } from '../../service/object-storage.js';
 import type { ObjectPars, ParUse } from '../../service/object-pars.js';
+import type { WorkRequestsService } from '../../service/work-requests.js';
+import type { WorkRequestRecord } from '../../store/work-request-store.js';
 import type { BucketRecord, ObjectHeaders, ObjectRecord, ParRecord, PartRecord, UploadRecord } from '../../store/object-store.js';
 
 const tags = ['object-storage'];
@@ -237,7 +239,7 @@ function paged<T>(reply: FastifyReply, items: T[], limit: number, offset: number
 }
 
 /** OCI Object Storage (`/n/...`) for the oci-objectstorage SDK, unmodified (docs/object-storage.md). */
-export async function objectStorageRoutes(app: App, os: ObjectStorageService, pars: ObjectPars): Promise<void> {
+export async function objectStorageRoutes(app: App, os: ObjectStorageService, pars: ObjectPars, workRequests: WorkRequestsService): Promise<void> {
   const bucketOf = async (req: FastifyRequest) => {
     const p = req.params as { namespaceName: string; bucketName: string };
     os.checkNamespace(p.namespaceName);
@@ -446,10 +448,32 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
       },
     },
     async (req, reply) => {
-      const o = await os.copyObject(await bucketOf(req), req.body);
-      // OCI copies asynchronously and names a work request; here the copy is done when answered (a shared file).
-      reply.header('opc-work-request-id', `copy-${o.etag}`);
+      const source = await bucketOf(req);
+      const o = await os.copyObject(source, req.body);
+      // OCI copies asynchronously and names a work request to follow with GetWorkRequest; here the copy is done when
+      // answered (a shared file), so its work request is recorded COMPLETED.
+      const w = await workRequests.recordDone({
+        operationType: COPY_OBJECT,
+        compartmentId: (await os.getBucket(source)).compartmentId,
+        resources: [
+          { actionType: 'RELATED', entityType: 'object', identifier: req.body.sourceObjectName, entityUri: `/n/${os.namespace}/b/${source}/o/${encodeURIComponent(req.body.sourceObjectName)}` },
+          { actionType: 'CREATED', entityType: 'object', identifier: o.name, entityUri: `/n/${os.namespace}/b/${o.bucket}/o/${encodeURIComponent(o.name)}` },
+        ],
+        log: `copied ${source}/${req.body.sourceObjectName} to ${o.bucket}/${o.name} (${o.size} bytes)`,
+      });
+      reply.header('opc-work-request-id', w.id);
       return reply.code(202).send();
+    },
+  );
+  // Object Storage's own work requests (its API has no version prefix: /workRequests, beside Data Science's
+  // /20190101/workRequests and Logging's /20200531/workRequests), in the oci-objectstorage SDK's WorkRequest model.
+  app.get(
+    '/workRequests/:workRequestId',
+    { schema: { tags, operationId: 'GetObjectStorageWorkRequest', params: Type.Object({ workRequestId: Type.String() }) } },
+    async (req) => {
+      const w = await workRequests.get(req.params.workRequestId);
+      if (w.operationType !== COPY_OBJECT) throw notFound('Work request', w.id);
+      return objectStorageWorkRequestWire(w, os.namespace);
     },
   );
 
@@ -692,4 +716,30 @@ function refuseUnserved(body: { kmsKeyId?: string; objectEventsEnabled?: boolean
   if (body.objectEventsEnabled === true) throw invalid('objectEventsEnabled', 'object events are not served');
   if (body.versioning !== undefined && body.versioning !== 'Disabled') throw invalid('versioning', "only 'Disabled' is served");
   if (body.autoTiering !== undefined && body.autoTiering !== 'Disabled') throw invalid('autoTiering', "only 'Disabled' is served");
+}
+
+const COPY_OBJECT = 'COPY_OBJECT';
+
+/** A work request as the oci-objectstorage SDK's WorkRequest reads it (statuses COMPLETED, not SUCCEEDED). */
+function objectStorageWorkRequestWire(w: WorkRequestRecord, namespace: string) {
+  const status = w.status === 'SUCCEEDED' ? 'COMPLETED' : w.status;
+  return {
+    operationType: w.operationType,
+    status,
+    id: w.id,
+    compartmentId: w.compartmentId,
+    resources: w.resources.map((r) => {
+      const m = /^\/n\/[^/]+\/b\/([^/]+)\/o\//.exec(r.entityUri ?? '');
+      return {
+        actionType: r.actionType === 'CREATED' ? 'WRITTEN' : 'RELATED',
+        entityType: r.entityType,
+        entityUri: r.entityUri,
+        metadata: { NAMESPACE: namespace, BUCKET: m?.[1] ?? '', OBJECT: r.identifier },
+      };
+    }),
+    percentComplete: w.percentComplete,
+    timeAccepted: w.timeAccepted,
+    timeStarted: w.timeStarted,
+    timeFinished: w.timeFinished,
+  };
 }

@@ -50,6 +50,7 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   GetJobRun: r('data-science-job-runs', 'read'),
   GetJobRunLogs: r('data-science-job-runs', 'read'),
   GetJobRunMetrics: r('data-science-job-runs', 'read'),
+  GetJobRunNotebook: r('data-science-job-runs', 'read'),
   UpdateJobRun: r('data-science-job-runs', 'use'),
   CancelJobRun: r('data-science-job-runs', 'use'),
   CreateJobRun: r('data-science-job-runs', 'use'),
@@ -140,6 +141,8 @@ export const OPERATIONS: Readonly<Record<string, OperationRequirement>> = {
   DeleteBucket: r('buckets', 'manage'),
   ListObjects: r('objects', 'inspect'),
   GetObject: r('objects', 'read'),
+  // Object Storage's work requests (CopyObject's), decided in the source bucket's compartment.
+  GetObjectStorageWorkRequest: r('objects', 'read'),
   HeadObject: r('objects', 'read'),
   PutObject: r('objects', 'manage'),
   DeleteObject: r('objects', 'manage'),

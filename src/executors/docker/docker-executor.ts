@@ -5,6 +5,7 @@ import { archiveKindOf, extractArchive, type ArchiveLimits } from '../../archive
 import { startEnvironment, type LaunchPlan } from '../../domain/launch.js';
 import type { Resources } from '../../domain/resources.js';
 import type {
+  CleanupOptions,
   Executor,
   ExecutorHandle,
   ExitStatus,
@@ -376,7 +377,7 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  async cleanup(h: ExecutorHandle): Promise<void> {
+  async cleanup(h: ExecutorHandle, opts: CleanupOptions = {}): Promise<void> {
     const handle = this.checked(h);
     const pump = this.pumps.get(handle.containerId);
     // Removing the container kills whatever of it still runs and deletes its Docker log (copied by now).
@@ -390,6 +391,8 @@ export class DockerExecutor implements Executor {
     this.opts.gpus.release(path.basename(handle.runDir));
     const volume = handle.volume && this.opts.volumes?.owns(handle.volume.mountPoint) ? handle.volume : null;
     const space = volume ? volume.mountPoint : path.join(handle.runDir, SPACE);
+    // The container is gone (removed above): nothing of the run writes to its work directory any more.
+    if (opts.beforeRelease) await opts.beforeRelease(path.join(space, 'work'));
     await fsp.rm(path.join(space, 'identity'), { recursive: true, force: true });
     if (volume) {
       // The next run of the pool may be a local one: its directories get the modes a local run's have.

@@ -6,7 +6,7 @@ import type { Resources } from '../../domain/resources.js';
 import { RESOURCE_TYPES } from '../../domain/ids.js';
 import { DEFAULT_BLOCK_STORAGE_GB } from '../../domain/job-config.js';
 import type { ArchiveLimits } from '../../archive/archive.js';
-import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample, RunIsolation } from '../executor.js';
+import type { CleanupOptions, ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample, RunIsolation } from '../executor.js';
 import {
   checkRunCgroups,
   createRunCgroups,
@@ -36,7 +36,7 @@ import { SupervisorCommands } from './supervisor-command.js';
 import { hasMountsUnder, VolumePool, type Volume, type VolumeHost } from './volume.js';
 import { warmLauncher, WARM_LIMITS } from './warm-launcher.js';
 import { WarmSandboxes, type WarmLauncher, type WarmSandbox } from './warm-sandboxes.js';
-import { discardSpace, makeSpaceDirs, mkdirIfMissing, placeArtifact, releaseSpace, spaceDirs, takeSpace, writePrivateFiles, type TakenSpace } from './workspace.js';
+import { discardSpace, makeSpaceDirs, mkdirIfMissing, placeArtifact, releaseSpace, runWorkDir, spaceDirs, takeSpace, writePrivateFiles, type TakenSpace } from './workspace.js';
 
 export interface LocalExecutorOptions {
   runsDir: string;
@@ -424,7 +424,7 @@ export class LocalExecutor implements Executor {
     for (const name of await ended([...names])) await emptyAndRemoveCgroups(cgroupsNamed(host.mode, host.bases, name));
   }
 
-  async cleanup(h: ExecutorHandle, opts: { killStragglers?: boolean } = {}): Promise<void> {
+  async cleanup(h: ExecutorHandle, opts: CleanupOptions = {}): Promise<void> {
     const handle = this.checked(h);
     const cg = this.cgroupsOf(handle);
     if (cg) {
@@ -439,6 +439,8 @@ export class LocalExecutor implements Executor {
       }
     }
     this.gpus.release(path.basename(handle.runDir));
+    const work = opts.beforeRelease ? runWorkDir(handle, this.volumes) : null;
+    if (work) await opts.beforeRelease!(work);
     await releaseSpace(handle, this.volumes, this.opts.keepWorkDirs);
   }
 

@@ -174,6 +174,17 @@ export async function releaseSpace(handle: LocalHandle, volumes: VolumePool, kee
   }
 }
 
+/**
+ * The run's working directory on this host, where its handle's space is one this executor gave it (its run
+ * directory's, or a volume of the pool): a handle is data, so nothing else is ever read through it.
+ */
+export function runWorkDir(handle: LocalHandle, volumes: VolumePool): string | null {
+  if (!handle.space) return path.join(handle.runDir, 'work');
+  const space = path.resolve(handle.space);
+  const onVolume = handle.volume != null && volumes.owns(handle.volume.mountPoint) && space === path.resolve(handle.volume.mountPoint);
+  return onVolume || space.startsWith(handle.runDir + path.sep) ? spaceDirs(space).work : null;
+}
+
 /** Removes what an interrupted start may have made of a run's space in its run directory. */
 export async function discardSpace(runDir: string): Promise<void> {
   await fsp.rm(path.join(runDir, SPACE), { recursive: true, force: true });

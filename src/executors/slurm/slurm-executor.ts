@@ -4,7 +4,7 @@ import { startEnvironment } from '../../domain/launch.js';
 import { ZERO, type Resources } from '../../domain/resources.js';
 import type { LaunchPlan } from '../../domain/launch.js';
 import type { ArchiveLimits } from '../../archive/archive.js';
-import type { ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, NodeGroupState, Recovered, ResourceSample } from '../executor.js';
+import type { CleanupOptions, ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, NodeGroupState, Recovered, ResourceSample } from '../executor.js';
 import { placeArtifact } from '../local/workspace.js';
 import { sbatchMultiNodeOptions, sbatchOptions, parseQueue, slurmResources, type SlurmShape } from './batch-request.js';
 import { decodeSlurmHandle, encodeSlurmHandle, SLURM_HANDLE_VERSION, type SlurmHandle } from './handle.js';
@@ -308,8 +308,10 @@ export class SlurmExecutor implements Executor {
     // Nothing to sweep: Slurm jobs are only ever touched through a run's own handle.
   }
 
-  async cleanup(h: ExecutorHandle): Promise<void> {
+  async cleanup(h: ExecutorHandle, opts: CleanupOptions = {}): Promise<void> {
     const handle = this.checked(h);
+    // The job ended (Slurm ends its processes with it); its run directory is on the file system nodes and server share.
+    if (opts.beforeRelease) await opts.beforeRelease(path.join(handle.runDir, 'work'));
     // The job's processes are Slurm's to end with the job (its proctrack plugin); the run's files but its logs go.
     await this.discard(path.basename(handle.runDir));
   }

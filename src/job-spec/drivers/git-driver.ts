@@ -241,9 +241,13 @@ def copy_outputs(code_dir, output_dir, output_uri):
     if not output_dir or not output_uri:
         return
     src = os.path.join(code_dir, output_dir)
+    if output_uri.lower().startswith("oci://"):
+        # The server copies it once the run ended (successfully or not), from the run's working directory.
+        log("OUTPUT_DIR %s goes to %s when the run ends" % (output_dir, output_uri))
+        return
     dest = output_uri[len("file://"):] if output_uri.startswith("file://") else output_uri
     if not dest.startswith("/"):
-        log("OUTPUT_URI %s: not copied (only local paths, such as a storage mount, are served here)" % output_uri)
+        log("OUTPUT_URI %s: not copied (an oci:// URI or a local path, such as a storage mount)" % output_uri)
         return
     if os.path.isdir(src):
         shutil.copytree(src, dest, dirs_exist_ok=True)

@@ -19,6 +19,8 @@ import urllib.request
 import warnings
 
 FAILURE_EXIT = 3
+# The executed notebook's copy at the top of the run's working directory, which the server keeps with the run.
+EXECUTED_FOR_SERVER = ".dsjobs-executed.ipynb"
 # Where a Python with jupyter_client, nbformat and ipykernel is when the run's own has none (Debian's packages).
 FALLBACK_PYTHON = "/usr/bin/python3"
 
@@ -172,9 +174,13 @@ def find_notebook():
 def copy_output(executed, uri):
     if not uri:
         return
+    if uri.lower().startswith("oci://"):
+        # The server copies the executed notebook there once the run ended (it keeps it with the run, too).
+        log("the executed notebook goes to %s when the run ends" % uri)
+        return
     dest = uri[len("file://"):] if uri.startswith("file://") else uri
     if not dest.startswith("/"):
-        log("OUTPUT_URI %s: not copied (only local paths, such as a storage mount, are served here)" % uri)
+        log("OUTPUT_URI %s: not copied (an oci:// URI or a local path, such as a storage mount)" % uri)
         return
     try:
         os.makedirs(dest, exist_ok=True)
@@ -236,6 +242,8 @@ def main():
     executed = os.path.splitext(path)[0] + ".executed.ipynb"
     with open(executed, "w", encoding="utf-8") as f:
         nbformat.write(nb, f)
+    # Where the server finds it when the run ends, to keep it with the run (service/run-outputs.ts).
+    shutil.copy(executed, os.path.join(os.path.dirname(os.path.abspath(__file__)), EXECUTED_FOR_SERVER))
     copy_output(executed, os.environ.get("OUTPUT_URI"))
     if failed:
         fail("%s raised %s: %s" % failed, 1)
