@@ -37,6 +37,7 @@ test("a run's wire form is its summary's fields, in the same order and with the 
     exitSignal: null,
     outcomeReason: 'exit',
     isolation: { sandbox: 'bubblewrap' },
+    nodeGroups: [{ name: 'g', lifecycleState: 'ACTIVE' }],
     version: 4,
     logDetails: { logGroupId: 'group', logId: 'log' },
   } as unknown as RunRecord;
@@ -52,8 +53,11 @@ test("a run's wire form is its summary's fields, in the same order and with the 
     'jobStorageMountConfigurationDetailsList',
     'jobStorageMountConfigurationOverrideDetailsList',
     'isolationDetails',
+    'nodeGroupDetailsList',
     'logDetails',
   ]);
-  for (const [k, v] of Object.entries(full)) if (k !== 'isolationDetails') assert.equal(v, (run as unknown as Record<string, unknown>)[k], k);
+  const renamed = new Set(['isolationDetails', 'nodeGroupDetailsList']);
+  for (const [k, v] of Object.entries(full)) if (!renamed.has(k)) assert.equal(v, (run as unknown as Record<string, unknown>)[k], k);
   assert.equal(full.isolationDetails, run.isolation);
+  assert.equal(full.nodeGroupDetailsList, run.nodeGroups);
 });
