@@ -85,6 +85,11 @@ const normalTime = (v: string, field: string): string => {
   return iso(ms);
 };
 
+/** The fields a new log group or log starts with: ACTIVE at version 1, created and modified now, tagged as asked. */
+function fresh(tags: { freeformTags?: Tags; definedTags?: DefinedTags }, now: string) {
+  return { freeformTags: tags.freeformTags ?? {}, definedTags: tags.definedTags ?? {}, lifecycleState: 'ACTIVE', timeCreated: now, timeLastModified: now, version: 1 };
+}
+
 /**
  * A subset of OCI Logging (docs/logging.md): log groups and logs (management, with work requests as OCI returns
  * them), job runs' output seen as logs (a view of each run's own log file: nothing is copied), entries pushed with
@@ -108,18 +113,12 @@ export class LoggingService {
   async createGroup(input: CreateLogGroupInput, retryToken?: string): Promise<string> {
     checkCompartment(input.compartmentId);
     const { id } = await this.store.store.idempotent('createLogGroup', retryToken, bodyHash(input), async (tx) => {
-      const now = iso(this.clock.now());
       const g: LogGroupRecord = {
         id: newOcid('loggroup', this.identity.region),
         compartmentId: input.compartmentId,
         displayName: input.displayName,
         description: input.description ?? null,
-        freeformTags: input.freeformTags ?? {},
-        definedTags: input.definedTags ?? {},
-        lifecycleState: 'ACTIVE',
-        timeCreated: now,
-        timeLastModified: now,
-        version: 1,
+        ...fresh(input, iso(this.clock.now())),
       };
       await this.uniqueGroupName(g.compartmentId, g.displayName, tx);
       await this.store.insertGroup(tx, g);
@@ -194,7 +193,6 @@ export class LoggingService {
   private async insertLog(tx: Tx, g: LogGroupRecord, displayName: string, retention: number, input: Partial<CreateLogInput>): Promise<LogRecord> {
     const same = await tx.selectFrom('logs').select('id').where('log_group_id', '=', g.id).where('display_name', '=', displayName).executeTakeFirst();
     if (same) throw new DsError('Conflict', `displayName: a log named '${displayName.slice(0, 100)}' already exists in log group ${g.id}`);
-    const now = iso(this.clock.now());
     const l: LogRecord = {
       id: newOcid('log', this.identity.region),
       logGroupId: g.id,
@@ -204,12 +202,7 @@ export class LoggingService {
       isEnabled: input.isEnabled ?? true,
       configuration: input.configuration ?? null,
       retentionDuration: retention,
-      freeformTags: input.freeformTags ?? {},
-      definedTags: input.definedTags ?? {},
-      lifecycleState: 'ACTIVE',
-      timeCreated: now,
-      timeLastModified: now,
-      version: 1,
+      ...fresh(input, iso(this.clock.now())),
     };
     await this.store.insertLog(tx, l);
     return l;

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { Database, LogEntryTable, LogGroupTable, LogTable } from './schema.js';
 import type { DefinedTags, Page, Tags } from './records.js';
 import type { Store } from './store.js';
@@ -131,6 +131,26 @@ const entryFromRow = (r: LogEntryTable & { n: number }): LogEntryRecord => ({
 
 const SORT_COLUMN = { timeCreated: 'time_created', displayName: 'display_name' } as const;
 
+/** A page of log groups or logs: an offset into the list sorted as asked, ties broken by id (the page is the offset). */
+async function offsetPage<R, T>(query: SelectQueryBuilder<Database, any, R>, q: LogListQuery, fromRow: (r: R) => T): Promise<Page<T>> {
+  const offset = q.page ? Number(q.page) || 0 : 0;
+  const dir = q.sortOrder === 'ASC' ? 'asc' : 'desc';
+  const rows = await (query as unknown as SelectQueryBuilder<any, any, R>)
+    .orderBy(SORT_COLUMN[q.sortBy], dir)
+    .orderBy('id', dir)
+    .limit(q.limit + 1)
+    .offset(offset)
+    .execute();
+  return { items: rows.slice(0, q.limit).map(fromRow), nextPage: rows.length > q.limit ? String(offset + q.limit) : null };
+}
+
+/** Compare-and-set on the version: writes the row (all but its id) only if it is still at `expectedVersion`. */
+async function writeAtVersion(tx: Db, table: 'log_groups' | 'logs', row: { id: string }, expectedVersion: number): Promise<boolean> {
+  const { id, ...rest } = row;
+  const r = await (tx as unknown as Kysely<any>).updateTable(table).set(rest).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 /** A LIKE pattern for a search's `*`-wildcard value (`%`, `_` and `\` taken literally). */
 export function likePattern(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%');
@@ -145,10 +165,8 @@ export class LoggingStore {
   }
 
   /** Compare-and-set on the version; false when it changed meanwhile. */
-  async updateGroup(tx: Db, g: LogGroupRecord, expectedVersion: number): Promise<boolean> {
-    const { id: _id, ...row } = groupToRow({ ...g, version: expectedVersion + 1 });
-    const r = await tx.updateTable('log_groups').set(row).where('id', '=', g.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  updateGroup(tx: Db, g: LogGroupRecord, expectedVersion: number): Promise<boolean> {
+    return writeAtVersion(tx, 'log_groups', groupToRow({ ...g, version: expectedVersion + 1 }), expectedVersion);
   }
 
   async deleteGroup(tx: Db, id: string): Promise<void> {
@@ -164,20 +182,15 @@ export class LoggingStore {
     if (compartmentIds.length === 0) return { items: [], nextPage: null };
     let query = this.store.db.selectFrom('log_groups').selectAll().where('compartment_id', 'in', compartmentIds);
     if (q.displayName !== undefined) query = query.where('display_name', '=', q.displayName);
-    const offset = q.page ? Number(q.page) || 0 : 0;
-    const dir = q.sortOrder === 'ASC' ? 'asc' : 'desc';
-    const rows = await query.orderBy(SORT_COLUMN[q.sortBy], dir).orderBy('id', dir).limit(q.limit + 1).offset(offset).execute();
-    return { items: rows.slice(0, q.limit).map(groupFromRow), nextPage: rows.length > q.limit ? String(offset + q.limit) : null };
+    return offsetPage(query, q, groupFromRow);
   }
 
   async insertLog(tx: Db, l: LogRecord): Promise<void> {
     await tx.insertInto('logs').values(logToRow(l)).execute();
   }
 
-  async updateLog(tx: Db, l: LogRecord, expectedVersion: number): Promise<boolean> {
-    const { id: _id, ...row } = logToRow({ ...l, version: expectedVersion + 1 });
-    const r = await tx.updateTable('logs').set(row).where('id', '=', l.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  updateLog(tx: Db, l: LogRecord, expectedVersion: number): Promise<boolean> {
+    return writeAtVersion(tx, 'logs', logToRow({ ...l, version: expectedVersion + 1 }), expectedVersion);
   }
 
   /** Deletes a log and the entries pushed to it (run output stays with its runs). */
@@ -201,10 +214,7 @@ export class LoggingStore {
     if (q.displayName !== undefined) query = query.where('display_name', '=', q.displayName);
     if (q.logType !== undefined) query = query.where('log_type', '=', q.logType);
     if (q.lifecycleState !== undefined) query = query.where('lifecycle_state', '=', q.lifecycleState);
-    const offset = q.page ? Number(q.page) || 0 : 0;
-    const dir = q.sortOrder === 'ASC' ? 'asc' : 'desc';
-    const rows = await query.orderBy(SORT_COLUMN[q.sortBy], dir).orderBy('id', dir).limit(q.limit + 1).offset(offset).execute();
-    return { items: rows.slice(0, q.limit).map(logFromRow), nextPage: rows.length > q.limit ? String(offset + q.limit) : null };
+    return offsetPage(query, q, logFromRow);
   }
 
   async insertEntries(tx: Db, entries: Omit<LogEntryRecord, 'n'>[]): Promise<void> {
