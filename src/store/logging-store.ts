@@ -144,11 +144,30 @@ async function offsetPage<R, T>(query: SelectQueryBuilder<Database, any, R>, q: 
   return { items: rows.slice(0, q.limit).map(fromRow), nextPage: rows.length > q.limit ? String(offset + q.limit) : null };
 }
 
-/** Compare-and-set on the version: writes the row (all but its id) only if it is still at `expectedVersion`. */
-async function writeAtVersion(tx: Db, table: 'log_groups' | 'logs', row: { id: string }, expectedVersion: number): Promise<boolean> {
-  const { id, ...rest } = row;
-  const r = await (tx as unknown as Kysely<any>).updateTable(table).set(rest).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+/** A table whose records are written whole: insert, compare-and-set of the whole row on its version, get by id. */
+export class WholeRows<T extends { id: string; version: number }, Row extends { id: string }> {
+  constructor(
+    private readonly store: Store,
+    private readonly table: 'log_groups' | 'logs',
+    private readonly toRow: (rec: T) => Row,
+    private readonly fromRow: (row: Row) => T,
+  ) {}
+
+  async insert(tx: Db, rec: T): Promise<void> {
+    await (tx as unknown as Kysely<any>).insertInto(this.table).values(this.toRow(rec)).execute();
+  }
+
+  /** Writes `rec` at version `expectedVersion + 1`; false when the row changed (or went) meanwhile. */
+  async update(tx: Db, rec: T, expectedVersion: number): Promise<boolean> {
+    const { id, ...rest } = this.toRow({ ...rec, version: expectedVersion + 1 });
+    const r = await (tx as unknown as Kysely<any>).updateTable(this.table).set(rest).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async get(id: string, tx: Db = this.store.db): Promise<T | null> {
+    const r = await (tx as unknown as Kysely<any>).selectFrom(this.table).selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? this.fromRow(r as Row) : null;
+  }
 }
 
 /** A LIKE pattern for a search's `*`-wildcard value (`%`, `_` and `\` taken literally). */
@@ -158,24 +177,16 @@ export function likePattern(value: string): string {
 
 /** Log groups, logs and pushed log entries (the OCI Logging subset, service/logging.ts). */
 export class LoggingStore {
-  constructor(readonly store: Store) {}
+  readonly groups: WholeRows<LogGroupRecord, LogGroupTable>;
+  readonly logs: WholeRows<LogRecord, LogTable>;
 
-  async insertGroup(tx: Db, g: LogGroupRecord): Promise<void> {
-    await tx.insertInto('log_groups').values(groupToRow(g)).execute();
-  }
-
-  /** Compare-and-set on the version; false when it changed meanwhile. */
-  updateGroup(tx: Db, g: LogGroupRecord, expectedVersion: number): Promise<boolean> {
-    return writeAtVersion(tx, 'log_groups', groupToRow({ ...g, version: expectedVersion + 1 }), expectedVersion);
+  constructor(readonly store: Store) {
+    this.groups = new WholeRows(store, 'log_groups', groupToRow, groupFromRow);
+    this.logs = new WholeRows(store, 'logs', logToRow, logFromRow);
   }
 
   async deleteGroup(tx: Db, id: string): Promise<void> {
     await tx.deleteFrom('log_groups').where('id', '=', id).execute();
-  }
-
-  async getGroup(id: string, tx: Db = this.store.db): Promise<LogGroupRecord | null> {
-    const r = await tx.selectFrom('log_groups').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? groupFromRow(r) : null;
   }
 
   async listGroups(compartmentIds: string[], q: LogListQuery): Promise<Page<LogGroupRecord>> {
@@ -185,23 +196,10 @@ export class LoggingStore {
     return offsetPage(query, q, groupFromRow);
   }
 
-  async insertLog(tx: Db, l: LogRecord): Promise<void> {
-    await tx.insertInto('logs').values(logToRow(l)).execute();
-  }
-
-  updateLog(tx: Db, l: LogRecord, expectedVersion: number): Promise<boolean> {
-    return writeAtVersion(tx, 'logs', logToRow({ ...l, version: expectedVersion + 1 }), expectedVersion);
-  }
-
   /** Deletes a log and the entries pushed to it (run output stays with its runs). */
   async deleteLog(tx: Db, id: string): Promise<void> {
     await tx.deleteFrom('log_entries').where('log_id', '=', id).execute();
     await tx.deleteFrom('logs').where('id', '=', id).execute();
-  }
-
-  async getLog(id: string, tx: Db = this.store.db): Promise<LogRecord | null> {
-    const r = await tx.selectFrom('logs').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? logFromRow(r) : null;
   }
 
   async countLogs(groupId: string, tx: Db = this.store.db): Promise<number> {
