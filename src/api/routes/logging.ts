@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../app.js';
-import { errorResponses, header, withEtag } from '../http.js';
+import { errorResponses, header, listOrder, withEtag } from '../http.js';
 import { DefinedTags, FreeformTags, LIMITS, NO_CONTROL_CHARS, NO_CONTROL_CHARS_BUT_LINES, Ocid } from '../schemas.js';
 import { LOGGING_OPERATION_TYPES, SEARCH_MAX_LIMIT, type LoggingService } from '../../service/logging.js';
 import type { WorkRequestsService } from '../../service/work-requests.js';
@@ -111,14 +111,7 @@ export async function loggingManagementRoutes(app: App, logging: LoggingService,
     },
     async (req, reply) => {
       const q = req.query as { compartmentId: string; displayName?: string; page?: string; limit?: number; sortBy?: 'timeCreated' | 'displayName'; sortOrder?: 'ASC' | 'DESC' };
-      const sortBy = q.sortBy ?? 'timeCreated';
-      const page = await logging.listGroups(q.compartmentId, {
-        displayName: q.displayName,
-        sortBy,
-        sortOrder: q.sortOrder ?? (sortBy === 'timeCreated' ? 'DESC' : 'ASC'),
-        limit: q.limit ?? 100,
-        page: q.page,
-      });
+      const page = await logging.listGroups(q.compartmentId, { displayName: q.displayName, ...listOrder(q, 'timeCreated') });
       if (page.nextPage) reply.header('opc-next-page', page.nextPage);
       return page.items.map(logGroupWire);
     },
@@ -195,15 +188,11 @@ export async function loggingManagementRoutes(app: App, logging: LoggingService,
     },
     async (req, reply) => {
       const q = req.query as { displayName?: string; page?: string; limit?: number; sortBy?: 'timeCreated' | 'displayName'; sortOrder?: 'ASC' | 'DESC'; logType?: string; lifecycleState?: string };
-      const sortBy = q.sortBy ?? 'timeCreated';
       const page = await logging.listLogs(req.params.logGroupId, {
         displayName: q.displayName,
         logType: q.logType,
         lifecycleState: q.lifecycleState,
-        sortBy,
-        sortOrder: q.sortOrder ?? (sortBy === 'timeCreated' ? 'DESC' : 'ASC'),
-        limit: q.limit ?? 100,
-        page: q.page,
+        ...listOrder(q, 'timeCreated'),
       });
       if (page.nextPage) reply.header('opc-next-page', page.nextPage);
       return page.items.map((l) => logWire(l, tenancyId));
