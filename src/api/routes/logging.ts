@@ -6,7 +6,7 @@ import { DefinedTags, FreeformTags, LIMITS, NO_CONTROL_CHARS, NO_CONTROL_CHARS_B
 import { LOGGING_OPERATION_TYPES, SEARCH_MAX_LIMIT, type LoggingService } from '../../service/logging.js';
 import type { WorkRequestsService } from '../../service/work-requests.js';
 import type { LogGroupRecord, LogRecord } from '../../store/logging-store.js';
-import type { WorkRequestRecord } from '../../store/work-request-store.js';
+import { workRequestWire } from '../presenters.js';
 import { notFound } from '../../domain/errors.js';
 
 const tags = ['logging'];
@@ -59,19 +59,6 @@ export const logWire = (l: LogRecord, tenancyId: string) => ({
   definedTags: l.definedTags,
   timeCreated: l.timeCreated,
   timeLastModified: l.timeLastModified,
-});
-
-/** Logging's WorkRequest: the Data Science fields without the errors and logs, which Logging serves apart. */
-const workRequestWire = (w: WorkRequestRecord) => ({
-  id: w.id,
-  operationType: w.operationType,
-  status: w.status,
-  compartmentId: w.compartmentId,
-  resources: w.resources,
-  percentComplete: w.percentComplete,
-  timeAccepted: w.timeAccepted,
-  timeStarted: w.timeStarted ?? undefined,
-  timeFinished: w.timeFinished ?? undefined,
 });
 
 /** Create, update and delete answer as OCI Logging does: 202, no body, the work request in opc-work-request-id. */
