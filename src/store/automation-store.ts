@@ -134,6 +134,15 @@ const ruleBaseToRow = (r: RuleBase): RuleBaseRow => ({
   version: r.version,
 });
 
+/** The SET of a compare-and-set update of the shared columns a patch names: the version goes up by one. */
+function ruleBasePatch(version: number, patch: Partial<Pick<RuleBase, 'displayName' | 'lifecycleState' | 'overrides'>>): Partial<RuleBaseRow> {
+  const set: Partial<RuleBaseRow> = { version: version + 1 };
+  if (patch.displayName !== undefined) set.display_name = patch.displayName;
+  if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+  if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
+  return set;
+}
+
 const ruleFromRow = (r: TriggerRuleTable): TriggerRuleRecord => ({ ...ruleBaseFromRow(r), condition: JSON.parse(r.condition), secretHash: r.secret_hash });
 
 const scheduleFromRow = (r: ScheduleTable): ScheduleRecord => ({
@@ -213,9 +222,7 @@ export class AutomationStore {
 
   /** A page of a compartment's rules (the API's list), oldest first. */
   pageRules(q: { compartmentId?: string; states: RuleState[]; page?: string; limit: number }): Promise<Page<TriggerRuleRecord>> {
-    let query = this.db.selectFrom('trigger_rules').selectAll().where('lifecycle_state', 'in', q.states);
-    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, ruleFromRow);
+    return this.pageOf('trigger_rules', q, ruleFromRow);
   }
 
   async updateRule(
@@ -224,15 +231,19 @@ export class AutomationStore {
     patch: Partial<Pick<TriggerRuleRecord, 'displayName' | 'lifecycleState' | 'condition' | 'overrides'>>,
     tx: Db = this.db,
   ): Promise<TriggerRuleRecord | null> {
-    const set: Partial<TriggerRuleTable> = { version: version + 1 };
-    if (patch.displayName !== undefined) set.display_name = patch.displayName;
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    const set: Partial<TriggerRuleTable> = ruleBasePatch(version, patch);
     if (patch.condition !== undefined) set.condition = JSON.stringify(patch.condition);
-    if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
     const r = await writing(this.rules, () =>
       tx.updateTable('trigger_rules').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst(),
     );
     return r ? ruleFromRow(r) : null;
+  }
+
+  /** A page of a compartment's rules or schedules in these states (the API's list), oldest first. */
+  private pageOf<R>(table: 'trigger_rules' | 'schedules', q: { compartmentId?: string; states: RuleState[]; page?: string; limit: number }, fromRow: (r: any) => R): Promise<Page<R>> {
+    let query = (this.db as unknown as Kysely<any>).selectFrom(table).selectAll().where('lifecycle_state', 'in', q.states);
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, fromRow);
   }
 
   // ---- schedules ----
@@ -262,9 +273,7 @@ export class AutomationStore {
 
   /** A page of a compartment's schedules (the API's list), oldest first. */
   pageSchedules(q: { compartmentId?: string; states: RuleState[]; page?: string; limit: number }): Promise<Page<ScheduleRecord>> {
-    let query = this.db.selectFrom('schedules').selectAll().where('lifecycle_state', 'in', q.states);
-    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, scheduleFromRow);
+    return this.pageOf('schedules', q, scheduleFromRow);
   }
 
   async updateSchedule(
@@ -273,13 +282,10 @@ export class AutomationStore {
     patch: Partial<Pick<ScheduleRecord, 'displayName' | 'lifecycleState' | 'cron' | 'timeZone' | 'misfirePolicy' | 'overrides' | 'lastFireMs' | 'lastRunId'>>,
     tx: Db = this.db,
   ): Promise<ScheduleRecord | null> {
-    const set: Partial<ScheduleTable> = { version: version + 1 };
-    if (patch.displayName !== undefined) set.display_name = patch.displayName;
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    const set: Partial<ScheduleTable> = ruleBasePatch(version, patch);
     if (patch.cron !== undefined) set.cron = patch.cron;
     if (patch.timeZone !== undefined) set.time_zone = patch.timeZone;
     if (patch.misfirePolicy !== undefined) set.misfire_policy = patch.misfirePolicy;
-    if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
     if (patch.lastFireMs !== undefined) set.last_fire_ms = patch.lastFireMs;
     if (patch.lastRunId !== undefined) set.last_run_id = patch.lastRunId;
     const r = await tx.updateTable('schedules').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
