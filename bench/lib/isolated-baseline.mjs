@@ -10,6 +10,7 @@
  *
  * usage: node isolated-baseline.mjs DATA_DIR TOTAL CONCURRENCY MAX_SECONDS
  */
+import { closedLoop } from './closed-loop.mjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -62,19 +63,7 @@ export async function isolatedLoop(dataDir, total, concurrency, maxSeconds) {
   };
   let isolation = null;
   for (let i = 0; i < 16; i++) isolation = await one(); // warm-up, not measured
-  let started = 0;
-  let done = 0;
-  const t0 = performance.now();
-  const deadline = t0 + maxSeconds * 1000;
-  const worker = async () => {
-    while (started < total && performance.now() < deadline) {
-      started++;
-      await one();
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = (performance.now() - t0) / 1000;
+  const { done, seconds } = await closedLoop(one, total, concurrency, maxSeconds);
   await executor.close();
   clearInterval(keepAlive);
   return { rate: done / seconds, n: done, seconds, isolation };

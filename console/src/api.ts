@@ -139,4 +139,22 @@ export function controlFor(field: string | null, map: Record<string, string>): s
   return best;
 }
 
+/**
+ * Shows an API error on a form: beside the control its field belongs to (`map`, as for `controlFor`), focused when
+ * `focus` is set, or else in the form's banner.
+ */
+export function showFormError(
+  err: unknown,
+  map: Record<string, string>,
+  setErrors: (errors: Record<string, string>) => void,
+  setFormError: (err: unknown) => void,
+  focus = true,
+): void {
+  const fe = splitError(err);
+  const control = controlFor(fe.field, map);
+  if (!control) return setFormError(err);
+  setErrors({ [control]: fe.message });
+  if (focus) document.getElementById(control)?.focus();
+}
+
 export { DsJobsError };

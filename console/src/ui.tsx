@@ -22,11 +22,17 @@ export function Field(props: { id: string; label: string; error?: string | null;
       <label htmlFor={props.id}>{props.label}</label>
       {props.children}
       {props.hint && <div className="hint">{props.hint}</div>}
-      {props.error && (
-        <div className="field-error" id={`${props.id}-error`} role="alert">
-          {props.error}
-        </div>
-      )}
+      <FieldError id={props.id} error={props.error} />
+    </div>
+  );
+}
+
+/** A control's error message, announced, under the id its control's aria-describedby names (fieldProps). */
+function FieldError({ id, error }: { id: string; error?: string | null }) {
+  if (!error) return null;
+  return (
+    <div className="field-error" id={`${id}-error`} role="alert">
+      {error}
     </div>
   );
 }
@@ -178,11 +184,7 @@ export function EnvEditor(p: { id: string; label: string; rows: EnvRow[]; onChan
       <button type="button" className="secondary" id={p.id} onClick={() => p.onChange([...p.rows, { key: '', value: '' }])}>
         Add variable
       </button>
-      {p.error && (
-        <div className="field-error" id={`${p.id}-error`} role="alert">
-          {p.error}
-        </div>
-      )}
+      <FieldError id={p.id} error={p.error} />
     </fieldset>
   );
 }
@@ -279,11 +281,7 @@ export function MountsEditor(p: { id: string; rows: MountRow[]; onChange: (r: Mo
       >
         Add mount
       </button>
-      {p.error && (
-        <div className="field-error" id={`${p.id}-error`} role="alert">
-          {p.error}
-        </div>
-      )}
+      <FieldError id={p.id} error={p.error} />
     </fieldset>
   );
 }

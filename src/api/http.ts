@@ -20,15 +20,19 @@ export function listQuery(
   if (requireCompartment && !q.compartmentId) {
     throw new DsError('InvalidParameter', 'query compartmentId: is required');
   }
-  const sortBy = q.sortBy ?? 'timeCreated';
-  return {
-    compartmentId: q.compartmentId,
-    filters,
-    sortBy,
-    sortOrder: q.sortOrder ?? (sortBy === 'timeCreated' ? 'DESC' : 'ASC'),
-    limit: q.limit ?? 100,
-    page: q.page,
-  };
+  return { compartmentId: q.compartmentId, filters, ...listOrder(q, 'timeCreated') };
+}
+
+/**
+ * OCI's list defaults: sorted by time unless asked otherwise, newest first by time and A to Z otherwise, 100 a
+ * page. `byTime` is the family's name for the time sort (`timeCreated`; Identity's `TIMECREATED`).
+ */
+export function listOrder<S extends string>(
+  q: { sortBy?: S; sortOrder?: 'ASC' | 'DESC'; limit?: number; page?: string },
+  byTime: S,
+): { sortBy: S; sortOrder: 'ASC' | 'DESC'; limit: number; page: string | undefined } {
+  const sortBy = q.sortBy ?? byTime;
+  return { sortBy, sortOrder: q.sortOrder ?? (sortBy === byTime ? 'DESC' : 'ASC'), limit: q.limit ?? 100, page: q.page };
 }
 
 export const errorResponses = {

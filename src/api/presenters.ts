@@ -1,5 +1,6 @@
 import type { ShapeDef } from '../domain/shapes.js';
 import type { ShapeHere } from '../service/shapes-service.js';
+import type { WorkRequestRecord } from '../store/work-request-store.js';
 
 /**
  * Records to OCI wire models. The resource shapes live in the events room (events carry the resource as the API
@@ -37,5 +38,23 @@ export function fastLaunchConfigWire(s: ShapeDef) {
     memoryInGBs: s.flex ? s.flex.maxMemoryInGBs : s.memoryInGBs,
     shapeSeries: s.series,
     managedEgressSupport: 'SUPPORTED',
+  };
+}
+
+/**
+ * A work request as OCI's WorkRequest and WorkRequestSummary (the same fields), for Data Science and Logging alike
+ * (both serve a work request's errors and logs apart).
+ */
+export function workRequestWire(w: WorkRequestRecord) {
+  return {
+    id: w.id,
+    operationType: w.operationType,
+    status: w.status,
+    compartmentId: w.compartmentId,
+    percentComplete: w.percentComplete,
+    resources: w.resources,
+    timeAccepted: w.timeAccepted,
+    timeStarted: w.timeStarted ?? undefined,
+    timeFinished: w.timeFinished ?? undefined,
   };
 }

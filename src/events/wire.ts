@@ -68,36 +68,39 @@ export function runSummaryWire(r: RunRecord) {
   };
 }
 
+/** The fields a run has beyond its summary, under their wire names. */
+type RunDetailsWire = Pick<
+  RunRecord,
+  | 'jobConfigurationOverrideDetails'
+  | 'jobInfrastructureConfigurationDetails'
+  | 'jobInfrastructureConfigurationOverrideDetails'
+  | 'jobEnvironmentConfigurationOverrideDetails'
+  | 'jobLogConfigurationOverrideDetails'
+  | 'jobStorageMountConfigurationDetailsList'
+  | 'jobStorageMountConfigurationOverrideDetailsList'
+> & {
+  isolationDetails: RunRecord['isolation'];
+  nodeGroupDetailsList: RunRecord['nodeGroups'] | undefined;
+  logDetails: RunRecord['logDetails'] | undefined;
+};
+
 /**
- * The summary's fields written out again rather than spread in: `{ ...runSummaryWire(r), ... }` cost ~7-10 us per
- * call (the object is built by copying property by property, then grown), a literal ~0.05 us, and every create
- * builds this twice (its event, its response). Same keys in the same order as the summary.
+ * The summary grown by assignment rather than spread into a new literal: `{ ...runSummaryWire(r), ... }` cost
+ * ~7-10 us per call (the object is copied property by property, then grown), assigning the 10 further fields to the
+ * summary's object ~0.05-0.1 us more than one literal (node 20), and every create builds this twice (its event, its
+ * response). The summary's keys come first, in its order.
  */
-export function runWire(r: RunRecord) {
-  return {
-    id: r.id,
-    timeAccepted: r.timeAccepted,
-    timeStarted: r.timeStarted,
-    timeFinished: r.timeFinished,
-    createdBy: r.createdBy,
-    projectId: r.projectId,
-    compartmentId: r.compartmentId,
-    jobId: r.jobId,
-    displayName: r.displayName,
-    lifecycleState: r.lifecycleState,
-    lifecycleDetails: r.lifecycleDetails,
-    freeformTags: r.freeformTags,
-    definedTags: r.definedTags,
-    exitCode: r.exitCode,
-    jobConfigurationOverrideDetails: r.jobConfigurationOverrideDetails,
-    jobInfrastructureConfigurationDetails: r.jobInfrastructureConfigurationDetails,
-    jobInfrastructureConfigurationOverrideDetails: r.jobInfrastructureConfigurationOverrideDetails,
-    jobEnvironmentConfigurationOverrideDetails: r.jobEnvironmentConfigurationOverrideDetails,
-    jobLogConfigurationOverrideDetails: r.jobLogConfigurationOverrideDetails,
-    jobStorageMountConfigurationDetailsList: r.jobStorageMountConfigurationDetailsList,
-    jobStorageMountConfigurationOverrideDetailsList: r.jobStorageMountConfigurationOverrideDetailsList,
-    isolationDetails: r.isolation,
-    nodeGroupDetailsList: r.nodeGroups ?? undefined,
-    logDetails: r.logDetails ?? undefined,
-  };
+export function runWire(r: RunRecord): ReturnType<typeof runSummaryWire> & RunDetailsWire {
+  const w = runSummaryWire(r) as ReturnType<typeof runSummaryWire> & RunDetailsWire;
+  w.jobConfigurationOverrideDetails = r.jobConfigurationOverrideDetails;
+  w.jobInfrastructureConfigurationDetails = r.jobInfrastructureConfigurationDetails;
+  w.jobInfrastructureConfigurationOverrideDetails = r.jobInfrastructureConfigurationOverrideDetails;
+  w.jobEnvironmentConfigurationOverrideDetails = r.jobEnvironmentConfigurationOverrideDetails;
+  w.jobLogConfigurationOverrideDetails = r.jobLogConfigurationOverrideDetails;
+  w.jobStorageMountConfigurationDetailsList = r.jobStorageMountConfigurationDetailsList;
+  w.jobStorageMountConfigurationOverrideDetailsList = r.jobStorageMountConfigurationOverrideDetailsList;
+  w.isolationDetails = r.isolation;
+  w.nodeGroupDetailsList = r.nodeGroups ?? undefined;
+  w.logDetails = r.logDetails ?? undefined;
+  return w;
 }

@@ -10,11 +10,16 @@ import type {
   CompartmentRecord,
   GroupRecord,
   IdentityDb,
+  IdentityState,
   IdentityStore,
   MembershipRecord,
   NamedListQuery,
+  PrincipalPatch,
+  PrincipalRecord,
+  PrincipalTable,
   UserRecord,
 } from '../store/identity-store.js';
+import { newNamed, type NamedPatch } from '../store/named-rows.js';
 import type { DefinedTags, Page, Tags } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { bodyHash, checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
@@ -48,6 +53,19 @@ function checkDescription(d: unknown, required: boolean): string | undefined {
   if (d.length > DESCRIPTION_MAX) throw invalid('description', `must be at most ${DESCRIPTION_MAX} characters`);
   return d;
 }
+
+/** An update's description (checked) and tags; undefined leaves a field as it is (a null tag set too). */
+function taggedPatch(patch: { description?: string } & Tagged): NamedPatch<IdentityState> {
+  return { description: checkDescription(patch.description, false), freeformTags: patch.freeformTags ?? undefined, definedTags: patch.definedTags ?? undefined };
+}
+
+const changedConcurrently = (what: string, id: string) => new DsError('Conflict', `${what} ${id} was changed concurrently; retry`);
+
+/** Users and groups are kept alike: the words their errors use, their kind of OCID, their create's retry-token scope. */
+const PRINCIPALS = {
+  users: { What: 'User', noun: 'user', ocidKind: 'user', createOp: 'createUser' },
+  groups: { What: 'Group', noun: 'group', ocidKind: 'group', createOp: 'createGroup' },
+} as const;
 
 /** What a verified key stands for: the key to check signatures with and the user it authenticates. */
 export interface VerifiedKey {
@@ -97,27 +115,10 @@ export class IdentityService {
   async ensureRoot(tenancyName: string): Promise<void> {
     const now = iso(this.clock.now());
     await this.ids.transaction(async (tx) => {
+      await this.ids.insertCompartment(tx, { ...newNamed(this.server.tenancyId, tenancyName, 'The tenancy: the root compartment', now), parentId: null });
       await this.ids.insertCompartment(tx, {
-        id: this.server.tenancyId,
-        parentId: null,
-        name: tenancyName,
-        description: 'The tenancy: the root compartment',
-        lifecycleState: 'ACTIVE',
-        timeCreated: now,
-        freeformTags: {},
-        definedTags: {},
-        version: 1,
-      });
-      await this.ids.insertCompartment(tx, {
-        id: this.server.defaultCompartmentId,
+        ...newNamed(this.server.defaultCompartmentId, 'default', "The server's default compartment", now),
         parentId: this.server.tenancyId,
-        name: 'default',
-        description: "The server's default compartment",
-        lifecycleState: 'ACTIVE',
-        timeCreated: now,
-        freeformTags: {},
-        definedTags: {},
-        version: 1,
       });
     });
     this.tree.load(await this.ids.liveCompartments());
@@ -140,17 +141,7 @@ export class IdentityService {
       if (await this.ids.siblingNamed(tx, input.compartmentId, name)) {
         throw new DsError('Conflict', `A compartment named ${name} already exists in ${input.compartmentId}`);
       }
-      const rec: CompartmentRecord = {
-        id: newOcid('compartment', ''),
-        parentId: input.compartmentId,
-        name,
-        description,
-        lifecycleState: 'ACTIVE',
-        timeCreated: iso(this.clock.now()),
-        freeformTags: input.freeformTags ?? {},
-        definedTags: input.definedTags ?? {},
-        version: 1,
-      };
+      const rec: CompartmentRecord = { ...newNamed(newOcid('compartment', ''), name, description, iso(this.clock.now()), input), parentId: input.compartmentId };
       await this.ids.insertCompartment(tx, rec);
       return rec.id;
     });
@@ -215,20 +206,15 @@ export class IdentityService {
     const c = await this.liveCompartment(id, 'compartmentId');
     checkIfMatch(ifMatch, c.id, c.version);
     const name = patch.name === undefined ? undefined : checkName(patch.name, COMPARTMENT_NAME_RE, 'letters, digits, period, hyphen and underscore');
-    const description = checkDescription(patch.description, false);
+    const tagged = taggedPatch(patch);
     if (name !== undefined && c.parentId === null) throw invalid('name', "the tenancy's name cannot be changed here");
     const r = await this.ids.transaction(async (tx) => {
       if (name !== undefined && c.parentId && (await this.ids.siblingNamed(tx, c.parentId, name, c.id))) {
         throw new DsError('Conflict', `A compartment named ${name} already exists in ${c.parentId}`);
       }
-      return this.ids.updateCompartment(tx, id, c.version, {
-        name,
-        description,
-        freeformTags: patch.freeformTags ?? undefined,
-        definedTags: patch.definedTags ?? undefined,
-      });
+      return this.ids.updateCompartment(tx, id, c.version, { name, ...tagged });
     });
-    if (!r) throw new DsError('Conflict', `Compartment ${id} was changed concurrently; retry`);
+    if (!r) throw changedConcurrently('Compartment', id);
     this.tree.put(r);
     return r;
   }
@@ -243,7 +229,7 @@ export class IdentityService {
       const contents = await this.ids.compartmentContents(tx, id);
       if (contents.length > 0) throw new DsError('IncorrectState', `Compartment ${id} is not empty: it holds ${contents.join(', ')}`);
       const r = await this.ids.updateCompartment(tx, id, c.version, { lifecycleState: 'DELETED' });
-      if (!r) throw new DsError('Conflict', `Compartment ${id} was changed concurrently; retry`);
+      if (!r) throw changedConcurrently('Compartment', id);
       return r;
     });
     this.tree.put(deleted);
@@ -255,157 +241,136 @@ export class IdentityService {
   }
 
   async createUser(input: { compartmentId: string; name: string; description: string; email?: string | null } & Tagged, retryToken?: string): Promise<UserRecord> {
-    this.checkTenancy(input.compartmentId);
-    const name = checkName(input.name, PRINCIPAL_NAME_RE, 'letters, digits and . _ + @ -');
-    const description = checkDescription(input.description, true)!;
-    const { id } = await this.store.idempotent('createUser', retryToken, bodyHash(input), async (txAny) => {
-      const tx = txAny as unknown as IdentityDb;
-      if (await this.ids.liveNameTaken(tx, 'users', name)) throw new DsError('Conflict', `A user named ${name} already exists`);
-      const rec: UserRecord = {
-        id: newOcid('user', ''),
-        compartmentId: this.server.tenancyId,
-        name,
-        description,
-        email: input.email ?? null,
-        lifecycleState: 'ACTIVE',
-        blocked: false,
-        timeCreated: iso(this.clock.now()),
-        freeformTags: input.freeformTags ?? {},
-        definedTags: input.definedTags ?? {},
-        version: 1,
-      };
-      await this.ids.insertUser(tx, rec);
-      return rec.id;
-    });
-    return this.getUser(id);
+    return this.createPrincipal('users', input, retryToken, { email: input.email ?? null, blocked: false });
   }
 
-  async getUser(id: string): Promise<UserRecord> {
-    const u = await this.ids.getUser(id);
-    if (!u) throw notFound('User', id);
-    return u;
-  }
-
-  private async liveUser(id: string): Promise<UserRecord> {
-    const u = await this.getUser(id);
-    if (u.lifecycleState === 'DELETED') throw notFound('User', id);
-    return u;
+  getUser(id: string): Promise<UserRecord> {
+    return this.getPrincipal('users', id);
   }
 
   listUsers(q: { compartmentId?: string } & NamedListInput): Promise<Page<UserRecord>> {
-    this.checkTenancy(q.compartmentId, 'query compartmentId');
-    return this.ids.listNamed('users', namedQuery(q)) as Promise<Page<UserRecord>>;
+    return this.listPrincipals('users', q);
   }
 
-  async updateUser(id: string, patch: { description?: string; email?: string } & Tagged, ifMatch?: string): Promise<UserRecord> {
-    const u = await this.liveUser(id);
-    checkIfMatch(ifMatch, u.id, u.version);
-    const description = checkDescription(patch.description, false);
-    const r = await this.ids.transaction((tx) =>
-      this.ids.updateUser(tx, id, u.version, { description, email: patch.email, freeformTags: patch.freeformTags ?? undefined, definedTags: patch.definedTags ?? undefined }),
-    );
-    if (!r) throw new DsError('Conflict', `User ${id} was changed concurrently; retry`);
-    return r;
+  updateUser(id: string, patch: { description?: string; email?: string } & Tagged, ifMatch?: string): Promise<UserRecord> {
+    return this.updatePrincipal('users', id, ifMatch, () => ({ ...taggedPatch(patch), email: patch.email }));
   }
 
   /** OCI's UpdateUserState: a blocked user is INACTIVE and none of its keys authenticates until it is unblocked. */
-  async setUserBlocked(id: string, blocked: boolean, ifMatch?: string): Promise<UserRecord> {
-    const u = await this.liveUser(id);
-    checkIfMatch(ifMatch, u.id, u.version);
-    const r = await this.credentialsWrite(() =>
-      this.ids.transaction((tx) => this.ids.updateUser(tx, id, u.version, { blocked, lifecycleState: blocked ? 'INACTIVE' : 'ACTIVE' })),
-    );
-    if (!r) throw new DsError('Conflict', `User ${id} was changed concurrently; retry`);
-    return r;
+  setUserBlocked(id: string, blocked: boolean, ifMatch?: string): Promise<UserRecord> {
+    return this.updatePrincipal('users', id, ifMatch, () => ({ blocked, lifecycleState: blocked ? 'INACTIVE' : 'ACTIVE' }), (w) => this.credentialsWrite(w));
   }
 
   /** As in OCI, a user still in a group cannot be deleted; its API keys go with it. */
   async deleteUser(id: string, ifMatch?: string): Promise<void> {
-    const u = await this.liveUser(id);
+    const u = await this.livePrincipal('users', id);
     checkIfMatch(ifMatch, u.id, u.version);
     if (id === this.server.userId) throw new DsError('IncorrectState', 'The administrator created at first start cannot be deleted');
     await this.credentialsWrite(() =>
       this.ids.transaction(async (tx) => {
         const groups = await this.ids.countActiveMemberships(tx, { userId: id });
         if (groups > 0) throw new DsError('IncorrectState', `User ${id} is still a member of ${groups} group(s); remove it from them first`);
-        const r = await this.ids.updateUser(tx, id, u.version, { lifecycleState: 'DELETED' });
-        if (!r) throw new DsError('Conflict', `User ${id} was changed concurrently; retry`);
+        if (!(await this.ids.updatePrincipal(tx, 'users', id, u.version, { lifecycleState: 'DELETED' }))) throw changedConcurrently('User', id);
         await this.ids.deleteKeysOf(tx, id);
       }),
     );
   }
 
   // ---- groups ----
-  async createGroup(input: { compartmentId: string; name: string; description: string } & Tagged, retryToken?: string): Promise<GroupRecord> {
-    this.checkTenancy(input.compartmentId);
-    const name = checkName(input.name, PRINCIPAL_NAME_RE, 'letters, digits and . _ + @ -');
-    const description = checkDescription(input.description, true)!;
-    const { id } = await this.store.idempotent('createGroup', retryToken, bodyHash(input), async (txAny) => {
-      const tx = txAny as unknown as IdentityDb;
-      if (await this.ids.liveNameTaken(tx, 'groups', name)) throw new DsError('Conflict', `A group named ${name} already exists`);
-      const rec: GroupRecord = {
-        id: newOcid('group', ''),
-        compartmentId: this.server.tenancyId,
-        name,
-        description,
-        lifecycleState: 'ACTIVE',
-        timeCreated: iso(this.clock.now()),
-        freeformTags: input.freeformTags ?? {},
-        definedTags: input.definedTags ?? {},
-        version: 1,
-      };
-      await this.ids.insertGroup(tx, rec);
-      return rec.id;
-    });
-    return this.getGroup(id);
+  createGroup(input: { compartmentId: string; name: string; description: string } & Tagged, retryToken?: string): Promise<GroupRecord> {
+    return this.createPrincipal('groups', input, retryToken, {});
   }
 
-  async getGroup(id: string): Promise<GroupRecord> {
-    const g = await this.ids.getGroup(id);
-    if (!g) throw notFound('Group', id);
-    return g;
-  }
-
-  private async liveGroup(id: string): Promise<GroupRecord> {
-    const g = await this.getGroup(id);
-    if (g.lifecycleState === 'DELETED') throw notFound('Group', id);
-    return g;
+  getGroup(id: string): Promise<GroupRecord> {
+    return this.getPrincipal('groups', id);
   }
 
   listGroups(q: { compartmentId?: string } & NamedListInput): Promise<Page<GroupRecord>> {
-    this.checkTenancy(q.compartmentId, 'query compartmentId');
-    return this.ids.listNamed('groups', namedQuery(q)) as Promise<Page<GroupRecord>>;
+    return this.listPrincipals('groups', q);
   }
 
-  async updateGroup(id: string, patch: { description?: string } & Tagged, ifMatch?: string): Promise<GroupRecord> {
-    const g = await this.liveGroup(id);
-    checkIfMatch(ifMatch, g.id, g.version);
-    const description = checkDescription(patch.description, false);
-    const r = await this.ids.transaction((tx) =>
-      this.ids.updateGroup(tx, id, g.version, { description, freeformTags: patch.freeformTags ?? undefined, definedTags: patch.definedTags ?? undefined }),
-    );
-    if (!r) throw new DsError('Conflict', `Group ${id} was changed concurrently; retry`);
-    return r;
+  updateGroup(id: string, patch: { description?: string } & Tagged, ifMatch?: string): Promise<GroupRecord> {
+    return this.updatePrincipal('groups', id, ifMatch, () => taggedPatch(patch));
   }
 
   /** As in OCI, only an empty group can be deleted. */
   async deleteGroup(id: string, ifMatch?: string): Promise<void> {
-    const g = await this.liveGroup(id);
+    const g = await this.livePrincipal('groups', id);
     checkIfMatch(ifMatch, g.id, g.version);
     await this.ids.transaction(async (tx) => {
       const members = await this.ids.countActiveMemberships(tx, { groupId: id });
       if (members > 0) throw new DsError('IncorrectState', `Group ${id} still has ${members} member(s); remove them first`);
-      const r = await this.ids.updateGroup(tx, id, g.version, { lifecycleState: 'DELETED' });
-      if (!r) throw new DsError('Conflict', `Group ${id} was changed concurrently; retry`);
+      if (!(await this.ids.updatePrincipal(tx, 'groups', id, g.version, { lifecycleState: 'DELETED' }))) throw changedConcurrently('Group', id);
     });
+  }
+
+  // ---- users and groups alike ----
+  private async createPrincipal<T extends PrincipalTable>(
+    table: T,
+    input: { compartmentId: string; name: string; description: string } & Tagged,
+    retryToken: string | undefined,
+    own: Omit<PrincipalRecord<T>, keyof GroupRecord>,
+  ): Promise<PrincipalRecord<T>> {
+    this.checkTenancy(input.compartmentId);
+    const name = checkName(input.name, PRINCIPAL_NAME_RE, 'letters, digits and . _ + @ -');
+    const description = checkDescription(input.description, true)!;
+    const { noun, ocidKind, createOp } = PRINCIPALS[table];
+    const { id } = await this.store.idempotent(createOp, retryToken, bodyHash(input), async (txAny) => {
+      const tx = txAny as unknown as IdentityDb;
+      if (await this.ids.liveNameTaken(tx, table, name)) throw new DsError('Conflict', `A ${noun} named ${name} already exists`);
+      const rec = {
+        ...newNamed(newOcid(ocidKind, ''), name, description, iso(this.clock.now()), input),
+        compartmentId: this.server.tenancyId,
+        ...own,
+      } as PrincipalRecord<T>;
+      await this.ids.insertPrincipal(tx, table, rec);
+      return rec.id;
+    });
+    return this.getPrincipal(table, id);
+  }
+
+  private async getPrincipal<T extends PrincipalTable>(table: T, id: string): Promise<PrincipalRecord<T>> {
+    const p = await this.ids.getPrincipal(table, id);
+    if (!p) throw notFound(PRINCIPALS[table].What, id);
+    return p;
+  }
+
+  private async livePrincipal<T extends PrincipalTable>(table: T, id: string): Promise<PrincipalRecord<T>> {
+    const p = await this.getPrincipal(table, id);
+    if (p.lifecycleState === 'DELETED') throw notFound(PRINCIPALS[table].What, id);
+    return p;
+  }
+
+  private listPrincipals<T extends PrincipalTable>(table: T, q: { compartmentId?: string } & NamedListInput): Promise<Page<PrincipalRecord<T>>> {
+    this.checkTenancy(q.compartmentId, 'query compartmentId');
+    return this.ids.listNamed(table, namedQuery(q));
+  }
+
+  /**
+   * Compare-and-set of a live user or group at the version `ifMatch` names; `patchOf` runs after that check (so a
+   * wrong etag is reported before a bad field), `write` wraps the transaction (the credential caches for users).
+   */
+  private async updatePrincipal<T extends PrincipalTable>(
+    table: T,
+    id: string,
+    ifMatch: string | undefined,
+    patchOf: () => PrincipalPatch<T>,
+    write: (w: () => Promise<PrincipalRecord<T> | null>) => Promise<PrincipalRecord<T> | null> = (w) => w(),
+  ): Promise<PrincipalRecord<T>> {
+    const p = await this.livePrincipal(table, id);
+    checkIfMatch(ifMatch, p.id, p.version);
+    const patch = patchOf();
+    const r = await write(() => this.ids.transaction((tx) => this.ids.updatePrincipal(tx, table, id, p.version, patch)));
+    if (!r) throw changedConcurrently(PRINCIPALS[table].What, id);
+    return r;
   }
 
   // ---- memberships ----
   async addUserToGroup(input: { userId: string; groupId: string }, retryToken?: string): Promise<MembershipRecord> {
     if (!isOcid(input.userId)) throw invalid('userId', 'must be an OCID');
     if (!isOcid(input.groupId)) throw invalid('groupId', 'must be an OCID');
-    await this.liveUser(input.userId);
-    await this.liveGroup(input.groupId);
+    await this.livePrincipal('users', input.userId);
+    await this.livePrincipal('groups', input.groupId);
     const { id } = await this.membershipWrite(() => this.store.idempotent('addUserToGroup', retryToken, bodyHash(input), async (txAny) => {
       const tx = txAny as unknown as IdentityDb;
       if (await this.ids.activeMembership(tx, input.userId, input.groupId)) {
@@ -445,7 +410,7 @@ export class IdentityService {
 
   // ---- API keys ----
   async uploadApiKey(userId: string, input: { key: string }, retryToken?: string): Promise<ApiKeyRecord> {
-    await this.liveUser(userId);
+    await this.livePrincipal('users', userId);
     const parsed = parsePublicKey(input?.key, 'key');
     await this.store.idempotent('uploadApiKey', retryToken, bodyHash({ userId, ...input }), async (txAny) => {
       const tx = txAny as unknown as IdentityDb;
@@ -462,12 +427,12 @@ export class IdentityService {
   }
 
   async listApiKeys(userId: string): Promise<ApiKeyRecord[]> {
-    await this.liveUser(userId);
+    await this.livePrincipal('users', userId);
     return this.ids.activeApiKeys(userId);
   }
 
   async deleteApiKey(userId: string, fingerprint: string): Promise<void> {
-    await this.liveUser(userId);
+    await this.livePrincipal('users', userId);
     const k = await this.ids.getApiKey(userId, fingerprint.toLowerCase());
     if (!k || k.lifecycleState !== 'ACTIVE') throw notFound('ApiKey', fingerprint);
     await this.credentialsWrite(() => this.ids.transaction((tx) => this.ids.setApiKeyState(tx, userId, k.fingerprint, 'DELETED')));
@@ -495,7 +460,7 @@ export class IdentityService {
   private async loadKey(keyId: string): Promise<VerifiedKey | null> {
     const id = parseKeyId(keyId);
     if (!id || id.tenancyId !== this.server.tenancyId) return null;
-    const user = await this.ids.getUser(id.userId);
+    const user = await this.ids.getPrincipal('users', id.userId);
     if (!user || user.lifecycleState !== 'ACTIVE' || user.blocked) return null;
     const k = await this.ids.getApiKey(id.userId, id.fingerprint);
     if (!k || k.lifecycleState !== 'ACTIVE') return null;
@@ -559,7 +524,7 @@ export class IdentityService {
     const hit = this.activeUsers.get(userId);
     if (hit && hit.generation === this.keyGeneration) return hit.value;
     const generation = this.keyGeneration;
-    const u = await this.ids.getUser(userId);
+    const u = await this.ids.getPrincipal('users', userId);
     const value = !!u && u.lifecycleState === 'ACTIVE' && !u.blocked;
     if (generation === this.keyGeneration) this.activeUsers.set(userId, { generation, value });
     return value;
@@ -571,7 +536,7 @@ export class IdentityService {
    * kept); the user's console sessions end.
    */
   async resetPassword(userId: string): Promise<{ userId: string; password: string; timeCreated: string }> {
-    await this.liveUser(userId);
+    await this.livePrincipal('users', userId);
     const password = generatePassword();
     const time = iso(this.clock.now());
     const hash = await hashPassword(password);
@@ -608,30 +573,14 @@ export class IdentityService {
   async ensureAdministrator(ids: { userId: string; groupId: string; membershipId: string }): Promise<void> {
     const now = iso(this.clock.now());
     await this.ids.transaction(async (tx) => {
-      await this.ids.insertUser(tx, {
-        id: ids.userId,
-        compartmentId: this.server.tenancyId,
-        name: 'admin',
-        description: 'The administrator, created at first start',
+      const compartmentId = this.server.tenancyId;
+      await this.ids.insertPrincipal(tx, 'users', {
+        ...newNamed(ids.userId, 'admin', 'The administrator, created at first start', now),
+        compartmentId,
         email: null,
-        lifecycleState: 'ACTIVE',
         blocked: false,
-        timeCreated: now,
-        freeformTags: {},
-        definedTags: {},
-        version: 1,
       });
-      await this.ids.insertGroup(tx, {
-        id: ids.groupId,
-        compartmentId: this.server.tenancyId,
-        name: 'Administrators',
-        description: 'Administrators of the tenancy',
-        lifecycleState: 'ACTIVE',
-        timeCreated: now,
-        freeformTags: {},
-        definedTags: {},
-        version: 1,
-      });
+      await this.ids.insertPrincipal(tx, 'groups', { ...newNamed(ids.groupId, 'Administrators', 'Administrators of the tenancy', now), compartmentId });
       await this.ids.insertMembership(tx, {
         id: ids.membershipId,
         compartmentId: this.server.tenancyId,

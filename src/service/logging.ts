@@ -85,6 +85,11 @@ const normalTime = (v: string, field: string): string => {
   return iso(ms);
 };
 
+/** The fields a new log group or log starts with: ACTIVE at version 1, created and modified now, tagged as asked. */
+function fresh(tags: { freeformTags?: Tags; definedTags?: DefinedTags }, now: string) {
+  return { freeformTags: tags.freeformTags ?? {}, definedTags: tags.definedTags ?? {}, lifecycleState: 'ACTIVE', timeCreated: now, timeLastModified: now, version: 1 };
+}
+
 /**
  * A subset of OCI Logging (docs/logging.md): log groups and logs (management, with work requests as OCI returns
  * them), job runs' output seen as logs (a view of each run's own log file: nothing is copied), entries pushed with
@@ -108,21 +113,15 @@ export class LoggingService {
   async createGroup(input: CreateLogGroupInput, retryToken?: string): Promise<string> {
     checkCompartment(input.compartmentId);
     const { id } = await this.store.store.idempotent('createLogGroup', retryToken, bodyHash(input), async (tx) => {
-      const now = iso(this.clock.now());
       const g: LogGroupRecord = {
         id: newOcid('loggroup', this.identity.region),
         compartmentId: input.compartmentId,
         displayName: input.displayName,
         description: input.description ?? null,
-        freeformTags: input.freeformTags ?? {},
-        definedTags: input.definedTags ?? {},
-        lifecycleState: 'ACTIVE',
-        timeCreated: now,
-        timeLastModified: now,
-        version: 1,
+        ...fresh(input, iso(this.clock.now())),
       };
       await this.uniqueGroupName(g.compartmentId, g.displayName, tx);
-      await this.store.insertGroup(tx, g);
+      await this.store.groups.insert(tx, g);
       return this.workRequest(tx, 'CREATE_LOG_GROUP', g.compartmentId, 'loggroup', g.id, 'CREATED', `/logGroups/${g.id}`);
     });
     return id;
@@ -145,7 +144,7 @@ export class LoggingService {
   }
 
   async getGroup(id: string): Promise<LogGroupRecord> {
-    const g = await this.store.getGroup(id);
+    const g = await this.store.groups.get(id);
     if (!g) throw notFound('Log group', id);
     return g;
   }
@@ -161,7 +160,7 @@ export class LoggingService {
     return this.store.store.transaction(async (tx) => {
       if (patch.displayName !== undefined) await this.uniqueGroupName(g.compartmentId, patch.displayName, tx, g.id);
       const next = { ...g, ...stripUndefined(patch), timeLastModified: iso(this.clock.now()) };
-      if (!(await this.store.updateGroup(tx, next, g.version))) throw new DsError('Conflict', `Log group ${id} changed while it was being updated; get it again and retry`);
+      if (!(await this.store.groups.update(tx, next, g.version))) throw new DsError('Conflict', `Log group ${id} changed while it was being updated; get it again and retry`);
       return this.workRequest(tx, 'UPDATE_LOG_GROUP', g.compartmentId, 'loggroup', g.id, 'UPDATED', `/logGroups/${g.id}`);
     });
   }
@@ -194,7 +193,6 @@ export class LoggingService {
   private async insertLog(tx: Tx, g: LogGroupRecord, displayName: string, retention: number, input: Partial<CreateLogInput>): Promise<LogRecord> {
     const same = await tx.selectFrom('logs').select('id').where('log_group_id', '=', g.id).where('display_name', '=', displayName).executeTakeFirst();
     if (same) throw new DsError('Conflict', `displayName: a log named '${displayName.slice(0, 100)}' already exists in log group ${g.id}`);
-    const now = iso(this.clock.now());
     const l: LogRecord = {
       id: newOcid('log', this.identity.region),
       logGroupId: g.id,
@@ -204,26 +202,21 @@ export class LoggingService {
       isEnabled: input.isEnabled ?? true,
       configuration: input.configuration ?? null,
       retentionDuration: retention,
-      freeformTags: input.freeformTags ?? {},
-      definedTags: input.definedTags ?? {},
-      lifecycleState: 'ACTIVE',
-      timeCreated: now,
-      timeLastModified: now,
-      version: 1,
+      ...fresh(input, iso(this.clock.now())),
     };
-    await this.store.insertLog(tx, l);
+    await this.store.logs.insert(tx, l);
     return l;
   }
 
   /** A log, by its group and id (a log of another group is not found there, as in OCI). */
   async getLog(groupId: string, id: string): Promise<LogRecord> {
-    const l = await this.store.getLog(id);
+    const l = await this.store.logs.get(id);
     if (!l || l.logGroupId !== groupId) throw notFound('Log', id);
     return l;
   }
 
   async getLogById(id: string): Promise<LogRecord> {
-    const l = await this.store.getLog(id);
+    const l = await this.store.logs.get(id);
     if (!l) throw notFound('Log', id);
     return l;
   }
@@ -248,7 +241,7 @@ export class LoggingService {
         if (same) throw new DsError('Conflict', `displayName: a log named '${patch.displayName.slice(0, 100)}' already exists in log group ${groupId}`);
       }
       const next = { ...l, ...stripUndefined(patch), timeLastModified: iso(this.clock.now()) };
-      if (!(await this.store.updateLog(tx, next, l.version))) throw new DsError('Conflict', `Log ${id} changed while it was being updated; get it again and retry`);
+      if (!(await this.store.logs.update(tx, next, l.version))) throw new DsError('Conflict', `Log ${id} changed while it was being updated; get it again and retry`);
       return this.workRequest(tx, 'UPDATE_LOG', l.compartmentId, 'log', l.id, 'UPDATED', `/logGroups/${groupId}/logs/${l.id}`);
     });
   }
@@ -276,10 +269,10 @@ export class LoggingService {
     const groupId = config.logGroupId;
     const logId = config.logId;
     if (typeof groupId !== 'string' || groupId === '') throw invalid(`${field}.logGroupId`, 'is required when enableLogging is true');
-    const g = await this.store.getGroup(groupId);
+    const g = await this.store.groups.get(groupId);
     if (!g) throw invalid(`${field}.logGroupId`, `log group ${groupId.slice(0, 200)} was not found`);
     if (typeof logId === 'string' && logId !== '') {
-      const l = await this.store.getLog(logId);
+      const l = await this.store.logs.get(logId);
       if (!l) throw invalid(`${field}.logId`, `log ${logId.slice(0, 200)} was not found`);
       if (l.logGroupId !== groupId) throw invalid(`${field}.logId`, `log ${logId.slice(0, 200)} is not a log of log group ${groupId}`);
       return { logGroupId: groupId, logId };
@@ -292,7 +285,7 @@ export class LoggingService {
   async linkRunLog(tx: Tx, plan: RunLogPlan, run: { id: string; displayName: string }): Promise<{ logGroupId: string; logId: string } | null> {
     if (plan === null) return null;
     if (!('autoCreate' in plan)) return plan;
-    const g = await this.store.getGroup(plan.logGroupId, tx);
+    const g = await this.store.groups.get(plan.logGroupId, tx);
     if (!g) throw invalid('jobLogConfigurationDetails.logGroupId', `log group ${plan.logGroupId} was not found`);
     const l = await this.insertLog(tx, g, `${run.displayName}-${run.id.slice(-10)}`, DEFAULT_RETENTION_DAYS, {});
     return { logGroupId: g.id, logId: l.id };
@@ -339,10 +332,10 @@ export class LoggingService {
     const q = parseLogQuery(query);
     const out = [];
     for (const s of q.scopes) {
-      const g = await this.store.getGroup(s.logGroupId);
+      const g = await this.store.groups.get(s.logGroupId);
       if (!g || g.compartmentId !== s.compartmentId) throw notFound('Log group', s.logGroupId);
       if (s.logId) {
-        const l = await this.store.getLog(s.logId);
+        const l = await this.store.logs.get(s.logId);
         if (!l || l.logGroupId !== g.id) throw notFound('Log', s.logId);
       }
       out.push({ compartmentId: g.compartmentId, target: { what: s.logId ? 'Log' : 'Log group', id: s.logId ?? g.id } });

@@ -5,6 +5,7 @@ import { parseStatement } from '../domain/policy/statement.js';
 import { PolicySyntaxError } from '../domain/policy/syntax-error.js';
 import type { DefinedTags, Page, Tags } from '../store/records.js';
 import type { DynamicGroupRecord, IdentityListQuery, PolicyRecord, PolicyStore } from '../store/policy-store.js';
+import { newNamed } from '../store/named-rows.js';
 import type { Store } from '../store/store.js';
 import { checkCompartment } from './projects.js';
 import { bodyHash, checkIfMatch, iso, type Clock, type ServerIdentity } from './common.js';
@@ -143,17 +144,10 @@ export class PoliciesService {
     const { id } = await this.changed(() =>
       this.store.idempotent('createPolicy', retryToken, bodyHash(input), async (tx) => {
         const rec: PolicyRecord = {
-          id: newOcid('policy', ''),
+          ...newNamed(newOcid('policy', ''), input.name, input.description, iso(this.clock.now()), input),
           compartmentId,
-          name: input.name,
-          description: input.description,
           statements: input.statements,
           versionDate: input.versionDate ?? null,
-          lifecycleState: 'ACTIVE',
-          timeCreated: iso(this.clock.now()),
-          freeformTags: input.freeformTags ?? {},
-          definedTags: input.definedTags ?? {},
-          version: 1,
         };
         await this.policies.insertPolicy(tx, rec);
         return rec.id;
@@ -205,16 +199,9 @@ export class PoliciesService {
     const { id } = await this.changed(() =>
       this.store.idempotent('createDynamicGroup', retryToken, bodyHash(input), async (tx) => {
         const rec: DynamicGroupRecord = {
-          id: newOcid('dynamicgroup', ''),
+          ...newNamed(newOcid('dynamicgroup', ''), input.name, input.description, iso(this.clock.now()), input),
           compartmentId: input.compartmentId,
-          name: input.name,
-          description: input.description,
           matchingRule: input.matchingRule,
-          lifecycleState: 'ACTIVE',
-          timeCreated: iso(this.clock.now()),
-          freeformTags: input.freeformTags ?? {},
-          definedTags: input.definedTags ?? {},
-          version: 1,
         };
         await this.policies.insertDynamicGroup(tx, rec);
         return rec.id;

@@ -1,4 +1,5 @@
 import type { Page } from '../store/records.js';
+import { prng } from '../domain/prng.js';
 import { DsError, invalid, notFound } from '../domain/errors.js';
 import { newOcid } from '../domain/ids.js';
 import { isMetricName, parseMetricLine } from '../domain/metrics.js';
@@ -35,18 +36,6 @@ export interface CreateSweepInput {
   metric: { name: string; goal: 'MINIMIZE' | 'MAXIMIZE' };
   overrides?: RunOverrides;
   final?: { jobId?: string; overrides?: RunOverrides } | null;
-}
-
-/** mulberry32: a small seeded PRNG, so a RANDOM sweep with a seed is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The trials of a sweep: every combination (GRID, in order) or sampleCount random picks (RANDOM). */

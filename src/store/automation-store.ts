@@ -18,42 +18,35 @@ export interface RunOverrides {
 
 export type RuleState = 'ACTIVE' | 'INACTIVE' | 'DELETED';
 
-export interface TriggerRuleRecord {
+/** What a trigger rule and a schedule share: each starts runs of one job, with overrides, as its creator. */
+export interface RuleBase {
   id: string;
   compartmentId: string;
   displayName: string;
   lifecycleState: RuleState;
-  /** Events that start a run; null: only the rule's trigger URL does. */
-  condition: EventFilter | null;
   jobId: string;
   projectId: string;
   overrides: RunOverrides;
-  secretHash: string;
   /** The user it acts as (its creator): each run it starts needs that user's CreateJobRun; null: no check (made before authorization, or with authentication off). */
   createdBy: string | null;
   timeCreated: string;
   version: number;
 }
 
+export interface TriggerRuleRecord extends RuleBase {
+  /** Events that start a run; null: only the rule's trigger URL does. */
+  condition: EventFilter | null;
+  secretHash: string;
+}
+
 export type MisfirePolicy = 'SKIP' | 'RUN_ONCE';
 
-export interface ScheduleRecord {
-  id: string;
-  compartmentId: string;
-  displayName: string;
-  lifecycleState: RuleState;
+export interface ScheduleRecord extends RuleBase {
   cron: string;
   timeZone: string;
   misfirePolicy: MisfirePolicy;
-  jobId: string;
-  projectId: string;
-  overrides: RunOverrides;
   lastFireMs: number;
   lastRunId: string | null;
-  /** The user it acts as (its creator): each run it starts needs that user's CreateJobRun; null: no check (made before authorization, or with authentication off). */
-  createdBy: string | null;
-  timeCreated: string;
-  version: number;
 }
 
 export interface SweepSpec {
@@ -109,37 +102,56 @@ export interface TrialRecord {
   metrics: Record<string, number> | null;
 }
 
-const ruleFromRow = (r: TriggerRuleTable): TriggerRuleRecord => ({
+/** The columns of RuleBase, which trigger_rules and schedules both have. */
+type RuleBaseRow = Pick<
+  TriggerRuleTable,
+  'id' | 'compartment_id' | 'display_name' | 'lifecycle_state' | 'job_id' | 'project_id' | 'overrides' | 'created_by' | 'time_created' | 'version'
+>;
+
+const ruleBaseFromRow = (r: RuleBaseRow): RuleBase => ({
   id: r.id,
   compartmentId: r.compartment_id,
   displayName: r.display_name,
   lifecycleState: r.lifecycle_state as RuleState,
-  condition: JSON.parse(r.condition),
   jobId: r.job_id,
   projectId: r.project_id,
   overrides: JSON.parse(r.overrides),
-  secretHash: r.secret_hash,
   createdBy: r.created_by ?? null,
   timeCreated: r.time_created,
   version: r.version,
 });
 
-const scheduleFromRow = (r: ScheduleTable): ScheduleRecord => ({
+const ruleBaseToRow = (r: RuleBase): RuleBaseRow => ({
   id: r.id,
-  compartmentId: r.compartment_id,
-  displayName: r.display_name,
-  lifecycleState: r.lifecycle_state as RuleState,
+  compartment_id: r.compartmentId,
+  display_name: r.displayName,
+  lifecycle_state: r.lifecycleState,
+  job_id: r.jobId,
+  project_id: r.projectId,
+  overrides: JSON.stringify(r.overrides),
+  created_by: r.createdBy,
+  time_created: r.timeCreated,
+  version: r.version,
+});
+
+/** The SET of a compare-and-set update of the shared columns a patch names: the version goes up by one. */
+function ruleBasePatch(version: number, patch: Partial<Pick<RuleBase, 'displayName' | 'lifecycleState' | 'overrides'>>): Partial<RuleBaseRow> {
+  const set: Partial<RuleBaseRow> = { version: version + 1 };
+  if (patch.displayName !== undefined) set.display_name = patch.displayName;
+  if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+  if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
+  return set;
+}
+
+const ruleFromRow = (r: TriggerRuleTable): TriggerRuleRecord => ({ ...ruleBaseFromRow(r), condition: JSON.parse(r.condition), secretHash: r.secret_hash });
+
+const scheduleFromRow = (r: ScheduleTable): ScheduleRecord => ({
+  ...ruleBaseFromRow(r),
   cron: r.cron,
   timeZone: r.time_zone,
   misfirePolicy: r.misfire_policy as MisfirePolicy,
-  jobId: r.job_id,
-  projectId: r.project_id,
-  overrides: JSON.parse(r.overrides),
   lastFireMs: Number(r.last_fire_ms),
   lastRunId: r.last_run_id,
-  createdBy: r.created_by ?? null,
-  timeCreated: r.time_created,
-  version: r.version,
 });
 
 const sweepFromRow = (r: SweepTable): SweepRecord => ({
@@ -190,20 +202,7 @@ export class AutomationStore {
   async insertRule(tx: Db, r: TriggerRuleRecord): Promise<void> {
     await writing(this.rules, () => tx
       .insertInto('trigger_rules')
-      .values({
-        id: r.id,
-        compartment_id: r.compartmentId,
-        display_name: r.displayName,
-        lifecycle_state: r.lifecycleState,
-        condition: JSON.stringify(r.condition),
-        job_id: r.jobId,
-        project_id: r.projectId,
-        overrides: JSON.stringify(r.overrides),
-        secret_hash: r.secretHash,
-        created_by: r.createdBy,
-        time_created: r.timeCreated,
-        version: r.version,
-      })
+      .values({ ...ruleBaseToRow(r), condition: JSON.stringify(r.condition), secret_hash: r.secretHash })
       .execute(),
     );
   }
@@ -223,9 +222,7 @@ export class AutomationStore {
 
   /** A page of a compartment's rules (the API's list), oldest first. */
   pageRules(q: { compartmentId?: string; states: RuleState[]; page?: string; limit: number }): Promise<Page<TriggerRuleRecord>> {
-    let query = this.db.selectFrom('trigger_rules').selectAll().where('lifecycle_state', 'in', q.states);
-    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, ruleFromRow);
+    return this.pageOf('trigger_rules', q, ruleFromRow);
   }
 
   async updateRule(
@@ -234,15 +231,19 @@ export class AutomationStore {
     patch: Partial<Pick<TriggerRuleRecord, 'displayName' | 'lifecycleState' | 'condition' | 'overrides'>>,
     tx: Db = this.db,
   ): Promise<TriggerRuleRecord | null> {
-    const set: Partial<TriggerRuleTable> = { version: version + 1 };
-    if (patch.displayName !== undefined) set.display_name = patch.displayName;
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    const set: Partial<TriggerRuleTable> = ruleBasePatch(version, patch);
     if (patch.condition !== undefined) set.condition = JSON.stringify(patch.condition);
-    if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
     const r = await writing(this.rules, () =>
       tx.updateTable('trigger_rules').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst(),
     );
     return r ? ruleFromRow(r) : null;
+  }
+
+  /** A page of a compartment's rules or schedules in these states (the API's list), oldest first. */
+  private pageOf<R>(table: 'trigger_rules' | 'schedules', q: { compartmentId?: string; states: RuleState[]; page?: string; limit: number }, fromRow: (r: any) => R): Promise<Page<R>> {
+    let query = (this.db as unknown as Kysely<any>).selectFrom(table).selectAll().where('lifecycle_state', 'in', q.states);
+    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
+    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, fromRow);
   }
 
   // ---- schedules ----
@@ -250,21 +251,12 @@ export class AutomationStore {
     await tx
       .insertInto('schedules')
       .values({
-        id: s.id,
-        compartment_id: s.compartmentId,
-        display_name: s.displayName,
-        lifecycle_state: s.lifecycleState,
+        ...ruleBaseToRow(s),
         cron: s.cron,
         time_zone: s.timeZone,
         misfire_policy: s.misfirePolicy,
-        job_id: s.jobId,
-        project_id: s.projectId,
-        overrides: JSON.stringify(s.overrides),
         last_fire_ms: s.lastFireMs,
         last_run_id: s.lastRunId,
-        created_by: s.createdBy,
-        time_created: s.timeCreated,
-        version: s.version,
       })
       .execute();
   }
@@ -281,9 +273,7 @@ export class AutomationStore {
 
   /** A page of a compartment's schedules (the API's list), oldest first. */
   pageSchedules(q: { compartmentId?: string; states: RuleState[]; page?: string; limit: number }): Promise<Page<ScheduleRecord>> {
-    let query = this.db.selectFrom('schedules').selectAll().where('lifecycle_state', 'in', q.states);
-    if (q.compartmentId) query = query.where('compartment_id', '=', q.compartmentId);
-    return keysetPage(query, { column: 'time_created', desc: false, page: q.page, limit: q.limit }, scheduleFromRow);
+    return this.pageOf('schedules', q, scheduleFromRow);
   }
 
   async updateSchedule(
@@ -292,13 +282,10 @@ export class AutomationStore {
     patch: Partial<Pick<ScheduleRecord, 'displayName' | 'lifecycleState' | 'cron' | 'timeZone' | 'misfirePolicy' | 'overrides' | 'lastFireMs' | 'lastRunId'>>,
     tx: Db = this.db,
   ): Promise<ScheduleRecord | null> {
-    const set: Partial<ScheduleTable> = { version: version + 1 };
-    if (patch.displayName !== undefined) set.display_name = patch.displayName;
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
+    const set: Partial<ScheduleTable> = ruleBasePatch(version, patch);
     if (patch.cron !== undefined) set.cron = patch.cron;
     if (patch.timeZone !== undefined) set.time_zone = patch.timeZone;
     if (patch.misfirePolicy !== undefined) set.misfire_policy = patch.misfirePolicy;
-    if (patch.overrides !== undefined) set.overrides = JSON.stringify(patch.overrides);
     if (patch.lastFireMs !== undefined) set.last_fire_ms = patch.lastFireMs;
     if (patch.lastRunId !== undefined) set.last_run_id = patch.lastRunId;
     const r = await tx.updateTable('schedules').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();

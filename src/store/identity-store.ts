@@ -1,48 +1,24 @@
 import type { Kysely } from 'kysely';
-import type { DefinedTags, Page, Tags } from './records.js';
+import type { Page } from './records.js';
+import { namedFromRow, namedPatchRow, namedToRow, updateAtVersion, type Named, type NamedListQuery, type NamedPatch, type NamedRow } from './named-rows.js';
 import { keysetPage } from './paging.js';
 import type { Store } from './store.js';
 
 /** OCI Identity's lifecycle states; deletions here are immediate, so CREATING and DELETING are never stored. */
 export type IdentityState = 'ACTIVE' | 'INACTIVE' | 'DELETED';
 
-export interface CompartmentRecord {
-  id: string;
+export interface CompartmentRecord extends Named<IdentityState> {
   /** The parent compartment; null for the tenancy (the root). */
   parentId: string | null;
-  name: string;
-  description: string;
-  lifecycleState: IdentityState;
-  timeCreated: string;
-  freeformTags: Tags;
-  definedTags: DefinedTags;
-  version: number;
 }
 
-export interface UserRecord {
-  id: string;
+export interface GroupRecord extends Named<IdentityState> {
   compartmentId: string;
-  name: string;
-  description: string;
+}
+
+export interface UserRecord extends GroupRecord {
   email: string | null;
-  lifecycleState: IdentityState;
   blocked: boolean;
-  timeCreated: string;
-  freeformTags: Tags;
-  definedTags: DefinedTags;
-  version: number;
-}
-
-export interface GroupRecord {
-  id: string;
-  compartmentId: string;
-  name: string;
-  description: string;
-  lifecycleState: IdentityState;
-  timeCreated: string;
-  freeformTags: Tags;
-  definedTags: DefinedTags;
-  version: number;
 }
 
 export interface MembershipRecord {
@@ -63,41 +39,9 @@ export interface ApiKeyRecord {
 }
 
 interface Tables {
-  compartments: {
-    id: string;
-    parent_id: string | null;
-    name: string;
-    description: string;
-    lifecycle_state: string;
-    time_created: string;
-    freeform_tags: string;
-    defined_tags: string;
-    version: number;
-  };
-  users: {
-    id: string;
-    compartment_id: string;
-    name: string;
-    description: string;
-    email: string | null;
-    lifecycle_state: string;
-    blocked: number;
-    time_created: string;
-    freeform_tags: string;
-    defined_tags: string;
-    version: number;
-  };
-  groups: {
-    id: string;
-    compartment_id: string;
-    name: string;
-    description: string;
-    lifecycle_state: string;
-    time_created: string;
-    freeform_tags: string;
-    defined_tags: string;
-    version: number;
-  };
+  compartments: NamedRow & { parent_id: string | null };
+  users: NamedRow & { compartment_id: string; email: string | null; blocked: number };
+  groups: NamedRow & { compartment_id: string };
   user_group_memberships: {
     id: string;
     compartment_id: string;
@@ -121,43 +65,15 @@ export interface SessionRecord {
 
 export type IdentityDb = Kysely<Tables>;
 
-const j = (v: unknown) => JSON.stringify(v ?? {});
+const compartmentFromRow = (r: Tables['compartments']): CompartmentRecord => ({ ...namedFromRow<IdentityState>(r), parentId: r.parent_id });
+const groupFromRow = (r: Tables['groups']): GroupRecord => ({ ...namedFromRow<IdentityState>(r), compartmentId: r.compartment_id });
+const userFromRow = (r: Tables['users']): UserRecord => ({ ...groupFromRow(r), email: r.email, blocked: r.blocked === 1 });
 
-const compartmentFromRow = (r: Tables['compartments']): CompartmentRecord => ({
-  id: r.id,
-  parentId: r.parent_id,
-  name: r.name,
-  description: r.description,
-  lifecycleState: r.lifecycle_state as IdentityState,
-  timeCreated: r.time_created,
-  freeformTags: JSON.parse(r.freeform_tags),
-  definedTags: JSON.parse(r.defined_tags),
-  version: r.version,
-});
-const userFromRow = (r: Tables['users']): UserRecord => ({
-  id: r.id,
-  compartmentId: r.compartment_id,
-  name: r.name,
-  description: r.description,
-  email: r.email,
-  lifecycleState: r.lifecycle_state as IdentityState,
-  blocked: r.blocked === 1,
-  timeCreated: r.time_created,
-  freeformTags: JSON.parse(r.freeform_tags),
-  definedTags: JSON.parse(r.defined_tags),
-  version: r.version,
-});
-const groupFromRow = (r: Tables['groups']): GroupRecord => ({
-  id: r.id,
-  compartmentId: r.compartment_id,
-  name: r.name,
-  description: r.description,
-  lifecycleState: r.lifecycle_state as IdentityState,
-  timeCreated: r.time_created,
-  freeformTags: JSON.parse(r.freeform_tags),
-  definedTags: JSON.parse(r.defined_tags),
-  version: r.version,
-});
+/** Users and groups: the tenancy's principals, kept alike (a user adds an email and a blocked flag). */
+export type PrincipalTable = 'users' | 'groups';
+export type PrincipalRecord<T extends PrincipalTable> = T extends 'users' ? UserRecord : GroupRecord;
+export type PrincipalPatch<T extends PrincipalTable> = NamedPatch<IdentityState> & (T extends 'users' ? Partial<Pick<UserRecord, 'email' | 'blocked'>> : unknown);
+const principalFromRow = <T extends PrincipalTable>(table: T) => (table === 'users' ? userFromRow : groupFromRow) as (r: any) => PrincipalRecord<T>;
 const membershipFromRow = (r: Tables['user_group_memberships']): MembershipRecord => ({
   id: r.id,
   compartmentId: r.compartment_id,
@@ -177,14 +93,7 @@ const keyFromRow = (r: Tables['api_keys']): ApiKeyRecord => ({
 /** The resources of the Data Science family and its automation that keep a compartment from being deleted. */
 const CONTENT_TABLES = ['projects', 'jobs', 'trigger_rules', 'schedules', 'webhook_subscriptions'] as const;
 
-export interface NamedListQuery {
-  name?: string;
-  lifecycleState?: string;
-  sortBy: 'TIMECREATED' | 'NAME';
-  sortOrder: 'ASC' | 'DESC';
-  limit: number;
-  page?: string;
-}
+export type { NamedListQuery } from './named-rows.js';
 
 /**
  * Compartments, users, groups, memberships and API keys. Every write goes through `store.transaction` (callers
@@ -209,17 +118,7 @@ export class IdentityStore {
   async insertCompartment(tx: IdentityDb, c: CompartmentRecord): Promise<void> {
     await tx
       .insertInto('compartments')
-      .values({
-        id: c.id,
-        parent_id: c.parentId,
-        name: c.name,
-        description: c.description,
-        lifecycle_state: c.lifecycleState,
-        time_created: c.timeCreated,
-        freeform_tags: j(c.freeformTags),
-        defined_tags: j(c.definedTags),
-        version: c.version,
-      })
+      .values({ ...namedToRow(c), parent_id: c.parentId })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
   }
@@ -244,16 +143,9 @@ export class IdentityStore {
     tx: IdentityDb,
     id: string,
     version: number,
-    patch: Partial<Pick<CompartmentRecord, 'name' | 'description' | 'freeformTags' | 'definedTags' | 'lifecycleState'>>,
+    patch: NamedPatch<IdentityState>,
   ): Promise<CompartmentRecord | null> {
-    const set: Partial<Tables['compartments']> = { version: version + 1 };
-    if (patch.name !== undefined) set.name = patch.name;
-    if (patch.description !== undefined) set.description = patch.description;
-    if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
-    if (patch.definedTags !== undefined) set.defined_tags = j(patch.definedTags);
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
-    const r = await tx.updateTable('compartments').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
-    return r ? compartmentFromRow(r) : null;
+    return updateAtVersion(tx, 'compartments', id, version, namedPatchRow(version, patch), compartmentFromRow);
   }
 
   /** What still lives in a compartment: its child compartments and the resources of other families in it. */
@@ -275,52 +167,38 @@ export class IdentityStore {
     return found;
   }
 
-  // ---- users ----
-  async insertUser(tx: IdentityDb, u: UserRecord): Promise<void> {
-    await tx
-      .insertInto('users')
-      .values({
-        id: u.id,
-        compartment_id: u.compartmentId,
-        name: u.name,
-        description: u.description,
-        email: u.email,
-        lifecycle_state: u.lifecycleState,
-        blocked: u.blocked ? 1 : 0,
-        time_created: u.timeCreated,
-        freeform_tags: j(u.freeformTags),
-        defined_tags: j(u.definedTags),
-        version: u.version,
-      })
-      .onConflict((oc) => oc.column('id').doNothing())
+  // ---- users and groups ----
+  async insertPrincipal<T extends PrincipalTable>(tx: IdentityDb, table: T, p: PrincipalRecord<T>): Promise<void> {
+    const row: Record<string, unknown> = { ...namedToRow(p), compartment_id: p.compartmentId };
+    if (table === 'users') {
+      const u = p as UserRecord;
+      row.email = u.email;
+      row.blocked = u.blocked ? 1 : 0;
+    }
+    await (tx as unknown as Kysely<any>)
+      .insertInto(table)
+      .values(row)
+      .onConflict((oc: any) => oc.column('id').doNothing())
       .execute();
   }
 
-  async getUser(id: string, tx: IdentityDb = this.db): Promise<UserRecord | null> {
-    const r = await tx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? userFromRow(r) : null;
+  async getPrincipal<T extends PrincipalTable>(table: T, id: string, tx: IdentityDb = this.db): Promise<PrincipalRecord<T> | null> {
+    const r = await (tx as unknown as Kysely<any>).selectFrom(table).selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? principalFromRow(table)(r) : null;
   }
 
-  async liveNameTaken(tx: IdentityDb, table: 'users' | 'groups', name: string): Promise<boolean> {
+  /** Compare-and-set on the version; null when the user or group changed (or went) since it was read. */
+  async updatePrincipal<T extends PrincipalTable>(tx: IdentityDb, table: T, id: string, version: number, patch: PrincipalPatch<T>): Promise<PrincipalRecord<T> | null> {
+    const set: Record<string, unknown> = namedPatchRow(version, patch);
+    const u = patch as Partial<UserRecord>;
+    if (u.email !== undefined) set.email = u.email;
+    if (u.blocked !== undefined) set.blocked = u.blocked ? 1 : 0;
+    return updateAtVersion(tx, table, id, version, set, principalFromRow(table));
+  }
+
+  async liveNameTaken(tx: IdentityDb, table: PrincipalTable, name: string): Promise<boolean> {
     const r = await tx.selectFrom(table).select('id').where('name', '=', name).where('lifecycle_state', '!=', 'DELETED').executeTakeFirst();
     return !!r;
-  }
-
-  async updateUser(
-    tx: IdentityDb,
-    id: string,
-    version: number,
-    patch: Partial<Pick<UserRecord, 'description' | 'email' | 'freeformTags' | 'definedTags' | 'lifecycleState' | 'blocked'>>,
-  ): Promise<UserRecord | null> {
-    const set: Partial<Tables['users']> = { version: version + 1 };
-    if (patch.description !== undefined) set.description = patch.description;
-    if (patch.email !== undefined) set.email = patch.email;
-    if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
-    if (patch.definedTags !== undefined) set.defined_tags = j(patch.definedTags);
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
-    if (patch.blocked !== undefined) set.blocked = patch.blocked ? 1 : 0;
-    const r = await tx.updateTable('users').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
-    return r ? userFromRow(r) : null;
   }
 
   async liveUserNamed(name: string): Promise<UserRecord | null> {
@@ -368,53 +246,13 @@ export class IdentityStore {
     });
   }
 
-  // ---- groups ----
-  async insertGroup(tx: IdentityDb, g: GroupRecord): Promise<void> {
-    await tx
-      .insertInto('groups')
-      .values({
-        id: g.id,
-        compartment_id: g.compartmentId,
-        name: g.name,
-        description: g.description,
-        lifecycle_state: g.lifecycleState,
-        time_created: g.timeCreated,
-        freeform_tags: j(g.freeformTags),
-        defined_tags: j(g.definedTags),
-        version: g.version,
-      })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
-  }
-
-  async getGroup(id: string, tx: IdentityDb = this.db): Promise<GroupRecord | null> {
-    const r = await tx.selectFrom('groups').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? groupFromRow(r) : null;
-  }
-
-  async updateGroup(
-    tx: IdentityDb,
-    id: string,
-    version: number,
-    patch: Partial<Pick<GroupRecord, 'description' | 'freeformTags' | 'definedTags' | 'lifecycleState'>>,
-  ): Promise<GroupRecord | null> {
-    const set: Partial<Tables['groups']> = { version: version + 1 };
-    if (patch.description !== undefined) set.description = patch.description;
-    if (patch.freeformTags !== undefined) set.freeform_tags = j(patch.freeformTags);
-    if (patch.definedTags !== undefined) set.defined_tags = j(patch.definedTags);
-    if (patch.lifecycleState !== undefined) set.lifecycle_state = patch.lifecycleState;
-    const r = await tx.updateTable('groups').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
-    return r ? groupFromRow(r) : null;
-  }
-
   /** One page of users or groups of the tenancy, in OCI's sort orders (TIMECREATED or NAME). */
-  listNamed<T extends 'users' | 'groups'>(table: T, q: NamedListQuery): Promise<Page<T extends 'users' ? UserRecord : GroupRecord>> {
+  listNamed<T extends PrincipalTable>(table: T, q: NamedListQuery): Promise<Page<PrincipalRecord<T>>> {
     let query = (this.db as unknown as Kysely<any>).selectFrom(table).selectAll();
     if (q.name !== undefined) query = query.where('name', '=', q.name);
     if (q.lifecycleState !== undefined) query = query.where('lifecycle_state', '=', q.lifecycleState);
     else query = query.where('lifecycle_state', '!=', 'DELETED');
-    const map = (table === 'users' ? userFromRow : groupFromRow) as (r: any) => any;
-    return keysetPage(query, { column: q.sortBy === 'NAME' ? 'name' : 'time_created', desc: q.sortOrder === 'DESC', page: q.page, limit: q.limit }, map);
+    return keysetPage(query, { column: q.sortBy === 'NAME' ? 'name' : 'time_created', desc: q.sortOrder === 'DESC', page: q.page, limit: q.limit }, principalFromRow(table));
   }
 
   // ---- memberships ----

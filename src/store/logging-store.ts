@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { Database, LogEntryTable, LogGroupTable, LogTable } from './schema.js';
 import type { DefinedTags, Page, Tags } from './records.js';
 import type { Store } from './store.js';
@@ -131,6 +131,45 @@ const entryFromRow = (r: LogEntryTable & { n: number }): LogEntryRecord => ({
 
 const SORT_COLUMN = { timeCreated: 'time_created', displayName: 'display_name' } as const;
 
+/** A page of log groups or logs: an offset into the list sorted as asked, ties broken by id (the page is the offset). */
+async function offsetPage<R, T>(query: SelectQueryBuilder<Database, any, R>, q: LogListQuery, fromRow: (r: R) => T): Promise<Page<T>> {
+  const offset = q.page ? Number(q.page) || 0 : 0;
+  const dir = q.sortOrder === 'ASC' ? 'asc' : 'desc';
+  const rows = await (query as unknown as SelectQueryBuilder<any, any, R>)
+    .orderBy(SORT_COLUMN[q.sortBy], dir)
+    .orderBy('id', dir)
+    .limit(q.limit + 1)
+    .offset(offset)
+    .execute();
+  return { items: rows.slice(0, q.limit).map(fromRow), nextPage: rows.length > q.limit ? String(offset + q.limit) : null };
+}
+
+/** A table whose records are written whole: insert, compare-and-set of the whole row on its version, get by id. */
+export class WholeRows<T extends { id: string; version: number }, Row extends { id: string }> {
+  constructor(
+    private readonly store: Store,
+    private readonly table: 'log_groups' | 'logs',
+    private readonly toRow: (rec: T) => Row,
+    private readonly fromRow: (row: Row) => T,
+  ) {}
+
+  async insert(tx: Db, rec: T): Promise<void> {
+    await (tx as unknown as Kysely<any>).insertInto(this.table).values(this.toRow(rec)).execute();
+  }
+
+  /** Writes `rec` at version `expectedVersion + 1`; false when the row changed (or went) meanwhile. */
+  async update(tx: Db, rec: T, expectedVersion: number): Promise<boolean> {
+    const { id, ...rest } = this.toRow({ ...rec, version: expectedVersion + 1 });
+    const r = await (tx as unknown as Kysely<any>).updateTable(this.table).set(rest).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async get(id: string, tx: Db = this.store.db): Promise<T | null> {
+    const r = await (tx as unknown as Kysely<any>).selectFrom(this.table).selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? this.fromRow(r as Row) : null;
+  }
+}
+
 /** A LIKE pattern for a search's `*`-wildcard value (`%`, `_` and `\` taken literally). */
 export function likePattern(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%');
@@ -138,57 +177,29 @@ export function likePattern(value: string): string {
 
 /** Log groups, logs and pushed log entries (the OCI Logging subset, service/logging.ts). */
 export class LoggingStore {
-  constructor(readonly store: Store) {}
+  readonly groups: WholeRows<LogGroupRecord, LogGroupTable>;
+  readonly logs: WholeRows<LogRecord, LogTable>;
 
-  async insertGroup(tx: Db, g: LogGroupRecord): Promise<void> {
-    await tx.insertInto('log_groups').values(groupToRow(g)).execute();
-  }
-
-  /** Compare-and-set on the version; false when it changed meanwhile. */
-  async updateGroup(tx: Db, g: LogGroupRecord, expectedVersion: number): Promise<boolean> {
-    const { id: _id, ...row } = groupToRow({ ...g, version: expectedVersion + 1 });
-    const r = await tx.updateTable('log_groups').set(row).where('id', '=', g.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  constructor(readonly store: Store) {
+    this.groups = new WholeRows(store, 'log_groups', groupToRow, groupFromRow);
+    this.logs = new WholeRows(store, 'logs', logToRow, logFromRow);
   }
 
   async deleteGroup(tx: Db, id: string): Promise<void> {
     await tx.deleteFrom('log_groups').where('id', '=', id).execute();
   }
 
-  async getGroup(id: string, tx: Db = this.store.db): Promise<LogGroupRecord | null> {
-    const r = await tx.selectFrom('log_groups').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? groupFromRow(r) : null;
-  }
-
   async listGroups(compartmentIds: string[], q: LogListQuery): Promise<Page<LogGroupRecord>> {
     if (compartmentIds.length === 0) return { items: [], nextPage: null };
     let query = this.store.db.selectFrom('log_groups').selectAll().where('compartment_id', 'in', compartmentIds);
     if (q.displayName !== undefined) query = query.where('display_name', '=', q.displayName);
-    const offset = q.page ? Number(q.page) || 0 : 0;
-    const dir = q.sortOrder === 'ASC' ? 'asc' : 'desc';
-    const rows = await query.orderBy(SORT_COLUMN[q.sortBy], dir).orderBy('id', dir).limit(q.limit + 1).offset(offset).execute();
-    return { items: rows.slice(0, q.limit).map(groupFromRow), nextPage: rows.length > q.limit ? String(offset + q.limit) : null };
-  }
-
-  async insertLog(tx: Db, l: LogRecord): Promise<void> {
-    await tx.insertInto('logs').values(logToRow(l)).execute();
-  }
-
-  async updateLog(tx: Db, l: LogRecord, expectedVersion: number): Promise<boolean> {
-    const { id: _id, ...row } = logToRow({ ...l, version: expectedVersion + 1 });
-    const r = await tx.updateTable('logs').set(row).where('id', '=', l.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    return offsetPage(query, q, groupFromRow);
   }
 
   /** Deletes a log and the entries pushed to it (run output stays with its runs). */
   async deleteLog(tx: Db, id: string): Promise<void> {
     await tx.deleteFrom('log_entries').where('log_id', '=', id).execute();
     await tx.deleteFrom('logs').where('id', '=', id).execute();
-  }
-
-  async getLog(id: string, tx: Db = this.store.db): Promise<LogRecord | null> {
-    const r = await tx.selectFrom('logs').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? logFromRow(r) : null;
   }
 
   async countLogs(groupId: string, tx: Db = this.store.db): Promise<number> {
@@ -201,10 +212,7 @@ export class LoggingStore {
     if (q.displayName !== undefined) query = query.where('display_name', '=', q.displayName);
     if (q.logType !== undefined) query = query.where('log_type', '=', q.logType);
     if (q.lifecycleState !== undefined) query = query.where('lifecycle_state', '=', q.lifecycleState);
-    const offset = q.page ? Number(q.page) || 0 : 0;
-    const dir = q.sortOrder === 'ASC' ? 'asc' : 'desc';
-    const rows = await query.orderBy(SORT_COLUMN[q.sortBy], dir).orderBy('id', dir).limit(q.limit + 1).offset(offset).execute();
-    return { items: rows.slice(0, q.limit).map(logFromRow), nextPage: rows.length > q.limit ? String(offset + q.limit) : null };
+    return offsetPage(query, q, logFromRow);
   }
 
   async insertEntries(tx: Db, entries: Omit<LogEntryRecord, 'n'>[]): Promise<void> {

@@ -3,75 +3,37 @@ import { DsError } from '../domain/errors.js';
 import type { Database, DynamicGroupTable, PolicyTable } from './schema.js';
 import type { DefinedTags, Page, Tags } from './records.js';
 import { isUniqueViolation } from './dialect.js';
+import { namedFromRow, namedPatchRow, namedToRow, updateAtVersion, type Named, type NamedListQuery } from './named-rows.js';
 import { keysetPage } from './paging.js';
 import type { Store } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface PolicyRecord {
-  id: string;
+export interface PolicyRecord extends Named<'ACTIVE'> {
   compartmentId: string;
-  name: string;
-  description: string;
   statements: string[];
   versionDate: string | null;
-  lifecycleState: 'ACTIVE';
-  timeCreated: string;
-  freeformTags: Tags;
-  definedTags: DefinedTags;
-  version: number;
 }
 
-export interface DynamicGroupRecord {
-  id: string;
+export interface DynamicGroupRecord extends Named<'ACTIVE'> {
   compartmentId: string;
-  name: string;
-  description: string;
   matchingRule: string;
-  lifecycleState: 'ACTIVE';
-  timeCreated: string;
-  freeformTags: Tags;
-  definedTags: DefinedTags;
-  version: number;
 }
 
 /** OCI Identity's list conventions: one compartment, an optional exact name, sort by TIMECREATED or NAME. */
-export interface IdentityListQuery {
-  compartmentId: string;
-  name?: string;
-  lifecycleState?: string;
-  sortBy: 'TIMECREATED' | 'NAME';
-  sortOrder: 'ASC' | 'DESC';
-  limit: number;
-  page?: string;
-}
+export type IdentityListQuery = NamedListQuery & { compartmentId: string };
 
 const policyFromRow = (r: PolicyTable): PolicyRecord => ({
-  id: r.id,
+  ...namedFromRow<'ACTIVE'>(r),
   compartmentId: r.compartment_id,
-  name: r.name,
-  description: r.description,
   statements: JSON.parse(r.statements),
   versionDate: r.version_date,
-  lifecycleState: r.lifecycle_state as 'ACTIVE',
-  timeCreated: r.time_created,
-  freeformTags: JSON.parse(r.freeform_tags),
-  definedTags: JSON.parse(r.defined_tags),
-  version: r.version,
 });
 
-const groupFromRow = (r: DynamicGroupTable): DynamicGroupRecord => ({
-  id: r.id,
-  compartmentId: r.compartment_id,
-  name: r.name,
-  description: r.description,
-  matchingRule: r.matching_rule,
-  lifecycleState: r.lifecycle_state as 'ACTIVE',
-  timeCreated: r.time_created,
-  freeformTags: JSON.parse(r.freeform_tags),
-  definedTags: JSON.parse(r.defined_tags),
-  version: r.version,
-});
+const groupFromRow = (r: DynamicGroupTable): DynamicGroupRecord => ({ ...namedFromRow<'ACTIVE'>(r), compartmentId: r.compartment_id, matchingRule: r.matching_rule });
+
+/** The columns of a policy or dynamic group row that every such row has: names are unique ignoring case (name_key). */
+const ownedNamedRow = (n: Named<'ACTIVE'> & { compartmentId: string }) => ({ ...namedToRow(n), compartment_id: n.compartmentId, name_key: n.name.toLowerCase() });
 
 /** A second row with the same name (any case): the unique index on name_key refuses it. */
 function nameTaken(err: unknown, what: string, name: string): unknown {
@@ -97,20 +59,7 @@ export class PolicyStore {
     try {
       await tx
         .insertInto('policies')
-        .values({
-          id: p.id,
-          compartment_id: p.compartmentId,
-          name: p.name,
-          name_key: p.name.toLowerCase(),
-          description: p.description,
-          statements: JSON.stringify(p.statements),
-          version_date: p.versionDate,
-          lifecycle_state: p.lifecycleState,
-          time_created: p.timeCreated,
-          freeform_tags: JSON.stringify(p.freeformTags),
-          defined_tags: JSON.stringify(p.definedTags),
-          version: p.version,
-        })
+        .values({ ...ownedNamedRow(p), statements: JSON.stringify(p.statements), version_date: p.versionDate })
         .execute();
     } catch (err) {
       throw nameTaken(err, 'policy', p.name);
@@ -141,14 +90,10 @@ export class PolicyStore {
     version: number,
     patch: { description?: string; statements?: string[]; versionDate?: string | null; freeformTags?: Tags; definedTags?: DefinedTags },
   ): Promise<PolicyRecord | null> {
-    const set: Partial<PolicyTable> = { version: version + 1 };
-    if (patch.description !== undefined) set.description = patch.description;
+    const set: Partial<PolicyTable> = namedPatchRow(version, patch);
     if (patch.statements !== undefined) set.statements = JSON.stringify(patch.statements);
     if (patch.versionDate !== undefined) set.version_date = patch.versionDate;
-    if (patch.freeformTags !== undefined) set.freeform_tags = JSON.stringify(patch.freeformTags);
-    if (patch.definedTags !== undefined) set.defined_tags = JSON.stringify(patch.definedTags);
-    const r = await tx.updateTable('policies').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
-    return r ? policyFromRow(r) : null;
+    return updateAtVersion(tx, 'policies', id, version, set, policyFromRow);
   }
 
   async deletePolicy(tx: Db, id: string, version: number): Promise<boolean> {
@@ -161,19 +106,7 @@ export class PolicyStore {
     try {
       await tx
         .insertInto('dynamic_groups')
-        .values({
-          id: g.id,
-          compartment_id: g.compartmentId,
-          name: g.name,
-          name_key: g.name.toLowerCase(),
-          description: g.description,
-          matching_rule: g.matchingRule,
-          lifecycle_state: g.lifecycleState,
-          time_created: g.timeCreated,
-          freeform_tags: JSON.stringify(g.freeformTags),
-          defined_tags: JSON.stringify(g.definedTags),
-          version: g.version,
-        })
+        .values({ ...ownedNamedRow(g), matching_rule: g.matchingRule })
         .execute();
     } catch (err) {
       throw nameTaken(err, 'dynamic group', g.name);
@@ -202,13 +135,9 @@ export class PolicyStore {
     version: number,
     patch: { description?: string; matchingRule?: string; freeformTags?: Tags; definedTags?: DefinedTags },
   ): Promise<DynamicGroupRecord | null> {
-    const set: Partial<DynamicGroupTable> = { version: version + 1 };
-    if (patch.description !== undefined) set.description = patch.description;
+    const set: Partial<DynamicGroupTable> = namedPatchRow(version, patch);
     if (patch.matchingRule !== undefined) set.matching_rule = patch.matchingRule;
-    if (patch.freeformTags !== undefined) set.freeform_tags = JSON.stringify(patch.freeformTags);
-    if (patch.definedTags !== undefined) set.defined_tags = JSON.stringify(patch.definedTags);
-    const r = await tx.updateTable('dynamic_groups').set(set).where('id', '=', id).where('version', '=', version).returningAll().executeTakeFirst();
-    return r ? groupFromRow(r) : null;
+    return updateAtVersion(tx, 'dynamic_groups', id, version, set, groupFromRow);
   }
 
   async deleteDynamicGroup(tx: Db, id: string, version: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { prng } from '../../src/domain/prng.js';
 import assert from 'node:assert/strict';
 
 import {
@@ -114,17 +115,8 @@ describe('quoteShellWord / joinShellWords', () => {
 });
 
 describe('round trip: splitShellWords(joinShellWords(words)) == words', () => {
-  // Small deterministic PRNG (mulberry32) so failures are reproducible from the seed.
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  // A seeded PRNG, so failures are reproducible from the seed.
+  const rng = prng;
   // Weighted towards the characters that matter to a shell.
   const SPECIAL = [' ', '\t', '\n', '\r', "'", '"', '\\', '$', '`', '*', '?', '#', ';', '|', '&', '(', ')', '{', '}', '<', '>', '~', '!', '=', '%', '@', ',', ':', '.', '/', '-', '_'];
   const ALNUM = 'abcXYZ019';

@@ -1,6 +1,6 @@
 import { useEffect, useState, type DragEvent, type FormEvent } from 'react';
 import type { CreateJobDetails, Project } from '../../../src/sdk/client';
-import { client, compartmentId, controlFor, serverInfo, splitError } from '../api';
+import { client, compartmentId, controlFor, serverInfo, showFormError, splitError } from '../api';
 import { Link, navigate } from '../router';
 import {
   EnvEditor,
@@ -163,12 +163,7 @@ function JobForm({ projectId }: { projectId: string }) {
       await uploadOrUndo(job.id, file);
       navigate(`/jobs/${encodeURIComponent(job.id)}`);
     } catch (err) {
-      const fe = splitError(err);
-      const control = controlFor(fe.field, FIELD_MAP);
-      if (control) {
-        setErrors({ [control]: fe.message });
-        document.getElementById(control)?.focus();
-      } else setFormError(err);
+      showFormError(err, FIELD_MAP, setErrors, setFormError);
     } finally {
       setBusy(false);
     }

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { LiveNote, RunsTable } from '../runs-table';
 import type { Job, JobRunSummary } from '../../../src/sdk/client';
-import { API, client, compartmentId, controlFor, splitError } from '../api';
+import { API, client, compartmentId, showFormError, splitError } from '../api';
 import { isJobEvent, isRunEvent, JOB_EVENT_TYPES, jobIsNotOlder, RUN_EVENT_TYPES, runIsNotOlder } from '../live';
 import { runOrder, useLivePaged } from '../live-list';
 import { Link, navigate } from '../router';
@@ -111,10 +111,7 @@ function EditJob({ job, onSaved, onCancel }: { job: Job; onSaved: (j: Job) => vo
       });
       onSaved(updated);
     } catch (err) {
-      const fe = splitError(err);
-      const control = controlFor(fe.field, EDIT_FIELDS);
-      if (control) setErrors({ [control]: fe.message });
-      else setFormError(err);
+      showFormError(err, EDIT_FIELDS, setErrors, setFormError, false);
     } finally {
       setBusy(false);
     }

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { CreateJobRunDetails, Job } from '../../../src/sdk/client';
-import { client, compartmentId, controlFor, splitError } from '../api';
+import { client, compartmentId, showFormError } from '../api';
 import { Link, navigate } from '../router';
 import { EnvEditor, ErrorBanner, Field, fieldProps, rowsToEnv, shapeConfig, ShapeFields, useShapes, useTitle, type EnvRow, type ShapeValue } from '../ui';
 import { EnvTable } from './job';
@@ -70,12 +70,7 @@ export function StartRunPage({ jobId }: { jobId: string }) {
       });
       navigate(`/runs/${encodeURIComponent(run.id)}`);
     } catch (err) {
-      const fe = splitError(err);
-      const control = controlFor(fe.field, RUN_FIELDS);
-      if (control) {
-        setErrors({ [control]: fe.message });
-        document.getElementById(control)?.focus();
-      } else setFormError(err);
+      showFormError(err, RUN_FIELDS, setErrors, setFormError);
     } finally {
       setBusy(false);
     }

@@ -10,29 +10,19 @@ const Body = Type.Object({ compartmentId: Ocid }, { additionalProperties: false 
 
 /** ChangeProjectCompartment, ChangeJobCompartment, ChangeJobRunCompartment: 200 with no body, as OCI answers them. */
 export async function compartmentMoveRoutes(app: App, moves: CompartmentMoves): Promise<void> {
-  const ok = (reply: FastifyReply) => reply.code(200).send();
-  app.post(
-    '/projects/:projectId/actions/changeCompartment',
-    { schema: { tags: ['projects'], operationId: 'ChangeProjectCompartment', params: Type.Object({ projectId: Type.String() }), body: Body, response: errorResponses } },
-    async (req, reply) => {
-      await moves.moveProject(req.params.projectId, req.body.compartmentId, header(req, 'if-match'));
-      ok(reply as FastifyReply);
-    },
-  );
-  app.post(
-    '/jobs/:jobId/actions/changeCompartment',
-    { schema: { tags: ['jobs'], operationId: 'ChangeJobCompartment', params: Type.Object({ jobId: Type.String() }), body: Body, response: errorResponses } },
-    async (req, reply) => {
-      await moves.moveJob(req.params.jobId, req.body.compartmentId, header(req, 'if-match'));
-      ok(reply as FastifyReply);
-    },
-  );
-  app.post(
-    '/jobRuns/:jobRunId/actions/changeCompartment',
-    { schema: { tags: ['jobRuns'], operationId: 'ChangeJobRunCompartment', params: Type.Object({ jobRunId: Type.String() }), body: Body, response: errorResponses } },
-    async (req, reply) => {
-      await moves.moveRun(req.params.jobRunId, req.body.compartmentId, header(req, 'if-match'));
-      ok(reply as FastifyReply);
-    },
-  );
+  const routes = [
+    { collection: 'projects', param: 'projectId', operationId: 'ChangeProjectCompartment', move: moves.moveProject },
+    { collection: 'jobs', param: 'jobId', operationId: 'ChangeJobCompartment', move: moves.moveJob },
+    { collection: 'jobRuns', param: 'jobRunId', operationId: 'ChangeJobRunCompartment', move: moves.moveRun },
+  ] as const;
+  for (const { collection, param, operationId, move } of routes) {
+    app.post(
+      `/${collection}/:${param}/actions/changeCompartment`,
+      { schema: { tags: [collection], operationId, params: Type.Object({ [param]: Type.String() }), body: Body, response: errorResponses } },
+      async (req, reply) => {
+        await move.call(moves, (req.params as Record<string, string>)[param], req.body.compartmentId, header(req, 'if-match'));
+        (reply as FastifyReply).code(200).send();
+      },
+    );
+  }
 }

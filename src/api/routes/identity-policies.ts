@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { App, ApiDeps } from '../app.js';
-import { errorResponses, header, withEtag } from '../http.js';
+import { errorResponses, header, listOrder, withEtag } from '../http.js';
 import * as I from '../identity-schemas.js';
 import type { DynamicGroupRecord, IdentityListQuery, PolicyRecord } from '../../store/policy-store.js';
 
@@ -34,16 +34,7 @@ const groupWire = (g: DynamicGroupRecord) => ({
 
 /** OCI's defaults: TIMECREATED newest first, NAME in alphabetical order; 100 a page. */
 function listQuery(q: Static<typeof I.IdentityListQuery>): IdentityListQuery {
-  const sortBy = q.sortBy ?? 'TIMECREATED';
-  return {
-    compartmentId: q.compartmentId,
-    name: q.name,
-    lifecycleState: q.lifecycleState,
-    sortBy,
-    sortOrder: q.sortOrder ?? (sortBy === 'TIMECREATED' ? 'DESC' : 'ASC'),
-    limit: q.limit ?? 100,
-    page: q.page,
-  };
+  return { compartmentId: q.compartmentId, name: q.name, lifecycleState: q.lifecycleState, ...listOrder(q, 'TIMECREATED') };
 }
 
 /** Identity (/20160918) policies and dynamic groups, as the official oci-identity SDK calls them. */

@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../app.js';
-import { errorResponses, header, withEtag } from '../http.js';
+import { errorResponses, header, listOrder, withEtag } from '../http.js';
 import { DefinedTags, FreeformTags, LIMITS, NO_CONTROL_CHARS, NO_CONTROL_CHARS_BUT_LINES, Ocid } from '../schemas.js';
 import { LOGGING_OPERATION_TYPES, SEARCH_MAX_LIMIT, type LoggingService } from '../../service/logging.js';
 import type { WorkRequestsService } from '../../service/work-requests.js';
 import type { LogGroupRecord, LogRecord } from '../../store/logging-store.js';
-import type { WorkRequestRecord } from '../../store/work-request-store.js';
+import { workRequestWire } from '../presenters.js';
 import { notFound } from '../../domain/errors.js';
 
 const tags = ['logging'];
@@ -61,19 +61,6 @@ export const logWire = (l: LogRecord, tenancyId: string) => ({
   timeLastModified: l.timeLastModified,
 });
 
-/** Logging's WorkRequest: the Data Science fields without the errors and logs, which Logging serves apart. */
-const workRequestWire = (w: WorkRequestRecord) => ({
-  id: w.id,
-  operationType: w.operationType,
-  status: w.status,
-  compartmentId: w.compartmentId,
-  resources: w.resources,
-  percentComplete: w.percentComplete,
-  timeAccepted: w.timeAccepted,
-  timeStarted: w.timeStarted ?? undefined,
-  timeFinished: w.timeFinished ?? undefined,
-});
-
 /** Create, update and delete answer as OCI Logging does: 202, no body, the work request in opc-work-request-id. */
 const accepted = (reply: FastifyReply, workRequestId: string) => reply.code(202).header('opc-work-request-id', workRequestId).send();
 
@@ -111,14 +98,7 @@ export async function loggingManagementRoutes(app: App, logging: LoggingService,
     },
     async (req, reply) => {
       const q = req.query as { compartmentId: string; displayName?: string; page?: string; limit?: number; sortBy?: 'timeCreated' | 'displayName'; sortOrder?: 'ASC' | 'DESC' };
-      const sortBy = q.sortBy ?? 'timeCreated';
-      const page = await logging.listGroups(q.compartmentId, {
-        displayName: q.displayName,
-        sortBy,
-        sortOrder: q.sortOrder ?? (sortBy === 'timeCreated' ? 'DESC' : 'ASC'),
-        limit: q.limit ?? 100,
-        page: q.page,
-      });
+      const page = await logging.listGroups(q.compartmentId, { displayName: q.displayName, ...listOrder(q, 'timeCreated') });
       if (page.nextPage) reply.header('opc-next-page', page.nextPage);
       return page.items.map(logGroupWire);
     },
@@ -195,15 +175,11 @@ export async function loggingManagementRoutes(app: App, logging: LoggingService,
     },
     async (req, reply) => {
       const q = req.query as { displayName?: string; page?: string; limit?: number; sortBy?: 'timeCreated' | 'displayName'; sortOrder?: 'ASC' | 'DESC'; logType?: string; lifecycleState?: string };
-      const sortBy = q.sortBy ?? 'timeCreated';
       const page = await logging.listLogs(req.params.logGroupId, {
         displayName: q.displayName,
         logType: q.logType,
         lifecycleState: q.lifecycleState,
-        sortBy,
-        sortOrder: q.sortOrder ?? (sortBy === 'timeCreated' ? 'DESC' : 'ASC'),
-        limit: q.limit ?? 100,
-        page: q.page,
+        ...listOrder(q, 'timeCreated'),
       });
       if (page.nextPage) reply.header('opc-next-page', page.nextPage);
       return page.items.map((l) => logWire(l, tenancyId));

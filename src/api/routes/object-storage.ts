@@ -19,6 +19,19 @@ const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 }));
 /** `fields`: the SDKs send a list as repeated parameters or comma-separated; both are read. */
 const Fields = Type.Array(Type.String());
 const Metadata = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 4096 }), { maxProperties: 100 });
+const BucketName = Type.String({ minLength: 1, maxLength: 256 });
+const BucketCompartment = Type.String({ minLength: 1, maxLength: 255 });
+/** What CreateBucket and UpdateBucket both may set (the create adds the required name, compartment and tier). */
+const BucketSettings = {
+  metadata: Type.Optional(Metadata),
+  publicAccessType: Type.Optional(Type.String()),
+  objectEventsEnabled: Type.Optional(Type.Boolean()),
+  freeformTags: Type.Optional(FreeformTags),
+  definedTags: Type.Optional(DefinedTags),
+  kmsKeyId: Type.Optional(Type.String()),
+  versioning: Type.Optional(Type.String()),
+  autoTiering: Type.Optional(Type.String()),
+};
 /** Object names are the rest of the path; the route's own `*` is not used (find-my-way decodes `%25` wrongly there). */
 const ObjectParams = Type.Object({ namespaceName: Type.String(), bucketName: Type.String(), '*': Type.String() });
 
@@ -263,17 +276,10 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
         params: NsParams,
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 256 }),
-            compartmentId: Type.String({ minLength: 1, maxLength: 255 }),
-            metadata: Type.Optional(Metadata),
-            publicAccessType: Type.Optional(Type.String()),
+            name: BucketName,
+            compartmentId: BucketCompartment,
             storageTier: Type.Optional(Type.String()),
-            objectEventsEnabled: Type.Optional(Type.Boolean()),
-            freeformTags: Type.Optional(FreeformTags),
-            definedTags: Type.Optional(DefinedTags),
-            kmsKeyId: Type.Optional(Type.String()),
-            versioning: Type.Optional(Type.String()),
-            autoTiering: Type.Optional(Type.String()),
+            ...BucketSettings,
           },
           { additionalProperties: false },
         ),
@@ -335,16 +341,9 @@ export async function objectStorageRoutes(app: App, os: ObjectStorageService, pa
         body: Type.Object(
           {
             namespace: Type.Optional(Type.String()),
-            name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-            compartmentId: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-            metadata: Type.Optional(Metadata),
-            publicAccessType: Type.Optional(Type.String()),
-            objectEventsEnabled: Type.Optional(Type.Boolean()),
-            freeformTags: Type.Optional(FreeformTags),
-            definedTags: Type.Optional(DefinedTags),
-            kmsKeyId: Type.Optional(Type.String()),
-            versioning: Type.Optional(Type.String()),
-            autoTiering: Type.Optional(Type.String()),
+            name: Type.Optional(BucketName),
+            compartmentId: Type.Optional(BucketCompartment),
+            ...BucketSettings,
           },
           { additionalProperties: false },
         ),

@@ -20,6 +20,14 @@ const SecretContent = Type.Object(
 );
 const Metadata = Type.Record(Type.String(), Type.Unknown());
 const Description = Type.String({ maxLength: LIMITS.descriptionChars, pattern: NO_CONTROL_CHARS_BUT_LINES });
+/** What CreateSecret and UpdateSecret both may set (the create adds where the secret lives, and its name). */
+const SecretSettings = {
+  description: Type.Optional(Description),
+  freeformTags: Type.Optional(FreeformTags),
+  definedTags: Type.Optional(DefinedTags),
+  metadata: Type.Optional(Metadata),
+  secretContent: Type.Optional(SecretContent),
+};
 const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   page: Type.Optional(Type.String()),
@@ -44,11 +52,7 @@ export async function vaultSecretRoutes(app: App, secrets: SecretsService): Prom
             secretName: Type.String(),
             vaultId: Type.String(),
             keyId: Type.String(),
-            description: Type.Optional(Description),
-            freeformTags: Type.Optional(FreeformTags),
-            definedTags: Type.Optional(DefinedTags),
-            metadata: Type.Optional(Metadata),
-            secretContent: Type.Optional(SecretContent),
+            ...SecretSettings,
           },
           { additionalProperties: false },
         ),
@@ -99,11 +103,7 @@ export async function vaultSecretRoutes(app: App, secrets: SecretsService): Prom
         body: Type.Object(
           {
             currentVersionNumber: Type.Optional(Type.Integer({ minimum: 1 })),
-            description: Type.Optional(Description),
-            freeformTags: Type.Optional(FreeformTags),
-            definedTags: Type.Optional(DefinedTags),
-            metadata: Type.Optional(Metadata),
-            secretContent: Type.Optional(SecretContent),
+            ...SecretSettings,
           },
           { additionalProperties: false },
         ),

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { App, ApiDeps } from '../app.js';
 import { errorResponses, header, withEtag } from '../http.js';
 import * as S from '../schemas.js';
-import type { WorkRequestRecord } from '../../store/work-request-store.js';
+import { workRequestWire } from '../presenters.js';
 import { notFound } from '../../domain/errors.js';
 
 const IdParams = Type.Object({ workRequestId: Type.String() });
@@ -13,20 +13,6 @@ const PageQuery = Type.Object({
 const OPERATION_TYPES = ['PROJECT_DELETE', 'JOB_DELETE', 'WORKREQUEST_CANCEL'];
 const STATUSES = ['ACCEPTED', 'IN_PROGRESS', 'FAILED', 'SUCCEEDED', 'CANCELING', 'CANCELED'];
 
-/** A work request as OCI's WorkRequest and WorkRequestSummary (the same fields). */
-function workRequestWire(w: WorkRequestRecord) {
-  return {
-    id: w.id,
-    operationType: w.operationType,
-    status: w.status,
-    compartmentId: w.compartmentId,
-    percentComplete: w.percentComplete,
-    resources: w.resources,
-    timeAccepted: w.timeAccepted,
-    timeStarted: w.timeStarted ?? undefined,
-    timeFinished: w.timeFinished ?? undefined,
-  };
-}
 
 /** OCI Data Science's work request operations (GetWorkRequest, ListWorkRequests, their errors and logs, cancel). */
 export async function workRequestRoutes(app: App, deps: ApiDeps): Promise<void> {

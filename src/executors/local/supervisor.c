@@ -102,6 +102,15 @@ static int join_cgroup(const char *dir) {
 /* A run request: run dir, cwd, argc, argv, envc, env (NUL-terminated fields). OCI caps env and arguments far below. */
 #define MAX_REQUEST (1 << 20)
 
+/* A message header over one buffer and a control buffer (room for the fds), as both ends of a request use it. */
+static void msg_over(struct msghdr *msg, struct iovec *iov, void *control, size_t controllen) {
+  memset(msg, 0, sizeof *msg);
+  msg->msg_iov = iov;
+  msg->msg_iovlen = 1;
+  msg->msg_control = control;
+  msg->msg_controllen = controllen;
+}
+
 /* One SOCK_SEQPACKET message and up to two fds (the run's stdout and stderr). 0: EOF; -1: error. */
 static ssize_t recv_request(int sock, char *buf, size_t cap, int fds[2]) {
   struct iovec iov = {buf, cap};
@@ -110,11 +119,7 @@ static ssize_t recv_request(int sock, char *buf, size_t cap, int fds[2]) {
     char b[CMSG_SPACE(2 * sizeof(int))];
   } c;
   struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = c.b;
-  msg.msg_controllen = sizeof c.b;
+  msg_over(&msg, &iov, c.b, sizeof c.b);
   fds[0] = fds[1] = -1;
   ssize_t n;
   while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
@@ -141,11 +146,7 @@ static int send_request(int sock, const char *buf, size_t len, const int fds[2])
   } c;
   memset(&c, 0, sizeof c);
   struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = c.b;
-  msg.msg_controllen = sizeof c.b;
+  msg_over(&msg, &iov, c.b, sizeof c.b);
   struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
   h->cmsg_level = SOL_SOCKET;
   h->cmsg_type = SCM_RIGHTS;
