@@ -72,6 +72,7 @@ import { CompartmentMoves } from './service/compartment-moves.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
 import { AuditStore } from './store/audit-store.js';
 import { AuditService } from './service/audit.js';
+import { Replicas, replicaIdOf } from './service/replicas.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -194,7 +195,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
 
 async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): Promise<RunningServer> {
   const runsDir = path.join(cfg.dataDir, 'runs');
-  const artifactsDir = path.join(cfg.dataDir, 'artifacts');
+  const artifactsDir = cfg.artifactsDir ?? path.join(cfg.dataDir, 'artifacts');
   mkdirSync(runsDir, { recursive: true });
   mkdirSync(artifactsDir, { recursive: true });
   const log = pino({ level: cfg.logLevel });
@@ -202,12 +203,6 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const store = cfg.database
     ? await Store.openPostgres(cfg.database, {
         onConnectionError: (err) => log.warn({ err: err.message }, 'a PostgreSQL connection broke; the next statement opens a new one'),
-        serverLock: {
-          onLost: (holder) => {
-            log.fatal({ holder }, 'another dsjobs server took the database while PostgreSQL restarted: stopping this one');
-            process.kill(process.pid, 'SIGTERM');
-          },
-        },
       })
     : await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'), {
         integrityWaitMs: cfg.integrityCheckWaitMs,
@@ -318,7 +313,10 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     const engine = docker.state;
     if (!engine.available) throw invalid(field, `this server cannot run containers: ${engine.reason}`);
   });
-  const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log });
+  // Several replicas may share a PostgreSQL database: each owns the runs it queues (service/replicas.ts).
+  const replicaId = store.dialect === 'postgres' ? replicaIdOf(cfg.dataDir) : undefined;
+  let replicas: Replicas | null = null;
+  const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log, replicaId });
   const scheduler = new Scheduler(() => executor.capacity(), systemClock, log);
   const registry = buildRegistry({ store, monitor, scheduler });
   // Each run's own identity, where requests are authenticated at all (docs/identity.md#run-principals).
@@ -342,7 +340,19 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     chainLimits: { maxDepth: cfg.triggerMaxChainDepth, maxRuns: cfg.triggerMaxChainRuns },
     runLogs: { plan: (config, field) => logging.planRunLog(config, field), link: (tx, plan, run) => logging.linkRunLog(tx, plan as never, run) },
     bucketMounts,
+    replica: replicaId
+      ? {
+          id: replicaId,
+          remote: { readLogs: (...a) => replicas!.readLogs(...a), stopRun: (...a) => replicas!.stopRun(...a) },
+        }
+      : undefined,
   });
+  const replicaSecret = replicaId ? await store.setMetaIfAbsent('replicaSecret', randomHex(32)) : undefined;
+  if (replicaId) {
+    replicas = new Replicas(store, runs, replicaId, replicaSecret!, { lostAfterMs: cfg.replicaLostAfterMs, log });
+    // Runs of the time before replicas (no owner) are this one's: the first replica to start takes them.
+    await store.replicas.adoptUnowned(replicaId);
+  }
   const moves = new CompartmentMoves(store, { project: (id) => projects.get(id), job: (id) => jobs.get(id), run: (id) => runs.get(id) }, {
     onProjectMoved: (id) => {
       projects.changedElsewhere(id);
@@ -438,10 +448,13 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     moves,
     objectStorage,
     objectPars,
+    replicaSecret,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {
-    const swept = await jobs.sweepArtifacts();
+    // With PostgreSQL the directory may be shared by replicas: an upload idle for an hour is no longer under way (a
+    // request body may pause at most requestBodyTimeoutMs).
+    const swept = await jobs.sweepArtifacts({ uploadsIdleMs: store.dialect === 'postgres' ? 3_600_000 : 0 });
     if (swept.files > 0) log.info(swept, 'removed interrupted uploads and deleted jobs\' artifacts (bytes: disk space freed)');
   } catch (err) {
     log.warn({ err }, 'the sweep of interrupted uploads and deleted jobs\' artifacts failed; it is tried again at the next start');
@@ -452,15 +465,20 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   await objectStorage.start();
   runPrincipals?.start();
   await scheduler.start(runs);
-  await dispatcher.start();
-  await triggers.start();
-  schedules.start();
-  sweeps.start();
-  retention.start();
+  // The work that must happen once: on SQLite this server does it; with PostgreSQL, the replica holding the lease.
+  const lead = async () => {
+    await dispatcher.start();
+    await triggers.start();
+    schedules.start();
+    sweeps.start();
+    retention.start();
+  };
+  if (!replicas) await lead();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo, { authentication: cfg.authentication === 'on', tls: Boolean(cfg.tlsCert) });
   if (exposure) log.warn({ address: url }, exposure);
+  await replicas?.start(cfg.replicaUrl ?? runEndpointOf(url), lead, () => process.kill(process.pid, 'SIGTERM'));
   runPrincipals?.setEndpoint(cfg.runEndpoint ?? runEndpointOf(url));
 
   let closing: Promise<void> | null = null;
@@ -476,6 +494,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     // Stops serving and watching; runs keep going and a restart re-attaches to them.
     close() {
       closing ??= (async () => {
+        await replicas?.stop();
         scheduler.stop();
         await scheduler.settle(10_000);
         runPrincipals?.close();
