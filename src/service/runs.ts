@@ -452,6 +452,12 @@ export class RunsService {
       { unclaimed: true },
     );
     if (queued) {
+      // Queued on another replica: that one drops it from its queue and seals its (empty) log, for followers there.
+      const other = this.otherOwner(queued);
+      if (other) {
+        await other.remote.stopRun(other.owner, id, reason).catch((err) => this.opts.log?.error({ err, runId: id, owner: other.owner }, 'telling the replica that queued a canceled run failed; its log there stays open'));
+        return;
+      }
       this.scheduler.dequeue(id);
       this.logs.seal(id);
       return;
@@ -480,7 +486,14 @@ export class RunsService {
    */
   async stopOwnRun(id: string, reason: 'cancel' | 'timeout'): Promise<void> {
     const r = await this.store.getRun(id);
-    if (!r || r.lifecycleState !== 'CANCELING' || this.otherOwner(r)) return;
+    if (!r || this.otherOwner(r)) return;
+    if (r.lifecycleState === 'CANCELED' && r.handle === null) {
+      // Canceled while it was still in this replica's queue.
+      this.scheduler.dequeue(id);
+      this.logs.seal(id);
+      return;
+    }
+    if (r.lifecycleState !== 'CANCELING') return;
     await this.signalStop(r, reason, r.killAtMs ?? this.clock.now() + this.opts.gracePeriodMs);
   }
 

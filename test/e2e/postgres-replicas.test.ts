@@ -112,6 +112,12 @@ test('a run created through replica A is read, followed (every line, in order) a
     const sleeper = await createJob(a, 'sleep.sh', 'echo started\nsleep 60\n');
     const long = await sdkA.client.createJobRun({ createJobRunDetails: { projectId: sleeper.projectId, compartmentId: a.compartmentId, jobId: sleeper.id } });
     await waitForRun(b!.api, long.jobRun.id, (r) => r.lifecycleState === 'IN_PROGRESS');
+    // A run still queued on A (A's one slot is taken), canceled through B: A drops it, and a follow through B ends.
+    const waiting = await sdkA.client.createJobRun({ createJobRunDetails: { projectId: sleeper.projectId, compartmentId: a.compartmentId, jobId: sleeper.id } });
+    await sdkB.client.cancelJobRun({ jobRunId: waiting.jobRun.id });
+    assert.equal((await b!.api.getJobRun(waiting.jobRun.id)).lifecycleState, 'CANCELED');
+    const followed = await b!.fetch(`${b!.url}/20190101/jobRuns/${waiting.jobRun.id}/logs?follow=true`);
+    assert.equal((await followed.text()).trim(), '');
     await sdkB.client.cancelJobRun({ jobRunId: long.jobRun.id });
     const canceled = await waitForRun(b!.api, long.jobRun.id, undefined, 30_000);
     assert.equal(canceled.lifecycleState, 'CANCELED', canceled.lifecycleDetails ?? '');
