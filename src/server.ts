@@ -494,7 +494,6 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     // Stops serving and watching; runs keep going and a restart re-attaches to them.
     close() {
       closing ??= (async () => {
-        await replicas?.stop();
         scheduler.stop();
         await scheduler.settle(10_000);
         runPrincipals?.close();
@@ -503,6 +502,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
         await schedules.stop();
         await sweeps.stop();
         await retention.stop();
+        // After the coordinator's work has stopped: the lease goes to another replica at once.
+        await replicas?.stop();
         secrets.stop();
         objectStorage.stop();
         monitor.stop();

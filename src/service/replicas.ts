@@ -107,7 +107,7 @@ export class Replicas implements RemoteRuns {
       this.warnedDb = false;
       if (this.stopped) return;
       if (held === null) {
-        if (got !== null) this.becomeLeader(got);
+        if (got !== null) await this.becomeLeader(got);
       } else if (got === held || got === held + 1) {
         // Renewed; or it ran out (the database was away) and nobody held it since: this replica goes on.
         this.epoch = got;
@@ -126,13 +126,14 @@ export class Replicas implements RemoteRuns {
     }
   }
 
-  private becomeLeader(epoch: number): void {
+  /** Starts the coordinator's work (awaited: at a server's start, it is under way once the server says it listens). */
+  private async becomeLeader(epoch: number): Promise<void> {
     this.epoch = epoch;
     this.opts.log.info({ replica: this.id, epoch }, "this server replica holds the coordinator's lease: it runs schedules, trigger rules, sweeps, webhook dispatch and retention");
     // Everything started here (timers, listeners, the reaper) runs under the fence.
-    runFenced(this.fence, () => {
-      this.lead().catch((err) => this.opts.log.error({ err }, "starting the coordinator's work failed"));
+    await runFenced(this.fence, async () => {
       this.reaper = setInterval(() => void this.reap(), REAP_MS);
+      await this.lead().catch((err) => this.opts.log.error({ err }, "starting the coordinator's work failed"));
     });
   }
 
