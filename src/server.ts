@@ -349,7 +349,17 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   });
   const replicaSecret = replicaId ? await store.setMetaIfAbsent('replicaSecret', randomHex(32)) : undefined;
   if (replicaId) {
-    replicas = new Replicas(store, runs, replicaId, replicaSecret!, { lostAfterMs: cfg.replicaLostAfterMs, log });
+    let seenSeq = -1;
+    replicas = new Replicas(store, runs, replicaId, replicaSecret!, {
+      lostAfterMs: cfg.replicaLostAfterMs,
+      log,
+      // Wakes the loops that follow the event log when another replica committed events.
+      pollEvents: async () => {
+        const seq = await eventStore.maxSeq();
+        if (seq !== seenSeq) feed.notify();
+        seenSeq = seq;
+      },
+    });
     // Runs of the time before replicas (no owner) are this one's: the first replica to start takes them.
     await store.replicas.adoptUnowned(replicaId);
   }

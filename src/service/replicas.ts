@@ -65,7 +65,16 @@ export class Replicas implements RemoteRuns {
     private readonly runs: RunsService,
     readonly id: string,
     private readonly secret: string,
-    private readonly opts: { lostAfterMs: number; log: Log },
+    private readonly opts: {
+      lostAfterMs: number;
+      log: Log;
+      /**
+       * Called every second while this replica holds the lease: the coordinator's loops (trigger rules, sweeps,
+       * webhook dispatch) are woken by this process's commits, and must also hear of the events other replicas
+       * commit (their runs ending, creates through them).
+       */
+      pollEvents?: () => Promise<void>;
+    },
   ) {}
 
   /** Whether this replica holds the coordinator's lease now (as it last knew). */
@@ -111,6 +120,7 @@ export class Replicas implements RemoteRuns {
       } else if (got === held || got === held + 1) {
         // Renewed; or it ran out (the database was away) and nobody held it since: this replica goes on.
         this.epoch = got;
+        await this.opts.pollEvents?.();
       } else {
         this.epoch = null;
         this.stopReaper();

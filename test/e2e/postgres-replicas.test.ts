@@ -122,6 +122,21 @@ test('a run created through replica A is read, followed (every line, in order) a
     const canceled = await waitForRun(b!.api, long.jobRun.id, undefined, 30_000);
     assert.equal(canceled.lifecycleState, 'CANCELED', canceled.lifecycleDetails ?? '');
     assert.deepEqual((await b!.api.logs(long.jobRun.id).next()).value?.message, 'started');
+
+    // A holds the lease (it started first), so it dispatches webhooks: it hears of the events B's runs commit.
+    assert.equal(await leaseHolder(), replicaId(a));
+    const receiver = await WebhookReceiver.start();
+    try {
+      const sub = await a.api.createWebhookSubscription({ compartmentId: a.compartmentId, url: receiver.url, filter: { jobId: job.id, eventTypes: [`${OCI}.succeededjobrun`] } });
+      receiver.secret = sub.secret!;
+      const onB = await b!.api.createJobRun({ projectId: job.projectId, compartmentId: a.compartmentId, jobId: job.id });
+      assert.equal((await waitForRun(b!.api, onB.id)).lifecycleState, 'SUCCEEDED');
+      assert.equal((await db.query('select owner_replica from job_runs where id = $1', [onB.id])).rows[0].owner_replica, replicaId(b!));
+      await receiver.waitFor((rs) => rs.some((x) => x.event.subject === onB.id), 30_000);
+      await a.api.deleteWebhookSubscription(sub.id);
+    } finally {
+      await receiver.close();
+    }
   } finally {
     sdkA.close();
     sdkB.close();
