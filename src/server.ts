@@ -358,6 +358,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
         const seq = await eventStore.maxSeq();
         if (seq !== seenSeq) feed.notify();
         seenSeq = seq;
+        // Schedules write no event when created or changed: one listing a second on the holder notices them.
+        schedules.wake();
       },
     });
     // Runs of the time before replicas (no owner) are this one's: the first replica to start takes them.

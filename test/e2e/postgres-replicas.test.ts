@@ -195,6 +195,9 @@ test('SIGKILL the lease holder: the other replica takes over within 10 s; queued
       90_000,
     );
     await b!.api.deleteSchedule(schedule.id);
+    // Before the kill only A, the holder, fired it (the create went through B, which must not fire schedules).
+    const early = await db.query('select distinct owner_replica from job_runs where job_id = $1 and time_accepted < $2', [ticker.id, new Date(killedAt).toISOString()]);
+    for (const r of early.rows) assert.equal(r.owner_replica, idA);
     const fires = await db.query('select display_name, count(*)::int as n from job_runs where job_id = $1 group by display_name', [ticker.id]);
     for (const f of fires.rows) assert.equal(f.n, 1, `fire ${f.display_name}: ${f.n} runs`);
   } finally {
