@@ -73,6 +73,7 @@ import { CompartmentMoves } from './service/compartment-moves.js';
 import { ACTIVE_RUN_STATES } from './domain/run-states.js';
 import { AuditStore } from './store/audit-store.js';
 import { AuditService } from './service/audit.js';
+import { Replicas, replicaIdOf } from './service/replicas.js';
 
 export function packageVersion(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -195,7 +196,7 @@ export async function startServer(cfg: Config, opts: StartOptions = {}): Promise
 
 async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): Promise<RunningServer> {
   const runsDir = path.join(cfg.dataDir, 'runs');
-  const artifactsDir = path.join(cfg.dataDir, 'artifacts');
+  const artifactsDir = cfg.artifactsDir ?? path.join(cfg.dataDir, 'artifacts');
   mkdirSync(runsDir, { recursive: true });
   mkdirSync(artifactsDir, { recursive: true });
   const log = pino({ level: cfg.logLevel });
@@ -203,12 +204,6 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const store = cfg.database
     ? await Store.openPostgres(cfg.database, {
         onConnectionError: (err) => log.warn({ err: err.message }, 'a PostgreSQL connection broke; the next statement opens a new one'),
-        serverLock: {
-          onLost: (holder) => {
-            log.fatal({ holder }, 'another dsjobs server took the database while PostgreSQL restarted: stopping this one');
-            process.kill(process.pid, 'SIGTERM');
-          },
-        },
       })
     : await Store.openSqlite(path.join(cfg.dataDir, 'dsjobs.db'), {
         integrityWaitMs: cfg.integrityCheckWaitMs,
@@ -325,7 +320,10 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     const engine = docker.state;
     if (!engine.available) throw invalid(field, `this server cannot run containers: ${engine.reason}`);
   });
-  const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log });
+  // Several replicas may share a PostgreSQL database: each owns the runs it queues (service/replicas.ts).
+  const replicaId = store.dialect === 'postgres' ? replicaIdOf(cfg.dataDir) : undefined;
+  let replicas: Replicas | null = null;
+  const monitor = new RunMonitor(store, executor, systemClock, { intervalMs: cfg.metricsIntervalMs, log, replicaId });
   const scheduler = new Scheduler(() => executor.capacity(), systemClock, log);
   const registry = buildRegistry({ store, monitor, scheduler });
   // Each run's own identity, where requests are authenticated at all (docs/identity.md#run-principals).
@@ -356,7 +354,31 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
           ? (run, bucket) => authorizeOutputWrite(authorizer, identityService.tree, identity.tenancyId, (u) => identityService.userPrincipal(u), run, bucket)
           : undefined,
     }),
+    replica: replicaId
+      ? {
+          id: replicaId,
+          remote: { readLogs: (...a) => replicas!.readLogs(...a), stopRun: (...a) => replicas!.stopRun(...a) },
+        }
+      : undefined,
   });
+  const replicaSecret = replicaId ? await store.setMetaIfAbsent('replicaSecret', randomHex(32)) : undefined;
+  if (replicaId) {
+    let seenSeq = -1;
+    replicas = new Replicas(store, runs, replicaId, replicaSecret!, {
+      lostAfterMs: cfg.replicaLostAfterMs,
+      log,
+      // Wakes the loops that follow the event log when another replica committed events.
+      pollEvents: async () => {
+        const seq = await eventStore.maxSeq();
+        if (seq !== seenSeq) feed.notify();
+        seenSeq = seq;
+        // Schedules write no event when created or changed: one listing a second on the holder notices them.
+        schedules.wake();
+      },
+    });
+    // Runs of the time before replicas (no owner) are this one's: the first replica to start takes them.
+    await store.replicas.adoptUnowned(replicaId);
+  }
   const moves = new CompartmentMoves(store, { project: (id) => projects.get(id), job: (id) => jobs.get(id), run: (id) => runs.get(id) }, {
     onProjectMoved: (id) => {
       projects.changedElsewhere(id);
@@ -452,10 +474,13 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     moves,
     objectStorage,
     objectPars,
+    replicaSecret,
   });
   // Housekeeping: a failure here (a damaged database page, which GET /health then reports) must not stop a start.
   try {
-    const swept = await jobs.sweepArtifacts();
+    // With PostgreSQL the directory may be shared by replicas: an upload idle for an hour is no longer under way (a
+    // request body may pause at most requestBodyTimeoutMs).
+    const swept = await jobs.sweepArtifacts({ uploadsIdleMs: store.dialect === 'postgres' ? 3_600_000 : 0 });
     if (swept.files > 0) log.info(swept, 'removed interrupted uploads and deleted jobs\' artifacts (bytes: disk space freed)');
   } catch (err) {
     log.warn({ err }, 'the sweep of interrupted uploads and deleted jobs\' artifacts failed; it is tried again at the next start');
@@ -466,11 +491,15 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   await objectStorage.start();
   runPrincipals?.start();
   await scheduler.start(runs);
-  await dispatcher.start();
-  await triggers.start();
-  schedules.start();
-  sweeps.start();
-  retention.start();
+  // The work that must happen once: on SQLite this server does it; with PostgreSQL, the replica holding the lease.
+  const lead = async () => {
+    await dispatcher.start();
+    await triggers.start();
+    schedules.start();
+    sweeps.start();
+    retention.start();
+  };
+  if (!replicas) await lead();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo, { authentication: cfg.authentication === 'on', tls: Boolean(cfg.tlsCert) });
@@ -479,6 +508,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   // Before any run is given the endpoint: container runs on Docker's bridge reach a loopback one through its gateway.
   const bridged = await docker.bridgeApi(runEndpoint, cfg.host === '0.0.0.0' || cfg.host === '::');
   if (bridged) protections[bridged.on ? 'enforced' : 'off'].push(bridged.line);
+  await replicas?.start(cfg.replicaUrl ?? runEndpointOf(url), lead, () => process.kill(process.pid, 'SIGTERM'));
   runPrincipals?.setEndpoint(runEndpoint);
 
   let closing: Promise<void> | null = null;
@@ -502,6 +532,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
         await schedules.stop();
         await sweeps.stop();
         await retention.stop();
+        // After the coordinator's work has stopped: the lease goes to another replica at once.
+        await replicas?.stop();
         secrets.stop();
         objectStorage.stop();
         monitor.stop();

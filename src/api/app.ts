@@ -58,6 +58,7 @@ import { secretBundleRoutes } from './routes/secret-bundles.js';
 import type { AuditService } from '../service/audit.js';
 import { registerAuditHook } from './audit-hook.js';
 import { auditRoutes } from './routes/audit.js';
+import { REPLICA_ROUTES, replicaRoutes } from './routes/replicas.js';
 import type { LoggingService } from '../service/logging.js';
 import { logIngestionRoutes, loggingManagementRoutes, logSearchRoutes } from './routes/logging.js';
 import type { CompartmentMoves } from '../service/compartment-moves.js';
@@ -92,6 +93,8 @@ const PUBLIC_ROUTES = new Set([
   `${BASE}/console/logout`,
   // Object Storage's pre-authenticated requests: the secret in the path is the credential (service/object-pars.ts).
   '/p/:token/n/:namespaceName/b/:bucketName/o/*',
+  // Other server replicas of the same database: an HMAC of their own (routes/replicas.ts).
+  ...REPLICA_ROUTES,
 ]);
 /** Routes whose body is streamed, unparsed: the OCI SDKs sign them without the body headers. */
 const STREAMED_BODY_ROUTES = new Set([
@@ -103,6 +106,8 @@ const STREAMED_BODY_ROUTES = new Set([
 ]);
 
 export interface ApiDeps {
+  /** Several replicas on one PostgreSQL database: the secret their internal requests are signed with (routes/replicas.ts). */
+  replicaSecret?: string;
   /** The container engine's images (dsjobs image load / list). */
   images: ImagesService;
   projects: ProjectsService;
@@ -471,5 +476,7 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   await app.register(async (api) => logIngestionRoutes(api as App, deps.logging), { prefix: LOG_INGESTION_BASE });
   // Object Storage has no version prefix: OCI serves it at /n/... (and PAR URLs at /p/...).
   await app.register(async (api) => objectStorageRoutes(api as App, deps.objectStorage, deps.objectPars, deps.workRequests));
+  const replicaSecret = deps.replicaSecret;
+  if (replicaSecret) await app.register(async (api) => replicaRoutes(api as App, { runs: deps.runs, secret: replicaSecret }));
   return app;
 }

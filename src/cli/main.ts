@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof DsJobsError) err(`error: ${e.code}: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
     if (e instanceof DsJobsError && e.code === 'ConnectionFailed') err(connectionHint(program.opts<Globals>().endpoint));
     else if (e instanceof UsageError || e instanceof JobSpecError) err(`error: ${e.message}`);
-    else if (['ConfigError', 'SecretKeyError', 'SigningKeyError', 'DataDirLockedError', 'DatabaseInUseError', 'DatabaseOpenError', 'DatabaseIntegrityError', 'BackupError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
+    else if (['ConfigError', 'SecretKeyError', 'SigningKeyError', 'DataDirLockedError', 'DatabaseOpenError', 'DatabaseIntegrityError', 'BackupError'].includes((e as Error)?.name)) err(`error: ${(e as Error).message}`);
     else if (['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '')) {
       const x = e as NodeJS.ErrnoException;
       err(`error: ${x.path ?? ''}: ${x.code === 'ENOENT' ? 'no such file or directory' : x.message}`);

@@ -11,6 +11,7 @@ export function addServerCommands(program: Command): void {
     .option('--port <port>', 'listen port (default 8420; 0 picks a free one)')
     .option('--data-dir <dir>', 'where the database, artifacts, runs and logs live (default ~/.dsjobs)')
     .option('--database <url>', 'PostgreSQL URL (postgres://user:password@host:port/db) instead of SQLite under the data dir')
+    .option('--replica-url <url>', 'with --database: the URL other server replicas reach this one at (docs/deployment.md)')
     .option('--config <file>', 'JSON config file (see docs/configuration.md)')
     .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
@@ -19,7 +20,7 @@ export function addServerCommands(program: Command): void {
       const { startServer, packageVersion } = await import('../server.js');
       const cfg = loadConfig({
         file: o.config,
-        overrides: { host: o.host, port: o.port === undefined ? undefined : Number(o.port), dataDir: o.dataDir, database: o.database, tlsCert: o.tlsCert, tlsKey: o.tlsKey },
+        overrides: { host: o.host, port: o.port === undefined ? undefined : Number(o.port), dataDir: o.dataDir, database: o.database, replicaUrl: o.replicaUrl, tlsCert: o.tlsCert, tlsKey: o.tlsKey },
       });
       // The handlers first: until a process has one, SIGTERM kills it on the spot, and a signal that came between the
       // server listening and the handlers existing left its mounts and sandboxes behind. One that comes while the

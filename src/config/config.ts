@@ -152,6 +152,15 @@ export const ConfigSchema = Type.Object(
      * SQLite under the data dir (docs/deployment.md). Unset: SQLite.
      */
     database: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+    /**
+     * With `database`: the URL the other server replicas reach this one's API at (its runs' logs, a stop), as
+     * http(s)://host:port. Unset: the address it listens on (a wildcard one as 127.0.0.1: replicas on one machine).
+     */
+    replicaUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /** With `database`: a replica silent this long is lost; its started runs end FAILED, its queued ones move. */
+    replicaLostAfterMs: Type.Integer({ minimum: 2_000, default: 60_000 }),
+    /** Where jobs' artifacts are kept (relative: to dataDir); replicas of one database share one (docs/deployment.md). */
+    artifactsDir: Type.Optional(Type.String({ minLength: 1 })),
     region: Type.String({ pattern: '^[a-z0-9-]+$', default: 'local' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
       default: 'info',
@@ -389,6 +398,7 @@ export function loadConfig(opts: {
   }
   cfg.dataDir = path.resolve(cfg.dataDir);
   cfg.secretsKeyFile = path.resolve(cfg.dataDir, cfg.secretsKeyFile ?? 'secrets.key');
+  cfg.artifactsDir = path.resolve(cfg.dataDir, cfg.artifactsDir ?? 'artifacts');
   cfg.runPrincipalKeyFile = path.resolve(cfg.dataDir, cfg.runPrincipalKeyFile ?? 'run-principal.key');
   return cfg;
 }

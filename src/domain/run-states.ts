@@ -69,6 +69,8 @@ export const DETAILS = {
     `Job run exceeded its maximum runtime of ${formatMinutes(minutes)} and is being stopped.`,
   timeout: (minutes: number) => `Job run reached its maximum runtime of ${formatMinutes(minutes)} and was stopped.`,
   lost: 'Job run outcome could not be determined: its process left no exit status (it ended while the server was down, or while the data disk was full).',
+  replicaLost: (replica: string, seconds: number) =>
+    `Job run outcome could not be determined: the server replica ${replica} that ran it was lost (no heartbeat for more than ${seconds} seconds), with the run's process and logs on its machine.`,
   executorError: (msg: string) => `Job run could not be started: ${msg}`,
   outOfMemory: (gb: number) =>
     `Job run artifact execution failed: out of memory. A process was killed for using more than the shape's ${gb} GB of memory.`,

@@ -67,9 +67,16 @@ export class WebhookDispatcher {
     if ((await this.events.getCursor(CURSOR)) === null) {
       await this.store.transaction(async (tx) => this.events.setCursor(tx, CURSOR, await this.events.maxSeq(tx)));
     }
+    this.started = true;
     this.unsubscribe = this.feed.onEvents(() => this.kick());
     this.kick();
   }
+
+  /**
+   * Passes run only once started: with several replicas only the lease holder starts it, and a subscription resumed
+   * through another replica must not make that one deliver too (the holder hears of it from the event log).
+   */
+  private started = false;
 
   async stop(): Promise<void> {
     this.loop.halt();
@@ -88,7 +95,7 @@ export class WebhookDispatcher {
 
   /** Something changed (an event, a subscription resumed): run a pass soon; bursts make one pass. */
   kick(): void {
-    this.loop.kick();
+    if (this.started) this.loop.kick();
   }
 
   private async pass(): Promise<void> {

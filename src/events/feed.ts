@@ -1,4 +1,5 @@
 import type { EventQuery, EventRow, EventStore } from '../store/event-store.js';
+import { bindFence } from '../store/fence.js';
 
 /**
  * Wakes readers of the event log when new events have committed. The store calls notify() after each committing
@@ -26,8 +27,11 @@ export class EventFeed {
 
   /** fn is called after every commit that wrote events. Returns an unsubscribe function. */
   onEvents(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    // Called in the context of whoever committed: bound to the listener's own, so the coordinator's work a listener
+    // kicks stays under its fence (store/fence.ts) whoever's commit woke it.
+    const bound = bindFence(fn);
+    this.listeners.add(bound);
+    return () => this.listeners.delete(bound);
   }
 
   /** Resolves at the next notify, after `ms`, or when `signal` aborts, whichever is first. */

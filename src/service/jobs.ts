@@ -318,7 +318,10 @@ export class JobsService {
    * At start: removes what interrupted uploads left (their temporary files) and the artifacts of deleted jobs (a
    * server killed between a job's deletion and the removal of its artifact). Returns the files and bytes freed.
    */
-  async sweepArtifacts(): Promise<{ files: number; bytes: number }> {
+  async sweepArtifacts(opts: { uploadsIdleMs?: number } = {}): Promise<{ files: number; bytes: number }> {
+    // In a directory several replicas share, another replica's upload may be under way: only uploads idle this long go.
+    const idleBefore = this.clock.now() - (opts.uploadsIdleMs ?? 0);
+    const idle = async (p: string) => !opts.uploadsIdleMs || ((await fsp.stat(p).catch(() => null))?.mtimeMs ?? 0) < idleBefore;
     const out = { files: 0, bytes: 0 };
     const drop = async (p: string) => {
       const st = await fsp.lstat(p).catch(() => null);
@@ -335,7 +338,7 @@ export class JobsService {
         await fsp.rm(dir, { recursive: true, force: true });
         continue;
       }
-      for (const f of await fsp.readdir(dir)) if (f.startsWith(UPLOAD_PREFIX)) await drop(path.join(dir, f));
+      for (const f of await fsp.readdir(dir)) if (f.startsWith(UPLOAD_PREFIX) && (await idle(path.join(dir, f)))) await drop(path.join(dir, f));
     }
     return out;
   }

@@ -36,7 +36,12 @@ export class RunMonitor {
     private readonly store: Store,
     private readonly executor: Executor,
     private readonly clock: Clock,
-    private readonly opts: { intervalMs: number; log?: { error(obj: unknown, msg: string): void } },
+    private readonly opts: {
+      intervalMs: number;
+      log?: { error(obj: unknown, msg: string): void };
+      /** Several replicas: only the runs of this one (the others' processes are on their machines). */
+      replicaId?: string;
+    },
   ) {}
 
   get intervalMs(): number {
@@ -58,7 +63,7 @@ export class RunMonitor {
     if (this.busy) return 0;
     this.busy = true;
     try {
-      const runs = await this.store.runsInStates(['IN_PROGRESS', 'CANCELING']);
+      const runs = await this.store.runsInStates(['IN_PROGRESS', 'CANCELING'], this.opts.replicaId);
       const live = runs.flatMap((r) => {
         const handle = launchedHandle(r);
         return handle ? [{ runId: r.id, handle, resources: r.launch.resources }] : [];

@@ -47,6 +47,13 @@ export function launchedHandle(run: Pick<RunRecord, 'handle'>): ExecutorHandle |
   return run.handle && run.handle.pending !== true ? run.handle : null;
 }
 
+/** How a replica reaches the runs another replica owns: through that one's internal API (service/replicas.ts). */
+export interface RemoteRuns {
+  readLogs(owner: string, runId: string, since: number, follow: boolean, signal?: AbortSignal): Promise<Readable>;
+  /** The run's CANCELING is committed: its owner signals its process. */
+  stopRun(owner: string, runId: string, reason: 'cancel' | 'timeout'): Promise<void>;
+}
+
 export interface CreateRunInput {
   projectId: string;
   compartmentId: string;
@@ -136,6 +143,11 @@ export class RunsService {
       bucketMounts?: Pick<BucketMounts, 'stage' | 'collect'>;
       /** ADS's run outputs (OUTPUT_DIR to an oci:// OUTPUT_URI) and a notebook run's executed notebook (run-outputs.ts). */
       runOutputs?: Pick<RunOutputs, 'wants' | 'collect' | 'remove' | 'notebookFile'>;
+      /**
+       * Several replicas on one PostgreSQL database: this replica's id (recorded as the owner of the runs it queues,
+       * and it starts and recovers only its own), and how a run another replica owns is reached (its logs, a stop).
+       */
+      replica?: { id: string; remote: RemoteRuns };
     },
   ) {
     this.scheduler = opts.scheduler;
@@ -267,6 +279,7 @@ export class RunsService {
         nodeGroups: plan.multiNode ? plan.multiNode.groups.map((g) => ({ name: g.name, lifecycleState: 'CREATING', lifecycleDetails: `${g.replicas} replica(s) waiting for nodes` })) : null,
         version: 1,
         chain,
+        owner: this.opts.replica?.id ?? null,
       };
       // Counted inside the transaction that inserts the run: the creates of one batch run one after another, so two
       // requests of one chain cannot both pass the count.
@@ -433,7 +446,15 @@ export class RunsService {
   async readLogs(id: string, since: number, follow: boolean, signal?: AbortSignal): Promise<Readable> {
     const run = await this.getRecord(id);
     if (run.lifecycleState === 'DELETED') throw notFound('Job run', id);
+    const other = this.otherOwner(run);
+    if (other) return other.remote.readLogs(other.owner, id, since, follow, signal);
     return this.logs.read(id, since, follow, signal);
+  }
+
+  /** The replica (not this one) whose executor has the run's process and log, and how to reach it; null: this one. */
+  private otherOwner(run: RunRecord): { owner: string; remote: RemoteRuns } | null {
+    const replica = this.opts.replica;
+    return replica && run.owner && run.owner !== replica.id ? { owner: run.owner, remote: replica.remote } : null;
   }
 
   // ---------------------------------------------------------------- execution lifecycle
@@ -454,6 +475,12 @@ export class RunsService {
       { unclaimed: true },
     );
     if (queued) {
+      // Queued on another replica: that one drops it from its queue and seals its (empty) log, for followers there.
+      const other = this.otherOwner(queued);
+      if (other) {
+        await other.remote.stopRun(other.owner, id, reason).catch((err) => this.opts.log?.error({ err, runId: id, owner: other.owner }, 'telling the replica that queued a canceled run failed; its log there stays open'));
+        return;
+      }
       this.scheduler.dequeue(id);
       this.logs.seal(id);
       return;
@@ -467,6 +494,34 @@ export class RunsService {
       E.cancelBegin,
     );
     if (!r) return; // it ended (or was stopped) meanwhile
+    // Its process is on another replica's machine: that replica signals it and arms the kill timer.
+    const other = this.otherOwner(r);
+    if (other) {
+      await other.remote.stopRun(other.owner, id, reason);
+      return;
+    }
+    await this.signalStop(r, reason, killAt);
+  }
+
+  /**
+   * The stop another replica asked for (the run's CANCELING is committed): this replica owns the run's process, so
+   * it signals it and arms the kill timer.
+   */
+  async stopOwnRun(id: string, reason: 'cancel' | 'timeout'): Promise<void> {
+    const r = await this.store.getRun(id);
+    if (!r || this.otherOwner(r)) return;
+    if (r.lifecycleState === 'CANCELED' && r.handle === null) {
+      // Canceled while it was still in this replica's queue.
+      this.scheduler.dequeue(id);
+      this.logs.seal(id);
+      return;
+    }
+    if (r.lifecycleState !== 'CANCELING') return;
+    await this.signalStop(r, reason, r.killAtMs ?? this.clock.now() + this.opts.gracePeriodMs);
+  }
+
+  private async signalStop(r: RunRecord, reason: 'cancel' | 'timeout', killAt: number): Promise<void> {
+    const id = r.id;
     // A run being stopped acts no more: a runaway chain ends with a cancel.
     this.principals?.revoke(id);
     if (reason === 'timeout') {
@@ -476,6 +531,35 @@ export class RunsService {
     this.scheduler.setKillTimer(id, killAt);
     const handle = launchedHandle(r);
     if (handle) await this.executor.signal(handle, 'SIGTERM');
+  }
+
+  /**
+   * Several replicas: runs that replica `replica` had queued and never started, given to this one (the lease holder
+   * adopted them, its owner being lost): they join this replica's queue.
+   */
+  async adoptQueued(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const run = await this.store.getRun(id);
+      if (run && run.lifecycleState === 'ACCEPTED' && run.handle === null) this.scheduler.enqueue(this.queued(run));
+    }
+  }
+
+  /**
+   * Several replicas: a run whose owner `replica` has been silent for `silentMs` (and did not come back) ends FAILED
+   * saying so: its process and its log are on that replica's machine, nothing here can tell how it ended. Never
+   * SUCCEEDED. Returns whether this call ended it.
+   */
+  async failLost(run: RunRecord, replica: string, silentMs: number): Promise<boolean> {
+    const r = await this.store.transitionRun(
+      run.id,
+      [run.lifecycleState],
+      'FAILED',
+      { lifecycleDetails: DETAILS.replicaLost(replica, Math.round(silentMs / 1000)), timeFinished: iso(this.clock.now()), outcomeReason: 'lost' },
+      E.failed,
+      { owner: replica },
+    );
+    if (r) this.telemetry.executorError('lost');
+    return r !== null;
   }
 
   async onDeadline(id: string): Promise<void> {
@@ -499,7 +583,7 @@ export class RunsService {
         'ACCEPTED',
         { lifecycleDetails: DETAILS.bootstrapStarting, handle: START_PENDING },
         null,
-        { unclaimed: true },
+        { unclaimed: true, owner: this.opts.replica?.id },
       );
     } catch (e) {
       if (!isOutOfSpace(e)) throw e;
@@ -815,7 +899,8 @@ export class RunsService {
    * — when nothing can tell how it ended — failed with a message saying so. Queued runs go back in the queue.
    */
   async recover(): Promise<void> {
-    const active = await this.store.runsInStates(ACTIVE_RUN_STATES);
+    // With several replicas, each re-attaches to its own runs (their processes are on its machine).
+    const active = await this.store.runsInStates(ACTIVE_RUN_STATES, this.opts.replica?.id);
     for (const run of active) {
       if (run.lifecycleState === 'ACCEPTED' && run.handle === null) {
         // The capacity may have been lowered across the restart: a run that can no longer ever fit would block

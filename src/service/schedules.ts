@@ -183,8 +183,23 @@ export class SchedulesService {
   }
 
   start(): void {
+    this.started = true;
     this.kick();
   }
+
+  /**
+   * Looks at the schedules again now (their next fire included): the coordinator calls it every second, since a
+   * schedule created or changed through another replica does not kick this one (service/replicas.ts).
+   */
+  wake(): void {
+    this.kick();
+  }
+
+  /**
+   * Fires only once started: with several replicas only the lease holder starts it, and a create or an update through
+   * another replica must not make that one fire schedules too.
+   */
+  private started = false;
 
   async stop(): Promise<void> {
     this.stopped = true;
@@ -193,7 +208,7 @@ export class SchedulesService {
   }
 
   private kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.started) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.tick(), 0);
   }

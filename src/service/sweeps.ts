@@ -225,9 +225,16 @@ export class SweepsService {
   }
 
   start(): void {
+    this.started = true;
     this.unsubscribe = this.feed.onEvents(() => this.kick());
     this.kick();
   }
+
+  /**
+   * Passes run only once started: with several replicas only the lease holder starts it, and a create or cancel
+   * through another replica must not make that one run trials too (the holder hears of it from the event log).
+   */
+  private started = false;
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
@@ -235,7 +242,7 @@ export class SweepsService {
   }
 
   kick(): void {
-    this.loop.kick();
+    if (this.started) this.loop.kick();
   }
 
   private get stopped(): boolean {

@@ -631,6 +631,30 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.alterTable('job_runs').addColumn('node_groups', 'text').execute();
     },
   },
+  {
+    // Several server replicas on one PostgreSQL database (docs/deployment.md#several-replicas): who they are, the
+    // lease of the one doing the work that must happen once, and which replica's executor a run is on. Times are ms
+    // since the epoch of the database's clock, so replicas on machines whose clocks differ compare them alike.
+    name: '017_replicas',
+    async up(db) {
+      await db.schema
+        .createTable('replicas')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('api_url', 'text', (c) => c.notNull())
+        .addColumn('started_ms', 'bigint', (c) => c.notNull())
+        .addColumn('heartbeat_ms', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('epoch', 'bigint', (c) => c.notNull())
+        .addColumn('expires_ms', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('job_runs').addColumn('owner_replica', 'text').execute();
+      await db.schema.createIndex('job_runs_by_owner').on('job_runs').columns(['owner_replica', 'lifecycle_state']).execute();
+    },
+  },
 ];
 
 /** The advisory lock the migrations of a PostgreSQL database run under (any constant; "dsjobs" in ASCII). */

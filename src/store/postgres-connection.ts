@@ -1,7 +1,6 @@
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { DatabaseHealth } from './database-health.js';
-import { DatabaseInUseError, PostgresServerLock } from './postgres-server-lock.js';
 import type { CommitConnection, Tx } from './group-commit.js';
 import type { Database } from './schema.js';
 
@@ -10,11 +9,6 @@ export interface PostgresOpenOptions {
   maxConnections?: number;
   /** An idle pooled connection broke (PostgreSQL restarted, the network dropped it): the pool has let it go. */
   onConnectionError?: (err: Error) => void;
-  /**
-   * Take the one-server-per-database lock (postgres-server-lock.ts) before anything else (what a server does; tools
-   * and tests that only read or migrate leave it out). `onLost`: another server took it while PostgreSQL restarted.
-   */
-  serverLock?: { onLost: (holder: string) => void };
 }
 
 /** int8 (bigint, bigserial, count(*)) and numeric (sum()) come back as JS numbers: ms times and counts stay far below 2^53. */
@@ -60,8 +54,6 @@ export class PostgresConnection implements CommitConnection {
   /** Always OK: corruption is PostgreSQL's to report; whether it answers is `ping()` (GET /readyz). */
   readonly health: DatabaseHealth;
 
-  private serverLock: PostgresServerLock | null = null;
-
   private constructor(
     pool: pg.Pool,
     readonly url: string,
@@ -82,12 +74,10 @@ export class PostgresConnection implements CommitConnection {
     pool.on('error', (err) => opts.onConnectionError?.(err));
     const connection = new PostgresConnection(pool, url);
     try {
-      if (opts.serverLock) connection.serverLock = await PostgresServerLock.acquire(url, redactedUrl(url), opts.serverLock.onLost);
       await prepare(connection.db);
       return connection;
     } catch (e) {
       await connection.close().catch(() => {});
-      if (e instanceof DatabaseInUseError) throw e;
       throw new DatabaseOpenError(`the database ${redactedUrl(url)} could not be opened: ${(e as Error).message}`);
     }
   }
@@ -118,7 +108,6 @@ export class PostgresConnection implements CommitConnection {
 
   async close(): Promise<void> {
     await this.db.destroy();
-    await this.serverLock?.release();
   }
 }
 

@@ -114,6 +114,8 @@ export interface RunRecord {
   chain: RunChain;
   /** The OCI Logging log that shows the run's output (its log configuration enabled logging); OCI's logDetails. */
   logDetails?: { logGroupId: string; logId: string } | null;
+  /** The replica whose executor runs it, with several replicas on one PostgreSQL database; null or absent otherwise. */
+  owner?: string | null;
 }
 
 /** One node group of a multi-node run, as OCI's NodeGroupDetails has it. */

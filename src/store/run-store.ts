@@ -48,6 +48,7 @@ function runFromRow(r: RunRow): RunRecord {
     version: r.version,
     chain: { rootId: r.chain_root_id, depth: r.chain_depth },
     logDetails: r.log_id && r.log_group_id ? { logGroupId: r.log_group_id, logId: r.log_id } : null,
+    owner: r.owner_replica,
   };
 }
 
@@ -89,6 +90,7 @@ function runToRow(r: RunRecord): Omit<JobRunTable, 'seq'> {
     chain_depth: r.chain.depth,
     log_group_id: r.logDetails?.logGroupId ?? null,
     log_id: r.logDetails?.logId ?? null,
+    owner_replica: r.owner ?? null,
   };
 }
 
@@ -157,13 +159,11 @@ export class RunStore {
   }
 
   /** Runs in the given states, oldest first. */
-  async inStates(states: readonly RunState[]): Promise<RunRecord[]> {
-    const rows = await this.db
-      .selectFrom('job_runs')
-      .selectAll()
-      .where('lifecycle_state', 'in', states as RunState[])
-      .orderBy('seq', 'asc')
-      .execute();
+  /** `owner`: only the runs of that replica (several replicas on PostgreSQL). */
+  async inStates(states: readonly RunState[], owner?: string): Promise<RunRecord[]> {
+    let q = this.db.selectFrom('job_runs').selectAll().where('lifecycle_state', 'in', states as RunState[]);
+    if (owner !== undefined) q = q.where('owner_replica', '=', owner);
+    const rows = await q.orderBy('seq', 'asc').execute();
     return rows.map((r) => runFromRow(r as RunRow));
   }
 
@@ -213,7 +213,7 @@ export class RunStore {
     to: RunState | null,
     patch: RunPatch,
     event: ((run: RunRecord) => EventInput) | null,
-    opts: { version?: number; tx?: Db; unclaimed?: boolean } = {},
+    opts: { version?: number; tx?: Db; unclaimed?: boolean; owner?: string } = {},
   ): Promise<RunRecord | null> {
     // The transition table is the rule: a compare-and-set may only name moves it allows.
     if (to) for (const f of from) assertTransition(f, to);
@@ -231,6 +231,8 @@ export class RunStore {
         .where('lifecycle_state', 'in', from as RunState[]);
       if (opts.version !== undefined) q = q.where('version', '=', opts.version);
       if (opts.unclaimed) q = q.where('handle', 'is', null);
+      // Only the replica that owns a run starts it: another one adopting it meanwhile (its owner was lost) wins.
+      if (opts.owner !== undefined) q = q.where('owner_replica', '=', opts.owner);
       const row = await q.returningAll().executeTakeFirst();
       if (!row) return null;
       const rec = runFromRow(row as RunRow);

@@ -97,6 +97,8 @@ export interface JobRunTable {
   /** The OCI Logging log the run's output is seen in (logDetails), when its log configuration enables logging. */
   log_group_id: string | null;
   log_id: string | null;
+  /** The replica whose executor runs it (several replicas on PostgreSQL); null on SQLite. */
+  owner_replica: string | null;
 }
 
 export interface RunMetricTable {
@@ -456,6 +458,8 @@ export interface Database {
   projects: ProjectTable;
   jobs: JobTable;
   job_runs: JobRunTable;
+  replicas: ReplicaTable;
+  leases: LeaseTable;
   retry_tokens: RetryTokenTable;
   events: EventTable;
   run_metrics: RunMetricTable;
@@ -469,3 +473,19 @@ export interface Database {
   dynamic_groups: DynamicGroupTable;
 }
 
+
+/** A server replica sharing a PostgreSQL database: where its API answers, and when it last said it was alive. */
+export interface ReplicaTable {
+  id: string;
+  api_url: string;
+  started_ms: number;
+  heartbeat_ms: number;
+}
+
+/** A lease (the coordinator's): who holds it, its fencing epoch (one more at every change of holder), until when. */
+export interface LeaseTable {
+  name: string;
+  holder: string;
+  epoch: number;
+  expires_ms: number;
+}

@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseHealth } from './database-health.js';
 import { EventOutbox } from './event-outbox.js';
-import { GroupCommit, type Db, type Tx } from './group-commit.js';
+import { type Db, type Tx } from './group-commit.js';
+import { FencedGroupCommit } from './fence.js';
+import { ReplicaStore } from './replica-store.js';
 import { JobStore } from './job-store.js';
 import { MetaStore } from './meta-store.js';
 import { migrate } from './migrations.js';
@@ -18,6 +20,7 @@ export type { EventInput } from './event-outbox.js';
 export type { Tx } from './group-commit.js';
 export { keysetPage } from './paging.js';
 export { isDatabaseUnavailable } from './dialect.js';
+export { bindFence, LeaseLostError, runFenced, type Fence } from './fence.js';
 
 /**
  * The store: one database connection, its group commit, and the stores of projects, jobs, runs (with their events
@@ -35,7 +38,9 @@ export class Store {
   readonly metrics: RunMetricsStore;
   readonly meta: MetaStore;
   readonly retryTokens: RetryTokens;
-  private readonly commit: GroupCommit;
+  /** Replicas and the coordinator's lease (several servers on one PostgreSQL database). */
+  readonly replicas: ReplicaStore;
+  private readonly commit: FencedGroupCommit;
   private readonly events: EventOutbox;
 
   /** Which database this is: list caches that assume one writer hold only for SQLite (list-cache.ts). */
@@ -45,7 +50,7 @@ export class Store {
     this.dialect = connection instanceof PostgresConnection ? 'postgres' : 'sqlite';
     this.db = connection.db;
     this.health = connection.health;
-    this.commit = new GroupCommit(connection);
+    this.commit = new FencedGroupCommit(connection);
     this.events = new EventOutbox(this.commit);
     this.projects = new ProjectStore(this.db);
     this.jobs = new JobStore(this.db);
@@ -53,6 +58,7 @@ export class Store {
     this.metrics = new RunMetricsStore(this.db, this.commit);
     this.meta = new MetaStore(this.db);
     this.retryTokens = new RetryTokens(this.commit);
+    this.replicas = new ReplicaStore(this.db);
   }
 
   /** Opens (and checks, and migrates) the SQLite database `file`: see `SqliteConnection.open`. */

@@ -1,0 +1,228 @@
+/**
+ * Two `dsjobs server` replicas (real processes, their own ports and data directories) on one PostgreSQL database
+ * (docs/deployment.md#several-replicas): a run created through replica A (the official OCI SDK) is read and its log
+ * followed through replica B, and canceled through B; SIGKILL the lease holder: the other takes the coordinator's
+ * lease within 10 s, the killed one's queued runs start exactly once on the survivor, a schedule keeps firing exactly
+ * once per fire time, webhooks are delivered, and the killed replica's started run ends FAILED saying its replica was
+ * lost; a holder paused (SIGSTOP) past its lease finds it taken when it resumes and stops.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createJob, killRunProcesses, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { freshDatabase, postgresMissing } from '../support/postgres.js';
+import { makeOciClient } from '../support/oci-sdk-client.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
+
+const OCI = 'com.oraclecloud.datascience';
+const missing = postgresMissing();
+/** A replica silent this long is lost (the default is 60 s): long enough that a busy test machine does not lose a live one. */
+const LOST_AFTER_MS = 8_000;
+
+let database: string;
+let artifacts: string;
+let a: TestServer;
+let b: TestServer | null = null;
+let db: pg.Client;
+const dirs: string[] = [];
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DSJOBS_DATABASE: database,
+    DSJOBS_REPLICA_LOST_AFTER_MS: String(LOST_AFTER_MS),
+    // Every replica reads the artifacts of every job: one shared directory.
+    DSJOBS_ARTIFACTS_DIR: artifacts,
+    DSJOBS_WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+    DSJOBS_WEBHOOK_RETRY_BASE_MS: '100',
+    ...extra,
+  };
+}
+
+/** A second replica: its own data dir, with the keys and the administrator's OCI config of the first (docs/deployment.md). */
+async function startReplica(first: TestServer, extra: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  for (const f of ['secrets.key', 'run-principal.key', 'oci']) {
+    if (existsSync(path.join(first.dataDir, f))) cpSync(path.join(first.dataDir, f), path.join(dataDir, f), { recursive: true });
+  }
+  return startServer({ dataDir, env: env(extra) });
+}
+
+const replicaId = (s: TestServer) => readFileSync(path.join(s.dataDir, 'replica-id'), 'utf8').trim();
+
+async function leaseHolder(): Promise<string | null> {
+  const r = await db.query(`select holder from leases where name = 'coordinator' and expires_ms > (extract(epoch from clock_timestamp()) * 1000)::bigint`);
+  return r.rows[0]?.holder ?? null;
+}
+
+async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  if (missing) return;
+  database = await freshDatabase();
+  artifacts = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-artifacts-'));
+  db = new pg.Client({ connectionString: database });
+  await db.connect();
+  // One Local.Light run at a time on A: later ones queue there.
+  a = await startServer({ env: env({ DSJOBS_CAPACITY_CPUS: '0.25' }) });
+  dirs.push(a.dataDir);
+  b = await startReplica(a);
+  dirs.push(b.dataDir);
+});
+
+after(async () => {
+  for (const d of dirs) killRunProcesses(d);
+  await b?.close();
+  await a?.close();
+  await db?.end();
+  if (artifacts) rmSync(artifacts, { recursive: true, force: true });
+});
+
+test('a run created through replica A is read, followed (every line, in order) and canceled through replica B', { skip: missing ?? undefined }, async () => {
+  const job = await createJob(a, 'count.py', 'import time\nfor i in range(60):\n    print(f"line {i}", flush=True)\n    time.sleep(0.05)\n');
+  const sdkA = makeOciClient(a.url, a.configFile);
+  const sdkB = makeOciClient(b!.url, b!.configFile);
+  try {
+    const created = await sdkA.client.createJobRun({ createJobRunDetails: { projectId: job.projectId, compartmentId: a.compartmentId, jobId: job.id } });
+    const id = created.jobRun.id;
+    // Read through B while it runs on A: B answers from the shared database.
+    const seen = await sdkB.client.getJobRun({ jobRunId: id });
+    assert.equal(seen.jobRun.id, id);
+    // follow=true through B, begun before the run has printed everything: B streams A's log to the end.
+    const res = await b!.fetch(`${b!.url}/20190101/jobRuns/${id}/logs?follow=true`);
+    assert.equal(res.status, 200);
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l).message);
+    assert.deepEqual(lines, Array.from({ length: 60 }, (_, i) => `line ${i}`));
+    // The log ends when the process has; the run's state follows a moment later.
+    assert.equal((await waitForRun(b!.api, id)).lifecycleState, 'SUCCEEDED');
+    const owner = (await db.query('select owner_replica from job_runs where id = $1', [id])).rows[0].owner_replica;
+    assert.equal(owner, replicaId(a), 'the run ran on the replica it was created through');
+
+    // A cancel through B reaches the process on A.
+    const sleeper = await createJob(a, 'sleep.sh', 'echo started\nsleep 60\n');
+    const long = await sdkA.client.createJobRun({ createJobRunDetails: { projectId: sleeper.projectId, compartmentId: a.compartmentId, jobId: sleeper.id } });
+    await waitForRun(b!.api, long.jobRun.id, (r) => r.lifecycleState === 'IN_PROGRESS');
+    // A run still queued on A (A's one slot is taken), canceled through B: A drops it, and a follow through B ends.
+    const waiting = await sdkA.client.createJobRun({ createJobRunDetails: { projectId: sleeper.projectId, compartmentId: a.compartmentId, jobId: sleeper.id } });
+    await sdkB.client.cancelJobRun({ jobRunId: waiting.jobRun.id });
+    assert.equal((await b!.api.getJobRun(waiting.jobRun.id)).lifecycleState, 'CANCELED');
+    const followed = await b!.fetch(`${b!.url}/20190101/jobRuns/${waiting.jobRun.id}/logs?follow=true`);
+    assert.equal((await followed.text()).trim(), '');
+    await sdkB.client.cancelJobRun({ jobRunId: long.jobRun.id });
+    const canceled = await waitForRun(b!.api, long.jobRun.id, undefined, 30_000);
+    assert.equal(canceled.lifecycleState, 'CANCELED', canceled.lifecycleDetails ?? '');
+    assert.deepEqual((await b!.api.logs(long.jobRun.id).next()).value?.message, 'started');
+
+    // A holds the lease (it started first), so it dispatches webhooks: it hears of the events B's runs commit.
+    assert.equal(await leaseHolder(), replicaId(a));
+    const receiver = await WebhookReceiver.start();
+    try {
+      const sub = await a.api.createWebhookSubscription({ compartmentId: a.compartmentId, url: receiver.url, filter: { jobId: job.id, eventTypes: [`${OCI}.succeededjobrun`] } });
+      receiver.secret = sub.secret!;
+      const onB = await b!.api.createJobRun({ projectId: job.projectId, compartmentId: a.compartmentId, jobId: job.id });
+      assert.equal((await waitForRun(b!.api, onB.id)).lifecycleState, 'SUCCEEDED');
+      assert.equal((await db.query('select owner_replica from job_runs where id = $1', [onB.id])).rows[0].owner_replica, replicaId(b!));
+      await receiver.waitFor((rs) => rs.some((x) => x.event.subject === onB.id), 30_000);
+      await a.api.deleteWebhookSubscription(sub.id);
+    } finally {
+      await receiver.close();
+    }
+  } finally {
+    sdkA.close();
+    sdkB.close();
+  }
+});
+
+test('SIGKILL the lease holder: the other replica takes over within 10 s; queued runs start once, a schedule fires once per time, webhooks arrive, a lost run ends FAILED', { skip: missing ?? undefined }, async () => {
+  const idA = replicaId(a);
+  const idB = replicaId(b!);
+  await until('replica A to hold the lease (it started first)', async () => (await leaseHolder()) === idA, 30_000);
+  const receiver = await WebhookReceiver.start();
+  try {
+    const sub = await b!.api.createWebhookSubscription({ compartmentId: b!.compartmentId, url: receiver.url, filter: { eventTypes: [`${OCI}.succeededjobrun`] } });
+    receiver.secret = sub.secret!;
+    const sleeper = await createJob(a, 'hold.sh', 'echo holding\nsleep 90\n');
+    const quick = await createJob(a, 'quick.sh', 'echo "ran $JOB_RUN_OCID"\n');
+    const ticker = await createJob(a, 'tick.sh', 'echo tick\n');
+    // The long run holds A's one slot; three more queue behind it, on A.
+    const held = await a.api.createJobRun({ projectId: sleeper.projectId, compartmentId: a.compartmentId, jobId: sleeper.id });
+    await waitForRun(a.api, held.id, (r) => r.lifecycleState === 'IN_PROGRESS');
+    const queued: { id: string }[] = [];
+    for (let i = 0; i < 3; i++) queued.push(await a.api.createJobRun({ projectId: quick.projectId, compartmentId: a.compartmentId, jobId: quick.id, displayName: `queued-${i}` }));
+    for (const q of queued) assert.equal((await b!.api.getJobRun(q.id)).lifecycleState, 'ACCEPTED');
+    const schedule = await b!.api.createSchedule({ compartmentId: b!.compartmentId, jobId: ticker.id, cron: '* * * * *' });
+
+    const killedAt = Date.now();
+    await a.kill('SIGKILL');
+    await until('replica B to take the lease', async () => (await leaseHolder()) === idB, 30_000);
+    const takeover = Date.now() - killedAt;
+    assert.ok(takeover <= 10_000, `B took the lease ${takeover} ms after A was killed`);
+
+    // A is lost after LOST_AFTER_MS: its queued runs move to B and start there, once each; its started run fails.
+    for (const q of queued) {
+      const done = await waitForRun(b!.api, q.id, undefined, 90_000);
+      assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails ?? '');
+      const started = await db.query('select count(*)::int as n from events where resource_id = $1 and type = $2', [q.id, `${OCI}.createjobrun.end`]);
+      assert.equal(started.rows[0].n, 1, `${q.id} started once`);
+      assert.equal((await db.query('select owner_replica from job_runs where id = $1', [q.id])).rows[0].owner_replica, idB);
+      assert.deepEqual((await b!.api.logs(q.id).next()).value?.message, `ran ${q.id}`);
+    }
+    const lost = await waitForRun(b!.api, held.id, undefined, 30_000);
+    assert.equal(lost.lifecycleState, 'FAILED');
+    assert.match(lost.lifecycleDetails ?? '', new RegExp(`the server replica ${idA} that ran it was lost`));
+
+    // The survivor delivers the webhooks of what happened after the kill.
+    await receiver.waitFor((rs) => queued.every((q) => rs.some((x) => x.event.subject === q.id)));
+    for (const q of queued) assert.equal(receiver.received.filter((x) => x.event.subject === q.id).length, 1);
+
+    // The schedule fires after the kill (on B), and every fire time started exactly one run.
+    await until(
+      'a schedule fire after the kill',
+      async () => {
+        const r = await db.query('select count(*)::int as n from job_runs where job_id = $1 and time_accepted > $2', [ticker.id, new Date(killedAt).toISOString()]);
+        return r.rows[0].n > 0;
+      },
+      90_000,
+    );
+    await b!.api.deleteSchedule(schedule.id);
+    // Before the kill only A, the holder, fired it (the create went through B, which must not fire schedules).
+    const early = await db.query('select distinct owner_replica from job_runs where job_id = $1 and time_accepted < $2', [ticker.id, new Date(killedAt).toISOString()]);
+    for (const r of early.rows) assert.equal(r.owner_replica, idA);
+    const fires = await db.query('select display_name, count(*)::int as n from job_runs where job_id = $1 group by display_name', [ticker.id]);
+    for (const f of fires.rows) assert.equal(f.n, 1, `fire ${f.display_name}: ${f.n} runs`);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('a lease holder paused (SIGSTOP) past its lease finds it taken when it resumes, and stops instead of acting', { skip: missing ?? undefined }, async () => {
+  // A comes back (same data dir, same replica id) while B holds the lease.
+  a = await startServer({ dataDir: a.dataDir, adminPassword: a.adminPassword, env: env({ DSJOBS_CAPACITY_CPUS: '0.25' }) });
+  const idA = replicaId(a);
+  const idB = replicaId(b!);
+  assert.equal(await leaseHolder(), idB);
+  b!.proc.kill('SIGSTOP');
+  try {
+    await until('replica A to take the lease from the paused B', async () => (await leaseHolder()) === idA, 30_000);
+  } finally {
+    b!.proc.kill('SIGCONT');
+  }
+  const exited = await until('the resumed B to stop', async () => b!.proc.exitCode !== null || b!.proc.signalCode !== null, 30_000);
+  assert.ok(exited);
+  assert.match(b!.output(), /another server replica took the coordinator's lease over/);
+  assert.equal(await leaseHolder(), idA);
+  // The survivor serves on.
+  const job = await createJob(a, 'after.sh', 'echo after\n');
+  const run = await a.api.createJobRun({ projectId: job.projectId, compartmentId: a.compartmentId, jobId: job.id });
+  assert.equal((await waitForRun(a.api, run.id, undefined, 60_000)).lifecycleState, 'SUCCEEDED');
+});
