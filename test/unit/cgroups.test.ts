@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
+import { countingSyncCalls } from '../support/sync-calls.js';
 import os from 'node:os';
 import path from 'node:path';
 import { checkRunCgroups, createRunCgroups, createRunCgroupsAsync, detectCgroups, emptyAndRemoveCgroups, parseProcCgroup, readUsage, removeLeftoverCgroups } from '../../src/executors/local/cgroups.js';
@@ -152,29 +152,6 @@ test('v1 beside a v2 tree that kills and counts CPU (hybrid): no freezer or cpua
     rmSync(root, { recursive: true, force: true });
   }
 });
-
-/** Runs `f` with node:fs's synchronous calls counted by name (the modules' named imports see the wrappers too). */
-async function countingSyncCalls<T>(f: () => Promise<T>): Promise<{ value: T; calls: string[] }> {
-  const calls: string[] = [];
-  const mod = fs as unknown as Record<string, unknown>;
-  const originals = new Map<string, unknown>();
-  for (const k of Object.keys(mod)) {
-    const orig = mod[k];
-    if (!k.endsWith('Sync') || typeof orig !== 'function') continue;
-    originals.set(k, orig);
-    mod[k] = function (this: unknown, ...a: unknown[]) {
-      calls.push(k);
-      return (orig as (...x: unknown[]) => unknown).apply(this, a);
-    };
-  }
-  syncBuiltinESMExports();
-  try {
-    return { value: await f(), calls };
-  } finally {
-    for (const [k, orig] of originals) mod[k] = orig;
-    syncBuiltinESMExports();
-  }
-}
 
 test("a run's cgroups are made, limited and removed off the event loop: no synchronous file-system call, the same files as the synchronous way", async () => {
   for (const v of ['v1', 'v2'] as const) {
