@@ -23,6 +23,17 @@ export interface CommitConnection {
   control(statements: readonly string[], tx: Tx): void | Promise<void>;
   /** Whether the connection is still inside the batch's transaction after an error. */
   inTransaction(): boolean;
+  /**
+   * Whether rows written through `deferWrite` wait for the end of their batch and go in one statement per table
+   * (PostgreSQL's, where each statement is a round trip every batch-mate waits through). SQLite's writes them at once:
+   * its statements cost microseconds, in process.
+   */
+  readonly batchesWrites?: boolean;
+}
+
+/** Writes rows of one table, deferred to the end of a batch (`GroupCommit.deferWrite`), in one go. */
+export interface BatchedWriter<R> {
+  writeMany(tx: Tx, rows: R[]): Promise<void>;
 }
 
 interface QueuedTransaction {
@@ -60,6 +71,8 @@ export class GroupCommit {
   private batchTx: Tx | null = null;
   /** Called once after the next batch that commits (see `afterNextCommit`). */
   private readonly afterCommit = new Set<() => void>();
+  /** The batch's deferred rows, in the order they were written (see `deferWrite`). */
+  private deferred: { writer: BatchedWriter<unknown>; row: unknown }[] = [];
 
   constructor(private readonly connection: CommitConnection) {}
 
@@ -87,6 +100,19 @@ export class GroupCommit {
    */
   afterNextCommit(f: () => void): void {
     this.afterCommit.add(f);
+  }
+
+  /**
+   * Where the connection batches writes (PostgreSQL) and `tx` is the running batch's: the row is written at the end
+   * of the batch, before its COMMIT, with the deferred rows of the other callbacks in one statement per run of rows of
+   * the same writer, in the order they were given; true. A callback (or nested transaction) that fails has its rows
+   * dropped with the rest of its work. The row is not there to read before then. Otherwise false: the caller writes
+   * it at once.
+   */
+  deferWrite<R>(tx: Db, writer: BatchedWriter<R>, row: R): boolean {
+    if (!this.connection.batchesWrites || tx !== this.batchTx) return false;
+    this.deferred.push({ writer: writer as BatchedWriter<unknown>, row });
+    return true;
   }
 
   /** Resolves once the transactions already asked for have had their batch (and their callers an answer). */
@@ -156,7 +182,10 @@ export class GroupCommit {
     let owed = -1;
     /** Sends `statements` after the RELEASE owed; when that RELEASE fails, fails its callback instead and goes on. */
     const send = async (statements: string[]): Promise<void> => {
-      if (owed < 0) return c.control(statements, tx);
+      if (owed < 0) {
+        if (statements.length > 0) await c.control(statements, tx);
+        return;
+      }
       const i = owed;
       owed = -1;
       try {
@@ -171,24 +200,38 @@ export class GroupCommit {
           throw error;
         }
         outcomes[i] = { ok: false, error };
-        await c.control(statements, tx);
+        // Its deferred rows go with the rest of its work (they are the last ones: it was the last callback to run).
+        this.deferred.length = owedMark;
+        if (statements.length > 0) await c.control(statements, tx);
       }
     };
+    /** Where the deferred rows of the callback whose RELEASE is owed begin. */
+    let owedMark = 0;
     this.batchTx = tx;
     try {
       for (let i = 0; i < batch.length; i++) {
         await send(i === 0 ? ['BEGIN', 'SAVEPOINT dsjobs_tx'] : ['SAVEPOINT dsjobs_tx']);
+        const mark = this.deferred.length;
         try {
           const value = await batch[i].fn(tx);
           outcomes[i] = { ok: true, value };
           owed = i;
+          owedMark = mark;
         } catch (error) {
+          this.deferred.length = mark;
           // SQLite rolls the whole transaction back by itself after some errors (a full disk, an I/O error): then
           // the callbacks before this one lost their work too, and the whole batch fails.
           if (!c.inTransaction()) throw error;
           await c.control(['ROLLBACK TO dsjobs_tx', 'RELEASE dsjobs_tx'], tx);
           outcomes[i] = { ok: false, error };
         }
+      }
+      if (this.deferred.length > 0) {
+        // The last callback's RELEASE first, alone: a callback that left PostgreSQL's transaction aborted still
+        // fails by itself (with its rows), not the statement writing everyone's. A failure of that statement fails
+        // the whole batch, as a COMMIT's would.
+        await send([]);
+        await this.writeDeferred(tx);
       }
       await send(['COMMIT']);
     } catch (error) {
@@ -203,6 +246,19 @@ export class GroupCommit {
       throw error;
     } finally {
       this.batchTx = null;
+      this.deferred = [];
+    }
+  }
+
+  private async writeDeferred(tx: Tx): Promise<void> {
+    const rows = this.deferred;
+    this.deferred = [];
+    for (let i = 0; i < rows.length; ) {
+      const writer = rows[i].writer;
+      let j = i;
+      while (j < rows.length && rows[j].writer === writer) j++;
+      await writer.writeMany(tx, rows.slice(i, j).map((r) => r.row));
+      i = j;
     }
   }
 
@@ -211,11 +267,13 @@ export class GroupCommit {
     const c = this.connection;
     const name = `dsjobs_nested_${++this.savepointDepth}`;
     await c.control([`SAVEPOINT ${name}`], tx);
+    const mark = this.deferred.length;
     try {
       const value = await fn(tx);
       await c.control([`RELEASE ${name}`], tx);
       return value;
     } catch (error) {
+      this.deferred.length = mark;
       if (c.inTransaction()) await c.control([`ROLLBACK TO ${name}`, `RELEASE ${name}`], tx);
       throw error;
     } finally {

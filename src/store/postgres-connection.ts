@@ -61,6 +61,8 @@ export class PostgresConnection implements CommitConnection {
   readonly health: DatabaseHealth;
 
   private serverLock: PostgresServerLock | null = null;
+  /** Events are written at the end of their batch, in one statement (GroupCommit.deferWrite). */
+  readonly batchesWrites = true;
 
   private constructor(
     pool: pg.Pool,

@@ -322,3 +322,63 @@ for (const way of WAYS.filter((w) => w.name === 'PostgreSQL')) test(`a transacti
     assert.deepEqual(await committedKeys('h.'), ['h.a', 'h.c']);
   }, way.open);
 });
+
+const eventOf = (i: number, type: string) => ({ type, resourceId: `r${i}`, compartmentId: 'c', projectId: null, jobId: null, state: null, data: { i } });
+
+for (const way of STORES) test(`events written in a batch commit with their transactions, in the order given; a failing transaction's events go with it (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys, exec }) => {
+    const type = 'test.order';
+    const r = await settled(
+      Array.from({ length: 6 }, (_, i) =>
+        store.transaction(async (tx) => {
+          await put(tx, `e.${i}`);
+          await store.insertEvent(tx, eventOf(i, type));
+          if (i === 2) throw new DsError('Conflict', 'the third changed meanwhile');
+          if (i === 4) {
+            // A nested transaction that fails takes its own event along, not the outer one's.
+            await store.transaction(async (tx2) => {
+              await store.insertEvent(tx2, eventOf(40, type));
+              throw new DsError('Conflict', 'nested');
+            }, { tx }).catch(() => {});
+          }
+          if (i === 5) await put(tx, 'e.0').catch(() => {}); // PostgreSQL: the transaction is now aborted; SQLite: no harm
+          return i;
+        }),
+      ),
+    );
+    const pgAborted = r[5].status === 'rejected';
+    assert.deepEqual(r.map((x) => x.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', pgAborted ? 'rejected' : 'fulfilled']);
+    const kept = pgAborted ? [0, 1, 3, 4] : [0, 1, 3, 4, 5];
+    assert.deepEqual(await committedKeys('e.'), kept.map((i) => `e.${i}`));
+    // Read through the store's own connection: the events committed, oldest first.
+    const rows = await store.db.selectFrom('events').select(['resource_id', 'seq']).where('type', '=', type).orderBy('seq').execute();
+    assert.deepEqual(rows.map((x) => x.resource_id), kept.map((i) => `r${i}`));
+    void exec;
+  }, way.open);
+});
+
+test('PostgreSQL: a batch of transactions that each write a row and an event costs two round trips per transaction and three more per batch', { skip: pgSkip }, async () => {
+  const url = await freshDatabase();
+  const store = await Store.openPostgres(url);
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const query = proto.query;
+  let count = 0;
+  proto.query = function (this: unknown, ...a: unknown[]) {
+    count++;
+    return query.apply(this, a);
+  };
+  try {
+    const n = 10;
+    const r = await settled(Array.from({ length: n }, (_, i) => store.transaction(async (tx) => {
+      await put(tx, `q.${i}`);
+      await store.insertEvent(tx, eventOf(i, 'test.trips'));
+    })));
+    assert.ok(r.every((x) => x.status === 'fulfilled'));
+    // BEGIN with the first SAVEPOINT; per transaction its row, and its RELEASE with the next SAVEPOINT; the last
+    // RELEASE; the events in one INSERT; COMMIT. Each of those was a round trip of its own: 4n + 2.
+    assert.equal(count, 2 * n + 3);
+  } finally {
+    proto.query = query;
+    await store.close();
+  }
+});
