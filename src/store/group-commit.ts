@@ -14,14 +14,26 @@ export type Tx = Kysely<Database>;
 export interface CommitConnection {
   readonly db: Kysely<Database>;
   /**
-   * Runs a transaction-control statement on the connection the batch holds (`tx`): BEGIN, SAVEPOINT name,
-   * RELEASE name, ROLLBACK TO name, ROLLBACK, COMMIT, all of which SQLite and PostgreSQL spell the same way. Plain
+   * Runs transaction-control statements, in order, on the connection the batch holds (`tx`), stopping at the first
+   * that fails (its error is thrown): BEGIN, SAVEPOINT name, RELEASE name, ROLLBACK TO name, ROLLBACK, COMMIT, all
+   * of which SQLite and PostgreSQL spell the same way. PostgreSQL's sends them as one query (one round trip). Plain
    * BEGIN (SQLite's deferred kind): this server is the database's only writer; `BEGIN IMMEDIATE`, which SQLite would
    * need against writers in other processes, does not exist in PostgreSQL.
    */
-  control(statement: string, tx: Tx): void | Promise<void>;
+  control(statements: readonly string[], tx: Tx): void | Promise<void>;
   /** Whether the connection is still inside the batch's transaction after an error. */
   inTransaction(): boolean;
+  /**
+   * Whether rows written through `deferWrite` wait for the end of their batch and go in one statement per table
+   * (PostgreSQL's, where each statement is a round trip every batch-mate waits through). SQLite's writes them at once:
+   * its statements cost microseconds, in process.
+   */
+  readonly batchesWrites?: boolean;
+}
+
+/** Writes rows of one table, deferred to the end of a batch (`GroupCommit.deferWrite`), in one go. */
+export interface BatchedWriter<R> {
+  writeMany(tx: Tx, rows: R[]): Promise<void>;
 }
 
 interface QueuedTransaction {
@@ -47,7 +59,8 @@ const MAX_BATCH = 256;
  * Made for SQLite, where one synchronous connection serializes every write anyway. PostgreSQL uses it too (the batch
  * holds one pooled connection): writes must commit one after the other there as well, for the events' `seq` to
  * become visible in order (postgres-connection.ts), and one COMMIT per batch amortizes its WAL flush; the cost is
- * that each callback's statements are round trips its batch-mates wait through (docs/benchmarks.md, benchmark 11).
+ * that each callback's statements (and one query of control statements per callback) are round trips its
+ * batch-mates wait through (docs/benchmarks.md, benchmark 11).
  */
 export class GroupCommit {
   private queue: QueuedTransaction[] = [];
@@ -58,6 +71,8 @@ export class GroupCommit {
   private batchTx: Tx | null = null;
   /** Called once after the next batch that commits (see `afterNextCommit`). */
   private readonly afterCommit = new Set<() => void>();
+  /** The batch's deferred rows, in the order they were written (see `deferWrite`). */
+  private deferred: { writer: BatchedWriter<unknown>; row: unknown }[] = [];
 
   constructor(private readonly connection: CommitConnection) {}
 
@@ -85,6 +100,19 @@ export class GroupCommit {
    */
   afterNextCommit(f: () => void): void {
     this.afterCommit.add(f);
+  }
+
+  /**
+   * Where the connection batches writes (PostgreSQL) and `tx` is the running batch's: the row is written at the end
+   * of the batch, before its COMMIT, with the deferred rows of the other callbacks in one statement per run of rows of
+   * the same writer, in the order they were given; true. A callback (or nested transaction) that fails has its rows
+   * dropped with the rest of its work. The row is not there to read before then. Otherwise false: the caller writes
+   * it at once.
+   */
+  deferWrite<R>(tx: Db, writer: BatchedWriter<R>, row: R): boolean {
+    if (!this.connection.batchesWrites || tx !== this.batchTx) return false;
+    this.deferred.push({ writer: writer as BatchedWriter<unknown>, row });
+    return true;
   }
 
   /** Resolves once the transactions already asked for have had their batch (and their callers an answer). */
@@ -139,32 +167,78 @@ export class GroupCommit {
       });
   };
 
+  /**
+   * One batch: its control statements travel together with their neighbours, which costs PostgreSQL one round trip
+   * per callback besides the callback's own statements (instead of two) and one per batch besides those (instead of
+   * two): BEGIN goes with the first SAVEPOINT, a callback's RELEASE with the next one's SAVEPOINT, the last RELEASE
+   * with the COMMIT. A RELEASE still runs before anything after its callback: it fails when the callback left a
+   * PostgreSQL transaction aborted (an error it caught itself), and then that callback, and only it, is rolled back
+   * and failed, as before. The RELEASE is never left out before COMMIT: COMMIT of an aborted transaction rolls it back
+   * without an error.
+   */
   private async executeBatch(tx: Tx, batch: QueuedTransaction[], outcomes: (Outcome | undefined)[]): Promise<void> {
     const c = this.connection;
-    await c.control('BEGIN', tx);
+    /** The callback whose RELEASE has not been sent yet (-1: none). */
+    let owed = -1;
+    /** Sends `statements` after the RELEASE owed; when that RELEASE fails, fails its callback instead and goes on. */
+    const send = async (statements: string[]): Promise<void> => {
+      if (owed < 0) {
+        if (statements.length > 0) await c.control(statements, tx);
+        return;
+      }
+      const i = owed;
+      owed = -1;
+      try {
+        await c.control(['RELEASE dsjobs_tx', ...statements], tx);
+      } catch (error) {
+        if (!c.inTransaction()) throw error;
+        // Which statement failed is not told; the savepoint is still there only if the RELEASE failed. If it is
+        // gone, a later statement failed (a COMMIT): the batch fails with that error.
+        try {
+          await c.control(['ROLLBACK TO dsjobs_tx', 'RELEASE dsjobs_tx'], tx);
+        } catch {
+          throw error;
+        }
+        outcomes[i] = { ok: false, error };
+        // Its deferred rows go with the rest of its work (they are the last ones: it was the last callback to run).
+        this.deferred.length = owedMark;
+        if (statements.length > 0) await c.control(statements, tx);
+      }
+    };
+    /** Where the deferred rows of the callback whose RELEASE is owed begin. */
+    let owedMark = 0;
     this.batchTx = tx;
     try {
       for (let i = 0; i < batch.length; i++) {
-        await c.control('SAVEPOINT dsjobs_tx', tx);
+        await send(i === 0 ? ['BEGIN', 'SAVEPOINT dsjobs_tx'] : ['SAVEPOINT dsjobs_tx']);
+        const mark = this.deferred.length;
         try {
           const value = await batch[i].fn(tx);
-          await c.control('RELEASE dsjobs_tx', tx);
           outcomes[i] = { ok: true, value };
+          owed = i;
+          owedMark = mark;
         } catch (error) {
+          this.deferred.length = mark;
           // SQLite rolls the whole transaction back by itself after some errors (a full disk, an I/O error): then
           // the callbacks before this one lost their work too, and the whole batch fails.
           if (!c.inTransaction()) throw error;
-          await c.control('ROLLBACK TO dsjobs_tx', tx);
-          await c.control('RELEASE dsjobs_tx', tx);
+          await c.control(['ROLLBACK TO dsjobs_tx', 'RELEASE dsjobs_tx'], tx);
           outcomes[i] = { ok: false, error };
         }
       }
-      await c.control('COMMIT', tx);
+      if (this.deferred.length > 0) {
+        // The last callback's RELEASE first, alone: a callback that left PostgreSQL's transaction aborted still
+        // fails by itself (with its rows), not the statement writing everyone's. A failure of that statement fails
+        // the whole batch, as a COMMIT's would.
+        await send([]);
+        await this.writeDeferred(tx);
+      }
+      await send(['COMMIT']);
     } catch (error) {
       // A failed COMMIT can leave the transaction open (a deferred constraint, a busy database): end it.
       if (c.inTransaction()) {
         try {
-          await c.control('ROLLBACK', tx);
+          await c.control(['ROLLBACK'], tx);
         } catch {
           /* the error that ended the batch is the one its callers need */
         }
@@ -172,6 +246,19 @@ export class GroupCommit {
       throw error;
     } finally {
       this.batchTx = null;
+      this.deferred = [];
+    }
+  }
+
+  private async writeDeferred(tx: Tx): Promise<void> {
+    const rows = this.deferred;
+    this.deferred = [];
+    for (let i = 0; i < rows.length; ) {
+      const writer = rows[i].writer;
+      let j = i;
+      while (j < rows.length && rows[j].writer === writer) j++;
+      await writer.writeMany(tx, rows.slice(i, j).map((r) => r.row));
+      i = j;
     }
   }
 
@@ -179,16 +266,15 @@ export class GroupCommit {
     if (tx !== this.batchTx) throw new Error('transaction({ tx }): tx must be the tx of the transaction callback that is running');
     const c = this.connection;
     const name = `dsjobs_nested_${++this.savepointDepth}`;
-    await c.control(`SAVEPOINT ${name}`, tx);
+    await c.control([`SAVEPOINT ${name}`], tx);
+    const mark = this.deferred.length;
     try {
       const value = await fn(tx);
-      await c.control(`RELEASE ${name}`, tx);
+      await c.control([`RELEASE ${name}`], tx);
       return value;
     } catch (error) {
-      if (c.inTransaction()) {
-        await c.control(`ROLLBACK TO ${name}`, tx);
-        await c.control(`RELEASE ${name}`, tx);
-      }
+      this.deferred.length = mark;
+      if (c.inTransaction()) await c.control([`ROLLBACK TO ${name}`, `RELEASE ${name}`], tx);
       throw error;
     } finally {
       this.savepointDepth--;

@@ -54,6 +54,9 @@ export class PostgresConnection implements CommitConnection {
   /** Always OK: corruption is PostgreSQL's to report; whether it answers is `ping()` (GET /readyz). */
   readonly health: DatabaseHealth;
 
+  /** Events are written at the end of their batch, in one statement (GroupCommit.deferWrite). */
+  readonly batchesWrites = true;
+
   private constructor(
     pool: pg.Pool,
     readonly url: string,
@@ -82,9 +85,12 @@ export class PostgresConnection implements CommitConnection {
     }
   }
 
-  /** BEGIN comes with the advisory lock of the writers (above), in one round trip (simple query protocol). */
-  async control(statement: string, tx: Tx): Promise<void> {
-    const text = statement === 'BEGIN' ? `BEGIN; SELECT pg_advisory_xact_lock(${WRITERS_LOCK})` : statement;
+  /**
+   * The statements go as one simple query, one round trip (PostgreSQL runs them in order and skips the rest after
+   * one fails); BEGIN comes with the advisory lock of the writers (above).
+   */
+  async control(statements: readonly string[], tx: Tx): Promise<void> {
+    const text = statements.map((s) => (s === 'BEGIN' ? `BEGIN; SELECT pg_advisory_xact_lock(${WRITERS_LOCK})` : s)).join('; ');
     await tx.executeQuery(CompiledQuery.raw(text, []));
   }
 

@@ -86,8 +86,8 @@ export class SqliteConnection implements CommitConnection {
    * against ~1.7-2.7 us through Kysely's executeQuery (20,000 SAVEPOINT/RELEASE pairs on a 2-core dev machine), and
    * a create runs two of them (its SAVEPOINT and RELEASE). Safe because the batch holds the only connection (Kysely's connection()): nothing interleaves.
    */
-  control(statement: string): void {
-    this.statement(statement).run();
+  control(statements: readonly string[]): void {
+    for (const s of statements) this.statement(s).run();
   }
 
   /** False after SQLite ended the transaction by itself (a full disk, an I/O error roll the whole of it back). */

@@ -5,10 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { countingSyncCalls } from '../support/sync-calls.js';
 import os from 'node:os';
 import path from 'node:path';
-import { checkRunCgroups, createRunCgroups, detectCgroups, parseProcCgroup, readUsage, removeLeftoverCgroups } from '../../src/executors/local/cgroups.js';
+import { checkRunCgroups, createRunCgroups, createRunCgroupsAsync, detectCgroups, emptyAndRemoveCgroups, parseProcCgroup, readUsage, removeLeftoverCgroups } from '../../src/executors/local/cgroups.js';
 
 const GB = 1024 ** 3;
 
@@ -149,5 +150,34 @@ test('v1 beside a v2 tree that kills and counts CPU (hybrid): no freezer or cpua
     assert.equal(checkRunCgroups(host, { mode: 'v1', dirs: { ...cg.dirs, memory: '/etc' } }), null);
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a run's cgroups are made, limited and removed off the event loop: no synchronous file-system call, the same files as the synchronous way", async () => {
+  for (const v of ['v1', 'v2'] as const) {
+    const root = fakeRoot();
+    try {
+      if (v === 'v2') writeFileSync(path.join(root, 'cgroup.controllers'), 'cpu memory pids\n');
+      else fakeControllers(root, ['memory', 'cpu', 'pids']);
+      const host = detectCgroups({ root, procSelfCgroup: v === 'v2' ? '0::/\n' : '4:memory:/\n3:cpu:/\n2:pids:/\n' });
+      assert.equal(host.mode, v, host.notes.join('; '));
+      const limits = { cpus: 0.5, memoryBytes: 2 * GB, pidsMax: 100 };
+      const sync = createRunCgroups(host, 'sync', limits);
+      // The limits of a cgroup whose controller files are not there yet (a fake tree) are read back as they are.
+      const { value: cg, calls } = await countingSyncCalls(() => createRunCgroupsAsync(host, 'async', limits));
+      assert.deepEqual(calls.filter((c) => c !== 'existsSync'), [], `creation, ${v}: ${calls.join(', ')}`);
+      const files = (c: typeof cg) => Object.values(c.dirs).flatMap((d) => fs.readdirSync(d!).sort().map((f) => [f, readFileSync(path.join(d!, f), 'utf8')]));
+      assert.deepEqual(files(cg), files(sync), v);
+      // A fake cgroup's directory holds plain files (a real one's go with it): emptied here as the kernel would.
+      for (const d of Object.values(cg.dirs)) for (const f of fs.readdirSync(d!)) rmSync(path.join(d!, f));
+      const removed = await countingSyncCalls(() => emptyAndRemoveCgroups(cg));
+      // Without cgroup.kill (v1, and this fake v2 tree) the kills one by one stay synchronous (small control files
+      // read and written); the removal itself (rmdir, which waits for the kernel's cgroup lock) does not.
+      const allowed = ['existsSync', 'readFileSync', 'writeFileSync'];
+      assert.deepEqual(removed.calls.filter((c) => !allowed.includes(c)), [], `removal, ${v}: ${removed.calls.join(', ')}`);
+      for (const d of Object.values(cg.dirs)) assert.equal(existsSync(d!), false, d);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   }
 });

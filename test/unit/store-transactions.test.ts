@@ -41,7 +41,9 @@ async function openWithKyselyControl(file: string): Promise<Transactional> {
   const connection = await SqliteConnection.open(file, {}, migrate);
   const commit = new GroupCommit({
     db: connection.db,
-    control: async (statement, tx) => void (await tx.executeQuery(CompiledQuery.raw(statement))),
+    control: async (statements, tx) => {
+      for (const s of statements) await tx.executeQuery(CompiledQuery.raw(s));
+    },
     inTransaction: () => connection.inTransaction(),
   });
   const meta = new MetaStore(connection.db);
@@ -259,4 +261,124 @@ for (const way of STORES) test(`close() lets transactions already asked for comm
     assert.ok(r.every((x) => x.status === 'fulfilled'));
     assert.equal((await committedKeys('z.')).length, 300);
   }, way.open);
+});
+
+test('a batch sends its control statements together: one call per callback and one more per batch, whatever fails', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-store-'));
+  const connection = await SqliteConnection.open(path.join(dir, 'dsjobs.sqlite'), {}, migrate);
+  const calls: string[][] = [];
+  const commit = new GroupCommit({
+    db: connection.db,
+    control: (statements) => {
+      calls.push([...statements]);
+      connection.control(statements);
+    },
+    inTransaction: () => connection.inTransaction(),
+  });
+  try {
+    // On PostgreSQL each call is a round trip: 2 per callback and 2 per batch before they were sent together.
+    const ok = await settled(Array.from({ length: 4 }, (_, i) => commit.transaction(async (tx) => put(tx, `r.${i}`))));
+    assert.ok(ok.every((x) => x.status === 'fulfilled'));
+    assert.equal(calls.length, 4 + 1, JSON.stringify(calls));
+    assert.deepEqual(calls[0], ['BEGIN', 'SAVEPOINT dsjobs_tx']);
+    assert.deepEqual(calls[1], ['RELEASE dsjobs_tx', 'SAVEPOINT dsjobs_tx']);
+    assert.deepEqual(calls[4], ['RELEASE dsjobs_tx', 'COMMIT']);
+    calls.length = 0;
+    const mixed = await settled(
+      Array.from({ length: 5 }, (_, i) =>
+        commit.transaction(async (tx) => {
+          await put(tx, `s.${i}`);
+          if (i === 2) throw new DsError('Conflict', 'the third changed meanwhile');
+        }),
+      ),
+    );
+    assert.deepEqual(mixed.map((x) => x.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    // The failing one adds its ROLLBACK TO and RELEASE, in one call.
+    assert.equal(calls.length, 5 + 2, JSON.stringify(calls));
+    assert.deepEqual(await commit.transaction(async (tx) => (await tx.selectFrom('meta').select('key').where('key', 'like', 's.%').orderBy('key').execute()).map((r) => r.key)), ['s.0', 's.1', 's.3', 's.4']);
+  } finally {
+    await commit.drain();
+    await connection.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const way of WAYS.filter((w) => w.name === 'PostgreSQL')) test(`a transaction that catches a database error itself (PostgreSQL's transaction is then aborted) fails alone, in the middle or last of its batch (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys }) => {
+    const swallowing = (key: string, taken: string) => async (tx: Tx) => {
+      await put(tx, key);
+      await put(tx, taken).catch(() => {});
+      return key;
+    };
+    const r = await settled([
+      store.transaction(async (tx) => put(tx, 'h.a').then(() => 'h.a')),
+      store.transaction(swallowing('h.b', 'h.a')),
+      store.transaction(async (tx) => put(tx, 'h.c').then(() => 'h.c')),
+      // Last: a COMMIT of an aborted transaction would roll every callback of the batch back without an error.
+      store.transaction(swallowing('h.d', 'h.c')),
+    ]);
+    assert.deepEqual(r.map((x) => x.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+    assert.match(r[1].status === 'rejected' ? String(r[1].reason) : '', /current transaction is aborted/);
+    assert.deepEqual(await committedKeys('h.'), ['h.a', 'h.c']);
+  }, way.open);
+});
+
+const eventOf = (i: number, type: string) => ({ type, resourceId: `r${i}`, compartmentId: 'c', projectId: null, jobId: null, state: null, data: { i } });
+
+for (const way of STORES) test(`events written in a batch commit with their transactions, in the order given; a failing transaction's events go with it (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys, exec }) => {
+    const type = 'test.order';
+    const r = await settled(
+      Array.from({ length: 6 }, (_, i) =>
+        store.transaction(async (tx) => {
+          await put(tx, `e.${i}`);
+          await store.insertEvent(tx, eventOf(i, type));
+          if (i === 2) throw new DsError('Conflict', 'the third changed meanwhile');
+          if (i === 4) {
+            // A nested transaction that fails takes its own event along, not the outer one's.
+            await store.transaction(async (tx2) => {
+              await store.insertEvent(tx2, eventOf(40, type));
+              throw new DsError('Conflict', 'nested');
+            }, { tx }).catch(() => {});
+          }
+          if (i === 5) await put(tx, 'e.0').catch(() => {}); // PostgreSQL: the transaction is now aborted; SQLite: no harm
+          return i;
+        }),
+      ),
+    );
+    const pgAborted = r[5].status === 'rejected';
+    assert.deepEqual(r.map((x) => x.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', pgAborted ? 'rejected' : 'fulfilled']);
+    const kept = pgAborted ? [0, 1, 3, 4] : [0, 1, 3, 4, 5];
+    assert.deepEqual(await committedKeys('e.'), kept.map((i) => `e.${i}`));
+    // Read through the store's own connection: the events committed, oldest first.
+    const rows = await store.db.selectFrom('events').select(['resource_id', 'seq']).where('type', '=', type).orderBy('seq').execute();
+    assert.deepEqual(rows.map((x) => x.resource_id), kept.map((i) => `r${i}`));
+    void exec;
+  }, way.open);
+});
+
+test('PostgreSQL: a batch of transactions that each write a row and an event costs two round trips per transaction and three more per batch', { skip: pgSkip }, async () => {
+  const url = await freshDatabase();
+  const store = await Store.openPostgres(url);
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const query = proto.query;
+  let count = 0;
+  proto.query = function (this: unknown, ...a: unknown[]) {
+    count++;
+    return query.apply(this, a);
+  };
+  try {
+    const n = 10;
+    const r = await settled(Array.from({ length: n }, (_, i) => store.transaction(async (tx) => {
+      await put(tx, `q.${i}`);
+      await store.insertEvent(tx, eventOf(i, 'test.trips'));
+    })));
+    assert.ok(r.every((x) => x.status === 'fulfilled'));
+    // BEGIN with the first SAVEPOINT; per transaction its row, and its RELEASE with the next SAVEPOINT; the last
+    // RELEASE; the events in one INSERT; COMMIT. Each of those was a round trip of its own: 4n + 2.
+    assert.equal(count, 2 * n + 3);
+  } finally {
+    proto.query = query;
+    await store.close();
+  }
 });

@@ -9,7 +9,7 @@ import type { ArchiveLimits } from '../../archive/archive.js';
 import type { CleanupOptions, ExecutorHandle, ExitStatus, Executor, LaunchRequest, LaunchResult, Recovered, ResourceSample, RunIsolation } from '../executor.js';
 import {
   checkRunCgroups,
-  createRunCgroups,
+  createRunCgroupsAsync,
   emptyAndRemoveCgroups,
   joinDirs,
   removeLeftoverCgroups,
@@ -36,7 +36,7 @@ import { SupervisorCommands } from './supervisor-command.js';
 import { hasMountsUnder, VolumePool, type Volume, type VolumeHost } from './volume.js';
 import { warmLauncher, WARM_LIMITS } from './warm-launcher.js';
 import { WarmSandboxes, type WarmLauncher, type WarmSandbox } from './warm-sandboxes.js';
-import { discardSpace, makeSpaceDirs, mkdirIfMissing, placeArtifact, releaseSpace, runWorkDir, spaceDirs, takeSpace, writePrivateFiles, type TakenSpace } from './workspace.js';
+import { discardSpace, makeSpaceDirs, placeArtifact, releaseSpace, runWorkDir, spaceDirs, takeSpace, writePrivateFiles, type TakenSpace } from './workspace.js';
 
 export interface LocalExecutorOptions {
   runsDir: string;
@@ -215,9 +215,13 @@ export class LocalExecutor implements Executor {
 
   async start(req: LaunchRequest): Promise<LaunchResult> {
     const runDir = this.runDir(req.runId);
-    // Synchronous on purpose: small metadata operations take ~0.6 ms in all here, while the same through the
-    // thread pool took ~5 ms of start latency (a round trip per call).
-    mkdirIfMissing(runDir);
+    // The run directory is new: its mkdir goes through the thread pool, as it blocked the event loop for up to 8.6 ms
+    // on this host's disk (benchmark 10's burst, loaded host; see "This machine's disk" in docs/benchmarks.md). The
+    // other small metadata operations of a start stay synchronous: through the pool each is a round trip of start
+    // latency (~5 ms for all of them, measured), on the loop ~0.6 ms in all.
+    await fsp.mkdir(runDir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
     const warnings = hostWarnings(this.host(), req.plan);
     const taken = await takeSpace(runDir, req, this.opts.volumes.available ? this.volumes : null, this.warm);
     try {
@@ -268,7 +272,7 @@ export class LocalExecutor implements Executor {
     let cgroups: RunCgroups | null = null;
     if (this.opts.cgroups.mode !== 'none') {
       try {
-        cgroups = createRunCgroups(this.opts.cgroups, req.runId, limits);
+        cgroups = await createRunCgroupsAsync(this.opts.cgroups, req.runId, limits);
       } catch (e) {
         warnings.push(`CPU and memory limits are off for this run: its cgroup could not be made (${(e as Error).message})`);
       }

@@ -101,7 +101,9 @@ export async function removeVolume(img: string, mountPoint: string, opts: { keep
       }
     }
   }
-  if (!opts.keepImage) rmSync(img, { force: true });
+  // Through the thread pool: unlinking an image frees its blocks, and on the event loop that took 6% of the server's
+  // CPU profile during benchmark 3' (a stall of tens of ms each time a volume was discarded).
+  if (!opts.keepImage) await fsp.rm(img, { force: true });
 }
 
 /** The mount points of /proc/self/mountinfo text, in order, unescaped (space, tab, newline, backslash are \\ooo). */

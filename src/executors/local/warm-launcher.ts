@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { createRunCgroups, emptyAndRemoveCgroups, joinDirs, type CgroupHost, type RunCgroups } from './cgroups.js';
+import { createRunCgroupsAsync, emptyAndRemoveCgroups, joinDirs, type CgroupHost, type RunCgroups } from './cgroups.js';
 import { runUserOption, type RunUser } from './run-user.js';
 import { sandboxCommand, type SandboxHost } from './sandbox.js';
 import type { NativeSpawner } from './spawners.js';
 import { BASE_ENV, type SupervisorCommands } from './supervisor-command.js';
 import type { WarmLauncher, WarmSandbox } from './warm-sandboxes.js';
-import { makeSpaceDirs, spaceDirs } from './workspace.js';
+import { makeSpaceDirsAsync, spaceDirs } from './workspace.js';
 
 /** A warm sandbox's cgroup limits until its run's replace them: room for bwrap and the waiting supervisor. */
 export const WARM_LIMITS = { cpus: 1, memoryBytes: 256 * 1024 ** 2, pidsMax: 64 };
@@ -36,8 +36,10 @@ export function warmLauncher(o: WarmLauncherOptions): WarmLauncher {
   return {
     start: async (v: { mountPoint: string }): Promise<WarmSandbox> => {
       const space = v.mountPoint;
-      makeSpaceDirs(space, o.runUser);
-      const cgroups = o.cgroups.mode !== 'none' ? createRunCgroups(o.cgroups, o.cgroupName(), WARM_LIMITS) : null;
+      // Made ahead of any run, so through the thread pool: no run's start waits on it, and every request does on the
+      // event loop.
+      await makeSpaceDirsAsync(space, o.runUser);
+      const cgroups = o.cgroups.mode !== 'none' ? await createRunCgroupsAsync(o.cgroups, o.cgroupName(), WARM_LIMITS) : null;
       const sandbox = o.commands.sandboxFor(space, { mounts: [], network: true, pythonEnv: null, devices: [] });
       const inner = [o.commands.supervisor!, '-w', ...runUserOption(o.runUser)];
       const { argv, supervisorOptions } = sandboxCommand(o.sandbox, sandbox, spaceDirs(space).work, inner);
