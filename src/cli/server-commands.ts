@@ -3,6 +3,9 @@ import { Command } from 'commander';
 import { details, err, fitTable, out, terminalWidth, type Column } from './output.js';
 import { client, compartment, print } from './context.js';
 
+/** How long a stop may take (the server's close waits up to 10 s for runs being settled) before the process exits. */
+const STOP_BOUND_MS = 60_000;
+
 export function addServerCommands(program: Command): void {
   program
     .command('server')
@@ -29,6 +32,14 @@ export function addServerCommands(program: Command): void {
       let stopSignal: string | null = null;
       const stop = () => {
         err(`received ${stopSignal}: stopping the server (running jobs keep running and are re-attached at the next start)`);
+        // A timer holds the event loop while the server closes: closing waits on child processes (warm sandboxes, the
+        // spawner) whose pipes are unref'd, and with nothing else holding the loop node exited with code 0 half-way
+        // through, before the block storage volumes were unmounted (seen as volumes left mounted after a SIGTERM
+        // soon after the start). It also bounds a close that never finishes.
+        setTimeout(() => {
+          err(`the server did not stop within ${STOP_BOUND_MS / 1000} s: exiting anyway`);
+          process.exit(1);
+        }, STOP_BOUND_MS);
         srv!.close().then(
           () => process.exit(0),
           () => process.exit(1),
