@@ -598,6 +598,7 @@ export class RunsService {
       this.scheduler.release(id);
       return;
     }
+    if (this.opts.runOutputs?.wants(claimed)) this.withOutputs.add(id);
     const admittedAt = this.clock.now();
     this.telemetry.admissionWait(Math.max(0, admittedAt - Date.parse(claimed.timeAccepted)) / 1000);
     let launched;
@@ -724,6 +725,12 @@ export class RunsService {
   }
 
   private readonly nodeGroupTimers = new Map<string, NodeJS.Timeout>();
+  /**
+   * Runs started or re-attached here whose outputs are copied when they end (run-outputs.ts). Known from the record
+   * the start or the recovery has in hand: the end of every other run reads nothing more (a read outside a
+   * transaction waits for the group commit in flight).
+   */
+  private readonly withOutputs = new Set<string>();
 
   /** Keeps a running multi-node run's nodeGroupDetailsList as its nodes report it, until the run ends (onExit). */
   private followNodeGroups(id: string, handle: ExecutorHandle): void {
@@ -785,7 +792,8 @@ export class RunsService {
       // Kill what the run left behind first: a background writer must not keep the final drain going forever. Its
       // outputs are copied then, once nothing of it writes them any more and before its workspace goes.
       let outputs: string | null = null;
-      const beforeRelease = this.opts.runOutputs && handle ? async (workDir: string) => void (outputs = await this.collectOutputs(id, handle, workDir)) : undefined;
+      const beforeRelease =
+        this.withOutputs.has(id) && handle ? async (workDir: string) => void (outputs = await this.collectOutputs(id, handle, workDir)) : undefined;
       if (handle) await this.executor.cleanup(handle, { killStragglers: opts.stragglers ?? true, beforeRelease }).catch(() => {});
       // A full data disk stops the last capture or the state change midway; both go on from where they stopped
       // (the log from its checkpoint, the state from the record), so the run settles once space returns. The same
@@ -803,6 +811,7 @@ export class RunsService {
         }
       }
     } finally {
+      this.withOutputs.delete(id);
       clearInterval(this.nodeGroupTimers.get(id));
       this.nodeGroupTimers.delete(id);
       this.scheduler.setDeadline(id, null);
@@ -938,6 +947,7 @@ export class RunsService {
         continue;
       }
       this.scheduler.occupy(run.id, this.queued(run).needs);
+      if (this.opts.runOutputs?.wants(run)) this.withOutputs.add(run.id);
       const state = await this.executor.recover(handle);
       if (state.state === 'lost') {
         // A handle the executor cannot read (of a newer format, or damaged): nothing of the run can be reached
