@@ -111,13 +111,10 @@ export interface CompiledLaunch {
 }
 
 /**
- * The one place a run's plan is made: the job's configuration with the run's overrides, every rule checked once (a
- * field-named 400 otherwise) and every value in the form the executor takes. Entry points (API, CLI, console,
- * schedules, trigger rules, sweeps) all create runs through it.
+ * What single-node and multi-node runs override alike: the run's configuration override, checked, and its storage
+ * mounts (the override's list, else the job's), resolved.
  */
-export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchContext): CompiledLaunch {
-  if (o.jobNodeConfigurationOverrideDetails) throw invalid('jobNodeConfigurationOverrideDetails', "overriding a multi-node job's node groups is not supported yet");
-  if (job.jobNodeConfigurationDetails) return compileMultiNodeLaunch(job, job.jobNodeConfigurationDetails as unknown as MultiNodeConfiguration, o, ctx);
+function runConfigAndMounts(job: LaunchJob, o: LaunchOverrides, ctx: LaunchContext) {
   // OCI's jobType discriminator may be left out of an override: it can only be DEFAULT here.
   const given = o.jobConfigurationOverrideDetails;
   const configOverride: JobConfigurationDetails | null = given ? { ...given, jobType: given.jobType ?? 'DEFAULT' } : null;
@@ -125,6 +122,18 @@ export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchCon
   const mounts = o.jobStorageMountConfigurationOverrideDetailsList
     ? ctx.resolveMounts(o.jobStorageMountConfigurationOverrideDetailsList, 'jobStorageMountConfigurationOverrideDetailsList')
     : ctx.resolveMounts(job.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+  return { configOverride, overrideWords, mounts };
+}
+
+/**
+ * The one place a run's plan is made: the job's configuration with the run's overrides, every rule checked once (a
+ * field-named 400 otherwise) and every value in the form the executor takes. Entry points (API, CLI, console,
+ * schedules, trigger rules, sweeps) all create runs through it.
+ */
+export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchContext): CompiledLaunch {
+  if (o.jobNodeConfigurationOverrideDetails) throw invalid('jobNodeConfigurationOverrideDetails', "overriding a multi-node job's node groups is not supported yet");
+  if (job.jobNodeConfigurationDetails) return compileMultiNodeLaunch(job, job.jobNodeConfigurationDetails as unknown as MultiNodeConfiguration, o, ctx);
+  const { configOverride, overrideWords, mounts } = runConfigAndMounts(job, o, ctx);
   const infrastructureOverride = o.jobInfrastructureConfigurationOverrideDetails ?? null;
   const jobInfra = job.jobInfrastructureConfigurationDetails;
   // An override naming another shape brings its own shape config (or none): the job's flex settings belong to
@@ -210,12 +219,7 @@ function compileMultiNodeLaunch(job: LaunchJob, nodes: MultiNodeConfiguration, o
     groups.map((g, i) => ({ shapeName: g.jobInfrastructureConfigurationDetails!.shapeName!, field: `${field}.jobNodeGroupConfigurationDetailsList[${i}].jobInfrastructureConfigurationDetails.shapeName` })),
     field,
   );
-  const given = o.jobConfigurationOverrideDetails;
-  const configOverride: JobConfigurationDetails | null = given ? { ...given, jobType: given.jobType ?? 'DEFAULT' } : null;
-  const overrideWords = configOverride ? checkJobConfiguration(configOverride, 'jobConfigurationOverrideDetails') : null;
-  const mounts = o.jobStorageMountConfigurationOverrideDetailsList
-    ? ctx.resolveMounts(o.jobStorageMountConfigurationOverrideDetailsList, 'jobStorageMountConfigurationOverrideDetailsList')
-    : ctx.resolveMounts(job.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+  const { configOverride, overrideWords, mounts } = runConfigAndMounts(job, o, ctx);
   const effective = mergeConfig(job.jobConfigurationDetails, configOverride);
   checkEnvSize(effective.environmentVariables, 'jobConfigurationOverrideDetails.environmentVariables');
   const multiNode = compileMultiNode(nodes, job.jobConfigurationDetails, configOverride, overrideWords, (i, f) => ctx.resolveShape(i, f), field);
