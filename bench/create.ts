@@ -30,7 +30,8 @@ export interface CreateOptions {
   figure?: string;
 }
 
-function cannon(opts: Options, hardLimitMs: number): Promise<Result & { stopped: boolean }> {
+/** One autocannon load, stopped at `hardLimitMs` if it has not ended by then. */
+export function cannon(opts: Options, hardLimitMs: number): Promise<Result & { stopped: boolean }> {
   return new Promise((resolve, reject) => {
     let stopped = false;
     const inst = autocannon({ timeout: 30, ...opts }, (err, res) => {

@@ -9,8 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon, { type Options, type Result } from 'autocannon';
-import { benchCreate } from './create.js';
+import { benchCreate, cannon } from './create.js';
 import { BenchServer, ROOT } from './lib/server.js';
 import { cpuDiff, cpuSnapshot } from './lib/cpu.js';
 import { fmt, type Report } from './lib/report.js';
@@ -56,17 +55,18 @@ async function replicasRate(url: string, n: number, o: { connections: number; se
     for (let i = 0; i < n; i++) servers.push(await BenchServer.start({ env, nodeArgs: o.nodeArgs(`replicas-${n}-${i}`) }));
     const job = await servers[0]!.createJob('replicas.sh', 'exit 0\n');
     const body = JSON.stringify(servers[0]!.runBody(job));
-    const run = (opts: Options) => new Promise<Result>((resolve, reject) => void autocannon(opts, (err, res) => (err ? reject(err) : resolve(res))));
     const load = (s: BenchServer, seconds: number) =>
-      run({
-        url: `${s.url}/20190101/jobRuns`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-        connections: Math.max(1, Math.round(o.connections / n)),
-        duration: seconds,
-        timeout: 30,
-      });
+      cannon(
+        {
+          url: `${s.url}/20190101/jobRuns`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          connections: Math.max(1, Math.round(o.connections / n)),
+          duration: seconds,
+        },
+        (seconds + 20) * 1000,
+      );
     await Promise.all(servers.map((s) => load(s, 1)));
     const before = servers.map((s) => cpuSnapshot(s.pid));
     const results = await Promise.all(servers.map((s) => load(s, o.seconds)));
