@@ -101,7 +101,7 @@ async function phase(o: SaturationOptions, weight: number): Promise<{ idle: Late
     for (const id of [...spinners, tick.id]) await s.http.request('POST', `/jobRuns/${id}/actions/cancelJobRun`);
     return { idle, busy, cancelMs, report };
   } finally {
-    await s.stop();
+    await s.close();
   }
 }
 
@@ -124,7 +124,7 @@ async function burst(o: SaturationOptions): Promise<number[]> {
     );
     return lat;
   } finally {
-    await s.stop();
+    await s.close();
   }
 }
 
