@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       report.note(`13. Slurm: not run (${missing})`);
       return;
     }
-    await benchSlurm(report, { jobs: quick ? 40 : 500, latencyJobs: quick ? 10 : 30, maxSeconds: quick ? 120 : 900, nodeArgs: nodeArgs('slurm') });
+    await benchSlurm(report, { jobs: quick ? 40 : 500, latencyJobs: quick ? 10 : 30, followLines: quick ? 40 : 200, maxSeconds: quick ? 120 : 900, nodeArgs: nodeArgs('slurm') });
   });
   await step(14, 'object storage', () => benchObjectStorage(report, { quick, nodeArgs: nodeArgs('object-storage') }));
 
