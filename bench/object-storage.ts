@@ -90,7 +90,9 @@ export async function benchObjectStorage(report: Report, o: { quick: boolean; no
       });
       const get = await measured(s.pid, times, async (i) => {
         const r = await os.getObject({ namespaceName: ns, bucketName: 'bench', objectName: `o-${sizeMb}-${i}` });
-        await pipeline(r.value as Readable, createWriteStream(path.join(work, `get-${sizeMb}-${i}`)));
+        // 1 MiB, as the puts read: with the default 16 KiB every 64 KiB chunk from the socket waited for its own file
+        // write before the next was read (gets 27-117% faster and ~35% less client CPU in 5 of 5 A/B pairs here).
+        await pipeline(r.value as Readable, createWriteStream(path.join(work, `get-${sizeMb}-${i}`), { highWaterMark: MB }));
       });
       const rate = (secs: number) => bytes / MB / secs;
       const cpRate = rate(cpSecs);
