@@ -22,8 +22,9 @@ export interface WriteChecks {
 const newName = () => randomBytes(16).toString('hex');
 
 /**
- * Bodies up to this many bytes (by content-length) are read whole and written with one open/write/close: a stream
- * pipeline (write stream, per-chunk generator) cost more than the bytes for a 1 KB put. 256 KiB is 4 socket reads.
+ * Bodies up to this many bytes (by content-length) are read whole and written with one writeFile, without a write
+ * stream and a per-chunk generator set up for each: for a 1 KB put those cost more than its bytes. 256 KiB is at most
+ * 4 socket reads held in memory per request.
  */
 const SMALL_BODY = 256 * 1024;
 
@@ -176,7 +177,8 @@ export class ObjectBlobs {
 
   private check(size: number, md5: string, checks: WriteChecks): void {
     if (checks.expectedSize !== undefined && size !== checks.expectedSize) {
-      throw new DsError('InvalidParameter', `content-length: the body ended after ${size} of ${checks.expectedSize} bytes; nothing was stored`);
+      const what = size < checks.expectedSize ? `the body ended after ${size} of ${checks.expectedSize} bytes` : `the body is longer than its ${checks.expectedSize} bytes`;
+      throw new DsError('InvalidParameter', `content-length: ${what}; nothing was stored`);
     }
     if (checks.expectedMd5 !== undefined && checks.expectedMd5 !== md5) {
       throw new DsError('UnmatchedContentMD5', `content-md5: the body's MD5 is ${md5}, not ${checks.expectedMd5}; nothing was stored`);
