@@ -162,6 +162,6 @@ export async function benchObjectStorage(report: Report, o: { quick: boolean; no
     for (const c of [os, ...clients]) c.close();
   } finally {
     rmSync(work, { recursive: true, force: true });
-    await s.stop();
+    await s.close();
   }
 }
