@@ -264,7 +264,10 @@ export class ObjectStorageService {
   /** Streams the body to a new file, then makes it the object in one transaction (conditions checked again there). */
   async putObject(bucket: string, name: string, body: Readable, input: PutObjectInput): Promise<ObjectRecord> {
     checkObjectName(name);
-    await this.getBucket(bucket);
+    // A bucket this server knows is not read again here (a put already reads it for authorization, and again in the
+    // transaction that writes the row, which is what decides: one deleted meanwhile, also by another replica, is
+    // refused there and its bytes removed); one it does not know is read, so a missing bucket costs no disk.
+    if (!this.names.has(bucket)) await this.getBucket(bucket);
     // Checked before the bytes are read, so a refused put costs no disk; and again when the row is written.
     if (input.ifMatch !== undefined || input.ifNoneMatch !== undefined) checkConditions(input, await this.store.getObject(bucket, name), `object '${name}'`);
     const written = await this.blobs.write(body, input);
