@@ -659,6 +659,17 @@ async function createSlurmExecutor(cfg: Config, archiveLimits: ArchiveLimits): P
     keepWorkDirs: cfg.keepWorkDirs,
     scratchDir: c.scratchDir ?? null,
     usageSeconds: cfg.metricsIntervalMs / 1000,
+    // Each listed export or bucket: its declared directory on the server, and where the nodes have it.
+    nodeMounts: [
+      ...c.nodeMounts.fileSystems.map((m) => {
+        const d = cfg.storage.fileSystems.find((x) => x.mountTargetId === m.mountTargetId && x.exportId === m.exportId)!;
+        return { serverPath: d.path, nodePath: m.nodePath ?? d.path };
+      }),
+      ...c.nodeMounts.buckets.map((m) => {
+        const d = cfg.storage.buckets.find((x) => x.namespace === m.namespace && x.bucket === m.bucket)!;
+        return { serverPath: d.path, nodePath: m.nodePath ?? d.path };
+      }),
+    ],
   });
   try {
     await slurm.init();

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, promises as fsp } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { startEnvironment } from '../../domain/launch.js';
 import { ZERO, type Resources } from '../../domain/resources.js';
@@ -34,6 +34,12 @@ export interface SlurmExecutorOptions {
   scratchDir?: string | null;
   /** How often the node-side supervisor records the run's CPU and memory use (the server's metrics interval). */
   usageSeconds?: number;
+  /**
+   * The declared storage the nodes see (config slurm.nodeMounts): its directory on the server and on the nodes.
+   * Mounts of any other declared storage are refused at create; this server's own buckets are staged on the shared
+   * directory and need no entry.
+   */
+  nodeMounts?: { serverPath: string; nodePath: string }[];
 }
 
 const HANDLE_FILE = 'handle.json';
@@ -101,6 +107,56 @@ export class SlurmExecutor implements Executor {
     return path.join(this.runsDir, runId);
   }
 
+  /**
+   * Where a mount's directory is on the nodes: a staged bucket of this server (on the shared directory) where it is,
+   * declared storage where slurm.nodeMounts says the nodes have it; null: the nodes do not have it.
+   */
+  private nodeDirOf(source: string): string | null {
+    if (source.startsWith(this.runsDir + path.sep)) return source;
+    const under = (dir: string) => source === dir || source.startsWith(dir + path.sep);
+    const m = (this.opts.nodeMounts ?? []).filter((x) => under(x.serverPath)).sort((a, b) => b.serverPath.length - a.serverPath.length)[0];
+    return m ? m.nodePath + source.slice(m.serverPath.length) : null;
+  }
+
+  /** A mount of declared storage the nodes do not see (slurm.nodeMounts) is refused when the run is created. */
+  refusesMount(plan: LaunchPlan): { index: number; reason: string } | null {
+    for (const [index, m] of plan.mounts.entries()) {
+      // This server's own buckets are staged on the shared directory at the run's start: every node sees them.
+      if (m.source.startsWith('objectstorage:')) continue;
+      if (this.nodeDirOf(m.source) === null) {
+        return {
+          index,
+          reason: `runs of shape ${plan.shapeName} go to Slurm cluster ${this.cluster}, whose nodes do not have this storage (the server's slurm.nodeMounts does not list it)`,
+        };
+      }
+    }
+    return null;
+  }
+
+  /** This server's buckets are staged in the run's directory on the shared disk: the nodes see them there. */
+  mountStagingDir(runId: string): string {
+    return path.join(this.runDir(runId), 'staged');
+  }
+
+  /**
+   * The run's view of its mounts without a sandbox: `<run dir>/root<destination>` is a link to the mount's directory
+   * on the nodes (the run is told DSJOBS_MOUNTS_ROOT, so `${DSJOBS_MOUNTS_ROOT:-}/mnt/data` is /mnt/data on OCI and
+   * this link here). The run directory is on the shared disk: every node of a multi-node run sees the same links.
+   */
+  private linkMounts(runDir: string, mounts: LaunchPlan['mounts']): string | null {
+    if (mounts.length === 0) return null;
+    const root = path.join(runDir, 'root');
+    for (const m of mounts) {
+      const target = this.nodeDirOf(m.source);
+      if (target === null) throw new Error(`storage mount ${m.destination}: the Slurm nodes do not have this storage (slurm.nodeMounts no longer lists it)`);
+      const link = path.join(root, m.destination);
+      mkdirSync(path.dirname(link), { recursive: true });
+      rmSync(link, { force: true });
+      symlinkSync(target, link);
+    }
+    return root;
+  }
+
   logFiles(handle: ExecutorHandle): { stdout: string; stderr: string } {
     const dir = this.checked(handle).runDir;
     return { stdout: path.join(dir, 'stdout.log'), stderr: path.join(dir, 'stderr.log') };
@@ -134,6 +190,8 @@ export class SlurmExecutor implements Executor {
       ...privateEnv,
     };
     if (req.pythonEnv) env.CONDA_PREFIX = req.pythonEnv;
+    const mountsRoot = this.linkMounts(runDir, req.plan.mounts);
+    if (mountsRoot) env.DSJOBS_MOUNTS_ROOT = mountsRoot;
     const command = interpreterFor(target, req.pythonEnv);
     const multi = req.plan.multiNode ? this.multiNodeLaunch(req, command, env) : null;
     const launch = {
@@ -162,6 +220,7 @@ export class SlurmExecutor implements Executor {
     const warnings = [
       `runs on Slurm cluster ${this.cluster} (partition ${shape.partition ?? 'default'}): Slurm allocates its CPUs and memory; no dsjobs sandbox on the node`,
       ...(multi ? [`one Slurm job of ${multi.spec.replicas.length} nodes, one replica per node`] : []),
+      ...(mountsRoot ? [`storage mounts are links under DSJOBS_MOUNTS_ROOT (${mountsRoot}<destination>), not at their destinations: no sandbox on the node`] : []),
     ];
     return {
       handle: encodeSlurmHandle(handle),
@@ -301,7 +360,7 @@ export class SlurmExecutor implements Executor {
 
   async discard(runId: string): Promise<void> {
     if (this.opts.keepWorkDirs) return;
-    for (const d of ['work', 'home', 'tmp', 'identity']) await fsp.rm(path.join(this.runDir(runId), d), { recursive: true, force: true });
+    for (const d of ['work', 'home', 'tmp', 'identity', 'root']) await fsp.rm(path.join(this.runDir(runId), d), { recursive: true, force: true });
   }
 
   async afterRecovery(): Promise<void> {

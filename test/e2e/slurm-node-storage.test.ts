@@ -1,0 +1,230 @@
+/**
+ * What a Slurm run has of its node beyond its process, end to end through the official OCI SDKs: storage mounts
+ * (a file-storage export the nodes have at their own path, this server's Object Storage buckets staged on the shared
+ * directory and written back as objects, the same mounts on every node of a multi-node run, a mount the nodes do not
+ * have refused at create), metrics from the node (disk, GPUs through a fake nvidia-smi on the nodes' PATH,
+ * multi-node runs), and run outputs copied to a bucket. One two-node cluster (2 CPUs, 4000 MB each) and one server.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type * as ds from 'oci-datascience';
+import type { ObjectStorageClient } from 'oci-objectstorage';
+import { readLogs, startServer, type TestServer } from '../support/server.js';
+import { makeObjectStorageClient, makeOciClient } from '../support/oci-sdk-client.js';
+import { slurmMissing, SLURM_TEST_SHAPES, startSlurmCluster, type SlurmCluster } from '../support/slurm.js';
+
+const missing = await slurmMissing();
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
+
+async function readAll(body: unknown): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body as Readable) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
+  let cluster: SlurmCluster;
+  let s: TestServer;
+  let sdk: { client: ds.DataScienceClient; close(): void };
+  let osc: { client: ObjectStorageClient; close(): void };
+  let ns: string;
+  let projectId: string;
+  /** The export as the server declares it, and the same directory as the nodes have it (another path to it). */
+  let exportDir: string;
+  let nodeView: string;
+
+  before(async () => {
+    cluster = await startSlurmCluster();
+    exportDir = path.join(cluster.dir, 'export-data');
+    nodeView = path.join(cluster.dir, 'node-mnt-data');
+    mkdirSync(exportDir);
+    writeFileSync(path.join(exportDir, 'input.txt'), 'from the export');
+    // On a real cluster the nodes mount the export themselves, often at another path than the server's.
+    symlinkSync(exportDir, nodeView);
+    const hidden = path.join(cluster.dir, 'export-hidden');
+    mkdirSync(hidden);
+    const config = path.join(cluster.dir, 'node-storage-server.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        shapes: SLURM_TEST_SHAPES,
+        metricsIntervalMs: 1000,
+        storage: {
+          fileSystems: [
+            { mountTargetId: 'ocid1.mounttarget.oc1..data', exportId: 'ocid1.export.oc1..data', path: exportDir },
+            { mountTargetId: 'ocid1.mounttarget.oc1..hidden', exportId: 'ocid1.export.oc1..hidden', path: hidden },
+          ],
+        },
+        slurm: {
+          slurmConf: cluster.slurmConf,
+          sharedDir: cluster.sharedDir,
+          shapes: [{ shape: 'Slurm.Small' }],
+          nodeMounts: { fileSystems: [{ mountTargetId: 'ocid1.mounttarget.oc1..data', exportId: 'ocid1.export.oc1..data', nodePath: nodeView }] },
+        },
+      }),
+    );
+    s = await startServer({ config, env: { DSJOBS_GRACE_PERIOD_MS: '2000' } });
+    sdk = makeOciClient(s.url, s.configFile);
+    osc = makeObjectStorageClient(s.url, s.configFile);
+    ns = (await osc.client.getNamespace({})).value;
+    projectId = (await s.api.createProject({ compartmentId: s.compartmentId, displayName: 'node' })).id;
+  });
+  after(async () => {
+    sdk?.close();
+    osc?.close();
+    await s?.close();
+    await cluster?.stop();
+  });
+
+  async function sdkJob(fileName: string, artifact: string, details: Partial<ds.models.CreateJobDetails> = {}): Promise<string> {
+    const { job } = await sdk.client.createJob({
+      createJobDetails: {
+        projectId,
+        compartmentId: s.compartmentId,
+        displayName: fileName,
+        jobConfigurationDetails: { jobType: 'DEFAULT' } as ds.models.DefaultJobConfigurationDetails,
+        jobInfrastructureConfigurationDetails: {
+          jobInfrastructureType: 'ME_STANDALONE',
+          shapeName: 'Slurm.Small',
+          blockStorageSizeInGBs: 50,
+        } as ds.models.ManagedEgressStandaloneJobInfrastructureConfigurationDetails,
+        ...details,
+      },
+    });
+    await sdk.client.createJobArtifact({ jobId: job.id, jobArtifact: Buffer.from(artifact), contentDisposition: `attachment; filename=${fileName}` });
+    return job.id;
+  }
+  async function sdkRun(jobId: string, more: Partial<ds.models.CreateJobRunDetails> = {}): Promise<string> {
+    const r = await sdk.client.createJobRun({ createJobRunDetails: { projectId, compartmentId: s.compartmentId, jobId, ...more } });
+    return r.jobRun.id;
+  }
+  const sdkDone = (id: string) =>
+    until(`run ${id} to end`, async () => {
+      const r = (await sdk.client.getJobRun({ jobRunId: id })).jobRun;
+      return ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(r.lifecycleState) ? r : null;
+    });
+  const stdout = async (id: string) => (await readLogs(s, id)).filter((l) => l.stream === 'stdout').map((l) => l.message);
+  const fsMount = (name: string, which = 'data') =>
+    ({
+      storageType: 'FILE_STORAGE',
+      mountTargetId: `ocid1.mounttarget.oc1..${which}`,
+      exportId: `ocid1.export.oc1..${which}`,
+      destinationDirectoryName: name,
+    }) as ds.models.FileStorageMountConfigurationDetails;
+  const bucketMount = (bucket: string, prefix: string, name: string) =>
+    ({ storageType: 'OBJECT_STORAGE', namespace: ns, bucket, prefix, destinationDirectoryName: name }) as ds.models.ObjectStorageMountConfigurationDetails;
+
+  test('storage mounts: an export the nodes have and a bucket of this server reach the run; what it writes is there after, as files and objects', async () => {
+    await osc.client.createBucket({ namespaceName: ns, createBucketDetails: { name: 'slurm-mount', compartmentId: s.compartmentId } });
+    const input = Buffer.from('bucket input');
+    await osc.client.putObject({ namespaceName: ns, bucketName: 'slurm-mount', objectName: 'work/in.txt', putObjectBody: input, contentLength: input.length });
+    const script = [
+      'set -e',
+      // `${DSJOBS_MOUNTS_ROOT:-}/mnt/x` is /mnt/x on OCI and the run's link to the node's directory here.
+      'm="${DSJOBS_MOUNTS_ROOT:-}"',
+      'cat "$m/mnt/data/input.txt"; echo',
+      'echo "written on $(hostname)" > "$m/mnt/data/from-run.txt"',
+      'cat "$m/mnt/bucket/in.txt"; echo',
+      'mkdir -p "$m/mnt/bucket/out"',
+      'head -c 300000 /dev/urandom > "$m/mnt/bucket/out/random.bin"',
+      'readlink "$m/mnt/data"',
+      '',
+    ].join('\n');
+    const jobId = await sdkJob('mounts.sh', script, { jobStorageMountConfigurationDetailsList: [fsMount('data'), bucketMount('slurm-mount', 'work', 'bucket')] });
+    const id = await sdkRun(jobId);
+    const done = await sdkDone(id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify(await readLogs(s, id))}`);
+    const out = await stdout(id);
+    assert.equal(out[0], 'from the export');
+    assert.equal(out[1], 'bucket input');
+    assert.equal(out[2], nodeView, "the run's link goes to the export where the nodes have it (slurm.nodeMounts nodePath)");
+    assert.match(readFileSync(path.join(exportDir, 'from-run.txt'), 'utf8'), /^written on /);
+    assert.match(done.lifecycleDetails ?? '', /Bucket mounts written back: slurm-mount\/work\/: 1 written \(300000 bytes\), 0 deleted/);
+    const got = await osc.client.getObject({ namespaceName: ns, bucketName: 'slurm-mount', objectName: 'work/out/random.bin' });
+    const bytes = await readAll(got.value);
+    assert.equal(bytes.length, 300000);
+    assert.equal(got.contentMd5, md5(bytes));
+    const head = await osc.client.headObject({ namespaceName: ns, bucketName: 'slurm-mount', objectName: 'work/out/random.bin' });
+    assert.equal(head.contentLength, 300000);
+    assert.equal(head.eTag, got.eTag);
+    const rec = await s.api.getJobRun(id);
+    assert.match(rec.isolationDetails?.warnings.join(' ') ?? '', /storage mounts are links under DSJOBS_MOUNTS_ROOT/);
+  });
+
+  test('a mount the nodes do not have is refused at create, naming the field; the same mount is fine for a local run', async () => {
+    const jobId = await sdkJob('nothing.sh', 'true\n');
+    const refused = await sdk.client
+      .createJobRun({ createJobRunDetails: { projectId, compartmentId: s.compartmentId, jobId, jobStorageMountConfigurationOverrideDetailsList: [fsMount('ok'), fsMount('h', 'hidden')] } })
+      .then(() => null, (e: { statusCode?: number; serviceCode?: string; message?: string }) => e);
+    assert.ok(refused, 'the run is refused');
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.serviceCode, 'InvalidParameter');
+    assert.match(refused.message ?? '', /jobStorageMountConfigurationOverrideDetailsList\[1\]: .*nodes do not have this storage/);
+    // A local shape's run may mount it: the refusal is about where Slurm runs go.
+    const local = await sdk.client.createJobRun({
+      createJobRunDetails: {
+        projectId,
+        compartmentId: s.compartmentId,
+        jobId,
+        jobInfrastructureConfigurationOverrideDetails: { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 } as ds.models.ManagedEgressStandaloneJobInfrastructureConfigurationDetails,
+        jobStorageMountConfigurationOverrideDetailsList: [fsMount('h', 'hidden')],
+      },
+    });
+    await sdkDone(local.jobRun.id);
+  });
+
+  test('a multi-node run gets the same mounts on every node', async () => {
+    await osc.client.createBucket({ namespaceName: ns, createBucketDetails: { name: 'slurm-mn', compartmentId: s.compartmentId } });
+    const py = [
+      'import os, socket',
+      'root = os.environ.get("DSJOBS_MOUNTS_ROOT", "")',
+      'open(os.path.join(root + "/mnt/shared", "rank-%s.txt" % os.environ["RANK"]), "w").write(os.environ["SLURMD_NODENAME"])',
+      'open(os.path.join(root + "/mnt/data", "mn-rank-%s.txt" % os.environ["RANK"]), "w").write("x")',
+      '',
+    ].join('\n');
+    const group = (name: string): ds.models.JobNodeGroupConfigurationDetails => ({
+      name,
+      replicas: 1,
+      jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'MULTI_NODE', shapeName: 'Slurm.Small', blockStorageSizeInGBs: 50 } as ds.models.MultiNodeJobInfrastructureConfigurationDetails,
+      jobConfigurationDetails: { jobType: 'DEFAULT' } as ds.models.DefaultJobConfigurationDetails,
+    });
+    const jobId = await sdkJob('ranks.py', py, {
+      jobConfigurationDetails: { jobType: 'EMPTY' } as ds.models.EmptyJobConfigurationDetails,
+      jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'EMPTY' } as ds.models.EmptyJobInfrastructureConfigurationDetails,
+      jobNodeConfigurationDetails: {
+        jobNodeType: 'MULTI_NODE',
+        startupOrder: 'IN_PARALLEL',
+        jobNetworkConfiguration: { jobNetworkType: 'DEFAULT_NETWORK' } as ds.models.JobDefaultNetworkConfiguration,
+        jobNodeGroupConfigurationDetailsList: [group('a'), group('b')],
+      } as ds.models.MultiNodeJobNodeConfigurationDetails,
+      jobStorageMountConfigurationDetailsList: [bucketMount('slurm-mn', '', 'shared'), fsMount('data')],
+    });
+    const id = await sdkRun(jobId);
+    const done = await sdkDone(id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify(await readLogs(s, id))}`);
+    const listed = await osc.client.listObjects({ namespaceName: ns, bucketName: 'slurm-mn' });
+    assert.deepEqual(listed.listObjects.objects.map((o) => o.name).sort(), ['rank-0.txt', 'rank-1.txt']);
+    const nodes = [];
+    for (const r of [0, 1]) {
+      const got = await osc.client.getObject({ namespaceName: ns, bucketName: 'slurm-mn', objectName: `rank-${r}.txt` });
+      nodes.push((await readAll(got.value)).toString());
+    }
+    assert.deepEqual(nodes.sort(), ['node1', 'node2'], 'one replica per node, each wrote through its mount');
+    assert.equal(readFileSync(path.join(exportDir, 'mn-rank-1.txt'), 'utf8'), 'x');
+  });
+});
