@@ -56,13 +56,29 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
     writeFileSync(path.join(exportDir, 'input.txt'), 'from the export');
     // On a real cluster the nodes mount the export themselves, often at another path than the server's.
     symlinkSync(exportDir, nodeView);
+    // A fake nvidia-smi on the nodes' PATH (this host has no GPU; the cluster counts two per node): GPU 0 at 37%,
+    // 25% of its memory; GPU 1 at 90%.
+    const nodeBin = path.join(cluster.dir, 'node-bin');
+    mkdirSync(nodeBin);
+    writeFileSync(
+      path.join(nodeBin, 'nvidia-smi'),
+      [
+        '#!/bin/sh',
+        'case "$1" in',
+        "  --query-gpu=index,utilization.gpu,memory.used,memory.total) printf '0, 37, 5757, 23028\\n1, 90, 1000, 23028\\n' ;;",
+        '  *) echo "unexpected query: $*" >&2; exit 2 ;;',
+        'esac',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     const hidden = path.join(cluster.dir, 'export-hidden');
     mkdirSync(hidden);
     const config = path.join(cluster.dir, 'node-storage-server.json');
     writeFileSync(
       config,
       JSON.stringify({
-        shapes: SLURM_TEST_SHAPES,
+        shapes: [...SLURM_TEST_SHAPES, { name: 'Slurm.GPU1', series: 'NVIDIA_GPU', ocpus: 1, memoryInGBs: 1, gpus: 1 }],
         metricsIntervalMs: 1000,
         storage: {
           fileSystems: [
@@ -73,7 +89,8 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
         slurm: {
           slurmConf: cluster.slurmConf,
           sharedDir: cluster.sharedDir,
-          shapes: [{ shape: 'Slurm.Small' }],
+          shapes: [{ shape: 'Slurm.Small' }, { shape: 'Slurm.GPU1' }],
+          nodePath: `${nodeBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
           nodeMounts: { fileSystems: [{ mountTargetId: 'ocid1.mounttarget.oc1..data', exportId: 'ocid1.export.oc1..data', nodePath: nodeView }] },
         },
       }),
@@ -128,6 +145,25 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
     }) as ds.models.FileStorageMountConfigurationDetails;
   const bucketMount = (bucket: string, prefix: string, name: string) =>
     ({ storageType: 'OBJECT_STORAGE', namespace: ns, bucket, prefix, destinationDirectoryName: name }) as ds.models.ObjectStorageMountConfigurationDetails;
+
+  const group = (name: string): ds.models.JobNodeGroupConfigurationDetails => ({
+    name,
+    replicas: 1,
+    jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'MULTI_NODE', shapeName: 'Slurm.Small', blockStorageSizeInGBs: 50 } as ds.models.MultiNodeJobInfrastructureConfigurationDetails,
+    jobConfigurationDetails: { jobType: 'DEFAULT' } as ds.models.DefaultJobConfigurationDetails,
+  });
+  /** A multi-node job of two groups of one replica each (one per node). */
+  const twoNodes = (): Partial<ds.models.CreateJobDetails> => ({
+    jobConfigurationDetails: { jobType: 'EMPTY' } as ds.models.EmptyJobConfigurationDetails,
+    jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'EMPTY' } as ds.models.EmptyJobInfrastructureConfigurationDetails,
+    jobNodeConfigurationDetails: {
+      jobNodeType: 'MULTI_NODE',
+      startupOrder: 'IN_PARALLEL',
+      jobNetworkConfiguration: { jobNetworkType: 'DEFAULT_NETWORK' } as ds.models.JobDefaultNetworkConfiguration,
+      jobNodeGroupConfigurationDetailsList: [group('a'), group('b')],
+    } as ds.models.MultiNodeJobNodeConfigurationDetails,
+  });
+  const metric = async (id: string, name: string) => (await s.api.getJobRunMetrics(id)).items.find((i) => i.name === name)?.datapoints.map((p) => p.value) ?? [];
 
   test('storage mounts: an export the nodes have and a bucket of this server reach the run; what it writes is there after, as files and objects', async () => {
     await osc.client.createBucket({ namespaceName: ns, createBucketDetails: { name: 'slurm-mount', compartmentId: s.compartmentId } });
@@ -197,23 +233,7 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
       'open(os.path.join(root + "/mnt/data", "mn-rank-%s.txt" % os.environ["RANK"]), "w").write("x")',
       '',
     ].join('\n');
-    const group = (name: string): ds.models.JobNodeGroupConfigurationDetails => ({
-      name,
-      replicas: 1,
-      jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'MULTI_NODE', shapeName: 'Slurm.Small', blockStorageSizeInGBs: 50 } as ds.models.MultiNodeJobInfrastructureConfigurationDetails,
-      jobConfigurationDetails: { jobType: 'DEFAULT' } as ds.models.DefaultJobConfigurationDetails,
-    });
-    const jobId = await sdkJob('ranks.py', py, {
-      jobConfigurationDetails: { jobType: 'EMPTY' } as ds.models.EmptyJobConfigurationDetails,
-      jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'EMPTY' } as ds.models.EmptyJobInfrastructureConfigurationDetails,
-      jobNodeConfigurationDetails: {
-        jobNodeType: 'MULTI_NODE',
-        startupOrder: 'IN_PARALLEL',
-        jobNetworkConfiguration: { jobNetworkType: 'DEFAULT_NETWORK' } as ds.models.JobDefaultNetworkConfiguration,
-        jobNodeGroupConfigurationDetailsList: [group('a'), group('b')],
-      } as ds.models.MultiNodeJobNodeConfigurationDetails,
-      jobStorageMountConfigurationDetailsList: [bucketMount('slurm-mn', '', 'shared'), fsMount('data')],
-    });
+    const jobId = await sdkJob('ranks.py', py, { ...twoNodes(), jobStorageMountConfigurationDetailsList: [bucketMount('slurm-mn', '', 'shared'), fsMount('data')] });
     const id = await sdkRun(jobId);
     const done = await sdkDone(id);
     assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify(await readLogs(s, id))}`);
@@ -226,5 +246,77 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
     }
     assert.deepEqual(nodes.sort(), ['node1', 'node2'], 'one replica per node, each wrote through its mount');
     assert.equal(readFileSync(path.join(exportDir, 'mn-rank-1.txt'), 'utf8'), 'x');
+  });
+
+  test("metrics from the node: the bytes its work and scratch directories take, and its GPUs' use from nvidia-smi", async () => {
+    const sh = [
+      'set -e',
+      'head -c 20000000 /dev/zero > "$DSJOBS_SCRATCH_DIR/scratch.bin"',
+      'head -c 10000000 /dev/zero > work.bin',
+      'echo "gpus $SLURM_JOB_GPUS"',
+      'sleep 4',
+      '',
+    ].join('\n');
+    const jobId = await sdkJob('gpu.sh', sh, {
+      jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'ME_STANDALONE', shapeName: 'Slurm.GPU1', blockStorageSizeInGBs: 50 } as ds.models.ManagedEgressStandaloneJobInfrastructureConfigurationDetails,
+    });
+    const id = await sdkRun(jobId);
+    const done = await sdkDone(id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify(await readLogs(s, id))}`);
+    assert.deepEqual(await stdout(id), ['gpus 0']);
+    // 30 MB of 50 GB of block storage asked for: 0.056%.
+    const disk = await metric(id, 'DiskUtilization');
+    assert.ok(disk.some((v) => v >= 0.05 && v <= 0.07), `disk from the node: ${disk}`);
+    // The job's GPU (Slurm's index 0) only, not the node's other one.
+    assert.ok((await metric(id, 'GpuUtilization')).includes(37), `GPU from the node: ${await metric(id, 'GpuUtilization')}`);
+    assert.ok((await metric(id, 'GpuMemoryUtilization')).includes(25), `GPU memory from the node: ${await metric(id, 'GpuMemoryUtilization')}`);
+  });
+
+  test("a multi-node run's metrics are its nodes' together: CPU and memory summed over the replicas", async () => {
+    // Rank 0 holds ~300 MB for 5 s; rank 1 holds little, busy for 6.5 s. Summed over both 1 GB nodes memory is
+    // ~15%; rank 0's alone would be ~29%.
+    const py = [
+      'import os, time',
+      'rank = int(os.environ["RANK"])',
+      'keep = bytearray(300 * 1024 * 1024) if rank == 0 else b""',
+      'end = time.time() + (5 if rank == 0 else 6.5)',
+      'while time.time() < end: pass',
+      '',
+    ].join('\n');
+    const jobId = await sdkJob('mn-busy.py', py, twoNodes());
+    const id = await sdkRun(jobId);
+    const done = await sdkDone(id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify(await readLogs(s, id))}`);
+    const cpu = await metric(id, 'CpuUtilization');
+    const mem = await metric(id, 'MemoryUtilization');
+    assert.ok(cpu.some((v) => v > 40), `CPU of both nodes: ${cpu}`);
+    assert.ok(mem.some((v) => v >= 10) && mem.every((v) => v < 25), `memory summed over both nodes: ${mem}`);
+  });
+
+  test("run outputs: a Slurm run's OUTPUT_DIR is copied to its oci:// OUTPUT_URI with the right size and md5", async () => {
+    await osc.client.createBucket({ namespaceName: ns, createBucketDetails: { name: 'slurm-results', compartmentId: s.compartmentId } });
+    const py = [
+      'import os',
+      'os.makedirs("outputs/sub", exist_ok=True)',
+      'open("outputs/model.txt", "w").write("weights 1 2 3\\n")',
+      'open("outputs/sub/big.bin", "wb").write(bytes(range(256)) * 1000)',
+      'open("not-an-output.txt", "w").write("stays behind")',
+      '',
+    ].join('\n');
+    const jobId = await sdkJob('outputs.py', py, {
+      jobConfigurationDetails: { jobType: 'DEFAULT', environmentVariables: { OUTPUT_DIR: 'outputs', OUTPUT_URI: `oci://slurm-results@${ns}/runs/\${JOB_RUN_OCID}` } } as ds.models.DefaultJobConfigurationDetails,
+    });
+    const id = await sdkRun(jobId);
+    const done = await sdkDone(id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify(await readLogs(s, id))}`);
+    assert.match(done.lifecycleDetails ?? '', new RegExp(`Outputs copied to oci://slurm-results@${ns}/runs/${id}/: 2 file\\(s\\)`));
+    const listed = await osc.client.listObjects({ namespaceName: ns, bucketName: 'slurm-results', prefix: `runs/${id}/`, fields: 'name,size,md5' });
+    const got = Object.fromEntries(listed.listObjects.objects.map((o) => [o.name, { size: o.size, md5: o.md5 }]));
+    const big = Buffer.from(Array.from({ length: 256_000 }, (_, i) => i % 256));
+    assert.deepEqual(got, {
+      [`runs/${id}/model.txt`]: { size: 14, md5: md5(Buffer.from('weights 1 2 3\n')) },
+      [`runs/${id}/sub/big.bin`]: { size: big.length, md5: md5(big) },
+    });
+    assert.ok((await stdout(id)).some((l) => l.startsWith(`[dsjobs] outputs: copied 2 file(s), ${14 + big.length} bytes`)), JSON.stringify(await stdout(id)));
   });
 });

@@ -200,6 +200,8 @@ export class SlurmExecutor implements Executor {
       cwd: work,
       graceSeconds: this.opts.graceMs / 1000,
       usageSeconds: Math.max(1, this.opts.usageSeconds ?? 5),
+      // The run's DiskUtilization is of the block storage it asked for (not enforced on the node).
+      diskLimitBytes: (req.plan.blockStorageSizeInGBs ?? 0) * 1024 ** 3,
       ...(this.opts.scratchDir ? { scratchBase: this.opts.scratchDir } : {}),
       ...(multi ? { supervisor: this.supervisorPath, multiNode: multi.spec } : {}),
     };
@@ -376,30 +378,30 @@ export class SlurmExecutor implements Executor {
   }
 
   /**
-   * What the node-side supervisors last recorded (`usage`: CPU percent of the job's CPUs on its node over the last
-   * interval, resident memory of the run's session, the job's memory); multi-node runs are not sampled yet.
+   * What the node-side supervisors last recorded (`usage`, a multi-node run's `nodes/<rank>.usage` of each running
+   * replica): CPU percent of the CPUs Slurm gave it over the last interval, resident memory of the run's session and
+   * its limit, the bytes its work and scratch directories take and its block storage size, its GPUs' use, its CPUs.
+   * A multi-node run's figures are its replicas' together: CPU and memory summed (used over allotted), disk the
+   * largest of any node, GPUs averaged.
    */
   async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
     const out = new Map<string, ResourceSample>();
     for (const r of runs) {
-      let text: string;
+      let dir: string;
       try {
-        text = await fsp.readFile(path.join(this.checked(r.handle).runDir, 'usage'), 'utf8');
+        dir = this.checked(r.handle).runDir;
       } catch {
         continue;
       }
-      const [cpu, rss, limit] = text.trim().split(/\s+/).map(Number);
-      if (!Number.isFinite(cpu) || !Number.isFinite(rss)) continue;
-      const cap = limit && limit > 0 ? limit : r.resources.memoryInGBs * 1024 ** 3;
-      out.set(r.runId, {
-        cpuPercent: Math.round(cpu! * 100) / 100,
-        memoryPercent: cap > 0 ? Math.round((rss! / cap) * 10_000) / 100 : null,
-        memoryBytes: rss!,
-        diskPercent: null,
-        diskBytes: null,
-        gpuPercent: null,
-        gpuMemoryPercent: null,
-      });
+      const files = existsSync(path.join(dir, 'nodes'))
+        ? (await fsp.readdir(path.join(dir, 'nodes')).catch(() => [])).filter((f) => f.endsWith('.usage')).map((f) => path.join(dir, 'nodes', f))
+        : [path.join(dir, 'usage')];
+      const readings: NodeUsage[] = [];
+      for (const f of files) {
+        const u = parseUsage(await fsp.readFile(f, 'utf8').catch(() => ''));
+        if (u) readings.push(u);
+      }
+      if (readings.length > 0) out.set(r.runId, combineUsage(readings, r.resources.memoryInGBs * 1024 ** 3));
     }
     return out;
   }
@@ -411,7 +413,7 @@ export class SlurmExecutor implements Executor {
   protections(): { enforced: string[]; off: string[] } {
     return {
       enforced: [`Slurm (cluster ${this.cluster}) allocates each run's CPUs and memory and ends its processes with the job`],
-      off: ['runs on Slurm nodes have no dsjobs sandbox and no block storage volume (a scratch directory of unenforced size), no GPU or disk metrics'],
+      off: ['runs on Slurm nodes have no dsjobs sandbox and no block storage volume (a scratch directory of unenforced size)'],
     };
   }
 
@@ -432,4 +434,51 @@ function interpreterFor(file: string, pythonEnv: string | null): string[] {
   if (lower.endsWith('.jar')) return ['java', '-jar', file];
   chmodSync(file, 0o755);
   return [file];
+}
+
+/** One node's usage record: "cpu_percent rss limit [disk_bytes disk_limit gpu_percent gpu_memory_percent cpus]" ("-": none). */
+export interface NodeUsage {
+  cpu: number;
+  rss: number;
+  limit: number;
+  disk: number | null;
+  diskLimit: number;
+  gpu: number | null;
+  gpuMemory: number | null;
+  cpus: number;
+}
+
+export function parseUsage(text: string): NodeUsage | null {
+  const f = text.trim().split(/\s+/);
+  const n = (i: number) => (f[i] === undefined || f[i] === '-' ? null : Number.isFinite(Number(f[i])) ? Number(f[i]) : null);
+  const cpu = n(0);
+  const rss = n(1);
+  if (cpu === null || rss === null) return null;
+  // Supervisors of earlier versions wrote the first three fields only.
+  return { cpu, rss, limit: n(2) ?? 0, disk: n(3), diskLimit: n(4) ?? 0, gpu: n(5), gpuMemory: n(6), cpus: n(7) ?? 1 };
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** The run's sample from its nodes' records (one for a single-node run); `memoryCap` where no limit was recorded. */
+export function combineUsage(nodes: NodeUsage[], memoryCap: number): ResourceSample {
+  const cpus = nodes.reduce((a, u) => a + u.cpus, 0);
+  const rss = nodes.reduce((a, u) => a + u.rss, 0);
+  const limits = nodes.every((u) => u.limit > 0) ? nodes.reduce((a, u) => a + u.limit, 0) : memoryCap * nodes.length;
+  const disks = nodes.filter((u) => u.disk !== null);
+  const diskBytes = disks.length === nodes.length ? Math.max(...disks.map((u) => u.disk!)) : null;
+  const diskPercents = disks.filter((u) => u.diskLimit > 0).map((u) => (100 * u.disk!) / u.diskLimit);
+  const avg = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length === 0 ? null : round2(v.reduce((a, b) => a + b, 0) / v.length);
+  };
+  return {
+    cpuPercent: cpus > 0 ? round2(nodes.reduce((a, u) => a + u.cpu * u.cpus, 0) / cpus) : null,
+    memoryPercent: limits > 0 ? round2((100 * rss) / limits) : null,
+    memoryBytes: rss,
+    diskPercent: diskBytes !== null && diskPercents.length === nodes.length ? round2(Math.max(...diskPercents)) : null,
+    diskBytes,
+    gpuPercent: avg(nodes.map((u) => u.gpu)),
+    gpuMemoryPercent: avg(nodes.map((u) => u.gpuMemory)),
+  };
 }
