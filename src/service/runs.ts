@@ -281,6 +281,7 @@ export class RunsService {
         exitSignal: null,
         outcomeReason: null,
         isolation: null,
+        jobNodeConfigurationOverrideDetails: input.jobNodeConfigurationOverrideDetails ?? null,
         nodeGroups: plan.multiNode ? plan.multiNode.groups.map((g) => ({ name: g.name, lifecycleState: 'CREATING', lifecycleDetails: `${g.replicas} replica(s) waiting for nodes` })) : null,
         version: 1,
         chain,

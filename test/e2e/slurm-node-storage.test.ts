@@ -273,13 +273,18 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
   });
 
   test("a multi-node run's metrics are its nodes' together: CPU and memory summed over the replicas", async () => {
-    // Rank 0 holds ~300 MB for 5 s; rank 1 holds little, busy for 6.5 s. Summed over both 1 GB nodes memory is
-    // ~15%; rank 0's alone would be ~29%.
+    // Once both replicas run and have been sampled, rank 0 holds ~300 MB for 4 s; rank 1 holds little and ends after
+    // it. Summed over both 1 GB nodes memory is ~15%; rank 0's alone would be ~29%.
     const py = [
-      'import os, time',
+      'import json, os, time',
       'rank = int(os.environ["RANK"])',
+      'def both():',
+      '    try: return len(json.load(open(os.environ["CLUSTER_NODES_METADATA_FILE"]))) == 2',
+      '    except (OSError, ValueError): return False',
+      'while not both(): time.sleep(0.1)',
+      'time.sleep(2.5)',
       'keep = bytearray(300 * 1024 * 1024) if rank == 0 else b""',
-      'end = time.time() + (5 if rank == 0 else 6.5)',
+      'end = time.time() + (4 if rank == 0 else 6)',
       'while time.time() < end: pass',
       '',
     ].join('\n');
@@ -289,7 +294,7 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
     assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify(await readLogs(s, id))}`);
     const cpu = await metric(id, 'CpuUtilization');
     const mem = await metric(id, 'MemoryUtilization');
-    assert.ok(cpu.some((v) => v > 40), `CPU of both nodes: ${cpu}`);
+    assert.ok(cpu.some((v) => v > 10), `CPU of both nodes: ${cpu}`);
     assert.ok(mem.some((v) => v >= 10) && mem.every((v) => v < 25), `memory summed over both nodes: ${mem}`);
   });
 
@@ -318,5 +323,48 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
       [`runs/${id}/sub/big.bin`]: { size: big.length, md5: md5(big) },
     });
     assert.ok((await stdout(id)).some((l) => l.startsWith(`[dsjobs] outputs: copied 2 file(s), ${14 + big.length} bytes`)), JSON.stringify(await stdout(id)));
+  });
+
+  test("SDK: a run overrides a multi-node job's node groups (replicas, variables, arguments); GetJobRun returns the override; bad overrides are refused naming the field", async () => {
+    const py = 'import os, sys\nprint("rank %s of %s %s %s" % (os.environ["RANK"], os.environ["WORLD_SIZE"], os.environ["WHO"], sys.argv[1:]))\n';
+    const workers: ds.models.JobNodeGroupConfigurationDetails = {
+      ...group('workers'),
+      jobConfigurationDetails: { jobType: 'DEFAULT', environmentVariables: { WHO: 'job', KEEP: 'kept' }, commandLineArguments: 'a' } as ds.models.DefaultJobConfigurationDetails,
+    };
+    const jobId = await sdkJob('override.py', py, {
+      ...twoNodes(),
+      jobNodeConfigurationDetails: { ...(twoNodes().jobNodeConfigurationDetails as ds.models.MultiNodeJobNodeConfigurationDetails), jobNodeGroupConfigurationDetailsList: [workers] },
+    });
+    const override = (groups: Record<string, unknown>[]) =>
+      ({ jobNodeType: 'MULTI_NODE', jobNodeGroupConfigurationDetailsList: groups }) as unknown as ds.models.MultiNodeJobNodeConfigurationDetails;
+    const refused = async (o: ds.models.MultiNodeJobNodeConfigurationDetails, job = jobId) => {
+      const e = await sdk.client
+        .createJobRun({ createJobRunDetails: { projectId, compartmentId: s.compartmentId, jobId: job, jobNodeConfigurationOverrideDetails: o } })
+        .then(() => null, (err: { statusCode?: number; message?: string }) => err);
+      assert.equal(e?.statusCode, 400, `refused: ${JSON.stringify(o)}`);
+      return e!.message ?? '';
+    };
+    assert.match(await refused(override([{ name: 'nope', replicas: 2 }])), /jobNodeConfigurationOverrideDetails\.jobNodeGroupConfigurationDetailsList\[0\]\.name: must name a node group of the job \(workers\)/);
+    assert.match(await refused(override([{ name: 'workers', replicas: 0 }])), /jobNodeConfigurationOverrideDetails\.jobNodeGroupConfigurationDetailsList\[0\]\.replicas: must be a whole number/);
+    assert.match(
+      await refused(override([{ name: 'workers', jobInfrastructureConfigurationDetails: { jobInfrastructureType: 'MULTI_NODE', shapeName: 'Local.Light', blockStorageSizeInGBs: 50 } }])),
+      /jobNodeConfigurationOverrideDetails\.jobNodeGroupConfigurationDetailsList\[0\]\.jobInfrastructureConfigurationDetails\.shapeName/,
+    );
+    const single = await sdkJob('single.sh', 'true\n');
+    assert.match(await refused(override([{ name: 'workers' }]), single), /jobNodeConfigurationOverrideDetails: the job is not a multi-node job/);
+
+    const given = override([
+      { name: 'workers', replicas: 2, jobConfigurationDetails: { jobType: 'DEFAULT', environmentVariables: { WHO: 'run' }, commandLineArguments: 'b c' } },
+    ]);
+    const id = (await sdk.client.createJobRun({ createJobRunDetails: { projectId, compartmentId: s.compartmentId, jobId, jobNodeConfigurationOverrideDetails: given } })).jobRun.id;
+    const done = await sdkDone(id);
+    assert.equal(done.lifecycleState, 'SUCCEEDED', `${done.lifecycleDetails} ${JSON.stringify(await readLogs(s, id))}`);
+    const lines = (await stdout(id)).map((l) => l.replace(/^\[\S+ rank \d+\] /, '')).sort();
+    assert.deepEqual(lines, ["rank 0 of 2 run ['b', 'c']", "rank 1 of 2 run ['b', 'c']"]);
+    const got = done.jobNodeConfigurationOverrideDetails as ds.models.MultiNodeJobNodeConfigurationDetails;
+    assert.equal(got?.jobNodeType, 'MULTI_NODE');
+    assert.equal(got.jobNodeGroupConfigurationDetailsList?.[0]?.name, 'workers');
+    assert.equal(got.jobNodeGroupConfigurationDetailsList?.[0]?.replicas, 2);
+    assert.deepEqual(done.nodeGroupDetailsList?.map((g) => [g.name, g.lifecycleState, g.lifecycleDetails]), [['workers', 'DELETED', '2 of 2 replicas succeeded']]);
   });
 });
