@@ -202,7 +202,7 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
     assert.match(rec.isolationDetails?.warnings.join(' ') ?? '', /storage mounts are links under DSJOBS_MOUNTS_ROOT/);
   });
 
-  test('a mount the nodes do not have is refused at create, naming the field; the same mount is fine for a local run', async () => {
+  test('a mount the nodes do not have is refused at job and run create, naming the field; the same mount is fine for a local run', async () => {
     const jobId = await sdkJob('nothing.sh', 'true\n');
     const refused = await sdk.client
       .createJobRun({ createJobRunDetails: { projectId, compartmentId: s.compartmentId, jobId, jobStorageMountConfigurationOverrideDetailsList: [fsMount('ok'), fsMount('h', 'hidden')] } })
@@ -211,6 +211,13 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
     assert.equal(refused.statusCode, 400);
     assert.equal(refused.serviceCode, 'InvalidParameter');
     assert.match(refused.message ?? '', /jobStorageMountConfigurationOverrideDetailsList\[1\]: .*nodes do not have this storage/);
+    // A job of a Slurm shape mounting it is refused at its create too.
+    const job = await sdkJob('hidden.sh', 'true\n', { jobStorageMountConfigurationDetailsList: [fsMount('h', 'hidden')] }).then(
+      () => null,
+      (e: { statusCode?: number; message?: string }) => e,
+    );
+    assert.equal(job?.statusCode, 400);
+    assert.match(job?.message ?? '', /jobStorageMountConfigurationDetailsList\[0\]: .*nodes do not have this storage/);
     // A local shape's run may mount it: the refusal is about where Slurm runs go.
     const local = await sdk.client.createJobRun({
       createJobRunDetails: {

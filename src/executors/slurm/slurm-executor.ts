@@ -118,8 +118,8 @@ export class SlurmExecutor implements Executor {
     return m ? m.nodePath + source.slice(m.serverPath.length) : null;
   }
 
-  /** A mount of declared storage the nodes do not see (slurm.nodeMounts) is refused when the run is created. */
-  refusesMount(plan: LaunchPlan): { index: number; reason: string } | null {
+  /** A mount of declared storage the nodes do not see (slurm.nodeMounts) is refused when the job or run is created. */
+  refusesMount(plan: Pick<LaunchPlan, 'shapeName' | 'mounts'>): { index: number; reason: string } | null {
     for (const [index, m] of plan.mounts.entries()) {
       // This server's own buckets are staged on the shared directory at the run's start: every node sees them.
       if (m.source.startsWith('objectstorage:')) continue;
