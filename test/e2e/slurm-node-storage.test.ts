@@ -218,6 +218,11 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
     );
     assert.equal(job?.statusCode, 400);
     assert.match(job?.message ?? '', /jobStorageMountConfigurationDetailsList\[0\]: .*nodes do not have this storage/);
+    const update = await sdk.client
+      .updateJob({ jobId, updateJobDetails: { jobStorageMountConfigurationDetailsList: [fsMount('ok'), fsMount('h', 'hidden')] } })
+      .then(() => null, (e: { statusCode?: number; message?: string }) => e);
+    assert.equal(update?.statusCode, 400);
+    assert.match(update?.message ?? '', /jobStorageMountConfigurationDetailsList\[1\]: .*nodes do not have this storage/);
     // A local shape's run may mount it: the refusal is about where Slurm runs go.
     const local = await sdk.client.createJobRun({
       createJobRunDetails: {
