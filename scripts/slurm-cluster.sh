@@ -145,9 +145,13 @@ MpiDefault=none
 ReturnToService=2
 $sched
 $minage
-NodeName=node[1-2] NodeHostname=$host Port=$((base + 1))-$((base + 2)) CPUs=2 RealMemory=4000 State=UNKNOWN
+GresTypes=gpu
+NodeName=node[1-2] NodeHostname=$host Port=$((base + 1))-$((base + 2)) CPUs=2 RealMemory=4000 Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
+# Two GPUs per node as Slurm counts them (/dev/null and /dev/zero stand for the devices: this host has none), so GPU shapes can be asked
+# for; tests put a fake nvidia-smi on the nodes' PATH for their metrics.
+printf 'NodeName=node[1-2] Name=gpu File=/dev/null\nNodeName=node[1-2] Name=gpu File=/dev/zero\n' >"$dir/gres.conf"
 # -c: a fresh cluster each start (no jobs from an earlier one in the state dir). Returns once both nodes take jobs.
 start_daemons() {
   slurmctld -c -f "$conf"

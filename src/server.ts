@@ -320,6 +320,15 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     const engine = docker.state;
     if (!engine.available) throw invalid(field, `this server cannot run containers: ${engine.reason}`);
   });
+  // Runs of Slurm shapes see only the storage the nodes have (slurm.nodeMounts): other mounts are refused at job create.
+  if (slurm) {
+    jobs.checkMounts = (shapeNames, mounts, field) => {
+      for (const shapeName of new Set(shapeNames)) {
+        const refused = slurmShapes.has(shapeName) ? slurm.refusesMount({ shapeName, mounts }) : null;
+        if (refused) throw invalid(`${field}[${refused.index}]`, refused.reason);
+      }
+    };
+  }
   // Several replicas may share a PostgreSQL database: each owns the runs it queues (service/replicas.ts).
   const replicaId = store.dialect === 'postgres' ? replicaIdOf(cfg.dataDir) : undefined;
   let replicas: Replicas | null = null;
@@ -659,6 +668,17 @@ async function createSlurmExecutor(cfg: Config, archiveLimits: ArchiveLimits): P
     keepWorkDirs: cfg.keepWorkDirs,
     scratchDir: c.scratchDir ?? null,
     usageSeconds: cfg.metricsIntervalMs / 1000,
+    // Each listed export or bucket: its declared directory on the server, and where the nodes have it.
+    nodeMounts: [
+      ...c.nodeMounts.fileSystems.map((m) => {
+        const d = cfg.storage.fileSystems.find((x) => x.mountTargetId === m.mountTargetId && x.exportId === m.exportId)!;
+        return { serverPath: d.path, nodePath: m.nodePath ?? d.path };
+      }),
+      ...c.nodeMounts.buckets.map((m) => {
+        const d = cfg.storage.buckets.find((x) => x.namespace === m.namespace && x.bucket === m.bucket)!;
+        return { serverPath: d.path, nodePath: m.nodePath ?? d.path };
+      }),
+    ],
   });
   try {
     await slurm.init();

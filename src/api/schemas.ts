@@ -259,6 +259,7 @@ export const JobRun = Type.Object(
     jobStorageMountConfigurationDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     jobStorageMountConfigurationOverrideDetailsList: Opt(Type.Array(StorageMountConfigurationDetails, { maxItems: 64 })),
     logDetails: Opt(Type.Object({ logGroupId: Type.String(), logId: Type.String() })),
+    jobNodeConfigurationOverrideDetails: Opt(Loose),
     nodeGroupDetailsList: Opt(
       Type.Array(
         Type.Object({

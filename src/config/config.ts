@@ -65,6 +65,25 @@ const SlurmShapeSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Declared storage (`storage.fileSystems` / `storage.buckets`) that the Slurm nodes see, and where on the nodes
+ * (absent: at the same path as on the server). Runs on Slurm shapes may mount only these (and this server's own
+ * Object Storage buckets, staged on the shared directory).
+ */
+const SlurmNodeMounts = Type.Object(
+  {
+    fileSystems: Type.Array(
+      Type.Object({ mountTargetId: Type.String({ minLength: 1 }), exportId: Type.String({ minLength: 1 }), nodePath: Type.Optional(Type.String({ pattern: '^/' })) }, { additionalProperties: false }),
+      { default: [] },
+    ),
+    buckets: Type.Array(
+      Type.Object({ namespace: Type.String({ minLength: 1 }), bucket: Type.String({ minLength: 1 }), nodePath: Type.Optional(Type.String({ pattern: '^/' })) }, { additionalProperties: false }),
+      { default: [] },
+    ),
+  },
+  { additionalProperties: false, default: { fileSystems: [], buckets: [] } },
+);
+
 /** Runs on a Slurm cluster (src/executors/slurm, docs/slurm.md). */
 const SlurmSchema = Type.Object(
   {
@@ -83,6 +102,8 @@ const SlurmSchema = Type.Object(
     queueIntervalMs: Type.Integer({ minimum: 100, default: 1_000 }),
     /** The runs' PATH on the nodes. */
     nodePath: Type.String({ default: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }),
+    /** The declared storage the nodes see (docs/slurm.md#storage-mounts). */
+    nodeMounts: SlurmNodeMounts,
   },
   { additionalProperties: false },
 );
@@ -395,6 +416,16 @@ export function loadConfig(opts: {
   }
   for (const [i, s] of (cfg.slurm?.shapes ?? []).entries()) {
     if (!cfg.shapes.some((x) => x.name === s.shape)) throw new ConfigError(`config slurm.shapes.${i}.shape: '${s.shape}' is not a shape of the catalog`);
+  }
+  for (const [i, m] of (cfg.slurm?.nodeMounts.fileSystems ?? []).entries()) {
+    if (!cfg.storage.fileSystems.some((d) => d.mountTargetId === m.mountTargetId && d.exportId === m.exportId)) {
+      throw new ConfigError(`config slurm.nodeMounts.fileSystems.${i}: no export ${m.mountTargetId}:${m.exportId} is declared in storage.fileSystems`);
+    }
+  }
+  for (const [i, m] of (cfg.slurm?.nodeMounts.buckets ?? []).entries()) {
+    if (!cfg.storage.buckets.some((d) => d.namespace === m.namespace && d.bucket === m.bucket)) {
+      throw new ConfigError(`config slurm.nodeMounts.buckets.${i}: no bucket ${m.bucket}@${m.namespace} is declared in storage.buckets`);
+    }
   }
   cfg.dataDir = path.resolve(cfg.dataDir);
   cfg.secretsKeyFile = path.resolve(cfg.dataDir, cfg.secretsKeyFile ?? 'secrets.key');

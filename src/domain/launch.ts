@@ -10,7 +10,7 @@ import {
 } from './job-config.js';
 import type { Resources } from './resources.js';
 import { resolveContainer, type ContainerPlan } from './container.js';
-import { compileMultiNode, type MultiNodeConfiguration, type MultiNodePlan } from './multi-node.js';
+import { applyNodeOverride, compileMultiNode, type MultiNodeConfiguration, type MultiNodePlan } from './multi-node.js';
 
 /** The Python environment a run's CONDA_ENV_* variables select. */
 export type CondaRef = { kind: 'service'; slug: string; path: string } | { kind: 'published'; archive: string };
@@ -131,8 +131,8 @@ function runConfigAndMounts(job: LaunchJob, o: LaunchOverrides, ctx: LaunchConte
  * schedules, trigger rules, sweeps) all create runs through it.
  */
 export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchContext): CompiledLaunch {
-  if (o.jobNodeConfigurationOverrideDetails) throw invalid('jobNodeConfigurationOverrideDetails', "overriding a multi-node job's node groups is not supported yet");
   if (job.jobNodeConfigurationDetails) return compileMultiNodeLaunch(job, job.jobNodeConfigurationDetails as unknown as MultiNodeConfiguration, o, ctx);
+  if (o.jobNodeConfigurationOverrideDetails) throw invalid('jobNodeConfigurationOverrideDetails', 'the job is not a multi-node job: it has no node groups to override');
   const { configOverride, overrideWords, mounts } = runConfigAndMounts(job, o, ctx);
   const infrastructureOverride = o.jobInfrastructureConfigurationOverrideDetails ?? null;
   const jobInfra = job.jobInfrastructureConfigurationDetails;
@@ -202,19 +202,24 @@ export function compileLaunch(job: LaunchJob, o: LaunchOverrides, ctx: LaunchCon
 
 /**
  * A run of a multi-node job: the job's artifact on every replica of every node group, the groups' shapes and
- * variables, the run's configuration override on top (its variables and arguments reach every node). The run's
- * infrastructure is the job's EMPTY placeholder: the groups carry theirs, and a run cannot override them yet.
+ * variables, the run's configuration override on top (its variables and arguments reach every node), and the run's
+ * jobNodeConfigurationOverrideDetails applied to the groups (applyNodeOverride). The run's infrastructure is the
+ * job's EMPTY placeholder: the groups carry theirs.
  */
-function compileMultiNodeLaunch(job: LaunchJob, nodes: MultiNodeConfiguration, o: LaunchOverrides, ctx: LaunchContext): CompiledLaunch {
+function compileMultiNodeLaunch(job: LaunchJob, jobNodes: MultiNodeConfiguration, o: LaunchOverrides, ctx: LaunchContext): CompiledLaunch {
   if (o.jobInfrastructureConfigurationOverrideDetails) {
     throw invalid('jobInfrastructureConfigurationOverrideDetails', "a multi-node job's infrastructure is its node groups'; a run cannot override it yet");
   }
   if (o.jobEnvironmentConfigurationOverrideDetails) {
     throw invalid('jobEnvironmentConfigurationOverrideDetails', 'container images are not supported in multi-node jobs yet');
   }
-  const field = 'jobNodeConfigurationDetails';
+  const given = o.jobNodeConfigurationOverrideDetails;
+  const field = given ? 'jobNodeConfigurationOverrideDetails' : 'jobNodeConfigurationDetails';
+  if (!ctx.checkMultiNodeShapes) throw invalid('jobNodeConfigurationDetails', 'multi-node jobs are not run by this server');
+  const nodes = given
+    ? applyNodeOverride(jobNodes, given, field, { resolveShape: (i, f) => ctx.resolveShape(i, f), checkMultiNodeShapes: (l, f) => ctx.checkMultiNodeShapes!(l, f) })
+    : jobNodes;
   const groups = nodes.jobNodeGroupConfigurationDetailsList;
-  if (!ctx.checkMultiNodeShapes) throw invalid(field, 'multi-node jobs are not run by this server');
   ctx.checkMultiNodeShapes(
     groups.map((g, i) => ({ shapeName: g.jobInfrastructureConfigurationDetails!.shapeName!, field: `${field}.jobNodeGroupConfigurationDetailsList[${i}].jobInfrastructureConfigurationDetails.shapeName` })),
     field,

@@ -135,6 +135,66 @@ export function checkMultiNodeConfiguration(d: unknown, field: string, ctx: Mult
 }
 
 /**
+ * A run's jobNodeConfigurationOverrideDetails applied to its job's (stored, checked) node configuration: the
+ * override's startupOrder and maximumRuntimeInMinutes replace the job's; each group it lists must be one of the
+ * job's (by name; groups it does not list stay as they are) and may set its replicas, minimumSuccessReplicas
+ * (default: the job group's, or all replicas when the override sets replicas), shape
+ * (jobInfrastructureConfigurationDetails) and jobConfigurationDetails (variables over the group's, arguments
+ * instead of the group's). The result is checked by the job's own rules (the groups the override names under its
+ * field names first), so a run cannot get what a job could not have (another partition, more replicas than 64).
+ */
+export function applyNodeOverride(job: MultiNodeConfiguration, o: unknown, field: string, ctx: MultiNodeContext): MultiNodeConfiguration {
+  if (!isObject(o)) throw invalid(field, 'must be an object');
+  if (o.jobNodeType !== 'MULTI_NODE') throw invalid(`${field}.jobNodeType`, `must be MULTI_NODE, got ${JSON.stringify(o.jobNodeType)}`);
+  if (o.jobNetworkConfiguration != null) throw invalid(`${field}.jobNetworkConfiguration`, "a run cannot override its job's network");
+  const listField = `${field}.jobNodeGroupConfigurationDetailsList`;
+  const list = o.jobNodeGroupConfigurationDetailsList ?? [];
+  if (!Array.isArray(list)) throw invalid(listField, 'must be a list of node groups');
+  const jobGroups = job.jobNodeGroupConfigurationDetailsList;
+  const byName = new Map(jobGroups.map((g) => [g.name, g]));
+  const merged = new Map<string, Record<string, unknown>>();
+  list.forEach((g: unknown, i) => {
+    const gf = `${listField}[${i}]`;
+    if (!isObject(g)) throw invalid(gf, 'must be an object');
+    const base = typeof g.name === 'string' ? byName.get(g.name) : undefined;
+    if (!base) throw invalid(`${gf}.name`, `must name a node group of the job (${[...byName.keys()].join(', ')}), got ${JSON.stringify(g.name)}`);
+    if (merged.has(base.name)) throw invalid(`${gf}.name`, `'${base.name}' is overridden twice`);
+    const config = g.jobConfigurationDetails;
+    if (config != null && !isObject(config)) throw invalid(`${gf}.jobConfigurationDetails`, 'must be an object');
+    const baseConfig = base.jobConfigurationDetails;
+    merged.set(base.name, {
+      name: base.name,
+      replicas: g.replicas ?? base.replicas,
+      minimumSuccessReplicas: g.minimumSuccessReplicas ?? (g.replicas != null ? g.replicas : base.minimumSuccessReplicas),
+      jobInfrastructureConfigurationDetails: g.jobInfrastructureConfigurationDetails ?? base.jobInfrastructureConfigurationDetails,
+      ...(g.jobEnvironmentConfigurationDetails != null ? { jobEnvironmentConfigurationDetails: g.jobEnvironmentConfigurationDetails } : {}),
+      ...(config || baseConfig
+        ? {
+            jobConfigurationDetails: {
+              ...(baseConfig ?? {}),
+              ...(config ?? {}),
+              jobType: (config?.jobType as string | undefined) ?? baseConfig?.jobType ?? 'DEFAULT',
+              environmentVariables: { ...(baseConfig?.environmentVariables ?? {}), ...((config?.environmentVariables as Record<string, string> | undefined) ?? {}) },
+            },
+          }
+        : {}),
+    });
+  });
+  const top = {
+    jobNodeType: 'MULTI_NODE',
+    startupOrder: o.startupOrder ?? job.startupOrder,
+    maximumRuntimeInMinutes: o.maximumRuntimeInMinutes ?? job.maximumRuntimeInMinutes,
+  };
+  // The overridden groups alone, so an error names the override's own field (its list's index).
+  if (merged.size > 0) checkMultiNodeConfiguration({ ...top, jobNodeGroupConfigurationDetailsList: [...merged.values()] }, field, ctx);
+  return checkMultiNodeConfiguration(
+    { ...top, jobNetworkConfiguration: job.jobNetworkConfiguration, jobNodeGroupConfigurationDetailsList: jobGroups.map((g) => merged.get(g.name) ?? g) },
+    field,
+    ctx,
+  );
+}
+
+/**
  * A run's node groups from its job's stored configuration: each group's variables are the job's, the group's, then
  * the run's override's (the run wins, as for a single-node job); its arguments the run's override's, else the
  * group's, else the job's.

@@ -79,6 +79,7 @@ type RunDetailsWire = Pick<
   | 'jobStorageMountConfigurationDetailsList'
   | 'jobStorageMountConfigurationOverrideDetailsList'
 > & {
+  jobNodeConfigurationOverrideDetails: RunRecord['jobNodeConfigurationOverrideDetails'] | undefined;
   isolationDetails: RunRecord['isolation'];
   nodeGroupDetailsList: RunRecord['nodeGroups'] | undefined;
   logDetails: RunRecord['logDetails'] | undefined;
@@ -101,6 +102,7 @@ export function runWire(r: RunRecord): ReturnType<typeof runSummaryWire> & RunDe
   w.jobStorageMountConfigurationOverrideDetailsList = r.jobStorageMountConfigurationOverrideDetailsList;
   w.isolationDetails = r.isolation;
   w.nodeGroupDetailsList = r.nodeGroups ?? undefined;
+  w.jobNodeConfigurationOverrideDetails = r.jobNodeConfigurationOverrideDetails ?? undefined;
   w.logDetails = r.logDetails ?? undefined;
   return w;
 }

@@ -64,6 +64,16 @@ export class ExecutorSet implements Executor {
     return this.engines.find((e) => e.serves(plan)) ?? null;
   }
 
+  /** Why a storage mount of `plan` cannot reach the engine that runs it (runs.ts names the field), null: all can. */
+  refusesMount(plan: LaunchPlan): { index: number; reason: string } | null {
+    return this.route(plan)?.executor.refusesMount?.(plan) ?? null;
+  }
+
+  /** Where this server's own buckets are staged for a run of `plan`; null: the default (the server's data dir). */
+  stagingDirFor(plan: LaunchPlan, runId: string): string | null {
+    return this.route(plan)?.executor.mountStagingDir?.(runId) ?? null;
+  }
+
   /** The engine named, if this set has it. */
   engine(name: string): Engine | null {
     return this.byName.get(name) ?? null;

@@ -116,6 +116,16 @@ export interface Executor {
    * (OCI's nodeGroupDetailsList); null while nothing is reported yet.
    */
   nodeGroups?(handle: ExecutorHandle): NodeGroupState[] | null;
+  /**
+   * Engines whose runs see only some storage (a cluster's nodes mount what they mount): why a mount of the plan
+   * cannot reach its runs (`index` into plan.mounts), null when all can. Asked when a run is created.
+   */
+  refusesMount?(plan: LaunchPlan): { index: number; reason: string } | null;
+  /**
+   * Engines whose runs do not see the server's data directory: where this server's own buckets are staged for the
+   * run (a directory its hosts see); absent: under the server's data directory.
+   */
+  mountStagingDir?(runId: string): string;
   /** Resolves when the run's main process has ended (works for started and recovered handles). */
   wait(handle: ExecutorHandle): Promise<ExitStatus>;
   /** Sends a signal to every process of the run. Never throws for a run that is already gone. */

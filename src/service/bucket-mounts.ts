@@ -68,10 +68,15 @@ export class BucketMounts {
     return { path: this.objects.blobs.pathOf(o.blob), id: o.etag };
   }
 
-  /** The plan's mounts with this server's buckets staged into directories (others unchanged). */
-  async stage(runId: string, mounts: { source: string; destination: string }[]): Promise<{ source: string; destination: string }[]> {
+  /**
+   * The plan's mounts with this server's buckets staged into directories (others unchanged): under `stagingDir`
+   * where given (a directory the run's host sees: a cluster's shared disk), else under the server's own root. The
+   * manifest stays under the root either way, so collect() finds it.
+   */
+  async stage(runId: string, mounts: { source: string; destination: string }[], stagingDir: string | null = null): Promise<{ source: string; destination: string }[]> {
     if (!mounts.some((m) => parseSource(m.source))) return mounts;
     const runDir = path.join(this.root, runId);
+    await fsp.mkdir(runDir, { recursive: true });
     const manifest: Manifest = { mounts: [] };
     const out = [];
     for (const [i, m] of mounts.entries()) {
@@ -80,7 +85,7 @@ export class BucketMounts {
         out.push(m);
         continue;
       }
-      const dir = path.join(runDir, String(i));
+      const dir = path.join(stagingDir ?? runDir, String(i));
       await fsp.mkdir(dir, { recursive: true });
       const files: Record<string, ManifestEntry> = {};
       let start: string | undefined;
@@ -152,6 +157,8 @@ export class BucketMounts {
         );
       }
       reports.push(r);
+      // A mount staged outside the root (on a cluster's shared disk) goes too.
+      if (!m.dir.startsWith(runDir + path.sep)) await fsp.rm(m.dir, { recursive: true, force: true });
     }
     await fsp.rm(runDir, { recursive: true, force: true });
     return reports;

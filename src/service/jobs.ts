@@ -23,7 +23,7 @@ import type { ArtifactInfo, DefinedTags, JobRecord, ListQuery, Page, Tags } from
 import { EVENT_TYPES, jobEvent } from '../events/types.js';
 import { bodyHash, checkIfMatch, defaultName, iso, type Clock, type ServerIdentity } from './common.js';
 import { checkCompartment, checkListCompartment } from './projects.js';
-import type { StorageCatalog } from './storage.js';
+import type { ResolvedMount, StorageCatalog } from './storage.js';
 import type { ShapesService } from './shapes-service.js';
 import type { CondaEnvironments } from './conda.js';
 
@@ -116,6 +116,12 @@ export class JobsService {
     private readonly checkContainer: ((container: ContainerPlan, field: string) => void) | null = null,
   ) {}
 
+  /**
+   * Refuses (a 400 naming the field) storage mounts that the hosts which run the job's shapes do not have (a Slurm
+   * cluster's nodes, docs/slurm.md#storage-mounts); null: every shape's hosts have all declared storage.
+   */
+  checkMounts: ((shapeNames: string[], mounts: ResolvedMount[], field: string) => void) | null = null;
+
   private workRequestsOnce?: WorkRequestsService;
   /** Deletes are recorded as OCI work requests, written in the delete's transaction. */
   private get workRequests(): WorkRequestsService {
@@ -153,7 +159,11 @@ export class JobsService {
       checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
       this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
     }
-    this.storage.resolve(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    const mounts = this.storage.resolve(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    if (!container) {
+      const shapeNames = nodes ? nodes.jobNodeGroupConfigurationDetailsList.map((g) => g.jobInfrastructureConfigurationDetails!.shapeName!) : [infra.shapeName!];
+      this.checkMounts?.(shapeNames, mounts, 'jobStorageMountConfigurationDetailsList');
+    }
     const project = await this.store.getProject(input.projectId);
     if (!project || project.lifecycleState !== 'ACTIVE') throw invalid('projectId', `project ${input.projectId} was not found or is not ACTIVE`);
     const now = this.clock.now();
@@ -241,7 +251,10 @@ export class JobsService {
       checkInfrastructure(infra, 'jobInfrastructureConfigurationDetails');
       this.shapes.resolve(infra, 'jobInfrastructureConfigurationDetails');
     }
-    this.storage.resolve(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    const mounts = this.storage.resolve(input.jobStorageMountConfigurationDetailsList, 'jobStorageMountConfigurationDetailsList');
+    if (input.jobStorageMountConfigurationDetailsList && !job.jobEnvironmentConfigurationDetails && !job.jobNodeConfigurationDetails) {
+      this.checkMounts?.([(infra ?? job.jobInfrastructureConfigurationDetails).shapeName!], mounts, 'jobStorageMountConfigurationDetailsList');
+    }
     this.invalidate(id);
     const updated = await this.store.transaction(async (tx) => {
       const r = await this.store.updateJob(tx, id, job.version, {

@@ -221,6 +221,11 @@ export class RunsService {
       }
       throw new DsError('InvalidParameter', `No executor of this server runs this job: shape ${plan.shapeName} is served by none (see the server's start-up report)`);
     }
+    const unreachable = this.executor.refusesMount(plan);
+    if (unreachable) {
+      const list = input.jobStorageMountConfigurationOverrideDetailsList ? 'jobStorageMountConfigurationOverrideDetailsList' : 'jobStorageMountConfigurationDetailsList';
+      throw invalid(`${list}[${unreachable.index}]`, unreachable.reason);
+    }
     const now = this.clock.now();
     const projectCompartmentId = await this.projectCompartment(job.projectId, job.compartmentId);
     const chain = opts.startedByRun ? await this.chainAfter(opts.startedByRun) : (opts.chain ?? { rootId: null, depth: 0 });
@@ -276,6 +281,7 @@ export class RunsService {
         exitSignal: null,
         outcomeReason: null,
         isolation: null,
+        jobNodeConfigurationOverrideDetails: input.jobNodeConfigurationOverrideDetails ?? null,
         nodeGroups: plan.multiNode ? plan.multiNode.groups.map((g) => ({ name: g.name, lifecycleState: 'CREATING', lifecycleDetails: `${g.replicas} replica(s) waiting for nodes` })) : null,
         version: 1,
         chain,
@@ -613,7 +619,9 @@ export class RunsService {
       launched = await this.executor.start({
         runId: id,
         // The artifact is immutable, so its path follows from the job and the file name frozen in the run.
-        plan: this.opts.bucketMounts ? { ...claimed.launch, mounts: await this.opts.bucketMounts.stage(id, claimed.launch.mounts) } : claimed.launch,
+        plan: this.opts.bucketMounts
+          ? { ...claimed.launch, mounts: await this.opts.bucketMounts.stage(id, claimed.launch.mounts, this.executor.stagingDirFor(claimed.launch, id)) }
+          : claimed.launch,
         artifactPath: claimed.launch.artifactFileName ? this.jobs.artifactPathOf(claimed.jobId, claimed.launch.artifactFileName) : '',
         // After the job's own variables: a job cannot name another principal.
         startEnv: principal?.env,

@@ -655,6 +655,13 @@ export const MIGRATIONS: { name: string; up: (db: Kysely<any>) => Promise<void> 
       await db.schema.createIndex('job_runs_by_owner').on('job_runs').columns(['owner_replica', 'lifecycle_state']).execute();
     },
   },
+  {
+    // A run's jobNodeConfigurationOverrideDetails (docs/slurm.md#multi-node-jobs), returned by GetJobRun as given.
+    name: '018_run_node_override',
+    async up(db) {
+      await db.schema.alterTable('job_runs').addColumn('node_override', 'text').execute();
+    },
+  },
 ];
 
 /** The advisory lock the migrations of a PostgreSQL database run under (any constant; "dsjobs" in ASCII). */

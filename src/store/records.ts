@@ -106,6 +106,8 @@ export interface RunRecord {
   isolation: RunIsolationRecord | null;
   /** OCI's nodeGroupDetailsList of a multi-node run: each node group's state; null for a single-node run. */
   nodeGroups?: NodeGroupDetailsRecord[] | null;
+  /** OCI's jobNodeConfigurationOverrideDetails as the run was created with it (a multi-node job's); null: none. */
+  jobNodeConfigurationOverrideDetails?: Record<string, unknown> | null;
   version: number;
   /**
    * Its place in a chain of trigger rules, set by the server only (never from a request): the chain's first run

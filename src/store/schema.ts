@@ -89,6 +89,8 @@ export interface JobRunTable {
   isolation: string | null;
   /** OCI nodeGroupDetailsList (JSON) of a multi-node run; null: a single-node run. */
   node_groups: string | null;
+  /** OCI jobNodeConfigurationOverrideDetails (JSON) the run was created with; null: none. */
+  node_override: string | null;
   version: number;
   /** The first run of the trigger chain this run belongs to; null for a run no rule started from another run. */
   chain_root_id: string | null;

@@ -8,6 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as ds from 'oci-datascience';
 import type { DataScienceClient } from 'oci-datascience';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../support/cli.js';
 import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
-import { expectOciError, makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
+import { expectOciError, makeIdentityClient, makeObjectStorageClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { BUSYBOX_IMAGE, containersOf, docker, dockerReady, TOOLS_IMAGE } from '../support/docker.js';
 
 const skip = dockerReady();
@@ -326,6 +327,30 @@ describe('container jobs (official SDK, Docker Engine)', { skip: skip ?? false }
       } catch {
         /* not loaded */
       }
+    }
+  });
+
+  test("run outputs: a container run's OUTPUT_DIR (in its working directory) is copied to its oci:// OUTPUT_URI with the right size and md5", async () => {
+    const osc = makeObjectStorageClient(s.url, s.configFile);
+    try {
+      const ns = (await osc.client.getNamespace({})).value;
+      await osc.client.createBucket({ namespaceName: ns, createBucketDetails: { name: 'container-results', compartmentId: s.compartmentId } });
+      const job = await containerJob(
+        { jobEnvironmentType: 'OCIR_CONTAINER', image: BUSYBOX_IMAGE, cmd: ['sh', '-c', 'mkdir -p outputs/sub && printf "weights 1 2 3" > outputs/model.txt && head -c 100000 /dev/zero > outputs/sub/zeros.bin'] },
+        { environmentVariables: { OUTPUT_DIR: 'outputs', OUTPUT_URI: `oci://container-results@${ns}/r/\${JOB_RUN_OCID}` } },
+      );
+      const r = await run(job.id);
+      const done = await waitForRun(s.api, r.id, undefined, 60_000);
+      assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails ?? '');
+      assert.match(done.lifecycleDetails ?? '', /Outputs copied to oci:\/\/container-results@\S+: 2 file\(s\)/);
+      const listed = await osc.client.listObjects({ namespaceName: ns, bucketName: 'container-results', prefix: `r/${r.id}/`, fields: 'name,size,md5' });
+      const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
+      assert.deepEqual(
+        Object.fromEntries(listed.listObjects.objects.map((o) => [o.name, [o.size, o.md5]])),
+        { [`r/${r.id}/model.txt`]: [13, md5(Buffer.from('weights 1 2 3'))], [`r/${r.id}/sub/zeros.bin`]: [100_000, md5(Buffer.alloc(100_000))] },
+      );
+    } finally {
+      osc.close();
     }
   });
 

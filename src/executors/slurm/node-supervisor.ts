@@ -18,7 +18,9 @@
  *   TMPDIR, per job; removed when the run ends; the block storage size is not enforced there),
  * - writes `started` (the server's sign that the run is running: Slurm's own RUNNING comes with its next poll),
  * - records the run's CPU and memory use every `usageSeconds` (`usage`: every process of the run's session, from
- *   /proc), which the server reads as the run's metrics,
+ *   /proc), the bytes its work and scratch directories take, and its GPUs' use (nvidia-smi on the run's PATH, for
+ *   the GPUs Slurm gave the job), which the server reads as the run's metrics; a multi-node run's tasks record
+ *   theirs in `nodes/<rank>.usage`,
  * - on SIGTERM (dsjobs' cancel, `scancel --batch --signal=TERM`, or Slurm's own time limit) passes TERM to the run's
  *   group and, if the run is still there after the grace period, SIGKILLs the group,
  * - when the run's main process has ended: SIGKILLs what is left of its group, records the exit status (and
@@ -146,14 +148,58 @@ def exit_with(text):
 
 LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
-def sample_usage(session, every):
-    # The run's CPU (percent of the CPUs Slurm gave the job on this node, over the last interval) and resident
-    # memory (every process of its session, from /proc), recorded as "cpu_percent rss_bytes limit_bytes".
+def dir_bytes(d, budget):
+    # Bytes the files under d take on disk (their blocks, as du counts), links not followed; None past the budget
+    # of entries (a run with millions of files is not walked every interval).
+    total = 0
+    for root, dirs, files in os.walk(d):
+        for name in files:
+            budget[0] -= 1
+            if budget[0] < 0:
+                return None
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+def gpu_use(smi, indices):
+    # The average use and memory use of the job's GPUs (Slurm's indices of them on this node), from nvidia-smi.
+    try:
+        out = subprocess.run([smi, "--query-gpu=index,utilization.gpu,memory.used,memory.total", "--format=csv,noheader,nounits"],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    util, mem = [], []
+    for line in out.splitlines():
+        f = [x.strip() for x in line.split(",")]
+        if len(f) < 4 or f[0] not in indices:
+            continue
+        try:
+            util.append(float(f[1]))
+            if float(f[3]) > 0:
+                mem.append(100.0 * float(f[2]) / float(f[3]))
+        except ValueError:
+            continue
+    avg = lambda xs: sum(xs) / len(xs) if xs else None
+    return avg(util), avg(mem)
+
+def job_gpus():
+    # The GPUs Slurm gave this job (or step) on this node, by nvidia-smi's index.
+    ids = os.environ.get("SLURM_STEP_GPUS") or os.environ.get("SLURM_JOB_GPUS") or ""
+    return set(x for x in ids.split(",") if x)
+
+def sample_usage(session, every, out_name, dirs, cpus, limit, gpus, env_path, stop):
+    # The run's CPU (percent of the CPUs Slurm gave it on this node, over the last interval), resident memory (every
+    # process of its session, from /proc), the bytes its work and scratch directories take, and its GPUs' use
+    # (nvidia-smi on the run's PATH, where Slurm gave it GPUs), recorded as
+    # "cpu_percent rss_bytes limit_bytes disk_bytes disk_limit_bytes gpu_percent gpu_memory_percent cpus" ("-": none).
     tck, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
-    cpus = max(1, int(os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE") or "1"))
-    limit = int(os.environ.get("SLURM_MEM_PER_NODE") or "0") * 1024 * 1024
+    disk_limit = int(spec.get("diskLimitBytes") or 0)
+    smi = shutil.which("nvidia-smi", path=env_path) if gpus else None
+    num = lambda v, fmt: "-" if v is None else fmt % v
     prev = None
-    while True:
+    while not stop.is_set():
         ticks, rss = 0, 0
         for d in os.listdir("/proc"):
             if not d.isdigit():
@@ -170,12 +216,17 @@ def sample_usage(session, every):
         now = time.monotonic()
         if prev is not None and now > prev[0]:
             cpu = 100.0 * (ticks - prev[1]) / tck / (now - prev[0]) / cpus
+            budget = [20000]
+            sizes = [dir_bytes(d, budget) for d in dirs]
+            disk = None if None in sizes else sum(sizes)
+            gpu, gpu_mem = gpu_use(smi, gpus) if smi else (None, None)
             try:
-                record("usage", "%.2f %d %d\n" % (max(0.0, cpu), rss, limit))
+                if not stop.is_set():
+                    record(out_name, "%.2f %d %d %s %d %s %s %d\n" % (max(0.0, cpu), rss, limit, num(disk, "%d"), disk_limit, num(gpu, "%.2f"), num(gpu_mem, "%.2f"), cpus))
             except OSError:
                 pass
         prev = (now, ticks)
-        time.sleep(every)
+        stop.wait(every)
 
 def scratch_dir(suffix=""):
     # The job's scratch directory on the node's own disk (Slurm's TMPDIR where it sets one), removed when the run
@@ -192,10 +243,13 @@ def single():
     scratch = scratch_dir()
     env = with_slurm(spec["env"])
     env["DSJOBS_SCRATCH_DIR"] = scratch
+    cpus = max(1, int(os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE") or "1"))
+    limit = int(os.environ.get("SLURM_MEM_PER_NODE") or "0") * 1024 * 1024
     def started(child):
         record("child.pid", "%d\n" % child)
         record("started", "%d\n" % child)
-        threading.Thread(target=sample_usage, args=(child, float(spec.get("usageSeconds", 5))), daemon=True).start()
+        threading.Thread(target=sample_usage, args=(child, float(spec.get("usageSeconds", 5)), "usage", [spec["cwd"], scratch], cpus, limit,
+                                                    job_gpus(), env.get("PATH"), threading.Event()), daemon=True).start()
     try:
         status = supervise(spec["argv"], env, spec["cwd"], out, err, started)
     finally:
@@ -251,10 +305,20 @@ def task(rank, master_addr, master_port):
             ip = socket.getfqdn()
         record("nodes/%d.ip" % rank, ip + "\n")
         record("nodes/%d.started" % rank, node + "\n")
+        threading.Thread(target=sample_usage, args=(child, float(spec.get("usageSeconds", 5)), "nodes/%d.usage" % rank, [spec["cwd"], scratch],
+                                                    max(1, int(rep["cpus"])), int(rep["memMb"]) * 1024 * 1024, job_gpus() if rep["gpus"] > 0 else set(),
+                                                    env.get("PATH"), sampling), daemon=True).start()
+    sampling = threading.Event()
     try:
         status = supervise(rep["argv"], env, spec["cwd"], pipes[0][1], pipes[1][1], started)
     finally:
+        sampling.set()
         shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        # An ended replica uses nothing: the run's metrics are its running replicas'.
+        os.unlink(os.path.join(run_dir, "nodes", "%d.usage" % rank))
+    except OSError:
+        pass
     for t in pumps:
         # A process that left the group may hold the pipe open: its output is not waited for past 5 s.
         t.join(5)

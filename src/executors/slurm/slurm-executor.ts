@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, promises as fsp } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { startEnvironment } from '../../domain/launch.js';
 import { ZERO, type Resources } from '../../domain/resources.js';
@@ -34,6 +34,12 @@ export interface SlurmExecutorOptions {
   scratchDir?: string | null;
   /** How often the node-side supervisor records the run's CPU and memory use (the server's metrics interval). */
   usageSeconds?: number;
+  /**
+   * The declared storage the nodes see (config slurm.nodeMounts): its directory on the server and on the nodes.
+   * Mounts of any other declared storage are refused at create; this server's own buckets are staged on the shared
+   * directory and need no entry.
+   */
+  nodeMounts?: { serverPath: string; nodePath: string }[];
 }
 
 const HANDLE_FILE = 'handle.json';
@@ -101,6 +107,56 @@ export class SlurmExecutor implements Executor {
     return path.join(this.runsDir, runId);
   }
 
+  /**
+   * Where a mount's directory is on the nodes: a staged bucket of this server (on the shared directory) where it is,
+   * declared storage where slurm.nodeMounts says the nodes have it; null: the nodes do not have it.
+   */
+  private nodeDirOf(source: string): string | null {
+    if (source.startsWith(this.runsDir + path.sep)) return source;
+    const under = (dir: string) => source === dir || source.startsWith(dir + path.sep);
+    const m = (this.opts.nodeMounts ?? []).filter((x) => under(x.serverPath)).sort((a, b) => b.serverPath.length - a.serverPath.length)[0];
+    return m ? m.nodePath + source.slice(m.serverPath.length) : null;
+  }
+
+  /** A mount of declared storage the nodes do not see (slurm.nodeMounts) is refused when the job or run is created. */
+  refusesMount(plan: Pick<LaunchPlan, 'shapeName' | 'mounts'>): { index: number; reason: string } | null {
+    for (const [index, m] of plan.mounts.entries()) {
+      // This server's own buckets are staged on the shared directory at the run's start: every node sees them.
+      if (m.source.startsWith('objectstorage:')) continue;
+      if (this.nodeDirOf(m.source) === null) {
+        return {
+          index,
+          reason: `runs of shape ${plan.shapeName} go to Slurm cluster ${this.cluster}, whose nodes do not have this storage (the server's slurm.nodeMounts does not list it)`,
+        };
+      }
+    }
+    return null;
+  }
+
+  /** This server's buckets are staged in the run's directory on the shared disk: the nodes see them there. */
+  mountStagingDir(runId: string): string {
+    return path.join(this.runDir(runId), 'staged');
+  }
+
+  /**
+   * The run's view of its mounts without a sandbox: `<run dir>/root<destination>` is a link to the mount's directory
+   * on the nodes (the run is told DSJOBS_MOUNTS_ROOT, so `${DSJOBS_MOUNTS_ROOT:-}/mnt/data` is /mnt/data on OCI and
+   * this link here). The run directory is on the shared disk: every node of a multi-node run sees the same links.
+   */
+  private linkMounts(runDir: string, mounts: LaunchPlan['mounts']): string | null {
+    if (mounts.length === 0) return null;
+    const root = path.join(runDir, 'root');
+    for (const m of mounts) {
+      const target = this.nodeDirOf(m.source);
+      if (target === null) throw new Error(`storage mount ${m.destination}: the Slurm nodes do not have this storage (slurm.nodeMounts no longer lists it)`);
+      const link = path.join(root, m.destination);
+      mkdirSync(path.dirname(link), { recursive: true });
+      rmSync(link, { force: true });
+      symlinkSync(target, link);
+    }
+    return root;
+  }
+
   logFiles(handle: ExecutorHandle): { stdout: string; stderr: string } {
     const dir = this.checked(handle).runDir;
     return { stdout: path.join(dir, 'stdout.log'), stderr: path.join(dir, 'stderr.log') };
@@ -134,6 +190,8 @@ export class SlurmExecutor implements Executor {
       ...privateEnv,
     };
     if (req.pythonEnv) env.CONDA_PREFIX = req.pythonEnv;
+    const mountsRoot = this.linkMounts(runDir, req.plan.mounts);
+    if (mountsRoot) env.DSJOBS_MOUNTS_ROOT = mountsRoot;
     const command = interpreterFor(target, req.pythonEnv);
     const multi = req.plan.multiNode ? this.multiNodeLaunch(req, command, env) : null;
     const launch = {
@@ -142,6 +200,8 @@ export class SlurmExecutor implements Executor {
       cwd: work,
       graceSeconds: this.opts.graceMs / 1000,
       usageSeconds: Math.max(1, this.opts.usageSeconds ?? 5),
+      // The run's DiskUtilization is of the block storage it asked for (not enforced on the node).
+      diskLimitBytes: (req.plan.blockStorageSizeInGBs ?? 0) * 1024 ** 3,
       ...(this.opts.scratchDir ? { scratchBase: this.opts.scratchDir } : {}),
       ...(multi ? { supervisor: this.supervisorPath, multiNode: multi.spec } : {}),
     };
@@ -162,6 +222,7 @@ export class SlurmExecutor implements Executor {
     const warnings = [
       `runs on Slurm cluster ${this.cluster} (partition ${shape.partition ?? 'default'}): Slurm allocates its CPUs and memory; no dsjobs sandbox on the node`,
       ...(multi ? [`one Slurm job of ${multi.spec.replicas.length} nodes, one replica per node`] : []),
+      ...(mountsRoot ? [`storage mounts are links under DSJOBS_MOUNTS_ROOT (${mountsRoot}<destination>), not at their destinations: no sandbox on the node`] : []),
     ];
     return {
       handle: encodeSlurmHandle(handle),
@@ -301,7 +362,7 @@ export class SlurmExecutor implements Executor {
 
   async discard(runId: string): Promise<void> {
     if (this.opts.keepWorkDirs) return;
-    for (const d of ['work', 'home', 'tmp', 'identity']) await fsp.rm(path.join(this.runDir(runId), d), { recursive: true, force: true });
+    for (const d of ['work', 'home', 'tmp', 'identity', 'root']) await fsp.rm(path.join(this.runDir(runId), d), { recursive: true, force: true });
   }
 
   async afterRecovery(): Promise<void> {
@@ -317,30 +378,30 @@ export class SlurmExecutor implements Executor {
   }
 
   /**
-   * What the node-side supervisors last recorded (`usage`: CPU percent of the job's CPUs on its node over the last
-   * interval, resident memory of the run's session, the job's memory); multi-node runs are not sampled yet.
+   * What the node-side supervisors last recorded (`usage`, a multi-node run's `nodes/<rank>.usage` of each running
+   * replica): CPU percent of the CPUs Slurm gave it over the last interval, resident memory of the run's session and
+   * its limit, the bytes its work and scratch directories take and its block storage size, its GPUs' use, its CPUs.
+   * A multi-node run's figures are its replicas' together: CPU and memory summed (used over allotted), disk the
+   * largest of any node, GPUs averaged.
    */
   async sample(runs: { runId: string; handle: ExecutorHandle; resources: Resources }[]): Promise<Map<string, ResourceSample>> {
     const out = new Map<string, ResourceSample>();
     for (const r of runs) {
-      let text: string;
+      let dir: string;
       try {
-        text = await fsp.readFile(path.join(this.checked(r.handle).runDir, 'usage'), 'utf8');
+        dir = this.checked(r.handle).runDir;
       } catch {
         continue;
       }
-      const [cpu, rss, limit] = text.trim().split(/\s+/).map(Number);
-      if (!Number.isFinite(cpu) || !Number.isFinite(rss)) continue;
-      const cap = limit && limit > 0 ? limit : r.resources.memoryInGBs * 1024 ** 3;
-      out.set(r.runId, {
-        cpuPercent: Math.round(cpu! * 100) / 100,
-        memoryPercent: cap > 0 ? Math.round((rss! / cap) * 10_000) / 100 : null,
-        memoryBytes: rss!,
-        diskPercent: null,
-        diskBytes: null,
-        gpuPercent: null,
-        gpuMemoryPercent: null,
-      });
+      const files = existsSync(path.join(dir, 'nodes'))
+        ? (await fsp.readdir(path.join(dir, 'nodes')).catch(() => [])).filter((f) => f.endsWith('.usage')).map((f) => path.join(dir, 'nodes', f))
+        : [path.join(dir, 'usage')];
+      const readings: NodeUsage[] = [];
+      for (const f of files) {
+        const u = parseUsage(await fsp.readFile(f, 'utf8').catch(() => ''));
+        if (u) readings.push(u);
+      }
+      if (readings.length > 0) out.set(r.runId, combineUsage(readings, r.resources.memoryInGBs * 1024 ** 3));
     }
     return out;
   }
@@ -352,7 +413,7 @@ export class SlurmExecutor implements Executor {
   protections(): { enforced: string[]; off: string[] } {
     return {
       enforced: [`Slurm (cluster ${this.cluster}) allocates each run's CPUs and memory and ends its processes with the job`],
-      off: ['runs on Slurm nodes have no dsjobs sandbox and no block storage volume (a scratch directory of unenforced size), no GPU or disk metrics'],
+      off: ['runs on Slurm nodes have no dsjobs sandbox and no block storage volume (a scratch directory of unenforced size)'],
     };
   }
 
@@ -373,4 +434,51 @@ function interpreterFor(file: string, pythonEnv: string | null): string[] {
   if (lower.endsWith('.jar')) return ['java', '-jar', file];
   chmodSync(file, 0o755);
   return [file];
+}
+
+/** One node's usage record: "cpu_percent rss limit [disk_bytes disk_limit gpu_percent gpu_memory_percent cpus]" ("-": none). */
+export interface NodeUsage {
+  cpu: number;
+  rss: number;
+  limit: number;
+  disk: number | null;
+  diskLimit: number;
+  gpu: number | null;
+  gpuMemory: number | null;
+  cpus: number;
+}
+
+export function parseUsage(text: string): NodeUsage | null {
+  const f = text.trim().split(/\s+/);
+  const n = (i: number) => (f[i] === undefined || f[i] === '-' ? null : Number.isFinite(Number(f[i])) ? Number(f[i]) : null);
+  const cpu = n(0);
+  const rss = n(1);
+  if (cpu === null || rss === null) return null;
+  // Supervisors of earlier versions wrote the first three fields only.
+  return { cpu, rss, limit: n(2) ?? 0, disk: n(3), diskLimit: n(4) ?? 0, gpu: n(5), gpuMemory: n(6), cpus: n(7) ?? 1 };
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** The run's sample from its nodes' records (one for a single-node run); `memoryCap` where no limit was recorded. */
+export function combineUsage(nodes: NodeUsage[], memoryCap: number): ResourceSample {
+  const cpus = nodes.reduce((a, u) => a + u.cpus, 0);
+  const rss = nodes.reduce((a, u) => a + u.rss, 0);
+  const limits = nodes.every((u) => u.limit > 0) ? nodes.reduce((a, u) => a + u.limit, 0) : memoryCap * nodes.length;
+  const disks = nodes.filter((u) => u.disk !== null);
+  const diskBytes = disks.length === nodes.length ? Math.max(...disks.map((u) => u.disk!)) : null;
+  const diskPercents = disks.filter((u) => u.diskLimit > 0).map((u) => (100 * u.disk!) / u.diskLimit);
+  const avg = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length === 0 ? null : round2(v.reduce((a, b) => a + b, 0) / v.length);
+  };
+  return {
+    cpuPercent: cpus > 0 ? round2(nodes.reduce((a, u) => a + u.cpu * u.cpus, 0) / cpus) : null,
+    memoryPercent: limits > 0 ? round2((100 * rss) / limits) : null,
+    memoryBytes: rss,
+    diskPercent: diskBytes !== null && diskPercents.length === nodes.length ? round2(Math.max(...diskPercents)) : null,
+    diskBytes,
+    gpuPercent: avg(nodes.map((u) => u.gpu)),
+    gpuMemoryPercent: avg(nodes.map((u) => u.gpuMemory)),
+  };
 }
