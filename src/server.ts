@@ -263,7 +263,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   // the handles that name no engine (written before there were several) and asks them for capacity. The Docker
   // executor stays in the set when its engine is away, so the handles of its runs still reach it.
   const executor = new ExecutorSet([
-    ...(slurm ? [{ executor: slurm, serves: (p: LaunchPlan) => p.container === null && slurm.serves(p), admitsItself: true }] : []),
+    ...(slurm ? [{ executor: slurm, serves: (p: LaunchPlan) => p.container === null && slurm.serves(p), admitsItself: true, outlivesServer: true }] : []),
     { executor: local, serves: (plan: LaunchPlan) => plan.container === null, home: true },
     { executor: docker, serves: (plan: LaunchPlan) => plan.container !== null && docker.state.available },
   ]);
@@ -358,6 +358,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
       ? {
           id: replicaId,
           remote: { readLogs: (...a) => replicas!.readLogs(...a), stopRun: (...a) => replicas!.stopRun(...a) },
+          restoreMasks: (ids) => secrets.restoreMasks(ids),
         }
       : undefined,
   });
