@@ -61,6 +61,8 @@ export class Replicas implements RemoteRuns {
   private ticking = false;
   private stopped = false;
   private warnedDb = false;
+  /** Until then (ms) this replica does not try to take the lease: the holder's time to come back after an outage. */
+  private quietUntil = 0;
 
   constructor(
     private readonly store: Store,
@@ -114,8 +116,16 @@ export class Replicas implements RemoteRuns {
     try {
       await this.store.replicas.heartbeat(this.id);
       const held = this.epoch;
-      const got = await this.store.replicas.acquireLease(LEASE, this.id, LEASE_TTL_MS, held);
+      if (this.warnedDb && held === null) {
+        // Back after the database was away (restarted, cut off): every replica lost it, the holder too, whose lease
+        // ran out meanwhile. The holder takes it back at its first tick that reaches the database (epoch + 1, below);
+        // the others wait one lease's time first, so that the first to reconnect does not depose a holder that was
+        // never paused (a deposed holder stops: its process would restart for an outage that was not its own).
+        this.quietUntil = Date.now() + LEASE_TTL_MS;
+      }
       this.warnedDb = false;
+      if (held === null && Date.now() < this.quietUntil) return;
+      const got = await this.store.replicas.acquireLease(LEASE, this.id, LEASE_TTL_MS, held);
       if (this.stopped) return;
       if (held === null) {
         if (got !== null) await this.becomeLeader(got);
