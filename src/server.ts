@@ -305,7 +305,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
   // Object Storage: one namespace per server, named once (OCI namespaces are short lowercase names).
   const objectNamespace = await store.setMetaIfAbsent('objectStorageNamespace', `ds${randomHex(5)}`);
-  const objectStorage = new ObjectStorageService(store, new ObjectBlobs(path.join(cfg.dataDir, 'objectstorage')), objectNamespace, identity, systemClock, {
+  // With PostgreSQL the directory may be shared by replicas: what the start sweeps is what is an hour old (as artifacts).
+  const objectBlobs = new ObjectBlobs(cfg.objectStorageDir!, store.dialect === 'postgres' ? 3_600_000 : 0);
+  const objectStorage = new ObjectStorageService(store, objectBlobs, objectNamespace, identity, systemClock, {
     abandonedUploadDays: cfg.objectStorageAbandonedUploadDays,
     log,
   });

@@ -161,6 +161,8 @@ export const ConfigSchema = Type.Object(
     replicaLostAfterMs: Type.Integer({ minimum: 2_000, default: 60_000 }),
     /** Where jobs' artifacts are kept (relative: to dataDir); replicas of one database share one (docs/deployment.md). */
     artifactsDir: Type.Optional(Type.String({ minLength: 1 })),
+    /** Where the embedded Object Storage keeps object bytes (relative: to dataDir); replicas of one database share one. */
+    objectStorageDir: Type.Optional(Type.String({ minLength: 1 })),
     region: Type.String({ pattern: '^[a-z0-9-]+$', default: 'local' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
       default: 'info',
@@ -399,6 +401,7 @@ export function loadConfig(opts: {
   cfg.dataDir = path.resolve(cfg.dataDir);
   cfg.secretsKeyFile = path.resolve(cfg.dataDir, cfg.secretsKeyFile ?? 'secrets.key');
   cfg.artifactsDir = path.resolve(cfg.dataDir, cfg.artifactsDir ?? 'artifacts');
+  cfg.objectStorageDir = path.resolve(cfg.dataDir, cfg.objectStorageDir ?? 'objectstorage');
   cfg.runPrincipalKeyFile = path.resolve(cfg.dataDir, cfg.runPrincipalKeyFile ?? 'run-principal.key');
   return cfg;
 }

@@ -3,7 +3,9 @@
  * replicas have runs in flight and queued: both answer GET /readyz 503 while it is away and 200 after, creates during
  * the outage fail with a retryable 503 and succeed after it, every run created before ends SUCCEEDED having started
  * once, and an events consumer that follows through a replica (resuming with `after=` when its stream breaks) misses
- * no event the database holds.
+ * no event the database holds. And the embedded Object Storage on one directory both replicas share
+ * (`objectStorageDir`): an object written through one is read, listed and deleted through the other, a multipart
+ * upload's parts go through either.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,9 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { Readable } from 'node:stream';
 import { createJob, killRunProcesses, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { makeObjectStorageClient } from '../support/oci-sdk-client.js';
 import { freshDatabase, postgresCluster, postgresMissing } from '../support/postgres.js';
 
 const OCI = 'com.oraclecloud.datascience';
@@ -20,6 +24,7 @@ const missing = postgresMissing();
 
 let database: string;
 let artifacts: string;
+let objects: string;
 let a: TestServer;
 let b: TestServer;
 let db: pg.Client | null = null;
@@ -28,7 +33,7 @@ const dirs: string[] = [];
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   // Lost only after a minute (the default): the outage must not make the replicas lose each other.
-  return { DSJOBS_DATABASE: database, DSJOBS_ARTIFACTS_DIR: artifacts, ...extra };
+  return { DSJOBS_DATABASE: database, DSJOBS_ARTIFACTS_DIR: artifacts, DSJOBS_OBJECT_STORAGE_DIR: objects, ...extra };
 }
 
 async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
@@ -82,6 +87,7 @@ before(async () => {
   if (missing) return;
   database = await freshDatabase();
   artifacts = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-artifacts-'));
+  objects = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-objects-'));
   // One Local.Light run at a time on each: later ones queue on their replica.
   a = await startServer({ env: env({ DSJOBS_CAPACITY_CPUS: '0.25' }) });
   dirs.push(a.dataDir);
@@ -100,6 +106,7 @@ after(async () => {
   await b?.close();
   await a?.close();
   if (artifacts) rmSync(artifacts, { recursive: true, force: true });
+  if (objects) rmSync(objects, { recursive: true, force: true });
 });
 
 test('PostgreSQL restarts under two replicas with runs in flight: both reconnect, creates meanwhile fail retryably, nothing is lost or run twice, no event is skipped', { skip: missing ?? undefined }, async () => {
@@ -125,7 +132,9 @@ test('PostgreSQL restarts under two replicas with runs in flight: both reconnect
   const dir = postgresCluster().dir;
   execFileSync('bash', ['scripts/postgres.sh', 'halt', dir], { stdio: 'ignore' });
   try {
-    await until('both replicas to answer /readyz 503', async () => (await ready(a)) === 503 && (await ready(b)) === 503);
+    await until('both replicas to answer /readyz 503', async () => (await ready(a)) === 503 && (await ready(b)) === 503).catch(async (e) => {
+      throw new Error(`${e.message} (A: ${await ready(a)}, B: ${await ready(b)}; A's output: ${a.output().slice(-3000)}; B's output: ${b.output().slice(-3000)})`);
+    });
     // A create meets the dead database: a retryable 503 that says so, never a 500 or a half-made run.
     for (const s of [a, b]) {
       const res = await create(s);
@@ -165,4 +174,47 @@ test('PostgreSQL restarts under two replicas with runs in flight: both reconnect
   await until('the consumer to catch up', async () => seen.length >= stored.length, 30_000).catch(() => null);
   await consumer.stop();
   assert.deepEqual(seen.map((e) => e.id), stored);
+});
+
+test('Object Storage on a shared directory: written through one replica, read, listed and deleted through the other', { skip: missing ?? undefined }, async () => {
+  const osA = makeObjectStorageClient(a.url, a.configFile);
+  const osB = makeObjectStorageClient(b.url, b.configFile);
+  const bytes = async (body: unknown) => {
+    const chunks: Buffer[] = [];
+    for await (const c of body as Readable) chunks.push(Buffer.from(c));
+    return Buffer.concat(chunks);
+  };
+  try {
+    const ns = (await osA.client.getNamespace({})).value;
+    assert.equal((await osB.client.getNamespace({})).value, ns);
+    const bucketName = 'shared';
+    await osA.client.createBucket({ namespaceName: ns, createBucketDetails: { name: bucketName, compartmentId: a.compartmentId } });
+    const body = Buffer.from('written through A\n');
+    await osA.client.putObject({ namespaceName: ns, bucketName, objectName: 'a.txt', putObjectBody: body, contentLength: body.length });
+    const got = await osB.client.getObject({ namespaceName: ns, bucketName, objectName: 'a.txt' });
+    assert.ok((await bytes(got.value)).equals(body));
+    const listed = await osB.client.listObjects({ namespaceName: ns, bucketName });
+    assert.deepEqual(listed.listObjects.objects.map((o) => o.name), ['a.txt']);
+
+    // A multipart upload begun through A, its parts through either, committed through B, read through A.
+    const p1 = Buffer.alloc(1000, 'a');
+    const p2 = Buffer.alloc(500, 'b');
+    const uploadId = (await osA.client.createMultipartUpload({ namespaceName: ns, bucketName, createMultipartUploadDetails: { object: 'm.bin' } })).multipartUpload.uploadId;
+    const e1 = (await osA.client.uploadPart({ namespaceName: ns, bucketName, objectName: 'm.bin', uploadId, uploadPartNum: 1, uploadPartBody: p1, contentLength: p1.length })).eTag;
+    const e2 = (await osB.client.uploadPart({ namespaceName: ns, bucketName, objectName: 'm.bin', uploadId, uploadPartNum: 2, uploadPartBody: p2, contentLength: p2.length })).eTag;
+    await osB.client.commitMultipartUpload({
+      namespaceName: ns,
+      bucketName,
+      objectName: 'm.bin',
+      uploadId,
+      commitMultipartUploadDetails: { partsToCommit: [{ partNum: 1, etag: e1! }, { partNum: 2, etag: e2! }] },
+    });
+    assert.ok((await bytes((await osA.client.getObject({ namespaceName: ns, bucketName, objectName: 'm.bin' })).value)).equals(Buffer.concat([p1, p2])));
+
+    await osB.client.deleteObject({ namespaceName: ns, bucketName, objectName: 'a.txt' });
+    await assert.rejects(osA.client.getObject({ namespaceName: ns, bucketName, objectName: 'a.txt' }), (e: { statusCode?: number }) => e.statusCode === 404);
+  } finally {
+    osA.close();
+    osB.close();
+  }
 });
