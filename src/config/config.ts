@@ -157,7 +157,7 @@ export const ConfigSchema = Type.Object(
      * http(s)://host:port. Unset: the address it listens on (a wildcard one as 127.0.0.1: replicas on one machine).
      */
     replicaUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
-    /** With `database`: a replica silent this long is lost; its started runs end FAILED, its queued ones move. */
+    /** With `database`: a replica silent this long is lost; its queued runs and its Slurm runs move, its other started runs end FAILED. */
     replicaLostAfterMs: Type.Integer({ minimum: 2_000, default: 60_000 }),
     /** Where jobs' artifacts are kept (relative: to dataDir); replicas of one database share one (docs/deployment.md). */
     artifactsDir: Type.Optional(Type.String({ minLength: 1 })),
