@@ -263,7 +263,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   // the handles that name no engine (written before there were several) and asks them for capacity. The Docker
   // executor stays in the set when its engine is away, so the handles of its runs still reach it.
   const executor = new ExecutorSet([
-    ...(slurm ? [{ executor: slurm, serves: (p: LaunchPlan) => p.container === null && slurm.serves(p), admitsItself: true }] : []),
+    ...(slurm ? [{ executor: slurm, serves: (p: LaunchPlan) => p.container === null && slurm.serves(p), admitsItself: true, outlivesServer: true }] : []),
     { executor: local, serves: (plan: LaunchPlan) => plan.container === null, home: true },
     { executor: docker, serves: (plan: LaunchPlan) => plan.container !== null && docker.state.available },
   ]);
@@ -305,7 +305,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const logging = new LoggingService(store, workRequests, identity, systemClock, logs);
   // Object Storage: one namespace per server, named once (OCI namespaces are short lowercase names).
   const objectNamespace = await store.setMetaIfAbsent('objectStorageNamespace', `ds${randomHex(5)}`);
-  const objectStorage = new ObjectStorageService(store, new ObjectBlobs(path.join(cfg.dataDir, 'objectstorage')), objectNamespace, identity, systemClock, {
+  // With PostgreSQL the directory may be shared by replicas: what the start sweeps is what is an hour old (as artifacts).
+  const objectBlobs = new ObjectBlobs(cfg.objectStorageDir!, store.dialect === 'postgres' ? 3_600_000 : 0);
+  const objectStorage = new ObjectStorageService(store, objectBlobs, objectNamespace, identity, systemClock, {
     abandonedUploadDays: cfg.objectStorageAbandonedUploadDays,
     log,
   });
@@ -367,6 +369,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
       ? {
           id: replicaId,
           remote: { readLogs: (...a) => replicas!.readLogs(...a), stopRun: (...a) => replicas!.stopRun(...a) },
+          restoreMasks: (ids) => secrets.restoreMasks(ids),
         }
       : undefined,
   });

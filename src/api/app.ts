@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { DsError, invalid, isOutOfSpace, outOfSpace } from '../domain/errors.js';
+import { DsError, invalid, isDatabaseUnavailable, isOutOfSpace, outOfSpace } from '../domain/errors.js';
 import type { Resources } from '../domain/resources.js';
 import type { DatabaseStatus } from '../store/database-health.js';
 import { randomHex } from '../domain/ids.js';
@@ -386,6 +386,13 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       const e = outOfSpace();
       req.log.warn({ err }, 'data disk full');
       reply.code(STATUS_OF[e.code]).send({ code: e.code, message: e.message });
+      return;
+    }
+    if (isDatabaseUnavailable(err)) {
+      // PostgreSQL is away (restarting, cut off): nothing was committed, and the same request succeeds once it is back.
+      // 503 is what OCI's SDKs and load balancers retry; Retry-After: the pool reconnects within about a second.
+      req.log.warn({ err }, 'the database does not answer');
+      reply.code(503).header('retry-after', '1').send({ code: 'ServiceUnavailable', message: 'The database does not answer now (it may be restarting); nothing was changed. Retry the request.' });
       return;
     }
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500;

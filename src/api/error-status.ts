@@ -16,6 +16,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   TooManyRequests: 429,
   InternalServerError: 500,
   NotImplemented: 501,
+  ServiceUnavailable: 503,
   InsufficientStorage: 507,
   BucketNotFound: 404,
   ObjectNotFound: 404,

@@ -178,10 +178,12 @@ export const ConfigSchema = Type.Object(
      * http(s)://host:port. Unset: the address it listens on (a wildcard one as 127.0.0.1: replicas on one machine).
      */
     replicaUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
-    /** With `database`: a replica silent this long is lost; its started runs end FAILED, its queued ones move. */
+    /** With `database`: a replica silent this long is lost; its queued runs and its Slurm runs move, its other started runs end FAILED. */
     replicaLostAfterMs: Type.Integer({ minimum: 2_000, default: 60_000 }),
     /** Where jobs' artifacts are kept (relative: to dataDir); replicas of one database share one (docs/deployment.md). */
     artifactsDir: Type.Optional(Type.String({ minLength: 1 })),
+    /** Where the embedded Object Storage keeps object bytes (relative: to dataDir); replicas of one database share one. */
+    objectStorageDir: Type.Optional(Type.String({ minLength: 1 })),
     region: Type.String({ pattern: '^[a-z0-9-]+$', default: 'local' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
       default: 'info',
@@ -430,6 +432,7 @@ export function loadConfig(opts: {
   cfg.dataDir = path.resolve(cfg.dataDir);
   cfg.secretsKeyFile = path.resolve(cfg.dataDir, cfg.secretsKeyFile ?? 'secrets.key');
   cfg.artifactsDir = path.resolve(cfg.dataDir, cfg.artifactsDir ?? 'artifacts');
+  cfg.objectStorageDir = path.resolve(cfg.dataDir, cfg.objectStorageDir ?? 'objectstorage');
   cfg.runPrincipalKeyFile = path.resolve(cfg.dataDir, cfg.runPrincipalKeyFile ?? 'run-principal.key');
   return cfg;
 }

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'LimitExceeded'
   | 'NotImplemented'
   | 'InternalServerError'
+  | 'ServiceUnavailable'
   | 'PayloadTooLarge'
   | 'InsufficientStorage'
   // Object Storage's own codes (the oci-objectstorage SDK and OCI tooling match on them).
@@ -64,3 +65,19 @@ export const outOfSpace = (): DsError =>
     'InsufficientStorage',
     "The server's data disk is full (no space left on device); nothing was changed. Retry once space has been freed.",
   );
+
+/** SQLSTATE classes and codes that mean "the server is not there now": connection exceptions, shutdowns, starting up. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/**
+ * The database could not be reached (PostgreSQL restarting, the network between): the statement did not run, or
+ * its transaction rolled back, and the same work can be tried again once it answers. Never true of SQLite, a file.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code))) return true;
+  const message = err instanceof Error ? err.message : '';
+  // pg's own words for a connection that ended under a query, or a pool that could not get one in time.
+  return /Connection terminated|not queryable|timeout exceeded when trying to connect/.test(message);
+}

@@ -30,6 +30,12 @@ export interface Engine {
    * and the server's capacity is its. Default: the first engine.
    */
   home?: boolean;
+  /**
+   * True when the engine's runs do not live on the server's machine (a cluster's jobs, their logs on a shared disk):
+   * with several replicas, another replica can re-attach to them by their handle when the one that started them is
+   * lost (service/replicas.ts).
+   */
+  outlivesServer?: boolean;
 }
 
 /** The field of a handle that names the engine which wrote it; handles without it are the home engine's. */
@@ -108,6 +114,12 @@ export class ExecutorSet implements Executor {
     if (!e) throw new Error(`no executor of this server runs this job (shape ${req.plan.shapeName})`);
     const r = await e.executor.start(req);
     return { ...r, handle: { ...r.handle, [ENGINE]: e.executor.name } };
+  }
+
+  /** Whether the run of `handle` lives off this server's machine, so another replica can re-attach to it (Engine.outlivesServer). */
+  outlivesServer(handle: ExecutorHandle): boolean {
+    const name = handle[ENGINE];
+    return typeof name === 'string' && this.byName.get(name)?.outlivesServer === true;
   }
 
   /** Whether the engine of `handle` queues its runs itself (it has untilRunning). */

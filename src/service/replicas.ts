@@ -6,7 +6,7 @@ import { DsError, type ErrorCode } from '../domain/errors.js';
 import { randomHex } from '../domain/ids.js';
 import { REPLICA_AUTH_HEADER, signReplicaRequest } from '../domain/replica-auth.js';
 import { ACTIVE_RUN_STATES } from '../domain/run-states.js';
-import { LeaseLostError, runFenced, type Fence } from '../store/fence.js';
+import { LeaseLostError, runFenced, runUnfenced, type Fence } from '../store/fence.js';
 import type { Store } from '../store/store.js';
 import type { RemoteRuns, RunsService } from './runs.js';
 
@@ -48,7 +48,9 @@ export function replicaIdOf(dataDir: string): string {
  *   epoch is read in the very transaction that writes, so a paused (SIGSTOP) or partitioned holder that resumes after
  *   another took over rolls back instead of acting on stale authority.
  * - The holder reaps replicas silent for `lostAfterMs`: the runs they queued and never started join its own queue;
- *   the runs they started end FAILED saying the replica was lost (never SUCCEEDED).
+ *   the runs they started on an engine off their machine (Slurm) are re-attached by the holder, which settles them
+ *   with their real outcome; the runs whose processes were on the lost machine end FAILED saying the replica was lost
+ *   (never SUCCEEDED).
  * - It reaches runs other replicas own (their logs, a stop) through their internal API, signed with the shared secret
  *   (domain/replica-auth.ts).
  */
@@ -59,6 +61,8 @@ export class Replicas implements RemoteRuns {
   private ticking = false;
   private stopped = false;
   private warnedDb = false;
+  /** Until then (ms) this replica does not try to take the lease: the holder's time to come back after an outage. */
+  private quietUntil = 0;
 
   constructor(
     private readonly store: Store,
@@ -112,8 +116,16 @@ export class Replicas implements RemoteRuns {
     try {
       await this.store.replicas.heartbeat(this.id);
       const held = this.epoch;
-      const got = await this.store.replicas.acquireLease(LEASE, this.id, LEASE_TTL_MS, held);
+      if (this.warnedDb && held === null) {
+        // Back after the database was away (restarted, cut off): every replica lost it, the holder too, whose lease
+        // ran out meanwhile. The holder takes it back at its first tick that reaches the database (epoch + 1, below);
+        // the others wait one lease's time first, so that the first to reconnect does not depose a holder that was
+        // never paused (a deposed holder stops: its process would restart for an outage that was not its own).
+        this.quietUntil = Date.now() + LEASE_TTL_MS;
+      }
       this.warnedDb = false;
+      if (held === null && Date.now() < this.quietUntil) return;
+      const got = await this.store.replicas.acquireLease(LEASE, this.id, LEASE_TTL_MS, held);
       if (this.stopped) return;
       if (held === null) {
         if (got !== null) await this.becomeLeader(got);
@@ -154,7 +166,10 @@ export class Replicas implements RemoteRuns {
 
   private reaping = false;
 
-  /** Replicas silent for lostAfterMs: their queued runs are adopted, their started runs end FAILED. */
+  /**
+   * Replicas silent for lostAfterMs: their queued runs are adopted, their started runs off their machine re-attached
+   * here, the others ended FAILED.
+   */
   async reap(): Promise<void> {
     if (this.reaping || this.epoch === null) return;
     this.reaping = true;
@@ -164,13 +179,20 @@ export class Replicas implements RemoteRuns {
         const adopted = await this.store.transaction((tx) => this.store.replicas.adoptQueuedRuns(tx, lost.id, this.id));
         if (adopted.length > 0) {
           log.warn({ lost: lost.id, runs: adopted.length }, 'took over the queued runs of a server replica that was lost');
-          await this.runs.adoptQueued(adopted);
+          // Adopted, they are this replica's runs: their starts and ends are not the lease's work.
+          await runUnfenced(() => this.runs.adoptQueued(adopted));
         }
         const active = await this.store.runsInStates(ACTIVE_RUN_STATES, lost.id);
         let ended = 0;
-        for (const run of active) if (await this.runs.failLost(run, lost.id, lostAfterMs)) ended++;
+        let taken = 0;
+        for (const run of active) {
+          // A run off the lost machine (a Slurm job) is re-attached here; one that lived on it cannot be, and ends FAILED.
+          if (await this.runs.adoptStarted(run, lost.id)) taken++;
+          else if (await this.runs.failLost(run, lost.id, lostAfterMs)) ended++;
+        }
+        if (taken > 0) log.warn({ lost: lost.id, runs: taken }, 'took over the started runs of a server replica that was lost whose jobs run off its machine');
         if (ended > 0) log.warn({ lost: lost.id, runs: ended }, 'ended FAILED the runs of a server replica that was lost');
-        if (ended === active.length) await this.store.transaction((tx) => this.store.replicas.forget(tx, lost.id, lostAfterMs));
+        if (ended + taken === active.length) await this.store.transaction((tx) => this.store.replicas.forget(tx, lost.id, lostAfterMs));
       }
     } catch (err) {
       if (!(err instanceof LeaseLostError)) log.error({ err }, 'reaping lost server replicas failed; tried again in 2 s');

@@ -16,6 +16,7 @@ import type { LogService } from '../logs/log-service.js';
 import { failureNote } from '../logs/failure-note.js';
 import type { DefinedTags, JobRecord, ListQuery, NodeGroupDetailsRecord, Page, RunChain, RunPatch, RunRecord, StartPending, Tags } from '../store/records.js';
 import { isDatabaseUnavailable, type EventInput, type Store, type Tx } from '../store/store.js';
+import { runUnfenced } from '../store/fence.js';
 import { RUN_EVENTS as E } from '../events/types.js';
 import { runOutcome } from '../domain/run-outcome.js';
 import { compileLaunch, withRunIdentity, type LaunchContext } from '../domain/launch.js';
@@ -147,7 +148,12 @@ export class RunsService {
        * Several replicas on one PostgreSQL database: this replica's id (recorded as the owner of the runs it queues,
        * and it starts and recovers only its own), and how a run another replica owns is reached (its logs, a stop).
        */
-      replica?: { id: string; remote: RemoteRuns };
+      replica?: {
+        id: string;
+        remote: RemoteRuns;
+        /** Masks again, in the logs of runs adopted from a lost replica, the secret values they read (secrets.ts). */
+        restoreMasks?: (runIds: readonly string[]) => Promise<unknown>;
+      };
     },
   ) {
     this.scheduler = opts.scheduler;
@@ -548,6 +554,28 @@ export class RunsService {
       const run = await this.store.getRun(id);
       if (run && run.lifecycleState === 'ACCEPTED' && run.handle === null) this.scheduler.enqueue(this.queued(run));
     }
+  }
+
+  /**
+   * Several replicas: a started run of the lost replica `lost` whose process does not live on that replica's machine
+   * (a Slurm job: its logs and status are on the cluster's shared disk) becomes this replica's, which re-attaches to it
+   * as after a restart and settles it with its real outcome. Returns false, changing nothing, for a run that lived on
+   * the lost machine (local processes, a per-machine Docker engine), whose start had recorded no handle yet, or that
+   * changed meanwhile (the owner came back, it ended): the caller ends those FAILED (failLost).
+   */
+  async adoptStarted(run: RunRecord, lost: string): Promise<boolean> {
+    const replica = this.opts.replica;
+    const handle = launchedHandle(run);
+    if (!replica || !handle || !this.executor.outlivesServer(handle)) return false;
+    if (!(await this.store.transaction((tx) => this.store.replicas.adoptStartedRun(tx, run.id, lost, replica.id)))) return false;
+    // Values of secrets the run read are masked in its log here too, before its log is read from the start.
+    await replica.restoreMasks?.([run.id]);
+    const adopted = await this.store.getRun(run.id);
+    const h = adopted && launchedHandle(adopted);
+    // From here it is one of this replica's runs: its watch and its end are not the lease's work (under its fence, the
+    // end of a run would be refused once the lease moved on, and the run never settled).
+    if (h) await runUnfenced(() => this.reattach(adopted, h));
+    return true;
   }
 
   /**
@@ -954,39 +982,48 @@ export class RunsService {
         }
         continue;
       }
-      this.scheduler.occupy(run.id, this.queued(run).needs);
-      if (this.opts.runOutputs?.wants(run)) this.withOutputs.add(run.id);
-      const state = await this.executor.recover(handle);
-      if (state.state === 'lost') {
-        // A handle the executor cannot read (of a newer format, or damaged): nothing of the run can be reached
-        // through it, so it ends lost saying why, never re-attached to what a misread handle would name.
-        this.opts.log?.error({ runId: run.id, reason: state.reason }, 'a run could not be re-attached');
-        await this.onExit(run.id, null, { exitCode: null, signal: null }, { error: state.reason, stragglers: false });
-        continue;
-      }
-      this.logs.attach(run.id, this.executor.logFiles(handle));
-      if (state.state === 'running') {
-        await this.running(run, handle, false);
-      } else {
-        // Its start was interrupted after the process began: it did run, so it moves through IN_PROGRESS (the
-        // transition table has no ACCEPTED -> SUCCEEDED) before it is settled.
-        if (run.lifecycleState === 'ACCEPTED') {
-          await this.store.transitionRun(
-            run.id,
-            ['ACCEPTED'],
-            'IN_PROGRESS',
-            { lifecycleDetails: this.inProgressDetails(run.id), timeStarted: iso(this.clock.now()), handle },
-            E.started,
-          );
-        }
-        await this.onExit(run.id, handle, state.status, { stragglers: false });
-      }
+      await this.reattach(run, handle);
     }
     const ended = async (ids: readonly string[]) => {
       const runs = await Promise.all(ids.map((id) => this.store.getRun(id)));
       return new Set(runs.filter((r) => r !== null && (isTerminal(r.lifecycleState) || r.lifecycleState === 'DELETED')).map((r) => r!.id));
     };
     await this.executor.afterRecovery(ended).catch((e) => this.opts.log?.error({ err: e }, 'freeing what interrupted runs left failed'));
+  }
+
+  /**
+   * Re-attaches to a run whose process was started (by this server before a restart, or by a lost replica on an
+   * engine off its machine): watched to its end, or settled with how it ended meanwhile, or ended lost when its
+   * handle cannot be read.
+   */
+  private async reattach(run: RunRecord, handle: ExecutorHandle): Promise<void> {
+    this.scheduler.occupy(run.id, this.queued(run).needs);
+    if (this.opts.runOutputs?.wants(run)) this.withOutputs.add(run.id);
+    const state = await this.executor.recover(handle);
+    if (state.state === 'lost') {
+      // A handle the executor cannot read (of a newer format, or damaged): nothing of the run can be reached
+      // through it, so it ends lost saying why, never re-attached to what a misread handle would name.
+      this.opts.log?.error({ runId: run.id, reason: state.reason }, 'a run could not be re-attached');
+      await this.onExit(run.id, null, { exitCode: null, signal: null }, { error: state.reason, stragglers: false });
+      return;
+    }
+    this.logs.attach(run.id, this.executor.logFiles(handle));
+    if (state.state === 'running') {
+      await this.running(run, handle, false);
+    } else {
+      // Its start was interrupted after the process began: it did run, so it moves through IN_PROGRESS (the
+      // transition table has no ACCEPTED -> SUCCEEDED) before it is settled.
+      if (run.lifecycleState === 'ACCEPTED') {
+        await this.store.transitionRun(
+          run.id,
+          ['ACCEPTED'],
+          'IN_PROGRESS',
+          { lifecycleDetails: this.inProgressDetails(run.id), timeStarted: iso(this.clock.now()), handle },
+          E.started,
+        );
+      }
+      await this.onExit(run.id, handle, state.status, { stragglers: false });
+    }
   }
 
   /** What the scheduler is told of a run: what it holds of the server's capacity, none where its engine admits it. */

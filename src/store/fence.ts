@@ -25,6 +25,14 @@ export function runFenced<T>(fence: Fence, fn: () => T): T {
   return fences.run(fence, fn);
 }
 
+/**
+ * Runs `fn` (and everything it starts) under no fence: for work the lease holder hands to this replica as its own (a
+ * lost replica's runs it adopts), which must go on, as any run of this replica does, whoever holds the lease later.
+ */
+export function runUnfenced<T>(fn: () => T): T {
+  return fences.exit(fn);
+}
+
 /** `fn` bound to the fence (if any) of the context that calls this: for listeners called from other contexts. */
 export function bindFence<A extends unknown[], R>(fn: (...a: A) => R): (...a: A) => R {
   return AsyncLocalStorage.bind(fn);

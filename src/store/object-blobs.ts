@@ -37,24 +37,49 @@ const SMALL_BODY = 256 * 1024;
  *
  * Writes are not fsynced: a kill of the server loses nothing that was answered, a power cut may lose the last
  * seconds, as the database's own synchronous=NORMAL does.
+ *
+ * Several server replicas (on one PostgreSQL database) may share the root, on a shared file system: each process
+ * writes under a tmp folder of its own (`tmp/<random>`), a rename within one file system is atomic between processes
+ * as within one, and what the start of one replica removes (`init`, `sweep`) is only what is older than `staleMs`,
+ * never another replica's write in progress or a blob whose row it is about to commit.
  */
 export class ObjectBlobs {
   private readonly blobs: string;
   private readonly parts: string;
+  private readonly tmpRoot: string;
   private readonly tmp: string;
 
-  constructor(readonly root: string) {
+  /**
+   * `staleMs`: a file in tmp, or a blob or part folder no row names, this old is what a killed write left (0: any,
+   * where one server alone uses the root).
+   */
+  constructor(
+    readonly root: string,
+    private readonly staleMs = 0,
+  ) {
     this.blobs = path.join(root, 'blobs');
     this.parts = path.join(root, 'parts');
-    this.tmp = path.join(root, 'tmp');
+    this.tmpRoot = path.join(root, 'tmp');
+    this.tmp = path.join(this.tmpRoot, newName());
   }
 
   async init(): Promise<void> {
-    // A write the last server was killed in the middle of: never visible, now removed.
-    await fsp.rm(this.tmp, { recursive: true, force: true });
+    // Writes killed servers left in the middle: never visible, now removed.
+    await fsp.mkdir(this.tmpRoot, { recursive: true });
+    for (const t of await fsp.readdir(this.tmpRoot)) {
+      const f = path.join(this.tmpRoot, t);
+      if (await this.stale(f)) await fsp.rm(f, { recursive: true, force: true });
+    }
     for (const d of [this.blobs, this.parts, this.tmp]) await fsp.mkdir(d, { recursive: true });
     // Every shard directory made once here, so a put does not pay a mkdir (a file system round trip) each time.
     for (let i = 0; i < 256; i++) await fsp.mkdir(path.join(this.blobs, i.toString(16).padStart(2, '0')), { recursive: true });
+  }
+
+  /** Whether `f` was last changed at least staleMs ago (a file already gone is not). */
+  private async stale(f: string): Promise<boolean> {
+    if (this.staleMs === 0) return true;
+    const st = await fsp.stat(f).catch(() => null);
+    return st !== null && Date.now() - st.mtimeMs >= this.staleMs;
   }
 
   pathOf(blob: string): string {
@@ -119,15 +144,16 @@ export class ObjectBlobs {
     let bytes = 0;
     for (const shard of await fsp.readdir(this.blobs)) {
       for (const b of await fsp.readdir(path.join(this.blobs, shard))) {
-        if (isReferenced(b)) continue;
         const f = path.join(this.blobs, shard, b);
+        // A recent one may be another replica's, renamed into place and its row not yet committed.
+        if (isReferenced(b) || !(await this.stale(f))) continue;
         bytes += (await fsp.stat(f).catch(() => ({ size: 0 }))).size;
         await fsp.rm(f, { force: true });
         files++;
       }
     }
     for (const u of await fsp.readdir(this.parts)) {
-      if (isUpload(u)) continue;
+      if (isUpload(u) || !(await this.stale(path.join(this.parts, u)))) continue;
       await fsp.rm(path.join(this.parts, u), { recursive: true, force: true });
       files++;
     }

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { ACTIVE_RUN_STATES } from '../domain/run-states.js';
 import type { Db } from './group-commit.js';
 import type { Database } from './schema.js';
 
@@ -81,6 +82,22 @@ export class ReplicaStore {
       .where('owner_replica', 'is', null)
       .where('lifecycle_state', 'in', ['ACCEPTED', 'IN_PROGRESS', 'CANCELING', 'NEEDS_ATTENTION'])
       .execute();
+  }
+
+  /**
+   * A started run of the lost replica `from` goes to `to` (it re-attaches to it): only while `from` still owns it and
+   * it is active. Returns false when it was not (its owner came back, another replica took it, it ended).
+   */
+  async adoptStartedRun(tx: Db, id: string, from: string, to: string): Promise<boolean> {
+    const r = await tx
+      .updateTable('job_runs')
+      .set({ owner_replica: to, version: sql`version + 1` } as never)
+      .where('id', '=', id)
+      .where('owner_replica', '=', from)
+      .where('lifecycle_state', 'in', [...ACTIVE_RUN_STATES])
+      .returning('id')
+      .executeTakeFirst();
+    return r !== undefined;
   }
 
   /** A lost replica's runs that never started go to `to`; returns their ids. */

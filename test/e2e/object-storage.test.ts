@@ -424,9 +424,11 @@ test('no partial object is ever visible: a SIGKILL of the server mid-upload leav
   req.on('error', () => undefined);
   req.write(randomBytes(10 * 1024 * 1024));
   const tmp = path.join(s.dataDir, 'objectstorage', 'tmp');
+  // Each server process writes under a tmp folder of its own (tmp/<random>/).
+  const writes = () => readdirSync(tmp, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
   const deadline = Date.now() + 30_000;
-  while (readdirSync(tmp).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(readdirSync(tmp).length, 1, 'the upload is being written');
+  while (writes().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(writes().length, 1, 'the upload is being written');
   s = await s.restart();
   req.destroy();
   close();
@@ -436,7 +438,7 @@ test('no partial object is ever visible: a SIGKILL of the server mid-upload leav
   const got = await get(b, 'victim');
   assert.ok(got.bytes.equals(old));
   assert.ok(existsSync(tmp));
-  assert.deepEqual(readdirSync(tmp), [], 'the cut-short write is removed at start');
+  assert.deepEqual(writes(), [], 'the cut-short write is removed at start');
 });
 
 test('CLI: dsjobs os bucket create|list|delete, object put|list|get|delete, par create', async () => {
