@@ -1,5 +1,5 @@
 /**
- * 11. Runs on a Slurm cluster: on the same two-node cluster (scripts/slurm-cluster.sh; 2 CPUs, 4000 MB a node), with
+ * 13. Runs on a Slurm cluster: on the same two-node cluster (scripts/slurm-cluster.sh; 2 CPUs, 4000 MB a node), with
  * Slurm's default scheduling and with its high-throughput settings:
  * - throughput: `jobs` trivial jobs submitted with bare `sbatch` (1 CPU, 1 GB, 8 submitters) until the last has
  *   ended, against `jobs` trivial dsjobs runs of a Slurm shape of the same size (create to SUCCEEDED);
@@ -171,7 +171,7 @@ async function dsjobsLatency(s: BenchServer, n: number): Promise<number[]> {
 }
 
 export async function benchSlurm(report: Report, o: SlurmBenchOptions): Promise<void> {
-  console.log(`\n## 11. Slurm: ${o.jobs} trivial jobs and ${o.latencyJobs} single-job starts, bare sbatch vs dsjobs, default and tuned Slurm`);
+  console.log(`\n## 13. Slurm: ${o.jobs} trivial jobs and ${o.latencyJobs} single-job starts, bare sbatch vs dsjobs, default and tuned Slurm`);
   for (const mode of ['default', 'tuned'] as const) {
     const c = await startSlurmCluster(mode);
     let s: BenchServer | null = null;
