@@ -278,7 +278,7 @@ export const JobRun = Type.Object(
           cpuLimit: Type.String({ description: 'ENFORCED or NOT_ENFORCED' }),
           memoryLimit: Type.String({ description: 'ENFORCED or NOT_ENFORCED' }),
           processTree: Type.String({ description: 'PID_NAMESPACE, CGROUP or PROCESS_GROUP: how every process of the run is found and killed' }),
-          blockStorage: Type.String({ description: 'VOLUME or NOT_ENFORCED' }),
+          blockStorage: Type.String({ description: 'VOLUME, DIRECTORY_LIMIT (a watched size) or NOT_ENFORCED' }),
           gpus: Type.Array(Type.String(), { description: 'GPUs given to the run (UUIDs)' }),
           warnings: Type.Array(Type.String(), { description: 'each protection that is off or weaker than asked, and why' }),
         },

@@ -60,7 +60,9 @@ export interface RunIsolation {
   memoryLimit: 'ENFORCED' | 'NOT_ENFORCED';
   /** How every process of the run is found and killed. */
   processTree: 'PID_NAMESPACE' | 'CGROUP' | 'PROCESS_GROUP';
-  blockStorage: 'VOLUME' | 'NOT_ENFORCED';
+  /** VOLUME: a volume of the size asked for; DIRECTORY_LIMIT: directories whose size a watcher holds to it (the run is
+   * stopped past it); NOT_ENFORCED: neither. */
+  blockStorage: 'VOLUME' | 'DIRECTORY_LIMIT' | 'NOT_ENFORCED';
   /** GPUs given to the run (ids as the host names them). */
   gpus: string[];
   /** One line per protection that is off or weaker than asked, and why. */

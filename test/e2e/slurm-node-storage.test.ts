@@ -3,7 +3,7 @@
  * (a file-storage export the nodes have at their own path, this server's Object Storage buckets staged on the shared
  * directory and written back as objects, the same mounts on every node of a multi-node run, a mount the nodes do not
  * have refused at create), metrics from the node (disk, GPUs through a fake nvidia-smi on the nodes' PATH,
- * multi-node runs), and run outputs copied to a bucket. One two-node cluster (2 CPUs, 4000 MB each) and one server.
+ * multi-node runs), the run's block storage size enforced on the node, and run outputs copied to a bucket. One two-node cluster (2 CPUs, 4000 MB each) and one server.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -282,6 +282,18 @@ describe('what a Slurm run has of its node', { skip: missing ?? false }, () => {
     // The job's GPU (Slurm's index 0) only, not the node's other one.
     assert.ok((await metric(id, 'GpuUtilization')).includes(37), `GPU from the node: ${await metric(id, 'GpuUtilization')}`);
     assert.ok((await metric(id, 'GpuMemoryUtilization')).includes(25), `GPU memory from the node: ${await metric(id, 'GpuMemoryUtilization')}`);
+  });
+
+  test('block storage: a run that writes past its blockStorageSizeInGBs on the node is stopped and fails "block storage exhausted"', async () => {
+    // A sparse file of 51 GB costs the host nothing, and counts whole (as it would have to fit in a 50 GB volume).
+    const sh = ['set -e', 'truncate -s 51G "$DSJOBS_SCRATCH_DIR/big"', 'echo written', 'sleep 60', 'echo survived', ''].join('\n');
+    const id = await sdkRun(await sdkJob('fill.sh', sh));
+    const done = await sdkDone(id);
+    assert.equal(done.lifecycleState, 'FAILED', `${done.lifecycleDetails}`);
+    assert.match(done.lifecycleDetails ?? '', /block storage exhausted/, done.lifecycleDetails ?? '');
+    assert.deepEqual(await stdout(id), ['written']);
+    // Stopped by the guard, well before its 60 s sleep would have ended.
+    assert.ok(Date.parse(String(done.timeFinished)) - Date.parse(String(done.timeStarted)) < 45_000, `${done.timeStarted} -> ${done.timeFinished}`);
   });
 
   test("a multi-node run's metrics are its nodes' together: CPU and memory summed over the replicas", async () => {

@@ -179,7 +179,14 @@ export function readStatus(runDir: string): ExitStatus | null {
     return null;
   }
   const status = parseExitStatus(text);
-  // The supervisor marks a run whose job's memory cgroup saw an out-of-memory kill.
-  if (status.exitCode !== 0 && existsSync(path.join(runDir, 'exhausted'))) return { ...status, exhausted: 'memory' };
-  return status;
+  // The supervisor marks a run whose job's memory cgroup saw an out-of-memory kill, or that it stopped for writing
+  // past its block storage size.
+  if (status.exitCode === 0) return status;
+  let exhausted: string;
+  try {
+    exhausted = readFileSync(path.join(runDir, 'exhausted'), 'utf8').trim();
+  } catch {
+    return status;
+  }
+  return { ...status, exhausted: exhausted === 'blockStorage' ? 'blockStorage' : 'memory' };
 }

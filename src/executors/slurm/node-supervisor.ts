@@ -52,6 +52,8 @@ run_dir = sys.argv[1]
 with open(os.path.join(run_dir, "launch.json"), encoding="utf-8") as f:
     spec = json.load(f)
 grace = float(spec.get("graceSeconds", 30))
+# The run's block storage size in bytes (0: none asked for), enforced by guard_storage.
+disk_limit = int(spec.get("diskLimitBytes") or 0)
 
 def record(name, text):
     path = os.path.join(run_dir, name)
@@ -195,7 +197,6 @@ def sample_usage(session, every, out_name, dirs, cpus, limit, gpus, env_path, st
     # (nvidia-smi on the run's PATH, where Slurm gave it GPUs), recorded as
     # "cpu_percent rss_bytes limit_bytes disk_bytes disk_limit_bytes gpu_percent gpu_memory_percent cpus" ("-": none).
     tck, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
-    disk_limit = int(spec.get("diskLimitBytes") or 0)
     smi = shutil.which("nvidia-smi", path=env_path) if gpus else None
     num = lambda v, fmt: "-" if v is None else fmt % v
     prev = None
@@ -228,9 +229,40 @@ def sample_usage(session, every, out_name, dirs, cpus, limit, gpus, env_path, st
         prev = (now, ticks)
         stop.wait(every)
 
+def written_bytes(d):
+    # What the run has written under d, as a volume of its size would have to hold it: each file's allocated blocks or
+    # its length, whichever is larger (a sparse file counts whole), links not followed.
+    total = 0
+    for root, dirs, files in os.walk(d):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            total += max(st.st_blocks * 512, st.st_size)
+    return total
+
+def guard_storage(session, dirs, limit, flag, stop):
+    # The run's block storage size, enforced on a node without volumes: once its work and scratch directories hold
+    # more than it asked for, its whole group is killed and the reason recorded (flag), so it fails "block storage
+    # exhausted" as on a volume. Checked every second, or less often where a walk takes long (at most a tenth of the
+    # time is spent walking), so a run with many files does not pay for its own guard.
+    pause = 1.0
+    while not stop.wait(pause):
+        t0 = time.monotonic()
+        used = sum(written_bytes(d) for d in dirs)
+        if used > limit:
+            record(flag, "blockStorage\n")
+            try:
+                os.killpg(session, signal.SIGKILL)
+            except OSError:
+                pass
+            return
+        pause = max(1.0, 10 * (time.monotonic() - t0))
+
 def scratch_dir(suffix=""):
     # The job's scratch directory on the node's own disk (Slurm's TMPDIR where it sets one), removed when the run
-    # ends; its size (the run's block storage) is not enforced.
+    # ends; its size with the work directory's is the run's block storage (guard_storage).
     base = spec.get("scratchBase") or os.environ.get("TMPDIR") or "/tmp"
     path = os.path.join(base, "dsjobs-scratch-%s%s" % (os.environ.get("SLURM_JOB_ID", os.getpid()), suffix))
     os.makedirs(path, mode=0o700, exist_ok=True)
@@ -245,18 +277,23 @@ def single():
     env["DSJOBS_SCRATCH_DIR"] = scratch
     cpus = max(1, int(os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE") or "1"))
     limit = int(os.environ.get("SLURM_MEM_PER_NODE") or "0") * 1024 * 1024
+    guarding = threading.Event()
     def started(child):
         record("child.pid", "%d\n" % child)
         record("started", "%d\n" % child)
         threading.Thread(target=sample_usage, args=(child, float(spec.get("usageSeconds", 5)), "usage", [spec["cwd"], scratch], cpus, limit,
                                                     job_gpus(), env.get("PATH"), threading.Event()), daemon=True).start()
+        if disk_limit > 0:
+            threading.Thread(target=guard_storage, args=(child, [spec["cwd"], scratch], disk_limit, "exhausted", guarding), daemon=True).start()
     try:
         status = supervise(spec["argv"], env, spec["cwd"], out, err, started)
     finally:
+        guarding.set()
         shutil.rmtree(scratch, ignore_errors=True)
     if status is None:
         sys.exit(1)
-    if (not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0) and oom_kills() > oom_before:
+    failed = not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0
+    if failed and not os.path.exists(os.path.join(run_dir, "exhausted")) and oom_kills() > oom_before:
         record("exhausted", "memory\n")
     text = status_text(status)
     record("exit.status", text)
@@ -308,6 +345,9 @@ def task(rank, master_addr, master_port):
         threading.Thread(target=sample_usage, args=(child, float(spec.get("usageSeconds", 5)), "nodes/%d.usage" % rank, [spec["cwd"], scratch],
                                                     max(1, int(rep["cpus"])), int(rep["memMb"]) * 1024 * 1024, job_gpus() if rep["gpus"] > 0 else set(),
                                                     env.get("PATH"), sampling), daemon=True).start()
+        if disk_limit > 0:
+            # The work directory (shared by the replicas) and this replica's own scratch directory.
+            threading.Thread(target=guard_storage, args=(child, [spec["cwd"], scratch], disk_limit, "nodes/%d.exhausted" % rank, sampling), daemon=True).start()
     sampling = threading.Event()
     try:
         status = supervise(rep["argv"], env, spec["cwd"], pipes[0][1], pipes[1][1], started)
@@ -443,6 +483,9 @@ def coordinate():
     if failed:
         bad = [r for r in members[failed[0]] if not ok(ended[r])]
         text = ended[bad[0]] if bad else "1\n"
+        if bad and os.path.exists(os.path.join(run_dir, "nodes", "%d.exhausted" % bad[0])):
+            # The replica that failed its group was stopped for writing past the run's block storage.
+            record("exhausted", "blockStorage\n")
     record("exit.status", text)
     exit_with(text)
 

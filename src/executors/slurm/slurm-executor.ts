@@ -233,7 +233,7 @@ export class SlurmExecutor implements Executor {
         cpuLimit: 'NOT_ENFORCED',
         memoryLimit: this.memoryLimited ? 'ENFORCED' : 'NOT_ENFORCED',
         processTree: 'PROCESS_GROUP',
-        blockStorage: 'NOT_ENFORCED',
+        blockStorage: req.plan.blockStorageSizeInGBs ? 'DIRECTORY_LIMIT' : 'NOT_ENFORCED',
         gpus: [],
         warnings,
       },
@@ -413,7 +413,7 @@ export class SlurmExecutor implements Executor {
   protections(): { enforced: string[]; off: string[] } {
     return {
       enforced: [`Slurm (cluster ${this.cluster}) allocates each run's CPUs and memory and ends its processes with the job`],
-      off: ['runs on Slurm nodes have no dsjobs sandbox and no block storage volume (a scratch directory of unenforced size)'],
+      off: ['runs on Slurm nodes have no dsjobs sandbox and no block storage volume (a scratch directory on the node whose size, with the work directory\'s, the node-side supervisor holds to the run\'s block storage)'],
     };
   }
 
