@@ -8,8 +8,11 @@ import type { CompartmentRecord } from '../store/identity-store.js';
 export class LiveCompartmentTree {
   private readonly parents = new Map<string, string | null>();
   private readonly names = new Map<string, string>();
+  /** Bumped by every load and put: the authorizer's kept decisions are of the tree as it was (CompartmentTree.version). */
+  version = 0;
 
   load(all: CompartmentRecord[]): void {
+    this.version++;
     this.parents.clear();
     this.names.clear();
     for (const c of all) this.put(c);
@@ -17,6 +20,7 @@ export class LiveCompartmentTree {
 
   /** A compartment as committed: added, renamed, or (deleted) taken out. */
   put(c: CompartmentRecord): void {
+    this.version++;
     if (c.lifecycleState === 'DELETED') {
       this.parents.delete(c.id);
       this.names.delete(c.id);
