@@ -6,12 +6,14 @@
  * requests/s, so this is the figure to judge a change of the authentication or authorization path by.
  *
  *   node --import tsx bench/auth-cost.ts [--creates=3000] [--rounds=5] [--connections=16] [--fresh] [--profile]
- *                                        [--base=DIR]
+ *                                        [--base=DIR[,DIR2...]] [--signed-off]
  *
  * --fresh signs every request anew (as the OCI SDKs do: a new date, so a new signature each time) instead of
- * replaying one signed request; the signing is the client's CPU, not the server's. --base=DIR adds a third server,
- * authentication on, run from another checkout's build (DIR/bin/dsjobs.js): an A/B of a change in the same rounds.
- * --profile runs the servers with node --cpu-prof (profiles under bench/results/profiles/auth-cost-*).
+ * replaying one signed request; the signing is the client's CPU, not the server's. --base=DIR adds a server with
+ * authentication on run from another checkout's build (DIR/bin/dsjobs.js), one per DIR: an A/B of a change in the
+ * same rounds. --signed-off adds a server with authentication off sent the same signed requests (what the bigger
+ * request costs apart from checking it). --profile runs the servers with node --cpu-prof (profiles under
+ * bench/results/profiles/auth-cost-*).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -35,16 +37,20 @@ function mainThreadMs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
-async function variant(name: string, authentication: boolean, bin?: string) {
+type Signer = NonNullable<BenchServer['sign']>;
+
+/** `signer`: sign the requests though the server does not check them (authentication off): what the bigger request costs. */
+async function variant(name: string, authentication: boolean, bin?: string, signer?: Signer) {
   const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=auth-cost-${name}.cpuprofile`] : [];
   const s = await BenchServer.start({ env: { DSJOBS_CAPACITY_CPUS: '0.25', DSJOBS_AUTHENTICATION: authentication ? 'on' : 'off' }, nodeArgs, bin });
   const job = await s.createJob('sleep.sh', 'sleep 600\n');
   const url = `${s.url}/20190101/jobRuns`;
   const body = JSON.stringify(s.runBody(job));
+  const sign = s.sign ?? signer;
   const signed = () => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (s.sign) {
-      Object.assign(headers, s.sign({ method: 'POST', url, headers, body }));
+    if (sign) {
+      Object.assign(headers, sign({ method: 'POST', url, headers, body }));
       // autocannon sends content-length itself (the same byte count the signature covers); twice is a 400.
       delete headers['content-length'];
     }
@@ -60,7 +66,7 @@ async function variant(name: string, authentication: boolean, bin?: string) {
         url,
         connections,
         amount,
-        requests: [{ method: 'POST', body, headers: signed(), ...(fresh && s.sign ? { setupRequest: (r: object) => ({ ...r, headers: signed() }) } : {}) }],
+        requests: [{ method: 'POST', body, headers: signed(), ...(fresh && sign ? { setupRequest: (r: object) => ({ ...r, headers: signed() }) } : {}) }],
       },
       300_000,
     );
@@ -78,7 +84,12 @@ async function variant(name: string, authentication: boolean, bin?: string) {
 
 const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
 const variants = [await variant('off', false), await variant('on', true)];
-if (base) variants.push(await variant('on-base', true, path.join(path.resolve(base), 'bin', 'dsjobs.js')));
+// Authentication off, the same signed requests: the cost of the request's size alone (its parsing, the audit event
+// that records its key id), apart from verifying and authorizing it.
+if (process.argv.includes('--signed-off')) variants.splice(1, 0, await variant('off-signed', false, undefined, variants[1].s.sign));
+for (const [i, dir] of (base ? base.split(',') : []).entries()) {
+  variants.push(await variant(`on-base${i || ''}`, true, path.join(path.resolve(dir), 'bin', 'dsjobs.js')));
+}
 try {
   // Warm every server (JIT, caches, the SQLite page cache) before anything is counted.
   for (const v of variants) await v.load(2000, false);
