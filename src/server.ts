@@ -228,6 +228,19 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const authorizer = new Authorizer(policyStore, identityService.tree, log);
   const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
   await ensureAdministratorsPolicy(store, policies, identity.tenancyId);
+  // Replicas on one PostgreSQL database: the identity and policy caches above hear only of this process's writes, so
+  // they are dropped every second and another replica's change (a deleted key, policy or membership) applies here
+  // within about a second. The cost: a key, group and policy read and a tree read per second.
+  const identityRefresh =
+    store.dialect === 'postgres'
+      ? setInterval(() => {
+          identityService.refreshFromStore().then(
+            () => authorizer.invalidate(),
+            (err) => log.warn({ err }, 'identity caches could not be refreshed from the database'),
+          );
+        }, IDENTITY_REFRESH_MS)
+      : null;
+  identityRefresh?.unref();
   const eventStore = new EventStore(store);
   const feed = new EventFeed(eventStore);
   store.onEventsCommitted = () => feed.notify();
@@ -524,6 +537,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     // Stops serving and watching; runs keep going and a restart re-attaches to them.
     close() {
       closing ??= (async () => {
+        if (identityRefresh) clearInterval(identityRefresh);
         scheduler.stop();
         await scheduler.settle(10_000);
         runPrincipals?.close();
@@ -547,6 +561,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     },
   };
 }
+
+/** How often a replica on PostgreSQL drops its identity and policy caches (another replica's writes apply within it). */
+const IDENTITY_REFRESH_MS = 1_000;
 
 /** Key pairs for run principals made ahead of runs (each ~50-200 ms of CPU; one is used per run start). */
 const RUN_KEY_POOL = 4;

@@ -3,7 +3,8 @@ import type { CompartmentRecord } from '../store/identity-store.js';
 /**
  * The live compartment tree in memory, for the policy engine (it implements domain/policy's CompartmentTree: the
  * engine reads it synchronously). Loaded at start and kept current by every compartment write of IdentityService,
- * after its commit; only active compartments are in it (one server per SQLite file, as for the other caches).
+ * after its commit; only active compartments are in it. Replicas on PostgreSQL read it again every second
+ * (IdentityService.refreshFromStore): another replica's compartment writes reach it that way.
  */
 export class LiveCompartmentTree {
   private readonly parents = new Map<string, string | null>();
