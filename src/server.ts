@@ -228,19 +228,6 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const authorizer = new Authorizer(policyStore, identityService.tree, log);
   const policies = new PoliciesService(store, policyStore, identity, systemClock, { onChange: () => authorizer.invalidate() });
   await ensureAdministratorsPolicy(store, policies, identity.tenancyId);
-  // Replicas on one PostgreSQL database: the identity and policy caches above hear only of this process's writes, so
-  // they are dropped every second and another replica's change (a deleted key, policy or membership) applies here
-  // within about a second. The cost: a key, group and policy read and a tree read per second.
-  const identityRefresh =
-    store.dialect === 'postgres'
-      ? setInterval(() => {
-          identityService.refreshFromStore().then(
-            () => authorizer.invalidate(),
-            (err) => log.warn({ err }, 'identity caches could not be refreshed from the database'),
-          );
-        }, IDENTITY_REFRESH_MS)
-      : null;
-  identityRefresh?.unref();
   const eventStore = new EventStore(store);
   const feed = new EventFeed(eventStore);
   store.onEventsCommitted = () => feed.notify();
@@ -399,6 +386,23 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     },
     onJobMoved: (id) => jobs.changedElsewhere(id),
   });
+  // Replicas on one PostgreSQL database: the identity and policy caches, and the cached jobs and projects (whose
+  // compartments authorization decides in), hear only of this process's writes, so they are dropped every second and
+  // another replica's change (a deleted key, policy or membership, a moved job) applies here within about a second.
+  // The cost: a few reads per second.
+  const identityRefresh =
+    store.dialect === 'postgres'
+      ? setInterval(() => {
+          jobs.forgetCached();
+          projects.forgetCached();
+          runs.forgetProjectCompartments();
+          identityService.refreshFromStore().then(
+            () => authorizer.invalidate(),
+            (err) => log.warn({ err }, 'identity caches could not be refreshed from the database'),
+          );
+        }, IDENTITY_REFRESH_MS)
+      : null;
+  identityRefresh?.unref();
   logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
   const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
