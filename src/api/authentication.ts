@@ -45,16 +45,6 @@ export const SESSION_TOKEN_PREFIX = 'ST$';
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const BODY_HEADERS = ['x-content-sha256', 'content-type', 'content-length'];
 
-/**
- * RSA-SHA256 verification on libuv's thread pool, not the event loop: a 2048-bit verify is ~23 us of CPU, and the
- * event loop is what bounds requests/s (benchmark 3a); handed to the pool it costs the event loop ~3.5 us (measured
- * with 32 in flight), and the pool's threads use the cores the event loop leaves idle. Any error (a signature of the
- * wrong length, say) is a signature that does not verify.
- */
-function verifies(data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean> {
-  return new Promise((resolve) => verify('sha256', data, key, signature, (err, ok) => resolve(!err && ok)));
-}
-
 const unauthenticated = (why: string) =>
   new DsError('NotAuthenticated', `The required information to complete authentication was not provided or was incorrect: ${why}`);
 
@@ -132,13 +122,13 @@ export async function authenticate(req: FastifyRequest, opts: AuthenticationOpti
     } catch (e) {
       throw unauthenticated((e as Error).message);
     }
-    if (!(await verifies(Buffer.from(signingString), session.key, sig.signature))) throw unauthenticated('the signature does not verify with the session token\'s key');
+    if (!verify('sha256', Buffer.from(signingString), session.key, sig.signature)) throw unauthenticated('the signature does not verify with the session token\'s key');
     if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
     return session.principal;
   }
   const key = await opts.resolveKey(sig.keyId);
   if (!key) throw unauthenticated(`the key ${sig.keyId} is not an active API key of an active user`);
-  if (!(await verifies(Buffer.from(signingString), key.key, sig.signature))) throw unauthenticated('the signature does not verify');
+  if (!verify('sha256', Buffer.from(signingString), key.key, sig.signature)) throw unauthenticated('the signature does not verify');
   if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
   return opts.userPrincipal(key.userId);
 }
