@@ -398,6 +398,23 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     },
     onJobMoved: (id) => jobs.changedElsewhere(id),
   });
+  // Replicas on one PostgreSQL database: the identity and policy caches, and the cached jobs and projects (whose
+  // compartments authorization decides in), hear only of this process's writes, so they are dropped every second and
+  // another replica's change (a deleted key, policy or membership, a moved job) applies here within about a second.
+  // The cost: a few reads per second.
+  const identityRefresh =
+    store.dialect === 'postgres'
+      ? setInterval(() => {
+          jobs.forgetCached();
+          projects.forgetCached();
+          runs.forgetProjectCompartments();
+          identityService.refreshFromStore().then(
+            () => authorizer.invalidate(),
+            (err) => log.warn({ err }, 'identity caches could not be refreshed from the database'),
+          );
+        }, IDENTITY_REFRESH_MS)
+      : null;
+  identityRefresh?.unref();
   logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
   const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
@@ -536,6 +553,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     // Stops serving and watching; runs keep going and a restart re-attaches to them.
     close() {
       closing ??= (async () => {
+        if (identityRefresh) clearInterval(identityRefresh);
         scheduler.stop();
         await scheduler.settle(10_000);
         runPrincipals?.close();
@@ -559,6 +577,9 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     },
   };
 }
+
+/** How often a replica on PostgreSQL drops its identity and policy caches (another replica's writes apply within it). */
+const IDENTITY_REFRESH_MS = 1_000;
 
 /** Key pairs for run principals made ahead of runs (each ~50-200 ms of CPU; one is used per run start). */
 const RUN_KEY_POOL = 4;

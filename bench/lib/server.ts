@@ -25,6 +25,8 @@ export interface BenchServerOptions {
   dataDir?: string;
   /** A config file (--config), e.g. one whose shapes go to a Slurm cluster. */
   config?: string;
+  /** Another build's bin/dsjobs.js (an A/B against it, bench/auth-cost.ts); default this checkout's. */
+  bin?: string;
 }
 
 /** Servers alive now: an interrupted benchmark (Ctrl-C) still kills them and removes their data dirs. */
@@ -99,7 +101,7 @@ export class BenchServer {
 
   static async start(opts: BenchServerOptions = {}): Promise<BenchServer> {
     const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsjobs-bench-'));
-    const args = [...(opts.nodeArgs ?? []), BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(opts.config ? ['--config', opts.config] : [])];
+    const args = [...(opts.nodeArgs ?? []), opts.bin ?? BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(opts.config ? ['--config', opts.config] : [])];
     const spawnedAt = performance.now();
     // Authentication off unless a benchmark asks for it (benchmark 3 measures its cost beside the unsigned figure).
     const launched = await launchServer(args, { DSJOBS_LOG_LEVEL: 'warn', DSJOBS_AUTHENTICATION: 'off', ...opts.env });

@@ -36,6 +36,8 @@ declare module 'autocannon' {
     body?: string | Buffer;
     timeout?: number;
     pipelining?: number;
+    /** Requests sent in turn on each connection; setupRequest may rewrite one before it is sent (fresh headers). */
+    requests?: { method?: string; body?: string | Buffer; headers?: Record<string, string>; setupRequest?: (req: object) => object }[];
   }
 
   export interface Instance extends EventEmitter {

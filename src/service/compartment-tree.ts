@@ -3,13 +3,17 @@ import type { CompartmentRecord } from '../store/identity-store.js';
 /**
  * The live compartment tree in memory, for the policy engine (it implements domain/policy's CompartmentTree: the
  * engine reads it synchronously). Loaded at start and kept current by every compartment write of IdentityService,
- * after its commit; only active compartments are in it (one server per SQLite file, as for the other caches).
+ * after its commit; only active compartments are in it. Replicas on PostgreSQL read it again every second
+ * (IdentityService.refreshFromStore): another replica's compartment writes reach it that way.
  */
 export class LiveCompartmentTree {
   private readonly parents = new Map<string, string | null>();
   private readonly names = new Map<string, string>();
+  /** Bumped by every load and put: the authorizer's kept decisions are of the tree as it was (CompartmentTree.version). */
+  version = 0;
 
   load(all: CompartmentRecord[]): void {
+    this.version++;
     this.parents.clear();
     this.names.clear();
     for (const c of all) this.put(c);
@@ -17,6 +21,7 @@ export class LiveCompartmentTree {
 
   /** A compartment as committed: added, renamed, or (deleted) taken out. */
   put(c: CompartmentRecord): void {
+    this.version++;
     if (c.lifecycleState === 'DELETED') {
       this.parents.delete(c.id);
       this.names.delete(c.id);

@@ -488,6 +488,16 @@ export class IdentityService {
   private readonly groupNames = new Map<string, { generation: number; value: string[] }>();
   private groupGeneration = 0;
 
+  /**
+   * Forgets what this process keeps of identities (verified keys, users' states and groups) and reads the compartment
+   * tree again: with several replicas on one database, another replica's writes are heard of only this way.
+   */
+  async refreshFromStore(): Promise<void> {
+    this.dropCredentialCaches();
+    this.dropGroupCache();
+    this.tree.load(await this.ids.liveCompartments());
+  }
+
   /** Runs a write that changes memberships, dropping the cached group names before and after it. */
   private async membershipWrite<R>(write: () => Promise<R>): Promise<R> {
     this.dropGroupCache();

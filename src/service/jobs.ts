@@ -225,6 +225,11 @@ export class JobsService {
     this.invalidate(id);
   }
 
+  /** Every cached job may have changed elsewhere (another replica on the same database): forget them all. */
+  forgetCached(): void {
+    this.cache.clear();
+  }
+
   async get(id: string): Promise<JobRecord> {
     const j = await this.cache.get(id, (i) => this.store.getJob(i));
     if (!j) throw notFound('Job', id);

@@ -85,6 +85,11 @@ export class ProjectsService {
     this.invalidate(id);
   }
 
+  /** Every cached project may have changed elsewhere (another replica on the same database): forget them all. */
+  forgetCached(): void {
+    this.cache.clear();
+  }
+
   async get(id: string): Promise<ProjectRecord> {
     const p = await this.cache.get(id, (i) => this.store.getProject(i));
     if (!p) throw notFound('Project', id);

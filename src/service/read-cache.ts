@@ -15,6 +15,12 @@ export class ReadCache<T> {
     this.entries.delete(id);
   }
 
+  /** Forgets every record (another replica may have written any of them: server.ts's refresh on PostgreSQL). */
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+
   /** The cached record, else `load`'s (kept unless a write overlapped the load); `load` answers null for none. */
   async get(id: string, load: (id: string) => Promise<T | null>): Promise<T | null> {
     const hit = this.entries.get(id);

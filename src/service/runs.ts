@@ -343,6 +343,10 @@ export class RunsService {
   projectMoved(projectId: string): void {
     this.projectCompartments.delete(projectId);
   }
+  /** Every project may have moved elsewhere (another replica on the same database): forget their compartments. */
+  forgetProjectCompartments(): void {
+    this.projectCompartments.clear();
+  }
   private async projectCompartment(projectId: string, fallback: string): Promise<string> {
     let c = this.projectCompartments.get(projectId);
     if (!c) {

@@ -4,7 +4,8 @@
  * followed through replica B, and canceled through B; SIGKILL the lease holder: the other takes the coordinator's
  * lease within 10 s, the killed one's queued runs start exactly once on the survivor, a schedule keeps firing exactly
  * once per fire time, webhooks are delivered, and the killed replica's started run ends FAILED saying its replica was
- * lost; a holder paused (SIGSTOP) past its lease finds it taken when it resumes and stops.
+ * lost; a holder paused (SIGSTOP) past its lease finds it taken when it resumes and stops. Identity and policy
+ * writes, and a project moved, through A apply on B within about a second (B's caches are dropped every second).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,9 +13,11 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { createJob, killRunProcesses, startServer, waitForRun, type TestServer } from '../support/server.js';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { apiKeySigner, readOciProfile } from '../../src/sdk/signer.js';
+import { createJob, killRunProcesses, signedFetch, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { freshDatabase, postgresMissing } from '../support/postgres.js';
-import { makeOciClient } from '../support/oci-sdk-client.js';
+import { makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const OCI = 'com.oraclecloud.datascience';
@@ -140,6 +143,45 @@ test('a run created through replica A is read, followed (every line, in order) a
   } finally {
     sdkA.close();
     sdkB.close();
+  }
+});
+
+test("another replica's identity and policy writes apply within about a second: a new or deleted policy, a moved project, a deleted key", { skip: missing ?? undefined }, async () => {
+  const { client: id, close } = makeIdentityClient(a.url, a.configFile);
+  const sdkA = makeOciClient(a.url, a.configFile);
+  const tenancy = readOciProfile(a.configFile).tenancy;
+  try {
+    // B has served the administrator already (its policies are compiled): everything here is written through A.
+    assert.equal((await b!.fetch(`${b!.url}/20190101/projects?compartmentId=${encodeURIComponent(a.compartmentId)}`)).status, 200);
+    const user = (await id.createUser({ createUserDetails: { compartmentId: tenancy, name: 'replica-user', description: 'x' } })).user;
+    const group = (await id.createGroup({ createGroupDetails: { compartmentId: tenancy, name: 'replica-group', description: 'x' } })).group;
+    await id.addUserToGroup({ addUserToGroupDetails: { userId: user.id, groupId: group.id } });
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    const key = (await id.uploadApiKey({ userId: user.id, createApiKeyDetails: { key: pair.publicKey } })).apiKey;
+    const sign = apiKeySigner({ tenancy, user: user.id, fingerprint: key.fingerprint!, privateKey: createPrivateKey(pair.privateKey) });
+    const listOnB = async () => (await signedFetch(sign, `${b!.url}/20190101/projects?compartmentId=${encodeURIComponent(a.compartmentId)}`)).status;
+    const policyDetails = { compartmentId: tenancy, name: 'replica-lists', description: 'x', statements: ['Allow group replica-group to inspect data-science-projects in tenancy'] };
+    let policy = (await id.createPolicy({ createPolicyDetails: policyDetails })).policy;
+    // Bounds far above the one-second refresh: the host is shared.
+    await until('B to apply the policy made through A', async () => (await listOnB()) === 200, 15_000);
+    await id.deletePolicy({ policyId: policy.id });
+    await until('B to apply the policy deleted through A', async () => (await listOnB()) === 404, 15_000);
+    policy = (await id.createPolicy({ createPolicyDetails: policyDetails })).policy;
+    await until('B to apply the policy made again through A', async () => (await listOnB()) === 200, 15_000);
+    // A project the user may read only in its compartment, read through B (which caches it), then moved through A.
+    const team = (await id.createCompartment({ createCompartmentDetails: { compartmentId: tenancy, name: 'replica-team', description: 'x' } })).compartment;
+    await id.createPolicy({ createPolicyDetails: { compartmentId: tenancy, name: 'replica-team-reads', description: 'x', statements: ['Allow group replica-group to read data-science-projects in compartment replica-team'] } });
+    const project = (await sdkA.client.createProject({ createProjectDetails: { compartmentId: team.id, displayName: 'moved' } })).project;
+    const getOnB = async () => (await signedFetch(sign, `${b!.url}/20190101/projects/${project.id}`)).status;
+    await until('B to let the user read the project in replica-team', async () => (await getOnB()) === 200, 15_000);
+    await sdkA.client.changeProjectCompartment({ projectId: project.id, changeProjectCompartmentDetails: { compartmentId: a.compartmentId } });
+    await until('B to decide the project moved through A in its new compartment', async () => (await getOnB()) === 404, 15_000);
+    await id.deleteApiKey({ userId: user.id, fingerprint: key.fingerprint! });
+    await until('B to refuse the key deleted through A', async () => (await listOnB()) === 401, 15_000);
+    await id.deletePolicy({ policyId: policy.id });
+  } finally {
+    close();
+    sdkA.close();
   }
 });
 

@@ -41,3 +41,20 @@ test('none is not kept, and the cache starts over past its bound', async () => {
   await c.get('a', async () => ((reloaded = true), 1));
   assert.ok(reloaded, 'a was dropped when the bound was reached');
 });
+
+test('clear forgets every record, and a load in flight across it is not kept', async () => {
+  const c = new ReadCache<number>();
+  let value = 1;
+  for (const id of ['a', 'b']) assert.equal(await c.get(id, async () => value), 1);
+  let release!: () => void;
+  const slow = c.get('c', async () => {
+    await new Promise<void>((r) => (release = r));
+    return 1;
+  });
+  await new Promise((r) => setImmediate(r));
+  value = 2;
+  c.clear();
+  release();
+  assert.equal(await slow, 1);
+  for (const id of ['a', 'b', 'c']) assert.equal(await c.get(id, async () => value), 2, `${id} is read again`);
+});

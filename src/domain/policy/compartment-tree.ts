@@ -8,6 +8,11 @@ export interface CompartmentTree {
   /** The id of the active child of `parentId` called `name` (names compare case-insensitively, as OCI's). */
   childByName(parentId: string, name: string): string | undefined;
   nameOf(id: string): string | undefined;
+  /**
+   * A number that changes with every change to the tree: what was decided on the tree as it was may be reused while
+   * it stays the same (service/authorizer.ts's decisions). Absent: nothing decided is kept.
+   */
+  readonly version?: number;
 }
 
 /**
