@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -45,6 +45,7 @@ import { identityPolicyRoutes } from './routes/identity-policies.js';
 import { loopbackPeerUid } from './peer-uid.js';
 import type { IdentityService } from '../service/identity.js';
 import { authenticate, authenticateSession, checkBodyHash, sessionToken } from './authentication.js';
+import { createSignatureVerifier } from './signature-verifier.js';
 import { authorizationHooks } from './authorization.js';
 import type { Authorizer } from '../service/authorizer.js';
 import type { ConsoleSessions } from '../service/console-sessions.js';
@@ -315,11 +316,14 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     });
   }
   if (deps.authentication) {
+    const verifier = createSignatureVerifier();
+    app.addHook('onClose', () => verifier.close());
     const auth = {
       resolveKey: (keyId: string) => deps.identityService.resolveKey(keyId),
       userPrincipal: (userId: string) => deps.identityService.userPrincipal(userId),
       now: () => Date.now(),
       streamedBodyRoutes: STREAMED_BODY_ROUTES,
+      verifySignature: (data: Buffer, key: KeyObject, signature: Buffer) => verifier.verify(data, key, signature),
       sessionToken: deps.runPrincipals ? (token: string) => deps.runPrincipals!.authenticate(token) : undefined,
     };
     app.addHook('onRequest', async (req) => {

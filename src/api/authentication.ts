@@ -1,4 +1,4 @@
-import { verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { DsError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
@@ -37,6 +37,8 @@ export interface AuthenticationOptions {
    * headers (their binary uploads pass forceExcludeBody), so neither is the body hash asked for here.
    */
   streamedBodyRoutes: ReadonlySet<string>;
+  /** RSA-SHA256 verification (api/signature-verifier.ts: batched off the event loop). */
+  verifySignature(data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean>;
 }
 
 /** How the OCI SDKs name a session token as the key: `keyId="ST$<token>"`. */
@@ -122,13 +124,13 @@ export async function authenticate(req: FastifyRequest, opts: AuthenticationOpti
     } catch (e) {
       throw unauthenticated((e as Error).message);
     }
-    if (!verify('sha256', Buffer.from(signingString), session.key, sig.signature)) throw unauthenticated('the signature does not verify with the session token\'s key');
+    if (!(await opts.verifySignature(Buffer.from(signingString), session.key, sig.signature))) throw unauthenticated('the signature does not verify with the session token\'s key');
     if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
     return session.principal;
   }
   const key = await opts.resolveKey(sig.keyId);
   if (!key) throw unauthenticated(`the key ${sig.keyId} is not an active API key of an active user`);
-  if (!verify('sha256', Buffer.from(signingString), key.key, sig.signature)) throw unauthenticated('the signature does not verify');
+  if (!(await opts.verifySignature(Buffer.from(signingString), key.key, sig.signature))) throw unauthenticated('the signature does not verify');
   if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
   return opts.userPrincipal(key.userId);
 }

@@ -1,0 +1,50 @@
+/**
+ * Signature verification batched off the event loop (api/signature-verifier.ts): every answer belongs to its own
+ * request (a tampered one amid good ones is refused, a good one amid tampered ones accepted), keys are told to the
+ * worker once and told apart, a lone request is verified in place, and closing answers what is in flight.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { createSignatureVerifier } from '../../src/api/signature-verifier.js';
+
+const a = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const b = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signed = (i: number, key = a.privateKey) => {
+  const data = Buffer.from(`date: ${i}\n(request-target): post /20190101/jobRuns`);
+  return { data, sig: sign('sha256', data, key) };
+};
+
+test('a batch: each request gets its own answer, with each request its own key', async () => {
+  const v = createSignatureVerifier();
+  try {
+    const asked = Array.from({ length: 40 }, (_, i) => {
+      const { data, sig } = signed(i, i % 3 === 0 ? b.privateKey : a.privateKey);
+      const key = i % 3 === 0 ? b.publicKey : a.publicKey;
+      // Every 7th is tampered (its data changed after signing), every 11th verified with the other key.
+      const tampered = i % 7 === 0;
+      const wrongKey = i % 11 === 0 && !tampered;
+      const want = !tampered && !wrongKey;
+      const useKey = wrongKey ? (key === a.publicKey ? b.publicKey : a.publicKey) : key;
+      return { want, got: v.verify(tampered ? Buffer.concat([data, Buffer.from('x')]) : data, useKey, sig) };
+    });
+    const got = await Promise.all(asked.map((x) => x.got));
+    assert.deepEqual(got, asked.map((x) => x.want));
+    // A second batch with the same keys (told to the worker before) still answers right.
+    const again = await Promise.all([signed(1), signed(2)].map(({ data, sig }) => v.verify(data, a.publicKey, sig)));
+    assert.deepEqual(again, [true, true]);
+    assert.deepEqual(await Promise.all([v.verify(Buffer.from('other'), a.publicKey, signed(3).sig), v.verify(signed(4).data, a.publicKey, signed(4).sig)]), [false, true]);
+  } finally {
+    await v.close();
+  }
+});
+
+test('a lone request, a garbage signature, and a close with requests asked', async () => {
+  const v = createSignatureVerifier();
+  const { data, sig } = signed(9);
+  assert.equal(await v.verify(data, a.publicKey, sig), true);
+  assert.equal(await v.verify(data, a.publicKey, Buffer.from('not a signature')), false);
+  const pending = [v.verify(data, a.publicKey, sig), v.verify(data, b.publicKey, sig)];
+  await v.close();
+  assert.deepEqual(await Promise.all(pending), [true, false]);
+});
