@@ -38,6 +38,7 @@ test("a run's wire form is its summary's fields, in the same order and with the 
     outcomeReason: 'exit',
     isolation: { sandbox: 'bubblewrap' },
     nodeGroups: [{ name: 'g', lifecycleState: 'ACTIVE' }],
+    jobNodeConfigurationOverrideDetails: { jobNodeType: 'MULTI_NODE' },
     version: 4,
     logDetails: { logGroupId: 'group', logId: 'log' },
   } as unknown as RunRecord;
@@ -54,6 +55,7 @@ test("a run's wire form is its summary's fields, in the same order and with the 
     'jobStorageMountConfigurationOverrideDetailsList',
     'isolationDetails',
     'nodeGroupDetailsList',
+    'jobNodeConfigurationOverrideDetails',
     'logDetails',
   ]);
   const renamed = new Set(['isolationDetails', 'nodeGroupDetailsList']);
