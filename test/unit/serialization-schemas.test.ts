@@ -79,6 +79,6 @@ test('a route serializes from the rewrite, with the same bytes as from the writt
   const rewritten = await serve(run, true);
   assert.deepEqual(unions(rewritten.compiled), []);
   assert.equal(rewritten.text, written.text);
-  const other = { ...run, lifecycleState: 'SUCCEEDED', exitCode: 0, isolationDetails: { sandbox: 'NATIVE', network: 'NONE', cpuLimit: 'ENFORCED', memoryLimit: 'ENFORCED', processTree: 'PID_NAMESPACE', blockStorage: 'VOLUME', gpus: [], warnings: [] } };
+  const other = { ...run, lifecycleState: 'SUCCEEDED', exitCode: 0, jobEnvironmentConfigurationOverrideDetails: { jobEnvironmentType: 'OCIR_CONTAINER', image: 'x', cmd: ['a'], n: 1 }, logDetails: null, nodeGroupDetailsList: null, isolationDetails: { sandbox: 'NATIVE', network: 'NONE', cpuLimit: 'ENFORCED', memoryLimit: 'ENFORCED', processTree: 'PID_NAMESPACE', blockStorage: 'VOLUME', gpus: [], warnings: [] } };
   assert.equal((await serve(other, true)).text, (await serve(other, false)).text);
 });
