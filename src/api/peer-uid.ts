@@ -104,6 +104,7 @@ export class SocketTables {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.answers.set(id, { table, resolve });
+      worker.ref();
       worker.postMessage({ id, table });
     });
   }
@@ -111,15 +112,18 @@ export class SocketTables {
   private thread(): Worker | null {
     if (this.worker) return this.worker;
     try {
-      const w = new Worker(THREAD_CODE, { eval: true });
-      // Never holds the process open; asked again (a fresh thread) if it ever fails.
-      w.unref();
+      // No execArgv: the code needs no loader (under tsx, its hooks would be set up in the thread too).
+    const w = new Worker(THREAD_CODE, { eval: true, execArgv: [] });
       w.on('message', ({ id, text }: { id: number; text: string | null }) => {
         this.answers.get(id)?.resolve(text);
         this.answers.delete(id);
+        if (this.answers.size === 0) w.unref();
       });
       w.on('error', () => this.lost(w));
       w.on('exit', () => this.lost(w));
+      // Holds the process open only while a read is under way (after the listeners: adding one refs the thread); a
+      // thread that fails is started afresh for the next read.
+      w.unref();
       this.worker = w;
       return w;
     } catch {
