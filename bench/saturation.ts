@@ -105,24 +105,29 @@ async function phase(o: SaturationOptions, weight: number): Promise<{ idle: Late
   }
 }
 
-async function burst(o: SaturationOptions): Promise<number[]> {
+/** Every create's latency, and apart those of each client's first request (the one that opens its connection). */
+async function burst(o: SaturationOptions): Promise<{ all: number[]; first: number[]; rest: number[] }> {
   const s = await BenchServer.start({ nodeArgs: o.nodeArgs });
   try {
     const job = await s.createJob('trivial.sh', 'exit 0\n');
-    const lat: number[] = [];
+    const out = { all: [] as number[], first: [] as number[], rest: [] as number[] };
     let left = o.burstRuns;
     await Promise.all(
-      Array.from({ length: o.burstClients }, async () => {
+      Array.from({ length: o.burstClients }, async (_, client) => {
+        let n = 0;
         while (left > 0) {
           left--;
           const t0 = performance.now();
           const r = await s.http.request('POST', '/jobRuns', s.runBody(job));
           if (r.status !== 200) throw new Error(`create: HTTP ${r.status} ${r.body.toString().slice(0, 200)}`);
-          lat.push(performance.now() - t0);
+          const ms = performance.now() - t0;
+          out.all.push(ms);
+          // Client 0's connection is the one createJob opened, before the burst.
+          (n++ === 0 && client > 0 ? out.first : out.rest).push(ms);
         }
       }),
     );
-    return lat;
+    return out;
   } finally {
     await s.close();
   }
@@ -159,9 +164,15 @@ export async function benchSaturation(report: Report, o: SaturationOptions): Pro
   const b = await burst(o);
   report.add({
     figure: `10. burst: ${o.burstClients} clients creating ${o.burstRuns} trivial runs, create latency p50/p99`,
-    value: `${fmt(p(b, 50))} / ${fmt(p(b, 99))} ms`,
+    value: `${fmt(p(b.all, 50))} / ${fmt(p(b.all, 99))} ms`,
     baseline: '-',
     target: 'p99 < 100 ms',
-    pass: p(b, 99) < 100,
+    pass: p(b.all, 99) < 100,
   });
+  // The first request of a client opens its connection, which the server accepts in its own time (docs/benchmarks.md,
+  // "Where the time goes"): the two kinds apart show which one sets the p99.
+  report.note(
+    `burst: first request of each new connection p50 ${fmt(p(b.first, 50))} ms, max ${fmt(Math.max(...b.first))} ms (${b.first.length}); ` +
+      `the other creates p50 ${fmt(p(b.rest, 50))} ms, p99 ${fmt(p(b.rest, 99))} ms (${b.rest.length})`,
+  );
 }

@@ -50,6 +50,7 @@ import { authorizationHooks } from './authorization.js';
 import type { Authorizer } from '../service/authorizer.js';
 import type { ConsoleSessions } from '../service/console-sessions.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
+import { ResponseSchemas } from './serialization-schemas.js';
 import { compartmentRoutes } from './routes/identity-compartments.js';
 import { userRoutes } from './routes/identity-users.js';
 import { groupRoutes } from './routes/identity-groups.js';
@@ -421,6 +422,8 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
     reply.code(500).send({ code: 'InternalServerError', message: 'Internal error; see the server log for request ' + req.id });
   });
 
+  // Responses are serialized from their unions rewritten without validators (serialization-schemas.ts).
+  const responseSchemas = new ResponseSchemas();
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -433,7 +436,10 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
       servers: [{ url: '/' }],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+    // The document shows each route's schema as written, not the serializer's rewrite (below).
+    transform: ({ schema, url }) => ({ schema: responseSchemas.written(schema), url }),
   });
+  app.addHook('onRoute', responseSchemas.onRoute);
   app.addSchema(S.ErrorBody);
   app.addSchema(S.JobRunMetrics);
   app.addSchema(S.CloudEvent);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 
 /**
  * The uid that owns the other end of a loopback TCP connection, read from the kernel's socket tables
@@ -30,23 +31,116 @@ export async function loopbackPeerUid(sock: Socket): Promise<number | 'unknown' 
 
 /**
  * Reading a table costs the kernel a walk over its whole connection hash (~3.5 ms here, on a loaded machine, with 135
- * connections): asynchronous, off the event loop, and once per connection (app.ts keeps the answer).
+ * connections; 5-17 ms with ~750) and comes one page per read(): ~30 system calls for 750 connections. Through the
+ * thread pool, each of those calls queued behind the run starts' cgroup and directory work there, and a burst of 16
+ * new connections waited 275-440 ms each for its answer (benchmark 10's burst, the whole of its p99). So the tables
+ * are read by a thread of their own (readFileSync there, never on the event loop), and one read answers every lookup
+ * asked before it began. Once per connection (app.ts keeps the answer).
  */
 async function find(table: string, localHex: string, remoteHex: string): Promise<number | null> {
-  let text: string;
-  try {
-    text = await readFile(table, 'utf8');
-  } catch {
-    return null;
-  }
+  return (await tables.rows(table))?.get(`${localHex} ${remoteHex}`) ?? null;
+}
+
+/** A table's rows: "local remote" -> the owner's uid; null for TIME_WAIT rows (state 06), which have no owner any more. */
+export function parseSocketTable(text: string): Map<string, number | null> {
+  const rows = new Map<string, number | null>();
   for (const line of text.split('\n')) {
     // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt   uid ..."
     const f = line.trim().split(/\s+/);
-    // State 06 is TIME_WAIT: no owner any more.
-    if (f.length > 7 && f[1] === localHex && f[2] === remoteHex) return f[3] === '06' ? null : Number(f[7]);
+    if (f.length > 7 && f[0] !== 'sl' && !rows.has(`${f[1]} ${f[2]}`)) rows.set(`${f[1]} ${f[2]}`, f[3] === '06' ? null : Number(f[7]));
   }
-  return null;
+  return rows;
 }
+
+/** The reading thread's code, inline (eval) so that it runs the same from dist/ and under tsx. */
+const THREAD_CODE = `
+const { parentPort } = require('node:worker_threads');
+const { readFileSync } = require('node:fs');
+parentPort.on('message', ({ id, table }) => {
+  let text = null;
+  try { text = readFileSync(table, 'utf8'); } catch {}
+  parentPort.postMessage({ id, text });
+});
+`;
+
+/**
+ * Reads of the socket tables, shared: a lookup joins the next read of its table to begin (not one already under
+ * way, which may have begun before its connection was in the table). null: the table cannot be read.
+ */
+export class SocketTables {
+  private worker: Worker | null = null;
+  private readonly reading = new Set<string>();
+  private readonly waiting = new Map<string, ((rows: Map<string, number | null> | null) => void)[]>();
+  private readonly answers = new Map<number, { table: string; resolve: (text: string | null) => void }>();
+  private nextId = 0;
+  /** How many reads were made (for tests). */
+  reads = 0;
+
+  rows(table: string): Promise<Map<string, number | null> | null> {
+    return new Promise((resolve) => {
+      const list = this.waiting.get(table) ?? [];
+      list.push(resolve);
+      this.waiting.set(table, list);
+      if (!this.reading.has(table)) this.begin(table);
+    });
+  }
+
+  private begin(table: string): void {
+    const takers = this.waiting.get(table) ?? [];
+    this.waiting.delete(table);
+    this.reading.add(table);
+    this.reads++;
+    void this.readNow(table).then((text) => {
+      this.reading.delete(table);
+      const rows = text === null ? null : parseSocketTable(text);
+      for (const t of takers) t(rows);
+      if (this.waiting.has(table)) this.begin(table);
+    });
+  }
+
+  private readNow(table: string): Promise<string | null> {
+    const worker = this.thread();
+    if (!worker) return readFile(table, 'utf8').catch(() => null);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.answers.set(id, { table, resolve });
+      worker.ref();
+      worker.postMessage({ id, table });
+    });
+  }
+
+  private thread(): Worker | null {
+    if (this.worker) return this.worker;
+    try {
+      // No execArgv: the code needs no loader (under tsx, its hooks would be set up in the thread too).
+    const w = new Worker(THREAD_CODE, { eval: true, execArgv: [] });
+      w.on('message', ({ id, text }: { id: number; text: string | null }) => {
+        this.answers.get(id)?.resolve(text);
+        this.answers.delete(id);
+        if (this.answers.size === 0) w.unref();
+      });
+      w.on('error', () => this.lost(w));
+      w.on('exit', () => this.lost(w));
+      // Holds the process open only while a read is under way (after the listeners: adding one refs the thread); a
+      // thread that fails is started afresh for the next read.
+      w.unref();
+      this.worker = w;
+      return w;
+    } catch {
+      return null;
+    }
+  }
+
+  private lost(w: Worker): void {
+    if (this.worker !== w) return;
+    this.worker = null;
+    // The reads it still owed are made here instead.
+    for (const { table, resolve } of this.answers.values()) void readFile(table, 'utf8').then(resolve, () => resolve(null));
+    this.answers.clear();
+  }
+}
+
+const tables = new SocketTables();
 
 const port = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
 

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fsBatch, fsError, type FsOp } from './fs-thread.js';
 
 /**
  * Per-run cgroups: the shape's CPUs and memory as limits, a pids cap against fork bombs, the run's resource use
@@ -214,29 +215,23 @@ export function createRunCgroups(host: CgroupHost, runName: string, limits: Cgro
 }
 
 /**
- * `createRunCgroups` through the thread pool, what the server uses (the synchronous one is for the probe at start):
- * making a cgroup takes the kernel's cgroup lock, and a mkdir of one blocked the event loop for up to 10.8 ms (0.19
- * ms on average, 43 ms on a loaded host) while a burst of creates was being answered (benchmark 10's burst). The
- * hierarchies' directories are made at once; the limit writes go one after the other, in the order `limitWrites`
- * gives.
+ * `createRunCgroups` off the event loop, what the server uses (the synchronous one is for the probe at start): making
+ * a cgroup takes the kernel's cgroup lock, and a mkdir of one blocked the event loop for up to 10.8 ms (0.19 ms on
+ * average, 43 ms on a loaded host) while a burst of creates was being answered (benchmark 10's burst). One batch on
+ * the file-system thread (fs-thread.ts): the hierarchies' directories, then the limit writes in the order
+ * `limitWrites` gives; on a failure the directories made are removed again.
  */
 export async function createRunCgroupsAsync(host: CgroupHost, runName: string, limits: CgroupLimits): Promise<RunCgroups> {
   const cg = runCgroupsFor(host, runName);
   const dirs = joinDirs(cg);
-  const made = await Promise.allSettled(
-    dirs.map((dir) =>
-      fsp.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e;
-      }),
-    ),
-  );
-  try {
-    const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    for (const [file, value] of limitWrites(cg, limits, { memoryBytes: Infinity })) await fsp.writeFile(file, value);
-  } catch (e) {
-    for (let i = dirs.length - 1; i >= 0; i--) if (made[i].status === 'fulfilled') await tryRmdirAsync(dirs[i]);
-    throw e;
+  const writes = limitWrites(cg, limits, { memoryBytes: Infinity });
+  const ops: FsOp[] = [...dirs.map((d): FsOp => ({ op: 'mkdir', path: d, exists: true })), ...writes.map(([file, data]): FsOp => ({ op: 'write', path: file, data }))];
+  const results = await fsBatch(ops);
+  const failed = results.find((r) => !r.ok);
+  if (failed) {
+    const made = dirs.filter((_, i) => results[i]?.ok).reverse();
+    await fsBatch(made.map((d): FsOp => ({ op: 'rmdir', path: d })), { keepGoing: true });
+    throw fsError(failed);
   }
   return cg;
 }
@@ -327,18 +322,11 @@ export function killRunCgroups(cg: RunCgroups): void {
   killOneByOne(cg);
 }
 
-/** `killRunCgroups` with cgroup.kill written through the thread pool (a write of it took up to 5.6 ms, loaded host). */
+/** `killRunCgroups` with cgroup.kill written off the event loop (a write of it took up to 5.6 ms, loaded host). */
 async function killRunCgroupsAsync(cg: RunCgroups): Promise<void> {
   const unified = cg.dirs.unified;
-  if (unified) {
-    try {
-      // r+: never create the file (there is none before kernel 5.14, nor in a v1 hierarchy).
-      await fsp.writeFile(path.join(unified, 'cgroup.kill'), '1', { flag: 'r+' });
-      return;
-    } catch {
-      /* fall back to one by one */
-    }
-  }
+  // r+: never create the file (there is none before kernel 5.14, nor in a v1 hierarchy).
+  if (unified && (await fsBatch([{ op: 'write', path: path.join(unified, 'cgroup.kill'), data: '1', flag: 'r+' }]))[0]?.ok) return;
   killOneByOne(cg);
 }
 
@@ -417,14 +405,6 @@ function tryRmdir(dir: string): boolean {
   }
 }
 
-async function tryRmdirAsync(dir: string): Promise<boolean> {
-  try {
-    await fsp.rmdir(dir);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT';
-  }
-}
 
 /** The cgroups of that name under each of the host's bases (made or not). */
 export function cgroupsNamed(mode: RunCgroups['mode'], bases: CgroupHost['bases'], name: string): RunCgroups {
@@ -439,15 +419,15 @@ export function removeRunCgroups(cg: RunCgroups): boolean {
 }
 
 /**
- * Kills what is left in a run's (or warm sandbox's) cgroups and removes them once empty (up to ~1 s), through the
- * thread pool: an rmdir of a cgroup waits for the kernel's cgroup lock like a mkdir (see createRunCgroupsAsync).
+ * Kills what is left in a run's (or warm sandbox's) cgroups and removes them once empty (up to ~1 s), off the event
+ * loop: an rmdir of a cgroup waits for the kernel's cgroup lock like a mkdir (see createRunCgroupsAsync).
  */
 export async function emptyAndRemoveCgroups(cg: RunCgroups): Promise<void> {
   await killRunCgroupsAsync(cg);
+  const removals = joinDirs(cg).map((d): FsOp => ({ op: 'rmdir', path: d }));
   for (let i = 0; i < 100; i++) {
-    let ok = true;
-    for (const d of joinDirs(cg)) ok = (await tryRmdirAsync(d)) && ok;
-    if (ok) return;
+    const results = await fsBatch(removals, { keepGoing: true });
+    if (results.every((r) => r.ok || r.code === 'ENOENT')) return;
     await new Promise((r) => setTimeout(r, 10));
   }
 }
