@@ -405,7 +405,6 @@ function tryRmdir(dir: string): boolean {
   }
 }
 
-
 /** The cgroups of that name under each of the host's bases (made or not). */
 export function cgroupsNamed(mode: RunCgroups['mode'], bases: CgroupHost['bases'], name: string): RunCgroups {
   return { mode, dirs: Object.fromEntries(Object.entries(bases).map(([c, base]) => [c, path.join(base, name)])) };
