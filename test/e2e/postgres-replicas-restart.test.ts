@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { createJob, killRunProcesses, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { makeObjectStorageClient } from '../support/oci-sdk-client.js';
 import { freshDatabase, postgresCluster, postgresMissing } from '../support/postgres.js';
+import { until } from '../support/until.js';
 
 const OCI = 'com.oraclecloud.datascience';
 const missing = postgresMissing();
@@ -34,16 +35,6 @@ const dirs: string[] = [];
 function env(extra: Record<string, string> = {}): Record<string, string> {
   // Lost only after a minute (the default): the outage must not make the replicas lose each other.
   return { DSJOBS_DATABASE: database, DSJOBS_ARTIFACTS_DIR: artifacts, DSJOBS_OBJECT_STORAGE_DIR: objects, ...extra };
-}
-
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const ready = (s: TestServer) => fetch(`${s.url}/readyz`).then((r) => r.status, () => 0);

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { createJob, killRunProcesses, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { freshDatabase, postgresMissing } from '../support/postgres.js';
 import { slurmMissing, slurmServerConfig, startSlurmCluster, type SlurmCluster } from '../support/slurm.js';
+import { until } from '../support/until.js';
 
 const missing = postgresMissing() ?? (await slurmMissing());
 /** A replica silent this long is lost: long enough that a busy test machine does not lose a live one. */
@@ -35,16 +36,6 @@ function env(): Record<string, string> {
 
 const replicaId = (s: TestServer) => readFileSync(path.join(s.dataDir, 'replica-id'), 'utf8').trim();
 const ownerOf = async (id: string) => (await db.query('select owner_replica from job_runs where id = $1', [id])).rows[0]?.owner_replica;
-
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
   if (missing) return;

@@ -19,6 +19,7 @@ import { createJob, killRunProcesses, signedFetch, startServer, waitForRun, type
 import { freshDatabase, postgresMissing } from '../support/postgres.js';
 import { makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { until } from '../support/until.js';
 
 const OCI = 'com.oraclecloud.datascience';
 const missing = postgresMissing();
@@ -58,16 +59,6 @@ const replicaId = (s: TestServer) => readFileSync(path.join(s.dataDir, 'replica-
 async function leaseHolder(): Promise<string | null> {
   const r = await db.query(`select holder from leases where name = 'coordinator' and expires_ms > (extract(epoch from clock_timestamp()) * 1000)::bigint`);
   return r.rows[0]?.holder ?? null;
-}
-
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 before(async () => {

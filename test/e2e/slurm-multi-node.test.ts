@@ -19,18 +19,9 @@ import type * as ds from 'oci-datascience';
 import { readLogs, startServer, type TestServer } from '../support/server.js';
 import { makeOciClient } from '../support/oci-sdk-client.js';
 import { slurmMissing, slurmServerConfig, startSlurmCluster, type SlurmCluster } from '../support/slurm.js';
+import { until } from '../support/until.js';
 
 const missing = await slurmMissing();
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A node group as the SDK's MultiNodeJobNodeConfigurationDetails has it. */
 function group(name: string, replicas: number, o: { min?: number; env?: Record<string, string>; args?: string } = {}): ds.models.JobNodeGroupConfigurationDetails {

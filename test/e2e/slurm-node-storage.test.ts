@@ -16,18 +16,9 @@ import type { ObjectStorageClient } from 'oci-objectstorage';
 import { readLogs, startServer, type TestServer } from '../support/server.js';
 import { makeObjectStorageClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { slurmMissing, SLURM_TEST_SHAPES, startSlurmCluster, type SlurmCluster } from '../support/slurm.js';
+import { until } from '../support/until.js';
 
 const missing = await slurmMissing();
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
 

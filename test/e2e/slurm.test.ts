@@ -14,18 +14,9 @@ import { createJob, readLogs, startRun, waitForRun, type TestServer } from '../s
 import { startServer } from '../support/server.js';
 import { makeOciClient } from '../support/oci-sdk-client.js';
 import { slurmMissing, slurmServerConfig, startSlurmCluster, type SlurmCluster } from '../support/slurm.js';
+import { until } from '../support/until.js';
 
 const missing = await slurmMissing();
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('runs on a Slurm cluster', { skip: missing ?? false }, () => {
   let cluster: SlurmCluster;

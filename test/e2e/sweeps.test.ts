@@ -5,16 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createJob, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
 import type { Sweep } from '../../src/sdk/client.js';
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from '../support/until.js';
 
 /** The most intervals [start, end] open at one moment. */
 function maxOverlap(intervals: [number, number][]): number {
