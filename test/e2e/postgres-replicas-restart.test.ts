@@ -10,14 +10,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Readable } from 'node:stream';
 import { createJob, killRunProcesses, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { makeObjectStorageClient } from '../support/oci-sdk-client.js';
-import { freshDatabase, postgresCluster, postgresMissing } from '../support/postgres.js';
+import { freshDatabase, postgresCluster, postgresMissing, replicaDataDir } from '../support/postgres.js';
 import { until } from '../support/until.js';
 
 const OCI = 'com.oraclecloud.datascience';
@@ -82,11 +82,7 @@ before(async () => {
   // One Local.Light run at a time on each: later ones queue on their replica.
   a = await startServer({ env: env({ DSJOBS_CAPACITY_CPUS: '0.25' }) });
   dirs.push(a.dataDir);
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
-  for (const f of ['secrets.key', 'run-principal.key', 'oci']) {
-    if (existsSync(path.join(a.dataDir, f))) cpSync(path.join(a.dataDir, f), path.join(dataDir, f), { recursive: true });
-  }
-  b = await startServer({ dataDir, env: env({ DSJOBS_CAPACITY_CPUS: '0.25' }) });
+  b = await startServer({ dataDir: replicaDataDir(a.dataDir), env: env({ DSJOBS_CAPACITY_CPUS: '0.25' }) });
   dirs.push(b.dataDir);
 });
 

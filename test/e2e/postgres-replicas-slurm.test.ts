@@ -6,12 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createJob, killRunProcesses, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
-import { freshDatabase, postgresMissing } from '../support/postgres.js';
+import { freshDatabase, postgresMissing, replicaDataDir } from '../support/postgres.js';
 import { slurmMissing, slurmServerConfig, startSlurmCluster, type SlurmCluster } from '../support/slurm.js';
 import { until } from '../support/until.js';
 
@@ -48,11 +48,7 @@ before(async () => {
   config = slurmServerConfig(cluster);
   a = await startServer({ config, env: env() });
   dirs.push(a.dataDir);
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
-  for (const f of ['secrets.key', 'run-principal.key', 'oci']) {
-    if (existsSync(path.join(a.dataDir, f))) cpSync(path.join(a.dataDir, f), path.join(dataDir, f), { recursive: true });
-  }
-  b = await startServer({ config, dataDir, env: env() });
+  b = await startServer({ config, dataDir: replicaDataDir(a.dataDir), env: env() });
   dirs.push(b.dataDir);
 });
 

@@ -9,14 +9,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { apiKeySigner, readOciProfile } from '../../src/sdk/signer.js';
 import { createJob, killRunProcesses, signedFetch, startServer, waitForRun, type TestServer } from '../support/server.js';
-import { freshDatabase, postgresMissing } from '../support/postgres.js';
+import { freshDatabase, postgresMissing, replicaDataDir } from '../support/postgres.js';
 import { makeIdentityClient, makeOciClient } from '../support/oci-sdk-client.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 import { until } from '../support/until.js';
@@ -47,11 +47,7 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 
 /** A second replica: its own data dir, with the keys and the administrator's OCI config of the first (docs/deployment.md). */
 async function startReplica(first: TestServer, extra: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
-  for (const f of ['secrets.key', 'run-principal.key', 'oci']) {
-    if (existsSync(path.join(first.dataDir, f))) cpSync(path.join(first.dataDir, f), path.join(dataDir, f), { recursive: true });
-  }
-  return startServer({ dataDir, env: env(extra) });
+  return startServer({ dataDir: replicaDataDir(first.dataDir), env: env(extra) });
 }
 
 const replicaId = (s: TestServer) => readFileSync(path.join(s.dataDir, 'replica-id'), 'utf8').trim();

@@ -4,7 +4,8 @@
  * database of its own in it (`freshDatabase`), so tests do not see each other's rows.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -74,4 +75,17 @@ export async function freshDatabase(): Promise<string> {
 export function restartPostgres(): void {
   if (!cluster) throw new Error('restartPostgres: no cluster was started');
   execFileSync('bash', [SCRIPT, 'restart', cluster.dir], { stdio: 'ignore' });
+}
+
+/**
+ * A fresh data directory for another replica of `firstDataDir`'s server on the same database, holding what every
+ * replica must share (docs/deployment.md): the key that seals secrets, the run principals' signing key, and the OCI
+ * config with the administrator's API key.
+ */
+export function replicaDataDir(firstDataDir: string): string {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-test-'));
+  for (const f of ['secrets.key', 'run-principal.key', 'oci']) {
+    if (existsSync(path.join(firstDataDir, f))) cpSync(path.join(firstDataDir, f), path.join(dataDir, f), { recursive: true });
+  }
+  return dataDir;
 }
