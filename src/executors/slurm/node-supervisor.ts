@@ -150,19 +150,22 @@ def exit_with(text):
 
 LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
-def dir_bytes(d, budget):
-    # Bytes the files under d take on disk (their blocks, as du counts), links not followed; None past the budget
-    # of entries (a run with millions of files is not walked every interval).
+def dir_bytes(d, budget=None, whole=False):
+    # Bytes the files under d take on disk (their blocks, as du counts), links not followed; with whole, each file's
+    # blocks or its length, whichever is larger (a sparse file counts whole, as a volume would have to hold it). None
+    # past the budget of entries (a run with millions of files is not sampled every interval); no budget: all of them.
     total = 0
     for root, dirs, files in os.walk(d):
         for name in files:
-            budget[0] -= 1
-            if budget[0] < 0:
-                return None
+            if budget is not None:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    return None
             try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+                st = os.lstat(os.path.join(root, name))
             except OSError:
-                pass
+                continue
+            total += max(st.st_blocks * 512, st.st_size) if whole else st.st_blocks * 512
     return total
 
 def gpu_use(smi, indices):
@@ -229,19 +232,6 @@ def sample_usage(session, every, out_name, dirs, cpus, limit, gpus, env_path, st
         prev = (now, ticks)
         stop.wait(every)
 
-def written_bytes(d):
-    # What the run has written under d, as a volume of its size would have to hold it: each file's allocated blocks or
-    # its length, whichever is larger (a sparse file counts whole), links not followed.
-    total = 0
-    for root, dirs, files in os.walk(d):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(root, name))
-            except OSError:
-                continue
-            total += max(st.st_blocks * 512, st.st_size)
-    return total
-
 def guard_storage(session, dirs, limit, flag, stop):
     # The run's block storage size, enforced on a node without volumes: once its work and scratch directories hold
     # more than it asked for, its whole group is killed and the reason recorded (flag), so it fails "block storage
@@ -250,7 +240,7 @@ def guard_storage(session, dirs, limit, flag, stop):
     pause = 1.0
     while not stop.wait(pause):
         t0 = time.monotonic()
-        used = sum(written_bytes(d) for d in dirs)
+        used = sum(dir_bytes(d, whole=True) for d in dirs)
         if used > limit:
             record(flag, "blockStorage\n")
             try:
