@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BIN, launchServer, removeDataDir, startServer, type TestServer } from '../support/server.js';
+import { until as pollUntil } from '../support/until.js';
 
 const portOf = (s: { url: string }) => Number(new URL(s.url).port);
 
@@ -32,13 +33,9 @@ function connect(port: number, localAddress = '127.0.0.1', host = '127.0.0.1') {
 const within = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<'still open'>((r) => setTimeout(() => r('still open'), ms).unref())]);
 
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** This file's bound and polling interval for the shared until(). */
+const until = <T>(what: string, fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 20_000) =>
+  pollUntil(what, fn, ms, 50);
 
 /** GET with an explicit Host header (fetch sets its own). */
 function getWithHost(s: TestServer, host: string, p = '/20190101/serverInfo'): Promise<{ status: number; body: any }> {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, readLogs, killRunProcesses, type TestServer } from '../support/server.js';
 import { unmountUnder } from '../support/cleanup.js';
 import { DsJobsError } from '../../src/sdk/client.js';
+import { until as pollUntil } from '../support/until.js';
 
 /** The runs here coordinate with the test through host files: unsandboxed (the sandbox is isolation.test.ts's). */
 const HOST = { DSJOBS_SANDBOX: 'off', DSJOBS_BLOCK_STORAGE: 'directory', DSJOBS_WARM_SANDBOXES: '0' };
@@ -20,15 +21,9 @@ const HOST = { DSJOBS_SANDBOX: 'off', DSJOBS_BLOCK_STORAGE: 'directory', DSJOBS_
 const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-disk-test-'));
 after(() => rmSync(tmpRoot, { recursive: true, force: true }));
 
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** This file's bound and polling interval for the shared until(). */
+const until = <T>(what: string, fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 60_000) =>
+  pollUntil(what, fn, ms, 50);
 
 const status = (e: unknown) => (e instanceof DsJobsError ? e.status : -1);
 

@@ -21,6 +21,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { startServer, createJob, startRun, waitForRun, removeDataDir, type TestServer } from '../support/server.js';
 import { alive } from '../support/procs.js';
+import { until as pollUntil } from '../support/until.js';
 
 interface Handle {
   pid: number;
@@ -45,13 +46,9 @@ function mounted(mountPoint: string): boolean {
     .some((l) => l.split(' ')[4] === mountPoint);
 }
 
-async function until(what: string, fn: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const start = Date.now();
-  while (!fn()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** This file's bound and polling interval for the shared until(). */
+const until = <T>(what: string, fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 15_000) =>
+  pollUntil(what, fn, ms, 25);
 
 async function protectedServer(t: { skip(m: string): void }, dataDir?: string): Promise<TestServer | null> {
   const s = await startServer(dataDir ? { dataDir } : {});

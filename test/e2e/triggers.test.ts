@@ -2,18 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createJob, readLogs, startServer, startRun, waitForRun, type TestServer } from '../support/server.js';
 import type { CloudEvent, JobRunSummary } from '../../src/sdk/client.js';
+import { until as pollUntil } from '../support/until.js';
 
 const OCI = 'com.oraclecloud.datascience';
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** This file's bound and polling interval for the shared until(). */
+const until = <T>(what: string, fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 30_000) =>
+  pollUntil(what, fn, ms, 50);
 
 async function runsOf(s: TestServer, jobId: string): Promise<JobRunSummary[]> {
   return (await s.api.listJobRuns({ compartmentId: s.compartmentId, jobId })).items;

@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, removeDataDir, type TestServer } from '../support/server.js';
 import { processArgv } from '../support/procs.js';
+import { until as pollUntil } from '../support/until.js';
 
 const root = process.getuid?.() === 0;
 
@@ -28,15 +29,9 @@ function volumesSeenBy(pid: number | 'self'): Set<string> {
   return out;
 }
 
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** This file's bound and polling interval for the shared until(). */
+const until = <T>(what: string, fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 20_000) =>
+  pollUntil(what, fn, ms, 50);
 
 describe('volumes unmounted on the host are unmounted in running sandboxes', { skip: root ? false : 'needs root (loop-mounted volumes)' }, () => {
   let s: TestServer;

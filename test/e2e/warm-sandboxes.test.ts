@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, createJob, startRun, waitForRun, readLogs, type TestServer } from '../support/server.js';
 import { processArgv } from '../support/procs.js';
+import { until as pollUntil } from '../support/until.js';
 
 const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-warm-test-'));
 const bucketDir = path.join(tmpRoot, 'bucket');
@@ -48,15 +49,9 @@ function warmProcesses(dataDir: string): { pid: number; cmd: string }[] {
     .map(({ pid, argv }) => ({ pid, cmd: argv.join(' ') }));
 }
 
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** This file's bound and polling interval for the shared until(). */
+const until = <T>(what: string, fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 10_000) =>
+  pollUntil(what, fn, ms, 20);
 
 /** What a run reports about where it runs, one `key=value` per line. */
 const PROBE = String.raw`#!/bin/bash

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createJob, startRun, startServer, waitForRun, type TestServer } from '../support/server.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 import type { WebhookDelivery } from '../../src/sdk/client.js';
+import { until as pollUntil } from '../support/until.js';
 
 const OCI = 'com.oraclecloud.datascience';
 
@@ -12,15 +13,9 @@ async function deliveries(s: TestServer, id: string): Promise<WebhookDelivery[]>
   return out;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** This file's bound and polling interval for the shared until(). */
+const until = <T>(what: string, fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 20_000) =>
+  pollUntil(what, fn, ms, 50);
 
 describe('webhooks (loopback allowed by config)', () => {
   let s: TestServer;
