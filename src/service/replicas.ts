@@ -48,8 +48,8 @@ export function replicaIdOf(dataDir: string): string {
  *   epoch is read in the very transaction that writes, so a paused (SIGSTOP) or partitioned holder that resumes after
  *   another took over rolls back instead of acting on stale authority.
  * - The holder reaps replicas silent for `lostAfterMs`: the runs they queued and never started join its own queue;
- *   the runs they started on an engine off their machine (Slurm) are re-attached by the holder, which settles them
- *   with their real outcome; the runs whose processes were on the lost machine end FAILED saying the replica was lost
+ *   the runs they started on an engine off their machine (Slurm, a Docker engine the replicas share) are re-attached
+ *   by the holder, which settles them with their real outcome; the runs whose processes were on the lost machine end FAILED saying the replica was lost
  *   (never SUCCEEDED).
  * - It reaches runs other replicas own (their logs, a stop) through their internal API, signed with the shared secret
  *   (domain/replica-auth.ts).
@@ -186,11 +186,11 @@ export class Replicas implements RemoteRuns {
         let ended = 0;
         let taken = 0;
         for (const run of active) {
-          // A run off the lost machine (a Slurm job) is re-attached here; one that lived on it cannot be, and ends FAILED.
+          // A run off the lost machine (a Slurm job, a container on a shared engine) is re-attached here; one that lived on it cannot be, and ends FAILED.
           if (await this.runs.adoptStarted(run, lost.id)) taken++;
           else if (await this.runs.failLost(run, lost.id, lostAfterMs)) ended++;
         }
-        if (taken > 0) log.warn({ lost: lost.id, runs: taken }, 'took over the started runs of a server replica that was lost whose jobs run off its machine');
+        if (taken > 0) log.warn({ lost: lost.id, runs: taken }, 'took over the started runs of a server replica that was lost whose jobs run off its machine (Slurm, a shared container engine)');
         if (ended > 0) log.warn({ lost: lost.id, runs: ended }, 'ended FAILED the runs of a server replica that was lost');
         if (ended + taken === active.length) await this.store.transaction((tx) => this.store.replicas.forget(tx, lost.id, lostAfterMs));
       }

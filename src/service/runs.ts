@@ -562,7 +562,8 @@ export class RunsService {
 
   /**
    * Several replicas: a started run of the lost replica `lost` whose process does not live on that replica's machine
-   * (a Slurm job: its logs and status are on the cluster's shared disk) becomes this replica's, which re-attaches to it
+   * (a Slurm job: its logs and status are on the cluster's shared disk; a container on an engine the replicas share,
+   * whose log the engine keeps) becomes this replica's, which re-attaches to it
    * as after a restart and settles it with its real outcome. Returns false, changing nothing, for a run that lived on
    * the lost machine (local processes, a per-machine Docker engine), whose start had recorded no handle yet, or that
    * changed meanwhile (the owner came back, it ended): the caller ends those FAILED (failLost).
@@ -571,7 +572,15 @@ export class RunsService {
     const replica = this.opts.replica;
     const handle = launchedHandle(run);
     if (!replica || !handle || !this.executor.outlivesServer(handle)) return false;
-    if (!(await this.store.transaction((tx) => this.store.replicas.adoptStartedRun(tx, run.id, lost, replica.id)))) return false;
+    // Where this replica keeps the run's log copy and files (a container's), stored with its new owner.
+    let own: ExecutorHandle;
+    try {
+      own = await this.executor.adopt(handle, run.id);
+    } catch (err) {
+      this.opts.log?.error({ err, runId: run.id, lost }, "a lost replica's run could not be adopted: its handle cannot be read here");
+      return false;
+    }
+    if (!(await this.store.transaction((tx) => this.store.replicas.adoptStartedRun(tx, run.id, lost, replica.id, own)))) return false;
     // Values of secrets the run read are masked in its log here too, before its log is read from the start.
     await replica.restoreMasks?.([run.id]);
     const adopted = await this.store.getRun(run.id);
