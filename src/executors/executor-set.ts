@@ -128,6 +128,15 @@ export class ExecutorSet implements Executor {
     return ex.adopt ? { ...(await ex.adopt(handle, runId)), [ENGINE]: handle[ENGINE] } : handle;
   }
 
+  /** Another replica took the run over: this server stops following it (Executor.letGo). */
+  letGo(handle: ExecutorHandle): void {
+    try {
+      this.of(handle).letGo?.(handle);
+    } catch {
+      /* an engine this server does not have: it follows nothing of the run */
+    }
+  }
+
   /** Whether the engine of `handle` queues its runs itself (it has untilRunning). */
   queuesRuns(handle: ExecutorHandle): boolean {
     try {

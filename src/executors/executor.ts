@@ -134,6 +134,11 @@ export interface Executor {
    * and files), for it to re-attach to. Absent: the handle serves any server as it is.
    */
   adopt?(handle: ExecutorHandle, runId: string): Promise<ExecutorHandle>;
+  /**
+   * Another replica took the run over (this one was silent past replicaLostAfterMs): this server stops copying its log
+   * and leaves everything of it alone. Absent: the engine has nothing of the run to stop here.
+   */
+  letGo?(handle: ExecutorHandle): void;
   /** Resolves when the run's main process has ended (works for started and recovered handles). */
   wait(handle: ExecutorHandle): Promise<ExitStatus>;
   /** Sends a signal to every process of the run. Never throws for a run that is already gone. */

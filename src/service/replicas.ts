@@ -18,6 +18,11 @@ const LEASE = 'coordinator';
  */
 const LEASE_TTL_MS = 5_000;
 const TICK_MS = 1_000;
+/**
+ * A replica whose heartbeats were this far apart (3 ticks missed: it was paused, or the database did not answer)
+ * checks that the runs it watches are still its own: another may have adopted them meanwhile.
+ */
+const SILENT_MS = 4 * TICK_MS;
 /** How often the holder looks for replicas gone silent (their runs to adopt or end). */
 const REAP_MS = 2_000;
 
@@ -61,6 +66,8 @@ export class Replicas implements RemoteRuns {
   private ticking = false;
   private stopped = false;
   private warnedDb = false;
+  /** When (monotonic ms) the last heartbeat reached the database; null: none yet. */
+  private lastBeat: number | null = null;
   /** Until then (ms) this replica does not try to take the lease: the holder's time to come back after an outage. */
   private quietUntil = 0;
 
@@ -115,6 +122,13 @@ export class Replicas implements RemoteRuns {
     this.ticking = true;
     try {
       await this.store.replicas.heartbeat(this.id);
+      const beat = performance.now();
+      const silentMs = this.lastBeat === null ? 0 : beat - this.lastBeat;
+      this.lastBeat = beat;
+      // Silent a while (paused, or cut off from the database): another replica may have adopted runs of this one.
+      if (silentMs > SILENT_MS) {
+        await this.runs.checkOwnership().catch((err) => this.opts.log.error({ err }, 'checking which runs this replica still owns failed'));
+      }
       const held = this.epoch;
       if (this.warnedDb && held === null) {
         // Back after the database was away (restarted, cut off): every replica lost it, the holder too, whose lease

@@ -95,3 +95,29 @@ test('SIGKILL replica A: its container run on the shared engine is adopted by B 
   assert.match(lost.lifecycleDetails ?? '', new RegExp(`the server replica ${idA} that ran it was lost`));
   assert.equal(await ownerOf(local.id), idA, 'a run whose process was on the lost machine is not adopted');
 });
+
+test('a paused replica whose container run was adopted meanwhile resumes and leaves it alone: the run ends as the adopter decides', { skip: missing ?? undefined }, async () => {
+  // A comes back (the previous test killed it); B holds the coordinator's lease since, so A resumes as a plain replica.
+  a = await startServer({ dataDir: a!.dataDir, env: env() });
+  const idA = replicaId(a);
+  const idB = replicaId(b!);
+  const run = await containerRun(a);
+  await waitForRun(a.api, run.id, (r) => r.lifecycleState === 'IN_PROGRESS', 60_000);
+  await until('the container to print', async () => (await stdout(b!, run.id)).length >= 2);
+  assert.equal(await ownerOf(run.id), idA);
+
+  a.proc.kill('SIGSTOP');
+  await until('B to adopt the container run of the paused A', async () => (await ownerOf(run.id)) === idB, LOST_AFTER_MS + 30_000);
+  a.proc.kill('SIGCONT');
+  const lostLine = new RegExp(`this server replica lost job run ${run.id}: replica ${idB} took it over`);
+  await until('A to say that it lost the run', async () => lostLine.test(a!.output()), 30_000);
+  // A let the run go without touching it: the container it started goes on, under B.
+  assert.equal((await b!.api.getJobRun(run.id)).lifecycleState, 'IN_PROGRESS', 'still running: A ended nothing');
+  assert.equal(containersOf(run.id).length, 1, "A did not remove the run's container");
+
+  const done = await waitForRun(b!.api, run.id, undefined, 90_000);
+  assert.equal(done.lifecycleState, 'SUCCEEDED', done.lifecycleDetails ?? '');
+  assert.deepEqual(await stdout(b!, run.id), expected);
+  assert.equal(await ends(run.id), 1, 'the run was settled once');
+  assert.equal(await ownerOf(run.id), idB);
+});

@@ -321,6 +321,20 @@ export class DockerExecutor implements Executor {
     return encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir, containerId: theirs.containerId });
   }
 
+  /** Stops copying the container's log here (the replica that adopted it copies it); the container is left alone. */
+  letGo(h: ExecutorHandle): void {
+    let handle: DockerHandle;
+    try {
+      handle = this.checked(h);
+    } catch {
+      return;
+    }
+    const pump = this.pumps.get(handle.containerId);
+    if (!pump) return;
+    pump.stop();
+    this.pumps.delete(handle.containerId);
+  }
+
   async signal(h: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     let handle: DockerHandle;
     try {
