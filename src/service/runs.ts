@@ -900,7 +900,7 @@ export class RunsService {
     opts: { error?: string; stragglers?: boolean } = {},
   ): Promise<void> {
     // Adopted by another replica while this one was silent: its container, files, log and end are that replica's.
-    if (this.opts.replica && !this.stillMine(id, await this.store.getRun(id))) return;
+    if (this.opts.replica && !this.stillMine(id, await this.readRunRetrying(id))) return;
     this.watching.delete(id);
     this.principals?.revoke(id);
     try {
@@ -932,6 +932,22 @@ export class RunsService {
       this.scheduler.setDeadline(id, null);
       this.scheduler.setKillTimer(id, null);
       this.scheduler.release(id);
+    }
+  }
+
+  /**
+   * The run's record, read again until the database answers (a PostgreSQL restarting): a run's end waits for it, as
+   * its settling does (onExit), rather than being dropped.
+   */
+  private async readRunRetrying(id: string): Promise<RunRecord | null> {
+    for (let wait = 1000; ; wait = Math.min(wait * 2, DISK_FULL_RETRY_MAX_MS)) {
+      try {
+        return await this.store.getRun(id);
+      } catch (e) {
+        if (!isDatabaseUnavailable(e)) throw e;
+        this.opts.log?.error({ err: e, runId: id, retryInMs: wait }, 'a job run ended: the database does not answer; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 
