@@ -497,6 +497,7 @@ export class RunsService {
     const handle = this.watching.get(id);
     this.watching.delete(id);
     if (handle) this.executor.letGo(handle);
+    this.logs.detach(id);
     this.withOutputs.delete(id);
     clearInterval(this.nodeGroupTimers.get(id));
     this.nodeGroupTimers.delete(id);

@@ -4,11 +4,11 @@
  * declared lost, B re-attaches to the container, copies its log from the engine's (the whole of it, nothing doubled)
  * and settles the run with its real outcome; a local run of A, whose process was on A's machine, ends FAILED as
  * before. Then a paused replica: A (restarted) is SIGSTOPped with a container run in flight, B adopts it, and A, resumed,
- * leaves it alone (no cleanup of its container, no state written) and says that it lost it.
+ * leaves it alone (its container goes on, A copies no more of its log, writes no state) and says that it lost it.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { createJob, killRunProcesses, readLogs, startServer, waitForRun, type TestServer } from '../support/server.js';
@@ -111,6 +111,11 @@ test('a paused replica whose container run was adopted meanwhile resumes and lea
   a.proc.kill('SIGCONT');
   const lostLine = new RegExp(`this server replica lost job run ${run.id}: replica ${idB} took it over`);
   await until('A to say that it lost the run', async () => lostLine.test(a!.output()), 30_000);
+  // A's copy of the container's output and its captured log of the run: they grow no more once A let the run go.
+  const copied = (dir: string) => ['stdout.log', 'stderr.log', 'log.ndjson'].map((f) => (existsSync(path.join(dir, f)) ? statSync(path.join(dir, f)).size : -1));
+  const runDirA = path.join(a.dataDir, 'runs', run.id);
+  const atLoss = copied(runDirA);
+  assert.ok(atLoss[0]! > 0, 'A had copied some output before it was paused');
   // A let the run go without touching it: the container it started goes on, under B.
   assert.equal((await b!.api.getJobRun(run.id)).lifecycleState, 'IN_PROGRESS', 'still running: A ended nothing');
   assert.equal(containersOf(run.id).length, 1, "A did not remove the run's container");
@@ -120,4 +125,5 @@ test('a paused replica whose container run was adopted meanwhile resumes and lea
   assert.deepEqual(await stdout(b!, run.id), expected);
   assert.equal(await ends(run.id), 1, 'the run was settled once');
   assert.equal(await ownerOf(run.id), idB);
+  assert.deepEqual(copied(runDirA), atLoss, 'A appended nothing to its copy of the log after it let the run go');
 });
