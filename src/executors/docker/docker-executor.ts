@@ -308,8 +308,8 @@ export class DockerExecutor implements Executor {
    * log into a run directory of its own, from the first message of the container's log (kept by the engine until the
    * container is removed), so the whole log is readable here with nothing lost or doubled. The block storage volume
    * and GPUs the handle names were taken from the pools of the replica that started it, which this one does not hold:
-   * the handle drops them (that replica frees them when it comes back), so the run's working directory and its
-   * volume stay with it.
+   * the handle drops them (that replica's next start removes a volume no run of its holds), so the run's working
+   * directory stays where it was.
    */
   async adopt(h: ExecutorHandle, runId: string): Promise<ExecutorHandle> {
     const runDir = this.runDir(runId);
