@@ -265,7 +265,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const executor = new ExecutorSet([
     ...(slurm ? [{ executor: slurm, serves: (p: LaunchPlan) => p.container === null && slurm.serves(p), admitsItself: true, outlivesServer: true }] : []),
     { executor: local, serves: (plan: LaunchPlan) => plan.container === null, home: true },
-    { executor: docker, serves: (plan: LaunchPlan) => plan.container !== null && docker.state.available },
+    // On an engine the replicas share, a lost replica's containers go on and another replica re-attaches to them.
+    { executor: docker, serves: (plan: LaunchPlan) => plan.container !== null && docker.state.available, outlivesServer: cfg.containers.sharedEngine },
   ]);
   // The local executor's lines as they always read, then the container engine's (each says "containers"), then Slurm's.
   const engines = [local, docker, ...(slurm ? [slurm] : [])].map((e) => e.protections());

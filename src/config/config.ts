@@ -139,6 +139,11 @@ const ContainerEngine = Type.Object(
     /** "missing": an image not on the host is pulled at the run's start; "never": only images already there run. */
     pull: Type.Union([Type.Literal('missing'), Type.Literal('never')], { default: 'missing' }),
     registries: Type.Array(RegistryCredentialsSchema, { default: [] }),
+    /**
+     * Several replicas use this one engine (docs/deployment.md#executors): a lost replica's container runs are
+     * re-attached by another replica instead of ending FAILED. false: the engine is this replica's machine's.
+     */
+    sharedEngine: Type.Boolean({ default: false }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -358,6 +363,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
         const v = env[`DSJOBS_CONTAINERS_${snake(sub)}`];
         if (v !== undefined) ((out.containers ??= {}) as Record<string, unknown>)[sub] = v;
       }
+      const shared = env.DSJOBS_CONTAINERS_SHARED_ENGINE;
+      if (shared !== undefined) ((out.containers ??= {}) as Record<string, unknown>).sharedEngine = shared === 'true' || shared === '1';
       continue;
     }
     const v = env[`DSJOBS_${snake(key)}`];

@@ -122,6 +122,21 @@ export class ExecutorSet implements Executor {
     return typeof name === 'string' && this.byName.get(name)?.outlivesServer === true;
   }
 
+  /** The handle of a run another replica started, made this server's (Executor.adopt); as it is where its engine has no adopt. */
+  async adopt(handle: ExecutorHandle, runId: string): Promise<ExecutorHandle> {
+    const ex = this.of(handle);
+    return ex.adopt ? { ...(await ex.adopt(handle, runId)), [ENGINE]: handle[ENGINE] } : handle;
+  }
+
+  /** Another replica took the run over: this server stops following it (Executor.letGo). */
+  letGo(handle: ExecutorHandle): void {
+    try {
+      this.of(handle).letGo?.(handle);
+    } catch {
+      /* an engine this server does not have: it follows nothing of the run */
+    }
+  }
+
   /** Whether the engine of `handle` queues its runs itself (it has untilRunning). */
   queuesRuns(handle: ExecutorHandle): boolean {
     try {

@@ -128,6 +128,17 @@ export interface Executor {
    * run (a directory its hosts see); absent: under the server's data directory.
    */
   mountStagingDir?(runId: string): string;
+  /**
+   * Engines whose runs outlive the server that started them (several replicas, docs/deployment.md#executors): the
+   * handle another server's executor wrote for the run, made this server's (where this one keeps the run's log copy
+   * and files), for it to re-attach to. Absent: the handle serves any server as it is.
+   */
+  adopt?(handle: ExecutorHandle, runId: string): Promise<ExecutorHandle>;
+  /**
+   * Another replica took the run over (this one was silent past replicaLostAfterMs): this server stops copying its log
+   * and leaves everything of it alone. Absent: the engine has nothing of the run to stop here.
+   */
+  letGo?(handle: ExecutorHandle): void;
   /** Resolves when the run's main process has ended (works for started and recovered handles). */
   wait(handle: ExecutorHandle): Promise<ExitStatus>;
   /** Sends a signal to every process of the run. Never throws for a run that is already gone. */

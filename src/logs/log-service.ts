@@ -148,6 +148,16 @@ export class LogService {
     this.seal(runId);
   }
 
+  /**
+   * Stops capturing a run's output here without sealing its log: another server (a replica that adopted the run) has
+   * its log from now on.
+   */
+  detach(runId: string): void {
+    this.ingesters.get(runId)?.close();
+    this.ingesters.delete(runId);
+    this.maskers.delete(runId);
+  }
+
   /** A run that ends without ever starting has an empty, sealed log. */
   seal(runId: string): void {
     this.maskers.delete(runId);

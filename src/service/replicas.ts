@@ -18,6 +18,11 @@ const LEASE = 'coordinator';
  */
 const LEASE_TTL_MS = 5_000;
 const TICK_MS = 1_000;
+/**
+ * A replica whose heartbeats were this far apart (3 ticks missed: it was paused, or the database did not answer)
+ * checks that the runs it watches are still its own: another may have adopted them meanwhile.
+ */
+const SILENT_MS = 4 * TICK_MS;
 /** How often the holder looks for replicas gone silent (their runs to adopt or end). */
 const REAP_MS = 2_000;
 
@@ -48,8 +53,8 @@ export function replicaIdOf(dataDir: string): string {
  *   epoch is read in the very transaction that writes, so a paused (SIGSTOP) or partitioned holder that resumes after
  *   another took over rolls back instead of acting on stale authority.
  * - The holder reaps replicas silent for `lostAfterMs`: the runs they queued and never started join its own queue;
- *   the runs they started on an engine off their machine (Slurm) are re-attached by the holder, which settles them
- *   with their real outcome; the runs whose processes were on the lost machine end FAILED saying the replica was lost
+ *   the runs they started on an engine off their machine (Slurm, a Docker engine the replicas share) are re-attached
+ *   by the holder, which settles them with their real outcome; the runs whose processes were on the lost machine end FAILED saying the replica was lost
  *   (never SUCCEEDED).
  * - It reaches runs other replicas own (their logs, a stop) through their internal API, signed with the shared secret
  *   (domain/replica-auth.ts).
@@ -61,6 +66,8 @@ export class Replicas implements RemoteRuns {
   private ticking = false;
   private stopped = false;
   private warnedDb = false;
+  /** When (monotonic ms) the last heartbeat reached the database; null: none yet. */
+  private lastBeat: number | null = null;
   /** Until then (ms) this replica does not try to take the lease: the holder's time to come back after an outage. */
   private quietUntil = 0;
 
@@ -115,6 +122,13 @@ export class Replicas implements RemoteRuns {
     this.ticking = true;
     try {
       await this.store.replicas.heartbeat(this.id);
+      const beat = performance.now();
+      const silentMs = this.lastBeat === null ? 0 : beat - this.lastBeat;
+      this.lastBeat = beat;
+      // Silent a while (paused, or cut off from the database): another replica may have adopted runs of this one.
+      if (silentMs > SILENT_MS) {
+        await this.runs.checkOwnership().catch((err) => this.opts.log.error({ err }, 'checking which runs this replica still owns failed'));
+      }
       const held = this.epoch;
       if (this.warnedDb && held === null) {
         // Back after the database was away (restarted, cut off): every replica lost it, the holder too, whose lease
@@ -186,11 +200,11 @@ export class Replicas implements RemoteRuns {
         let ended = 0;
         let taken = 0;
         for (const run of active) {
-          // A run off the lost machine (a Slurm job) is re-attached here; one that lived on it cannot be, and ends FAILED.
+          // A run off the lost machine (a Slurm job, a container on a shared engine) is re-attached here; one that lived on it cannot be, and ends FAILED.
           if (await this.runs.adoptStarted(run, lost.id)) taken++;
           else if (await this.runs.failLost(run, lost.id, lostAfterMs)) ended++;
         }
-        if (taken > 0) log.warn({ lost: lost.id, runs: taken }, 'took over the started runs of a server replica that was lost whose jobs run off its machine');
+        if (taken > 0) log.warn({ lost: lost.id, runs: taken }, 'took over the started runs of a server replica that was lost whose jobs run off its machine (Slurm, a shared container engine)');
         if (ended > 0) log.warn({ lost: lost.id, runs: ended }, 'ended FAILED the runs of a server replica that was lost');
         if (ended + taken === active.length) await this.store.transaction((tx) => this.store.replicas.forget(tx, lost.id, lostAfterMs));
       }

@@ -120,7 +120,7 @@ export class RunsService {
     private readonly logs: LogService,
     private readonly opts: {
       gracePeriodMs: number;
-      log?: { error(obj: unknown, msg: string): void };
+      log?: { error(obj: unknown, msg: string): void; warn(obj: unknown, msg: string): void };
       storage: StorageCatalog;
       conda: CondaEnvironments;
       telemetry?: Telemetry;
@@ -450,7 +450,7 @@ export class RunsService {
       const run = await this.store.getRun(id);
       if (!run || run.lifecycleState !== 'IN_PROGRESS' || run.lifecycleDetails?.includes(note)) return;
       const lifecycleDetails = `${run.lifecycleDetails ?? DETAILS.inProgress} ${note}`;
-      if (await this.store.transitionRun(id, ['IN_PROGRESS'], null, { lifecycleDetails }, null, { version: run.version })) return;
+      if (await this.store.transitionRun(id, ['IN_PROGRESS'], null, { lifecycleDetails }, null, { version: run.version, ...this.owned })) return;
     }
   }
 
@@ -465,6 +465,63 @@ export class RunsService {
     const other = this.otherOwner(run);
     if (other) return other.remote.readLogs(other.owner, id, since, follow, signal);
     return this.logs.read(id, since, follow, signal);
+  }
+
+  /**
+   * With several replicas, the condition of every write this replica makes as a run's owner (its start, its watch, its
+   * end): another replica that adopted the run meanwhile (this one was silent past replicaLostAfterMs, paused or cut
+   * off) owns it now, and the write changes nothing.
+   */
+  private get owned(): { owner?: string } {
+    return this.opts.replica ? { owner: this.opts.replica.id } : {};
+  }
+
+  /**
+   * Whether this replica still owns `run` (always, with one server). When not, it lets the run go (lostRun) and the
+   * caller does nothing to it: another replica adopted it while this one was silent.
+   */
+  private stillMine(id: string, run: RunRecord | null): boolean {
+    const me = this.opts.replica?.id;
+    // No owner: a run of the time before replicas, which nobody adopted (adoption names its new owner).
+    if (!me || !run || run.owner === me || !run.owner) return true;
+    this.lostRun(id, run.owner);
+    return false;
+  }
+
+  /**
+   * This replica owned and watched run `id`, which another replica (`owner`) adopted while this one was silent: it
+   * stops watching it and forgets its timers, and touches nothing of it (its process or container, files, log, state
+   * are the adopter's now).
+   */
+  private lostRun(id: string, owner: string): void {
+    const handle = this.watching.get(id);
+    this.watching.delete(id);
+    if (handle) this.executor.letGo(handle);
+    this.logs.detach(id);
+    this.withOutputs.delete(id);
+    clearInterval(this.nodeGroupTimers.get(id));
+    this.nodeGroupTimers.delete(id);
+    this.scheduler.setDeadline(id, null);
+    this.scheduler.setKillTimer(id, null);
+    this.scheduler.release(id);
+    if (this.lostLogged.has(id)) return;
+    this.lostLogged.add(id);
+    this.opts.log?.warn(
+      { runId: id, replica: this.opts.replica?.id, owner },
+      `this server replica lost job run ${id}: replica ${owner} took it over while this one was silent (paused or cut off past replicaLostAfterMs); it leaves the run alone`,
+    );
+  }
+
+  /** Runs whose end this replica watches, with their handles (several replicas: checked after a pause, checkOwnership). */
+  private readonly watching = new Map<string, ExecutorHandle>();
+  private readonly lostLogged = new Set<string>();
+
+  /**
+   * Several replicas: this replica was silent a while (paused, or cut off from the database): the runs it watches that
+   * another replica adopted meanwhile are let go at once, rather than when they next act (their end, a deadline).
+   */
+  async checkOwnership(): Promise<void> {
+    for (const id of [...this.watching.keys()]) this.stillMine(id, await this.store.getRun(id));
   }
 
   /** The replica (not this one) whose executor has the run's process and log, and how to reach it; null: this one. */
@@ -541,7 +598,7 @@ export class RunsService {
     // A run being stopped acts no more: a runaway chain ends with a cancel.
     this.principals?.revoke(id);
     if (reason === 'timeout') {
-      await this.store.transitionRun(id, ['CANCELING'], null, { lifecycleDetails: DETAILS.timeoutCanceling(r.launch.maximumRuntimeInMinutes) }, null);
+      await this.store.transitionRun(id, ['CANCELING'], null, { lifecycleDetails: DETAILS.timeoutCanceling(r.launch.maximumRuntimeInMinutes) }, null, this.owned);
     }
     this.scheduler.setDeadline(id, null);
     this.scheduler.setKillTimer(id, killAt);
@@ -562,7 +619,8 @@ export class RunsService {
 
   /**
    * Several replicas: a started run of the lost replica `lost` whose process does not live on that replica's machine
-   * (a Slurm job: its logs and status are on the cluster's shared disk) becomes this replica's, which re-attaches to it
+   * (a Slurm job: its logs and status are on the cluster's shared disk; a container on an engine the replicas share,
+   * whose log the engine keeps) becomes this replica's, which re-attaches to it
    * as after a restart and settles it with its real outcome. Returns false, changing nothing, for a run that lived on
    * the lost machine (local processes, a per-machine Docker engine), whose start had recorded no handle yet, or that
    * changed meanwhile (the owner came back, it ended): the caller ends those FAILED (failLost).
@@ -571,7 +629,15 @@ export class RunsService {
     const replica = this.opts.replica;
     const handle = launchedHandle(run);
     if (!replica || !handle || !this.executor.outlivesServer(handle)) return false;
-    if (!(await this.store.transaction((tx) => this.store.replicas.adoptStartedRun(tx, run.id, lost, replica.id)))) return false;
+    // Where this replica keeps the run's log copy and files (a container's), stored with its new owner.
+    let own: ExecutorHandle;
+    try {
+      own = await this.executor.adopt(handle, run.id);
+    } catch (err) {
+      this.opts.log?.error({ err, runId: run.id, lost }, "a lost replica's run could not be adopted: its handle cannot be read here");
+      return false;
+    }
+    if (!(await this.store.transaction((tx) => this.store.replicas.adoptStartedRun(tx, run.id, lost, replica.id, own)))) return false;
     // Values of secrets the run read are masked in its log here too, before its log is read from the start.
     await replica.restoreMasks?.([run.id]);
     const adopted = await this.store.getRun(run.id);
@@ -601,12 +667,14 @@ export class RunsService {
   }
 
   async onDeadline(id: string): Promise<void> {
+    if (this.opts.replica && !this.stillMine(id, await this.store.getRun(id))) return;
     await this.stop(id, 'timeout');
   }
 
   /** The grace period is over: SIGKILL whatever is left. */
   async onKillTimer(id: string): Promise<void> {
     const run = await this.store.getRun(id);
+    if (!this.stillMine(id, run)) return;
     const handle = run?.lifecycleState === 'CANCELING' ? launchedHandle(run) : null;
     if (handle) await this.executor.signal(handle, 'SIGKILL');
   }
@@ -674,6 +742,7 @@ export class RunsService {
             'CANCELED',
             { lifecycleDetails: DETAILS.canceled, timeFinished: now, outcomeReason: 'canceled', handle: null },
             E.cancelEnd,
+            this.owned,
           );
           if (!canceled) {
             this.telemetry.executorError('start');
@@ -683,6 +752,7 @@ export class RunsService {
               'FAILED',
               { lifecycleDetails: DETAILS.executorError((e as Error).message), timeFinished: now, outcomeReason: 'executor_error', handle: null },
               E.failed,
+              this.owned,
             );
           }
           this.logs.seal(id);
@@ -715,6 +785,7 @@ export class RunsService {
         'ACCEPTED',
         { handle, executor: this.executor.nameOf(handle), isolation, lifecycleDetails: `Submitted to the ${this.executor.nameOf(handle)} executor; waiting for it to start the run.` },
         null,
+        this.owned,
       );
       void this.queuedByEngine(id, handle)
         .then((ran) => this.runningNow(run, handle, fresh, isolation, ran))
@@ -735,13 +806,14 @@ export class RunsService {
       'IN_PROGRESS',
       { lifecycleDetails: this.inProgressDetails(id), timeStarted: iso(now), handle, executor: this.executor.nameOf(handle), deadlineMs: deadline, isolation },
       E.started,
+      this.owned,
     );
     let current = started;
     // The quota may have been reached while the state was being written: onLogQuota adds the note if it is missing.
     if (started && this.logs.quotaReached(id)) await this.onLogQuota(id);
     if (!started) {
       // Canceled while it was starting (or re-attached in a later state): keep the handle, then act on the state.
-      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh && ran ? iso(now) : undefined, isolation }, null);
+      current = await this.store.transitionRun(id, ACTIVE_RUN_STATES, null, { handle, timeStarted: fresh && ran ? iso(now) : undefined, isolation }, null, this.owned);
       if (!current) return;
     }
     // Re-attached after a restart: the run's token (signed with the same key) works again, unless it is being stopped.
@@ -755,6 +827,7 @@ export class RunsService {
       this.scheduler.setDeadline(id, current!.deadlineMs);
     }
     if (run.launch.multiNode) this.followNodeGroups(id, handle);
+    this.watching.set(id, handle);
     this.executor
       .wait(handle)
       .then(
@@ -782,7 +855,7 @@ export class RunsService {
       if (!groups || text === last) return;
       last = text;
       this.store
-        .transitionRun(id, ACTIVE_RUN_STATES, null, { nodeGroups: groups }, null)
+        .transitionRun(id, ACTIVE_RUN_STATES, null, { nodeGroups: groups }, null, this.owned)
         .catch((e) => this.opts.log?.error({ err: e, runId: id }, "recording a multi-node run's node group states failed"));
     }, NODE_GROUPS_POLL_MS);
     timer.unref();
@@ -811,7 +884,7 @@ export class RunsService {
   private queuedByEngine(id: string, handle: ExecutorHandle): Promise<boolean> {
     return this.executor.untilRunning(handle, (lifecycleDetails) => {
       this.store
-        .transitionRun(id, ['ACCEPTED'], 'ACCEPTED', { lifecycleDetails }, null)
+        .transitionRun(id, ['ACCEPTED'], 'ACCEPTED', { lifecycleDetails }, null, this.owned)
         .catch((e) => this.opts.log?.error({ err: e, runId: id }, 'recording why a queued job run waits failed'));
     });
   }
@@ -827,6 +900,9 @@ export class RunsService {
     status: ExitStatus,
     opts: { error?: string; stragglers?: boolean } = {},
   ): Promise<void> {
+    // Adopted by another replica while this one was silent: its container, files, log and end are that replica's.
+    if (this.opts.replica && !this.stillMine(id, await this.readRunRetrying(id))) return;
+    this.watching.delete(id);
     this.principals?.revoke(id);
     try {
       // Kill what the run left behind first: a background writer must not keep the final drain going forever. Its
@@ -860,6 +936,22 @@ export class RunsService {
     }
   }
 
+  /**
+   * The run's record, read again until the database answers (a PostgreSQL restarting): a run's end waits for it, as
+   * its settling does (onExit), rather than being dropped.
+   */
+  private async readRunRetrying(id: string): Promise<RunRecord | null> {
+    for (let wait = 1000; ; wait = Math.min(wait * 2, DISK_FULL_RETRY_MAX_MS)) {
+      try {
+        return await this.store.getRun(id);
+      } catch (e) {
+        if (!isDatabaseUnavailable(e)) throw e;
+        this.opts.log?.error({ err: e, runId: id, retryInMs: wait }, 'a job run ended: the database does not answer; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
   /** Copies the run's outputs out of its working directory (run-outputs.ts); the note for its lifecycleDetails. */
   private async collectOutputs(id: string, handle: ExecutorHandle, workDir: string): Promise<string | null> {
     try {
@@ -881,7 +973,7 @@ export class RunsService {
     // Compare-and-set from the state just read; if a cancel or deadline moved it meanwhile, read and decide again.
     for (let attempt = 0; attempt < 5; attempt++) {
       const run = await this.store.getRun(id);
-      if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED') break;
+      if (!run || isTerminal(run.lifecycleState) || run.lifecycleState === 'DELETED' || !this.stillMine(id, run)) break;
       const { to, patch, event } = this.outcome(run, status, error);
       const groups = this.finalNodeGroups(run, handle, to);
       if (groups) patch.nodeGroups = groups;
@@ -890,7 +982,7 @@ export class RunsService {
       if (outputs) patch.lifecycleDetails = `${patch.lifecycleDetails} ${outputs}`;
       const note = to === 'FAILED' && patch.outcomeReason === 'exit' ? failureNote(this.logs.logFile(id)) : null;
       if (note) patch.lifecycleDetails = `${patch.lifecycleDetails} ${note}`;
-      if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event)) {
+      if (await this.store.transitionRun(id, [run.lifecycleState], to, patch, event, this.owned)) {
         const job = await this.jobs.get(run.jobId).catch(() => null);
         if (job?.lifecycleState === 'DELETED') await this.markDeleted(id);
         break;
@@ -1024,6 +1116,7 @@ export class RunsService {
           'IN_PROGRESS',
           { lifecycleDetails: this.inProgressDetails(run.id), timeStarted: iso(this.clock.now()), handle },
           E.started,
+          this.owned,
         );
       }
       await this.onExit(run.id, handle, state.status, { stragglers: false });

@@ -1,6 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { ACTIVE_RUN_STATES } from '../domain/run-states.js';
+import type { StoredExecutorHandle } from './records.js';
 import type { Db } from './group-commit.js';
+import { toJson } from './json-columns.js';
 import type { Database } from './schema.js';
 
 /** Now, in ms since the epoch, on the database's clock: every replica compares heartbeats and leases on one clock. */
@@ -85,13 +87,14 @@ export class ReplicaStore {
   }
 
   /**
-   * A started run of the lost replica `from` goes to `to` (it re-attaches to it): only while `from` still owns it and
-   * it is active. Returns false when it was not (its owner came back, another replica took it, it ended).
+   * A started run of the lost replica `from` goes to `to` (it re-attaches to it by `handle`): only while `from` still
+   * owns it and it is active. Returns false when it was not (its owner came back, another replica took it, it ended).
    */
-  async adoptStartedRun(tx: Db, id: string, from: string, to: string): Promise<boolean> {
+  async adoptStartedRun(tx: Db, id: string, from: string, to: string, handle: StoredExecutorHandle): Promise<boolean> {
     const r = await tx
       .updateTable('job_runs')
-      .set({ owner_replica: to, version: sql`version + 1` } as never)
+      // With the handle `to` re-attaches by (where it keeps the run's files), so that its own restart finds them.
+      .set({ owner_replica: to, handle: toJson(handle), version: sql`version + 1` } as never)
       .where('id', '=', id)
       .where('owner_replica', '=', from)
       .where('lifecycle_state', 'in', [...ACTIVE_RUN_STATES])

@@ -274,7 +274,9 @@ export class WebhookStore {
     outcome: { status: DeliveryStatus; nextAttemptMs: number | null },
   ): Promise<void> {
     const log = [...d.attemptLog, attempt].slice(-MAX_ATTEMPT_LOG);
-    await this.db
+    // A transaction, so that the fence of the dispatching replica (fence.ts) is checked with the write: a replica that
+    // lost the coordinator's lease mid-send records nothing, and the new holder's result is the one that counts.
+    await this.store.transaction((tx) => tx
       .updateTable('webhook_deliveries')
       .set({
         status: outcome.status,
@@ -287,7 +289,8 @@ export class WebhookStore {
       })
       .where('id', '=', d.id)
       .where('status', '=', 'PENDING')
-      .execute();
+      .execute(),
+    );
   }
 
   async listDeliveries(q: { subscriptionId: string; status?: DeliveryStatus; afterSeq?: number; limit: number }): Promise<DeliveryRecord[]> {

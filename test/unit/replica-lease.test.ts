@@ -12,6 +12,11 @@ import { LeaseLostError, runFenced, type Fence } from '../../src/store/fence.js'
 import { EventFeed } from '../../src/events/feed.js';
 import { EventStore } from '../../src/store/event-store.js';
 import { signReplicaRequest, verifyReplicaRequest } from '../../src/domain/replica-auth.js';
+import { WebhookStore } from '../../src/store/webhook-store.js';
+import { SecretBox } from '../../src/store/secret-box.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { freshDatabase, postgresMissing } from '../support/postgres.js';
 
 const missing = postgresMissing();
@@ -62,6 +67,47 @@ test('a holder whose lease was taken over cannot commit fenced work; the new hol
   // Transactions outside the fenced work (API requests) are not checked.
   await s.transaction((tx) => new MetaStore(tx).setIfAbsent('api', 'yes'));
   assert.equal(await s.getMeta('api'), 'yes');
+});
+
+test("a webhook delivery's result recorded by a holder that lost the lease is rolled back; the new holder's is kept", { skip: missing ?? undefined }, async () => {
+  const s = await Store.openPostgres(await freshDatabase());
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-webhook-fence-'));
+  try {
+    const hooks = new WebhookStore(s, SecretBox.fromKeyFile(path.join(dir, 'secrets.key')));
+    const sub = 'ocid1.webhooksubscription.test';
+    await s.transaction(async (tx) => {
+      await hooks.insertSubscription(tx, {
+        id: sub, compartmentId: 'ocid1.compartment.test', displayName: 'hook', url: 'https://example.invalid/hook', secret: 'x'.repeat(32),
+        filter: {} as never, lifecycleState: 'ACTIVE', startSeq: 0, createdBy: null, timeCreated: new Date().toISOString(), version: 1,
+      });
+      await hooks.insertDelivery(tx, { id: 'delivery-1', subscriptionId: sub, eventId: 'event-1', eventSeq: 1, nowMs: Date.now() });
+    });
+    const [pending] = await hooks.listDeliveries({ subscriptionId: sub, limit: 10 });
+    assert.equal(pending.status, 'PENDING');
+    assert.equal(await s.replicas.acquireLease('coordinator', 'A', 200, null), 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await s.replicas.acquireLease('coordinator', 'B', 5_000, null), 2);
+
+    // A sent the event before it was paused; it resumes and records the result (and the retry count): refused.
+    const attempt = { time: new Date().toISOString(), statusCode: 500, error: 'server error', durationMs: 5 };
+    await assert.rejects(
+      runFenced(fenceOf(s, 'A', 1), () => hooks.recordAttempt(pending, attempt, { status: 'PENDING', nextAttemptMs: Date.now() + 60_000 })),
+      LeaseLostError,
+    );
+    const [untouched] = await hooks.listDeliveries({ subscriptionId: sub, limit: 10 });
+    assert.equal(untouched.status, 'PENDING');
+    assert.equal(untouched.attempts, 0, 'no retry counted by the deposed holder');
+    assert.deepEqual(untouched.attemptLog, []);
+
+    // B, the holder now, delivers it: recorded.
+    await runFenced(fenceOf(s, 'B', 2), () => hooks.recordAttempt(pending, { ...attempt, statusCode: 200, error: null }, { status: 'SUCCEEDED', nextAttemptMs: null }));
+    const [delivered] = await hooks.listDeliveries({ subscriptionId: sub, limit: 10 });
+    assert.equal(delivered.status, 'SUCCEEDED');
+    assert.equal(delivered.attempts, 1);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('internal requests between replicas: a valid HMAC passes; another path, method, secret or an old time does not', () => {

@@ -303,6 +303,38 @@ export class DockerExecutor implements Executor {
     }
   }
 
+  /**
+   * A container another replica started on this engine (sharedEngine; that replica was lost): this server copies its
+   * log into a run directory of its own, from the first message of the container's log (kept by the engine until the
+   * container is removed), so the whole log is readable here with nothing lost or doubled. The block storage volume
+   * and GPUs the handle names were taken from the pools of the replica that started it, which this one does not hold:
+   * the handle drops them (that replica's next start removes a volume no run of its holds), so the run's working
+   * directory stays where it was.
+   */
+  async adopt(h: ExecutorHandle, runId: string): Promise<ExecutorHandle> {
+    const runDir = this.runDir(runId);
+    // The stored handle's run directory is under the other replica's data directory: every other field is checked.
+    const theirs = decodeDockerHandle({ ...h, runDir }, this.opts.runsDir);
+    mkdirSync(runDir, { recursive: true });
+    const files = this.filesOf(runDir);
+    for (const f of [files.stdout, files.stderr]) await fsp.writeFile(f, '', { flag: 'a' });
+    return encodeDockerHandle({ v: DOCKER_HANDLE_VERSION, runDir, containerId: theirs.containerId });
+  }
+
+  /** Stops copying the container's log here (the replica that adopted it copies it); the container is left alone. */
+  letGo(h: ExecutorHandle): void {
+    let handle: DockerHandle;
+    try {
+      handle = this.checked(h);
+    } catch {
+      return;
+    }
+    const pump = this.pumps.get(handle.containerId);
+    if (!pump) return;
+    pump.stop();
+    this.pumps.delete(handle.containerId);
+  }
+
   async signal(h: ExecutorHandle, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     let handle: DockerHandle;
     try {
