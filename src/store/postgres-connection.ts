@@ -1,7 +1,7 @@
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { DatabaseHealth } from './database-health.js';
-import type { CommitConnection, Tx } from './group-commit.js';
+import type { CommitConnection, StatementHook, Tx } from './group-commit.js';
 import type { Database } from './schema.js';
 
 export interface PostgresOpenOptions {
@@ -54,8 +54,11 @@ export class PostgresConnection implements CommitConnection {
   /** Always OK: corruption is PostgreSQL's to report; whether it answers is `ping()` (GET /readyz). */
   readonly health: DatabaseHealth;
 
-  /** Events are written at the end of their batch, in one statement (GroupCommit.deferWrite). */
+  /** Runs and events are written at the end of their batch, one statement per table (GroupCommit.deferWrite). */
   readonly batchesWrites = true;
+
+  /** Group commit's batches run on connections of this pool whose statements await the hook first (see `hooked`). */
+  readonly lazySavepoints: StatementHook;
 
   private constructor(
     pool: pg.Pool,
@@ -63,6 +66,20 @@ export class PostgresConnection implements CommitConnection {
   ) {
     this.health = new DatabaseHealth(redactedUrl(url));
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const hook: StatementHook = { db: null as unknown as Kysely<Database>, beforeStatement: null };
+    const clients = new WeakMap<pg.PoolClient, pg.PoolClient>();
+    const batchPool = {
+      connect: async () => {
+        const client = await pool.connect();
+        let h = clients.get(client);
+        if (!h) clients.set(client, (h = hooked(client, hook)));
+        return h;
+      },
+      // The pool is `db`'s: closing `db` ends it.
+      end: async () => {},
+    };
+    (hook as { db: Kysely<Database> }).db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: batchPool }) });
+    this.lazySavepoints = hook;
   }
 
   /** Connects (the first statement fails fast when nothing answers at `url`) and runs `prepare` (the migrations). */
@@ -115,6 +132,21 @@ export class PostgresConnection implements CommitConnection {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/**
+ * `client` whose queries first await `hook.beforeStatement` while it is set: how group commit opens a callback's
+ * savepoint only once the callback sends a statement. Only queries with text go through it (batches stream nothing).
+ */
+function hooked(client: pg.PoolClient, hook: StatementHook): pg.PoolClient {
+  const query = (...args: unknown[]): unknown => {
+    const before = hook.beforeStatement;
+    const run = () => (client.query as (...a: unknown[]) => unknown)(...args);
+    return before && typeof args[0] === 'string' ? before().then(run) : run();
+  };
+  return new Proxy(client, {
+    get: (target, key) => (key === 'query' ? query : key === 'release' ? target.release.bind(target) : Reflect.get(target, key)),
+  });
 }
 
 /** The advisory lock every writing batch holds until its COMMIT (see the class comment); "dsjobs-w" in ASCII. */
