@@ -34,25 +34,34 @@ export class CompiledInsert<T extends keyof Database> {
   async runMany(tx: Db, rows: Insertable<Database[T]>[]): Promise<void> {
     if (rows.length === 0) return;
     const c = this.compile(tx, rows[0]!);
-    const n = c.columns.length;
-    const uniform = c.head !== null && rows.every((r) => Object.keys(r).length === n);
-    const per = Math.max(1, Math.floor(MAX_PARAMETERS / n));
+    const per = Math.max(1, Math.floor(MAX_PARAMETERS / c.columns.length));
     for (let i = 0; i < rows.length; i += per) {
       const chunk = rows.slice(i, i + per);
-      if (!uniform) {
-        await tx.insertInto(this.table).values(chunk as never).execute();
-        continue;
-      }
-      const parameters: unknown[] = [];
-      const tuples: string[] = [];
-      for (const row of chunk) {
-        const values = row as Record<string, unknown>;
-        const base = parameters.length;
-        tuples.push(`(${c.columns.map((_, k) => `$${base + k + 1}`).join(', ')})`);
-        for (const k of c.columns) parameters.push(values[k] ?? null);
-      }
-      await tx.executeQuery(CompiledQuery.raw(c.head + tuples.join(', '), parameters));
+      const s = this.statement(tx, chunk, 1);
+      if (s) await tx.executeQuery(CompiledQuery.raw(s.sql, s.parameters));
+      else await tx.insertInto(this.table).values(chunk as never).execute();
     }
+  }
+
+  /**
+   * The multi-row INSERT of `rows` with its parameters numbered from `first` (PostgreSQL's `$n`), for a statement
+   * that carries several (group commit's combined write); null where it cannot be written out here (another
+   * dialect's placeholders, rows whose columns differ, more parameters than one statement takes).
+   */
+  statement(tx: Db, rows: Insertable<Database[T]>[], first: number): { sql: string; parameters: unknown[] } | null {
+    if (rows.length === 0) return null;
+    const c = this.compile(tx, rows[0]!);
+    const n = c.columns.length;
+    if (c.head === null || first - 1 + rows.length * n > MAX_PARAMETERS || !rows.every((r) => Object.keys(r).length === n)) return null;
+    const parameters: unknown[] = [];
+    const tuples: string[] = [];
+    for (const row of rows) {
+      const values = row as Record<string, unknown>;
+      const base = first + parameters.length;
+      tuples.push(`(${c.columns.map((_, k) => `$${base + k}`).join(', ')})`);
+      for (const k of c.columns) parameters.push(values[k] ?? null);
+    }
+    return { sql: c.head + tuples.join(', '), parameters };
   }
 
   private compile(tx: Db, row: Insertable<Database[T]>): { sql: string; columns: string[]; head: string | null } {

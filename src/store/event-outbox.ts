@@ -35,6 +35,7 @@ export class EventOutbox {
    */
   private readonly batched: BatchedWriter<Insertable<Database['events']>> = {
     writeMany: (tx, rows) => this.insertRow.runMany(tx, rows),
+    statement: (tx, rows, first) => this.insertRow.statement(tx, rows, first),
   };
 
   constructor(private readonly commit: GroupCommit) {}

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 /** What a store method reads and writes through: the database, or the `tx` of a running transaction. */
@@ -36,6 +36,12 @@ export interface CommitConnection {
    * round trip of its own, where SAVEPOINT and RELEASE were two. Without it, every callback gets its savepoint first.
    */
   readonly lazySavepoints?: StatementHook;
+  /**
+   * PostgreSQL's: the deferred INSERTs of several tables go as one statement, each but the last in a WITH
+   * (`with w1 as (insert ...) insert ...`), one round trip where each was one: a batch of creates writes its runs and
+   * its events together.
+   */
+  readonly combinesWrites?: boolean;
 }
 
 /** See `CommitConnection.lazySavepoints`. */
@@ -47,6 +53,11 @@ export interface StatementHook {
 /** Writes rows of one table, deferred to the end of a batch (`GroupCommit.deferWrite`), in one go. */
 export interface BatchedWriter<R> {
   writeMany(tx: Tx, rows: R[]): Promise<void>;
+  /**
+   * The statement `writeMany` would send, its parameters numbered from `first` (`$first`, ...), or null: what lets
+   * the batch send the rows of several writers as one statement (see `CommitConnection.combinesWrites`).
+   */
+  statement?(tx: Tx, rows: R[], first: number): { sql: string; parameters: unknown[] } | null;
 }
 
 interface QueuedTransaction {
@@ -359,7 +370,24 @@ export class GroupCommit {
       if (list) list.push(r.row);
       else byWriter.set(r.writer, [r.row]);
     }
+    if (this.connection.combinesWrites && byWriter.size > 1 && (await this.writeCombined(tx, byWriter))) return;
     for (const [writer, list] of byWriter) await writer.writeMany(tx, list);
+  }
+
+  /** The writers' rows as one statement (see `CommitConnection.combinesWrites`); false where one cannot say it. */
+  private async writeCombined(tx: Tx, byWriter: Map<BatchedWriter<unknown>, unknown[]>): Promise<boolean> {
+    const parts: string[] = [];
+    const parameters: unknown[] = [];
+    for (const [writer, list] of byWriter) {
+      const s = writer.statement?.(tx, list, parameters.length + 1);
+      if (!s) return false;
+      parts.push(s.sql);
+      parameters.push(...s.parameters);
+    }
+    const last = parts.pop()!;
+    const text = `with ${parts.map((p, i) => `dsjobs_w${i} as (${p})`).join(', ')} ${last}`;
+    await tx.executeQuery(CompiledQuery.raw(text, parameters));
+    return true;
   }
 
   private async nested<T>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {

@@ -57,6 +57,9 @@ export class PostgresConnection implements CommitConnection {
   /** Runs and events are written at the end of their batch, one statement per table (GroupCommit.deferWrite). */
   readonly batchesWrites = true;
 
+  /** A batch's runs and events go as one statement (GroupCommit.writeDeferred). */
+  readonly combinesWrites = true;
+
   /** Group commit's batches run on connections of this pool whose statements await the hook first (see `hooked`). */
   readonly lazySavepoints: StatementHook;
 

@@ -127,6 +127,7 @@ export class RunStore {
    */
   private readonly batched: BatchedWriter<Insertable<Database['job_runs']>> = {
     writeMany: (tx, rows) => this.insertRow.runMany(tx, rows),
+    statement: (tx, rows, first) => this.insertRow.statement(tx, rows, first),
   };
 
   constructor(
