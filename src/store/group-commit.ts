@@ -44,10 +44,16 @@ export interface CommitConnection {
   readonly combinesWrites?: boolean;
 }
 
-/** See `CommitConnection.lazySavepoints`. */
+/** See `CommitConnection.lazySavepoints`. `control` statements never wait for the hook: they are what it sends. */
 export interface StatementHook {
   readonly db: Kysely<Database>;
   beforeStatement: (() => Promise<void>) | null;
+  /**
+   * True while group commit opens a savepoint (from the hook, or before a nested one): `control` then sends straight
+   * to the connection, since the statement that called the hook holds Kysely's turn on it. Otherwise `control` goes
+   * through Kysely's turn, after any statement a failed callback left running.
+   */
+  opening: boolean;
 }
 
 /** Writes rows of one table, deferred to the end of a batch (`GroupCommit.deferWrite`), in one go. */
@@ -89,8 +95,10 @@ const MAX_BATCH = 256;
  * Made for SQLite, where one synchronous connection serializes every write anyway. PostgreSQL uses it too (the batch
  * holds one pooled connection): writes must commit one after the other there as well, for the events' `seq` to
  * become visible in order (postgres-connection.ts), and one COMMIT per batch amortizes its WAL flush; the cost is
- * that each callback's statements (and one query of control statements per callback) are round trips its
- * batch-mates wait through (docs/benchmarks.md, benchmark 11).
+ * that each callback's statements are round trips its batch-mates wait through. There the rows a callback only adds
+ * (runs, events, audit events) wait for the end of the batch and go in one statement (`deferWrite`), and a callback
+ * gets its savepoint only once it sends a statement of its own: a batch of creates is three round trips, BEGIN, the
+ * rows, COMMIT (docs/benchmarks.md, benchmark 11).
  */
 export class GroupCommit {
   private queue: QueuedTransaction[] = [];
@@ -105,6 +113,8 @@ export class GroupCommit {
   private deferred: Deferred[] = [];
   /** The index in its batch of the callback running now (what its deferred rows are marked with). */
   private running = -1;
+  /** Opens the running callback's savepoint, once (lazy savepoints: before its first statement or nested savepoint). */
+  private openSavepoint: (() => Promise<void>) | null = null;
 
   constructor(private readonly connection: CommitConnection) {}
 
@@ -263,21 +273,23 @@ export class GroupCommit {
         this.running = i;
         /** A failure to send the savepoint (or the RELEASE before it) that is the batch's, not this callback's. */
         let fatal: { error: unknown } | null = null;
+        let opening: Promise<void> | null = null;
         const open = async () => {
           inSavepoint[i] = true;
+          if (lazy) lazy.opening = true;
           try {
             await send(['SAVEPOINT dsjobs_tx']);
           } catch (error) {
             fatal = { error };
             throw error;
+          } finally {
+            if (lazy) lazy.opening = false;
           }
         };
-        if (lazy) {
-          lazy.beforeStatement = () => {
-            lazy.beforeStatement = null;
-            return open();
-          };
-        } else await open();
+        // Every statement of the callback waits for the same SAVEPOINT: also statements it sends at once, side by side.
+        this.openSavepoint = () => (opening ??= open());
+        if (lazy) lazy.beforeStatement = this.openSavepoint;
+        else await this.openSavepoint();
         try {
           const value = await batch[i].fn(tx);
           if (fatal) throw (fatal as { error: unknown }).error;
@@ -292,6 +304,7 @@ export class GroupCommit {
           if (inSavepoint[i]) await c.control(['ROLLBACK TO dsjobs_tx', 'RELEASE dsjobs_tx'], tx);
           outcomes[i] = { ok: false, error };
         } finally {
+          this.openSavepoint = null;
           if (lazy) lazy.beforeStatement = null;
         }
       }
@@ -324,6 +337,7 @@ export class GroupCommit {
       throw error;
     } finally {
       if (lazy) lazy.beforeStatement = null;
+      this.openSavepoint = null;
       this.running = -1;
       this.batchTx = null;
       this.deferred = [];
@@ -393,6 +407,8 @@ export class GroupCommit {
   private async nested<T>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
     if (tx !== this.batchTx) throw new Error('transaction({ tx }): tx must be the tx of the transaction callback that is running');
     const c = this.connection;
+    // Control statements skip the statement hook, and the callback's own savepoint must come first.
+    await this.openSavepoint?.();
     const name = `dsjobs_nested_${++this.savepointDepth}`;
     await c.control([`SAVEPOINT ${name}`], tx);
     const mark = this.deferred.length;

@@ -44,7 +44,9 @@ export function redactedUrl(url: string): string {
  * batch takes one transaction-scoped advisory lock right after BEGIN: writing transactions of all servers sharing
  * the database then commit one after the other, so the events' `seq` (a sequence, drawn at insert) becomes visible
  * in increasing order, and a reader that follows `seq > cursor` never skips an event that commits late. Reads and
- * statements outside `transaction()` use the other pooled connections in parallel.
+ * statements outside `transaction()` use the other pooled connections in parallel. The lock is held for the batch's
+ * round trips, one after the other; so a batch sends few: its callbacks' savepoints only where they send statements
+ * of their own (`lazySavepoints`), the rows they add in one statement at the end (`batchesWrites`, `combinesWrites`).
  *
  * A broken connection (PostgreSQL restarted) fails the statements on it; the pool drops it and opens a new one for
  * the next statement, so the server goes on once the database is back.
@@ -62,6 +64,8 @@ export class PostgresConnection implements CommitConnection {
 
   /** Group commit's batches run on connections of this pool whose statements await the hook first (see `hooked`). */
   readonly lazySavepoints: StatementHook;
+  /** The connection of the running batch, as `pg` has it (one batch at a time): where `control` sends. */
+  private batchClient: pg.PoolClient | null = null;
 
   private constructor(
     pool: pg.Pool,
@@ -69,13 +73,14 @@ export class PostgresConnection implements CommitConnection {
   ) {
     this.health = new DatabaseHealth(redactedUrl(url));
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const hook: StatementHook = { db: null as unknown as Kysely<Database>, beforeStatement: null };
+    const hook: StatementHook = { db: null as unknown as Kysely<Database>, beforeStatement: null, opening: false };
     const clients = new WeakMap<pg.PoolClient, pg.PoolClient>();
     const batchPool = {
       connect: async () => {
         const client = await pool.connect();
         let h = clients.get(client);
-        if (!h) clients.set(client, (h = hooked(client, hook)));
+        if (!h) clients.set(client, (h = hooked(client, hook, () => (this.batchClient = null))));
+        this.batchClient = client;
         return h;
       },
       // The pool is `db`'s: closing `db` ends it.
@@ -111,7 +116,10 @@ export class PostgresConnection implements CommitConnection {
    */
   async control(statements: readonly string[], tx: Tx): Promise<void> {
     const text = statements.map((s) => (s === 'BEGIN' ? `BEGIN; SELECT pg_advisory_xact_lock(${WRITERS_LOCK})` : s)).join('; ');
-    await tx.executeQuery(CompiledQuery.raw(text, []));
+    // From the statement hook: straight to the batch's connection, past Kysely (which runs one query at a time on it,
+    // and the statement that called the hook holds that turn). `pg` sends queries in the order it was given them.
+    if (this.lazySavepoints.opening && this.batchClient) await this.batchClient.query(text);
+    else await tx.executeQuery(CompiledQuery.raw(text, []));
   }
 
   /** PostgreSQL never ends a transaction by itself: after an error it stays open (aborted) until ROLLBACK [TO]. */
@@ -140,15 +148,20 @@ export class PostgresConnection implements CommitConnection {
 /**
  * `client` whose queries first await `hook.beforeStatement` while it is set: how group commit opens a callback's
  * savepoint only once the callback sends a statement. Only queries with text go through it (batches stream nothing).
+ * `released` is called when the batch gives the connection back.
  */
-function hooked(client: pg.PoolClient, hook: StatementHook): pg.PoolClient {
+function hooked(client: pg.PoolClient, hook: StatementHook, released: () => void): pg.PoolClient {
   const query = (...args: unknown[]): unknown => {
     const before = hook.beforeStatement;
     const run = () => (client.query as (...a: unknown[]) => unknown)(...args);
     return before && typeof args[0] === 'string' ? before().then(run) : run();
   };
+  const release = (...args: unknown[]) => {
+    released();
+    return (client.release as (...a: unknown[]) => unknown)(...args);
+  };
   return new Proxy(client, {
-    get: (target, key) => (key === 'query' ? query : key === 'release' ? target.release.bind(target) : Reflect.get(target, key)),
+    get: (target, key) => (key === 'query' ? query : key === 'release' ? release : Reflect.get(target, key)),
   });
 }
 
