@@ -322,6 +322,10 @@ export class GroupCommit {
           await this.writeEachCallbacksRows(tx, rows, inSavepoint, outcomes, error);
         }
         await send(['RELEASE dsjobs_rows', 'COMMIT']);
+      } else if (pending.length > 0) {
+        // Nothing was sent (lazy savepoints: every callback failed before a statement, or wrote nothing): no
+        // transaction to commit.
+        pending = [];
       } else {
         await send(['COMMIT']);
       }
