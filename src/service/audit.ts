@@ -52,23 +52,29 @@ export class AuditService {
 
   /** Events waiting for the transaction queued by the first of them. */
   private pending: AuditRecord[] = [];
+  /** The last transaction queued to insert events, until it has committed (or failed). */
+  private inserting: Promise<void> | null = null;
 
   /**
    * Queues the event and returns at once. The first event of a batch queues one transaction, which inserts every
    * event recorded until it runs with one statement: one more statement in the group commit, not a savepoint and an
    * insert per request. Queued before the request's response is sent, so a list the client sends after that response
-   * is ordered after the insert (lists go through the same queue).
+   * is ordered after the insert (a list waits for it to commit).
    */
   record(r: AuditRecord): void {
     this.pending.push(r);
     if (this.pending.length > 1) return;
-    this.store
+    const inserting = this.store
       .transaction((tx) => {
         const batch = this.pending;
         this.pending = [];
         return this.audits.insert(tx, batch);
       })
-      .catch((err) => this.opts.log.error({ err }, 'recording audit events failed; they are lost'));
+      .catch((err) => this.opts.log.error({ err }, 'recording audit events failed; they are lost'))
+      .finally(() => {
+        if (this.inserting === inserting) this.inserting = null;
+      });
+    this.inserting = inserting;
   }
 
   /** A page of events, oldest first, with the principals' names filled in. */
@@ -81,7 +87,9 @@ export class AuditService {
     }
     if (q.page !== undefined && decodeAuditPage(q.page) === null) throw invalid('page', 'is not a page token this server gave (opc-next-page)');
     const query = { compartmentId: q.compartmentId, startTime, endTime, principalId: q.principalId, limit: q.limit ?? DEFAULT_AUDIT_PAGE, page: q.page };
-    // Through the transaction queue, not store.db: an event recorded before this request arrived is committed first.
+    // After the insert of the events recorded before this request arrived has committed: on PostgreSQL its rows are
+    // written at the end of their batch, so a list in the same batch would not see them.
+    await this.inserting;
     const page = await this.store.transaction((tx) => this.audits.list(tx, query));
     const names = new Map<string, string | undefined>();
     for (const r of page.items) if (r.principalId && !names.has(r.principalId)) names.set(r.principalId, await this.opts.principalName(r.principalId));

@@ -1,5 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
+import { CompiledInsert } from './compiled-insert.js';
+import type { BatchedWriter } from './group-commit.js';
 import type { AuditEventTable, Database } from './schema.js';
 import type { Page } from './records.js';
 import type { Store } from './store.js';
@@ -52,19 +54,34 @@ export function decodeAuditPage(page: string): { time: string; seq: number } | n
 
 /** The audit trail: one insert per audited request, lists by compartment and time window, deletes by age. */
 export class AuditStore {
+  private readonly insertRow = new CompiledInsert('audit_events');
+  /**
+   * On PostgreSQL the events go with the batch's other deferred rows (a batch of creates: its runs and events), in
+   * the same statement (GroupCommit.deferWrite): their own INSERT was a round trip of the batch.
+   */
+  private readonly batched: BatchedWriter<Insertable<Database['audit_events']>> = {
+    writeMany: (tx, rows) => this.insertRow.runMany(tx, rows),
+    statement: (tx, rows, first) => this.insertRow.statement(tx, rows, first),
+  };
+
   constructor(readonly store: Store) {}
 
-  /** One statement for many events (SQLite binds at most 32,766 values: 4 a row, in chunks of 1,000 rows). */
+  /**
+   * One statement for many events (SQLite binds at most 32,766 values: 4 a row, in chunks of 1,000 rows). On
+   * PostgreSQL written at the end of the batch: not there to read in the transaction before then.
+   */
   async insert(tx: Db, records: readonly AuditRecord[]): Promise<void> {
-    for (let i = 0; i < records.length; i += 1000) {
-      const rows = records.slice(i, i + 1000).map((r) => ({
-        event_time: r.eventTime,
-        compartment_id: r.compartmentId,
-        principal_id: r.principalId,
-        data: JSON.stringify(r.event),
-      }));
-      await tx.insertInto('audit_events').values(rows).execute();
+    const rows = records.map((r) => ({
+      event_time: r.eventTime,
+      compartment_id: r.compartmentId,
+      principal_id: r.principalId,
+      data: JSON.stringify(r.event),
+    }));
+    if (rows.length > 0 && this.store.deferWrite(tx, this.batched, rows[0]!)) {
+      for (const row of rows.slice(1)) this.store.deferWrite(tx, this.batched, row);
+      return;
     }
+    for (let i = 0; i < rows.length; i += 1000) await tx.insertInto('audit_events').values(rows.slice(i, i + 1000)).execute();
   }
 
   /** Oldest first (in the order recorded within a millisecond); `page` must have been checked with decodeAuditPage. */

@@ -31,12 +31,11 @@ export class EventOutbox {
 
   /**
    * On PostgreSQL the events of a batch go in one INSERT at its end (GroupCommit.deferWrite): a create's event was a
-   * round trip of its own. At most this many rows a statement (9 parameters each; PostgreSQL takes 65,535).
+   * round trip of its own.
    */
   private readonly batched: BatchedWriter<Insertable<Database['events']>> = {
-    writeMany: async (tx, rows) => {
-      for (let i = 0; i < rows.length; i += 1000) await tx.insertInto('events').values(rows.slice(i, i + 1000)).execute();
-    },
+    writeMany: (tx, rows) => this.insertRow.runMany(tx, rows),
+    statement: (tx, rows, first) => this.insertRow.statement(tx, rows, first),
   };
 
   constructor(private readonly commit: GroupCommit) {}

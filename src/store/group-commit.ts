@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 /** What a store method reads and writes through: the database, or the `tx` of a running transaction. */
@@ -29,17 +29,53 @@ export interface CommitConnection {
    * its statements cost microseconds, in process.
    */
   readonly batchesWrites?: boolean;
+  /**
+   * PostgreSQL's: the database whose connection a batch holds, and the hook every statement on that connection awaits
+   * first while it is set. Group commit sets it while a callback runs, to open the callback's savepoint just before its
+   * first statement: a callback that writes only deferred rows (a create: its run and its event) then costs no
+   * round trip of its own, where SAVEPOINT and RELEASE were two. Without it, every callback gets its savepoint first.
+   */
+  readonly lazySavepoints?: StatementHook;
+  /**
+   * PostgreSQL's: the deferred INSERTs of several tables go as one statement, each but the last in a WITH
+   * (`with w1 as (insert ...) insert ...`), one round trip where each was one: a batch of creates writes its runs and
+   * its events together.
+   */
+  readonly combinesWrites?: boolean;
+}
+
+/** See `CommitConnection.lazySavepoints`. `control` statements never wait for the hook: they are what it sends. */
+export interface StatementHook {
+  readonly db: Kysely<Database>;
+  beforeStatement: (() => Promise<void>) | null;
+  /**
+   * True while group commit opens a savepoint (from the hook, or before a nested one): `control` then sends straight
+   * to the connection, since the statement that called the hook holds Kysely's turn on it. Otherwise `control` goes
+   * through Kysely's turn, after any statement a failed callback left running.
+   */
+  opening: boolean;
 }
 
 /** Writes rows of one table, deferred to the end of a batch (`GroupCommit.deferWrite`), in one go. */
 export interface BatchedWriter<R> {
   writeMany(tx: Tx, rows: R[]): Promise<void>;
+  /**
+   * The statement `writeMany` would send, its parameters numbered from `first` (`$first`, ...), or null: what lets
+   * the batch send the rows of several writers as one statement (see `CommitConnection.combinesWrites`).
+   */
+  statement?(tx: Tx, rows: R[], first: number): { sql: string; parameters: unknown[] } | null;
 }
 
 interface QueuedTransaction {
   fn: (tx: Tx) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+/** A row deferred to the end of its batch, with the index in the batch of the callback that wrote it. */
+interface Deferred {
+  writer: BatchedWriter<unknown>;
+  row: unknown;
+  owner: number;
 }
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) : t.reject(o.error));
@@ -59,8 +95,10 @@ const MAX_BATCH = 256;
  * Made for SQLite, where one synchronous connection serializes every write anyway. PostgreSQL uses it too (the batch
  * holds one pooled connection): writes must commit one after the other there as well, for the events' `seq` to
  * become visible in order (postgres-connection.ts), and one COMMIT per batch amortizes its WAL flush; the cost is
- * that each callback's statements (and one query of control statements per callback) are round trips its
- * batch-mates wait through (docs/benchmarks.md, benchmark 11).
+ * that each callback's statements are round trips its batch-mates wait through. There the rows a callback only adds
+ * (runs, events, audit events) wait for the end of the batch and go in one statement (`deferWrite`), and a callback
+ * gets its savepoint only once it sends a statement of its own: a batch of creates is three round trips, BEGIN, the
+ * rows, COMMIT (docs/benchmarks.md, benchmark 11).
  */
 export class GroupCommit {
   private queue: QueuedTransaction[] = [];
@@ -71,8 +109,12 @@ export class GroupCommit {
   private batchTx: Tx | null = null;
   /** Called once after the next batch that commits (see `afterNextCommit`). */
   private readonly afterCommit = new Set<() => void>();
-  /** The batch's deferred rows, in the order they were written (see `deferWrite`). */
-  private deferred: { writer: BatchedWriter<unknown>; row: unknown }[] = [];
+  /** The batch's deferred rows, in the order they were written, each with its callback's index (see `deferWrite`). */
+  private deferred: Deferred[] = [];
+  /** The index in its batch of the callback running now (what its deferred rows are marked with). */
+  private running = -1;
+  /** Opens the running callback's savepoint, once (lazy savepoints: before its first statement or nested savepoint). */
+  private openSavepoint: (() => Promise<void>) | null = null;
 
   constructor(private readonly connection: CommitConnection) {}
 
@@ -104,15 +146,24 @@ export class GroupCommit {
 
   /**
    * Where the connection batches writes (PostgreSQL) and `tx` is the running batch's: the row is written at the end
-   * of the batch, before its COMMIT, with the deferred rows of the other callbacks in one statement per run of rows of
-   * the same writer, in the order they were given; true. A callback (or nested transaction) that fails has its rows
+   * of the batch, before its COMMIT, with the deferred rows of the other callbacks in one statement per writer, each
+   * writer's rows in the order they were given; true. A callback (or nested transaction) that fails has its rows
    * dropped with the rest of its work. The row is not there to read before then. Otherwise false: the caller writes
    * it at once.
    */
   deferWrite<R>(tx: Db, writer: BatchedWriter<R>, row: R): boolean {
     if (!this.connection.batchesWrites || tx !== this.batchTx) return false;
-    this.deferred.push({ writer: writer as BatchedWriter<unknown>, row });
+    this.deferred.push({ writer: writer as BatchedWriter<unknown>, row, owner: this.running });
     return true;
+  }
+
+  /**
+   * The rows of `writer` deferred so far in the running batch (`tx` its), by the callbacks before this one that did
+   * not fail and by this one: what a count inside the transaction must add to what the table holds.
+   */
+  deferredRows<R>(tx: Db, writer: BatchedWriter<R>): R[] {
+    if (tx !== this.batchTx) return [];
+    return this.deferred.filter((d) => d.writer === writer).map((d) => d.row as R);
   }
 
   /** Resolves once the transactions already asked for have had their batch (and their callers an answer). */
@@ -133,7 +184,7 @@ export class GroupCommit {
     this.batchRunning = true;
     const batch = this.queue.splice(0, MAX_BATCH);
     const outcomes: (Outcome | undefined)[] = new Array(batch.length);
-    this.connection.db
+    (this.connection.lazySavepoints?.db ?? this.connection.db)
       .connection()
       .execute((tx) => this.executeBatch(tx, batch, outcomes))
       .then(
@@ -168,28 +219,39 @@ export class GroupCommit {
   };
 
   /**
-   * One batch: its control statements travel together with their neighbours, which costs PostgreSQL one round trip
-   * per callback besides the callback's own statements (instead of two) and one per batch besides those (instead of
-   * two): BEGIN goes with the first SAVEPOINT, a callback's RELEASE with the next one's SAVEPOINT, the last RELEASE
-   * with the COMMIT. A RELEASE still runs before anything after its callback: it fails when the callback left a
-   * PostgreSQL transaction aborted (an error it caught itself), and then that callback, and only it, is rolled back
-   * and failed, as before. The RELEASE is never left out before COMMIT: COMMIT of an aborted transaction rolls it back
-   * without an error.
+   * One batch: its control statements travel together with their neighbours: BEGIN goes with whatever is sent first,
+   * a callback's RELEASE with the next SAVEPOINT, the last RELEASE with the COMMIT. Where savepoints are lazy
+   * (PostgreSQL), a callback's SAVEPOINT is sent just before its first statement, and a callback that sends none
+   * (its rows all deferred) has neither SAVEPOINT nor RELEASE: a batch of creates is then BEGIN, one INSERT per table,
+   * COMMIT, four round trips whatever its size. A RELEASE still runs before any later statement: it fails when its
+   * callback left a PostgreSQL transaction aborted (an error it caught itself), and then that callback, and only it,
+   * is rolled back and failed. The RELEASE is never left out before COMMIT: COMMIT of an aborted transaction rolls it
+   * back without an error.
    */
   private async executeBatch(tx: Tx, batch: QueuedTransaction[], outcomes: (Outcome | undefined)[]): Promise<void> {
     const c = this.connection;
+    const lazy = c.lazySavepoints;
+    /** Control statements to send before the next ones (BEGIN, until something is sent). */
+    let pending: string[] = ['BEGIN'];
     /** The callback whose RELEASE has not been sent yet (-1: none). */
     let owed = -1;
+    /** Which callbacks sent statements of their own (in a savepoint), beside deferring rows. */
+    const inSavepoint: boolean[] = new Array(batch.length).fill(false);
+    const drop = (i: number) => {
+      this.deferred = this.deferred.filter((d) => d.owner !== i);
+    };
     /** Sends `statements` after the RELEASE owed; when that RELEASE fails, fails its callback instead and goes on. */
     const send = async (statements: string[]): Promise<void> => {
+      const all = [...pending, ...statements];
+      pending = [];
       if (owed < 0) {
-        if (statements.length > 0) await c.control(statements, tx);
+        if (all.length > 0) await c.control(all, tx);
         return;
       }
       const i = owed;
       owed = -1;
       try {
-        await c.control(['RELEASE dsjobs_tx', ...statements], tx);
+        await c.control(['RELEASE dsjobs_tx', ...all], tx);
       } catch (error) {
         if (!c.inTransaction()) throw error;
         // Which statement failed is not told; the savepoint is still there only if the RELEASE failed. If it is
@@ -200,43 +262,76 @@ export class GroupCommit {
           throw error;
         }
         outcomes[i] = { ok: false, error };
-        // Its deferred rows go with the rest of its work (they are the last ones: it was the last callback to run).
-        this.deferred.length = owedMark;
-        if (statements.length > 0) await c.control(statements, tx);
+        // Its deferred rows go with the rest of its work.
+        drop(i);
+        if (all.length > 0) await c.control(all, tx);
       }
     };
-    /** Where the deferred rows of the callback whose RELEASE is owed begin. */
-    let owedMark = 0;
     this.batchTx = tx;
     try {
       for (let i = 0; i < batch.length; i++) {
-        await send(i === 0 ? ['BEGIN', 'SAVEPOINT dsjobs_tx'] : ['SAVEPOINT dsjobs_tx']);
-        const mark = this.deferred.length;
+        this.running = i;
+        /** A failure to send the savepoint (or the RELEASE before it) that is the batch's, not this callback's. */
+        let fatal: { error: unknown } | null = null;
+        let opening: Promise<void> | null = null;
+        const open = async () => {
+          inSavepoint[i] = true;
+          if (lazy) lazy.opening = true;
+          try {
+            await send(['SAVEPOINT dsjobs_tx']);
+          } catch (error) {
+            fatal = { error };
+            throw error;
+          } finally {
+            if (lazy) lazy.opening = false;
+          }
+        };
+        // Every statement of the callback waits for the same SAVEPOINT: also statements it sends at once, side by side.
+        this.openSavepoint = () => (opening ??= open());
+        if (lazy) lazy.beforeStatement = this.openSavepoint;
+        else await this.openSavepoint();
         try {
           const value = await batch[i].fn(tx);
+          if (fatal) throw (fatal as { error: unknown }).error;
           outcomes[i] = { ok: true, value };
-          owed = i;
-          owedMark = mark;
+          if (inSavepoint[i]) owed = i;
         } catch (error) {
-          this.deferred.length = mark;
+          if (fatal) throw (fatal as { error: unknown }).error;
+          drop(i);
           // SQLite rolls the whole transaction back by itself after some errors (a full disk, an I/O error): then
           // the callbacks before this one lost their work too, and the whole batch fails.
           if (!c.inTransaction()) throw error;
-          await c.control(['ROLLBACK TO dsjobs_tx', 'RELEASE dsjobs_tx'], tx);
+          if (inSavepoint[i]) await c.control(['ROLLBACK TO dsjobs_tx', 'RELEASE dsjobs_tx'], tx);
           outcomes[i] = { ok: false, error };
+        } finally {
+          this.openSavepoint = null;
+          if (lazy) lazy.beforeStatement = null;
         }
       }
+      this.running = -1;
       if (this.deferred.length > 0) {
-        // The last callback's RELEASE first, alone: a callback that left PostgreSQL's transaction aborted still
-        // fails by itself (with its rows), not the statement writing everyone's. A failure of that statement fails
-        // the whole batch, as a COMMIT's would.
-        await send([]);
-        await this.writeDeferred(tx);
+        // The last RELEASE goes first: a callback that left PostgreSQL's transaction aborted still fails by itself
+        // (with its rows), not the statements writing everyone's.
+        await send(['SAVEPOINT dsjobs_rows']);
+        const rows = this.deferred;
+        this.deferred = [];
+        try {
+          await this.writeDeferred(tx, rows);
+        } catch (error) {
+          await c.control(['ROLLBACK TO dsjobs_rows'], tx);
+          await this.writeEachCallbacksRows(tx, rows, inSavepoint, outcomes, error);
+        }
+        await send(['RELEASE dsjobs_rows', 'COMMIT']);
+      } else if (pending.length > 0) {
+        // Nothing was sent (lazy savepoints: every callback failed before a statement, or wrote nothing): no
+        // transaction to commit.
+        pending = [];
+      } else {
+        await send(['COMMIT']);
       }
-      await send(['COMMIT']);
     } catch (error) {
       // A failed COMMIT can leave the transaction open (a deferred constraint, a busy database): end it.
-      if (c.inTransaction()) {
+      if (c.inTransaction() && pending.length === 0) {
         try {
           await c.control(['ROLLBACK'], tx);
         } catch {
@@ -245,26 +340,79 @@ export class GroupCommit {
       }
       throw error;
     } finally {
+      if (lazy) lazy.beforeStatement = null;
+      this.openSavepoint = null;
+      this.running = -1;
       this.batchTx = null;
       this.deferred = [];
     }
   }
 
-  private async writeDeferred(tx: Tx): Promise<void> {
-    const rows = this.deferred;
-    this.deferred = [];
+  /**
+   * After the statement writing the batch's rows failed (a row breaking a constraint, say): each callback's rows
+   * again, in a savepoint of their own, so that a callback whose rows fail fails alone (its rows were all it wrote:
+   * nothing else of it to undo). A callback that also sent statements of its own cannot be undone apart from them
+   * once released: when its rows fail, the batch fails, `error` to every caller, as when a COMMIT fails.
+   */
+  private async writeEachCallbacksRows(tx: Tx, rows: Deferred[], inSavepoint: boolean[], outcomes: (Outcome | undefined)[], error: unknown): Promise<void> {
+    const c = this.connection;
     for (let i = 0; i < rows.length; ) {
-      const writer = rows[i].writer;
+      const owner = rows[i].owner;
       let j = i;
-      while (j < rows.length && rows[j].writer === writer) j++;
-      await writer.writeMany(tx, rows.slice(i, j).map((r) => r.row));
+      while (j < rows.length && rows[j].owner === owner) j++;
+      const own = rows.slice(i, j);
       i = j;
+      if (inSavepoint[owner]) {
+        await this.writeDeferred(tx, own).catch(() => Promise.reject(error));
+        continue;
+      }
+      await c.control(['SAVEPOINT dsjobs_tx'], tx);
+      try {
+        await this.writeDeferred(tx, own);
+        await c.control(['RELEASE dsjobs_tx'], tx);
+      } catch (rowError) {
+        await c.control(['ROLLBACK TO dsjobs_tx', 'RELEASE dsjobs_tx'], tx);
+        outcomes[owner] = { ok: false, error: rowError };
+      }
     }
+  }
+
+  /**
+   * Writes `rows` with one statement per writer (table), the writers in the order they first come, each one's rows
+   * in the order given: a batch of creates writes its runs, then its events, not run, event, run, event...
+   */
+  private async writeDeferred(tx: Tx, rows: Deferred[]): Promise<void> {
+    const byWriter = new Map<BatchedWriter<unknown>, unknown[]>();
+    for (const r of rows) {
+      const list = byWriter.get(r.writer);
+      if (list) list.push(r.row);
+      else byWriter.set(r.writer, [r.row]);
+    }
+    if (this.connection.combinesWrites && byWriter.size > 1 && (await this.writeCombined(tx, byWriter))) return;
+    for (const [writer, list] of byWriter) await writer.writeMany(tx, list);
+  }
+
+  /** The writers' rows as one statement (see `CommitConnection.combinesWrites`); false where one cannot say it. */
+  private async writeCombined(tx: Tx, byWriter: Map<BatchedWriter<unknown>, unknown[]>): Promise<boolean> {
+    const parts: string[] = [];
+    const parameters: unknown[] = [];
+    for (const [writer, list] of byWriter) {
+      const s = writer.statement?.(tx, list, parameters.length + 1);
+      if (!s) return false;
+      parts.push(s.sql);
+      parameters.push(...s.parameters);
+    }
+    const last = parts.pop()!;
+    const text = `with ${parts.map((p, i) => `dsjobs_w${i} as (${p})`).join(', ')} ${last}`;
+    await tx.executeQuery(CompiledQuery.raw(text, parameters));
+    return true;
   }
 
   private async nested<T>(tx: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
     if (tx !== this.batchTx) throw new Error('transaction({ tx }): tx must be the tx of the transaction callback that is running');
     const c = this.connection;
+    // Control statements skip the statement hook, and the callback's own savepoint must come first.
+    await this.openSavepoint?.();
     const name = `dsjobs_nested_${++this.savepointDepth}`;
     await c.control([`SAVEPOINT ${name}`], tx);
     const mark = this.deferred.length;

@@ -1,7 +1,7 @@
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { DatabaseHealth } from './database-health.js';
-import type { CommitConnection, Tx } from './group-commit.js';
+import type { CommitConnection, StatementHook, Tx } from './group-commit.js';
 import type { Database } from './schema.js';
 
 export interface PostgresOpenOptions {
@@ -44,7 +44,9 @@ export function redactedUrl(url: string): string {
  * batch takes one transaction-scoped advisory lock right after BEGIN: writing transactions of all servers sharing
  * the database then commit one after the other, so the events' `seq` (a sequence, drawn at insert) becomes visible
  * in increasing order, and a reader that follows `seq > cursor` never skips an event that commits late. Reads and
- * statements outside `transaction()` use the other pooled connections in parallel.
+ * statements outside `transaction()` use the other pooled connections in parallel. The lock is held for the batch's
+ * round trips, one after the other; so a batch sends few: its callbacks' savepoints only where they send statements
+ * of their own (`lazySavepoints`), the rows they add in one statement at the end (`batchesWrites`, `combinesWrites`).
  *
  * A broken connection (PostgreSQL restarted) fails the statements on it; the pool drops it and opens a new one for
  * the next statement, so the server goes on once the database is back.
@@ -54,8 +56,16 @@ export class PostgresConnection implements CommitConnection {
   /** Always OK: corruption is PostgreSQL's to report; whether it answers is `ping()` (GET /readyz). */
   readonly health: DatabaseHealth;
 
-  /** Events are written at the end of their batch, in one statement (GroupCommit.deferWrite). */
+  /** Runs and events are written at the end of their batch, one statement per table (GroupCommit.deferWrite). */
   readonly batchesWrites = true;
+
+  /** A batch's runs and events go as one statement (GroupCommit.writeDeferred). */
+  readonly combinesWrites = true;
+
+  /** Group commit's batches run on connections of this pool whose statements await the hook first (see `hooked`). */
+  readonly lazySavepoints: StatementHook;
+  /** The connection of the running batch, as `pg` has it (one batch at a time): where `control` sends. */
+  private batchClient: pg.PoolClient | null = null;
 
   private constructor(
     pool: pg.Pool,
@@ -63,6 +73,21 @@ export class PostgresConnection implements CommitConnection {
   ) {
     this.health = new DatabaseHealth(redactedUrl(url));
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const hook: StatementHook = { db: null as unknown as Kysely<Database>, beforeStatement: null, opening: false };
+    const clients = new WeakMap<pg.PoolClient, pg.PoolClient>();
+    const batchPool = {
+      connect: async () => {
+        const client = await pool.connect();
+        let h = clients.get(client);
+        if (!h) clients.set(client, (h = hooked(client, hook, () => (this.batchClient = null))));
+        this.batchClient = client;
+        return h;
+      },
+      // The pool is `db`'s: closing `db` ends it.
+      end: async () => {},
+    };
+    (hook as { db: Kysely<Database> }).db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: batchPool }) });
+    this.lazySavepoints = hook;
   }
 
   /** Connects (the first statement fails fast when nothing answers at `url`) and runs `prepare` (the migrations). */
@@ -91,7 +116,10 @@ export class PostgresConnection implements CommitConnection {
    */
   async control(statements: readonly string[], tx: Tx): Promise<void> {
     const text = statements.map((s) => (s === 'BEGIN' ? `BEGIN; SELECT pg_advisory_xact_lock(${WRITERS_LOCK})` : s)).join('; ');
-    await tx.executeQuery(CompiledQuery.raw(text, []));
+    // From the statement hook: straight to the batch's connection, past Kysely (which runs one query at a time on it,
+    // and the statement that called the hook holds that turn). `pg` sends queries in the order it was given them.
+    if (this.lazySavepoints.opening && this.batchClient) await this.batchClient.query(text);
+    else await tx.executeQuery(CompiledQuery.raw(text, []));
   }
 
   /** PostgreSQL never ends a transaction by itself: after an error it stays open (aborted) until ROLLBACK [TO]. */
@@ -115,6 +143,26 @@ export class PostgresConnection implements CommitConnection {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/**
+ * `client` whose queries first await `hook.beforeStatement` while it is set: how group commit opens a callback's
+ * savepoint only once the callback sends a statement. Only queries with text go through it (batches stream nothing).
+ * `released` is called when the batch gives the connection back.
+ */
+function hooked(client: pg.PoolClient, hook: StatementHook, released: () => void): pg.PoolClient {
+  const query = (...args: unknown[]): unknown => {
+    const before = hook.beforeStatement;
+    const run = () => (client.query as (...a: unknown[]) => unknown)(...args);
+    return before && typeof args[0] === 'string' ? before().then(run) : run();
+  };
+  const release = (...args: unknown[]) => {
+    released();
+    return (client.release as (...a: unknown[]) => unknown)(...args);
+  };
+  return new Proxy(client, {
+    get: (target, key) => (key === 'query' ? query : key === 'release' ? release : Reflect.get(target, key)),
+  });
 }
 
 /** The advisory lock every writing batch holds until its COMMIT (see the class comment); "dsjobs-w" in ASCII. */

@@ -1,9 +1,9 @@
 import { completePlan } from '../domain/launch.js';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import { assertTransition, type RunState } from '../domain/run-states.js';
 import { CompiledInsert } from './compiled-insert.js';
 import type { EventInput, EventOutbox } from './event-outbox.js';
-import type { Db, GroupCommit, Tx } from './group-commit.js';
+import type { BatchedWriter, Db, GroupCommit, Tx } from './group-commit.js';
 import { fromJson, toJson } from './json-columns.js';
 import { listPage } from './paging.js';
 import type { ListQuery, Page, RunPatch, RunRecord } from './records.js';
@@ -121,6 +121,14 @@ const JSON_PATCH = new Set<keyof RunPatch>(['handle', 'freeformTags', 'definedTa
 /** Table `job_runs`: every run state change is a compare-and-set on the state plus its event row. */
 export class RunStore {
   private readonly insertRow = new CompiledInsert('job_runs');
+  /**
+   * On PostgreSQL the runs created in a batch go in one INSERT at its end (GroupCommit.deferWrite): a create that
+   * writes nothing else (its event is deferred too) then costs its batch no round trip of its own.
+   */
+  private readonly batched: BatchedWriter<Insertable<Database['job_runs']>> = {
+    writeMany: (tx, rows) => this.insertRow.runMany(tx, rows),
+    statement: (tx, rows, first) => this.insertRow.statement(tx, rows, first),
+  };
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -128,8 +136,13 @@ export class RunStore {
     private readonly events: EventOutbox,
   ) {}
 
+  /**
+   * Writes a new run; `tx` must be the transaction of its create. On PostgreSQL the row is written at the end of the
+   * batch (see `batched`), so it is not there to read in the transaction before then: `countChain` adds it.
+   */
   async insert(tx: Db, r: RunRecord): Promise<void> {
-    await this.insertRow.run(tx, runToRow(r));
+    const row = runToRow(r);
+    if (!this.commit.deferWrite(tx, this.batched, row)) await this.insertRow.run(tx, row);
   }
 
   async get(id: string, tx: Db = this.db): Promise<RunRecord | null> {
@@ -143,7 +156,8 @@ export class RunStore {
    */
   async countChain(rootId: string, tx?: Tx): Promise<number> {
     const r = await (tx ?? this.db).selectFrom('job_runs').select((eb) => eb.fn.countAll<number>().as('n')).where('chain_root_id', '=', rootId).executeTakeFirst();
-    return Number(r?.n ?? 0);
+    const deferred = tx ? this.commit.deferredRows(tx, this.batched).filter((row) => row.chain_root_id === rootId).length : 0;
+    return Number(r?.n ?? 0) + deferred;
   }
 
   list(q: ListQuery): Promise<Page<RunRecord>> {

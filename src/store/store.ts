@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseHealth } from './database-health.js';
 import { EventOutbox } from './event-outbox.js';
-import { type Db, type Tx } from './group-commit.js';
+import { type BatchedWriter, type Db, type Tx } from './group-commit.js';
 import { FencedGroupCommit } from './fence.js';
 import { ReplicaStore } from './replica-store.js';
 import { JobStore } from './job-store.js';
@@ -91,6 +91,11 @@ export class Store {
   /** Runs `fn` in a transaction, grouped with the others asked for in the same turn: see `GroupCommit.transaction`. */
   transaction<T>(fn: (tx: Tx) => Promise<T>, opts: { tx?: Db } = {}): Promise<T> {
     return this.commit.transaction(fn, opts);
+  }
+
+  /** Writes `row` at the end of the running batch where the database batches writes: see `GroupCommit.deferWrite`. */
+  deferWrite<R>(tx: Db, writer: BatchedWriter<R>, row: R): boolean {
+    return this.commit.deferWrite(tx, writer, row);
   }
 
   /** Called after a transaction that wrote events has committed: see `EventOutbox.onEventsCommitted`. */

@@ -93,6 +93,15 @@ forEachStore(() => {
     });
   });
 
+  test('an event recorded is in a list asked for right after it, in the same turn (PostgreSQL writes it at the end of its batch)', async () => {
+    await withAudit(async ({ audit }) => {
+      const e = event(60_000, 'user-a');
+      audit.record(e);
+      const r = await audit.list({ compartmentId: 'c1', ...window(DAY) });
+      assert.deepEqual(r.items.map((x) => x.eventId), [e.id]);
+    });
+  });
+
   test('startTime and endTime are required, RFC 3339, ordered and at most 366 days apart; a page token must be one the server gave', async () => {
     await withAudit(async ({ audit }) => {
       const refused = async (q: Parameters<AuditService['list']>[0], field: string, reason: RegExp) => {

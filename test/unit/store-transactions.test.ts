@@ -323,6 +323,19 @@ for (const way of WAYS.filter((w) => w.name === 'PostgreSQL')) test(`a transacti
   }, way.open);
 });
 
+for (const way of WAYS.filter((w) => w.name === 'PostgreSQL')) test(`statements a transaction sends side by side all run inside its savepoint: one that fails fails only its own transaction (${way.name})`, { skip: way.skip }, async () => {
+  await withStore(async ({ store, committedKeys }) => {
+    const r = await settled([
+      store.transaction(async (tx) => put(tx, 'p.a')),
+      // Its savepoint opens before its first statement: the second, sent at the same moment, must wait for it too.
+      store.transaction(async (tx) => void (await Promise.all([put(tx, 'p.a'), put(tx, 'p.b')]))),
+      store.transaction(async (tx) => put(tx, 'p.c')),
+    ]);
+    assert.deepEqual(r.map((x) => x.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(await committedKeys('p.'), ['p.a', 'p.c']);
+  }, way.open);
+});
+
 const eventOf = (i: number, type: string) => ({ type, resourceId: `r${i}`, compartmentId: 'c', projectId: null, jobId: null, state: null, data: { i } });
 
 for (const way of STORES) test(`events written in a batch commit with their transactions, in the order given; a failing transaction's events go with it (${way.name})`, { skip: way.skip }, async () => {
