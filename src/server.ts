@@ -377,7 +377,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   const replicaSecret = replicaId ? await store.setMetaIfAbsent('replicaSecret', randomHex(32)) : undefined;
   if (replicaId) {
     let seenSeq = -1;
-    replicas = new Replicas(store, runs, replicaId, replicaSecret!, {
+    replicas = new Replicas(store, runs.execution, replicaId, replicaSecret!, {
       lostAfterMs: cfg.replicaLostAfterMs,
       log,
       // Wakes the loops that follow the event log when another replica committed events.
@@ -416,7 +416,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
         }, IDENTITY_REFRESH_MS)
       : null;
   identityRefresh?.unref();
-  logs.onQuota = (runId) => void runs.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
+  logs.onQuota = (runId) => void runs.execution.onLogQuota(runId).catch((err) => log.error({ runId, err }, 'recording a log quota in lifecycleDetails failed'));
   const automation = new AutomationStore(store);
   const triggers = new TriggersService(store, eventStore, automation, feed, jobs, runs, identity, systemClock, {
     maxChainDepth: cfg.triggerMaxChainDepth,
@@ -520,7 +520,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   secrets.start();
   await objectStorage.start();
   runPrincipals?.start();
-  await scheduler.start(runs);
+  await scheduler.start(runs.execution);
   // The work that must happen once: on SQLite this server does it; with PostgreSQL, the replica holding the lease.
   const lead = async () => {
     await dispatcher.start();

@@ -1,7 +1,7 @@
 import { describeWait, planAdmission, type AdmissionPlan, type QueuedRun } from '../domain/admission.js';
 import { add, subtract, ZERO, type Resources } from '../domain/resources.js';
 import type { Clock } from '../service/common.js';
-import type { SchedulerPort } from '../service/runs.js';
+import type { SchedulerPort } from '../service/run-execution.js';
 
 /** What the scheduler drives; implemented by RunsService. */
 export interface RunLifecycle {

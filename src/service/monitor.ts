@@ -2,7 +2,7 @@ import type { Executor, ResourceSample } from '../executors/executor.js';
 import type { MetricSample } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './common.js';
-import { launchedHandle } from './runs.js';
+import { launchedHandle } from './run-execution.js';
 
 /** OCI's metric names for job runs, with the sample field each reads. */
 export const METRIC_NAMES = {

@@ -8,7 +8,7 @@ import { REPLICA_AUTH_HEADER, signReplicaRequest } from '../domain/replica-auth.
 import { ACTIVE_RUN_STATES } from '../domain/run-states.js';
 import { LeaseLostError, runFenced, runUnfenced, type Fence } from '../store/fence.js';
 import type { Store } from '../store/store.js';
-import type { RemoteRuns, RunsService } from './runs.js';
+import type { RemoteRuns, RunExecution } from './run-execution.js';
 
 /** The lease of the replica that does the work that must happen once. */
 const LEASE = 'coordinator';
@@ -73,7 +73,7 @@ export class Replicas implements RemoteRuns {
 
   constructor(
     private readonly store: Store,
-    private readonly runs: RunsService,
+    private readonly runs: RunExecution,
     readonly id: string,
     private readonly secret: string,
     private readonly opts: {

@@ -50,7 +50,7 @@ test('a local handle of another version, or one that is malformed, is refused sa
 });
 
 test("a run's handle column: the executor's handle only once the executor returned one", async () => {
-  const { launchedHandle } = await import('../../src/service/runs.js');
+  const { launchedHandle } = await import('../../src/service/run-execution.js');
   const cases: [string, { handle: Parameters<typeof launchedHandle>[0]['handle'] }, unknown][] = [
     ['queued: no handle', { handle: null }, null],
     ['its start claimed, no process yet', { handle: { pending: true } }, null],

@@ -46,7 +46,7 @@ export async function replicaRoutes(app: App, deps: { runs: RunsService; secret:
     REPLICA_ROUTES[1],
     { schema: { hide: true, params: IdParams, querystring: Type.Object({ reason: Type.Union([Type.Literal('cancel'), Type.Literal('timeout')]) }) } },
     async (req, reply) => {
-      await runs.stopOwnRun(req.params.jobRunId, (req.query as { reason: 'cancel' | 'timeout' }).reason);
+      await runs.execution.stopOwnRun(req.params.jobRunId, (req.query as { reason: 'cancel' | 'timeout' }).reason);
       reply.code(204).send();
     },
   );
