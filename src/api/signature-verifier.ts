@@ -7,8 +7,8 @@ import { Worker } from 'node:worker_threads';
  * cost is ~0.3 ms). One at a time on libuv's thread pool saved nothing (each completion is a wake-up of its own); here
  * the verifications asked for in one event-loop turn (every request read in one poll phase) go to a worker thread as
  * one message and come back as one, so the loop pays a copy of a few hundred bytes per request and one wake-up per
- * batch, and the verifying runs on another core. A turn with a single request (an idle server) verifies it in place:
- * a thread hop would only add latency there.
+ * batch, and the verifying runs on another core. A turn with a single request while no batch is out (an idle server)
+ * verifies it in place: a thread hop would only add latency there.
  */
 export interface SignatureVerifier {
   verify(data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean>;
@@ -97,7 +97,10 @@ export function createSignatureVerifier(): SignatureVerifier {
     scheduled = false;
     const batch = queue;
     queue = [];
-    const w = batch.length > 1 ? start() : null;
+    // A lone request is verified in place only while the worker has nothing in hand (an idle server). With a batch
+    // out, the server is busy: there it would cost the event loop a whole verification (~45 us), and its answer
+    // comes with the batch's wake-up anyway.
+    const w = batch.length > 1 || inFlight.size > 0 ? start() : null;
     if (!w) return batch.forEach(inPlace);
     const keys: [number, Buffer][] = [];
     let size = 0;

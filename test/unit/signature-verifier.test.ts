@@ -1,8 +1,8 @@
 /**
  * Signature verification batched off the event loop (api/signature-verifier.ts): every answer belongs to its own
  * request (a tampered one amid good ones is refused, a good one amid tampered ones accepted), keys are told to the
- * worker once and told apart, a lone request is verified in place, closing answers what is in flight, and a batch is
- * moved to the worker, not copied.
+ * worker once and told apart, a lone request on an idle verifier is verified in place (one while a batch is out goes
+ * to the worker), closing answers what is in flight, and a batch is moved to the worker, not copied.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -77,6 +77,28 @@ test('a batch is handed over as one transferred buffer: no byte of it is structu
     };
     walk(sent[0].message, 'message', false);
     assert.deepEqual(cloned, []);
+  } finally {
+    await v.close();
+  }
+});
+
+test('a lone request while a batch is out goes to the worker too (the event loop is busy: not 45 us of it in place)', async (t) => {
+  let messages = 0;
+  const original = Worker.prototype.postMessage;
+  t.mock.method(Worker.prototype, 'postMessage', function (this: Worker, message: unknown, transfer?: readonly unknown[]) {
+    messages++;
+    return original.call(this, message, transfer as never);
+  });
+  const v = createSignatureVerifier();
+  try {
+    // A batch of 20 starts the worker (tens of ms) and is out until it has verified them all.
+    const batch = Array.from({ length: 20 }, (_, i) => signed(i)).map(({ data, sig }) => v.verify(data, a.publicKey, sig));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(messages, 1);
+    const { data, sig } = signed(99);
+    const lone = v.verify(data, a.publicKey, sig);
+    assert.deepEqual(await Promise.all([...batch, lone]), Array(21).fill(true));
+    assert.equal(messages, 2, 'the lone request went to the worker as a batch of its own');
   } finally {
     await v.close();
   }
