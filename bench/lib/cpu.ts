@@ -37,6 +37,20 @@ function machine(): [number, number] {
   return [(total - idle) * TICK_MS, total * TICK_MS];
 }
 
+/**
+ * The CPU time (ms) of a process's main thread, its event loop (utime+stime of the task whose id is the process's):
+ * what bounds a Node server's requests/s, apart from its worker threads'.
+ */
+export function mainThreadMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
 export function cpuSnapshot(serverPid: number | null): CpuSnapshot {
   const [server, serverChildren] = serverPid ? procTimes(serverPid) : [0, 0];
   const [bench, benchChildren] = procTimes(process.pid);
