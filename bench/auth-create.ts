@@ -78,7 +78,7 @@ export async function benchAuthCreate(report: Report, o: AuthCreateOptions): Pro
         side.cpuUs.push((cpu.serverMs * 1000) / res['2xx']);
         side.loopUs.push((loopMs * 1000) / res['2xx']);
       }
-      return { rate, busy: cpu.machineBusy };
+      return { rate, busy: cpu.machineBusy, p50: res.latency.p50 };
     };
 
     // Warm both (JIT, caches, SQLite's page cache).
@@ -90,8 +90,8 @@ export async function benchAuthCreate(report: Report, o: AuthCreateOptions): Pro
       const order = r % 2 === 0 ? sides : [sides[1], sides[0]];
       const line: string[] = [];
       for (const side of order) {
-        const { rate, busy } = await load(side, o.roundSeconds, true);
-        line.push(`${side.name} ${fmt(rate)}/s (${side.cpuUs.at(-1)!.toFixed(0)} us CPU, event loop ${side.loopUs.at(-1)!.toFixed(0)} us per create; machine ${(busy * 100).toFixed(0)}% busy)`);
+        const { rate, busy, p50 } = await load(side, o.roundSeconds, true);
+        line.push(`${side.name} ${fmt(rate)}/s, p50 ${p50} ms (${side.cpuUs.at(-1)!.toFixed(0)} us CPU, event loop ${side.loopUs.at(-1)!.toFixed(0)} us per create; machine ${(busy * 100).toFixed(0)}% busy)`);
       }
       pairs.push((1 - sides[1].rates.at(-1)! / sides[0].rates.at(-1)!) * 100);
       console.log(`  round ${r + 1}: ${line.join('; ')}: ${pairs.at(-1)!.toFixed(1)}% fewer`);
