@@ -15,10 +15,9 @@
  * request costs apart from checking it). --profile runs the servers with node --cpu-prof (profiles under
  * bench/results/profiles/auth-cost-*).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BenchServer, removeStoppedDataDirs } from './lib/server.js';
-import { cpuDiff, cpuSnapshot } from './lib/cpu.js';
+import { cpuDiff, cpuSnapshot, mainThreadMs } from './lib/cpu.js';
 import { cannon } from './create.js';
 
 const value = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -29,13 +28,6 @@ const base = value('base');
 const fresh = process.argv.includes('--fresh');
 const profile = process.argv.includes('--profile');
 const profileDir = path.resolve('bench/results/profiles');
-
-/** The CPU time (ms) of a process's main thread, the event loop: its task whose id is the process's (utime+stime). */
-function mainThreadMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 
 type Signer = NonNullable<BenchServer['sign']>;
 

@@ -24,6 +24,7 @@ import { summarizeProfile } from './lib/profile.js';
 import { benchThroughput } from './throughput.js';
 import { benchStartLatency } from './start-latency.js';
 import { benchCreate } from './create.js';
+import { benchAuthCreate } from './auth-create.js';
 import { benchLogs } from './logs.js';
 import { benchIsolationLatency, benchSamplingCost } from './isolation.js';
 import { benchConsole } from './console.js';
@@ -120,10 +121,9 @@ async function main(): Promise<void> {
   // The runs' artifact: `exit 0` (the primary figure: the one admitted run at a time executes while runs are
   // created) and `sleep 600` (nothing executes: the cost of creation alone), unless --create-artifact picks one.
   const artifacts = value('create-artifact') ? [value('create-artifact') as 'exit' | 'sleep'] : (['exit', 'sleep'] as const);
-  const rates: Partial<Record<'exit' | 'sleep', number>> = {};
   for (const artifact of artifacts) {
     await step(3, `run creation (${artifact})`, async () => {
-      rates[artifact] = await benchCreate(report, {
+      await benchCreate(report, {
         connections: 32,
         seconds: quick ? 3 : 10,
         nodeArgs: nodeArgs(`create-${artifact}`),
@@ -133,28 +133,11 @@ async function main(): Promise<void> {
       });
     });
   }
-  // The same creation with every request signed and verified, beside the unsigned figure of the same run.
+  // The same creation with every request signed and verified, beside authentication off: interleaved rounds.
   const signedArtifact = artifacts[artifacts.length - 1];
-  await step(3, `run creation (${signedArtifact}, authentication on)`, async () => {
-    const signed = await benchCreate(report, {
-      connections: 32,
-      seconds: quick ? 3 : 10,
-      nodeArgs: nodeArgs(`create-${signedArtifact}-auth`),
-      artifact: signedArtifact,
-      durable: false,
-      primary: false,
-      authentication: true,
-    });
-    const unsigned = rates[signedArtifact] ?? 0;
-    const cost = unsigned > 0 ? (1 - signed / unsigned) * 100 : NaN;
-    report.add({
-      figure: `3a. cost of authentication (signature verification) on CreateJobRun (${signedArtifact})`,
-      value: `${fmt(signed)} runs/s signed`,
-      baseline: `${fmt(unsigned)} runs/s unsigned (same run)`,
-      target: `at most 10% fewer: ${cost.toFixed(1)}% fewer`,
-      pass: Number.isFinite(cost) ? cost <= 10 : null,
-    });
-  });
+  await step(3, `run creation (${signedArtifact}), authentication off and on`, () =>
+    benchAuthCreate(report, { connections: 32, rounds: quick ? 3 : 7, roundSeconds: quick ? 1 : 3, artifact: signedArtifact, nodeArgs }),
+  );
   await step(4, 'log capture', () =>
     benchLogs(report, {
       bytes: quick ? 20e6 : 200e6,

@@ -37,6 +37,25 @@ function machine(): [number, number] {
   return [(total - idle) * TICK_MS, total * TICK_MS];
 }
 
+/**
+ * The CPU time (ms) of a process's main thread, its event loop: what bounds a Node server's requests/s, apart from
+ * its worker threads'. From the scheduler's own count (schedstat, ns), not utime+stime, which the kernel samples at
+ * each 10 ms tick and so charges to whichever thread a tick finds running.
+ */
+export function mainThreadMs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) * TICK_MS;
+    } catch {
+      return 0;
+    }
+  }
+}
+
 export function cpuSnapshot(serverPid: number | null): CpuSnapshot {
   const [server, serverChildren] = serverPid ? procTimes(serverPid) : [0, 0];
   const [bench, benchChildren] = procTimes(process.pid);

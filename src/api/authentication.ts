@@ -57,30 +57,95 @@ interface SignatureParams {
   signature: Buffer;
 }
 
+const PARAM_NAME = /^[A-Za-z]+$/;
+const isParamName = (s: string) => PARAM_NAME.test(s);
+const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
+
 /** `Signature version="1",keyId="...",algorithm="rsa-sha256",headers="...",signature="..."` -> its parameters. */
 export function parseSignatureHeader(value: string | undefined): SignatureParams {
+  const p = signatureParams(value);
+  return { keyId: p.keyId, algorithm: 'rsa-sha256', headers: signedHeaders(p.headers).list, signature: Buffer.from(p.signature, 'base64') };
+}
+
+/**
+ * The header's parameters, its header list as sent. indexOf rather than a regular expression: this runs for every
+ * signed request (~1 us less of the event loop per request, benchmark 3a).
+ */
+function signatureParams(value: string | undefined): { keyId: string; headers: string; signature: string } {
   if (!value) throw unauthenticated('the authorization header is missing');
   if (!value.startsWith('Signature ')) throw unauthenticated('the authorization header is not an OCI signature (Signature keyId=...)');
-  const params = new Map<string, string>();
-  const re = /\s*([A-Za-z]+)="([^"]*)"\s*(,|$)/y;
+  let version: string | undefined;
+  let keyId: string | undefined;
+  let signature: string | undefined;
+  let algorithm: string | undefined;
+  let headers: string | undefined;
   let at = 'Signature '.length;
-  while (at < value.length) {
-    re.lastIndex = at;
-    const m = re.exec(value);
-    if (!m) throw unauthenticated(`the authorization header is malformed at character ${at}`);
-    params.set(m[1], m[2]);
-    at = re.lastIndex;
+  const n = value.length;
+  while (at < n) {
+    const from = at;
+    while (at < n && isSpace(value.charCodeAt(at))) at++;
+    const eq = value.indexOf('="', at);
+    const close = eq < 0 ? -1 : value.indexOf('"', eq + 2);
+    const name = close < 0 ? '' : value.slice(at, eq);
+    if (!isParamName(name)) throw unauthenticated(`the authorization header is malformed at character ${from}`);
+    const v = value.slice(eq + 2, close);
+    at = close + 1;
+    while (at < n && isSpace(value.charCodeAt(at))) at++;
+    if (at < n) {
+      if (value.charCodeAt(at) !== 44 /* , */) throw unauthenticated(`the authorization header is malformed at character ${from}`);
+      at++;
+    }
+    // A parameter given twice counts by its last value.
+    if (name === 'keyId') keyId = v;
+    else if (name === 'signature') signature = v;
+    else if (name === 'headers') headers = v;
+    else if (name === 'algorithm') algorithm = v;
+    else if (name === 'version') version = v;
   }
-  const version = params.get('version');
   if (version !== undefined && version !== '1') throw unauthenticated(`signature version ${version} is not supported (only "1")`);
-  const keyId = params.get('keyId');
-  const signature = params.get('signature');
   if (!keyId) throw unauthenticated('the signature has no keyId');
   if (!signature) throw unauthenticated('the signature has no signature value');
-  const algorithm = params.get('algorithm') ?? 'rsa-sha256';
-  if (algorithm !== 'rsa-sha256') throw unauthenticated(`algorithm ${algorithm} is not supported (only rsa-sha256)`);
-  const headers = (params.get('headers') ?? 'date').toLowerCase().split(/\s+/).filter(Boolean);
-  return { keyId, algorithm, headers, signature: Buffer.from(signature, 'base64') };
+  if (algorithm !== undefined && algorithm !== 'rsa-sha256') throw unauthenticated(`algorithm ${algorithm} is not supported (only rsa-sha256)`);
+  return { keyId, headers: headers ?? 'date', signature };
+}
+
+/** A signature's header list, read once: what every request signed the same way shares. */
+interface SignedHeaders {
+  list: string[];
+  set: ReadonlySet<string>;
+  /** The date header it covers (x-date before date), or a refusal's reason. */
+  dateHeader: string | null;
+  /** Why it is refused, whatever the request (the request target or host not covered); null: nothing. */
+  refusal: string | null;
+  /** It covers every body header a POST/PUT/PATCH must sign (or the first it lacks). */
+  missingBodyHeader: string | null;
+}
+
+/**
+ * Header lists by the `headers` parameter as sent. A client signs every request with the same list (the OCI SDKs: two
+ * lists, with and without the body headers), so parsing it once per list rather than per request saves the event
+ * loop a lower-casing, a split and a Set per request. Bounded: a client that varies it only costs the parse again.
+ * Nothing here depends on a signature or a key.
+ */
+const headerLists = new Map<string, SignedHeaders>();
+const MAX_HEADER_LISTS = 256;
+
+function signedHeaders(param: string): SignedHeaders {
+  const known = headerLists.get(param);
+  if (known) return known;
+  const list = param.toLowerCase().split(/\s+/).filter(Boolean);
+  const set = new Set(list);
+  const refusal = ['(request-target)', 'host'].find((h) => !set.has(h));
+  const parsed: SignedHeaders = {
+    list,
+    set,
+    dateHeader: set.has('x-date') ? 'x-date' : set.has('date') ? 'date' : null,
+    refusal: refusal ? `the signature must cover the ${refusal} header` : null,
+    missingBodyHeader: BODY_HEADERS.find((h) => !set.has(h)) ?? null,
+  };
+  if (headerLists.size >= MAX_HEADER_LISTS) headerLists.clear();
+  headerLists.set(param, parsed);
+  return parsed;
 }
 
 function headerValue(req: FastifyRequest, name: string): string {
@@ -88,6 +153,17 @@ function headerValue(req: FastifyRequest, name: string): string {
   const v = req.headers[name];
   if (v === undefined) throw unauthenticated(`the signed header ${name} is not in the request`);
   return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Date.parse of the last date header seen: the requests of one second carry the same (a pure function's answer). */
+let lastDate = '';
+let lastDateMs = NaN;
+function parseDate(value: string): number {
+  if (value !== lastDate) {
+    lastDateMs = Date.parse(value);
+    lastDate = value;
+  }
+  return lastDateMs;
 }
 
 /**
@@ -98,40 +174,45 @@ function headerValue(req: FastifyRequest, name: string): string {
  * verifies with that key. The body hash itself is checked once the body is read.
  */
 export async function authenticate(req: FastifyRequest, opts: AuthenticationOptions, route: string): Promise<Principal> {
-  const sig = parseSignatureHeader(req.headers.authorization);
-  const signed = new Set(sig.headers);
-  for (const required of ['(request-target)', 'host']) {
-    if (!signed.has(required)) throw unauthenticated(`the signature must cover the ${required} header`);
-  }
-  const dateHeader = signed.has('x-date') ? 'x-date' : signed.has('date') ? 'date' : null;
+  const params = signatureParams(req.headers.authorization);
+  const signed = signedHeaders(params.headers);
+  if (signed.refusal) throw unauthenticated(signed.refusal);
+  const dateHeader = signed.dateHeader;
   if (!dateHeader) throw unauthenticated('the signature must cover the date (or x-date) header');
-  const when = Date.parse(headerValue(req, dateHeader));
+  const when = parseDate(headerValue(req, dateHeader));
   if (Number.isNaN(when)) throw unauthenticated(`the ${dateHeader} header is not a date`);
   const skew = Math.abs(opts.now() - when);
   if (skew > MAX_CLOCK_SKEW_MS) {
     throw unauthenticated(`the request's ${dateHeader} is ${Math.round(skew / 1000)} s away from the server's clock (at most 300 s)`);
   }
-  if (BODY_METHODS.has(req.method) && !opts.streamedBodyRoutes.has(`${req.method} ${route}`)) {
-    for (const h of BODY_HEADERS) if (!signed.has(h)) throw unauthenticated(`the signature of a ${req.method} must cover the ${h} header`);
+  if (signed.missingBodyHeader && BODY_METHODS.has(req.method) && !opts.streamedBodyRoutes.has(`${req.method} ${route}`)) {
+    throw unauthenticated(`the signature of a ${req.method} must cover the ${signed.missingBodyHeader} header`);
   }
-  const signingString = sig.headers.map((h) => `${h}: ${headerValue(req, h)}`).join('\n');
-  if (sig.keyId.startsWith(SESSION_TOKEN_PREFIX)) {
+  let signingString = '';
+  for (let i = 0; i < signed.list.length; i++) {
+    const h = signed.list[i];
+    signingString += `${i === 0 ? '' : '\n'}${h}: ${headerValue(req, h)}`;
+  }
+  const data = Buffer.from(signingString);
+  const signature = Buffer.from(params.signature, 'base64');
+  const keyId = params.keyId;
+  if (keyId.startsWith(SESSION_TOKEN_PREFIX)) {
     // A run principal (OCI's resource principal): the token says who, and carries the key the request is signed with.
     if (!opts.sessionToken) throw unauthenticated('session tokens (keyId ST$...) are not accepted by this server');
     let session: { principal: Principal; key: KeyObject };
     try {
-      session = opts.sessionToken(sig.keyId.slice(SESSION_TOKEN_PREFIX.length));
+      session = opts.sessionToken(keyId.slice(SESSION_TOKEN_PREFIX.length));
     } catch (e) {
       throw unauthenticated((e as Error).message);
     }
-    if (!(await opts.verifySignature(Buffer.from(signingString), session.key, sig.signature))) throw unauthenticated('the signature does not verify with the session token\'s key');
-    if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
+    if (!(await opts.verifySignature(data, session.key, signature))) throw unauthenticated('the signature does not verify with the session token\'s key');
+    if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
     return session.principal;
   }
-  const key = await opts.resolveKey(sig.keyId);
-  if (!key) throw unauthenticated(`the key ${sig.keyId} is not an active API key of an active user`);
-  if (!(await opts.verifySignature(Buffer.from(signingString), key.key, sig.signature))) throw unauthenticated('the signature does not verify');
-  if (signed.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
+  const key = await opts.resolveKey(keyId);
+  if (!key) throw unauthenticated(`the key ${keyId} is not an active API key of an active user`);
+  if (!(await opts.verifySignature(data, key.key, signature))) throw unauthenticated('the signature does not verify');
+  if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
   return opts.userPrincipal(key.userId);
 }
 

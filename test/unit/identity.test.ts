@@ -30,6 +30,14 @@ test('key ids and signature headers parse as OCI writes them; malformed ones are
   assert.throws(() => parseSignatureHeader('Signature keyId="t/u/f" signature="AA"'), /malformed at character/);
   assert.throws(() => parseSignatureHeader('Signature version="2",keyId="t/u/f",signature="AA"'), /version 2/);
   assert.throws(() => parseSignatureHeader(undefined), /missing/);
+  // Spaces around parameters, a trailing comma, a header list in capitals; the header list read before is not
+  // reused for another one.
+  const q = parseSignatureHeader('Signature  keyId="t/u/f" , headers="X-Date  Host",signature="AAAA",');
+  assert.deepEqual([q.keyId, q.headers], ['t/u/f', ['x-date', 'host']]);
+  assert.deepEqual(parseSignatureHeader('Signature keyId="k",signature="AA"').headers, ['date']);
+  assert.throws(() => parseSignatureHeader('Signature keyId="t/u/f",signature="AA'), /malformed at character 24/);
+  assert.throws(() => parseSignatureHeader('Signature keyId="t/u/f",sig nature="AA"'), /malformed at character 24/);
+  assert.throws(() => parseSignatureHeader('Signature keyId="k"'), /no signature value/);
 });
 
 test('OCI config files: profiles inherit DEFAULT, ~ is the home directory, a passphrase-protected key signs', () => {
