@@ -83,7 +83,7 @@ test('with 8 handles, 15 connections waiting at once are accepted within 2 event
   await new Promise((r) => server.close(r));
   // The copies closed with the server: the port is free, and nothing accepts on it.
   await assert.rejects(
-    new Promise((resolve, reject) => net.connect(port, '127.0.0.1', resolve).on('error', reject)),
+    new Promise((resolve, reject) => net.connect(port, '127.0.0.1', () => resolve(null)).on('error', reject)),
     /ECONNREFUSED/,
   );
   const again = net.createServer();
