@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { ArchiveLimits } from './archive/archive.js';
 import { buildApp, BASE, type App } from './api/app.js';
+import { addAcceptHandles } from './api/accept-handles.js';
 import { ConfigError, type Config } from './config/config.js';
 import { newOcid, randomHex } from './domain/ids.js';
 import { invalid } from './domain/errors.js';
@@ -532,6 +533,8 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
   if (!replicas) await lead();
   monitor.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
+  const accepting = addAcceptHandles(app.server, cfg.acceptHandles, (why) => log.warn(why));
+  void accepting.ready.then((handles) => log.debug({ handles, ms: Math.round(accepting.startMs) }, 'listening handles accepting connections'));
   const { url, exposure } = listenUrl(address, app.server.address() as AddressInfo, { authentication: cfg.authentication === 'on', tls: Boolean(cfg.tlsCert) });
   if (exposure) log.warn({ address: url }, exposure);
   const runEndpoint = cfg.runEndpoint ?? runEndpointOf(url);
@@ -568,6 +571,7 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
         secrets.stop();
         objectStorage.stop();
         monitor.stop();
+        accepting.close();
         await app.close();
         logs.close();
         await executor.close();

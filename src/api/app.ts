@@ -289,10 +289,15 @@ export async function buildApp(deps: ApiDeps): Promise<App> {
   if (typeof runUid === 'number') {
     // Asked once per connection (a keep-alive connection's requests share its answer).
     const fromRun = new WeakMap<object, Promise<boolean>>();
+    // When each connection was accepted: a read of the socket tables begun since then lists it (peer-uid.ts).
+    const acceptedAt = new WeakMap<object, number>();
+    app.server.on('connection', (s: object) => acceptedAt.set(s, performance.now()));
     app.addHook('onRequest', async (req, reply) => {
       const sock = req.raw.socket;
       let check = fromRun.get(sock);
-      if (check === undefined) fromRun.set(sock, (check = loopbackPeerUid(sock).then((uid) => uid === runUid || uid === 'unknown')));
+      // With TLS the request's socket wraps the accepted one (_parent).
+      const since = acceptedAt.get(sock) ?? acceptedAt.get((sock as { _parent?: object })._parent ?? sock);
+      if (check === undefined) fromRun.set(sock, (check = loopbackPeerUid(sock, since).then((uid) => uid === runUid || uid === 'unknown')));
       const refused = await check;
       if (!refused) return;
       return reply.code(401).send({

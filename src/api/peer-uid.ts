@@ -8,9 +8,11 @@ import { Worker } from 'node:worker_threads';
  * run with default networking shares the host's network and reaches the API on 127.0.0.1 like any local client;
  * until requests carry an identity, the uid its sockets belong to (the run user) is what tells it apart. null: not
  * loopback. 'unknown': the peer's socket is gone or closed (TIME_WAIT rows say uid 0 whoever owned them): a client
- * that sent a request and closed at once is not told apart from a run, so callers refuse it.
+ * that sent a request and closed at once is not told apart from a run, so callers refuse it. `since`: a moment
+ * (performance.now()) when the connection already existed, such as when it was accepted: any read of the tables
+ * begun since then lists it (default: now).
  */
-export async function loopbackPeerUid(sock: Socket): Promise<number | 'unknown' | null> {
+export async function loopbackPeerUid(sock: Socket, since: number = performance.now()): Promise<number | 'unknown' | null> {
   const { remoteAddress, remotePort, localAddress, localPort } = sock;
   // Node forgets the addresses of a socket that is already closed (a client that sent a request and reset the
   // connection): that sender cannot be told apart.
@@ -20,12 +22,12 @@ export async function loopbackPeerUid(sock: Socket): Promise<number | 'unknown' 
   if (v4 && local4) {
     // An IPv4-mapped connection on a dual-stack socket is listed in tcp6 with the mapped address; try both.
     return (
-      (await find('/proc/net/tcp', hex4(v4[1], remotePort), hex4(local4[1], localPort))) ??
-      (await find('/proc/net/tcp6', hex6mapped(v4[1], remotePort), hex6mapped(local4[1], localPort))) ??
+      (await find('/proc/net/tcp', hex4(v4[1], remotePort), hex4(local4[1], localPort), since)) ??
+      (await find('/proc/net/tcp6', hex6mapped(v4[1], remotePort), hex6mapped(local4[1], localPort), since)) ??
       'unknown'
     );
   }
-  if (remoteAddress === '::1') return (await find('/proc/net/tcp6', hex6loopback(remotePort), hex6loopback(localPort))) ?? 'unknown';
+  if (remoteAddress === '::1') return (await find('/proc/net/tcp6', hex6loopback(remotePort), hex6loopback(localPort), since)) ?? 'unknown';
   return null;
 }
 
@@ -35,10 +37,11 @@ export async function loopbackPeerUid(sock: Socket): Promise<number | 'unknown' 
  * thread pool, each of those calls queued behind the run starts' cgroup and directory work there, and a burst of 16
  * new connections waited 275-440 ms each for its answer (benchmark 10's burst, the whole of its p99). So the tables
  * are read by a thread of their own (readFileSync there, never on the event loop), and one read answers every lookup
- * asked before it began. Once per connection (app.ts keeps the answer).
+ * asked before it began, and those asked while it is under way for connections accepted before it began. Once per
+ * connection (app.ts keeps the answer).
  */
-async function find(table: string, localHex: string, remoteHex: string): Promise<number | null> {
-  return (await tables.rows(table))?.get(`${localHex} ${remoteHex}`) ?? null;
+async function find(table: string, localHex: string, remoteHex: string, since: number): Promise<number | null> {
+  return (await tables.rows(table, since))?.get(`${localHex} ${remoteHex}`) ?? null;
 }
 
 /** A table's rows: "local remote" -> the owner's uid; null for TIME_WAIT rows (state 06), which have no owner any more. */
@@ -64,19 +67,25 @@ parentPort.on('message', ({ id, table }) => {
 `;
 
 /**
- * Reads of the socket tables, shared: a lookup joins the next read of its table to begin (not one already under
- * way, which may have begun before its connection was in the table). null: the table cannot be read.
+ * Reads of the socket tables, shared: a lookup joins the read of its table under way if that read began after
+ * `since` (its connection was in the table by then), else the next read to begin. null: the table cannot be read.
+ * Connections accepted together (8 per event-loop iteration: accept-handles.ts) thus share the read begun for the
+ * first of their requests, where each later group had waited for the read before it to end (benchmark 10's burst:
+ * 55 ms, then 206 ms, for two groups of 8, with the machine loaded).
  */
 export class SocketTables {
   private worker: Worker | null = null;
-  private readonly reading = new Set<string>();
+  /** The read of each table under way: when it began (performance.now()), and its answer. */
+  private readonly reading = new Map<string, { began: number; rows: Promise<Map<string, number | null> | null> }>();
   private readonly waiting = new Map<string, ((rows: Map<string, number | null> | null) => void)[]>();
   private readonly answers = new Map<number, { table: string; resolve: (text: string | null) => void }>();
   private nextId = 0;
   /** How many reads were made (for tests). */
   reads = 0;
 
-  rows(table: string): Promise<Map<string, number | null> | null> {
+  rows(table: string, since: number = performance.now()): Promise<Map<string, number | null> | null> {
+    const underway = this.reading.get(table);
+    if (underway && underway.began > since) return underway.rows;
     return new Promise((resolve) => {
       const list = this.waiting.get(table) ?? [];
       list.push(resolve);
@@ -88,12 +97,13 @@ export class SocketTables {
   private begin(table: string): void {
     const takers = this.waiting.get(table) ?? [];
     this.waiting.delete(table);
-    this.reading.add(table);
     this.reads++;
-    void this.readNow(table).then((text) => {
+    const began = performance.now();
+    const rows = this.readNow(table).then((text) => (text === null ? null : parseSocketTable(text)));
+    this.reading.set(table, { began, rows });
+    void rows.then((r) => {
       this.reading.delete(table);
-      const rows = text === null ? null : parseSocketTable(text);
-      for (const t of takers) t(rows);
+      for (const t of takers) t(r);
       if (this.waiting.has(table)) this.begin(table);
     });
   }

@@ -160,6 +160,11 @@ export const ConfigSchema = Type.Object(
     /** Connections one client address may hold open at once. */
     maxConnectionsPerClient: Type.Integer({ minimum: 1, default: 256 }),
     /**
+     * Listening handles that accept connections on the API's socket: each accepts one waiting connection per
+     * event-loop iteration (src/api/accept-handles.ts). 1: the server's own handle only.
+     */
+    acceptHandles: Type.Integer({ minimum: 1, maximum: 64, default: 16 }),
+    /**
      * Requests the server works on at once before it answers 429 with retry-after (log and event follows are not
      * counted); at the limit, the clients holding the most are refused first.
      */

@@ -54,6 +54,29 @@ test('lookups asked together share one read of the table, and each gets its own 
   }
 });
 
+test('lookups for connections accepted before a read began share that read; one accepted after it waits for the next', { skip: !linux && 'reads /proc/net/tcp' }, async () => {
+  const { server, ends, clients } = await connections(8);
+  const accepted = performance.now();
+  try {
+    const tables = new SocketTables();
+    const first = tables.rows('/proc/net/tcp', accepted);
+    // Asked while the first read is under way: it began after these connections were accepted, so it lists them.
+    const rest = ends.slice(1).map(() => tables.rows('/proc/net/tcp', accepted));
+    const rows = await Promise.all([first, ...rest]);
+    assert.equal(tables.reads, 1, `${tables.reads} reads for eight lookups`);
+    for (const r of rows) assert.equal(r, rows[0]);
+    // A connection known only from now on may be newer than a read under way: it waits for a read begun later.
+    const again = tables.rows('/proc/net/tcp', accepted);
+    const later = tables.rows('/proc/net/tcp');
+    await Promise.all([again, later]);
+    assert.equal(tables.reads, 3);
+    for (const s of ends) assert.equal(await loopbackPeerUid(s, accepted), process.getuid!());
+  } finally {
+    for (const c of clients) c.destroy();
+    server.close();
+  }
+});
+
 test("a connection's owner is found while the thread pool is taken up by blocked file system calls", { skip: !linux && 'reads /proc/net/tcp' }, async () => {
   // Run starts keep libuv's thread pool busy with cgroup and directory work; a FIFO opened for reading blocks a pool
   // thread until a writer comes, so four of them hold the whole (default) pool.
