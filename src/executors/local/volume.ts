@@ -218,6 +218,11 @@ export class VolumePool {
   private readonly spares: string[] = [];
   /** Recycles in progress (close() waits for them: one that finished emptying after close() would stay mounted). */
   private readonly recycling = new Set<Promise<void>>();
+  /**
+   * Volumes being emptied to be kept, per size: they count against maxFree from the moment they are chosen, or runs
+   * that end together (each emptied in its own time) would all be kept, past maxFree.
+   */
+  private readonly emptying = new Map<number, number>();
   private closed = false;
   /** Called when a volume joins the free list (the executor starts a warm sandbox on it). */
   onFree: ((v: Volume) => void) | null = null;
@@ -436,21 +441,16 @@ export class VolumePool {
     } catch {
       bytes = 0;
     }
-    const list = this.free.get(bytes) ?? [];
-    if (this.closed || bytes === 0 || list.length >= Math.max(maxFree, this.size)) return this.discard(v);
+    const emptying = this.emptying.get(bytes) ?? 0;
+    if (this.closed || bytes === 0 || (this.free.get(bytes)?.length ?? 0) + emptying >= Math.max(maxFree, this.size)) return this.discard(v);
+    this.emptying.set(bytes, emptying + 1);
     try {
-      for (const entry of readdirSync(v.mountPoint, { withFileTypes: true })) {
-        if (entry.name === 'lost+found') continue;
-        const p = path.join(v.mountPoint, entry.name);
-        // The directories every run gets stay (made again by the next run otherwise), emptied.
-        if (entry.isDirectory() && RUN_DIRS.has(entry.name)) await emptyDirectory(p);
-        else await fsp.rm(p, { recursive: true, force: true });
-      }
-      // The run owned its volume's root too: give the next run the mode a fresh file system has.
-      chmodSync(v.mountPoint, 0o755);
+      await this.empty(v);
     } catch {
       // Something would not go away: this volume is not reused.
       return this.discard(v);
+    } finally {
+      this.emptying.set(bytes, this.emptying.get(bytes)! - 1);
     }
     // The server began stopping while the volume was being emptied: close() has unmounted the free ones already.
     if (this.closed) return this.discard(v);
@@ -462,9 +462,23 @@ export class VolumePool {
       writeFileSync(`${v.mountPoint}.free`, '');
     }
     this.inUse.delete(v.mountPoint);
+    const list = this.free.get(bytes) ?? [];
     list.push(v);
     this.free.set(bytes, list);
     this.onFree?.(v);
+  }
+
+  /** Empties a used volume for its next run: the directories every run gets stay, emptied; the rest goes. */
+  private async empty(v: Volume): Promise<void> {
+    for (const entry of readdirSync(v.mountPoint, { withFileTypes: true })) {
+      if (entry.name === 'lost+found') continue;
+      const p = path.join(v.mountPoint, entry.name);
+      // The directories every run gets stay (made again by the next run otherwise), emptied.
+      if (entry.isDirectory() && RUN_DIRS.has(entry.name)) await emptyDirectory(p);
+      else await fsp.rm(p, { recursive: true, force: true });
+    }
+    // The run owned its volume's root too: give the next run the mode a fresh file system has.
+    chmodSync(v.mountPoint, 0o755);
   }
 
   /** The free volumes, every size. */
