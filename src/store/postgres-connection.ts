@@ -62,9 +62,18 @@ export class PostgresConnection implements CommitConnection {
   /** A batch's runs and events go as one statement (GroupCommit.writeDeferred). */
   readonly combinesWrites = true;
 
+  /**
+   * The next batch opens its transaction while the last one commits, on a second connection (GroupCommit): its
+   * BEGIN's lock request waits in PostgreSQL and is granted when that COMMIT ends, which keeps the order.
+   */
+  readonly overlapsBatches = true;
+
   /** Group commit's batches run on connections of this pool whose statements await the hook first (see `hooked`). */
   readonly lazySavepoints: StatementHook;
-  /** The connection of the running batch, as `pg` has it (one batch at a time): where `control` sends. */
+  /**
+   * The connection of the batch last started, as `pg` has it: where `control` sends from the hook, and the one whose
+   * statements the hook applies to (the batch before it may still be sending its COMMIT on its own).
+   */
   private batchClient: pg.PoolClient | null = null;
 
   private constructor(
@@ -79,7 +88,12 @@ export class PostgresConnection implements CommitConnection {
       connect: async () => {
         const client = await pool.connect();
         let h = clients.get(client);
-        if (!h) clients.set(client, (h = hooked(client, hook, () => (this.batchClient = null))));
+        if (!h) {
+          const released = () => {
+            if (this.batchClient === client) this.batchClient = null;
+          };
+          clients.set(client, (h = hooked(client, hook, () => this.batchClient === client, released)));
+        }
         this.batchClient = client;
         return h;
       },
@@ -146,13 +160,13 @@ export class PostgresConnection implements CommitConnection {
 }
 
 /**
- * `client` whose queries first await `hook.beforeStatement` while it is set: how group commit opens a callback's
- * savepoint only once the callback sends a statement. Only queries with text go through it (batches stream nothing).
- * `released` is called when the batch gives the connection back.
+ * `client` whose queries first await `hook.beforeStatement` while it is set and `client` is the running batch's
+ * (`current`): how group commit opens a callback's savepoint only once the callback sends a statement. Only queries
+ * with text go through it (batches stream nothing). `released` is called when the batch gives the connection back.
  */
-function hooked(client: pg.PoolClient, hook: StatementHook, released: () => void): pg.PoolClient {
+function hooked(client: pg.PoolClient, hook: StatementHook, current: () => boolean, released: () => void): pg.PoolClient {
   const query = (...args: unknown[]): unknown => {
-    const before = hook.beforeStatement;
+    const before = current() ? hook.beforeStatement : null;
     const run = () => (client.query as (...a: unknown[]) => unknown)(...args);
     return before && typeof args[0] === 'string' ? before().then(run) : run();
   };
