@@ -24,14 +24,21 @@ export class DatabaseOpenError extends Error {
   override name = 'DatabaseOpenError';
 }
 
-/** The URL without its password, for messages and the health endpoint. */
+/**
+ * The URL without its password, for messages and the health endpoint. A URL with no host before the path
+ * (`postgres://user@/db?host=/var/run/postgresql`, a Unix socket) is not a WHATWG URL, but `pg` takes it: its password
+ * is cut out by hand.
+ */
 export function redactedUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return 'postgres://(unparsable URL)';
+    const m = /^(postgres(?:ql)?:\/\/)(?:([^:@/]*)(?::[^@/]*)?@)?(\/.*)$/.exec(url);
+    if (!m) return 'postgres://(unparsable URL)';
+    const password = /^postgres(?:ql)?:\/\/[^:@/]*:[^@/]*@/.test(url);
+    return `${m[1]}${m[2] !== undefined ? `${m[2]}${password ? ':***' : ''}@` : ''}${m[3]}`;
   }
 }
 
