@@ -90,6 +90,8 @@ interface Batch {
   outcomes: (Outcome | undefined)[];
   /** The `afterNextCommit` functions it took when it sent its COMMIT: run once that COMMIT succeeded. */
   due: (() => void)[];
+  /** It got its connection (`executeBatch` ran): from then on, it takes its transactions and ends its work itself. */
+  connected: boolean;
 }
 const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) : t.reject(o.error));
 
@@ -215,7 +217,7 @@ export class GroupCommit {
     const previous = this.lastAnswered;
     let answered!: () => void;
     this.lastAnswered = new Promise<void>((r) => (answered = r));
-    const b: Batch = { items: [], outcomes: [], due: [] };
+    const b: Batch = { items: [], outcomes: [], due: [], connected: false };
     (this.connection.lazySavepoints?.db ?? this.connection.db)
       .connection()
       .execute((tx) => this.executeBatch(tx, b, previous, early))
@@ -231,6 +233,9 @@ export class GroupCommit {
           for (let i = 0; i < b.items.length; i++) settle(b.items[i], b.outcomes[i]!);
         },
         (error: unknown) => {
+          // No connection (the database is down): the transactions it would have run fail with why, as they did when
+          // a batch took them before asking for one; the next batch asks again.
+          if (!b.connected) b.items = this.queue.splice(0, MAX_BATCH);
           // Nothing of the batch committed: its wake-ups wait for the next commit. A callback that failed on its own
           // keeps its own (more telling) error.
           for (const f of b.due) this.afterCommit.add(f);
@@ -242,6 +247,7 @@ export class GroupCommit {
         },
       )
       .finally(() => {
+        if (!b.connected) this.working = false;
         this.inFlight--;
         answered();
         this.scheduleBatch();
@@ -259,6 +265,7 @@ export class GroupCommit {
    * back without an error.
    */
   private async executeBatch(tx: Tx, b: Batch, previous: Promise<void>, early: boolean): Promise<void> {
+    b.connected = true;
     const c = this.connection;
     const lazy = c.lazySavepoints;
     /**

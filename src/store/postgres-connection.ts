@@ -121,6 +121,10 @@ export class PostgresConnection implements CommitConnection {
       // Without a listener, an idle connection that breaks is an uncaught 'error' that ends the process.
     });
     pool.on('error', (err) => opts.onConnectionError?.(err));
+    // A connection that breaks while checked out but between statements (a batch waiting for the last one's answer,
+    // PostgreSQL restarting) is an 'error' event `pg` emits with no query to fail, and the pool listens only to idle
+    // ones: uncaught, it would end the process. Its next statement fails instead, and the pool drops it on release.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const connection = new PostgresConnection(pool, url);
     try {
       await prepare(connection.db);

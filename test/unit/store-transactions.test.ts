@@ -498,3 +498,27 @@ test('PostgreSQL: the next batch opens its transaction while the last one commit
     await store.close();
   }
 });
+
+test('PostgreSQL: while no connection can be had, a transaction fails with why (it does not wait forever), and the next one commits once the database takes connections again', { skip: pgSkip }, async () => {
+  const url = await freshDatabase();
+  const name = new URL(url).pathname.slice(1);
+  const store = await Store.openPostgres(url);
+  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
+  await admin.connect();
+  try {
+    await store.transaction((tx) => put(tx, 'before'));
+    await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+    const r = await settled([store.transaction((tx) => put(tx, 'during')), store.transaction((tx) => put(tx, 'during2'))]);
+    assert.deepEqual(r.map((x) => x.status), ['rejected', 'rejected']);
+    assert.match(String((r[0] as PromiseRejectedResult).reason), /not currently accepting connections|terminat|connection/i);
+    await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    const after = await settled([store.transaction((tx) => put(tx, 'after'))]);
+    assert.equal(after[0]!.status, 'fulfilled');
+    assert.deepEqual((await store.db.selectFrom('meta').select('key').where('key', 'in', ['before', 'during', 'during2', 'after']).orderBy('key').execute()).map((x) => x.key), ['after', 'before']);
+  } finally {
+    await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`).catch(() => {});
+    await admin.end();
+    await store.close();
+  }
+});
