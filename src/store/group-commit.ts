@@ -42,6 +42,12 @@ export interface CommitConnection {
    * its events together.
    */
   readonly combinesWrites?: boolean;
+  /**
+   * PostgreSQL's: the next batch may start while the last one is in its COMMIT (see `GroupCommit`, "two batches"):
+   * on a connection of its own it sends BEGIN (with the writers' lock, which PostgreSQL grants it only once the last
+   * batch has ended) at once, instead of waiting for the COMMIT's answer and then sending it.
+   */
+  readonly overlapsBatches?: boolean;
 }
 
 /** See `CommitConnection.lazySavepoints`. `control` statements never wait for the hook: they are what it sends. */
@@ -78,6 +84,15 @@ interface Deferred {
   owner: number;
 }
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+/** A batch's transactions (taken from the queue once it may run them), their outcomes, and its wake-ups. */
+interface Batch {
+  items: QueuedTransaction[];
+  outcomes: (Outcome | undefined)[];
+  /** The `afterNextCommit` functions it took when it sent its COMMIT: run once that COMMIT succeeded. */
+  due: (() => void)[];
+  /** It got its connection (`executeBatch` ran): from then on, it takes its transactions and ends its work itself. */
+  connected: boolean;
+}
 const settle = (t: QueuedTransaction, o: Outcome) => (o.ok ? t.resolve(o.value) : t.reject(o.error));
 
 /**
@@ -99,11 +114,24 @@ const MAX_BATCH = 256;
  * (runs, events, audit events) wait for the end of the batch and go in one statement (`deferWrite`), and a callback
  * gets its savepoint only once it sends a statement of its own: a batch of creates is three round trips, BEGIN, the
  * rows, COMMIT (docs/benchmarks.md, benchmark 11).
+ *
+ * Two batches (PostgreSQL, `overlapsBatches`): once a batch has sent its COMMIT, the next one starts on a second
+ * pooled connection and sends `BEGIN` with the writers' lock at once, so that its lock request already waits in
+ * PostgreSQL while the COMMIT's WAL flush runs, and is granted the moment it ends: the BEGIN's round trip is no longer
+ * one the batches wait for one after the other (~2 of ~9 ms a batch, measured). Its callbacks still run only after the
+ * last batch's callers have been answered, and it takes its transactions from the queue then (everything queued
+ * until then): callbacks see the state the last batch left, on the database (the lock) and in this process, as when
+ * one batch followed the other. At most two batches are in flight: one committing, one opening or running callbacks.
  */
 export class GroupCommit {
   private queue: QueuedTransaction[] = [];
   private batchScheduled = false;
-  private batchRunning = false;
+  /** Batches started and not yet answered (at most two, see the class comment). */
+  private inFlight = 0;
+  /** A batch is opening or running its callbacks: the per-batch fields below are its own. */
+  private working = false;
+  /** Resolves once the batch last started has answered its callers (what the next one's callbacks wait for). */
+  private lastAnswered: Promise<void> = Promise.resolve();
   private savepointDepth = 0;
   /** The connection-bound database of the batch being executed (what its callbacks get as `tx`). */
   private batchTx: Tx | null = null;
@@ -168,11 +196,12 @@ export class GroupCommit {
 
   /** Resolves once the transactions already asked for have had their batch (and their callers an answer). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.batchScheduled || this.batchRunning) await new Promise((r) => setImmediate(r));
+    while (this.queue.length > 0 || this.batchScheduled || this.inFlight > 0) await new Promise((r) => setImmediate(r));
   }
 
   private scheduleBatch(): void {
-    if (this.batchScheduled || this.batchRunning || this.queue.length === 0) return;
+    if (this.batchScheduled || this.working || this.queue.length === 0) return;
+    if (this.inFlight > 0 && !this.connection.overlapsBatches) return;
     this.batchScheduled = true;
     // setImmediate runs after the poll phase: every request read in this loop turn has queued its transaction by
     // then. A microtask would commit each request alone (better-sqlite3 is synchronous, so nothing else interleaves).
@@ -181,39 +210,46 @@ export class GroupCommit {
 
   private readonly runBatch = (): void => {
     this.batchScheduled = false;
-    this.batchRunning = true;
-    const batch = this.queue.splice(0, MAX_BATCH);
-    const outcomes: (Outcome | undefined)[] = new Array(batch.length);
+    this.working = true;
+    this.inFlight++;
+    // A batch still in flight is committing: open this one's transaction now (see the class comment).
+    const early = this.inFlight > 1;
+    const previous = this.lastAnswered;
+    let answered!: () => void;
+    this.lastAnswered = new Promise<void>((r) => (answered = r));
+    const b: Batch = { items: [], outcomes: [], due: [], connected: false };
     (this.connection.lazySavepoints?.db ?? this.connection.db)
       .connection()
-      .execute((tx) => this.executeBatch(tx, batch, outcomes))
+      .execute((tx) => this.executeBatch(tx, b, previous, early))
       .then(
         () => {
-          if (this.afterCommit.size > 0) {
-            // Taken first: what a wake-up asks for meanwhile waits for the next commit.
-            const due = [...this.afterCommit];
-            this.afterCommit.clear();
-            for (const f of due) {
-              try {
-                f();
-              } catch {
-                /* a failed wake-up is a missed one: readers re-check on a timer; the callers' data is committed */
-              }
+          for (const f of b.due) {
+            try {
+              f();
+            } catch {
+              /* a failed wake-up is a missed one: readers re-check on a timer; the callers' data is committed */
             }
           }
-          for (let i = 0; i < batch.length; i++) settle(batch[i], outcomes[i]!);
+          for (let i = 0; i < b.items.length; i++) settle(b.items[i], b.outcomes[i]!);
         },
         (error: unknown) => {
-          // Nothing of the batch committed. A callback that failed on its own keeps its own (more telling) error.
-          for (let i = 0; i < batch.length; i++) {
-            const o = outcomes[i];
-            if (o && !o.ok) batch[i].reject(o.error);
-            else batch[i].reject(error);
+          // No connection (the database is down): the transactions it would have run fail with why, as they did when
+          // a batch took them before asking for one; the next batch asks again.
+          if (!b.connected) b.items = this.queue.splice(0, MAX_BATCH);
+          // Nothing of the batch committed: its wake-ups wait for the next commit. A callback that failed on its own
+          // keeps its own (more telling) error.
+          for (const f of b.due) this.afterCommit.add(f);
+          for (let i = 0; i < b.items.length; i++) {
+            const o = b.outcomes[i];
+            if (o && !o.ok) b.items[i].reject(o.error);
+            else b.items[i].reject(error);
           }
         },
       )
       .finally(() => {
-        this.batchRunning = false;
+        if (!b.connected) this.working = false;
+        this.inFlight--;
+        answered();
         this.scheduleBatch();
       });
   };
@@ -228,22 +264,48 @@ export class GroupCommit {
    * is rolled back and failed. The RELEASE is never left out before COMMIT: COMMIT of an aborted transaction rolls it
    * back without an error.
    */
-  private async executeBatch(tx: Tx, batch: QueuedTransaction[], outcomes: (Outcome | undefined)[]): Promise<void> {
+  private async executeBatch(tx: Tx, b: Batch, previous: Promise<void>, early: boolean): Promise<void> {
+    b.connected = true;
     const c = this.connection;
     const lazy = c.lazySavepoints;
+    /**
+     * Opened early (while the last batch commits): BEGIN and the writers' lock sent at once, with the savepoint the
+     * batch's deferred rows are written in (one round trip for both, as when BEGIN goes with it below); a callback's
+     * first statement of its own releases that savepoint first (`rowsOpen`).
+     */
+    const opened = early ? Promise.resolve(c.control(['BEGIN', 'SAVEPOINT dsjobs_rows'], tx)).then(() => null, (error: unknown) => ({ error })) : null;
     /** Control statements to send before the next ones (BEGIN, until something is sent). */
-    let pending: string[] = ['BEGIN'];
+    let pending: string[] = early ? [] : ['BEGIN'];
+    /** The savepoint `dsjobs_rows` is open, nothing sent after it (an early batch's, see `opened`). */
+    let rowsOpen = early;
+    // The last batch's callers are answered first; then this batch takes what is queued.
+    await previous;
+    const batch = (b.items = this.queue.splice(0, MAX_BATCH));
+    const outcomes = (b.outcomes = new Array(batch.length));
+    let working = true;
+    /** The end of this batch's use of the per-batch fields: from its COMMIT on, they are the next batch's. */
+    const endWork = () => {
+      if (!working) return;
+      working = false;
+      if (lazy) lazy.beforeStatement = null;
+      this.openSavepoint = null;
+      this.running = -1;
+      this.batchTx = null;
+      this.deferred = [];
+      this.working = false;
+    };
     /** The callback whose RELEASE has not been sent yet (-1: none). */
     let owed = -1;
     /** Which callbacks sent statements of their own (in a savepoint), beside deferring rows. */
     const inSavepoint: boolean[] = new Array(batch.length).fill(false);
     const drop = (i: number) => {
-      this.deferred = this.deferred.filter((d) => d.owner !== i);
+      if (working) this.deferred = this.deferred.filter((d) => d.owner !== i);
     };
     /** Sends `statements` after the RELEASE owed; when that RELEASE fails, fails its callback instead and goes on. */
     const send = async (statements: string[]): Promise<void> => {
-      const all = [...pending, ...statements];
+      const all = [...(rowsOpen ? ['RELEASE dsjobs_rows'] : []), ...pending, ...statements];
       pending = [];
+      rowsOpen = false;
       if (owed < 0) {
         if (all.length > 0) await c.control(all, tx);
         return;
@@ -267,8 +329,10 @@ export class GroupCommit {
         if (all.length > 0) await c.control(all, tx);
       }
     };
-    this.batchTx = tx;
     try {
+      const openError = await opened;
+      if (openError) throw openError.error;
+      this.batchTx = tx;
       for (let i = 0; i < batch.length; i++) {
         this.running = i;
         /** A failure to send the savepoint (or the RELEASE before it) that is the batch's, not this callback's. */
@@ -312,7 +376,8 @@ export class GroupCommit {
       if (this.deferred.length > 0) {
         // The last RELEASE goes first: a callback that left PostgreSQL's transaction aborted still fails by itself
         // (with its rows), not the statements writing everyone's.
-        await send(['SAVEPOINT dsjobs_rows']);
+        if (rowsOpen) rowsOpen = false;
+        else await send(['SAVEPOINT dsjobs_rows']);
         const rows = this.deferred;
         this.deferred = [];
         try {
@@ -321,12 +386,15 @@ export class GroupCommit {
           await c.control(['ROLLBACK TO dsjobs_rows'], tx);
           await this.writeEachCallbacksRows(tx, rows, inSavepoint, outcomes, error);
         }
+        this.commitStarts(b, endWork);
         await send(['RELEASE dsjobs_rows', 'COMMIT']);
       } else if (pending.length > 0) {
         // Nothing was sent (lazy savepoints: every callback failed before a statement, or wrote nothing): no
         // transaction to commit.
         pending = [];
+        this.commitStarts(b, endWork);
       } else {
+        this.commitStarts(b, endWork);
         await send(['COMMIT']);
       }
     } catch (error) {
@@ -340,12 +408,19 @@ export class GroupCommit {
       }
       throw error;
     } finally {
-      if (lazy) lazy.beforeStatement = null;
-      this.openSavepoint = null;
-      this.running = -1;
-      this.batchTx = null;
-      this.deferred = [];
+      endWork();
     }
+  }
+
+  /**
+   * The batch `b` is about to send its COMMIT: it takes the wake-ups asked for until now (those of its callbacks;
+   * the next batch's callbacks have not run yet), and lets the next batch start (`endWork`).
+   */
+  private commitStarts(b: Batch, endWork: () => void): void {
+    b.due = [...this.afterCommit];
+    this.afterCommit.clear();
+    endWork();
+    this.scheduleBatch();
   }
 
   /**

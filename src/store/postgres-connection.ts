@@ -24,14 +24,21 @@ export class DatabaseOpenError extends Error {
   override name = 'DatabaseOpenError';
 }
 
-/** The URL without its password, for messages and the health endpoint. */
+/**
+ * The URL without its password, for messages and the health endpoint. A URL with no host before the path
+ * (`postgres://user@/db?host=/var/run/postgresql`, a Unix socket) is not a WHATWG URL, but `pg` takes it: its password
+ * is cut out by hand.
+ */
 export function redactedUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return 'postgres://(unparsable URL)';
+    const m = /^(postgres(?:ql)?:\/\/)(?:([^:@/]*)(?::[^@/]*)?@)?(\/.*)$/.exec(url);
+    if (!m) return 'postgres://(unparsable URL)';
+    const password = /^postgres(?:ql)?:\/\/[^:@/]*:[^@/]*@/.test(url);
+    return `${m[1]}${m[2] !== undefined ? `${m[2]}${password ? ':***' : ''}@` : ''}${m[3]}`;
   }
 }
 
@@ -62,9 +69,18 @@ export class PostgresConnection implements CommitConnection {
   /** A batch's runs and events go as one statement (GroupCommit.writeDeferred). */
   readonly combinesWrites = true;
 
+  /**
+   * The next batch opens its transaction while the last one commits, on a second connection (GroupCommit): its
+   * BEGIN's lock request waits in PostgreSQL and is granted when that COMMIT ends, which keeps the order.
+   */
+  readonly overlapsBatches = true;
+
   /** Group commit's batches run on connections of this pool whose statements await the hook first (see `hooked`). */
   readonly lazySavepoints: StatementHook;
-  /** The connection of the running batch, as `pg` has it (one batch at a time): where `control` sends. */
+  /**
+   * The connection of the batch last started, as `pg` has it: where `control` sends from the hook, and the one whose
+   * statements the hook applies to (the batch before it may still be sending its COMMIT on its own).
+   */
   private batchClient: pg.PoolClient | null = null;
 
   private constructor(
@@ -79,7 +95,12 @@ export class PostgresConnection implements CommitConnection {
       connect: async () => {
         const client = await pool.connect();
         let h = clients.get(client);
-        if (!h) clients.set(client, (h = hooked(client, hook, () => (this.batchClient = null))));
+        if (!h) {
+          const released = () => {
+            if (this.batchClient === client) this.batchClient = null;
+          };
+          clients.set(client, (h = hooked(client, hook, () => this.batchClient === client, released)));
+        }
         this.batchClient = client;
         return h;
       },
@@ -100,6 +121,10 @@ export class PostgresConnection implements CommitConnection {
       // Without a listener, an idle connection that breaks is an uncaught 'error' that ends the process.
     });
     pool.on('error', (err) => opts.onConnectionError?.(err));
+    // A connection that breaks while checked out but between statements (a batch waiting for the last one's answer,
+    // PostgreSQL restarting) is an 'error' event `pg` emits with no query to fail, and the pool listens only to idle
+    // ones: uncaught, it would end the process. Its next statement fails instead, and the pool drops it on release.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const connection = new PostgresConnection(pool, url);
     try {
       await prepare(connection.db);
@@ -146,13 +171,13 @@ export class PostgresConnection implements CommitConnection {
 }
 
 /**
- * `client` whose queries first await `hook.beforeStatement` while it is set: how group commit opens a callback's
- * savepoint only once the callback sends a statement. Only queries with text go through it (batches stream nothing).
- * `released` is called when the batch gives the connection back.
+ * `client` whose queries first await `hook.beforeStatement` while it is set and `client` is the running batch's
+ * (`current`): how group commit opens a callback's savepoint only once the callback sends a statement. Only queries
+ * with text go through it (batches stream nothing). `released` is called when the batch gives the connection back.
  */
-function hooked(client: pg.PoolClient, hook: StatementHook, released: () => void): pg.PoolClient {
+function hooked(client: pg.PoolClient, hook: StatementHook, current: () => boolean, released: () => void): pg.PoolClient {
   const query = (...args: unknown[]): unknown => {
-    const before = hook.beforeStatement;
+    const before = current() ? hook.beforeStatement : null;
     const run = () => (client.query as (...a: unknown[]) => unknown)(...args);
     return before && typeof args[0] === 'string' ? before().then(run) : run();
   };

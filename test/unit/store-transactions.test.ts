@@ -395,3 +395,130 @@ test('PostgreSQL: a batch of transactions that each write a row and an event cos
     await store.close();
   }
 });
+
+/**
+ * A reader on a connection of its own that follows `seq > cursor` (as the event readers do) until stopped: every
+ * event it saw, in the order it saw them. An event that became visible after one with a higher `seq` would be missing.
+ */
+function pollEvents(url: string, type: string): { stop(): Promise<string[]> } {
+  const client = new pg.Client({ connectionString: url });
+  const seen: string[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    await client.connect();
+    let cursor = 0;
+    const poll = async () => {
+      const r = await client.query('SELECT seq, resource_id FROM events WHERE type = $1 AND seq > $2 ORDER BY seq', [type, cursor]);
+      for (const row of r.rows as { seq: number; resource_id: string }[]) {
+        seen.push(row.resource_id);
+        cursor = Number(row.seq);
+      }
+    };
+    while (!stopped) await poll();
+    await poll();
+    await client.end();
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+test('PostgreSQL: the next batch opens its transaction while the last one commits; it waits on the writers\' lock, its callbacks run after the last batch is answered, and a reader polling meanwhile misses no event', { skip: pgSkip }, async () => {
+  const url = await freshDatabase();
+  const store = await Store.openPostgres(url);
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  const type = 'test.overlap';
+  const reader = pollEvents(url, type);
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const query = proto.query;
+  // The first COMMIT is held before it is sent, until the test lets it go: the batch is then "in its COMMIT".
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let held!: () => void;
+  const commitHeld = new Promise<void>((r) => (held = r));
+  let holding = true;
+  proto.query = function (this: unknown, ...a: unknown[]) {
+    if (holding && typeof a[0] === 'string' && a[0].includes('COMMIT')) {
+      holding = false;
+      held();
+      return gate.then(() => query.apply(this, a));
+    }
+    return query.apply(this, a);
+  };
+  try {
+    const first = Array.from({ length: 5 }, (_, i) => store.transaction(async (tx) => store.insertEvent(tx, eventOf(i, type))));
+    await commitHeld;
+    const order: string[] = [];
+    void first[4].then(() => order.push('first answered'));
+    const second = Array.from({ length: 5 }, (_, i) => store.transaction(async (tx) => {
+      order.push(`second ${i} runs`);
+      await store.insertEvent(tx, eventOf(5 + i, type));
+    }));
+    // The second batch's BEGIN waits in PostgreSQL on the lock the first one holds through its COMMIT.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await other.query("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'");
+      if (Number(r.rows[0].n) === 1) break;
+      assert.ok(Date.now() < deadline, 'no second batch waited on the writers\' lock while the first one was in its COMMIT');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(order, []);
+    release();
+    const r = await settled([...first, ...second]);
+    assert.ok(r.every((x) => x.status === 'fulfilled'));
+    assert.deepEqual(order, ['first answered', ...Array.from({ length: 5 }, (_, i) => `second ${i} runs`)]);
+    // Many batches now, two in flight at a time, while the reader polls: 8 clients, each asking for its next
+    // transaction once its last one is answered (what keeps a queue waiting while a batch commits). Every other one
+    // also sends a statement of its own (a savepoint then, opened on the batch's connection).
+    let next = 10;
+    const clients = await settled(Array.from({ length: 8 }, async () => {
+      for (let k = 0; k < 15; k++) {
+        const i = next++;
+        await store.transaction(async (tx) => {
+          if (i % 2 === 0) await put(tx, `o.${i}`);
+          await store.insertEvent(tx, eventOf(i, type));
+        });
+      }
+    }));
+    assert.ok(clients.every((x) => x.status === 'fulfilled'));
+    assert.equal((await other.query("SELECT count(*) AS n FROM meta WHERE key LIKE 'o.%'")).rows[0].n, String((next - 10) / 2));
+    const all = await other.query('SELECT resource_id FROM events WHERE type = $1 ORDER BY seq', [type]);
+    assert.equal(all.rows.length, next);
+    assert.deepEqual(await reader.stop(), all.rows.map((x: { resource_id: string }) => x.resource_id));
+  } finally {
+    proto.query = query;
+    release();
+    await reader.stop().catch(() => {});
+    await other.end();
+    await store.close();
+  }
+});
+
+test('PostgreSQL: while no connection can be had, a transaction fails with why (it does not wait forever), and the next one commits once the database takes connections again', { skip: pgSkip }, async () => {
+  const url = await freshDatabase();
+  const name = new URL(url).pathname.slice(1);
+  const store = await Store.openPostgres(url);
+  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
+  await admin.connect();
+  try {
+    await store.transaction((tx) => put(tx, 'before'));
+    await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+    const r = await settled([store.transaction((tx) => put(tx, 'during')), store.transaction((tx) => put(tx, 'during2'))]);
+    assert.deepEqual(r.map((x) => x.status), ['rejected', 'rejected']);
+    assert.match(String((r[0] as PromiseRejectedResult).reason), /not currently accepting connections|terminat|connection/i);
+    await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    const after = await settled([store.transaction((tx) => put(tx, 'after'))]);
+    assert.equal(after[0]!.status, 'fulfilled');
+    assert.deepEqual((await store.db.selectFrom('meta').select('key').where('key', 'in', ['before', 'during', 'during2', 'after']).orderBy('key').execute()).map((x) => x.key), ['after', 'before']);
+  } finally {
+    await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`).catch(() => {});
+    await admin.end();
+    await store.close();
+  }
+});
