@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
 /**
@@ -42,12 +42,18 @@ process.on('disconnect', () => process.exit(0));
 type TcpHandle = object;
 
 /**
- * Gives a listening `server` `handles - 1` more accepting handles, in the background: the server accepts with its own
- * handle meanwhile (the helper takes 50-250 ms to start here), so a start does not wait for them. Never fails: if the
- * helper cannot be had (or its copies do not arrive within `timeoutMs`), it says why through `warn` and the server
- * accepts with its own handle. The copies close with the server ('close') or at close().
+ * Gives a listening `server` `handles - 1` more accepting handles. The server accepts with its own handle until they
+ * come (`ready`); `opts.helper`, started ahead (startAcceptHelper), saves the helper's start. Never fails: if the
+ * helper cannot be had (or its copies do not arrive within `opts.timeoutMs`), it says why through `warn` and the
+ * server accepts with its own handle. The copies close with the server ('close') or at close().
  */
-export function addAcceptHandles(server: net.Server, handles: number, warn: (why: string) => void, timeoutMs = 10_000): AcceptHandles {
+export function addAcceptHandles(
+  server: net.Server,
+  handles: number,
+  warn: (why: string) => void,
+  opts: { timeoutMs?: number; helper?: ChildProcess | null } = {},
+): AcceptHandles {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
   const t0 = performance.now();
   const copies: net.Server[] = [];
   let closed = false;
@@ -60,9 +66,12 @@ export function addAcceptHandles(server: net.Server, handles: number, warn: (why
     },
   };
   const own = (server as unknown as { _handle?: TcpHandle | null })._handle;
-  if (handles <= 1 || !own || !server.listening) return out;
+  if (handles <= 1 || !own || !server.listening) {
+    opts.helper?.disconnect();
+    return out;
+  }
   server.once('close', () => out.close());
-  out.ready = copiesOf(own, handles - 1, timeoutMs).then(
+  out.ready = copiesOf(own, handles - 1, timeoutMs, opts.helper ?? startAcceptHelper()).then(
     (received) => {
       out.startMs = performance.now() - t0;
       if (closed) {
@@ -101,12 +110,31 @@ function acceptFor(server: net.Server, handle: TcpHandle): net.Server {
   return copy;
 }
 
+/**
+ * The helper process, started ahead (its start is most of what the copies take: 50-250 ms here) so that a server can
+ * start it before the rest of its start-up and have the copies moments after it listens. It exits once its channel
+ * closes (addAcceptHandles closes it, and so does this process's end); it keeps nothing alive.
+ */
+export function startAcceptHelper(): ChildProcess {
+  const helper = spawn(process.execPath, ['-e', HELPER_CODE], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  // An error (the executable cannot be started) is reported by copiesOf; unheard meanwhile, it would be thrown.
+  helper.on('error', () => {});
+  helper.unref();
+  (helper.channel as { unref?: () => void } | undefined)?.unref?.();
+  return helper;
+}
+
 /** `count` new descriptors for `handle`'s socket, through the helper process; the helper has exited on return. */
-function copiesOf(handle: TcpHandle, count: number, timeoutMs: number): Promise<TcpHandle[]> {
+function copiesOf(handle: TcpHandle, count: number, timeoutMs: number, helper: ChildProcess): Promise<TcpHandle[]> {
   return new Promise((resolve, reject) => {
     const got: TcpHandle[] = [];
     let settled = false;
-    const helper = spawn(process.execPath, ['-e', HELPER_CODE], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    if (!helper.connected) {
+      reject(new Error(`the helper process is gone (${helper.signalCode ?? `exit code ${helper.exitCode}`})`));
+      return;
+    }
+    // Its replies are awaited here: the channel keeps this process alive until then.
+    (helper.channel as { ref?: () => void } | undefined)?.ref?.();
     const fail = (why: string) => {
       if (settled) return;
       settled = true;

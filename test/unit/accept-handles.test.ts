@@ -109,7 +109,7 @@ test('when the copies cannot be had, the server accepts with its own handle and 
   const port = await listen(server);
   const warnings: string[] = [];
   // No helper answers within 1 ms.
-  const accepting = addAcceptHandles(server, 8, (w) => warnings.push(w), 1);
+  const accepting = addAcceptHandles(server, 8, (w) => warnings.push(w), { timeoutMs: 1 });
   assert.equal(await accepting.ready, 1);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /one listening handle accepts connections .*more could not be had \(the helper process sent 0 of 7 in 1 ms\)/);
