@@ -185,12 +185,7 @@ export class RunExecution {
     this.watching.delete(id);
     if (handle) this.executor.letGo(handle);
     this.logs.detach(id);
-    this.withOutputs.delete(id);
-    clearInterval(this.nodeGroupTimers.get(id));
-    this.nodeGroupTimers.delete(id);
-    this.scheduler.setDeadline(id, null);
-    this.scheduler.setKillTimer(id, null);
-    this.scheduler.release(id);
+    this.forget(id);
     if (this.lostLogged.has(id)) return;
     this.lostLogged.add(id);
     this.opts.log?.warn(
@@ -606,13 +601,18 @@ export class RunExecution {
         }
       }
     } finally {
-      this.withOutputs.delete(id);
-      clearInterval(this.nodeGroupTimers.get(id));
-      this.nodeGroupTimers.delete(id);
-      this.scheduler.setDeadline(id, null);
-      this.scheduler.setKillTimer(id, null);
-      this.scheduler.release(id);
+      this.forget(id);
     }
+  }
+
+  /** What this server held for a run it no longer watches (it ended, or another replica took it): timers, resources. */
+  private forget(id: string): void {
+    this.withOutputs.delete(id);
+    clearInterval(this.nodeGroupTimers.get(id));
+    this.nodeGroupTimers.delete(id);
+    this.scheduler.setDeadline(id, null);
+    this.scheduler.setKillTimer(id, null);
+    this.scheduler.release(id);
   }
 
   /**

@@ -89,3 +89,23 @@ export function replicaDataDir(firstDataDir: string): string {
   }
   return dataDir;
 }
+
+/**
+ * Counts the queries every `pg` client of this process sends from now on (each is a round trip) until `restore()`.
+ * `around`, when given, may hold a query back: it gets the query's arguments and the call that sends it.
+ */
+export function countQueries(around?: (args: unknown[], send: () => unknown) => unknown): { count: number; restore(): void } {
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const query = proto.query;
+  const counter = {
+    count: 0,
+    restore: () => {
+      proto.query = query;
+    },
+  };
+  proto.query = function (this: unknown, ...a: unknown[]) {
+    counter.count++;
+    return around ? around(a, () => query.apply(this, a)) : query.apply(this, a);
+  };
+  return counter;
+}

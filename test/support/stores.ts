@@ -4,6 +4,8 @@
  * kind (`forEachStore`); the store helpers it has call `currentStore().open(dir)` where they opened SQLite before.
  */
 import { before, describe } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../../src/store/store.js';
 import { freshDatabase, postgresMissing } from './postgres.js';
@@ -46,5 +48,17 @@ export function forEachStore(tests: (kind: StoreKind) => void): void {
       });
       tests(kind);
     });
+  }
+}
+
+/** Runs `fn` on a fresh store of the current kind in a temporary directory (`prefix` names it), closed and removed after. */
+export async function withStore(prefix: string, fn: (store: Store) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const store = await currentStore().open(dir);
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

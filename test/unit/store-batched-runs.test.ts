@@ -7,27 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { Store, type Tx } from '../../src/store/store.js';
 import type { RunRecord } from '../../src/store/records.js';
 import { completePlan } from '../../src/domain/launch.js';
 import { DsError } from '../../src/domain/errors.js';
-import { currentStore, forEachStore } from '../support/stores.js';
-import { freshDatabase, postgresMissing } from '../support/postgres.js';
+import { forEachStore, withStore as withStoreOf } from '../support/stores.js';
+import { countQueries, freshDatabase, postgresMissing } from '../support/postgres.js';
 
-async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-batched-runs-'));
-  const store = await currentStore().open(dir);
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withStore = (fn: (store: Store) => Promise<void>) => withStoreOf('dsjobs-batched-runs-', fn);
 
 let made = 0;
 const run = (id: string, chainRoot: string | null = null): RunRecord => ({
@@ -101,23 +88,17 @@ forEachStore(() => {
 
 test('PostgreSQL: a batch of creates (a run and an event each) costs three round trips whatever its size', { skip: postgresMissing() ?? undefined }, async () => {
   const store = await Store.openPostgres(await freshDatabase());
-  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
-  const query = proto.query;
-  let count = 0;
-  proto.query = function (this: unknown, ...a: unknown[]) {
-    count++;
-    return query.apply(this, a);
-  };
+  const queries = countQueries();
   try {
     for (const n of [1, 20]) {
-      count = 0;
+      queries.count = 0;
       await Promise.all(Array.from({ length: n }, (_, i) => store.transaction(create(store, run(`n${n}.${i}`)))));
       // BEGIN (with the writers' lock and a savepoint), the runs and the events in one statement, COMMIT. It was
       // 2n + 3: each create's SAVEPOINT, its run's INSERT and its RELEASE.
-      assert.equal(count, 3, `a batch of ${n}`);
+      assert.equal(queries.count, 3, `a batch of ${n}`);
     }
   } finally {
-    proto.query = query;
+    queries.restore();
     await store.close();
   }
 });

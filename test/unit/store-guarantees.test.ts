@@ -7,26 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Store } from '../../src/store/store.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { freshDatabase, postgresMissing } from '../support/postgres.js';
 import type { ProjectRecord } from '../../src/store/records.js';
 import { DsError } from '../../src/domain/errors.js';
-import { currentStore, forEachStore } from '../support/stores.js';
+import { forEachStore, withStore as withStoreOf } from '../support/stores.js';
 
-async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-guarantees-'));
-  const store = await currentStore().open(dir);
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withStore = (fn: (store: Store) => Promise<void>) => withStoreOf('dsjobs-guarantees-', fn);
 
 const project = (id: string, time: string): ProjectRecord => ({
   id, compartmentId: 'c', displayName: id, description: null, lifecycleState: 'ACTIVE', timeCreated: time, createdBy: 'u',

@@ -19,7 +19,7 @@ import { MetaStore } from '../../src/store/meta-store.js';
 import { migrate } from '../../src/store/migrations.js';
 import { SqliteConnection } from '../../src/store/sqlite-connection.js';
 import { DsError } from '../../src/domain/errors.js';
-import { freshDatabase, postgresMissing } from '../support/postgres.js';
+import { countQueries, freshDatabase, postgresMissing } from '../support/postgres.js';
 
 /** What these tests use of a store. */
 type Transactional = Pick<Store, 'transaction' | 'db' | 'getMeta' | 'close' | 'insertEvent'> & { onEventsCommitted: (() => void) | null };
@@ -373,13 +373,7 @@ for (const way of STORES) test(`events written in a batch commit with their tran
 test('PostgreSQL: a batch of transactions that each write a row and an event costs two round trips per transaction and three more per batch', { skip: pgSkip }, async () => {
   const url = await freshDatabase();
   const store = await Store.openPostgres(url);
-  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
-  const query = proto.query;
-  let count = 0;
-  proto.query = function (this: unknown, ...a: unknown[]) {
-    count++;
-    return query.apply(this, a);
-  };
+  const queries = countQueries();
   try {
     const n = 10;
     const r = await settled(Array.from({ length: n }, (_, i) => store.transaction(async (tx) => {
@@ -389,9 +383,9 @@ test('PostgreSQL: a batch of transactions that each write a row and an event cos
     assert.ok(r.every((x) => x.status === 'fulfilled'));
     // BEGIN with the first SAVEPOINT; per transaction its row, and its RELEASE with the next SAVEPOINT; the last
     // RELEASE; the events in one INSERT; COMMIT. Each of those was a round trip of its own: 4n + 2.
-    assert.equal(count, 2 * n + 3);
+    assert.equal(queries.count, 2 * n + 3);
   } finally {
-    proto.query = query;
+    queries.restore();
     await store.close();
   }
 });
@@ -434,22 +428,20 @@ test('PostgreSQL: the next batch opens its transaction while the last one commit
   await other.connect();
   const type = 'test.overlap';
   const reader = pollEvents(url, type);
-  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
-  const query = proto.query;
   // The first COMMIT is held before it is sent, until the test lets it go: the batch is then "in its COMMIT".
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let held!: () => void;
   const commitHeld = new Promise<void>((r) => (held = r));
   let holding = true;
-  proto.query = function (this: unknown, ...a: unknown[]) {
+  const queries = countQueries((a, send) => {
     if (holding && typeof a[0] === 'string' && a[0].includes('COMMIT')) {
       holding = false;
       held();
-      return gate.then(() => query.apply(this, a));
+      return gate.then(send);
     }
-    return query.apply(this, a);
-  };
+    return send();
+  });
   try {
     const first = Array.from({ length: 5 }, (_, i) => store.transaction(async (tx) => store.insertEvent(tx, eventOf(i, type))));
     await commitHeld;
@@ -491,7 +483,7 @@ test('PostgreSQL: the next batch opens its transaction while the last one commit
     assert.equal(all.rows.length, next);
     assert.deepEqual(await reader.stop(), all.rows.map((x: { resource_id: string }) => x.resource_id));
   } finally {
-    proto.query = query;
+    queries.restore();
     release();
     await reader.stop().catch(() => {});
     await other.end();
