@@ -6,7 +6,7 @@
  * requests/s, so this is the figure to judge a change of the authentication or authorization path by.
  *
  *   node --import tsx bench/auth-cost.ts [--creates=3000] [--rounds=5] [--connections=16] [--fresh] [--profile]
- *                                        [--base=DIR[,DIR2...]] [--signed-off]
+ *                                        [--profile-interval=US] [--base=DIR[,DIR2...]] [--signed-off]
  *
  * --fresh signs every request anew (as the OCI SDKs do: a new date, so a new signature each time) instead of
  * replaying one signed request; the signing is the client's CPU, not the server's. --base=DIR adds a server with
@@ -27,13 +27,15 @@ const connections = Number(value('connections') ?? 16);
 const base = value('base');
 const fresh = process.argv.includes('--fresh');
 const profile = process.argv.includes('--profile');
+/** --profile's sampling interval in microseconds (node's default: 1000). */
+const profileInterval = value('profile-interval');
 const profileDir = path.resolve('bench/results/profiles');
 
 type Signer = NonNullable<BenchServer['sign']>;
 
 /** `signer`: sign the requests though the server does not check them (authentication off): what the bigger request costs. */
 async function variant(name: string, authentication: boolean, bin?: string, signer?: Signer) {
-  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=auth-cost-${name}.cpuprofile`] : [];
+  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=auth-cost-${name}.cpuprofile`, ...(profileInterval ? [`--cpu-prof-interval=${profileInterval}`] : [])] : [];
   const s = await BenchServer.start({ env: { DSJOBS_CAPACITY_CPUS: '0.25', DSJOBS_AUTHENTICATION: authentication ? 'on' : 'off' }, nodeArgs, bin });
   const job = await s.createJob('sleep.sh', 'sleep 600\n');
   const url = `${s.url}/20190101/jobRuns`;

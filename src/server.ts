@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import type { ArchiveLimits } from './archive/archive.js';
 import { buildApp, BASE, type App } from './api/app.js';
 import { addAcceptHandles, startAcceptHelper } from './api/accept-handles.js';
+import { createSignatureVerifier } from './api/signature-verifier.js';
 import { ConfigError, type Config } from './config/config.js';
 import { newOcid, randomHex } from './domain/ids.js';
 import { invalid } from './domain/errors.js';
@@ -448,7 +449,12 @@ async function startLocked(cfg: Config, opts: StartOptions, lock: DataDirLock): 
     log,
   });
 
+  // Signatures are verified in batches off the event loop; a batch of commits waits for the answer out, so that the
+  // requests being verified commit with the ones before them (GroupCommit.waitForArrivals).
+  const signatureVerifier = cfg.authentication === 'on' ? createSignatureVerifier() : undefined;
+  if (signatureVerifier) store.waitForArrivals(() => signatureVerifier.nextAnswer());
   const app = await buildApp({
+    signatureVerifier,
     projects,
     jobs,
     runs,

@@ -24,8 +24,12 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 export interface AuthenticationOptions {
   resolveKey(keyId: string): Promise<VerifiedKey | null>;
+  /** resolveKey's answer where it is known without a read (cached); undefined: ask resolveKey. */
+  knownKey?(keyId: string): VerifiedKey | null | undefined;
   /** The principal of an authenticated user (its groups read fresh). */
   userPrincipal(userId: string): Promise<Principal>;
+  /** userPrincipal's answer where it is known without a read (cached); undefined: ask userPrincipal. */
+  knownUserPrincipal?(userId: string): Principal | undefined;
   /**
    * A run principal's session token (keyId `ST$<token>`): its principal and the key the request must be signed with.
    * Throws (any error, its message the reason) when the token is not good; absent: such keyIds are refused.
@@ -37,8 +41,8 @@ export interface AuthenticationOptions {
    * headers (their binary uploads pass forceExcludeBody), so neither is the body hash asked for here.
    */
   streamedBodyRoutes: ReadonlySet<string>;
-  /** RSA-SHA256 verification (api/signature-verifier.ts: batched off the event loop). */
-  verifySignature(data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean>;
+  /** RSA-SHA256 verification of `data`'s UTF-8 bytes, the signature base64 (api/signature-verifier.ts: batched off the event loop). */
+  verifySignature(data: string, key: KeyObject, signature: string): Promise<boolean>;
 }
 
 /** How the OCI SDKs name a session token as the key: `keyId="ST$<token>"`. */
@@ -172,10 +176,60 @@ function parseDate(value: string): number {
  * x-content-sha256, content-type and content-length; the date is within 5 minutes; the keyId names an active key of an
  * active user, or is a run principal's session token (`ST$<token>`, opts.sessionToken); the RSA-SHA256 signature
  * verifies with that key. The body hash itself is checked once the body is read.
+ *
+ * Not an async function: with the key and the user's groups cached (opts.knownKey, opts.knownUserPrincipal), the
+ * verification is the one promise a request waits on; each await more was a microtask turn of the event loop per
+ * signed request (benchmark 3a).
  */
-export async function authenticate(req: FastifyRequest, opts: AuthenticationOptions, route: string): Promise<Principal> {
-  const params = signatureParams(req.headers.authorization);
-  const signed = signedHeaders(params.headers);
+export function authenticate(req: FastifyRequest, opts: AuthenticationOptions, route: string): Promise<Principal> {
+  let data: string;
+  let params: { keyId: string; headers: string; signature: string };
+  let signed: SignedHeaders;
+  try {
+    params = signatureParams(req.headers.authorization);
+    signed = signedHeaders(params.headers);
+    data = signingString(req, opts, route, signed);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const keyId = params.keyId;
+  const signature = params.signature;
+  if (keyId.startsWith(SESSION_TOKEN_PREFIX)) {
+    // A run principal (OCI's resource principal): the token says who, and carries the key the request is signed with.
+    if (!opts.sessionToken) return Promise.reject(unauthenticated('session tokens (keyId ST$...) are not accepted by this server'));
+    let session: { principal: Principal; key: KeyObject };
+    try {
+      session = opts.sessionToken(keyId.slice(SESSION_TOKEN_PREFIX.length));
+    } catch (e) {
+      return Promise.reject(unauthenticated((e as Error).message));
+    }
+    return opts.verifySignature(data, session.key, signature).then((ok) => {
+      if (!ok) throw unauthenticated('the signature does not verify with the session token\'s key');
+      if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
+      return session.principal;
+    });
+  }
+  const withKey = (key: VerifiedKey | null): Promise<Principal> => {
+    if (!key) throw unauthenticated(`the key ${keyId} is not an active API key of an active user`);
+    return opts.verifySignature(data, key.key, signature).then((ok) => {
+      if (!ok) throw unauthenticated('the signature does not verify');
+      if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
+      return opts.knownUserPrincipal?.(key.userId) ?? opts.userPrincipal(key.userId);
+    });
+  };
+  const known = opts.knownKey?.(keyId);
+  if (known !== undefined) {
+    try {
+      return withKey(known);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  return opts.resolveKey(keyId).then(withKey);
+}
+
+/** The date and body checks of a signed request, then its signing string (the headers it covers, as OCI builds it). */
+function signingString(req: FastifyRequest, opts: AuthenticationOptions, route: string, signed: SignedHeaders): string {
   if (signed.refusal) throw unauthenticated(signed.refusal);
   const dateHeader = signed.dateHeader;
   if (!dateHeader) throw unauthenticated('the signature must cover the date (or x-date) header');
@@ -188,32 +242,12 @@ export async function authenticate(req: FastifyRequest, opts: AuthenticationOpti
   if (signed.missingBodyHeader && BODY_METHODS.has(req.method) && !opts.streamedBodyRoutes.has(`${req.method} ${route}`)) {
     throw unauthenticated(`the signature of a ${req.method} must cover the ${signed.missingBodyHeader} header`);
   }
-  let signingString = '';
+  let out = '';
   for (let i = 0; i < signed.list.length; i++) {
     const h = signed.list[i];
-    signingString += `${i === 0 ? '' : '\n'}${h}: ${headerValue(req, h)}`;
+    out += `${i === 0 ? '' : '\n'}${h}: ${headerValue(req, h)}`;
   }
-  const data = Buffer.from(signingString);
-  const signature = Buffer.from(params.signature, 'base64');
-  const keyId = params.keyId;
-  if (keyId.startsWith(SESSION_TOKEN_PREFIX)) {
-    // A run principal (OCI's resource principal): the token says who, and carries the key the request is signed with.
-    if (!opts.sessionToken) throw unauthenticated('session tokens (keyId ST$...) are not accepted by this server');
-    let session: { principal: Principal; key: KeyObject };
-    try {
-      session = opts.sessionToken(keyId.slice(SESSION_TOKEN_PREFIX.length));
-    } catch (e) {
-      throw unauthenticated((e as Error).message);
-    }
-    if (!(await opts.verifySignature(data, session.key, signature))) throw unauthenticated('the signature does not verify with the session token\'s key');
-    if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
-    return session.principal;
-  }
-  const key = await opts.resolveKey(keyId);
-  if (!key) throw unauthenticated(`the key ${keyId} is not an active API key of an active user`);
-  if (!(await opts.verifySignature(data, key.key, signature))) throw unauthenticated('the signature does not verify');
-  if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
-  return opts.userPrincipal(key.userId);
+  return out;
 }
 
 /** The console's session cookie. */

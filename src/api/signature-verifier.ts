@@ -11,7 +11,14 @@ import { Worker } from 'node:worker_threads';
  * verifies it in place: a thread hop would only add latency there.
  */
 export interface SignatureVerifier {
-  verify(data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean>;
+  /** Whether `signature` (base64) is `key`'s RSA-SHA256 signature of `data` (its UTF-8 bytes). */
+  verify(data: string, key: KeyObject, signature: string): Promise<boolean>;
+  /**
+   * Resolves once the next answer from the worker has been handed to its requests (they go on in the microtasks
+   * queued then); null when no batch is out. What the store's group commit waits for before a batch (server.ts): the
+   * requests being verified would otherwise commit in a batch of their own one turn later.
+   */
+  nextAnswer(): Promise<void> | null;
   close(): Promise<void>;
 }
 
@@ -52,9 +59,10 @@ parentPort.on('message', (m) => {
 const ITEM_HEADER = 12;
 
 interface Pending {
-  data: Buffer;
+  data: string;
   key: KeyObject;
-  signature: Buffer;
+  /** Base64, as the Authorization header carries it: decoded straight into the batch's buffer. */
+  signature: string;
   resolve(ok: boolean): void;
 }
 
@@ -67,6 +75,13 @@ export function createSignatureVerifier(): SignatureVerifier {
   const inFlight = new Map<number, Pending[]>();
   let queue: Pending[] = [];
   let scheduled = false;
+  /** What nextAnswer() gave out, settled at the next answer (or when the worker fails or closes). */
+  let answer: { promise: Promise<void>; resolve(): void } | null = null;
+  const answered = () => {
+    const a = answer;
+    answer = null;
+    a?.resolve();
+  };
 
   const inPlace = (p: Pending) => p.resolve(verifyHere(p));
   const start = (): Worker | null => {
@@ -82,6 +97,7 @@ export function createSignatureVerifier(): SignatureVerifier {
       const batch = inFlight.get(m.batch);
       inFlight.delete(m.batch);
       batch?.forEach((p, i) => p.resolve(m.out[i] === 1));
+      answered();
     });
     worker.on('error', () => {
       // A worker that died answers nothing more: what it held is verified here, and so is everything after.
@@ -89,6 +105,7 @@ export function createSignatureVerifier(): SignatureVerifier {
       worker = null;
       for (const batch of inFlight.values()) batch.forEach(inPlace);
       inFlight.clear();
+      answered();
     });
     return worker;
   };
@@ -103,23 +120,30 @@ export function createSignatureVerifier(): SignatureVerifier {
     const w = batch.length > 1 || inFlight.size > 0 ? start() : null;
     if (!w) return batch.forEach(inPlace);
     const keys: [number, Buffer][] = [];
+    // The strings are written into the batch's buffer as they are: no Buffer of their own per request. A signature's
+    // bytes are at most 3/4 of its base64 length; its header says how many were written.
+    const dataLengths = batch.map((p) => Buffer.byteLength(p.data));
     let size = 0;
-    for (const p of batch) size += ITEM_HEADER + p.data.length + p.signature.length;
+    for (let i = 0; i < batch.length; i++) size += ITEM_HEADER + dataLengths[i] + Math.ceil((batch[i].signature.length * 3) / 4);
     // Its own ArrayBuffer (not a pool slice), so that it can be transferred.
     const packed = Buffer.allocUnsafeSlow(size);
     let at = 0;
-    for (const p of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i];
       let n = keyNumbers.get(p.key);
       if (n === undefined) {
         n = nextKey++;
         keyNumbers.set(p.key, n);
         keys.push([n, p.key.export({ format: 'der', type: 'spki' })]);
       }
-      at = packed.writeUInt32LE(n, at);
-      at = packed.writeUInt32LE(p.data.length, at);
-      at = packed.writeUInt32LE(p.signature.length, at);
-      at += p.data.copy(packed, at);
-      at += p.signature.copy(packed, at);
+      const head = at;
+      at += ITEM_HEADER;
+      at += packed.write(p.data, at, 'utf8');
+      const sigLength = packed.write(p.signature, at, 'base64');
+      at += sigLength;
+      packed.writeUInt32LE(n, head);
+      packed.writeUInt32LE(dataLengths[i], head + 4);
+      packed.writeUInt32LE(sigLength, head + 8);
     }
     const id = nextBatch++;
     inFlight.set(id, batch);
@@ -136,6 +160,15 @@ export function createSignatureVerifier(): SignatureVerifier {
         }
       });
     },
+    nextAnswer() {
+      if (inFlight.size === 0) return null;
+      if (!answer) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        answer = { promise, resolve };
+      }
+      return answer.promise;
+    },
     async close() {
       const w = worker;
       worker = null;
@@ -143,13 +176,14 @@ export function createSignatureVerifier(): SignatureVerifier {
       if (w) await w.terminate();
       for (const batch of inFlight.values()) batch.forEach(inPlace);
       inFlight.clear();
+      answered();
     },
   };
 }
 
 function verifyHere(p: Pending): boolean {
   try {
-    return verify('sha256', p.data, p.key, p.signature);
+    return verify('sha256', Buffer.from(p.data), p.key, Buffer.from(p.signature, 'base64'));
   } catch {
     return false;
   }

@@ -457,6 +457,12 @@ export class IdentityService {
     return value;
   }
 
+  /** resolveKey's answer while it is cached (no read needed); undefined: not cached, ask resolveKey. */
+  knownKey(keyId: string): VerifiedKey | null | undefined {
+    const hit = this.keys.get(keyId);
+    return hit && hit.generation === this.keyGeneration ? hit.value : undefined;
+  }
+
   private async loadKey(keyId: string): Promise<VerifiedKey | null> {
     const id = parseKeyId(keyId);
     if (!id || id.tenancyId !== this.server.tenancyId) return null;
@@ -476,6 +482,12 @@ export class IdentityService {
    * cached per user, and dropped before and after every write that changes a membership (the group of a membership
    * cannot be renamed or deleted while it has members): a change applies from the next request, as uncached.
    */
+  /** userPrincipal's answer while the user's groups are cached; undefined: not cached, ask userPrincipal. */
+  knownUserPrincipal(userId: string): Principal | undefined {
+    const hit = this.groupNames.get(userId);
+    return hit && hit.generation === this.groupGeneration ? { kind: 'user', userId, groupNames: hit.value } : undefined;
+  }
+
   async userPrincipal(userId: string): Promise<Principal> {
     const hit = this.groupNames.get(userId);
     if (hit && hit.generation === this.groupGeneration) return { kind: 'user', userId, groupNames: hit.value };

@@ -93,6 +93,11 @@ export class Store {
     return this.commit.transaction(fn, opts);
   }
 
+  /** Transactions on their way, that a batch about to start waits for: see `GroupCommit.waitForArrivals`. */
+  waitForArrivals(due: () => Promise<void> | null): void {
+    this.commit.waitForArrivals(due);
+  }
+
   /** Writes `row` at the end of the running batch where the database batches writes: see `GroupCommit.deferWrite`. */
   deferWrite<R>(tx: Db, writer: BatchedWriter<R>, row: R): boolean {
     return this.commit.deferWrite(tx, writer, row);

@@ -303,6 +303,55 @@ test('a batch sends its control statements together: one call per callback and o
   }
 });
 
+test('waitForArrivals: a batch about to start waits once for what is on its way, and takes it along', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-store-'));
+  const connection = await SqliteConnection.open(path.join(dir, 'dsjobs.sqlite'), {}, migrate);
+  let commits = 0;
+  const commit = new GroupCommit({
+    db: connection.db,
+    control: (statements) => {
+      if (statements.includes('COMMIT')) commits++;
+      connection.control(statements);
+    },
+    inTransaction: () => connection.inTransaction(),
+  });
+  const later = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    // Without it (nothing on its way): one asked now and two asked a few turns later make two batches.
+    const first = [commit.transaction(async (tx) => put(tx, 'w.0'))];
+    await later(20);
+    await Promise.all([...first, commit.transaction(async (tx) => put(tx, 'w.1')), commit.transaction(async (tx) => put(tx, 'w.2'))]);
+    assert.equal(commits, 2);
+
+    // With requests on their way (a verification out): the batch waits for them and commits all three at once.
+    commits = 0;
+    let arrive!: () => void;
+    let out: Promise<void> | null = new Promise<void>((r) => (arrive = r));
+    commit.waitForArrivals(() => out);
+    let committed = false;
+    const waiting = commit.transaction(async (tx) => put(tx, 'x.0')).then(() => (committed = true));
+    await later(20);
+    assert.equal(committed, false, 'the batch waits for what is on its way');
+    const arrived = [commit.transaction(async (tx) => put(tx, 'x.1')), commit.transaction(async (tx) => put(tx, 'x.2'))];
+    out = null;
+    arrive();
+    await Promise.all([waiting, ...arrived]);
+    assert.equal(commits, 1, 'one batch for the three');
+
+    // It waits once per batch: with something always on its way, batches still run, each after one wait.
+    commits = 0;
+    commit.waitForArrivals(() => later(5).then(() => undefined));
+    await Promise.all(Array.from({ length: 3 }, (_, i) => commit.transaction(async (tx) => put(tx, `y.${i}`))));
+    assert.equal(commits, 1);
+    const keys = await commit.transaction(async (tx) => (await tx.selectFrom('meta').select('key').where('key', 'like', '_.%').orderBy('key').execute()).map((r) => r.key));
+    assert.deepEqual(keys, ['w.0', 'w.1', 'w.2', 'x.0', 'x.1', 'x.2', 'y.0', 'y.1', 'y.2']);
+  } finally {
+    await commit.drain();
+    await connection.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const way of WAYS.filter((w) => w.name === 'PostgreSQL')) test(`a transaction that catches a database error itself (PostgreSQL's transaction is then aborted) fails alone, in the middle or last of its batch (${way.name})`, { skip: way.skip }, async () => {
   await withStore(async ({ store, committedKeys }) => {
     const swallowing = (key: string, taken: string) => async (tx: Tx) => {
