@@ -182,50 +182,41 @@ function parseDate(value: string): number {
  * signed request (benchmark 3a).
  */
 export function authenticate(req: FastifyRequest, opts: AuthenticationOptions, route: string): Promise<Principal> {
-  let data: string;
-  let params: { keyId: string; headers: string; signature: string };
-  let signed: SignedHeaders;
   try {
-    params = signatureParams(req.headers.authorization);
-    signed = signedHeaders(params.headers);
-    data = signingString(req, opts, route, signed);
+    return verifiedPrincipal(req, opts, route);
   } catch (e) {
     return Promise.reject(e);
   }
-  const keyId = params.keyId;
-  const signature = params.signature;
+}
+
+/** authenticate's work: what is refused before the verification throws; the verification (and a key not cached) is the promise. */
+function verifiedPrincipal(req: FastifyRequest, opts: AuthenticationOptions, route: string): Promise<Principal> {
+  const { keyId, headers, signature } = signatureParams(req.headers.authorization);
+  const signed = signedHeaders(headers);
+  const data = signingString(req, opts, route, signed);
+  const check = (key: KeyObject, refusal: string, principal: () => Principal | Promise<Principal>) =>
+    opts.verifySignature(data, key, signature).then((ok) => {
+      if (!ok) throw unauthenticated(refusal);
+      if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
+      return principal();
+    });
   if (keyId.startsWith(SESSION_TOKEN_PREFIX)) {
     // A run principal (OCI's resource principal): the token says who, and carries the key the request is signed with.
-    if (!opts.sessionToken) return Promise.reject(unauthenticated('session tokens (keyId ST$...) are not accepted by this server'));
+    if (!opts.sessionToken) throw unauthenticated('session tokens (keyId ST$...) are not accepted by this server');
     let session: { principal: Principal; key: KeyObject };
     try {
       session = opts.sessionToken(keyId.slice(SESSION_TOKEN_PREFIX.length));
     } catch (e) {
-      return Promise.reject(unauthenticated((e as Error).message));
+      throw unauthenticated((e as Error).message);
     }
-    return opts.verifySignature(data, session.key, signature).then((ok) => {
-      if (!ok) throw unauthenticated('the signature does not verify with the session token\'s key');
-      if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
-      return session.principal;
-    });
+    return check(session.key, 'the signature does not verify with the session token\'s key', () => session.principal);
   }
   const withKey = (key: VerifiedKey | null): Promise<Principal> => {
     if (!key) throw unauthenticated(`the key ${keyId} is not an active API key of an active user`);
-    return opts.verifySignature(data, key.key, signature).then((ok) => {
-      if (!ok) throw unauthenticated('the signature does not verify');
-      if (signed.set.has('x-content-sha256')) req.signedBodySha256 = headerValue(req, 'x-content-sha256');
-      return opts.knownUserPrincipal?.(key.userId) ?? opts.userPrincipal(key.userId);
-    });
+    return check(key.key, 'the signature does not verify', () => opts.knownUserPrincipal?.(key.userId) ?? opts.userPrincipal(key.userId));
   };
   const known = opts.knownKey?.(keyId);
-  if (known !== undefined) {
-    try {
-      return withKey(known);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-  return opts.resolveKey(keyId).then(withKey);
+  return known !== undefined ? withKey(known) : opts.resolveKey(keyId).then(withKey);
 }
 
 /** The date and body checks of a signed request, then its signing string (the headers it covers, as OCI builds it). */
