@@ -1,10 +1,9 @@
 import type { FastifyRequest } from 'fastify';
-import { DsError } from '../domain/errors.js';
+import { DsError, invalid, nullIfNotFound } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import { readOperationForOcid } from '../domain/policy/operations.js';
 import type { Authorizer, Target } from '../service/authorizer.js';
 import type { ApiDeps } from './app.js';
-import { invalid } from '../domain/errors.js';
 
 /** The events an event feed or stream may carry to this request's principal. */
 export type EventVisibility = (event: { subject: string; compartmentid: string }) => Promise<boolean>;
@@ -174,8 +173,9 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
         for (const [field, read] of [['jobId', 'GetJob'], ['projectId', 'GetProject']] as const) {
           const id = body[field];
           if (typeof id !== 'string') continue;
-          // One that does not exist is the service's to refuse, in its own words.
-          const related = await scopes[field](id, read).catch(() => null);
+          // One that does not exist is the service's to refuse, in its own words. A read that fails (the database)
+          // fails the request: skipping the check would let a create through that the next read lets happen.
+          const related = await scopes[field](id, read).catch(nullIfNotFound);
           if (related) await authorizer.authorize(principal, read, known(related.compartmentId), related.target).catch(refused(req));
         }
       }
@@ -213,7 +213,7 @@ export function authorizationHooks(deps: Deps, authorizer: Authorizer) {
         const id = config[key];
         if (typeof id !== 'string' || id === '') continue;
         const what = key === 'logId' ? 'log' : 'log group';
-        const found = await get(id).catch(() => null);
+        const found = await get(id).catch(nullIfNotFound);
         // Missing ones are the service's to refuse, in the same words.
         if (!found) continue;
         if (!(await authorizer.decide(principal, read, known(found.compartmentId))).allowed) {

@@ -236,6 +236,17 @@ export class JobsService {
     return j;
   }
 
+  /**
+   * The job a request names in `field` (a run's, a schedule's, a trigger rule's, a sweep's jobId): a 400 that names
+   * the field when there is no such job. A read that fails (the database is down) fails as it is, retryable, and is
+   * never answered as a job that does not exist.
+   */
+  async getNamed(id: string, field: string): Promise<JobRecord> {
+    const j = await this.cache.get(id, (i) => this.store.getJob(i));
+    if (!j) throw invalid(field, `job ${id} was not found`);
+    return j;
+  }
+
   list(q: ListQuery): Promise<Page<JobRecord>> {
     checkListCompartment(q);
     return this.store.listJobs(q);

@@ -119,9 +119,7 @@ export class RunsService {
     } = {},
   ): Promise<RunRecord> {
     checkCompartment(input.compartmentId);
-    const job = await this.jobs.get(input.jobId).catch(() => {
-      throw invalid('jobId', `job ${input.jobId} was not found`);
-    });
+    const job = await this.jobs.getNamed(input.jobId, 'jobId');
     // Automation starts runs as the user that made it, with that user's permissions as they are now.
     if (opts.actingAs && this.authorizeAs) await this.authorizeAs(opts.actingAs, input.compartmentId, job);
     if (job.lifecycleState !== 'ACTIVE') {

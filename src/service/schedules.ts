@@ -99,9 +99,7 @@ export class SchedulesService {
     cronOf(input.cron, timeZone);
     const policy = input.misfirePolicy ?? 'SKIP';
     if (policy !== 'SKIP' && policy !== 'RUN_ONCE') throw invalid('misfirePolicy', 'must be SKIP or RUN_ONCE');
-    const job = await this.jobs.get(input.jobId).catch(() => {
-      throw invalid('jobId', `job ${input.jobId} was not found`);
-    });
+    const job = await this.jobs.getNamed(input.jobId, 'jobId');
     if (job.lifecycleState === 'DELETED') throw invalid('jobId', `job ${input.jobId} is DELETED`);
     const now = this.clock.now();
     const rec: ScheduleRecord = {

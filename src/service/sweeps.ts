@@ -116,9 +116,7 @@ export class SweepsService {
 
   async create(input: CreateSweepInput, retryToken?: string, createdBy: string | null = null): Promise<SweepRecord> {
     checkCompartment(input.compartmentId);
-    const job = await this.jobs.get(input.jobId).catch(() => {
-      throw invalid('jobId', `job ${input.jobId} was not found`);
-    });
+    const job = await this.jobs.getNamed(input.jobId, 'jobId');
     if (job.lifecycleState !== 'ACTIVE') throw invalid('jobId', `job ${job.id} is ${job.lifecycleState}; sweeps run ACTIVE jobs`);
     const strategy = input.strategy ?? 'GRID';
     const env = input.parameters?.environmentVariables ?? {};
@@ -134,9 +132,7 @@ export class SweepsService {
     if (!isMetricName(input.metric?.name ?? '')) throw invalid('metric.name', 'must be a metric name (letters, digits, _ . -)');
     let finalJobId: string | undefined;
     if (input.final?.jobId) {
-      const fj = await this.jobs.get(input.final.jobId).catch(() => {
-        throw invalid('final.jobId', `job ${input.final!.jobId} was not found`);
-      });
+      const fj = await this.jobs.getNamed(input.final.jobId, 'final.jobId');
       if (fj.lifecycleState !== 'ACTIVE') throw invalid('final.jobId', `job ${fj.id} is ${fj.lifecycleState}`);
       finalJobId = fj.id;
     }

@@ -79,9 +79,7 @@ export class TriggersService {
 
   async create(input: CreateRuleInput, createdBy: string | null = null): Promise<{ rule: TriggerRuleRecord; token: string }> {
     checkCompartment(input.compartmentId);
-    const job = await this.jobs.get(input.jobId).catch(() => {
-      throw invalid('jobId', `job ${input.jobId} was not found`);
-    });
+    const job = await this.jobs.getNamed(input.jobId, 'jobId');
     if (job.lifecycleState === 'DELETED') throw invalid('jobId', `job ${input.jobId} is DELETED`);
     const condition = input.eventFilter ? checkEventFilter(input.eventFilter, 'eventFilter') : null;
     const overrides = checkOverrides(input.overrides, 'overrides', true);
