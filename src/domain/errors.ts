@@ -49,12 +49,12 @@ export const invalid = (field: string, reason: string): DsError =>
 export const notFound = (what: string, id: string): DsError =>
   new DsError('NotAuthorizedOrNotFound', `${what} ${id} was not found or you are not authorized to access it`);
 
-/** Whether `e` is a resource that is not there (or not to be seen): the 404 a get answers, not a failure to read. */
-export const isNotFound = (e: unknown): boolean => e instanceof DsError && e.code === 'NotAuthorizedOrNotFound';
-
-/** For a `.catch`: null for a resource that is not there; any other failure (the database) passes on. */
+/**
+ * For a `.catch`: null for a resource that is not there (or not to be seen: the 404 a get answers); any other
+ * failure (the database) passes on.
+ */
 export const nullIfNotFound = (e: unknown): null => {
-  if (isNotFound(e)) return null;
+  if (e instanceof DsError && e.code === 'NotAuthorizedOrNotFound') return null;
   throw e;
 };
 
