@@ -22,6 +22,27 @@ const mountedUnder = (dir: string) =>
     .map((l) => l.split(' ')[4] ?? '')
     .filter((p) => p.startsWith(`${dir}/`));
 
+/** A run's leftovers in a volume: `dirs` directories of `files` small files under work/. */
+function leaveTree(mountPoint: string, dirs: number, files: number): void {
+  for (let i = 0; i < dirs; i++) {
+    const d = path.join(mountPoint, 'work', `d${i}`);
+    mkdirSync(d, { recursive: true });
+    for (let j = 0; j < files; j++) writeFileSync(path.join(d, `f${j}`), 'x');
+  }
+}
+
+/** Unmounts what is left under `volumes` (and the bind mount of `volumes` itself), then removes `dir`. */
+function removeAll(dir: string, volumes: string): void {
+  for (const p of [...mountedUnder(volumes).reverse(), volumes]) {
+    try {
+      execFileSync('umount', ['-l', p], { stdio: 'ignore' });
+    } catch {
+      /* not mounted */
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 test('a volume being recycled when the pool closes is unmounted, not put back', { skip: !root && !process.env.CI && 'needs root (mount)' }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsjobs-pool-'));
   const volumes = path.join(dir, 'volumes');
@@ -30,25 +51,14 @@ test('a volume being recycled when the pool closes is unmounted, not put back', 
     await pool.clean();
     const v = await pool.take(64 * 1024 ** 2);
     // What a run left: a tree big enough that emptying it takes several turns of the event loop.
-    for (let i = 0; i < 40; i++) {
-      const d = path.join(v.mountPoint, 'work', `d${i}`);
-      mkdirSync(d, { recursive: true });
-      for (let j = 0; j < 25; j++) writeFileSync(path.join(d, `f${j}`), 'x');
-    }
+    leaveTree(v.mountPoint, 40, 25);
     const recycled = pool.recycle(v, 16);
     await pool.close();
     await recycled;
     assert.deepEqual(mountedUnder(volumes), [], 'a volume is left mounted after the pool closed');
   } finally {
     // What a failure left (the volumes directory is a bind mount of its own while the pool is open).
-    for (const p of [...mountedUnder(volumes).reverse(), volumes]) {
-      try {
-        execFileSync('umount', ['-l', p], { stdio: 'ignore' });
-      } catch {
-        /* not mounted */
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
+    removeAll(dir, volumes);
   }
 });
 
@@ -61,11 +71,7 @@ test('volumes of runs that end together are kept up to maxFree, the rest unmount
     const taken = await Promise.all(Array.from({ length: 5 }, () => pool.take(64 * 1024 ** 2)));
     for (const v of taken) {
       // Emptying each takes several turns of the event loop: all five are being emptied at once.
-      for (let i = 0; i < 10; i++) {
-        const d = path.join(v.mountPoint, 'work', `d${i}`);
-        mkdirSync(d, { recursive: true });
-        for (let j = 0; j < 10; j++) writeFileSync(path.join(d, `f${j}`), 'x');
-      }
+      leaveTree(v.mountPoint, 10, 10);
     }
     await Promise.all(taken.map((v) => pool.recycle(v, 3)));
     assert.equal(pool.freeVolumes().length, 3, 'volumes kept free');
@@ -73,13 +79,6 @@ test('volumes of runs that end together are kept up to maxFree, the rest unmount
     assert.equal(mounted.length, 3, `mounted: ${mounted.join(' ')}`);
   } finally {
     await pool.close();
-    for (const p of [...mountedUnder(volumes).reverse(), volumes]) {
-      try {
-        execFileSync('umount', ['-l', p], { stdio: 'ignore' });
-      } catch {
-        /* not mounted */
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
+    removeAll(dir, volumes);
   }
 });
